@@ -1,0 +1,25 @@
+# Warnings, language level and sanitizers as INTERFACE targets: a target opts in
+# by linking netlab::options; nothing is put into global CMAKE_CXX_FLAGS.
+add_library(netlab_options INTERFACE)
+add_library(netlab::options ALIAS netlab_options)
+target_compile_features(netlab_options INTERFACE cxx_std_20)
+target_compile_options(netlab_options INTERFACE -Wall -Wextra -Wpedantic)
+target_compile_definitions(netlab_options INTERFACE
+  BOOST_ASIO_NO_DEPRECATED
+  BOOST_ASIO_DISABLE_BOOST_ARRAY
+  BOOST_ASIO_DISABLE_BOOST_BIND
+  BOOST_ASIO_DISABLE_BOOST_DATE_TIME
+  BOOST_ASIO_DISABLE_BOOST_REGEX)
+
+if(NETLAB_SANITIZE)
+  target_compile_options(netlab_options INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(netlab_options INTERFACE -fsanitize=address,undefined)
+endif()
+
+# netlab_program(<name> <source>): one lab executable, linked with the common library.
+function(netlab_program name source)
+  add_executable(${name} ${source})
+  target_link_libraries(${name} PRIVATE netlab::common)
+  set_property(GLOBAL APPEND PROPERTY NETLAB_PROGRAMS ${name})
+endfunction()

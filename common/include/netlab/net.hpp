@@ -1,0 +1,57 @@
+#pragma once
+// Asio plumbing every lab shares: a listener that says clearly why it could
+// not listen, a connect that says clearly why it failed, endpoint text for
+// log lines, and the stop conditions (SIGINT/SIGTERM, --max-seconds).
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace netlab {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// "127.0.0.1:7006"
+std::string to_string(const tcp::endpoint& endpoint);
+
+// "peer -> local" of a connected socket, as muduo prints it, for UP/DOWN lines.
+std::string describe_connection(const tcp::socket& socket);
+
+// Binds and listens on host:port (SO_REUSEADDR, so a restarted server can bind
+// while old connections sit in TIME_WAIT). Throws std::runtime_error with one line:
+//   "bind 127.0.0.1:7006: Address already in use — is another netlab-framing-server
+//    running? (--port 0 picks a free port)"
+tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::uint16_t port,
+                            std::string_view program, int backlog = asio::socket_base::max_listen_connections);
+
+// Connects to host:port. Throws std::runtime_error with one line, e.g.
+//   "connect 127.0.0.1:7006: Connection refused — is netlab-framing-server running?"
+asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port,
+                                        std::string_view server_program);
+
+// The stop conditions of a program: SIGINT, SIGTERM and an optional deadline.
+// `on_stop` runs once, with the reason ("SIGINT", "SIGTERM", "max-seconds").
+class StopSignals {
+ public:
+  StopSignals(asio::io_context& io, double max_seconds, std::function<void(std::string_view)> on_stop);
+  void cancel();  // forget the stop conditions (the program finished by itself)
+
+ private:
+  void fire(std::string_view reason);
+
+  asio::signal_set signals_;
+  asio::steady_timer deadline_;
+  std::function<void(std::string_view)> on_stop_;
+  bool fired_ = false;
+};
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace netlab

@@ -1,0 +1,54 @@
+#pragma once
+// The result every program reports (DESIGN.md):
+//   {"lab","role","params":{...},"observed":{...},
+//    "checks":[{"id","note","expected","observed","verdict","evidence"}]}
+// A verdict is computed from what was measured in this run, never written in.
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace netlab {
+
+enum class Verdict { confirmed, refuted, nuanced, skipped };
+
+std::string_view to_string(Verdict verdict);
+
+struct Check {
+  std::string id;        // stable identifier, e.g. "write-is-not-read"
+  std::string note;      // the note's claim, in the note's words
+  std::string expected;  // what would confirm it
+  std::string observed;  // what this run measured
+  Verdict verdict = Verdict::skipped;
+  std::string evidence;  // where the measurement came from
+};
+
+class Result {
+ public:
+  Result(std::string lab, std::string role);
+
+  boost::json::object& params() { return params_; }
+  boost::json::object& observed() { return observed_; }
+  const std::vector<Check>& checks() const { return checks_; }
+  void add_check(Check check);
+
+  boost::json::value to_json() const;
+
+  // Writes the JSON to `path` ("-" = stdout; "" = nowhere). A file is written
+  // atomically. Throws std::system_error naming the path on failure.
+  void write(const std::string& path) const;
+
+ private:
+  std::string lab_;
+  std::string role_;
+  boost::json::object params_;
+  boost::json::object observed_;
+  std::vector<Check> checks_;
+};
+
+// The checks as a small aligned table for a terminal, one line per check.
+std::string render_checks(const std::vector<Check>& checks);
+
+}  // namespace netlab

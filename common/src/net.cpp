@@ -1,0 +1,104 @@
+#include "netlab/net.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <stdexcept>
+
+namespace netlab {
+
+std::string to_string(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+std::string describe_connection(const tcp::socket& socket) {
+  boost::system::error_code peer_ec, local_ec;
+  const auto peer = socket.remote_endpoint(peer_ec);
+  const auto local = socket.local_endpoint(local_ec);
+  return (peer_ec ? std::string("?") : to_string(peer)) + " -> " +
+         (local_ec ? std::string("?") : to_string(local));
+}
+
+namespace {
+
+asio::ip::address parse_address(const std::string& host, std::string_view step) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) throw std::runtime_error(std::string(step) + " " + host + ": not an IP address (use e.g. 127.0.0.1)");
+  return address;
+}
+
+}  // namespace
+
+tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::uint16_t port,
+                            std::string_view program, int backlog) {
+  const tcp::endpoint endpoint(parse_address(host, "bind"), port);
+  tcp::acceptor acceptor(io);
+  const std::string where = host + ":" + std::to_string(port);
+  try {
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(backlog);
+  } catch (const boost::system::system_error& e) {
+    std::string hint;
+    if (e.code() == asio::error::address_in_use)
+      hint = " — is another " + std::string(program) + " running? (--port 0 picks a free port)";
+    else if (e.code() == asio::error::address_not_available)
+      hint = " — that address is not on this machine";
+    else if (e.code() == asio::error::access_denied)
+      hint = " — ports below 1024 need root";
+    throw std::runtime_error("bind " + where + ": " + e.code().message() + hint);
+  }
+  return acceptor;
+}
+
+asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port,
+                                        std::string_view server_program) {
+  const tcp::endpoint endpoint(parse_address(host, "connect"), port);
+  tcp::socket socket(co_await asio::this_coro::executor);
+  try {
+    co_await socket.async_connect(endpoint, asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    std::string hint;
+    if (e.code() == asio::error::connection_refused)
+      hint = " — is " + std::string(server_program) + " running?";
+    throw std::runtime_error("connect " + to_string(endpoint) + ": " + e.code().message() + hint);
+  }
+  co_return socket;
+}
+
+StopSignals::StopSignals(asio::io_context& io, double max_seconds,
+                         std::function<void(std::string_view)> on_stop)
+    : signals_(io, SIGINT, SIGTERM), deadline_(io), on_stop_(std::move(on_stop)) {
+  signals_.async_wait([this](boost::system::error_code ec, int signal) {
+    if (!ec) fire(signal == SIGINT ? "SIGINT" : "SIGTERM");
+  });
+  if (max_seconds > 0) {
+    deadline_.expires_after(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(max_seconds)));
+    deadline_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) fire("max-seconds");
+    });
+  }
+}
+
+void StopSignals::cancel() {
+  fired_ = true;
+  boost::system::error_code ignored;
+  signals_.cancel(ignored);
+  deadline_.cancel();
+}
+
+void StopSignals::fire(std::string_view reason) {
+  if (fired_) return;
+  fired_ = true;
+  cancel();
+  on_stop_(reason);
+}
+
+}  // namespace netlab
