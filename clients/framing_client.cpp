@@ -1,1 +1,366 @@
-int main() { return 0; }
+// netlab-framing-client — the 粘包 lab's client.
+//
+// Sends N messages of seeded random sizes as fast as it can, one write each.
+//   --codec raw        no framing: after the last write, half-close and fetch the
+//                      server's read log, then set our writes against its reads:
+//                      reads that merged several writes are 粘包, writes split
+//                      over several reads are 拆包.
+//   --codec delimiter  "payload\n" frames; every echo is checked (length, CRC-32,
+//   --codec length     order) against what was sent.
+// The verdicts come from those counts, measured in this run.
+#include "netlab/boundaries.hpp"
+#include "netlab/codec.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/result.hpp"
+#include "netlab/stats.hpp"
+#include "netlab/tcp_info.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+
+#include <deque>
+#include <iostream>
+
+namespace {
+
+using namespace netlab;
+using namespace asio::experimental::awaitable_operators;
+using asio::awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+enum class CodecKind { raw, delimiter, length };
+
+struct Config {
+  CodecKind codec = CodecKind::length;
+  std::size_t messages = 1000;
+  std::size_t min_size = 1;
+  std::size_t max_size = 512;
+  bool nodelay = false;
+  std::uint64_t seed = 1;
+};
+
+// What the run has done so far: reported if the deadline cuts it short.
+struct Progress {
+  std::size_t sent = 0;
+  std::size_t received = 0;
+};
+
+std::string_view codec_name(CodecKind codec) {
+  switch (codec) {
+    case CodecKind::raw: return "raw";
+    case CodecKind::delimiter: return "delimiter";
+    case CodecKind::length: return "length";
+  }
+  return "?";
+}
+
+std::runtime_error failure(std::string_view step, const boost::system::error_code& ec) {
+  return std::runtime_error(std::string(step) + ": " + ec.message());
+}
+
+// ---- raw: writes against reads ---------------------------------------------
+
+awaitable<std::string> read_to_end(tcp::socket& socket) {
+  std::string bytes;
+  std::vector<char> buffer(65536);
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec == asio::error::eof) co_return bytes;
+    if (ec) throw failure("read the server's read log", ec);
+    bytes.append(buffer.data(), n);
+    if (bytes.size() > (std::size_t{64} << 20)) throw std::runtime_error("read log over 64 MiB — not a netlab server?");
+  }
+}
+
+awaitable<void> run_raw(tcp::socket& socket, const Config& config, Progress& progress, Result& result) {
+  PayloadGenerator generator(config.seed, config.min_size, config.max_size);
+  std::vector<std::size_t> write_sizes;
+  std::uint32_t crc = 0;
+  std::size_t bytes_sent = 0;
+  for (std::size_t i = 0; i < config.messages; ++i) {
+    const std::string message = generator.next();
+    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(message), use_tuple);
+    if (ec) throw failure("write", ec);
+    write_sizes.push_back(n);
+    bytes_sent += n;
+    crc = crc32(message, crc);
+    ++progress.sent;
+  }
+  const auto sender_info = read_tcp_info(socket.native_handle());
+  // Half-close: our FIN tells the server the stream is complete; it answers
+  // with its read log on the same connection.
+  socket.shutdown(tcp::socket::shutdown_send);
+
+  LengthHeaderCodec codec(std::size_t{64} << 20);
+  std::vector<std::string> frames;
+  const std::string reply = co_await read_to_end(socket);
+  if (auto error = codec.decode(reply, frames); error || frames.size() != 1)
+    throw std::runtime_error("the server's read log is not one length-framed message — is it running --codec raw?");
+  const auto log = boost::json::parse(frames.front()).as_object();
+  std::vector<std::size_t> read_sizes;
+  for (const auto& size : log.at("reads").as_array()) read_sizes.push_back(size.to_number<std::size_t>());
+  progress.received = read_sizes.size();
+  const auto server_bytes = log.at("bytes").to_number<std::size_t>();
+  const auto server_crc = log.at("crc32").to_number<std::uint32_t>();
+  const bool intact = server_bytes == bytes_sent && server_crc == crc;
+  if (!intact)
+    throw std::runtime_error("the server read " + std::to_string(server_bytes) + " bytes with CRC " +
+                             std::to_string(server_crc) + ", we sent " + std::to_string(bytes_sent) +
+                             " with CRC " + std::to_string(crc));
+
+  const auto report = compare_boundaries(write_sizes, read_sizes);
+  auto& observed = result.observed();
+  observed = {{"writes", report.writes},
+              {"reads", report.reads},
+              {"bytes_sent", bytes_sent},
+              {"bytes_read_by_server", server_bytes},
+              {"stream_intact", intact},
+              {"merged_reads", report.merged_reads},
+              {"split_writes", report.split_writes},
+              {"exact_reads", report.exact_reads},
+              {"max_writes_in_one_read", report.max_writes_in_one_read},
+              {"server_read_size", log.at("read_size")}};
+  if (sender_info) {
+    observed["segments_sent"] = sender_info->segs_out;
+    observed["tcp_info"] = describe(*sender_info);
+  }
+
+  const bool boundaries_lost = report.merged_reads + report.split_writes > 0;
+  const std::string numbers = std::to_string(report.writes) + " writes arrived as " +
+                              std::to_string(report.reads) + " reads: " + std::to_string(report.merged_reads) +
+                              " reads merged several writes (up to " +
+                              std::to_string(report.max_writes_in_one_read) + " in one), " +
+                              std::to_string(report.split_writes) + " writes were split";
+  result.add_check({"write-is-not-read", "TCP is a byte stream: one write is not one read (粘包/拆包)",
+                    "reads that merge writes or writes split over reads",
+                    numbers,
+                    boundaries_lost ? Verdict::confirmed : Verdict::nuanced,
+                    boundaries_lost
+                        ? "the server's read sizes against our write sizes, over the same byte stream (CRC-32 equal)"
+                        : "every read matched one write in this run — the boundaries were kept by timing, "
+                          "not by TCP; run with more or smaller messages, or --nodelay off"});
+}
+
+// ---- delimiter / length: echoes checked one by one --------------------------
+
+struct Sent {
+  std::size_t size;
+  std::uint32_t crc;
+};
+
+struct EchoTally {
+  std::size_t intact = 0;
+  std::size_t mismatched = 0;
+  std::size_t bytes_sent = 0;
+  std::size_t bytes_received = 0;
+  std::size_t reads = 0;
+};
+
+template <typename Codec>
+awaitable<void> send_messages(tcp::socket& socket, Codec codec, const Config& config, std::deque<Sent>& in_flight,
+                              Progress& progress, EchoTally& tally) {
+  PayloadGenerator generator(config.seed, config.min_size, config.max_size,
+                             config.codec == CodecKind::delimiter ? '\n' : -1);
+  std::string frame;
+  for (std::size_t i = 0; i < config.messages; ++i) {
+    const std::string payload = generator.next();
+    frame.clear();
+    if (auto error = codec.encode(payload, frame)) throw std::runtime_error("encode: " + error->message);
+    in_flight.push_back({payload.size(), crc32(payload)});
+    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(frame), use_tuple);
+    if (ec) throw failure("write", ec);
+    tally.bytes_sent += n;
+    ++progress.sent;
+  }
+  // Everything is sent: our FIN lets the server finish, and it closes after the last echo.
+  socket.shutdown(tcp::socket::shutdown_send);
+}
+
+template <typename Codec>
+awaitable<void> receive_echoes(tcp::socket& socket, Codec codec, std::deque<Sent>& in_flight, Progress& progress,
+                               EchoTally& tally) {
+  std::vector<char> buffer(65536);
+  std::vector<std::string> frames;
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec == asio::error::eof) break;
+    if (ec) throw failure("read echoes", ec);
+    ++tally.reads;
+    tally.bytes_received += n;
+    frames.clear();
+    if (auto error = codec.decode({buffer.data(), n}, frames)) throw std::runtime_error("decode echoes: " + error->message);
+    for (const auto& frame : frames) {
+      ++progress.received;
+      if (in_flight.empty()) {  // an echo of something never sent
+        ++tally.mismatched;
+        continue;
+      }
+      const Sent expected = in_flight.front();
+      in_flight.pop_front();
+      if (frame.size() == expected.size && crc32(frame) == expected.crc)
+        ++tally.intact;
+      else
+        ++tally.mismatched;
+    }
+  }
+  if (auto error = codec.finish()) throw std::runtime_error("echo stream: " + error->message);
+}
+
+template <typename Codec>
+awaitable<void> run_echo(tcp::socket& socket, Codec codec, const Config& config, Progress& progress, Result& result) {
+  std::deque<Sent> in_flight;
+  EchoTally tally;
+  const auto started = Clock::now();
+  // Send and receive at once: if we only wrote, both sides' buffers would fill and deadlock.
+  co_await (send_messages(socket, codec, config, in_flight, progress, tally) &&
+            receive_echoes(socket, codec, in_flight, progress, tally));
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const std::size_t missing = in_flight.size();
+  const std::size_t n = config.messages;
+
+  auto& observed = result.observed();
+  observed = {{"messages_sent", progress.sent},
+              {"messages_received", progress.received},
+              {"intact", tally.intact},
+              {"mismatches", tally.mismatched},
+              {"missing", missing},
+              {"bytes_sent", tally.bytes_sent},
+              {"bytes_received", tally.bytes_received},
+              {"reads", tally.reads},
+              {"seconds", seconds},
+              {"messages_per_s", seconds > 0 ? static_cast<double>(tally.intact) / seconds : 0.0}};
+  if (auto info = read_tcp_info(socket.native_handle())) observed["tcp_info"] = describe(*info);
+
+  const bool restored = tally.intact == n && tally.mismatched == 0 && missing == 0;
+  const bool delimiter = config.codec == CodecKind::delimiter;
+  result.add_check({delimiter ? "delimiter-restores-boundaries" : "length-restores-boundaries",
+                    delimiter ? "粘包的解决: a delimiter after each message restores the boundaries"
+                              : "粘包的解决: a length header before each message restores the boundaries",
+                    std::to_string(n) + " of " + std::to_string(n) + " messages echoed intact, in order",
+                    std::to_string(tally.intact) + " of " + std::to_string(n) + " intact, " +
+                        std::to_string(tally.mismatched) + " mismatched, " + std::to_string(missing) +
+                        " missing, over " + std::to_string(tally.reads) + " reads",
+                    restored ? Verdict::confirmed : Verdict::refuted,
+                    "length and CRC-32 of every echoed frame compared, in order, with what was sent"});
+}
+
+awaitable<void> give_up_after(double seconds) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+awaitable<void> run_lab(const CommonOptions& options, const Config& config, Progress& progress, Result& result) {
+  tcp::socket socket = co_await connect_to(options.host, options.port, "netlab-framing-server");
+  // Nagle's algorithm holds small writes back while data is unacknowledged, which
+  // merges them into one segment; TCP_NODELAY sends each write at once.
+  if (config.nodelay) socket.set_option(tcp::no_delay(true));
+  const std::string who = describe_connection(socket);
+  spdlog::info("UP   {}", who);
+  switch (config.codec) {
+    case CodecKind::raw:
+      co_await run_raw(socket, config, progress, result);
+      break;
+    case CodecKind::delimiter:
+      co_await run_echo(socket, DelimiterCodec('\n', std::max(config.max_size, DelimiterCodec::default_max_frame)),
+                        config, progress, result);
+      break;
+    case CodecKind::length:
+      co_await run_echo(socket, LengthHeaderCodec(std::max(config.max_size, LengthHeaderCodec::default_max_frame)),
+                        config, progress, result);
+      break;
+  }
+  spdlog::info("DOWN {}", who);
+}
+
+void print_summary(const Config& config, const Result& result) {
+  const auto& o = result.observed();
+  std::cout << "netlab-framing-client --codec " << codec_name(config.codec) << ": " << config.messages
+            << " messages of " << config.min_size << ".." << config.max_size << " bytes"
+            << (config.nodelay ? ", TCP_NODELAY" : "") << "\n";
+  if (config.codec == CodecKind::raw)
+    std::cout << "  writes " << o.at("writes") << ", server reads " << o.at("reads") << ", merged reads "
+              << o.at("merged_reads") << ", split writes " << o.at("split_writes") << ", exact reads "
+              << o.at("exact_reads") << "\n";
+  else
+    std::cout << "  echoed intact " << o.at("intact") << ", mismatches " << o.at("mismatches") << ", missing "
+              << o.at("missing") << ", " << static_cast<long>(o.at("messages_per_s").as_double())
+              << " messages/s\n";
+  std::cout << render_checks(result.checks());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The 粘包 lab's client: many small writes, then boundaries compared.", "netlab-framing-client");
+  CommonOptions options;
+  add_common_options(app, options, 7006, Role::client, 60);
+  Config config;
+  app.add_option("--codec", config.codec, "raw | delimiter | length")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, CodecKind>{
+          {"raw", CodecKind::raw}, {"delimiter", CodecKind::delimiter}, {"length", CodecKind::length}}))
+      ->capture_default_str();
+  app.add_option("--messages", config.messages, "messages to send")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+  app.add_option("--min-size", config.min_size, "smallest message, bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+  app.add_option("--max-size", config.max_size, "largest message, bytes (delimiter: at most 65536)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+  app.add_flag("--nodelay", config.nodelay, "set TCP_NODELAY (turn Nagle's algorithm off)");
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  if (config.min_size > config.max_size) {
+    std::cerr << "netlab-framing-client: --min-size must not exceed --max-size (see --help)\n";
+    return 2;
+  }
+  if (config.codec == CodecKind::delimiter && config.max_size > DelimiterCodec::default_max_frame) {
+    std::cerr << "netlab-framing-client: --max-size is at most 65536 with --codec delimiter "
+                 "(the server's default --max-frame)\n";
+    return 2;
+  }
+  config.seed = options.seed;
+  init_logging("framing-client", options.log_level);
+
+  Result result("framing", "client");
+  result.params() = {{"codec", codec_name(config.codec)}, {"messages", config.messages},
+                     {"min_size", config.min_size},       {"max_size", config.max_size},
+                     {"nodelay", config.nodelay},         {"seed", config.seed}};
+  try {
+    resolve_client_port(options);
+    result.params()["port"] = options.port;
+    asio::io_context io;
+    Progress progress;
+    std::exception_ptr failed;
+    bool timed_out = false;
+    asio::co_spawn(io, run_lab(options, config, progress, result) || give_up_after(options.max_seconds),
+                   [&](std::exception_ptr error, std::variant<std::monostate, std::monostate> winner) {
+                     failed = error;
+                     timed_out = !error && winner.index() == 1;
+                   });
+    io.run();
+    if (failed) std::rethrow_exception(failed);
+    if (timed_out)
+      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds): sent " +
+                               std::to_string(progress.sent) + ", received " + std::to_string(progress.received));
+    if (config.codec != CodecKind::raw && result.checks().front().verdict != Verdict::confirmed) {
+      print_summary(config, result);
+      result.write(options.json);
+      std::cerr << "netlab-framing-client: echoes did not match what was sent\n";
+      return 1;
+    }
+    if (options.json != "-") print_summary(config, result);
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-framing-client: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

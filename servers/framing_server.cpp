@@ -1,1 +1,250 @@
-int main() { return 0; }
+// netlab-framing-server — the 粘包 lab's server.
+//
+// TCP hands the application a byte stream: the kernel merges small writes into
+// one segment (Nagle, coalescing) and the reader gets whatever has arrived, so
+// one read is not one write. This server shows it and shows the cure:
+//   --codec raw        record the size of every read; at the client's end of
+//                      stream, send the read log back so the client can set
+//                      its writes against our reads.
+//   --codec delimiter  decode "payload\n" frames and echo each one the same way.
+//   --codec length     decode 4-byte-length-header frames and echo each one.
+// A peer that breaks the framing (oversized header, no delimiter within the
+// maximum, stream cut inside a frame) gets one log line and its connection
+// closed; every other connection keeps being served.
+#include "netlab/codec.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/readiness.hpp"
+#include "netlab/result.hpp"
+#include "netlab/stats.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <iostream>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+enum class CodecKind { raw, delimiter, length };
+
+struct Config {
+  CodecKind codec = CodecKind::length;
+  std::size_t max_frame = 0;     // 0 = the codec's default
+  std::size_t read_size = 65536;
+};
+
+struct Counters {
+  std::size_t connections = 0;
+  std::size_t reads = 0;
+  std::size_t bytes_received = 0;
+  std::size_t frames_echoed = 0;
+  std::size_t codec_errors = 0;
+};
+
+// A raw peer could send one byte at a time forever; the log it gets back is capped.
+constexpr std::size_t max_logged_reads = 200'000;
+
+// raw: read whatever the kernel has, note the size, until the client's FIN.
+awaitable<std::string> serve_raw(tcp::socket& socket, const Config& config, Counters& counters) {
+  std::vector<char> buffer(config.read_size);
+  boost::json::array read_sizes;
+  std::size_t bytes = 0, reads = 0;
+  std::uint32_t crc = 0;
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec == asio::error::eof) break;
+    if (ec) co_return "read: " + ec.message();
+    ++reads;
+    if (read_sizes.size() < max_logged_reads) read_sizes.push_back(n);
+    bytes += n;
+    crc = crc32({buffer.data(), n}, crc);
+  }
+  counters.reads += reads;
+  counters.bytes_received += bytes;
+  // The client half-closed (its FIN arrived); the connection still carries our reply.
+  const boost::json::object log{{"reads", std::move(read_sizes)},
+                                {"read_count", reads},
+                                {"bytes", bytes},
+                                {"crc32", crc},
+                                {"read_size", config.read_size}};
+  std::string frame;
+  const std::string body = boost::json::serialize(log);
+  LengthHeaderCodec::put_header(static_cast<std::uint32_t>(body.size()), frame);
+  frame += body;
+  auto [ec, written] = co_await asio::async_write(socket, asio::buffer(frame), use_tuple);
+  (void)written;
+  co_return ec ? "write read log: " + ec.message() : "end of stream, read log sent";
+}
+
+// delimiter / length: decode frames from whatever chunk arrives, echo each one.
+template <typename Codec>
+awaitable<std::string> serve_frames(tcp::socket& socket, Codec codec, Counters& counters) {
+  std::vector<char> buffer(65536);
+  std::vector<std::string> frames;
+  std::string echo;
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec == asio::error::eof) {
+      if (auto error = codec.finish()) {
+        ++counters.codec_errors;
+        spdlog::warn("{}: {} — closing", describe_connection(socket), error->message);
+        co_return "truncated frame";
+      }
+      co_return "end of stream";
+    }
+    if (ec) co_return "read: " + ec.message();
+    ++counters.reads;
+    counters.bytes_received += n;
+    frames.clear();
+    const auto error = codec.decode({buffer.data(), n}, frames);
+    // Echo the frames completed so far, even when the bytes after them are bad.
+    echo.clear();
+    for (const auto& frame : frames) (void)codec.encode(frame, echo);
+    if (!echo.empty()) {
+      auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(echo), use_tuple);
+      (void)written;
+      if (write_ec) co_return "write: " + write_ec.message();
+      counters.frames_echoed += frames.size();
+    }
+    if (error) {
+      // Stop parsing: after a bad header nothing later in the stream can be trusted.
+      ++counters.codec_errors;
+      spdlog::warn("{}: {} — closing this connection", describe_connection(socket), error->message);
+      co_return "codec error";
+    }
+  }
+}
+
+awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters,
+                        ConnectionRegistry& registry) {
+  ConnectionRegistry::Entry entry(registry, socket);
+  const std::string who = describe_connection(socket);
+  spdlog::info("UP   {}", who);
+  std::string ending;
+  switch (config.codec) {
+    case CodecKind::raw:
+      ending = co_await serve_raw(socket, config, counters);
+      break;
+    case CodecKind::delimiter:
+      ending = co_await serve_frames(
+          socket, DelimiterCodec('\n', config.max_frame ? config.max_frame : DelimiterCodec::default_max_frame),
+          counters);
+      break;
+    case CodecKind::length:
+      ending = co_await serve_frames(
+          socket, LengthHeaderCodec(config.max_frame ? config.max_frame : LengthHeaderCodec::default_max_frame),
+          counters);
+      break;
+  }
+  spdlog::info("DOWN {} ({})", who, ending);
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
+                            ConnectionRegistry& registry) {
+  asio::steady_timer backoff(acceptor.get_executor());
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE and friends: say so and pause instead of spinning on the error.
+      spdlog::warn("accept: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    ++counters.connections;
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), config, counters, registry),
+                   [](std::exception_ptr error) {
+                     if (!error) return;
+                     try {
+                       std::rethrow_exception(error);
+                     } catch (const std::exception& e) {
+                       spdlog::error("session: {}", e.what());
+                     }
+                   });
+  }
+}
+
+std::string_view codec_name(CodecKind codec) {
+  switch (codec) {
+    case CodecKind::raw: return "raw";
+    case CodecKind::delimiter: return "delimiter";
+    case CodecKind::length: return "length";
+  }
+  return "?";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The 粘包 lab's server: records reads (raw) or echoes framed messages.",
+               "netlab-framing-server");
+  CommonOptions options;
+  add_common_options(app, options, 7006, Role::server);
+  Config config;
+  app.add_option("--codec", config.codec, "raw | delimiter | length")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, CodecKind>{
+          {"raw", CodecKind::raw}, {"delimiter", CodecKind::delimiter}, {"length", CodecKind::length}}))
+      ->capture_default_str();
+  app.add_option("--max-frame", config.max_frame,
+                 "largest frame accepted (default: 65536 for delimiter, 1048576 for length)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20));
+  app.add_option("--read-size", config.read_size, "bytes asked of each read (raw)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  init_logging("framing-server", options.log_level);
+
+  try {
+    asio::io_context io;
+    auto acceptor = open_listener(io, options.host, options.port, "netlab-framing-server");
+    const auto bound = acceptor.local_endpoint();
+    Counters counters;
+    ConnectionRegistry registry;
+    std::string stop_reason = "?";
+    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
+      stop_reason = reason;
+      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      registry.close_all();
+    });
+    asio::co_spawn(io, accept_loop(acceptor, config, counters, registry), asio::detached);
+    spdlog::info("listening on {} (codec {})", to_string(bound), codec_name(config.codec));
+    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
+    const auto started = Clock::now();
+    io.run();
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+    Result result("framing", "server");
+    result.params() = {{"codec", codec_name(config.codec)}, {"host", options.host},
+                       {"port", bound.port()}, {"read_size", config.read_size},
+                       {"max_frame", config.max_frame}};
+    result.observed() = {{"connections", counters.connections}, {"reads", counters.reads},
+                         {"bytes_received", counters.bytes_received},
+                         {"frames_echoed", counters.frames_echoed},
+                         {"codec_errors", counters.codec_errors}, {"seconds", seconds},
+                         {"stopped_by", stop_reason}};
+    if (options.json != "-") {
+      std::cout << "netlab-framing-server (codec " << codec_name(config.codec) << ") on " << to_string(bound)
+                << " stopped by " << stop_reason << " after " << seconds << " s\n"
+                << "  connections " << counters.connections << ", reads " << counters.reads << ", bytes in "
+                << counters.bytes_received << ", frames echoed " << counters.frames_echoed
+                << ", codec errors " << counters.codec_errors << "\n";
+    }
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-framing-server: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

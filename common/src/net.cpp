@@ -48,7 +48,7 @@ tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::
     std::string hint;
     if (e.code() == asio::error::address_in_use)
       hint = " — is another " + std::string(program) + " running? (--port 0 picks a free port)";
-    else if (e.code() == asio::error::address_not_available)
+    else if (e.code() == boost::system::errc::address_not_available)
       hint = " — that address is not on this machine";
     else if (e.code() == asio::error::access_denied)
       hint = " — ports below 1024 need root";
@@ -99,6 +99,26 @@ void StopSignals::fire(std::string_view reason) {
   fired_ = true;
   cancel();
   on_stop_(reason);
+}
+
+ConnectionRegistry::Entry::Entry(ConnectionRegistry& registry, tcp::socket& socket)
+    : registry_(registry), socket_(&socket) {
+  registry_.sockets_.insert(socket_);
+}
+
+ConnectionRegistry::Entry::~Entry() { registry_.sockets_.erase(socket_); }
+
+void ConnectionRegistry::close_all() {
+  for (auto* socket : sockets_) {
+    boost::system::error_code ignored;
+    socket->close(ignored);
+  }
+}
+
+bool is_normal_ending(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::operation_aborted || ec == asio::error::broken_pipe ||
+         ec == asio::error::bad_descriptor;
 }
 
 }  // namespace netlab

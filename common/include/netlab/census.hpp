@@ -44,9 +44,11 @@ struct SocketRecord {
 
 // Which sockets to count: by local port, by remote port, or either (a socket
 // matches when every given port matches). Both IPv4 and IPv6 are read.
+// The empty initialisers let callers name just one port ({.remote_port = p})
+// without g++'s -Wmissing-field-initializers.
 struct PortFilter {
-  std::optional<std::uint16_t> local_port;
-  std::optional<std::uint16_t> remote_port;
+  std::optional<std::uint16_t> local_port{};
+  std::optional<std::uint16_t> remote_port{};
 };
 
 // Every TCP socket matching `filter`, in every state.

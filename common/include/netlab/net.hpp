@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -53,5 +54,33 @@ class StopSignals {
 };
 
 using Clock = std::chrono::steady_clock;
+
+// The open connections of a server, so that a stop closes every one of them:
+// their pending reads finish with operation_aborted and each session ends
+// through its normal path (its DOWN log line included).
+class ConnectionRegistry {
+ public:
+  class Entry {
+   public:
+    Entry(ConnectionRegistry& registry, tcp::socket& socket);
+    ~Entry();
+    Entry(const Entry&) = delete;
+    Entry& operator=(const Entry&) = delete;
+
+   private:
+    ConnectionRegistry& registry_;
+    tcp::socket* socket_;
+  };
+
+  std::size_t size() const { return sockets_.size(); }
+  void close_all();
+
+ private:
+  std::set<tcp::socket*> sockets_;
+};
+
+// True for the ways a connection normally ends (the peer closed or reset it,
+// or we are shutting down): logged at debug, not reported as errors.
+bool is_normal_ending(const boost::system::error_code& ec);
 
 }  // namespace netlab

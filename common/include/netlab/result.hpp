@@ -31,6 +31,7 @@ class Result {
 
   boost::json::object& params() { return params_; }
   boost::json::object& observed() { return observed_; }
+  const boost::json::object& observed() const { return observed_; }
   const std::vector<Check>& checks() const { return checks_; }
   void add_check(Check check);
 
