@@ -30,7 +30,6 @@
 namespace {
 
 using namespace netlab;
-using namespace asio::experimental::awaitable_operators;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -218,6 +217,7 @@ awaitable<void> run_echo(tcp::socket& socket, Codec codec, const Config& config,
   EchoTally tally;
   const auto started = Clock::now();
   // Send and receive at once: if we only wrote, both sides' buffers would fill and deadlock.
+  using namespace asio::experimental::awaitable_operators;
   co_await (send_messages(socket, codec, config, in_flight, progress, tally) &&
             receive_echoes(socket, codec, in_flight, progress, tally));
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -248,12 +248,6 @@ awaitable<void> run_echo(tcp::socket& socket, Codec codec, const Config& config,
                         " missing, over " + std::to_string(tally.reads) + " reads",
                     restored ? Verdict::confirmed : Verdict::refuted,
                     "length and CRC-32 of every echoed frame compared, in order, with what was sent"});
-}
-
-awaitable<void> give_up_after(double seconds) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
-  co_await timer.async_wait(asio::use_awaitable);
 }
 
 awaitable<void> run_lab(const CommonOptions& options, const Config& config, Progress& progress, Result& result) {
@@ -338,16 +332,7 @@ int main(int argc, char** argv) {
     result.params()["port"] = options.port;
     asio::io_context io;
     Progress progress;
-    std::exception_ptr failed;
-    bool timed_out = false;
-    asio::co_spawn(io, run_lab(options, config, progress, result) || give_up_after(options.max_seconds),
-                   [&](std::exception_ptr error, std::variant<std::monostate, std::monostate> winner) {
-                     failed = error;
-                     timed_out = !error && winner.index() == 1;
-                   });
-    io.run();
-    if (failed) std::rethrow_exception(failed);
-    if (timed_out)
+    if (!run_client(io, run_lab(options, config, progress, result), options.max_seconds))
       throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds): sent " +
                                std::to_string(progress.sent) + ", received " + std::to_string(progress.received));
     if (config.codec != CodecKind::raw && result.checks().front().verdict != Verdict::confirmed) {

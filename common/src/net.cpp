@@ -1,6 +1,8 @@
 #include "netlab/net.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
@@ -24,6 +26,12 @@ std::string describe_connection(const tcp::socket& socket) {
 }
 
 namespace {
+
+// "connection refused", as DESIGN.md writes it (strerror says "Connection refused").
+std::string lower_first(std::string text) {
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  return text;
+}
 
 asio::ip::address parse_address(const std::string& host, std::string_view step) {
   boost::system::error_code ec;
@@ -52,7 +60,7 @@ tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::
       hint = " — that address is not on this machine";
     else if (e.code() == asio::error::access_denied)
       hint = " — ports below 1024 need root";
-    throw std::runtime_error("bind " + where + ": " + e.code().message() + hint);
+    throw std::runtime_error("bind " + where + ": " + lower_first(e.code().message()) + hint);
   }
   return acceptor;
 }
@@ -67,9 +75,50 @@ asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t p
     std::string hint;
     if (e.code() == asio::error::connection_refused)
       hint = " — is " + std::string(server_program) + " running?";
-    throw std::runtime_error("connect " + to_string(endpoint) + ": " + e.code().message() + hint);
+    throw std::runtime_error("connect " + to_string(endpoint) + ": " + lower_first(e.code().message()) + hint);
   }
   co_return socket;
+}
+
+namespace {
+
+// `||` waits for the first operation to *succeed*; a failure is caught here
+// and turned into a success that carries it, so an error ends the race at once.
+asio::awaitable<void> capture(asio::awaitable<void> operation, std::exception_ptr& error) {
+  try {
+    co_await std::move(operation);
+  } catch (...) {
+    error = std::current_exception();
+  }
+}
+
+asio::awaitable<void> sleep_for(double seconds) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+asio::awaitable<bool> finish_within(asio::awaitable<void> operation, double seconds) {
+  using namespace asio::experimental::awaitable_operators;
+  std::exception_ptr error;
+  const auto winner = co_await (capture(std::move(operation), error) || sleep_for(seconds));
+  if (error) std::rethrow_exception(error);
+  co_return winner.index() == 0;
+}
+
+bool run_client(asio::io_context& io, asio::awaitable<void> operation, double seconds) {
+  std::exception_ptr error;
+  bool finished = false;
+  asio::co_spawn(io, finish_within(std::move(operation), seconds),
+                 [&](std::exception_ptr e, bool done) {
+                   error = e;
+                   finished = done;
+                 });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  return finished;
 }
 
 StopSignals::StopSignals(asio::io_context& io, double max_seconds,

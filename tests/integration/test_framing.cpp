@@ -1,1 +1,267 @@
+// The framing lab on real sockets: the real server and client executables on
+// ephemeral ports, asserted on their JSON; bad input sent from here over a
+// plain socket must close only the offending connection.
+#include "process.hpp"
+
+#include "netlab/codec.hpp"
+
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+using namespace netlab::test;
+namespace json = boost::json;
+
+namespace {
+
+// A blocking loopback connection whose reads give up after 10 s, so no test can hang.
+class Connection {
+ public:
+  explicit Connection(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    timeval timeout{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  }
+  ~Connection() { ::close(fd_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      REQUIRE(n > 0);
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  void half_close() { ::shutdown(fd_, SHUT_WR); }
+
+  // Exactly n bytes, or fewer if the peer closed first.
+  std::string receive(std::size_t n) {
+    std::string bytes(n, '\0');
+    std::size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::recv(fd_, bytes.data() + got, n - got, 0);
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    bytes.resize(got);
+    return bytes;
+  }
+
+  // True when the server ended the connection (EOF or RST) rather than the wait timing out.
+  bool closed_by_peer() {
+    char byte;
+    for (int i = 0; i < 1000; ++i) {
+      const ssize_t r = ::recv(fd_, &byte, 1, 0);
+      if (r == 0) return true;
+      if (r < 0) return errno == ECONNRESET;
+    }
+    return false;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string length_frame(std::string_view payload) {
+  std::string frame;
+  REQUIRE_FALSE(netlab::LengthHeaderCodec().encode(payload, frame));
+  return frame;
+}
+
+// A well-behaved client: one framed message out, the same framed message back.
+void expect_echo(std::uint16_t port, const std::string& codec) {
+  Connection good(port);
+  const std::string frame = codec == "length" ? length_frame("still served") : "still served\n";
+  good.send(frame);
+  CHECK(good.receive(frame.size()) == frame);
+}
+
+json::object run_client(const Server& server, std::vector<std::string> args) {
+  TempDir dir;
+  std::vector<std::string> argv{bin("netlab-framing-client"), "--port", server.port_text(), "--json",
+                                dir.file("client.json"), "--log-level", "warn"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto result = run(argv);
+  INFO("client stderr: " << result.err);
+  REQUIRE(result.exit_code == 0);
+  return read_json(dir.file("client.json")).as_object();
+}
+
+std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
+
+const json::object& only_check(const json::object& result) {
+  const auto& checks = result.at("checks").as_array();
+  REQUIRE(checks.size() == 1);
+  return checks.at(0).as_object();
+}
+
+}  // namespace
+
+TEST_CASE("raw: the server's reads are compared with the client's writes", "[pair]") {
+  Server server("netlab-framing-server", {"--codec", "raw"});
+  const auto result = run_client(server, {"--codec", "raw", "--messages", "2000", "--seed", "7"});
+  const auto& observed = result.at("observed").as_object();
+  CHECK(number(observed.at("writes")) == 2000);
+  CHECK(observed.at("stream_intact").as_bool());
+  CHECK(number(observed.at("bytes_read_by_server")) == number(observed.at("bytes_sent")));
+  const std::size_t lost = number(observed.at("merged_reads")) + number(observed.at("split_writes"));
+  const std::size_t reads = number(observed.at("reads"));
+  // Either way the verdict must follow the numbers measured in this run.
+  const auto& check = only_check(result);
+  CHECK(check.at("id") == "write-is-not-read");
+  CHECK(check.at("verdict") == (lost > 0 ? "confirmed" : "nuanced"));
+  // Fewer reads than writes: some read must have merged writes.
+  if (reads < 2000) CHECK(number(observed.at("merged_reads")) > 0);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("raw: a small server read size splits writes (拆包)", "[pair]") {
+  Server server("netlab-framing-server", {"--codec", "raw", "--read-size", "100"});
+  const auto result =
+      run_client(server, {"--codec", "raw", "--messages", "500", "--min-size", "150", "--max-size", "400"});
+  const auto& observed = result.at("observed").as_object();
+  // Every write is longer than any read, so every write must be split.
+  CHECK(number(observed.at("split_writes")) == 500);
+  CHECK(only_check(result).at("verdict") == "confirmed");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("delimiter and length framing restore every message", "[pair]") {
+  const std::string codec = GENERATE(as<std::string>{}, "delimiter", "length");
+  Server server("netlab-framing-server", {"--codec", codec});
+  const auto result = run_client(server, {"--codec", codec, "--messages", "3000", "--max-size", "4000"});
+  const auto& observed = result.at("observed").as_object();
+  CHECK(number(observed.at("messages_received")) == 3000);
+  CHECK(number(observed.at("intact")) == 3000);
+  CHECK(number(observed.at("mismatches")) == 0);
+  CHECK(number(observed.at("missing")) == 0);
+  CHECK(number(observed.at("bytes_received")) == number(observed.at("bytes_sent")));
+  CHECK(only_check(result).at("id").as_string() == codec + "-restores-boundaries");
+  CHECK(only_check(result).at("verdict") == "confirmed");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("length framing carries zero-length and 1 MiB frames", "[pair]") {
+  Server server("netlab-framing-server", {"--codec", "length"});
+  auto result = run_client(server, {"--codec", "length", "--messages", "50", "--min-size", "0", "--max-size", "0"});
+  CHECK(number(result.at("observed").at("intact")) == 50);
+  result = run_client(server, {"--codec", "length", "--messages", "3", "--min-size", "1048576", "--max-size",
+                               "1048576"});
+  CHECK(number(result.at("observed").at("intact")) == 3);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("length server: bad input closes that connection only", "[bad-input]") {
+  TempDir dir;
+  Server server("netlab-framing-server", {"--codec", "length", "--json", dir.file("server.json")});
+  Connection bystander(server.port());  // opened before, used after every bad peer
+
+  SECTION("an oversized length header") {
+    Connection bad(server.port());
+    bad.send(std::string("\x7f\xff\xff\xff", 4));
+    CHECK(bad.closed_by_peer());
+  }
+  SECTION("garbage: an HTTP request on the framing port") {
+    Connection bad(server.port());
+    bad.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(bad.closed_by_peer());
+  }
+  SECTION("half a frame, then close") {
+    {
+      Connection bad(server.port());
+      const std::string frame = length_frame(std::string(1000, 'x'));
+      bad.send(frame.substr(0, 500));
+      bad.half_close();
+      CHECK(bad.closed_by_peer());
+    }
+  }
+  SECTION("valid frames before a bad header are still echoed") {
+    Connection bad(server.port());
+    const std::string good = length_frame("first");
+    bad.send(good + std::string("\xff\xff\xff\xff", 4));
+    CHECK(bad.receive(good.size()) == good);
+    CHECK(bad.closed_by_peer());
+  }
+  expect_echo(server.port(), "length");
+  const std::string frame = length_frame("bystander");
+  bystander.send(frame);
+  CHECK(bystander.receive(frame.size()) == frame);
+  CHECK(server.stop() == 0);
+  CHECK(number(read_json(dir.file("server.json")).at("observed").at("codec_errors")) == 1);
+  // One clear line names the problem.
+  const std::string log = server.log();
+  CHECK((log.find("maximum is 1048576") != std::string::npos ||
+         log.find("stream ended inside a frame") != std::string::npos));
+}
+
+TEST_CASE("delimiter server: no delimiter within the maximum closes that connection only", "[bad-input]") {
+  Server server("netlab-framing-server", {"--codec", "delimiter", "--max-frame", "1000"});
+  {
+    Connection bad(server.port());
+    bad.send(std::string(1001, 'a'));
+    CHECK(bad.closed_by_peer());
+  }
+  expect_echo(server.port(), "delimiter");
+  CHECK(server.log().find("no delimiter within 1000 bytes") != std::string::npos);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("the client says clearly when the server is not running", "[errors]") {
+  // Take a free port and close it again: nothing listens there.
+  std::uint16_t port = 0;
+  {
+    Server server("netlab-framing-server", {});
+    port = server.port();
+    REQUIRE(server.stop() == 0);
+  }
+  const auto result = run({bin("netlab-framing-client"), "--port", std::to_string(port)});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("connection refused") != std::string::npos);
+  CHECK(result.err.find("is netlab-framing-server running?") != std::string::npos);
+}
+
+TEST_CASE("a port already in use is a clear error", "[errors]") {
+  Server first("netlab-framing-server", {});
+  const auto result = run({bin("netlab-framing-server"), "--port", first.port_text()}, 10s);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("address already in use") != std::string::npos);
+  CHECK(result.err.find("--port 0") != std::string::npos);
+  CHECK(first.stop() == 0);
+}
+
+TEST_CASE("usage errors exit 2", "[errors]") {
+  CHECK(run({bin("netlab-framing-client"), "--codec", "morse"}).exit_code == 2);
+  CHECK(run({bin("netlab-framing-client"), "--min-size", "10", "--max-size", "5"}).exit_code == 2);
+  CHECK(run({bin("netlab-framing-client"), "--codec", "delimiter", "--max-size", "70000"}).exit_code == 2);
+  CHECK(run({bin("netlab-framing-client"), "--messages", "0"}).exit_code == 2);
+  CHECK(run({bin("netlab-framing-server"), "--read-size", "0"}).exit_code == 2);
+}
+
+TEST_CASE("the server stops by itself after --max-seconds and reports", "[lifecycle]") {
+  TempDir dir;
+  Server server("netlab-framing-server", {"--max-seconds", "0.3", "--json", dir.file("server.json")});
+  expect_echo(server.port(), "length");
+  CHECK(server.wait() == 0);
+  CHECK(read_json(dir.file("server.json")).at("observed").at("stopped_by") == "max-seconds");
+}
+
+TEST_CASE("SIGTERM closes open connections and the server exits 0", "[lifecycle]") {
+  Server server("netlab-framing-server", {"--codec", "length"});
+  Connection idle(server.port());
+  const std::size_t fds_with_connection = open_fds(server.pid());
+  CHECK(fds_with_connection > 0);
+  CHECK(server.stop() == 0);
+  CHECK(idle.closed_by_peer());
+  CHECK(server.out().find("stopped by SIGTERM") != std::string::npos);
+}

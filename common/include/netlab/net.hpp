@@ -37,6 +37,15 @@ tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::
 asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port,
                                         std::string_view server_program);
 
+// Runs `operation` against a deadline of `seconds`. Returns true if it
+// finished, false if the deadline came first (the operation is cancelled);
+// an exception from the operation is rethrown as it is.
+asio::awaitable<bool> finish_within(asio::awaitable<void> operation, double seconds);
+
+// Runs `operation` on `io` until it finishes, throws, or `seconds` pass: the
+// whole run of a client. Returns false on timeout; rethrows its exception.
+bool run_client(asio::io_context& io, asio::awaitable<void> operation, double seconds);
+
 // The stop conditions of a program: SIGINT, SIGTERM and an optional deadline.
 // `on_stop` runs once, with the reason ("SIGINT", "SIGTERM", "max-seconds").
 class StopSignals {
