@@ -1,1 +1,216 @@
-int main() { return 0; }
+// netlab-report: turns the result JSON of a lab run into what a person reads.
+//   merge   --lab L FILE...   one result whose steps are the given results, checks tagged by step
+//   summary --lab L FILE      Markdown for summary.md: the verdict table and each step's numbers
+//   table   FILE              the verdict table, aligned for a terminal
+//   get     FILE POINTER      one value by JSON pointer (for scripts and tests)
+// It reads files only; it opens no socket.
+#include "netlab/options.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace json = boost::json;
+
+namespace {
+
+// A result file, parsed and checked against the schema's one hard requirement: "checks".
+json::object load_result(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  json::error_code ec;
+  json::value value = json::parse(text.str(), ec);
+  if (ec) throw std::runtime_error(path + ": invalid JSON: " + ec.message());
+  if (!value.is_object()) throw std::runtime_error(path + ": not a JSON object");
+  auto& object = value.as_object();
+  const auto* checks = object.if_contains("checks");
+  if (!checks || !checks->is_array()) throw std::runtime_error(path + ": no \"checks\" array");
+  return std::move(object);
+}
+
+// A JSON value as a person writes it: strings without quotes, 123.5 rather than 1.235E2.
+std::string text_of(const json::value* value) {
+  if (!value || value->is_null()) return "";
+  if (value->is_string()) return std::string(value->as_string());
+  if (value->is_double() && std::abs(value->as_double()) < 1e15) {
+    std::string text = std::to_string(std::round(value->as_double() * 1000) / 1000);
+    text.erase(text.find_last_not_of('0') + 1);
+    if (text.back() == '.') text.pop_back();
+    return text;
+  }
+  return json::serialize(*value);
+}
+
+std::string field(const json::object& object, std::string_view key) {
+  return text_of(object.if_contains(key));
+}
+
+// The step a result stands for: its codec (or mode) when it has one, else the file's name.
+std::string step_name(const json::object& result, const std::string& path) {
+  if (const auto* params = result.if_contains("params"); params && params->is_object()) {
+    for (const char* key : {"codec", "mode"})
+      if (auto name = field(params->as_object(), key); !name.empty()) return name;
+  }
+  return std::filesystem::path(path).filename().string();
+}
+
+int merge(const std::string& lab, const std::vector<std::string>& paths) {
+  json::array steps;
+  json::array checks;
+  for (const auto& path : paths) {
+    json::object result = load_result(path);
+    const std::string step = step_name(result, path);
+    for (const auto& check : result.at("checks").as_array()) {
+      if (!check.is_object()) continue;
+      json::object tagged = check.as_object();
+      tagged["step"] = step;
+      checks.push_back(std::move(tagged));
+    }
+    steps.push_back(std::move(result));
+  }
+  json::object merged{{"lab", lab},
+                      {"role", "client"},
+                      {"params", json::object{}},
+                      {"observed", json::object{{"steps", std::move(steps)}}},
+                      {"checks", std::move(checks)}};
+  std::cout << json::serialize(merged) << "\n";
+  return 0;
+}
+
+// Markdown table cells hold one line and no bare '|'.
+std::string cell(std::string text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n' || c == '\r') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+// The scalar numbers of an observed object, "key=value, ...", nested objects as a.b=value.
+void flatten(const json::object& object, const std::string& prefix, std::vector<std::string>& out) {
+  for (const auto& [key, value] : object) {
+    const std::string name = prefix + std::string(key);
+    if (value.is_object()) flatten(value.as_object(), name + ".", out);
+    else if (value.is_array()) out.push_back(name + "=[" + std::to_string(value.as_array().size()) + " items]");
+    else out.push_back(name + "=" + text_of(&value));
+  }
+}
+
+std::string compact(const json::value* observed) {
+  std::vector<std::string> parts;
+  if (observed && observed->is_object()) flatten(observed->as_object(), "", parts);
+  std::string line;
+  for (const auto& part : parts) line += (line.empty() ? "" : ", ") + part;
+  return line.empty() ? "(nothing recorded)" : line;
+}
+
+int summary(const std::string& lab, const std::string& path) {
+  const json::object result = load_result(path);
+  std::cout << "# netlab " << lab << ": does the note hold?\n\n"
+            << "| check | verdict | observed | evidence |\n|---|---|---|---|\n";
+  for (const auto& value : result.at("checks").as_array()) {
+    if (!value.is_object()) continue;
+    const auto& check = value.as_object();
+    std::string name = field(check, "note") + " (`" + field(check, "id") + "`";
+    if (auto step = field(check, "step"); !step.empty()) name += ", " + step;
+    name += ")";
+    std::cout << "| " << cell(name) << " | **" << cell(field(check, "verdict")) << "** | "
+              << cell(field(check, "observed")) << " | " << cell(field(check, "evidence")) << " |\n";
+  }
+  std::cout << "\n## Observed\n\n";
+  const auto* observed = result.if_contains("observed");
+  const json::value* steps = observed && observed->is_object() ? observed->as_object().if_contains("steps") : nullptr;
+  if (steps && steps->is_array()) {
+    for (const auto& step : steps->as_array()) {
+      if (!step.is_object()) continue;
+      std::cout << "- **" << step_name(step.as_object(), "step") << "**: "
+                << compact(step.as_object().if_contains("observed")) << "\n";
+    }
+  } else {
+    std::cout << "- " << compact(observed) << "\n";
+  }
+  return 0;
+}
+
+int table(const std::string& path) {
+  const json::object result = load_result(path);
+  std::vector<std::vector<std::string>> rows{{"step", "check", "verdict", "observed"}};
+  for (const auto& value : result.at("checks").as_array()) {
+    if (!value.is_object()) continue;
+    const auto& check = value.as_object();
+    rows.push_back({field(check, "step"), field(check, "id"), field(check, "verdict"), field(check, "observed")});
+  }
+  const bool has_steps = std::any_of(rows.begin() + 1, rows.end(), [](const auto& row) { return !row[0].empty(); });
+  std::vector<std::size_t> width(4, 0);
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < 3; ++i) width[i] = std::max(width[i], row[i].size());
+  for (const auto& row : rows) {
+    std::string line = has_steps ? row[0] + std::string(width[0] - row[0].size() + 2, ' ') : "";
+    for (std::size_t i = 1; i < 3; ++i) line += row[i] + std::string(width[i] - row[i].size() + 2, ' ');
+    std::cout << line << row[3] << "\n";
+  }
+  return 0;
+}
+
+int get(const std::string& path, const std::string& pointer) {
+  const json::object result = load_result(path);
+  const json::value root = result;
+  json::error_code ec;
+  const json::value* found = root.find_pointer(pointer, ec);
+  if (!found) throw std::runtime_error(path + ": nothing at " + pointer);
+  std::cout << text_of(found) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"netlab-report: reads netlab result JSON and prints it for people"};
+  app.footer(
+      "It reads files and opens no socket, so it has no --port or --host: those belong to\n"
+      "the lab programs (netlab-<lab>-server, netlab-<lab>-client).");
+  app.require_subcommand(1);
+
+  std::string lab;
+  std::vector<std::string> files;
+  std::string file;
+  std::string pointer;
+
+  auto* merge_cmd = app.add_subcommand("merge", "merge results into one, each check tagged with its step");
+  merge_cmd->add_option("--lab", lab, "lab name")->required();
+  merge_cmd->add_option("files", files, "result JSON files, in step order")->required();
+
+  auto* summary_cmd = app.add_subcommand("summary", "Markdown summary of one result (for summary.md)");
+  summary_cmd->add_option("--lab", lab, "lab name")->required();
+  summary_cmd->add_option("file", file, "result JSON file")->required();
+
+  auto* table_cmd = app.add_subcommand("table", "the checks as an aligned table for a terminal");
+  table_cmd->add_option("file", file, "result JSON file")->required();
+
+  auto* get_cmd = app.add_subcommand("get", "print one value of a result by JSON pointer");
+  get_cmd->add_option("file", file, "result JSON file")->required();
+  get_cmd->add_option("pointer", pointer, "JSON pointer, e.g. /observed/steps/0/observed/mismatches")->required();
+
+  if (auto code = netlab::parse_options(app, argc, argv)) return *code;
+  try {
+    if (*merge_cmd) return merge(lab, files);
+    if (*summary_cmd) return summary(lab, file);
+    if (*table_cmd) return table(file);
+    return get(file, pointer);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-report: " << e.what() << "\n";
+    return 1;
+  }
+}

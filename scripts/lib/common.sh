@@ -1,0 +1,103 @@
+# shellcheck shell=bash
+# netlab script library: messages, paths, and the registry of cleanups.
+#
+# Sourced, never run. It sets no trap: the calling script owns its single
+#   trap cleanup EXIT INT TERM
+# and its cleanup calls run_cleanups, which releases in reverse order only
+# what was registered here (processes this script started, directories it made).
+
+NETLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NETLAB_BIN_DIR=${NETLAB_BIN_DIR:-$NETLAB_ROOT/build/default/bin}
+NETLAB_RUNS_DIR=${NETLAB_RUNS_DIR:-$NETLAB_ROOT/runs}
+NETLAB_CLEANUPS=()
+
+# Progress goes to stdout; problems go to stderr.
+say() { printf '%s\n' "$*"; }
+warn() { printf '%s\n' "$*" >&2; }
+die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+usage_error() { printf '%s: %s (see --help)\n' "${0##*/}" "$*" >&2; exit 2; }
+
+# --- processes -------------------------------------------------------------
+
+# True while PID exists and has not exited (a zombie child counts as exited).
+pid_running() {
+  local stat state
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  state=${stat##*) }
+  [[ ${state%% *} != Z ]]
+}
+
+# Polls until PID has exited: at most $2 tenths of a second.
+wait_exit_bounded() {
+  local pid=$1 tenths=$2 i
+  for ((i = 0; i < tenths; i++)); do
+    pid_running "$pid" || return 0
+    sleep 0.1
+  done
+  ! pid_running "$pid"
+}
+
+# Sends SIGNAL to a child PID, waits (bounded, then SIGKILL) and reaps it.
+# Prints nothing; returns the child's exit status.
+stop_pid() {
+  local pid=$1 signal=${2:-TERM} status=0
+  kill -s "$signal" "$pid" 2>/dev/null || true
+  if ! wait_exit_bounded "$pid" 50; then
+    warn "pid $pid ignored SIG$signal for 5 s: sending SIGKILL"
+    kill -s KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || status=$?
+  return "$status"
+}
+
+# Runs a command as a registered background child and waits for it: bash runs
+# a trap only once a foreground command ends, but it interrupts `wait` at once,
+# so Ctrl-C or SIGTERM reaches this script's cleanup, which ends the child too.
+# Returns the command's exit status.
+run_child() {
+  local pid status=0
+  "$@" </dev/null &
+  pid=$!
+  register_pid "$pid" TERM
+  wait "$pid" || status=$?
+  unregister_pid "$pid"
+  return "$status"
+}
+
+# --- the registry of cleanups -----------------------------------------------
+# Entries are "pid:SIGNAL:PID" or "dir:PATH", released last-in first-out.
+
+register_pid() { NETLAB_CLEANUPS+=("pid:$2:$1"); }
+register_dir() { NETLAB_CLEANUPS+=("dir:$1"); }
+
+# Forgets PID (it was released by its owner already).
+unregister_pid() {
+  local i
+  for i in "${!NETLAB_CLEANUPS[@]}"; do
+    [[ ${NETLAB_CLEANUPS[i]} == pid:*:"$1" ]] && unset 'NETLAB_CLEANUPS[i]'
+  done
+  NETLAB_CLEANUPS=("${NETLAB_CLEANUPS[@]}")
+}
+
+# Stops a registered PID now and forgets it; returns its exit status.
+release_pid() {
+  local pid=$1 signal=${2:-TERM} status=0
+  unregister_pid "$pid"
+  stop_pid "$pid" "$signal" || status=$?
+  return "$status"
+}
+
+run_cleanups() {
+  local i entry rest
+  for ((i = ${#NETLAB_CLEANUPS[@]} - 1; i >= 0; i--)); do
+    entry=${NETLAB_CLEANUPS[i]}
+    case $entry in
+      pid:*)
+        rest=${entry#pid:}
+        stop_pid "${rest#*:}" "${rest%%:*}" || true
+        ;;
+      dir:*) rm -rf -- "${entry#dir:}" ;;
+    esac
+  done
+  NETLAB_CLEANUPS=()
+}

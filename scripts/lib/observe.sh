@@ -1,0 +1,157 @@
+# shellcheck shell=bash disable=SC2034,SC2016  # globals are for the caller; backquotes are Markdown
+# netlab script library: watch the kernel from outside, as a class would.
+#   - ss: TCP socket counts by state for the lab's port, every 0.2 s, into ss.csv
+#   - tcpdump: the lab's port on loopback into capture.pcap (root, or inside
+#     a user + network namespace that this script entered)
+# Sourced after common.sh.
+
+NETLAB_SS_STATES=(ESTAB SYN-SENT SYN-RECV FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT CLOSE-WAIT LAST-ACK CLOSING LISTEN)
+NETLAB_SS_MAX_SAMPLES=3000
+NETLAB_CAPTURE_SKIPPED=""
+
+# --- ss sampler --------------------------------------------------------------
+
+# One CSV row: elapsed ms, then the count of each state on the port (either end).
+ss_sample_once() {
+  local port=$1 elapsed_ms=$2
+  ss -Htan "( sport = :$port or dport = :$port )" 2>/dev/null |
+    awk -v t="$elapsed_ms" -v names="${NETLAB_SS_STATES[*]}" '
+      { count[$1]++ }
+      END {
+        n = split(names, state, " "); row = t
+        for (i = 1; i <= n; i++) row = row "," (count[state[i]] + 0)
+        print row
+      }'
+}
+
+# Runs in the background until SIGTERM or NETLAB_SS_MAX_SAMPLES rows.
+ss_sample_loop() {
+  local port=$1 start now n stop=0
+  trap 'stop=1' TERM
+  start=${EPOCHREALTIME/./}
+  for ((n = 0; n < NETLAB_SS_MAX_SAMPLES && !stop; n++)); do
+    now=${EPOCHREALTIME/./}
+    ss_sample_once "$port" $(((now - start) / 1000))
+    sleep 0.2 # the sampling period, not a wait for anything
+  done
+}
+
+# ss_start PORT CSV: writes the header and starts the sampler (registered).
+ss_start() {
+  local port=$1 csv=$2 header
+  header=$(IFS=,; echo "elapsed_ms,${NETLAB_SS_STATES[*]}")
+  printf '%s\n' "$header" >"$csv"
+  if ! command -v ss >/dev/null; then
+    warn "socket sampling skipped: ss is not installed (apt-get install iproute2)"
+    return 0
+  fi
+  ss_sample_loop "$port" >>"$csv" 2>/dev/null </dev/null &
+  NETLAB_SS_PID=$!
+  register_pid "$NETLAB_SS_PID" TERM
+}
+
+ss_stop() {
+  [[ -n ${NETLAB_SS_PID-} ]] || return 0
+  release_pid "$NETLAB_SS_PID" TERM || true
+  NETLAB_SS_PID=""
+}
+
+# "peak ESTAB 3, TIME-WAIT 12, ..." over the samples of CSV (states seen only).
+ss_peaks() {
+  awk -F, 'NR == 1 { for (i = 2; i <= NF; i++) name[i] = $i; next }
+           { rows++; for (i = 2; i <= NF; i++) if ($i > peak[i]) peak[i] = $i }
+           END {
+             line = rows " samples; peak counts:"
+             for (i = 2; i in name; i++) if (peak[i] > 0) line = line " " name[i] "=" peak[i]
+             print line
+           }' "$1"
+}
+
+# --- the namespace, for capture without root ----------------------------------
+
+# enter_namespace_if_needed WANT_CAPTURE SCRIPT ARGS...
+# Not root, but capture wanted: re-run SCRIPT inside a new user + network
+# namespace, where this user holds CAP_NET_RAW over that namespace's own
+# loopback. --map-current-user with --keep-caps rather than -r (map to root):
+# tcpdump run as root tries to drop to its 'tcpdump' user, which a user
+# namespace cannot map. NETLAB_IN_NS marks the inner run so it does not loop.
+enter_namespace_if_needed() {
+  local want=$1 script=$2 error
+  shift 2
+  [[ $want == yes && $EUID -ne 0 && -z ${NETLAB_IN_NS-} ]] || return 0
+  command -v tcpdump >/dev/null || return 0
+  if ! command -v unshare >/dev/null; then
+    NETLAB_CAPTURE_SKIPPED="not root, and unshare (util-linux) is not installed"
+    return 0
+  fi
+  if ! error=$(unshare --map-current-user --net --keep-caps true 2>&1); then
+    NETLAB_CAPTURE_SKIPPED="not root, and this system does not allow an unprivileged user + network namespace (unshare: ${error:-failed})"
+    return 0
+  fi
+  say "not root: re-running inside a private user + network namespace (unshare) so tcpdump can capture its loopback"
+  exec unshare --map-current-user --net --keep-caps env NETLAB_IN_NS=1 bash "$script" "$@"
+}
+
+# Inside the namespace: its loopback starts down.
+bring_namespace_up() {
+  [[ -n ${NETLAB_IN_NS-} ]] || return 0
+  ip link set lo up || die "cannot bring up lo inside the namespace (NETLAB_IN_NS is set outside one?)"
+}
+
+# --- tcpdump -----------------------------------------------------------------
+
+# Prints why capture cannot run here, or nothing when it can.
+capture_blocker() {
+  local want=$1
+  if [[ $want != yes ]]; then
+    echo "--no-capture was given"
+  elif [[ -n $NETLAB_CAPTURE_SKIPPED ]]; then
+    echo "$NETLAB_CAPTURE_SKIPPED"
+  elif ! command -v tcpdump >/dev/null; then
+    echo "tcpdump is not installed (apt-get install tcpdump)"
+  elif [[ $EUID -ne 0 && -z ${NETLAB_IN_NS-} ]]; then
+    echo "not root (run as root, or allow unprivileged user namespaces)"
+  fi
+}
+
+# capture_start PORT DIR: tcpdump on lo for the port into DIR/capture.pcap.
+# Sets NETLAB_CAPTURE_PID, or NETLAB_CAPTURE_SKIPPED with the reason.
+capture_start() {
+  local port=$1 dir=$2 i
+  local -a drop=()
+  # As real root tcpdump would switch to its 'tcpdump' user, who may not write here.
+  ((EUID == 0)) && drop=(-Z root)
+  tcpdump -i lo -U -s 0 -n "${drop[@]}" -w "$dir/capture.pcap" \
+    "tcp port $port or udp port $port" 2>"$dir/tcpdump.log" </dev/null &
+  NETLAB_CAPTURE_PID=$!
+  register_pid "$NETLAB_CAPTURE_PID" INT
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'listening on' "$dir/tcpdump.log" 2>/dev/null && return 0
+    pid_running "$NETLAB_CAPTURE_PID" || break
+    sleep 0.1
+  done
+  release_pid "$NETLAB_CAPTURE_PID" INT || true
+  NETLAB_CAPTURE_PID=""
+  NETLAB_CAPTURE_SKIPPED="tcpdump did not start: $(tail -n 1 "$dir/tcpdump.log" 2>/dev/null)"
+  return 1
+}
+
+# SIGINT makes tcpdump flush and close the pcap; then it is reaped.
+capture_stop() {
+  [[ -n ${NETLAB_CAPTURE_PID-} ]] || return 0
+  release_pid "$NETLAB_CAPTURE_PID" INT || true
+  NETLAB_CAPTURE_PID=""
+}
+
+# The capture section of summary.md.
+capture_report() {
+  local dir=$1 pcap=$1/capture.pcap
+  printf '\n## Capture\n\n'
+  if [[ -n $NETLAB_CAPTURE_SKIPPED || ! -f $pcap ]]; then
+    printf 'capture skipped: %s\n' "${NETLAB_CAPTURE_SKIPPED:-no capture.pcap}"
+    return 0
+  fi
+  printf -- '- `capture.pcap`: %s bytes, %s segments on the lab port\n' \
+    "$(stat -c %s "$pcap")" "$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)"
+  printf -- '- read it: `tcpdump -r %s -n -tttt | less` (or open it in Wireshark)\n' "$pcap"
+}

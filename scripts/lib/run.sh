@@ -1,0 +1,144 @@
+# shellcheck shell=bash disable=SC2034,SC2016  # globals are for the caller; backquotes are Markdown
+# netlab script library: the run folder, its env.txt, the port, the programs.
+# Sourced after common.sh.
+
+# Creates runs/<UTC time>-<lab>/ and sets NETLAB_RUN to it.
+make_run_dir() {
+  local lab=$1 stamp base i
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  base=$NETLAB_RUNS_DIR/$stamp-$lab
+  mkdir -p -- "$NETLAB_RUNS_DIR"
+  NETLAB_RUN=$base
+  for ((i = 2; i <= 50; i++)); do
+    mkdir -- "$NETLAB_RUN" 2>/dev/null && return 0
+    NETLAB_RUN=$base-$i
+  done
+  die "cannot create a run folder under $NETLAB_RUNS_DIR"
+}
+
+# The kernel and the sysctls that change what the labs show.
+write_env_txt() {
+  local file=$1 key path
+  {
+    printf 'kernel %s\n' "$(uname -r)"
+    printf 'date_utc %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf 'user uid=%s\n' "$(id -u)"
+    if [[ -n ${NETLAB_IN_NS-} ]]; then
+      printf 'network_namespace private (unshare: user + network namespace; per-namespace sysctls below are its own)\n'
+    else
+      printf 'network_namespace host\n'
+    fi
+    for key in net.ipv4.tcp_tw_reuse net.ipv4.tcp_fin_timeout net.ipv4.ip_local_port_range \
+               net.ipv4.tcp_timestamps net.ipv4.tcp_rmem net.ipv4.tcp_wmem net.core.somaxconn; do
+      path=/proc/sys/${key//.//}
+      if [[ -r $path ]]; then
+        printf '%s = %s\n' "$key" "$(tr -s '\t ' ' ' <"$path")"
+      else
+        printf '%s = unavailable\n' "$key"
+      fi
+    done
+  } >"$file"
+}
+
+# True when nothing listens on TCP port $1 (assumed free when ss is missing).
+port_is_free() {
+  command -v ss >/dev/null || return 0
+  [[ -z $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
+}
+
+# Sets NETLAB_PORT: the one asked for, else the lab's default when free, else 0
+# (the first server picks an ephemeral port and the rest of the run reuses it).
+choose_port() {
+  local asked=$1 default=$2
+  if [[ -n $asked ]]; then
+    NETLAB_PORT=$asked
+  elif port_is_free "$default"; then
+    NETLAB_PORT=$default
+  else
+    say "port $default is in use (ss -ltnp 'sport = :$default'): using an ephemeral port (--port 0) instead"
+    NETLAB_PORT=0
+  fi
+}
+
+# Dies unless every named program is in NETLAB_BIN_DIR.
+require_programs() {
+  local program
+  for program in "$@"; do
+    [[ -x $NETLAB_BIN_DIR/$program ]] ||
+      die "$NETLAB_BIN_DIR/$program is missing: build it with scripts/setup.sh"
+  done
+}
+
+# --- a lab script's command line ----------------------------------------------
+# [--capture|--no-capture] [--port P] [-- client options]
+# Sets NETLAB_CAPTURE (yes|no), NETLAB_ASKED_PORT ("" = lab default) and
+# NETLAB_CLIENT_EXTRA (the options after --). --help calls the lab's usage.
+parse_lab_args() {
+  NETLAB_CAPTURE=yes
+  NETLAB_ASKED_PORT=""
+  NETLAB_CLIENT_EXTRA=()
+  while (($#)); do
+    case $1 in
+      --capture) NETLAB_CAPTURE=yes ;;
+      --no-capture) NETLAB_CAPTURE=no ;;
+      --port)
+        (($# >= 2)) || usage_error "--port needs a value"
+        NETLAB_ASKED_PORT=$2
+        shift
+        ;;
+      --port=*) NETLAB_ASKED_PORT=${1#--port=} ;;
+      -h | --help) usage; exit 0 ;;
+      --) shift; NETLAB_CLIENT_EXTRA=("$@"); break ;;
+      *) usage_error "unknown option '$1'" ;;
+    esac
+    shift
+  done
+  if [[ -n $NETLAB_ASKED_PORT ]] && ! [[ $NETLAB_ASKED_PORT =~ ^[0-9]+$ && $NETLAB_ASKED_PORT -le 65535 ]]; then
+    usage_error "--port wants a number from 0 to 65535, not '$NETLAB_ASKED_PORT'"
+  fi
+  local arg
+  for arg in "${NETLAB_CLIENT_EXTRA[@]}"; do
+    case $arg in
+      --host | --host=* | --port | --port=* | --port-file | --port-file=* | --json | --json=*)
+        usage_error "client option '${arg%%=*}' is set by the lab script (for the port, use the lab's --port)" ;;
+    esac
+  done
+}
+
+# client_args NAME VALUE ...: sets NETLAB_CLIENT_ARGS to the lab's defaults,
+# minus those the user gave after --, followed by the user's options.
+client_args() {
+  local arg given
+  NETLAB_CLIENT_ARGS=()
+  while (($# >= 2)); do
+    given=no
+    for arg in "${NETLAB_CLIENT_EXTRA[@]}"; do
+      [[ $arg == "$1" || $arg == "$1="* ]] && given=yes
+    done
+    [[ $given == yes ]] || NETLAB_CLIENT_ARGS+=("$1" "$2")
+    shift 2
+  done
+  NETLAB_CLIENT_ARGS+=("${NETLAB_CLIENT_EXTRA[@]}")
+}
+
+# --- the end of a run -----------------------------------------------------------
+
+# write_summary LAB: summary.md from client.json, ss.csv and the capture.
+write_summary() {
+  local lab=$1 run=$NETLAB_RUN files
+  mapfile -t files < <(cd "$run" && ls)
+  {
+    "$NETLAB_BIN_DIR/netlab-report" summary --lab "$lab" "$run/client.json"
+    printf '\n## Socket states (ss.csv)\n\n'
+    if [[ -f $run/ss.csv ]]; then printf '%s\n' "$(ss_peaks "$run/ss.csv")"; else echo "not sampled"; fi
+    capture_report "$run"
+    printf '\n## Files\n\n'
+    printf -- '- `%s`\n' "${files[@]}" summary.md
+  } >"$run/summary.md"
+}
+
+# For scripts/lab tour: where this run's folder is.
+record_run() {
+  [[ -n ${NETLAB_RUN_RECORD-} ]] || return 0
+  printf '%s\n' "$NETLAB_RUN" >>"$NETLAB_RUN_RECORD"
+}

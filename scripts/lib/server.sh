@@ -1,0 +1,49 @@
+# shellcheck shell=bash disable=SC2034,SC2016  # globals are for the caller; backquotes are Markdown
+# netlab script library: start a lab server and know when it is listening.
+# Sourced after common.sh.
+#
+# The server writes its bound port to --port-file once it listens (DESIGN.md):
+# that file, not a sleep, is the readiness signal.
+
+# start_server LOG PORT_FILE PROGRAM ARGS...
+# Appends the server's stdout and stderr to LOG, registers its PID, waits (at
+# most 10 s) for PORT_FILE, and sets NETLAB_SERVER_PID and NETLAB_SERVER_PORT.
+start_server() {
+  local log=$1 port_file=$2
+  shift 2
+  rm -f -- "$port_file"
+  "$@" --port-file "$port_file" >>"$log" 2>&1 </dev/null &
+  NETLAB_SERVER_PID=$!
+  register_pid "$NETLAB_SERVER_PID" TERM
+  wait_for_port_file "$port_file" "$NETLAB_SERVER_PID" "$log" ||
+    die "${1##*/} did not start listening (see $log)"
+  NETLAB_SERVER_PORT=$(<"$port_file")
+}
+
+# Polls for the port file: 100 x 0.1 s. On failure shows why.
+wait_for_port_file() {
+  local port_file=$1 pid=$2 log=$3 i
+  for ((i = 0; i < 100; i++)); do
+    [[ -s $port_file ]] && return 0
+    pid_running "$pid" || break
+    sleep 0.1
+  done
+  warn "no port file $port_file after $((i / 10)) s; last lines of $log:"
+  tail -n 15 -- "$log" >&2 || true
+  if [[ ${NETLAB_PORT:-0} != 0 ]]; then
+    warn "listening on port $NETLAB_PORT (ss -ltnp 'sport = :$NETLAB_PORT'):"
+    ss -ltnp "sport = :$NETLAB_PORT" >&2 2>/dev/null || true
+  else
+    warn "listening sockets (ss -ltnp):"
+    ss -ltnp >&2 2>/dev/null || true
+  fi
+  return 1
+}
+
+# Stops the server with SIGTERM (it closes its sockets and prints its summary)
+# and reaps it. Warns when it did not exit cleanly.
+stop_server() {
+  local pid=$1 status=0
+  release_pid "$pid" TERM || status=$?
+  ((status == 0)) || warn "warning: server (pid $pid) exited with status $status"
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Sets netlab up on Debian 12: installs the missing packages (as root), then
+# configures and builds one CMake preset into build/<preset>/.
+# Idempotent: with nothing to do it finishes in seconds.
+#
+#   scripts/setup.sh [--preset default|asan|release]
+# shellcheck source-path=SCRIPTDIR/lib
+set -euo pipefail
+
+LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/lib" && pwd)
+source "$LIB/common.sh"
+
+readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
+  libspdlog-dev catch2 libssl-dev tcpdump iproute2)
+
+usage() {
+  cat <<'EOF'
+usage: scripts/setup.sh [--preset default|asan|release]
+
+Installs the Debian packages netlab needs (as root; otherwise prints the
+apt-get command to run), then configures and builds the preset (default:
+default) into build/<preset>/. Programs land in build/<preset>/bin/.
+EOF
+}
+
+# The packages of PACKAGES that dpkg does not report as installed.
+missing_packages() {
+  local package
+  for package in "${PACKAGES[@]}"; do
+    [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) == "install ok installed" ]] ||
+      echo "$package"
+  done
+}
+
+install_packages() {
+  local -a missing
+  if ! command -v dpkg-query >/dev/null; then
+    warn "dpkg-query not found: not a Debian system, so the packages are not checked"
+    return 0
+  fi
+  mapfile -t missing < <(missing_packages)
+  ((${#missing[@]} > 0)) || return 0
+  if ((EUID != 0)); then
+    warn "missing packages: ${missing[*]}"
+    warn "install them as root, then run this again:"
+    warn "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+    exit 1
+  fi
+  say "installing: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+configure_and_build() {
+  local preset=$1
+  cd "$NETLAB_ROOT"
+  if [[ ! -f build/$preset/CMakeCache.txt ]]; then
+    cmake --preset "$preset"
+  fi
+  cmake --build --preset "$preset"
+  say "built: build/$preset/bin/"
+}
+
+main() {
+  local preset=default
+  while (($#)); do
+    case $1 in
+      --preset)
+        (($# >= 2)) || usage_error "--preset needs a value"
+        preset=$2
+        shift
+        ;;
+      --preset=*) preset=${1#--preset=} ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage_error "unknown option '$1'" ;;
+    esac
+    shift
+  done
+  case $preset in
+    default | asan | release) ;;
+    *) usage_error "--preset is default, asan or release, not '$preset'" ;;
+  esac
+  install_packages
+  configure_and_build "$preset"
+}
+
+main "$@"
