@@ -33,8 +33,6 @@ using namespace netlab;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-enum class CodecKind { raw, delimiter, length };
-
 struct Config {
   CodecKind codec = CodecKind::length;
   std::size_t messages = 1000;
@@ -49,15 +47,6 @@ struct Progress {
   std::size_t sent = 0;
   std::size_t received = 0;
 };
-
-std::string_view codec_name(CodecKind codec) {
-  switch (codec) {
-    case CodecKind::raw: return "raw";
-    case CodecKind::delimiter: return "delimiter";
-    case CodecKind::length: return "length";
-  }
-  return "?";
-}
 
 std::runtime_error failure(std::string_view step, const boost::system::error_code& ec) {
   return std::runtime_error(std::string(step) + ": " + ec.message());
@@ -297,8 +286,7 @@ int main(int argc, char** argv) {
   add_common_options(app, options, 7006, Role::client, 60);
   Config config;
   app.add_option("--codec", config.codec, "raw | delimiter | length")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, CodecKind>{
-          {"raw", CodecKind::raw}, {"delimiter", CodecKind::delimiter}, {"length", CodecKind::length}}))
+      ->transform(CLI::CheckedTransformer(codec_kinds()))
       ->capture_default_str();
   app.add_option("--messages", config.messages, "messages to send")
       ->capture_default_str()

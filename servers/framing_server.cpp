@@ -34,8 +34,6 @@ using namespace netlab;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-enum class CodecKind { raw, delimiter, length };
-
 struct Config {
   CodecKind codec = CodecKind::length;
   std::size_t max_frame = 0;     // 0 = the codec's default
@@ -174,15 +172,6 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Count
   }
 }
 
-std::string_view codec_name(CodecKind codec) {
-  switch (codec) {
-    case CodecKind::raw: return "raw";
-    case CodecKind::delimiter: return "delimiter";
-    case CodecKind::length: return "length";
-  }
-  return "?";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,8 +181,7 @@ int main(int argc, char** argv) {
   add_common_options(app, options, 7006, Role::server);
   Config config;
   app.add_option("--codec", config.codec, "raw | delimiter | length")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, CodecKind>{
-          {"raw", CodecKind::raw}, {"delimiter", CodecKind::delimiter}, {"length", CodecKind::length}}))
+      ->transform(CLI::CheckedTransformer(codec_kinds()))
       ->capture_default_str();
   app.add_option("--max-frame", config.max_frame,
                  "largest frame accepted (default: 65536 for delimiter, 1048576 for length)")

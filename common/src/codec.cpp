@@ -130,4 +130,21 @@ std::optional<FramingError> LengthHeaderCodec::finish() const {
                           std::to_string(length) + " body bytes"};
 }
 
+// ---- the lab's codec choice -------------------------------------------------
+
+std::string_view codec_name(CodecKind codec) {
+  switch (codec) {
+    case CodecKind::raw: return "raw";
+    case CodecKind::delimiter: return "delimiter";
+    case CodecKind::length: return "length";
+  }
+  return "?";
+}
+
+const std::map<std::string, CodecKind>& codec_kinds() {
+  static const std::map<std::string, CodecKind> kinds{
+      {"raw", CodecKind::raw}, {"delimiter", CodecKind::delimiter}, {"length", CodecKind::length}};
+  return kinds;
+}
+
 }  // namespace netlab

@@ -5,6 +5,7 @@
 // complete frames. No sockets here, so they are tested one byte at a time.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,5 +82,13 @@ class LengthHeaderCodec {
   std::size_t consumed_ = 0;  // bytes at the front of buffer_ already decoded
   std::optional<FramingError> error_;
 };
+
+// The framing lab's choice of codec (--codec): none, delimiter or length header.
+enum class CodecKind { raw, delimiter, length };
+
+std::string_view codec_name(CodecKind codec);
+
+// "raw" -> CodecKind::raw ...: the values --codec accepts.
+const std::map<std::string, CodecKind>& codec_kinds();
 
 }  // namespace netlab
