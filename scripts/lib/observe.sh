@@ -121,7 +121,9 @@ capture_start() {
   local -a drop=()
   # As real root tcpdump would switch to its 'tcpdump' user, who may not write here.
   ((EUID == 0)) && drop=(-Z root)
-  tcpdump -i lo -U -s 0 -n "${drop[@]}" -w "$dir/capture.pcap" \
+  # --immediate-mode: hand each packet over at once, so the last segments of a
+  # run (the FIN and its ACK) are in the file when tcpdump is stopped.
+  tcpdump -i lo --immediate-mode -U -s 0 -n "${drop[@]}" -w "$dir/capture.pcap" \
     "tcp port $port or udp port $port" 2>"$dir/tcpdump.log" </dev/null &
   NETLAB_CAPTURE_PID=$!
   register_pid "$NETLAB_CAPTURE_PID" INT
@@ -154,4 +156,17 @@ capture_report() {
   printf -- '- `capture.pcap`: %s bytes, %s segments on the lab port\n' \
     "$(stat -c %s "$pcap")" "$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)"
   printf -- '- read it: `tcpdump -r %s -n -tttt | less` (or open it in Wireshark)\n' "$pcap"
+  if [[ -f $dir/ladder.txt ]]; then
+    printf -- '- ladder of one connection: `ladder.txt` (terminal), `ladder.svg` (slides); all flows: `netlab-pcap flows %s`\n\n' "$pcap"
+    "$NETLAB_BIN_DIR/netlab-pcap" ladder "$pcap" --port "${NETLAB_PORT:-0}" --format mermaid 2>/dev/null || true
+  fi
+}
+
+# write_ladders DIR: the ladder (sequence) diagram of one representative
+# connection of DIR/capture.pcap, as ladder.txt and ladder.svg.
+write_ladders() {
+  local dir=$1 pcap=$1/capture.pcap tool=$NETLAB_BIN_DIR/netlab-pcap
+  [[ -z ${NETLAB_CAPTURE_SKIPPED-} && -s $pcap && -x $tool ]] || return 0
+  "$tool" ladder "$pcap" --port "${NETLAB_PORT:-0}" --color never >"$dir/ladder.txt" 2>/dev/null || rm -f "$dir/ladder.txt"
+  "$tool" ladder "$pcap" --port "${NETLAB_PORT:-0}" --format svg >"$dir/ladder.svg" 2>/dev/null || rm -f "$dir/ladder.svg"
 }

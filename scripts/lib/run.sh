@@ -126,6 +126,7 @@ client_args() {
 # write_summary LAB: summary.md from client.json, ss.csv and the capture.
 write_summary() {
   local lab=$1 run=$NETLAB_RUN files
+  write_ladders "$run"
   mapfile -t files < <(cd "$run" && ls)
   {
     "$NETLAB_BIN_DIR/netlab-report" summary --lab "$lab" "$run/client.json"

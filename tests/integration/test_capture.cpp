@@ -1,0 +1,135 @@
+// The capture reader on what the kernel really sends: tcpdump records a
+// handshake, a close and an RST made here on loopback, and the facts must
+// read them back. Needs root and tcpdump; skipped (77) otherwise.
+#include "process.hpp"
+
+#include "netlab/capture.hpp"
+#include "netlab/ladder.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <iostream>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace netlab::test;
+
+namespace {
+
+void require_root_and_tcpdump() {
+  if (::geteuid() != 0) {
+    std::cout << "skipped: capturing on lo needs root\n";
+    std::exit(77);
+  }
+  if (run({"/bin/sh", "-c", "command -v tcpdump"}).exit_code != 0) {
+    std::cout << "skipped: tcpdump is not installed\n";
+    std::exit(77);
+  }
+}
+
+int listen_loopback(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(fd, 8) == 0);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  port = ntohs(address.sin_port);
+  return fd;
+}
+
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  return fd;
+}
+
+// tcpdump on lo for one port: started and ready before the traffic, stopped (SIGINT, flushed) after.
+class Capture {
+ public:
+  Capture(std::uint16_t port)
+      : process_({"/usr/bin/env", "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0", "-w", dir_.file("capture.pcap"),
+                  "tcp port " + std::to_string(port)},
+                 dir_.file("out"), dir_.file("err")) {
+    for (int i = 0; i < 500 && read_text(dir_.file("err")).find("listening on") == std::string::npos; ++i)
+      std::this_thread::sleep_for(10ms);
+    REQUIRE(read_text(dir_.file("err")).find("listening on") != std::string::npos);
+  }
+  std::vector<netlab::Flow> stop(std::uint16_t port) {
+    process_.signal(SIGINT);
+    process_.wait(10s);
+    return netlab::group_flows(netlab::read_pcap(dir_.file("capture.pcap")), port);
+  }
+
+ private:
+  TempDir dir_;
+  Process process_;
+};
+
+}  // namespace
+
+TEST_CASE("a real connection: three-segment handshake, a close of three or four", "[root]") {
+  require_root_and_tcpdump();
+  std::uint16_t port = 0;
+  const int listener = listen_loopback(port);
+  Capture capture(port);
+  const int client = connect_loopback(port);
+  const int server = ::accept(listener, nullptr, nullptr);
+  REQUIRE(::send(client, "hello", 5, 0) == 5);
+  char buffer[16];
+  REQUIRE(::recv(server, buffer, sizeof buffer, 0) == 5);
+  ::close(client);                           // the client closes first ...
+  REQUIRE(::recv(server, buffer, sizeof buffer, 0) == 0);
+  ::close(server);                           // ... and the server after reading its FIN
+  ::close(listener);
+  std::this_thread::sleep_for(50ms);          // let the last ACK reach the capture
+  const auto flows = capture.stop(port);
+  REQUIRE(flows.size() == 1);
+  const auto facts = netlab::analyse_flow(flows[0]);
+  CHECK(facts.handshake_segments == 3);
+  CHECK(facts.handshake_complete);
+  CHECK(facts.client_isn != facts.server_isn);
+  CHECK(facts.first_fin_from == "client");
+  // Linux may piggyback the ACK of the first FIN on its own FIN: 3, or 4 without that.
+  CHECK(facts.close_segments >= 3);
+  CHECK(facts.close_segments <= 4);
+  CHECK(facts.rst_segments == 0);
+  CHECK(facts.payload_bytes == 5);
+  CHECK(netlab::capture_contains(flows, "hello"));
+  const auto text = netlab::ladder_text(flows[0], netlab::LadderOptions{});
+  CHECK(text.find("SYN seq=0") != std::string::npos);
+  CHECK(text.find("SYN-ACK seq=0 ack=1") != std::string::npos);
+}
+
+TEST_CASE("a real abortive close: SO_LINGER 0 sends RST, no FIN", "[root]") {
+  require_root_and_tcpdump();
+  std::uint16_t port = 0;
+  const int listener = listen_loopback(port);
+  Capture capture(port);
+  const int client = connect_loopback(port);
+  const int server = ::accept(listener, nullptr, nullptr);
+  linger abort_now{1, 0};
+  REQUIRE(::setsockopt(client, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now) == 0);
+  ::close(client);
+  char byte;
+  CHECK(::recv(server, &byte, 1, 0) < 0);  // ECONNRESET
+  ::close(server);
+  ::close(listener);
+  std::this_thread::sleep_for(50ms);
+  const auto flows = capture.stop(port);
+  REQUIRE(flows.size() == 1);
+  const auto facts = netlab::analyse_flow(flows[0]);
+  CHECK(facts.rst_segments >= 1);
+  CHECK(facts.first_rst_from == "client");
+  CHECK(facts.first_fin_from.empty());
+}
