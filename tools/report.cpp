@@ -55,8 +55,11 @@ std::string field(const json::object& object, std::string_view key) {
   return text_of(object.if_contains(key));
 }
 
-// The step a result stands for: its codec (or mode) when it has one, else the file's name.
+// The step a result stands for: the STEP of a file named client-STEP.json (the
+// lab scripts' convention), else its codec or mode, else the file's name.
 std::string step_name(const json::object& result, const std::string& path) {
+  const std::string stem = std::filesystem::path(path).stem().string();
+  if (stem.rfind("client-", 0) == 0 && stem.size() > 7) return stem.substr(7);
   if (const auto* params = result.if_contains("params"); params && params->is_object()) {
     for (const char* key : {"codec", "mode"})
       if (auto name = field(params->as_object(), key); !name.empty()) return name;

@@ -44,6 +44,10 @@ check_merge() {
   expect raw /checks/0/step
   expect plain.json /checks/1/step
   expect second /checks/2/id
+  # A lab script's client-STEP.json is named by its STEP, whatever its params say.
+  cp "$TMP/raw.json" "$TMP/client-short-client.json"
+  "$REPORT" merge --lab timewait "$TMP/client-short-client.json" >"$TMP/steps.json"
+  [[ $("$REPORT" get "$TMP/steps.json" /checks/0/step) == short-client ]] || fail "client-STEP.json not named by its step"
   if "$REPORT" get "$TMP/merged.json" /checks/3 >/dev/null 2>&1; then fail "more than 3 checks merged"; fi
   echo "ok: merge"
 }

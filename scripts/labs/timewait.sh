@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# lab-note: timewait是什么状态 / 出现大量timewait
+#
+# The TIME_WAIT lab: the side that closes a TCP connection first keeps it in
+# TIME_WAIT (Linux: 60 s); many short connections pile TIME_WAIT sockets up;
+# in a narrow port range they exhaust the ephemeral ports; a connection pool
+# (long-lived connections) is the fix, SO_LINGER 0 only trades FIN for RST.
+# Steps, on one port (default 7004), while ss samples the socket states into
+# ss.csv and tcpdump records the segments:
+#   short-client  a connection per request, the client closes first
+#   short-server  the same, the server closes first (--closer server)
+#   pool          the same requests through a pool of 8 connections
+#   linger0       a connection per request, closed with SO_LINGER 0 (RST)
+#   exhaustion    (root) in network namespaces of its own: 400 ephemeral ports,
+#                 tcp_tw_reuse 0, 1 and 2 measured in turn
+# then it watches the TIME_WAIT count decay (--decay seconds).
+# shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
+set -euo pipefail
+
+LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+source "$LIB/common.sh"
+source "$LIB/run.sh"
+source "$LIB/server.sh"
+source "$LIB/observe.sh"
+
+readonly LAB=timewait
+readonly DEFAULT_PORT=7004
+readonly SERVER=netlab-timewait-server
+readonly CLIENT=netlab-timewait-client
+# The exhaustion experiment: a range this narrow fills in well under a second.
+readonly NS_PORT_RANGE="40000 40399"
+readonly NS_REQUESTS=1000
+readonly MAX_DECAY=300
+
+DECAY=65
+NAMESPACES=()
+NS=""
+STEPS=()
+
+usage() {
+  cat <<EOF
+usage: scripts/lab timewait [--capture|--no-capture] [--port P] [--decay S] [-- client options]
+
+Runs netlab-timewait-server and netlab-timewait-client on one port (default
+$DEFAULT_PORT): short connections closed by the client, then by the server,
+the same requests through a connection pool, then closed with SO_LINGER 0;
+as root, port exhaustion in network namespaces it creates (tcp_tw_reuse 0/1/2).
+Writes runs/<UTC time>-timewait/: server.log, client-<step>.json, client.json,
+ss.csv (TIME-WAIT over time), capture.pcap (root), exhaustion.txt, env.txt,
+summary.md.
+
+  --capture      record the lab's port with tcpdump when possible (default)
+  --no-capture   do not run tcpdump
+  --port P       the port for every step (0 = any free port)
+  --decay S      after the steps, keep sampling ss for S seconds to watch
+                 TIME-WAIT expire (default $DECAY: Linux holds it 60 s; 0 = skip;
+                 at most $MAX_DECAY)
+  -- ...         more client options, e.g. -- --requests 2000 --concurrency 32
+EOF
+}
+
+cleanup() {
+  local status=$? ns
+  trap - EXIT INT TERM
+  # Processes first (some run inside the namespaces), then the namespaces.
+  run_cleanups
+  for ns in "${NAMESPACES[@]}"; do
+    ip netns delete "$ns" 2>/dev/null || warn "could not delete network namespace $ns"
+  done
+  exit "$status"
+}
+
+# tcpdump first, ss next: both watch the whole run, and are stopped in reverse.
+start_observers() {
+  local reason
+  reason=$(capture_blocker "$NETLAB_CAPTURE")
+  if [[ -n $reason ]]; then
+    NETLAB_CAPTURE_SKIPPED=$reason
+  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
+    say "capturing port $NETLAB_PORT on lo into capture.pcap"
+  fi
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
+}
+
+stop_observers() {
+  ss_stop
+  capture_stop
+}
+
+# run_client STEP ARGS...: the client against the current server, into client-STEP.json.
+run_client() {
+  local step=$1 status=0
+  shift
+  local shown="$*"
+  say ""
+  say "--- $step: ${shown//"$NETLAB_BIN_DIR/"/}"
+  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
+  run_child "$@" --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
+  if ((status != 0)); then
+    warn "$CLIENT ($step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
+    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
+    exit 1
+  fi
+  STEPS+=("$step")
+}
+
+# host_step STEP CLOSER CLIENT-ARGS...: a fresh server with --closer CLOSER, one client run.
+host_step() {
+  local step=$1 closer=$2
+  shift 2
+  printf '===== %s: --closer %s (%s) =====\n' "$step" "$closer" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" \
+    "$NETLAB_BIN_DIR/$SERVER" --closer "$closer" --port "$NETLAB_PORT" --log-level info
+  if [[ $NETLAB_PORT == 0 ]]; then
+    NETLAB_PORT=$NETLAB_SERVER_PORT
+    say "the server took port $NETLAB_PORT; the next steps reuse it"
+    start_observers
+  fi
+  run_client "$step" "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "$@"
+  stop_server "$NETLAB_SERVER_PID"
+}
+
+# --- port exhaustion, in namespaces of our own (root) ------------------------------
+
+exhaustion_blocker() {
+  if ((EUID != 0)); then
+    echo "not root: it creates network namespaces and sets their sysctls (run as root)"
+  elif [[ -n ${NETLAB_IN_NS-} ]]; then
+    echo "running inside a user namespace (not root on the host)"
+  elif ! command -v ip >/dev/null; then
+    echo "ip (iproute2) is not installed"
+  fi
+}
+
+# A fresh namespace: its own ports, its own TIME_WAIT sockets, its own sysctls;
+# the host's are never touched. Registered for deletion as soon as it exists.
+# Sets NS (not printed: a $(...) subshell would lose the registration).
+make_namespace() {
+  local reuse=$1
+  NS=netlab-tw-$RANDOM$RANDOM
+  ip netns add "$NS" || die "ip netns add $NS failed"
+  NAMESPACES+=("$NS")
+  ip -n "$NS" link set lo up
+  ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="$NS_PORT_RANGE" net.ipv4.tcp_tw_reuse="$reuse"
+}
+
+delete_namespace() {
+  local ns=$1 i
+  ip netns delete "$ns"
+  for i in "${!NAMESPACES[@]}"; do
+    [[ ${NAMESPACES[i]} == "$ns" ]] && unset 'NAMESPACES[i]'
+  done
+  NAMESPACES=("${NAMESPACES[@]}")
+}
+
+# One tcp_tw_reuse value: the pool first (8 ports), then a burst of short
+# connections, then — once the burst's TIME_WAIT sockets are a second old, the
+# age tcp_tw_reuse 1/2 wants — 400 more.
+exhaustion_step() {
+  local reuse=$1 ns
+  make_namespace "$reuse"
+  ns=$NS
+  printf 'tcp_tw_reuse=%s namespace=%s ip_local_port_range="%s"\n' "$reuse" "$ns" "$NS_PORT_RANGE" >>"$NETLAB_RUN/exhaustion.txt"
+  printf '===== exhaustion, tcp_tw_reuse %s, namespace %s =====\n' "$reuse" "$ns" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.ns$reuse" \
+    ip netns exec "$ns" "$NETLAB_BIN_DIR/$SERVER" --closer client --port "$DEFAULT_PORT" --log-level warn
+  local client=(ip netns exec "$ns" "$NETLAB_BIN_DIR/$CLIENT" --port "$DEFAULT_PORT" --log-level error)
+  run_client "exhaustion-reuse$reuse-pool" "${client[@]}" --mode pool --pool-size 8 --requests "$NS_REQUESTS"
+  run_client "exhaustion-reuse$reuse-short" "${client[@]}" --mode short --requests "$NS_REQUESTS" --concurrency 16
+  sleep 1.1 # not a synchronisation: tcp_tw_reuse only takes over TIME_WAIT sockets at least 1 s old
+  run_client "exhaustion-reuse$reuse-after-1s" "${client[@]}" --mode short --requests 400 --concurrency 16
+  stop_server "$NETLAB_SERVER_PID"
+  delete_namespace "$ns"
+}
+
+exhaustion_row() {
+  local reuse=$1 step json ok full
+  for step in pool short after-1s; do
+    json=$NETLAB_RUN/client-exhaustion-reuse$reuse-$step.json
+    ok=$("$NETLAB_BIN_DIR/netlab-report" get "$json" /observed/succeeded)
+    full=$("$NETLAB_BIN_DIR/netlab-report" get "$json" /observed/connect_errors/EADDRNOTAVAIL 2>/dev/null || echo 0)
+    printf ' %s ok / %s EADDRNOTAVAIL |' "$ok" "$full"
+  done
+}
+
+exhaustion() {
+  local reason reuse
+  reason=$(exhaustion_blocker)
+  if [[ -n $reason ]]; then
+    say ""
+    say "--- exhaustion: skipped: $reason"
+    printf 'skipped: %s\n' "$reason" >"$NETLAB_RUN/exhaustion.txt"
+    return 0
+  fi
+  : >"$NETLAB_RUN/exhaustion.txt"
+  for reuse in 0 1 2; do exhaustion_step "$reuse"; done
+  {
+    printf '\n| tcp_tw_reuse | pool K=8, N=%s | short, N=%s at once | short, N=400, 1 s later |\n' "$NS_REQUESTS" "$NS_REQUESTS"
+    printf '|---|---|---|---|\n'
+    for reuse in 0 1 2; do printf '| %s |%s\n' "$reuse" "$(exhaustion_row "$reuse")"; done
+  } >>"$NETLAB_RUN/exhaustion.txt"
+}
+
+# --- the decay, and what the capture shows ---------------------------------------
+
+watch_decay() {
+  local i count
+  ((DECAY > 0)) || return 0
+  say ""
+  say "--- watching TIME-WAIT on port $NETLAB_PORT decay for $DECAY s (ss.csv; --decay 0 skips this)"
+  for ((i = 0; i < DECAY; i += 5)); do
+    count=$(ss -Htan state time-wait "( sport = :$NETLAB_PORT or dport = :$NETLAB_PORT )" 2>/dev/null | wc -l)
+    say "  +${i}s TIME-WAIT $count"
+    ((count > 0)) || break
+    sleep 5 # the sampling period of this progress line; ss.csv samples every 0.2 s
+  done
+}
+
+# Segments by kind: a lost last ACK would show as a retransmitted FIN (the
+# same FIN, same sequence number, twice).
+capture_counts() {
+  local pcap=$NETLAB_RUN/capture.pcap syn fin rst repeated
+  [[ -s $pcap ]] || return 0
+  syn=$(tcpdump -r "$pcap" -n 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 2>/dev/null | wc -l)
+  fin=$(tcpdump -r "$pcap" -n 'tcp[tcpflags] & tcp-fin != 0' 2>/dev/null | wc -l)
+  rst=$(tcpdump -r "$pcap" -n 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l)
+  repeated=$(tcpdump -r "$pcap" -n -S 'tcp[tcpflags] & tcp-fin != 0' 2>/dev/null |
+    awk '{ for (i = 1; i <= NF; i++) if ($i == "seq") key = $3 " " $5 " " $(i + 1); if (seen[key]++) n++ }
+         END { print n + 0 }')
+  printf '\n## What the capture shows\n\n'
+  printf -- '- connections opened (SYN): %s; FIN segments: %s; RST segments: %s (the linger0 step aborts each connection with one)\n' \
+    "$syn" "$fin" "$rst"
+  printf -- '- retransmitted FINs (a lost fourth segment would cause them): %s\n' "$repeated"
+  printf -- '- see them: `tcpdump -r capture.pcap -n "tcp[tcpflags] & (tcp-fin|tcp-rst) != 0" | head`\n'
+}
+
+report() {
+  local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap
+  local -a results=()
+  for step in "${STEPS[@]}"; do results+=("$NETLAB_RUN/client-$step.json"); done
+  "$report" merge --lab "$LAB" "${results[@]}" >"$NETLAB_RUN/client.json.tmp"
+  mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
+  write_summary "$LAB"
+  {
+    printf '\n## Steps\n\n'
+    local i=0
+    for step in "${STEPS[@]}"; do printf -- '- step %s: `client-%s.json`\n' "$i" "$step"; i=$((i + 1)); done
+    printf '\n## Port exhaustion (network namespaces)\n\n'
+    cat "$NETLAB_RUN/exhaustion.txt"
+    capture_counts
+  } >>"$NETLAB_RUN/summary.md"
+  say ""
+  say "The note says: timewait是什么状态 / 出现大量timewait — what this run measured:"
+  # One table per host step, under this lab's step names (client.json merges them all).
+  for step in "${STEPS[@]}"; do
+    [[ $step != exhaustion-* ]] || continue
+    say ""
+    say "$step:"
+    "$report" table "$NETLAB_RUN/client-$step.json"
+  done
+  say ""
+  say "port exhaustion:"
+  sed 's/^/  /' "$NETLAB_RUN/exhaustion.txt"
+  say ""
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, server.log, exhaustion.txt, $capture)"
+}
+
+main() {
+  local args=() original=("$@")
+  # --decay is this lab's own option; the rest is the common lab command line.
+  while (($#)); do
+    case $1 in
+      --decay)
+        (($# >= 2)) || usage_error "--decay needs a value"
+        DECAY=$2
+        shift
+        ;;
+      --decay=*) DECAY=${1#--decay=} ;;
+      --) args+=("$@"); break ;;
+      *) args+=("$1") ;;
+    esac
+    shift
+  done
+  [[ $DECAY =~ ^[0-9]+$ && $DECAY -le $MAX_DECAY ]] || usage_error "--decay wants whole seconds from 0 to $MAX_DECAY, not '$DECAY'"
+  parse_lab_args "${args[@]}"
+  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "${original[@]}"
+  trap cleanup EXIT INT TERM
+  bring_namespace_up
+  require_programs "$SERVER" "$CLIENT" netlab-report
+  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
+  make_run_dir "$LAB"
+  write_env_txt "$NETLAB_RUN/env.txt"
+  say "netlab $LAB: run folder $NETLAB_RUN"
+  [[ $NETLAB_PORT == 0 ]] || start_observers
+
+  client_args --requests 5000 --concurrency 16
+  local host_args=("${NETLAB_CLIENT_ARGS[@]}")
+  host_step short-client client --mode short "${host_args[@]}"
+  host_step short-server server --mode short "${host_args[@]}"
+  host_step pool client --mode pool --pool-size 8 "${host_args[@]}" --compare-with "$NETLAB_RUN/client-short-client.json"
+  client_args --requests 200
+  host_step linger0 client --mode short --linger0 "${NETLAB_CLIENT_ARGS[@]}"
+  exhaustion
+  watch_decay
+  stop_observers
+  report
+  record_run
+}
+
+main "$@"

@@ -1,0 +1,241 @@
+// netlab-timewait-server — the TIME_WAIT lab's server.
+//
+// A tiny request/response service: "PING n\n" is answered "PONG n\n".
+// Who closes the connection first decides who keeps the TIME_WAIT socket:
+//   --closer client   (default) answer, then wait for the client's next request
+//                     or its FIN; the client closes first and holds TIME_WAIT,
+//                     we only follow (CLOSE_WAIT -> LAST_ACK -> gone).
+//   --closer server   answer "PONG n close\n" and close at once, as an
+//                     HTTP/1.0 server does: we send the first FIN, so the
+//                     TIME_WAIT sockets pile up here, on the server's port.
+//   --idle-timeout S  close a connection nobody used for S seconds (a
+//                     keep-alive timeout): a pool must notice and not reuse it.
+// A malformed request gets "ERR ..." and that connection is closed; every
+// other connection keeps being served.
+#include "netlab/census.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/readiness.hpp"
+#include "netlab/result.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <charconv>
+#include <iostream>
+#include <optional>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+enum class Closer { client, server };
+
+struct Config {
+  Closer closer = Closer::client;
+  double idle_timeout = 0;  // seconds; 0 = keep idle connections forever
+};
+
+struct Counters {
+  std::size_t connections = 0;
+  std::size_t requests = 0;
+  std::size_t bad_requests = 0;
+  std::size_t closed_first_by_client = 0;  // we saw its FIN: it holds the TIME_WAIT
+  std::size_t closed_first_by_server = 0;  // we sent the first FIN: we hold it
+  std::size_t idle_closed = 0;
+};
+
+// "PING 42" is the longest useful request by far; anything longer is not ours.
+constexpr std::size_t max_request_line = 64;
+
+std::string_view closer_name(Closer closer) { return closer == Closer::server ? "server" : "client"; }
+
+// The number in "PING <n>", or nothing when the line is not a request.
+std::optional<std::uint64_t> parse_ping(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  constexpr std::string_view prefix = "PING ";
+  if (!line.starts_with(prefix)) return std::nullopt;
+  line.remove_prefix(prefix.size());
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), n);
+  if (ec != std::errc() || end != line.data() + line.size() || line.empty()) return std::nullopt;
+  return n;
+}
+
+// One request line, or the error that ended the wait for it; asio::error::timed_out
+// when the connection stayed idle longer than the idle timeout.
+awaitable<std::tuple<boost::system::error_code, std::size_t>> read_request(tcp::socket& socket, std::string& buffer,
+                                                                           double idle_timeout) {
+  auto read = asio::async_read_until(socket, asio::dynamic_buffer(buffer, max_request_line), '\n', use_tuple);
+  if (idle_timeout <= 0) co_return co_await std::move(read);
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer idle(socket.get_executor());
+  idle.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(idle_timeout)));
+  auto winner = co_await (std::move(read) || idle.async_wait(use_tuple));
+  if (winner.index() == 0) co_return std::get<0>(winner);
+  co_return std::tuple{boost::system::error_code(asio::error::timed_out), std::size_t{0}};
+}
+
+awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
+  ConnectionRegistry::Entry entry(registry, socket);
+  const std::string who = describe_connection(socket);
+  spdlog::debug("UP   {}", who);
+  std::string buffer;
+  std::string ending;
+  for (;;) {
+    auto [ec, n] = co_await read_request(socket, buffer, config.idle_timeout);
+    if (ec == asio::error::eof) {
+      // The client's FIN came first: it is the active closer and keeps the TIME_WAIT.
+      ++counters.closed_first_by_client;
+      ending = "client closed first";
+      break;
+    }
+    if (ec == asio::error::timed_out) {
+      ++counters.idle_closed;
+      ++counters.closed_first_by_server;
+      ending = "idle timeout: server closes first";
+      break;
+    }
+    if (ec == asio::error::not_found || (!ec && !parse_ping(std::string_view(buffer).substr(0, n - 1)))) {
+      ++counters.bad_requests;
+      spdlog::warn("{}: bad request (want \"PING <n>\\n\", at most {} bytes) — closing this connection", who,
+                   max_request_line);
+      co_await asio::async_write(socket, asio::buffer(std::string_view("ERR want PING <n>\n")), use_tuple);
+      ending = "bad request";
+      break;
+    }
+    if (ec) {
+      ending = is_normal_ending(ec) ? ec.message() : "read: " + ec.message();
+      break;
+    }
+    const auto number = *parse_ping(std::string_view(buffer).substr(0, n - 1));
+    buffer.erase(0, n);
+    // "close" tells the client we are about to send our FIN, as HTTP's
+    // "Connection: close" does, so it waits for it instead of closing too.
+    const std::string reply =
+        "PONG " + std::to_string(number) + (config.closer == Closer::server ? " close\n" : "\n");
+    auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
+    (void)written;
+    if (write_ec) {
+      ending = "write: " + write_ec.message();
+      break;
+    }
+    if (++counters.requests == 1) spdlog::info("serving: first request answered ({})", who);
+    if (config.closer == Closer::server) {
+      ++counters.closed_first_by_server;
+      ending = "server closes first (--closer server)";
+      break;
+    }
+  }
+  // close(): our FIN. Sent first, it puts this socket in FIN_WAIT_1 -> FIN_WAIT_2
+  // -> TIME_WAIT; sent after the client's FIN, it only ends our LAST_ACK.
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  spdlog::debug("DOWN {} ({})", who, ending);
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
+                            ConnectionRegistry& registry) {
+  asio::steady_timer backoff(acceptor.get_executor());
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE and friends: say so and pause instead of spinning on the error.
+      spdlog::warn("accept: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    ++counters.connections;
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), config, counters, registry),
+                   [](std::exception_ptr error) {
+                     if (!error) return;
+                     try {
+                       std::rethrow_exception(error);
+                     } catch (const std::exception& e) {
+                       spdlog::error("session: {}", e.what());
+                     }
+                   });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The TIME_WAIT lab's server: PING n -> PONG n; --closer decides who closes first.",
+               "netlab-timewait-server");
+  CommonOptions options;
+  add_common_options(app, options, 7004, Role::server);
+  Config config;
+  app.add_option("--closer", config.closer, "who closes first: client (wait for its FIN) | server (close after replying)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Closer>{{"client", Closer::client},
+                                                                         {"server", Closer::server}}))
+      ->capture_default_str();
+  app.add_option("--idle-timeout", config.idle_timeout, "close connections idle this many seconds (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  init_logging("timewait-server", options.log_level);
+
+  try {
+    asio::io_context io;
+    // A backlog large enough for a burst of short connections.
+    auto acceptor = open_listener(io, options.host, options.port, "netlab-timewait-server", 4096);
+    const auto bound = acceptor.local_endpoint();
+    Counters counters;
+    ConnectionRegistry registry;
+    std::string stop_reason = "?";
+    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
+      stop_reason = reason;
+      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      registry.close_all();
+    });
+    asio::co_spawn(io, accept_loop(acceptor, config, counters, registry), asio::detached);
+    spdlog::info("listening on {} (closer {})", to_string(bound), closer_name(config.closer));
+    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
+    const auto started = Clock::now();
+    io.run();
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    // What is left on our port once everything is closed: TIME_WAIT sockets
+    // here are connections this server closed first.
+    const auto left = count_tcp_states({.local_port = bound.port()});
+
+    Result result("timewait", "server");
+    result.params() = {{"closer", closer_name(config.closer)}, {"host", options.host}, {"port", bound.port()},
+                       {"idle_timeout", config.idle_timeout}};
+    result.observed() = {{"connections", counters.connections},
+                         {"requests", counters.requests},
+                         {"bad_requests", counters.bad_requests},
+                         {"closed_first_by_client", counters.closed_first_by_client},
+                         {"closed_first_by_server", counters.closed_first_by_server},
+                         {"idle_closed", counters.idle_closed},
+                         {"time_wait_on_port_at_stop", left.of(TcpState::time_wait)},
+                         {"seconds", seconds},
+                         {"stopped_by", stop_reason}};
+    if (options.json != "-") {
+      std::cout << "netlab-timewait-server (closer " << closer_name(config.closer) << ") on " << to_string(bound)
+                << " stopped by " << stop_reason << " after " << seconds << " s\n"
+                << "  connections " << counters.connections << ", requests " << counters.requests
+                << ", bad requests " << counters.bad_requests << "\n"
+                << "  closed first by the client " << counters.closed_first_by_client << ", by this server "
+                << counters.closed_first_by_server << " (idle " << counters.idle_closed << ")\n"
+                << "  on port " << bound.port() << " now: " << describe(left) << "\n";
+    }
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-timewait-server: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,405 @@
+// The TIME_WAIT lab on real sockets: the real server and client on ephemeral
+// ports, asserted on their JSON and, independently, on this test's own socket
+// census of the server's port. Only sockets on that port are counted, so other
+// tests running at the same time do not change the numbers.
+#include "process.hpp"
+
+#include "netlab/census.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <thread>
+
+using namespace netlab::test;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* server_program = "netlab-timewait-server";
+constexpr const char* client_program = "netlab-timewait-client";
+
+std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
+
+struct ClientRun {
+  int exit_code;
+  std::string err;
+  json::object result;
+};
+
+ClientRun run_client(const Server& server, std::vector<std::string> args) {
+  TempDir dir;
+  std::vector<std::string> argv{bin(client_program), "--port", server.port_text(), "--json", dir.file("client.json"),
+                                "--log-level", "warn"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto result = run(argv, 90s);
+  INFO("client stderr: " << result.err);
+  json::object object;
+  if (std::filesystem::exists(dir.file("client.json"))) object = read_json(dir.file("client.json")).as_object();
+  return {result.exit_code, result.err, std::move(object)};
+}
+
+json::object run_client_ok(const Server& server, std::vector<std::string> args) {
+  auto run = run_client(server, std::move(args));
+  INFO("client stderr: " << run.err);
+  REQUIRE(run.exit_code == 0);
+  return std::move(run.result);
+}
+
+const json::object& check(const json::object& result, std::string_view id) {
+  for (const auto& c : result.at("checks").as_array())
+    if (c.at("id").as_string() == id) return c.as_object();
+  FAIL("no check " << id << " in " << json::serialize(result.at("checks")));
+  throw std::logic_error("unreachable");
+}
+
+// This test's own count, by state, of the sockets at either end of the server's port.
+std::size_t time_wait_toward(std::uint16_t server_port) {
+  return netlab::count_tcp_states({.remote_port = server_port}).of(netlab::TcpState::time_wait);
+}
+std::size_t time_wait_at(std::uint16_t server_port) {
+  return netlab::count_tcp_states({.local_port = server_port}).of(netlab::TcpState::time_wait);
+}
+
+// The verdict the client must have computed from its own lifetime figure.
+void expect_lifetime_verdict(const json::object& result) {
+  const double lifetime = result.at("observed").at("time_wait").at("lifetime_s").to_number<double>();
+  // Linux: TCP_TIMEWAIT_LEN, 60 s; allow kernels that differ, but it must be a real timer reading.
+  CHECK(lifetime > 1.0);
+  CHECK(lifetime <= 250.0);
+  const auto& c = check(result, "closer-holds-time-wait");
+  CHECK(c.at("verdict") == (std::abs(lifetime - 240.0) <= 5.0 ? "confirmed" : "nuanced"));
+}
+
+// A blocking loopback connection whose reads give up after 10 s.
+class Connection {
+ public:
+  explicit Connection(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    timeval timeout{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  }
+  ~Connection() { ::close(fd_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void send(std::string_view bytes) { REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())); }
+  // Everything until the peer closes (or 10 s without a byte).
+  std::string receive_all() {
+    std::string bytes;
+    char buffer[256];
+    for (int i = 0; i < 1000; ++i) {
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      bytes.append(buffer, static_cast<std::size_t>(n));
+    }
+    return bytes;
+  }
+  std::string receive_line() {
+    std::string line;
+    char c;
+    while (line.size() < 256 && ::recv(fd_, &c, 1, 0) == 1 && c != '\n') line += c;
+    return line;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+TEST_CASE("short connections closed by the client: the client side holds TIME_WAIT", "[pair][timewait]") {
+  Server server(server_program, {"--closer", "client"});
+  const auto result = run_client_ok(server, {"--mode", "short", "--requests", "500", "--concurrency", "16"});
+  const auto& observed = result.at("observed").as_object();
+  CHECK(number(observed.at("succeeded")) == 500);
+  CHECK(number(observed.at("closed_first_by_client")) == 500);
+  const auto& tw = observed.at("time_wait").as_object();
+  // Every close left a TIME_WAIT socket. tcp_tw_reuse (2 by default: loopback)
+  // lets a connect() take over a TIME_WAIT port older than 1 s, which ends that
+  // TIME_WAIT early and shows as a local port used twice: those are counted too.
+  const std::size_t ports = number(observed.at("local_ports_used"));
+  const std::size_t taken_over = number(observed.at("time_wait_taken_over"));
+  CHECK(ports + taken_over == 500);
+  CHECK(number(tw.at("client_side")) + taken_over >= 450);
+  CHECK(number(tw.at("client_side")) >= ports * 95 / 100);
+  CHECK(number(tw.at("server_side")) <= 25);
+  // The test's own census agrees: the pile is at the client's end of the server's port.
+  CHECK(time_wait_toward(server.port()) >= ports * 95 / 100);
+  CHECK(time_wait_at(server.port()) <= 25);
+  expect_lifetime_verdict(result);
+  CHECK(check(result, "mass-time-wait-from-many-closes").at("verdict") == "confirmed");
+  const auto& fourth = check(result, "time-wait-not-from-lost-fourth-segment");
+  const auto retransmitted = number(observed.at("kernel").at("retransmitted_segments"));
+  CHECK(fourth.at("verdict") == (retransmitted * 10 < number(tw.at("client_side")) ? "refuted" : "nuanced"));
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("closer server: the TIME_WAIT pile moves to the server", "[pair][timewait]") {
+  TempDir dir;
+  Server server(server_program, {"--closer", "server", "--json", dir.file("server.json")});
+  const auto result = run_client_ok(server, {"--mode", "short", "--requests", "500", "--concurrency", "16"});
+  const auto& observed = result.at("observed").as_object();
+  CHECK(number(observed.at("succeeded")) == 500);
+  CHECK(number(observed.at("closed_first_by_server")) == 500);
+  const auto& tw = observed.at("time_wait").as_object();
+  const std::size_t ports = number(observed.at("local_ports_used"));
+  CHECK(number(tw.at("server_side")) + number(observed.at("time_wait_taken_over")) >= 450);
+  CHECK(number(tw.at("server_side")) >= ports * 95 / 100);
+  CHECK(number(tw.at("client_side")) <= 25);
+  CHECK(time_wait_at(server.port()) >= ports * 95 / 100);
+  CHECK(time_wait_toward(server.port()) <= 25);
+  expect_lifetime_verdict(result);
+  CHECK(check(result, "closer-holds-time-wait").at("observed").as_string().find("closed first by the server") !=
+        std::string::npos);
+  CHECK(server.stop() == 0);
+  const auto server_result = read_json(dir.file("server.json"));
+  CHECK(number(server_result.at("observed").at("closed_first_by_server")) == 500);
+  CHECK(number(server_result.at("observed").at("time_wait_on_port_at_stop")) >= ports * 95 / 100);
+}
+
+TEST_CASE("a pool of 4 leaves at most 4 TIME_WAIT sockets for 500 requests", "[pair][pool]") {
+  TempDir dir;
+  Server server(server_program, {"--closer", "client"});
+  // The short run first, as the baseline the pool is compared with.
+  const auto baseline = run({bin(client_program), "--port", server.port_text(), "--mode", "short", "--requests",
+                             "500", "--json", dir.file("short.json"), "--log-level", "warn"});
+  REQUIRE(baseline.exit_code == 0);
+  const std::size_t before = time_wait_toward(server.port());
+  REQUIRE(before > 0);
+  const auto result = run_client_ok(server, {"--mode", "pool", "--pool-size", "4", "--requests", "500",
+                                             "--concurrency", "16", "--compare-with", dir.file("short.json")});
+  const auto& observed = result.at("observed").as_object();
+  CHECK(number(observed.at("succeeded")) == 500);
+  const auto& tw = observed.at("time_wait").as_object();
+  CHECK(number(tw.at("client_side")) <= 4);
+  CHECK(number(tw.at("server_side")) <= 4);
+  const auto& pool = observed.at("pool").as_object();
+  CHECK(number(pool.at("created")) <= 4);
+  CHECK(number(pool.at("created")) + number(pool.at("reused")) >= 500);
+  // Independent census: the pool added at most 4 to what the short run left.
+  CHECK(time_wait_toward(server.port()) <= before + 4);
+  const double ratio = observed.at("rate_ratio_vs_short").to_number<double>();
+  CHECK(ratio > 0);
+  CHECK(check(result, "pool-fixes-time-wait").at("verdict") == (ratio >= 1 ? "confirmed" : "nuanced"));
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("linger0: no TIME_WAIT anywhere, an RST per connection instead", "[pair][linger]") {
+  Server server(server_program, {"--closer", "client"});
+  const auto result = run_client_ok(server, {"--mode", "short", "--requests", "200", "--linger0"});
+  const auto& observed = result.at("observed").as_object();
+  CHECK(number(observed.at("succeeded")) == 200);
+  CHECK(number(observed.at("time_wait").at("client_side")) == 0);
+  CHECK(number(observed.at("time_wait").at("server_side")) == 0);
+  CHECK(time_wait_toward(server.port()) + time_wait_at(server.port()) == 0);
+  // The namespace's RST counter counts everyone's resets: at least ours.
+  CHECK(number(observed.at("kernel").at("resets_sent")) >= 200);
+  CHECK(check(result, "linger0-is-not-the-fix").at("verdict") == "nuanced");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("a pool against a server that closes idle connections discards them and carries on", "[pair][pool]") {
+  Server server(server_program, {"--closer", "server"});
+  // Every reply says "close": no connection can go back to the pool.
+  const auto result = run_client_ok(server, {"--mode", "pool", "--pool-size", "2", "--requests", "50"});
+  const auto& observed = result.at("observed").as_object();
+  CHECK(number(observed.at("succeeded")) == 50);
+  CHECK(number(observed.at("pool").at("created")) == 50);
+  CHECK(number(observed.at("pool").at("reused")) == 0);
+  CHECK(number(observed.at("time_wait").at("server_side")) >= 45);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("the server dies mid-run: the pool discards broken connections, errors are reported, no hang",
+          "[pair][errors]") {
+  auto server = std::make_unique<Server>(server_program, std::vector<std::string>{"--closer", "client"});
+  const std::uint16_t port = server->port();
+  TempDir dir;
+  Process client({bin(client_program), "--port", std::to_string(port), "--mode", "pool", "--pool-size", "4",
+                  "--requests", "100000", "--json", dir.file("client.json"), "--log-level", "warn"},
+                 dir.file("out"), dir.file("err"));
+  // Wait (bounded) until the server has answered a request, then kill it.
+  bool serving = false;
+  for (int i = 0; i < 3000 && !serving; ++i) {
+    serving = server->log().find("serving: first request answered") != std::string::npos;
+    if (!serving) std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(serving);
+  ::kill(server->pid(), SIGKILL);
+  server.reset();
+  const int code = client.wait(90s);
+  INFO("client stderr: " << read_text(dir.file("err")));
+  CHECK(code == 1);
+  CHECK(read_text(dir.file("err")).find("did netlab-timewait-server stop?") != std::string::npos);
+  const auto result = read_json(dir.file("client.json"));
+  const auto& observed = result.at("observed").as_object();
+  CHECK(number(observed.at("failed")) > 0);
+  CHECK(number(observed.at("succeeded")) > 0);
+  CHECK(number(observed.at("succeeded")) < 100000);
+  const auto& pool = observed.at("pool").as_object();
+  // The killed server's connections were reset or closed: none of them was used again.
+  CHECK(number(pool.at("discarded")) + number(pool.at("connect_failures")) > 0);
+}
+
+TEST_CASE("bad requests close that connection only", "[bad-input]") {
+  TempDir dir;
+  Server server(server_program, {"--json", dir.file("server.json")});
+  Connection bystander(server.port());
+  {
+    Connection bad(server.port());
+    bad.send("HELLO\n");
+    CHECK(bad.receive_all().starts_with("ERR"));
+  }
+  {
+    Connection bad(server.port());
+    bad.send(std::string(200, 'P'));  // no newline within the limit
+    CHECK(bad.receive_all().starts_with("ERR"));
+  }
+  bystander.send("PING 7\n");
+  CHECK(bystander.receive_line() == "PONG 7");
+  CHECK(server.stop() == 0);
+  CHECK(number(read_json(dir.file("server.json")).at("observed").at("bad_requests")) == 2);
+}
+
+TEST_CASE("the client says clearly when the server is not running", "[errors]") {
+  std::uint16_t port = 0;
+  {
+    Server server(server_program, {});
+    port = server.port();
+    REQUIRE(server.stop() == 0);
+  }
+  for (const char* mode : {"short", "pool"}) {
+    const auto result = run({bin(client_program), "--port", std::to_string(port), "--mode", mode});
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find("connection refused") != std::string::npos);
+    CHECK(result.err.find("is netlab-timewait-server running?") != std::string::npos);
+  }
+}
+
+TEST_CASE("a port already in use is a clear error", "[errors]") {
+  Server first(server_program, {});
+  const auto result = run({bin(server_program), "--port", first.port_text()}, 10s);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("address already in use") != std::string::npos);
+  CHECK(first.stop() == 0);
+}
+
+TEST_CASE("usage errors exit 2 with one line", "[errors]") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--pool-size", "0"}, {"--requests", "0"}, {"--requests", "100000000"},
+        {"--concurrency", "0"}, {"--mode", "long"}}) {
+    const auto result = run({bin(client_program), args[0], args[1]});
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.find(args[0]) != std::string::npos);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  }
+  CHECK(run({bin(server_program), "--closer", "nobody"}).exit_code == 2);
+}
+
+// ---- root: port exhaustion in a network namespace of our own -----------------
+
+namespace {
+
+std::string ip_command() {
+  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"})
+    if (::access(path, X_OK) == 0) return path;
+  return "";
+}
+
+void write_sysctl(const std::string& key, const std::string& value) {
+  const std::string path = "/proc/sys/" + key;
+  {
+    std::ofstream out(path);
+    out << value << "\n";
+  }
+  std::string back = read_text(path);
+  for (auto& c : back) if (c == '\t') c = ' ';
+  while (!back.empty() && back.back() == '\n') back.pop_back();
+  REQUIRE(back == value);
+}
+
+// Enters a fresh network namespace (this thread, and the children it starts);
+// leaves and deletes it on destruction, whatever happened.
+class NetworkNamespace {
+ public:
+  NetworkNamespace() : ip_(ip_command()) {
+    REQUIRE_FALSE(ip_.empty());
+    std::random_device random;
+    name_ = "netlab-tw-" + std::to_string(random() % 1000000);
+    original_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    REQUIRE(original_ >= 0);
+    REQUIRE(run({ip_, "netns", "add", name_}, 10s).exit_code == 0);
+    created_ = true;
+    const int fd = ::open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    const int entered = ::setns(fd, CLONE_NEWNET);
+    ::close(fd);
+    REQUIRE(entered == 0);
+    REQUIRE(run({ip_, "link", "set", "lo", "up"}, 10s).exit_code == 0);
+  }
+  ~NetworkNamespace() {
+    if (original_ >= 0) {
+      ::setns(original_, CLONE_NEWNET);
+      ::close(original_);
+    }
+    if (created_) (void)run({ip_, "netns", "del", name_}, 10s);
+  }
+  NetworkNamespace(const NetworkNamespace&) = delete;
+  NetworkNamespace& operator=(const NetworkNamespace&) = delete;
+
+ private:
+  std::string ip_;
+  std::string name_;
+  int original_ = -1;
+  bool created_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("port exhaustion: 400 ports, tcp_tw_reuse 0 — short connections run out, a pool does not", "[root][exhaustion]") {
+  if (::geteuid() != 0) {
+    std::cout << "skipped: needs root (creates a network namespace and sets its sysctls)\n";
+    std::exit(77);
+  }
+  NetworkNamespace ns;
+  write_sysctl("net/ipv4/ip_local_port_range", "40000 40399");
+  write_sysctl("net/ipv4/tcp_tw_reuse", "0");
+  Server server(server_program, {"--closer", "client"});
+
+  // The pool first: it needs 4 ports, and completes every request.
+  const auto pooled = run_client_ok(server, {"--mode", "pool", "--pool-size", "4", "--requests", "500"});
+  CHECK(number(pooled.at("observed").at("succeeded")) == 500);
+  CHECK(pooled.at("params").at("tcp_tw_reuse") == "0");
+
+  // Then a connection per request: about 400 ports, then EADDRNOTAVAIL.
+  const auto result = run_client_ok(server, {"--mode", "short", "--requests", "500", "--concurrency", "8"});
+  const auto& observed = result.at("observed").as_object();
+  const std::size_t succeeded = number(observed.at("succeeded"));
+  const auto& errors = observed.at("connect_errors").as_object();
+  REQUIRE(errors.contains("EADDRNOTAVAIL"));
+  const std::size_t exhausted = number(errors.at("EADDRNOTAVAIL"));
+  CHECK(succeeded <= 400);
+  CHECK(succeeded >= 300);  // the range minus the server's port and the pool's 4 TIME_WAIT, give or take
+  CHECK(succeeded + exhausted == 500);
+  CHECK(number(observed.at("time_wait").at("client_side")) >= succeeded * 95 / 100);
+  CHECK(check(result, "time-wait-exhausts-ports").at("verdict") == "confirmed");
+  CHECK(server.stop() == 0);
+}
