@@ -10,8 +10,10 @@ set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/lib" && pwd)
 source "$LIB/common.sh"
 
+# nftables: the transport lab's lossy link between namespaces (root only);
+# openssl: the https lab's interop checks (openssl s_client).
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
-  libspdlog-dev catch2 libssl-dev tcpdump iproute2)
+  libspdlog-dev catch2 libssl-dev openssl tcpdump iproute2 nftables)
 
 usage() {
   cat <<'EOF'

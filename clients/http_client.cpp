@@ -1,0 +1,399 @@
+// netlab-http-client — the http lab's client (http code / http header).
+//
+//   --tour       walk every route on one keep-alive connection and print the
+//                request line, the status line and the headers that matter, with
+//                one line on why (401 = "who are you?", 403 = "I know you, and no");
+//                then one malformed request on a connection of its own (400, closed).
+//   --keepalive  N requests over one persistent connection;
+//   --close      N requests, each with Connection: close (a connection each).
+//                Both report connections opened, requests/s and the TIME_WAIT
+//                left behind, counted by the socket census on our own ports —
+//                with close the server closes first, so the TIME_WAIT is the
+//                server's: the timewait lab, seen from HTTP.
+// Without any of the three, all three run. Verdicts come from this run's counts.
+#include "netlab/census.hpp"
+#include "netlab/http_basics.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/result.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+
+#include <iostream>
+#include <set>
+#include <sstream>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using http_basics::Credentials;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct Config {
+  bool tour = false;
+  bool keepalive = false;
+  bool close = false;
+  std::size_t requests = 200;
+  Credentials reader{"alice", "wonderland"};
+  Credentials admin{"admin", "secret"};
+};
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+constexpr auto io_timeout = std::chrono::seconds(10);
+
+std::runtime_error failure(std::string_view step, const boost::system::error_code& ec) {
+  return std::runtime_error(std::string(step) + ": " + ec.message());
+}
+
+awaitable<beast::tcp_stream> open_connection(const CommonOptions& options) {
+  co_return beast::tcp_stream(co_await connect_to(options.host, options.port, "netlab-http-server"));
+}
+
+Request make_request(http::verb method, std::string target, const CommonOptions& options,
+                     const std::optional<Credentials>& credentials, bool keep_alive) {
+  Request req{method, target, 11};
+  req.set(http::field::host, options.host + ":" + std::to_string(options.port));
+  req.set(http::field::user_agent, "netlab-http-client/0.1");
+  if (credentials) req.set(http::field::authorization, http_basics::basic_authorization(*credentials));
+  req.keep_alive(keep_alive);
+  req.prepare_payload();
+  return req;
+}
+
+awaitable<Response> exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, Request& req) {
+  stream.expires_after(io_timeout);
+  if (auto [ec, n] = co_await http::async_write(stream, req, use_tuple); ec) throw failure("write request", ec);
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1 << 20);
+  if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec) throw failure("read response", ec);
+  co_return parser.release();
+}
+
+// After Connection: close the server's FIN follows the response; wait for it,
+// so the server is the side that closed first.
+awaitable<void> drain_until_eof(beast::tcp_stream& stream) {
+  std::array<char, 512> scratch;
+  stream.expires_after(io_timeout);
+  for (int reads = 0; reads < 1000; ++reads) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
+    if (ec == asio::error::eof) co_return;
+    if (ec) throw failure("wait for the server's FIN", ec);
+  }
+}
+
+std::string status_line(const Response& res) {
+  return "HTTP/1.1 " + std::to_string(res.result_int()) + " " + std::string(res.reason());
+}
+
+// ---- the tour ----------------------------------------------------------------
+
+struct Step {
+  http::verb method;
+  std::string target;
+  std::optional<Credentials> credentials;
+  std::string who;  // how the credentials are described
+  unsigned expected;
+  std::string why;
+};
+
+std::string headers_that_matter(const Response& res) {
+  std::string out;
+  for (auto field : {http::field::location, http::field::www_authenticate, http::field::allow,
+                     http::field::content_type, http::field::content_length, http::field::transfer_encoding,
+                     http::field::connection})
+    if (auto it = res.find(field); it != res.end())
+      out += "    " + std::string(it->name_string()) + ": " + std::string(it->value()) + "\n";
+  return out;
+}
+
+awaitable<void> run_tour(const CommonOptions& options, const Config& config, std::string& printed, Result& result) {
+  const Credentials wrong{config.reader.user, config.reader.password + "-wrong"};
+  const std::vector<Step> steps{
+      {http::verb::get, "/", {}, "", 200, "200 = here it is"},
+      {http::verb::get, "/old", {}, "", 301, "301 = moved for good; the client follows Location"},
+      {http::verb::get, "/missing", {}, "", 404, "404 = no such resource"},
+      {http::verb::post, "/", {}, "", 405, "405 = the resource exists, not for this method; Allow lists the ones that work"},
+      {http::verb::get, "/private", {}, "no credentials", 401, "401 = \"who are you?\": WWW-Authenticate says how to log in"},
+      {http::verb::get, "/private", wrong, wrong.user + " with a wrong password", 401, "401 again: wrong credentials are no credentials"},
+      {http::verb::get, "/private", config.reader, config.reader.user, 200, "200: known user"},
+      {http::verb::get, "/admin", {}, "no credentials", 401, "401 = \"who are you?\""},
+      {http::verb::get, "/admin", config.reader, config.reader.user, 403, "403 = \"I know you, and no\": logging in again cannot help"},
+      {http::verb::get, "/admin", config.admin, config.admin.user, 200, "200: the admin may"},
+      {http::verb::get, "/headers", {}, "", 200, "200, the server echoes the request headers it received"},
+  };
+  auto stream = co_await open_connection(options);
+  spdlog::info("UP   {} (tour)", describe_connection(stream.socket()));
+  beast::flat_buffer buffer;
+  boost::json::array tour;
+  std::ostringstream out;
+  std::set<std::string> connection_ids;
+  std::size_t matched = 0;
+  std::map<std::string, unsigned> got;  // "GET /admin as alice" -> status
+  for (const auto& step : steps) {
+    auto req = make_request(step.method, step.target, options, step.credentials, true);
+    const auto res = co_await exchange(stream, buffer, req);
+    const unsigned status = res.result_int();
+    matched += status == step.expected;
+    got[std::string(req.method_string()) + " " + step.target + (step.who.empty() ? "" : " " + step.who)] = status;
+    if (auto id = res.find("X-Netlab-Connection"); id != res.end()) connection_ids.insert(std::string(id->value()));
+    out << req.method_string() << " " << step.target << " HTTP/1.1" << (step.who.empty() ? "" : "   (" + step.who + ")")
+        << "\n  " << status_line(res) << (status == step.expected ? "" : "   <- expected " + std::to_string(step.expected))
+        << "\n" << headers_that_matter(res) << "    why: " << step.why << "\n";
+    boost::json::object headers;
+    for (const auto& field : res) headers[std::string(field.name_string())] = std::string(field.value());
+    tour.push_back({{"request", std::string(req.method_string()) + " " + step.target},
+                    {"credentials", step.who},
+                    {"status", status},
+                    {"expected", step.expected},
+                    {"headers", std::move(headers)}});
+  }
+  spdlog::info("DOWN {} (tour)", describe_connection(stream.socket()));
+  stream.socket().shutdown(tcp::socket::shutdown_send);
+
+  // A request line with no version and a header line with no colon: 400, and the server closes.
+  auto bad = co_await open_connection(options);
+  const std::string malformed = "GET /\r\nHost localhost\r\n\r\n";
+  bad.expires_after(io_timeout);
+  if (auto [ec, n] = co_await asio::async_write(bad, asio::buffer(malformed), use_tuple); ec) throw failure("write", ec);
+  http::response_parser<http::string_body> parser;
+  if (auto [ec, n] = co_await http::async_read(bad, buffer, parser, use_tuple); ec) throw failure("read 400", ec);
+  const auto res400 = parser.release();
+  co_await drain_until_eof(bad);
+  out << "GET /\\r\\nHost localhost   (malformed: no version, no colon)\n  " << status_line(res400) << "\n"
+      << headers_that_matter(res400) << "    why: 400 = the request does not parse; the server closes the connection\n";
+  tour.push_back({{"request", "malformed"}, {"status", res400.result_int()}, {"expected", 400}});
+  matched += res400.result_int() == 400;
+  printed = out.str();
+
+  const std::size_t total = steps.size() + 1;
+  result.observed()["tour"] = std::move(tour);
+  result.observed()["tour_connections"] = connection_ids.size();
+  result.add_check({"status-codes", "http code: each route answers with the code the note gives it",
+                    "200 301 404 405 401 401 200 401 403 200 200, and 400 for a malformed request",
+                    std::to_string(matched) + " of " + std::to_string(total) + " answered as expected",
+                    matched == total ? Verdict::confirmed : Verdict::refuted, "status lines read back by Beast"});
+  const bool unauthenticated = got["GET /private no credentials"] == 401 &&
+                               got["GET /private " + wrong.user + " with a wrong password"] == 401 &&
+                               got["GET /admin no credentials"] == 401 && got["GET /private " + config.reader.user] == 200;
+  result.add_check({"401-unauthenticated", "401 means unauthenticated: no or wrong credentials",
+                    "401 with no credentials and with a wrong password; 200 once the same user logs in",
+                    "no credentials " + std::to_string(got["GET /private no credentials"]) + ", wrong password " +
+                        std::to_string(got["GET /private " + wrong.user + " with a wrong password"]) + ", " +
+                        config.reader.user + " " + std::to_string(got["GET /private " + config.reader.user]),
+                    unauthenticated ? Verdict::confirmed : Verdict::refuted, "GET /private three ways"});
+  const unsigned as_reader = got["GET /admin " + config.reader.user];
+  const unsigned as_admin = got["GET /admin " + config.admin.user];
+  const bool forbidden = as_reader == 403 && as_admin == 200 && got["GET /private " + config.reader.user] == 200;
+  result.add_check({"403-forbidden", "403 means authenticated but forbidden",
+                    "/admin: 403 for " + config.reader.user + " (whose credentials work on /private), 200 for " +
+                        config.admin.user,
+                    "/admin as " + config.reader.user + " " + std::to_string(as_reader) + ", as " + config.admin.user +
+                        " " + std::to_string(as_admin),
+                    forbidden ? Verdict::confirmed : Verdict::refuted, "GET /admin with each user's credentials"});
+}
+
+// ---- keep-alive against Connection: close ---------------------------------------
+
+struct Phase {
+  std::size_t requests = 0;
+  std::size_t connections = 0;
+  std::set<std::string> server_connection_ids;  // X-Netlab-Connection values seen
+  std::set<std::uint16_t> local_ports;          // our ephemeral ports: the census counts only these
+  double seconds = 0;
+  std::size_t time_wait_server = 0;  // TIME_WAIT held by the server's side of our connections
+  std::size_t time_wait_client = 0;  // ... and by ours
+  double rate() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
+};
+
+// Our connections' sockets, both ends, once every close has run its course:
+// bounded polling, since the last FIN may still be crossing loopback.
+awaitable<void> count_time_wait(std::uint16_t server_port, Phase& phase) {
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    std::size_t server_tw = 0, client_tw = 0, unsettled = 0;
+    for (const auto& s : list_tcp_sockets({.remote_port = server_port}))
+      if (phase.local_ports.count(s.local_port)) (s.state == TcpState::time_wait ? client_tw : unsettled)++;
+    for (const auto& s : list_tcp_sockets({.local_port = server_port}))
+      if (phase.local_ports.count(s.remote_port)) (s.state == TcpState::time_wait ? server_tw : unsettled)++;
+    phase.time_wait_server = server_tw;
+    phase.time_wait_client = client_tw;
+    if (unsettled == 0) co_return;
+    pause.expires_after(std::chrono::milliseconds(10));
+    co_await pause.async_wait(use_tuple);
+  }
+}
+
+awaitable<void> run_phase(const CommonOptions& options, std::size_t requests, bool keep_alive, Phase& phase) {
+  std::optional<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  const auto started = Clock::now();
+  for (std::size_t i = 0; i < requests; ++i) {
+    if (!stream) {
+      stream.emplace(co_await open_connection(options));
+      ++phase.connections;
+      phase.local_ports.insert(stream->socket().local_endpoint().port());
+      buffer.clear();
+    }
+    auto req = make_request(http::verb::get, "/", options, std::nullopt, keep_alive);
+    const auto res = co_await exchange(*stream, buffer, req);
+    if (res.result() != http::status::ok) throw std::runtime_error("GET / answered " + status_line(res));
+    ++phase.requests;
+    if (auto id = res.find("X-Netlab-Connection"); id != res.end()) phase.server_connection_ids.insert(std::string(id->value()));
+    if (!res.keep_alive()) {
+      co_await drain_until_eof(*stream);
+      stream.reset();  // closed second: no TIME_WAIT on our side
+    }
+  }
+  // Keep-alive: we are done, so we close first — one TIME_WAIT, ours.
+  stream.reset();
+  phase.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  co_await count_time_wait(options.port, phase);
+}
+
+boost::json::object to_json(const Phase& p) {
+  return {{"requests", p.requests}, {"connections", p.connections},
+          {"server_connection_ids", p.server_connection_ids.size()}, {"seconds", p.seconds},
+          {"requests_per_s", p.rate()}, {"time_wait_server_side", p.time_wait_server},
+          {"time_wait_client_side", p.time_wait_client}};
+}
+
+void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Result& result) {
+  const std::size_t n = config.requests;
+  const auto describe_phase = [](const Phase& p) {
+    return std::to_string(p.requests) + " requests over " + std::to_string(p.connections) + " connection(s) (" +
+           std::to_string(p.server_connection_ids.size()) + " seen by the server)";
+  };
+  if (config.keepalive) {
+    bool reused = ka.connections == 1 && ka.server_connection_ids.size() == 1 && ka.requests == n;
+    std::string observed = "keep-alive: " + describe_phase(ka);
+    if (config.close) {
+      reused = reused && cl.connections == n && cl.server_connection_ids.size() == n;
+      observed += "; Connection: close: " + describe_phase(cl);
+    }
+    result.add_check({"keepalive-reuses-connection", "keep-alive reuses one connection for many requests",
+                      "1 connection for " + std::to_string(n) + " requests" +
+                          (config.close ? ", " + std::to_string(n) + " with Connection: close" : ""),
+                      observed, reused ? Verdict::confirmed : Verdict::refuted,
+                      "connections opened by the client; X-Netlab-Connection ids answered by the server"});
+  }
+  if (config.close) {
+    const bool per_request = cl.time_wait_server == cl.connections && cl.time_wait_client == 0;
+    std::string observed = "Connection: close left " + std::to_string(cl.time_wait_server) +
+                           " TIME_WAIT on the server's side and " + std::to_string(cl.time_wait_client) + " on ours";
+    if (config.keepalive)
+      observed += "; keep-alive left " + std::to_string(ka.time_wait_server) + " and " + std::to_string(ka.time_wait_client);
+    result.add_check({"close-leaves-server-time-wait",
+                      "short connections pile up TIME_WAIT on the side that closes first — with Connection: close, the server",
+                      "one server-side TIME_WAIT per request with close" +
+                          std::string(config.keepalive ? ", at most one (ours) with keep-alive" : ""),
+                      observed, per_request ? Verdict::confirmed : Verdict::nuanced,
+                      per_request ? "socket census (sock_diag) of our own ephemeral ports, both ends"
+                                  : "fewer than one per request: see net.ipv4.tcp_max_tw_buckets, or a close raced the census"});
+  }
+  if (config.keepalive && config.close && cl.rate() > 0) {
+    const double ratio = ka.rate() / cl.rate();
+    std::ostringstream observed;
+    observed.precision(3);
+    observed << "keep-alive " << ka.rate() << " requests/s, close " << cl.rate() << " requests/s (x" << ratio << ")";
+    result.observed()["keepalive_rate_ratio"] = ratio;
+    result.add_check({"keepalive-faster", "keep-alive saves a handshake and a teardown per request",
+                      "keep-alive at least 1.2x the request rate of Connection: close", observed.str(),
+                      ratio >= 1.2 ? Verdict::confirmed : ratio >= 0.8 ? Verdict::nuanced : Verdict::refuted,
+                      ratio >= 1.2 ? "requests/s measured on loopback in this run"
+                                   : "on loopback a handshake costs microseconds; over a real RTT the gap widens"});
+  }
+}
+
+awaitable<void> run_lab(const CommonOptions& options, const Config& config, std::string& printed, Result& result) {
+  if (config.tour) co_await run_tour(options, config, printed, result);
+  Phase ka, cl;
+  if (config.keepalive) {
+    co_await run_phase(options, config.requests, true, ka);
+    result.observed()["keepalive"] = to_json(ka);
+  }
+  if (config.close) {
+    co_await run_phase(options, config.requests, false, cl);
+    result.observed()["close"] = to_json(cl);
+  }
+  add_phase_checks(config, ka, cl, result);
+}
+
+void print_summary(const Config& config, const std::string& tour, const Result& result) {
+  std::cout << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.keepalive ? " --keepalive" : "")
+            << (config.close ? " --close" : "") << "\n";
+  if (config.tour) std::cout << tour;
+  for (const char* mode : {"keepalive", "close"}) {
+    const auto* phase = result.observed().if_contains(mode);
+    if (!phase) continue;
+    const auto& p = phase->as_object();
+    std::cout << "  " << mode << ": " << p.at("requests") << " requests, " << p.at("connections")
+              << " connection(s), " << static_cast<long>(p.at("requests_per_s").as_double()) << " requests/s, TIME_WAIT left: "
+              << p.at("time_wait_server_side") << " server side, " << p.at("time_wait_client_side") << " client side\n";
+  }
+  std::cout << render_checks(result.checks());
+}
+
+std::optional<Credentials> parse_credentials(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  return Credentials{text.substr(0, colon), text.substr(colon + 1)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The http lab's client: a tour of status codes and headers, keep-alive against close.",
+               "netlab-http-client");
+  CommonOptions options;
+  add_common_options(app, options, 7080, Role::client, 60);
+  Config config;
+  std::string reader = "alice:wonderland", admin = "admin:secret";
+  app.add_flag("--tour", config.tour, "walk every route and explain each status code");
+  app.add_flag("--keepalive", config.keepalive, "--requests over one persistent connection");
+  app.add_flag("--close", config.close, "--requests each with Connection: close");
+  app.add_option("--requests", config.requests, "requests for --keepalive and --close")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+  app.add_option("--reader", reader, "USER:PASSWORD of a known user who is not admin")->capture_default_str();
+  app.add_option("--admin", admin, "USER:PASSWORD of the admin")->capture_default_str();
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  const auto reader_credentials = parse_credentials(reader), admin_credentials = parse_credentials(admin);
+  if (!reader_credentials || !admin_credentials) {
+    std::cerr << "netlab-http-client: --reader and --admin take USER:PASSWORD (see --help)\n";
+    return 2;
+  }
+  config.reader = *reader_credentials;
+  config.admin = *admin_credentials;
+  if (!config.tour && !config.keepalive && !config.close) config.tour = config.keepalive = config.close = true;
+  init_logging("http-client", options.log_level);
+
+  Result result("http", "client");
+  result.params() = {{"tour", config.tour}, {"keepalive", config.keepalive}, {"close", config.close},
+                     {"requests", config.requests}, {"host", options.host}};
+  try {
+    resolve_client_port(options);
+    result.params()["port"] = options.port;
+    asio::io_context io;
+    std::string tour;
+    if (!run_client(io, run_lab(options, config, tour, result), options.max_seconds))
+      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
+    if (options.json != "-") print_summary(config, tour, result);
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-http-client: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# lab-note: http code / http header
+#
+# The http lab: every status code the note lists, produced by a real HTTP/1.1
+# server (Boost.Beast) and read back with its headers — 200, 301 + Location,
+# 400, 401 + WWW-Authenticate (no or wrong credentials), 403 (a known user who
+# may not), 404, 405 + Allow — then keep-alive against Connection: close:
+# connections opened, requests/s, and the TIME_WAIT left on whichever side
+# closed first. While it runs, ss samples the port's socket states into ss.csv
+# and tcpdump records the segments (the requests and responses are plain text:
+# read them with tcpdump -A). When curl is installed it asks the same routes.
+# shellcheck source-path=SCRIPTDIR/../lib
+set -euo pipefail
+
+LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+source "$LIB/common.sh"
+source "$LIB/run.sh"
+source "$LIB/server.sh"
+source "$LIB/observe.sh"
+
+readonly LAB=http
+readonly DEFAULT_PORT=7080
+readonly SERVER=netlab-http-server
+readonly CLIENT=netlab-http-client
+
+usage() {
+  cat <<EOF
+usage: scripts/lab http [--capture|--no-capture] [--port P] [-- client options]
+
+Runs netlab-http-server on one port (default $DEFAULT_PORT), asks it with curl
+(when installed), then runs netlab-http-client: the tour of status codes, then
+--requests over one keep-alive connection and with Connection: close. Writes
+runs/<UTC time>-http/: server.log, curl.txt, client.txt, client.json, ss.csv,
+capture.pcap (root, or a user namespace), env.txt, summary.md.
+
+  --capture      record the lab's port with tcpdump when possible (default)
+  --no-capture   do not run tcpdump
+  --port P       the server's port (0 = any free port)
+  -- ...         more client options, e.g. -- --requests 1000, or -- --tour
+EOF
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  run_cleanups
+  exit "$status"
+}
+
+# tcpdump first, ss next: both watch the whole run, and are stopped in reverse.
+start_observers() {
+  local reason
+  reason=$(capture_blocker "$NETLAB_CAPTURE")
+  if [[ -n $reason ]]; then
+    NETLAB_CAPTURE_SKIPPED=$reason
+  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
+    say "capturing port $NETLAB_PORT on lo into capture.pcap"
+  fi
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
+}
+
+stop_observers() {
+  ss_stop
+  capture_stop
+}
+
+start_lab_server() {
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port" \
+    "$NETLAB_BIN_DIR/$SERVER" --port "$NETLAB_PORT" --log-level info
+  if [[ $NETLAB_PORT == 0 ]]; then
+    NETLAB_PORT=$NETLAB_SERVER_PORT
+    say "the server took port $NETLAB_PORT"
+    start_observers
+  fi
+}
+
+# The same routes through curl: the status line of each printed, the whole exchanges in curl.txt.
+ask_with_curl() {
+  local out=$NETLAB_RUN/curl.txt url="http://127.0.0.1:$NETLAB_PORT" line
+  if ! command -v curl >/dev/null; then
+    say "curl: skipped (curl is not installed; apt-get install curl to compare)"
+    echo "skipped: curl is not installed" >"$out"
+    return 0
+  fi
+  say ""
+  say "--- curl -i (the whole exchanges are in curl.txt)"
+  local -a asks=(
+    "$url/"
+    "$url/old"
+    "$url/missing"
+    "-X POST $url/"
+    "$url/private"
+    "-u alice:wrong $url/private"
+    "-u alice:wonderland $url/private"
+    "-u alice:wonderland $url/admin"
+    "-u admin:secret $url/admin"
+  )
+  : >"$out"
+  for line in "${asks[@]}"; do
+    printf '$ curl -s -i %s\n' "$line" >>"$out"
+    # shellcheck disable=SC2086  # each entry is a list of curl arguments
+    run_child curl -s -i --max-time 10 $line >>"$out" || printf '(curl exited with an error)\n' >>"$out"
+    printf '\n\n' >>"$out"
+    printf '  curl -i %-42s %s\n' "$line" "$(grep -a '^HTTP/' "$out" | tail -n 1 | tr -d '\r')"
+  done
+}
+
+run_client() {
+  local status=0
+  client_args --requests 200
+  say ""
+  say "--- $CLIENT --port $NETLAB_PORT ${NETLAB_CLIENT_ARGS[*]}"
+  run_child "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}" \
+    --json "$NETLAB_RUN/client.json" >"$NETLAB_RUN/client.txt" 2>"$NETLAB_RUN/client.log" || status=$?
+  # The tour and the counts; the verdicts follow in the report's table.
+  sed -n '/^  \[/q;p' "$NETLAB_RUN/client.txt"
+  if ((status != 0)); then
+    warn "$CLIENT failed (exit $status); last lines of $NETLAB_RUN/client.log:"
+    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
+    exit 1
+  fi
+}
+
+report() {
+  local capture=capture.pcap
+  write_summary "$LAB"
+  say ""
+  say "The note says: http code / http header — what this run measured:"
+  "$NETLAB_BIN_DIR/netlab-report" table "$NETLAB_RUN/client.json"
+  say ""
+  if command -v ss >/dev/null; then
+    say "ss now: $(ss -Htan state time-wait "( sport = :$NETLAB_PORT )" 2>/dev/null | wc -l) TIME-WAIT sockets" \
+      "on the server's side of port $NETLAB_PORT (ss -tan state time-wait '( sport = :$NETLAB_PORT )')"
+  fi
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  say "run folder: $NETLAB_RUN (summary.md, client.json, client.txt, curl.txt, ss.csv, server.log, $capture)"
+  [[ -n $NETLAB_CAPTURE_SKIPPED ]] ||
+    say "read the exchanges: tcpdump -r $NETLAB_RUN/capture.pcap -n -A 'tcp[tcpflags] & tcp-push != 0' | less"
+}
+
+main() {
+  parse_lab_args "$@"
+  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
+  trap cleanup EXIT INT TERM
+  bring_namespace_up
+  require_programs "$SERVER" "$CLIENT" netlab-report
+  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
+  make_run_dir "$LAB"
+  write_env_txt "$NETLAB_RUN/env.txt"
+  say "netlab $LAB: run folder $NETLAB_RUN"
+  [[ $NETLAB_PORT == 0 ]] || start_observers
+  start_lab_server
+  ask_with_curl
+  run_client
+  stop_server "$NETLAB_SERVER_PID"
+  stop_observers
+  write_ladders "$NETLAB_RUN"
+  report
+  record_run
+}
+
+main "$@"

@@ -1,0 +1,408 @@
+#!/usr/bin/env bash
+# lab-note: tcp和udp
+#
+# The transport lab: the same numbered message stream over TCP and over UDP,
+# and what the kernel does with each.
+#   1 plain        loopback at full speed, a normal reader
+#   2 slow-reader  a small receive buffer and a slow reader: UDP datagrams are
+#                  dropped by the kernel (counted by SO_RXQ_OVFL and
+#                  UdpRcvbufErrors), TCP's sender waits instead (flow control)
+#   3 impaired     UDP through netlab-relay: seeded loss, duplication, jitter
+#   4 lossy-link   (root) two network namespaces joined by veth, nftables
+#                  dropping a share of the packets: TCP retransmits, UDP loses
+#   5 semantics    connect to a closed port (TCP: RST, UDP: nothing), and the
+#                  packets one message costs
+#   6 overhead     bytes and packets per message, from the capture
+# ss samples the lab port throughout, tcpdump records it (root, or a user
+# namespace), and each step prints the note's claims with their verdicts.
+# shellcheck source-path=SCRIPTDIR/../lib
+set -euo pipefail
+
+LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+source "$LIB/common.sh"
+source "$LIB/run.sh"
+source "$LIB/server.sh"
+source "$LIB/observe.sh"
+
+readonly LAB=transport
+readonly DEFAULT_PORT=7001
+readonly DEFAULT_RELAY_PORT=7101
+readonly SERVER=netlab-transport-server
+readonly CLIENT=netlab-transport-client
+readonly RELAY=netlab-relay
+readonly LINK_LOSS_PER_MILLE=100 # the lossy link drops 10 % of what reaches the server
+
+STEPS=()          # the client result of each step, in order
+CAPTURE_NOTES=()  # what the captures show, for summary.md
+NETNS_A=""        # the lossy link's namespaces, while they exist
+NETNS_B=""
+STEP_CAPTURE_PID=""
+STEP_CAPTURE_FILE=""
+
+usage() {
+  cat <<EOF
+usage: scripts/lab transport [--capture|--no-capture] [--port P] [-- client options]
+
+Runs netlab-transport-server, netlab-transport-client and netlab-relay through
+six steps (plain, slow-reader, impaired, lossy-link, semantics, overhead) on
+one port (default $DEFAULT_PORT, TCP and UDP; the relay on $DEFAULT_RELAY_PORT) and writes
+runs/<UTC time>-transport/: server.log, relay.log, client-<step>.json,
+client.json, ss.csv, capture.pcap and per-step captures (root, or a user
+namespace), env.txt, summary.md.
+
+The lossy-link step needs root (network namespaces, veth, nftables); without
+it the step says so and is skipped.
+
+  --capture      record the lab's port with tcpdump when possible (default)
+  --no-capture   do not run tcpdump
+  --port P       the server's port for every step (0 = any free port)
+  -- ...         more client options for the stream steps, e.g. -- --messages 2000
+EOF
+}
+
+# Namespaces are not in the library's registry: removed here, after every
+# process (some ran inside them) has been stopped.
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  run_cleanups
+  delete_namespaces
+  exit "$status"
+}
+
+delete_namespaces() {
+  [[ -z $NETNS_A ]] || ip netns del "$NETNS_A" 2>/dev/null || true
+  [[ -z $NETNS_B ]] || ip netns del "$NETNS_B" 2>/dev/null || true
+  NETNS_A=""
+  NETNS_B=""
+}
+
+start_observers() {
+  local reason
+  reason=$(capture_blocker "$NETLAB_CAPTURE")
+  if [[ -n $reason ]]; then
+    NETLAB_CAPTURE_SKIPPED=$reason
+  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
+    say "capturing port $NETLAB_PORT on lo into capture.pcap"
+  fi
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
+}
+
+stop_observers() {
+  ss_stop
+  capture_stop
+}
+
+# --- one step's own capture (the whole-run capture.pcap mixes the steps) ------
+
+capture_possible() { [[ -z $NETLAB_CAPTURE_SKIPPED && -n ${NETLAB_CAPTURE_PID-} ]]; }
+
+# step_capture_start FILE FILTER: a second tcpdump on lo, for one step only.
+step_capture_start() {
+  local file=$1 filter=$2 i
+  local -a drop=()
+  capture_possible || return 0
+  ((EUID == 0)) && drop=(-Z root)
+  # --immediate-mode: hand each packet over at once, so none waits in a
+  # half-filled kernel buffer when the step ends.
+  tcpdump -i lo --immediate-mode -B 32768 -U -s 0 -n "${drop[@]}" -w "$file" "$filter" 2>"$file.log" </dev/null &
+  STEP_CAPTURE_PID=$!
+  STEP_CAPTURE_FILE=$file
+  register_pid "$STEP_CAPTURE_PID" INT
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'listening on' "$file.log" 2>/dev/null && return 0
+    pid_running "$STEP_CAPTURE_PID" || break
+    sleep 0.1
+  done
+  warn "tcpdump for ${file##*/} did not start: $(tail -n 1 "$file.log" 2>/dev/null)"
+  step_capture_stop
+}
+
+# Lets tcpdump catch up first: polls until the file stops growing (at most 3 s).
+step_capture_stop() {
+  local size last=-1 i
+  [[ -n $STEP_CAPTURE_PID ]] || return 0
+  for ((i = 0; i < 30; i++)); do
+    size=$(stat -c %s "$STEP_CAPTURE_FILE" 2>/dev/null || echo 0)
+    ((size != last)) || break
+    last=$size
+    sleep 0.1
+  done
+  release_pid "$STEP_CAPTURE_PID" INT || true
+  STEP_CAPTURE_PID=""
+}
+
+# ", but tcpdump missed N packets (the numbers undercount)" when it says so in FILE.log.
+pcap_missed() {
+  local missed
+  missed=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$1.log" 2>/dev/null | head -n 1)
+  [[ -z $missed || $missed == 0 ]] || printf ', but tcpdump missed %s packets (these numbers undercount)' "$missed"
+}
+
+# Packets in FILE matching FILTER.
+pcap_packets() { tcpdump -r "$1" -nn "$2" 2>/dev/null | wc -l; }
+
+# IP bytes in FILE matching FILTER: each frame's length less lo's 14-byte link header.
+pcap_ip_bytes() {
+  tcpdump -r "$1" -nn -e "$2" 2>/dev/null |
+    sed -n 's/.*, length \([0-9]*\): .*/\1/p' | awk '{ sum += $1 - 14 } END { print sum + 0 }'
+}
+
+# --- servers and clients ---------------------------------------------------------
+
+# server_up STEP ARGS...: a fresh server on the lab port (the first one may pick it).
+server_up() {
+  local step=$1
+  shift
+  printf '===== %s (%s) =====\n' "$step" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" \
+    "$NETLAB_BIN_DIR/$SERVER" --port "$NETLAB_PORT" --log-level info "$@"
+  if [[ $NETLAB_PORT == 0 ]]; then
+    NETLAB_PORT=$NETLAB_SERVER_PORT
+    say "the server took port $NETLAB_PORT; the next steps reuse it"
+    start_observers
+  fi
+}
+
+# client STEP ARGS...: the client with --step STEP, its JSON into client-STEP.json.
+client() {
+  local step=$1 status=0
+  shift
+  say ""
+  say "--- step $step: $CLIENT $*"
+  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
+  run_child "$@" --step "$step" --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
+  if ((status != 0)); then
+    warn "$CLIENT (step $step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
+    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
+    exit 1
+  fi
+  STEPS+=("$NETLAB_RUN/client-$step.json")
+}
+
+value() { "$NETLAB_BIN_DIR/netlab-report" get "$1" "$2"; }
+
+# --- the steps -----------------------------------------------------------------------
+
+step_plain() {
+  server_up plain
+  client_args --messages 20000 --size 200 --seed 1
+  client plain "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}"
+  stop_server "$NETLAB_SERVER_PID"
+}
+
+# A 4 KiB receive buffer (the kernel doubles it) and 100 us per message.
+step_slow_reader() {
+  local pcap=$NETLAB_RUN/capture-slow-reader.pcap zero
+  server_up slow-reader --rcvbuf 4096 --reader-delay-us 100
+  step_capture_start "$pcap" "tcp port $NETLAB_PORT"
+  client_args --messages 3000 --size 1000 --sndbuf 16384 --seed 1
+  client slow-reader "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}"
+  step_capture_stop
+  stop_server "$NETLAB_SERVER_PID"
+  if [[ -s $pcap ]]; then
+    # The receiver's segments with window 0 (not a RST): "stop sending".
+    zero=$(pcap_packets "$pcap" "tcp src port $NETLAB_PORT and tcp[14:2] = 0 and tcp[13] & 4 = 0")
+    CAPTURE_NOTES+=("slow-reader: $zero TCP segments from the server advertised a zero window (capture-slow-reader.pcap$(pcap_missed "$pcap"))")
+    say "capture: $zero zero-window segments from the slow reader"
+  fi
+}
+
+step_impaired() {
+  local relay_port=$DEFAULT_RELAY_PORT
+  if [[ -n $(ss -Hlun "sport = :$relay_port" 2>/dev/null) ]]; then
+    say "UDP port $relay_port is in use: the relay takes an ephemeral port"
+    relay_port=0
+  fi
+  server_up impaired --proto udp
+  local server_pid=$NETLAB_SERVER_PID
+  printf '===== impaired (%s) =====\n' "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/relay.log"
+  start_server "$NETLAB_RUN/relay.log" "$NETLAB_RUN/port.relay" "$NETLAB_BIN_DIR/$RELAY" --port "$relay_port" \
+    --server-port "$NETLAB_PORT" --loss 0.05 --duplicate 0.02 --reorder 0.01 --delay-ms 1 --jitter-ms 3 \
+    --seed 7 --json "$NETLAB_RUN/relay.json" --log-level info
+  local relay_pid=$NETLAB_SERVER_PID
+  relay_port=$NETLAB_SERVER_PORT
+  say "netlab-relay on port $relay_port: loss 5 %, duplicate 2 %, reorder 1 %, delay 1 ms + jitter 0..3 ms, seed 7"
+  client_args --messages 3000 --size 200 --rate 2000 --seed 1
+  client impaired "$NETLAB_BIN_DIR/$CLIENT" --port "$relay_port" --proto udp --relay "${NETLAB_CLIENT_ARGS[@]}"
+  stop_server "$relay_pid"
+  stop_server "$server_pid"
+}
+
+# Why the lossy link cannot run here, or nothing.
+lossy_link_blocker() {
+  if [[ -n ${NETLAB_IN_NS-} ]]; then
+    echo "running inside a user namespace (not real root): cannot create network namespaces"
+  elif ((EUID != 0)); then
+    echo "needs root (network namespaces, veth, nftables)"
+  elif ! command -v nft >/dev/null; then
+    echo "nft is not installed (apt-get install nftables)"
+  elif ! command -v ip >/dev/null; then
+    echo "ip is not installed (apt-get install iproute2)"
+  fi
+}
+
+# Two namespaces, a (server, 198.18.0.1) and b (client, 198.18.0.2), joined
+# by veth; in a, nftables drops a random share of what arrives from b. nft's
+# numgen random is the kernel's generator: it takes no seed.
+make_lossy_link() {
+  local suffix veth_a veth_b
+  suffix=$(printf '%04x%04x' "$RANDOM" "$RANDOM")
+  veth_a=nltra$suffix
+  veth_b=nltrb$suffix
+  NETNS_A=netlab-tr-a-$suffix
+  ip netns add "$NETNS_A"
+  NETNS_B=netlab-tr-b-$suffix
+  ip netns add "$NETNS_B"
+  ip link add "$veth_a" netns "$NETNS_A" type veth peer name "$veth_b" netns "$NETNS_B"
+  ip -n "$NETNS_A" addr add 198.18.0.1/30 dev "$veth_a"
+  ip -n "$NETNS_B" addr add 198.18.0.2/30 dev "$veth_b"
+  ip -n "$NETNS_A" link set "$veth_a" up
+  ip -n "$NETNS_B" link set "$veth_b" up
+  ip -n "$NETNS_A" link set lo up
+  ip -n "$NETNS_B" link set lo up
+  ip netns exec "$NETNS_A" nft -f - <<EOF
+table inet netlab {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "$veth_a" meta l4proto udp numgen random mod 1000 < $LINK_LOSS_PER_MILLE counter drop
+    iifname "$veth_a" meta l4proto tcp numgen random mod 1000 < $LINK_LOSS_PER_MILLE counter drop
+  }
+}
+EOF
+  say "lossy link: $NETNS_A (198.18.0.1) <-> $NETNS_B (198.18.0.2), nftables drops $((LINK_LOSS_PER_MILLE / 10)) % of packets into $NETNS_A"
+}
+
+# "udp 123 tcp 45": the packets each rule dropped.
+lossy_link_drops() {
+  ip netns exec "$NETNS_A" nft list ruleset |
+    awk '/l4proto udp/ { for (i = 1; i < NF; i++) if ($i == "packets") u = $(i + 1) }
+         /l4proto tcp/ { for (i = 1; i < NF; i++) if ($i == "packets") t = $(i + 1) }
+         END { print "udp " (u + 0) " tcp " (t + 0) }'
+}
+
+step_lossy_link() {
+  local reason drops
+  reason=$(lossy_link_blocker)
+  if [[ -n $reason ]]; then
+    say ""
+    say "--- step lossy-link: skipped — $reason"
+    CAPTURE_NOTES+=("lossy-link: skipped — $reason")
+    return 0
+  fi
+  make_lossy_link
+  printf '===== lossy-link (%s, in %s) =====\n' "$(date -u +%H:%M:%SZ)" "$NETNS_A" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.lossy-link" \
+    ip netns exec "$NETNS_A" "$NETLAB_BIN_DIR/$SERVER" --host 198.18.0.1 --port "$DEFAULT_PORT" --log-level info
+  client_args --messages 3000 --size 200 --rate 20000 --seed 1
+  client lossy-link ip netns exec "$NETNS_B" "$NETLAB_BIN_DIR/$CLIENT" --host 198.18.0.1 --port "$NETLAB_SERVER_PORT" \
+    --link-loss "0.$(printf '%03d' "$LINK_LOSS_PER_MILLE")" "${NETLAB_CLIENT_ARGS[@]}"
+  stop_server "$NETLAB_SERVER_PID"
+  drops=$(lossy_link_drops)
+  CAPTURE_NOTES+=("lossy-link: the nftables rules dropped ${drops/ tcp/ packets, tcp} packets (nft list ruleset counters)")
+  say "nftables dropped: $drops"
+  delete_namespaces
+}
+
+step_semantics() {
+  local dead pcap=$NETLAB_RUN/capture-semantics.pcap
+  dead=$(free_port_near "$NETLAB_PORT")
+  server_up semantics
+  step_capture_start "$pcap" "port $NETLAB_PORT or port $dead or icmp"
+  client semantics "$NETLAB_BIN_DIR/$CLIENT" --mode semantics --port "$NETLAB_PORT" --dead-port "$dead"
+  step_capture_stop
+  stop_server "$NETLAB_SERVER_PID"
+  if [[ -s $pcap ]]; then
+    local rst unconnected tcp_one
+    rst=$(pcap_packets "$pcap" "tcp src port $dead and tcp[13] & 4 != 0")
+    unconnected=$(pcap_packets "$pcap" "icmp")
+    tcp_one=$(pcap_packets "$pcap" "tcp port $NETLAB_PORT")
+    CAPTURE_NOTES+=("semantics: the closed port $dead answered the SYN with $rst RST; $unconnected ICMP port-unreachable messages answered the UDP datagrams; the one-message TCP connection took $tcp_one packets (capture-semantics.pcap)")
+    say "capture: RST from port $dead: $rst; ICMP unreachable: $unconnected; one TCP message: $tcp_one packets"
+  fi
+}
+
+# A port near $1 where nothing is bound, TCP or UDP (bounded search).
+free_port_near() {
+  local base=$1 port i
+  for ((i = 1; i <= 100; i++)); do
+    port=$(((base + i - 1025) % 64000 + 1025))
+    [[ -n $(ss -Hatun "sport = :$port" 2>/dev/null) ]] || { echo "$port"; return 0; }
+  done
+  die "no free port near $base"
+}
+
+step_overhead() {
+  local pcap=$NETLAB_RUN/capture-overhead.pcap
+  server_up overhead
+  step_capture_start "$pcap" "port $NETLAB_PORT"
+  client_args --messages 2000 --size 200 --seed 1
+  client overhead "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}"
+  step_capture_stop
+  stop_server "$NETLAB_SERVER_PID"
+  if [[ -s $pcap ]]; then
+    local messages tcp_packets udp_packets tcp_bytes udp_bytes line
+    messages=$(value "$NETLAB_RUN/client-overhead.json" /params/messages)
+    tcp_packets=$(pcap_packets "$pcap" tcp)
+    udp_packets=$(pcap_packets "$pcap" udp)
+    tcp_bytes=$(pcap_ip_bytes "$pcap" tcp)
+    udp_bytes=$(pcap_ip_bytes "$pcap" udp)
+    line=$(awk -v n="$messages" -v tp="$tcp_packets" -v up="$udp_packets" -v tb="$tcp_bytes" -v ub="$udp_bytes" \
+      'BEGIN { printf "per message, from the capture: TCP %.1f IP bytes in %.3f packets, UDP %.1f IP bytes in %.3f packets", tb / n, tp / n, ub / n, up / n }')
+    CAPTURE_NOTES+=("overhead: $line ($tcp_packets TCP / $udp_packets UDP packets for $messages messages each, capture-overhead.pcap$(pcap_missed "$pcap"))")
+    say "capture: $line"
+  else
+    CAPTURE_NOTES+=("overhead: no capture — the numbers in client-overhead.json are estimated from header sizes")
+  fi
+}
+
+# --- the end ---------------------------------------------------------------------------
+
+report() {
+  local report=$NETLAB_BIN_DIR/netlab-report capture=capture.pcap note
+  "$report" merge --lab "$LAB" "${STEPS[@]}" >"$NETLAB_RUN/client.json.tmp"
+  mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
+  write_summary "$LAB"
+  {
+    printf '\n## What the captures and the kernel counted\n\n'
+    for note in "${CAPTURE_NOTES[@]}"; do printf -- '- %s\n' "$note"; done
+  } >>"$NETLAB_RUN/summary.md"
+  say ""
+  say "The note says: tcp和udp — what this run measured:"
+  "$report" table "$NETLAB_RUN/client.json"
+  say ""
+  for note in "${CAPTURE_NOTES[@]}"; do say "$note"; done
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, server.log, relay.log, $capture)"
+}
+
+main() {
+  parse_lab_args "$@"
+  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
+  trap cleanup EXIT INT TERM
+  bring_namespace_up
+  require_programs "$SERVER" "$CLIENT" "$RELAY" netlab-report
+  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
+  make_run_dir "$LAB"
+  write_env_txt "$NETLAB_RUN/env.txt"
+  {
+    printf 'net.core.rmem_default = %s\n' "$(cat /proc/sys/net/core/rmem_default 2>/dev/null || echo unavailable)"
+    printf 'net.core.rmem_max = %s\n' "$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo unavailable)"
+  } >>"$NETLAB_RUN/env.txt"
+  say "netlab $LAB: run folder $NETLAB_RUN"
+  [[ $NETLAB_PORT == 0 ]] || start_observers
+
+  step_plain
+  step_slow_reader
+  step_impaired
+  step_lossy_link
+  step_semantics
+  step_overhead
+  stop_observers
+  write_ladders "$NETLAB_RUN"
+  report
+  record_run
+}
+
+main "$@"

@@ -1,0 +1,368 @@
+// netlab-http-server — the http lab's server (http code / http header).
+//
+// HTTP/1.1 on Boost.Beast, one coroutine per connection, keep-alive by default.
+// Every status code the note lists has a route that produces it:
+//   GET /          200 (with --chunked: Transfer-Encoding: chunked, three chunks)
+//   GET /old       301 Location: /
+//   GET /private   401 + WWW-Authenticate without valid credentials, 200 for any known user
+//   GET /admin     401 without valid credentials, 403 for a known user who is not admin, 200 for admin
+//   GET /headers   200, the request's headers echoed as JSON
+//   POST /         405 Allow: GET, HEAD          any other path: 404
+//   a request that does not parse: 400 (431 headers too large, 413 body too large),
+//   then the connection is closed — after a parse error the byte stream cannot be trusted.
+// Each request must arrive whole within --idle-timeout, so a client that sends
+// its headers one byte at a time (slowloris) is cut off, not waited for.
+// Every response says which connection and which request on it it answers
+// (X-Netlab-Connection, X-Netlab-Request): keep-alive made visible.
+#include "netlab/http_basics.hpp"
+#include "netlab/http_session.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/readiness.hpp"
+#include "netlab/result.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <iostream>
+#include <map>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using http_basics::User;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct Config {
+  std::vector<User> users;
+  double idle_timeout = 10;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_body_bytes = 64 * 1024;
+  bool chunked = false;
+};
+
+struct Counters {
+  std::size_t connections = 0;
+  std::size_t requests = 0;
+  std::map<unsigned, std::size_t> responses;  // by status code
+  std::size_t idle_timeouts = 0;
+  std::size_t parse_errors = 0;
+};
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+constexpr std::string_view server_name = "netlab-http-server/0.1";
+constexpr std::string_view home_page =
+    "<!doctype html>\n<title>netlab http lab</title>\n"
+    "<p>200 OK: this is /. Try /old, /private, /admin, /headers, /missing.</p>\n";
+
+Response make_response(http::status status, unsigned version, bool keep_alive, std::string_view content_type,
+                       std::string body) {
+  Response res{status, version};
+  res.set(http::field::server, server_name);
+  res.set(http::field::date, http_basics::http_date(std::time(nullptr)));
+  res.set(http::field::content_type, content_type);
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();  // Content-Length from the body
+  return res;
+}
+
+Response text(const Request& req, http::status status, std::string body) {
+  return make_response(status, req.version(), req.keep_alive(), "text/plain; charset=utf-8", std::move(body) + "\n");
+}
+
+// Who is asking? nullptr when there is no Authorization header or it does not
+// name a known user with the right password: both are "unauthenticated".
+const User* authenticate(const Request& req, const Config& config, std::string& why) {
+  const auto header = req.find(http::field::authorization);
+  if (header == req.end()) {
+    why = "no credentials";
+    return nullptr;
+  }
+  const auto credentials = http_basics::parse_basic_authorization(header->value());
+  if (!credentials) {
+    why = "Authorization is not valid Basic credentials";
+    return nullptr;
+  }
+  for (const auto& user : config.users)
+    if (user.name == credentials->user && user.password == credentials->password) return &user;
+  why = "unknown user or wrong password";
+  return nullptr;
+}
+
+Response unauthorized(const Request& req, const std::string& why) {
+  // 401 means "who are you?": the challenge tells the client how to answer it.
+  auto res = text(req, http::status::unauthorized, "401 Unauthorized: " + why);
+  res.set(http::field::www_authenticate, "Basic realm=\"netlab\"");
+  return res;
+}
+
+Response echo_headers(const Request& req) {
+  boost::json::object headers;
+  for (const auto& field : req) {
+    const std::string name(field.name_string());
+    const std::string value(field.value());
+    if (auto* seen = headers.if_contains(name))
+      seen->as_string().append(", " + value);  // repeated header: one field, comma-joined (RFC 9110 §5.3)
+    else
+      headers[name] = value;
+  }
+  const boost::json::object body{{"method", std::string(req.method_string())},
+                                 {"target", std::string(req.target())},
+                                 {"version", req.version() == 11 ? "HTTP/1.1" : "HTTP/1.0"},
+                                 {"headers", std::move(headers)}};
+  return make_response(http::status::ok, req.version(), req.keep_alive(), "application/json",
+                       boost::json::serialize(body) + "\n");
+}
+
+Response route(const Request& req, const Config& config) {
+  std::string_view path = req.target();
+  path = path.substr(0, path.find('?'));
+  const bool known = path == "/" || path == "/old" || path == "/private" || path == "/admin" || path == "/headers";
+  if (!known) return text(req, http::status::not_found, "404 Not Found: no such path " + std::string(path));
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = text(req, http::status::method_not_allowed,
+                    "405 Method Not Allowed: " + std::string(req.method_string()) + " " + std::string(path));
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  if (path == "/")
+    return make_response(http::status::ok, req.version(), req.keep_alive(), "text/html; charset=utf-8",
+                         std::string(home_page));
+  if (path == "/old") {
+    auto res = text(req, http::status::moved_permanently, "301 Moved Permanently: now at /");
+    res.set(http::field::location, "/");
+    return res;
+  }
+  if (path == "/headers") return echo_headers(req);
+  std::string why;
+  const User* user = authenticate(req, config, why);
+  if (!user) return unauthorized(req, why);
+  if (path == "/admin" && user->role != "admin")
+    // 403 means "I know who you are, and no": asking again with the same credentials cannot help.
+    return text(req, http::status::forbidden,
+                "403 Forbidden: " + user->name + " (role " + user->role + ") may not see /admin");
+  return text(req, http::status::ok, "200 OK: hello " + user->name + " (role " + user->role + ")");
+}
+
+awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, Response& res, bool head,
+                                                    bool chunked) {
+  if (head) {
+    // HEAD: the same header, Content-Length included, and no body.
+    http::response<http::empty_body> header{res.result(), res.version()};
+    header.base() = res.base();
+    auto [ec, n] = co_await http::async_write(stream, header, use_tuple);
+    (void)n;
+    co_return ec;
+  }
+  if (!chunked) {
+    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+    (void)n;
+    co_return ec;
+  }
+  // Chunked: no Content-Length; each chunk carries its own size, a zero-size chunk ends the body.
+  http::response<http::empty_body> header{res.result(), res.version()};
+  header.base() = res.base();
+  header.erase(http::field::content_length);
+  header.chunked(true);
+  http::response_serializer<http::empty_body> serializer{header};
+  auto [ec, n] = co_await http::async_write_header(stream, serializer, use_tuple);
+  const std::string& body = res.body();
+  for (std::size_t at = 0, piece = (body.size() + 2) / 3; !ec && at < body.size(); at += piece) {
+    std::tie(ec, n) = co_await asio::async_write(
+        stream, http::make_chunk(asio::buffer(body.data() + at, std::min(piece, body.size() - at))), use_tuple);
+  }
+  if (!ec) std::tie(ec, n) = co_await asio::async_write(stream, http::make_chunk_last(), use_tuple);
+  co_return ec;
+}
+
+awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, const Config& config,
+                        Counters& counters, ConnectionRegistry& registry) {
+  ConnectionRegistry::Entry entry(registry, stream.socket());
+  const std::string who = describe_connection(stream.socket());
+  // Answers are small and often several per round trip (pipelining): without
+  // TCP_NODELAY, Nagle's algorithm holds the second one back until the first is
+  // ACKed, and the peer's delayed ACK can make that 40 ms. nginx does the same.
+  boost::system::error_code nodelay_ec;
+  stream.socket().set_option(tcp::no_delay(true), nodelay_ec);
+  spdlog::info("UP   {} (connection {})", who, connection_id);
+  beast::flat_buffer buffer;
+  std::string ending;
+  for (std::size_t number = 1;; ++number) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
+    parser.body_limit(config.max_body_bytes);
+    // One deadline for the whole request, not per byte: trickling bytes cannot keep a connection alive.
+    http_session::expire_after_seconds(stream, config.idle_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    (void)n;
+    if (ec == http::error::end_of_stream) {
+      ending = "peer closed";
+      break;
+    }
+    if (ec == beast::error::timeout) {
+      ++counters.idle_timeouts;
+      ending = "idle timeout: no complete request within " + std::to_string(config.idle_timeout) + " s";
+      spdlog::warn("{}: {}", who, ending);
+      break;
+    }
+    if (ec == http::error::partial_message || is_normal_ending(ec)) {
+      ending = ec.message();
+      break;
+    }
+    if (ec) {
+      ++counters.parse_errors;
+      const auto status = http_session::status_for_parse_error(ec);
+      spdlog::warn("{}: bad request ({}) — answering {} and closing", who, ec.message(), static_cast<unsigned>(status));
+      auto res = make_response(status, 11, false, "text/plain; charset=utf-8",
+                               std::to_string(static_cast<unsigned>(status)) + " " +
+                                   std::string(http::obsolete_reason(status)) + ": " + ec.message() + "\n");
+      ++counters.responses[res.result_int()];
+      stream.expires_after(std::chrono::seconds(5));
+      if (!co_await write_response(stream, res, false, false)) co_await http_session::linger_then_close(stream);
+      ending = "bad request";
+      break;
+    }
+    ++counters.requests;
+    Request req = parser.release();
+    Response res = route(req, config);
+    res.set("X-Netlab-Connection", std::to_string(connection_id));
+    res.set("X-Netlab-Request", std::to_string(number));
+    ++counters.responses[res.result_int()];
+    spdlog::debug("{}: {} {} -> {}", who, req.method_string(), req.target(), res.result_int());
+    const bool chunked = config.chunked && req.target() == "/" && res.result() == http::status::ok;
+    const bool keep_alive = res.keep_alive();
+    if (auto write_ec = co_await write_response(stream, res, req.method() == http::verb::head, chunked)) {
+      ending = "write: " + write_ec.message();
+      break;
+    }
+    if (!keep_alive) {
+      // Connection: close — we close first, so this side will hold the TIME_WAIT.
+      ending = "Connection: close";
+      break;
+    }
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  spdlog::info("DOWN {} ({})", who, ending);
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
+                            ConnectionRegistry& registry) {
+  asio::steady_timer backoff(acceptor.get_executor());
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    const std::size_t id = ++counters.connections;
+    asio::co_spawn(acceptor.get_executor(),
+                   session(beast::tcp_stream(std::move(socket)), id, config, counters, registry),
+                   [](std::exception_ptr error) {
+                     if (!error) return;
+                     try {
+                       std::rethrow_exception(error);
+                     } catch (const std::exception& e) {
+                       spdlog::error("session: {}", e.what());
+                     }
+                   });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The http lab's server: status codes, headers, Basic auth, keep-alive.", "netlab-http-server");
+  CommonOptions options;
+  add_common_options(app, options, 7080, Role::server);
+  Config config;
+  std::vector<std::string> user_specs{"alice:wonderland:reader", "admin:secret:admin"};
+  app.add_option("--user", user_specs, "NAME:PASSWORD:ROLE, repeatable; role admin may see /admin")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", config.idle_timeout, "seconds a connection may take to send one whole request")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  app.add_option("--max-header-bytes", config.max_header_bytes, "largest request header accepted (else 431)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 20));
+  app.add_option("--max-body-bytes", config.max_body_bytes, "largest request body accepted (else 413)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{16} << 20));
+  app.add_flag("--chunked", config.chunked, "serve / with Transfer-Encoding: chunked");
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  for (const auto& spec : user_specs) {
+    auto user = http_basics::parse_user(spec);
+    if (!user) {
+      std::cerr << "netlab-http-server: --user " << spec << ": expected NAME:PASSWORD:ROLE (see --help)\n";
+      return 2;
+    }
+    config.users.push_back(*user);
+  }
+  init_logging("http-server", options.log_level);
+
+  try {
+    asio::io_context io;
+    auto acceptor = open_listener(io, options.host, options.port, "netlab-http-server");
+    const auto bound = acceptor.local_endpoint();
+    Counters counters;
+    ConnectionRegistry registry;
+    std::string stop_reason = "?";
+    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
+      stop_reason = reason;
+      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      registry.close_all();
+    });
+    asio::co_spawn(io, accept_loop(acceptor, config, counters, registry), asio::detached);
+    spdlog::info("listening on {} (users: {}; idle timeout {} s)", to_string(bound), config.users.size(),
+                 config.idle_timeout);
+    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
+    const auto started = Clock::now();
+    io.run();
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+    Result result("http", "server");
+    result.params() = {{"host", options.host}, {"port", bound.port()}, {"idle_timeout", config.idle_timeout},
+                       {"max_header_bytes", config.max_header_bytes}, {"max_body_bytes", config.max_body_bytes},
+                       {"chunked", config.chunked}, {"users", config.users.size()}};
+    boost::json::object by_status;
+    std::string status_line;
+    for (const auto& [code, count] : counters.responses) {
+      by_status[std::to_string(code)] = count;
+      status_line += " " + std::to_string(code) + "×" + std::to_string(count);
+    }
+    result.observed() = {{"connections", counters.connections}, {"requests", counters.requests},
+                         {"responses", std::move(by_status)},    {"idle_timeouts", counters.idle_timeouts},
+                         {"parse_errors", counters.parse_errors}, {"seconds", seconds},
+                         {"stopped_by", stop_reason}};
+    if (options.json != "-") {
+      std::cout << "netlab-http-server on " << to_string(bound) << " stopped by " << stop_reason << " after "
+                << seconds << " s\n"
+                << "  connections " << counters.connections << ", requests " << counters.requests
+                << ", responses" << (status_line.empty() ? " none" : status_line) << "\n"
+                << "  bad requests " << counters.parse_errors << ", idle timeouts " << counters.idle_timeouts << "\n";
+    }
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-http-server: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,322 @@
+// netlab-rpc-server — the rpc lab's server (http和rpc).
+//
+// One service, a small key-value store (put, get, add), offered two ways on
+// ONE port (7007); the first byte a client sends decides which:
+//   0x00            a binary RPC: length-framed (LengthHeaderCodec), each frame
+//                   request id | method id | key | value. A frame under 16 MiB
+//                   always starts with a zero byte.
+//   anything else   HTTP/1.1 + JSON: POST /rpc/<method> {"key":..,"value":..}
+//                   (a request starts with a method name in ASCII letters).
+// Both keep the connection open for many calls. Binary answers carry the
+// request's id, so a client may pipeline; every answer completed by one read
+// goes back in one write. HTTP/1.1 pipelining works too, answered strictly in order.
+// Bad input never stops the server: an unknown method id, a bad field or
+// invalid JSON get an error answer; an oversized frame or body, a frame too
+// short to hold an id, or a stream cut inside a frame close that connection only.
+#include "netlab/codec.hpp"
+#include "netlab/http_basics.hpp"
+#include "netlab/http_session.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/readiness.hpp"
+#include "netlab/result.hpp"
+#include "netlab/rpc_protocol.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <iostream>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+namespace beast = boost::beast;
+namespace http = beast::http;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct Config {
+  double idle_timeout = 30;
+  std::size_t max_frame = rpc::max_frame;  // binary frame and HTTP body cap
+};
+
+struct Counters {
+  std::size_t connections = 0;
+  std::size_t binary_connections = 0;
+  std::size_t http_connections = 0;
+  std::size_t binary_calls = 0;
+  std::size_t http_calls = 0;
+  std::size_t error_answers = 0;     // calls answered with an error status
+  std::size_t closed_for_input = 0;  // connections closed because of what they sent
+  std::size_t idle_timeouts = 0;
+};
+
+// ---- binary RPC -------------------------------------------------------------
+
+awaitable<std::string> serve_binary(beast::tcp_stream& stream, std::string first_bytes, const Config& config,
+                                    rpc::KeyValueStore& store, Counters& counters, const std::string& who) {
+  ++counters.binary_connections;
+  LengthHeaderCodec codec(config.max_frame);
+  std::vector<std::string> bodies;
+  std::string answers;
+  std::array<char, 65536> chunk;
+  std::string_view received = first_bytes;
+  for (;;) {
+    bodies.clear();
+    const auto framing_error = codec.decode(received, bodies);
+    answers.clear();
+    for (const auto& body : bodies) {
+      rpc::Request request;
+      if (auto bad = rpc::decode_request(body, request)) {
+        if (!bad->id) {
+          ++counters.closed_for_input;
+          spdlog::warn("{}: {} — closing", who, bad->message);
+          co_return "frame without an id";
+        }
+        ++counters.error_answers;
+        spdlog::debug("{}: call {}: {}", who, *bad->id, bad->message);
+        rpc::encode_response({*bad->id, bad->status, 0, bad->message}, answers);
+        continue;
+      }
+      ++counters.binary_calls;
+      const auto response = store.call(request);
+      if (response.status != rpc::Status::ok) ++counters.error_answers;
+      rpc::encode_response(response, answers);
+    }
+    // Every call this read completed is answered in one write.
+    if (!answers.empty()) {
+      if (auto [ec, n] = co_await asio::async_write(stream, asio::buffer(answers), use_tuple); ec)
+        co_return "write: " + ec.message();
+    }
+    if (framing_error) {
+      // After a bad length header nothing later in the stream can be trusted: stop parsing.
+      ++counters.closed_for_input;
+      spdlog::warn("{}: {} — closing", who, framing_error->message);
+      co_return "framing error";
+    }
+    http_session::expire_after_seconds(stream, config.idle_timeout);
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), use_tuple);
+    if (ec == asio::error::eof) {
+      if (auto error = codec.finish()) {
+        ++counters.closed_for_input;
+        spdlog::warn("{}: {}", who, error->message);
+        co_return "truncated frame";
+      }
+      co_return "peer closed";
+    }
+    if (ec == beast::error::timeout) {
+      ++counters.idle_timeouts;
+      co_return "idle timeout";
+    }
+    if (ec) co_return ec.message();
+    received = std::string_view(chunk.data(), n);
+  }
+}
+
+// ---- HTTP/1.1 + JSON ----------------------------------------------------------
+
+http::response<http::string_body> json_response(unsigned status, bool keep_alive, std::string body) {
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::server, "netlab-rpc-server/0.1");
+  res.set(http::field::date, http_basics::http_date(std::time(nullptr)));
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+http::response<http::string_body> handle(const http::request<http::string_body>& req, rpc::KeyValueStore& store,
+                                         Counters& counters) {
+  const std::string_view target = req.target();
+  const auto error_answer = [&](unsigned status, rpc::Status rpc_status, std::string message) {
+    ++counters.error_answers;
+    return json_response(status, req.keep_alive(), rpc::json_response_body({0, rpc_status, 0, std::move(message)}));
+  };
+  if (target.rfind("/rpc/", 0) != 0)
+    return error_answer(404, rpc::Status::unknown_method, "no such path; calls are POST /rpc/<method>");
+  if (req.method() != http::verb::post) {
+    auto res = error_answer(405, rpc::Status::bad_request, "calls are POST /rpc/<method>");
+    res.set(http::field::allow, "POST");
+    return res;
+  }
+  rpc::Request request;
+  if (auto bad = rpc::parse_json_request(target.substr(5), req.body(), request))
+    return error_answer(rpc::http_status(bad->status), bad->status, bad->message);
+  ++counters.http_calls;
+  const auto response = store.call(request);
+  if (response.status != rpc::Status::ok) ++counters.error_answers;
+  return json_response(rpc::http_status(response.status), req.keep_alive(), rpc::json_response_body(response));
+}
+
+awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer& buffer, const Config& config,
+                                  rpc::KeyValueStore& store, Counters& counters, const std::string& who) {
+  ++counters.http_connections;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(8 * 1024);
+    parser.body_limit(config.max_frame);
+    http_session::expire_after_seconds(stream, config.idle_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (ec == http::error::end_of_stream) co_return "peer closed";
+    if (ec == beast::error::timeout) {
+      ++counters.idle_timeouts;
+      co_return "idle timeout";
+    }
+    if (ec == http::error::partial_message || is_normal_ending(ec)) co_return ec.message();
+    if (ec) {
+      ++counters.closed_for_input;
+      const auto status = http_session::status_for_parse_error(ec);
+      spdlog::warn("{}: bad HTTP request ({}) — answering {} and closing", who, ec.message(),
+                   static_cast<unsigned>(status));
+      auto res = json_response(static_cast<unsigned>(status), false,
+                               rpc::json_response_body({0, rpc::Status::bad_request, 0, ec.message()}));
+      stream.expires_after(std::chrono::seconds(5));
+      if (auto [write_ec, written] = co_await http::async_write(stream, res, use_tuple); !write_ec)
+        co_await http_session::linger_then_close(stream);
+      co_return "bad HTTP request";
+    }
+    const auto req = parser.release();
+    auto res = handle(req, store, counters);
+    if (auto [write_ec, written] = co_await http::async_write(stream, res, use_tuple); write_ec)
+      co_return "write: " + write_ec.message();
+    if (!res.keep_alive()) {
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return "Connection: close";
+    }
+  }
+}
+
+// ---- one connection, either way ----------------------------------------------
+
+awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::KeyValueStore& store,
+                        Counters& counters, ConnectionRegistry& registry) {
+  ConnectionRegistry::Entry entry(registry, stream.socket());
+  const std::string who = describe_connection(stream.socket());
+  spdlog::info("UP   {}", who);
+  // Answers are small and often several per round trip (pipelining): without
+  // TCP_NODELAY, Nagle's algorithm holds the second one back until the first is
+  // ACKed, and the peer's delayed ACK can make that 40 ms. nginx does the same.
+  boost::system::error_code nodelay_ec;
+  stream.socket().set_option(tcp::no_delay(true), nodelay_ec);
+  beast::flat_buffer buffer;
+  http_session::expire_after_seconds(stream, config.idle_timeout);
+  auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+  std::string ending;
+  if (ec) {
+    if (ec == beast::error::timeout) ++counters.idle_timeouts;
+    ending = ec == asio::error::eof ? "closed before sending anything" : ec.message();
+  } else {
+    buffer.commit(n);
+    const auto first = static_cast<unsigned char>(*static_cast<const char*>(buffer.data().data()));
+    if (first == 0) {
+      ending = "binary: " + co_await serve_binary(stream, beast::buffers_to_string(buffer.data()), config, store,
+                                                  counters, who);
+    } else {
+      ending = "http: " + co_await serve_http(stream, buffer, config, store, counters, who);
+    }
+  }
+  spdlog::info("DOWN {} ({})", who, ending);
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, rpc::KeyValueStore& store,
+                            Counters& counters, ConnectionRegistry& registry) {
+  asio::steady_timer backoff(acceptor.get_executor());
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    ++counters.connections;
+    asio::co_spawn(acceptor.get_executor(),
+                   session(beast::tcp_stream(std::move(socket)), config, store, counters, registry),
+                   [](std::exception_ptr error) {
+                     if (!error) return;
+                     try {
+                       std::rethrow_exception(error);
+                     } catch (const std::exception& e) {
+                       spdlog::error("session: {}", e.what());
+                     }
+                   });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.",
+               "netlab-rpc-server");
+  CommonOptions options;
+  add_common_options(app, options, 7007, Role::server);
+  Config config;
+  app.add_option("--idle-timeout", config.idle_timeout, "seconds a connection may stay silent (or take for one HTTP request)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  app.add_option("--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 20));
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  init_logging("rpc-server", options.log_level);
+
+  try {
+    asio::io_context io;
+    auto acceptor = open_listener(io, options.host, options.port, "netlab-rpc-server");
+    const auto bound = acceptor.local_endpoint();
+    Counters counters;
+    rpc::KeyValueStore store;
+    ConnectionRegistry registry;
+    std::string stop_reason = "?";
+    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
+      stop_reason = reason;
+      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      registry.close_all();
+    });
+    asio::co_spawn(io, accept_loop(acceptor, config, store, counters, registry), asio::detached);
+    spdlog::info("listening on {}: binary RPC and HTTP/1.1+JSON (POST /rpc/put|get|add)", to_string(bound));
+    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
+    const auto started = Clock::now();
+    io.run();
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+    Result result("rpc", "server");
+    result.params() = {{"host", options.host}, {"port", bound.port()}, {"idle_timeout", config.idle_timeout},
+                       {"max_frame", config.max_frame}};
+    result.observed() = {{"connections", counters.connections},
+                         {"binary_connections", counters.binary_connections},
+                         {"http_connections", counters.http_connections},
+                         {"binary_calls", counters.binary_calls},
+                         {"http_calls", counters.http_calls},
+                         {"error_answers", counters.error_answers},
+                         {"closed_for_input", counters.closed_for_input},
+                         {"idle_timeouts", counters.idle_timeouts},
+                         {"keys", store.size()},
+                         {"seconds", seconds},
+                         {"stopped_by", stop_reason}};
+    if (options.json != "-") {
+      std::cout << "netlab-rpc-server on " << to_string(bound) << " stopped by " << stop_reason << " after "
+                << seconds << " s\n"
+                << "  connections " << counters.connections << " (binary " << counters.binary_connections
+                << ", http " << counters.http_connections << "), calls binary " << counters.binary_calls
+                << ", http " << counters.http_calls << ", error answers " << counters.error_answers << "\n"
+                << "  closed for bad input " << counters.closed_for_input << ", idle timeouts "
+                << counters.idle_timeouts << ", keys " << store.size() << "\n";
+    }
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-rpc-server: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,334 @@
+// The rpc lab on real sockets: the real server and client on an ephemeral
+// port; the same calls over both transports give the same results; pipelined
+// binary calls are matched by id; every kind of bad input gets an error answer
+// or a closed connection, and the server goes on serving everyone else.
+#include "http_rpc_support.hpp"
+#include "process.hpp"
+
+#include "netlab/codec.hpp"
+#include "netlab/rpc_protocol.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+using namespace netlab::test;
+using namespace netlab::rpc;
+namespace json = boost::json;
+
+namespace {
+
+std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
+
+std::string frame_of(const Request& request) {
+  std::string frame;
+  encode_request(request, frame);
+  return frame;
+}
+
+// Reads until `count` answers have been decoded (or the peer closes).
+std::vector<Response> read_answers(Connection& connection, std::size_t count) {
+  netlab::LengthHeaderCodec codec(max_frame);
+  std::vector<std::string> bodies;
+  while (bodies.size() < count) {
+    const std::string chunk = connection.receive(1);
+    if (chunk.empty()) break;
+    REQUIRE_FALSE(codec.decode(chunk, bodies));
+  }
+  std::vector<Response> answers;
+  for (const auto& body : bodies) {
+    Response response;
+    REQUIRE_FALSE(decode_response(body, response));
+    answers.push_back(response);
+  }
+  return answers;
+}
+
+Response call(Connection& connection, const Request& request) {
+  REQUIRE(connection.send(frame_of(request)));
+  auto answers = read_answers(connection, 1);
+  REQUIRE(answers.size() == 1);
+  return answers.front();
+}
+
+std::string http_call(const std::string& method, const std::string& target, const std::string& body,
+                      bool close = false) {
+  return method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n" + body;
+}
+
+// A binary bystander: proves the server still serves other connections.
+void expect_served(std::uint16_t port) {
+  Connection good(port);
+  const auto answer = call(good, {42, Method::put, "bystander", 7});
+  CHECK(answer.id == 42);
+  CHECK(answer.status == Status::ok);
+  CHECK(answer.value == 7);
+}
+
+json::object run_client(const Server& server, std::vector<std::string> args) {
+  TempDir dir;
+  std::vector<std::string> argv{bin("netlab-rpc-client"), "--port", server.port_text(), "--json",
+                                dir.file("client.json"), "--log-level", "warn"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto result = run(argv, 120s);
+  INFO("client stderr: " << result.err);
+  REQUIRE(result.exit_code == 0);
+  return read_json(dir.file("client.json")).as_object();
+}
+
+const json::object& check(const json::object& result, std::string_view id) {
+  for (const auto& c : result.at("checks").as_array())
+    if (c.at("id").as_string() == id) return c.as_object();
+  FAIL("no check " << id);
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("the same calls give the same results over HTTP+JSON and binary, sequential and pipelined", "[pair]") {
+  TempDir dir;
+  Server server("netlab-rpc-server", {"--json", dir.file("server.json")});
+  const auto result = run_client(server, {"--calls", "300", "--pipeline", "8", "--seed", "5"});
+  const auto& observed = result.at("observed").as_object();
+  const auto& runs = observed.at("runs").as_array();
+  REQUIRE(runs.size() == 4);
+  double http_bytes = 0, binary_bytes = 0;
+  for (const auto& r : runs) {
+    INFO(json::serialize(r));
+    CHECK(number(r.at("calls")) == 300);
+    CHECK(number(r.at("connections")) == 1);
+    const double per_call = r.at("bytes_out_per_call").as_double() + r.at("bytes_in_per_call").as_double();
+    (r.at("transport") == "binary" ? binary_bytes : http_bytes) = per_call;
+  }
+  CHECK(number(observed.at("result_mismatches")) == 0);
+  CHECK(check(result, "same-results").at("verdict") == "confirmed");
+  // The byte verdict follows the bytes counted; the rate verdict the rates measured.
+  CHECK(binary_bytes < http_bytes);
+  CHECK(check(result, "rpc-fewer-bytes").at("verdict") == (binary_bytes < http_bytes ? "confirmed" : "refuted"));
+  const double rate_ratio = observed.at("rate_ratio").as_double();
+  CHECK(check(result, "rpc-faster").at("verdict") ==
+        (rate_ratio >= 1.5 ? "confirmed" : rate_ratio >= 1.0 ? "nuanced" : "refuted"));
+  CHECK(server.stop() == 0);
+  const auto served = read_json(dir.file("server.json")).at("observed").as_object();
+  CHECK(number(served.at("binary_calls")) == 600);
+  CHECK(number(served.at("http_calls")) == 600);
+  CHECK(number(served.at("binary_connections")) == 2);
+  CHECK(number(served.at("http_connections")) == 2);
+}
+
+TEST_CASE("one transport at a time, and no pipelined run with --pipeline 1", "[pair]") {
+  Server server("netlab-rpc-server", {});
+  for (const std::string transport : {"http", "binary"}) {
+    const auto result = run_client(server, {"--transport", transport, "--calls", "50", "--pipeline", "1"});
+    const auto& runs = result.at("observed").at("runs").as_array();
+    REQUIRE(runs.size() == 1);
+    CHECK(runs.at(0).at("transport") == (transport == "http" ? "http+json" : "binary"));
+    CHECK(number(runs.at(0).at("window")) == 1);
+    CHECK(result.at("checks").as_array().size() == 1);  // no comparison without both transports
+  }
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("pipelined binary calls are answered with their own ids", "[binary]") {
+  Server server("netlab-rpc-server", {});
+  Connection connection(server.port());
+  // Four calls in one write, with ids in no particular order.
+  const std::vector<Request> calls{{7, Method::put, "p", 10},
+                                   {3, Method::add, "p", 5},
+                                   {4000000000u, Method::get, "p", 0},
+                                   {99, Method::get, "nothing-here", 0}};
+  std::string batch;
+  for (const auto& c : calls) encode_request(c, batch);
+  REQUIRE(connection.send(batch));
+  const auto answers = read_answers(connection, calls.size());
+  REQUIRE(answers.size() == 4);
+  std::map<std::uint32_t, Response> by_id;
+  for (const auto& a : answers) by_id[a.id] = a;
+  REQUIRE(by_id.size() == 4);
+  CHECK(by_id.at(7).value == 10);
+  CHECK(by_id.at(3).value == 15);
+  CHECK(by_id.at(4000000000u).value == 15);
+  CHECK(by_id.at(99).status == Status::not_found);
+  CHECK(by_id.at(99).error == "no such key: nothing-here");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("HTTP+JSON by hand: codes, JSON, headers, keep-alive", "[http]") {
+  Server server("netlab-rpc-server", {});
+  Connection connection(server.port());
+  REQUIRE(connection.send(http_call("POST", "/rpc/put", R"({"key":"h","value":-4})")));
+  auto res = read_response(connection);
+  CHECK(res.status == 200);
+  CHECK(res.header("content-type") == "application/json");
+  CHECK(res.has("date"));
+  CHECK(json::parse(res.body) == json::parse(R"({"status":"ok","value":-4})"));
+  REQUIRE(connection.send(http_call("POST", "/rpc/add", R"({"key":"h","value":10})")));
+  CHECK(json::parse(read_response(connection).body).at("value") == 6);
+  REQUIRE(connection.send(http_call("POST", "/rpc/get", R"({"key":"absent"})")));
+  res = read_response(connection);
+  CHECK(res.status == 404);
+  CHECK(json::parse(res.body).at("status") == "not_found");
+  REQUIRE(connection.send(http_call("GET", "/rpc/get", "")));
+  res = read_response(connection);
+  CHECK(res.status == 405);
+  CHECK(res.header("allow") == "POST");
+  REQUIRE(connection.send(http_call("POST", "/elsewhere", "{}")));
+  CHECK(read_response(connection).status == 404);
+  REQUIRE(connection.send(http_call("POST", "/rpc/delete", R"({"key":"h"})")));
+  res = read_response(connection);
+  CHECK(res.status == 404);
+  CHECK(json::parse(res.body).at("status") == "unknown_method");
+  // Invalid JSON is an answer, not a reason to close: the same connection goes on.
+  REQUIRE(connection.send(http_call("POST", "/rpc/put", R"({"key":"h","value":)")));
+  res = read_response(connection);
+  CHECK(res.status == 400);
+  CHECK(json::parse(res.body).at("error").as_string().starts_with("invalid JSON"));
+  REQUIRE(connection.send(http_call("POST", "/rpc/get", R"({"key":"h"})")));
+  CHECK(json::parse(read_response(connection).body).at("value") == 6);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("binary bad input: answered with an error, the connection goes on", "[bad-input]") {
+  Server server("netlab-rpc-server", {});
+  Connection connection(server.port());
+  std::string unknown = frame_of({11, Method::get, "k", 0});
+  unknown[4 + 4] = 9;  // the method id byte
+  REQUIRE(connection.send(unknown));
+  auto answer = read_answers(connection, 1).at(0);
+  CHECK(answer.id == 11);
+  CHECK(answer.status == Status::unknown_method);
+  CHECK(answer.error == "unknown method id 9");
+  // A body whose key length points past its end.
+  std::string bad_field = frame_of({12, Method::get, "k", 0});
+  bad_field[4 + 6] = 50;
+  REQUIRE(connection.send(bad_field));
+  answer = read_answers(connection, 1).at(0);
+  CHECK(answer.id == 12);
+  CHECK(answer.status == Status::bad_request);
+  // The same connection still works.
+  CHECK(call(connection, {13, Method::put, "after", 1}).status == Status::ok);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("binary bad input that closes only that connection", "[bad-input]") {
+  TempDir dir;
+  Server server("netlab-rpc-server", {"--json", dir.file("server.json")});
+  Connection bystander(server.port());
+  REQUIRE(bystander.send(frame_of({1, Method::put, "b", 1})));
+  REQUIRE(read_answers(bystander, 1).size() == 1);
+  std::string expected_log;
+  SECTION("a length header over the maximum") {
+    Connection bad(server.port());
+    bad.send(std::string("\x00\x10\x00\x00", 4));  // 1 MiB > 64 KiB
+    CHECK(bad.closed_by_peer());
+    expected_log = "maximum is 65536";
+  }
+  SECTION("a frame too short to hold a request id") {
+    Connection bad(server.port());
+    bad.send(std::string("\x00\x00\x00\x02\x01\x02", 6));
+    CHECK(bad.closed_by_peer());
+    expected_log = "no room for an id";
+  }
+  SECTION("the stream ends inside a frame") {
+    Connection bad(server.port());
+    const std::string frame = frame_of({5, Method::put, "truncated", 1});
+    bad.send(frame.substr(0, frame.size() - 3));
+    bad.half_close();
+    CHECK(bad.closed_by_peer());
+    expected_log = "stream ended inside a frame";
+  }
+  expect_served(server.port());
+  CHECK(call(bystander, {2, Method::get, "b", 0}).value == 1);
+  CHECK(server.stop() == 0);
+  CHECK(number(read_json(dir.file("server.json")).at("observed").at("closed_for_input")) == 1);
+  CHECK(server.log().find(expected_log) != std::string::npos);
+}
+
+TEST_CASE("HTTP bad input: oversized body 413, malformed request 400, both closed", "[bad-input]") {
+  Server server("netlab-rpc-server", {"--max-frame", "1000"});
+  unsigned expected = 0;
+  std::string bytes;
+  SECTION("a body over --max-frame") {
+    bytes = http_call("POST", "/rpc/put", R"({"key":")" + std::string(5000, 'k') + R"(","value":1})");
+    expected = 413;
+  }
+  SECTION("a request that does not parse") {
+    bytes = "POST /rpc/put\r\nno colon here\r\n\r\n";
+    expected = 400;
+  }
+  {
+    Connection bad(server.port());
+    bad.send(bytes);
+    const auto res = parse_head(bad.receive_all());
+    CHECK(res.status == expected);
+    CHECK(json::parse(res.body).at("status") == "bad_request");
+  }
+  expect_served(server.port());
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("a connection that sends nothing is closed by the idle timeout", "[bad-input]") {
+  TempDir dir;
+  Server server("netlab-rpc-server", {"--idle-timeout", "0.2", "--json", dir.file("server.json")});
+  {
+    Connection silent(server.port());
+    CHECK(silent.closed_by_peer());
+  }
+  expect_served(server.port());
+  CHECK(server.stop() == 0);
+  CHECK(number(read_json(dir.file("server.json")).at("observed").at("idle_timeouts")) == 1);
+}
+
+TEST_CASE("curl can call the HTTP+JSON side", "[curl]") {
+  if (run({"/bin/sh", "-c", "command -v curl"}, 10s).exit_code != 0) {
+    WARN("curl is not installed: the curl interop part is skipped");
+    return;
+  }
+  Server server("netlab-rpc-server", {});
+  const std::string url = "http://127.0.0.1:" + server.port_text() + "/rpc/";
+  const auto curl = [&](const std::string& method, const std::string& body) {
+    const auto result = run({"/bin/sh", "-c", "exec curl -s --max-time 10 -H 'Content-Type: application/json' -d \"$1\" \"$0\"",
+                             url + method, body}, 30s);
+    REQUIRE(result.exit_code == 0);
+    return json::parse(result.out);
+  };
+  CHECK(curl("put", R"({"key":"c","value":2})").at("value") == 2);
+  CHECK(curl("add", R"({"key":"c","value":40})").at("value") == 42);
+  CHECK(curl("get", R"({"key":"c"})").at("value") == 42);
+  CHECK(curl("get", R"({"key":"none"})").at("status") == "not_found");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("rpc: the client says clearly when the server is not running", "[errors]") {
+  std::uint16_t port = 0;
+  {
+    Server server("netlab-rpc-server", {});
+    port = server.port();
+    REQUIRE(server.stop() == 0);
+  }
+  const auto result = run({bin("netlab-rpc-client"), "--port", std::to_string(port), "--calls", "5"});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("connection refused") != std::string::npos);
+  CHECK(result.err.find("is netlab-rpc-server running?") != std::string::npos);
+}
+
+TEST_CASE("rpc: port in use and usage errors", "[errors]") {
+  Server first("netlab-rpc-server", {});
+  const auto in_use = run({bin("netlab-rpc-server"), "--port", first.port_text()}, 10s);
+  CHECK(in_use.exit_code == 1);
+  CHECK(in_use.err.find("address already in use") != std::string::npos);
+  CHECK(run({bin("netlab-rpc-client"), "--transport", "smoke-signals"}).exit_code == 2);
+  CHECK(run({bin("netlab-rpc-client"), "--calls", "0"}).exit_code == 2);
+  CHECK(run({bin("netlab-rpc-client"), "--pipeline", "0"}).exit_code == 2);
+  CHECK(run({bin("netlab-rpc-server"), "--max-frame", "1"}).exit_code == 2);
+  CHECK(first.stop() == 0);
+}
+
+TEST_CASE("rpc: SIGTERM closes open connections and the server exits 0", "[lifecycle]") {
+  Server server("netlab-rpc-server", {});
+  Connection idle(server.port());
+  REQUIRE(call(idle, {1, Method::put, "x", 1}).status == Status::ok);
+  CHECK(server.stop() == 0);
+  CHECK(idle.closed_by_peer());
+  CHECK(server.out().find("stopped by SIGTERM") != std::string::npos);
+}

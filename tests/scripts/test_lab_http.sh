@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Test: `scripts/lab http --port 0 -- --requests 50` runs the tour and the
+# keep-alive / close comparison and writes its run folder; every status code
+# comes back as the note gives it, 401 and 403 are told apart, keep-alive uses
+# one connection and close 50, each leaving its TIME_WAIT on the side that
+# closed first; curl (when installed) got the same codes; as root with tcpdump,
+# capture.pcap holds the plain-text exchanges.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
+TMP=""
+RUN=""
+
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab http said:" >&2; tail -n 60 "$TMP/out.txt" >&2; }
+  exit 1
+}
+
+cleanup() {
+  [[ -z $TMP ]] || rm -rf -- "$TMP"
+}
+
+value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
+
+# The verdict of the check with this id.
+verdict() {
+  local i id
+  for ((i = 0; i < 20; i++)); do
+    id=$(value "/checks/$i/id" 2>/dev/null) || break
+    [[ $id == "$1" ]] && { value "/checks/$i/verdict"; return 0; }
+  done
+  fail "client.json has no check $1"
+}
+
+run_lab() {
+  local status=0
+  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" http --port 0 -- --requests 50 >"$TMP/out.txt" 2>&1 || status=$?
+  ((status == 0)) || fail "scripts/lab http exited $status"
+  local runs=("$TMP"/runs/*-http)
+  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
+    fail "expected one run folder, found: ${runs[*]}"
+  fi
+  RUN=${runs[0]}
+  echo "ok: scripts/lab http -> ${RUN##*/}"
+}
+
+check_files() {
+  local file
+  for file in server.log client.json client.txt curl.txt ss.csv env.txt summary.md; do
+    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
+  done
+  (($(wc -l <"$RUN/ss.csv") >= 2)) || fail "ss.csv has no sample"
+  grep -q '403-forbidden' "$RUN/summary.md" || fail "summary.md lacks the 403 check"
+  grep -q 'HTTP/1.1 401 Unauthorized' "$TMP/out.txt" || fail "the tour was not printed"
+  grep -q 'WWW-Authenticate: Basic realm="netlab"' "$TMP/out.txt" || fail "the 401 challenge was not printed"
+  echo "ok: run folder files"
+}
+
+check_verdicts() {
+  local id
+  for id in status-codes 401-unauthenticated 403-forbidden keepalive-reuses-connection close-leaves-server-time-wait; do
+    [[ $(verdict "$id") == confirmed ]] || fail "$id is $(verdict "$id")"
+    echo "ok: $id confirmed"
+  done
+  [[ $(value /observed/keepalive/connections) == 1 ]] || fail "keep-alive used $(value /observed/keepalive/connections) connections"
+  [[ $(value /observed/close/connections) == 50 ]] || fail "close used $(value /observed/close/connections) connections"
+  [[ $(value /observed/close/time_wait_server_side) == 50 ]] ||
+    fail "close left $(value /observed/close/time_wait_server_side) server-side TIME_WAIT, not 50"
+  [[ $(value /observed/keepalive/time_wait_client_side) == 1 ]] || fail "keep-alive did not leave its one client TIME_WAIT"
+  echo "ok: keep-alive 1 connection, close 50, TIME_WAIT on the closer's side"
+}
+
+check_curl() {
+  if ! command -v curl >/dev/null; then
+    echo "skipped: curl is not installed, so curl.txt holds no exchanges"
+    return 0
+  fi
+  local code
+  for code in "200 OK" "301 Moved Permanently" "404 Not Found" "405 Method Not Allowed" "401 Unauthorized" "403 Forbidden"; do
+    grep -q "HTTP/1.1 $code" "$RUN/curl.txt" || fail "curl.txt has no 'HTTP/1.1 $code'"
+  done
+  echo "ok: curl got 200 301 404 405 401 403"
+}
+
+check_capture() {
+  if ! command -v tcpdump >/dev/null; then
+    echo "skipped: the capture check needs tcpdump"
+    return 0
+  fi
+  if [[ ! -e $RUN/capture.pcap ]] && ((EUID != 0)); then
+    echo "skipped: not root and no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
+    return 0
+  fi
+  [[ -s $RUN/capture.pcap ]] || fail "no capture.pcap as root"
+  local port seen
+  port=$(<"$RUN/port")
+  seen=$(tcpdump -r "$RUN/capture.pcap" -n -A "tcp port $port" 2>/dev/null | grep -c 'HTTP/1.1 403 Forbidden') || true
+  ((seen > 0)) || fail "capture.pcap does not show the 403 response on port $port"
+  echo "ok: capture.pcap holds the exchanges on port $port (403 seen $seen times)"
+}
+
+main() {
+  TMP=$(mktemp -d)
+  trap cleanup EXIT INT TERM
+  run_lab
+  check_files
+  check_verdicts
+  check_curl
+  check_capture
+}
+
+main "$@"

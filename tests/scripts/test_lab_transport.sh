@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Test: `scripts/lab transport` runs its six steps and writes its run folder
+# (server.log, relay.log, client.json with every step, ss.csv, env.txt,
+# summary.md); TCP delivers every message in every step; on the impaired path
+# the relay's counts equal the server's; the slow reader's UDP loss equals the
+# kernel's drop count. As root: the lossy-link step ran (TCP retransmitted,
+# UDP lost exactly what nftables dropped) and no namespace is left behind; with
+# tcpdump, the per-step captures hold the RST from the closed port.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
+TMP=""
+RUN=""
+
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab transport said:" >&2; cat "$TMP/out.txt" >&2; }
+  exit 1
+}
+
+cleanup() {
+  [[ -z $TMP ]] || rm -rf -- "$TMP"
+}
+
+value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
+
+# The steps of client.json by name: "plain slow-reader ...".
+step_index() {
+  local i=0 name
+  while name=$(value "/observed/steps/$i/params/mode" 2>/dev/null); do
+    [[ $name == "$1" ]] && { echo "$i"; return 0; }
+    i=$((i + 1))
+    ((i < 20)) || break
+  done
+  return 1
+}
+
+run_lab() {
+  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" transport --port 0 >"$TMP/out.txt" 2>&1 ||
+    fail "scripts/lab transport exited $?"
+  local runs=("$TMP"/runs/*-transport)
+  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
+    fail "expected one run folder, found: ${runs[*]}"
+  fi
+  RUN=${runs[0]}
+  echo "ok: scripts/lab transport -> ${RUN##*/}"
+}
+
+check_files() {
+  local file
+  for file in server.log relay.log client.json ss.csv env.txt summary.md; do
+    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
+  done
+  grep -q '^net.core.rmem_max = ' "$RUN/env.txt" || fail "env.txt lacks net.core.rmem_max"
+  grep -q 'relay-equals-server' "$RUN/summary.md" || fail "summary.md lacks the relay check"
+  grep -q 'What the captures and the kernel counted' "$RUN/summary.md" || fail "summary.md lacks the capture notes"
+  grep -q 'flow-control' "$TMP/out.txt" || fail "the verdict table was not printed"
+  echo "ok: run folder files"
+}
+
+check_steps() {
+  local step i
+  for step in plain slow-reader impaired semantics overhead; do
+    step_index "$step" >/dev/null || fail "client.json has no step $step"
+  done
+  for step in plain slow-reader overhead; do
+    i=$(step_index "$step")
+    [[ $(value "/observed/steps/$i/observed/tcp/server/lost") == 0 ]] || fail "$step: TCP lost messages"
+    [[ $(value "/observed/steps/$i/observed/tcp/server/unique") == "$(value "/observed/steps/$i/params/messages")" ]] ||
+      fail "$step: TCP did not deliver every message"
+  done
+  echo "ok: TCP delivered every message in plain, slow-reader and overhead"
+
+  i=$(step_index slow-reader)
+  local lost kernel
+  lost=$(value "/observed/steps/$i/observed/udp/server/lost")
+  kernel=$(value "/observed/steps/$i/observed/udp/server/socket_drops_of_data")
+  ((lost > 0)) || fail "slow-reader: UDP lost nothing"
+  [[ $lost == "$kernel" ]] || fail "slow-reader: UDP lost $lost but SO_RXQ_OVFL counted $kernel"
+  echo "ok: slow reader: UDP lost $lost = the kernel's $kernel"
+
+  i=$(step_index impaired)
+  local what
+  for what in lost:dropped reordered:reordered duplicated:duplicated_out; do
+    [[ $(value "/observed/steps/$i/observed/udp/server/${what%%:*}") == \
+       $(value "/observed/steps/$i/observed/udp/relay/${what#*:}") ]] ||
+      fail "impaired: server ${what%%:*} differs from relay ${what#*:}"
+  done
+  (($(value "/observed/steps/$i/observed/udp/server/lost") > 0)) || fail "impaired: the relay dropped nothing"
+  echo "ok: impaired: the relay's counts equal the server's"
+
+  i=$(step_index semantics)
+  [[ $(value "/observed/steps/$i/observed/semantics/tcp_connect_refused") == true ]] ||
+    fail "semantics: TCP connect to the closed port was not refused"
+  echo "ok: semantics: TCP refused"
+}
+
+check_lossy_link() {
+  if ((EUID != 0)) || ! command -v nft >/dev/null; then
+    grep -q 'lossy-link: skipped' "$TMP/out.txt" || fail "without root or nft the lossy link must say it was skipped"
+    echo "skipped: the lossy-link checks need root and nft ($(grep -m1 'lossy-link: skipped' "$TMP/out.txt"))"
+    return 0
+  fi
+  local i udp_dropped lost attempt socket_drops ns
+  i=$(step_index lossy-link) || fail "as root, client.json has no lossy-link step"
+  [[ $(value "/observed/steps/$i/observed/tcp/server/lost") == 0 ]] || fail "lossy-link: TCP lost messages"
+  (($(value "/observed/steps/$i/observed/tcp/total_retrans") > 0)) || fail "lossy-link: TCP retransmitted nothing"
+  lost=$(value "/observed/steps/$i/observed/udp/server/lost")
+  attempt=$(value "/observed/steps/$i/observed/udp/server/done_attempt")
+  socket_drops=$(value "/observed/steps/$i/observed/udp/server/socket_drops")
+  udp_dropped=$(sed -n 's/.*the nftables rules dropped udp \([0-9]*\) packets.*/\1/p' "$TMP/out.txt")
+  [[ -n $udp_dropped ]] || fail "lossy-link: the nftables counters were not reported"
+  ((lost + attempt - 1 == udp_dropped + socket_drops)) ||
+    fail "lossy-link: UDP lost $lost (+$((attempt - 1)) done copies), nftables dropped $udp_dropped, socket $socket_drops"
+  # The namespaces this run made (named in its output) must be gone.
+  for ns in $(grep -o 'netlab-tr-[ab]-[0-9a-f]*' "$TMP/out.txt" | sort -u); do
+    ! ip netns list | grep -q "^$ns\b" || fail "the lab left the namespace $ns behind"
+  done
+  echo "ok: lossy link: TCP retransmitted, UDP lost $lost = nftables' $udp_dropped drops; namespaces removed"
+}
+
+check_capture() {
+  if [[ ! -e $RUN/capture.pcap ]]; then
+    ((EUID != 0)) || ! command -v tcpdump >/dev/null || fail "no capture.pcap as root with tcpdump"
+    echo "skipped: no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
+    return 0
+  fi
+  [[ -s $RUN/capture-semantics.pcap ]] || fail "no capture-semantics.pcap"
+  local dead rst
+  dead=$(value "/observed/steps/$(step_index semantics)/observed/semantics/dead_port")
+  rst=$(tcpdump -r "$RUN/capture-semantics.pcap" -nn "tcp src port $dead and tcp[13] & 4 != 0" 2>/dev/null | wc -l)
+  ((rst >= 1)) || fail "capture-semantics.pcap has no RST from the closed port $dead"
+  echo "ok: capture-semantics.pcap holds $rst RST from the closed port $dead"
+}
+
+main() {
+  TMP=$(mktemp -d)
+  trap cleanup EXIT INT TERM
+  run_lab
+  check_files
+  check_steps
+  check_lossy_link
+  check_capture
+}
+
+main "$@"
