@@ -1,0 +1,287 @@
+// netlab-handshake-client — the handshake lab's client (为什么三次握手).
+//
+// Default: M connections, one after another, each connect() bounded by
+// --timeout-ms, timed, and counted in segments by the kernel itself
+// (TCP_INFO segs_out/segs_in: SYN + ACK out, SYN-ACK in). Then the socket census
+// shows both ends ESTAB and the listener's accept queue holding them, whether
+// or not the server called accept(); connections beyond the queue's bound
+// stall (their SYNs are dropped and retransmitted after ~1 s, ~3 s), and
+// /proc/net/netstat counts ListenOverflows. As root, TCP_REPAIR reads each
+// connection's two initial sequence numbers.
+// --stale-syn (root): a SYN from a port where no socket exists, through a raw
+// socket, as an old duplicate SYN would arrive: the server's kernel answers
+// SYN-ACK, ours answers RST, and no connection is created.
+#include "netlab/lifecycle.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/netstat.hpp"
+#include "netlab/options.hpp"
+#include "netlab/result.hpp"
+#include "netlab/syn.hpp"
+#include "netlab/tcp_info.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <unistd.h>
+
+#include <iostream>
+#include <random>
+#include <set>
+#include <thread>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto server_program = "netlab-handshake-server";
+
+struct Config {
+  std::size_t connections = 6;
+  long timeout_ms = 2500;
+  long hold_ms = 300;
+  bool stale_syn = false;
+};
+
+awaitable<void> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, boost::system::error_code& error) {
+  auto [ec] = co_await socket.async_connect(endpoint, use_tuple);
+  error = ec;
+}
+
+std::optional<SocketRecord> listener(std::uint16_t port) {
+  for (auto& s : list_tcp_sockets({.local_port = port}))
+    if (s.state == TcpState::listen) return s;
+  return std::nullopt;
+}
+
+awaitable<void> run_queue(const CommonOptions& options, const Config& config, Result& result) {
+  const tcp::endpoint server(asio::ip::make_address(options.host), options.port);
+  const auto counters_before = read_listen_counters();
+  std::vector<tcp::socket> open;
+  std::set<std::uint16_t> ours;
+  json::array attempts, isns;
+  std::size_t connected = 0, stalled = 0, three_segment = 0, clean = 0;
+  std::string isn_skipped;
+  for (std::size_t i = 0; i < config.connections; ++i) {
+    tcp::socket socket(co_await asio::this_coro::executor);
+    socket.open(server.protocol());
+    boost::system::error_code error;
+    const auto started = Clock::now();
+    const bool finished = co_await finish_within(connect_socket(socket, server, error), config.timeout_ms / 1000.0);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    if (finished && error == asio::error::connection_refused && i == 0)
+      throw std::runtime_error("connect " + to_string(server) + ": connection refused — is " + server_program +
+                               " running?");
+    boost::system::error_code ignored;
+    const std::uint16_t port = socket.local_endpoint(ignored).port();
+    ours.insert(port);
+    json::object attempt{{"local_port", port}, {"ms", ms}};
+    if (!finished) {
+      // Still SYN-SENT: the server's kernel dropped our SYN (its accept queue is full).
+      attempt["outcome"] = "timed out in " + connection_state(port, options.port);
+      ++stalled;
+    } else if (error) {
+      attempt["outcome"] = error.message();
+    } else {
+      ++connected;
+      attempt["outcome"] = "connected";
+      if (const auto info = read_tcp_info(socket.native_handle())) {
+        attempt["segments_out"] = info->segs_out;
+        attempt["segments_in"] = info->segs_in;
+        attempt["syn_retransmits"] = info->total_retrans;
+        if (info->total_retrans > 0) {
+          ++stalled;  // connected, but only after its SYN was retransmitted
+        } else {
+          ++clean;
+          three_segment += info->segs_out + info->segs_in == 3;
+        }
+      }
+      std::string why_not;
+      if (auto isn = read_initial_sequence_numbers(socket.native_handle(), why_not))
+        isns.push_back({{"local_port", port}, {"client_isn", isn->local}, {"server_isn", isn->remote}});
+      else
+        isn_skipped = why_not;
+      open.push_back(std::move(socket));
+    }
+    spdlog::info("connection {}: {} after {:.1f} ms", i + 1, attempt["outcome"].as_string().c_str(), ms);
+    attempts.push_back(std::move(attempt));
+  }
+  // The census, with every connection still open.
+  const auto queue = listener(options.port);
+  std::size_t server_established = 0, client_established = 0;
+  for (const auto& s : list_tcp_sockets({.local_port = options.port}))
+    server_established += ours.contains(s.remote_port) && s.state == TcpState::established;
+  for (const auto& s : list_tcp_sockets({.remote_port = options.port}))
+    client_established += ours.contains(s.local_port) && s.state == TcpState::established;
+  const auto counters_after = read_listen_counters();
+  co_await pause_for(std::chrono::milliseconds(config.hold_ms));  // for `ss` to see it too
+
+  const std::size_t queue_length = queue ? queue->receive_queue : 0, backlog = queue ? queue->send_queue : 0;
+  auto& o = result.observed();
+  o = {{"attempts", std::move(attempts)}, {"connected", connected}, {"stalled", stalled},
+       {"client_established", client_established}, {"server_established", server_established},
+       {"accept_queue_length", queue_length}, {"backlog", backlog}, {"isns", isns}};
+  if (counters_before && counters_after) {
+    o["listen_overflows_delta"] = counters_after->overflows - counters_before->overflows;
+    o["listen_drops_delta"] = counters_after->drops - counters_before->drops;
+  }
+  result.add_check({"three-segments", "三次握手: the connection is established after three segments",
+                    "SYN, SYN-ACK, ACK: 3 segments per connect()",
+                    std::to_string(three_segment) + " of " + std::to_string(clean) +
+                        " connections without retransmission took 3 segments",
+                    clean == 0 ? Verdict::skipped : three_segment == clean ? Verdict::confirmed : Verdict::refuted,
+                    "TCP_INFO segs_out + segs_in of each socket when connect() returned"});
+  result.add_check({"kernel-handshake", "the handshake is done by the kernel, before accept()",
+                    "connect() returns while the connection waits in the accept queue",
+                    std::to_string(client_established) + " ESTAB here, " + std::to_string(server_established) +
+                        " ESTAB at the server, accept queue " + std::to_string(queue_length) + " (backlog " +
+                        std::to_string(backlog) + ")",
+                    queue_length > 0 && server_established > 0 ? Verdict::confirmed : Verdict::skipped,
+                    queue_length > 0 ? "census: the listener's Recv-Q is the accept queue"
+                                     : "the server accepted at once: run it with --no-accept or --accept-delay-ms"});
+  const bool overflowed = connected + stalled > 0 && stalled > 0;
+  result.add_check({"backlog-bounds-queue", "a full accept queue makes new connections wait (backlog)",
+                    "connections beyond backlog + 1 stall; ListenOverflows grows",
+                    std::to_string(stalled) + " of " + std::to_string(config.connections) +
+                        " stalled (SYN retransmitted or timed out), ListenOverflows +" +
+                        (o.contains("listen_overflows_delta") ? json::serialize(o["listen_overflows_delta"]) : "?"),
+                    overflowed ? Verdict::confirmed : Verdict::skipped,
+                    overflowed ? "connect() timings and TCP_INFO retransmissions; /proc/net/netstat (namespace-wide)"
+                               : "no connection stalled: use more connections than backlog + 1 against --no-accept"});
+  std::set<std::uint32_t> distinct;
+  for (const auto& isn : isns) distinct.insert(isn.at("client_isn").to_number<std::uint32_t>());
+  result.add_check({"isn-per-connection", "each connection starts from its own initial sequence number",
+                    "a different client ISN for every connection",
+                    isns.empty() ? isn_skipped
+                                 : std::to_string(distinct.size()) + " distinct of " + std::to_string(isns.size()),
+                    isns.empty() ? Verdict::skipped : distinct.size() == isns.size() ? Verdict::confirmed
+                                                                                      : Verdict::refuted,
+                    isns.empty() ? "the capture shows them (tcpdump -S)" : "TCP_REPAIR / TCP_QUEUE_SEQ before any data"});
+}
+
+// ---- --stale-syn: an old duplicate SYN, from a port with no socket ----------
+
+void run_stale_syn(const CommonOptions& options, Result& result) {
+  // A port that is ours but has no connection and no listener: bound only.
+  asio::io_context io;
+  tcp::socket reserved(io, tcp::endpoint(asio::ip::make_address(options.host), 0));
+  const std::uint16_t stale_port = reserved.local_endpoint().port();
+  const auto before = listener(options.port);
+  if (!before)
+    throw std::runtime_error("nothing listens on " + options.host + ":" + std::to_string(options.port) + " — is " +
+                             server_program + " running?");
+  std::mt19937 random(static_cast<std::uint32_t>(options.seed));
+  const std::uint32_t seq = random();
+  RawTcpProbe probe(options.host);
+  probe.send_syn(stale_port, options.port, seq);
+  const auto segments = probe.collect(stale_port, options.port, RawTcpProbe::rst, 2000ms);
+  // Whatever the server's kernel made of the SYN, once the RST has been processed.
+  std::size_t created = 0;
+  for (int i = 0; i < 50; ++i) {
+    created = list_tcp_sockets({.local_port = options.port, .remote_port = stale_port}).size();
+    if (created == 0) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  const auto after = listener(options.port);
+  json::array seen;
+  bool syn_ack = false, rst = false;
+  for (const auto& s : segments) {
+    const bool from_server = s.source_port == options.port;
+    seen.push_back({{"at_ms", s.at_ms}, {"from", from_server ? "server" : "stale port"}, {"flags", s.flag_text()},
+                    {"seq", s.seq}, {"ack", s.ack}});
+    syn_ack = syn_ack || (from_server && s.flag_text() == "S." && s.ack == seq + 1);
+    rst = rst || (!from_server && (s.flags & RawTcpProbe::rst) && s.seq == seq + 1);
+    spdlog::info("{:8.3f} ms  {} -> {}  [{}] seq {} ack {}", s.at_ms, s.source_port, s.destination_port,
+                 s.flag_text(), s.seq, s.ack);
+  }
+  const std::size_t queue_before = before->receive_queue, queue_after = after ? after->receive_queue : 0;
+  result.observed() = {{"stale_port", stale_port}, {"syn_seq", seq},  {"segments", seen},
+                       {"syn_ack_seen", syn_ack}, {"rst_seen", rst}, {"sockets_created", created},
+                       {"accept_queue_before", queue_before}, {"accept_queue_after", queue_after}};
+  std::string flags;
+  for (const auto& s : segments) flags += (flags.empty() ? "" : ", ") + s.flag_text();
+  const bool nothing = created == 0 && queue_after <= queue_before;
+  result.add_check({"stale-syn-rejected", "三次握手 lets the client reject an old duplicate SYN: no connection",
+                    "S, S., R and no connection at the server",
+                    "segments " + (flags.empty() ? std::string("none") : flags) + "; sockets at the server for it " +
+                        std::to_string(created) + ", accept queue " + std::to_string(queue_before) + " -> " +
+                        std::to_string(queue_after),
+                    syn_ack && rst && nothing ? Verdict::confirmed : !nothing ? Verdict::refuted : Verdict::nuanced,
+                    "a raw socket sees the segments; the census shows what the server's kernel kept"});
+}
+
+void print_summary(const Result& result) {
+  const auto& o = result.observed();
+  std::cout << "netlab-handshake-client\n";
+  if (o.contains("attempts")) {
+    for (const auto& a : o.at("attempts").as_array())
+      std::cout << "  port " << a.at("local_port") << ": " << a.at("outcome").as_string().c_str() << " after "
+                << static_cast<long>(a.at("ms").as_double()) << " ms\n";
+    std::cout << "  accept queue " << o.at("accept_queue_length") << " (backlog " << o.at("backlog") << ")";
+    if (o.contains("listen_overflows_delta"))
+      std::cout << ", ListenOverflows +" << o.at("listen_overflows_delta") << ", ListenDrops +"
+                << o.at("listen_drops_delta");
+    std::cout << "\n";
+    for (const auto& isn : o.at("isns").as_array())
+      std::cout << "  port " << isn.at("local_port") << ": client ISN " << isn.at("client_isn") << ", server ISN "
+                << isn.at("server_isn") << "\n";
+  }
+  if (o.contains("segments"))
+    for (const auto& s : o.at("segments").as_array())
+      std::cout << "  " << s.at("from").as_string().c_str() << " [" << s.at("flags").as_string().c_str() << "] seq "
+                << s.at("seq") << " ack " << s.at("ack") << "\n";
+  std::cout << render_checks(result.checks());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The handshake lab's client: connects, times, counts segments; --stale-syn sends an old SYN.",
+               "netlab-handshake-client");
+  CommonOptions options;
+  add_common_options(app, options, 7002, Role::client, 60);
+  Config config;
+  app.add_option("--connections", config.connections, "connections to open, one after another")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
+  app.add_option("--timeout-ms", config.timeout_ms, "bound on each connect()")
+      ->capture_default_str()
+      ->check(CLI::Range(50L, 30'000L));
+  app.add_option("--hold-ms", config.hold_ms, "keep the connections open this long after the census")
+      ->capture_default_str()
+      ->check(CLI::Range(0L, 60'000L));
+  app.add_flag("--stale-syn", config.stale_syn, "root: send a SYN from a port with no socket (raw socket)");
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  init_logging("handshake-client", options.log_level);
+
+  Result result("handshake", "client");
+  result.params() = {{"mode", config.stale_syn ? "stale-syn" : "queue"}, {"connections", config.connections},
+                     {"timeout_ms", config.timeout_ms}, {"seed", options.seed}};
+  try {
+    resolve_client_port(options);
+    result.params()["port"] = options.port;
+    if (config.stale_syn && ::geteuid() != 0) {
+      std::cerr << "netlab-handshake-client: --stale-syn skipped: it needs root (a raw socket, CAP_NET_RAW)\n";
+      result.add_check({"stale-syn-rejected", "三次握手 lets the client reject an old duplicate SYN: no connection",
+                        "S, S., R and no connection at the server", "not run", Verdict::skipped,
+                        "needs root: run as root to send a SYN through a raw socket"});
+    } else if (config.stale_syn) {
+      run_stale_syn(options, result);
+    } else {
+      asio::io_context io;
+      if (!run_client(io, run_queue(options, config, result), options.max_seconds))
+        throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
+    }
+    if (options.json != "-") print_summary(result);
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-handshake-client: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,20 @@
+#pragma once
+// The kernel's accept-queue counters from /proc/net/netstat (what `nstat -az
+// TcpExtListenOverflows TcpExtListenDrops` prints): a SYN that arrives while a
+// listener's accept queue is full is dropped and counted here.
+// They count for the whole network namespace: a delta says "at least this many".
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace netlab {
+
+struct ListenCounters {
+  std::uint64_t overflows = 0;  // TcpExt ListenOverflows: the accept queue was full
+  std::uint64_t drops = 0;      // TcpExt ListenDrops: SYNs a listener dropped, overflows included
+};
+
+// The counters, or nullopt when the file cannot be read or lacks them.
+std::optional<ListenCounters> read_listen_counters(const std::string& path = "/proc/net/netstat");
+
+}  // namespace netlab

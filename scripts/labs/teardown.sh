@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# lab-note: 为什么四次挥手
+#
+# The teardown lab: how a TCP connection closes, state by state. Steps, on one
+# port (default 7003), a fresh server for each, while ss samples the socket
+# states into ss.csv and tcpdump records the segments:
+#   normal       we close first; the server closes at once (its FIN carries
+#                its delayed ACK: 3 segments) and after a 300 ms pause (4)
+#   quickack     the same, the second server sets TCP_QUICKACK (4 segments)
+#   half-close   shutdown(SHUT_WR), and 256 KiB still arrive after our FIN:
+#                FIN_WAIT_2 / CLOSE_WAIT, then LAST_ACK, then TIME_WAIT
+#   unread-data  the server closes with our second request unread: RST,
+#                ECONNRESET, bytes lost
+#   linger0      SO_LINGER {on, 0}: RST, no TIME_WAIT
+# As root, closes.txt counts each normal close's segments in the capture.
+# shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
+set -euo pipefail
+
+LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+source "$LIB/common.sh"
+source "$LIB/run.sh"
+source "$LIB/server.sh"
+source "$LIB/observe.sh"
+
+readonly LAB=teardown
+readonly DEFAULT_PORT=7003
+readonly SERVER=netlab-teardown-server
+readonly CLIENT=netlab-teardown-client
+STEPS=()
+
+usage() {
+  cat <<EOF
+usage: scripts/lab teardown [--capture|--no-capture] [--port P] [-- client options]
+
+Runs netlab-teardown-server and netlab-teardown-client with --mode normal (and
+again with --quickack), half-close, unread-data and linger0, on one port
+(default $DEFAULT_PORT). Writes runs/<UTC time>-teardown/: server.log,
+client-<step>.json, client.json, ss.csv, capture.pcap and closes.txt (root, or
+a user namespace), env.txt, summary.md.
+
+  --capture      record the lab's port with tcpdump when possible (default)
+  --no-capture   do not run tcpdump
+  --port P       the port for every step (0 = any free port)
+  -- ...         more client options, e.g. -- --pause-ms 500
+EOF
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  run_cleanups
+  exit "$status"
+}
+
+# tcpdump first, ss next: both watch the whole run, and are stopped in reverse.
+start_observers() {
+  local reason
+  reason=$(capture_blocker "$NETLAB_CAPTURE")
+  if [[ -n $reason ]]; then
+    NETLAB_CAPTURE_SKIPPED=$reason
+  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
+    say "capturing port $NETLAB_PORT on lo into capture.pcap"
+  fi
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
+}
+
+stop_observers() {
+  ss_stop
+  capture_stop
+}
+
+# step STEP "SERVER OPTIONS" CLIENT-ARGS...: a fresh server, one client run.
+step() {
+  local step=$1 server_options=$2 status=0
+  shift 2
+  local -a server_args
+  read -r -a server_args <<<"$server_options"
+  printf '===== %s: %s (%s) =====\n' "$step" "$server_options" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" \
+    "$NETLAB_BIN_DIR/$SERVER" "${server_args[@]}" --port "$NETLAB_PORT" --log-level info
+  if [[ $NETLAB_PORT == 0 ]]; then
+    NETLAB_PORT=$NETLAB_SERVER_PORT
+    say "the server took port $NETLAB_PORT; the next steps reuse it"
+    start_observers
+  fi
+  client_args "$@"
+  # The quickack step: the second server ACKs our FIN at once instead of pausing.
+  [[ $step != quickack ]] || NETLAB_CLIENT_ARGS+=(--quickack)
+  say ""
+  say "--- $step: $SERVER $server_options; $CLIENT ${NETLAB_CLIENT_ARGS[*]}"
+  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
+  run_child "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}" \
+    --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
+  stop_server "$NETLAB_SERVER_PID"
+  if ((status != 0)); then
+    warn "$CLIENT ($step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
+    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
+    exit 1
+  fi
+  STEPS+=("$step")
+}
+
+# As the class would count them: each normal close in the capture, from the
+# first FIN to the last segment, next to what the client's TCP_INFO counted.
+count_closes() {
+  [[ -z $NETLAB_CAPTURE_SKIPPED && -s $NETLAB_RUN/capture.pcap ]] || return 0
+  local step i port label counted on_wire file=$NETLAB_RUN/closes.txt
+  for step in normal quickack; do
+    for i in 0 1; do
+      port=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/local_port")
+      label=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/connection")
+      counted=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/closing_segments")
+      printf '$ tcpdump -r capture.pcap -n "tcp port %s and tcp port %s"   # %s: %s\n' "$NETLAB_PORT" "$port" "$step" "$label"
+      tcpdump -r "$NETLAB_RUN/capture.pcap" -n "tcp port $NETLAB_PORT and tcp port $port" 2>/dev/null |
+        awk '/Flags \[[^]]*[FR]/ { closing = 1 } closing { print "    " $0 }'
+      on_wire=$(tcpdump -r "$NETLAB_RUN/capture.pcap" -n "tcp port $NETLAB_PORT and tcp port $port" 2>/dev/null |
+        awk '/Flags \[[^]]*[FR]/ { closing = 1 } closing { n++ } END { print n + 0 }')
+      printf 'closing segments: %s on the wire, %s counted by the client (TCP_INFO)\n\n' "$on_wire" "$counted"
+    done
+  done >"$file"
+  say ""
+  say "the closes in the capture ($file):"
+  grep -E '^(\$|closing)' "$file" | sed 's/^/    /'
+}
+
+report() {
+  local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap
+  local -a results=()
+  for step in "${STEPS[@]}"; do results+=("$NETLAB_RUN/client-$step.json"); done
+  "$report" merge --lab "$LAB" "${results[@]}" >"$NETLAB_RUN/client.json.tmp"
+  mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
+  write_summary "$LAB"
+  say ""
+  say "The note says: 为什么四次挥手 — what this run measured:"
+  "$report" table "$NETLAB_RUN/client.json"
+  say ""
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, closes.txt, server.log, $capture)"
+}
+
+main() {
+  parse_lab_args "$@"
+  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
+  trap cleanup EXIT INT TERM
+  bring_namespace_up
+  require_programs "$SERVER" "$CLIENT" netlab-report
+  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
+  make_run_dir "$LAB"
+  write_env_txt "$NETLAB_RUN/env.txt"
+  say "netlab $LAB: run folder $NETLAB_RUN"
+  [[ $NETLAB_PORT == 0 ]] || start_observers
+
+  step normal "--mode normal" --mode normal --pause-ms 300
+  step quickack "--mode normal" --mode normal
+  step half-close "--mode half-close" --mode half-close --pause-ms 300
+  step unread-data "--mode unread-data" --mode unread-data
+  step linger0 "--mode linger0" --mode linger0 --pause-ms 200
+  stop_observers
+  count_closes
+  report
+  record_run
+}
+
+main "$@"

@@ -1,0 +1,141 @@
+// netlab-handshake-server — the handshake lab's server (为什么三次握手).
+//
+// The three-way handshake is the kernel's business: SYN in, SYN-ACK out, ACK
+// in, and the finished connection waits in the listener's accept queue until
+// the application calls accept(). This server lets a class see that:
+//   --backlog N          the accept queue's bound (listen(fd, N)); Linux holds
+//                        N + 1 finished connections, and drops the SYNs of more
+//   --accept-delay-ms D  wait D ms before each accept(): the queue fills
+//   --no-accept          never call accept(): clients still connect, until the
+//                        queue is full; then their SYNs go unanswered
+// An accepted connection is read to its end and closed.
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/readiness.hpp"
+#include "netlab/result.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <iostream>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct Config {
+  int backlog = 4;
+  long accept_delay_ms = 0;
+  bool no_accept = false;
+};
+
+struct Counters {
+  std::size_t accepted = 0;
+  std::size_t bytes_received = 0;
+};
+
+awaitable<void> session(tcp::socket socket, Counters& counters, ConnectionRegistry& registry) {
+  ConnectionRegistry::Entry entry(registry, socket);
+  const std::string who = describe_connection(socket);
+  spdlog::info("UP   {}", who);
+  char buffer[4096];
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec) {
+      if (!is_normal_ending(ec)) spdlog::warn("read {}: {}", who, ec.message());
+      break;
+    }
+    counters.bytes_received += n;
+  }
+  spdlog::info("DOWN {}", who);
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
+                            ConnectionRegistry& registry) {
+  asio::steady_timer delay(acceptor.get_executor());
+  while (acceptor.is_open()) {
+    if (config.accept_delay_ms > 0) {
+      // Meanwhile the kernel goes on completing handshakes into the accept queue.
+      delay.expires_after(std::chrono::milliseconds(config.accept_delay_ms));
+      auto [ec] = co_await delay.async_wait(use_tuple);
+      if (ec || !acceptor.is_open()) co_return;
+    }
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+      delay.expires_after(100ms);
+      co_await delay.async_wait(use_tuple);
+      continue;
+    }
+    ++counters.accepted;
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), counters, registry), asio::detached);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The handshake lab's server: a listener whose accept queue a class can watch fill up.",
+               "netlab-handshake-server");
+  CommonOptions options;
+  add_common_options(app, options, 7002, Role::server);
+  Config config;
+  app.add_option("--backlog", config.backlog, "listen() backlog: the accept queue holds backlog + 1")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  auto* delay = app.add_option("--accept-delay-ms", config.accept_delay_ms, "wait this long before each accept()")
+                    ->capture_default_str()
+                    ->check(CLI::Range(0L, 60'000L));
+  app.add_flag("--no-accept", config.no_accept, "never call accept(): the kernel alone does the handshakes")
+      ->excludes(delay);
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  init_logging("handshake-server", options.log_level);
+
+  try {
+    asio::io_context io;
+    auto acceptor = open_listener(io, options.host, options.port, "netlab-handshake-server", config.backlog);
+    const auto bound = acceptor.local_endpoint();
+    Counters counters;
+    ConnectionRegistry registry;
+    std::string stop_reason = "?";
+    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
+      stop_reason = reason;
+      spdlog::info("stopping ({}): closing the listener (the kernel resets what is still queued) and {} "
+                   "connection(s)",
+                   reason, registry.size());
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      registry.close_all();
+    });
+    if (!config.no_accept) asio::co_spawn(io, accept_loop(acceptor, config, counters, registry), asio::detached);
+    const std::string accepting = config.no_accept ? "never accepting"
+                                  : config.accept_delay_ms > 0
+                                      ? "accepting every " + std::to_string(config.accept_delay_ms) + " ms"
+                                      : "accepting at once";
+    spdlog::info("listening on {} (backlog {}, {})", to_string(bound), config.backlog, accepting);
+    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
+    io.run();
+
+    Result result("handshake", "server");
+    result.params() = {{"backlog", config.backlog}, {"accept_delay_ms", config.accept_delay_ms},
+                       {"no_accept", config.no_accept}, {"host", options.host}, {"port", bound.port()}};
+    result.observed() = {{"accepted", counters.accepted}, {"bytes_received", counters.bytes_received},
+                         {"stopped_by", stop_reason}};
+    if (options.json != "-")
+      std::cout << "netlab-handshake-server (backlog " << config.backlog << ", " << accepting << ") on "
+                << to_string(bound) << " stopped by " << stop_reason << "\n  accepted " << counters.accepted
+                << " connection(s)\n";
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-handshake-server: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,285 @@
+// netlab-teardown-server — the teardown lab's server (为什么四次挥手).
+//
+// Each connection starts with one request line from the client,
+//   "<mode> [pause=MS] [quickack=0|1] [bytes=N]\n"
+// read one byte at a time, so that whatever the client sends after the line
+// stays in the kernel's receive queue. The answer is "OK <N>\n" and N bytes.
+// The server plays one --mode (a client asking for another gets one ERR line):
+//   normal       answer, read to the client's FIN, (TCP_QUICKACK), pause, close:
+//                the passive close. At once, our FIN carries the ACK of theirs
+//                (3 segments); after a pause the delayed ACK has gone alone (4).
+//   half-close   read the request and the client's FIN, pause in CLOSE_WAIT,
+//                then still send the response (data after a FIN), then close.
+//   unread-data  answer and close while the client's second request sits unread
+//                in our receive queue: the kernel sends RST, not FIN.
+//   linger0      answer, pause, then close with SO_LINGER {on, 0}: an abort (RST),
+//                so this active closer keeps no TIME_WAIT.
+#include "netlab/lifecycle.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/readiness.hpp"
+#include "netlab/result.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <iostream>
+#include <map>
+#include <sstream>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t max_request_line = 128;
+constexpr std::size_t max_response = std::size_t{16} << 20;
+constexpr long max_pause_ms = 10'000;
+
+struct Config {
+  std::string mode = "normal";
+  long pause_ms = 0;
+  bool quickack = false;
+  std::size_t response_bytes = 0;  // 0 = the mode's default
+};
+
+struct Request {
+  std::string mode;
+  long pause_ms;
+  bool quickack;
+  std::size_t bytes;
+};
+
+struct Counters {
+  std::size_t connections = 0, completed = 0, resets_sent = 0, bad_requests = 0;
+};
+
+std::size_t default_bytes(const std::string& mode) {
+  return mode == "half-close" || mode == "unread-data" ? 262144 : 1000;
+}
+
+// "half-close pause=300 bytes=262144": the server's defaults fill what is not named.
+std::optional<Request> parse_request(const std::string& line, const Config& config, std::string& error) {
+  std::istringstream in(line);
+  Request request{"", config.pause_ms, config.quickack, config.response_bytes};
+  in >> request.mode;
+  for (std::string item; in >> item;) {
+    const auto eq = item.find('=');
+    const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    try {
+      if (key == "pause") request.pause_ms = std::stol(value);
+      else if (key == "quickack") request.quickack = std::stoi(value) != 0;
+      else if (key == "bytes") request.bytes = std::stoul(value);
+      else throw std::invalid_argument(key);
+    } catch (const std::exception&) {
+      error = "bad item '" + item.substr(0, 32) + "' (pause=MS quickack=0|1 bytes=N)";
+      return std::nullopt;
+    }
+  }
+  if (request.pause_ms < 0 || request.pause_ms > max_pause_ms || request.bytes > max_response) {
+    error = "pause must be 0.." + std::to_string(max_pause_ms) + " ms, bytes at most " + std::to_string(max_response);
+    return std::nullopt;
+  }
+  if (request.bytes == 0) request.bytes = default_bytes(request.mode);
+  return request;
+}
+
+// One byte at a time up to '\n': the bytes after the line stay in the kernel.
+awaitable<std::string> read_request_line(tcp::socket& socket) {
+  std::string line;
+  for (char byte = 0; line.size() < max_request_line;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(&byte, 1), use_tuple);
+    if (ec) throw boost::system::system_error(ec, "read request");
+    if (byte == '\n') co_return line;
+    line += byte;
+  }
+  throw std::runtime_error("no request line within " + std::to_string(max_request_line) + " bytes");
+}
+
+awaitable<void> drain_until_eof(tcp::socket& socket) {
+  char buffer[4096];
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec == asio::error::eof) co_return;
+    if (ec) throw boost::system::system_error(ec, "read to the client's FIN");
+  }
+}
+
+awaitable<void> send_response(tcp::socket& socket, std::size_t bytes) {
+  const std::string response = "OK " + std::to_string(bytes) + "\n" + response_bytes(0, bytes);
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(response), use_tuple);
+  if (ec) throw boost::system::system_error(ec, "write response");
+}
+
+// A send buffer that holds the whole response, so close() can be called while
+// most of it is still queued (the client is not reading yet). The kernel caps
+// the size at net.core.wmem_max (times two).
+void hold_response_in_send_buffer(tcp::socket& socket, std::size_t bytes) {
+  boost::system::error_code ignored;
+  socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(std::min(bytes * 2, max_response))), ignored);
+}
+
+awaitable<std::string> play(tcp::socket& socket, const Request& request, Counters& counters) {
+  const auto pause = std::chrono::milliseconds(request.pause_ms);
+  if (request.mode == "normal") {
+    co_await send_response(socket, request.bytes);
+    co_await drain_until_eof(socket);  // their FIN: we are in CLOSE_WAIT, our ACK of it is delayed
+    if (request.quickack) {
+      // Leaving delayed-ACK mode sends the pending ACK of the FIN now, on its own.
+      int on = 1;
+      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+    }
+    if (pause.count() > 0) co_await pause_for(pause);
+    socket.close();
+    co_return "passive close after " + std::to_string(request.pause_ms) + " ms" + (request.quickack ? ", quickack" : "");
+  }
+  if (request.mode == "half-close") {
+    co_await drain_until_eof(socket);  // the request came with the client's FIN
+    if (pause.count() > 0) co_await pause_for(pause);  // CLOSE_WAIT here, FIN_WAIT_2 there
+    hold_response_in_send_buffer(socket, request.bytes);
+    co_await send_response(socket, request.bytes);  // data after the peer's FIN
+    socket.close();  // LAST_ACK until the client has taken every byte and our FIN
+    co_return std::to_string(request.bytes) + " bytes sent after the client's FIN, then closed";
+  }
+  if (request.mode == "unread-data") {
+    // Wait (bounded) until the client's next bytes are in our receive queue; we never read them.
+    using namespace asio::experimental::awaitable_operators;
+    co_await (socket.async_wait(tcp::socket::wait_read, use_tuple) || pause_for(5s));
+    const std::size_t unread = socket.available();
+    hold_response_in_send_buffer(socket, request.bytes);
+    co_await send_response(socket, request.bytes);
+    socket.close();  // unread data: RST, and whatever we had not sent yet is dropped
+    if (unread > 0) ++counters.resets_sent;
+    co_return "closed with " + std::to_string(unread) + " unread bytes" + (unread ? ": RST" : "");
+  }
+  // linger0
+  co_await send_response(socket, request.bytes);
+  if (pause.count() > 0) co_await pause_for(pause);
+  socket.set_option(asio::socket_base::linger(true, 0));
+  socket.close();  // an abort: RST, no FIN, no TIME_WAIT
+  ++counters.resets_sent;
+  co_return "aborted with SO_LINGER {on, 0}: RST";
+}
+
+awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
+  ConnectionRegistry::Entry entry(registry, socket);
+  const std::string who = describe_connection(socket);
+  spdlog::info("UP   {}", who);
+  std::string ending;
+  try {
+    const std::string line = co_await read_request_line(socket);
+    std::string error;
+    auto request = parse_request(line, config, error);
+    if (request && request->mode != config.mode)
+      error = "this server plays --mode " + config.mode + ", the client asked for '" + request->mode.substr(0, 32) +
+              "' (start the server with --mode " + request->mode.substr(0, 32) + ")";
+    if (!error.empty()) {
+      ++counters.bad_requests;
+      const std::string reply = "ERR " + error + "\n";
+      co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
+      ending = error;
+    } else {
+      ending = co_await play(socket, *request, counters);
+      ++counters.completed;
+    }
+  } catch (const boost::system::system_error& e) {
+    if (!is_normal_ending(e.code())) throw;
+    ending = e.code().message();
+  } catch (const std::runtime_error& e) {
+    ++counters.bad_requests;
+    ending = e.what();
+  }
+  spdlog::info("DOWN {} ({})", who, ending);
+}
+
+awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
+                            ConnectionRegistry& registry) {
+  asio::steady_timer backoff(acceptor.get_executor());
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("accept: {}", ec.message());
+      backoff.expires_after(100ms);
+      co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    ++counters.connections;
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), config, counters, registry),
+                   [](std::exception_ptr error) {
+                     if (!error) return;
+                     try {
+                       std::rethrow_exception(error);
+                     } catch (const std::exception& e) {
+                       spdlog::error("session: {}", e.what());
+                     }
+                   });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The teardown lab's server: passive close, half-close, close with unread data, SO_LINGER 0.",
+               "netlab-teardown-server");
+  CommonOptions options;
+  add_common_options(app, options, 7003, Role::server);
+  Config config;
+  app.add_option("--mode", config.mode, "normal | half-close | unread-data | linger0")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0"}));
+  app.add_option("--pause-ms", config.pause_ms, "pause before closing (when the client's request names none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0L, max_pause_ms));
+  app.add_flag("--quickack", config.quickack, "normal: ACK the client's FIN at once (when the request names none)");
+  app.add_option("--response-bytes", config.response_bytes,
+                 "response size when the request names none (default: 262144 half-close/unread-data, else 1000)")
+      ->check(CLI::Range(std::size_t{1}, max_response));
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  init_logging("teardown-server", options.log_level);
+
+  try {
+    asio::io_context io;
+    auto acceptor = open_listener(io, options.host, options.port, "netlab-teardown-server");
+    const auto bound = acceptor.local_endpoint();
+    Counters counters;
+    ConnectionRegistry registry;
+    std::string stop_reason = "?";
+    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
+      stop_reason = reason;
+      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      registry.close_all();
+    });
+    asio::co_spawn(io, accept_loop(acceptor, config, counters, registry), asio::detached);
+    spdlog::info("listening on {} (--mode {})", to_string(bound), config.mode);
+    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
+    io.run();
+
+    Result result("teardown", "server");
+    result.params() = {{"mode", config.mode}, {"pause_ms", config.pause_ms}, {"quickack", config.quickack},
+                       {"host", options.host}, {"port", bound.port()}};
+    result.observed() = {{"connections", counters.connections}, {"completed", counters.completed},
+                         {"resets_sent", counters.resets_sent}, {"bad_requests", counters.bad_requests},
+                         {"stopped_by", stop_reason}};
+    if (options.json != "-")
+      std::cout << "netlab-teardown-server (--mode " << config.mode << ") on " << to_string(bound) << " stopped by "
+                << stop_reason << "\n  connections " << counters.connections << ", completed " << counters.completed
+                << ", closed with RST " << counters.resets_sent << ", bad requests " << counters.bad_requests << "\n";
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-teardown-server: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

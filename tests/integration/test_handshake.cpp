@@ -1,0 +1,195 @@
+// The handshake lab on real sockets: the real server (--no-accept, small
+// backlogs, --accept-delay-ms) and client on ephemeral ports; the client's JSON
+// is asserted and the listener's accept queue is read from here too. As root:
+// the stale SYN through a raw socket, and the handshakes in a tcpdump capture.
+#include "lifecycle_capture.hpp"
+#include "process.hpp"
+
+#include "netlab/census.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include <iostream>
+
+using namespace netlab::test;
+namespace json = boost::json;
+
+namespace {
+
+std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
+
+json::object run_client(const Server& server, std::vector<std::string> args) {
+  TempDir dir;
+  std::vector<std::string> argv{bin("netlab-handshake-client"), "--port", server.port_text(), "--json",
+                                dir.file("client.json"), "--log-level", "warn", "--hold-ms", "0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto result = run(argv);
+  INFO("client stderr: " << result.err);
+  REQUIRE(result.exit_code == 0);
+  return read_json(dir.file("client.json")).as_object();
+}
+
+std::string verdict(const json::object& result, const std::string& id) {
+  for (const auto& c : result.at("checks").as_array())
+    if (c.at("id").as_string() == id) return std::string(c.at("verdict").as_string());
+  return "no such check";
+}
+
+// The listener's accept queue, as `ss -lnt` shows it in Recv-Q.
+std::size_t accept_queue(std::uint16_t port) {
+  for (const auto& s : netlab::list_tcp_sockets({.local_port = port}))
+    if (s.state == netlab::TcpState::listen) return s.receive_queue;
+  return 0;
+}
+
+void require_root(const char* what) {
+  if (::geteuid() != 0) {
+    std::cout << "skipped: needs root (" << what << ")\n";
+    std::exit(77);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("no accept(): connect() succeeds, both ends ESTAB, the accept queue holds them", "[pair]") {
+  Server server("netlab-handshake-server", {"--no-accept", "--backlog", "8"});
+  const auto result = run_client(server, {"--connections", "3"});
+  const auto& o = result.at("observed").as_object();
+  CHECK(number(o.at("connected")) == 3);
+  CHECK(number(o.at("client_established")) == 3);
+  CHECK(number(o.at("server_established")) == 3);
+  CHECK(number(o.at("accept_queue_length")) == 3);
+  CHECK(number(o.at("backlog")) == 8);
+  // SYN and ACK out, SYN-ACK in: counted by the kernel.
+  for (const auto& a : o.at("attempts").as_array()) {
+    CHECK(number(a.at("segments_out")) == 2);
+    CHECK(number(a.at("segments_in")) == 1);
+  }
+  CHECK(verdict(result, "three-segments") == "confirmed");
+  CHECK(verdict(result, "kernel-handshake") == "confirmed");
+  CHECK(verdict(result, "backlog-bounds-queue") == "skipped");
+  // Nobody ever called accept(): the kernel still holds the three.
+  CHECK(accept_queue(server.port()) == 3);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("a full accept queue: the next connect() stalls in SYN-SENT, ListenOverflows grows", "[pair]") {
+  Server server("netlab-handshake-server", {"--no-accept", "--backlog", "1"});
+  const auto result = run_client(server, {"--connections", "3", "--timeout-ms", "1500"});
+  const auto& o = result.at("observed").as_object();
+  const std::size_t connected = number(o.at("connected")), stalled = number(o.at("stalled"));
+  CHECK(connected + stalled == 3);
+  CHECK(stalled >= 1);
+  CHECK(number(o.at("accept_queue_length")) == connected);
+  CHECK(std::string(o.at("attempts").as_array().back().at("outcome").as_string()) == "timed out in SYN-SENT");
+  // A namespace-wide counter: other programs may add to it, never take from it.
+  REQUIRE(o.contains("listen_overflows_delta"));
+  CHECK(number(o.at("listen_overflows_delta")) >= 1);
+  CHECK(verdict(result, "backlog-bounds-queue") == "confirmed");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("a slow accept(): a dropped SYN is retransmitted and the connection made later", "[pair]") {
+  Server server("netlab-handshake-server", {"--backlog", "0", "--accept-delay-ms", "300"});
+  const auto result = run_client(server, {"--connections", "3", "--timeout-ms", "5000"});
+  const auto& o = result.at("observed").as_object();
+  CHECK(number(o.at("connected")) == 3);
+  std::size_t retransmitted = 0;
+  for (const auto& a : o.at("attempts").as_array())
+    if (number(a.at("syn_retransmits")) > 0) {
+      ++retransmitted;
+      CHECK(number(a.at("segments_out")) >= 3);  // SYN, SYN again, ACK
+    }
+  CHECK(retransmitted >= 1);
+  CHECK(verdict(result, "backlog-bounds-queue") == "confirmed");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("TCP_REPAIR reads a different initial sequence number for every connection", "[root]") {
+  require_root("TCP_REPAIR");
+  Server server("netlab-handshake-server", {});
+  const auto result = run_client(server, {"--connections", "4"});
+  const auto& isns = result.at("observed").at("isns").as_array();
+  CHECK(isns.size() == 4);
+  CHECK(verdict(result, "isn-per-connection") == "confirmed");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("a stale SYN is answered SYN-ACK, then RST, and creates nothing", "[root]") {
+  require_root("a raw socket for the stale SYN");
+  Server server("netlab-handshake-server", {});
+  const auto result = run_client(server, {"--stale-syn", "--seed", "42"});
+  const auto& o = result.at("observed").as_object();
+  CHECK(o.at("syn_ack_seen").as_bool());
+  CHECK(o.at("rst_seen").as_bool());
+  CHECK(number(o.at("sockets_created")) == 0);
+  CHECK(number(o.at("accept_queue_after")) == 0);
+  std::string flags;
+  for (const auto& s : o.at("segments").as_array()) flags += std::string(s.at("flags").as_string()) + " ";
+  CHECK(flags == "S S. R ");
+  CHECK(verdict(result, "stale-syn-rejected") == "confirmed");
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("capture: three segments open each connection, with the ISNs TCP_REPAIR read", "[root][capture]") {
+  if (const auto why = capture_blocker(); !why.empty()) {
+    std::cout << "skipped: " << why << "\n";
+    std::exit(77);
+  }
+  Server server("netlab-handshake-server", {});
+  Capture capture(server.port());
+  const auto result = run_client(server, {"--connections", "2"});
+  const auto segments = capture.stop();
+  const auto& isns = result.at("observed").at("isns").as_array();
+  REQUIRE(isns.size() == 2);
+  for (const auto& isn : isns) {
+    const auto port = static_cast<std::uint16_t>(number(isn.at("local_port")));
+    const auto connection = connection_segments(segments, port);
+    INFO("port " << port);
+    REQUIRE(connection.size() >= 3);
+    CHECK(connection[0].flags == "S");
+    CHECK(connection[1].flags == "S.");
+    CHECK(connection[2].flags == ".");
+    CHECK(connection[0].seq == isn.at("client_isn").to_number<std::uint32_t>());
+    CHECK(connection[1].seq == isn.at("server_isn").to_number<std::uint32_t>());
+  }
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("handshake: clear errors — no server, port in use, bad usage", "[errors]") {
+  std::uint16_t port = 0;
+  {
+    Server server("netlab-handshake-server", {});
+    port = server.port();
+    REQUIRE(server.stop() == 0);
+  }
+  const auto refused = run({bin("netlab-handshake-client"), "--port", std::to_string(port)});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("connection refused — is netlab-handshake-server running?") != std::string::npos);
+  if (::geteuid() == 0) {
+    const auto stale = run({bin("netlab-handshake-client"), "--port", std::to_string(port), "--stale-syn"});
+    CHECK(stale.exit_code == 1);
+    CHECK(stale.err.find("nothing listens on") != std::string::npos);
+  }
+  Server first("netlab-handshake-server", {});
+  const auto busy = run({bin("netlab-handshake-server"), "--port", first.port_text()}, 10s);
+  CHECK(busy.exit_code == 1);
+  CHECK(busy.err.find("address already in use") != std::string::npos);
+  CHECK(first.stop() == 0);
+  CHECK(run({bin("netlab-handshake-server"), "--no-accept", "--accept-delay-ms", "10"}).exit_code == 2);
+  CHECK(run({bin("netlab-handshake-client"), "--connections", "0"}).exit_code == 2);
+}
+
+TEST_CASE("a client arriving while the queue is full waits, bounded, and says so", "[bad-input]") {
+  Server server("netlab-handshake-server", {"--no-accept", "--backlog", "0"});
+  // The first client fills the queue (one connection) and leaves it there.
+  const auto first = run_client(server, {"--connections", "1"});
+  CHECK(number(first.at("observed").at("connected")) == 1);
+  // A second one, in the middle of that scenario: its SYN is dropped, bounded by --timeout-ms.
+  const auto second = run_client(server, {"--connections", "1", "--timeout-ms", "300"});
+  CHECK(number(second.at("observed").at("stalled")) == 1);
+  CHECK(std::string(second.at("observed").at("attempts").as_array().at(0).at("outcome").as_string()) ==
+        "timed out in SYN-SENT");
+  CHECK(server.stop() == 0);
+}
