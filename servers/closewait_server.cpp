@@ -15,6 +15,7 @@
 #include "netlab/net.hpp"
 #include "netlab/options.hpp"
 #include "netlab/readiness.hpp"
+#include "netlab/serve.hpp"
 #include "netlab/result.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -157,32 +158,6 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
   spdlog::info("DOWN {} ({})", who, ending);
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
-                            ConnectionRegistry& registry, asio::steady_timer& stopping) {
-  asio::steady_timer backoff(acceptor.get_executor());
-  while (acceptor.is_open()) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // EMFILE is this lab's own failure mode: the leaked descriptors run out.
-      spdlog::warn("accept: {}", ec.message());
-      backoff.expires_after(100ms);
-      co_await backoff.async_wait(use_tuple);
-      continue;
-    }
-    ++counters.connections;
-    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), config, counters, registry, stopping),
-                   [](std::exception_ptr error) {
-                     if (!error) return;
-                     try {
-                       std::rethrow_exception(error);
-                     } catch (const std::exception& e) {
-                       spdlog::error("session: {}", e.what());
-                     }
-                   });
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -223,7 +198,10 @@ int main(int argc, char** argv) {
       registry.close_all();
       stopping.cancel();
     });
-    asio::co_spawn(io, accept_loop(acceptor, config, counters, registry, stopping), asio::detached);
+    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+                     ++counters.connections;
+                     return session(std::move(socket), config, counters, registry, stopping);
+                   }), asio::detached);
     spdlog::info("listening on {} (--{}, idle timeout {} ms)", to_string(bound), mode, idle_ms);
     if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
     io.run();

@@ -20,6 +20,7 @@
 #include "netlab/net.hpp"
 #include "netlab/options.hpp"
 #include "netlab/readiness.hpp"
+#include "netlab/serve.hpp"
 #include "netlab/result.hpp"
 #include "netlab/rpc_protocol.hpp"
 
@@ -225,32 +226,6 @@ awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::Key
   spdlog::info("DOWN {} ({})", who, ending);
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, rpc::KeyValueStore& store,
-                            Counters& counters, ConnectionRegistry& registry) {
-  asio::steady_timer backoff(acceptor.get_executor());
-  while (acceptor.is_open()) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      spdlog::warn("accept: {}", ec.message());
-      backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(use_tuple);
-      continue;
-    }
-    ++counters.connections;
-    asio::co_spawn(acceptor.get_executor(),
-                   session(beast::tcp_stream(std::move(socket)), config, store, counters, registry),
-                   [](std::exception_ptr error) {
-                     if (!error) return;
-                     try {
-                       std::rethrow_exception(error);
-                     } catch (const std::exception& e) {
-                       spdlog::error("session: {}", e.what());
-                     }
-                   });
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -283,7 +258,10 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    asio::co_spawn(io, accept_loop(acceptor, config, store, counters, registry), asio::detached);
+    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+                     ++counters.connections;
+                     return session(beast::tcp_stream(std::move(socket)), config, store, counters, registry);
+                   }), asio::detached);
     spdlog::info("listening on {}: binary RPC and HTTP/1.1+JSON (POST /rpc/put|get|add)", to_string(bound));
     if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
     const auto started = Clock::now();

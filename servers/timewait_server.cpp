@@ -17,6 +17,7 @@
 #include "netlab/net.hpp"
 #include "netlab/options.hpp"
 #include "netlab/readiness.hpp"
+#include "netlab/serve.hpp"
 #include "netlab/result.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -142,32 +143,6 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
   spdlog::debug("DOWN {} ({})", who, ending);
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
-                            ConnectionRegistry& registry) {
-  asio::steady_timer backoff(acceptor.get_executor());
-  while (acceptor.is_open()) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // EMFILE and friends: say so and pause instead of spinning on the error.
-      spdlog::warn("accept: {}", ec.message());
-      backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(use_tuple);
-      continue;
-    }
-    ++counters.connections;
-    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), config, counters, registry),
-                   [](std::exception_ptr error) {
-                     if (!error) return;
-                     try {
-                       std::rethrow_exception(error);
-                     } catch (const std::exception& e) {
-                       spdlog::error("session: {}", e.what());
-                     }
-                   });
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -201,7 +176,10 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    asio::co_spawn(io, accept_loop(acceptor, config, counters, registry), asio::detached);
+    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+                     ++counters.connections;
+                     return session(std::move(socket), config, counters, registry);
+                   }), asio::detached);
     spdlog::info("listening on {} (closer {})", to_string(bound), closer_name(config.closer));
     if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
     const auto started = Clock::now();

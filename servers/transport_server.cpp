@@ -16,6 +16,7 @@
 #include "netlab/net.hpp"
 #include "netlab/options.hpp"
 #include "netlab/readiness.hpp"
+#include "netlab/serve.hpp"
 #include "netlab/result.hpp"
 #include "netlab/transport_kernel.hpp"
 #include "netlab/transport_message.hpp"
@@ -256,31 +257,6 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
   spdlog::info("DOWN {} ({}; {} messages)", who, ending, account.received());
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
-                            ConnectionRegistry& registry) {
-  asio::steady_timer backoff(acceptor.get_executor());
-  while (acceptor.is_open()) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      spdlog::warn("accept: {}", ec.message());
-      backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(use_tuple);
-      continue;
-    }
-    ++counters.tcp_connections;
-    asio::co_spawn(acceptor.get_executor(), tcp_session(std::move(socket), config, counters, registry),
-                   [](std::exception_ptr error) {
-                     if (!error) return;
-                     try {
-                       std::rethrow_exception(error);
-                     } catch (const std::exception& e) {
-                       spdlog::error("session: {}", e.what());
-                     }
-                   });
-  }
-}
-
 // ---- binding both on one port number ----------------------------------------
 
 struct Sockets {
@@ -358,7 +334,10 @@ int main(int argc, char** argv) {
       if (sockets.udp_socket) sockets.udp_socket->close(ignored);
       registry.close_all();
     });
-    if (sockets.acceptor) asio::co_spawn(io, accept_loop(*sockets.acceptor, config, counters, registry), asio::detached);
+    if (sockets.acceptor) asio::co_spawn(io, accept_loop(*sockets.acceptor, [&](tcp::socket socket) {
+      ++counters.tcp_connections;
+      return tcp_session(std::move(socket), config, counters, registry);
+    }), asio::detached);
     if (sockets.udp_socket) asio::co_spawn(io, serve_udp(*sockets.udp_socket, config, counters), asio::detached);
     const int rcvbuf = sockets.udp_socket ? receive_buffer(sockets.udp_socket->native_handle())
                                           : receive_buffer(sockets.acceptor->native_handle());

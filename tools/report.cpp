@@ -3,6 +3,8 @@
 //   summary --lab L FILE      Markdown for summary.md: the verdict table and each step's numbers
 //   table   FILE              the verdict table, aligned for a terminal
 //   get     FILE POINTER      one value by JSON pointer (for scripts and tests)
+//   checks  FILE              one tab-separated line per check: step, id, verdict, note, observed, evidence
+//   chart   SS_CSV [--svg F]  sparklines of the socket states over time (ss.csv), and an SVG chart
 // It reads files only; it opens no socket.
 #include "netlab/options.hpp"
 
@@ -177,6 +179,123 @@ int get(const std::string& path, const std::string& pointer) {
   return 0;
 }
 
+// One check per line, tab-separated, for the tour's report card.
+int checks(const std::string& path) {
+  const json::object result = load_result(path);
+  // No field is left empty: shells read tab-separated lines with IFS=tab, which
+  // would merge an empty field into the next one.
+  const auto clean = [](std::string text) {
+    for (auto& c : text)
+      if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+    return text.empty() ? std::string("-") : text;
+  };
+  for (const auto& value : result.at("checks").as_array()) {
+    if (!value.is_object()) continue;
+    const auto& check = value.as_object();
+    std::cout << clean(field(check, "step")) << '\t' << clean(field(check, "id")) << '\t'
+              << clean(field(check, "verdict")) << '\t' << clean(field(check, "note")) << '\t'
+              << clean(field(check, "observed")) << '\t' << clean(field(check, "evidence")) << '\n';
+  }
+  return 0;
+}
+
+// ss.csv: "elapsed_ms,ESTAB,...,LISTEN" then one row per sample.
+struct StateSeries {
+  std::vector<std::string> states;
+  std::vector<double> elapsed_ms;
+  std::vector<std::vector<double>> counts;  // counts[state][sample]
+};
+
+StateSeries load_series(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  StateSeries series;
+  std::string line;
+  if (!std::getline(in, line) || line.rfind("elapsed_ms,", 0) != 0) throw std::runtime_error(path + ": not an ss.csv");
+  std::stringstream header(line.substr(11));
+  for (std::string name; std::getline(header, name, ',');) series.states.push_back(name);
+  series.counts.resize(series.states.size());
+  for (std::size_t row = 0; row < 100000 && std::getline(in, line); ++row) {
+    std::stringstream fields(line);
+    std::string value;
+    if (!std::getline(fields, value, ',')) continue;
+    series.elapsed_ms.push_back(std::stod(value));
+    for (auto& column : series.counts) column.push_back(std::getline(fields, value, ',') ? std::stod(value) : 0);
+  }
+  return series;
+}
+
+// "▁▂▄█▇▅▂▁": the shape of a count over the run, at most `width` characters.
+std::string sparkline(const std::vector<double>& values, double top, std::size_t width) {
+  static const char* bars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  std::string line;
+  const std::size_t buckets = std::min(width, values.size());
+  for (std::size_t b = 0; b < buckets; ++b) {
+    const std::size_t from = b * values.size() / buckets, to = (b + 1) * values.size() / buckets;
+    const double peak = *std::max_element(values.begin() + static_cast<long>(from), values.begin() + static_cast<long>(to));
+    line += top > 0 ? bars[std::min<std::size_t>(7, static_cast<std::size_t>(peak / top * 7.999))] : bars[0];
+  }
+  return line;
+}
+
+// The SVG chart: one line per state that was ever seen (LISTEN left out), time on x.
+std::string chart_svg(const StateSeries& series, const std::vector<std::size_t>& shown, double top) {
+  static const char* colours[] = {"#1a5fb4", "#c01c28", "#26a269", "#e66100", "#613583", "#865e3c", "#000000"};
+  const double width = 640, height = 220, left = 50, bottom = 190, right = 620, upper = 20;
+  const double end = series.elapsed_ms.empty() ? 1 : std::max(1.0, series.elapsed_ms.back());
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height + 20 * shown.size()
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<line x1=\"" << left << "\" y1=\"" << bottom << "\" x2=\"" << right << "\" y2=\"" << bottom << "\" stroke=\"#444\"/>\n"
+      << "<line x1=\"" << left << "\" y1=\"" << upper << "\" x2=\"" << left << "\" y2=\"" << bottom << "\" stroke=\"#444\"/>\n"
+      << "<text x=\"" << left - 6 << "\" y=\"" << upper + 4 << "\" text-anchor=\"end\">" << top << "</text>\n"
+      << "<text x=\"" << left - 6 << "\" y=\"" << bottom << "\" text-anchor=\"end\">0</text>\n"
+      << "<text x=\"" << right << "\" y=\"" << bottom + 16 << "\" text-anchor=\"end\">" << end / 1000 << " s</text>\n";
+  for (std::size_t k = 0; k < shown.size(); ++k) {
+    const auto& column = series.counts[shown[k]];
+    svg << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colours[k % 7] << "\" points=\"";
+    for (std::size_t i = 0; i < column.size(); ++i)
+      svg << left + (right - left) * series.elapsed_ms[i] / end << "," << bottom - (bottom - upper) * column[i] / top << " ";
+    svg << "\"/>\n<text x=\"" << left << "\" y=\"" << height + 20 * k << "\" fill=\"" << colours[k % 7] << "\">"
+        << series.states[shown[k]] << " (peak " << *std::max_element(column.begin(), column.end()) << ")</text>\n";
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+int chart(const std::string& path, const std::string& svg_path) {
+  const StateSeries series = load_series(path);
+  std::vector<std::size_t> shown;
+  double top = 0;
+  for (std::size_t s = 0; s < series.states.size(); ++s) {
+    const auto& column = series.counts[s];
+    const double peak = column.empty() ? 0 : *std::max_element(column.begin(), column.end());
+    if (peak > 0 && series.states[s] != "LISTEN") {
+      shown.push_back(s);
+      top = std::max(top, peak);
+    }
+  }
+  if (shown.empty()) {
+    std::cout << "no connection on the lab's port was seen by ss in " << series.elapsed_ms.size() << " samples\n";
+    return 0;
+  }
+  const double seconds = series.elapsed_ms.empty() ? 0 : series.elapsed_ms.back() / 1000;
+  std::size_t name_width = 0;
+  for (auto s : shown) name_width = std::max(name_width, series.states[s].size());
+  for (auto s : shown) {
+    const auto& column = series.counts[s];
+    std::cout << series.states[s] << std::string(name_width - series.states[s].size() + 2, ' ')
+              << sparkline(column, top, 60) << "  peak " << *std::max_element(column.begin(), column.end()) << "\n";
+  }
+  std::cout << "(" << series.elapsed_ms.size() << " samples over " << seconds << " s)\n";
+  if (!svg_path.empty()) {
+    std::ofstream out(svg_path);
+    out << chart_svg(series, shown, top);
+    if (!out) throw std::runtime_error(svg_path + ": cannot write");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -206,11 +325,21 @@ int main(int argc, char** argv) {
   get_cmd->add_option("file", file, "result JSON file")->required();
   get_cmd->add_option("pointer", pointer, "JSON pointer, e.g. /observed/steps/0/observed/mismatches")->required();
 
+  auto* checks_cmd = app.add_subcommand("checks", "one tab-separated line per check (for the tour's report card)");
+  checks_cmd->add_option("file", file, "result JSON file")->required();
+
+  std::string svg;
+  auto* chart_cmd = app.add_subcommand("chart", "sparklines of the socket states over time from ss.csv");
+  chart_cmd->add_option("file", file, "an ss.csv written by a lab run")->required();
+  chart_cmd->add_option("--svg", svg, "also write the chart as SVG to this file");
+
   if (auto code = netlab::parse_options(app, argc, argv)) return *code;
   try {
     if (*merge_cmd) return merge(lab, files);
     if (*summary_cmd) return summary(lab, file);
     if (*table_cmd) return table(file);
+    if (*checks_cmd) return checks(file);
+    if (*chart_cmd) return chart(file, svg);
     return get(file, pointer);
   } catch (const std::exception& e) {
     std::cerr << "netlab-report: " << e.what() << "\n";

@@ -44,31 +44,6 @@ capture.pcap (root, or a user namespace), env.txt, summary.md.
 EOF
 }
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  run_cleanups
-  exit "$status"
-}
-
-# tcpdump first, ss next: both watch the whole run, and are stopped in reverse.
-start_observers() {
-  local reason
-  reason=$(capture_blocker "$NETLAB_CAPTURE")
-  if [[ -n $reason ]]; then
-    NETLAB_CAPTURE_SKIPPED=$reason
-  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
-    say "capturing port $NETLAB_PORT on lo into capture.pcap"
-  fi
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
-}
-
-stop_observers() {
-  ss_stop
-  capture_stop
-}
-
 # What a class would type to see the leak: the CLOSE-WAIT sockets and the descriptors.
 snapshot_close_wait() {
   local pid=$1 file=$NETLAB_RUN/close-wait.txt

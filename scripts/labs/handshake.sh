@@ -47,31 +47,6 @@ env.txt, summary.md.
 EOF
 }
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  run_cleanups
-  exit "$status"
-}
-
-# tcpdump first, ss next: both watch the whole run, and are stopped in reverse.
-start_observers() {
-  local reason
-  reason=$(capture_blocker "$NETLAB_CAPTURE")
-  if [[ -n $reason ]]; then
-    NETLAB_CAPTURE_SKIPPED=$reason
-  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
-    say "capturing port $NETLAB_PORT on lo into capture.pcap"
-  fi
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
-}
-
-stop_observers() {
-  ss_stop
-  capture_stop
-}
-
 # step STEP "SERVER OPTIONS" CLIENT-ARGS...: a fresh server, one client run.
 step() {
   local step=$1 server_options=$2 status=0

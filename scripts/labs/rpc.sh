@@ -40,31 +40,6 @@ env.txt, summary.md.
 EOF
 }
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  run_cleanups
-  exit "$status"
-}
-
-# tcpdump first, ss next: both watch the whole run, and are stopped in reverse.
-start_observers() {
-  local reason
-  reason=$(capture_blocker "$NETLAB_CAPTURE")
-  if [[ -n $reason ]]; then
-    NETLAB_CAPTURE_SKIPPED=$reason
-  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
-    say "capturing port $NETLAB_PORT on lo into capture.pcap"
-  fi
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
-}
-
-stop_observers() {
-  ss_stop
-  capture_stop
-}
-
 start_lab_server() {
   start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port" \
     "$NETLAB_BIN_DIR/$SERVER" --port "$NETLAB_PORT" --log-level info

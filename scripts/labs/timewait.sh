@@ -70,24 +70,6 @@ cleanup() {
   exit "$status"
 }
 
-# tcpdump first, ss next: both watch the whole run, and are stopped in reverse.
-start_observers() {
-  local reason
-  reason=$(capture_blocker "$NETLAB_CAPTURE")
-  if [[ -n $reason ]]; then
-    NETLAB_CAPTURE_SKIPPED=$reason
-  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
-    say "capturing port $NETLAB_PORT on lo into capture.pcap"
-  fi
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
-}
-
-stop_observers() {
-  ss_stop
-  capture_stop
-}
-
 # run_client STEP ARGS...: the client against the current server, into client-STEP.json.
 run_client() {
   local step=$1 status=0

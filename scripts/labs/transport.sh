@@ -77,23 +77,6 @@ delete_namespaces() {
   NETNS_B=""
 }
 
-start_observers() {
-  local reason
-  reason=$(capture_blocker "$NETLAB_CAPTURE")
-  if [[ -n $reason ]]; then
-    NETLAB_CAPTURE_SKIPPED=$reason
-  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
-    say "capturing port $NETLAB_PORT on lo into capture.pcap"
-  fi
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
-}
-
-stop_observers() {
-  ss_stop
-  capture_stop
-}
-
 # --- one step's own capture (the whole-run capture.pcap mixes the steps) ------
 
 capture_possible() { [[ -z $NETLAB_CAPTURE_SKIPPED && -n ${NETLAB_CAPTURE_PID-} ]]; }

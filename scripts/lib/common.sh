@@ -101,3 +101,13 @@ run_cleanups() {
   done
   NETLAB_CLEANUPS=()
 }
+
+# cleanup: what a lab script's one `trap cleanup EXIT INT TERM` runs: releases
+# what the script registered, in reverse order, and keeps the exit status.
+# A script that made more (namespaces) defines its own and calls run_cleanups.
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  run_cleanups
+  exit "$status"
+}

@@ -157,7 +157,7 @@ capture_report() {
     "$(stat -c %s "$pcap")" "$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)"
   printf -- '- read it: `tcpdump -r %s -n -tttt | less` (or open it in Wireshark)\n' "$pcap"
   if [[ -f $dir/ladder.txt ]]; then
-    printf -- '- ladder of one connection: `ladder.txt` (terminal), `ladder.svg` (slides); all flows: `netlab-pcap flows %s`\n\n' "$pcap"
+    printf -- '- ladder of one connection: [ladder.txt](ladder.txt) (terminal), [ladder.svg](ladder.svg) (slides); all flows: `netlab-pcap flows %s`\n\n' "$pcap"
     "$NETLAB_BIN_DIR/netlab-pcap" ladder "$pcap" --port "${NETLAB_PORT:-0}" --format mermaid 2>/dev/null || true
   fi
 }
@@ -169,4 +169,24 @@ write_ladders() {
   [[ -z ${NETLAB_CAPTURE_SKIPPED-} && -s $pcap && -x $tool ]] || return 0
   "$tool" ladder "$pcap" --port "${NETLAB_PORT:-0}" --color never >"$dir/ladder.txt" 2>/dev/null || rm -f "$dir/ladder.txt"
   "$tool" ladder "$pcap" --port "${NETLAB_PORT:-0}" --format svg >"$dir/ladder.svg" 2>/dev/null || rm -f "$dir/ladder.svg"
+}
+
+# start_observers: for a lab run, tcpdump first (when it can run: root, or a
+# user namespace), then the ss sampler; both watch the whole run.
+start_observers() {
+  local reason
+  reason=$(capture_blocker "$NETLAB_CAPTURE")
+  if [[ -n $reason ]]; then
+    NETLAB_CAPTURE_SKIPPED=$reason
+  elif capture_start "$NETLAB_PORT" "$NETLAB_RUN"; then
+    say "capturing port $NETLAB_PORT on lo into capture.pcap"
+  fi
+  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || say "capture skipped: $NETLAB_CAPTURE_SKIPPED"
+  ss_start "$NETLAB_PORT" "$NETLAB_RUN/ss.csv"
+}
+
+# stop_observers: the two observers stopped in reverse order.
+stop_observers() {
+  ss_stop
+  capture_stop
 }

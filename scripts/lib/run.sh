@@ -10,7 +10,10 @@ make_run_dir() {
   mkdir -p -- "$NETLAB_RUNS_DIR"
   NETLAB_RUN=$base
   for ((i = 2; i <= 50; i++)); do
-    mkdir -- "$NETLAB_RUN" 2>/dev/null && return 0
+    # Until write_summary replaces it, summary.md says the run did not finish.
+    mkdir -- "$NETLAB_RUN" 2>/dev/null &&
+      printf '# interrupted\n\nThis run did not finish: it was interrupted (Ctrl-C, SIGTERM) or stopped by an error before its summary was written.\n' >"$NETLAB_RUN/summary.md" &&
+      return 0
     NETLAB_RUN=$base-$i
   done
   die "cannot create a run folder under $NETLAB_RUNS_DIR"
@@ -123,18 +126,28 @@ client_args() {
 
 # --- the end of a run -----------------------------------------------------------
 
-# write_summary LAB: summary.md from client.json, ss.csv and the capture.
+# write_summary LAB: summary.md from client.json, ss.csv and the capture, with
+# links to the ladder, the chart of socket states and the JSON.
 write_summary() {
-  local lab=$1 run=$NETLAB_RUN files
+  local lab=$1 run=$NETLAB_RUN files file
   write_ladders "$run"
+  if [[ -f $run/ss.csv ]]; then
+    "$NETLAB_BIN_DIR/netlab-report" chart "$run/ss.csv" --svg "$run/ss-chart.svg" >"$run/ss-chart.txt" 2>/dev/null ||
+      rm -f "$run/ss-chart.txt" "$run/ss-chart.svg"
+  fi
+  rm -f -- "$run/summary.md"  # the "interrupted" placeholder: this run finished
   mapfile -t files < <(cd "$run" && ls)
   {
     "$NETLAB_BIN_DIR/netlab-report" summary --lab "$lab" "$run/client.json"
     printf '\n## Socket states (ss.csv)\n\n'
     if [[ -f $run/ss.csv ]]; then printf '%s\n' "$(ss_peaks "$run/ss.csv")"; else echo "not sampled"; fi
+    if [[ -f $run/ss-chart.txt ]]; then
+      printf '\nCounts on the lab port over the run (chart: [ss-chart.svg](ss-chart.svg)):\n\n```\n%s\n```\n' \
+        "$(cat "$run/ss-chart.txt")"
+    fi
     capture_report "$run"
     printf '\n## Files\n\n'
-    printf -- '- `%s`\n' "${files[@]}" summary.md
+    for file in "${files[@]}" summary.md; do printf -- '- [%s](%s)\n' "$file" "$file"; done
   } >"$run/summary.md"
 }
 

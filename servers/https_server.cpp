@@ -1,0 +1,278 @@
+// netlab-https-server — the https 过程 lab's server.
+//
+// Serves one small page over TLS, in one of three handshakes:
+//   --tls 1.2-rsa    TLS 1.2 with RSA key transport: the client encrypts its
+//                    "random 3" (the pre-master secret) with our certificate's key,
+//                    the handshake the note tells
+//   --tls 1.2-ecdhe  TLS 1.2 with ECDHE: both sides send a key share, we sign ours
+//   --tls 1.3        TLS 1.3: key shares in the hellos, everything after ServerHello
+//                    encrypted, the handshake signed in CertificateVerify
+// The certificate and key come from the lab's own CA, generated at the first run
+// into --cert-dir. Each response carries the SHA-256 of keying material exported
+// from the session, so the client can prove both ends derived the same keys.
+// A peer that sends non-TLS bytes, leaves mid-handshake, sends nothing, or
+// rejects our certificate gets one log line; everyone else keeps being served.
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/options.hpp"
+#include "netlab/readiness.hpp"
+#include "netlab/serve.hpp"
+#include "netlab/result.hpp"
+#include "netlab/tls.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <iostream>
+#include <map>
+
+namespace {
+
+using namespace netlab;
+using asio::awaitable;
+namespace ssl = asio::ssl;
+using ssl_stream = ssl::stream<tcp::socket>;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct Config {
+  tls::Mode mode = tls::Mode::tls13;
+  tls::CertChoice cert = tls::CertChoice::valid;
+  std::string cert_dir = "state/https";
+  std::string keylog;
+  double step_timeout = 5;
+};
+
+struct Counters {
+  std::size_t connections = 0;
+  std::size_t handshakes = 0;
+  std::size_t pages_served = 0;
+  std::size_t not_tls = 0;
+  std::size_t left_mid_handshake = 0;
+  std::size_t timed_out = 0;
+  std::size_t refused_by_client = 0;  // the client sent an alert: it did not accept us
+  std::size_t other_failures = 0;
+  std::map<std::string, std::size_t> negotiated;  // "TLSv1.3 TLS_AES_256_GCM_SHA384" -> count
+  boost::json::array exporter_digests;            // one per handshake, capped
+};
+constexpr std::size_t max_recorded_digests = 1000;
+
+constexpr std::string_view page_marker = "netlab-https-page";
+
+// ---- the handshake ---------------------------------------------------------
+
+awaitable<void> handshake(ssl_stream& stream, boost::system::error_code& ec) {
+  std::tie(ec) = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+}
+
+// One line saying what went wrong, in the lesson's terms; the counter it belongs to.
+void report_handshake_failure(const std::string& who, const boost::system::error_code& ec, Counters& counters) {
+  if (ec == ssl::error::stream_truncated || is_normal_ending(ec)) {
+    ++counters.left_mid_handshake;
+    spdlog::warn("handshake {}: the client left mid-handshake ({})", who, ec.message());
+    return;
+  }
+  if (ec.category() == asio::error::get_ssl_category()) {
+    const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+    if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST ||
+        reason == SSL_R_UNKNOWN_PROTOCOL || reason == SSL_R_PACKET_LENGTH_TOO_LONG) {
+      ++counters.not_tls;
+      spdlog::warn("handshake {}: not TLS — the first bytes are not a TLS record ({})", who, ec.message());
+      return;
+    }
+    if (reason > SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
+      ++counters.refused_by_client;
+      spdlog::warn("handshake {}: the client refused the handshake, alert \"{}\" (did it verify our certificate?)",
+                   who, tls::alert_name(static_cast<std::uint8_t>(reason - SSL_AD_REASON_OFFSET)));
+      return;
+    }
+  }
+  ++counters.other_failures;
+  spdlog::warn("handshake {}: failed: {}", who, ec.message());
+}
+
+// ---- the page --------------------------------------------------------------
+
+std::string page_response(const std::string& version, const std::string& suite, const std::string& digest) {
+  const std::string body = "<!doctype html>\n<title>netlab https</title>\n<p>" + std::string(page_marker) +
+                           ": this text travelled inside TLS application_data records (" + version + ", " +
+                           suite + ").</p>\n";
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\nX-Netlab-TLS: " + version + " " + suite +
+         "\r\nX-Netlab-Exporter-SHA256: " + digest + "\r\n\r\n" + body;
+}
+
+awaitable<void> read_request(ssl_stream& stream, std::string& request, boost::system::error_code& ec) {
+  // A request head larger than 8 KiB is not one this lab sends: the read stops there.
+  std::tie(ec, std::ignore) =
+      co_await asio::async_read_until(stream, asio::dynamic_buffer(request, 8192), "\r\n\r\n", use_tuple);
+}
+
+awaitable<void> send_page(ssl_stream& stream, const std::string& response, boost::system::error_code& ec) {
+  std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(response), use_tuple);
+  if (ec) co_return;
+  // close_notify: the client learns the page is complete, not cut by an attacker.
+  std::tie(ec) = co_await stream.async_shutdown(use_tuple);
+}
+
+// ---- one connection --------------------------------------------------------
+
+awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const Config& config, Counters& counters) {
+  boost::system::error_code ec;
+  // 1. The handshake, bounded: a peer that sends nothing, or half a ClientHello,
+  //    cannot hold this connection open.
+  if (!co_await finish_within(handshake(stream, ec), config.step_timeout)) {
+    ++counters.timed_out;
+    spdlog::warn("handshake {}: no complete handshake within {} s — closing", who, config.step_timeout);
+    co_return "handshake timeout";
+  }
+  if (ec) {
+    report_handshake_failure(who, ec, counters);
+    co_return "handshake failed";
+  }
+  ++counters.handshakes;
+
+  // 2. Both ends now hold the same session keys; the exporter proves it.
+  SSL* ssl = stream.native_handle();
+  const std::string version = SSL_get_version(ssl);
+  const std::string suite = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+  const std::string digest = tls::exporter_digest(ssl);
+  ++counters.negotiated[version + " " + suite];
+  if (counters.exporter_digests.size() < max_recorded_digests) counters.exporter_digests.push_back(digest.c_str());
+  spdlog::info("TLS  {}: {} {}, exporter sha256 {}", who, version, suite, digest);
+
+  // 3. One request, one page, close_notify.
+  std::string request;
+  if (!co_await finish_within(read_request(stream, request, ec), config.step_timeout)) co_return "request timeout";
+  if (ec == asio::error::eof || ec == ssl::error::stream_truncated)
+    co_return "closed after the handshake, no request";  // openssl s_client < /dev/null does this
+  if (ec) co_return "read request: " + ec.message();
+  if (!co_await finish_within(send_page(stream, page_response(version, suite, digest), ec), config.step_timeout))
+    co_return "page sent, close_notify not answered";
+  if (ec && !is_normal_ending(ec) && ec != ssl::error::stream_truncated) co_return "send page: " + ec.message();
+  ++counters.pages_served;
+  co_return "page served";
+}
+
+awaitable<void> session(tcp::socket socket, ssl::context& context, const Config& config, Counters& counters,
+                        ConnectionRegistry& registry) {
+  ssl_stream stream(std::move(socket), context);
+  ConnectionRegistry::Entry entry(registry, stream.next_layer());
+  const std::string who = describe_connection(stream.next_layer());
+  spdlog::info("UP   {}", who);
+  const std::string ending = co_await serve(stream, who, config, counters);
+  spdlog::info("DOWN {} ({})", who, ending);
+}
+
+void print_summary(const Config& config, const tcp::endpoint& bound, const Counters& c, const std::string& stop_reason,
+                   double seconds) {
+  std::cout << "netlab-https-server (--tls " << tls::mode_name(config.mode) << ") on " << to_string(bound)
+            << " stopped by " << stop_reason << " after " << seconds << " s\n"
+            << "  connections " << c.connections << ", handshakes " << c.handshakes << ", pages served "
+            << c.pages_served << "\n"
+            << "  refused: not TLS " << c.not_tls << ", left mid-handshake " << c.left_mid_handshake
+            << ", timed out " << c.timed_out << ", refused by the client " << c.refused_by_client << ", other "
+            << c.other_failures << "\n";
+  for (const auto& [negotiated, count] : c.negotiated) std::cout << "  " << negotiated << ": " << count << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("The https 过程 lab's server: a small page over TLS 1.3, TLS 1.2 ECDHE or TLS 1.2 RSA key transport.",
+               "netlab-https-server");
+  CommonOptions options;
+  add_common_options(app, options, 7443, Role::server);
+  Config config;
+  app.add_option("--tls", config.mode, "1.3 | 1.2-ecdhe | 1.2-rsa")
+      ->transform(CLI::CheckedTransformer(tls::mode_names()))
+      ->default_str("1.3");
+  app.add_option("--cert-dir", config.cert_dir,
+                 "the lab's CA and server certificate; generated here at the first run (ca.pem, server.pem, "
+                 "server.key, expired.pem)")
+      ->capture_default_str();
+  app.add_option("--cert", config.cert, "valid | expired (a certificate whose validity ended yesterday)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, tls::CertChoice>{
+          {"valid", tls::CertChoice::valid}, {"expired", tls::CertChoice::expired}}))
+      ->default_str("valid");
+  app.add_option("--keylog", config.keylog,
+                 "append the session secrets in NSS key log format (default: $SSLKEYLOGFILE when set)");
+  app.add_option("--step-timeout", config.step_timeout, "seconds a client gets for the handshake and for its request")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 600.0));
+  if (auto code = parse_options(app, argc, argv)) return *code;
+  init_logging("https-server", options.log_level);
+
+  try {
+    asio::io_context io;
+    auto acceptor = open_listener(io, options.host, options.port, "netlab-https-server");
+    const auto bound = acceptor.local_endpoint();
+    const tls::Pki pki{config.cert_dir};
+    if (tls::ensure_pki(pki.dir))
+      spdlog::info("generated the lab's CA and server certificate in {} (CA: {})", pki.dir.string(),
+                   pki.ca_cert().string());
+    ssl::context context(ssl::context::tls_server);
+    tls::configure_server(context, config.mode, pki, config.cert);
+    const std::string keylog = tls::enable_keylog(context, config.keylog);
+    if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
+    const int security_level = SSL_CTX_get_security_level(context.native_handle());
+
+    Counters counters;
+    ConnectionRegistry registry;
+    std::string stop_reason = "?";
+    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
+      stop_reason = reason;
+      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      registry.close_all();
+    });
+    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+                     ++counters.connections;
+                     return session(std::move(socket), context, config, counters, registry);
+                   }), asio::detached);
+    spdlog::info("listening on {} (--tls {}, certificate {}, OpenSSL security level {})", to_string(bound),
+                 tls::mode_name(config.mode), config.cert == tls::CertChoice::valid ? "valid" : "expired",
+                 security_level);
+    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
+    const auto started = Clock::now();
+    io.run();
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+    Result result("https", "server");
+    result.params() = {{"mode", tls::mode_name(config.mode)},
+                       {"cert", config.cert == tls::CertChoice::valid ? "valid" : "expired"},
+                       {"cert_dir", config.cert_dir},
+                       {"host", options.host},
+                       {"port", bound.port()},
+                       {"security_level", security_level},
+                       {"keylog", keylog}};
+    boost::json::object negotiated;
+    for (const auto& [name, count] : counters.negotiated) negotiated[name] = count;
+    result.observed() = {{"connections", counters.connections},
+                         {"handshakes", counters.handshakes},
+                         {"pages_served", counters.pages_served},
+                         {"not_tls", counters.not_tls},
+                         {"left_mid_handshake", counters.left_mid_handshake},
+                         {"timed_out", counters.timed_out},
+                         {"refused_by_client", counters.refused_by_client},
+                         {"other_failures", counters.other_failures},
+                         {"negotiated", std::move(negotiated)},
+                         {"exporter_digests", counters.exporter_digests},
+                         {"seconds", seconds},
+                         {"stopped_by", stop_reason}};
+    if (options.json != "-") print_summary(config, bound, counters, stop_reason, seconds);
+    result.write(options.json);
+  } catch (const std::exception& e) {
+    std::cerr << "netlab-https-server: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

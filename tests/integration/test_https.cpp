@@ -1,0 +1,395 @@
+// The https lab on real sockets: the real server and client on ephemeral ports,
+// each with certificates generated into a temporary folder; asserted on their
+// JSON (the decoded trace, the exporter digests of both ends), their errors,
+// and interop with openssl s_client and curl (when installed).
+#include "process.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+using namespace netlab::test;
+namespace json = boost::json;
+
+namespace {
+
+// The full path of a program on PATH, or "" (posix_spawn does not search PATH).
+std::string on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const auto candidate = std::filesystem::path(dir) / name;
+    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+// ctest counts exit code 77 as skipped (SKIP_RETURN_CODE); each test case runs alone.
+std::string require_tool(const std::string& name) {
+  std::string path = on_path(name);
+  if (path.empty()) {
+    std::cout << "skipped: " << name << " is not installed\n";
+    std::exit(77);
+  }
+  return path;
+}
+
+// The server with its own certificates in a temporary folder.
+struct Lab {
+  TempDir dir;
+  std::string certs = dir.file("certs");
+  std::string server_json = dir.file("server.json");
+  Server server;
+  Lab(const std::string& mode, std::vector<std::string> extra = {})
+      : server("netlab-https-server", [&] {
+          std::vector<std::string> args{"--tls", mode, "--cert-dir", dir.file("certs"), "--json",
+                                        dir.file("server.json")};
+          args.insert(args.end(), extra.begin(), extra.end());
+          return args;
+        }()) {}
+  std::string ca() const { return certs + "/ca.pem"; }
+
+  RunResult client(std::vector<std::string> args, const std::string& json_path) const {
+    std::vector<std::string> argv{bin("netlab-https-client"), "--port", server.port_text(), "--cert-dir", certs,
+                                  "--json", json_path, "--log-level", "warn"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  }
+  // A client run that must succeed; its JSON.
+  json::object good_client(std::vector<std::string> args = {}) const {
+    TempDir out;
+    const auto result = client(std::move(args), out.file("client.json"));
+    INFO("client stderr: " << result.err);
+    REQUIRE(result.exit_code == 0);
+    return read_json(out.file("client.json")).as_object();
+  }
+  json::object stop_and_report() {
+    REQUIRE(server.stop() == 0);
+    return read_json(server_json).at("observed").as_object();
+  }
+};
+
+std::vector<std::string> messages(const json::object& client, const std::string& direction) {
+  std::vector<std::string> names;
+  for (const auto& step : client.at("observed").at("trace").as_array())
+    if (step.at("direction") == direction.c_str()) names.emplace_back(step.at("message").as_string());
+  return names;
+}
+
+// `expected` appears in `names` in this order (other messages may come between).
+bool in_order(const std::vector<std::string>& names, const std::vector<std::string>& expected) {
+  std::size_t at = 0;
+  for (const auto& name : names)
+    if (at < expected.size() && name == expected[at]) ++at;
+  return at == expected.size();
+}
+
+std::string verdict(const json::object& client, const std::string& id) {
+  for (const auto& check : client.at("checks").as_array())
+    if (check.at("id") == id.c_str()) return std::string(check.at("verdict").as_string());
+  return "missing";
+}
+
+std::string text(const json::value& v) { return std::string(v.as_string()); }
+
+bool contains(const json::array& values, const std::string& wanted) {
+  for (const auto& v : values)
+    if (v.is_string() && v.as_string() == wanted.c_str()) return true;
+  return false;
+}
+
+// A blocking loopback connection whose reads give up after 10 s.
+class Connection {
+ public:
+  explicit Connection(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    timeval timeout{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  }
+  ~Connection() { close(); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  void send(std::string_view bytes) {
+    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  // True when the server ended the connection (EOF or RST), false if the 10 s read timeout came first.
+  bool closed_by_peer() {
+    char buffer[512];
+    for (int i = 0; i < 1000; ++i) {
+      const ssize_t r = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (r == 0) return true;
+      if (r < 0) return errno == ECONNRESET;
+    }
+    return false;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+TEST_CASE("each mode: the trace has the note's messages in order and both ends derive the same keys", "[pair]") {
+  const std::string mode = GENERATE(as<std::string>{}, "1.3", "1.2-ecdhe", "1.2-rsa");
+  Lab lab(mode);
+  const auto client = lab.good_client({"--tls", mode});
+  const auto& observed = client.at("observed").as_object();
+  INFO("mode " << mode << ": " << json::serialize(observed.at("trace")));
+  const auto sent = messages(client, "sent");
+  const auto received = messages(client, "received");
+  CHECK(sent.front() == "ClientHello");
+  CHECK(received.front() == "ServerHello");
+  if (mode == "1.3") {
+    CHECK(text(observed.at("version")) == "TLSv1.3");
+    CHECK(in_order(received,
+                   {"ServerHello", "EncryptedExtensions", "Certificate", "CertificateVerify", "Finished",
+                    "NewSessionTicket"}));
+    CHECK(in_order(sent, {"ClientHello", "Finished"}));
+    CHECK(!in_order(sent, {"ClientKeyExchange"}));
+  } else {
+    CHECK(text(observed.at("version")) == "TLSv1.2");
+    CHECK(in_order(sent, {"ClientHello", "ClientKeyExchange", "ChangeCipherSpec", "Finished"}));
+    if (mode == "1.2-ecdhe")
+      CHECK(in_order(received, {"ServerHello", "Certificate", "ServerKeyExchange", "ServerHelloDone", "Finished"}));
+    else
+      CHECK(in_order(received, {"ServerHello", "Certificate", "ServerHelloDone", "Finished"}));
+    if (mode == "1.2-rsa") CHECK(!in_order(received, {"ServerKeyExchange"}));
+  }
+  // The trace decoded every message.
+  for (const auto& step : observed.at("trace").as_array()) CHECK(text(step.at("error")).empty());
+
+  // Both ends exported the same keying material: the client compared it with the
+  // server's header, and the server's own record holds the same digest.
+  const std::string digest = text(observed.at("exporter_digest_client"));
+  CHECK(digest.size() == 64);
+  CHECK(text(observed.at("exporter_digest_server")) == digest);
+  CHECK(verdict(client, "same-session-key") == "confirmed");
+  CHECK(observed.at("page_marker_found").as_bool());
+
+  CHECK(verdict(client, "client-random-and-algorithms") == "confirmed");
+  CHECK(verdict(client, "server-random-choice-certificate") == "confirmed");
+  CHECK(verdict(client, "random-3-encrypted-with-public-key") == (mode == "1.2-rsa" ? "confirmed" : "refuted"));
+  CHECK(verdict(client, "certificate-in-clear") == (mode == "1.3" ? "refuted" : "confirmed"));
+  CHECK(verdict(client, "client-checks-certificate") == "confirmed");
+  CHECK(text(observed.at("key_exchange")) ==
+        (mode == "1.3" ? "key shares (TLS 1.3)" : mode == "1.2-ecdhe" ? "ECDHE" : "RSA key transport"));
+
+  const auto server = lab.stop_and_report();
+  CHECK(server.at("handshakes").to_number<int>() == 1);
+  CHECK(server.at("pages_served").to_number<int>() == 1);
+  CHECK(contains(server.at("exporter_digests").as_array(), digest));
+}
+
+TEST_CASE("a client offering 1.2 and 1.3 gets what the server's mode allows", "[pair]") {
+  Lab lab("1.2-rsa");
+  const auto client = lab.good_client();
+  CHECK(text(client.at("observed").at("version")) == "TLSv1.2");
+  CHECK(text(client.at("observed").at("key_exchange")) == "RSA key transport");
+  CHECK(lab.server.stop() == 0);
+}
+
+TEST_CASE("TLS 1.3: a first key share for a group the server does not take brings a HelloRetryRequest", "[pair]") {
+  Lab lab("1.3");
+  const auto plain = lab.good_client({"--tls", "1.3"});
+  CHECK_FALSE(plain.at("observed").at("hello_retry_request").as_bool());
+  const auto retried = lab.good_client({"--tls", "1.3", "--force-hrr"});
+  CHECK(retried.at("observed").at("hello_retry_request").as_bool());
+  const auto sent = messages(retried, "sent");
+  CHECK(std::count(sent.begin(), sent.end(), "ClientHello") == 2);
+  CHECK(in_order(messages(retried, "received"), {"HelloRetryRequest", "ServerHello", "Finished"}));
+  CHECK(verdict(retried, "same-session-key") == "confirmed");
+  CHECK(lab.server.stop() == 0);
+}
+
+TEST_CASE("verification failures: no CA, wrong name, expired certificate - the server keeps serving",
+          "[failures]") {
+  Lab lab("1.3");
+  TempDir out;
+  auto result = lab.client({"--ca", "system"}, out.file("no-ca.json"));
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("unable to get local issuer certificate") != std::string::npos);
+  const auto no_ca = read_json(out.file("no-ca.json")).as_object();
+  CHECK(no_ca.at("observed").at("verify_result").to_number<int>() == 20);
+  CHECK(in_order(messages(no_ca, "sent"), {"ClientHello", "Alert"}));
+
+  result = lab.client({"--server-name", "wrong.example"}, out.file("wrong-name.json"));
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("hostname mismatch") != std::string::npos);
+
+  result = lab.client({"--server-name", "127.0.0.2"}, out.file("wrong-ip.json"));
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("IP address mismatch") != std::string::npos);
+
+  // The address the certificate names (IP SAN) verifies.
+  CHECK(lab.good_client({"--server-name", "127.0.0.1"}).at("observed").at("handshake_ok").as_bool());
+  const auto server = lab.stop_and_report();
+  CHECK(server.at("refused_by_client").to_number<int>() == 3);
+  CHECK(server.at("handshakes").to_number<int>() == 1);
+
+  Lab expired("1.2-ecdhe", {"--cert", "expired"});
+  result = expired.client({}, out.file("expired.json"));
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("certificate has expired") != std::string::npos);
+  // --no-verify-demo goes on regardless, and says what verification would have refused.
+  const auto demo = expired.good_client({"--no-verify-demo"});
+  CHECK(demo.at("observed").at("verify_result").to_number<int>() == 10);
+  CHECK(verdict(demo, "client-checks-certificate") == "refuted");
+  CHECK(expired.server.log().find("alert \"certificate expired\"") != std::string::npos);
+  CHECK(expired.server.stop() == 0);
+}
+
+TEST_CASE("non-TLS bytes, an aborted handshake and silence: one log line each, the server keeps serving",
+          "[bad-input]") {
+  Lab lab("1.3", {"--step-timeout", "0.5"});
+  Connection bystander(lab.server.port());  // opened first, served last
+  {
+    Connection http(lab.server.port());
+    http.send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    CHECK(http.closed_by_peer());
+  }
+  {
+    Connection half(lab.server.port());
+    // A handshake record header announcing 512 bytes, then only 10 of them.
+    half.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03", 10));
+    half.close();
+  }
+  {
+    Connection silent(lab.server.port());
+    CHECK(silent.closed_by_peer());  // the server gives up on it (--step-timeout) and closes
+  }
+  CHECK(lab.good_client().at("observed").at("handshake_ok").as_bool());
+  CHECK(bystander.closed_by_peer());  // the bystander, silent too, timed out like any other
+  const auto server = lab.stop_and_report();
+  CHECK(server.at("not_tls").to_number<int>() == 1);
+  CHECK(server.at("left_mid_handshake").to_number<int>() == 1);
+  CHECK(server.at("timed_out").to_number<int>() == 2);
+  CHECK(server.at("handshakes").to_number<int>() == 1);
+  const std::string log = lab.server.log();
+  CHECK(log.find("not TLS") != std::string::npos);
+  CHECK(log.find("the client left mid-handshake") != std::string::npos);
+  CHECK(log.find("no complete handshake within 0.5 s") != std::string::npos);
+}
+
+TEST_CASE("key log: NSS lines whose client random is the ClientHello's, from --keylog and SSLKEYLOGFILE",
+          "[keylog]") {
+  const std::string mode = GENERATE(as<std::string>{}, "1.3", "1.2-rsa");
+  Lab lab(mode);
+  TempDir out;
+  const std::string keylog = out.file("keys.log");
+  const auto client = lab.good_client({"--keylog", keylog});
+  std::string client_random;
+  for (const auto& step : client.at("observed").at("trace").as_array())
+    if (step.at("message") == "ClientHello") client_random = text(step.at("random"));
+  REQUIRE(client_random.size() == 64);
+  const std::string lines = read_text(keylog);
+  const std::string label = mode == "1.3" ? "CLIENT_HANDSHAKE_TRAFFIC_SECRET " : "CLIENT_RANDOM ";
+  CHECK(lines.find(label + client_random + " ") != std::string::npos);
+  std::istringstream each(lines);
+  // "RSA <first 8 bytes of the encrypted pre-master secret> <pre-master secret>" in 1.2-rsa.
+  const std::regex nss_line("[A-Z_0-9]+ ([0-9a-f]{64}|[0-9a-f]{16}) [0-9a-f]{64,96}");
+  std::size_t count = 0;
+  for (std::string line; std::getline(each, line); ++count) {
+    INFO("key log line: " << line);
+    CHECK(std::regex_match(line, nss_line));
+  }
+  CHECK(count >= (mode == "1.3" ? 5u : 1u));
+
+  const std::string from_env = out.file("env.log");
+  const auto result = run({"/usr/bin/env", "SSLKEYLOGFILE=" + from_env, bin("netlab-https-client"), "--port",
+                           lab.server.port_text(), "--cert-dir", lab.certs, "--log-level", "warn"});
+  CHECK(result.exit_code == 0);
+  CHECK(read_text(from_env).find(label) != std::string::npos);
+  CHECK(lab.server.stop() == 0);
+}
+
+TEST_CASE("interop: openssl s_client verifies against the lab's CA and 1.2-rsa takes AES128-GCM-SHA256",
+          "[interop]") {
+  const std::string openssl = require_tool("openssl");
+  Lab lab("1.2-rsa");
+  const std::string target = "127.0.0.1:" + lab.server.port_text();
+  auto result = run({openssl, "s_client", "-connect", target, "-CAfile", lab.ca(), "-servername", "localhost",
+                     "-verify_hostname", "localhost", "-verify_return_error", "-tls1_2", "-cipher",
+                     "AES128-GCM-SHA256"});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("Verify return code: 0 (ok)") != std::string::npos);
+  CHECK(result.out.find("Cipher is AES128-GCM-SHA256") != std::string::npos);
+  // Without the CA, s_client refuses too.
+  result = run({openssl, "s_client", "-connect", target, "-verify_return_error", "-tls1_2"});
+  CHECK(result.exit_code != 0);
+  CHECK(lab.server.stop() == 0);
+
+  Lab v13("1.3");
+  result = run({openssl, "s_client", "-connect", "127.0.0.1:" + v13.server.port_text(), "-CAfile", v13.ca(),
+                "-servername", "localhost", "-verify_return_error"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("Verify return code: 0 (ok)") != std::string::npos);
+  CHECK(result.out.find("TLSv1.3") != std::string::npos);
+  const auto server = v13.stop_and_report();
+  CHECK(server.at("handshakes").to_number<int>() == 1);
+}
+
+TEST_CASE("interop: curl fetches the page with the lab's CA and refuses without it", "[interop]") {
+  const std::string curl = require_tool("curl");
+  Lab lab("1.3");
+  const std::string url = "https://localhost:" + lab.server.port_text() + "/";
+  auto result = run({curl, "-sS", "--noproxy", "*", "--cacert", lab.ca(), url});
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("netlab-https-page") != std::string::npos);
+  result = run({curl, "-sS", "--noproxy", "*", url});
+  CHECK(result.exit_code == 60);  // CURLE_PEER_FAILED_VERIFICATION
+  const auto server = lab.stop_and_report();
+  CHECK(server.at("pages_served").to_number<int>() == 1);
+}
+
+TEST_CASE("errors: server not running, port in use, bad usage, missing CA", "[errors]") {
+  std::uint16_t port = 0;
+  {
+    Lab lab("1.3");
+    port = lab.server.port();
+    REQUIRE(lab.server.stop() == 0);
+  }
+  auto result = run({bin("netlab-https-client"), "--port", std::to_string(port)});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("connection refused") != std::string::npos);
+  CHECK(result.err.find("is netlab-https-server running?") != std::string::npos);
+
+  Lab lab("1.3");
+  result = run({bin("netlab-https-server"), "--port", lab.server.port_text(), "--cert-dir", lab.certs}, 10s);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("address already in use") != std::string::npos);
+
+  result = run({bin("netlab-https-client"), "--port", lab.server.port_text(), "--ca", "/nonexistent/ca.pem"});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("load CA /nonexistent/ca.pem") != std::string::npos);
+  CHECK(lab.server.stop() == 0);
+
+  CHECK(run({bin("netlab-https-client"), "--tls", "1.1"}).exit_code == 2);
+  CHECK(run({bin("netlab-https-client"), "--path", "no-slash"}).exit_code == 2);
+  CHECK(run({bin("netlab-https-server"), "--cert", "stolen"}).exit_code == 2);
+  CHECK(run({bin("netlab-https-server"), "--step-timeout", "0"}).exit_code == 2);
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Test: `scripts/lab https` runs 1.2-rsa, 1.2-ecdhe and 1.3 on one port, then the
+# failure demos, with certificates generated into a temporary folder. The run
+# folder holds the traces, the key log (NSS) and the merged verdicts: random 3
+# encrypted only in 1.2-rsa, the certificate in clear only in 1.2, the demos
+# refused by the client and survived by the server. With a capture, the page's
+# text is nowhere in it and the certificate's bytes are only in the 1.2 ones.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
+TMP=""
+RUN=""
+
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab https said:" >&2; tail -n 40 "$TMP/out.txt" >&2; }
+  exit 1
+}
+
+cleanup() {
+  [[ -z $TMP ]] || rm -rf -- "$TMP"
+}
+
+value() { "$BIN/netlab-report" get "$RUN/$1" "$2"; }
+
+run_lab() {
+  NETLAB_RUNS_DIR=$TMP/runs NETLAB_HTTPS_CERT_DIR=$TMP/certs "$ROOT/scripts/lab" https --port 0 \
+    >"$TMP/out.txt" 2>&1 || fail "scripts/lab https exited $?"
+  local runs=("$TMP"/runs/*-https)
+  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
+    fail "expected one run folder, found: ${runs[*]}"
+  fi
+  RUN=${runs[0]}
+  echo "ok: scripts/lab https -> ${RUN##*/}"
+}
+
+check_files() {
+  local file
+  for file in server.log client.json ss.csv env.txt summary.md keylog.txt capture.json demos.json \
+              client-1.2-rsa.txt client-1.2-ecdhe.txt client-1.3.txt; do
+    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
+  done
+  [[ -s $TMP/certs/ca.pem && -s $TMP/certs/server.key ]] || fail "no certificates generated in the cert dir"
+  [[ $(stat -c %a "$TMP/certs/server.key") == 600 ]] || fail "server.key is not 0600"
+  [[ ! -e $TMP/certs/ca.key ]] || fail "the CA's key was written"
+  ! grep -rlq 'PRIVATE KEY' "$RUN" || fail "a private key landed in the run folder"
+  grep -q '^CLIENT_RANDOM [0-9a-f]\{64\} ' "$RUN/keylog.txt" || fail "keylog.txt has no TLS 1.2 CLIENT_RANDOM line"
+  grep -q '^CLIENT_HANDSHAKE_TRAFFIC_SECRET ' "$RUN/keylog.txt" || fail "keylog.txt has no TLS 1.3 secret"
+  grep -q 'ClientKeyExchange' "$RUN/client-1.2-rsa.txt" || fail "the 1.2-rsa trace lacks ClientKeyExchange"
+  grep -q 'EncryptedExtensions' "$RUN/client-1.3.txt" || fail "the 1.3 trace lacks EncryptedExtensions"
+  grep -q 'random-3-encrypted-with-public-key' "$TMP/out.txt" || fail "the verdict table was not printed"
+  grep -q '^openssl OpenSSL 3' "$RUN/env.txt" || fail "env.txt lacks the OpenSSL version"
+  echo "ok: run folder files, key log, traces; no private key outside the cert dir"
+}
+
+# Checks 2 and 4 of each mode: random 3 encrypted, certificate in clear.
+check_modes() {
+  local mode expected_random3 expected_clear
+  for mode in 1.2-rsa 1.2-ecdhe 1.3; do
+    expected_random3=refuted expected_clear=confirmed
+    [[ $mode == 1.2-rsa ]] && expected_random3=confirmed
+    [[ $mode == 1.3 ]] && expected_clear=refuted
+    [[ $(value "client-$mode.json" /checks/2/id) == random-3-encrypted-with-public-key ]] || fail "check order changed"
+    [[ $(value "client-$mode.json" /checks/2/verdict) == "$expected_random3" ]] || fail "$mode: random 3 not $expected_random3"
+    [[ $(value "client-$mode.json" /checks/3/verdict) == confirmed ]] || fail "$mode: exporter digests differ"
+    [[ $(value "client-$mode.json" /checks/4/verdict) == "$expected_clear" ]] || fail "$mode: certificate in clear not $expected_clear"
+    echo "ok: $mode: random 3 $expected_random3, same key confirmed, certificate in clear $expected_clear"
+  done
+}
+
+check_demos() {
+  local i id verdict
+  for i in 0 1 2 3 4 5; do
+    id=$(value demos.json "/checks/$i/id" 2>/dev/null) || break
+    verdict=$(value demos.json "/checks/$i/verdict")
+    [[ $verdict == confirmed ]] || fail "demo $id: $verdict ($(value demos.json "/checks/$i/observed"))"
+    echo "ok: demo $id confirmed"
+  done
+  ((i >= 5)) || fail "only $i demo checks"
+  grep -q 'not TLS —' "$RUN/server.log" || fail "server.log has no 'not TLS' line for the plain HTTP request"
+}
+
+check_capture() {
+  if [[ ! -s $RUN/capture.pcap ]]; then
+    ((EUID != 0)) || ! command -v tcpdump >/dev/null || fail "no capture.pcap as root with tcpdump"
+    echo "skipped: no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
+    return 0
+  fi
+  local expected=(confirmed confirmed confirmed confirmed refuted confirmed) i
+  for i in 0 1 2 3 4 5; do
+    [[ $(value capture.json "/checks/$i/verdict") == "${expected[i]}" ]] ||
+      fail "capture check $(value capture.json "/checks/$i/id"): $(value capture.json "/checks/$i/observed")"
+  done
+  echo "ok: capture: page text absent in all modes, certificate bytes in 1.2 only"
+}
+
+main() {
+  TMP=$(mktemp -d)
+  trap cleanup EXIT INT TERM
+  run_lab
+  check_files
+  check_modes
+  check_demos
+  check_capture
+}
+
+main "$@"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Test: `scripts/lab tour --quick` runs every lab there is, narrates each,
+# shows a ladder when it could capture, and ends with a report card that lists
+# every lab with verdicts. As root it also runs the tour as an unprivileged
+# user (nobody), where capture works in a user namespace or is skipped — and
+# then the card must say why. `--lang zh` gives Chinese narration.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
+TMP=""
+
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  [[ ! -f ${OUT-} ]] || { echo "--- the tour said (last 60 lines):" >&2; tail -n 60 "$OUT" >&2; }
+  exit 1
+}
+
+cleanup() {
+  [[ -z $TMP ]] || rm -rf -- "$TMP"
+}
+
+labs() { NETLAB_BIN_DIR=$BIN "$ROOT/scripts/lab" list | awk '{print $1}'; }
+
+# check_card DIR: the card of the tour that wrote into DIR lists every lab.
+check_card() {
+  local runs=$1 cards lab
+  cards=("$runs"/*-tour/report-card.md)
+  [[ -f ${cards[0]} ]] || fail "no report-card.md under $runs"
+  for lab in $(labs); do
+    grep -q "^| $lab | " "${cards[0]}" || fail "the report card has no row for $lab"
+  done
+  grep -Eq '\*\*(confirmed|nuanced|refuted|skipped)\*\*' "${cards[0]}" || fail "the report card has no verdicts"
+  CARD=${cards[0]}
+}
+
+tour_as_root() {
+  OUT=$TMP/root.txt
+  NETLAB_BIN_DIR=$BIN NETLAB_RUNS_DIR=$TMP/root "$ROOT/scripts/lab" tour --quick --lang en >"$OUT" 2>&1 ||
+    fail "scripts/lab tour --quick exited $?"
+  check_card "$TMP/root"
+  grep -q "The note says:" "$OUT" || fail "no narration"
+  if command -v tcpdump >/dev/null; then
+    grep -q "SYN seq=0" "$OUT" || fail "no ladder drawn although root can capture"
+  fi
+  echo "ok: tour --quick as root, card lists $(labs | wc -l) labs"
+}
+
+tour_as_nobody() {
+  if ! command -v setpriv >/dev/null; then
+    echo "skip: no setpriv to run the tour unprivileged"
+    return 0
+  fi
+  OUT=$TMP/nobody.txt
+  mkdir -p "$TMP/nobody"
+  chmod 777 "$TMP/nobody"
+  # nobody needs to read the scripts and the programs (the build is not rebuilt: NETLAB_BIN_DIR is given).
+  if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$BIN/netlab-report"; then
+    echo "skip: the build dir is not readable by nobody"
+    return 0
+  fi
+  setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$TMP/nobody" NETLAB_BIN_DIR="$BIN" \
+    NETLAB_RUNS_DIR="$TMP/nobody" "$ROOT/scripts/lab" tour --quick --lang zh >"$OUT" 2>&1 ||
+    fail "scripts/lab tour --quick as nobody exited $?"
+  check_card "$TMP/nobody"
+  grep -q "笔记说" "$OUT" || fail "no Chinese narration with --lang zh"
+  # Capture either happened (in a user namespace) or the card says why it was skipped.
+  if ! grep -q "SYN seq=0" "$OUT"; then
+    grep -q "capture skipped: " "$CARD" || fail "no ladder and no reason in the card for skipping capture"
+  fi
+  echo "ok: tour --quick as nobody"
+}
+
+main() {
+  trap cleanup EXIT
+  TMP=$(mktemp -d)
+  chmod 755 "$TMP"
+  if ((EUID == 0)); then
+    tour_as_root
+    tour_as_nobody
+  else
+    OUT=$TMP/user.txt
+    NETLAB_BIN_DIR=$BIN NETLAB_RUNS_DIR=$TMP/user "$ROOT/scripts/lab" tour --quick >"$OUT" 2>&1 ||
+      fail "scripts/lab tour --quick exited $?"
+    check_card "$TMP/user"
+  fi
+}
+
+main "$@"
