@@ -133,11 +133,14 @@ claim_zh() {
   esac
 }
 
-# quick_args LAB: the options a --quick tour gives the lab (before and after its "--").
-quick_args() {
-  case $1 in
-    framing) echo "-- --messages 500" ;;
-    timewait) echo "--decay 0 -- --requests 500" ;;
+# tour_args LAB QUICK: the options the tour gives the lab (before and after its "--").
+# The tour never waits out TIME_WAIT's 60 s (scripts/lab timewait alone does);
+# --quick (QUICK=1) also sends fewer messages and requests.
+tour_args() {
+  case $2.$1 in
+    0.timewait) echo "--decay 0" ;;
+    1.framing) echo "-- --messages 500" ;;
+    1.timewait) echo "--decay 0 -- --requests 500" ;;
     *) echo "" ;;
   esac
 }
