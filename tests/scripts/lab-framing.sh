@@ -5,33 +5,10 @@
 # capture.pcap holds the data segments of the lab's port.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
-TMP=""
-RUN=""
-
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab framing said:" >&2; cat "$TMP/out.txt" >&2; }
-  exit 1
-}
-
-cleanup() {
-  [[ -z $TMP ]] || rm -rf -- "$TMP"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
-
-run_lab() {
-  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" framing >"$TMP/out.txt" 2>&1 ||
-    fail "scripts/lab framing exited $?"
-  local runs=("$TMP"/runs/*-framing)
-  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
-    fail "expected one run folder, found: ${runs[*]}"
-  fi
-  RUN=${runs[0]}
-  echo "ok: scripts/lab framing -> ${RUN##*/}"
-}
 
 check_files() {
   local file
@@ -84,7 +61,7 @@ check_capture() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab
+  run_lab framing
   check_files
   check_steps
   check_capture

@@ -5,34 +5,10 @@
 # none, the idle timeout cleans up; as root, the capture holds the FINs.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
-TMP=""
-RUN=""
-
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab closewait said:" >&2; tail -n 40 "$TMP/out.txt" >&2; }
-  exit 1
-}
-
-cleanup() {
-  [[ -z $TMP ]] || rm -rf -- "$TMP"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 value() { "$BIN/netlab-report" get "$RUN/client-$1.json" "$2"; }
-
-run_lab() {
-  local status=0
-  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" closewait >"$TMP/out.txt" 2>&1 || status=$?
-  ((status == 0)) || fail "scripts/lab closewait exited $status"
-  local runs=("$TMP"/runs/*-closewait)
-  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
-    fail "expected one run folder, found: ${runs[*]}"
-  fi
-  RUN=${runs[0]}
-  echo "ok: scripts/lab closewait -> ${RUN##*/}"
-}
 
 check_files() {
   local file
@@ -81,7 +57,7 @@ check_capture() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab
+  run_lab closewait
   check_files
   check_steps
   check_capture

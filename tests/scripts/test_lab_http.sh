@@ -7,44 +7,10 @@
 # capture.pcap holds the plain-text exchanges.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
-TMP=""
-RUN=""
-
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab http said:" >&2; tail -n 60 "$TMP/out.txt" >&2; }
-  exit 1
-}
-
-cleanup() {
-  [[ -z $TMP ]] || rm -rf -- "$TMP"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
-
-# The verdict of the check with this id.
-verdict() {
-  local i id
-  for ((i = 0; i < 20; i++)); do
-    id=$(value "/checks/$i/id" 2>/dev/null) || break
-    [[ $id == "$1" ]] && { value "/checks/$i/verdict"; return 0; }
-  done
-  fail "client.json has no check $1"
-}
-
-run_lab() {
-  local status=0
-  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" http --port 0 -- --requests 50 >"$TMP/out.txt" 2>&1 || status=$?
-  ((status == 0)) || fail "scripts/lab http exited $status"
-  local runs=("$TMP"/runs/*-http)
-  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
-    fail "expected one run folder, found: ${runs[*]}"
-  fi
-  RUN=${runs[0]}
-  echo "ok: scripts/lab http -> ${RUN##*/}"
-}
 
 check_files() {
   local file
@@ -104,7 +70,7 @@ check_capture() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab
+  run_lab http --port 0 -- --requests 50
   check_files
   check_verdicts
   check_curl

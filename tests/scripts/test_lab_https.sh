@@ -7,33 +7,10 @@
 # text is nowhere in it and the certificate's bytes are only in the 1.2 ones.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
-TMP=""
-RUN=""
-
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab https said:" >&2; tail -n 40 "$TMP/out.txt" >&2; }
-  exit 1
-}
-
-cleanup() {
-  [[ -z $TMP ]] || rm -rf -- "$TMP"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 value() { "$BIN/netlab-report" get "$RUN/$1" "$2"; }
-
-run_lab() {
-  NETLAB_RUNS_DIR=$TMP/runs NETLAB_HTTPS_CERT_DIR=$TMP/certs "$ROOT/scripts/lab" https --port 0 \
-    >"$TMP/out.txt" 2>&1 || fail "scripts/lab https exited $?"
-  local runs=("$TMP"/runs/*-https)
-  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
-    fail "expected one run folder, found: ${runs[*]}"
-  fi
-  RUN=${runs[0]}
-  echo "ok: scripts/lab https -> ${RUN##*/}"
-}
 
 check_files() {
   local file
@@ -98,7 +75,7 @@ check_capture() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab
+  NETLAB_HTTPS_CERT_DIR=$TMP/certs run_lab https --port 0
   check_files
   check_modes
   check_demos

@@ -6,44 +6,10 @@
 # as root with tcpdump, capture.pcap holds both kinds of call.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
-TMP=""
-RUN=""
-
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab rpc said:" >&2; tail -n 40 "$TMP/out.txt" >&2; }
-  exit 1
-}
-
-cleanup() {
-  [[ -z $TMP ]] || rm -rf -- "$TMP"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
-
-verdict() {
-  local i id
-  for ((i = 0; i < 20; i++)); do
-    id=$(value "/checks/$i/id" 2>/dev/null) || break
-    [[ $id == "$1" ]] && { value "/checks/$i/verdict"; return 0; }
-  done
-  fail "client.json has no check $1"
-}
-
-run_lab() {
-  local status=0
-  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" rpc --port 0 -- --calls 300 --pipeline 8 >"$TMP/out.txt" 2>&1 ||
-    status=$?
-  ((status == 0)) || fail "scripts/lab rpc exited $status"
-  local runs=("$TMP"/runs/*-rpc)
-  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
-    fail "expected one run folder, found: ${runs[*]}"
-  fi
-  RUN=${runs[0]}
-  echo "ok: scripts/lab rpc -> ${RUN##*/}"
-}
 
 check_files() {
   local file
@@ -99,7 +65,7 @@ check_capture() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab
+  run_lab rpc --port 0 -- --calls 300 --pipeline 8
   check_files
   check_results
   check_capture

@@ -6,34 +6,10 @@
 # as root, closes.txt counts the same segments in the capture.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
-TMP=""
-RUN=""
-
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab teardown said:" >&2; tail -n 40 "$TMP/out.txt" >&2; }
-  exit 1
-}
-
-cleanup() {
-  [[ -z $TMP ]] || rm -rf -- "$TMP"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 value() { "$BIN/netlab-report" get "$RUN/client-$1.json" "$2"; }
-
-run_lab() {
-  local status=0
-  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" teardown >"$TMP/out.txt" 2>&1 || status=$?
-  ((status == 0)) || fail "scripts/lab teardown exited $status"
-  local runs=("$TMP"/runs/*-teardown)
-  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
-    fail "expected one run folder, found: ${runs[*]}"
-  fi
-  RUN=${runs[0]}
-  echo "ok: scripts/lab teardown -> ${RUN##*/}"
-}
 
 check_files() {
   local file
@@ -85,7 +61,7 @@ check_capture() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab
+  run_lab teardown
   check_files
   check_steps
   check_capture

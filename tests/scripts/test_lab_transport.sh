@@ -8,20 +8,8 @@
 # tcpdump, the per-step captures hold the RST from the closed port.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN="${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
-TMP=""
-RUN=""
-
-fail() {
-  printf 'FAIL: %s\n' "$*" >&2
-  [[ ! -f $TMP/out.txt ]] || { echo "--- scripts/lab transport said:" >&2; cat "$TMP/out.txt" >&2; }
-  exit 1
-}
-
-cleanup() {
-  [[ -z $TMP ]] || rm -rf -- "$TMP"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
 
@@ -34,17 +22,6 @@ step_index() {
     ((i < 20)) || break
   done
   return 1
-}
-
-run_lab() {
-  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" transport --port 0 >"$TMP/out.txt" 2>&1 ||
-    fail "scripts/lab transport exited $?"
-  local runs=("$TMP"/runs/*-transport)
-  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
-    fail "expected one run folder, found: ${runs[*]}"
-  fi
-  RUN=${runs[0]}
-  echo "ok: scripts/lab transport -> ${RUN##*/}"
 }
 
 check_files() {
@@ -137,7 +114,7 @@ check_capture() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab
+  run_lab transport --port 0
   check_files
   check_steps
   check_lossy_link
