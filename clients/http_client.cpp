@@ -298,7 +298,10 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Re
                       "short connections pile up TIME_WAIT on the side that closes first — with Connection: close, the server",
                       "one server-side TIME_WAIT per request with close" +
                           std::string(config.keepalive ? ", at most one (ours) with keep-alive" : ""),
-                      observed, per_request ? Verdict::confirmed : Verdict::nuanced,
+                      observed,
+                      per_request                                              ? Verdict::confirmed
+                      : cl.time_wait_server == 0 && cl.time_wait_client > 0 ? Verdict::refuted
+                                                                              : Verdict::nuanced,
                       per_request ? "socket census (sock_diag) of our own ephemeral ports, both ends"
                                   : "fewer than one per request: see net.ipv4.tcp_max_tw_buckets, or a close raced the census"});
   }

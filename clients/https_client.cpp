@@ -267,11 +267,18 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   if (handshake_ec) {
     observed["handshake_ok"] = false;
     std::string message = "TLS handshake with " + to_string(stream.next_layer().remote_endpoint()) + " failed: ";
-    if (s.verify_result != X509_V_OK)
+    if (s.verify_result != X509_V_OK) {
       message += std::string("certificate verify failed: ") + X509_verify_cert_error_string(s.verify_result) +
                  verify_failure_hint(s.verify_result, config, ca);
-    else
+      // The refusal itself is the evidence that the client checks the certificate.
+      result.add_check({"client-checks-certificate", "the client checks the certificate",
+                        "a certificate that does not verify is refused",
+                        std::string("refused: verify result ") + std::to_string(s.verify_result) + " (" +
+                            X509_verify_cert_error_string(s.verify_result) + "), handshake aborted",
+                        Verdict::confirmed, "SSL_get_verify_result with SSL_VERIFY_PEER and SSL_set1_host"});
+    } else {
       message += handshake_ec.message();
+    }
     observed["handshake_error"] = message;
     throw HandshakeFailed(message);
   }

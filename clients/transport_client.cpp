@@ -369,7 +369,7 @@ void udp_checks(Result& result, const json::object& udp, const Config& config) {
   const std::uint64_t lost = number(s.at("lost")), reordered = number(s.at("reordered")),
                       duplicated = number(s.at("duplicated"));
   std::string observed = account_text(s) + " (loss " + share(lost, number(s.at("expected"))) + ")";
-  if (config.link_loss > 0) observed += "; the link drops " + share(static_cast<std::uint64_t>(config.link_loss * 1e6), 1'000'000);
+  if (config.link_loss > 0) observed += "; configured link loss " + share(static_cast<std::uint64_t>(config.link_loss * 1e6), 1'000'000);
   result.add_check({"udp-no-guarantee", "UDP does not guarantee delivery or order",
                     "messages lost, reordered or duplicated with nothing in UDP to notice or repair it", observed,
                     lost + reordered + duplicated > 0 ? Verdict::confirmed : Verdict::nuanced,

@@ -253,6 +253,8 @@ TEST_CASE("verification failures: no CA, wrong name, expired certificate - the s
   result = expired.client({}, out.file("expired.json"));
   CHECK(result.exit_code == 1);
   CHECK(result.err.find("certificate has expired") != std::string::npos);
+  // The refusal is recorded as the evidence that the client checks certificates.
+  CHECK(verdict(read_json(out.file("expired.json")).as_object(), "client-checks-certificate") == "confirmed");
   // --no-verify-demo goes on regardless, and says what verification would have refused.
   const auto demo = expired.good_client({"--no-verify-demo"});
   CHECK(demo.at("observed").at("verify_result").to_number<int>() == 10);
