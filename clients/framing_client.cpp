@@ -5,8 +5,11 @@
 //                      server's read log, then set our writes against its reads:
 //                      reads that merged several writes are 粘包, writes split
 //                      over several reads are 拆包.
-//   --codec delimiter  "payload\n" frames; every echo is checked (length, CRC-32,
+//   --codec delimiter  "payload\n" frames; every echo is checked (length, CRC-32C,
 //   --codec length     order) against what was sent.
+//   --one-way          (delimiter/length, with the server's --one-way) no echo:
+//                      the server counts and checksums the frames and sends the
+//                      tally back at our end of stream; a bulk transfer.
 // The verdicts come from those counts, measured in this run.
 #include "netlab/boundaries.hpp"
 #include "netlab/codec.hpp"
@@ -25,6 +28,7 @@
 #include <boost/json/parse.hpp>
 
 #include <deque>
+#include <type_traits>
 #include <iostream>
 
 namespace {
@@ -39,6 +43,7 @@ struct Config {
   std::size_t min_size = 1;
   std::size_t max_size = 512;
   bool nodelay = false;
+  bool one_way = false;
   std::uint64_t seed = 1;
 };
 
@@ -54,16 +59,30 @@ std::runtime_error failure(std::string_view step, const boost::system::error_cod
 
 // ---- raw: writes against reads ---------------------------------------------
 
-awaitable<std::string> read_to_end(tcp::socket& socket) {
+// The server's one reply (its read log, or its one-way tally) up to its FIN.
+awaitable<std::string> read_to_end(tcp::socket& socket, std::string_view what, std::size_t limit,
+                                   std::string_view over_limit) {
   std::string bytes;
   std::vector<char> buffer(65536);
   for (;;) {
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
     if (ec == asio::error::eof) co_return bytes;
-    if (ec) throw failure("read the server's read log", ec);
+    if (ec) throw failure("read the server's " + std::string(what), ec);
     bytes.append(buffer.data(), n);
-    if (bytes.size() > (std::size_t{64} << 20)) throw std::runtime_error("read log over 64 MiB — not a netlab server?");
+    if (bytes.size() > limit) throw std::runtime_error(std::string(over_limit));
   }
+}
+
+// The reply as one length-framed JSON object.
+boost::json::object parse_report(const std::string& reply, std::string_view wrong_mode) {
+  LengthHeaderCodec codec(std::size_t{64} << 20);
+  std::vector<std::string> frames;
+  if (auto error = codec.decode(reply, frames); error || frames.size() != 1)
+    throw std::runtime_error(std::string(wrong_mode));
+  boost::system::error_code ec;
+  auto value = boost::json::parse(frames.front(), ec);
+  if (ec || !value.is_object()) throw std::runtime_error(std::string(wrong_mode));
+  return std::move(value.as_object());
 }
 
 awaitable<void> run_raw(tcp::socket& socket, const Config& config, Progress& progress, Result& result) {
@@ -85,12 +104,9 @@ awaitable<void> run_raw(tcp::socket& socket, const Config& config, Progress& pro
   // with its read log on the same connection.
   socket.shutdown(tcp::socket::shutdown_send);
 
-  LengthHeaderCodec codec(std::size_t{64} << 20);
-  std::vector<std::string> frames;
-  const std::string reply = co_await read_to_end(socket);
-  if (auto error = codec.decode(reply, frames); error || frames.size() != 1)
-    throw std::runtime_error("the server's read log is not one length-framed message — is it running --codec raw?");
-  const auto log = boost::json::parse(frames.front()).as_object();
+  const auto log = parse_report(
+      co_await read_to_end(socket, "read log", std::size_t{64} << 20, "read log over 64 MiB — not a netlab server?"),
+      "the server's read log is not one length-framed message — is it running --codec raw?");
   std::vector<std::size_t> read_sizes;
   for (const auto& size : log.at("reads").as_array()) read_sizes.push_back(size.to_number<std::size_t>());
   progress.received = read_sizes.size();
@@ -150,21 +166,49 @@ struct EchoTally {
   std::size_t reads = 0;
 };
 
+// One write per message; with --one-way (a bulk transfer) as many messages
+// per write as fit in 256 KiB, as iperf3 writes 128 KiB at a time. Length
+// frames are gathered from their headers and the payloads in place (no copy).
 template <typename Codec>
 awaitable<void> send_messages(tcp::socket& socket, Codec codec, const Config& config, std::deque<Sent>& in_flight,
                               Progress& progress, EchoTally& tally) {
   PayloadGenerator generator(config.seed, config.min_size, config.max_size,
                              config.codec == CodecKind::delimiter ? '\n' : -1);
-  std::string frame;
-  for (std::size_t i = 0; i < config.messages; ++i) {
-    const std::string payload = generator.next();
-    frame.clear();
-    if (auto error = codec.encode(payload, frame)) throw std::runtime_error("encode: " + error->message);
-    in_flight.push_back({payload.size(), crc32(payload)});
-    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(frame), use_tuple);
+  const std::size_t batch_bytes = config.one_way ? std::size_t{256} << 10 : 0;
+  std::vector<std::string_view> batch;
+  std::string encoded;  // this write's headers (length) or whole frames (delimiter)
+  std::vector<asio::const_buffer> buffers;
+  for (std::size_t i = 0; i < config.messages;) {
+    batch.clear();
+    std::size_t bytes = 0;
+    do {
+      batch.push_back(generator.next_view());
+      bytes += batch.back().size();
+      ++i;
+    } while (i < config.messages && bytes < batch_bytes);
+    encoded.clear();
+    buffers.clear();
+    for (const auto payload : batch) {
+      if constexpr (std::is_same_v<Codec, LengthHeaderCodec>) {
+        if (payload.size() > codec.max_frame()) throw std::runtime_error("encode: message over the maximum frame");
+        LengthHeaderCodec::put_header(static_cast<std::uint32_t>(payload.size()), encoded);
+      } else if (auto error = codec.encode(payload, encoded)) {
+        throw std::runtime_error("encode: " + error->message);
+      }
+      in_flight.push_back({payload.size(), crc32c(payload)});
+    }
+    if constexpr (std::is_same_v<Codec, LengthHeaderCodec>) {
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        buffers.push_back(asio::buffer(encoded.data() + k * LengthHeaderCodec::header_size, LengthHeaderCodec::header_size));
+        buffers.push_back(asio::buffer(batch[k]));
+      }
+    } else {
+      buffers.push_back(asio::buffer(encoded));
+    }
+    auto [ec, n] = co_await asio::async_write(socket, buffers, use_tuple);
     if (ec) throw failure("write", ec);
     tally.bytes_sent += n;
-    ++progress.sent;
+    progress.sent += batch.size();
   }
   // Everything is sent: our FIN lets the server finish, and it closes after the last echo.
   socket.shutdown(tcp::socket::shutdown_send);
@@ -191,7 +235,7 @@ awaitable<void> receive_echoes(tcp::socket& socket, Codec codec, std::deque<Sent
       }
       const Sent expected = in_flight.front();
       in_flight.pop_front();
-      if (frame.size() == expected.size && crc32(frame) == expected.crc)
+      if (frame.size() == expected.size && crc32c(frame) == expected.crc)
         ++tally.intact;
       else
         ++tally.mismatched;
@@ -236,7 +280,92 @@ awaitable<void> run_echo(tcp::socket& socket, Codec codec, const Config& config,
                         std::to_string(tally.mismatched) + " mismatched, " + std::to_string(missing) +
                         " missing, over " + std::to_string(tally.reads) + " reads",
                     restored ? Verdict::confirmed : Verdict::refuted,
-                    "length and CRC-32 of every echoed frame compared, in order, with what was sent"});
+                    "length and CRC-32C of every echoed frame compared, in order, with what was sent"});
+}
+
+// ---- --one-way: the server's tally against ours ----------------------------
+
+template <typename Codec>
+awaitable<void> run_one_way(tcp::socket& socket, Codec codec, const Config& config, Progress& progress,
+                            Result& result) {
+  std::deque<Sent> sent;
+  EchoTally tally;
+  std::string reply;
+  const auto started = Clock::now();
+  // Reading while sending: a server that echoes (not --one-way) is caught at
+  // once instead of filling both buffers until --max-seconds. The reader's
+  // error is the one that says why; it stops the writer by shutting the socket.
+  std::exception_ptr reader_failed;
+  const auto receive = [&]() -> awaitable<void> {
+    try {
+      reply = co_await read_to_end(socket, "tally", std::size_t{1} << 20,
+                                   "more than 1 MiB came back before our end of stream — "
+                                   "is the server running --one-way?");
+    } catch (...) {
+      reader_failed = std::current_exception();
+      // Cancel a write in progress, and make the next one fail at once.
+      boost::system::error_code ignored;
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.cancel(ignored);
+    }
+  };
+  using namespace asio::experimental::awaitable_operators;
+  try {
+    co_await (send_messages(socket, codec, config, sent, progress, tally) && receive());
+  } catch (...) {
+    if (!reader_failed) throw;
+  }
+  if (reader_failed) std::rethrow_exception(reader_failed);
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const auto tally_json = parse_report(reply, "the server's reply is not a one-way tally — is it running --one-way?");
+
+  // Our side of the same tally: every frame's size and CRC-32C, in order.
+  std::uint32_t frames_tally = 0;
+  std::size_t payload_bytes = 0;
+  for (const auto& message : sent) {
+    frames_tally = tally_frame(frames_tally, message.size, message.crc);
+    payload_bytes += message.size;
+  }
+  const auto number = [&](const char* key) { return tally_json.at(key).to_number<std::uint64_t>(); };
+  const std::size_t frames = number("frames");
+  progress.received = frames;
+  const bool same_tally = number("frames_crc32c") == frames_tally;
+  const bool same = frames == config.messages && number("payload_bytes") == payload_bytes && same_tally;
+
+  auto& observed = result.observed();
+  observed = {{"one_way", true},
+              {"messages_sent", progress.sent},
+              {"frames_counted_by_server", frames},
+              {"payload_bytes", payload_bytes},
+              {"payload_bytes_counted_by_server", number("payload_bytes")},
+              {"frames_crc32c", frames_tally},
+              {"server_frames_crc32c", number("frames_crc32c")},
+              {"bytes_sent", tally.bytes_sent},
+              {"seconds", seconds},
+              {"messages_per_s", seconds > 0 ? static_cast<double>(frames) / seconds : 0.0},
+              {"payload_bytes_per_s", seconds > 0 ? static_cast<double>(payload_bytes) / seconds : 0.0}};
+  if (auto info = read_tcp_info(socket.native_handle())) observed["tcp_info"] = describe(*info);
+
+  const bool delimiter = config.codec == CodecKind::delimiter;
+  const std::size_t n = config.messages;
+  result.add_check({delimiter ? "delimiter-restores-boundaries" : "length-restores-boundaries",
+                    delimiter ? "粘包的解决: a delimiter after each message restores the boundaries"
+                              : "粘包的解决: a length header before each message restores the boundaries",
+                    std::to_string(n) + " frames counted by the server, with our sizes and bytes",
+                    std::to_string(frames) + " frames counted, " + std::to_string(number("payload_bytes")) + " of " +
+                        std::to_string(payload_bytes) + " payload bytes, frame tally (sizes and CRC-32C) " +
+                        (same_tally ? "equal" : "different"),
+                    same ? Verdict::confirmed : Verdict::refuted,
+                    "--one-way: the server's frame count and its tally of every frame's size and CRC-32C, "
+                    "against ours"});
+}
+
+template <typename Codec>
+awaitable<void> run_framed(tcp::socket& socket, Codec codec, const Config& config, Progress& progress, Result& result) {
+  if (config.one_way)
+    co_await run_one_way(socket, std::move(codec), config, progress, result);
+  else
+    co_await run_echo(socket, std::move(codec), config, progress, result);
 }
 
 awaitable<void> run_lab(const CommonOptions& options, const Config& config, Progress& progress, Result& result) {
@@ -251,12 +380,12 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Prog
       co_await run_raw(socket, config, progress, result);
       break;
     case CodecKind::delimiter:
-      co_await run_echo(socket, DelimiterCodec('\n', std::max(config.max_size, DelimiterCodec::default_max_frame)),
-                        config, progress, result);
+      co_await run_framed(socket, DelimiterCodec('\n', std::max(config.max_size, DelimiterCodec::default_max_frame)),
+                          config, progress, result);
       break;
     case CodecKind::length:
-      co_await run_echo(socket, LengthHeaderCodec(std::max(config.max_size, LengthHeaderCodec::default_max_frame)),
-                        config, progress, result);
+      co_await run_framed(socket, LengthHeaderCodec(std::max(config.max_size, LengthHeaderCodec::default_max_frame)),
+                          config, progress, result);
       break;
   }
   spdlog::info("DOWN {}", who);
@@ -266,8 +395,12 @@ void print_summary(const Config& config, const Result& result) {
   const auto& o = result.observed();
   std::cout << "netlab-framing-client --codec " << codec_name(config.codec) << ": " << config.messages
             << " messages of " << config.min_size << ".." << config.max_size << " bytes"
-            << (config.nodelay ? ", TCP_NODELAY" : "") << "\n";
-  if (config.codec == CodecKind::raw)
+            << (config.nodelay ? ", TCP_NODELAY" : "") << (config.one_way ? ", one-way" : "") << "\n";
+  if (config.one_way)
+    std::cout << "  frames counted by the server " << o.at("frames_counted_by_server") << ", "
+              << static_cast<long>(o.at("messages_per_s").as_double()) << " messages/s, "
+              << static_cast<long>(o.at("payload_bytes_per_s").as_double() / 1e6) << " MB/s of payload\n";
+  else if (config.codec == CodecKind::raw)
     std::cout << "  writes " << o.at("writes") << ", server reads " << o.at("reads") << ", merged reads "
               << o.at("merged_reads") << ", split writes " << o.at("split_writes") << ", exact reads "
               << o.at("exact_reads") << "\n";
@@ -298,7 +431,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
   app.add_flag("--nodelay", config.nodelay, "set TCP_NODELAY (turn Nagle's algorithm off)");
+  app.add_flag("--one-way", config.one_way,
+               "delimiter/length: no echo; compare the server's tally at the end (server: --one-way)");
   if (auto code = parse_options(app, argc, argv)) return *code;
+  if (config.one_way && config.codec == CodecKind::raw) {
+    std::cerr << "netlab-framing-client: --one-way needs --codec delimiter or length (raw is one-way already)\n";
+    return 2;
+  }
   if (config.min_size > config.max_size) {
     std::cerr << "netlab-framing-client: --min-size must not exceed --max-size (see --help)\n";
     return 2;
@@ -314,7 +453,8 @@ int main(int argc, char** argv) {
   Result result("framing", "client");
   result.params() = {{"codec", codec_name(config.codec)}, {"messages", config.messages},
                      {"min_size", config.min_size},       {"max_size", config.max_size},
-                     {"nodelay", config.nodelay},         {"seed", config.seed}};
+                     {"nodelay", config.nodelay},         {"one_way", config.one_way},
+                     {"seed", config.seed}};
   try {
     resolve_client_port(options);
     result.params()["port"] = options.port;
@@ -326,7 +466,9 @@ int main(int argc, char** argv) {
     if (config.codec != CodecKind::raw && result.checks().front().verdict != Verdict::confirmed) {
       print_summary(config, result);
       result.write(options.json);
-      std::cerr << "netlab-framing-client: echoes did not match what was sent\n";
+      std::cerr << "netlab-framing-client: "
+                << (config.one_way ? "the server's tally did not match what was sent" : "echoes did not match what was sent")
+                << "\n";
       return 1;
     }
     if (options.json != "-") print_summary(config, result);

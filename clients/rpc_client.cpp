@@ -35,7 +35,10 @@ using asio::awaitable;
 namespace beast = boost::beast;
 namespace http = beast::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr auto io_timeout = std::chrono::seconds(10);
+// No timer per read or write: a run is bounded by --max-seconds (run_client).
+// A timeout armed for every operation cost two timerfd_settime calls per call,
+// a third of the client's system calls per loopback round trip (see
+// docs/performance.md, request/response row).
 
 enum class Transport { http, binary, both };
 
@@ -109,15 +112,13 @@ awaitable<void> run_binary(beast::tcp_stream& stream, const std::vector<rpc::Req
       waiting[request.id] = i;
     }
     const auto sent = Clock::now();
-    stream.expires_after(io_timeout);
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(batch), use_tuple);
     if (ec) throw failure("write calls", ec);
     run.bytes_out += n;
     // Answers carry the request id: match each to its call, whatever the order.
     std::size_t expected_next = first;
     while (!waiting.empty()) {
-      stream.expires_after(io_timeout);
-      auto [read_ec, got] = co_await stream.async_read_some(asio::buffer(chunk), use_tuple);
+        auto [read_ec, got] = co_await stream.async_read_some(asio::buffer(chunk), use_tuple);
       if (read_ec) throw failure("read answers", read_ec);
       run.bytes_in += got;
       const auto arrived = Clock::now();
@@ -165,7 +166,6 @@ awaitable<void> run_http(beast::tcp_stream& stream, const std::vector<rpc::Reque
     batch.clear();
     for (std::size_t i = first; i < last; ++i) batch += serialize(calls[i], prefix + calls[i].key, host);
     const auto sent = Clock::now();
-    stream.expires_after(io_timeout);
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(batch), use_tuple);
     if (ec) throw failure("write requests", ec);
     run.bytes_out += n;
@@ -173,8 +173,7 @@ awaitable<void> run_http(beast::tcp_stream& stream, const std::vector<rpc::Reque
     for (std::size_t i = first; i < last; ++i) {
       http::response_parser<http::string_body> parser;
       parser.body_limit(rpc::max_frame);
-      stream.expires_after(io_timeout);
-      auto [read_ec, used] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        auto [read_ec, used] = co_await http::async_read(stream, buffer, parser, use_tuple);
       if (read_ec) throw failure("read response", read_ec);
       run.bytes_in += used;
       run.latencies_us[i] = micros(Clock::now() - sent);

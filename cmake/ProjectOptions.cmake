@@ -9,7 +9,10 @@ target_compile_definitions(netlab_options INTERFACE
   BOOST_ASIO_DISABLE_BOOST_ARRAY
   BOOST_ASIO_DISABLE_BOOST_BIND
   BOOST_ASIO_DISABLE_BOOST_DATE_TIME
-  BOOST_ASIO_DISABLE_BOOST_REGEX)
+  BOOST_ASIO_DISABLE_BOOST_REGEX
+  # Failed Boost assertions go to netlab's handler (common/src/boost_assert.cpp):
+  # it aborts like assert() except for one assertion that is wrong in Boost 1.81.
+  BOOST_ENABLE_ASSERT_HANDLER)
 
 if(NETLAB_SANITIZE)
   target_compile_options(netlab_options INTERFACE

@@ -3,7 +3,7 @@
 # configures and builds one CMake preset into build/<preset>/.
 # Idempotent: with nothing to do it finishes in seconds.
 #
-#   scripts/setup.sh [--preset default|asan|release]
+#   scripts/setup.sh [--preset default|asan|release|fuzz]
 # shellcheck source-path=SCRIPTDIR/lib
 set -euo pipefail
 
@@ -12,35 +12,41 @@ source "$LIB/common.sh"
 
 # nftables: the transport lab's lossy link between namespaces (root only);
 # openssl: the https lab's interop checks (openssl s_client).
+# zlib1g-dev: crc32() (end-to-end checksums of every echo and transfer).
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
-  libspdlog-dev catch2 libssl-dev openssl tcpdump iproute2 nftables)
+  libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables)
+# The fuzz preset only: clang, and libclang-rt-14-dev for libFuzzer and the sanitizer runtimes.
+readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 usage() {
   cat <<'EOF'
-usage: scripts/setup.sh [--preset default|asan|release]
+usage: scripts/setup.sh [--preset default|asan|release|fuzz]
 
 Installs the Debian packages netlab needs (as root; otherwise prints the
 apt-get command to run), then configures and builds the preset (default:
 default) into build/<preset>/. Programs land in build/<preset>/bin/.
+The fuzz preset also needs clang and libclang-rt-14-dev, and builds only the
+libFuzzer targets (tests/fuzz) into build/fuzz/tests/fuzz/.
 EOF
 }
 
-# The packages of PACKAGES that dpkg does not report as installed.
+# The packages of PACKAGES (and of the arguments) that dpkg does not report as installed.
 missing_packages() {
   local package
-  for package in "${PACKAGES[@]}"; do
+  for package in "${PACKAGES[@]}" "$@"; do
     [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) == "install ok installed" ]] ||
       echo "$package"
   done
 }
 
+# install_packages [EXTRA_PACKAGE...]
 install_packages() {
   local -a missing
   if ! command -v dpkg-query >/dev/null; then
     warn "dpkg-query not found: not a Debian system, so the packages are not checked"
     return 0
   fi
-  mapfile -t missing < <(missing_packages)
+  mapfile -t missing < <(missing_packages "$@")
   ((${#missing[@]} > 0)) || return 0
   if ((EUID != 0)); then
     warn "missing packages: ${missing[*]}"
@@ -60,7 +66,11 @@ configure_and_build() {
     cmake --preset "$preset"
   fi
   cmake --build --preset "$preset"
-  say "built: build/$preset/bin/"
+  if [[ $preset == fuzz ]]; then
+    say "built: build/fuzz/tests/fuzz/ (the libFuzzer targets)"
+  else
+    say "built: build/$preset/bin/"
+  fi
 }
 
 main() {
@@ -79,10 +89,10 @@ main() {
     shift
   done
   case $preset in
-    default | asan | release) ;;
-    *) usage_error "--preset is default, asan or release, not '$preset'" ;;
+    default | asan | release) install_packages ;;
+    fuzz) install_packages "${FUZZ_PACKAGES[@]}" ;;
+    *) usage_error "--preset is default, asan, release or fuzz, not '$preset'" ;;
   esac
-  install_packages
   configure_and_build "$preset"
 }
 

@@ -5,6 +5,7 @@
 #
 #   scripts/test.sh           the default preset (RelWithDebInfo)
 #   scripts/test.sh --asan    the ASan + UBSan preset
+#   scripts/test.sh --fuzz    the libFuzzer targets (clang), each fuzzed for a bounded time
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,11 +13,22 @@ readonly ROOT
 
 usage() {
   cat <<'EOF'
-usage: scripts/test.sh [--asan]
+usage: scripts/test.sh [--asan | --fuzz]
 
 Runs scripts/setup.sh for the preset (default, or asan with --asan), then
 ctest on it. Tests run one at a time: they open many sockets and count them
 by state, and tests running side by side would change each other's counts.
+Every preset also replays the fuzz regression inputs (tests/fuzz/regressions)
+and generated seeds through each fuzz harness (tests fuzz_replay.*).
+
+--fuzz builds the fuzz preset (clang; setup.sh installs clang and
+libclang-rt-14-dev when missing) into build/fuzz, only the libFuzzer targets,
+then runs ctest --preset fuzz -L fuzz: each decoder's target (codecs,
+transport_message, rpc_frame, pcap, http) is fuzzed under ASan + UBSan for
+30 seconds (NETLAB_FUZZ_SECONDS) from seeds the build generates. Any crash,
+sanitizer report, leak or per-input timeout fails its test and leaves the
+input in build/fuzz/tests/fuzz/findings-<target>/ (tests/fuzz/README.md says
+how it becomes a regression input).
 EOF
 }
 
@@ -25,6 +37,7 @@ main() {
   while (($#)); do
     case $1 in
       --asan) preset=asan ;;
+      --fuzz) preset=fuzz ;;
       -h | --help) usage; exit 0 ;;
       *) printf 'test.sh: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
     esac
@@ -32,6 +45,9 @@ main() {
   done
   "$ROOT/scripts/setup.sh" --preset "$preset"
   cd "$ROOT"
+  if [[ $preset == fuzz ]]; then
+    exec ctest --preset fuzz -L fuzz --parallel 1
+  fi
   exec ctest --preset "$preset" --parallel 1
 }
 

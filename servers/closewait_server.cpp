@@ -173,7 +173,12 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout-ms", idle_ms, "close a connection idle this long (0 = never)")
       ->capture_default_str()
       ->check(CLI::Range(0L, 3'600'000L));
+  add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
+  // --bug is exempt from the default limit: its lesson is that every leaked
+  // CLOSE_WAIT socket keeps a descriptor until the process runs out of them
+  // (accept() fails with EMFILE). A limit given on the command line still holds.
+  if (config.bug && app.count("--max-connections") == 0) options.max_connections = 0;
   config.idle_timeout = std::chrono::milliseconds(idle_ms);
   const std::string mode = config.bug ? "bug" : "fixed";
   init_logging("closewait-server", options.log_level);
@@ -184,6 +189,7 @@ int main(int argc, char** argv) {
     const auto bound = acceptor.local_endpoint();
     Counters counters;
     counters.fds_at_start = open_fd_count();
+    ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
     asio::steady_timer stopping(io, asio::steady_timer::time_point::max());
     std::size_t held_at_stop = 0;
@@ -198,25 +204,29 @@ int main(int argc, char** argv) {
       registry.close_all();
       stopping.cancel();
     });
-    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      ++counters.connections;
                      return session(std::move(socket), config, counters, registry, stopping);
                    }), asio::detached);
-    spdlog::info("listening on {} (--{}, idle timeout {} ms)", to_string(bound), mode, idle_ms);
+    spdlog::info("listening on {} (--{}, idle timeout {} ms, {})", to_string(bound), mode, idle_ms,
+                 limit.max() ? "at most " + std::to_string(limit.max()) + " connections" : "no connection limit");
     if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
     io.run();
 
     Result result("closewait", "server");
-    result.params() = {{"mode", mode}, {"idle_timeout_ms", idle_ms}, {"host", options.host}, {"port", bound.port()}};
+    result.params() = {{"mode", mode}, {"idle_timeout_ms", idle_ms}, {"host", options.host}, {"port", bound.port()},
+                       {"max_connections", limit.max()}};
     result.observed() = {{"connections", counters.connections},  {"close_wait_held_at_stop", held_at_stop},
                          {"closed_on_eof", counters.closed_on_eof}, {"closed_idle", counters.closed_idle},
-                         {"bad_requests", counters.bad_requests},   {"stopped_by", stop_reason}};
+                         {"bad_requests", counters.bad_requests},   {"refused_connections", limit.refused()},
+                         {"stopped_by", stop_reason}};
     if (options.json != "-")
       std::cout << "netlab-closewait-server (--" << mode << ") on " << to_string(bound) << " stopped by "
                 << stop_reason << "\n  connections " << counters.connections << ", closed on EOF "
                 << counters.closed_on_eof << ", closed idle " << counters.closed_idle
                 << ", still in CLOSE_WAIT at the stop " << held_at_stop << ", bad requests "
-                << counters.bad_requests << "\n";
+                << counters.bad_requests << ", refused (--max-connections " << limit.max() << ") "
+                << limit.refused() << "\n";
     result.write(options.json);
   } catch (const std::exception& e) {
     std::cerr << "netlab-closewait-server: " << e.what() << "\n";

@@ -8,9 +8,14 @@
 //                      its writes against our reads.
 //   --codec delimiter  decode "payload\n" frames and echo each one the same way.
 //   --codec length     decode 4-byte-length-header frames and echo each one.
+//   --one-way          (delimiter/length) no echo: count the frames and
+//                      tally their sizes and CRC-32Cs; at the client's end
+//                      of stream, send that tally back (a bulk transfer, as
+//                      iperf3 measures one).
 // A peer that breaks the framing (oversized header, no delimiter within the
 // maximum, stream cut inside a frame) gets one log line and its connection
-// closed; every other connection keeps being served.
+// closed; every other connection keeps being served. So does one that moves
+// no byte for --idle-timeout (default 300 s).
 #include "netlab/codec.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
@@ -39,6 +44,8 @@ struct Config {
   CodecKind codec = CodecKind::length;
   std::size_t max_frame = 0;     // 0 = the codec's default
   std::size_t read_size = 65536;
+  double idle_timeout = default_idle_timeout;  // --idle-timeout
+  bool one_way = false;
 };
 
 struct Counters {
@@ -46,11 +53,23 @@ struct Counters {
   std::size_t reads = 0;
   std::size_t bytes_received = 0;
   std::size_t frames_echoed = 0;
+  std::size_t frames_counted = 0;  // --one-way
   std::size_t codec_errors = 0;
 };
 
 // A raw peer could send one byte at a time forever; the log it gets back is capped.
 constexpr std::size_t max_logged_reads = 200'000;
+
+// One length-framed JSON message: the raw read log or the one-way tally.
+awaitable<std::string> send_report(tcp::socket& socket, const boost::json::object& report, std::string_view what) {
+  const std::string body = boost::json::serialize(report);
+  std::string frame;
+  LengthHeaderCodec::put_header(static_cast<std::uint32_t>(body.size()), frame);
+  frame += body;
+  auto [ec, written] = co_await asio::async_write(socket, asio::buffer(frame), use_tuple);
+  (void)written;
+  co_return ec ? "write " + std::string(what) + ": " + ec.message() : "end of stream, " + std::string(what) + " sent";
+}
 
 // raw: read whatever the kernel has, note the size, until the client's FIN.
 awaitable<std::string> serve_raw(tcp::socket& socket, const Config& config, Counters& counters) {
@@ -75,13 +94,7 @@ awaitable<std::string> serve_raw(tcp::socket& socket, const Config& config, Coun
                                 {"bytes", bytes},
                                 {"crc32", crc},
                                 {"read_size", config.read_size}};
-  std::string frame;
-  const std::string body = boost::json::serialize(log);
-  LengthHeaderCodec::put_header(static_cast<std::uint32_t>(body.size()), frame);
-  frame += body;
-  auto [ec, written] = co_await asio::async_write(socket, asio::buffer(frame), use_tuple);
-  (void)written;
-  co_return ec ? "write read log: " + ec.message() : "end of stream, read log sent";
+  co_return co_await send_report(socket, log, "read log");
 }
 
 // delimiter / length: decode frames from whatever chunk arrives, echo each one.
@@ -123,27 +136,69 @@ awaitable<std::string> serve_frames(tcp::socket& socket, Codec codec, Counters& 
   }
 }
 
+// --one-way: decode the frames and tally them (size and CRC-32C of each, in
+// order, see tally_frame); the tally goes back at the client's end of stream.
+template <typename Codec>
+awaitable<std::string> serve_sink(tcp::socket& socket, Codec codec, Counters& counters) {
+  std::vector<char> buffer(262144);  // bulk data: fewer, larger reads (iperf3 reads 128 KiB)
+  std::size_t count = 0, payload_bytes = 0;
+  std::uint32_t frames_tally = 0;
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec == asio::error::eof) break;
+    if (ec) co_return "read: " + ec.message();
+    ++counters.reads;
+    counters.bytes_received += n;
+    const auto error = codec.decode_each({buffer.data(), n}, [&](std::string_view frame) {
+      frames_tally = tally_frame(frames_tally, frame.size(), crc32c(frame));
+      payload_bytes += frame.size();
+      ++count;
+      ++counters.frames_counted;
+    });
+    if (error) {
+      ++counters.codec_errors;
+      spdlog::warn("{}: {} — closing this connection", describe_connection(socket), error->message);
+      co_return "codec error";
+    }
+  }
+  if (auto error = codec.finish()) {
+    ++counters.codec_errors;
+    spdlog::warn("{}: {} — closing", describe_connection(socket), error->message);
+    co_return "truncated frame";
+  }
+  const boost::json::object tally{{"frames", count}, {"payload_bytes", payload_bytes}, {"frames_crc32c", frames_tally}};
+  co_return co_await send_report(socket, tally, "tally");
+}
+
+template <typename Codec>
+awaitable<std::string> serve_codec(tcp::socket& socket, Codec codec, const Config& config, Counters& counters) {
+  if (config.one_way) co_return co_await serve_sink(socket, std::move(codec), counters);
+  co_return co_await serve_frames(socket, std::move(codec), counters);
+}
+
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters,
                         ConnectionRegistry& registry) {
   ConnectionRegistry::Entry entry(registry, socket);
   const std::string who = describe_connection(socket);
   spdlog::info("UP   {}", who);
+  IdleTimeout idle(socket, config.idle_timeout, who);
   std::string ending;
   switch (config.codec) {
     case CodecKind::raw:
       ending = co_await serve_raw(socket, config, counters);
       break;
     case CodecKind::delimiter:
-      ending = co_await serve_frames(
+      ending = co_await serve_codec(
           socket, DelimiterCodec('\n', config.max_frame ? config.max_frame : DelimiterCodec::default_max_frame),
-          counters);
+          config, counters);
       break;
     case CodecKind::length:
-      ending = co_await serve_frames(
+      ending = co_await serve_codec(
           socket, LengthHeaderCodec(config.max_frame ? config.max_frame : LengthHeaderCodec::default_max_frame),
-          counters);
+          config, counters);
       break;
   }
+  if (idle.expired()) ending = "idle timeout";
   spdlog::info("DOWN {} ({})", who, ending);
 }
 
@@ -164,7 +219,16 @@ int main(int argc, char** argv) {
   app.add_option("--read-size", config.read_size, "bytes asked of each read (raw)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+  add_idle_timeout_option(app, config.idle_timeout);
+  add_max_connections_option(app, options);
+  app.add_flag("--one-way", config.one_way,
+               "delimiter/length: count and checksum the frames instead of echoing them; "
+               "the tally is sent back at the client's end of stream");
   if (auto code = parse_options(app, argc, argv)) return *code;
+  if (config.one_way && config.codec == CodecKind::raw) {
+    std::cerr << "netlab-framing-server: --one-way needs --codec delimiter or length (raw is one-way already)\n";
+    return 2;
+  }
   init_logging("framing-server", options.log_level);
 
   try {
@@ -172,6 +236,7 @@ int main(int argc, char** argv) {
     auto acceptor = open_listener(io, options.host, options.port, "netlab-framing-server");
     const auto bound = acceptor.local_endpoint();
     Counters counters;
+    ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
@@ -181,11 +246,12 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      ++counters.connections;
                      return session(std::move(socket), config, counters, registry);
                    }), asio::detached);
-    spdlog::info("listening on {} (codec {})", to_string(bound), codec_name(config.codec));
+    spdlog::info("listening on {} (codec {}{})", to_string(bound), codec_name(config.codec),
+                 config.one_way ? ", one-way" : "");
     if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
     const auto started = Clock::now();
     io.run();
@@ -194,18 +260,23 @@ int main(int argc, char** argv) {
     Result result("framing", "server");
     result.params() = {{"codec", codec_name(config.codec)}, {"host", options.host},
                        {"port", bound.port()}, {"read_size", config.read_size},
-                       {"max_frame", config.max_frame}};
+                       {"max_frame", config.max_frame}, {"one_way", config.one_way},
+                       {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
     result.observed() = {{"connections", counters.connections}, {"reads", counters.reads},
                          {"bytes_received", counters.bytes_received},
                          {"frames_echoed", counters.frames_echoed},
-                         {"codec_errors", counters.codec_errors}, {"seconds", seconds},
+                         {"frames_counted", counters.frames_counted},
+                         {"codec_errors", counters.codec_errors}, {"refused_connections", limit.refused()},
+                         {"seconds", seconds},
                          {"stopped_by", stop_reason}};
     if (options.json != "-") {
       std::cout << "netlab-framing-server (codec " << codec_name(config.codec) << ") on " << to_string(bound)
                 << " stopped by " << stop_reason << " after " << seconds << " s\n"
                 << "  connections " << counters.connections << ", reads " << counters.reads << ", bytes in "
                 << counters.bytes_received << ", frames echoed " << counters.frames_echoed
-                << ", codec errors " << counters.codec_errors << "\n";
+                << ", frames counted (one-way) " << counters.frames_counted
+                << ", codec errors " << counters.codec_errors << ", refused (--max-connections "
+                << limit.max() << ") " << limit.refused() << "\n";
     }
     result.write(options.json);
   } catch (const std::exception& e) {

@@ -8,12 +8,16 @@
 //   --accept-delay-ms D  wait D ms before each accept(): the queue fills
 //   --no-accept          never call accept(): clients still connect, until the
 //                        queue is full; then their SYNs go unanswered
-// An accepted connection is read to its end and closed.
+// An accepted connection is read to its end and closed (or after --idle-timeout
+// without a byte). --max-connections counts accepted connections only: what
+// waits in the accept queue is the kernel's, bounded by --backlog, and is what
+// the lab shows; one accepted over the limit gets one "ERR server busy" line.
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
 #include "netlab/options.hpp"
 #include "netlab/readiness.hpp"
 #include "netlab/result.hpp"
+#include "netlab/serve.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,6 +37,7 @@ struct Config {
   int backlog = 4;
   long accept_delay_ms = 0;
   bool no_accept = false;
+  double idle_timeout = default_idle_timeout;
 };
 
 struct Counters {
@@ -40,10 +45,11 @@ struct Counters {
   std::size_t bytes_received = 0;
 };
 
-awaitable<void> session(tcp::socket socket, Counters& counters, ConnectionRegistry& registry) {
+awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
   ConnectionRegistry::Entry entry(registry, socket);
   const std::string who = describe_connection(socket);
   spdlog::info("UP   {}", who);
+  IdleTimeout idle(socket, config.idle_timeout, who);
   char buffer[4096];
   for (;;) {
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
@@ -57,7 +63,7 @@ awaitable<void> session(tcp::socket socket, Counters& counters, ConnectionRegist
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
-                            ConnectionRegistry& registry) {
+                            ConnectionLimit& limit, ConnectionRegistry& registry) {
   asio::steady_timer delay(acceptor.get_executor());
   while (acceptor.is_open()) {
     if (config.accept_delay_ms > 0) {
@@ -75,7 +81,11 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Count
       continue;
     }
     ++counters.accepted;
-    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), counters, registry), asio::detached);
+    auto slot = limit.admit(socket);
+    if (!slot) continue;
+    asio::co_spawn(acceptor.get_executor(),
+                   hold_slot(std::move(*slot), session(std::move(socket), config, counters, registry)),
+                   log_session_failure);
   }
 }
 
@@ -95,6 +105,8 @@ int main(int argc, char** argv) {
                     ->check(CLI::Range(0L, 60'000L));
   app.add_flag("--no-accept", config.no_accept, "never call accept(): the kernel alone does the handshakes")
       ->excludes(delay);
+  add_idle_timeout_option(app, config.idle_timeout);
+  add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("handshake-server", options.log_level);
 
@@ -103,6 +115,7 @@ int main(int argc, char** argv) {
     auto acceptor = open_listener(io, options.host, options.port, "netlab-handshake-server", config.backlog);
     const auto bound = acceptor.local_endpoint();
     Counters counters;
+    ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
@@ -114,7 +127,7 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    if (!config.no_accept) asio::co_spawn(io, accept_loop(acceptor, config, counters, registry), asio::detached);
+    if (!config.no_accept) asio::co_spawn(io, accept_loop(acceptor, config, counters, limit, registry), asio::detached);
     const std::string accepting = config.no_accept ? "never accepting"
                                   : config.accept_delay_ms > 0
                                       ? "accepting every " + std::to_string(config.accept_delay_ms) + " ms"
@@ -125,13 +138,15 @@ int main(int argc, char** argv) {
 
     Result result("handshake", "server");
     result.params() = {{"backlog", config.backlog}, {"accept_delay_ms", config.accept_delay_ms},
-                       {"no_accept", config.no_accept}, {"host", options.host}, {"port", bound.port()}};
+                       {"no_accept", config.no_accept}, {"host", options.host}, {"port", bound.port()},
+                       {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
     result.observed() = {{"accepted", counters.accepted}, {"bytes_received", counters.bytes_received},
+                         {"refused_connections", limit.refused()},
                          {"stopped_by", stop_reason}};
     if (options.json != "-")
       std::cout << "netlab-handshake-server (backlog " << config.backlog << ", " << accepting << ") on "
                 << to_string(bound) << " stopped by " << stop_reason << "\n  accepted " << counters.accepted
-                << " connection(s)\n";
+                << " connection(s), refused (--max-connections " << limit.max() << ") " << limit.refused() << "\n";
     result.write(options.json);
   } catch (const std::exception& e) {
     std::cerr << "netlab-handshake-server: " << e.what() << "\n";

@@ -280,6 +280,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{0}, std::size_t{16} << 20));
   app.add_flag("--chunked", config.chunked, "serve / with Transfer-Encoding: chunked");
+  add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
   for (const auto& spec : user_specs) {
     auto user = http_basics::parse_user(spec);
@@ -296,6 +297,8 @@ int main(int argc, char** argv) {
     auto acceptor = open_listener(io, options.host, options.port, "netlab-http-server");
     const auto bound = acceptor.local_endpoint();
     Counters counters;
+    // One over the limit reads "503 Service Unavailable" (Connection: close), as from nginx or curl.
+    ConnectionLimit limit(options.max_connections, Refusal::http_503);
     ConnectionRegistry registry;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
@@ -305,7 +308,7 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      const std::size_t id = ++counters.connections;
                      return session(beast::tcp_stream(std::move(socket)), id, config, counters, registry);
                    }), asio::detached);
@@ -319,7 +322,8 @@ int main(int argc, char** argv) {
     Result result("http", "server");
     result.params() = {{"host", options.host}, {"port", bound.port()}, {"idle_timeout", config.idle_timeout},
                        {"max_header_bytes", config.max_header_bytes}, {"max_body_bytes", config.max_body_bytes},
-                       {"chunked", config.chunked}, {"users", config.users.size()}};
+                       {"chunked", config.chunked}, {"users", config.users.size()},
+                       {"max_connections", limit.max()}};
     boost::json::object by_status;
     std::string status_line;
     for (const auto& [code, count] : counters.responses) {
@@ -328,14 +332,16 @@ int main(int argc, char** argv) {
     }
     result.observed() = {{"connections", counters.connections}, {"requests", counters.requests},
                          {"responses", std::move(by_status)},    {"idle_timeouts", counters.idle_timeouts},
-                         {"parse_errors", counters.parse_errors}, {"seconds", seconds},
+                         {"parse_errors", counters.parse_errors}, {"refused_connections", limit.refused()},
+                         {"seconds", seconds},
                          {"stopped_by", stop_reason}};
     if (options.json != "-") {
       std::cout << "netlab-http-server on " << to_string(bound) << " stopped by " << stop_reason << " after "
                 << seconds << " s\n"
                 << "  connections " << counters.connections << ", requests " << counters.requests
                 << ", responses" << (status_line.empty() ? " none" : status_line) << "\n"
-                << "  bad requests " << counters.parse_errors << ", idle timeouts " << counters.idle_timeouts << "\n";
+                << "  bad requests " << counters.parse_errors << ", idle timeouts " << counters.idle_timeouts
+                << ", refused (--max-connections " << limit.max() << ") " << limit.refused() << "\n";
     }
     result.write(options.json);
   } catch (const std::exception& e) {

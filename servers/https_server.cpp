@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
   app.add_option("--step-timeout", config.step_timeout, "seconds a client gets for the handshake and for its request")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 600.0));
+  add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("https-server", options.log_level);
 
@@ -225,6 +226,9 @@ int main(int argc, char** argv) {
     const int security_level = SSL_CTX_get_security_level(context.native_handle());
 
     Counters counters;
+    // One over the limit gets a TLS alert (fatal internal_error) in plaintext,
+    // the only thing a TLS client understands before a handshake.
+    ConnectionLimit limit(options.max_connections, Refusal::tls_alert);
     ConnectionRegistry registry;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
@@ -234,7 +238,7 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      ++counters.connections;
                      return session(std::move(socket), context, config, counters, registry);
                    }), asio::detached);
@@ -252,6 +256,8 @@ int main(int argc, char** argv) {
                        {"cert_dir", config.cert_dir},
                        {"host", options.host},
                        {"port", bound.port()},
+                       {"step_timeout", config.step_timeout},
+                       {"max_connections", limit.max()},
                        {"security_level", security_level},
                        {"keylog", keylog}};
     boost::json::object negotiated;
@@ -264,11 +270,15 @@ int main(int argc, char** argv) {
                          {"timed_out", counters.timed_out},
                          {"refused_by_client", counters.refused_by_client},
                          {"other_failures", counters.other_failures},
+                         {"refused_connections", limit.refused()},
                          {"negotiated", std::move(negotiated)},
                          {"exporter_digests", counters.exporter_digests},
                          {"seconds", seconds},
                          {"stopped_by", stop_reason}};
-    if (options.json != "-") print_summary(config, bound, counters, stop_reason, seconds);
+    if (options.json != "-") {
+      print_summary(config, bound, counters, stop_reason, seconds);
+      std::cout << "  refused (--max-connections " << limit.max() << ") " << limit.refused() << "\n";
+    }
     result.write(options.json);
   } catch (const std::exception& e) {
     std::cerr << "netlab-https-server: " << e.what() << "\n";

@@ -62,6 +62,11 @@ struct Counters {
 awaitable<std::string> serve_binary(beast::tcp_stream& stream, std::string first_bytes, const Config& config,
                                     rpc::KeyValueStore& store, Counters& counters, const std::string& who) {
   ++counters.binary_connections;
+  // One idle watch for the connection, not a timer armed for every read: that
+  // cost two timerfd_settime calls per call, a third of the server's system
+  // calls per round trip (docs/performance.md, request/response row).
+  stream.expires_never();
+  IdleTimeout idle(stream.socket(), config.idle_timeout, who);
   LengthHeaderCodec codec(config.max_frame);
   std::vector<std::string> bodies;
   std::string answers;
@@ -91,7 +96,7 @@ awaitable<std::string> serve_binary(beast::tcp_stream& stream, std::string first
     }
     // Every call this read completed is answered in one write.
     if (!answers.empty()) {
-      if (auto [ec, n] = co_await asio::async_write(stream, asio::buffer(answers), use_tuple); ec)
+      if (auto [ec, n] = co_await asio::async_write(stream.socket(), asio::buffer(answers), use_tuple); ec)
         co_return "write: " + ec.message();
     }
     if (framing_error) {
@@ -100,8 +105,11 @@ awaitable<std::string> serve_binary(beast::tcp_stream& stream, std::string first
       spdlog::warn("{}: {} — closing", who, framing_error->message);
       co_return "framing error";
     }
-    http_session::expire_after_seconds(stream, config.idle_timeout);
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), use_tuple);
+    auto [ec, n] = co_await stream.socket().async_read_some(asio::buffer(chunk), use_tuple);
+    if (idle.expired()) {
+      ++counters.idle_timeouts;
+      co_return "idle timeout";
+    }
     if (ec == asio::error::eof) {
       if (auto error = codec.finish()) {
         ++counters.closed_for_input;
@@ -109,10 +117,6 @@ awaitable<std::string> serve_binary(beast::tcp_stream& stream, std::string first
         co_return "truncated frame";
       }
       co_return "peer closed";
-    }
-    if (ec == beast::error::timeout) {
-      ++counters.idle_timeouts;
-      co_return "idle timeout";
     }
     if (ec) co_return ec.message();
     received = std::string_view(chunk.data(), n);
@@ -240,6 +244,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 20));
+  add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("rpc-server", options.log_level);
 
@@ -248,6 +253,9 @@ int main(int argc, char** argv) {
     auto acceptor = open_listener(io, options.host, options.port, "netlab-rpc-server");
     const auto bound = acceptor.local_endpoint();
     Counters counters;
+    // One over the limit reads "503 Service Unavailable": both kinds of client
+    // connect before saying a byte, and a person with nc or curl reads HTTP.
+    ConnectionLimit limit(options.max_connections, Refusal::http_503);
     rpc::KeyValueStore store;
     ConnectionRegistry registry;
     std::string stop_reason = "?";
@@ -258,7 +266,7 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      ++counters.connections;
                      return session(beast::tcp_stream(std::move(socket)), config, store, counters, registry);
                    }), asio::detached);
@@ -270,7 +278,7 @@ int main(int argc, char** argv) {
 
     Result result("rpc", "server");
     result.params() = {{"host", options.host}, {"port", bound.port()}, {"idle_timeout", config.idle_timeout},
-                       {"max_frame", config.max_frame}};
+                       {"max_frame", config.max_frame}, {"max_connections", limit.max()}};
     result.observed() = {{"connections", counters.connections},
                          {"binary_connections", counters.binary_connections},
                          {"http_connections", counters.http_connections},
@@ -279,6 +287,7 @@ int main(int argc, char** argv) {
                          {"error_answers", counters.error_answers},
                          {"closed_for_input", counters.closed_for_input},
                          {"idle_timeouts", counters.idle_timeouts},
+                         {"refused_connections", limit.refused()},
                          {"keys", store.size()},
                          {"seconds", seconds},
                          {"stopped_by", stop_reason}};
@@ -289,7 +298,8 @@ int main(int argc, char** argv) {
                 << ", http " << counters.http_connections << "), calls binary " << counters.binary_calls
                 << ", http " << counters.http_calls << ", error answers " << counters.error_answers << "\n"
                 << "  closed for bad input " << counters.closed_for_input << ", idle timeouts "
-                << counters.idle_timeouts << ", keys " << store.size() << "\n";
+                << counters.idle_timeouts << ", keys " << store.size() << ", refused (--max-connections "
+                << limit.max() << ") " << limit.refused() << "\n";
     }
     result.write(options.json);
   } catch (const std::exception& e) {

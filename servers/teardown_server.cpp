@@ -14,6 +14,8 @@
 //                in our receive queue: the kernel sends RST, not FIN.
 //   linger0      answer, pause, then close with SO_LINGER {on, 0}: an abort (RST),
 //                so this active closer keeps no TIME_WAIT.
+// A connection that moves no byte for --idle-timeout (default 300 s) is closed;
+// the pauses a request asks for do not count as idle.
 #include "netlab/lifecycle.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
@@ -51,6 +53,7 @@ struct Config {
   long pause_ms = 0;
   bool quickack = false;
   std::size_t response_bytes = 0;  // 0 = the mode's default
+  double idle_timeout = default_idle_timeout;
 };
 
 struct Request {
@@ -61,7 +64,7 @@ struct Request {
 };
 
 struct Counters {
-  std::size_t connections = 0, completed = 0, resets_sent = 0, bad_requests = 0;
+  std::size_t connections = 0, completed = 0, resets_sent = 0, bad_requests = 0, idle_closed = 0;
 };
 
 std::size_t default_bytes(const std::string& mode) {
@@ -129,7 +132,14 @@ void hold_response_in_send_buffer(tcp::socket& socket, std::size_t bytes) {
   socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(std::min(bytes * 2, max_response))), ignored);
 }
 
-awaitable<std::string> play(tcp::socket& socket, const Request& request, Counters& counters) {
+// A pause the request asked for is the server's own doing, not an idle peer.
+awaitable<void> pause_busy(std::chrono::milliseconds pause, IdleTimeout& idle) {
+  if (pause.count() <= 0) co_return;
+  IdleTimeout::Busy busy(idle);
+  co_await pause_for(pause);
+}
+
+awaitable<std::string> play(tcp::socket& socket, const Request& request, Counters& counters, IdleTimeout& idle) {
   const auto pause = std::chrono::milliseconds(request.pause_ms);
   if (request.mode == "normal") {
     co_await send_response(socket, request.bytes);
@@ -139,13 +149,13 @@ awaitable<std::string> play(tcp::socket& socket, const Request& request, Counter
       int on = 1;
       ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
     }
-    if (pause.count() > 0) co_await pause_for(pause);
+    co_await pause_busy(pause, idle);
     socket.close();
     co_return "passive close after " + std::to_string(request.pause_ms) + " ms" + (request.quickack ? ", quickack" : "");
   }
   if (request.mode == "half-close") {
     co_await drain_until_eof(socket);  // the request came with the client's FIN
-    if (pause.count() > 0) co_await pause_for(pause);  // CLOSE_WAIT here, FIN_WAIT_2 there
+    co_await pause_busy(pause, idle);  // CLOSE_WAIT here, FIN_WAIT_2 there
     hold_response_in_send_buffer(socket, request.bytes);
     co_await send_response(socket, request.bytes);  // data after the peer's FIN
     socket.close();  // LAST_ACK until the client has taken every byte and our FIN
@@ -164,7 +174,7 @@ awaitable<std::string> play(tcp::socket& socket, const Request& request, Counter
   }
   // linger0
   co_await send_response(socket, request.bytes);
-  if (pause.count() > 0) co_await pause_for(pause);
+  co_await pause_busy(pause, idle);
   socket.set_option(asio::socket_base::linger(true, 0));
   socket.close();  // an abort: RST, no FIN, no TIME_WAIT
   ++counters.resets_sent;
@@ -175,6 +185,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
   ConnectionRegistry::Entry entry(registry, socket);
   const std::string who = describe_connection(socket);
   spdlog::info("UP   {}", who);
+  IdleTimeout idle(socket, config.idle_timeout, who);
   std::string ending;
   try {
     const std::string line = co_await read_request_line(socket);
@@ -189,7 +200,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
       co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
       ending = error;
     } else {
-      ending = co_await play(socket, *request, counters);
+      ending = co_await play(socket, *request, counters, idle);
       ++counters.completed;
     }
   } catch (const boost::system::system_error& e) {
@@ -198,6 +209,10 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
   } catch (const std::runtime_error& e) {
     ++counters.bad_requests;
     ending = e.what();
+  }
+  if (idle.expired()) {
+    ++counters.idle_closed;
+    ending = "idle timeout";
   }
   spdlog::info("DOWN {} ({})", who, ending);
 }
@@ -220,6 +235,8 @@ int main(int argc, char** argv) {
   app.add_option("--response-bytes", config.response_bytes,
                  "response size when the request names none (default: 262144 half-close/unread-data, else 1000)")
       ->check(CLI::Range(std::size_t{1}, max_response));
+  add_idle_timeout_option(app, config.idle_timeout);
+  add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("teardown-server", options.log_level);
 
@@ -228,6 +245,7 @@ int main(int argc, char** argv) {
     auto acceptor = open_listener(io, options.host, options.port, "netlab-teardown-server");
     const auto bound = acceptor.local_endpoint();
     Counters counters;
+    ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
@@ -237,7 +255,7 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      ++counters.connections;
                      return session(std::move(socket), config, counters, registry);
                    }), asio::detached);
@@ -247,14 +265,18 @@ int main(int argc, char** argv) {
 
     Result result("teardown", "server");
     result.params() = {{"mode", config.mode}, {"pause_ms", config.pause_ms}, {"quickack", config.quickack},
-                       {"host", options.host}, {"port", bound.port()}};
+                       {"host", options.host}, {"port", bound.port()}, {"idle_timeout", config.idle_timeout},
+                       {"max_connections", limit.max()}};
     result.observed() = {{"connections", counters.connections}, {"completed", counters.completed},
                          {"resets_sent", counters.resets_sent}, {"bad_requests", counters.bad_requests},
+                         {"idle_closed", counters.idle_closed}, {"refused_connections", limit.refused()},
                          {"stopped_by", stop_reason}};
     if (options.json != "-")
       std::cout << "netlab-teardown-server (--mode " << config.mode << ") on " << to_string(bound) << " stopped by "
                 << stop_reason << "\n  connections " << counters.connections << ", completed " << counters.completed
-                << ", closed with RST " << counters.resets_sent << ", bad requests " << counters.bad_requests << "\n";
+                << ", closed with RST " << counters.resets_sent << ", bad requests " << counters.bad_requests
+                << "\n  closed idle " << counters.idle_closed << ", refused (--max-connections " << limit.max() << ") "
+                << limit.refused() << "\n";
     result.write(options.json);
   } catch (const std::exception& e) {
     std::cerr << "netlab-teardown-server: " << e.what() << "\n";

@@ -9,7 +9,8 @@
 //                     HTTP/1.0 server does: we send the first FIN, so the
 //                     TIME_WAIT sockets pile up here, on the server's port.
 //   --idle-timeout S  close a connection nobody used for S seconds (a
-//                     keep-alive timeout): a pool must notice and not reuse it.
+//                     keep-alive timeout, default 300): a pool must notice and
+//                     not reuse it.
 // A malformed request gets "ERR ..." and that connection is closed; every
 // other connection keeps being served.
 #include "netlab/census.hpp"
@@ -23,7 +24,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -42,7 +42,7 @@ enum class Closer { client, server };
 
 struct Config {
   Closer closer = Closer::client;
-  double idle_timeout = 0;  // seconds; 0 = keep idle connections forever
+  double idle_timeout = default_idle_timeout;  // seconds; 0 = keep idle connections forever
 };
 
 struct Counters {
@@ -71,38 +71,31 @@ std::optional<std::uint64_t> parse_ping(std::string_view line) {
   return n;
 }
 
-// One request line, or the error that ended the wait for it; asio::error::timed_out
-// when the connection stayed idle longer than the idle timeout.
-awaitable<std::tuple<boost::system::error_code, std::size_t>> read_request(tcp::socket& socket, std::string& buffer,
-                                                                           double idle_timeout) {
-  auto read = asio::async_read_until(socket, asio::dynamic_buffer(buffer, max_request_line), '\n', use_tuple);
-  if (idle_timeout <= 0) co_return co_await std::move(read);
-  using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer idle(socket.get_executor());
-  idle.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(idle_timeout)));
-  auto winner = co_await (std::move(read) || idle.async_wait(use_tuple));
-  if (winner.index() == 0) co_return std::get<0>(winner);
-  co_return std::tuple{boost::system::error_code(asio::error::timed_out), std::size_t{0}};
+// One request line, or the error that ended the wait for it.
+awaitable<std::tuple<boost::system::error_code, std::size_t>> read_request(tcp::socket& socket, std::string& buffer) {
+  co_return co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer, max_request_line), '\n', use_tuple);
 }
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
   ConnectionRegistry::Entry entry(registry, socket);
   const std::string who = describe_connection(socket);
   spdlog::debug("UP   {}", who);
+  // A keep-alive timeout: a connection nobody used for a while is closed by us.
+  IdleTimeout idle(socket, config.idle_timeout, who);
   std::string buffer;
   std::string ending;
   for (;;) {
-    auto [ec, n] = co_await read_request(socket, buffer, config.idle_timeout);
+    auto [ec, n] = co_await read_request(socket, buffer);
+    if (idle.expired()) {
+      ++counters.idle_closed;
+      ++counters.closed_first_by_server;
+      ending = "idle timeout: server closes first";
+      break;
+    }
     if (ec == asio::error::eof) {
       // The client's FIN came first: it is the active closer and keeps the TIME_WAIT.
       ++counters.closed_first_by_client;
       ending = "client closed first";
-      break;
-    }
-    if (ec == asio::error::timed_out) {
-      ++counters.idle_closed;
-      ++counters.closed_first_by_server;
-      ending = "idle timeout: server closes first";
       break;
     }
     if (ec == asio::error::not_found || (!ec && !parse_ping(std::string_view(buffer).substr(0, n - 1)))) {
@@ -155,9 +148,8 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, Closer>{{"client", Closer::client},
                                                                          {"server", Closer::server}}))
       ->capture_default_str();
-  app.add_option("--idle-timeout", config.idle_timeout, "close connections idle this many seconds (0 = never)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 3600.0));
+  add_idle_timeout_option(app, config.idle_timeout);
+  add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("timewait-server", options.log_level);
 
@@ -167,6 +159,7 @@ int main(int argc, char** argv) {
     auto acceptor = open_listener(io, options.host, options.port, "netlab-timewait-server", 4096);
     const auto bound = acceptor.local_endpoint();
     Counters counters;
+    ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
@@ -176,7 +169,7 @@ int main(int argc, char** argv) {
       acceptor.close(ignored);
       registry.close_all();
     });
-    asio::co_spawn(io, accept_loop(acceptor, [&](tcp::socket socket) {
+    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      ++counters.connections;
                      return session(std::move(socket), config, counters, registry);
                    }), asio::detached);
@@ -191,13 +184,14 @@ int main(int argc, char** argv) {
 
     Result result("timewait", "server");
     result.params() = {{"closer", closer_name(config.closer)}, {"host", options.host}, {"port", bound.port()},
-                       {"idle_timeout", config.idle_timeout}};
+                       {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
     result.observed() = {{"connections", counters.connections},
                          {"requests", counters.requests},
                          {"bad_requests", counters.bad_requests},
                          {"closed_first_by_client", counters.closed_first_by_client},
                          {"closed_first_by_server", counters.closed_first_by_server},
                          {"idle_closed", counters.idle_closed},
+                         {"refused_connections", limit.refused()},
                          {"time_wait_on_port_at_stop", left.of(TcpState::time_wait)},
                          {"seconds", seconds},
                          {"stopped_by", stop_reason}};
@@ -205,7 +199,8 @@ int main(int argc, char** argv) {
       std::cout << "netlab-timewait-server (closer " << closer_name(config.closer) << ") on " << to_string(bound)
                 << " stopped by " << stop_reason << " after " << seconds << " s\n"
                 << "  connections " << counters.connections << ", requests " << counters.requests
-                << ", bad requests " << counters.bad_requests << "\n"
+                << ", bad requests " << counters.bad_requests << ", refused (--max-connections "
+                << limit.max() << ") " << limit.refused() << "\n"
                 << "  closed first by the client " << counters.closed_first_by_client << ", by this server "
                 << counters.closed_first_by_server << " (idle " << counters.idle_closed << ")\n"
                 << "  on port " << bound.port() << " now: " << describe(left) << "\n";

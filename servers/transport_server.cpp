@@ -12,6 +12,7 @@
 // has no window, so the kernel drops datagrams. Each UDP datagram carries the
 // socket's drop count (SO_RXQ_OVFL) and /proc/net/snmp counts UdpRcvbufErrors,
 // so the report sets our loss against the kernel's own count.
+// A TCP connection that moves no byte for --idle-timeout (default 300 s) is closed.
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
 #include "netlab/options.hpp"
@@ -45,10 +46,11 @@ struct Config {
   Proto proto = Proto::both;
   int rcvbuf = 0;  // 0 = the kernel's default
   std::uint32_t reader_delay_us = 0;
+  double idle_timeout = default_idle_timeout;  // TCP connections
 };
 
 struct Counters {
-  std::size_t tcp_connections = 0, tcp_bad_streams = 0, tcp_messages = 0;
+  std::size_t tcp_connections = 0, tcp_bad_streams = 0, tcp_messages = 0, tcp_idle_closed = 0;
   std::size_t udp_datagrams = 0, udp_bad_datagrams = 0, udp_messages = 0, udp_senders = 0;
   std::size_t reports_sent = 0;
 };
@@ -204,6 +206,7 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
   ConnectionRegistry::Entry entry(registry, socket);
   const std::string who = describe_connection(socket);
   spdlog::info("UP   {}", who);
+  IdleTimeout idle(socket, config.idle_timeout, who);
   tr::StreamDecoder decoder;
   tr::SequenceAccounting account;
   std::vector<tr::StreamDecoder::Owned> messages;
@@ -212,7 +215,10 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
   for (;;) {
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
     if (ec) {
-      if (ec == asio::error::eof && decoder.buffered() > 0) {
+      if (idle.expired()) {
+        ++counters.tcp_idle_closed;
+        ending = "idle timeout";
+      } else if (ec == asio::error::eof && decoder.buffered() > 0) {
         ++counters.tcp_bad_streams;
         spdlog::warn("{}: the stream ended inside a message ({} bytes of it)", who, decoder.buffered());
         ending = "truncated message";
@@ -221,6 +227,9 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
       }
       break;
     }
+    // A slow reader (--reader-delay-us) works through its full receive buffer
+    // while the kernel moves no byte: that is progress, not idleness.
+    idle.touch();
     messages.clear();
     const auto error = decoder.feed({buffer.data(), n}, messages);
     bool stop = false;
@@ -317,6 +326,8 @@ int main(int argc, char** argv) {
   app.add_option("--reader-delay-us", config.reader_delay_us, "pause after each message: a slow reader")
       ->capture_default_str()
       ->check(CLI::Range(0u, 1'000'000u));
+  add_idle_timeout_option(app, config.idle_timeout);
+  add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("transport-server", options.log_level);
 
@@ -324,6 +335,7 @@ int main(int argc, char** argv) {
     asio::io_context io;
     Sockets sockets = bind_sockets(io, options, config);
     Counters counters;
+    ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
@@ -334,7 +346,7 @@ int main(int argc, char** argv) {
       if (sockets.udp_socket) sockets.udp_socket->close(ignored);
       registry.close_all();
     });
-    if (sockets.acceptor) asio::co_spawn(io, accept_loop(*sockets.acceptor, [&](tcp::socket socket) {
+    if (sockets.acceptor) asio::co_spawn(io, accept_loop(*sockets.acceptor, limit, [&](tcp::socket socket) {
       ++counters.tcp_connections;
       return tcp_session(std::move(socket), config, counters, registry);
     }), asio::detached);
@@ -350,10 +362,13 @@ int main(int argc, char** argv) {
 
     Result result("transport", "server");
     result.params() = {{"proto", proto_name(config.proto)}, {"host", options.host}, {"port", sockets.port},
-                       {"rcvbuf", config.rcvbuf}, {"reader_delay_us", config.reader_delay_us}};
+                       {"rcvbuf", config.rcvbuf}, {"reader_delay_us", config.reader_delay_us},
+                       {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
     result.observed() = {{"tcp_connections", counters.tcp_connections},
                          {"tcp_messages", counters.tcp_messages},
                          {"tcp_bad_streams", counters.tcp_bad_streams},
+                         {"tcp_idle_closed", counters.tcp_idle_closed},
+                         {"refused_connections", limit.refused()},
                          {"udp_senders", counters.udp_senders},
                          {"udp_datagrams", counters.udp_datagrams},
                          {"udp_messages", counters.udp_messages},
@@ -366,7 +381,8 @@ int main(int argc, char** argv) {
       std::cout << "netlab-transport-server (" << proto_name(config.proto) << ") on " << options.host << ":"
                 << sockets.port << " stopped by " << stop_reason << " after " << seconds << " s\n"
                 << "  tcp: connections " << counters.tcp_connections << ", messages " << counters.tcp_messages
-                << ", bad streams " << counters.tcp_bad_streams << "\n"
+                << ", bad streams " << counters.tcp_bad_streams << ", closed idle " << counters.tcp_idle_closed
+                << ", refused (--max-connections " << limit.max() << ") " << limit.refused() << "\n"
                 << "  udp: senders " << counters.udp_senders << ", datagrams " << counters.udp_datagrams
                 << ", messages " << counters.udp_messages << ", bad datagrams " << counters.udp_bad_datagrams
                 << "\n  reports sent " << counters.reports_sent << "\n";

@@ -54,15 +54,19 @@ FlowFacts analyse_flow(const Flow& flow) {
     facts.ip_bytes += p.ip_bytes;
     if (!flow.is_tcp) continue;
     if (p.payload_length > 0) ++facts.data_segments;
+    if ((p.flags & tcp_flag::syn) && (p.flags & tcp_flag::ack))
+      ++facts.syn_ack_segments;
+    else if (p.flags & tcp_flag::syn)
+      ++facts.syn_segments;
 
     // Handshake: count from the SYN until the client acknowledges the SYN-ACK.
     if (!facts.handshake_complete) {
       if (p.flags & tcp_flag::syn) {
         syn_seen = true;
         if (p.flags & tcp_flag::ack) {
+          if (!syn_ack_seen) facts.server_isn = p.seq;
           syn_ack_seen = true;
-          facts.server_isn = p.seq;
-        } else {
+        } else if (facts.syn_segments == 1) {
           facts.client_isn = p.seq;
         }
       }
@@ -73,8 +77,10 @@ FlowFacts analyse_flow(const Flow& flow) {
 
     if (p.flags & tcp_flag::rst) {
       if (facts.rst_segments++ == 0) facts.first_rst_from = side == 0 ? "client" : "server";
+      if (side == 1) ++facts.rst_from_server;
     } else if (p.window == 0 && !(p.flags & tcp_flag::syn)) {
       ++facts.zero_window_segments;
+      if (side == 1) ++facts.zero_window_from_server;
     }
 
     if (retransmitted) ++facts.retransmissions;
@@ -82,6 +88,8 @@ FlowFacts analyse_flow(const Flow& flow) {
     // Close: FINs, and the first segment of each side that acknowledges the other's FIN.
     bool counts_in_close = false;
     if (p.flags & tcp_flag::fin) {
+      ++facts.fin_segments;
+      if (retransmitted) ++facts.fin_retransmissions;
       if (!fin_end[side]) {
         fin_end[side] = p.seq + sequence_length(p);
         if (facts.first_fin_from.empty()) facts.first_fin_from = side == 0 ? "client" : "server";

@@ -30,6 +30,10 @@ std::optional<FramingError> DelimiterCodec::encode(std::string_view payload, std
 }
 
 std::optional<FramingError> DelimiterCodec::decode(std::string_view chunk, std::vector<std::string>& frames) {
+  return decode_each(chunk, [&](std::string_view frame) { frames.emplace_back(frame); });
+}
+
+std::optional<FramingError> DelimiterCodec::decode_each(std::string_view chunk, const FrameVisitor& on_frame) {
   if (error_) return error_;
   buffer_.append(chunk);
   std::size_t start = 0;
@@ -42,7 +46,7 @@ std::optional<FramingError> DelimiterCodec::decode(std::string_view chunk, std::
       error_ = oversized("frame of", end - start, max_frame_);
       return error_;
     }
-    frames.emplace_back(buffer_, start, end - start);
+    on_frame(std::string_view(buffer_).substr(start, end - start));
     start = end + 1;
     from = start;
   }
@@ -95,36 +99,54 @@ std::uint32_t get_header(std::string_view bytes) {
 }  // namespace
 
 std::optional<FramingError> LengthHeaderCodec::decode(std::string_view chunk, std::vector<std::string>& frames) {
+  return decode_each(chunk, [&](std::string_view frame) { frames.emplace_back(frame); });
+}
+
+// Frames lying whole in `chunk` are handed over from it; only a frame cut by
+// the chunk's end is copied (into buffer_) and completed from the next chunks,
+// taking from them just the bytes it lacks. buffer_ never holds more than one
+// frame, and never more than header + max_frame bytes.
+std::optional<FramingError> LengthHeaderCodec::decode_each(std::string_view chunk, const FrameVisitor& on_frame) {
   if (error_) return error_;
+  const auto take = [&](std::size_t wanted) {
+    const std::size_t n = std::min(wanted, chunk.size());
+    buffer_.append(chunk.substr(0, n));
+    chunk.remove_prefix(n);
+    return n == wanted;
+  };
+  const auto refuse = [&](std::uint32_t length) {
+    // Refuse before buffering the body: a hostile header must not make us
+    // allocate 4 GiB. Stop parsing; the caller closes the connection.
+    error_ = oversized("length header says", length, max_frame_);
+    return error_;
+  };
+  if (!buffer_.empty()) {
+    if (buffer_.size() < header_size && !take(header_size - buffer_.size())) return std::nullopt;
+    const std::uint32_t length = get_header(buffer_);
+    if (length > max_frame_) return refuse(length);
+    if (!take(header_size + length - buffer_.size())) return std::nullopt;
+    on_frame(std::string_view(buffer_).substr(header_size));
+    buffer_.clear();
+  }
+  while (chunk.size() >= header_size) {
+    const std::uint32_t length = get_header(chunk);
+    if (length > max_frame_) return refuse(length);
+    if (chunk.size() - header_size < length) break;
+    on_frame(chunk.substr(header_size, length));
+    chunk.remove_prefix(header_size + length);
+  }
   buffer_.append(chunk);
-  while (buffer_.size() - consumed_ >= header_size) {
-    const std::uint32_t length = get_header(std::string_view(buffer_).substr(consumed_, header_size));
-    if (length > max_frame_) {
-      // Refuse before buffering the body: a hostile header must not make us
-      // allocate 4 GiB. Stop parsing; the caller closes the connection.
-      error_ = oversized("length header says", length, max_frame_);
-      return error_;
-    }
-    if (buffer_.size() - consumed_ - header_size < length) break;
-    frames.emplace_back(buffer_, consumed_ + header_size, length);
-    consumed_ += header_size + length;
-  }
-  // Compact once the decoded prefix dominates, so the buffer stays small.
-  if (consumed_ > 0 && consumed_ * 2 >= buffer_.size()) {
-    buffer_.erase(0, consumed_);
-    consumed_ = 0;
-  }
   return std::nullopt;
 }
 
 std::optional<FramingError> LengthHeaderCodec::finish() const {
   if (error_) return error_;
-  const std::size_t left = buffer_.size() - consumed_;
+  const std::size_t left = buffer_.size();
   if (left == 0) return std::nullopt;
   if (left < header_size)
     return FramingError{FramingError::Kind::truncated,
                         "stream ended inside a length header (" + std::to_string(left) + " of 4 bytes)"};
-  const std::uint32_t length = get_header(std::string_view(buffer_).substr(consumed_, header_size));
+  const std::uint32_t length = get_header(buffer_);
   return FramingError{FramingError::Kind::truncated,
                       "stream ended inside a frame: " + std::to_string(left - header_size) + " of " +
                           std::to_string(length) + " body bytes"};

@@ -112,8 +112,9 @@ std::size_t columns(const std::string& text) {
 std::vector<std::string> tls_records(const std::string& payload) {
   std::vector<std::string> names;
   std::size_t at = 0;
-  // Each record: type(1) version(2) length(2) body. Bounded by the payload size.
-  while (payload.size() - at >= 5 && names.size() < 16) {
+  // Each record: type(1) version(2) length(2) body. Bounded by the payload size;
+  // a length can point past the payload's end (cut by the snap length, or not TLS).
+  while (at + 5 <= payload.size() && names.size() < 16) {
     const auto type = static_cast<unsigned char>(payload[at]);
     const auto major = static_cast<unsigned char>(payload[at + 1]);
     if (type < 20 || type > 23 || major != 3) break;  // not (or no longer) a TLS record boundary

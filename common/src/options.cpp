@@ -31,6 +31,23 @@ void add_common_options(CLI::App& app, CommonOptions& o, std::uint16_t default_p
       ->check(CLI::Range(0.0, 86400.0));
 }
 
+void add_max_connections_option(CLI::App& app, CommonOptions& o) {
+  o.max_connections = default_max_connections;
+  app.add_option("--max-connections", o.max_connections,
+                 "connections served at once; one more is refused at once with a message, then closed "
+                 "(lowered to what ulimit -n allows)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+}
+
+void add_idle_timeout_option(CLI::App& app, double& seconds, double default_seconds) {
+  seconds = default_seconds;
+  app.add_option("--idle-timeout", seconds,
+                 "close a connection that moved no byte in or out for this many seconds (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
+}
+
 std::optional<int> parse_options(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);

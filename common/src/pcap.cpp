@@ -88,33 +88,55 @@ std::string_view ip_of(std::uint32_t link, std::string_view frame) {
   return frame.substr(offset);
 }
 
+// The fixed part of an IPv4 or IPv6 header.
+struct IpHeader {
+  int family = 0;          // AF_INET or AF_INET6
+  std::size_t length = 0;  // the header's own bytes (IPv6: the fixed 40; extension headers are not followed)
+  std::size_t total = 0;   // the packet's bytes as sent, header included
+  std::uint8_t protocol = 0;
+  std::string src_ip, dst_ip;
+};
+
+std::optional<IpHeader> ip_header(std::string_view ip) {
+  if (ip.empty()) return std::nullopt;
+  IpHeader h;
+  const int version = static_cast<unsigned char>(ip[0]) >> 4;
+  if (version == 4) {
+    if (ip.size() < 20) return std::nullopt;
+    h.family = AF_INET;
+    h.length = (static_cast<unsigned char>(ip[0]) & 0x0f) * 4u;
+    h.total = be16(ip, 2);
+    h.protocol = static_cast<std::uint8_t>(ip[9]);
+    h.src_ip = ip_text(AF_INET, ip.substr(12, 4));
+    h.dst_ip = ip_text(AF_INET, ip.substr(16, 4));
+  } else if (version == 6) {
+    if (ip.size() < 40) return std::nullopt;
+    h.family = AF_INET6;
+    h.length = 40;
+    h.total = 40u + be16(ip, 4);
+    h.protocol = static_cast<std::uint8_t>(ip[6]);
+    h.src_ip = ip_text(AF_INET6, ip.substr(8, 16));
+    h.dst_ip = ip_text(AF_INET6, ip.substr(24, 16));
+  } else {
+    return std::nullopt;
+  }
+  if (h.length < 20 || ip.size() < h.length) return std::nullopt;
+  return h;
+}
+
+constexpr std::uint8_t protocol_icmp = 1, protocol_tcp = 6, protocol_udp = 17, protocol_icmp6 = 58;
+
 // Decodes one IP packet into `packet`; false when it is not TCP/UDP or is cut too short.
 bool decode_ip(std::string_view ip, Packet& packet) {
-  if (ip.empty()) return false;
-  const int version = static_cast<unsigned char>(ip[0]) >> 4;
-  std::size_t header = 0, total = 0;
-  std::uint8_t protocol = 0;
-  if (version == 4) {
-    if (ip.size() < 20) return false;
-    header = (static_cast<unsigned char>(ip[0]) & 0x0f) * 4u;
-    total = be16(ip, 2);
-    protocol = static_cast<std::uint8_t>(ip[9]);
-    packet.src_ip = ip_text(AF_INET, ip.substr(12, 4));
-    packet.dst_ip = ip_text(AF_INET, ip.substr(16, 4));
-  } else if (version == 6) {
-    if (ip.size() < 40) return false;
-    header = 40;
-    total = 40u + be16(ip, 4);
-    protocol = static_cast<std::uint8_t>(ip[6]);  // extension headers are not followed
-    packet.src_ip = ip_text(AF_INET6, ip.substr(8, 16));
-    packet.dst_ip = ip_text(AF_INET6, ip.substr(24, 16));
-  } else {
-    return false;
-  }
-  if (header < 20 || ip.size() < header) return false;
-  packet.ip_bytes = total;
+  const auto h = ip_header(ip);
+  if (!h) return false;
+  packet.src_ip = h->src_ip;
+  packet.dst_ip = h->dst_ip;
+  packet.ip_bytes = h->total;
+  const std::size_t header = h->length;
+  const std::size_t total = h->total;
   const std::string_view transport = ip.substr(header);
-  if (protocol == 6) {
+  if (h->protocol == protocol_tcp) {
     if (transport.size() < 20) return false;
     const std::size_t tcp_header = (static_cast<unsigned char>(transport[12]) >> 4) * 4u;
     if (tcp_header < 20 || transport.size() < tcp_header) return false;
@@ -126,7 +148,7 @@ bool decode_ip(std::string_view ip, Packet& packet) {
     packet.flags = static_cast<std::uint8_t>(transport[13]);
     packet.window = be16(transport, 14);
     packet.header_bytes = header + tcp_header;
-  } else if (protocol == 17) {
+  } else if (h->protocol == protocol_udp) {
     if (transport.size() < 8) return false;
     packet.is_tcp = false;
     packet.src_port = be16(transport, 0);
@@ -141,13 +163,38 @@ bool decode_ip(std::string_view ip, Packet& packet) {
   return true;
 }
 
+// Decodes an ICMP port unreachable about a UDP datagram; false for anything else.
+// The message: type, code, checksum, 4 unused bytes, then the datagram's IP
+// header and (at least) the first 8 bytes after it: the UDP ports.
+bool decode_port_unreachable(std::string_view ip, PortUnreachable& out) {
+  const auto h = ip_header(ip);
+  if (!h) return false;
+  const bool v4 = h->family == AF_INET && h->protocol == protocol_icmp;
+  const bool v6 = h->family == AF_INET6 && h->protocol == protocol_icmp6;
+  if (!v4 && !v6) return false;
+  const std::string_view icmp = ip.substr(h->length);
+  if (icmp.size() < 8) return false;
+  const auto type = static_cast<unsigned char>(icmp[0]), code = static_cast<unsigned char>(icmp[1]);
+  if (v4 ? !(type == 3 && code == 3) : !(type == 1 && code == 4)) return false;
+  const std::string_view quoted = icmp.substr(8);
+  const auto inner = ip_header(quoted);
+  if (!inner || inner->family != h->family || inner->protocol != protocol_udp) return false;
+  if (quoted.size() < inner->length + 4) return false;
+  out.src_ip = h->src_ip;
+  out.dst_ip = h->dst_ip;
+  out.ip_bytes = h->total;
+  out.datagram_src_port = be16(quoted, inner->length);
+  out.datagram_dst_port = be16(quoted, inner->length + 2);
+  return true;
+}
+
 std::string endpoint(const std::string& ip, std::uint16_t port) {
   return (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
 }
 
 }  // namespace
 
-std::vector<Packet> parse_pcap(std::string_view bytes) {
+std::vector<Packet> parse_pcap(std::string_view bytes, std::vector<PortUnreachable>* port_unreachables) {
   if (bytes.size() < 24) throw std::runtime_error("not a pcap file: shorter than its 24-byte header");
   std::uint32_t magic = 0;
   std::memcpy(&magic, bytes.data(), 4);
@@ -177,18 +224,24 @@ std::vector<Packet> parse_pcap(std::string_view bytes) {
     if (!first_second) first_second = seconds;
     packet.time = static_cast<double>(seconds - *first_second) + fraction / (nanoseconds ? 1e9 : 1e6);
     const std::string_view ip = ip_of(link, frame);
-    if (decode_ip(ip, packet)) packets.push_back(std::move(packet));
+    if (decode_ip(ip, packet)) {
+      packets.push_back(std::move(packet));
+    } else if (port_unreachables) {
+      PortUnreachable unreachable;
+      unreachable.time = packet.time;
+      if (decode_port_unreachable(ip, unreachable)) port_unreachables->push_back(std::move(unreachable));
+    }
   }
   return packets;
 }
 
-std::vector<Packet> read_pcap(const std::string& path) {
+std::vector<Packet> read_pcap(const std::string& path, std::vector<PortUnreachable>* port_unreachables) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
   std::stringstream content;
   content << in.rdbuf();
   try {
-    return parse_pcap(content.str());
+    return parse_pcap(content.str(), port_unreachables);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(path + ": " + e.what());
   }

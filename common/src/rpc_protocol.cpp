@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace netlab::rpc {
@@ -84,6 +85,43 @@ std::int64_t get_i64(std::string_view bytes, std::size_t at) {
 void append_frame(const std::string& body, std::string& out) {
   LengthHeaderCodec::put_header(static_cast<std::uint32_t>(body.size()), out);
   out += body;
+}
+
+// The bytes of one well-formed UTF-8 character at the front of `text`, or 0
+// (Unicode table 3-7: no overlong forms, no surrogates, nothing past U+10FFFF).
+std::size_t utf8_character(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  const std::size_t length = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
+                             : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+  if (length == 0 || text.size() < length) return 0;
+  for (std::size_t i = 1; i < length; ++i)
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+  const unsigned char second = byte(1);
+  if ((lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) || (lead == 0xF0 && second < 0x90) ||
+      (lead == 0xF4 && second > 0x8F))
+    return 0;
+  return length;
+}
+
+// JSON text is UTF-8 (RFC 8259 §8.1), and the client's parser refuses
+// anything else. An error text can quote what the peer sent (a method name
+// from the target, a binary key) or be cut inside a character: every byte
+// that is not part of a whole UTF-8 character becomes '?', and the text ends
+// at `max` bytes on a character boundary.
+std::string json_safe_text(std::string_view text, std::size_t max) {
+  std::string out;
+  while (!text.empty()) {
+    const std::size_t length = utf8_character(text);
+    if (out.size() + std::max<std::size_t>(length, 1) > max) break;
+    if (length == 0)
+      out.push_back('?');
+    else
+      out.append(text.substr(0, length));
+    text.remove_prefix(std::max<std::size_t>(length, 1));
+  }
+  return out;
 }
 
 }  // namespace
@@ -178,7 +216,7 @@ std::string json_response_body(const Response& response) {
   if (response.status == Status::ok)
     body["value"] = response.value;
   else
-    body["error"] = response.error.substr(0, max_error);
+    body["error"] = json_safe_text(response.error, max_error);
   return boost::json::serialize(body);
 }
 

@@ -236,6 +236,9 @@ void set_mode(SSL_CTX* ctx, Mode mode) {
 void configure_server(boost::asio::ssl::context& context, Mode mode, const Pki& pki, CertChoice cert) {
   SSL_CTX* ctx = context.native_handle();
   set_mode(ctx, mode);
+  // TLS 1.2: the server picks from the client's offer in its own order (the
+  // lists above), not the client's — testssl.sh flags a server without one.
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set1_groups_list(ctx, std::string(server_groups).c_str()) != 1) fail("key exchange groups");
   const fs::path cert_file = cert == CertChoice::expired ? pki.expired_cert() : pki.server_cert();
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) fail("load " + cert_file.string());

@@ -13,7 +13,8 @@
 #   slow-accept  --backlog 0 --accept-delay-ms 500, 3 connections: the dropped
 #                SYNs are retransmitted after ~1 s and then get in
 #   stale-syn    (root) a SYN from a port with no socket, through a raw socket
-# As root, isn.txt lists the SYN and SYN-ACK segments with their real ISNs.
+# As root, isn.txt lists the SYN and SYN-ACK segments with their real ISNs, and
+# each connection's handshake as netlab-pcap facts counts it.
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
 set -euo pipefail
 
@@ -91,18 +92,42 @@ snapshot_accept_queue() {
   sed 's/^/    /' "$file"
 }
 
-# The handshakes in the capture, with absolute sequence numbers: the ISNs.
+# The handshakes in the capture: the SYN, SYN-ACK and RST lines as tcpdump
+# prints them (-S: absolute sequence numbers, the ISNs), then each connection
+# as netlab-pcap facts counts it: the segments from its SYN to the ACK of the
+# SYN-ACK (3, more when a SYN was sent again), its ISNs, its RSTs.
 list_isns() {
   [[ -z $NETLAB_CAPTURE_SKIPPED && -s $NETLAB_RUN/capture.pcap ]] || return 0
-  local file=$NETLAB_RUN/isn.txt
+  local file=$NETLAB_RUN/isn.txt pcap=$NETLAB_RUN/capture.pcap flows i facts
+  local client segments complete syns syn_acks client_isn server_isn rst first_rst
   {
     printf '$ tcpdump -r capture.pcap -n -S "tcp[tcpflags] & (tcp-syn|tcp-rst) != 0"\n'
-    tcpdump -r "$NETLAB_RUN/capture.pcap" -n -S "tcp[tcpflags] & (tcp-syn|tcp-rst) != 0" 2>/dev/null |
+    tcpdump -r "$pcap" -n -S "tcp[tcpflags] & (tcp-syn|tcp-rst) != 0" 2>/dev/null |
       sed -E 's/, (win|options|length).*//'
+    printf '\n$ netlab-pcap facts capture.pcap --port %s   # per connection\n' "$NETLAB_PORT"
+    flows=$("$NETLAB_BIN_DIR/netlab-pcap" facts "$pcap" --port "$NETLAB_PORT" --get /flows)
+    for ((i = 0; i < flows && i < 1000; i++)); do
+      facts=$("$NETLAB_BIN_DIR/netlab-pcap" facts "$pcap" --port "$NETLAB_PORT" --get "/flow_facts/$i/client" \
+        --get "/flow_facts/$i/handshake_segments" --get "/flow_facts/$i/handshake_complete" \
+        --get "/flow_facts/$i/syn_segments" --get "/flow_facts/$i/syn_ack_segments" \
+        --get "/flow_facts/$i/client_isn" --get "/flow_facts/$i/server_isn" \
+        --get "/flow_facts/$i/rst_segments" --get "/flow_facts/$i/first_rst_from")
+      { read -r client; read -r segments; read -r complete; read -r syns; read -r syn_acks
+        read -r client_isn; read -r server_isn; read -r rst; read -r first_rst || true; } <<<"$facts"
+      ((syns > 0)) || continue  # began before the capture: no SYN in it
+      if [[ $complete == true ]]; then complete=established; else complete="not established"; fi
+      printf 'handshake %s: %s segments, %s (%s SYN, %s SYN-ACK); client ISN %s' \
+        "$client" "$segments" "$complete" "$syns" "$syn_acks" "$client_isn"
+      ((syn_acks == 0)) || printf ', server ISN %s' "$server_isn"
+      ((rst == 0)) || printf '; %s RST, the first from the %s' "$rst" "$first_rst"
+      printf '\n'
+    done
   } >"$file"
   say ""
   say "SYN, SYN-ACK (and RST) segments with their ISNs ($file, first lines):"
   head -n 9 "$file" | sed 's/^/    /'
+  say "each connection in the capture (netlab-pcap facts):"
+  grep '^handshake ' "$file" | sed 's/^/    /'
 }
 
 report() {
@@ -125,7 +150,7 @@ main() {
   enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
   trap cleanup EXIT INT TERM
   bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report
+  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap
   choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
   make_run_dir "$LAB"
   write_env_txt "$NETLAB_RUN/env.txt"

@@ -119,13 +119,24 @@ result_json() {
     "$step" "$joined" >"$file"
 }
 
-# The segments of one connection (its client port) into their own pcap.
+# The segments of one connection (its client port) into their own pcap, for
+# reading by hand (tcpdump -r capture-<mode>.pcap -X).
 split_connection() {
   tcpdump -r "$NETLAB_RUN/capture.pcap" -w "$2" "tcp port $1" 2>/dev/null
 }
 
+# in_capture PORT TEXT: "yes" when TEXT is in the payloads of the connection
+# from client port PORT, each direction laid end to end (so a TLS record split
+# over two segments still counts), else "no" (netlab-pcap facts --contains).
+in_capture() {
+  local found
+  found=$("$NETLAB_BIN_DIR/netlab-pcap" facts "$NETLAB_RUN/capture.pcap" --port "$1" --contains "$2" --get /contains) ||
+    return 1
+  if [[ $found == true ]]; then echo yes; else echo no; fi
+}
+
 capture_checks() {
-  local mode port checks=() in_clear page verdict decrypted
+  local mode port checks=() in_clear page verdict decrypted packets
   for mode in "${MODES[@]}"; do
     if [[ -n $NETLAB_CAPTURE_SKIPPED || ! -s $NETLAB_RUN/capture.pcap ]]; then
       checks+=("$(check_json "capture-certificate-$mode" "the certificate travels in the clear" \
@@ -133,20 +144,30 @@ capture_checks() {
       continue
     fi
     port=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$mode.json" /observed/client_port)
-    in_clear=no page=no
     split_connection "$port" "$NETLAB_RUN/capture-$mode.pcap"
-    grep -qaF "$CERT_MARKER" "$NETLAB_RUN/capture-$mode.pcap" && in_clear=yes
-    grep -qaF "$PAGE_MARKER" "$NETLAB_RUN/capture-$mode.pcap" && page=yes
+    packets=$("$NETLAB_BIN_DIR/netlab-pcap" facts "$NETLAB_RUN/capture.pcap" --port "$port" --get /tcp/packets)
+    if ((packets == 0)); then
+      # Nothing to search: "not found" would say nothing about encryption.
+      checks+=("$(check_json "capture-certificate-$mode" "the certificate travels in the clear" \
+        "the certificate's bytes in the capture" "no segment of the connection from port $port in capture.pcap" \
+        skipped "netlab-pcap facts capture.pcap --port $port")")
+      checks+=("$(check_json "capture-encrypted-$mode" "the traffic is encrypted" \
+        "the page's text nowhere in the capture" "no segment of the connection from port $port in capture.pcap" \
+        skipped "netlab-pcap facts capture.pcap --port $port")")
+      continue
+    fi
+    in_clear=$(in_capture "$port" "$CERT_MARKER")
+    page=$(in_capture "$port" "$PAGE_MARKER")
     if [[ $in_clear == yes ]]; then verdict=confirmed; else verdict=refuted; fi
     checks+=("$(check_json "capture-certificate-$mode" "the certificate travels in the clear" \
       "the certificate's bytes ('$CERT_MARKER') in the capture" \
-      "--tls $mode, connection from port $port: issuer name $([[ $in_clear == yes ]] && echo found || echo 'not found') in the captured bytes" \
-      "$verdict" "capture-$mode.pcap (tcpdump -r capture.pcap 'tcp port $port'), grep -aF")")
+      "--tls $mode, connection from port $port ($packets segments): issuer name $([[ $in_clear == yes ]] && echo found || echo 'not found') in the captured payloads" \
+      "$verdict" "netlab-pcap facts capture.pcap --port $port --contains '$CERT_MARKER' (each direction's payloads end to end)")")
     if [[ $page == no ]]; then verdict=confirmed; else verdict=refuted; fi
     checks+=("$(check_json "capture-encrypted-$mode" "the traffic is encrypted" \
       "the page's text ('$PAGE_MARKER') nowhere in the capture" \
-      "--tls $mode, connection from port $port: page text $([[ $page == yes ]] && echo FOUND || echo 'not found') in the captured bytes" \
-      "$verdict" "capture-$mode.pcap, grep -aF '$PAGE_MARKER'")")
+      "--tls $mode, connection from port $port ($packets segments): page text $([[ $page == yes ]] && echo FOUND || echo 'not found') in the captured payloads" \
+      "$verdict" "netlab-pcap facts capture.pcap --port $port --contains '$PAGE_MARKER' (each direction's payloads end to end)")")
   done
   if [[ -z $NETLAB_CAPTURE_SKIPPED && -s $NETLAB_RUN/capture.pcap ]] && command -v tshark >/dev/null; then
     decrypted=$(tshark -r "$NETLAB_RUN/capture.pcap" -o "tls.keylog_file:$NETLAB_RUN/keylog.txt" \
@@ -266,7 +287,7 @@ main() {
   enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
   trap cleanup EXIT INT TERM
   bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report
+  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap
   choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
   make_run_dir "$LAB"
   write_env_txt "$NETLAB_RUN/env.txt"

@@ -12,7 +12,8 @@
 #   unread-data  the server closes with our second request unread: RST,
 #                ECONNRESET, bytes lost
 #   linger0      SO_LINGER {on, 0}: RST, no TIME_WAIT
-# As root, closes.txt counts each normal close's segments in the capture.
+# As root, closes.txt counts each normal close's segments in the capture, and
+# the RSTs that end unread-data and linger0 (netlab-pcap facts).
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
 set -euo pipefail
 
@@ -76,27 +77,58 @@ step() {
   STEPS+=("$step")
 }
 
-# As the class would count them: each normal close in the capture, from the
-# first FIN to the last segment, next to what the client's TCP_INFO counted.
+# What the capture says about the connection from client port $1: the facts
+# named by the JSON pointers that follow, one line each (netlab-pcap facts).
+capture_facts() {
+  local port=$1
+  shift
+  local -a pointers=()
+  while (($#)); do pointers+=(--get "$1"); shift; done
+  "$NETLAB_BIN_DIR/netlab-pcap" facts "$NETLAB_RUN/capture.pcap" --port "$port" "${pointers[@]}"
+}
+
+# Each close in the capture, as the class would read it (tcpdump, from the
+# first FIN or RST on), and counted by netlab-pcap facts: for each normal
+# close its FINs and the ACK of each (close_segments), next to what the
+# client's TCP_INFO counted; for unread-data and linger0, the RSTs and FINs.
 count_closes() {
   [[ -z $NETLAB_CAPTURE_SKIPPED && -s $NETLAB_RUN/capture.pcap ]] || return 0
-  local step i port label counted on_wire file=$NETLAB_RUN/closes.txt
-  for step in normal quickack; do
+  local step i port label counted facts on_wire first_fin rst rst_from_server file=$NETLAB_RUN/closes.txt
+  for step in normal quickack unread-data linger0; do
     for i in 0 1; do
-      port=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/local_port")
-      label=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/connection")
-      counted=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/closing_segments")
+      if [[ $step == normal || $step == quickack ]]; then
+        port=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/local_port")
+        label=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/connection")
+      else
+        ((i == 0)) || continue
+        port=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" /observed/local_port)
+        label="the server's close() with SO_LINGER {on, 0}"
+        [[ $step == linger0 ]] || label="the server closes with our second request unread"
+      fi
       printf '$ tcpdump -r capture.pcap -n "tcp port %s and tcp port %s"   # %s: %s\n' "$NETLAB_PORT" "$port" "$step" "$label"
       tcpdump -r "$NETLAB_RUN/capture.pcap" -n "tcp port $NETLAB_PORT and tcp port $port" 2>/dev/null |
         awk '/Flags \[[^]]*[FR]/ { closing = 1 } closing { print "    " $0 }'
-      on_wire=$(tcpdump -r "$NETLAB_RUN/capture.pcap" -n "tcp port $NETLAB_PORT and tcp port $port" 2>/dev/null |
-        awk '/Flags \[[^]]*[FR]/ { closing = 1 } closing { n++ } END { print n + 0 }')
-      printf 'closing segments: %s on the wire, %s counted by the client (TCP_INFO)\n\n' "$on_wire" "$counted"
+      printf '$ netlab-pcap facts capture.pcap --port %s\n' "$port"
+      # The capture's filter is the lab port: the client port picks one connection.
+      if ! facts=$(capture_facts "$port" /flow_facts/0/close_segments /flow_facts/0/first_fin_from \
+        /flow_facts/0/rst_segments /flow_facts/0/rst_from_server 2>&1); then
+        printf 'not in the capture: %s\n\n' "$facts"
+        continue
+      fi
+      { read -r on_wire; read -r first_fin; read -r rst; read -r rst_from_server; } <<<"$facts"
+      if [[ $step == normal || $step == quickack ]]; then
+        counted=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$step.json" "/observed/connections/$i/closing_segments")
+        printf 'closing segments: %s on the wire, %s counted by the client (TCP_INFO); the first FIN from the %s\n\n' \
+          "$on_wire" "$counted" "${first_fin:-(no FIN)}"
+      else
+        printf 'ended by: %s RST (%s from the server); %s\n\n' \
+          "$rst" "$rst_from_server" "${first_fin:+a FIN from the $first_fin}${first_fin:-no FIN}"
+      fi
     done
   done >"$file"
   say ""
   say "the closes in the capture ($file):"
-  grep -E '^(\$|closing)' "$file" | sed 's/^/    /'
+  grep -E '^(\$ tcpdump|closing|ended|not in)' "$file" | sed 's/^/    /'
 }
 
 report() {
@@ -119,7 +151,7 @@ main() {
   enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
   trap cleanup EXIT INT TERM
   bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report
+  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap
   choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
   make_run_dir "$LAB"
   write_env_txt "$NETLAB_RUN/env.txt"

@@ -13,7 +13,8 @@
 #   linger0       a connection per request, closed with SO_LINGER 0 (RST)
 #   exhaustion    (root) in network namespaces of its own: 400 ephemeral ports,
 #                 tcp_tw_reuse 0, 1 and 2 measured in turn
-# then it watches the TIME_WAIT count decay (--decay seconds).
+# then it watches the TIME_WAIT count decay (--decay seconds). The capture's
+# SYN, FIN and RST counts come from netlab-pcap facts.
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
 set -euo pipefail
 
@@ -199,21 +200,37 @@ watch_decay() {
   done
 }
 
-# Segments by kind: a lost last ACK would show as a retransmitted FIN (the
-# same FIN, same sequence number, twice).
+# pcap_facts POINTER...: what netlab-pcap facts counts in capture.pcap for the
+# flows on the lab's port, one line per JSON pointer (e.g. /fin_segments).
+pcap_facts() {
+  local -a pointers=()
+  while (($#)); do pointers+=(--get "$1"); shift; done
+  "$NETLAB_BIN_DIR/netlab-pcap" facts "$NETLAB_RUN/capture.pcap" --port "$NETLAB_PORT" "${pointers[@]}"
+}
+
+# ", but tcpdump missed N packets ..." when tcpdump said it dropped some.
+pcap_missed() {
+  local missed
+  missed=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$NETLAB_RUN/tcpdump.log" 2>/dev/null | head -n 1)
+  [[ -z $missed || $missed == 0 ]] || printf ' (tcpdump missed %s packets: these counts undercount)' "$missed"
+}
+
+# Segments by kind, over every connection on the lab port, as netlab-pcap facts
+# counts them: a lost last ACK would show as a retransmitted FIN (the same FIN,
+# same sequence number, sent again).
 capture_counts() {
-  local pcap=$NETLAB_RUN/capture.pcap syn fin rst repeated
+  local pcap=$NETLAB_RUN/capture.pcap syn fin rst repeated facts
   [[ -s $pcap ]] || return 0
-  syn=$(tcpdump -r "$pcap" -n 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 2>/dev/null | wc -l)
-  fin=$(tcpdump -r "$pcap" -n 'tcp[tcpflags] & tcp-fin != 0' 2>/dev/null | wc -l)
-  rst=$(tcpdump -r "$pcap" -n 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l)
-  repeated=$(tcpdump -r "$pcap" -n -S 'tcp[tcpflags] & tcp-fin != 0' 2>/dev/null |
-    awk '{ for (i = 1; i <= NF; i++) if ($i == "seq") key = $3 " " $5 " " $(i + 1); if (seen[key]++) n++ }
-         END { print n + 0 }')
   printf '\n## What the capture shows\n\n'
-  printf -- '- connections opened (SYN): %s; FIN segments: %s; RST segments: %s (the linger0 step aborts each connection with one)\n' \
-    "$syn" "$fin" "$rst"
+  if ! facts=$(pcap_facts /syn_segments /fin_segments /rst_segments /fin_retransmissions 2>&1); then
+    printf 'not counted: %s\n' "$facts"
+    return 0
+  fi
+  { read -r syn; read -r fin; read -r rst; read -r repeated; } <<<"$facts"
+  printf -- '- connections opened (SYN): %s; FIN segments: %s; RST segments: %s (the linger0 step aborts each connection with one)%s\n' \
+    "$syn" "$fin" "$rst" "$(pcap_missed)"
   printf -- '- retransmitted FINs (a lost fourth segment would cause them): %s\n' "$repeated"
+  printf -- '- counted by: `netlab-pcap facts capture.pcap --port %s` (totals `/syn_segments`, `/fin_segments`, `/rst_segments`, `/fin_retransmissions`; per connection under `/flow_facts`)\n' "$NETLAB_PORT"
   printf -- '- see them: `tcpdump -r capture.pcap -n "tcp[tcpflags] & (tcp-fin|tcp-rst) != 0" | head`\n'
 }
 
@@ -270,7 +287,7 @@ main() {
   enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "${original[@]}"
   trap cleanup EXIT INT TERM
   bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report
+  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap
   choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
   make_run_dir "$LAB"
   write_env_txt "$NETLAB_RUN/env.txt"

@@ -123,13 +123,14 @@ pcap_missed() {
   [[ -z $missed || $missed == 0 ]] || printf ', but tcpdump missed %s packets (these numbers undercount)' "$missed"
 }
 
-# Packets in FILE matching FILTER.
-pcap_packets() { tcpdump -r "$1" -nn "$2" 2>/dev/null | wc -l; }
-
-# IP bytes in FILE matching FILTER: each frame's length less lo's 14-byte link header.
-pcap_ip_bytes() {
-  tcpdump -r "$1" -nn -e "$2" 2>/dev/null |
-    sed -n 's/.*, length \([0-9]*\): .*/\1/p' | awk '{ sum += $1 - 14 } END { print sum + 0 }'
+# pcap_facts FILE PORT POINTER...: what netlab-pcap facts counts in FILE for
+# the flows touching PORT, one line per JSON pointer (e.g. /tcp/packets).
+pcap_facts() {
+  local file=$1 port=$2
+  shift 2
+  local -a pointers=()
+  while (($#)); do pointers+=(--get "$1"); shift; done
+  "$NETLAB_BIN_DIR/netlab-pcap" facts "$file" --port "$port" "${pointers[@]}"
 }
 
 # --- servers and clients ---------------------------------------------------------
@@ -186,7 +187,7 @@ step_slow_reader() {
   stop_server "$NETLAB_SERVER_PID"
   if [[ -s $pcap ]]; then
     # The receiver's segments with window 0 (not a RST): "stop sending".
-    zero=$(pcap_packets "$pcap" "tcp src port $NETLAB_PORT and tcp[14:2] = 0 and tcp[13] & 4 = 0")
+    zero=$(pcap_facts "$pcap" "$NETLAB_PORT" /zero_window_from_server)
     CAPTURE_NOTES+=("slow-reader: $zero TCP segments from the server advertised a zero window (capture-slow-reader.pcap$(pcap_missed "$pcap"))")
     say "capture: $zero zero-window segments from the slow reader"
   fi
@@ -298,9 +299,10 @@ step_semantics() {
   stop_server "$NETLAB_SERVER_PID"
   if [[ -s $pcap ]]; then
     local rst unconnected tcp_one
-    rst=$(pcap_packets "$pcap" "tcp src port $dead and tcp[13] & 4 != 0")
-    unconnected=$(pcap_packets "$pcap" "icmp")
-    tcp_one=$(pcap_packets "$pcap" "tcp port $NETLAB_PORT")
+    # To the closed port: the RSTs it sent, and the ICMP port unreachables
+    # quoting datagrams sent to it. To the lab port: the one TCP connection.
+    { read -r rst; read -r unconnected; } < <(pcap_facts "$pcap" "$dead" /rst_from_server /icmp_port_unreachable)
+    tcp_one=$(pcap_facts "$pcap" "$NETLAB_PORT" /tcp/packets)
     CAPTURE_NOTES+=("semantics: the closed port $dead answered the SYN with $rst RST; $unconnected ICMP port-unreachable messages answered the UDP datagrams; the one-message TCP connection took $tcp_one packets (capture-semantics.pcap)")
     say "capture: RST from port $dead: $rst; ICMP unreachable: $unconnected; one TCP message: $tcp_one packets"
   fi
@@ -327,10 +329,9 @@ step_overhead() {
   if [[ -s $pcap ]]; then
     local messages tcp_packets udp_packets tcp_bytes udp_bytes line
     messages=$(value "$NETLAB_RUN/client-overhead.json" /params/messages)
-    tcp_packets=$(pcap_packets "$pcap" tcp)
-    udp_packets=$(pcap_packets "$pcap" udp)
-    tcp_bytes=$(pcap_ip_bytes "$pcap" tcp)
-    udp_bytes=$(pcap_ip_bytes "$pcap" udp)
+    # IP bytes: each packet's IP total length (headers and payload, no link header).
+    { read -r tcp_packets; read -r udp_packets; read -r tcp_bytes; read -r udp_bytes; } < <(
+      pcap_facts "$pcap" "$NETLAB_PORT" /tcp/packets /udp/packets /tcp/ip_bytes /udp/ip_bytes)
     line=$(awk -v n="$messages" -v tp="$tcp_packets" -v up="$udp_packets" -v tb="$tcp_bytes" -v ub="$udp_bytes" \
       'BEGIN { printf "per message, from the capture: TCP %.1f IP bytes in %.3f packets, UDP %.1f IP bytes in %.3f packets", tb / n, tp / n, ub / n, up / n }')
     CAPTURE_NOTES+=("overhead: $line ($tcp_packets TCP / $udp_packets UDP packets for $messages messages each, capture-overhead.pcap$(pcap_missed "$pcap"))")
@@ -365,7 +366,7 @@ main() {
   enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
   trap cleanup EXIT INT TERM
   bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" "$RELAY" netlab-report
+  require_programs "$SERVER" "$CLIENT" "$RELAY" netlab-report netlab-pcap
   choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
   make_run_dir "$LAB"
   write_env_txt "$NETLAB_RUN/env.txt"

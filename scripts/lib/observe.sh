@@ -123,7 +123,9 @@ capture_start() {
   ((EUID == 0)) && drop=(-Z root)
   # --immediate-mode: hand each packet over at once, so the last segments of a
   # run (the FIN and its ACK) are in the file when tcpdump is stopped.
-  tcpdump -i lo --immediate-mode -U -s 0 -n "${drop[@]}" -w "$dir/capture.pcap" \
+  # -B 32768: a 32 MiB kernel buffer; with the default 2 MiB, tcpdump dropped
+  # tens of thousands of the timewait lab's packets (its log says how many).
+  tcpdump -i lo --immediate-mode -B 32768 -U -s 0 -n "${drop[@]}" -w "$dir/capture.pcap" \
     "tcp port $port or udp port $port" 2>"$dir/tcpdump.log" </dev/null &
   NETLAB_CAPTURE_PID=$!
   register_pid "$NETLAB_CAPTURE_PID" INT

@@ -1,30 +1,28 @@
 #pragma once
 // Test support for the TCP lifecycle labs (handshake, teardown): tcpdump on
-// loopback for one port, read back as text, one Segment per line. Root only;
-// a test that gets std::nullopt from Capture::start prints why and skips.
+// loopback for one port, written to a pcap and read back with the project's
+// own reader (netlab::read_pcap, group_flows), one Flow per connection; the
+// tests ask netlab::analyse_flow what each connection did. Root only; a test
+// that gets a reason from capture_blocker() prints it and skips.
 #include "process.hpp"
+
+#include "netlab/capture.hpp"
+#include "netlab/pcap.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <csignal>
-#include <optional>
-#include <regex>
-#include <sstream>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unistd.h>
 #include <vector>
 
 namespace netlab::test {
-
-struct CapturedSegment {
-  std::uint16_t source_port = 0;
-  std::uint16_t destination_port = 0;
-  std::string flags;  // tcpdump's: "S", "S.", ".", "P.", "F.", "R", "R."
-  std::uint32_t seq = 0;  // absolute (tcpdump -S); 0 when the line shows none
-};
 
 // Why a capture cannot run here, or "" when it can.
 inline std::string capture_blocker() {
@@ -38,21 +36,16 @@ inline std::string tcpdump_path() {
   return ::access("/usr/bin/tcpdump", X_OK) == 0 ? "/usr/bin/tcpdump" : "/usr/sbin/tcpdump";
 }
 
-// The segments of the connection that uses `client_port`, in order.
-inline std::vector<CapturedSegment> connection_segments(const std::vector<CapturedSegment>& all,
-                                                        std::uint16_t client_port) {
-  std::vector<CapturedSegment> out;
-  for (const auto& s : all)
-    if (s.source_port == client_port || s.destination_port == client_port) out.push_back(s);
-  return out;
+inline bool touches(const Flow& flow, std::uint16_t client_port) {
+  return !flow.packets.empty() &&
+         (flow.packets.front().src_port == client_port || flow.packets.front().dst_port == client_port);
 }
 
-// From the first FIN or RST to the end: the segments that closed the connection.
-inline std::size_t closing_segments(const std::vector<CapturedSegment>& connection) {
-  for (std::size_t i = 0; i < connection.size(); ++i)
-    if (connection[i].flags.find('F') != std::string::npos || connection[i].flags.find('R') != std::string::npos)
-      return connection.size() - i;
-  return 0;
+// The connection that uses `client_port`, or nullptr when the capture has none.
+inline const Flow* connection(const std::vector<Flow>& flows, std::uint16_t client_port) {
+  for (const auto& flow : flows)
+    if (touches(flow, client_port)) return &flow;
+  return nullptr;
 }
 
 class Capture {
@@ -71,25 +64,22 @@ class Capture {
     throw std::runtime_error("tcpdump did not start: " + read_text(dir_.file("err")));
   }
 
-  // Stops tcpdump and reads the segments back, in order. tcpdump lags the
-  // wire a little: a marker connection to the port is made first, and tcpdump
-  // is stopped once the marker shows in the file (bounded, 5 s), so every
-  // earlier segment is in it too. The marker's own segments are left out.
-  std::vector<CapturedSegment> stop() {
+  // Stops tcpdump and reads the connections back, in order of their first
+  // packet. tcpdump lags the wire a little: a marker connection to the port is
+  // made first, and tcpdump is stopped once the marker shows in the file
+  // (bounded, 5 s), so every earlier segment is in it too. The marker's own
+  // connection is left out.
+  std::vector<Flow> stop() {
     const std::uint16_t marker = send_marker();
-    std::vector<CapturedSegment> segments;
     for (int i = 0; i < 100; ++i) {
-      segments = read_back();
-      if (!connection_segments(segments, marker).empty()) break;
+      if (connection(read_back(), marker)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     process_->signal(SIGINT);
     process_->wait(std::chrono::seconds(10));
-    segments = read_back();
-    std::erase_if(segments, [&](const CapturedSegment& s) {
-      return s.source_port == marker || s.destination_port == marker;
-    });
-    return segments;
+    auto flows = group_flows(read_pcap(dir_.file("capture.pcap")), port_);
+    std::erase_if(flows, [&](const Flow& flow) { return touches(flow, marker); });
+    return flows;
   }
 
  private:
@@ -108,22 +98,14 @@ class Capture {
     return ntohs(local.sin_port);
   }
 
-  std::vector<CapturedSegment> read_back() {
-    const auto text = run({tcpdump_path(), "-r", dir_.file("capture.pcap"), "-n", "-S"}, std::chrono::seconds(10));
-    static const std::regex line(R"(IP [0-9.]+\.([0-9]+) > [0-9.]+\.([0-9]+): Flags \[([^\]]*)\](, seq ([0-9]+))?)");
-    std::vector<CapturedSegment> segments;
-    std::istringstream in(text.out);
-    for (std::string row; std::getline(in, row);) {
-      std::smatch m;
-      if (!std::regex_search(row, m, line)) continue;
-      CapturedSegment s;
-      s.source_port = static_cast<std::uint16_t>(std::stoul(m[1]));
-      s.destination_port = static_cast<std::uint16_t>(std::stoul(m[2]));
-      s.flags = m[3];
-      if (m[5].matched) s.seq = static_cast<std::uint32_t>(std::stoul(m[5]));
-      segments.push_back(s);
+  // The file as tcpdump has written it so far. While it runs, the file may
+  // still be shorter than its header or end inside a record: read as empty.
+  std::vector<Flow> read_back() {
+    try {
+      return group_flows(read_pcap(dir_.file("capture.pcap")), port_);
+    } catch (const std::runtime_error&) {
+      return {};
     }
-    return segments;
   }
 
   std::uint16_t port_;

@@ -135,7 +135,7 @@ TEST_CASE("an idle timeout closes what the buggy code forgot", "[pair]") {
   CHECK(server.stop() == 0);
 }
 
-TEST_CASE("bad input is answered and closed; the server keeps serving", "[bad-input]") {
+TEST_CASE("bad input is answered and closed, and the server keeps serving", "[bad-input]") {
   TempDir dir;
   Server server("netlab-closewait-server", {"--bug", "--json", dir.file("server.json")});
   {

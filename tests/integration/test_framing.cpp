@@ -162,6 +162,59 @@ TEST_CASE("length framing carries zero-length and 1 MiB frames", "[pair]") {
   CHECK(server.stop() == 0);
 }
 
+TEST_CASE("one-way: the server tallies the frames and the client compares the tallies", "[pair]") {
+  const std::string codec = GENERATE(as<std::string>{}, "delimiter", "length");
+  TempDir dir;
+  Server server("netlab-framing-server", {"--codec", codec, "--one-way", "--json", dir.file("server.json")});
+  const auto result =
+      run_client(server, {"--codec", codec, "--one-way", "--messages", "3000", "--max-size", "4000", "--seed", "5"});
+  const auto& observed = result.at("observed").as_object();
+  CHECK(only_check(result).at("id").as_string() == codec + "-restores-boundaries");
+  CHECK(only_check(result).at("verdict") == "confirmed");
+  CHECK(number(observed.at("frames_counted_by_server")) == 3000);
+  CHECK(observed.at("frames_crc32c") == observed.at("server_frames_crc32c"));
+  REQUIRE(server.stop() == 0);
+  // The server's own account, not the client's: every frame counted, none echoed.
+  const auto server_observed = read_json(dir.file("server.json")).at("observed").as_object();
+  CHECK(number(server_observed.at("frames_counted")) == 3000);
+  CHECK(number(server_observed.at("frames_echoed")) == 0);
+  CHECK(number(server_observed.at("bytes_received")) == number(observed.at("bytes_sent")));
+}
+
+TEST_CASE("one-way: a different stream gives a different tally", "[pair]") {
+  // The tally is what the verdict rests on: one frame fewer, or the same
+  // bytes cut differently, must not pass. Sent by hand: "ab","c" vs "a","bc".
+  Server server("netlab-framing-server", {"--codec", "length", "--one-way"});
+  const auto tally_of = [&](std::initializer_list<std::string_view> frames) {
+    Connection c(server.port());
+    for (auto f : frames) c.send(length_frame(f));
+    c.half_close();
+    const std::string header = c.receive(4);
+    REQUIRE(header.size() == 4);
+    const std::size_t length = (std::size_t{static_cast<unsigned char>(header[2])} << 8) |
+                               static_cast<unsigned char>(header[3]);
+    return json::parse(c.receive(length)).as_object();
+  };
+  const auto a = tally_of({"ab", "c"});
+  const auto b = tally_of({"a", "bc"});
+  CHECK(number(a.at("frames")) == 2);
+  CHECK(number(a.at("payload_bytes")) == 3);
+  CHECK(a.at("payload_bytes") == b.at("payload_bytes"));
+  CHECK(a.at("frames_crc32c") != b.at("frames_crc32c"));
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("one-way on one side only is a clear error, not a hang", "[errors]") {
+  Server echo("netlab-framing-server", {"--codec", "length"});
+  const auto result = run({bin("netlab-framing-client"), "--port", echo.port_text(), "--codec", "length", "--one-way",
+                           "--messages", "200", "--min-size", "65536", "--max-size", "65536"});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("--one-way") != std::string::npos);
+  CHECK(echo.stop() == 0);
+  CHECK(run({bin("netlab-framing-client"), "--codec", "raw", "--one-way"}).exit_code == 2);
+  CHECK(run({bin("netlab-framing-server"), "--codec", "raw", "--one-way"}).exit_code == 2);
+}
+
 TEST_CASE("length server: bad input closes that connection only", "[bad-input]") {
   TempDir dir;
   Server server("netlab-framing-server", {"--codec", "length", "--json", dir.file("server.json")});

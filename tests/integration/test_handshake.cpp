@@ -1,7 +1,8 @@
 // The handshake lab on real sockets: the real server (--no-accept, small
 // backlogs, --accept-delay-ms) and client on ephemeral ports; the client's JSON
 // is asserted and the listener's accept queue is read from here too. As root:
-// the stale SYN through a raw socket, and the handshakes in a tcpdump capture.
+// the stale SYN through a raw socket, and the handshakes in a tcpdump capture
+// (read with netlab::read_pcap and analyse_flow).
 #include "lifecycle_capture.hpp"
 #include "process.hpp"
 
@@ -140,19 +141,23 @@ TEST_CASE("capture: three segments open each connection, with the ISNs TCP_REPAI
   Server server("netlab-handshake-server", {});
   Capture capture(server.port());
   const auto result = run_client(server, {"--connections", "2"});
-  const auto segments = capture.stop();
+  const auto flows = capture.stop();
   const auto& isns = result.at("observed").at("isns").as_array();
   REQUIRE(isns.size() == 2);
   for (const auto& isn : isns) {
     const auto port = static_cast<std::uint16_t>(number(isn.at("local_port")));
-    const auto connection = connection_segments(segments, port);
     INFO("port " << port);
-    REQUIRE(connection.size() >= 3);
-    CHECK(connection[0].flags == "S");
-    CHECK(connection[1].flags == "S.");
-    CHECK(connection[2].flags == ".");
-    CHECK(connection[0].seq == isn.at("client_isn").to_number<std::uint32_t>());
-    CHECK(connection[1].seq == isn.at("server_isn").to_number<std::uint32_t>());
+    const netlab::Flow* flow = connection(flows, port);
+    REQUIRE(flow != nullptr);
+    REQUIRE(flow->packets.size() >= 3);
+    CHECK(netlab::flag_names(flow->packets[0].flags) == "SYN");
+    CHECK(netlab::flag_names(flow->packets[1].flags) == "SYN-ACK");
+    CHECK(netlab::flag_names(flow->packets[2].flags) == "ACK");
+    const auto facts = netlab::analyse_flow(*flow);
+    CHECK(facts.handshake_segments == 3);
+    CHECK(facts.handshake_complete);
+    CHECK(facts.client_isn == isn.at("client_isn").to_number<std::uint32_t>());
+    CHECK(facts.server_isn == isn.at("server_isn").to_number<std::uint32_t>());
   }
   CHECK(server.stop() == 0);
 }

@@ -259,7 +259,7 @@ TEST_CASE("curl gets the same codes and headers", "[curl]") {
   CHECK(server.stop() == 0);
 }
 
-TEST_CASE("bad requests get 400/431/413 and a closed connection; others are still served", "[bad-input]") {
+TEST_CASE("bad requests get 400/431/413 and a closed connection, and others are still served", "[bad-input]") {
   TempDir dir;
   Server server("netlab-http-server", {"--max-body-bytes", "100", "--max-header-bytes", "1024", "--json",
                                        dir.file("server.json")});

@@ -5,6 +5,7 @@
 #include "process.hpp"
 
 #include "netlab/census.hpp"
+#include "netlab/transport_kernel.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -73,14 +74,29 @@ std::size_t time_wait_at(std::uint16_t server_port) {
   return netlab::count_tcp_states({.local_port = server_port}).of(netlab::TcpState::time_wait);
 }
 
-// The verdict the client must have computed from its own lifetime figure.
-void expect_lifetime_verdict(const json::object& result) {
+// The lifetime verdict, pinned to the TIME_WAIT timers the test reads itself
+// (sock_diag) right after the run: RFC 793's 2 x MSL is 240 s, Linux's
+// TCP_TIMEWAIT_LEN 60 s. A pile whose longest timer has at most 120 s left was
+// made seconds ago, so no socket in it lives ~240 s: the verdict must be
+// nuanced whatever lifetime the client reported. The client read its timers
+// earlier than we do, so its figure can't be below what is left now.
+void expect_lifetime_verdict(const json::object& result, const netlab::PortFilter& pile) {
+  std::uint32_t longest_ms = 0;
+  for (const auto& s : netlab::list_tcp_sockets(pile))
+    if (s.state == netlab::TcpState::time_wait) longest_ms = std::max(longest_ms, s.timer_expires_ms);
+  REQUIRE(longest_ms > 0);
   const double lifetime = result.at("observed").at("time_wait").at("lifetime_s").to_number<double>();
-  // Linux: TCP_TIMEWAIT_LEN, 60 s; allow kernels that differ, but it must be a real timer reading.
-  CHECK(lifetime > 1.0);
-  CHECK(lifetime <= 250.0);
+  CHECK(lifetime >= longest_ms / 1000.0 - 0.5);
   const auto& c = check(result, "closer-holds-time-wait");
-  CHECK(c.at("verdict") == (std::abs(lifetime - 240.0) <= 5.0 ? "confirmed" : "nuanced"));
+  if (longest_ms <= 120'000) CHECK(c.at("verdict") == "nuanced");
+  else CHECK(c.at("verdict") == (std::abs(lifetime - 240.0) <= 5.0 ? "confirmed" : "nuanced"));
+}
+
+// TCP's retransmitted segments, whole host (/proc/net/snmp).
+std::int64_t host_retransmissions() {
+  const auto n = netlab::read_snmp_counter("Tcp", "RetransSegs");
+  REQUIRE(n);
+  return *n;
 }
 
 // A blocking loopback connection whose reads give up after 10 s.
@@ -127,7 +143,9 @@ class Connection {
 
 TEST_CASE("short connections closed by the client: the client side holds TIME_WAIT", "[pair][timewait]") {
   Server server(server_program, {"--closer", "client"});
+  const auto retrans_before = host_retransmissions();
   const auto result = run_client_ok(server, {"--mode", "short", "--requests", "500", "--concurrency", "16"});
+  const auto retrans_during = host_retransmissions() - retrans_before;
   const auto& observed = result.at("observed").as_object();
   CHECK(number(observed.at("succeeded")) == 500);
   CHECK(number(observed.at("closed_first_by_client")) == 500);
@@ -144,11 +162,17 @@ TEST_CASE("short connections closed by the client: the client side holds TIME_WA
   // The test's own census agrees: the pile is at the client's end of the server's port.
   CHECK(time_wait_toward(server.port()) >= ports * 95 / 100);
   CHECK(time_wait_at(server.port()) <= 25);
-  expect_lifetime_verdict(result);
+  expect_lifetime_verdict(result, {.remote_port = server.port()});
   CHECK(check(result, "mass-time-wait-from-many-closes").at("verdict") == "confirmed");
+  // "TIME_WAIT piles up because fourth segments are lost" is refuted when
+  // hardly anything was retransmitted: the test's own reading of the host's
+  // counter spans the client's, so the client can't have seen more.
   const auto& fourth = check(result, "time-wait-not-from-lost-fourth-segment");
-  const auto retransmitted = number(observed.at("kernel").at("retransmitted_segments"));
-  CHECK(fourth.at("verdict") == (retransmitted * 10 < number(tw.at("client_side")) ? "refuted" : "nuanced"));
+  CHECK(number(observed.at("kernel").at("retransmitted_segments")) <= static_cast<std::size_t>(retrans_during));
+  if (retrans_during * 10 < static_cast<std::int64_t>(time_wait_toward(server.port())))
+    CHECK(fourth.at("verdict") == "refuted");
+  else
+    CHECK(fourth.at("verdict") != "confirmed");
   CHECK(server.stop() == 0);
 }
 
@@ -166,7 +190,7 @@ TEST_CASE("closer server: the TIME_WAIT pile moves to the server", "[pair][timew
   CHECK(number(tw.at("client_side")) <= 25);
   CHECK(time_wait_at(server.port()) >= ports * 95 / 100);
   CHECK(time_wait_toward(server.port()) <= 25);
-  expect_lifetime_verdict(result);
+  expect_lifetime_verdict(result, {.local_port = server.port()});
   CHECK(check(result, "closer-holds-time-wait").at("observed").as_string().find("closed first by the server") !=
         std::string::npos);
   CHECK(server.stop() == 0);

@@ -4,7 +4,8 @@
 # (backlog 4 + 1) wait in the accept queue (ss -lnt shows Recv-Q 5) and the
 # 6th stalls; the slow acceptor's dropped SYNs get in after a retransmission;
 # as root, the stale SYN is answered S., R and creates nothing, and isn.txt
-# lists the handshakes' ISNs from the capture.
+# lists the handshakes' ISNs from the capture, with each connection's
+# segments and ISNs as netlab-pcap facts counts them (equal to TCP_REPAIR's).
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -54,6 +55,28 @@ check_capture() {
   ((syns >= 9 && synacks >= 9)) || fail "isn.txt has $syns SYN and $synacks SYN-ACK segments, want >= 9 each"
   grep -q 'Flags \[R\]' "$RUN/isn.txt" || fail "isn.txt lacks the stale SYN's RST"
   echo "ok: stale SYN rejected; isn.txt: $syns SYN, $synacks SYN-ACK, and the RST"
+  check_facts
+}
+
+# isn.txt's per-connection lines (netlab-pcap facts): 5 + 3 handshakes
+# established, the retransmitted SYNs counted, the stale SYN's RST; and the
+# ISNs equal to those the client read with TCP_REPAIR.
+check_facts() {
+  local established retried k port client_isn server_isn
+  established=$(grep -c '^handshake .*: [0-9]* segments, established (' "$RUN/isn.txt") || true
+  ((established == 8)) || fail "isn.txt: $established handshakes established in the capture, want 8 (5 + 3)"
+  retried=$(awk '/^handshake .*, established \(([2-9]|[1-9][0-9]+) SYN,/ && $3 >= 4 { n++ } END { print n + 0 }' "$RUN/isn.txt")
+  ((retried >= 1)) || fail "isn.txt: no handshake with a SYN sent again (slow-accept)"
+  grep -q '^handshake .*: 3 segments, not established (1 SYN, 1 SYN-ACK);.*RST, the first from the client$' \
+    "$RUN/isn.txt" || fail "isn.txt: no SYN, SYN-ACK refused by the client's RST (the stale SYN)"
+  for ((k = 0; k < 5; k++)); do
+    port=$(value no-accept "/observed/isns/$k/local_port") || fail "client-no-accept.json: no ISN $k (TCP_REPAIR)"
+    client_isn=$(value no-accept "/observed/isns/$k/client_isn")
+    server_isn=$(value no-accept "/observed/isns/$k/server_isn")
+    grep -qE "^handshake [0-9.]+:$port: 3 segments, established \(1 SYN, 1 SYN-ACK\); client ISN $client_isn, server ISN $server_isn(;|$)" \
+      "$RUN/isn.txt" || fail "isn.txt: port $port lacks 3 segments with ISNs $client_isn / $server_isn (TCP_REPAIR)"
+  done
+  echo "ok: isn.txt: 8 handshakes established ($retried after a SYN sent again), the stale SYN reset; ISNs = TCP_REPAIR's"
 }
 
 main() {

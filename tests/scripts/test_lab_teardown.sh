@@ -3,7 +3,8 @@
 # and linger0 on one port and writes its run folder; every normal close takes
 # 3 or 4 segments, the half-close delivers the whole response after the FIN,
 # unread-data ends in ECONNRESET with bytes lost, linger0 leaves no TIME_WAIT;
-# as root, closes.txt counts the same segments in the capture.
+# as root, closes.txt counts the same segments in the capture, and the
+# server's RST (no FIN) that ends unread-data and linger0.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -55,7 +56,10 @@ check_capture() {
   ((lines == 4)) || fail "closes.txt counts $lines closes, want 4"
   mismatched=$(awk '/^closing segments:/ && ($3 < 3 || $3 > 4) { n++ } END { print n + 0 }' "$RUN/closes.txt")
   ((mismatched == 0)) || fail "closes.txt has closes outside 3-4 segments"
-  echo "ok: closes.txt: 4 closes of 3-4 segments in the capture"
+  # unread-data and linger0: the server's RST ends the connection, and no FIN is sent.
+  lines=$(grep -c '^ended by: [1-9][0-9]* RST ([1-9][0-9]* from the server); no FIN$' "$RUN/closes.txt") || true
+  ((lines == 2)) || fail "closes.txt: $lines of unread-data and linger0 ended by the server's RST without FIN, want 2"
+  echo "ok: closes.txt: 4 closes of 3-4 segments, 2 ended by the server's RST, in the capture (netlab-pcap facts)"
 }
 
 main() {

@@ -2,9 +2,12 @@
 # Test: `scripts/lab timewait --decay 0 -- --requests 500` runs every step on
 # one port and writes its run folder; the client-closed step leaves >= 450
 # TIME_WAIT sockets on the client side, the server-closed step on the server
-# side, the pool (K = 8) at most 8, SO_LINGER 0 none; as root, the exhaustion
-# step runs in namespaces it creates (tcp_tw_reuse 0 runs out of ports, the
-# pool does not) and deletes them, and the capture holds the linger0 RSTs.
+# side, the pool (K = 8) at most 8, SO_LINGER 0 none; each step's verdicts
+# are the ones the kernel and the run fix (Linux: 60 s, not 2MSL; loopback
+# loses nothing unless the capture shows it; 400 ports with tcp_tw_reuse 0 run
+# out); as root, the exhaustion step runs in namespaces it creates (tcp_tw_reuse
+# 0 runs out of ports, the pool does not) and deletes them, and summary.md's
+# SYN / FIN / RST counts are those netlab-pcap facts counts in capture.pcap.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -62,23 +65,139 @@ check_exhaustion() {
   while read -r ns; do
     ! ip netns list | grep -qw "$ns" || fail "namespace $ns was left behind"
   done < <(grep -o 'namespace=netlab-tw-[0-9]*' "$RUN/exhaustion.txt" | cut -d= -f2)
-  echo "ok: exhaustion: $full EADDRNOTAVAIL with tcp_tw_reuse 0, the pool completed; namespaces removed"
+  # 400 ports: with tcp_tw_reuse 0 they run out; with 1 or 2 the 400 later
+  # connections take over the 400 TIME_WAIT ports, all older than 1 s by then.
+  local reuse
+  expect_verdict exhaustion-reuse0-short time-wait-exhausts-ports confirmed "400 ports, tcp_tw_reuse 0"
+  # 1 s later all 400 ports are still in TIME_WAIT: no connection, so no verdict either.
+  [[ $(value exhaustion-reuse0-after-1s /observed/succeeded) == 0 ]] ||
+    fail "reuse 0: $(value exhaustion-reuse0-after-1s /observed/succeeded) connections 1 s after the burst, want 0"
+  for reuse in 1 2; do
+    expect_verdict "exhaustion-reuse$reuse-after-1s" time-wait-exhausts-ports nuanced \
+      "tcp_tw_reuse $reuse: 400 TIME_WAIT ports older than 1 s for 400 connections"
+  done
+  # The pool, without a short run to compare its rate with (no --compare-with).
+  for reuse in 0 1 2; do
+    expect_verdict "exhaustion-reuse$reuse-pool" pool-fixes-time-wait nuanced "<= 8 TIME_WAIT, no rate to compare"
+  done
+  echo "ok: exhaustion: $full EADDRNOTAVAIL with tcp_tw_reuse 0 (time-wait-exhausts-ports confirmed), and 0 connections" \
+    "1 s later; none failed 1 s later with tcp_tw_reuse 1 and 2 (nuanced), the pool completed; namespaces removed"
+}
+
+# step_verdict STEP ID: the verdict of check ID in client-STEP.json.
+step_verdict() { verdict "$2" "$RUN/client-$1.json"; }
+
+# expect_verdict STEP ID WANT WHY: fail unless check ID of STEP is WANT.
+expect_verdict() {
+  local got
+  got=$(step_verdict "$1" "$2")
+  [[ $got == "$3" ]] || fail "$1: $2 is $got, want $3 ($4)"
+}
+
+# What the capture holds on the lab's port, by JSON pointer (netlab-pcap facts).
+capture_fact() {
+  "$BIN/netlab-pcap" facts "$RUN/capture.pcap" --port "$(value short-client /params/port)" --get "$1"
+}
+
+# The packets tcpdump said it dropped (0 when it said nothing).
+capture_dropped() {
+  local n
+  n=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$RUN/tcpdump.log" 2>/dev/null | head -n 1)
+  echo "${n:-0}"
+}
+
+# The verdicts, each pinned to what the kernel or the run fixes, or to what
+# this test counts again in capture.pcap.
+check_verdicts() {
+  local step buckets retrans=none closer_tw lost ratio want got
+  # Linux holds TIME_WAIT for TCP_TIMEWAIT_LEN (60 s), never the RFC's 4 min:
+  # the closer holds it (check_steps), for the wrong duration.
+  for step in short-client short-server pool; do
+    expect_verdict "$step" closer-holds-time-wait nuanced "Linux: the closer holds TIME_WAIT 60 s, not 2MSL"
+  done
+  buckets=$(cat /proc/sys/net/ipv4/tcp_max_tw_buckets 2>/dev/null || echo 0)
+  for step in short-client short-server; do
+    if ((buckets >= 1000)); then
+      expect_verdict "$step" mass-time-wait-from-many-closes confirmed "tcp_max_tw_buckets $buckets: room for one TIME_WAIT per close"
+    fi
+    # 500 connections cannot fill the host's ephemeral range (>= 2000 ports).
+    if awk '/^net.ipv4.ip_local_port_range = / { wide = $4 - $3 + 1 >= 2000 } END { exit !wide }' "$RUN/env.txt"; then
+      expect_verdict "$step" time-wait-exhausts-ports nuanced "500 connections, an ephemeral range of 2000 ports or more"
+    fi
+  done
+  # Loopback loses nothing: refuted, as long as the capture (all steps) shows
+  # fewer retransmissions on the port than a tenth of the step's TIME_WAIT.
+  [[ ! -s $RUN/capture.pcap ]] || retrans=$(capture_fact /retransmissions)
+  for step in short-client short-server; do
+    closer_tw=$(value "$step" /observed/time_wait/client_side)
+    [[ $step == short-client ]] || closer_tw=$(value "$step" /observed/time_wait/server_side)
+    if [[ $retrans != none ]] && ((retrans * 10 >= closer_tw)); then
+      echo "not pinned: $step: time-wait-not-from-lost-fourth-segment: the capture shows $retrans retransmissions on the port"
+      continue
+    fi
+    got=$(step_verdict "$step" time-wait-not-from-lost-fourth-segment)
+    [[ $got != refuted ]] || continue
+    # The client reads Tcp RetransSegs of its whole network namespace: in the
+    # host's, other programs' retransmissions land in it too.
+    lost=$(value "$step" /observed/kernel/retransmitted_segments)
+    if [[ $got == nuanced ]] && grep -qx 'network_namespace host' "$RUN/env.txt" && ((lost > ${retrans/none/0})); then
+      echo "not pinned: $step: time-wait-not-from-lost-fourth-segment nuanced: $lost segments retransmitted in the host's namespace, $retrans captured on the lab's port"
+    else
+      fail "$step: time-wait-not-from-lost-fourth-segment is $got, want refuted ($retrans retransmissions captured on the port, $lost in the namespace)"
+    fi
+  done
+  # The pool holds <= 8 (check_steps); the rate against short-client decides.
+  ratio=$(value pool /observed/rate_ratio_vs_short)
+  want=nuanced
+  awk -v r="$ratio" 'BEGIN { exit !(r >= 1) }' && want=confirmed
+  expect_verdict pool pool-fixes-time-wait "$want" "rate x$ratio the short step's"
+  expect_verdict linger0 linger0-is-not-the-fix nuanced "SO_LINGER 0: no TIME_WAIT, an RST per connection"
+  echo "ok: verdicts: closer-holds-time-wait nuanced (60 s); mass-time-wait $(step_verdict short-client mass-time-wait-from-many-closes);" \
+    "lost-fourth-segment $(step_verdict short-client time-wait-not-from-lost-fourth-segment) ($retrans retransmissions captured);" \
+    "pool $want (x$ratio); linger0 nuanced"
 }
 
 check_capture() {
-  if ! command -v tcpdump >/dev/null; then
-    echo "skipped: the capture check needs tcpdump"
+  if [[ ! -e $RUN/capture.pcap ]] && ((EUID != 0)); then
+    grep -q '^capture skipped: ' "$RUN/summary.md" || fail "no capture, and summary.md does not say why"
+    echo "skipped: not root and no capture ($(grep -m1 '^capture skipped: ' "$RUN/summary.md"))"
     return 0
   fi
-  if [[ ! -e $RUN/capture.pcap ]] && ((EUID != 0)); then
-    echo "skipped: not root and no capture"
+  if ! command -v tcpdump >/dev/null; then
+    grep -q '^capture skipped: tcpdump is not installed' "$RUN/summary.md" || fail "no tcpdump, and summary.md does not say so"
+    echo "skipped: the capture check needs tcpdump (and summary.md said so)"
     return 0
   fi
   [[ -s $RUN/capture.pcap ]] || fail "no capture.pcap as root"
-  local rst
-  rst=$(tcpdump -r "$RUN/capture.pcap" -n 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l)
-  ((rst >= 200)) || fail "capture.pcap has $rst RSTs, want >= 200 (one per linger0 connection)"
-  echo "ok: capture.pcap holds $rst RSTs"
+  # summary.md's counts are netlab-pcap facts' counts of the same file.
+  local syn fin rst repeated dropped requests
+  syn=$(capture_fact /syn_segments)
+  fin=$(capture_fact /fin_segments)
+  rst=$(capture_fact /rst_segments)
+  repeated=$(capture_fact /fin_retransmissions)
+  grep -q "^- connections opened (SYN): $syn; FIN segments: $fin; RST segments: $rst (" "$RUN/summary.md" ||
+    fail "summary.md's capture counts are not netlab-pcap facts' ($syn SYN, $fin FIN, $rst RST): $(grep -m1 'connections opened' "$RUN/summary.md")"
+  grep -qx -- "- retransmitted FINs (a lost fourth segment would cause them): $repeated" "$RUN/summary.md" ||
+    fail "summary.md's retransmitted FINs are not netlab-pcap facts' ($repeated)"
+  dropped=$(capture_dropped)
+  if ((dropped > 0)); then
+    grep -q "tcpdump missed $dropped packets" "$RUN/summary.md" || fail "tcpdump dropped $dropped packets, summary.md does not say so"
+    # Every segment sent was either captured or among the dropped.
+    requests=$(value linger0 /params/requests)
+    ((rst > 0 && rst + dropped >= requests)) || fail "capture.pcap has $rst RSTs (+$dropped dropped), want >= $requests"
+    ((syn + dropped >= 500 + 500 + 8 + requests)) || fail "capture.pcap has $syn SYNs (+$dropped dropped)"
+    ((fin + dropped >= 2 * (500 + 500 + 8))) || fail "capture.pcap has $fin FINs (+$dropped dropped)"
+    echo "ok: summary.md: $syn SYN, $fin FIN, $rst RST, $repeated FINs sent again, as netlab-pcap facts counts them;" \
+      "tcpdump dropped $dropped packets (said so), so the bounds count them in"
+    return 0
+  fi
+  # Nothing dropped: every connection is there. Short steps and linger0 open
+  # one each, the pool >= 8; each graceful close has two FINs, each linger0 connection an RST.
+  requests=$(value linger0 /params/requests)
+  ((rst >= requests)) || fail "capture.pcap has $rst RSTs, want >= $requests (one per linger0 connection)"
+  ((syn >= 500 + 500 + 8 + requests)) || fail "capture.pcap has $syn SYNs, want >= $((500 + 500 + 8 + requests))"
+  ((fin >= 2 * (500 + 500 + 8))) || fail "capture.pcap has $fin FINs, want >= $((2 * (500 + 500 + 8)))"
+  echo "ok: summary.md: $syn SYN, $fin FIN, $rst RST (>= $requests linger0), $repeated FINs sent again, as netlab-pcap facts counts them"
 }
 
 main() {
@@ -88,6 +207,7 @@ main() {
   check_files
   check_steps
   check_exhaustion
+  check_verdicts
   check_capture
 }
 

@@ -5,7 +5,8 @@
 # the relay's counts equal the server's; the slow reader's UDP loss equals the
 # kernel's drop count. As root: the lossy-link step ran (TCP retransmitted,
 # UDP lost exactly what nftables dropped) and no namespace is left behind; with
-# tcpdump, the per-step captures hold the RST from the closed port.
+# tcpdump, the per-step captures hold the RST and the ICMP port unreachables
+# from the closed port (netlab-pcap facts), as the lab reported them.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -104,11 +105,25 @@ check_capture() {
     return 0
   fi
   [[ -s $RUN/capture-semantics.pcap ]] || fail "no capture-semantics.pcap"
-  local dead rst
+  local dead rst icmp said
   dead=$(value "/observed/steps/$(step_index semantics)/observed/semantics/dead_port")
-  rst=$(tcpdump -r "$RUN/capture-semantics.pcap" -nn "tcp src port $dead and tcp[13] & 4 != 0" 2>/dev/null | wc -l)
+  { read -r rst; read -r icmp; } < <("$BIN/netlab-pcap" facts "$RUN/capture-semantics.pcap" --port "$dead" \
+    --get /rst_from_server --get /icmp_port_unreachable)
   ((rst >= 1)) || fail "capture-semantics.pcap has no RST from the closed port $dead"
-  echo "ok: capture-semantics.pcap holds $rst RST from the closed port $dead"
+  # Loopback is exempt from the kernel's ICMP rate limit: every datagram to the closed port is answered.
+  ((icmp >= 1)) || fail "capture-semantics.pcap has no ICMP port unreachable for the closed port $dead"
+  # tcpdump's own filters, as a second reader of the same file.
+  local by_tcpdump
+  by_tcpdump=$(tcpdump -r "$RUN/capture-semantics.pcap" -nn "tcp src port $dead and tcp[13] & 4 != 0" 2>/dev/null | wc -l)
+  ((rst == by_tcpdump)) || fail "netlab-pcap counts $rst RST from port $dead, tcpdump $by_tcpdump"
+  by_tcpdump=$(tcpdump -r "$RUN/capture-semantics.pcap" -nn "icmp[0] = 3 and icmp[1] = 3" 2>/dev/null | wc -l)
+  ((icmp == by_tcpdump)) || fail "netlab-pcap counts $icmp ICMP port unreachable, tcpdump $by_tcpdump"
+  # What the lab printed is what the reader counts in the same file.
+  said="the closed port $dead answered the SYN with $rst RST; $icmp ICMP port-unreachable"
+  grep -qF "$said" "$RUN/summary.md" || fail "summary.md does not say: $said"
+  grep -q '^- overhead: per message, from the capture: TCP [0-9.]* IP bytes' "$RUN/summary.md" ||
+    fail "summary.md lacks the overhead measured in the capture"
+  echo "ok: capture-semantics.pcap: $rst RST from the closed port $dead, $icmp ICMP port unreachable (as the lab said)"
 }
 
 main() {

@@ -5,6 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
+#include <initializer_list>
 #include <random>
 
 using netlab::DelimiterCodec;
@@ -196,6 +199,35 @@ TEST_CASE("crc32 matches the standard check value and continues across chunks", 
   CHECK(netlab::crc32("123456789") == 0xCBF43926u);
   CHECK(netlab::crc32("6789", netlab::crc32("12345")) == 0xCBF43926u);
   CHECK(netlab::crc32("") == 0u);
+  // An empty view continues the CRC unchanged, even with a null data().
+  CHECK(netlab::crc32(std::string_view(), 0x12345678u) == 0x12345678u);
+  CHECK(netlab::crc32c(std::string_view(), 0x12345678u) == 0x12345678u);
+}
+
+TEST_CASE("crc32c matches the standard check value on every path and continues across chunks", "[stats]") {
+  CHECK(netlab::crc32c("123456789") == 0xE3069283u);
+  CHECK(netlab::crc32c("6789", netlab::crc32c("12345")) == 0xE3069283u);
+  CHECK(netlab::crc32c("") == 0u);
+  // Long enough for the 8-byte steps, with an odd tail, against a byte-at-a-time run.
+  std::string bytes(1001, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + 7);
+  CHECK(netlab::crc32c(bytes) == netlab::detail::crc32c_portable(bytes, 0));
+  CHECK(netlab::detail::crc32c_portable("123456789", 0) == 0xE3069283u);
+  CHECK(netlab::crc32c(bytes.substr(500), netlab::crc32c(bytes.substr(0, 500))) == netlab::crc32c(bytes));
+}
+
+TEST_CASE("the frame tally sees sizes, contents and order", "[stats]") {
+  using netlab::crc32c;
+  using netlab::tally_frame;
+  const auto tally = [](std::initializer_list<std::string_view> frames) {
+    std::uint32_t t = 0;
+    for (auto f : frames) t = tally_frame(t, f.size(), crc32c(f));
+    return t;
+  };
+  CHECK(tally({"ab", "c"}) == tally({"ab", "c"}));
+  CHECK(tally({"ab", "c"}) != tally({"a", "bc"}));  // same bytes, other boundaries
+  CHECK(tally({"ab", "c"}) != tally({"c", "ab"}));  // other order
+  CHECK(tally({"ab", "c"}) != tally({"ab", "d"}));  // other content
 }
 
 TEST_CASE("payload generator is seeded and avoids the excluded byte", "[stats]") {
@@ -207,6 +239,13 @@ TEST_CASE("payload generator is seeded and avoids the excluded byte", "[stats]")
     CHECK(p.size() <= 300);
     CHECK(p.find('\n') == std::string::npos);
   }
+  // Every byte value but the excluded one turns up: the pool is not degenerate.
+  netlab::PayloadGenerator big(7, 65536, 65536, '\n');
+  const auto p = big.next();
+  std::array<bool, 256> seen{};
+  for (unsigned char c : p) seen[c] = true;
+  CHECK(std::count(seen.begin(), seen.end(), true) == 255);
+  CHECK_FALSE(seen['\n']);
 }
 
 TEST_CASE("percentile by nearest rank", "[stats]") {

@@ -1,6 +1,7 @@
 // Captures made by the test itself, byte by byte: a handshake, a close in
 // three and in four segments, a half-close, an RST, a retransmission, a zero
-// window, TLS records. The reader, the facts and the ladders are checked on them.
+// window, TLS records, UDP datagrams and ICMP port unreachables. The reader,
+// the facts and the ladders are checked on them.
 #include "netlab/capture.hpp"
 #include "netlab/ladder.hpp"
 #include "netlab/pcap.hpp"
@@ -16,7 +17,8 @@ namespace {
 
 constexpr std::uint16_t client_port = 40000, server_port = 7006;
 
-// Writes a classic pcap (little-endian, microseconds, Ethernet) of IPv4 TCP segments.
+// Writes a classic pcap (little-endian, microseconds, Ethernet) of IPv4 TCP
+// segments, or of any IP packet given whole.
 class PcapWriter {
  public:
   explicit PcapWriter(std::uint32_t link = 1) : link_(link) {
@@ -51,9 +53,16 @@ class PcapWriter {
     be16(ip, window);
     ip += std::string(4, '\0');
     ip += payload;
+    return ip_packet(ip);
+  }
+
+  // Any IP packet (v4 or v6), framed for the link.
+  PcapWriter& ip_packet(const std::string& ip) {
+    const bool v6 = !ip.empty() && (static_cast<unsigned char>(ip[0]) >> 4) == 6;
+    const std::string ethertype = v6 ? std::string("\x86\xdd", 2) : std::string("\x08\x00", 2);
     std::string frame;
-    if (link_ == 1) frame = std::string(12, '\0') + std::string("\x08\x00", 2);
-    if (link_ == 113) frame = std::string(14, '\0') + std::string("\x08\x00", 2);
+    if (link_ == 1) frame = std::string(12, '\0') + ethertype;
+    if (link_ == 113) frame = std::string(14, '\0') + ethertype;
     frame += ip;
     put32(seconds_);
     put32(micros_ += 10);
@@ -61,6 +70,11 @@ class PcapWriter {
     put32(static_cast<std::uint32_t>(frame.size()));
     bytes_ += frame;
     return *this;
+  }
+
+  static void be16(std::string& s, std::uint16_t v) {
+    s += static_cast<char>(v >> 8);
+    s += static_cast<char>(v & 0xff);
   }
 
   // The usual opening: SYN, SYN-ACK, ACK with ISNs 1000 (client) and 5000 (server).
@@ -81,10 +95,6 @@ class PcapWriter {
     std::memcpy(raw, &v, 4);
     bytes_.append(raw, 4);
   }
-  static void be16(std::string& s, std::uint16_t v) {
-    s += static_cast<char>(v >> 8);
-    s += static_cast<char>(v & 0xff);
-  }
   static void be32(std::string& s, std::uint32_t v) {
     be16(s, static_cast<std::uint16_t>(v >> 16));
     be16(s, static_cast<std::uint16_t>(v & 0xffff));
@@ -94,6 +104,42 @@ class PcapWriter {
   std::uint32_t seconds_ = 1700000000, micros_ = 0;
   std::string bytes_;
 };
+
+// An IPv4 header (20 bytes, loopback to loopback) for `protocol` and `body`.
+std::string ipv4(std::uint8_t protocol, const std::string& body) {
+  std::string ip("\x45\x00", 2);
+  PcapWriter::be16(ip, static_cast<std::uint16_t>(20 + body.size()));
+  ip += std::string(5, '\0');
+  ip += static_cast<char>(protocol);
+  ip += std::string(2, '\0');
+  ip += std::string("\x7f\x00\x00\x01\x7f\x00\x00\x01", 8);
+  return ip + body;
+}
+
+// An IPv6 header (::1 to ::1) for `next_header` and `body`.
+std::string ipv6(std::uint8_t next_header, const std::string& body) {
+  std::string ip("\x60\x00\x00\x00", 4);
+  PcapWriter::be16(ip, static_cast<std::uint16_t>(body.size()));
+  ip += static_cast<char>(next_header);
+  ip += '\x40';
+  const std::string loopback = std::string(15, '\0') + '\x01';
+  return ip + loopback + loopback + body;
+}
+
+// A UDP header and payload, checksum 0.
+std::string udp(std::uint16_t from, std::uint16_t to, const std::string& payload) {
+  std::string datagram;
+  PcapWriter::be16(datagram, from);
+  PcapWriter::be16(datagram, to);
+  PcapWriter::be16(datagram, static_cast<std::uint16_t>(8 + payload.size()));
+  datagram += std::string(2, '\0');
+  return datagram + payload;
+}
+
+// An ICMP message: type, code, checksum 0, 4 unused bytes, then what it quotes.
+std::string icmp(std::uint8_t type, std::uint8_t code, const std::string& quoted) {
+  return std::string{static_cast<char>(type), static_cast<char>(code)} + std::string(6, '\0') + quoted;
+}
 
 FlowFacts facts_of(const PcapWriter& writer) {
   const auto flows = group_flows(parse_pcap(writer.bytes()), server_port);
@@ -123,6 +169,8 @@ TEST_CASE("a handshake, one request, a close in three segments", "[facts]") {
   CHECK(facts.packets == 8);
   CHECK(facts.handshake_segments == 3);
   CHECK(facts.handshake_complete);
+  CHECK(facts.syn_segments == 1);
+  CHECK(facts.syn_ack_segments == 1);
   CHECK(facts.client_isn == 1000);
   CHECK(facts.server_isn == 5000);
   CHECK(facts.close_segments == 3);
@@ -186,12 +234,59 @@ TEST_CASE("retransmissions and zero windows are counted", "[facts]") {
   CHECK(rows[5].label.find("win=0") != std::string::npos);
 }
 
+TEST_CASE("a FIN sent again: the last ACK of the close was lost", "[facts]") {
+  PcapWriter w;
+  w.handshake()
+      .tcp(true, f::fin | f::ack, 1001, 5001)   // the client closes first
+      .tcp(false, f::ack, 5001, 1002)
+      .tcp(false, f::fin | f::ack, 5001, 1002)  // the server's FIN; the client's ACK of it is lost
+      .tcp(false, f::fin | f::ack, 5001, 1002)  // so the server sends the same FIN again
+      .tcp(true, f::ack, 1002, 5002);           // answered from TIME_WAIT
+  const auto facts = facts_of(w);
+  CHECK(facts.fin_segments == 3);
+  CHECK(facts.fin_retransmissions == 1);
+  CHECK(facts.retransmissions == 1);
+  CHECK(facts.first_fin_from == "client");
+
+  PcapWriter clean;
+  clean.handshake()
+      .tcp(true, f::fin | f::ack, 1001, 5001)
+      .tcp(false, f::fin | f::ack, 5001, 1002)
+      .tcp(true, f::ack, 1002, 5002);
+  CHECK(facts_of(clean).fin_segments == 2);
+  CHECK(facts_of(clean).fin_retransmissions == 0);
+
+  // Data sent again is a retransmission, but not of a FIN; an RST is no FIN.
+  PcapWriter data_again;
+  data_again.handshake()
+      .tcp(true, f::psh | f::ack, 1001, 5001, "data")
+      .tcp(true, f::psh | f::ack, 1001, 5001, "data")
+      .tcp(true, f::rst | f::ack, 1005, 5001);
+  CHECK(facts_of(data_again).retransmissions == 1);
+  CHECK(facts_of(data_again).fin_segments == 0);
+  CHECK(facts_of(data_again).fin_retransmissions == 0);
+}
+
 TEST_CASE("a SYN sent again counts in the handshake and as a retransmission", "[facts]") {
   PcapWriter w;
   w.tcp(true, f::syn, 1000, 0).tcp(true, f::syn, 1000, 0).tcp(false, f::syn | f::ack, 5000, 1001).tcp(true, f::ack, 1001, 5001);
   const auto facts = facts_of(w);
   CHECK(facts.handshake_segments == 4);
+  CHECK(facts.syn_segments == 2);
+  CHECK(facts.syn_ack_segments == 1);
   CHECK(facts.retransmissions == 1);
+}
+
+TEST_CASE("SYNs that are never answered: no SYN-ACK, no handshake", "[facts]") {
+  PcapWriter w;
+  w.tcp(true, f::syn, 1000, 0).tcp(true, f::syn, 1000, 0).tcp(true, f::syn, 1000, 0);
+  const auto facts = facts_of(w);
+  CHECK(facts.handshake_segments == 3);
+  CHECK_FALSE(facts.handshake_complete);
+  CHECK(facts.syn_segments == 3);
+  CHECK(facts.syn_ack_segments == 0);
+  CHECK(facts.client_isn == 1000);
+  CHECK(facts.retransmissions == 2);
 }
 
 TEST_CASE("ladder labels: flags, relative seq/ack, length", "[ladder]") {
@@ -313,4 +408,69 @@ TEST_CASE("files that are not pcaps are refused clearly", "[pcap][errors]") {
   const std::string cut = w.bytes().substr(0, w.bytes().size() - 3);
   CHECK_THROWS_WITH(parse_pcap(cut), Catch::Contains("truncated"));
   CHECK_THROWS_WITH(read_pcap("/nonexistent.pcap"), Catch::Contains("cannot open"));
+}
+
+TEST_CASE("zero windows and RSTs are told apart by who sent them", "[facts]") {
+  PcapWriter w;
+  w.handshake()
+      .tcp(true, f::psh | f::ack, 1001, 5001, "data")
+      .tcp(false, f::ack, 5001, 1005, {}, 0)   // the server's buffer is full
+      .tcp(false, f::ack, 5001, 1005, {}, 0)   // still full
+      .tcp(true, f::ack, 1005, 5001, {}, 0)    // the client's, too
+      .tcp(false, f::rst | f::ack, 5001, 1005);
+  const auto facts = facts_of(w);
+  CHECK(facts.zero_window_segments == 3);
+  CHECK(facts.zero_window_from_server == 2);
+  CHECK(facts.rst_segments == 1);
+  CHECK(facts.rst_from_server == 1);
+  PcapWriter client_resets;
+  client_resets.handshake().tcp(true, f::rst, 1001, 0);
+  CHECK(facts_of(client_resets).rst_segments == 1);
+  CHECK(facts_of(client_resets).rst_from_server == 0);
+}
+
+TEST_CASE("ICMP port unreachables are read with the ports of the datagram they answer", "[pcap]") {
+  const std::string datagram = ipv4(17, udp(client_port, server_port, "ping"));
+  PcapWriter w;
+  w.ip_packet(datagram)
+      .ip_packet(ipv4(1, icmp(3, 3, datagram.substr(0, 28))))  // port unreachable: the IP header and 8 bytes
+      .ip_packet(ipv4(1, icmp(3, 1, datagram)))                // host unreachable: not a port's answer
+      .ip_packet(ipv4(1, icmp(8, 0, "echo")))                  // a ping
+      .ip_packet(ipv6(58, icmp(1, 4, ipv6(17, udp(40001, 9, "six")))))
+      .ip_packet(ipv4(1, icmp(3, 3, ipv4(6, std::string(20, '\0')))));  // quotes TCP: not a datagram's
+  std::vector<PortUnreachable> unreachables;
+  const auto packets = parse_pcap(w.bytes(), &unreachables);
+  REQUIRE(packets.size() == 1);  // the datagram; ICMP belongs to no flow
+  CHECK_FALSE(packets[0].is_tcp);
+  REQUIRE(unreachables.size() == 2);
+  CHECK(unreachables[0].src_ip == "127.0.0.1");
+  CHECK(unreachables[0].datagram_src_port == client_port);
+  CHECK(unreachables[0].datagram_dst_port == server_port);
+  CHECK(unreachables[0].ip_bytes == 20 + 8 + 28);
+  CHECK(unreachables[0].time == Approx(0.00002));
+  CHECK(unreachables[1].src_ip == "::1");
+  CHECK(unreachables[1].datagram_src_port == 40001);
+  CHECK(unreachables[1].datagram_dst_port == 9);
+  // Without the list, the reader is what it was: TCP and UDP only.
+  CHECK(parse_pcap(w.bytes()).size() == 1);
+  // Cut short inside the quoted header: skipped, not misread.
+  PcapWriter cut;
+  cut.ip_packet(ipv4(1, icmp(3, 3, datagram.substr(0, 22))));
+  unreachables.clear();
+  CHECK(parse_pcap(cut.bytes(), &unreachables).empty());
+  CHECK(unreachables.empty());
+}
+
+TEST_CASE("UDP datagrams count their IP bytes, apart from TCP's", "[facts]") {
+  PcapWriter w;
+  w.handshake().ip_packet(ipv4(17, udp(client_port, server_port, "twelve bytes")));
+  const auto flows = group_flows(parse_pcap(w.bytes()), server_port);
+  REQUIRE(flows.size() == 2);
+  const auto tcp = analyse_flow(flows[0]), datagrams = analyse_flow(flows[1]);
+  CHECK(tcp.is_tcp);
+  CHECK(tcp.ip_bytes == 3 * 40);
+  CHECK_FALSE(datagrams.is_tcp);
+  CHECK(datagrams.packets == 1);
+  CHECK(datagrams.ip_bytes == 20 + 8 + 12);
+  CHECK(datagrams.payload_bytes == 12);
 }

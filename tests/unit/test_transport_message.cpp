@@ -99,7 +99,7 @@ TEST_CASE("the stream decoder takes messages one byte at a time", "[stream]") {
   CHECK(decoder.buffered() == 0);
 }
 
-TEST_CASE("the stream decoder: half a header stays buffered; a bad header stops parsing", "[stream]") {
+TEST_CASE("the stream decoder: half a header stays buffered, and a bad header stops parsing", "[stream]") {
   tr::StreamDecoder decoder;
   std::vector<tr::StreamDecoder::Owned> got;
   const std::string good = message(0, "ok");

@@ -23,15 +23,23 @@ struct FlowFacts {
   // (3 for a clean handshake; more when a SYN was retransmitted); 0 if no SYN was captured.
   std::size_t handshake_segments = 0;
   bool handshake_complete = false;
-  std::uint32_t client_isn = 0, server_isn = 0;
+  std::size_t syn_segments = 0;        // SYN without ACK, sent again ones included
+  std::size_t syn_ack_segments = 0;
+  std::uint32_t client_isn = 0, server_isn = 0;  // of the first SYN and SYN-ACK; 0 when none was captured
   // FIN segments plus the first segment of each side acknowledging the other's
   // FIN: 4 for FIN/ACK/FIN/ACK, 3 when the ACK of the first FIN rides on the
   // second FIN; 0 if no FIN was captured.
   std::size_t close_segments = 0;
   std::string first_fin_from;          // "client", "server" or "" (no FIN)
+  std::size_t fin_segments = 0;        // segments with FIN, both sides, sent again ones included
+  // Of those, FINs resending one already sent: the peer did not acknowledge it
+  // in time (e.g. the last ACK of a close was lost).
+  std::size_t fin_retransmissions = 0;
   std::size_t rst_segments = 0;
+  std::size_t rst_from_server = 0;     // of those, sent by the server (the side the SYN went to)
   std::string first_rst_from;
   std::size_t zero_window_segments = 0;  // a receiver announcing a window of 0 (flow control)
+  std::size_t zero_window_from_server = 0;  // of those, sent by the server: its receive buffer was full
   std::size_t retransmissions = 0;       // segments resending sequence space already sent
 };
 

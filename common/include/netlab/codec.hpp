@@ -5,6 +5,7 @@
 // complete frames. No sockets here, so they are tested one byte at a time.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,9 @@ struct FramingError {
   std::string message;  // one line, e.g. "length header says 4294967295 bytes, maximum is 1048576"
 };
 
+// Receives each decoded frame (decode_each).
+using FrameVisitor = std::function<void(std::string_view frame)>;
+
 // Delimiter framing: each frame is the payload followed by one delimiter byte.
 // Its weakness: the payload can never contain the delimiter (text protocols
 // escape it or forbid it), so encode() refuses such a payload rather than
@@ -40,6 +44,9 @@ class DelimiterCodec {
   // Appends every frame completed by `chunk` to `frames` (without the delimiter).
   // After an error the codec stops parsing: later calls return the same error.
   std::optional<FramingError> decode(std::string_view chunk, std::vector<std::string>& frames);
+  // The same, handing each frame to `on_frame` as a view into the codec's
+  // buffer (valid during the call only): no copy of the frame's bytes.
+  std::optional<FramingError> decode_each(std::string_view chunk, const FrameVisitor& on_frame);
 
   // At end of stream: an error if bytes of an unfinished frame are buffered.
   std::optional<FramingError> finish() const;
@@ -68,9 +75,10 @@ class LengthHeaderCodec {
 
   std::optional<FramingError> encode(std::string_view payload, std::string& out) const;
   std::optional<FramingError> decode(std::string_view chunk, std::vector<std::string>& frames);
+  std::optional<FramingError> decode_each(std::string_view chunk, const FrameVisitor& on_frame);  // see DelimiterCodec
   std::optional<FramingError> finish() const;
 
-  std::size_t buffered() const { return buffer_.size() - consumed_; }
+  std::size_t buffered() const { return buffer_.size(); }
   std::size_t max_frame() const { return max_frame_; }
 
   // The 4-byte header for a body of `length` bytes.
@@ -79,7 +87,6 @@ class LengthHeaderCodec {
  private:
   std::size_t max_frame_;
   std::string buffer_;
-  std::size_t consumed_ = 0;  // bytes at the front of buffer_ already decoded
   std::optional<FramingError> error_;
 };
 

@@ -3,6 +3,7 @@
 // built on CLI11; each program adds its own on top of them.
 #include <CLI/CLI.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,12 +20,27 @@ struct CommonOptions {
   std::string log_level = "info";
   std::uint64_t seed = 1;
   double max_seconds = 0;         // server: stop after this long (0 = run until a signal)
+  std::size_t max_connections = 0;  // TCP server: connections served at once (see add_max_connections_option)
 };
+
+// The limits a TCP server enforces by default (docs/security.md). 10,000
+// connections: well above the 5,000 the load test holds, well below what a
+// loopback machine can carry. 300 s of silence: far longer than any lab keeps
+// a connection idle on purpose (the timewait client's pool drops its own idle
+// connections after 30 s).
+constexpr std::size_t default_max_connections = 10'000;
+constexpr double default_idle_timeout = 300;
 
 // Adds --host, --port, --port-file, --json, --log-level, --seed, --max-seconds.
 // `default_max_seconds` is the bound a client's whole run gets by default.
 void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t default_port,
                         Role role, double default_max_seconds = 0);
+
+// Adds --max-connections N (TCP servers; sets options.max_connections to the default).
+void add_max_connections_option(CLI::App& app, CommonOptions& options);
+
+// Adds --idle-timeout S: close a connection that moved no byte for S seconds (0 = never).
+void add_idle_timeout_option(CLI::App& app, double& seconds, double default_seconds = default_idle_timeout);
 
 // Parses argv. Returns nullopt to go on, or the exit code to return now:
 // 0 after --help, 2 after a usage error (one line on stderr).

@@ -30,11 +30,22 @@ struct Packet {
   std::size_t payload_length = 0;  // as sent
 };
 
+// An ICMP "port unreachable" (ICMPv4 type 3 code 3, ICMPv6 type 1 code 4): how
+// a kernel answers a UDP datagram sent to a port where no socket is bound. It
+// quotes the datagram's headers, so it names the datagram's ports.
+struct PortUnreachable {
+  double time = 0;
+  std::string src_ip, dst_ip;    // of the ICMP message: from the host that refused the datagram
+  std::uint16_t datagram_src_port = 0, datagram_dst_port = 0;  // of the quoted UDP datagram
+  std::size_t ip_bytes = 0;
+};
+
 // Throws std::runtime_error with a one-line cause for a file that is not a pcap
 // (pcapng included: tcpdump -w writes classic pcap). Packets other than TCP
-// and UDP over IPv4/IPv6 are skipped.
-std::vector<Packet> parse_pcap(std::string_view bytes);
-std::vector<Packet> read_pcap(const std::string& path);
+// and UDP over IPv4/IPv6 are skipped; ICMP port unreachables about UDP
+// datagrams go to `port_unreachables` when it is given.
+std::vector<Packet> parse_pcap(std::string_view bytes, std::vector<PortUnreachable>* port_unreachables = nullptr);
+std::vector<Packet> read_pcap(const std::string& path, std::vector<PortUnreachable>* port_unreachables = nullptr);
 
 // One TCP connection or UDP flow: packets between the same two endpoints.
 struct Flow {

@@ -1,0 +1,361 @@
+// netlab_fuzz_seeds FOLDER: writes the seed corpora of the fuzz targets,
+// FOLDER/<target>/<name>, made with netlab's own encoders (nothing stored,
+// nothing downloaded): framed messages for the codecs, transport messages,
+// RPC calls of every kind in binary and JSON, HTTP requests to every route of
+// the http lab (with and without Basic credentials) and of the rpc lab, and
+// small pcaps built here byte by byte, for every link type the reader knows.
+// Valid inputs take the fuzzer deep quickly; it finds the invalid ones itself.
+#include "netlab/codec.hpp"
+#include "netlab/http_basics.hpp"
+#include "netlab/pcap.hpp"
+#include "netlab/rpc_protocol.hpp"
+#include "netlab/transport_message.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace rpc = netlab::rpc;
+namespace tr = netlab::transport;
+
+class Seeds {
+ public:
+  explicit Seeds(fs::path root) : root_(std::move(root)) {}
+  void write(const std::string& target, const std::string& name, std::string_view bytes) {
+    const fs::path folder = root_ / target;
+    fs::create_directories(folder);
+    std::ofstream out(folder / name, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw std::runtime_error((folder / name).string() + ": cannot write");
+    ++written_;
+  }
+  std::size_t written() const { return written_; }
+
+ private:
+  fs::path root_;
+  std::size_t written_ = 0;
+};
+
+// ---- codecs: first byte = codec (bit 0: length header) and read size --------
+
+void codec_seeds(Seeds& seeds) {
+  netlab::DelimiterCodec lines('\n', 256);
+  netlab::LengthHeaderCodec frames(256);
+  std::string delimited, framed;
+  for (const char* payload : {"hello", "", "world, a longer line of text"}) {
+    (void)lines.encode(payload, delimited);
+    (void)frames.encode(payload, framed);
+  }
+  seeds.write("codecs", "delimiter-byte-at-a-time", std::string(1, '\x00') + delimited);
+  seeds.write("codecs", "delimiter-reads-of-33", std::string(1, '\x40') + delimited);
+  seeds.write("codecs", "length-byte-at-a-time", std::string(1, '\x01') + framed);
+  seeds.write("codecs", "length-reads-of-64", std::string(1, '\x7f') + framed);
+  seeds.write("codecs", "length-truncated", std::string(1, '\x05') + framed.substr(0, framed.size() - 3));
+}
+
+// ---- transport: the 32-byte header, alone and as a stream ------------------
+
+void transport_seeds(Seeds& seeds) {
+  const auto message = [](tr::Kind kind, std::uint64_t sequence, std::string_view payload) {
+    std::string out;
+    tr::encode(kind, sequence, 1'000'000 + sequence, payload, out);
+    return out;
+  };
+  const std::string data = message(tr::Kind::data, 7, "payload of message 7");
+  seeds.write("transport_message", "data", data);
+  seeds.write("transport_message", "data-empty", message(tr::Kind::data, 0, ""));
+  seeds.write("transport_message", "done", message(tr::Kind::done, 3, "1"));
+  seeds.write("transport_message", "report", message(tr::Kind::report, 0, R"({"unique":3,"lost":0})"));
+  seeds.write("transport_message", "relay-query", message(tr::Kind::relay_query, 0, ""));
+  seeds.write("transport_message", "stream-of-three",
+              message(tr::Kind::data, 0, "a") + message(tr::Kind::data, 1, "bb") + message(tr::Kind::done, 2, "1"));
+}
+
+// ---- rpc: bodies, a frame stream, JSON ---------------------------------------
+
+void rpc_seeds(Seeds& seeds) {
+  const std::vector<rpc::Request> calls = {{1, rpc::Method::put, "apples", 5},
+                                           {2, rpc::Method::add, "apples", -2},
+                                           {3, rpc::Method::get, "apples", 0},
+                                           {4, rpc::Method::get, "pears", 0},
+                                           {5, rpc::Method::add, "apples", INT64_MAX}};
+  std::string stream;
+  for (const auto& call : calls) {
+    std::string frame;
+    rpc::encode_request(call, frame);
+    seeds.write("rpc_frame", "request-" + std::to_string(call.id) + "-" + std::string(rpc::method_name(call.method)),
+                frame.substr(4));
+    stream += frame;
+    seeds.write("rpc_frame", "json-request-" + std::to_string(call.id), rpc::json_request_body(call));
+  }
+  seeds.write("rpc_frame", "frame-stream", stream);
+  rpc::KeyValueStore store;
+  for (const auto& call : calls) {
+    const auto answer = store.call(call);
+    std::string frame;
+    rpc::encode_response(answer, frame);
+    seeds.write("rpc_frame", "response-" + std::to_string(call.id), frame.substr(4));
+    seeds.write("rpc_frame", "json-response-" + std::to_string(call.id), rpc::json_response_body(answer));
+  }
+}
+
+// ---- http: requests to every route, Basic credentials, the rpc side ----------
+
+std::string request(std::string_view start_line, std::vector<std::string> headers, std::string_view body = {}) {
+  std::string out(start_line);
+  out += "\r\nHost: 127.0.0.1:7080\r\n";
+  for (const auto& header : headers) out += header + "\r\n";
+  out += "\r\n";
+  out += body;
+  return out;
+}
+
+void http_seeds(Seeds& seeds) {
+  namespace basics = netlab::http_basics;
+  const std::string alice = "Authorization: " + basics::basic_authorization({"alice", "wonderland"});
+  const std::string admin = "Authorization: " + basics::basic_authorization({"admin", "secret"});
+  seeds.write("http", "get-root", request("GET / HTTP/1.1", {}));
+  seeds.write("http", "head-old", request("HEAD /old HTTP/1.1", {}));
+  seeds.write("http", "private-alice", request("GET /private HTTP/1.1", {alice}));
+  seeds.write("http", "admin-alice", request("GET /admin HTTP/1.1", {alice}));
+  seeds.write("http", "admin-admin", request("GET /admin?x=1 HTTP/1.1", {admin}));
+  seeds.write("http", "private-wrong-password",
+              request("GET /private HTTP/1.1", {"Authorization: " + basics::basic_authorization({"alice", "x:y"})}));
+  seeds.write("http", "private-lowercase-scheme",
+              request("GET /private HTTP/1.1", {"authorization: basic  YWxpY2U6d29uZGVybGFuZA==  "}));
+  seeds.write("http", "private-bearer", request("GET /private HTTP/1.1", {"Authorization: Bearer abc"}));
+  seeds.write("http", "private-bad-base64", request("GET /private HTTP/1.1", {"Authorization: Basic YWxp=2U6"}));
+  seeds.write("http", "headers-repeated",
+              request("GET /headers HTTP/1.1", {"X-Lab: one", "X-Lab: two", "Accept: */*", "Connection: close"}));
+  seeds.write("http", "post-root", request("POST / HTTP/1.1", {"Content-Length: 5"}, "hello"));
+  seeds.write("http", "missing-http10", "GET /missing HTTP/1.0\r\n\r\n");
+  seeds.write("http", "pipelined",
+              request("GET / HTTP/1.1", {}) + request("GET /old HTTP/1.1", {}) +
+                  request("GET /private HTTP/1.1", {admin, "Connection: close"}));
+  seeds.write("http", "body-over-limit", request("POST / HTTP/1.1", {"Content-Length: 100000"}));
+  seeds.write("http", "chunked-post", request("POST / HTTP/1.1", {"Transfer-Encoding: chunked"},
+                                              "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n"));
+  // The rpc lab's HTTP side: POST /rpc/<method> with a JSON body.
+  const auto call = [](std::string_view method, const rpc::Request& r) {
+    const std::string body = rpc::json_request_body(r);
+    return request("POST /rpc/" + std::string(method) + " HTTP/1.1",
+                   {"Content-Type: application/json", "Content-Length: " + std::to_string(body.size())}, body);
+  };
+  seeds.write("http", "rpc-put-get-add",
+              call("put", {0, rpc::Method::put, "apples", 5}) + call("get", {0, rpc::Method::get, "apples", 0}) +
+                  call("add", {0, rpc::Method::add, "apples", 2}) + call("get", {0, rpc::Method::get, "pears", 0}));
+  seeds.write("http", "rpc-unknown-method", call("nope", {0, rpc::Method::get, "apples", 0}));
+  seeds.write("http", "rpc-get-not-post", request("GET /rpc/get HTTP/1.1", {}));
+  seeds.write("http", "rpc-chunked", request("POST /rpc/put HTTP/1.1", {"Transfer-Encoding: chunked"},
+                                             "8\r\n{\"key\":\"\r\n11\r\nk\",\"value\":9000}\r\n0\r\n\r\n"));
+}
+
+// ---- pcap: small captures built byte by byte ----------------------------------
+
+void put16(std::string& out, std::uint16_t v) {
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v & 0xff));
+}
+
+void put32(std::string& out, std::uint32_t v) {
+  put16(out, static_cast<std::uint16_t>(v >> 16));
+  put16(out, static_cast<std::uint16_t>(v & 0xffff));
+}
+
+struct Segment {
+  bool from_client = true;
+  bool is_tcp = true;
+  std::uint8_t flags = 0;
+  std::uint32_t seq = 0, ack = 0;
+  std::uint16_t window = 65535;
+  std::string payload;
+};
+
+// One IP packet (IPv4 or IPv6, network byte order) carrying a TCP segment or a UDP datagram.
+std::string ip_packet(const Segment& s, bool ipv6, std::uint16_t client_port, std::uint16_t server_port) {
+  std::string transport;
+  const std::uint16_t src_port = s.from_client ? client_port : server_port;
+  const std::uint16_t dst_port = s.from_client ? server_port : client_port;
+  put16(transport, src_port);
+  put16(transport, dst_port);
+  if (s.is_tcp) {
+    put32(transport, s.seq);
+    put32(transport, s.ack);
+    transport.push_back(static_cast<char>(0x50));  // 20-byte header, no options
+    transport.push_back(static_cast<char>(s.flags));
+    put16(transport, s.window);
+    put32(transport, 0);  // checksum, urgent pointer
+  } else {
+    put16(transport, static_cast<std::uint16_t>(8 + s.payload.size()));
+    put16(transport, 0);
+  }
+  transport += s.payload;
+  std::string ip;
+  const std::uint8_t protocol = s.is_tcp ? 6 : 17;
+  if (!ipv6) {
+    const std::string client("\x7f\x00\x00\x01", 4), server("\x7f\x00\x00\x02", 4);
+    ip.push_back(static_cast<char>(0x45));
+    ip.push_back(0);
+    put16(ip, static_cast<std::uint16_t>(20 + transport.size()));
+    put32(ip, 0x40000000);  // id 0, don't fragment
+    ip.push_back(64);
+    ip.push_back(static_cast<char>(protocol));
+    put16(ip, 0);
+    ip += s.from_client ? client : server;
+    ip += s.from_client ? server : client;
+  } else {
+    std::string client(16, '\0'), server(16, '\0');
+    client[15] = 1;
+    server[0] = static_cast<char>(0xfd);
+    server[15] = 2;
+    put32(ip, 0x60000000);
+    put16(ip, static_cast<std::uint16_t>(transport.size()));
+    ip.push_back(static_cast<char>(protocol));
+    ip.push_back(64);
+    ip += s.from_client ? client : server;
+    ip += s.from_client ? server : client;
+  }
+  return ip + transport;
+}
+
+// The link-layer frame around an IP packet, for the link types the reader knows.
+std::string frame(std::uint32_t link, bool ipv6, const std::string& ip) {
+  const std::uint16_t ethertype = ipv6 ? 0x86DD : 0x0800;
+  std::string out;
+  switch (link) {
+    case 1:  // Ethernet
+      out.append(12, '\x02');
+      put16(out, ethertype);
+      break;
+    case 113:  // Linux cooked v1
+      out.append(14, '\0');
+      put16(out, ethertype);
+      break;
+    case 276:  // Linux cooked v2
+      put16(out, ethertype);
+      out.append(18, '\0');
+      break;
+    default:  // raw IP
+      break;
+  }
+  return out + ip;
+}
+
+struct PcapFormat {
+  std::uint32_t link = 1;
+  bool big_endian = false;  // the file's byte order: the reader must swap on a little-endian host
+  bool nanoseconds = false;
+  bool ipv6 = false;
+};
+
+std::string pcap(const PcapFormat& format, const std::vector<Segment>& segments, std::uint16_t server_port) {
+  std::string out;
+  const auto u16 = [&](std::uint16_t v) {
+    if (format.big_endian) {
+      put16(out, v);
+    } else {
+      out.push_back(static_cast<char>(v & 0xff));
+      out.push_back(static_cast<char>(v >> 8));
+    }
+  };
+  const auto u32 = [&](std::uint32_t v) {
+    if (format.big_endian) {
+      put32(out, v);
+    } else {
+      for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+    }
+  };
+  u32(format.nanoseconds ? 0xa1b23c4d : 0xa1b2c3d4);
+  u16(2);
+  u16(4);
+  u32(0);
+  u32(0);
+  u32(262144);
+  u32(format.link);
+  std::uint32_t fraction = 0;
+  for (const auto& segment : segments) {
+    const std::string bytes = frame(format.link, format.ipv6, ip_packet(segment, format.ipv6, 40000, server_port));
+    fraction += format.nanoseconds ? 150'000 : 150;
+    u32(1'700'000'000);
+    u32(fraction);
+    u32(static_cast<std::uint32_t>(bytes.size()));
+    u32(static_cast<std::uint32_t>(bytes.size()));
+    out += bytes;
+  }
+  return out;
+}
+
+// A whole TCP life: handshake, data both ways (a long run, a retransmission,
+// a zero window), and a four-segment close.
+std::vector<Segment> tcp_life(std::string_view request, std::string_view answer, std::size_t extra_segments) {
+  namespace f = netlab::tcp_flag;
+  const std::uint32_t c = 1000, s = 5000;  // the ISNs
+  std::vector<Segment> out;
+  out.push_back({true, true, f::syn, c, 0, 65535, ""});
+  out.push_back({false, true, f::syn | f::ack, s, c + 1, 65535, ""});
+  out.push_back({true, true, f::ack, c + 1, s + 1, 65535, ""});
+  std::uint32_t cs = c + 1, ss = s + 1;
+  out.push_back({true, true, f::psh | f::ack, cs, ss, 65535, std::string(request)});
+  out.push_back({true, true, f::psh | f::ack, cs, ss, 65535, std::string(request)});  // a retransmission
+  cs += static_cast<std::uint32_t>(request.size());
+  for (std::size_t i = 0; i < extra_segments; ++i) {
+    out.push_back({false, true, f::ack, ss, cs, 65535, std::string(answer)});
+    ss += static_cast<std::uint32_t>(answer.size());
+  }
+  out.push_back({true, true, f::ack, cs, ss, 0, ""});  // zero window
+  out.push_back({true, true, f::fin | f::ack, cs, ss, 65535, ""});
+  out.push_back({false, true, f::ack, ss, cs + 1, 65535, ""});
+  out.push_back({false, true, f::fin | f::ack, ss, cs + 1, 65535, ""});
+  out.push_back({true, true, f::ack, cs + 1, ss + 1, 65535, ""});
+  return out;
+}
+
+void pcap_seeds(Seeds& seeds) {
+  const auto life = tcp_life("hello\n", "hello\n", 2);
+  seeds.write("pcap", "ethernet-ipv4", pcap({1, false, false, false}, life, 7006));
+  seeds.write("pcap", "ethernet-ipv4-big-endian-ns", pcap({1, true, true, false}, life, 7006));
+  seeds.write("pcap", "sll2-ipv6-long-run",
+              pcap({276, false, false, true}, tcp_life("GET / HTTP/1.1\r\n\r\n", "x", 24), 7080));
+  seeds.write("pcap", "sll-ipv4", pcap({113, false, false, false}, life, 7004));
+  // A TLS ClientHello and ServerHello, so the ladder names the records.
+  const std::string client_hello("\x16\x03\x01\x00\x05\x01\x00\x00\x01\x03", 10);
+  const std::string server_hello("\x16\x03\x03\x00\x04\x02\x00\x00\x00\x14\x03\x03\x00\x01\x01", 15);
+  seeds.write("pcap", "raw-ipv4-tls", pcap({101, false, false, false}, tcp_life(client_hello, server_hello, 1), 7443));
+  std::vector<Segment> udp;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    std::string message;
+    tr::encode(tr::Kind::data, i, i, "datagram", message);
+    udp.push_back({i != 1, false, 0, 0, 0, 0, message});
+  }
+  seeds.write("pcap", "raw-ipv6-udp", pcap({101, false, false, true}, udp, 7001));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: netlab_fuzz_seeds FOLDER  (writes FOLDER/<target>/<seed>)\n";
+    return 2;
+  }
+  try {
+    Seeds seeds(argv[1]);
+    codec_seeds(seeds);
+    transport_seeds(seeds);
+    rpc_seeds(seeds);
+    http_seeds(seeds);
+    pcap_seeds(seeds);
+    std::cout << seeds.written() << " seeds written under " << argv[1] << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "netlab_fuzz_seeds: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
