@@ -77,16 +77,6 @@ step() {
   STEPS+=("$step")
 }
 
-# What the capture says about the connection from client port $1: the facts
-# named by the JSON pointers that follow, one line each (netlab-pcap facts).
-capture_facts() {
-  local port=$1
-  shift
-  local -a pointers=()
-  while (($#)); do pointers+=(--get "$1"); shift; done
-  "$NETLAB_BIN_DIR/netlab-pcap" facts "$NETLAB_RUN/capture.pcap" --port "$port" "${pointers[@]}"
-}
-
 # Each close in the capture, as the class would read it (tcpdump, from the
 # first FIN or RST on), and counted by netlab-pcap facts: for each normal
 # close its FINs and the ACK of each (close_segments), next to what the
@@ -110,7 +100,7 @@ count_closes() {
         awk '/Flags \[[^]]*[FR]/ { closing = 1 } closing { print "    " $0 }'
       printf '$ netlab-pcap facts capture.pcap --port %s\n' "$port"
       # The capture's filter is the lab port: the client port picks one connection.
-      if ! facts=$(capture_facts "$port" /flow_facts/0/close_segments /flow_facts/0/first_fin_from \
+      if ! facts=$(pcap_facts "$NETLAB_RUN/capture.pcap" "$port" /flow_facts/0/close_segments /flow_facts/0/first_fin_from \
         /flow_facts/0/rst_segments /flow_facts/0/rst_from_server 2>&1); then
         printf 'not in the capture: %s\n\n' "$facts"
         continue

@@ -200,21 +200,6 @@ watch_decay() {
   done
 }
 
-# pcap_facts POINTER...: what netlab-pcap facts counts in capture.pcap for the
-# flows on the lab's port, one line per JSON pointer (e.g. /fin_segments).
-pcap_facts() {
-  local -a pointers=()
-  while (($#)); do pointers+=(--get "$1"); shift; done
-  "$NETLAB_BIN_DIR/netlab-pcap" facts "$NETLAB_RUN/capture.pcap" --port "$NETLAB_PORT" "${pointers[@]}"
-}
-
-# ", but tcpdump missed N packets ..." when tcpdump said it dropped some.
-pcap_missed() {
-  local missed
-  missed=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$NETLAB_RUN/tcpdump.log" 2>/dev/null | head -n 1)
-  [[ -z $missed || $missed == 0 ]] || printf ' (tcpdump missed %s packets: these counts undercount)' "$missed"
-}
-
 # Segments by kind, over every connection on the lab port, as netlab-pcap facts
 # counts them: a lost last ACK would show as a retransmitted FIN (the same FIN,
 # same sequence number, sent again).
@@ -222,13 +207,13 @@ capture_counts() {
   local pcap=$NETLAB_RUN/capture.pcap syn fin rst repeated facts
   [[ -s $pcap ]] || return 0
   printf '\n## What the capture shows\n\n'
-  if ! facts=$(pcap_facts /syn_segments /fin_segments /rst_segments /fin_retransmissions 2>&1); then
+  if ! facts=$(pcap_facts "$pcap" "$NETLAB_PORT" /syn_segments /fin_segments /rst_segments /fin_retransmissions 2>&1); then
     printf 'not counted: %s\n' "$facts"
     return 0
   fi
   { read -r syn; read -r fin; read -r rst; read -r repeated; } <<<"$facts"
   printf -- '- connections opened (SYN): %s; FIN segments: %s; RST segments: %s (the linger0 step aborts each connection with one)%s\n' \
-    "$syn" "$fin" "$rst" "$(pcap_missed)"
+    "$syn" "$fin" "$rst" "$(pcap_missed "$NETLAB_RUN/tcpdump.log")"
   printf -- '- retransmitted FINs (a lost fourth segment would cause them): %s\n' "$repeated"
   printf -- '- counted by: `netlab-pcap facts capture.pcap --port %s` (totals `/syn_segments`, `/fin_segments`, `/rst_segments`, `/fin_retransmissions`; per connection under `/flow_facts`)\n' "$NETLAB_PORT"
   printf -- '- see them: `tcpdump -r capture.pcap -n "tcp[tcpflags] & (tcp-fin|tcp-rst) != 0" | head`\n'

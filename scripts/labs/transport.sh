@@ -116,22 +116,6 @@ step_capture_stop() {
   STEP_CAPTURE_PID=""
 }
 
-# ", but tcpdump missed N packets (the numbers undercount)" when it says so in FILE.log.
-pcap_missed() {
-  local missed
-  missed=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$1.log" 2>/dev/null | head -n 1)
-  [[ -z $missed || $missed == 0 ]] || printf ', but tcpdump missed %s packets (these numbers undercount)' "$missed"
-}
-
-# pcap_facts FILE PORT POINTER...: what netlab-pcap facts counts in FILE for
-# the flows touching PORT, one line per JSON pointer (e.g. /tcp/packets).
-pcap_facts() {
-  local file=$1 port=$2
-  shift 2
-  local -a pointers=()
-  while (($#)); do pointers+=(--get "$1"); shift; done
-  "$NETLAB_BIN_DIR/netlab-pcap" facts "$file" --port "$port" "${pointers[@]}"
-}
 
 # --- servers and clients ---------------------------------------------------------
 
@@ -188,7 +172,7 @@ step_slow_reader() {
   if [[ -s $pcap ]]; then
     # The receiver's segments with window 0 (not a RST): "stop sending".
     zero=$(pcap_facts "$pcap" "$NETLAB_PORT" /zero_window_from_server)
-    CAPTURE_NOTES+=("slow-reader: $zero TCP segments from the server advertised a zero window (capture-slow-reader.pcap$(pcap_missed "$pcap"))")
+    CAPTURE_NOTES+=("slow-reader: $zero TCP segments from the server advertised a zero window (capture-slow-reader.pcap$(pcap_missed "$pcap.log"))")
     say "capture: $zero zero-window segments from the slow reader"
   fi
 }
@@ -334,7 +318,7 @@ step_overhead() {
       pcap_facts "$pcap" "$NETLAB_PORT" /tcp/packets /udp/packets /tcp/ip_bytes /udp/ip_bytes)
     line=$(awk -v n="$messages" -v tp="$tcp_packets" -v up="$udp_packets" -v tb="$tcp_bytes" -v ub="$udp_bytes" \
       'BEGIN { printf "per message, from the capture: TCP %.1f IP bytes in %.3f packets, UDP %.1f IP bytes in %.3f packets", tb / n, tp / n, ub / n, up / n }')
-    CAPTURE_NOTES+=("overhead: $line ($tcp_packets TCP / $udp_packets UDP packets for $messages messages each, capture-overhead.pcap$(pcap_missed "$pcap"))")
+    CAPTURE_NOTES+=("overhead: $line ($tcp_packets TCP / $udp_packets UDP packets for $messages messages each, capture-overhead.pcap$(pcap_missed "$pcap.log"))")
     say "capture: $line"
   else
     CAPTURE_NOTES+=("overhead: no capture — the numbers in client-overhead.json are estimated from header sizes")

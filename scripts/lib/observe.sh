@@ -147,6 +147,24 @@ capture_stop() {
   NETLAB_CAPTURE_PID=""
 }
 
+# pcap_facts FILE PORT POINTER...: what netlab-pcap facts counts in FILE for
+# the flows touching PORT, one line per JSON pointer (e.g. /fin_segments).
+pcap_facts() {
+  local file=$1 port=$2
+  shift 2
+  local -a pointers=()
+  while (($#)); do pointers+=(--get "$1"); shift; done
+  "$NETLAB_BIN_DIR/netlab-pcap" facts "$file" --port "$port" "${pointers[@]}"
+}
+
+# pcap_missed LOG: " (tcpdump missed N packets: these counts undercount)" when
+# tcpdump's LOG says the kernel dropped packets it should have captured.
+pcap_missed() {
+  local missed
+  missed=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$1" 2>/dev/null | head -n 1)
+  [[ -z $missed || $missed == 0 ]] || printf ' (tcpdump missed %s packets: these counts undercount)' "$missed"
+}
+
 # The capture section of summary.md.
 capture_report() {
   local dir=$1 pcap=$1/capture.pcap
@@ -155,8 +173,8 @@ capture_report() {
     printf 'capture skipped: %s\n' "${NETLAB_CAPTURE_SKIPPED:-no capture.pcap}"
     return 0
   fi
-  printf -- '- `capture.pcap`: %s bytes, %s segments on the lab port\n' \
-    "$(stat -c %s "$pcap")" "$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)"
+  printf -- '- `capture.pcap`: %s bytes, %s packets on the lab port%s (netlab-pcap facts)\n' \
+    "$(stat -c %s "$pcap")" "$(pcap_facts "$pcap" 0 /packets 2>/dev/null || echo '?')" "$(pcap_missed "$dir/tcpdump.log")"
   printf -- '- read it: `tcpdump -r %s -n -tttt | less` (or open it in Wireshark)\n' "$pcap"
   if [[ -f $dir/ladder.txt ]]; then
     printf -- '- ladder of one connection: [ladder.txt](ladder.txt) (terminal), [ladder.svg](ladder.svg) (slides); all flows: `netlab-pcap flows %s`\n\n' "$pcap"
