@@ -15,6 +15,7 @@
 // Every response says which connection and which request on it it answers
 // (X-Netlab-Connection, X-Netlab-Request): keep-alive made visible.
 #include "netlab/http_basics.hpp"
+#include "netlab/http_routes.hpp"
 #include "netlab/http_session.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
@@ -60,103 +61,10 @@ struct Counters {
   std::size_t parse_errors = 0;
 };
 
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+using http_routes::Request;
+using http_routes::Response;
 
-constexpr std::string_view server_name = "netlab-http-server/0.1";
-constexpr std::string_view home_page =
-    "<!doctype html>\n<title>netlab http lab</title>\n"
-    "<p>200 OK: this is /. Try /old, /private, /admin, /headers, /missing.</p>\n";
-
-Response make_response(http::status status, unsigned version, bool keep_alive, std::string_view content_type,
-                       std::string body) {
-  Response res{status, version};
-  res.set(http::field::server, server_name);
-  res.set(http::field::date, http_basics::http_date(std::time(nullptr)));
-  res.set(http::field::content_type, content_type);
-  res.keep_alive(keep_alive);
-  res.body() = std::move(body);
-  res.prepare_payload();  // Content-Length from the body
-  return res;
-}
-
-Response text(const Request& req, http::status status, std::string body) {
-  return make_response(status, req.version(), req.keep_alive(), "text/plain; charset=utf-8", std::move(body) + "\n");
-}
-
-// Who is asking? nullptr when there is no Authorization header or it does not
-// name a known user with the right password: both are "unauthenticated".
-const User* authenticate(const Request& req, const Config& config, std::string& why) {
-  const auto header = req.find(http::field::authorization);
-  if (header == req.end()) {
-    why = "no credentials";
-    return nullptr;
-  }
-  const auto credentials = http_basics::parse_basic_authorization(header->value());
-  if (!credentials) {
-    why = "Authorization is not valid Basic credentials";
-    return nullptr;
-  }
-  for (const auto& user : config.users)
-    if (user.name == credentials->user && user.password == credentials->password) return &user;
-  why = "unknown user or wrong password";
-  return nullptr;
-}
-
-Response unauthorized(const Request& req, const std::string& why) {
-  // 401 means "who are you?": the challenge tells the client how to answer it.
-  auto res = text(req, http::status::unauthorized, "401 Unauthorized: " + why);
-  res.set(http::field::www_authenticate, "Basic realm=\"netlab\"");
-  return res;
-}
-
-Response echo_headers(const Request& req) {
-  boost::json::object headers;
-  for (const auto& field : req) {
-    const std::string name(field.name_string());
-    const std::string value(field.value());
-    if (auto* seen = headers.if_contains(name))
-      seen->as_string().append(", " + value);  // repeated header: one field, comma-joined (RFC 9110 §5.3)
-    else
-      headers[name] = value;
-  }
-  const boost::json::object body{{"method", std::string(req.method_string())},
-                                 {"target", std::string(req.target())},
-                                 {"version", req.version() == 11 ? "HTTP/1.1" : "HTTP/1.0"},
-                                 {"headers", std::move(headers)}};
-  return make_response(http::status::ok, req.version(), req.keep_alive(), "application/json",
-                       boost::json::serialize(body) + "\n");
-}
-
-Response route(const Request& req, const Config& config) {
-  std::string_view path = req.target();
-  path = path.substr(0, path.find('?'));
-  const bool known = path == "/" || path == "/old" || path == "/private" || path == "/admin" || path == "/headers";
-  if (!known) return text(req, http::status::not_found, "404 Not Found: no such path " + std::string(path));
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    auto res = text(req, http::status::method_not_allowed,
-                    "405 Method Not Allowed: " + std::string(req.method_string()) + " " + std::string(path));
-    res.set(http::field::allow, "GET, HEAD");
-    return res;
-  }
-  if (path == "/")
-    return make_response(http::status::ok, req.version(), req.keep_alive(), "text/html; charset=utf-8",
-                         std::string(home_page));
-  if (path == "/old") {
-    auto res = text(req, http::status::moved_permanently, "301 Moved Permanently: now at /");
-    res.set(http::field::location, "/");
-    return res;
-  }
-  if (path == "/headers") return echo_headers(req);
-  std::string why;
-  const User* user = authenticate(req, config, why);
-  if (!user) return unauthorized(req, why);
-  if (path == "/admin" && user->role != "admin")
-    // 403 means "I know who you are, and no": asking again with the same credentials cannot help.
-    return text(req, http::status::forbidden,
-                "403 Forbidden: " + user->name + " (role " + user->role + ") may not see /admin");
-  return text(req, http::status::ok, "200 OK: hello " + user->name + " (role " + user->role + ")");
-}
+using http_routes::make_response;
 
 awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, Response& res, bool head,
                                                     bool chunked) {
@@ -238,7 +146,7 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
     }
     ++counters.requests;
     Request req = parser.release();
-    Response res = route(req, config);
+    Response res = http_routes::route(req, config.users);
     res.set("X-Netlab-Connection", std::to_string(connection_id));
     res.set("X-Netlab-Request", std::to_string(number));
     ++counters.responses[res.result_int()];

@@ -15,6 +15,7 @@
 // short to hold an id, or a stream cut inside a frame close that connection only.
 #include "netlab/codec.hpp"
 #include "netlab/http_basics.hpp"
+#include "netlab/http_routes.hpp"
 #include "netlab/http_session.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
@@ -125,40 +126,6 @@ awaitable<std::string> serve_binary(beast::tcp_stream& stream, std::string first
 
 // ---- HTTP/1.1 + JSON ----------------------------------------------------------
 
-http::response<http::string_body> json_response(unsigned status, bool keep_alive, std::string body) {
-  http::response<http::string_body> res{static_cast<http::status>(status), 11};
-  res.set(http::field::server, "netlab-rpc-server/0.1");
-  res.set(http::field::date, http_basics::http_date(std::time(nullptr)));
-  res.set(http::field::content_type, "application/json");
-  res.keep_alive(keep_alive);
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
-http::response<http::string_body> handle(const http::request<http::string_body>& req, rpc::KeyValueStore& store,
-                                         Counters& counters) {
-  const std::string_view target = req.target();
-  const auto error_answer = [&](unsigned status, rpc::Status rpc_status, std::string message) {
-    ++counters.error_answers;
-    return json_response(status, req.keep_alive(), rpc::json_response_body({0, rpc_status, 0, std::move(message)}));
-  };
-  if (target.rfind("/rpc/", 0) != 0)
-    return error_answer(404, rpc::Status::unknown_method, "no such path; calls are POST /rpc/<method>");
-  if (req.method() != http::verb::post) {
-    auto res = error_answer(405, rpc::Status::bad_request, "calls are POST /rpc/<method>");
-    res.set(http::field::allow, "POST");
-    return res;
-  }
-  rpc::Request request;
-  if (auto bad = rpc::parse_json_request(target.substr(5), req.body(), request))
-    return error_answer(rpc::http_status(bad->status), bad->status, bad->message);
-  ++counters.http_calls;
-  const auto response = store.call(request);
-  if (response.status != rpc::Status::ok) ++counters.error_answers;
-  return json_response(rpc::http_status(response.status), req.keep_alive(), rpc::json_response_body(response));
-}
-
 awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer& buffer, const Config& config,
                                   rpc::KeyValueStore& store, Counters& counters, const std::string& who) {
   ++counters.http_connections;
@@ -179,7 +146,7 @@ awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer&
       const auto status = http_session::status_for_parse_error(ec);
       spdlog::warn("{}: bad HTTP request ({}) — answering {} and closing", who, ec.message(),
                    static_cast<unsigned>(status));
-      auto res = json_response(static_cast<unsigned>(status), false,
+      auto res = http_routes::json_response(static_cast<unsigned>(status), false,
                                rpc::json_response_body({0, rpc::Status::bad_request, 0, ec.message()}));
       stream.expires_after(std::chrono::seconds(5));
       if (auto [write_ec, written] = co_await http::async_write(stream, res, use_tuple); !write_ec)
@@ -187,7 +154,10 @@ awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer&
       co_return "bad HTTP request";
     }
     const auto req = parser.release();
-    auto res = handle(req, store, counters);
+    http_routes::RpcCounts counts;
+    auto res = http_routes::rpc_call(req, store, counts);
+    counters.http_calls += counts.calls;
+    counters.error_answers += counts.error_answers;
     if (auto [write_ec, written] = co_await http::async_write(stream, res, use_tuple); write_ec)
       co_return "write: " + write_ec.message();
     if (!res.keep_alive()) {

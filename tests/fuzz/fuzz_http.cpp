@@ -7,15 +7,15 @@
 // requests follow each other until one says Connection: close or a parse error
 // ends the connection.
 //
-// The routing and the user check live in servers/http_server.cpp (route,
-// authenticate, echo_headers) and servers/rpc_server.cpp (handle), inside
-// their anonymous namespaces; until they move to common/, this harness follows
-// them step for step below. Everything they call is netlab's real code.
+// The routing, the user check and the RPC calls are the servers' own code
+// (common/src/http_routes.cpp, which both servers call); this harness adds
+// round-trip checks on what a request carries.
 //
 // Like every netlab target, built with BOOST_ENABLE_ASSERT_HANDLER: a failed
 // Boost assertion aborts as assert() would, except one that is known to be
 // wrong in Boost 1.81 (common/src/boost_assert.cpp).
 #include "netlab/http_basics.hpp"
+#include "netlab/http_routes.hpp"
 #include "netlab/http_session.hpp"
 #include "netlab/rpc_protocol.hpp"
 
@@ -66,104 +66,35 @@ const std::vector<basics::User>& users() {
   return list;
 }
 
-Response make_response(const Request& req, http::status status, std::string body) {
-  Response res{status, req.version()};
-  res.set(http::field::server, "netlab-fuzz");
-  res.set(http::field::content_type, "text/plain; charset=utf-8");
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
-// http_server.cpp authenticate(): nullptr without valid credentials of a known user.
-const basics::User* authenticate(const Request& req) {
+// Properties of what the request carries, checked beside the servers' own
+// handling: Basic credentials and base64 survive a round trip.
+void check_authorization(const Request& req) {
   const auto header = req.find(http::field::authorization);
-  if (header == req.end()) return nullptr;
+  if (header == req.end()) return;
   const std::string_view value = header->value();
-  const auto credentials = basics::parse_basic_authorization(value);
-  // Base64 must give back what it was given, whatever the header held.
   check(basics::base64_decode(basics::base64_encode(value)) == std::string(value));
-  if (!credentials) return nullptr;
+  const auto credentials = basics::parse_basic_authorization(value);
+  if (!credentials) return;
   // A parsed user name has no ':', so the credentials survive a round trip.
   check(credentials->user.find(':') == std::string::npos);
   const auto again = basics::parse_basic_authorization(basics::basic_authorization(*credentials));
   check(again && again->user == credentials->user && again->password == credentials->password);
-  for (const auto& user : users())
-    if (user.name == credentials->user && user.password == credentials->password) return &user;
-  return nullptr;
 }
 
-// http_server.cpp echo_headers(): the request's headers as JSON, repeated ones comma-joined.
-std::string echo_headers(const Request& req) {
-  boost::json::object headers;
-  for (const auto& field : req) {
-    const std::string name(field.name_string());
-    const std::string value(field.value());
-    if (auto* seen = headers.if_contains(name))
-      seen->as_string().append(", " + value);
-    else
-      headers[name] = value;
-  }
-  const boost::json::object body{{"method", std::string(req.method_string())},
-                                 {"target", std::string(req.target())},
-                                 {"headers", std::move(headers)}};
-  return boost::json::serialize(body);
-}
-
-// http_server.cpp route().
-Response route_http_lab(const Request& req) {
-  std::string_view path = req.target();
-  path = path.substr(0, path.find('?'));
-  const bool known = path == "/" || path == "/old" || path == "/private" || path == "/admin" || path == "/headers";
-  if (!known) return make_response(req, http::status::not_found, "no such path " + std::string(path));
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    auto res = make_response(req, http::status::method_not_allowed, std::string(req.method_string()));
-    res.set(http::field::allow, "GET, HEAD");
-    return res;
-  }
-  if (path == "/") return make_response(req, http::status::ok, "home page");
-  if (path == "/old") {
-    auto res = make_response(req, http::status::moved_permanently, "now at /");
-    res.set(http::field::location, "/");
-    return res;
-  }
-  if (path == "/headers") return make_response(req, http::status::ok, echo_headers(req));
-  const basics::User* user = authenticate(req);
-  if (!user) {
-    auto res = make_response(req, http::status::unauthorized, "401");
-    res.set(http::field::www_authenticate, "Basic realm=\"netlab\"");
-    return res;
-  }
-  if (path == "/admin" && user->role != "admin") return make_response(req, http::status::forbidden, user->name);
-  return make_response(req, http::status::ok, user->name);
-}
-
-// rpc_server.cpp handle(): POST /rpc/<method> with a JSON body, answered from the store.
-Response route_rpc_lab(const Request& req, rpc::KeyValueStore& store) {
+// ... and an RPC call the server accepts, the client's encoder makes again, and
+// its JSON answer reads back to the same outcome.
+void check_rpc_call(const Request& req, const Response& res) {
   const std::string_view target = req.target();
-  if (target.rfind("/rpc/", 0) != 0) return make_response(req, http::status::not_found, "");
-  if (req.method() != http::verb::post) return make_response(req, http::status::method_not_allowed, "");
-  const std::string_view method = target.substr(5);
   rpc::Request request;
-  if (auto bad = rpc::parse_json_request(method, req.body(), request)) {
-    check(!bad->message.empty());
-    const auto body = rpc::json_response_body({0, bad->status, 0, bad->message});
-    rpc::Response back;
-    check(!rpc::parse_json_response(body, back) && back.status == bad->status);
-    return make_response(req, static_cast<http::status>(rpc::http_status(bad->status)), body);
-  }
-  // What the server accepted, the client's encoder must produce again.
+  if (target.rfind("/rpc/", 0) != 0 || req.method() != http::verb::post ||
+      rpc::parse_json_request(target.substr(5), req.body(), request))
+    return;
   check(request.key.size() <= rpc::max_key);
   rpc::Request again;
-  check(!rpc::parse_json_request(method, rpc::json_request_body(request), again));
+  check(!rpc::parse_json_request(target.substr(5), rpc::json_request_body(request), again));
   check(again.method == request.method && again.key == request.key && again.value == request.value);
-  const auto response = store.call(request);
-  const auto body = rpc::json_response_body(response);
-  // And the client must read the answer back to the same outcome.
   rpc::Response read_back;
-  check(!rpc::parse_json_response(body, read_back) && rpc::same_outcome(read_back, response));
-  return make_response(req, static_cast<http::status>(rpc::http_status(response.status)), body);
+  check(!rpc::parse_json_response(res.body(), read_back));
 }
 
 // The peer's FIN, as http::read reports it: end_of_stream between requests,
@@ -222,7 +153,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!parser.is_done()) break;
     Request req = parser.release();
     check(req.body().size() <= max_body_bytes);
-    Response res = req.target().rfind("/rpc/", 0) == 0 ? route_rpc_lab(req, store) : route_http_lab(req);
+    // What each server does with it: its own routes (common/src/http_routes.cpp).
+    check_authorization(req);
+    Response res;
+    if (req.target().rfind("/rpc/", 0) == 0) {
+      netlab::http_routes::RpcCounts counts;
+      res = netlab::http_routes::rpc_call(req, store, counts);
+      check(counts.calls + counts.error_answers >= 1);
+      check_rpc_call(req, res);
+    } else {
+      res = netlab::http_routes::route(req, users());
+    }
     // The answer goes out through Beast's serializer, as on the socket.
     std::ostringstream wire;
     wire << res;
