@@ -12,7 +12,10 @@ target_compile_definitions(netlab_options INTERFACE
   BOOST_ASIO_DISABLE_BOOST_REGEX
   # Failed Boost assertions go to netlab's handler (common/src/boost_assert.cpp):
   # it aborts like assert() except for one assertion that is wrong in Boost 1.81.
-  BOOST_ENABLE_ASSERT_HANDLER)
+  # The DEBUG variant keeps NDEBUG builds (default, release) free of Boost's
+  # assertions, as assert() would; BOOST_ENABLE_ASSERT_HANDLER would turn them
+  # all on there.
+  BOOST_ENABLE_ASSERT_DEBUG_HANDLER)
 
 if(NETLAB_SANITIZE)
   target_compile_options(netlab_options INTERFACE

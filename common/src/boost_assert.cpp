@@ -1,7 +1,8 @@
-// Where a failed Boost assertion goes (BOOST_ENABLE_ASSERT_HANDLER is set for
-// every netlab target in cmake/ProjectOptions.cmake). It aborts as assert()
-// would — in builds without NDEBUG; with NDEBUG, BOOST_ASSERT checks nothing —
-// except for one assertion that is wrong in the Boost this project builds with.
+// Where a failed Boost assertion goes (BOOST_ENABLE_ASSERT_DEBUG_HANDLER is set
+// for every netlab target in cmake/ProjectOptions.cmake). It aborts as assert()
+// would — in builds without NDEBUG (debug, asan, fuzz); with NDEBUG (default,
+// release) BOOST_ASSERT checks nothing and this is never called — except for
+// one assertion that is wrong in the Boost this project builds with.
 #include <boost/assert.hpp>
 
 #include <cstdio>

@@ -11,7 +11,7 @@
 // (common/src/http_routes.cpp, which both servers call); this harness adds
 // round-trip checks on what a request carries.
 //
-// Like every netlab target, built with BOOST_ENABLE_ASSERT_HANDLER: a failed
+// Like every netlab target, built with BOOST_ENABLE_ASSERT_DEBUG_HANDLER (and without NDEBUG): a failed
 // Boost assertion aborts as assert() would, except one that is known to be
 // wrong in Boost 1.81 (common/src/boost_assert.cpp).
 #include "netlab/http_basics.hpp"
