@@ -66,7 +66,9 @@ awaitable<std::string> read_to_end(tcp::socket& socket, std::string_view what, s
   std::vector<char> buffer(65536);
   for (;;) {
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
-    if (ec == asio::error::eof) co_return bytes;
+    // A reset ends the reply too: a server that refused our stream closes with
+    // our bytes unread, and the caller says what an empty reply means.
+    if (ec == asio::error::eof || ec == asio::error::connection_reset) co_return bytes;
     if (ec) throw failure("read the server's " + std::string(what), ec);
     bytes.append(buffer.data(), n);
     if (bytes.size() > limit) throw std::runtime_error(std::string(over_limit));
@@ -312,11 +314,19 @@ awaitable<void> run_one_way(tcp::socket& socket, Codec codec, const Config& conf
   using namespace asio::experimental::awaitable_operators;
   try {
     co_await (send_messages(socket, codec, config, sent, progress, tally) && receive());
-  } catch (...) {
+  } catch (const std::exception& e) {
+    // A write that failed: the server closed on us (it logs why) before any tally.
+    const std::string what = e.what();
+    if (!reader_failed && what.rfind("write:", 0) == 0)
+      throw std::runtime_error(what + " — the server closed the connection without a tally; its log says why "
+                                      "(a frame over its --max-frame?)");
     if (!reader_failed) throw;
   }
   if (reader_failed) std::rethrow_exception(reader_failed);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (reply.empty())
+    throw std::runtime_error("the server closed the connection without a tally — its log says why "
+                             "(a frame over its --max-frame?)");
   const auto tally_json = parse_report(reply, "the server's reply is not a one-way tally — is it running --one-way?");
 
   // Our side of the same tally: every frame's size and CRC-32C, in order.

@@ -211,6 +211,13 @@ TEST_CASE("one-way on one side only is a clear error, not a hang", "[errors]") {
   CHECK(result.exit_code == 1);
   CHECK(result.err.find("--one-way") != std::string::npos);
   CHECK(echo.stop() == 0);
+  // A frame over the one-way server's --max-frame: it closes without a tally, and the client says so.
+  Server small("netlab-framing-server", {"--codec", "length", "--one-way", "--max-frame", "1000"});
+  const auto refused = run({bin("netlab-framing-client"), "--port", small.port_text(), "--codec", "length",
+                            "--one-way", "--messages", "5", "--min-size", "2000", "--max-size", "2000"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("without a tally") != std::string::npos);
+  CHECK(small.stop() == 0);
   CHECK(run({bin("netlab-framing-client"), "--codec", "raw", "--one-way"}).exit_code == 2);
   CHECK(run({bin("netlab-framing-server"), "--codec", "raw", "--one-way"}).exit_code == 2);
 }
