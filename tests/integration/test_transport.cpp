@@ -192,6 +192,10 @@ TEST_CASE("impaired path: the relay's counts equal the server's, and the same se
   for (const auto* result : {&first, &second}) {
     const auto& s = server_account(*result, "udp");
     const auto& r = result->at("observed").at("udp").at("relay").as_object();
+    // --rate 4000 held: message i leaves no earlier than i/4000 s after the
+    // start, less the millisecond the pacer may run ahead (a bound the clock
+    // gives, not a speed threshold: no machine sends the 3000 sooner).
+    CHECK(result->at("observed").at("udp").at("send_seconds").as_double() >= 2999.0 / 4000 - 0.001);
     CHECK(number(r.at("socket_drops")) == 0);  // the relay itself dropped nothing by accident
     CHECK(number(s.at("lost")) == number(r.at("dropped")));
     CHECK(number(s.at("duplicated")) == number(r.at("duplicated")));
