@@ -105,13 +105,12 @@ list_isns() {
     tcpdump -r "$pcap" -n -S "tcp[tcpflags] & (tcp-syn|tcp-rst) != 0" 2>/dev/null |
       sed -E 's/, (win|options|length).*//'
     printf '\n$ netlab-pcap facts capture.pcap --port %s   # per connection\n' "$NETLAB_PORT"
-    flows=$("$NETLAB_BIN_DIR/netlab-pcap" facts "$pcap" --port "$NETLAB_PORT" --get /flows)
+    flows=$(pcap_facts "$pcap" "$NETLAB_PORT" /flows)
     for ((i = 0; i < flows && i < 1000; i++)); do
-      facts=$("$NETLAB_BIN_DIR/netlab-pcap" facts "$pcap" --port "$NETLAB_PORT" --get "/flow_facts/$i/client" \
-        --get "/flow_facts/$i/handshake_segments" --get "/flow_facts/$i/handshake_complete" \
-        --get "/flow_facts/$i/syn_segments" --get "/flow_facts/$i/syn_ack_segments" \
-        --get "/flow_facts/$i/client_isn" --get "/flow_facts/$i/server_isn" \
-        --get "/flow_facts/$i/rst_segments" --get "/flow_facts/$i/first_rst_from")
+      facts=$(pcap_facts "$pcap" "$NETLAB_PORT" "/flow_facts/$i/client" "/flow_facts/$i/handshake_segments" \
+        "/flow_facts/$i/handshake_complete" "/flow_facts/$i/syn_segments" "/flow_facts/$i/syn_ack_segments" \
+        "/flow_facts/$i/client_isn" "/flow_facts/$i/server_isn" "/flow_facts/$i/rst_segments" \
+        "/flow_facts/$i/first_rst_from")
       { read -r client; read -r segments; read -r complete; read -r syns; read -r syn_acks
         read -r client_isn; read -r server_isn; read -r rst; read -r first_rst || true; } <<<"$facts"
       ((syns > 0)) || continue  # began before the capture: no SYN in it

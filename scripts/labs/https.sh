@@ -145,7 +145,7 @@ capture_checks() {
     fi
     port=$("$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$mode.json" /observed/client_port)
     split_connection "$port" "$NETLAB_RUN/capture-$mode.pcap"
-    packets=$("$NETLAB_BIN_DIR/netlab-pcap" facts "$NETLAB_RUN/capture.pcap" --port "$port" --get /tcp/packets)
+    packets=$(pcap_facts "$NETLAB_RUN/capture.pcap" "$port" /tcp/packets)
     if ((packets == 0)); then
       # Nothing to search: "not found" would say nothing about encryption.
       checks+=("$(check_json "capture-certificate-$mode" "the certificate travels in the clear" \
