@@ -465,14 +465,17 @@ namespace {
 
 // Reads big-endian fields; after the first short read every later read yields
 // zero / empty and `ok` stays false, so decoding can go on without checks per field.
+// A list read with vector() fails its parent too: a length inside an extension
+// that runs past the extension makes the whole message malformed, not a field
+// silently dropped.
 class Reader {
  public:
-  explicit Reader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
+  explicit Reader(std::span<const std::uint8_t> bytes, Reader* parent = nullptr) : bytes_(bytes), parent_(parent) {}
   bool ok() const { return ok_; }
   std::size_t left() const { return bytes_.size() - pos_; }
   std::span<const std::uint8_t> take(std::size_t n) {
     if (!ok_ || n > left()) {
-      ok_ = false;
+      fail();
       return {};
     }
     auto part = bytes_.subspan(pos_, n);
@@ -487,10 +490,23 @@ class Reader {
   std::uint8_t u8() { return static_cast<std::uint8_t>(number(1)); }
   std::uint16_t u16() { return static_cast<std::uint16_t>(number(2)); }
   std::uint32_t u24() { return number(3); }
-  Reader vector(std::size_t length_width) { return Reader(take(number(length_width))); }
+  Reader vector(std::size_t length_width) {
+    const auto bytes = take(number(length_width));
+    return Reader(bytes, this);  // used while this reader lives
+  }
+  // A list of fixed-size items (cipher suites, versions) must end on an item.
+  void expect_end() {
+    if (left() > 0) fail();
+  }
 
  private:
+  void fail() {
+    ok_ = false;
+    if (parent_) parent_->fail();
+  }
+
   std::span<const std::uint8_t> bytes_;
+  Reader* parent_;
   std::size_t pos_ = 0;
   bool ok_ = true;
 };
@@ -515,15 +531,19 @@ void decode_extensions(Reader extensions, Step& step, bool client_hello, bool he
             auto name = names.take(names.u16());
             if (name_type == 0 && names.ok()) step.server_name.assign(name.begin(), name.end());
           }
+          data.expect_end();
         }
         break;
       case ext_supported_versions:
         if (client_hello) {
           Reader versions = data.vector(1);
           while (versions.ok() && versions.left() >= 2) step.supported_versions.push_back(versions.u16());
+          versions.expect_end();
         } else {
-          step.supported_versions.push_back(data.u16());
+          const std::uint16_t version = data.u16();
+          if (data.ok()) step.supported_versions.push_back(version);
         }
+        data.expect_end();
         break;
       case ext_key_share:
         if (client_hello) {
@@ -534,9 +554,11 @@ void decode_extensions(Reader extensions, Step& step, bool client_hello, bool he
             if (shares.ok()) step.key_share_groups.push_back(group);
           }
         } else {
-          step.key_share_groups.push_back(data.u16());  // the HRR names the group it wants, with no key
+          const std::uint16_t group = data.u16();  // the HRR names the group it wants, with no key
+          if (data.ok()) step.key_share_groups.push_back(group);
           if (!hello_retry) step.public_key_length = data.take(data.u16()).size();
         }
+        data.expect_end();
         break;
       default:
         break;
@@ -560,6 +582,7 @@ void decode_hello(Reader& r, Step& step, bool client_hello) {
   if (client_hello) {
     Reader suites = r.vector(2);
     while (suites.ok() && suites.left() >= 2) step.cipher_suites.push_back(suites.u16());
+    suites.expect_end();
     r.take(r.u8());  // compression methods
   } else {
     step.cipher_suites.push_back(r.u16());
@@ -595,10 +618,7 @@ void decode_certificate(Reader& r, Step& step, bool tls13) {
   while (list.ok() && list.left() > 0) {
     const auto der = list.take(list.u24());
     if (tls13) list.take(list.u16());  // per-certificate extensions
-    if (!list.ok()) {
-      r.take(r.left() + 1);  // mark the message bad
-      return;
-    }
+    if (!list.ok()) return;  // and the message is bad
     if (step.certificate_count++ == 0) step.leaf_certificate_der.assign(der.begin(), der.end());
   }
   if (!r.ok()) return;
@@ -712,7 +732,7 @@ Step decode_handshake(Direction direction, std::span<const std::uint8_t> bytes, 
       r.take(body.size());
       break;
   }
-  if (!r.ok() && step.error.empty()) step.error = "truncated " + step.message;
+  if (!r.ok() && step.error.empty()) step.error = step.message + ": a length runs past the bytes it counts";
   const bool structured = step.handshake_type == 1 || step.handshake_type == 2 || step.handshake_type == 11 ||
                           step.handshake_type == 12 || step.handshake_type == 15;
   if (r.ok() && structured && r.left() > 0 && step.error.empty())

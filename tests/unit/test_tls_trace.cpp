@@ -200,6 +200,45 @@ TEST_CASE("every prefix of a message is refused without reading past it", "[deco
   CHECK(netlab::tls::decode_handshake(Direction::sent, lying, false).error.find("the header says") == 0);
 }
 
+TEST_CASE("a length inside a list that runs past the list makes the message malformed", "[decode]") {
+  // Each list keeps its own length; a bad one inside must not be dropped silently.
+  const auto server_hello_with = [](const Bytes& extensions) {
+    Bytes body;
+    put(body, 0x0303, 2);
+    body.insert(body.end(), 32, 0x44);
+    append(body, with_length({}, 1));
+    put(body, 0x1301, 2);
+    body.push_back(0);
+    append(body, with_length(extensions, 2));
+    return handshake(2, body);
+  };
+  // supported_versions with no version in it: not "chose 0x0000".
+  const Step empty_version = netlab::tls::decode_handshake(Direction::received, server_hello_with(extension(43, {})), false);
+  CHECK_FALSE(empty_version.error.empty());
+  CHECK(empty_version.supported_versions.empty());
+  // A key share whose key is longer than the extension.
+  Bytes share;
+  put(share, 0x001d, 2);
+  append(share, with_length(Bytes(32, 0x33), 2));
+  share.pop_back();
+  CHECK_FALSE(netlab::tls::decode_handshake(Direction::received, server_hello_with(extension(51, share)), false)
+                  .error.empty());
+  // An extension longer than the extension block.
+  Bytes cut = extension(43, {0x03, 0x04});
+  cut.pop_back();
+  CHECK_FALSE(netlab::tls::decode_handshake(Direction::received, server_hello_with(cut), false).error.empty());
+
+  // A ClientHello offering an odd number of bytes of cipher suites.
+  Bytes hello = client_hello();
+  const std::size_t suites_length = 4 + 2 + 32 + 1 + 32;  // header, version, random, session id
+  REQUIRE(hello[suites_length + 1] == 6);
+  hello[suites_length + 1] = 5;  // the list now ends inside a suite; the rest shifts by one
+  CHECK_FALSE(netlab::tls::decode_handshake(Direction::sent, hello, false).error.empty());
+  // And the good messages still decode cleanly.
+  CHECK(netlab::tls::decode_handshake(Direction::received, server_hello_with(extension(43, {0x03, 0x04})), false)
+            .error.empty());
+}
+
 TEST_CASE("alerts and names", "[decode]") {
   const Bytes unknown_ca{2, 48};
   CHECK(netlab::tls::decode_alert(Direction::received, unknown_ca).alert == "fatal unknown CA");
