@@ -24,8 +24,8 @@ and generated seeds through each fuzz harness (tests fuzz_replay.*).
 --fuzz builds the fuzz preset (clang; setup.sh installs clang and
 libclang-rt-14-dev when missing) into build/fuzz, only the libFuzzer targets,
 then runs ctest --preset fuzz -L fuzz: each decoder's target (codecs,
-transport_message, rpc_frame, pcap, http) is fuzzed under ASan + UBSan for
-30 seconds (NETLAB_FUZZ_SECONDS) from seeds the build generates. Any crash,
+transport_message, rpc_frame, pcap, http, tls) is fuzzed under ASan + UBSan
+for 30 seconds (NETLAB_FUZZ_SECONDS) from seeds the build generates. Any crash,
 sanitizer report, leak or per-input timeout fails its test and leaves the
 input in build/fuzz/tests/fuzz/findings-<target>/ (tests/fuzz/README.md says
 how it becomes a regression input).

@@ -2,19 +2,33 @@
 // FOLDER/<target>/<name>, made with netlab's own encoders (nothing stored,
 // nothing downloaded): framed messages for the codecs, transport messages,
 // RPC calls of every kind in binary and JSON, HTTP requests to every route of
-// the http lab (with and without Basic credentials) and of the rpc lab, and
-// small pcaps built here byte by byte, for every link type the reader knows.
+// the http lab (with and without Basic credentials) and of the rpc lab,
+// small pcaps built here byte by byte, for every link type the reader knows,
+// and every handshake message and alert of the https lab's TLS handshakes, run
+// in memory between two OpenSSL objects with the lab's own contexts and PKI.
 // Valid inputs take the fuzzer deep quickly; it finds the invalid ones itself.
 #include "netlab/codec.hpp"
 #include "netlab/http_basics.hpp"
 #include "netlab/pcap.hpp"
 #include "netlab/rpc_protocol.hpp"
+#include "netlab/tls.hpp"
 #include "netlab/transport_message.hpp"
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -338,6 +352,160 @@ void pcap_seeds(Seeds& seeds) {
   seeds.write("pcap", "raw-ipv6-udp", pcap({101, false, false, true}, udp, 7001));
 }
 
+// ---- tls: the messages of real handshakes, run in memory --------------------
+
+namespace tls = netlab::tls;
+
+// The tls target's input: a mode byte (bit 0 received, bit 1 TLS 1.3, bit 2
+// alert), then the message as OpenSSL's message callback hands it over.
+std::string tls_input(bool received, bool tls13, bool alert, std::span<const std::uint8_t> message) {
+  std::string out(1, static_cast<char>((received ? 1 : 0) | (tls13 ? 2 : 0) | (alert ? 4 : 0)));
+  out.append(reinterpret_cast<const char*>(message.data()), message.size());
+  return out;
+}
+
+struct TlsMessage {
+  bool received = false;
+  int content_type = 0;  // SSL3_RT_HANDSHAKE or SSL3_RT_ALERT
+  std::vector<std::uint8_t> bytes;
+};
+
+// On the client: every handshake message and alert it sends or receives, in order.
+void capture(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*, void* arg) {
+  if (content_type != SSL3_RT_HANDSHAKE && content_type != SSL3_RT_ALERT) return;
+  const auto* bytes = static_cast<const std::uint8_t*>(buf);
+  static_cast<std::vector<TlsMessage>*>(arg)->push_back({write_p == 0, content_type, {bytes, bytes + len}});
+}
+
+struct TlsHandshake {
+  const char* name;
+  tls::Mode mode;
+  bool force_hrr;        // the client's first key share is for a group the server does not take
+  tls::CertChoice cert;  // expired: the client refuses it with a fatal alert
+};
+
+using SslOwner = std::unique_ptr<SSL, decltype(&SSL_free)>;
+
+// Runs SSL_do_handshake on one side; false once that side is done or has failed.
+bool step_handshake(SSL* ssl, bool& ok) {
+  const int result = SSL_do_handshake(ssl);
+  if (result == 1) {
+    ok = true;
+    return false;
+  }
+  const int error = SSL_get_error(ssl, result);
+  return error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE;
+}
+
+// The lab's client and server, joined by a BIO pair instead of a socket, each
+// side stepped in turn until neither can go on. Then the client reads (the TLS
+// 1.3 session tickets) and both send close_notify.
+std::vector<TlsMessage> run_handshake(const TlsHandshake& handshake, const tls::Pki& pki) {
+  namespace ssl = boost::asio::ssl;
+  ssl::context server_context(ssl::context::tls_server);
+  ssl::context client_context(ssl::context::tls_client);
+  tls::configure_server(server_context, handshake.mode, pki, handshake.cert);
+  tls::configure_client(client_context, handshake.mode, pki.ca_cert().string(), true, handshake.force_hrr);
+  SslOwner server(SSL_new(server_context.native_handle()), SSL_free);
+  SslOwner client(SSL_new(client_context.native_handle()), SSL_free);
+  BIO* client_end = nullptr;
+  BIO* server_end = nullptr;
+  if (!server || !client || BIO_new_bio_pair(&client_end, 0, &server_end, 0) != 1)
+    throw std::runtime_error(std::string("tls seeds ") + handshake.name + ": " + tls::last_error_text());
+  SSL_set_bio(client.get(), client_end, client_end);  // each SSL owns its end of the pair from here
+  SSL_set_bio(server.get(), server_end, server_end);
+  SSL_set_connect_state(client.get());
+  SSL_set_accept_state(server.get());
+  tls::set_expected_server_name(client.get(), "localhost");
+  std::vector<TlsMessage> messages;
+  SSL_set_msg_callback(client.get(), capture);
+  SSL_set_msg_callback_arg(client.get(), &messages);
+
+  bool client_ok = false, server_ok = false, client_going = true, server_going = true;
+  for (int round = 0; round < 32 && (client_going || server_going); ++round) {
+    if (client_going) client_going = step_handshake(client.get(), client_ok);
+    if (server_going) server_going = step_handshake(server.get(), server_ok);
+  }
+  const bool should_succeed = handshake.cert == tls::CertChoice::valid;
+  if (should_succeed != (client_ok && server_ok))
+    throw std::runtime_error(std::string("tls seeds ") + handshake.name + ": the handshake " +
+                             (should_succeed ? "failed: " + tls::last_error_text() : "succeeded"));
+  if (client_ok && server_ok) {
+    char byte = 0;
+    (void)SSL_read(client.get(), &byte, 1);  // takes in the session tickets, then wants more
+    (void)SSL_shutdown(client.get());        // close_notify, sent
+    (void)SSL_shutdown(server.get());
+    (void)SSL_shutdown(client.get());        // close_notify, received
+  }
+  ERR_clear_error();
+  return messages;
+}
+
+// The DER of a PEM certificate file (the CA's, which no handshake sends).
+std::vector<std::uint8_t> certificate_der(const fs::path& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_file(pem.c_str(), "r"), BIO_free);
+  X509* read = in ? PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr) : nullptr;
+  std::unique_ptr<X509, decltype(&X509_free)> cert(read, X509_free);
+  unsigned char* der = nullptr;
+  const int length = cert ? i2d_X509(cert.get(), &der) : -1;
+  if (length <= 0) throw std::runtime_error("tls seeds: read " + pem.string() + ": " + tls::last_error_text());
+  std::vector<std::uint8_t> out(der, der + length);
+  OPENSSL_free(der);
+  return out;
+}
+
+// Removes the PKI made for the handshakes, whatever happens.
+struct TemporaryFolder {
+  fs::path path;
+  ~TemporaryFolder() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+void tls_seeds(Seeds& seeds) {
+  const TemporaryFolder pki_folder{fs::temp_directory_path() /
+                                   ("netlab-fuzz-seeds-pki-" + std::to_string(::getpid()))};
+  const tls::Pki pki{pki_folder.path};
+  tls::ensure_pki(pki.dir);
+  const std::vector<TlsHandshake> handshakes = {
+      {"tls13", tls::Mode::tls13, false, tls::CertChoice::valid},
+      {"tls13-hrr", tls::Mode::tls13, true, tls::CertChoice::valid},
+      {"tls13-expired", tls::Mode::tls13, false, tls::CertChoice::expired},
+      {"tls12-ecdhe", tls::Mode::tls12_ecdhe, false, tls::CertChoice::valid},
+      {"tls12-rsa", tls::Mode::tls12_rsa, false, tls::CertChoice::valid},
+  };
+  // The certificates alone, for summarize_certificate (as a handshake message they do not parse).
+  std::set<std::vector<std::uint8_t>> certificates;
+  const auto write_certificate = [&](const std::string& name, const std::vector<std::uint8_t>& der) {
+    if (certificates.insert(der).second) seeds.write("tls", name, tls_input(false, false, false, der));
+  };
+  write_certificate("certificate-der-ca", certificate_der(pki.ca_cert()));
+  for (const auto& handshake : handshakes) {
+    const bool tls13 = handshake.mode == tls::Mode::tls13;
+    const auto messages = run_handshake(handshake, pki);
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      const auto& m = messages[i];
+      const bool alert = m.content_type == SSL3_RT_ALERT;
+      const auto direction = m.received ? tls::Direction::received : tls::Direction::sent;
+      const tls::Step step =
+          alert ? tls::decode_alert(direction, m.bytes) : tls::decode_handshake(direction, m.bytes, tls13);
+      std::string what = alert ? "Alert-" + step.alert : step.message;
+      std::replace(what.begin(), what.end(), ' ', '-');
+      const std::string number = (i < 10 ? "0" : "") + std::to_string(i);
+      seeds.write("tls", std::string(handshake.name) + "-" + number + (m.received ? "-received-" : "-sent-") + what,
+                  tls_input(m.received, tls13, alert, m.bytes));
+      if (!step.leaf_certificate_der.empty())
+        write_certificate(std::string("certificate-der-") + handshake.name + "-leaf", step.leaf_certificate_der);
+    }
+  }
+  // Alerts by hand: one of each level, and one a byte too long.
+  const std::vector<std::uint8_t> close_notify = {1, 0}, unknown_ca = {2, 48}, three_bytes = {2, 40, 0};
+  seeds.write("tls", "alert-warning-close-notify", tls_input(false, false, true, close_notify));
+  seeds.write("tls", "alert-fatal-unknown-ca", tls_input(true, true, true, unknown_ca));
+  seeds.write("tls", "alert-three-bytes", tls_input(true, false, true, three_bytes));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -352,6 +520,7 @@ int main(int argc, char** argv) {
     rpc_seeds(seeds);
     http_seeds(seeds);
     pcap_seeds(seeds);
+    tls_seeds(seeds);
     std::cout << seeds.written() << " seeds written under " << argv[1] << "\n";
   } catch (const std::exception& e) {
     std::cerr << "netlab_fuzz_seeds: " << e.what() << "\n";
