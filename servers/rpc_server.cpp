@@ -69,36 +69,36 @@ awaitable<std::string> serve_binary(beast::tcp_stream& stream, std::string first
   stream.expires_never();
   IdleTimeout idle(stream.socket(), config.idle_timeout, who);
   LengthHeaderCodec codec(config.max_frame);
-  std::vector<std::string> bodies;
   std::string answers;
   std::array<char, 65536> chunk;
   std::string_view received = first_bytes;
   for (;;) {
-    bodies.clear();
-    const auto framing_error = codec.decode(received, bodies);
     answers.clear();
-    for (const auto& body : bodies) {
+    const char* close_for = nullptr;  // a frame too short for an id: nothing to answer to
+    const auto framing_error = codec.decode_each(received, [&](std::string_view body) {
+      if (close_for) return;
       rpc::Request request;
       if (auto bad = rpc::decode_request(body, request)) {
         if (!bad->id) {
           ++counters.closed_for_input;
           spdlog::warn("{}: {} — closing", who, bad->message);
-          co_return "frame without an id";
+          close_for = "frame without an id";
+          return;
         }
         ++counters.error_answers;
         spdlog::debug("{}: call {}: {}", who, *bad->id, bad->message);
         rpc::encode_response({*bad->id, bad->status, 0, bad->message}, answers);
-        continue;
+        return;
       }
       ++counters.binary_calls;
       const auto response = store.call(request);
       if (response.status != rpc::Status::ok) ++counters.error_answers;
       rpc::encode_response(response, answers);
-    }
+    });
+    if (close_for) co_return close_for;
     // Every call this read completed is answered in one write.
     if (!answers.empty()) {
-      if (auto [ec, n] = co_await asio::async_write(stream.socket(), asio::buffer(answers), use_tuple); ec)
-        co_return "write: " + ec.message();
+      if (auto ec = co_await write_all(stream.socket(), asio::buffer(answers))) co_return "write: " + ec.message();
     }
     if (framing_error) {
       // After a bad length header nothing later in the stream can be trusted: stop parsing.
@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
   init_logging("rpc-server", options.log_level);
 
   try {
-    asio::io_context io;
+    asio::io_context io(1);  // one thread runs it (the hint spares Asio waking others)
     auto acceptor = open_listener(io, options.host, options.port, "netlab-rpc-server");
     const auto bound = acceptor.local_endpoint();
     Counters counters;

@@ -1,10 +1,12 @@
 #include "netlab/net.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <stdexcept>
@@ -162,6 +164,28 @@ void ConnectionRegistry::close_all() {
     boost::system::error_code ignored;
     socket->close(ignored);
   }
+}
+
+asio::awaitable<boost::system::error_code> write_all(tcp::socket& socket, asio::const_buffer bytes) {
+  boost::system::error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // write_some may not wait
+  if (!ec) bytes += socket.write_some(bytes, ec);
+  if (ec && ec != asio::error::would_block) co_return ec;
+  if (bytes.size() == 0) co_return boost::system::error_code{};
+  auto [write_ec, written] = co_await asio::async_write(socket, bytes, asio::as_tuple(asio::use_awaitable));
+  co_return write_ec;
+}
+
+asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_some_now(tcp::socket& socket,
+                                                                                 asio::mutable_buffer buffer) {
+  boost::system::error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // read_some may not wait
+  if (!ec) {
+    const std::size_t n = socket.read_some(buffer, ec);
+    if (ec != asio::error::would_block) co_return std::pair{ec, n};
+  }
+  auto [read_ec, n] = co_await socket.async_read_some(buffer, asio::as_tuple(asio::use_awaitable));
+  co_return std::pair{read_ec, n};
 }
 
 bool is_normal_ending(const boost::system::error_code& ec) {
