@@ -116,7 +116,7 @@ awaitable<void> run_binary(beast::tcp_stream& stream, const std::vector<rpc::Req
     // Answers carry the request id: match each to its call, whatever the order.
     std::size_t expected_next = first, outstanding = last - first;
     while (outstanding > 0) {
-      auto [read_ec, got] = co_await read_some_now(stream.socket(), asio::buffer(chunk));
+      auto [read_ec, got] = co_await stream.socket().async_read_some(asio::buffer(chunk), use_tuple);
       if (read_ec) throw failure("read answers", read_ec);
       run.bytes_in += got;
       const auto arrived = Clock::now();

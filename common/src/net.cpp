@@ -176,18 +176,6 @@ asio::awaitable<boost::system::error_code> write_all(tcp::socket& socket, asio::
   co_return write_ec;
 }
 
-asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_some_now(tcp::socket& socket,
-                                                                                 asio::mutable_buffer buffer) {
-  boost::system::error_code ec;
-  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // read_some may not wait
-  if (!ec) {
-    const std::size_t n = socket.read_some(buffer, ec);
-    if (ec != asio::error::would_block) co_return std::pair{ec, n};
-  }
-  auto [read_ec, n] = co_await socket.async_read_some(buffer, asio::as_tuple(asio::use_awaitable));
-  co_return std::pair{read_ec, n};
-}
-
 bool is_normal_ending(const boost::system::error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::operation_aborted || ec == asio::error::broken_pipe ||

@@ -1,6 +1,6 @@
-// write_all and read_some_now (netlab/net.hpp) on a real loopback pair: the
-// inline send and the inline read, and the fall-back to Asio's asynchronous
-// path when the socket cannot take (or does not hold) the bytes right now.
+// write_all (netlab/net.hpp) on a real loopback pair: the inline send, the
+// fall-back to async_write when the socket cannot take all the bytes now, and
+// the errors of either path.
 #include <catch2/catch.hpp>
 
 #include "netlab/net.hpp"
@@ -21,6 +21,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Pair {
   tcp::socket writer, reader;
@@ -61,7 +62,7 @@ TEST_CASE("write_all: a write larger than both socket buffers arrives whole and 
   asio::co_spawn(io, [&]() -> awaitable<void> {
     std::array<char, 1500> chunk;
     for (std::size_t reads = 0; reads < (16u << 20); ++reads) {
-      auto [ec, n] = co_await netlab::read_some_now(reader, asio::buffer(chunk));
+      auto [ec, n] = co_await reader.async_read_some(asio::buffer(chunk), use_tuple);
       received.append(chunk.data(), n);
       if (ec) break;
     }
@@ -72,36 +73,17 @@ TEST_CASE("write_all: a write larger than both socket buffers arrives whole and 
   CHECK(netlab::crc32(received) == netlab::crc32(sent));
 }
 
-TEST_CASE("read_some_now: queued bytes at once, otherwise waits, and end of stream is eof", "[net]") {
+TEST_CASE("write_all to a peer that has gone: the error comes back, from either path", "[net]") {
   asio::io_context io(1);
   auto [writer, reader] = connected_pair(io);
-  asio::write(writer, asio::buffer(std::string("queued")));
-  std::string first, second;
+  reader.close();  // the next segment to it is answered with a reset
+  const std::string bytes = pattern(100'000);
   boost::system::error_code last;
-  bool second_sent = false;
+  std::size_t writes = 0;
   asio::co_spawn(io, [&]() -> awaitable<void> {
-    std::array<char, 64> chunk;
-    // "queued" is in the socket already (loopback delivers within the write): one read gets it.
-    auto [ec, n] = co_await netlab::read_some_now(reader, asio::buffer(chunk));
-    first.assign(chunk.data(), n);
-    // Nothing is queued now: the read waits until the writer, which runs
-    // only once this coroutine has suspended, sends more.
-    asio::co_spawn(io, [&]() -> awaitable<void> {
-      second_sent = true;
-      co_await netlab::write_all(writer, asio::buffer(std::string("later")));
-      writer.shutdown(tcp::socket::shutdown_send);
-    }, asio::detached);
-    auto [ec2, n2] = co_await netlab::read_some_now(reader, asio::buffer(chunk));
-    CHECK(second_sent);
-    second.assign(chunk.data(), n2);
-    auto [ec3, n3] = co_await netlab::read_some_now(reader, asio::buffer(chunk));
-    CHECK(n3 == 0);
-    last = ec3;
-    CHECK_FALSE(ec);
-    CHECK_FALSE(ec2);
+    for (; writes < 100 && !last; ++writes) last = co_await netlab::write_all(writer, asio::buffer(bytes));
   }, asio::detached);
   io.run_for(std::chrono::seconds(30));
-  CHECK(first == "queued");
-  CHECK(second == "later");
-  CHECK(last == asio::error::eof);
+  INFO(writes << " writes, then: " << last.message());
+  CHECK((last == asio::error::broken_pipe || last == asio::error::connection_reset));
 }

@@ -13,7 +13,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace netlab {
 
@@ -54,14 +53,6 @@ bool run_client(asio::io_context& io, asio::awaitable<void> operation, double se
 // handler, and the event loop polls epoll once more before running it: a
 // third system call per round trip (docs/performance.md, request/response).
 asio::awaitable<boost::system::error_code> write_all(tcp::socket& socket, asio::const_buffer bytes);
-
-// Reads what `socket` already holds without waiting, and waits through the
-// event loop only when it holds nothing. A client that has just sent a small
-// request on loopback often finds the answer there already (on one CPU the
-// server runs before our send returns): one recvmsg, where Asio, whose last
-// read emptied the socket, would epoll_wait first (docs/performance.md).
-asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_some_now(tcp::socket& socket,
-                                                                                 asio::mutable_buffer buffer);
 
 // The stop conditions of a program: SIGINT, SIGTERM and an optional deadline.
 // `on_stop` runs once, with the reason ("SIGINT", "SIGTERM", "max-seconds").
