@@ -72,6 +72,28 @@ TEST_CASE("port file round trip, and a missing file", "[options]") {
   CHECK_FALSE(netlab::read_port_file(path));
 }
 
+TEST_CASE("/dev/null or a symlink as the output path: written into, never renamed over", "[options]") {
+  namespace fs = std::filesystem;
+  // Through a link, so that a broken helper replaces the link, not /dev/null.
+  const fs::path device_link = temp_path("null-link");
+  fs::create_symlink("/dev/null", device_link);
+  netlab::write_file_atomically(device_link.string(), "{\"checks\":[]}\n");
+  CHECK(fs::is_symlink(device_link));
+  CHECK(fs::is_character_file("/dev/null"));
+  // A link to a regular file: the file gets the text, the link stays a link.
+  const fs::path file = temp_path("json-target");
+  const fs::path file_link = temp_path("json-link");
+  std::ofstream(file) << "old\n";
+  fs::create_symlink(file, file_link);
+  netlab::write_file_atomically(file_link.string(), "new\n");
+  CHECK(fs::is_symlink(file_link));
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  CHECK(line == "new");
+  for (const auto& p : {device_link, file_link, file}) fs::remove(p);
+}
+
 TEST_CASE("a client reads the server's port from --port-file", "[options]") {
   const auto path = temp_path("client-port");
   netlab::write_port_file(path, 40001);

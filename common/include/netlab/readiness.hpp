@@ -9,7 +9,9 @@
 namespace netlab {
 
 // Writes `text` to `path` through a temporary file and a rename, so a reader
-// sees either nothing or the whole file. Throws std::system_error naming the path.
+// sees either nothing or the whole file; through a symlink, the file it points
+// to. A path that is not a regular file (/dev/null, /dev/stdout, a FIFO) is
+// written into, never renamed over. Throws std::system_error naming the path.
 void write_file_atomically(const std::string& path, const std::string& text);
 
 // Throws std::system_error naming the path when the file cannot be written.
