@@ -15,11 +15,9 @@
 #include "netlab/stats.hpp"
 #include "netlab/codec.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
 #include <iomanip>
@@ -33,11 +31,12 @@ using namespace netlab;
 using asio::awaitable;
 namespace beast = boost::beast;
 namespace http = beast::http;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-// No timer per read or write: a run is bounded by --max-seconds (run_client).
-// A timeout armed for every operation cost two timerfd_settime calls per call,
-// a third of the client's system calls per loopback round trip (see
-// docs/performance.md, request/response row).
+// A run holds one connection and waits for its answers before it does
+// anything else, so it talks through a BlockingSocket: one send and one recv
+// per round trip, no event loop in between, each wait bounded by the
+// --max-seconds deadline. Both transports go the same way, so the comparison
+// stays one of protocols, not of I/O styles (docs/performance.md,
+// request/response row).
 
 enum class Transport { http, binary, both };
 
@@ -63,7 +62,8 @@ struct Run {
 };
 
 std::runtime_error failure(std::string_view step, const boost::system::error_code& ec) {
-  return std::runtime_error(std::string(step) + ": " + ec.message());
+  return std::runtime_error(std::string(step) + ": " +
+                            (ec == asio::error::timed_out ? "no answer before --max-seconds ran out" : ec.message()));
 }
 
 // The seeded call mix; keys get a per-run prefix so every run starts from an empty store.
@@ -92,8 +92,7 @@ double micros(Clock::duration d) { return std::chrono::duration<double, std::mic
 
 // ---- binary ------------------------------------------------------------------
 
-awaitable<void> run_binary(beast::tcp_stream& stream, const std::vector<rpc::Request>& calls, const std::string& prefix,
-                           Run& run) {
+void run_binary(BlockingSocket& socket, const std::vector<rpc::Request>& calls, const std::string& prefix, Run& run) {
   LengthHeaderCodec codec(rpc::max_frame);
   std::array<char, 65536> chunk;
   std::string batch;
@@ -111,12 +110,15 @@ awaitable<void> run_binary(beast::tcp_stream& stream, const std::vector<rpc::Req
       waiting[i] = true;
     }
     const auto sent = Clock::now();
-    if (auto ec = co_await write_all(stream.socket(), asio::buffer(batch))) throw failure("write calls", ec);
+    boost::system::error_code write_ec;
+    asio::write(socket, asio::buffer(batch), write_ec);
+    if (write_ec) throw failure("write calls", write_ec);
     run.bytes_out += batch.size();
     // Answers carry the request id: match each to its call, whatever the order.
     std::size_t expected_next = first, outstanding = last - first;
     while (outstanding > 0) {
-      auto [read_ec, got] = co_await stream.socket().async_read_some(asio::buffer(chunk), use_tuple);
+      boost::system::error_code read_ec;
+      const std::size_t got = socket.read_some(asio::buffer(chunk), read_ec);
       if (read_ec) throw failure("read answers", read_ec);
       run.bytes_in += got;
       const auto arrived = Clock::now();
@@ -154,8 +156,8 @@ std::string serialize(const rpc::Request& call, const std::string& key, const st
   return out.str();
 }
 
-awaitable<void> run_http(beast::tcp_stream& stream, const std::vector<rpc::Request>& calls, const std::string& prefix,
-                         const std::string& host, Run& run) {
+void run_http(BlockingSocket& socket, const std::vector<rpc::Request>& calls, const std::string& prefix,
+              const std::string& host, Run& run) {
   beast::flat_buffer buffer;
   std::string batch;
   run.results.resize(calls.size());
@@ -165,14 +167,16 @@ awaitable<void> run_http(beast::tcp_stream& stream, const std::vector<rpc::Reque
     batch.clear();
     for (std::size_t i = first; i < last; ++i) batch += serialize(calls[i], prefix + calls[i].key, host);
     const auto sent = Clock::now();
-    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(batch), use_tuple);
+    boost::system::error_code ec;
+    const std::size_t n = asio::write(socket, asio::buffer(batch), ec);
     if (ec) throw failure("write requests", ec);
     run.bytes_out += n;
     // HTTP/1.1 has no request id: the answers come back strictly in order.
     for (std::size_t i = first; i < last; ++i) {
       http::response_parser<http::string_body> parser;
       parser.body_limit(rpc::max_frame);
-        auto [read_ec, used] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      boost::system::error_code read_ec;
+      const std::size_t used = http::read(socket, buffer, parser, read_ec);
       if (read_ec) throw failure("read response", read_ec);
       run.bytes_in += used;
       run.latencies_us[i] = micros(Clock::now() - sent);
@@ -185,17 +189,19 @@ awaitable<void> run_http(beast::tcp_stream& stream, const std::vector<rpc::Reque
   }
 }
 
-awaitable<void> run_one(const CommonOptions& options, const std::vector<rpc::Request>& calls, Run& run, char letter) {
-  beast::tcp_stream stream(co_await connect_to(options.host, options.port, "netlab-rpc-server"));
+awaitable<void> run_one(const CommonOptions& options, Clock::time_point deadline, const std::vector<rpc::Request>& calls,
+                        Run& run, char letter) {
+  tcp::socket connection = co_await connect_to(options.host, options.port, "netlab-rpc-server");
   ++run.connections;
-  stream.socket().set_option(tcp::no_delay(true));  // latency per call, not Nagle's batching
-  const std::string who = describe_connection(stream.socket());
+  connection.set_option(tcp::no_delay(true));  // latency per call, not Nagle's batching
+  const std::string who = describe_connection(connection);
   spdlog::info("UP   {} ({}, window {})", who, run.transport, run.window);
+  BlockingSocket socket(connection, deadline);
   const auto started = Clock::now();
   if (run.transport == "binary")
-    co_await run_binary(stream, calls, run_prefix(letter), run);
+    run_binary(socket, calls, run_prefix(letter), run);
   else
-    co_await run_http(stream, calls, run_prefix(letter), options.host + ":" + std::to_string(options.port), run);
+    run_http(socket, calls, run_prefix(letter), options.host + ":" + std::to_string(options.port), run);
   run.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   spdlog::info("DOWN {}", who);
 }
@@ -325,9 +331,11 @@ int main(int argc, char** argv) {
       if (config.transport != Transport::http) runs.push_back({.transport = "binary", .window = window});
     }
     asio::io_context io(1);  // one thread runs it (the hint spares Asio waking others)
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(options.max_seconds));
     const auto all_runs = [&]() -> awaitable<void> {
       char letter = 'a';
-      for (auto& run : runs) co_await run_one(options, calls, run, letter++);
+      for (auto& run : runs) co_await run_one(options, deadline, calls, run, letter++);
     };
     if (!run_client(io, all_runs(), options.max_seconds))
       throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");

@@ -9,6 +9,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <stdexcept>
 
 namespace netlab {
@@ -166,14 +171,65 @@ void ConnectionRegistry::close_all() {
   }
 }
 
+std::size_t send_now(tcp::socket& socket, asio::const_buffer bytes, boost::system::error_code& ec) {
+  ec = {};
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // write_some may not wait
+  const std::size_t sent = ec ? 0 : socket.write_some(bytes, ec);
+  if (ec == asio::error::would_block) ec = {};
+  return sent;
+}
+
 asio::awaitable<boost::system::error_code> write_all(tcp::socket& socket, asio::const_buffer bytes) {
   boost::system::error_code ec;
-  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // write_some may not wait
-  if (!ec) bytes += socket.write_some(bytes, ec);
-  if (ec && ec != asio::error::would_block) co_return ec;
+  bytes += send_now(socket, bytes, ec);
+  if (ec) co_return ec;
   if (bytes.size() == 0) co_return boost::system::error_code{};
   auto [write_ec, written] = co_await asio::async_write(socket, bytes, asio::as_tuple(asio::use_awaitable));
   co_return write_ec;
+}
+
+BlockingSocket::BlockingSocket(tcp::socket& socket, Clock::time_point deadline)
+    : fd_(socket.native_handle()), deadline_(deadline) {
+  socket.non_blocking(false);  // also clears the non-blocking mode Asio set for its own operations
+  // One wait lasts at most a second (and never 0, which SO_RCVTIMEO reads as "forever").
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+  const auto wait = std::clamp(left, std::chrono::microseconds{1000}, std::chrono::microseconds{1'000'000});
+  const ::timeval tv{static_cast<time_t>(wait.count() / 1'000'000), static_cast<suseconds_t>(wait.count() % 1'000'000)};
+  for (int option : {SO_RCVTIMEO, SO_SNDTIMEO})
+    if (::setsockopt(fd_, SOL_SOCKET, option, &tv, sizeof tv) != 0)
+      throw boost::system::system_error(errno, boost::system::system_category(), "setsockopt");
+}
+
+std::size_t BlockingSocket::transfer(bool reading, Pieces pieces, boost::system::error_code& ec) {
+  ec = {};
+  if (pieces.bytes == 0) return 0;
+  ::msghdr message{};
+  message.msg_iov = pieces.at.data();
+  message.msg_iovlen = pieces.count;
+  // Each pass waits at most one SO_*TIMEO (or until a signal): the loop ends by the deadline.
+  for (;;) {
+    const ::ssize_t n = reading ? ::recvmsg(fd_, &message, 0) : ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) {  // recvmsg only: the peer closed
+      ec = asio::error::eof;
+      return 0;
+    }
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+      ec.assign(errno, boost::system::system_category());
+      return 0;
+    }
+    if (Clock::now() >= deadline_) {
+      ec = asio::error::timed_out;
+      return 0;
+    }
+  }
+}
+
+std::size_t BlockingSocket::transfer_or_throw(bool reading, Pieces pieces) {
+  boost::system::error_code ec;
+  const std::size_t bytes = transfer(reading, pieces, ec);
+  if (ec) throw boost::system::system_error(ec, reading ? "recv" : "send");
+  return bytes;
 }
 
 bool is_normal_ending(const boost::system::error_code& ec) {
