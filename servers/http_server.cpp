@@ -68,18 +68,9 @@ using http_routes::make_response;
 
 awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, Response& res, bool head,
                                                     bool chunked) {
-  if (head) {
+  if (head || !chunked) {
     // HEAD: the same header, Content-Length included, and no body.
-    http::response<http::empty_body> header{res.result(), res.version()};
-    header.base() = res.base();
-    auto [ec, n] = co_await http::async_write(stream, header, use_tuple);
-    (void)n;
-    co_return ec;
-  }
-  if (!chunked) {
-    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-    (void)n;
-    co_return ec;
+    co_return co_await http_session::write_message(stream, res, head);
   }
   // Chunked: no Content-Length; each chunk carries its own size, a zero-size chunk ends the body.
   http::response<http::empty_body> header{res.result(), res.version()};

@@ -149,7 +149,7 @@ awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer&
       auto res = http_routes::json_response(static_cast<unsigned>(status), false,
                                rpc::json_response_body({0, rpc::Status::bad_request, 0, ec.message()}));
       stream.expires_after(std::chrono::seconds(5));
-      if (auto [write_ec, written] = co_await http::async_write(stream, res, use_tuple); !write_ec)
+      if (!co_await http_session::write_message(stream, res))
         co_await http_session::linger_then_close(stream);
       co_return "bad HTTP request";
     }
@@ -158,7 +158,7 @@ awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer&
     auto res = http_routes::rpc_call(req, store, counts);
     counters.http_calls += counts.calls;
     counters.error_answers += counts.error_answers;
-    if (auto [write_ec, written] = co_await http::async_write(stream, res, use_tuple); write_ec)
+    if (auto write_ec = co_await http_session::write_message(stream, res))
       co_return "write: " + write_ec.message();
     if (!res.keep_alive()) {
       boost::system::error_code ignored;

@@ -352,3 +352,21 @@ TEST_CASE("http: SIGTERM closes idle keep-alive connections and the server exits
   CHECK(idle.closed_by_peer());
   CHECK(server.out().find("stopped by SIGTERM") != std::string::npos);
 }
+
+TEST_CASE("HEAD: GET's status and headers, Content-Length included, and no body", "[routes]") {
+  for (const auto& args : {std::vector<std::string>{}, std::vector<std::string>{"--chunked"}}) {
+    Server server("netlab-http-server", args);
+    const auto got = ask(server.port(), "GET", "/");
+    const auto head = ask(server.port(), "HEAD", "/");
+    INFO((args.empty() ? "plain" : "--chunked") << ": " << head.status_line);
+    CHECK(head.status_line == "HTTP/1.1 200 OK");
+    CHECK(head.body.empty());
+    CHECK_FALSE(head.has("transfer-encoding"));
+    REQUIRE(head.has("content-length"));
+    // Under --chunked, GET / has no Content-Length: HEAD gives the length the body has.
+    if (args.empty()) CHECK(head.header("content-length") == got.header("content-length"));
+    CHECK(std::stoul(head.header("content-length")) > 0);
+    CHECK(head.header("content-type") == got.header("content-type"));
+    CHECK(server.stop() == 0);
+  }
+}

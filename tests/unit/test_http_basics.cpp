@@ -1,5 +1,13 @@
-// Basic authentication and the Date header: known vectors from the RFCs.
+// Basic authentication and the Date header: known vectors from the RFCs;
+// rendering a message in one piece (http_session::render) against Beast's own
+// ostream output.
 #include "netlab/http_basics.hpp"
+#include "netlab/http_session.hpp"
+
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <sstream>
 
 #include <catch2/catch.hpp>
 
@@ -60,4 +68,31 @@ TEST_CASE("user specs as --user takes them", "[users]") {
   CHECK_FALSE(parse_user("alice::reader"));
   CHECK_FALSE(parse_user(":x:y"));
   CHECK_FALSE(parse_user("a:b:"));
+}
+
+TEST_CASE("render: the bytes Beast writes, in one string, and header_only stops before the body", "[render]") {
+  namespace http = boost::beast::http;
+  for (const std::size_t size : {std::size_t{0}, std::size_t{121}, std::size_t{300'000}}) {
+    http::response<http::string_body> res{http::status::ok, 11};
+    res.set(http::field::server, "netlab-test");
+    res.set(http::field::content_type, "text/plain");
+    for (std::size_t i = 0; i < size; ++i) res.body().push_back(static_cast<char>('a' + i % 26));
+    res.prepare_payload();
+    std::ostringstream whole, header;
+    whole << res;
+    header << res.base();
+    INFO("body of " << size << " bytes");
+    CHECK(netlab::http_session::render(res) == whole.str());
+    const std::string head = netlab::http_session::render(res, true);
+    CHECK(head == header.str());
+    CHECK(head.find("Content-Length: " + std::to_string(size) + "\r\n") != std::string::npos);
+    CHECK(head.size() + size == whole.str().size());
+  }
+  http::request<http::string_body> req{http::verb::post, "/rpc/get", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.body() = R"({"key":"k"})";
+  req.prepare_payload();
+  std::ostringstream expected;
+  expected << req;
+  CHECK(netlab::http_session::render(req) == expected.str());
 }
