@@ -608,6 +608,50 @@ void slowloris(const Lab& lab) {
   CHECK(server.stop() == 0);
 }
 
+// A client that keeps sending requests and never reads an answer, yet stays
+// connected: once its receive window is full the server's writes stall. The
+// server must give up on that connection by itself (its idle timeout covers a
+// stalled write as well as a silent peer), serve others meanwhile, and be back
+// to its descriptors. A server that waited on the write for ever fails here.
+void stuck_reader(const Lab& lab) {
+  Server server(lab.server, with(lab.server_args, lab.idle_args));
+  served_correctly(lab, server);
+  const auto baseline = open_fds(server.pid());
+  auto stuck = connect_to(server.port());
+  const int small = 4096;  // a small window fills sooner
+  ::setsockopt(stuck.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ::fcntl(stuck.fd(), F_SETFL, O_NONBLOCK);
+  std::string many;
+  while (many.size() < 65536) many += lab.request;
+  // Send until nothing more goes out (the server stopped reading because its
+  // writes stall), bounded in bytes and time.
+  std::size_t sent = 0;
+  bool stalled = false;
+  for (const auto deadline = Clock::now() + 10s; !stalled && sent < (64u << 20) && Clock::now() < deadline;) {
+    const std::size_t at = sent % many.size();  // the stream stays whole requests, back to back
+    const auto n = ::send(stuck.fd(), many.data() + at, many.size() - at, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+    pollfd p{stuck.fd(), POLLOUT, 0};
+    stalled = ::poll(&p, 1, 300) == 0;
+  }
+  INFO(lab.name << ": " << sent << " bytes sent; server log: " << server.log());
+  REQUIRE(stalled);
+  // Meanwhile a well-behaved client is answered.
+  const auto answer = exchange(lab, server.port());
+  INFO("answer: " << answer.substr(0, 200));
+  CHECK(served(lab, answer));
+  // The server has let go of the connection when its descriptor count is back
+  // to the baseline while this socket is still open and unread. (Its FIN
+  // may never arrive here: it waits behind answers our full window refuses.)
+  CHECK(settle_fds(server.pid(), baseline, 20s) == baseline);
+  stuck.close();
+  CHECK(server.stop() == 0);
+}
+
 // --max-connections 4: four held, the fifth refused at once with the
 // server's message, and once one of the four has gone a new client is served.
 void connection_limit(const Lab& lab) {
@@ -665,3 +709,17 @@ NETLAB_LIMIT_TESTS("http")
 NETLAB_LIMIT_TESTS("rpc")
 NETLAB_LIMIT_TESTS("transport-tcp")
 NETLAB_LIMIT_TESTS("https")
+
+// The servers that answer request after request on one connection.
+#define NETLAB_STUCK_READER_TEST(lab)                                                                \
+  TEST_CASE(lab ": a client that never reads its answers is cut off, others are served",            \
+            "[bad-input][limits]") {                                                               \
+    stuck_reader(lab_named(lab));                                                                  \
+  }
+
+NETLAB_STUCK_READER_TEST("framing-length")
+NETLAB_STUCK_READER_TEST("framing-delimiter")
+NETLAB_STUCK_READER_TEST("timewait")
+NETLAB_STUCK_READER_TEST("http")
+NETLAB_STUCK_READER_TEST("rpc")
+NETLAB_STUCK_READER_TEST("transport-tcp")
