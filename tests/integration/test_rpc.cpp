@@ -312,6 +312,31 @@ TEST_CASE("rpc: the client says clearly when the server is not running", "[error
   CHECK(result.err.find("is netlab-rpc-server running?") != std::string::npos);
 }
 
+TEST_CASE("rpc: a server that accepts but never answers: the client gives up at --max-seconds", "[errors]") {
+  // A listener nobody accepts on: the kernel completes the handshake and
+  // queues the calls, and no answer ever comes.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 8) == 0);
+  socklen_t length = sizeof address;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  for (const char* transport : {"binary", "http"}) {
+    INFO(transport);
+    // Bounded by the test's own limit (run's 30 s), far over the client's 1 s.
+    const auto result = run({bin("netlab-rpc-client"), "--port", port, "--transport", transport, "--calls", "5",
+                             "--max-seconds", "1"},
+                            30s);
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find("no answer before --max-seconds ran out") != std::string::npos);
+  }
+  ::close(listener);
+}
+
 TEST_CASE("rpc: port in use and usage errors", "[errors]") {
   Server first("netlab-rpc-server", {});
   const auto in_use = run({bin("netlab-rpc-server"), "--port", first.port_text()}, 10s);
