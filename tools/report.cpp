@@ -25,7 +25,8 @@ namespace json = boost::json;
 namespace {
 
 // A result file, parsed and checked against the schema's one hard requirement: "checks".
-json::object load_result(const std::string& path) {
+// Any JSON object: a result, or another program's report (netlab-wire's stats).
+json::object load_object(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
   std::ostringstream text;
@@ -34,7 +35,12 @@ json::object load_result(const std::string& path) {
   json::value value = json::parse(text.str(), ec);
   if (ec) throw std::runtime_error(path + ": invalid JSON: " + ec.message());
   if (!value.is_object()) throw std::runtime_error(path + ": not a JSON object");
-  auto& object = value.as_object();
+  json::object object = std::move(value.as_object());
+  return object;
+}
+
+json::object load_result(const std::string& path) {
+  json::object object = load_object(path);
   const auto* checks = object.if_contains("checks");
   if (!checks || !checks->is_array()) throw std::runtime_error(path + ": no \"checks\" array");
   return std::move(object);
@@ -170,7 +176,7 @@ int table(const std::string& path) {
 }
 
 int get(const std::string& path, const std::string& pointer) {
-  const json::object result = load_result(path);
+  const json::object result = load_object(path);
   const json::value root = result;
   json::error_code ec;
   const json::value* found = root.find_pointer(pointer, ec);
@@ -321,7 +327,7 @@ int main(int argc, char** argv) {
   auto* table_cmd = app.add_subcommand("table", "the checks as an aligned table for a terminal");
   table_cmd->add_option("file", file, "result JSON file")->required();
 
-  auto* get_cmd = app.add_subcommand("get", "print one value of a result by JSON pointer");
+  auto* get_cmd = app.add_subcommand("get", "print one value of a JSON file (a result, netlab-wire's stats) by JSON pointer");
   get_cmd->add_option("file", file, "result JSON file")->required();
   get_cmd->add_option("pointer", pointer, "JSON pointer, e.g. /observed/steps/0/observed/mismatches")->required();
 

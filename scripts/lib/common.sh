@@ -65,10 +65,13 @@ run_child() {
 }
 
 # --- the registry of cleanups -----------------------------------------------
-# Entries are "pid:SIGNAL:PID" or "dir:PATH", released last-in first-out.
+# Entries are "pid:SIGNAL:PID", "dir:PATH" or "netns:NAME", released
+# last-in first-out: a namespace registered before the processes started in
+# it is removed after they have been stopped.
 
 register_pid() { NETLAB_CLEANUPS+=("pid:$2:$1"); }
 register_dir() { NETLAB_CLEANUPS+=("dir:$1"); }
+register_netns() { NETLAB_CLEANUPS+=("netns:$1"); }
 
 # Forgets PID (it was released by its owner already).
 unregister_pid() {
@@ -97,6 +100,7 @@ run_cleanups() {
         stop_pid "${rest#*:}" "${rest%%:*}" || true
         ;;
       dir:*) rm -rf -- "${entry#dir:}" ;;
+      netns:*) ip netns delete "${entry#netns:}" 2>/dev/null || true ;;
     esac
   done
   NETLAB_CLEANUPS=()

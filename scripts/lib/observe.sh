@@ -70,26 +70,33 @@ ss_peaks() {
 # --- the namespace, for capture without root ----------------------------------
 
 # enter_namespace_if_needed WANT_CAPTURE SCRIPT ARGS...
-# Not root, but capture wanted: re-run SCRIPT inside a new user + network
-# namespace, where this user holds CAP_NET_RAW over that namespace's own
-# loopback. --map-current-user with --keep-caps rather than -r (map to root):
-# tcpdump run as root tries to drop to its 'tcpdump' user, which a user
-# namespace cannot map. NETLAB_IN_NS marks the inner run so it does not loop.
+# Not root, but capture wanted (or the lab builds a path of namespaces:
+# NETLAB_WANTS_NETNS=yes): re-run SCRIPT inside a new user + network + mount
+# namespace, where this user holds CAP_NET_RAW and CAP_NET_ADMIN over that
+# namespace's own loopback and over the namespaces it makes (netns.sh).
+# --map-current-user with --keep-caps rather than -r (map to root): tcpdump
+# run as root tries to drop to its 'tcpdump' user, which a user namespace
+# cannot map. NETLAB_IN_NS marks the inner run so it does not loop.
 enter_namespace_if_needed() {
   local want=$1 script=$2 error
   shift 2
-  [[ $want == yes && $EUID -ne 0 && -z ${NETLAB_IN_NS-} ]] || return 0
-  command -v tcpdump >/dev/null || return 0
+  [[ $EUID -ne 0 && -z ${NETLAB_IN_NS-} ]] || return 0
+  if [[ ${NETLAB_WANTS_NETNS-} != yes ]]; then
+    [[ $want == yes ]] || return 0
+    command -v tcpdump >/dev/null || return 0
+  fi
   if ! command -v unshare >/dev/null; then
     NETLAB_CAPTURE_SKIPPED="not root, and unshare (util-linux) is not installed"
+    NETLAB_NS_REFUSED="unshare (util-linux) is not installed"
     return 0
   fi
-  if ! error=$(unshare --map-current-user --net --keep-caps true 2>&1); then
+  if ! error=$(unshare --map-current-user --net --mount --keep-caps true 2>&1); then
     NETLAB_CAPTURE_SKIPPED="not root, and this system does not allow an unprivileged user + network namespace (unshare: ${error:-failed})"
+    NETLAB_NS_REFUSED="this system does not allow an unprivileged user namespace (unshare: ${error:-failed})"
     return 0
   fi
-  say "not root: re-running inside a private user + network namespace (unshare) so tcpdump can capture its loopback"
-  exec unshare --map-current-user --net --keep-caps env NETLAB_IN_NS=1 bash "$script" "$@"
+  say "not root: re-running inside a private user + network namespace (unshare) so tcpdump can capture its loopback and the lab can make namespaces of its own"
+  exec unshare --map-current-user --net --mount --keep-caps env NETLAB_IN_NS=1 bash "$script" "$@"
 }
 
 # Inside the namespace: its loopback starts down.

@@ -1,0 +1,160 @@
+# shellcheck shell=bash disable=SC2034  # globals are for the caller
+# netlab script library: a real path between two hosts, for root and non-root.
+#
+#   client namespace           wire namespace               server namespace
+#   198.18.0.1  nlc0 ==veth== nlwc  [netlab-wire]  nlws ==veth== nls0  198.18.0.2
+#
+# netlab-wire forwards every frame between its two veth ends (AF_PACKET) with
+# the delay, loss, queue and rules a step asks for, so the client's and the
+# server's kernels talk across a link with a real round trip and a real
+# bottleneck. All three namespaces, the veth pairs and the wire go into the
+# script's cleanup registry the moment they exist.
+#
+# As root the namespaces are `ip netns` names a class can look into
+# (`ip netns exec netlab-server-XXXX ss -tan`). Without root the lab script
+# runs inside an unprivileged user namespace (observe.sh:
+# enter_namespace_if_needed with NETLAB_WANTS_NETNS=yes), which holds
+# CAP_NET_ADMIN and CAP_NET_RAW over the namespaces it makes: a private tmpfs
+# on /run lets `ip netns` work there, and veth, ethtool, sysctls and AF_PACKET
+# all work as for root. Where the system forbids that, netns_blocker says so.
+# Sourced after common.sh and run.sh.
+
+NETLAB_CLIENT_ADDR=198.18.0.1
+NETLAB_SERVER_ADDR=198.18.0.2
+NETLAB_NS_CLIENT=""
+NETLAB_NS_WIRE=""
+NETLAB_NS_SERVER=""
+NETLAB_WIRE_PID=""
+NETLAB_WIRE_STATS=""   # the stats JSON of the wire that runs now (or ran last)
+NETLAB_WIRE_EVENTS=""  # its event log (JSON lines)
+NETLAB_WIRE_LOG=""
+
+# Why the path cannot be built here, or nothing.
+netns_blocker() {
+  if ((EUID != 0)) && [[ -z ${NETLAB_IN_NS-} ]]; then
+    if [[ -n ${NETLAB_NS_REFUSED-} ]]; then
+      echo "not root, and $NETLAB_NS_REFUSED"
+    else
+      echo "not root, and not inside a user namespace (run it through scripts/lab)"
+    fi
+  elif ! command -v ip >/dev/null; then
+    echo "ip is not installed (apt-get install iproute2)"
+  elif ! command -v ethtool >/dev/null; then
+    echo "ethtool is not installed (apt-get install ethtool): the veth offloads must be turned off"
+  elif [[ ! -x $NETLAB_BIN_DIR/netlab-wire ]]; then
+    echo "$NETLAB_BIN_DIR/netlab-wire is missing (build it with scripts/setup.sh)"
+  fi
+}
+
+# Inside a user namespace /run belongs to the real root: a private tmpfs over
+# it (in this script's own mount namespace) gives `ip netns` a place for its names.
+netns_private_run() {
+  [[ -n ${NETLAB_IN_NS-} ]] || return 0
+  mountpoint -q /run/netns 2>/dev/null && return 0
+  [[ -n ${NETLAB_RUN_MOUNTED-} ]] && return 0
+  mount -t tmpfs -o mode=0755 netlab-run /run || die "cannot mount a private /run in the user namespace"
+  NETLAB_RUN_MOUNTED=1
+}
+
+netns_add() {
+  ip netns add "$1" || die "ip netns add $1 failed"
+  register_netns "$1"
+  ip -n "$1" link set lo up
+  # No IPv6 chatter (router solicitations, DAD) on the lab's wire.
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+}
+
+# Real MSS-sized segments with full checksums: with offloads on, a frame read
+# through AF_PACKET may be a 64 KiB super-segment or carry a partial checksum
+# that the far end drops.
+netns_offloads_off() {
+  ip netns exec "$1" ethtool -K "$2" gro off gso off tso off tx off rx off >/dev/null 2>&1 ||
+    die "ethtool -K $2 (in $1) failed: cannot turn the offloads off"
+}
+
+# netns_path_up: the three namespaces and two veth pairs (MTU 1500, offloads
+# off), no wire running yet (wire_start starts one).
+netns_path_up() {
+  local suffix
+  suffix=$(printf '%04x%04x' "$RANDOM" "$RANDOM")
+  netns_private_run
+  NETLAB_NS_CLIENT=netlab-client-$suffix
+  NETLAB_NS_WIRE=netlab-wire-$suffix
+  NETLAB_NS_SERVER=netlab-server-$suffix
+  NETLAB_IN_CLIENT=(ip netns exec "$NETLAB_NS_CLIENT")
+  NETLAB_IN_SERVER=(ip netns exec "$NETLAB_NS_SERVER")
+  NETLAB_IN_WIRE=(ip netns exec "$NETLAB_NS_WIRE")
+  netns_add "$NETLAB_NS_CLIENT"
+  netns_add "$NETLAB_NS_WIRE"
+  netns_add "$NETLAB_NS_SERVER"
+  # A veth pair is gone with either of its namespaces: nothing to register.
+  ip link add nlc0 netns "$NETLAB_NS_CLIENT" mtu 1500 type veth peer name nlwc netns "$NETLAB_NS_WIRE" mtu 1500 ||
+    die "ip link add (veth client <-> wire) failed"
+  ip link add nls0 netns "$NETLAB_NS_SERVER" mtu 1500 type veth peer name nlws netns "$NETLAB_NS_WIRE" mtu 1500 ||
+    die "ip link add (veth server <-> wire) failed"
+  netns_offloads_off "$NETLAB_NS_CLIENT" nlc0
+  netns_offloads_off "$NETLAB_NS_WIRE" nlwc
+  netns_offloads_off "$NETLAB_NS_WIRE" nlws
+  netns_offloads_off "$NETLAB_NS_SERVER" nls0
+  ip -n "$NETLAB_NS_CLIENT" addr add "$NETLAB_CLIENT_ADDR/24" dev nlc0
+  ip -n "$NETLAB_NS_SERVER" addr add "$NETLAB_SERVER_ADDR/24" dev nls0
+  ip -n "$NETLAB_NS_CLIENT" link set nlc0 up
+  ip -n "$NETLAB_NS_WIRE" link set nlwc up
+  ip -n "$NETLAB_NS_WIRE" link set nlws up
+  ip -n "$NETLAB_NS_SERVER" link set nls0 up
+}
+
+# Command prefixes: "${NETLAB_IN_SERVER[@]}" PROGRAM ... runs PROGRAM in the
+# server's namespace. Arrays, not functions: a function run in the background
+# is a subshell, and a signal to its PID would not reach the program.
+NETLAB_IN_CLIENT=()
+NETLAB_IN_SERVER=()
+NETLAB_IN_WIRE=()
+
+# wire_start NAME [netlab-wire options...]: starts the wire for one step; its
+# stats go to $NETLAB_RUN/wire-NAME.json, its events to wire-NAME.events,
+# its log to wire.log. Waits (at most 10 s) until both interfaces are open.
+wire_start() {
+  local name=$1 ready i
+  shift
+  [[ -z $NETLAB_WIRE_PID ]] || wire_stop
+  NETLAB_WIRE_STATS=$NETLAB_RUN/wire-$name.json
+  NETLAB_WIRE_EVENTS=$NETLAB_RUN/wire-$name.events
+  NETLAB_WIRE_LOG=$NETLAB_RUN/wire.log
+  ready=$NETLAB_RUN/.wire-ready
+  rm -f -- "$ready" "$NETLAB_WIRE_STATS"
+  printf '===== %s: netlab-wire %s =====\n' "$name" "$*" >>"$NETLAB_WIRE_LOG"
+  "${NETLAB_IN_WIRE[@]}" "$NETLAB_BIN_DIR/netlab-wire" --left nlwc --right nlws --stats-json "$NETLAB_WIRE_STATS" \
+    --events "$NETLAB_WIRE_EVENTS" --ready-file "$ready" "$@" >>"$NETLAB_WIRE_LOG" 2>&1 </dev/null &
+  NETLAB_WIRE_PID=$!
+  register_pid "$NETLAB_WIRE_PID" TERM
+  for ((i = 0; i < 100; i++)); do
+    [[ -s $ready ]] && { rm -f -- "$ready"; return 0; }
+    pid_running "$NETLAB_WIRE_PID" || break
+    sleep 0.1
+  done
+  warn "netlab-wire did not start; last lines of $NETLAB_WIRE_LOG:"
+  tail -n 5 -- "$NETLAB_WIRE_LOG" >&2 || true
+  die "netlab-wire did not start"
+}
+
+# Stops the wire; it writes its stats JSON as it exits.
+wire_stop() {
+  [[ -n $NETLAB_WIRE_PID ]] || return 0
+  release_pid "$NETLAB_WIRE_PID" TERM || warn "warning: netlab-wire exited with an error (see $NETLAB_WIRE_LOG)"
+  NETLAB_WIRE_PID=""
+}
+
+# wire_value POINTER: a value from the last wire's stats JSON.
+wire_value() { "$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_WIRE_STATS" "$1"; }
+
+# The path's settings, for env.txt.
+netns_env() {
+  printf 'path client %s (%s) <-> wire %s (netlab-wire) <-> server %s (%s); veth MTU 1500, offloads off\n' \
+    "$NETLAB_NS_CLIENT" "$NETLAB_CLIENT_ADDR" "$NETLAB_NS_WIRE" "$NETLAB_NS_SERVER" "$NETLAB_SERVER_ADDR"
+  local key
+  for key in net.ipv4.tcp_congestion_control net.ipv4.tcp_available_congestion_control net.ipv4.tcp_tw_reuse \
+             net.ipv4.tcp_rfc1337 net.ipv4.tcp_timestamps net.ipv4.tcp_syncookies; do
+    printf 'client-ns %s = %s\n' "$key" "$("${NETLAB_IN_CLIENT[@]}" sysctl -n "$key" 2>/dev/null || echo unavailable)"
+  done
+}
