@@ -43,7 +43,7 @@ json::object load_result(const std::string& path) {
   json::object object = load_object(path);
   const auto* checks = object.if_contains("checks");
   if (!checks || !checks->is_array()) throw std::runtime_error(path + ": no \"checks\" array");
-  return std::move(object);
+  return object;
 }
 
 // A JSON value as a person writes it: strings without quotes, 123.5 rather than 1.235E2.
