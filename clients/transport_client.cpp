@@ -10,6 +10,10 @@
 // --mode semantics: what "connection-oriented" means on the wire: TCP connect
 // to a port where nothing listens, UDP sendto there (unconnected, then
 // connected), and the packets one message costs over each protocol.
+// --mode congestion: TCP flows through a bottleneck (netlab-wire between
+// namespaces), TCP_INFO sampled every few milliseconds: slow start, the
+// back-off after a loss, two flows sharing, UDP beside TCP, one flow per
+// congestion-control algorithm (transport/congestion.hpp).
 // Every verdict is computed from what this run measured.
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
@@ -18,6 +22,8 @@
 #include "netlab/stats.hpp"
 #include "netlab/transport_kernel.hpp"
 #include "netlab/transport_message.hpp"
+#include "transport/congestion.hpp"
+#include "transport/stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -26,6 +32,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 namespace {
@@ -37,10 +44,14 @@ using asio::awaitable;
 using udp = asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::string_view server_program = "netlab-transport-server";
+using tr::now_us;
+using tr::seconds_since;
+using tr::server_program;
+using tr::SendTally;
+using tr::sample_window;
 
 enum class Proto { tcp, udp, both };
-enum class Mode { stream, semantics };
+enum class Mode { stream, semantics, congestion };
 
 struct Config {
   Proto proto = Proto::both;
@@ -55,66 +66,10 @@ struct Config {
   int done_attempts = 25;
   int done_interval_ms = 200;
   std::uint64_t seed = 1;
+  tr::CongestionConfig congestion;
 };
 
-std::uint64_t now_us() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count());
-}
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 std::uint64_t number(const json::value& v) { return v.to_number<std::uint64_t>(); }
-
-// --rate: message i leaves no earlier than i/rate seconds after the start,
-// less one millisecond. A timer wake-up costs tens of microseconds — more than
-// the gap between two messages at 50,000/s — so sleeping before every message
-// capped the sender near 7,000/s whatever the rate asked. The sender sleeps
-// only when it is a millisecond or more ahead: the rate holds on average, and
-// what leaves back to back is at most a millisecond's worth of messages.
-awaitable<void> pace(const Config& config, Clock::time_point start, std::size_t i) {
-  if (config.rate <= 0) co_return;
-  const auto due = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(static_cast<double>(i) / config.rate));
-  if (due - Clock::now() < std::chrono::milliseconds(1)) co_return;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_at(due);
-  co_await timer.async_wait(use_tuple);
-}
-
-std::runtime_error udp_failure(const udp::endpoint& to, const boost::system::error_code& ec) {
-  std::string hint = ec == asio::error::connection_refused
-                         ? " (ICMP port unreachable) — is " + std::string(server_program) + " running?"
-                         : "";
-  return std::runtime_error("udp " + to.address().to_string() + ":" + std::to_string(to.port()) + ": " +
-                            ec.message() + hint);
-}
-
-// Sends `kind` (done or relay_query) until a reply of kind `want` comes back:
-// UDP promises nothing, so the request is repeated, a bounded number of times.
-awaitable<json::object> ask(udp::socket& socket, tr::Kind kind, std::uint64_t sequence, tr::Kind want,
-                            const Config& config, int& attempts) {
-  asio::steady_timer timer(socket.get_executor());
-  std::vector<char> buffer(65536);
-  const auto to = socket.remote_endpoint();
-  for (attempts = 1; attempts <= config.done_attempts; ++attempts) {
-    std::string request;
-    const char attempt[4] = {0, 0, static_cast<char>(attempts >> 8), static_cast<char>(attempts)};
-    tr::encode(kind, sequence, now_us(), {attempt, 4}, request);
-    if (auto [ec, n] = co_await socket.async_send(asio::buffer(request), use_tuple); ec) throw udp_failure(to, ec);
-    timer.expires_after(std::chrono::milliseconds(config.done_interval_ms));
-    for (bool waiting = true; waiting;) {
-      auto got = co_await (socket.async_receive(asio::buffer(buffer), use_tuple) || timer.async_wait(use_tuple));
-      if (got.index() == 1) break;  // no answer this time: ask again
-      auto [ec, n] = std::get<0>(got);
-      if (ec) throw udp_failure(to, ec);
-      const auto decoded = tr::decode_datagram({buffer.data(), n});
-      if (decoded.message && decoded.message->header.kind == want)
-        co_return json::parse(decoded.message->payload).as_object();
-    }
-  }
-  throw std::runtime_error("no answer after " + std::to_string(config.done_attempts) + " requests, " +
-                           std::to_string(config.done_interval_ms) + " ms apart — is " +
-                           (config.relay ? "netlab-relay" : std::string(server_program)) + " running there?");
-}
 
 // ---- UDP: the stream, then "done" ----------------------------------------------
 
@@ -129,76 +84,29 @@ awaitable<json::object> udp_stream(const CommonOptions& options, const Config& c
   std::uint64_t bytes = 0;
   const auto start = Clock::now();
   for (std::size_t i = 0; i < config.messages; ++i) {
-    co_await pace(config, start, i);
+    co_await tr::pace(config.rate, start, i);
     datagram.clear();
     tr::encode(tr::Kind::data, i, now_us(), payloads.next(), datagram);
     auto [ec, n] = co_await socket.async_send(asio::buffer(datagram), use_tuple);
-    if (ec) throw udp_failure(to, ec);
+    if (ec) throw tr::udp_failure(to, ec);
     bytes += n;
   }
   const double send_seconds = seconds_since(start);
   int attempts = 0;
-  auto server = co_await ask(socket, tr::Kind::done, config.messages, tr::Kind::report, config, attempts);
+  auto server = co_await tr::ask(socket, tr::Kind::done, config.messages, tr::Kind::report, config.done_attempts,
+                                 config.done_interval_ms, tr::server_program, attempts);
   json::object result{{"sent", config.messages}, {"bytes_sent", bytes}, {"send_seconds", send_seconds},
                       {"done_attempts", attempts}, {"server", server}};
   if (config.relay) {
     int relay_attempts = 0;
-    result["relay"] = (co_await ask(socket, tr::Kind::relay_query, 0, tr::Kind::relay_report, config, relay_attempts))
+    result["relay"] = (co_await tr::ask(socket, tr::Kind::relay_query, 0, tr::Kind::relay_report, config.done_attempts,
+                                        config.done_interval_ms, "netlab-relay", relay_attempts))
                           .at("session");
   }
   co_return result;
 }
 
 // ---- TCP: the stream, flow control seen from the sender --------------------------
-
-struct SendTally {
-  std::uint64_t would_block = 0;   // writes the kernel refused: the send buffer was full
-  double blocked_seconds = 0;      // time spent waiting for room
-  std::uint32_t min_peer_window = UINT32_MAX;
-  std::uint64_t zero_window_samples = 0;
-};
-
-awaitable<void> write_all(tcp::socket& socket, std::string_view bytes, SendTally& tally) {
-  while (!bytes.empty()) {
-    boost::system::error_code ec;
-    const std::size_t n = socket.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
-    if (ec == asio::error::would_block) {
-      ++tally.would_block;
-      const auto t0 = Clock::now();
-      auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_write, use_tuple);
-      tally.blocked_seconds += seconds_since(t0);
-      if (wait_ec) throw std::runtime_error("wait to write: " + wait_ec.message());
-      continue;
-    }
-    if (ec) throw std::runtime_error("write: " + ec.message());
-    bytes.remove_prefix(n);
-  }
-}
-
-void sample_window(tcp::socket& socket, SendTally& tally) {
-  auto flow = read_tcp_flow(socket.native_handle());
-  if (!flow || !flow->peer_window_known) return;
-  tally.min_peer_window = std::min(tally.min_peer_window, flow->peer_window);
-  if (flow->peer_window == 0) ++tally.zero_window_samples;
-}
-
-// Messages from the server until one of kind `want` (or the end of the stream).
-awaitable<std::optional<tr::StreamDecoder::Owned>> read_until(tcp::socket& socket, tr::StreamDecoder& decoder,
-                                                              tr::Kind want, std::uint64_t& bytes_in) {
-  std::vector<char> buffer(65536);
-  std::vector<tr::StreamDecoder::Owned> messages;
-  for (;;) {
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
-    if (ec == asio::error::eof) co_return std::nullopt;
-    if (ec) throw std::runtime_error("read from the server: " + ec.message());
-    bytes_in += n;
-    messages.clear();
-    if (auto error = decoder.feed({buffer.data(), n}, messages))
-      throw std::runtime_error(std::string("the server's reply: ") + std::string(tr::to_string(*error)));
-    for (auto& m : messages)
-      if (m.header.kind == want) co_return std::move(m);
-  }
-}
 
 awaitable<json::object> tcp_stream(const CommonOptions& options, const Config& config) {
   tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
@@ -214,25 +122,25 @@ awaitable<json::object> tcp_stream(const CommonOptions& options, const Config& c
   std::uint64_t bytes = 0, bytes_in = 0;
   const auto start = Clock::now();
   for (std::size_t i = 0; i < config.messages; ++i) {
-    co_await pace(config, start, i);
+    co_await tr::pace(config.rate, start, i);
     frame.clear();
     tr::encode(tr::Kind::data, i, now_us(), payloads.next(), frame);
-    co_await write_all(socket, frame, tally);
+    co_await tr::write_counted(socket, frame, tally);
     bytes += frame.size();
     if (i % 64 == 0) sample_window(socket, tally);
   }
   const double send_seconds = seconds_since(start);
   frame.clear();
   tr::encode(tr::Kind::done, config.messages, now_us(), {}, frame);
-  co_await write_all(socket, frame, tally);
+  co_await tr::write_counted(socket, frame, tally);
   bytes += frame.size();
   tr::StreamDecoder decoder;
-  auto report = co_await read_until(socket, decoder, tr::Kind::report, bytes_in);
+  auto report = co_await tr::read_until(socket, decoder, tr::Kind::report, bytes_in);
   if (!report) throw std::runtime_error("the server closed the connection without a report");
   const auto flow = read_tcp_flow(socket.native_handle());
   // Our FIN; the server answers with its own, and we read to the end.
   socket.shutdown(tcp::socket::shutdown_send);
-  co_await read_until(socket, decoder, tr::Kind::report, bytes_in);
+  co_await tr::read_until(socket, decoder, tr::Kind::report, bytes_in);
   spdlog::info("DOWN {}", who);
 
   json::object result{{"sent", config.messages},        {"bytes_sent", bytes},
@@ -312,11 +220,11 @@ awaitable<json::object> semantics(const CommonOptions& options, const Config& co
   {
     tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
     SendTally tally;
-    co_await write_all(socket, message, tally);
+    co_await tr::write_counted(socket, message, tally);
     socket.shutdown(tcp::socket::shutdown_send);
     tr::StreamDecoder decoder;
     std::uint64_t bytes_in = 0;
-    co_await read_until(socket, decoder, tr::Kind::report, bytes_in);  // to the server's FIN
+    co_await tr::read_until(socket, decoder, tr::Kind::report, bytes_in);  // to the server's FIN
     const auto flow = read_tcp_flow(socket.native_handle());
     if (flow) {
       out["tcp_one_message_segs_out"] = flow->segs_out;
@@ -330,9 +238,10 @@ awaitable<json::object> semantics(const CommonOptions& options, const Config& co
     socket.connect({address, options.port});
     auto [ec, n] = co_await socket.async_send(asio::buffer(message), use_tuple);
     (void)n;
-    if (ec) throw udp_failure({address, options.port}, ec);
+    if (ec) throw tr::udp_failure({address, options.port}, ec);
     int attempts = 0;
-    const auto report = co_await ask(socket, tr::Kind::done, 1, tr::Kind::report, config, attempts);
+    const auto report = co_await tr::ask(socket, tr::Kind::done, 1, tr::Kind::report, config.done_attempts,
+                                         config.done_interval_ms, tr::server_program, attempts);
     out["udp_one_message_packets"] = 1;
     out["udp_one_message_arrived"] = number(report.at("unique")) == 1;
   }
@@ -490,6 +399,10 @@ void semantics_checks(Result& result, const json::object& s) {
 
 awaitable<void> run_lab(const CommonOptions& options, const Config& config, Result& result) {
   auto& observed = result.observed();
+  if (config.mode == Mode::congestion) {
+    co_await tr::run_congestion(options, config.congestion, result);
+    co_return;
+  }
   if (config.mode == Mode::semantics) {
     observed["semantics"] = co_await semantics(options, config);
     semantics_checks(result, observed["semantics"].as_object());
@@ -510,7 +423,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
 void print_summary(const Result& result) {
   const auto& o = result.observed();
   for (const char* proto : {"tcp", "udp"}) {
-    if (!o.contains(proto)) continue;
+    if (!o.contains(proto) || !o.at(proto).as_object().contains("server")) continue;
     const auto& p = o.at(proto).as_object();
     std::cout << "  " << proto << ": " << account_text(p.at("server").as_object()) << "\n";
   }
@@ -531,9 +444,26 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, Proto>{
           {"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
       ->capture_default_str();
-  app.add_option("--mode", config.mode, "stream | semantics")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{{"stream", Mode::stream}, {"semantics", Mode::semantics}}))
+  app.add_option("--mode", config.mode, "stream | semantics | congestion")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{
+          {"stream", Mode::stream}, {"semantics", Mode::semantics}, {"congestion", Mode::congestion}}))
       ->capture_default_str();
+  auto& cc = config.congestion;
+  app.add_option("--scenario", cc.scenarios, "congestion: single share udp algorithms (any of them)")
+      ->check(CLI::IsMember({"single", "share", "udp", "algorithms"}))->delimiter(',');
+  app.add_option("--seconds", cc.seconds, "congestion: how long each flow sends")
+      ->capture_default_str()->check(CLI::Range(0.5, 120.0));
+  app.add_option("--sample-ms", cc.sample_ms, "congestion: TCP_INFO every this many ms")
+      ->capture_default_str()->check(CLI::Range(1.0, 1000.0));
+  app.add_option("--bottleneck-kbit", cc.bottleneck_kbit, "congestion: the bottleneck's rate (what netlab-wire was given)")
+      ->capture_default_str()->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
+  app.add_option("--udp-factor", cc.udp_factor, "congestion: the UDP sender's rate, times the bottleneck")
+      ->capture_default_str()->check(CLI::Range(0.1, 10.0));
+  app.add_option("--cc", cc.algorithms, "congestion: algorithms for the algorithms scenario (default cubic,reno,bbr)")
+      ->delimiter(',');
+  app.add_option("--wire-events", cc.wire_events, "congestion: netlab-wire's --events file, to set its drops beside TCP_INFO");
+  app.add_option("--csv", cc.csv, "congestion: write every TCP_INFO sample here");
+  app.add_option("--svg", cc.svg, "congestion: draw cwnd and the queue here (and NAME-algorithms.svg)");
   app.add_option("--messages", config.messages, "messages per protocol")
       ->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   app.add_option("--size", config.size, "payload bytes per message (a 32-byte header is added)")
@@ -563,10 +493,14 @@ int main(int argc, char** argv) {
   if (auto code = parse_options(app, argc, argv)) return *code;
   config.rate = rate == "max" ? 0 : std::stod(rate);
   config.seed = options.seed;
+  config.congestion.seed = options.seed;
+  if (app.count("--size") > 0) config.congestion.size = config.size;  // else full-sized segments
   init_logging("transport-client", options.log_level);
 
   Result result("transport", "client");
-  const char* mode = config.mode == Mode::stream ? "stream" : "semantics";
+  const char* mode = config.mode == Mode::stream      ? "stream"
+                     : config.mode == Mode::semantics ? "semantics"
+                                                      : "congestion";
   const char* proto = config.proto == Proto::tcp ? "tcp" : config.proto == Proto::udp ? "udp" : "both";
   result.params() = {{"mode", step.empty() ? std::string(mode) : step}, {"scenario", mode}, {"proto", proto}, {"messages", config.messages}, {"size", config.size},
                      {"rate", rate}, {"sndbuf", config.sndbuf}, {"relay", config.relay}, {"link_loss", config.link_loss}, {"seed", config.seed},
@@ -582,6 +516,9 @@ int main(int argc, char** argv) {
       if (config.mode == Mode::stream)
         std::cout << " --proto " << proto << ": " << config.messages << " messages of " << config.size
                   << " bytes, rate " << rate;
+      else if (config.mode == Mode::congestion)
+        std::cout << ": flows of " << config.congestion.seconds << " s through a "
+                  << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";
       else
         std::cout << ": port " << result.observed().at("semantics").at("dead_port") << " (nothing there) and port "
                   << options.port << " (the server)";

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstring>
 
 namespace netlab {
 
@@ -39,6 +40,16 @@ TcpInfoSnapshot to_snapshot(const tcp_info& info, socklen_t length) {
     snapshot.segs_out = info.tcpi_segs_out;
   if (reported(length, offsetof(tcp_info, tcpi_segs_in), sizeof info.tcpi_segs_in))
     snapshot.segs_in = info.tcpi_segs_in;
+  snapshot.snd_ssthresh = info.tcpi_snd_ssthresh;
+  snapshot.ca_state = info.tcpi_ca_state;
+  snapshot.lost = info.tcpi_lost;
+  if (reported(length, offsetof(tcp_info, tcpi_pacing_rate), sizeof info.tcpi_pacing_rate))
+    snapshot.pacing_rate = info.tcpi_pacing_rate;
+  if (reported(length, offsetof(tcp_info, tcpi_min_rtt), sizeof info.tcpi_min_rtt))
+    snapshot.min_rtt_us = info.tcpi_min_rtt;
+  // Linux 4.9 added the delivery rate.
+  if (reported(length, offsetof(tcp_info, tcpi_delivery_rate), sizeof info.tcpi_delivery_rate))
+    snapshot.delivery_rate = info.tcpi_delivery_rate;
   return snapshot;
 }
 
@@ -51,6 +62,13 @@ std::optional<TcpInfoSnapshot> read_tcp_info(int fd) {
   // a non-socket ENOTSOCK: none of them has a TCP_INFO to give.
   if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return std::nullopt;
   return to_snapshot(info, length);
+}
+
+std::string congestion_algorithm(int fd) {
+  char name[16] = {};  // TCP_CA_NAME_MAX in the kernel
+  socklen_t length = sizeof name;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, &length) != 0) return "";
+  return std::string(name, ::strnlen(name, length));
 }
 
 std::string describe(const TcpInfoSnapshot& info) {

@@ -8,11 +8,18 @@
 #                  dropped by the kernel (counted by SO_RXQ_OVFL and
 #                  UdpRcvbufErrors), TCP's sender waits instead (flow control)
 #   3 impaired     UDP through netlab-relay: seeded loss, duplication, jitter
-#   4 lossy-link   (root) two network namespaces joined by veth, nftables
-#                  dropping a share of the packets: TCP retransmits, UDP loses
+#   4 lossy-link   a client and a server namespace joined through netlab-wire,
+#                  which loses 10 % of what goes to the server (seeded): TCP
+#                  retransmits, UDP loses exactly what the wire dropped
 #   5 semantics    connect to a closed port (TCP: RST, UDP: nothing), and the
 #                  packets one message costs
 #   6 overhead     bytes and packets per message, from the capture
+#   7 congestion   the wire as a 20 Mbit/s bottleneck, 20 ms each way, a queue
+#                  of one bandwidth-delay product: TCP_INFO every 10 ms (cwnd.csv,
+#                  cwnd.svg) — slow start, the back-off after a loss, two flows
+#                  sharing, UDP beside TCP, one flow per congestion algorithm
+# Steps 4 and 7 build their path of namespaces as root, or for a normal user
+# inside an unprivileged user namespace (scripts/lib/netns.sh).
 # ss samples the lab port throughout, tcpdump records it (root, or a user
 # namespace), and each step prints the note's claims with their verdicts.
 # shellcheck source-path=SCRIPTDIR/../lib
@@ -23,6 +30,7 @@ source "$LIB/common.sh"
 source "$LIB/run.sh"
 source "$LIB/server.sh"
 source "$LIB/observe.sh"
+source "$LIB/netns.sh"
 
 readonly LAB=transport
 readonly DEFAULT_PORT=7001
@@ -30,51 +38,43 @@ readonly DEFAULT_RELAY_PORT=7101
 readonly SERVER=netlab-transport-server
 readonly CLIENT=netlab-transport-client
 readonly RELAY=netlab-relay
-readonly LINK_LOSS_PER_MILLE=100 # the lossy link drops 10 % of what reaches the server
+readonly LINK_LOSS=0.1     # the lossy link drops 10 % of what goes to the server
+readonly LINK_SEED=7
+# The bottleneck: 20 Mbit/s, 20 ms each way; its queue holds one
+# bandwidth-delay product: 20 Mbit/s x 40 ms = 100 kB = 66 frames of 1514 bytes.
+readonly BOTTLENECK_KBIT=20000
+readonly BOTTLENECK_DELAY_MS=20
+readonly BOTTLENECK_QUEUE=66
+CONGESTION_SECONDS=10      # each flow of the congestion step (--quick: 3)
 
 STEPS=()          # the client result of each step, in order
 CAPTURE_NOTES=()  # what the captures show, for summary.md
-NETNS_A=""        # the lossy link's namespaces, while they exist
-NETNS_B=""
 STEP_CAPTURE_PID=""
+PATH_BLOCKER=""
 STEP_CAPTURE_FILE=""
 
 usage() {
   cat <<EOF
-usage: scripts/lab transport [--capture|--no-capture] [--port P] [-- client options]
+usage: scripts/lab transport [--quick] [--capture|--no-capture] [--port P] [-- client options]
 
 Runs netlab-transport-server, netlab-transport-client and netlab-relay through
-six steps (plain, slow-reader, impaired, lossy-link, semantics, overhead) on
-one port (default $DEFAULT_PORT, TCP and UDP; the relay on $DEFAULT_RELAY_PORT) and writes
-runs/<UTC time>-transport/: server.log, relay.log, client-<step>.json,
+seven steps (plain, slow-reader, impaired, lossy-link, semantics, overhead,
+congestion) on one port (default $DEFAULT_PORT, TCP and UDP; the relay on $DEFAULT_RELAY_PORT) and
+writes runs/<UTC time>-transport/: server.log, relay.log, client-<step>.json,
 client.json, ss.csv, capture.pcap and per-step captures (root, or a user
-namespace), env.txt, summary.md.
+namespace), wire-<step>.json and .events (netlab-wire), cwnd.csv, cwnd.svg,
+env.txt, summary.md.
 
-The lossy-link step needs root (network namespaces, veth, nftables); without
-it the step says so and is skipped.
+The lossy-link and congestion steps run across netlab-wire between network
+namespaces: as root, or for a normal user inside an unprivileged user
+namespace; where the system allows neither, they say so and are skipped.
 
+  --quick        congestion flows of 3 s instead of 10
   --capture      record the lab's port with tcpdump when possible (default)
   --no-capture   do not run tcpdump
   --port P       the server's port for every step (0 = any free port)
   -- ...         more client options for the stream steps, e.g. -- --messages 2000
 EOF
-}
-
-# Namespaces are not in the library's registry: removed here, after every
-# process (some ran inside them) has been stopped.
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  run_cleanups
-  delete_namespaces
-  exit "$status"
-}
-
-delete_namespaces() {
-  [[ -z $NETNS_A ]] || ip netns del "$NETNS_A" 2>/dev/null || true
-  [[ -z $NETNS_B ]] || ip netns del "$NETNS_B" 2>/dev/null || true
-  NETNS_A=""
-  NETNS_B=""
 }
 
 # --- one step's own capture (the whole-run capture.pcap mixes the steps) ------
@@ -198,79 +198,66 @@ step_impaired() {
   stop_server "$server_pid"
 }
 
-# Why the lossy link cannot run here, or nothing.
-lossy_link_blocker() {
-  if [[ -n ${NETLAB_IN_NS-} ]]; then
-    echo "running inside a user namespace (not real root): cannot create network namespaces"
-  elif ((EUID != 0)); then
-    echo "needs root (network namespaces, veth, nftables)"
-  elif ! command -v nft >/dev/null; then
-    echo "nft is not installed (apt-get install nftables)"
-  elif ! command -v ip >/dev/null; then
-    echo "ip is not installed (apt-get install iproute2)"
-  fi
-}
-
-# Two namespaces, a (server, 198.18.0.1) and b (client, 198.18.0.2), joined
-# by veth; in a, nftables drops a random share of what arrives from b. nft's
-# numgen random is the kernel's generator: it takes no seed.
-make_lossy_link() {
-  local suffix veth_a veth_b
-  suffix=$(printf '%04x%04x' "$RANDOM" "$RANDOM")
-  veth_a=nltra$suffix
-  veth_b=nltrb$suffix
-  NETNS_A=netlab-tr-a-$suffix
-  ip netns add "$NETNS_A"
-  NETNS_B=netlab-tr-b-$suffix
-  ip netns add "$NETNS_B"
-  ip link add "$veth_a" netns "$NETNS_A" type veth peer name "$veth_b" netns "$NETNS_B"
-  ip -n "$NETNS_A" addr add 198.18.0.1/30 dev "$veth_a"
-  ip -n "$NETNS_B" addr add 198.18.0.2/30 dev "$veth_b"
-  ip -n "$NETNS_A" link set "$veth_a" up
-  ip -n "$NETNS_B" link set "$veth_b" up
-  ip -n "$NETNS_A" link set lo up
-  ip -n "$NETNS_B" link set lo up
-  ip netns exec "$NETNS_A" nft -f - <<EOF
-table inet netlab {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    iifname "$veth_a" meta l4proto udp numgen random mod 1000 < $LINK_LOSS_PER_MILLE counter drop
-    iifname "$veth_a" meta l4proto tcp numgen random mod 1000 < $LINK_LOSS_PER_MILLE counter drop
-  }
-}
-EOF
-  say "lossy link: $NETNS_A (198.18.0.1) <-> $NETNS_B (198.18.0.2), nftables drops $((LINK_LOSS_PER_MILLE / 10)) % of packets into $NETNS_A"
-}
-
-# "udp 123 tcp 45": the packets each rule dropped.
-lossy_link_drops() {
-  ip netns exec "$NETNS_A" nft list ruleset |
-    awk '/l4proto udp/ { for (i = 1; i < NF; i++) if ($i == "packets") u = $(i + 1) }
-         /l4proto tcp/ { for (i = 1; i < NF; i++) if ($i == "packets") t = $(i + 1) }
-         END { print "udp " (u + 0) " tcp " (t + 0) }'
-}
-
-step_lossy_link() {
-  local reason drops
-  reason=$(lossy_link_blocker)
+# The path of namespaces through netlab-wire, built once for the steps that use it.
+path_ready() {
+  local reason
+  [[ -z $NETLAB_NS_CLIENT ]] || return 0
+  reason=$(netns_blocker)
   if [[ -n $reason ]]; then
-    say ""
-    say "--- step lossy-link: skipped — $reason"
-    CAPTURE_NOTES+=("lossy-link: skipped — $reason")
-    return 0
+    PATH_BLOCKER=$reason
+    return 1
   fi
-  make_lossy_link
-  printf '===== lossy-link (%s, in %s) =====\n' "$(date -u +%H:%M:%SZ)" "$NETNS_A" >>"$NETLAB_RUN/server.log"
-  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.lossy-link" \
-    ip netns exec "$NETNS_A" "$NETLAB_BIN_DIR/$SERVER" --host 198.18.0.1 --port "$DEFAULT_PORT" --log-level info
+  netns_path_up
+  netns_env >>"$NETLAB_RUN/env.txt"
+  say "path: $NETLAB_NS_CLIENT ($NETLAB_CLIENT_ADDR) <-> netlab-wire in $NETLAB_NS_WIRE <-> $NETLAB_NS_SERVER ($NETLAB_SERVER_ADDR)"
+}
+
+skip_step() {
+  say ""
+  say "--- step $1: skipped — $2"
+  CAPTURE_NOTES+=("$1: skipped — $2")
+}
+
+# The server on the server's side of the path, for one step.
+path_server_up() {
+  printf '===== %s (%s, in %s) =====\n' "$1" "$(date -u +%H:%M:%SZ)" "$NETLAB_NS_SERVER" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$1" \
+    "${NETLAB_IN_SERVER[@]}" "$NETLAB_BIN_DIR/$SERVER" --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" --log-level info
+}
+
+# The wire loses a seeded 10 % of what goes to the server; the same seed
+# loses the same datagrams of the same stream, run after run.
+step_lossy_link() {
+  local udp_dropped tcp_dropped
+  path_ready || { skip_step lossy-link "$PATH_BLOCKER"; return 0; }
+  wire_start lossy-link --loss "left>right=$LINK_LOSS" --seed "$LINK_SEED"
+  path_server_up lossy-link
   client_args --messages 3000 --size 200 --rate 20000 --seed 1
-  client lossy-link ip netns exec "$NETNS_B" "$NETLAB_BIN_DIR/$CLIENT" --host 198.18.0.1 --port "$NETLAB_SERVER_PORT" \
-    --link-loss "0.$(printf '%03d' "$LINK_LOSS_PER_MILLE")" "${NETLAB_CLIENT_ARGS[@]}"
+  client lossy-link "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --host "$NETLAB_SERVER_ADDR" --port "$NETLAB_SERVER_PORT" \
+    --link-loss "$LINK_LOSS" "${NETLAB_CLIENT_ARGS[@]}"
   stop_server "$NETLAB_SERVER_PID"
-  drops=$(lossy_link_drops)
-  CAPTURE_NOTES+=("lossy-link: the nftables rules dropped ${drops/ tcp/ packets, tcp} packets (nft list ruleset counters)")
-  say "nftables dropped: $drops"
-  delete_namespaces
+  wire_stop
+  udp_dropped=$(wire_value '/directions/left>right/dropped/udp')
+  tcp_dropped=$(wire_value '/directions/left>right/dropped/tcp')
+  CAPTURE_NOTES+=("lossy-link: netlab-wire (seed $LINK_SEED) dropped udp $udp_dropped packets, tcp $tcp_dropped packets on the way to the server (wire-lossy-link.json)")
+  say "netlab-wire dropped: udp $udp_dropped tcp $tcp_dropped"
+}
+
+# TCP through a bottleneck: the congestion window, sampled every 10 ms.
+step_congestion() {
+  local queue_drops
+  path_ready || { skip_step congestion "$PATH_BLOCKER"; return 0; }
+  wire_start congestion --rate "$BOTTLENECK_KBIT" --delay "$BOTTLENECK_DELAY_MS" --queue "$BOTTLENECK_QUEUE" --seed 1
+  say "netlab-wire: ${BOTTLENECK_KBIT} kbit/s, ${BOTTLENECK_DELAY_MS} ms each way, queue $BOTTLENECK_QUEUE frames"
+  path_server_up congestion
+  client congestion "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --mode congestion --host "$NETLAB_SERVER_ADDR" \
+    --port "$NETLAB_SERVER_PORT" --seconds "$CONGESTION_SECONDS" --bottleneck-kbit "$BOTTLENECK_KBIT" \
+    --wire-events "$NETLAB_WIRE_EVENTS" --csv "$NETLAB_RUN/cwnd.csv" --svg "$NETLAB_RUN/cwnd.svg" --max-seconds 600
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  queue_drops=$(wire_value '/directions/left>right/dropped/queue')
+  CAPTURE_NOTES+=("congestion: the bottleneck's queue dropped $queue_drops frames (max depth $(wire_value '/directions/left>right/queue_max')); cwnd over time: [cwnd.svg](cwnd.svg), [cwnd-algorithms.svg](cwnd-algorithms.svg), samples in cwnd.csv")
+  say "netlab-wire: the queue dropped $queue_drops frames; chart: $NETLAB_RUN/cwnd.svg"
 }
 
 step_semantics() {
@@ -346,11 +333,22 @@ report() {
 }
 
 main() {
-  parse_lab_args "$@"
-  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
+  local args=() original=("$@")
+  # --quick is this lab's own option; the rest is the common lab command line.
+  while (($#)); do
+    case $1 in
+      --quick) CONGESTION_SECONDS=3 ;;
+      --) args+=("$@"); break ;;
+      *) args+=("$1") ;;
+    esac
+    shift
+  done
+  parse_lab_args "${args[@]}"
+  NETLAB_WANTS_NETNS=yes
+  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "${original[@]}"
   trap cleanup EXIT INT TERM
   bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" "$RELAY" netlab-report netlab-pcap
+  require_programs "$SERVER" "$CLIENT" "$RELAY" netlab-report netlab-pcap netlab-wire
   choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
   make_run_dir "$LAB"
   write_env_txt "$NETLAB_RUN/env.txt"
@@ -367,6 +365,7 @@ main() {
   step_lossy_link
   step_semantics
   step_overhead
+  step_congestion
   stop_observers
   write_ladders "$NETLAB_RUN"
   report

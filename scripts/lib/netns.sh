@@ -49,11 +49,9 @@ netns_blocker() {
 # Inside a user namespace /run belongs to the real root: a private tmpfs over
 # it (in this script's own mount namespace) gives `ip netns` a place for its names.
 netns_private_run() {
-  [[ -n ${NETLAB_IN_NS-} ]] || return 0
-  mountpoint -q /run/netns 2>/dev/null && return 0
-  [[ -n ${NETLAB_RUN_MOUNTED-} ]] && return 0
+  [[ -n ${NETLAB_IN_NS-} && ! -e /run/.netlab-private ]] || return 0
   mount -t tmpfs -o mode=0755 netlab-run /run || die "cannot mount a private /run in the user namespace"
-  NETLAB_RUN_MOUNTED=1
+  : >/run/.netlab-private
 }
 
 netns_add() {

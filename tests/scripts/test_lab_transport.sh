@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Test: `scripts/lab transport` runs its six steps and writes its run folder
-# (server.log, relay.log, client.json with every step, ss.csv, env.txt,
+# Test: `scripts/lab transport --quick` runs its seven steps and writes its run
+# folder (server.log, relay.log, client.json with every step, ss.csv, env.txt,
 # summary.md); TCP delivers every message in every step; on the impaired path
 # the relay's counts equal the server's; the slow reader's UDP loss equals the
-# kernel's drop count. As root: the lossy-link step ran (TCP retransmitted,
-# UDP lost exactly what nftables dropped) and no namespace is left behind; with
+# kernel's drop count. Across netlab-wire (as root, and for any user where user
+# namespaces are allowed): the lossy-link step ran (TCP retransmitted, UDP lost
+# exactly what the wire dropped) and no namespace is left behind; the
+# congestion step sampled TCP_INFO into cwnd.csv, drew cwnd.svg, and every
+# check got a verdict while the bottleneck queue really dropped; with
 # tcpdump, the per-step captures hold the RST and the ICMP port unreachables
 # from the closed port (netlab-pcap facts), as the lab reported them.
 set -euo pipefail
@@ -74,28 +77,60 @@ check_steps() {
   echo "ok: semantics: TCP refused"
 }
 
+# The lossy link and the congestion step run across netlab-wire, as root and
+# (in a user namespace) as any user; only a system that forbids both skips them.
 check_lossy_link() {
-  if ((EUID != 0)) || ! command -v nft >/dev/null; then
-    grep -q 'lossy-link: skipped' "$TMP/out.txt" || fail "without root or nft the lossy link must say it was skipped"
-    echo "skipped: the lossy-link checks need root and nft ($(grep -m1 'lossy-link: skipped' "$TMP/out.txt"))"
+  if grep -q 'lossy-link: skipped' "$TMP/out.txt"; then
+    ((EUID != 0)) || fail "as root the lossy link must run ($(grep -m1 'lossy-link: skipped' "$TMP/out.txt"))"
+    grep -q 'user namespace' "$TMP/out.txt" || fail "lossy-link skipped without saying user namespaces are refused"
+    echo "skipped: $(grep -m1 'lossy-link: skipped' "$TMP/out.txt")"
     return 0
   fi
-  local i udp_dropped lost attempt socket_drops ns
-  i=$(step_index lossy-link) || fail "as root, client.json has no lossy-link step"
+  local i udp_dropped lost attempt socket_drops ns wire=$RUN/wire-lossy-link.json
+  i=$(step_index lossy-link) || fail "client.json has no lossy-link step"
   [[ $(value "/observed/steps/$i/observed/tcp/server/lost") == 0 ]] || fail "lossy-link: TCP lost messages"
   (($(value "/observed/steps/$i/observed/tcp/total_retrans") > 0)) || fail "lossy-link: TCP retransmitted nothing"
   lost=$(value "/observed/steps/$i/observed/udp/server/lost")
   attempt=$(value "/observed/steps/$i/observed/udp/server/done_attempt")
   socket_drops=$(value "/observed/steps/$i/observed/udp/server/socket_drops")
-  udp_dropped=$(sed -n 's/.*the nftables rules dropped udp \([0-9]*\) packets.*/\1/p' "$TMP/out.txt")
-  [[ -n $udp_dropped ]] || fail "lossy-link: the nftables counters were not reported"
+  [[ -f $wire ]] || fail "lossy-link: no wire-lossy-link.json"
+  udp_dropped=$("$BIN/netlab-report" get "$wire" '/directions/left>right/dropped/udp')
+  ((udp_dropped > 0)) || fail "lossy-link: the wire dropped no UDP datagram"
   ((lost + attempt - 1 == udp_dropped + socket_drops)) ||
-    fail "lossy-link: UDP lost $lost (+$((attempt - 1)) done copies), nftables dropped $udp_dropped, socket $socket_drops"
+    fail "lossy-link: UDP lost $lost (+$((attempt - 1)) done copies), the wire dropped $udp_dropped, socket $socket_drops"
+  grep -qF "netlab-wire (seed 7) dropped udp $udp_dropped packets" "$RUN/summary.md" ||
+    fail "summary.md does not give the wire's drop count"
   # The namespaces this run made (named in its output) must be gone.
-  for ns in $(grep -o 'netlab-tr-[ab]-[0-9a-f]*' "$TMP/out.txt" | sort -u); do
-    ! ip netns list | grep -q "^$ns\b" || fail "the lab left the namespace $ns behind"
+  for ns in $(grep -o 'netlab-\(client\|wire\|server\)-[0-9a-f]*' "$TMP/out.txt" | sort -u); do
+    ! ip netns list 2>/dev/null | grep -q "^$ns\b" || fail "the lab left the namespace $ns behind"
   done
-  echo "ok: lossy link: TCP retransmitted, UDP lost $lost = nftables' $udp_dropped drops; namespaces removed"
+  echo "ok: lossy link: TCP retransmitted, UDP lost $lost = the wire's $udp_dropped drops; namespaces removed"
+}
+
+check_congestion() {
+  if grep -q 'congestion: skipped' "$TMP/out.txt"; then
+    ((EUID != 0)) || fail "as root the congestion step must run"
+    echo "skipped: $(grep -m1 'congestion: skipped' "$TMP/out.txt")"
+    return 0
+  fi
+  local i id rows flows drops
+  i=$(step_index congestion) || fail "client.json has no congestion step"
+  [[ -s $RUN/cwnd.csv && -s $RUN/cwnd.svg ]] || fail "congestion: no cwnd.csv or cwnd.svg"
+  rows=$(($(wc -l <"$RUN/cwnd.csv") - 1))
+  ((rows > 100)) || fail "congestion: only $rows TCP_INFO samples in cwnd.csv"
+  grep -q '<polyline' "$RUN/cwnd.svg" || fail "congestion: cwnd.svg draws nothing"
+  for id in tcp-slow-start tcp-backs-off-on-loss tcp-fills-the-link tcp-flows-share udp-ignores-congestion tcp-algorithms-differ; do
+    [[ $(verdict "$id" "$RUN/client-congestion.json") =~ ^(confirmed|refuted|nuanced)$ ]] || fail "congestion: check $id has no verdict"
+  done
+  # Every message of every flow arrived once with its checksum right.
+  [[ $(value "/observed/steps/$i/observed/single/server/lost") == 0 &&
+     $(value "/observed/steps/$i/observed/single/server/corrupted") == 0 ]] || fail "congestion: the single flow lost or corrupted messages"
+  # The back-off was measured at a loss the wire really caused: its queue dropped frames.
+  drops=$("$BIN/netlab-report" get "$RUN/wire-congestion.json" '/directions/left>right/dropped/queue')
+  ((drops > 0)) || fail "congestion: the bottleneck queue dropped nothing"
+  flows=$(cut -d, -f1 "$RUN/cwnd.csv" | sort -u | grep -c -v '^flow$')
+  ((flows >= 4)) || fail "congestion: cwnd.csv has $flows flows"
+  echo "ok: congestion: $rows samples of $flows flows, the queue dropped $drops frames, every check has a verdict"
 }
 
 check_capture() {
@@ -129,10 +164,11 @@ check_capture() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab transport --port 0
+  run_lab transport --port 0 --quick
   check_files
   check_steps
   check_lossy_link
+  check_congestion
   check_capture
 }
 

@@ -282,7 +282,7 @@ TEST_CASE("jitter never reorders: the link stays first in, first out") {
   for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i].bytes.back() == static_cast<std::uint8_t>(i));
 }
 
-TEST_CASE("--reorder holds a frame back until the next one has gone") {
+TEST_CASE("reordering holds a frame back until the next one has gone") {
   auto e = engine({.reorder = 1.0});
   CHECK_FALSE(e.on_frame(l2r, t0, udp(8, 1)));    // held
   CHECK(e.on_frame(l2r, t0, udp(8, 2)));          // goes now (only one is held at a time)

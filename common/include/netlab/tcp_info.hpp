@@ -21,7 +21,16 @@ struct TcpInfoSnapshot {
   std::uint64_t bytes_received = 0;
   std::uint32_t segs_out = 0;
   std::uint32_t segs_in = 0;
+  std::uint32_t snd_ssthresh = 0;    // slow-start threshold, segments (a huge value until the first loss)
+  std::uint8_t ca_state = 0;         // 0 open, 1 disorder, 2 CWR, 3 recovery, 4 loss
+  std::uint32_t lost = 0;            // segments the sender believes lost now
+  std::uint64_t delivery_rate = 0;   // bytes/s the connection delivered lately (0 where not reported)
+  std::uint64_t pacing_rate = 0;     // bytes/s
+  std::uint32_t min_rtt_us = 0;
 };
+
+// The congestion-control algorithm of socket `fd` ("cubic", "reno", "bbr"), or "".
+std::string congestion_algorithm(int fd);
 
 // The snapshot of socket `fd`, or nullopt if it is not a TCP socket.
 std::optional<TcpInfoSnapshot> read_tcp_info(int fd);

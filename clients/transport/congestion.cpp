@@ -1,0 +1,433 @@
+#include "congestion.hpp"
+
+#include "cwnd.hpp"
+#include "stream.hpp"
+
+#include "netlab/readiness.hpp"
+#include "netlab/stats.hpp"
+#include "netlab/tcp_info.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace netlab::transport {
+
+namespace {
+
+namespace json = boost::json;
+using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::int64_t mono_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+
+std::string fixed(double value, int digits = 2) {
+  std::ostringstream text;
+  text.setf(std::ios::fixed);
+  text.precision(digits);
+  text << value;
+  return text.str();
+}
+
+// One TCP flow and what was measured on it.
+struct FlowRun {
+  FlowSeries series;
+  std::int64_t start_ns = 0, end_ns = 0;  // CLOCK_MONOTONIC: the sending window
+  std::uint64_t sent = 0, bytes_sent = 0;
+  double goodput_mbit = 0;  // acknowledged bytes in the sending window, per second
+  json::object server;      // the server's account: every message once, checksums right
+};
+
+CwndSample sample(int fd, Clock::time_point start) {
+  CwndSample s;
+  s.t_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  s.mono_ns = mono_ns();
+  if (const auto info = read_tcp_info(fd)) {
+    s.cwnd = info->snd_cwnd;
+    s.ssthresh = info->snd_ssthresh;
+    s.srtt_us = info->rtt_us;
+    s.total_retrans = info->total_retrans;
+    s.lost = info->lost;
+    s.ca_state = info->ca_state;
+    s.delivery_mbit = static_cast<double>(info->delivery_rate) * 8 / 1e6;
+    s.bytes_acked = info->bytes_acked;
+  }
+  return s;
+}
+
+// Sends numbered messages for config.seconds, sampling TCP_INFO on the side,
+// then "done" and the server's account of what arrived.
+awaitable<void> tcp_flow(const CommonOptions& options, const CongestionConfig& config, const std::string& algorithm,
+                         FlowRun& run) {
+  tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
+  const int fd = socket.native_handle();
+  if (!algorithm.empty() &&
+      ::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algorithm.data(), static_cast<socklen_t>(algorithm.size())) != 0)
+    throw std::system_error(errno, std::generic_category(), "TCP_CONGESTION " + algorithm);
+  run.series.algorithm = congestion_algorithm(fd);
+  // A fixed send buffer well above the path's window (its bandwidth-delay
+  // product plus the queue), so what is left to drain after the window closes
+  // is short; a buffer does not change how the congestion window moves.
+  socket.set_option(asio::socket_base::send_buffer_size(512 * 1024));
+  socket.non_blocking(true);
+  const auto start = Clock::now();
+  run.start_ns = mono_ns();
+  bool sending = true;
+  std::uint64_t acked_at_end = 0;
+
+  auto sender = [&]() -> awaitable<void> {
+    PayloadGenerator payloads(config.seed, config.size, config.size);
+    SendTally tally;
+    std::string frame;
+    while (seconds_since(start) < config.seconds) {
+      frame.clear();
+      encode(Kind::data, run.sent, now_us(), payloads.next_view(), frame);
+      co_await write_counted(socket, frame, tally);
+      ++run.sent;
+      run.bytes_sent += frame.size();
+    }
+    sending = false;
+    run.end_ns = mono_ns();
+    if (const auto info = read_tcp_info(fd)) acked_at_end = info->bytes_acked;
+  };
+  auto sampler = [&]() -> awaitable<void> {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(config.sample_ms));
+    for (std::size_t n = 0; sending && n < 1'000'000; ++n) {
+      run.series.samples.push_back(sample(fd, start));
+      timer.expires_after(period);
+      co_await timer.async_wait(use_tuple);
+    }
+  };
+  co_await (sender() && sampler());
+  run.goodput_mbit = static_cast<double>(acked_at_end) * 8 / 1e6 / config.seconds;
+
+  std::string done;
+  encode(Kind::done, run.sent, now_us(), {}, done);
+  SendTally tally;
+  co_await write_counted(socket, done, tally);
+  StreamDecoder decoder;
+  std::uint64_t bytes_in = 0;
+  auto report = co_await read_until(socket, decoder, Kind::report, bytes_in);
+  if (!report) throw std::runtime_error("the server closed the connection without a report");
+  run.server = json::parse(report->payload).as_object();
+  socket.shutdown(tcp::socket::shutdown_send);
+  co_await read_until(socket, decoder, Kind::report, bytes_in);
+}
+
+struct UdpRun {
+  std::uint64_t sent = 0, bytes_sent = 0;
+  double send_seconds = 0, target_mbit = 0, sent_mbit = 0;
+  json::object server;
+};
+
+// Datagrams at a fixed rate whatever happens to them: UDP has no window to close.
+awaitable<void> udp_flood(const CommonOptions& options, const CongestionConfig& config, UdpRun& run) {
+  const udp::endpoint to(asio::ip::make_address(options.host), options.port);
+  udp::socket socket(co_await asio::this_coro::executor, udp::v4());
+  socket.connect(to);
+  const double datagram = static_cast<double>(header_size + config.size);
+  run.target_mbit = static_cast<double>(config.bottleneck_kbit) * config.udp_factor / 1000;
+  const double rate = run.target_mbit * 1e6 / 8 / datagram;  // datagrams per second
+  PayloadGenerator payloads(config.seed + 1, config.size, config.size);
+  std::string bytes;
+  const auto start = Clock::now();
+  for (std::size_t i = 0; seconds_since(start) < config.seconds; ++i) {
+    co_await pace(rate, start, i);
+    bytes.clear();
+    encode(Kind::data, i, now_us(), payloads.next_view(), bytes);
+    auto [ec, n] = co_await socket.async_send(asio::buffer(bytes), use_tuple);
+    if (ec) throw udp_failure(to, ec);
+    ++run.sent;
+    run.bytes_sent += n;
+  }
+  run.send_seconds = seconds_since(start);
+  // IP + UDP headers on top of what the socket took: the rate on the link.
+  run.sent_mbit = (static_cast<double>(run.bytes_sent) + 28.0 * static_cast<double>(run.sent)) * 8 / 1e6 / run.send_seconds;
+  int used = 0;
+  run.server = co_await ask(socket, Kind::done, run.sent, Kind::report, 25, 200, server_program, used);
+}
+
+// What netlab-wire wrote about the forward direction (client to server).
+struct WireRecord {
+  std::vector<std::pair<std::int64_t, double>> queue;  // mono_ns, depth
+  std::vector<std::int64_t> queue_drops;               // mono_ns of each frame the full queue dropped
+};
+
+WireRecord read_wire_events(const std::string& path) {
+  WireRecord record;
+  if (path.empty()) return record;
+  std::ifstream in(path);
+  std::string line;
+  for (std::size_t n = 0; n < 2'000'000 && std::getline(in, line); ++n) {
+    boost::system::error_code ec;
+    const auto value = json::parse(line, ec);
+    if (ec || !value.is_object()) continue;  // a line being written as we read
+    const auto& o = value.as_object();
+    const auto* dir = o.if_contains("dir");
+    const auto* event = o.if_contains("event");
+    if (!dir || !event || dir->as_string() != "left>right") continue;
+    const auto at = o.at("mono_ns").to_number<std::int64_t>();
+    if (event->as_string() == "queue") record.queue.emplace_back(at, o.at("queue").to_number<double>());
+    if (event->as_string() == "drop" && o.at("cause").as_string() == "queue") {
+      record.queue_drops.push_back(at);
+      record.queue.emplace_back(at, o.at("queue").to_number<double>());
+    }
+  }
+  return record;
+}
+
+std::vector<QueuePoint> queue_during(const WireRecord& wire, std::int64_t start_ns, std::int64_t end_ns) {
+  std::vector<QueuePoint> points;
+  for (auto [at, depth] : wire.queue)
+    if (at >= start_ns && at <= end_ns) points.push_back({static_cast<double>(at - start_ns) / 1e6, depth});
+  return points;
+}
+
+std::size_t drops_during(const WireRecord& wire, std::int64_t start_ns, std::int64_t end_ns) {
+  return static_cast<std::size_t>(std::count_if(wire.queue_drops.begin(), wire.queue_drops.end(),
+                                                [&](auto at) { return at >= start_ns && at <= end_ns; }));
+}
+
+json::object flow_json(const FlowRun& run) {
+  const auto slow = analyse_slow_start(run.series.samples);
+  const auto back = analyse_back_off(run.series.samples);
+  std::uint32_t retrans = run.series.samples.empty() ? 0 : run.series.samples.back().total_retrans;
+  return {{"label", run.series.label},     {"algorithm", run.series.algorithm},
+          {"messages_sent", run.sent},     {"bytes_sent", run.bytes_sent},
+          {"goodput_mbit", run.goodput_mbit}, {"samples", run.series.samples.size()},
+          {"total_retrans", retrans},
+          {"slow_start", {{"measured", slow.measured}, {"growth_per_rtt", slow.growth_per_rtt},
+                          {"end_ms", slow.end_ms}, {"end_cwnd", slow.end_cwnd}, {"ended_by", slow.ended_by}}},
+          {"back_off", {{"loss_seen", back.loss_seen}, {"loss_ms", back.loss_ms}, {"cwnd_before", back.cwnd_before},
+                        {"ssthresh_after", back.ssthresh_after}, {"ratio", back.ratio}}},
+          {"server", run.server}};
+}
+
+// Every message arrived once, in order, with its checksum right.
+bool intact(const FlowRun& run) {
+  const auto& s = run.server;
+  auto n = [&](const char* key) { return s.contains(key) ? s.at(key).to_number<std::uint64_t>() : UINT64_MAX; };
+  return n("unique") == run.sent && n("lost") == 0 && n("corrupted") == 0 && n("duplicated") == 0;
+}
+
+std::string intact_text(const FlowRun& run) {
+  return intact(run) ? "all " + std::to_string(run.sent) + " messages arrived once, checksums right"
+                     : "the server's account does not match what was sent";
+}
+
+std::vector<std::string> available_algorithms() {
+  std::ifstream in("/proc/sys/net/ipv4/tcp_available_congestion_control");
+  std::vector<std::string> names;
+  for (std::string name; in >> name && names.size() < 32;) names.push_back(name);
+  return names;
+}
+
+// --- the checks -------------------------------------------------------------------------
+
+constexpr const char* note_claim = "tcp和udp: TCP 有拥塞控制 (congestion control), UDP 没有";
+
+void single_checks(Result& result, const FlowRun& run, const WireRecord& wire, const CongestionConfig& config) {
+  const auto& samples = run.series.samples;
+  const auto slow = analyse_slow_start(samples);
+  std::string slow_text = slow.measured ? "cwnd grew x" + fixed(slow.growth_per_rtt) + " per round trip until " +
+                                              fixed(slow.end_ms, 0) + " ms (cwnd " + std::to_string(slow.end_cwnd) +
+                                              "), ended by " + slow.ended_by
+                                        : "too few samples of growth to measure (" + std::to_string(samples.size()) +
+                                              " samples)";
+  if (slow.ended_by == "hystart")
+    slow_text += " — HyStart set ssthresh before any loss: the round-trip time rose as the queue filled";
+  result.add_check({"tcp-slow-start", std::string(note_claim) + " — asked next: slow start grows the window fast",
+                    "cwnd grows by >= 1.5x per round trip in slow start", slow_text,
+                    !slow.measured ? Verdict::nuanced
+                    : slow.growth_per_rtt >= 1.5 ? Verdict::confirmed
+                                                 : Verdict::refuted,
+                    "TCP_INFO snd_cwnd, snd_ssthresh, srtt every " + fixed(config.sample_ms, 0) + " ms (cwnd.csv)"});
+
+  const auto back = analyse_back_off(samples);
+  const auto drops = drops_during(wire, run.start_ns, run.end_ns);
+  const auto beta = textbook_beta(run.series.algorithm);
+  std::string observed = back.loss_seen ? "first loss at " + fixed(back.loss_ms, 0) + " ms: cwnd " +
+                                              std::to_string(back.cwnd_before) + " -> ssthresh " +
+                                              std::to_string(back.ssthresh_after) + " (x" + fixed(back.ratio) + ")"
+                                        : "no loss during the flow";
+  observed += "; the wire's queue dropped " + std::to_string(drops) + " frames of this flow" +
+              (wire.queue.empty() && config.wire_events.empty() ? " (no wire events given)" : "");
+  Verdict verdict = Verdict::nuanced;
+  if (back.loss_seen && back.ratio > 0) {
+    if (back.ratio >= 1) verdict = Verdict::refuted;
+    else if (beta && std::abs(back.ratio - *beta) <= 0.15) verdict = Verdict::confirmed;
+  }
+  result.add_check({"tcp-backs-off-on-loss", std::string(note_claim) + " — asked next: what does TCP do on a loss?",
+                    beta ? run.series.algorithm + " sets ssthresh to " + fixed(*beta, 1) + " x cwnd after a loss"
+                         : run.series.algorithm + " has no fixed back-off factor (it is not loss-based)",
+                    observed, verdict,
+                    "TCP_INFO around the first retransmission; drops from netlab-wire's event log (queue full)"});
+
+  const double link_mbit = static_cast<double>(config.bottleneck_kbit) / 1000;
+  const double share = link_mbit > 0 ? run.goodput_mbit / link_mbit : 0;
+  result.add_check({"tcp-fills-the-link", std::string(note_claim) + " — asked next: does backing off waste the link?",
+                    "goodput >= 80 % of the bottleneck",
+                    fixed(run.goodput_mbit) + " Mbit/s acknowledged of a " + fixed(link_mbit, 1) + " Mbit/s bottleneck (" +
+                        fixed(100 * share, 0) + " %); " + intact_text(run),
+                    !intact(run) ? Verdict::refuted : share >= 0.8 ? Verdict::confirmed : Verdict::nuanced,
+                    "TCP_INFO bytes_acked over the sending window; the server's account of every message"});
+}
+
+void share_checks(Result& result, const std::vector<FlowRun>& flows, const CongestionConfig& config) {
+  std::vector<double> goodputs;
+  std::string text;
+  bool all_intact = true;
+  for (const auto& f : flows) {
+    goodputs.push_back(f.goodput_mbit);
+    text += (text.empty() ? "" : ", ") + f.series.label + " " + fixed(f.goodput_mbit) + " Mbit/s";
+    all_intact = all_intact && intact(f);
+  }
+  const double jain = jain_index(goodputs);
+  result.add_check({"tcp-flows-share", std::string(note_claim) + " — asked next: do two flows share the link fairly?",
+                    "Jain's index >= 0.9 (1 = equal shares)",
+                    text + "; Jain's index " + fixed(jain, 3) + " over " + fixed(config.seconds, 0) + " s",
+                    !all_intact ? Verdict::refuted : jain >= 0.9 ? Verdict::confirmed : Verdict::nuanced,
+                    "TCP_INFO bytes_acked of each flow over the same window"});
+}
+
+void udp_checks(Result& result, const FlowRun& tcp, const UdpRun& udp, const std::optional<double> alone_mbit) {
+  const auto n = [&](const char* key) { return udp.server.contains(key) ? udp.server.at(key).to_number<double>() : 0.0; };
+  const double lost = n("lost");
+  const double loss = udp.sent > 0 ? lost / static_cast<double>(udp.sent) : 0;
+  const bool kept_rate = udp.sent_mbit >= 0.9 * udp.target_mbit;
+  const bool tcp_yielded = alone_mbit && tcp.goodput_mbit < 0.5 * *alone_mbit;
+  std::string text = "UDP sent " + fixed(udp.sent_mbit) + " Mbit/s (asked " + fixed(udp.target_mbit) + ") and lost " +
+                     fixed(100 * loss, 1) + " % at the queue; TCP beside it got " + fixed(tcp.goodput_mbit) + " Mbit/s";
+  if (alone_mbit) text += " (alone: " + fixed(*alone_mbit) + " Mbit/s)";
+  result.add_check({"udp-ignores-congestion", note_claim,
+                    "UDP keeps its rate and loses about a third; TCP's goodput falls below half of what it got alone",
+                    text,
+                    !alone_mbit ? Verdict::nuanced
+                    : kept_rate && loss >= 0.2 && tcp_yielded ? Verdict::confirmed
+                                                             : Verdict::refuted,
+                    alone_mbit ? "the server's UDP account (lost), TCP_INFO bytes_acked, the single-flow step"
+                               : "no single-flow step in this run to compare with"});
+}
+
+void algorithm_check(Result& result, const std::vector<FlowRun>& runs, const std::vector<std::string>& missing) {
+  std::string text;
+  bool backed_off = true;
+  for (const auto& r : runs) {
+    const auto back = analyse_back_off(r.series.samples);
+    text += (text.empty() ? "" : "; ") + r.series.algorithm + ": " + fixed(r.goodput_mbit) + " Mbit/s, " +
+            (!back.loss_seen       ? std::string("no loss")
+             : back.ratio > 0     ? "first loss: ssthresh x" + fixed(back.ratio) + " of cwnd"
+                                  : "first loss at " + fixed(back.loss_ms, 0) + " ms, no ssthresh set (not loss-based)");
+    if (textbook_beta(r.series.algorithm) && back.loss_seen && back.ratio >= 1) backed_off = false;
+  }
+  if (!missing.empty()) {
+    text += "; not on this kernel:";
+    for (const auto& m : missing) text += " " + m;
+  }
+  result.add_check({"tcp-algorithms-differ", std::string(note_claim) + " — asked next: is there one congestion control?",
+                    "each loss-based algorithm backs off by its own factor (cubic 0.7, reno 0.5); bbr paces to a model",
+                    text, runs.size() < 2 ? Verdict::nuanced : backed_off ? Verdict::confirmed : Verdict::refuted,
+                    "one flow per algorithm (TCP_CONGESTION), TCP_INFO; chart cwnd.svg"});
+}
+
+}  // namespace
+
+awaitable<void> run_congestion(const CommonOptions& options, const CongestionConfig& config, Result& result) {
+  auto& observed = result.observed();
+  std::vector<FlowSeries> charted;
+  std::vector<QueuePoint> charted_queue;
+  std::string csv = cwnd_csv_header();
+  std::optional<double> alone_mbit;
+  auto wants = [&](const char* name) {
+    return std::find(config.scenarios.begin(), config.scenarios.end(), name) != config.scenarios.end();
+  };
+  auto keep = [&](const FlowRun& run) { csv += cwnd_csv_rows(run.series); };
+
+  // The single, shared and UDP steps use cubic, Linux's default and the
+  // loss-based algorithm the textbooks describe, wherever this kernel has it
+  // (a namespace may default to another one, bbr say).
+  const auto available = available_algorithms();
+  const std::string main_algorithm =
+      std::find(available.begin(), available.end(), "cubic") != available.end() ? "cubic" : "";
+  if (wants("single")) {
+    FlowRun run;
+    run.series.label = "single";
+    co_await tcp_flow(options, config, main_algorithm, run);
+    const auto wire = read_wire_events(config.wire_events);
+    observed["single"] = flow_json(run);
+    single_checks(result, run, wire, config);
+    alone_mbit = run.goodput_mbit;
+    keep(run);
+    charted.push_back(run.series);
+    charted_queue = queue_during(wire, run.start_ns, run.end_ns);
+  }
+  if (wants("share")) {
+    std::vector<FlowRun> flows(2);
+    flows[0].series.label = "share-1";
+    flows[1].series.label = "share-2";
+    co_await (tcp_flow(options, config, main_algorithm, flows[0]) && tcp_flow(options, config, main_algorithm, flows[1]));
+    json::array list;
+    for (const auto& f : flows) list.push_back(flow_json(f)), keep(f);
+    observed["share"] = {{"flows", list}, {"jain_index", jain_index({flows[0].goodput_mbit, flows[1].goodput_mbit})}};
+    share_checks(result, flows, config);
+  }
+  if (wants("udp")) {
+    FlowRun tcp;
+    tcp.series.label = "beside-udp";
+    UdpRun udp;
+    co_await (tcp_flow(options, config, main_algorithm, tcp) && udp_flood(options, config, udp));
+    observed["udp"] = {{"tcp", flow_json(tcp)},
+                       {"udp", {{"sent", udp.sent}, {"bytes_sent", udp.bytes_sent}, {"sent_mbit", udp.sent_mbit},
+                                {"target_mbit", udp.target_mbit}, {"server", udp.server}}}};
+    udp_checks(result, tcp, udp, alone_mbit);
+    keep(tcp);
+  }
+  if (wants("algorithms")) {
+    std::vector<std::string> asked = config.algorithms, missing;
+    if (asked.empty()) asked = {"cubic", "reno", "bbr"};
+    std::vector<FlowRun> runs;
+    for (const auto& name : asked) {
+      if (std::find(available.begin(), available.end(), name) == available.end()) {
+        missing.push_back(name);
+        continue;
+      }
+      FlowRun run;
+      run.series.label = name;
+      co_await tcp_flow(options, config, name, run);
+      keep(run);
+      runs.push_back(std::move(run));
+    }
+    json::array list;
+    for (const auto& r : runs) list.push_back(flow_json(r));
+    json::array missing_json;
+    for (const auto& m : missing) missing_json.push_back(json::string(m));
+    observed["algorithms"] = {{"flows", list}, {"missing", missing_json}};
+    algorithm_check(result, runs, missing);
+    if (!runs.empty()) {
+      const auto svg = cwnd_svg([&] {
+        std::vector<FlowSeries> all;
+        for (const auto& r : runs) all.push_back(r.series);
+        return all;
+      }(), {}, "cwnd per congestion-control algorithm, one flow each through the same bottleneck");
+      if (!config.svg.empty()) write_file_atomically(config.svg.substr(0, config.svg.rfind('.')) + "-algorithms.svg", svg);
+    }
+  }
+  if (!config.csv.empty()) write_file_atomically(config.csv, csv);
+  if (!config.svg.empty() && !charted.empty())
+    write_file_atomically(config.svg, cwnd_svg(charted, charted_queue,
+                                               "one TCP flow through a " + fixed(static_cast<double>(config.bottleneck_kbit) / 1000, 0) +
+                                                   " Mbit/s bottleneck: cwnd and the queue"));
+}
+
+}  // namespace netlab::transport

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# netlab-wire between real namespaces (scripts/lib/netns.sh), as root and as
+# nobody (through an unprivileged user namespace):
+#   - an unimpaired transfer arrives whole: every checksummed message once,
+#     and the wire forwarded every frame it read
+#   - 'left>right tcp flags=S nth=1 drop': the client's kernel sends the same
+#     SYN (same ISN) again; the capture and the wire's rule log agree on it
+#   - --loss: the messages UDP lost are exactly the wire's UDP drops
+#   - --delay D each way: TCP_INFO's smallest smoothed RTT is at least 2D
+#     (the path cannot be faster) and not much more (the wire adds little)
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HERE/lib.sh"
+source "$ROOT/scripts/lib/common.sh"
+source "$ROOT/scripts/lib/run.sh"
+source "$ROOT/scripts/lib/server.sh"
+source "$ROOT/scripts/lib/netns.sh"
+NETLAB_BIN_DIR=$BIN
+
+readonly DELAY_MS=20
+WHO=root
+
+value() { "$BIN/netlab-report" get "$1" "$2"; }
+
+server_up() {
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port" \
+    "${NETLAB_IN_SERVER[@]}" "$BIN/netlab-transport-server" --host "$NETLAB_SERVER_ADDR" --port 0 "$@"
+}
+
+client() {
+  "${NETLAB_IN_CLIENT[@]}" "$BIN/netlab-transport-client" --host "$NETLAB_SERVER_ADDR" --port "$NETLAB_SERVER_PORT" \
+    "$@" >>"$NETLAB_RUN/client.log" 2>&1 || fail "$WHO: netlab-transport-client $* failed: $(tail -n 3 "$NETLAB_RUN/client.log")"
+}
+
+check_transfer() {
+  local json=$NETLAB_RUN/transfer.json d
+  wire_start transfer
+  server_up --proto tcp
+  client --proto tcp --messages 3000 --size 1000 --json "$json"
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  [[ $(value "$json" /observed/tcp/server/unique) == 3000 && $(value "$json" /observed/tcp/server/lost) == 0 &&
+     $(value "$json" /observed/tcp/server/corrupted) == 0 ]] || fail "$WHO: the transfer through the wire did not arrive whole"
+  for d in 'left>right' 'right>left'; do
+    [[ $(wire_value "/directions/$d/frames_in") == "$(wire_value "/directions/$d/frames_out")" ]] ||
+      fail "$WHO: $d: the wire read $(wire_value "/directions/$d/frames_in") frames and forwarded $(wire_value "/directions/$d/frames_out")"
+  done
+  (($(wire_value '/directions/left>right/frames_in') > 2000)) || fail "$WHO: the wire saw too few frames to have carried the transfer"
+  echo "ok ($WHO): 3000 checksummed messages of 1000 bytes through the wire, every frame forwarded"
+}
+
+check_syn_drop() {
+  local pcap=$NETLAB_RUN/syn.pcap pid seqs logged
+  wire_start syn --rule 'left>right tcp flags=S nth=1 drop'
+  server_up --proto tcp
+  local -a as_root=()
+  ((EUID != 0)) || as_root=(-Z root)  # as root tcpdump would switch to a user who may not write here
+  "${NETLAB_IN_CLIENT[@]}" tcpdump -i nlc0 --immediate-mode -U -n "${as_root[@]}" -w "$pcap" 'tcp[13] == 2' 2>"$pcap.log" </dev/null &
+  pid=$!
+  register_pid "$pid" INT
+  for ((i = 0; i < 50; i++)); do grep -q 'listening on' "$pcap.log" 2>/dev/null && break; sleep 0.1; done
+  client --proto tcp --messages 10
+  release_pid "$pid" INT || true
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  mapfile -t seqs < <(tcpdump -r "$pcap" -nn -S 2>/dev/null | sed -n 's/.*Flags \[S\], seq \([0-9]*\),.*/\1/p')
+  ((${#seqs[@]} == 2)) || fail "$WHO: expected the SYN twice in the capture, found ${#seqs[@]}: ${seqs[*]}"
+  [[ ${seqs[0]} == "${seqs[1]}" ]] || fail "$WHO: the second SYN has another ISN (${seqs[*]}): not a retransmission"
+  [[ $(wire_value /rules/0/fired) == 1 ]] || fail "$WHO: the rule fired $(wire_value /rules/0/fired) times"
+  logged=$(wire_value /rule_log/0/seq)
+  [[ $logged == "${seqs[0]}" ]] || fail "$WHO: the wire dropped seq $logged, the capture shows ${seqs[0]}"
+  [[ $(wire_value /rule_log/0/flags) == S ]] || fail "$WHO: the rule log says flags $(wire_value /rule_log/0/flags)"
+  echo "ok ($WHO): the wire dropped SYN seq=$logged once; the client's kernel sent it again with the same ISN"
+}
+
+check_loss() {
+  local json=$NETLAB_RUN/loss.json lost attempt socket_drops dropped
+  wire_start loss --loss 'left>right=0.2' --seed 5
+  server_up --proto udp
+  client --proto udp --messages 2000 --size 200 --rate 20000 --json "$json"
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  lost=$(value "$json" /observed/udp/server/lost)
+  attempt=$(value "$json" /observed/udp/server/done_attempt)
+  socket_drops=$(value "$json" /observed/udp/server/socket_drops)
+  dropped=$(wire_value '/directions/left>right/dropped/udp')
+  ((dropped > 200)) || fail "$WHO: the wire dropped only $dropped of about 2000 datagrams at --loss 0.2"
+  # A lost "done" is retried: it is among the wire's drops, not among the data.
+  ((lost + attempt - 1 == dropped + socket_drops)) ||
+    fail "$WHO: UDP lost $lost (+$((attempt - 1)) done copies), the wire dropped $dropped, the socket $socket_drops"
+  echo "ok ($WHO): UDP lost $lost messages, the wire dropped $dropped datagrams (+$((attempt - 1)) retried done)"
+}
+
+check_delay() {
+  local min
+  wire_start delay --delay "$DELAY_MS"
+  server_up --proto tcp
+  client --mode congestion --scenario single --seconds 1 --csv "$NETLAB_RUN/rtt.csv" --json "$NETLAB_RUN/delay.json"
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  # Column 6: srtt in ms, 0 before the first measurement.
+  min=$(awk -F, 'NR > 1 && $6 > 0 && (m == "" || $6 < m) { m = $6 } END { print m + 0 }' "$NETLAB_RUN/rtt.csv")
+  awk -v m="$min" -v d="$DELAY_MS" 'BEGIN { exit !(m >= 2 * d && m <= 2 * d + 25) }' ||
+    fail "$WHO: with $DELAY_MS ms each way, the smallest srtt was $min ms (expected $((2 * DELAY_MS)) to $((2 * DELAY_MS + 25)))"
+  echo "ok ($WHO): with $DELAY_MS ms each way the smallest smoothed RTT was $min ms"
+}
+
+run_checks() {
+  local blocker
+  NETLAB_RUN=$TMP/$WHO
+  mkdir -p "$NETLAB_RUN"
+  trap 'run_cleanups' EXIT
+  blocker=$(netns_blocker)
+  [[ -z $blocker ]] || fail "$WHO: cannot build the path: $blocker"
+  netns_path_up
+  check_transfer
+  check_syn_drop
+  check_loss
+  check_delay
+  run_cleanups
+}
+
+main() {
+  if [[ ${1-} == --inner ]]; then  # as nobody, inside the user namespace
+    WHO=nobody
+    TMP=$2
+    run_checks
+    return 0
+  fi
+  TMP=$(mktemp -d)
+  chmod 755 "$TMP"
+  trap cleanup EXIT
+  if ((EUID == 0)); then
+    run_checks
+    trap cleanup EXIT
+    mkdir -m 777 "$TMP/as-nobody"
+    if ! setpriv --reuid=65534 --regid=65534 --clear-groups unshare --map-current-user --net --mount --keep-caps true 2>/dev/null; then
+      echo "skipped as nobody: this system does not allow an unprivileged user + network namespace"
+      return 0
+    fi
+    setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$TMP/as-nobody" NETLAB_BIN_DIR="$BIN" \
+      unshare --map-current-user --net --mount --keep-caps env NETLAB_IN_NS=1 bash "$HERE/test_wire.sh" --inner "$TMP/as-nobody" ||
+      fail "the checks as nobody failed (above)"
+  else
+    unshare --map-current-user --net --mount --keep-caps true 2>/dev/null || {
+      echo "skip: not root, and this system does not allow an unprivileged user + network namespace"
+      exit 77
+    }
+    unshare --map-current-user --net --mount --keep-caps env NETLAB_IN_NS=1 bash "$HERE/test_wire.sh" --inner "$TMP"
+  fi
+}
+
+main "$@"
