@@ -10,11 +10,12 @@ set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/lib" && pwd)
 source "$LIB/common.sh"
 
-# nftables: the transport lab's lossy link between namespaces (root only);
-# openssl: the https lab's interop checks (openssl s_client).
+# nftables: where a lab filters packets; ethtool: netlab-wire's veth ends need
+# their offloads off (scripts/lib/netns.sh); openssl: the https lab's interop
+# checks (openssl s_client).
 # zlib1g-dev: crc32() (end-to-end checksums of every echo and transfer).
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
-  libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables)
+  libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables ethtool)
 # The fuzz preset only: clang, and libclang-rt-14-dev for libFuzzer and the sanitizer runtimes.
 readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

@@ -10,12 +10,12 @@ narration() {
   case $lang.$lab in
     en.transport) printf '%s\t%s\t%s\n' \
       "TCP is connection-oriented, reliable, ordered and flow-controlled; UDP is none of these and lighter." \
-      "the same numbered stream over TCP and UDP: plain loopback, a slow reader, an impairing relay, a lossy link (root), a closed port" \
-      "lost / reordered counts next to the kernel's own drop counters; RST against ICMP for a closed port; packets per message" ;;
+      "the same numbered stream over TCP and UDP: plain loopback, a slow reader, an impairing relay, a lossy link and a 20 Mbit/s bottleneck between namespaces (netlab-wire), a closed port" \
+      "lost / reordered counts next to the kernel's own drop counters; RST against ICMP for a closed port; packets per message; cwnd.svg: slow start, the back-off at a loss, UDP not backing off" ;;
     zh.transport) printf '%s\t%s\t%s\n' \
       "TCP 面向连接、可靠、有序、有流量控制；UDP 都没有，但更轻。" \
-      "同一串编号消息分别走 TCP 和 UDP：普通回环、慢读者、丢包中继、丢包链路（root）、关闭的端口" \
-      "丢失/乱序计数与内核自己的丢弃计数对照；关闭端口时 TCP 收到 RST，UDP 收到 ICMP；每条消息的包数" ;;
+      "同一串编号消息分别走 TCP 和 UDP：普通回环、慢读者、丢包中继、命名空间之间的丢包链路和 20 Mbit/s 瓶颈（netlab-wire）、关闭的端口" \
+      "丢失/乱序计数与内核自己的丢弃计数对照；关闭端口时 TCP 收到 RST，UDP 收到 ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让" ;;
     en.handshake) printf '%s\t%s\t%s\n' \
       "Three segments open a connection, and the third stops a stale SYN from creating one." \
       "a server that never calls accept(), a full accept queue, and (root) a stale SYN sent through a raw socket" \
@@ -97,6 +97,12 @@ claim_zh() {
     tcp-costs-more | tcp-costs-more-packets) echo "TCP 每条消息开销更大" ;;
     tcp-needs-connection) echo "TCP 需要连接，UDP 不需要" ;;
     relay-equals-server) echo "中继造成的丢失/重复/乱序与服务端统计一致" ;;
+    tcp-slow-start) echo "TCP 有拥塞控制 —— 追问：慢启动时拥塞窗口每个 RTT 翻倍" ;;
+    tcp-backs-off-on-loss) echo "TCP 有拥塞控制 —— 追问：丢包后拥塞窗口按算法的系数减小（cubic 0.7，reno 0.5）" ;;
+    tcp-fills-the-link) echo "TCP 有拥塞控制 —— 追问：退让之后仍能占满瓶颈链路" ;;
+    tcp-flows-share) echo "TCP 有拥塞控制 —— 追问：两条流公平分享瓶颈" ;;
+    udp-ignores-congestion) echo "TCP 有拥塞控制，UDP 没有：UDP 不减速，TCP 让路" ;;
+    tcp-algorithms-differ) echo "TCP 有拥塞控制 —— 追问：不同的拥塞控制算法退让方式不同" ;;
     three-segments) echo "三次握手：三个报文段建立连接" ;;
     kernel-handshake) echo "握手由内核在 accept() 之前完成" ;;
     backlog-bounds-queue) echo "backlog 限制全连接队列，满了就丢 SYN" ;;
@@ -140,6 +146,7 @@ tour_args() {
   case $2.$1 in
     0.timewait) echo "--decay 0" ;;
     1.framing) echo "-- --messages 500" ;;
+    1.transport) echo "--quick" ;;
     1.timewait) echo "--decay 0 -- --requests 500" ;;
     *) echo "" ;;
   esac
