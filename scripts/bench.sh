@@ -8,7 +8,8 @@
 # nginx), HTTP keep-alive (wrk vs nginx), request/response (binary RPC vs
 # sockperf ping-pong, unpinned and pinned to one CPU; pipelined vs sequential),
 # stream throughput (framing length codec vs iperf3), UDP (transport vs
-# iperf3 -u), tour and build wall time. Each row reports min/median/max of
+# iperf3 -u), netlab-wire (iperf3 and ping through the wire against a direct
+# veth pair, its rate and its delay; root), tour and build wall time. Each row reports min/median/max of
 # both sides and the median ratio netlab/peer: a Markdown table on stdout,
 # JSON to --json. No thresholds: people run it and report (docs/performance.md).
 #
@@ -21,10 +22,12 @@ set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/lib" && pwd)
 source "$LIB/common.sh"
 source "$LIB/server.sh"
+source "$LIB/run.sh"
+source "$LIB/netns.sh"
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench.sh [--quick] [--smoke] [--no-build] [--json FILE] [--help]
+usage: scripts/bench.sh [--quick] [--smoke] [--no-build] [--only ROWS] [--json FILE] [--help]
 
 Benchmarks netlab's programs (Release build, build/release/bin) against
 iperf3, sockperf, nginx (one worker) and wrk on 127.0.0.1, alternating
@@ -33,17 +36,27 @@ Prints a Markdown table (min/median/max of each side, median ratio
 netlab/peer); --json FILE writes the same as JSON.
 As root, missing peers are installed with apt-get; otherwise their rows
 are skipped. The clean-build row runs only without --quick/--smoke/--no-build.
+--only ROWS runs some of the rows: a comma-separated list of timewait, http,
+rpc, stream, udp, wire, walltime.
 EOF
 }
 
 MODE=full
 JSON_OUT=""
 NO_BUILD=""
+ONLY=""
 while (($#)); do
   case $1 in
     --quick) MODE=quick ;;
     --smoke) MODE=smoke ;;
     --no-build) NO_BUILD=1 ;;
+    --only)
+      (($# >= 2)) || usage_error "--only needs a list of rows"
+      ONLY=",$2,"
+      [[ $2 =~ ^(timewait|http|rpc|stream|udp|wire|walltime)(,(timewait|http|rpc|stream|udp|wire|walltime))*$ ]] ||
+        usage_error "--only takes rows from timewait, http, rpc, stream, udp, wire, walltime, not '$2'"
+      shift
+      ;;
     --json)
       (($# >= 2)) || usage_error "--json needs a FILE"
       JSON_OUT=$2
@@ -63,6 +76,7 @@ esac
 readonly FRAME_SIZE=65536 UDP_SIZE=1024 UDP_RATE=50000 RUN_LIMIT=60
 
 BIN=${NETLAB_BENCH_BIN_DIR:-$NETLAB_ROOT/build/release/bin}
+NETLAB_BIN_DIR=$BIN  # for the library (netns.sh starts netlab-wire from here)
 WORK=""
 cleanup() {
   run_cleanups
@@ -76,9 +90,9 @@ chmod 755 "$WORK" # nginx's worker (www-data) reads the static page from here
 
 declare -A PEER_OK=()
 peers() {
-  local -A pkg_of=([iperf3]=iperf3 [sockperf]=sockperf [nginx]=nginx-light [wrk]=wrk)
+  local -A pkg_of=([iperf3]=iperf3 [sockperf]=sockperf [nginx]=nginx-light [wrk]=wrk [ping]=iputils-ping)
   local tool missing=()
-  for tool in iperf3 sockperf nginx wrk; do
+  for tool in iperf3 sockperf nginx wrk ping; do
     command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null 2>&1 ||
       missing+=("${pkg_of[$tool]}")
   done
@@ -93,7 +107,7 @@ peers() {
       warn "missing peers: ${missing[*]} (run as root, or: apt-get install -y --no-install-recommends ${missing[*]}): those rows are skipped"
     fi
   fi
-  for tool in iperf3 sockperf nginx wrk; do
+  for tool in iperf3 sockperf nginx wrk ping; do
     if command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]]; then PEER_OK[$tool]=1; fi
   done
   return 0
@@ -102,7 +116,7 @@ NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
 readonly PROGRAMS=(netlab-timewait-client netlab-timewait-server netlab-http-server netlab-rpc-client
   netlab-rpc-server netlab-framing-client netlab-framing-server netlab-transport-client
-  netlab-transport-server netlab-report)
+  netlab-transport-server netlab-report netlab-wire)
 programs() {
   local p
   for p in "${PROGRAMS[@]}"; do
@@ -504,17 +518,117 @@ bench_walltime() {
   fi
 }
 
+# --- (7) netlab-wire -----------------------------------------------------------
+# The wire's cost and accuracy, between namespaces this script makes: iperf3
+# and ping through netlab-wire against the same through a direct veth pair
+# (the same offloads off); then the wire's --rate and --delay against what
+# they were told. Root only: a bench is run as root (without it, skipped).
+
+# Two namespaces joined straight by veth, as netns.sh does through the wire.
+direct_pair_up() {
+  local suffix
+  suffix=$(printf '%04x%04x' "$RANDOM" "$RANDOM")
+  DIRECT_A=netlab-bench-a-$suffix DIRECT_B=netlab-bench-b-$suffix
+  netns_add "$DIRECT_A"
+  netns_add "$DIRECT_B"
+  ip link add nlda netns "$DIRECT_A" mtu 1500 type veth peer name nldb netns "$DIRECT_B" mtu 1500
+  netns_offloads_off "$DIRECT_A" nlda
+  netns_offloads_off "$DIRECT_B" nldb
+  ip -n "$DIRECT_A" addr add "$NETLAB_CLIENT_ADDR/24" dev nlda
+  ip -n "$DIRECT_B" addr add "$NETLAB_SERVER_ADDR/24" dev nldb
+  ip -n "$DIRECT_A" link set nlda up
+  ip -n "$DIRECT_B" link set nldb up
+}
+
+# iperf3 Gbit/s from CLIENT_NS to SERVER_NS (each given as "ip netns exec NS").
+iperf_gbit() {
+  local client=$1 server=$2 port out pid
+  port=$(free_port)
+  $server iperf3 -s -1 -B "$NETLAB_SERVER_ADDR" -p "$port" >"$WORK/iperf-s.log" 2>&1 </dev/null &
+  pid=$!
+  register_pid "$pid" TERM
+  for ((i = 0; i < 50; i++)); do $server ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break; sleep 0.1; done
+  out=$WORK/iperf-wire.json
+  bounded "$out" $client iperf3 -c "$NETLAB_SERVER_ADDR" -p "$port" -t "$DUR" -J || true
+  release_pid "$pid" TERM || true
+  awk -v x="$(jget "$out" /end/sum_received/bits_per_second 2>/dev/null || true)" 'BEGIN { if (x > 0) printf "%.6g", x / 1e9 }'
+}
+
+# The median ping RTT in ms from CLIENT_NS ("ip netns exec NS").
+ping_ms() {
+  local client=$1 count=$2
+  $client timeout 60 ping -n -q -c "$count" -i 0.01 "$NETLAB_SERVER_ADDR" >/dev/null 2>&1 || true
+  $client timeout 60 ping -n -c "$count" -i 0.01 "$NETLAB_SERVER_ADDR" 2>/dev/null |
+    sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.6g", v[int((NR + 1) / 2)] }'
+}
+
+bench_wire() {
+  local reason=""
+  ((EUID == 0)) || reason="not root: the wire rows make network namespaces (run the bench as root)"
+  [[ -n $reason || -n ${PEER_OK[iperf3]-} ]] || reason="iperf3 missing"
+  [[ -n $reason || -n ${PEER_OK[ping]-} ]] || reason="ping missing (iputils-ping)"
+  [[ -n $reason ]] || reason=$(netns_blocker)
+  if [[ -n $reason ]]; then
+    skip_row "netlab-wire rows" "$reason"
+    return 0
+  fi
+  local a="" b="" i wire direct n=100 rate_kbit=20000 delay_ms=20
+  [[ $MODE != smoke ]] || n=20
+  progress "netlab-wire: iperf3 and ping through the wire vs a direct veth pair"
+  NETLAB_RUN=$WORK
+  netns_path_up
+  direct_pair_up
+  wire="${NETLAB_IN_CLIENT[*]}"
+  direct="ip netns exec $DIRECT_A"
+  wire_start bench-plain
+  for ((i = 0; i < PAIRS; i++)); do
+    sample a "$(iperf_gbit "$wire" "${NETLAB_IN_SERVER[*]}")"
+    sample b "$(iperf_gbit "$direct" "ip netns exec $DIRECT_B")"
+  done
+  row "netlab-wire: forwarding throughput, no impairment (iperf3 -t $DUR)" "Gbit/s" "through netlab-wire" "$a" \
+    "direct veth pair" "$b" "the same offloads off on both paths (MSS-sized frames); target: ratio >= 0.5$(failnote)"
+  a="" b=""
+  for ((i = 0; i < PAIRS; i++)); do
+    sample a "$(ping_ms "$wire" "$n")"
+    sample b "$(ping_ms "$direct" "$n")"
+  done
+  row "netlab-wire: round trip, no impairment (ping -c $n -i 0.01, median)" "ms" "through netlab-wire" "$a" \
+    "direct veth pair" "$b" "added round trip = the difference of the medians; target: <= 0.1 ms$(failnote)"
+  wire_stop
+  wire_start bench-rate --rate "$rate_kbit" --queue 66
+  a="" b=""
+  for ((i = 0; i < PAIRS; i++)); do
+    sample a "$(iperf_gbit "$wire" "${NETLAB_IN_SERVER[*]}")"
+    sample b "$(awk -v r="$rate_kbit" 'BEGIN { printf "%.6g", r / 1e6 }')"
+  done
+  row "netlab-wire: --rate $rate_kbit kbit/s (iperf3 goodput through it)" "Gbit/s" "iperf3 through the wire" "$a" \
+    "the rate it was given" "$b" "goodput over the whole run (slow start included) against the configured rate; target: ratio >= 0.9$(failnote)"
+  wire_stop
+  wire_start bench-delay --delay "$delay_ms"
+  a="" b=""
+  for ((i = 0; i < PAIRS; i++)); do
+    sample a "$(ping_ms "$wire" "$n")"
+    sample b "$((2 * delay_ms))"
+  done
+  row "netlab-wire: --delay $delay_ms ms each way (ping median RTT)" "ms" "ping through the wire" "$a" \
+    "2 x the delay" "$b" "target: within 2D +- 1 ms$(failnote)"
+  wire_stop
+}
+
 # --- main ----------------------------------------------------------------------
 
 peers
 programs
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-bench_timewait
-bench_http
-bench_rpc
-bench_stream
-bench_udp
-bench_walltime
+# wants ROW: true unless --only leaves the row out.
+wants() { [[ -z $ONLY || $ONLY == *",$1,"* ]]; }
+wants timewait && bench_timewait
+wants http && bench_http
+wants rpc && bench_rpc
+wants stream && bench_stream
+wants udp && bench_udp
+wants wire && bench_wire
+wants walltime && bench_walltime
 
 say "## netlab bench ($MODE: $PAIRS pair(s) per row, netlab and peer alternated; $STARTED, $(nproc) CPU(s), kernel $(uname -r))"
 say ""
