@@ -161,8 +161,32 @@ check_capture() {
   echo "ok: capture-semantics.pcap: $rst RST from the closed port $dead, $icmp ICMP port unreachable (as the lab said)"
 }
 
+# As nobody the lab enters an unprivileged user namespace and makes its path
+# there: the lossy link and the congestion step run and measure the same things.
+as_nobody() {
+  ((EUID == 0)) || return 0
+  if ! setpriv --reuid=65534 --regid=65534 --clear-groups unshare --map-current-user --net --mount --keep-caps true 2>/dev/null; then
+    echo "skipped as nobody: this system does not allow an unprivileged user + network namespace"
+    return 0
+  fi
+  setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$BIN/netlab-wire" ||
+    fail "nobody cannot run $BIN/netlab-wire (the build must be readable by everyone)"
+  local status=0 runs
+  mkdir -m 777 "$TMP/nobody"
+  setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$TMP/nobody" NETLAB_BIN_DIR="$BIN" \
+    NETLAB_RUNS_DIR="$TMP/nobody" "$ROOT/scripts/lab" transport --port 0 --quick >"$TMP/out.txt" 2>&1 || status=$?
+  ((status == 0)) || fail "scripts/lab transport --quick as nobody exited $status"
+  runs=("$TMP"/nobody/*-transport)
+  RUN=${runs[0]}
+  ! grep -qE '(lossy-link|congestion): skipped' "$TMP/out.txt" || fail "as nobody a wire step was skipped: $(grep -m1 -E '(lossy-link|congestion): skipped' "$TMP/out.txt")"
+  check_lossy_link
+  check_congestion
+  echo "ok: as nobody, through a user namespace"
+}
+
 main() {
   TMP=$(mktemp -d)
+  chmod 755 "$TMP"
   trap cleanup EXIT INT TERM
   run_lab transport --port 0 --quick
   check_files
@@ -170,6 +194,7 @@ main() {
   check_lossy_link
   check_congestion
   check_capture
+  as_nobody
 }
 
 main "$@"
