@@ -28,6 +28,7 @@ NETLAB_WIRE_PID=""
 NETLAB_WIRE_STATS=""   # the stats JSON of the wire that runs now (or ran last)
 NETLAB_WIRE_EVENTS=""  # its event log (JSON lines)
 NETLAB_WIRE_LOG=""
+NETLAB_WIRE_RULES=""   # its --rules-file (wire_rules rewrites it and makes the wire read it again)
 
 # Why the path cannot be built here, or nothing.
 netns_blocker() {
@@ -119,21 +120,39 @@ wire_start() {
   NETLAB_WIRE_STATS=$NETLAB_RUN/wire-$name.json
   NETLAB_WIRE_EVENTS=$NETLAB_RUN/wire-$name.events
   NETLAB_WIRE_LOG=$NETLAB_RUN/wire.log
+  NETLAB_WIRE_RULES=$NETLAB_RUN/wire-$name.rules
   ready=$NETLAB_RUN/.wire-ready
-  rm -f -- "$ready" "$NETLAB_WIRE_STATS"
+  rm -f -- "$ready" "$ready.reloaded" "$NETLAB_WIRE_STATS"
+  : >"$NETLAB_WIRE_RULES"
   printf '===== %s: netlab-wire %s =====\n' "$name" "$*" >>"$NETLAB_WIRE_LOG"
   "${NETLAB_IN_WIRE[@]}" "$NETLAB_BIN_DIR/netlab-wire" --left nlwc --right nlws --stats-json "$NETLAB_WIRE_STATS" \
-    --events "$NETLAB_WIRE_EVENTS" --ready-file "$ready" "$@" >>"$NETLAB_WIRE_LOG" 2>&1 </dev/null &
+    --events "$NETLAB_WIRE_EVENTS" --ready-file "$ready" --rules-file "$NETLAB_WIRE_RULES" "$@" >>"$NETLAB_WIRE_LOG" 2>&1 </dev/null &
   NETLAB_WIRE_PID=$!
   register_pid "$NETLAB_WIRE_PID" TERM
   for ((i = 0; i < 100; i++)); do
-    [[ -s $ready ]] && { rm -f -- "$ready"; return 0; }
+    [[ -s $ready ]] && return 0
     pid_running "$NETLAB_WIRE_PID" || break
     sleep 0.1
   done
   warn "netlab-wire did not start; last lines of $NETLAB_WIRE_LOG:"
   tail -n 5 -- "$NETLAB_WIRE_LOG" >&2 || true
   die "netlab-wire did not start"
+}
+
+# wire_rules RULE...: the running wire's file rules become these (none: no
+# file rules), e.g. wire_rules 'both ip drop' for a cut cable. Returns once
+# the wire has read them (at most 5 s).
+wire_rules() {
+  local reloaded=$NETLAB_RUN/.wire-ready.reloaded i
+  [[ -n $NETLAB_WIRE_PID ]] || die "wire_rules: no wire is running"
+  rm -f -- "$reloaded"
+  if (($#)); then printf '%s\n' "$@" >"$NETLAB_WIRE_RULES"; else : >"$NETLAB_WIRE_RULES"; fi
+  kill -HUP "$NETLAB_WIRE_PID"
+  for ((i = 0; i < 50; i++)); do
+    [[ -s $reloaded ]] && return 0
+    sleep 0.1
+  done
+  die "netlab-wire did not read its new rules (see $NETLAB_WIRE_LOG)"
 }
 
 # Stops the wire; it writes its stats JSON as it exits.

@@ -8,6 +8,10 @@
 #   - --loss: the messages UDP lost are exactly the wire's UDP drops
 #   - --delay D each way: TCP_INFO's smallest smoothed RTT is at least 2D
 #     (the path cannot be faster) and not much more (the wire adds little)
+#   - a cut cable on demand: new rules through --rules-file and SIGHUP stop a
+#     connection from opening, and emptying them lets it open; SIGUSR1 writes
+#     the stats while the wire runs
+#   - a rule that does not parse is a usage error naming the wrong word
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -107,6 +111,35 @@ check_delay() {
   echo "ok ($WHO): with $DELAY_MS ms each way the smallest smoothed RTT was $min ms"
 }
 
+check_reload() {
+  local status=0 fired
+  wire_start reload
+  server_up --proto tcp
+  wire_rules 'both ip drop'
+  "${NETLAB_IN_CLIENT[@]}" "$BIN/netlab-transport-client" --host "$NETLAB_SERVER_ADDR" --port "$NETLAB_SERVER_PORT" \
+    --proto tcp --messages 10 --max-seconds 2 >>"$NETLAB_RUN/client.log" 2>&1 || status=$?
+  ((status == 1)) || fail "$WHO: with the cable cut the client exited $status, not 1"
+  kill -USR1 "$NETLAB_WIRE_PID"
+  for ((i = 0; i < 50; i++)); do [[ -s $NETLAB_WIRE_STATS ]] && break; sleep 0.1; done
+  [[ -s $NETLAB_WIRE_STATS ]] || fail "$WHO: SIGUSR1 wrote no stats"
+  fired=$(wire_value /rules/0/fired)
+  ((fired >= 1)) || fail "$WHO: the cut cable dropped nothing"
+  wire_rules
+  client --proto tcp --messages 10
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  [[ $(wire_value /rules/0/active) == false ]] || fail "$WHO: the emptied rules file left its rule active"
+  echo "ok ($WHO): a cut cable by SIGHUP dropped $fired frames and the connect gave up; emptied, the connection opened"
+}
+
+check_usage() {
+  local status=0 said
+  said=$("$BIN/netlab-wire" --left a --right b --rule 'left>right tcp flag=S drop' 2>&1) || status=$?
+  ((status == 2)) || fail "a bad rule exited $status, not 2"
+  [[ $said == *"'flag=S' is not a condition"* ]] || fail "a bad rule's message does not name the word: $said"
+  echo "ok: a bad rule is a usage error naming 'flag=S'"
+}
+
 run_checks() {
   local blocker
   NETLAB_RUN=$TMP/$WHO
@@ -119,6 +152,7 @@ run_checks() {
   check_syn_drop
   check_loss
   check_delay
+  check_reload
   run_cleanups
 }
 
@@ -132,6 +166,7 @@ main() {
   TMP=$(mktemp -d)
   chmod 755 "$TMP"
   trap cleanup EXIT
+  check_usage
   if ((EUID == 0)); then
     run_checks
     trap cleanup EXIT

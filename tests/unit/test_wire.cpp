@@ -364,3 +364,26 @@ TEST_CASE("a full queue drops at the tail, and the drop is an event with the dep
   e.release(t0 + milliseconds(40), out);
   CHECK(out.size() == 5);
 }
+
+TEST_CASE("a rules file: one rule a line, comments and blank lines skipped, a bad line named by number") {
+  const auto rules = parse_rules_file("# the cut cable\n\nboth ip drop\n  left>right tcp flags=S nth=1 delay=100  \r\n");
+  REQUIRE(rules.size() == 2);
+  CHECK(rules[0].text == "both ip drop");
+  CHECK(rules[1].text == "left>right tcp flags=S nth=1 delay=100");
+  CHECK(rules[0].from_file);
+  CHECK_THROWS_WITH(parse_rules_file("both ip drop\n# ok\nleft>right tcp flags=Q drop\n"),
+                    Catch::Contains("line 3: rule 'left>right tcp flags=Q drop'"));
+  CHECK(parse_rules_file("").empty());
+}
+
+TEST_CASE("reloading the file's rules: the old ones stop acting, the command line's stay") {
+  auto e = engine({}, {parse_rule("left>right tcp flags=S drop")});
+  e.replace_file_rules(parse_rules_file("both udp drop"));
+  CHECK_FALSE(e.on_frame(l2r, t0, udp(10)));
+  e.replace_file_rules({});  // the file emptied: UDP passes again
+  CHECK(e.on_frame(l2r, t0, udp(10)));
+  CHECK_FALSE(e.on_frame(l2r, t0, tcp(tcp_flag::syn)));  // from the command line: still acts
+  REQUIRE(e.rules().size() == 2);
+  CHECK_FALSE(e.rules()[1].active);
+  CHECK(e.rule_fired(1) == 1);
+}

@@ -40,6 +40,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -209,7 +210,7 @@ class PacketPort {
 struct Options {
   std::string left, right;
   std::vector<std::string> delay, jitter, loss, duplicate, reorder, rate, queue, rules;
-  std::string stats_json, events, ready_file;
+  std::string stats_json, events, ready_file, rules_file;
   std::size_t max_held = 200'000;
 };
 
@@ -401,7 +402,8 @@ boost::json::object Wire::report() {
   boost::json::array rules;
   for (std::size_t r = 0; r < engine_.rules().size(); ++r)
     rules.push_back({{"text", engine_.rules()[r].text}, {"matches", engine_.rule_matches(r)},
-                     {"fired", engine_.rule_fired(r)}});
+                     {"fired", engine_.rule_fired(r)}, {"active", engine_.rules()[r].active},
+                     {"from_file", engine_.rules()[r].from_file}});
   return {{"program", "netlab-wire"},
           {"left", options_.left},
           {"right", options_.right},
@@ -429,6 +431,21 @@ std::string Wire::summary() {
     text += "rule '" + engine_.rules()[r].text + "': matched " + std::to_string(engine_.rule_matches(r)) +
             ", fired " + std::to_string(engine_.rule_fired(r)) + "\n";
   return text;
+}
+
+// The rules in --rules-file (RuleError when it cannot be read or a line is wrong).
+std::vector<wire::Rule> read_rules_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw wire::RuleError("--rules-file " + path + ": cannot read it");
+  std::string text;
+  text.resize(1 << 20);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  try {
+    return wire::parse_rules_file(text);
+  } catch (const wire::RuleError& e) {
+    throw wire::RuleError("--rules-file " + path + ": " + e.what());
+  }
 }
 
 // Applies "V" or "DIR=V" settings of one option to the two directions.
@@ -493,10 +510,14 @@ int main(int argc, char** argv) {
                  "'DIR [PROTO] [CONDITION...] ACTION', e.g. 'left>right tcp flags=S nth=1 delay=3000'; "
                  "PROTO tcp|udp|icmp|ip; CONDITION flags=SA len>0 port=N sport=N dport=N nth=N|N-M|N+; "
                  "ACTION drop | delay=MS | duplicate | hold-and-replay=MS");
+  app.add_option("--rules-file", o.rules_file,
+                 "more rules, one per line ('#' comments); read again on SIGHUP, its new rules replacing its old ones");
   app.add_option("--seed", seed, "seed for every random decision (same seed, same decisions)")->capture_default_str();
   app.add_option("--stats-json,--json", o.stats_json, "write the counters and the rule log here at exit and on SIGUSR1 ('-' = stdout)");
   app.add_option("--events", o.events, "write one JSON line per rule firing, drop and queue sample here");
-  app.add_option("--ready-file", o.ready_file, "write 'ready' here once both interfaces are open");
+  app.add_option("--ready-file", o.ready_file,
+                 "write 'ready' here once both interfaces are open (and the number of rules to PATH.reloaded after "
+                 "each SIGHUP that read --rules-file)");
   app.add_option("--max-held", o.max_held, "frames held for later at most (more are dropped and counted)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
@@ -513,6 +534,8 @@ int main(int argc, char** argv) {
   try {
     links = link_config(o);
     for (const auto& text : o.rules) rules.push_back(wire::parse_rule(text));
+    if (!o.rules_file.empty())
+      for (auto& rule : read_rules_file(o.rules_file)) rules.push_back(std::move(rule));
   } catch (const wire::RuleError& e) {
     std::cerr << "netlab-wire: " << e.what() << " (see --help)\n";
     return 2;
@@ -529,12 +552,34 @@ int main(int argc, char** argv) {
         else write_file_atomically(o.stats_json, text);
       }
     };
-    asio::signal_set usr1(io, SIGUSR1);
+    asio::signal_set usr1(io, SIGUSR1), hup(io, SIGHUP);
     StopSignals stop(io, max_seconds, [&](std::string_view reason) {
       spdlog::info("stopping ({})", reason);
       link.stop();
       usr1.cancel();
+      hup.cancel();
     });
+    // SIGHUP: the rules file again. A file that does not parse changes nothing.
+    std::function<void()> on_hup = [&] {
+      hup.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (o.rules_file.empty()) {
+          spdlog::warn("SIGHUP: no --rules-file to read");
+        } else {
+          try {
+            auto fresh = read_rules_file(o.rules_file);
+            const auto count = fresh.size();
+            engine.replace_file_rules(std::move(fresh));
+            spdlog::info("rules reloaded from {}: {} rule(s)", o.rules_file, count);
+            if (!o.ready_file.empty()) write_file_atomically(o.ready_file + ".reloaded", std::to_string(count) + "\n");
+          } catch (const wire::RuleError& e) {
+            spdlog::error("SIGHUP: {} (the rules stay as they were)", e.what());
+          }
+        }
+        on_hup();
+      });
+    };
+    on_hup();
     std::function<void()> on_usr1 = [&] {
       usr1.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;

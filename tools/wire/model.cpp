@@ -272,6 +272,28 @@ Rule parse_rule(std::string_view text) {
   return rule;
 }
 
+std::vector<Rule> parse_rules_file(std::string_view text) {
+  std::vector<Rule> rules;
+  std::size_t number = 0;
+  for (std::size_t at = 0; at <= text.size() && number < 10'000;) {
+    const auto end = std::min(text.find('\n', at), text.size());
+    auto line = text.substr(at, end - at);
+    ++number;
+    at = end + 1;
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    try {
+      rules.push_back(parse_rule(line));
+      rules.back().from_file = true;
+    } catch (const RuleError& e) {
+      throw RuleError("line " + std::to_string(number) + ": " + e.what());
+    }
+    if (rules.size() > 1000) throw RuleError("line " + std::to_string(number) + ": more than 1000 rules");
+  }
+  return rules;
+}
+
 DirectionalValue parse_directional(std::string_view text, std::string_view option) {
   DirectionalValue result;
   auto number = text;
@@ -342,10 +364,21 @@ DirectionStats Engine::stats(Direction direction) const {
   return s;
 }
 
+void Engine::replace_file_rules(std::vector<Rule> rules) {
+  for (auto& rule : rules_)
+    if (rule.from_file) rule.active = false;
+  for (auto& rule : rules) {
+    rule.from_file = true;
+    rules_.push_back(std::move(rule));
+    rule_matches_.push_back(0);
+    rule_fired_.push_back(0);
+  }
+}
+
 std::optional<std::size_t> Engine::fire_rule(Direction direction, const FrameInfo& info) {
   std::optional<std::size_t> fired;
   for (std::size_t r = 0; r < rules_.size(); ++r) {
-    if (!rules_[r].matches(direction, info)) continue;
+    if (!rules_[r].active || !rules_[r].matches(direction, info)) continue;
     const auto nth = ++rule_matches_[r];
     if (!fired && nth >= rules_[r].nth_first && nth <= rules_[r].nth_last) fired = r;
   }

@@ -75,6 +75,8 @@ struct Rule {
   std::uint64_t nth_first = 1, nth_last = UINT64_MAX;  // which matches fire (1-based)
   Action action = Action::drop;
   Time delay{0};  // delay=MS, hold-and-replay=MS
+  bool active = true;      // a rule replaced by a reload of --rules-file stays listed, inactive
+  bool from_file = false;  // came from --rules-file (a reload replaces these)
 
   bool matches(Direction direction, const FrameInfo& frame) const;
 };
@@ -92,6 +94,10 @@ struct RuleError : std::invalid_argument {
 //              matching frames the action takes; default: every one)
 //   ACTION     drop | delay=MS | duplicate | hold-and-replay=MS (forward now, send a copy again MS later)
 Rule parse_rule(std::string_view text);
+
+// The rules of a --rules-file: one per line; blank lines and lines starting
+// with '#' are skipped. A bad line throws RuleError naming its line number.
+std::vector<Rule> parse_rules_file(std::string_view text);
 
 // A per-direction setting: "20" (both directions) or "left>right=20".
 struct DirectionalValue {
@@ -181,6 +187,9 @@ class Engine {
 
   DirectionStats stats(Direction direction) const;
   const std::vector<Rule>& rules() const { return rules_; }
+  // Replaces the rules that came from --rules-file with `rules` (the old ones
+  // stay listed, inactive, so the rule log's indices keep their meaning).
+  void replace_file_rules(std::vector<Rule> rules);
   std::uint64_t rule_matches(std::size_t rule) const { return rule_matches_[rule]; }
   std::uint64_t rule_fired(std::size_t rule) const { return rule_fired_[rule]; }
   std::size_t held() const { return scheduled_.size(); }
