@@ -8,9 +8,10 @@
 // stall (their SYNs are dropped and retransmitted after ~1 s, ~3 s), and
 // /proc/net/netstat counts ListenOverflows. As root, TCP_REPAIR reads each
 // connection's two initial sequence numbers.
-// --stale-syn (root): a SYN from a port where no socket exists, through a raw
-// socket, as an old duplicate SYN would arrive: the server's kernel answers
-// SYN-ACK, ours answers RST, and no connection is created.
+// --stale-syn: a SYN from a port where no socket exists, through a raw socket
+// (CAP_NET_RAW in this network namespace: root, or a user namespace), as an old
+// duplicate SYN would arrive: the server's kernel answers SYN-ACK, ours
+// answers RST, and no connection is created.
 #include "netlab/lifecycle.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
@@ -25,7 +26,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <iostream>
 #include <random>
@@ -171,6 +177,19 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
 
 // ---- --stale-syn: an old duplicate SYN, from a port with no socket ----------
 
+// Why this process cannot open a raw TCP socket, or "": the capability that
+// counts is CAP_NET_RAW over this network namespace, which root has and so
+// has a normal user inside a user namespace of its own; the uid tells nothing.
+std::string raw_socket_blocker() {
+  const int fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd >= 0) {
+    ::close(fd);
+    return {};
+  }
+  return std::string("a raw socket is refused (") + std::strerror(errno) +
+         "): it needs CAP_NET_RAW in this network namespace (root, or scripts/lab's user namespace)";
+}
+
 void run_stale_syn(const CommonOptions& options, Result& result) {
   // A port that is ours but has no connection and no listener: bound only.
   asio::io_context io;
@@ -260,7 +279,7 @@ int main(int argc, char** argv) {
   app.add_option("--hold-ms", config.hold_ms, "keep the connections open this long after the census")
       ->capture_default_str()
       ->check(CLI::Range(0L, 60'000L));
-  app.add_flag("--stale-syn", config.stale_syn, "root: send a SYN from a port with no socket (raw socket)");
+  app.add_flag("--stale-syn", config.stale_syn, "send a SYN from a port with no socket (raw socket: CAP_NET_RAW)");
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("handshake-client", options.log_level);
 
@@ -270,11 +289,11 @@ int main(int argc, char** argv) {
   try {
     resolve_client_port(options);
     result.params()["port"] = options.port;
-    if (config.stale_syn && ::geteuid() != 0) {
-      std::cerr << "netlab-handshake-client: --stale-syn skipped: it needs root (a raw socket, CAP_NET_RAW)\n";
+    const std::string raw_refused = config.stale_syn ? raw_socket_blocker() : std::string();
+    if (!raw_refused.empty()) {
+      std::cerr << "netlab-handshake-client: --stale-syn skipped: " << raw_refused << "\n";
       result.add_check({"stale-syn-rejected", "三次握手 lets the client reject an old duplicate SYN: no connection",
-                        "S, S., R and no connection at the server", "not run", Verdict::skipped,
-                        "needs root: run as root to send a SYN through a raw socket"});
+                        "S, S., R and no connection at the server", "not run", Verdict::skipped, raw_refused});
     } else if (config.stale_syn) {
       run_stale_syn(options, result);
     } else {

@@ -11,8 +11,10 @@
 #   short-server  the same, the server closes first (--closer server)
 #   pool          the same requests through a pool of 8 connections
 #   linger0       a connection per request, closed with SO_LINGER 0 (RST)
-#   exhaustion    (root) in network namespaces of its own: 400 ephemeral ports,
-#                 tcp_tw_reuse 0, 1 and 2 measured in turn
+#   exhaustion    in network namespaces of its own: 400 ephemeral ports,
+#                 tcp_tw_reuse 0, 1 and 2 measured in turn (root, or a normal
+#                 user inside an unprivileged user namespace: observe.sh,
+#                 netns.sh; skipped, saying why, where the system forbids that)
 # then it watches the TIME_WAIT count decay (--decay seconds). The capture's
 # SYN, FIN and RST counts come from netlab-pcap facts.
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
@@ -23,6 +25,7 @@ source "$LIB/common.sh"
 source "$LIB/run.sh"
 source "$LIB/server.sh"
 source "$LIB/observe.sh"
+source "$LIB/netns.sh"
 
 readonly LAB=timewait
 readonly DEFAULT_PORT=7004
@@ -34,7 +37,6 @@ readonly NS_REQUESTS=1000
 readonly MAX_DECAY=300
 
 DECAY=65
-NAMESPACES=()
 NS=""
 STEPS=()
 
@@ -45,10 +47,11 @@ usage: scripts/lab timewait [--capture|--no-capture] [--port P] [--decay S] [-- 
 Runs netlab-timewait-server and netlab-timewait-client on one port (default
 $DEFAULT_PORT): short connections closed by the client, then by the server,
 the same requests through a connection pool, then closed with SO_LINGER 0;
-as root, port exhaustion in network namespaces it creates (tcp_tw_reuse 0/1/2).
+then port exhaustion in network namespaces it creates (tcp_tw_reuse 0/1/2;
+without root inside an unprivileged user namespace, where the system allows one).
 Writes runs/<UTC time>-timewait/: server.log, client-<step>.json, client.json,
-ss.csv (TIME-WAIT over time), capture.pcap (root), exhaustion.txt, env.txt,
-summary.md.
+ss.csv (TIME-WAIT over time), capture.pcap (root, or a user namespace),
+exhaustion.txt, env.txt, summary.md.
 
   --capture      record the lab's port with tcpdump when possible (default)
   --no-capture   do not run tcpdump
@@ -58,17 +61,6 @@ summary.md.
                  at most $MAX_DECAY)
   -- ...         more client options, e.g. -- --requests 2000 --concurrency 32
 EOF
-}
-
-cleanup() {
-  local status=$? ns
-  trap - EXIT INT TERM
-  # Processes first (some run inside the namespaces), then the namespaces.
-  run_cleanups
-  for ns in "${NAMESPACES[@]}"; do
-    ip netns delete "$ns" 2>/dev/null || warn "could not delete network namespace $ns"
-  done
-  exit "$status"
 }
 
 # run_client STEP ARGS...: the client against the current server, into client-STEP.json.
@@ -104,57 +96,63 @@ host_step() {
   stop_server "$NETLAB_SERVER_PID"
 }
 
-# --- port exhaustion, in namespaces of our own (root) ------------------------------
+# --- port exhaustion, in namespaces of our own -----------------------------------
+# As root they are ordinary network namespaces; a normal user makes them inside
+# the unprivileged user namespace the script re-ran in (observe.sh), where it
+# holds CAP_NET_ADMIN and CAP_SYS_ADMIN over them (netns.sh).
 
+# Why the namespaces cannot be made here, or nothing.
 exhaustion_blocker() {
-  if ((EUID != 0)); then
-    echo "not root: it creates network namespaces and sets their sysctls (run as root)"
-  elif [[ -n ${NETLAB_IN_NS-} ]]; then
-    echo "running inside a user namespace (not root on the host)"
+  if ((EUID != 0)) && [[ -z ${NETLAB_IN_NS-} ]]; then
+    echo "not root, and ${NETLAB_NS_REFUSED:-not inside a user namespace (run it through scripts/lab)}"
   elif ! command -v ip >/dev/null; then
-    echo "ip (iproute2) is not installed"
+    echo "ip (iproute2) is not installed (apt-get install iproute2)"
   fi
 }
 
 # A fresh namespace: its own ports, its own TIME_WAIT sockets, its own sysctls;
-# the host's are never touched. Registered for deletion as soon as it exists.
-# Sets NS (not printed: a $(...) subshell would lose the registration).
+# the host's are never touched. netns_add registers it for deletion as soon as
+# it exists. Sets NS (not printed: a $(...) subshell would lose the registration).
 make_namespace() {
   local reuse=$1
+  netns_private_run
   NS=netlab-tw-$RANDOM$RANDOM
-  ip netns add "$NS" || die "ip netns add $NS failed"
-  NAMESPACES+=("$NS")
-  ip -n "$NS" link set lo up
-  ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="$NS_PORT_RANGE" net.ipv4.tcp_tw_reuse="$reuse"
+  netns_add "$NS"
+  ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="$NS_PORT_RANGE" net.ipv4.tcp_tw_reuse="$reuse" ||
+    die "cannot set ip_local_port_range and tcp_tw_reuse in $NS"
 }
 
-delete_namespace() {
-  local ns=$1 i
-  ip netns delete "$ns"
-  for i in "${!NAMESPACES[@]}"; do
-    [[ ${NAMESPACES[i]} == "$ns" ]] && unset 'NAMESPACES[i]'
-  done
-  NAMESPACES=("${NAMESPACES[@]}")
+# How old (ms) a TIME_WAIT socket must be before tcp_tw_reuse 1/2 lets connect()
+# take its port: net.ipv4.tcp_tw_reuse_delay since Linux 6.13, 1000 before.
+reuse_delay_ms() {
+  local delay
+  delay=$(ip netns exec "$1" sysctl -n net.ipv4.tcp_tw_reuse_delay 2>/dev/null) || delay=""
+  [[ $delay =~ ^[0-9]+$ ]] || delay=1000
+  echo "$delay"
 }
 
 # One tcp_tw_reuse value: the pool first (8 ports), then a burst of short
-# connections, then — once the burst's TIME_WAIT sockets are a second old, the
-# age tcp_tw_reuse 1/2 wants — 400 more.
+# connections, then — once the burst's TIME_WAIT sockets are older than the
+# reuse delay (1 s unless tcp_tw_reuse_delay says otherwise) — 400 more.
 exhaustion_step() {
-  local reuse=$1 ns
+  local reuse=$1 ns delay
   make_namespace "$reuse"
   ns=$NS
-  printf 'tcp_tw_reuse=%s namespace=%s ip_local_port_range="%s"\n' "$reuse" "$ns" "$NS_PORT_RANGE" >>"$NETLAB_RUN/exhaustion.txt"
+  delay=$(reuse_delay_ms "$ns")
+  printf 'tcp_tw_reuse=%s namespace=%s ip_local_port_range="%s" tcp_tw_reuse_delay=%sms\n' \
+    "$reuse" "$ns" "$NS_PORT_RANGE" "$delay" >>"$NETLAB_RUN/exhaustion.txt"
   printf '===== exhaustion, tcp_tw_reuse %s, namespace %s =====\n' "$reuse" "$ns" >>"$NETLAB_RUN/server.log"
   start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.ns$reuse" \
     ip netns exec "$ns" "$NETLAB_BIN_DIR/$SERVER" --closer client --port "$DEFAULT_PORT" --log-level warn
   local client=(ip netns exec "$ns" "$NETLAB_BIN_DIR/$CLIENT" --port "$DEFAULT_PORT" --log-level error)
   run_client "exhaustion-reuse$reuse-pool" "${client[@]}" --mode pool --pool-size 8 --requests "$NS_REQUESTS"
   run_client "exhaustion-reuse$reuse-short" "${client[@]}" --mode short --requests "$NS_REQUESTS" --concurrency 16
-  sleep 1.1 # not a synchronisation: tcp_tw_reuse only takes over TIME_WAIT sockets at least 1 s old
+  # Not a synchronisation: tcp_tw_reuse only takes over TIME_WAIT sockets older
+  # than the delay; 100 ms more for the burst's last closes.
+  sleep "$(((delay + 100) / 1000)).$(printf '%03d' $(((delay + 100) % 1000)))"
   run_client "exhaustion-reuse$reuse-after-1s" "${client[@]}" --mode short --requests 400 --concurrency 16
   stop_server "$NETLAB_SERVER_PID"
-  delete_namespace "$ns"
+  release_netns "$ns"
 }
 
 exhaustion_row() {
@@ -179,7 +177,7 @@ exhaustion() {
   : >"$NETLAB_RUN/exhaustion.txt"
   for reuse in 0 1 2; do exhaustion_step "$reuse"; done
   {
-    printf '\n| tcp_tw_reuse | pool K=8, N=%s | short, N=%s at once | short, N=400, 1 s later |\n' "$NS_REQUESTS" "$NS_REQUESTS"
+    printf '\n| tcp_tw_reuse | pool K=8, N=%s | short, N=%s at once | short, N=400, after the reuse delay |\n' "$NS_REQUESTS" "$NS_REQUESTS"
     printf '|---|---|---|---|\n'
     for reuse in 0 1 2; do printf '| %s |%s\n' "$reuse" "$(exhaustion_row "$reuse")"; done
   } >>"$NETLAB_RUN/exhaustion.txt"
@@ -269,6 +267,8 @@ main() {
   done
   [[ $DECAY =~ ^[0-9]+$ && $DECAY -le $MAX_DECAY ]] || usage_error "--decay wants whole seconds from 0 to $MAX_DECAY, not '$DECAY'"
   parse_lab_args "${args[@]}"
+  # The exhaustion step makes network namespaces: without root, in a user namespace.
+  NETLAB_WANTS_NETNS=yes
   enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "${original[@]}"
   trap cleanup EXIT INT TERM
   bring_namespace_up

@@ -82,6 +82,18 @@ unregister_pid() {
   NETLAB_CLEANUPS=("${NETLAB_CLEANUPS[@]}")
 }
 
+# Deletes a registered network namespace now and forgets it (a step that is
+# done with its namespace before the script ends).
+# Should the delete fail, it stays registered for the cleanup to try again.
+release_netns() {
+  local i
+  ip netns delete "$1" || die "ip netns delete $1 failed"
+  for i in "${!NETLAB_CLEANUPS[@]}"; do
+    [[ ${NETLAB_CLEANUPS[i]} == "netns:$1" ]] && unset 'NETLAB_CLEANUPS[i]'
+  done
+  NETLAB_CLEANUPS=("${NETLAB_CLEANUPS[@]}")
+}
+
 # Stops a registered PID now and forgets it; returns its exit status.
 release_pid() {
   local pid=$1 signal=${2:-TERM} status=0
@@ -108,7 +120,6 @@ run_cleanups() {
 
 # cleanup: what a lab script's one `trap cleanup EXIT INT TERM` runs: releases
 # what the script registered, in reverse order, and keeps the exit status.
-# A script that made more (namespaces) defines its own and calls run_cleanups.
 cleanup() {
   local status=$?
   trap - EXIT INT TERM

@@ -91,6 +91,7 @@ enter_namespace_if_needed() {
     return 0
   fi
   if ! error=$(unshare --map-current-user --net --mount --keep-caps true 2>&1); then
+    error=${error#unshare: }
     NETLAB_CAPTURE_SKIPPED="not root, and this system does not allow an unprivileged user + network namespace (unshare: ${error:-failed})"
     NETLAB_NS_REFUSED="this system does not allow an unprivileged user namespace (unshare: ${error:-failed})"
     return 0

@@ -31,7 +31,8 @@ write_env_txt() {
     else
       printf 'network_namespace host\n'
     fi
-    for key in net.ipv4.tcp_tw_reuse net.ipv4.tcp_fin_timeout net.ipv4.ip_local_port_range \
+    # tcp_tw_reuse_delay (ms, Linux 6.13+): how old a TIME_WAIT socket must be to be reused.
+    for key in net.ipv4.tcp_tw_reuse net.ipv4.tcp_tw_reuse_delay net.ipv4.tcp_fin_timeout net.ipv4.ip_local_port_range \
                net.ipv4.tcp_timestamps net.ipv4.tcp_rmem net.ipv4.tcp_wmem net.core.somaxconn; do
       path=/proc/sys/${key//.//}
       if [[ -r $path ]]; then

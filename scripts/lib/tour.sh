@@ -18,11 +18,11 @@ narration() {
       "丢失/乱序计数与内核自己的丢弃计数对照；关闭端口时 TCP 收到 RST，UDP 收到 ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让" ;;
     en.handshake) printf '%s\t%s\t%s\n' \
       "Three segments open a connection, and the third stops a stale SYN from creating one." \
-      "a server that never calls accept(), a full accept queue, and (root) a stale SYN sent through a raw socket" \
+      "a server that never calls accept(), a full accept queue, and a stale SYN sent through a raw socket (root, or a user namespace)" \
       "ss -lnt Recv-Q growing without accept(); the S / S. / . ladder; S, S., R for the stale SYN" ;;
     zh.handshake) printf '%s\t%s\t%s\n' \
       "三次握手建立连接；第三次握手防止已失效的 SYN 建立连接。" \
-      "一个从不调用 accept() 的服务器、一个满的全连接队列，以及（root）通过原始套接字发出的旧 SYN" \
+      "一个从不调用 accept() 的服务器、一个满的全连接队列，以及通过原始套接字发出的旧 SYN（root 或用户命名空间）" \
       "没有 accept() 时 ss -lnt 的 Recv-Q 在涨；S / S. / . 的时序图；旧 SYN 得到 S, S., R" ;;
     en.teardown) printf '%s\t%s\t%s\n' \
       "Four segments close a connection, because each side closes its own direction." \

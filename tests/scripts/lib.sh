@@ -44,3 +44,63 @@ verdict() {
   [[ -n $found ]] || fail "${2:-client.json} has no check $1"
   echo "$found"
 }
+
+# --- runs as nobody, and where namespaces come from (labs that make namespaces) ---
+
+# How the run under test got its namespaces: root, userns (a normal user
+# inside an unprivileged user namespace) or refused (the system forbids that).
+MODE=""
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+
+# ns_mode [PREFIX...]: the mode a lab run by PREFIX (e.g. setpriv ...) will be in.
+ns_mode() {
+  if (($# == 0 && EUID == 0)); then
+    echo root
+  elif "$@" unshare --map-current-user --net --mount --keep-caps true 2>/dev/null; then
+    echo userns
+  else
+    echo refused
+  fi
+}
+
+# refuse_unshare: an unshare, first on nobody's PATH, that fails as on a system
+# forbidding unprivileged user namespaces (user.max_user_namespaces = 0), so
+# the skip is checked here too; prints the PATH to give.
+refuse_unshare() {
+  mkdir -p -- "$TMP/refused"
+  printf '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n' >"$TMP/refused/unshare"
+  chmod 755 -- "$TMP/refused" "$TMP/refused/unshare"
+  echo "$TMP/refused:$PATH"
+}
+
+# run_lab_as_nobody PATH LAB [OPTIONS...]: run_lab, as nobody (the test runs as root).
+run_lab_as_nobody() {
+  local path=$1
+  shift
+  rm -rf -- "$TMP/runs"
+  mkdir -m 777 -- "$TMP/runs"
+  LAB_NAME=$1
+  local status=0 runs
+  "${NOBODY[@]}" env HOME="$TMP/runs" PATH="$path" NETLAB_BIN_DIR="$BIN" NETLAB_RUNS_DIR="$TMP/runs" \
+    "$ROOT/scripts/lab" "$@" >"$TMP/out.txt" 2>&1 || status=$?
+  ((status == 0)) || fail "scripts/lab $* as nobody exited $status"
+  runs=("$TMP"/runs/*-"$LAB_NAME")
+  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
+    fail "expected one run folder, found: ${runs[*]}"
+  fi
+  RUN=${runs[0]}
+  echo "ok: scripts/lab $* as nobody -> ${RUN##*/}"
+}
+
+# The lab said where it ran: env.txt's uid and network namespace fit MODE.
+check_where() {
+  case $MODE in
+    root) grep -qx 'user uid=0' "$RUN/env.txt" || fail "env.txt: not run as root" ;;
+    userns)
+      grep -qx 'network_namespace private.*' "$RUN/env.txt" || fail "env.txt: not run in a user + network namespace"
+      grep -q '^not root: re-running inside a private user + network namespace' "$TMP/out.txt" ||
+        fail "the lab did not say it re-ran in a user namespace"
+      ;;
+    refused) grep -qx 'network_namespace host' "$RUN/env.txt" || fail "env.txt: a namespace, though unshare is refused" ;;
+  esac
+}

@@ -5,9 +5,13 @@
 # side, the pool (K = 8) at most 8, SO_LINGER 0 none; each step's verdicts
 # are the ones the kernel and the run fix (Linux: 60 s, not 2MSL; loopback
 # loses nothing unless the capture shows it; 400 ports with tcp_tw_reuse 0 run
-# out); as root, the exhaustion step runs in namespaces it creates (tcp_tw_reuse
-# 0 runs out of ports, the pool does not) and deletes them, and summary.md's
-# SYN / FIN / RST counts are those netlab-pcap facts counts in capture.pcap.
+# out); the exhaustion step runs in namespaces it creates (tcp_tw_reuse 0 runs
+# out of ports, the pool does not; 1 and 2 take the TIME_WAIT ports over after
+# the reuse delay) and deletes them, and summary.md's SYN / FIN / RST counts are
+# those netlab-pcap facts counts in capture.pcap. As root the lab runs twice:
+# as root, then as nobody, who gets the same exhaustion step and capture inside
+# an unprivileged user namespace; where the system forbids one, the only thing
+# accepted instead is the one line that says so.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -51,17 +55,28 @@ check_steps() {
 }
 
 check_exhaustion() {
-  if ((EUID != 0)); then
-    grep -q '^skipped: not root' "$RUN/exhaustion.txt" || fail "not root, but exhaustion.txt does not say it was skipped"
-    echo "skipped: the exhaustion step needs root (and said so)"
+  if [[ $MODE == refused ]]; then
+    # One reason, one line, the same on the terminal and in exhaustion.txt.
+    local said
+    said=$(grep -- '--- exhaustion: ' "$TMP/out.txt") || fail "exhaustion: neither ran nor said it was skipped"
+    [[ $said =~ ^'--- exhaustion: skipped: not root, and this system does not allow an unprivileged user namespace ' &&
+      $(wc -l <<<"$said") == 1 ]] || fail "exhaustion: want the one line saying user namespaces are refused, got: $said"
+    [[ $(<"$RUN/exhaustion.txt") == "skipped: ${said#--- exhaustion: skipped: }" ]] ||
+      fail "exhaustion.txt is not the one skip line: $(head -n 3 "$RUN/exhaustion.txt")"
+    [[ ! -e $RUN/client-exhaustion-reuse0-short.json ]] || fail "exhaustion: skipped, yet a client ran"
+    echo "skipped ($MODE): $said"
     return 0
   fi
-  local full ns
+  ! grep -q -- '--- exhaustion: skipped' "$TMP/out.txt" || fail "exhaustion skipped ($MODE): $(grep -- '--- exhaustion: skipped' "$TMP/out.txt")"
+  local full ns made
   full=$(value exhaustion-reuse0-short /observed/connect_errors/EADDRNOTAVAIL) || fail "reuse 0: no EADDRNOTAVAIL"
   ((full > 0)) || fail "reuse 0: no EADDRNOTAVAIL"
   [[ $(value exhaustion-reuse0-pool /observed/succeeded) == 1000 ]] || fail "reuse 0: the pool did not complete"
   [[ $(value exhaustion-reuse0-pool /params/tcp_tw_reuse) == 0 ]] ||
     fail "reuse 0: the client did not see tcp_tw_reuse 0"
+  # As root the namespaces are the host's; nobody's lived in its user namespace's /run.
+  made=$(grep -c 'namespace=netlab-tw-[0-9]* ' "$RUN/exhaustion.txt") || true
+  ((made == 3)) || fail "exhaustion.txt names $made namespaces, want 3"
   while read -r ns; do
     ! ip netns list | grep -qw "$ns" || fail "namespace $ns was left behind"
   done < <(grep -o 'namespace=netlab-tw-[0-9]*' "$RUN/exhaustion.txt" | cut -d= -f2)
@@ -81,7 +96,7 @@ check_exhaustion() {
     expect_verdict "exhaustion-reuse$reuse-pool" pool-fixes-time-wait nuanced "<= 8 TIME_WAIT, no rate to compare"
   done
   echo "ok: exhaustion: $full EADDRNOTAVAIL with tcp_tw_reuse 0 (time-wait-exhausts-ports confirmed), and 0 connections" \
-    "1 s later; none failed 1 s later with tcp_tw_reuse 1 and 2 (nuanced), the pool completed; namespaces removed"
+    "after the reuse delay; none failed then with tcp_tw_reuse 1 and 2 (nuanced), the pool completed; namespaces removed ($MODE)"
 }
 
 # step_verdict STEP ID: the verdict of check ID in client-STEP.json.
@@ -158,7 +173,7 @@ check_verdicts() {
 }
 
 check_capture() {
-  if [[ ! -e $RUN/capture.pcap ]] && ((EUID != 0)); then
+  if [[ ! -e $RUN/capture.pcap && $MODE == refused ]]; then
     grep -q '^capture skipped: ' "$RUN/summary.md" || fail "no capture, and summary.md does not say why"
     echo "skipped: not root and no capture ($(grep -m1 '^capture skipped: ' "$RUN/summary.md"))"
     return 0
@@ -200,15 +215,35 @@ check_capture() {
   echo "ok: summary.md: $syn SYN, $fin FIN, $rst RST (>= $requests linger0), $repeated FINs sent again, as netlab-pcap facts counts them"
 }
 
-main() {
-  TMP=$(mktemp -d)
-  trap cleanup EXIT INT TERM
-  run_lab timewait --decay 0 -- --requests 500
+check_run() {
+  check_where
+  grep -Eq '^net.ipv4.tcp_tw_reuse_delay = ([0-9]+|unavailable)$' "$RUN/env.txt" || fail "env.txt lacks tcp_tw_reuse_delay"
   check_files
   check_steps
   check_exhaustion
   check_verdicts
   check_capture
+}
+
+main() {
+  TMP=$(mktemp -d)
+  trap cleanup EXIT INT TERM
+  MODE=$(ns_mode)
+  run_lab timewait --decay 0 -- --requests 500
+  check_run
+  ((EUID == 0)) || return 0
+  # nobody needs to read the scripts and the programs (as in tour.sh).
+  chmod 755 "$TMP"
+  if ! "${NOBODY[@]}" test -x "$BIN/netlab-timewait-client"; then
+    echo "skip: the build dir is not readable by nobody: the run as nobody was not checked"
+    return 0
+  fi
+  MODE=$(ns_mode "${NOBODY[@]}")
+  run_lab_as_nobody "$PATH" timewait --decay 0 -- --requests 500
+  check_run
+  MODE=refused
+  run_lab_as_nobody "$(refuse_unshare)" timewait --decay 0 -- --requests 500
+  check_run
 }
 
 main "$@"
