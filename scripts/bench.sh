@@ -531,13 +531,9 @@ direct_pair_up() {
   DIRECT_A=netlab-bench-a-$suffix DIRECT_B=netlab-bench-b-$suffix
   netns_add "$DIRECT_A"
   netns_add "$DIRECT_B"
-  ip link add nlda netns "$DIRECT_A" mtu 1500 type veth peer name nldb netns "$DIRECT_B" mtu 1500
-  netns_offloads_off "$DIRECT_A" nlda
-  netns_offloads_off "$DIRECT_B" nldb
+  netns_veth "$DIRECT_A" nlda "$DIRECT_B" nldb
   ip -n "$DIRECT_A" addr add "$NETLAB_CLIENT_ADDR/24" dev nlda
   ip -n "$DIRECT_B" addr add "$NETLAB_SERVER_ADDR/24" dev nldb
-  ip -n "$DIRECT_A" link set nlda up
-  ip -n "$DIRECT_B" link set nldb up
 }
 
 # iperf3 Gbit/s from CLIENT_NS to SERVER_NS (each given as "ip netns exec NS").

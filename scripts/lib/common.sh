@@ -37,6 +37,18 @@ wait_exit_bounded() {
   ! pid_running "$pid"
 }
 
+# wait_for_file FILE PID TENTHS: polls until FILE is there and not empty (0),
+# or PID has exited or TENTHS tenths of a second have passed (1).
+wait_for_file() {
+  local file=$1 pid=$2 tenths=$3 i
+  for ((i = 0; i < tenths; i++)); do
+    [[ -s $file ]] && return 0
+    pid_running "$pid" || break
+    sleep 0.1
+  done
+  [[ -s $file ]]
+}
+
 # Sends SIGNAL to a child PID, waits (bounded, then SIGKILL) and reaps it.
 # Prints nothing; returns the child's exit status.
 stop_pid() {

@@ -86,21 +86,22 @@ netns_path_up() {
   netns_add "$NETLAB_NS_CLIENT"
   netns_add "$NETLAB_NS_WIRE"
   netns_add "$NETLAB_NS_SERVER"
-  # A veth pair is gone with either of its namespaces: nothing to register.
-  ip link add nlc0 netns "$NETLAB_NS_CLIENT" mtu 1500 type veth peer name nlwc netns "$NETLAB_NS_WIRE" mtu 1500 ||
-    die "ip link add (veth client <-> wire) failed"
-  ip link add nls0 netns "$NETLAB_NS_SERVER" mtu 1500 type veth peer name nlws netns "$NETLAB_NS_WIRE" mtu 1500 ||
-    die "ip link add (veth server <-> wire) failed"
-  netns_offloads_off "$NETLAB_NS_CLIENT" nlc0
-  netns_offloads_off "$NETLAB_NS_WIRE" nlwc
-  netns_offloads_off "$NETLAB_NS_WIRE" nlws
-  netns_offloads_off "$NETLAB_NS_SERVER" nls0
+  netns_veth "$NETLAB_NS_CLIENT" nlc0 "$NETLAB_NS_WIRE" nlwc
+  netns_veth "$NETLAB_NS_SERVER" nls0 "$NETLAB_NS_WIRE" nlws
   ip -n "$NETLAB_NS_CLIENT" addr add "$NETLAB_CLIENT_ADDR/24" dev nlc0
   ip -n "$NETLAB_NS_SERVER" addr add "$NETLAB_SERVER_ADDR/24" dev nls0
-  ip -n "$NETLAB_NS_CLIENT" link set nlc0 up
-  ip -n "$NETLAB_NS_WIRE" link set nlwc up
-  ip -n "$NETLAB_NS_WIRE" link set nlws up
-  ip -n "$NETLAB_NS_SERVER" link set nls0 up
+}
+
+# netns_veth NS_A IF_A NS_B IF_B: a veth pair between two namespaces, MTU
+# 1500, offloads off, both ends up. A veth pair is gone with either of its
+# namespaces: nothing to register.
+netns_veth() {
+  ip link add "$2" netns "$1" mtu 1500 type veth peer name "$4" netns "$3" mtu 1500 ||
+    die "ip link add (veth $1/$2 <-> $3/$4) failed"
+  netns_offloads_off "$1" "$2"
+  netns_offloads_off "$3" "$4"
+  ip -n "$1" link set "$2" up
+  ip -n "$3" link set "$4" up
 }
 
 # Command prefixes: "${NETLAB_IN_SERVER[@]}" PROGRAM ... runs PROGRAM in the
@@ -114,7 +115,7 @@ NETLAB_IN_WIRE=()
 # stats go to $NETLAB_RUN/wire-NAME.json, its events to wire-NAME.events,
 # its log to wire.log. Waits (at most 10 s) until both interfaces are open.
 wire_start() {
-  local name=$1 ready i
+  local name=$1 ready
   shift
   [[ -z $NETLAB_WIRE_PID ]] || wire_stop
   NETLAB_WIRE_STATS=$NETLAB_RUN/wire-$name.json
@@ -129,11 +130,7 @@ wire_start() {
     --events "$NETLAB_WIRE_EVENTS" --ready-file "$ready" --rules-file "$NETLAB_WIRE_RULES" "$@" >>"$NETLAB_WIRE_LOG" 2>&1 </dev/null &
   NETLAB_WIRE_PID=$!
   register_pid "$NETLAB_WIRE_PID" TERM
-  for ((i = 0; i < 100; i++)); do
-    [[ -s $ready ]] && return 0
-    pid_running "$NETLAB_WIRE_PID" || break
-    sleep 0.1
-  done
+  wait_for_file "$ready" "$NETLAB_WIRE_PID" 100 && return 0
   warn "netlab-wire did not start; last lines of $NETLAB_WIRE_LOG:"
   tail -n 5 -- "$NETLAB_WIRE_LOG" >&2 || true
   die "netlab-wire did not start"
@@ -143,15 +140,12 @@ wire_start() {
 # file rules), e.g. wire_rules 'both ip drop' for a cut cable. Returns once
 # the wire has read them (at most 5 s).
 wire_rules() {
-  local reloaded=$NETLAB_RUN/.wire-ready.reloaded i
+  local reloaded=$NETLAB_RUN/.wire-ready.reloaded
   [[ -n $NETLAB_WIRE_PID ]] || die "wire_rules: no wire is running"
   rm -f -- "$reloaded"
   if (($#)); then printf '%s\n' "$@" >"$NETLAB_WIRE_RULES"; else : >"$NETLAB_WIRE_RULES"; fi
   kill -HUP "$NETLAB_WIRE_PID"
-  for ((i = 0; i < 50; i++)); do
-    [[ -s $reloaded ]] && return 0
-    sleep 0.1
-  done
+  wait_for_file "$reloaded" "$NETLAB_WIRE_PID" 50 && return 0
   die "netlab-wire did not read its new rules (see $NETLAB_WIRE_LOG)"
 }
 

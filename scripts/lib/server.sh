@@ -22,13 +22,9 @@ start_server() {
 
 # Polls for the port file: 100 x 0.1 s. On failure shows why.
 wait_for_port_file() {
-  local port_file=$1 pid=$2 log=$3 i
-  for ((i = 0; i < 100; i++)); do
-    [[ -s $port_file ]] && return 0
-    pid_running "$pid" || break
-    sleep 0.1
-  done
-  warn "no port file $port_file after $((i / 10)) s; last lines of $log:"
+  local port_file=$1 pid=$2 log=$3
+  wait_for_file "$port_file" "$pid" 100 && return 0
+  warn "no port file $port_file (waited at most 10 s); last lines of $log:"
   tail -n 15 -- "$log" >&2 || true
   if [[ ${NETLAB_PORT:-0} != 0 ]]; then
     warn "listening on port $NETLAB_PORT (ss -ltnp 'sport = :$NETLAB_PORT'):"

@@ -24,17 +24,27 @@ cleanup() {
 }
 
 # run_lab LAB [OPTIONS...]: scripts/lab LAB into $TMP/runs; sets RUN to its one run folder.
-run_lab() {
+run_lab() { run_lab_as "" "$@"; }
+
+# run_lab_as WHO [PREFIX... --] LAB [OPTIONS...]: run_lab through PREFIX
+# (e.g. setpriv ... env ...); WHO ("" or "as nobody") goes into the messages.
+run_lab_as() {
+  local who=$1 status=0 runs
+  local -a prefix=()
+  shift
+  if [[ -n $who ]]; then
+    while [[ $1 != -- ]]; do prefix+=("$1"); shift; done
+    shift
+  fi
   LAB_NAME=$1
-  local status=0 runs
-  NETLAB_RUNS_DIR=$TMP/runs "$ROOT/scripts/lab" "$@" >"$TMP/out.txt" 2>&1 || status=$?
-  ((status == 0)) || fail "scripts/lab $* exited $status"
+  NETLAB_RUNS_DIR=$TMP/runs "${prefix[@]}" "$ROOT/scripts/lab" "$@" >"$TMP/out.txt" 2>&1 || status=$?
+  ((status == 0)) || fail "scripts/lab $* ${who:+$who }exited $status"
   runs=("$TMP"/runs/*-"$LAB_NAME")
   if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
     fail "expected one run folder, found: ${runs[*]}"
   fi
   RUN=${runs[0]}
-  echo "ok: scripts/lab $* -> ${RUN##*/}"
+  echo "ok: scripts/lab $* ${who:+$who }-> ${RUN##*/}"
 }
 
 # verdict ID [FILE]: the verdict of the check with this id in FILE (default the run's client.json).
@@ -79,17 +89,8 @@ run_lab_as_nobody() {
   shift
   rm -rf -- "$TMP/runs"
   mkdir -m 777 -- "$TMP/runs"
-  LAB_NAME=$1
-  local status=0 runs
-  "${NOBODY[@]}" env HOME="$TMP/runs" PATH="$path" NETLAB_BIN_DIR="$BIN" NETLAB_RUNS_DIR="$TMP/runs" \
-    "$ROOT/scripts/lab" "$@" >"$TMP/out.txt" 2>&1 || status=$?
-  ((status == 0)) || fail "scripts/lab $* as nobody exited $status"
-  runs=("$TMP"/runs/*-"$LAB_NAME")
-  if ((${#runs[@]} != 1)) || [[ ! -d ${runs[0]} ]]; then
-    fail "expected one run folder, found: ${runs[*]}"
-  fi
-  RUN=${runs[0]}
-  echo "ok: scripts/lab $* as nobody -> ${RUN##*/}"
+  run_lab_as "as nobody" "${NOBODY[@]}" env HOME="$TMP/runs" PATH="$path" NETLAB_BIN_DIR="$BIN" \
+    NETLAB_RUNS_DIR="$TMP/runs" -- "$@"
 }
 
 # The lab said where it ran: env.txt's uid and network namespace fit MODE.
@@ -103,4 +104,28 @@ check_where() {
       ;;
     refused) grep -qx 'network_namespace host' "$RUN/env.txt" || fail "env.txt: a namespace, though unshare is refused" ;;
   esac
+}
+
+# run_lab_three_ways PROGRAM LAB [OPTIONS...]: the lab as the test's user, then
+# (as root) as nobody through a user namespace, then as nobody with unshare
+# refused; check_run (the test's) checks each run against MODE.
+run_lab_three_ways() {
+  local program=$1
+  shift
+  MODE=$(ns_mode)
+  run_lab "$@"
+  check_run
+  ((EUID == 0)) || return 0
+  # nobody needs to read the scripts and the programs (as in tour.sh).
+  chmod 755 "$TMP"
+  if ! "${NOBODY[@]}" test -x "$BIN/$program"; then
+    echo "skip: the build dir is not readable by nobody: the run as nobody was not checked"
+    return 0
+  fi
+  MODE=$(ns_mode "${NOBODY[@]}")
+  run_lab_as_nobody "$PATH" "$@"
+  check_run
+  MODE=refused
+  run_lab_as_nobody "$(refuse_unshare)" "$@"
+  check_run
 }

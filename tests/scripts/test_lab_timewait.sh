@@ -228,22 +228,7 @@ check_run() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  MODE=$(ns_mode)
-  run_lab timewait --decay 0 -- --requests 500
-  check_run
-  ((EUID == 0)) || return 0
-  # nobody needs to read the scripts and the programs (as in tour.sh).
-  chmod 755 "$TMP"
-  if ! "${NOBODY[@]}" test -x "$BIN/netlab-timewait-client"; then
-    echo "skip: the build dir is not readable by nobody: the run as nobody was not checked"
-    return 0
-  fi
-  MODE=$(ns_mode "${NOBODY[@]}")
-  run_lab_as_nobody "$PATH" timewait --decay 0 -- --requests 500
-  check_run
-  MODE=refused
-  run_lab_as_nobody "$(refuse_unshare)" timewait --decay 0 -- --requests 500
-  check_run
+  run_lab_three_ways netlab-timewait-client timewait --decay 0 -- --requests 500
 }
 
 main "$@"
