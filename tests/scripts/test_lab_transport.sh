@@ -104,7 +104,13 @@ check_lossy_link() {
   for ns in $(grep -o 'netlab-\(client\|wire\|server\)-[0-9a-f]*' "$TMP/out.txt" | sort -u); do
     ! ip netns list 2>/dev/null | grep -q "^$ns\b" || fail "the lab left the namespace $ns behind"
   done
-  echo "ok: lossy link: TCP retransmitted, UDP lost $lost = the wire's $udp_dropped drops; namespaces removed"
+  # Seeded: the same seed drops the same datagrams of the same stream, in every run.
+  if [[ -n ${FIRST_UDP_DROPPED-} ]]; then
+    ((udp_dropped == FIRST_UDP_DROPPED)) ||
+      fail "lossy-link: the same seed dropped $udp_dropped datagrams in this run, $FIRST_UDP_DROPPED in the first"
+  fi
+  FIRST_UDP_DROPPED=$udp_dropped
+  echo "ok: lossy link: TCP retransmitted, UDP lost $lost = the wire's $udp_dropped drops + $socket_drops socket drops + $((attempt - 1)) retried done; namespaces removed"
 }
 
 check_congestion() {

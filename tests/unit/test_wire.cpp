@@ -387,3 +387,16 @@ TEST_CASE("reloading the file's rules: the old ones stop acting, the command lin
   CHECK_FALSE(e.rules()[1].active);
   CHECK(e.rule_fired(1) == 1);
 }
+
+TEST_CASE("a UDP stream meets the same fate whatever TCP traffic runs beside it") {
+  auto fates = [](int tcp_between) {
+    auto e = engine({.loss = 0.3}, {}, 11);
+    std::vector<bool> passed;
+    for (int i = 0; i < 2000; ++i) {
+      for (int k = 0; k < tcp_between; ++k) e.on_frame(l2r, t0, tcp(tcp_flag::ack, static_cast<std::uint32_t>(k), 100));
+      passed.push_back(e.on_frame(l2r, t0, udp(100)));
+    }
+    return passed;
+  };
+  CHECK(fates(0) == fates(3));
+}

@@ -347,10 +347,10 @@ Engine::Engine(std::array<LinkConfig, 2> links, std::vector<Rule> rules, std::ui
     : links_(links), rules_(std::move(rules)), rule_matches_(rules_.size()), rule_fired_(rules_.size()),
       max_held_(max_held) {
   for (std::size_t i = 0; i < 2; ++i) {
-    // One generator per direction, so the decisions for one direction do not
-    // depend on how the other direction's frames interleave with them.
-    std::seed_seq sequence{seed, std::uint64_t{i}};
-    random_[i].seed(sequence);
+    for (std::size_t kind = 0; kind < 3; ++kind) {
+      std::seed_seq sequence{seed, std::uint64_t{i}, std::uint64_t{kind}};
+      random_[i][kind].seed(sequence);
+    }
     if (links_[i].rate_kbit > 0) bottleneck_[i].emplace(links_[i].rate_kbit * 1000, links_[i].queue_packets);
   }
 }
@@ -449,7 +449,7 @@ bool Engine::on_frame(Direction direction, Time now, std::span<const std::uint8_
 
   // 2. The random impairments: four draws per frame, always in this order,
   // so one seed gives one run whatever is switched on.
-  auto& random = random_[i];
+  auto& random = random_[i][info.malformed ? 2 : info.protocol == 6 ? 0 : info.protocol == 17 ? 1 : 2];
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   const double u_loss = unit(random), u_duplicate = unit(random), u_reorder = unit(random),
                u_jitter = unit(random);

@@ -210,7 +210,10 @@ class Engine {
   std::array<LinkConfig, 2> links_;
   std::vector<Rule> rules_;
   std::vector<std::uint64_t> rule_matches_, rule_fired_;
-  std::array<std::mt19937_64, 2> random_;
+  // One generator per direction and per kind of traffic (TCP, UDP, the rest):
+  // the decisions for a UDP stream do not depend on how many TCP frames went
+  // before it, so the same seed drops the same datagrams of the same stream.
+  std::array<std::array<std::mt19937_64, 3>, 2> random_;
   std::array<std::optional<Bottleneck>, 2> bottleneck_;
   std::array<Time, 2> last_due_{};            // FIFO: the link never reorders by itself
   std::array<std::optional<Key>, 2> held_{};  // --reorder: goes out right after the next frame
