@@ -235,7 +235,10 @@ std::vector<std::string> available_algorithms() {
 
 // --- the checks -------------------------------------------------------------------------
 
-constexpr const char* note_claim = "tcp和udp: TCP 有拥塞控制 (congestion control), UDP 没有";
+// The note (tcp和udp) says only that TCP has congestion control and UDP has
+// not; the other checks are what an interviewer asks next.
+constexpr const char* note_claim = "TCP has congestion control, UDP has none (the note, tcp和udp: TCP 有拥塞控制)";
+std::string asked_next(const char* claim) { return std::string(claim) + " (asked next, after the note's 拥塞控制)"; }
 
 void single_checks(Result& result, const FlowRun& run, const WireRecord& wire, const CongestionConfig& config) {
   const auto& samples = run.series.samples;
@@ -247,7 +250,7 @@ void single_checks(Result& result, const FlowRun& run, const WireRecord& wire, c
                                               " samples)";
   if (slow.ended_by == "hystart")
     slow_text += " — HyStart set ssthresh before any loss: the round-trip time rose as the queue filled";
-  result.add_check({"tcp-slow-start", std::string(note_claim) + " — asked next: slow start grows the window fast",
+  result.add_check({"tcp-slow-start", asked_next("slow start doubles the window every round trip"),
                     "cwnd grows by >= 1.5x per round trip in slow start", slow_text,
                     !slow.measured ? Verdict::nuanced
                     : slow.growth_per_rtt >= 1.5 ? Verdict::confirmed
@@ -268,7 +271,7 @@ void single_checks(Result& result, const FlowRun& run, const WireRecord& wire, c
     if (back.ratio >= 1) verdict = Verdict::refuted;
     else if (beta && std::abs(back.ratio - *beta) <= 0.15) verdict = Verdict::confirmed;
   }
-  result.add_check({"tcp-backs-off-on-loss", std::string(note_claim) + " — asked next: what does TCP do on a loss?",
+  result.add_check({"tcp-backs-off-on-loss", asked_next("after a loss the window falls by the algorithm's factor"),
                     beta ? run.series.algorithm + " sets ssthresh to " + fixed(*beta, 1) + " x cwnd after a loss"
                          : run.series.algorithm + " has no fixed back-off factor (it is not loss-based)",
                     observed, verdict,
@@ -276,7 +279,7 @@ void single_checks(Result& result, const FlowRun& run, const WireRecord& wire, c
 
   const double link_mbit = static_cast<double>(config.bottleneck_kbit) / 1000;
   const double share = link_mbit > 0 ? run.goodput_mbit / link_mbit : 0;
-  result.add_check({"tcp-fills-the-link", std::string(note_claim) + " — asked next: does backing off waste the link?",
+  result.add_check({"tcp-fills-the-link", asked_next("backing off still fills the link"),
                     "goodput >= 80 % of the bottleneck",
                     fixed(run.goodput_mbit) + " Mbit/s acknowledged of a " + fixed(link_mbit, 1) + " Mbit/s bottleneck (" +
                         fixed(100 * share, 0) + " %); " + intact_text(run),
@@ -294,7 +297,7 @@ void share_checks(Result& result, const std::vector<FlowRun>& flows, const Conge
     all_intact = all_intact && intact(f);
   }
   const double jain = jain_index(goodputs);
-  result.add_check({"tcp-flows-share", std::string(note_claim) + " — asked next: do two flows share the link fairly?",
+  result.add_check({"tcp-flows-share", asked_next("two flows share a bottleneck fairly"),
                     "Jain's index >= 0.9 (1 = equal shares)",
                     text + "; Jain's index " + fixed(jain, 3) + " over " + fixed(config.seconds, 0) + " s",
                     !all_intact ? Verdict::refuted : jain >= 0.9 ? Verdict::confirmed : Verdict::nuanced,
@@ -335,7 +338,7 @@ void algorithm_check(Result& result, const std::vector<FlowRun>& runs, const std
     text += "; not on this kernel:";
     for (const auto& m : missing) text += " " + m;
   }
-  result.add_check({"tcp-algorithms-differ", std::string(note_claim) + " — asked next: is there one congestion control?",
+  result.add_check({"tcp-algorithms-differ", asked_next("there are several congestion-control algorithms, each backing off its own way"),
                     "each loss-based algorithm backs off by its own factor (cubic 0.7, reno 0.5); bbr paces to a model",
                     text, runs.size() < 2 ? Verdict::nuanced : backed_off ? Verdict::confirmed : Verdict::refuted,
                     "one flow per algorithm (TCP_CONGESTION), TCP_INFO; chart cwnd.svg"});
