@@ -249,8 +249,8 @@ class Wire {
   }
 
   void start() {
-    asio::co_spawn(io_, receive(left_, Direction::left_to_right), rethrow);
-    asio::co_spawn(io_, receive(right_, Direction::right_to_left), rethrow);
+    asio::co_spawn(io_, receive(left_), rethrow);
+    asio::co_spawn(io_, receive(right_), rethrow);
     asio::co_spawn(io_, release_when_due(), rethrow);
   }
   void stop() {
@@ -269,38 +269,50 @@ class Wire {
   }
   PacketPort& out(Direction d) { return d == Direction::left_to_right ? right_ : left_; }
 
-  awaitable<void> receive(PacketPort& port, Direction direction) {
+  awaitable<void> receive(PacketPort& port) {
     while (!stopped_) {
       auto [ec] = co_await port.descriptor().async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
       if (ec || stopped_) break;
-      // At most 16 batches before the other side and the timers get a turn.
-      for (int round = 0; round < 16; ++round) {
-        const std::size_t n = port.receive();
-        if (n == 0) break;
-        const auto t = now();
-        const wire::Time wall_minus_mono = std::chrono::system_clock::now().time_since_epoch() - now();
-        send_due(t);  // what was due goes before what just came in
-        auto& destination = out(direction);
-        wire::Time previous{0};
-        for (std::size_t i = 0; i < n; ++i) {
-          if (port.truncated(i)) {
-            ++oversize_;
-            continue;
-          }
-          const auto frame = port.frame(i);
-          const auto arrived = std::max(previous, port.arrival(i, t, wall_minus_mono));
-          previous = arrived;
-          if (engine_.on_frame(direction, arrived, frame)) {
-            engine_.count_forwarded(direction, frame.size());
-            destination.queue(frame);
-          }
-        }
-        send_due(t);  // a duplicate of a frame forwarded now
-        destination.flush();
-        if (n < batch_size) break;
-      }
+      // Whichever side woke us, both are read until neither has a frame: the
+      // data one way and its ACKs the other come in the same wake-up. (Reading
+      // on for a while before sleeping did not measurably help on 2 cores.)
+      for (int round = 0; round < 256; ++round)
+        if (pump(left_, Direction::left_to_right) + pump(right_, Direction::right_to_left) == 0) break;
       rearm();
     }
+  }
+
+  // Reads what waits on `port` (at most 16 batches), decides each frame and
+  // sends what goes now. Returns the frames read.
+  std::size_t pump(PacketPort& port, Direction direction) {
+    std::size_t total = 0;
+    for (int round = 0; round < 16; ++round) {
+      const std::size_t n = port.receive();
+      if (n == 0) break;
+      total += n;
+      const auto t = now();
+      const wire::Time wall_minus_mono = std::chrono::system_clock::now().time_since_epoch() - now();
+      send_due(t);  // what was due goes before what just came in
+      auto& destination = out(direction);
+      wire::Time previous{0};
+      for (std::size_t i = 0; i < n; ++i) {
+        if (port.truncated(i)) {
+          ++oversize_;
+          continue;
+        }
+        const auto frame = port.frame(i);
+        const auto arrived = std::max(previous, port.arrival(i, t, wall_minus_mono));
+        previous = arrived;
+        if (engine_.on_frame(direction, arrived, frame)) {
+          engine_.count_forwarded(direction, frame.size());
+          destination.queue(frame);
+        }
+      }
+      send_due(t);  // a duplicate of a frame forwarded now
+      destination.flush();
+      if (n < batch_size) break;
+    }
+    return total;
   }
 
   void send_due(wire::Time t) {
