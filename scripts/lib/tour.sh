@@ -117,10 +117,10 @@ claim_zh() {
     mass-time-wait-from-many-closes) echo "大量 TIME_WAIT 来自大量连接关闭" ;;
     time-wait-not-from-lost-fourth-segment) echo "大量 TIME_WAIT 来自第四次挥手失败" ;;
     pool-fixes-time-wait) echo "长连接/连接池可以解决大量 TIME_WAIT" ;;
-    linger0-is-not-the-fix) echo "SO_LINGER 0 不是解决办法" ;;
+    linger0-is-not-the-fix) echo "SO_LINGER 0 可以解决大量 TIME_WAIT" ;;
     time-wait-exhausts-ports) echo "TIME_WAIT 会耗尽本地端口" ;;
     close-wait-means-not-closed) echo "CLOSE_WAIT 表示本地应用还没有 close()" ;;
-    close-wait-is-not-sending) echo "CLOSE_WAIT 不是在等数据发完" ;;
+    close-wait-is-not-sending) echo "CLOSE_WAIT 是在等剩余的数据发完" ;;
     status-codes) echo "状态码：200、301、400、401、403、404、405" ;;
     401-unauthenticated) echo "401：你是谁？（未认证）" ;;
     403-forbidden) echo "403：我认识你，但不行（无权限）" ;;

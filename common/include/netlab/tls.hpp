@@ -72,7 +72,8 @@ void set_expected_server_name(SSL* ssl, const std::string& name);
 // `path` empty = the SSLKEYLOGFILE variable when set, else nothing. Returns the path used.
 std::string enable_keylog(boost::asio::ssl::context& context, std::string path);
 
-inline constexpr std::string_view exporter_label = "EXPORTER-netlab-https";
+// RFC 5705 §4: a label not registered with IANA begins with "EXPERIMENTAL".
+inline constexpr std::string_view exporter_label = "EXPERIMENTAL-netlab-https";
 
 // SHA-256 of 32 bytes of keying material exported from the session (RFC 5705 / 8446
 // 7.5) under exporter_label, in hex: both ends print it; equal digests prove equal
