@@ -228,7 +228,7 @@ path_server_up() {
 # The wire loses a seeded 10 % of what goes to the server; the same seed
 # loses the same datagrams of the same stream, run after run.
 step_lossy_link() {
-  local udp_dropped tcp_dropped
+  local udp_dropped tcp_dropped retransmitted
   path_ready || { skip_step lossy-link "$PATH_BLOCKER"; return 0; }
   wire_start lossy-link --loss "left>right=$LINK_LOSS" --seed "$LINK_SEED"
   path_server_up lossy-link
@@ -239,8 +239,9 @@ step_lossy_link() {
   wire_stop
   udp_dropped=$(wire_value '/directions/left>right/dropped/udp')
   tcp_dropped=$(wire_value '/directions/left>right/dropped/tcp')
-  CAPTURE_NOTES+=("lossy-link: netlab-wire (seed $LINK_SEED) dropped udp $udp_dropped packets, tcp $tcp_dropped packets on the way to the server (wire-lossy-link.json)")
-  say "netlab-wire dropped: udp $udp_dropped tcp $tcp_dropped"
+  retransmitted=$(value "$NETLAB_RUN/client-lossy-link.json" /observed/tcp/total_retrans)
+  CAPTURE_NOTES+=("lossy-link: netlab-wire (seed $LINK_SEED) dropped udp $udp_dropped packets, tcp $tcp_dropped packets on the way to the server (wire-lossy-link.json); the client's kernel retransmitted $retransmitted TCP segments (TCP_INFO total_retrans)")
+  say "netlab-wire dropped: udp $udp_dropped tcp $tcp_dropped; TCP retransmitted $retransmitted segments"
 }
 
 # TCP through a bottleneck: the congestion window, sampled every 10 ms.
