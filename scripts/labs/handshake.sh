@@ -302,7 +302,10 @@ report_value() { "$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$1.json
 step_old_syn() {
   WIRE_ARGS=(--delay "$WIRE_DELAY_MS" --rule "left>right tcp flags=S nth=1 delay=$OLD_SYN_HOLD_MS"
              --rule "left>right tcp flags=S nth=2+ delay=$NEW_SYN_HOLD_MS")
-  across_wire old-syn --give-up-ms "$GIVE_UP_MS" --timeout-ms 3000
+  # Held until after the late copies of the new SYN (Linux sends it again at
+  # once when the old SYN-ACK comes) have arrived: they find the connection
+  # ESTABLISHED (a challenge ACK), not closed (a new SYN-ACK, refused by TIME_WAIT).
+  across_wire old-syn --give-up-ms "$GIVE_UP_MS" --timeout-ms 3000 --hold-ms 900
   wire_note old-syn "old ISN $(report_value old-syn /observed/capture/old_isn), new ISN $(report_value old-syn /observed/capture/new_isn); SYN-ACK ack $(report_value old-syn /observed/capture/old_syn_ack_ack) answered by RST seq $(report_value old-syn /observed/capture/rst_seq); the server's SYN-RECV for it gone after $(report_value old-syn /observed/server/half_open_dropped_ms) ms; accept() $(report_value old-syn /observed/server/accepted_from_port) connection; wire rule firings $(wire_value /rules/0/fired) + $(wire_value /rules/1/fired) (wire-old-syn.json)"
   capture_lines old-syn
 }
