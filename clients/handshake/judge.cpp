@@ -54,12 +54,16 @@ std::string n(std::size_t value) { return std::to_string(value); }
 struct Conversation {
   std::vector<Packet> packets;
   std::uint16_t port = 0;
+  bool captured = false;  // a capture was given (--no-capture, or no tcpdump: not)
+  // Said after each check's evidence when there was no capture to see the segments in.
+  std::string unseen() const { return captured ? "" : "; no capture: the segments could not be seen"; }
   bool from_client(const Packet& p) const { return p.src_port == port; }
 };
 
 Conversation conversation(const std::string& pcap, std::uint16_t local_port) {
   Conversation c;
   c.port = local_port;
+  c.captured = !pcap.empty();
   if (pcap.empty()) return c;
   for (auto& p : read_pcap(pcap))
     if (p.is_tcp && (p.src_port == local_port || p.dst_port == local_port)) c.packets.push_back(std::move(p));
@@ -201,7 +205,7 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
                     join(seen) + (missing.empty() ? "" : "; not seen: " + join(missing)),
                     confirmed ? Verdict::confirmed : refuted ? Verdict::refuted : Verdict::nuanced,
                     "capture on the client's link (tcpdump -S), the server's census every few ms and its accepts "
-                    "(server namespace), the wire's rule log"});
+                    "(server namespace), the wire's rule log" + c.unseen()});
 
   // The counterfactual: the socket a two-way handshake would have made ESTABLISHED.
   std::string observed;
@@ -221,7 +225,7 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
   }
   result.add_check({"two-way-would-accept", "为什么三次握手: with two segments the old SYN would open a connection",
                     "a SYN-RECV socket for the old SYN existed at the server (census)", observed, verdict,
-                    "census of the server's namespace; the capture's SYN-ACK"});
+                    "census of the server's namespace; the capture's SYN-ACK" + c.unseen()});
 }
 
 // ---- lost-synack ---------------------------------------------------------------------
@@ -259,8 +263,8 @@ void judge_lost_synack(const Conversation& c, const std::vector<json::object>& r
   const bool segments = dropped_seq && same >= 1 && syns >= 2 && isns.size() == 1 && acked;
   std::string observed = "connect() took " + ms_text(connect_ms) + "; the wire dropped SYN-ACK seq " +
                          (dropped_seq ? std::to_string(*dropped_seq) : std::string("(none)")) + "; the client sent " +
-                         n(syns) + " SYN (" + n(isns.size()) + " ISN), " + n(same) + " SYN-ACK with that seq reached it " +
-                         ms_text(wait_ms) + " after the first SYN";
+                         n(syns) + " SYN (" + n(isns.size()) + " ISN), " + n(same) + " SYN-ACK with that seq reached it" +
+                         (wait_ms >= 0 ? " " + ms_text(wait_ms) + " after the first SYN" : "");
   result.add_check({"lost-synack-costs-one-rto", "asked next: what if the SYN-ACK is lost?",
                     "the SYN and the SYN-ACK are sent again (same ISNs) and connect() waits about one RTO (1 s)",
                     observed,
@@ -268,7 +272,7 @@ void judge_lost_synack(const Conversation& c, const std::vector<json::object>& r
                     : one_rto && segments ? Verdict::confirmed
                     : connected && connect_ms < 800 ? Verdict::refuted
                                                     : Verdict::nuanced,
-                    "connect() timed in the client; capture on the client's link; the wire's rule log"});
+                    "connect() timed in the client; capture on the client's link; the wire's rule log" + c.unseen()});
 }
 
 // ---- lost-ack ------------------------------------------------------------------------
@@ -320,7 +324,8 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
                     : waited_long && retransmitted         ? Verdict::confirmed
                     : waited_long                          ? Verdict::nuanced
                                                            : Verdict::refuted,
-                    "census of the server's namespace every few ms; capture on the client's link; the wire's rule log"});
+                    "census of the server's namespace every few ms; capture on the client's link; the wire's rule log" +
+                        c.unseen()});
   const bool after_data = accepted_at > 0 && data_at > 0 && accepted_at >= data_at;
   const bool carried = data && !synack_seqs.empty() && data->ack == *synack_seqs.begin() + 1;
   result.add_check({"first-data-completes-handshake", "asked next: who completes the handshake when the ACK is lost?",
@@ -336,7 +341,8 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
                     : after_data && carried && waited && waited->then == "ESTAB" ? Verdict::confirmed
                     : accepted_at > 0 && accepted_at < data_at ? Verdict::refuted
                                                                : Verdict::nuanced,
-                    "CLOCK_MONOTONIC times of the client's send and the server's accept(); the capture's ack"});
+                    "CLOCK_MONOTONIC times of the client's send and the server's accept(); the capture's ack" +
+                        c.unseen()});
 }
 
 }  // namespace

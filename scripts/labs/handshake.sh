@@ -294,7 +294,7 @@ wire_note() {
 # The segments of a step's capture that tell its story (tcpdump -S: absolute seq/ack).
 capture_lines() {
   [[ -s $NETLAB_RUN/capture-$1.pcap ]] || return 0
-  tcpdump -r "$NETLAB_RUN/capture-$1.pcap" -n -S -tt 2>/dev/null | sed -E 's/, (win|options|length).*//; s/^/      /'
+  tcpdump -r "$NETLAB_RUN/capture-$1.pcap" -n -S -ttttt 2>/dev/null | sed -E 's/, (win|options|length).*//; s/^/      /'
 }
 
 report_value() { "$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$1.json" "$2" 2>/dev/null || echo "?"; }

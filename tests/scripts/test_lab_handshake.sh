@@ -166,7 +166,9 @@ check_lost_synack() {
   synacks=$(grep -cE "198\.18\.0\.2\.7002 > 198\.18\.0\.1\.$port: Flags \[S\.\], seq $dropped," <<<"$text") || true
   ((synacks >= 1)) || fail "lost-synack: the dropped SYN-ACK (seq $dropped) never came again"
   mapfile -t syns < <(sed -nE "s/.* 198\.18\.0\.1\.$port > 198\.18\.0\.2\.7002: Flags \[S\], seq ([0-9]+),.*/\1/p" <<<"$text")
-  ((${#syns[@]} >= 2)) && [[ ${syns[0]} == "${syns[1]}" ]] || fail "lost-synack: the SYN was not sent twice with one ISN: ${syns[*]}"
+  if ((${#syns[@]} < 2)) || [[ ${syns[0]} != "${syns[1]}" ]]; then
+    fail "lost-synack: the SYN was not sent twice with one ISN: ${syns[*]}"
+  fi
   ms=$(value lost-synack /observed/connect/ms)
   awk -v m="$ms" 'BEGIN { exit !(m >= 900 && m < 3000) }' || fail "lost-synack: connect() took $ms ms, want about one RTO (1 s)"
   [[ $(verdict lost-synack-costs-one-rto) == confirmed ]] || fail "lost-synack: $(value lost-synack /checks/0/observed)"
@@ -178,8 +180,9 @@ check_lost_ack() {
   port=$(value lost-ack /observed/local_port)
   text=$(segments lost-ack)
   mapfile -t synacks < <(sed -nE "s/.* 198\.18\.0\.2\.7002 > 198\.18\.0\.1\.$port: Flags \[S\.\], seq ([0-9]+),.*/\1/p" <<<"$text")
-  ((${#synacks[@]} >= 2)) && [[ ${synacks[0]} == "${synacks[1]}" ]] ||
+  if ((${#synacks[@]} < 2)) || [[ ${synacks[0]} != "${synacks[1]}" ]]; then
     fail "lost-ack: the server did not send its SYN-ACK again: ${synacks[*]}"
+  fi
   grep -qE "198\.18\.0\.1\.$port > 198\.18\.0\.2\.7002: Flags \[P\.\], seq [0-9]+:[0-9]+, ack $(((synacks[0] + 1) % 4294967296))," <<<"$text" ||
     fail "lost-ack: no data segment acknowledging the server's ISN + 1"
   states=$(census lost-ack "$port")
