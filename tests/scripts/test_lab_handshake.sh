@@ -138,6 +138,8 @@ check_old_syn() {
   new=""
   for s in "${syns[@]}"; do [[ $s == "$old" ]] || { new=$s; break; }; done
   [[ -n $new ]] || fail "old-syn: every SYN from port $port has ISN $old: no new connection attempt"
+  [[ $("$BIN/netlab-report" get "$RUN/wire-old-syn.json" /rule_log/0/seq) == "$old" ]] ||
+    fail "old-syn: the wire held seq $("$BIN/netlab-report" get "$RUN/wire-old-syn.json" /rule_log/0/seq), not the old SYN $old"
   old_synack=$(line_of "$to: Flags \\[S\\.\\], seq [0-9]+, ack $(((old + 1) % 4294967296))," "$text")
   ((old_synack > 0)) || fail "old-syn: no SYN-ACK acknowledging the old ISN $old + 1"
   rst=$(line_of "$from: Flags \\[R\\], seq $(((old + 1) % 4294967296))," "$text")
@@ -185,6 +187,8 @@ check_lost_ack() {
   fi
   grep -qE "198\.18\.0\.1\.$port > 198\.18\.0\.2\.7002: Flags \[P\.\], seq [0-9]+:[0-9]+, ack $(((synacks[0] + 1) % 4294967296))," <<<"$text" ||
     fail "lost-ack: no data segment acknowledging the server's ISN + 1"
+  [[ $("$BIN/netlab-report" get "$RUN/wire-lost-ack.json" /rules/0/fired) == 2 ]] ||
+    fail "lost-ack: the wire dropped $("$BIN/netlab-report" get "$RUN/wire-lost-ack.json" /rules/0/fired) ACKs, want 2"
   states=$(census lost-ack "$port")
   [[ $(awk '{ print $2 }' <<<"$states" | head -n 2 | paste -sd' ') == 'SYN-RECV ESTAB' ]] ||
     fail "lost-ack: the server's census: $(paste -sd' ' <<<"$states"), want SYN-RECV then ESTAB"
