@@ -316,8 +316,8 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
                     "the client is connected while the server stays SYN-RECV and sends its SYN-ACK again",
                     "the wire dropped " + n(acks_dropped) + " ACK(s); connect() returned after " +
                         ms_text(number(connect, "ms")) + " (client " + text_at(o, "client_state_after_connect") +
-                        "); the server's census: SYN-RECV for " + ms_text(syn_recv_ms) + ", " +
-                        ms_text(syn_recv_after_connect) + " of them after the client was connected, then " +
+                        "); the server's census: SYN-RECV seen for " + ms_text(syn_recv_ms) + ", until " +
+                        ms_text(syn_recv_after_connect) + " after the client's connect() returned, then " +
                         (waited ? waited->then : std::string("(never SYN-RECV)")) + "; " + n(synacks) +
                         " SYN-ACK(s) with " + n(synack_seqs.size()) + " ISN reached the client",
                     !client_connected || acks_dropped == 0 ? Verdict::skipped
