@@ -12,6 +12,10 @@
 // (CAP_NET_RAW in this network namespace: root, or a user namespace), as an old
 // duplicate SYN would arrive: the server's kernel answers SYN-ACK, ours
 // answers RST, and no connection is created.
+// --mode old-syn | lost-synack | lost-ack: the failure stories across
+// netlab-wire (handshake/failures.hpp); --judge RUN.json then gives their
+// verdicts from the capture, the server's census and the wire's rule log.
+#include "handshake/failures.hpp"
 #include "netlab/lifecycle.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
@@ -255,6 +259,12 @@ void print_summary(const Result& result) {
       std::cout << "  port " << isn.at("local_port") << ": client ISN " << isn.at("client_isn") << ", server ISN "
                 << isn.at("server_isn") << "\n";
   }
+  for (const char* key : {"first", "second", "connect"})
+    if (const auto* a = o.if_contains(key); a && a->is_object())
+      std::cout << "  port " << o.at("local_port") << ", " << (key == std::string("connect") ? "" : key)
+                << (key == std::string("connect") ? "" : " ") << "connect(): "
+                << a->as_object().at("outcome").as_string().c_str() << " after "
+                << static_cast<long>(a->as_object().at("ms").as_double()) << " ms\n";
   if (o.contains("segments"))
     for (const auto& s : o.at("segments").as_array())
       std::cout << "  " << s.at("from").as_string().c_str() << " [" << s.at("flags").as_string().c_str() << "] seq "
@@ -280,6 +290,20 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0L, 60'000L));
   app.add_flag("--stale-syn", config.stale_syn, "send a SYN from a port with no socket (raw socket: CAP_NET_RAW)");
+  handshake::FailureConfig failure;
+  app.add_option("--mode", failure.mode, "a failure story across netlab-wire: old-syn, lost-synack, lost-ack")
+      ->check(CLI::IsMember({"old-syn", "lost-synack", "lost-ack"}));
+  app.add_option("--give-up-ms", failure.give_up_ms, "old-syn: abandon the first connect() after this")
+      ->capture_default_str()
+      ->check(CLI::Range(20L, 900L));
+  app.add_option("--data-after-ms", failure.data_after_ms, "lost-ack: send the first data this long after connect()")
+      ->capture_default_str()
+      ->check(CLI::Range(0L, 10'000L));
+  handshake::Evidence evidence;
+  app.add_option("--judge", evidence.run_json, "give the verdicts of the scenario recorded in this JSON");
+  app.add_option("--server-json", evidence.server_json, "with --judge: netlab-handshake-server's JSON");
+  app.add_option("--wire-json", evidence.wire_json, "with --judge: netlab-wire's stats JSON");
+  app.add_option("--pcap", evidence.pcap, "with --judge: the capture on the client's link");
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("handshake-client", options.log_level);
 
@@ -287,6 +311,14 @@ int main(int argc, char** argv) {
   result.params() = {{"mode", config.stale_syn ? "stale-syn" : "queue"}, {"connections", config.connections},
                      {"timeout_ms", config.timeout_ms}, {"seed", options.seed}};
   try {
+    if (!evidence.run_json.empty()) {
+      if (evidence.server_json.empty() || evidence.wire_json.empty())
+        throw std::runtime_error("--judge needs --server-json and --wire-json");
+      handshake::judge_failure(evidence, result);
+      std::cout << render_checks(result.checks());
+      result.write(options.json);
+      return 0;
+    }
     resolve_client_port(options);
     result.params()["port"] = options.port;
     const std::string raw_refused = config.stale_syn ? raw_socket_blocker() : std::string();
@@ -296,6 +328,15 @@ int main(int argc, char** argv) {
                         "S, S., R and no connection at the server", "not run", Verdict::skipped, raw_refused});
     } else if (config.stale_syn) {
       run_stale_syn(options, result);
+    } else if (handshake::is_failure_mode(failure.mode)) {
+      failure.timeout_ms = config.timeout_ms;
+      failure.hold_ms = config.hold_ms;
+      result.params()["mode"] = failure.mode;
+      result.params()["give_up_ms"] = failure.give_up_ms;
+      result.params()["data_after_ms"] = failure.data_after_ms;
+      asio::io_context io;
+      if (!run_client(io, handshake::run_failure(options, failure, result), options.max_seconds))
+        throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
     } else {
       asio::io_context io;
       if (!run_client(io, run_queue(options, config, result), options.max_seconds))

@@ -12,6 +12,12 @@
 // without a byte). --max-connections counts accepted connections only: what
 // waits in the accept queue is the kernel's, bounded by --backlog, and is what
 // the lab shows; one accepted over the limit gets one "ERR server busy" line.
+//   --census-ms MS       sample this port's sockets (this network namespace's
+//                        census) every MS ms and keep each peer's state changes
+//                        (SYN-RECV, ESTAB, gone) with CLOCK_MONOTONIC times, next
+//                        to the time of every accept(): a half-open connection
+//                        the kernel dropped is one that never reached accept()
+#include "netlab/census.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
 #include "netlab/options.hpp"
@@ -25,6 +31,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <iostream>
+#include <map>
 
 namespace {
 
@@ -38,12 +45,46 @@ struct Config {
   long accept_delay_ms = 0;
   bool no_accept = false;
   double idle_timeout = default_idle_timeout;
+  long census_ms = 0;
 };
+
+// CLOCK_MONOTONIC in ms: the same clock in every network namespace, so the
+// client's times and these line up.
+double monotonic_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 struct Counters {
   std::size_t accepted = 0;
   std::size_t bytes_received = 0;
+  boost::json::array accepts;          // {mono_ms, peer}
+  boost::json::array census_timeline;  // {mono_ms, peer, state}: each change of a peer's socket
+  std::size_t census_samples = 0;
 };
+
+// Every MS ms: the sockets on our port; a peer whose state changed (or whose
+// socket is gone) gets a line. A request socket shows as SYN-RECV.
+awaitable<void> sample_census(std::uint16_t port, long every_ms, Counters& counters, asio::steady_timer& timer,
+                              const bool& stopping) {
+  std::map<std::string, std::string> last;
+  for (;;) {
+    std::map<std::string, std::string> now;
+    for (const auto& s : list_tcp_sockets({.local_port = port}))
+      if (s.state != TcpState::listen)
+        now[s.remote_address + ":" + std::to_string(s.remote_port)] = std::string(state_name(s.state));
+    const double at = monotonic_ms();
+    for (const auto& [peer, state] : now)
+      if (auto it = last.find(peer); it == last.end() || it->second != state)
+        counters.census_timeline.push_back({{"mono_ms", at}, {"peer", peer}, {"state", state}});
+    for (const auto& [peer, state] : last)
+      if (!now.contains(peer)) counters.census_timeline.push_back({{"mono_ms", at}, {"peer", peer}, {"state", "gone"}});
+    last = std::move(now);
+    ++counters.census_samples;
+    timer.expires_after(std::chrono::milliseconds(every_ms));
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec || stopping) co_return;
+  }
+}
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
   ConnectionRegistry::Entry entry(registry, socket);
@@ -81,6 +122,11 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Count
       continue;
     }
     ++counters.accepted;
+    {
+      boost::system::error_code ignored;
+      const auto peer = socket.remote_endpoint(ignored);
+      counters.accepts.push_back({{"mono_ms", monotonic_ms()}, {"peer", to_string(peer)}});
+    }
     auto slot = limit.admit(socket);
     if (!slot) continue;
     asio::co_spawn(acceptor.get_executor(),
@@ -106,6 +152,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-accept", config.no_accept, "never call accept(): the kernel alone does the handshakes")
       ->excludes(delay);
   add_idle_timeout_option(app, config.idle_timeout);
+  app.add_option("--census-ms", config.census_ms, "sample this port's socket states every MS ms (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0L, 1000L));
   add_max_connections_option(app, options);
   if (auto code = parse_options(app, argc, argv)) return *code;
   init_logging("handshake-server", options.log_level);
@@ -118,8 +167,12 @@ int main(int argc, char** argv) {
     ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
     std::string stop_reason = "?";
+    asio::steady_timer census_timer(io);
+    bool stopping = false;
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
       stop_reason = reason;
+      stopping = true;
+      census_timer.cancel();
       spdlog::info("stopping ({}): closing the listener (the kernel resets what is still queued) and {} "
                    "connection(s)",
                    reason, registry.size());
@@ -128,6 +181,7 @@ int main(int argc, char** argv) {
       registry.close_all();
     });
     if (!config.no_accept) asio::co_spawn(io, accept_loop(acceptor, config, counters, limit, registry), asio::detached);
+    if (config.census_ms > 0) asio::co_spawn(io, sample_census(bound.port(), config.census_ms, counters, census_timer, stopping), asio::detached);
     const std::string accepting = config.no_accept ? "never accepting"
                                   : config.accept_delay_ms > 0
                                       ? "accepting every " + std::to_string(config.accept_delay_ms) + " ms"
@@ -142,7 +196,12 @@ int main(int argc, char** argv) {
                        {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
     result.observed() = {{"accepted", counters.accepted}, {"bytes_received", counters.bytes_received},
                          {"refused_connections", limit.refused()},
-                         {"stopped_by", stop_reason}};
+                         {"stopped_by", stop_reason}, {"accepts", counters.accepts}};
+    if (config.census_ms > 0) {
+      result.observed()["census_every_ms"] = config.census_ms;
+      result.observed()["census_samples"] = counters.census_samples;
+      result.observed()["census_timeline"] = counters.census_timeline;
+    }
     if (options.json != "-")
       std::cout << "netlab-handshake-server (backlog " << config.backlog << ", " << accepting << ") on "
                 << to_string(bound) << " stopped by " << stop_reason << "\n  accepted " << counters.accepted

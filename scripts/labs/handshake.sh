@@ -19,6 +19,21 @@
 # With a capture (root, or that user namespace), isn.txt lists the SYN and
 # SYN-ACK segments with their real ISNs, and each connection's handshake as
 # netlab-pcap facts counts it.
+# Then the failure stories, across netlab-wire between a client and a server
+# namespace (scripts/lib/netns.sh: root, or that user namespace), a wire per
+# step, 25 ms each way, with a rule that does the damage:
+#   old-syn      the first SYN is held 600 ms; the client gives up after 200 ms
+#                and connects again from the same port (new ISN), its SYNs held
+#                700 ms: the old SYN gets its SYN-ACK, the client's kernel
+#                answers RST, the server drops the half-open socket
+#   lost-synack  the server's first SYN-ACK is dropped: about one RTO (1 s)
+#   lost-ack     the client's ACK is dropped (and its answer to the SYN-ACK the
+#                server sends again): the server stays SYN-RECV until the
+#                client's first data segment, sent 1.5 s after connect()
+# Each writes wire-<step>.json, capture-<step>.pcap (tcpdump on the client's
+# link), ladder-<step>.txt, server-<step>.json (the server's census of its
+# namespace every 2 ms, its accepts), ss-server-<step>.txt (ss in the server
+# namespace every 20 ms); the client then judges from all of them.
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
 set -euo pipefail
 
@@ -27,6 +42,7 @@ source "$LIB/common.sh"
 source "$LIB/run.sh"
 source "$LIB/server.sh"
 source "$LIB/observe.sh"
+source "$LIB/netns.sh"
 
 readonly LAB=handshake
 readonly DEFAULT_PORT=7002
@@ -34,6 +50,15 @@ readonly SERVER=netlab-handshake-server
 readonly CLIENT=netlab-handshake-client
 STEPS=()
 STALE_SYN_SKIPPED=""
+WIRE_NOTES=()       # what each step across the wire showed, for summary.md
+PATH_BLOCKER=""
+WIRE_ARGS=()        # the netlab-wire options of the next step
+SIDE_PIDS=()        # the step's tcpdump and ss sampler, as SIGNAL:PID
+readonly WIRE_DELAY_MS=25
+readonly OLD_SYN_HOLD_MS=600   # the first SYN, held in the wire
+readonly NEW_SYN_HOLD_MS=700   # every later SYN: it reaches the server after the old one
+readonly GIVE_UP_MS=200        # before the kernel's own SYN retransmission (1 s)
+readonly DATA_AFTER_MS=1500    # lost-ack: after the server's SYN-ACK retransmission (~1 s)
 
 usage() {
   cat <<EOF
@@ -42,10 +67,13 @@ usage: scripts/lab handshake [--capture|--no-capture] [--port P] [-- client opti
 Runs netlab-handshake-server with --no-accept --backlog 4, then --backlog 0
 --accept-delay-ms 500, then a stale SYN through a raw socket (without root,
 inside an unprivileged user namespace, where the system allows one), each
-against netlab-handshake-client, on one port (default $DEFAULT_PORT). Writes
-runs/<UTC time>-handshake/: server.log, client-<step>.json, client.json, ss.csv,
-accept-queue.txt, capture.pcap and isn.txt (root, or a user namespace),
-env.txt, summary.md.
+against netlab-handshake-client, on one port (default $DEFAULT_PORT). Then
+old-syn, lost-synack and lost-ack across netlab-wire between two network
+namespaces (root, or that user namespace; skipped with one line otherwise).
+Writes runs/<UTC time>-handshake/: server.log, client-<step>.json, client.json,
+ss.csv, accept-queue.txt, capture.pcap and isn.txt (root, or a user namespace),
+wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt, server-<step>.json,
+ss-server-<step>.txt, env.txt, summary.md.
 
   --capture      record the lab's port with tcpdump when possible (default)
   --no-capture   do not run tcpdump
@@ -165,14 +193,161 @@ list_isns() {
   grep '^handshake ' "$file" | sed 's/^/    /'
 }
 
+# --- the failure stories, across netlab-wire ------------------------------------
+
+# The path of namespaces, built once for the three steps.
+path_ready() {
+  local reason
+  [[ -z $NETLAB_NS_CLIENT ]] || return 0
+  reason=$(netns_blocker)
+  if [[ -n $reason ]]; then
+    PATH_BLOCKER=$reason
+    return 1
+  fi
+  netns_path_up
+  netns_env >>"$NETLAB_RUN/env.txt"
+  say ""
+  say "path: $NETLAB_NS_CLIENT ($NETLAB_CLIENT_ADDR) <-> netlab-wire in $NETLAB_NS_WIRE <-> $NETLAB_NS_SERVER ($NETLAB_SERVER_ADDR)"
+}
+
+# side_start SIGNAL OUT ERR COMMAND...: a step's observer in the background,
+# stopped by side_stop with SIGNAL (tcpdump: INT, so it writes what it holds).
+side_start() {
+  local signal=$1 out=$2 err=$3
+  shift 3
+  "$@" >"$out" 2>"$err" </dev/null &
+  SIDE_PIDS+=("$signal:$!")
+  register_pid "$!" "$signal"
+}
+
+side_stop() {
+  local i
+  for ((i = ${#SIDE_PIDS[@]} - 1; i >= 0; i--)); do
+    release_pid "${SIDE_PIDS[i]#*:}" "${SIDE_PIDS[i]%%:*}" || true
+  done
+  SIDE_PIDS=()
+}
+
+# tcpdump on the client's link, inside its namespace: every segment of the
+# step, the one the wire dropped excepted (the wire's rule log has it).
+step_capture() {
+  local pcap=$1 i
+  local -a as_root=()
+  [[ -z $(capture_blocker "$NETLAB_CAPTURE") ]] || return 0
+  ((EUID != 0)) || as_root=(-Z root)  # as root tcpdump would switch to a user who may not write here
+  side_start INT /dev/null "$pcap.log" "${NETLAB_IN_CLIENT[@]}" tcpdump -i nlc0 --immediate-mode -U -n -s 0 "${as_root[@]}" \
+    -w "$pcap" "tcp port $DEFAULT_PORT"
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'listening on' "$pcap.log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  warn "tcpdump on nlc0 did not start: $(tail -n 1 "$pcap.log" 2>/dev/null)"
+}
+
+# across_wire STEP CLIENT-OPTIONS...: the wire (WIRE_ARGS), the server in its
+# namespace with its census every 2 ms, the capture and ss in the server
+# namespace; the client's scenario, then its judge over all the evidence.
+across_wire() {
+  local step=$1 status=0 run pcap
+  run=$NETLAB_RUN/client-$step.run.json
+  pcap=$NETLAB_RUN/capture-$step.pcap
+  shift
+  wire_start "$step" "${WIRE_ARGS[@]}"
+  printf '===== %s (%s, in %s) =====\n' "$step" "$(date -u +%H:%M:%SZ)" "$NETLAB_NS_SERVER" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" "${NETLAB_IN_SERVER[@]}" "$NETLAB_BIN_DIR/$SERVER" \
+    --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" --census-ms 2 --json "$NETLAB_RUN/server-$step.json" --log-level info
+  # shellcheck disable=SC2016  # $1 is the inner shell's
+  side_start TERM "$NETLAB_RUN/ss-server-$step.txt" /dev/null "${NETLAB_IN_SERVER[@]}" bash -c \
+    'for ((i = 0; i < 1500; i++)); do echo "# $(date -u +%T.%N)"; ss -Htan "sport = :$1"; sleep 0.02; done' _ "$DEFAULT_PORT"
+  step_capture "$pcap"
+  say ""
+  say "--- $step: netlab-wire ${WIRE_ARGS[*]}"
+  say "    $CLIENT --mode $step $*"
+  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
+  run_child "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --host "$NETLAB_SERVER_ADDR" --port "$NETLAB_SERVER_PORT" \
+    --mode "$step" "$@" --json "$run" 2>>"$NETLAB_RUN/client.log" | sed 's/^/    /' || status=$?
+  # The SYNs still held in the wire arrive; the last segments reach tcpdump.
+  sleep 0.8
+  side_stop
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  if ((status != 0)) || [[ ! -s $run ]]; then
+    warn "$CLIENT --mode $step failed; last lines of $NETLAB_RUN/client.log:"
+    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
+    exit 1
+  fi
+  [[ -s $pcap ]] || pcap=""
+  [[ -z $pcap ]] || "$NETLAB_BIN_DIR/netlab-pcap" ladder "$pcap" --port "$DEFAULT_PORT" --color never \
+    >"$NETLAB_RUN/ladder-$step.txt" 2>/dev/null || rm -f "$NETLAB_RUN/ladder-$step.txt"
+  run_child "$NETLAB_BIN_DIR/$CLIENT" --judge "$run" --server-json "$NETLAB_RUN/server-$step.json" \
+    --wire-json "$NETLAB_WIRE_STATS" ${pcap:+--pcap "$pcap"} --json "$NETLAB_RUN/client-$step.json" \
+    2>>"$NETLAB_RUN/client.log" | sed 's/^/    /' || die "$CLIENT --judge ($step) failed (see $NETLAB_RUN/client.log)"
+  STEPS+=("$step")
+}
+
+# wire_note STEP TEXT: a line for the terminal and summary.md.
+wire_note() {
+  WIRE_NOTES+=("$1: $2")
+  say "    $2"
+}
+
+# The segments of a step's capture that tell its story (tcpdump -S: absolute seq/ack).
+capture_lines() {
+  [[ -s $NETLAB_RUN/capture-$1.pcap ]] || return 0
+  tcpdump -r "$NETLAB_RUN/capture-$1.pcap" -n -S -ttttt 2>/dev/null | sed -E 's/, (win|options|length).*//; s/^/      /'
+}
+
+report_value() { "$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$1.json" "$2" 2>/dev/null || echo "?"; }
+
+step_old_syn() {
+  WIRE_ARGS=(--delay "$WIRE_DELAY_MS" --rule "left>right tcp flags=S nth=1 delay=$OLD_SYN_HOLD_MS"
+             --rule "left>right tcp flags=S nth=2+ delay=$NEW_SYN_HOLD_MS")
+  # Held until after the late copies of the new SYN (Linux sends it again at
+  # once when the old SYN-ACK comes) have arrived: they find the connection
+  # ESTABLISHED (a challenge ACK), not closed (a new SYN-ACK, refused by TIME_WAIT).
+  across_wire old-syn --give-up-ms "$GIVE_UP_MS" --timeout-ms 3000 --hold-ms 900
+  wire_note old-syn "old ISN $(report_value old-syn /observed/capture/old_isn), new ISN $(report_value old-syn /observed/capture/new_isn); SYN-ACK ack $(report_value old-syn /observed/capture/old_syn_ack_ack) answered by RST seq $(report_value old-syn /observed/capture/rst_seq); the server's SYN-RECV for it gone after $(report_value old-syn /observed/server/half_open_dropped_ms) ms; accept() $(report_value old-syn /observed/server/accepted_from_port) connection; wire rule firings $(wire_value /rules/0/fired) + $(wire_value /rules/1/fired) (wire-old-syn.json)"
+  capture_lines old-syn
+}
+
+step_lost_synack() {
+  WIRE_ARGS=(--delay "$WIRE_DELAY_MS" --rule "right>left tcp flags=SA nth=1 drop")
+  across_wire lost-synack --timeout-ms 5000
+  wire_note lost-synack "the wire dropped SYN-ACK seq $(wire_value /rule_log/0/seq); connect() took $(report_value lost-synack /observed/connect/ms) ms; the client sent $(report_value lost-synack /observed/capture/syn_segments) SYN, $(report_value lost-synack /observed/capture/syn_ack_same_seq_as_dropped) SYN-ACK with the dropped seq reached it (capture-lost-synack.pcap)"
+  capture_lines lost-synack
+}
+
+step_lost_ack() {
+  WIRE_ARGS=(--delay "$WIRE_DELAY_MS" --rule "left>right tcp flags=A len=0 nth=1-2 drop")
+  across_wire lost-ack --timeout-ms 3000 --data-after-ms "$DATA_AFTER_MS"
+  wire_note lost-ack "the wire dropped $(report_value lost-ack /observed/wire_acks_dropped) ACKs; the server: SYN-RECV for $(report_value lost-ack /observed/server/syn_recv_ms) ms, then $(report_value lost-ack /observed/server/syn_recv_then), accept() $(report_value lost-ack /observed/server/accepted_after_data_ms) ms after the client's first data; $(report_value lost-ack /observed/capture/syn_ack_segments) SYN-ACKs reached the client (capture-lost-ack.pcap)"
+  capture_lines lost-ack
+}
+
+wire_steps() {
+  if ! path_ready; then
+    WIRE_NOTES+=("old-syn, lost-synack, lost-ack: skipped — $PATH_BLOCKER")
+    say ""
+    say "--- old-syn, lost-synack, lost-ack: skipped: $PATH_BLOCKER"
+    return 0
+  fi
+  step_old_syn
+  step_lost_synack
+  step_lost_ack
+}
+
 report() {
-  local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap
+  local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap note
   local -a results=()
   for step in "${STEPS[@]}"; do results+=("$NETLAB_RUN/client-$step.json"); done
   "$report" merge --lab "$LAB" "${results[@]}" >"$NETLAB_RUN/client.json.tmp"
   mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
   write_summary "$LAB"
   [[ -z $STALE_SYN_SKIPPED ]] || printf '\n## Stale SYN\n\nskipped: %s\n' "$STALE_SYN_SKIPPED" >>"$NETLAB_RUN/summary.md"
+  {
+    printf '\n## Across netlab-wire (client and server namespaces)\n\n'
+    for note in "${WIRE_NOTES[@]}"; do printf -- '- %s\n' "$note"; done
+  } >>"$NETLAB_RUN/summary.md"
   say ""
   say "The note says: 为什么三次握手 — what this run measured:"
   "$report" table "$NETLAB_RUN/client.json"
@@ -189,7 +364,7 @@ main() {
   enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
   trap cleanup EXIT INT TERM
   bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap
+  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap netlab-wire
   choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
   make_run_dir "$LAB"
   write_env_txt "$NETLAB_RUN/env.txt"
@@ -199,6 +374,7 @@ main() {
   step no-accept "--no-accept --backlog 4" --connections 6 --timeout-ms 2500 --hold-ms 300
   step slow-accept "--backlog 0 --accept-delay-ms 500" --connections 3 --timeout-ms 5000 --hold-ms 300
   stale_syn_step
+  wire_steps
   stop_observers
   list_isns
   report

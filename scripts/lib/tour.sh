@@ -17,13 +17,13 @@ narration() {
       "同一串编号消息分别走 TCP 和 UDP：普通回环、慢读者、丢包中继、命名空间之间的丢包链路和 20 Mbit/s 瓶颈（netlab-wire）、关闭的端口" \
       "丢失/乱序计数与内核自己的丢弃计数对照；关闭端口时 TCP 收到 RST，UDP 收到 ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让" ;;
     en.handshake) printf '%s\t%s\t%s\n' \
-      "Three segments open a connection, and the third stops a stale SYN from creating one." \
-      "a server that never calls accept(), a full accept queue, and a stale SYN sent through a raw socket (root, or a user namespace)" \
-      "ss -lnt Recv-Q growing without accept(); the S / S. / . ladder; S, S., R for the stale SYN" ;;
+      "Three segments open a connection, and the third stops an old SYN from creating one." \
+      "a server that never calls accept(), a full accept queue, a stale SYN through a raw socket; then across netlab-wire: an old SYN held in the wire arriving after the client reconnected from the same port, a lost SYN-ACK, a lost third ACK" \
+      "ss -lnt Recv-Q growing without accept(); S, S., R for the stale SYN; old-syn: the SYN-ACK acking the old ISN + 1, the client's RST, the server's SYN-RECV gone and one accept(); lost-synack: about 1 s of connect(); lost-ack: SYN-RECV at the server until the client's first data" ;;
     zh.handshake) printf '%s\t%s\t%s\n' \
-      "三次握手建立连接；第三次握手防止已失效的 SYN 建立连接。" \
-      "一个从不调用 accept() 的服务器、一个满的全连接队列，以及通过原始套接字发出的旧 SYN（root 或用户命名空间）" \
-      "没有 accept() 时 ss -lnt 的 Recv-Q 在涨；S / S. / . 的时序图；旧 SYN 得到 S, S., R" ;;
+      "三次握手建立连接；防止旧的连接请求被错误地当作新连接。" \
+      "一个从不调用 accept() 的服务器、一个满的全连接队列、通过原始套接字发出的旧 SYN；然后经过 netlab-wire：被链路扣住的旧 SYN 在客户端从同一端口重连之后才到达、丢失的 SYN-ACK、丢失的第三次握手 ACK" \
+      "没有 accept() 时 ss -lnt 的 Recv-Q 在涨；旧 SYN 得到 S, S., R；old-syn：SYN-ACK 确认旧 ISN + 1，客户端内核回 RST，服务端的 SYN-RECV 消失，只 accept() 了一个连接；lost-synack：connect() 多等约 1 秒；lost-ack：服务端停在 SYN-RECV，直到客户端的第一个数据段" ;;
     en.teardown) printf '%s\t%s\t%s\n' \
       "Four segments close a connection, because each side closes its own direction." \
       "a normal close with and without a pause, a half-close with data after the FIN, close() with unread data, SO_LINGER 0" \
@@ -108,6 +108,11 @@ claim_zh() {
     backlog-bounds-queue) echo "backlog 限制全连接队列，满了就丢 SYN" ;;
     isn-per-connection) echo "每个连接的初始序列号不同" ;;
     stale-syn-rejected) echo "旧的重复 SYN 不会建立连接（第三次握手的意义）" ;;
+    old-duplicate-syn-rejected) echo "为什么三次握手：防止旧的连接请求被错误地当作新连接" ;;
+    two-way-would-accept) echo "只有两次握手时，旧 SYN 会建立一个客户端并不想要的连接" ;;
+    lost-synack-costs-one-rto) echo "追问：SYN-ACK 丢了怎么办？重传，connect() 多等一个 RTO（约 1 秒）" ;;
+    lost-ack-server-stays-syn-recv) echo "追问：第三次握手的 ACK 丢了怎么办？客户端已连接，服务端停在 SYN-RECV 并重传 SYN-ACK" ;;
+    first-data-completes-handshake) echo "追问：ACK 丢失后，客户端的第一个数据段完成握手" ;;
     four-segments-to-close) echo "四次挥手：四个报文段关闭连接" ;;
     half-close) echo "收到 FIN 之后仍可以发送数据（半关闭）" ;;
     close-is-graceful) echo "close() 总是优雅关闭" ;;

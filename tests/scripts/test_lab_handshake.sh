@@ -9,6 +9,20 @@
 # As root the lab runs twice: as root, then as nobody, who gets the same stale
 # SYN, capture and ISNs inside an unprivileged user namespace; where the system
 # forbids one, the only thing accepted instead is the one line that says so.
+# Across netlab-wire (client and server namespaces), from each step's capture
+# on the client's link (tcpdump -r -S), the server's census of its namespace
+# and its accepts, and the wire's rule log:
+#   old-syn      two SYNs from one port with different ISNs; the server's
+#                SYN-ACK acks the old ISN + 1 and the client's RST carries seq
+#                old ISN + 1 after it; a SYN-RECV socket at the server that
+#                disappears; one connection accepted; the new ISN's SYN-ACK
+#                acknowledged: old-duplicate-syn-rejected confirmed,
+#                two-way-would-accept nuanced
+#   lost-synack  the SYN-ACK the wire dropped reaches the client later with the
+#                same seq (sent again), the SYN went twice, connect() >= 0.9 s
+#   lost-ack     SYN-RECV at the server for > 1 s while the client is connected,
+#                the SYN-ACK twice with one ISN, then ESTAB and accept() only
+#                after the client's first data segment (which acks it)
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -101,12 +115,124 @@ check_facts() {
   echo "ok: isn.txt: 8 handshakes established ($retried after a SYN sent again), the stale SYN reset; ISNs = TCP_REPAIR's"
 }
 
+# The client's segments of one step: tcpdump -r -n -S, one line each.
+segments() { tcpdump -r "$RUN/capture-$1.pcap" -n -S 2>/dev/null; }
+
+# census STEP PORT: the server's census lines for that client port, "MONO_MS STATE" each.
+census() {
+  "$BIN/netlab-report" get "$RUN/server-$1.json" /observed/census_timeline | grep -o '{[^}]*}' |
+    grep -F "\"198.18.0.1:$2\"" | sed -E 's/.*"mono_ms":([0-9.eE+-]+).*"state":"([A-Z0-9-]+|gone)".*/\1 \2/'
+}
+
+# line_of PATTERN TEXT: the number of the first line of TEXT matching PATTERN (ERE), or 0.
+line_of() { RE=$1 awk '$0 ~ ENVIRON["RE"] { print NR; found = 1; exit } END { if (!found) print 0 }' <<<"$2"; }
+
+check_old_syn() {
+  local port text old new old_synack rst new_synack ack states server_isn
+  port=$(value old-syn /observed/local_port)
+  text=$(segments old-syn)
+  local from="198\.18\.0\.1\.$port > 198\.18\.0\.2\.7002" to="198\.18\.0\.2\.7002 > 198\.18\.0\.1\.$port"
+  mapfile -t syns < <(sed -nE "s/.* $from: Flags \[S\], seq ([0-9]+),.*/\1/p" <<<"$text")
+  ((${#syns[@]} >= 2)) || fail "old-syn: ${#syns[@]} SYN from port $port in the capture, want 2 or more"
+  old=${syns[0]}
+  new=""
+  for s in "${syns[@]}"; do [[ $s == "$old" ]] || { new=$s; break; }; done
+  [[ -n $new ]] || fail "old-syn: every SYN from port $port has ISN $old: no new connection attempt"
+  [[ $("$BIN/netlab-report" get "$RUN/wire-old-syn.json" /rule_log/0/seq) == "$old" ]] ||
+    fail "old-syn: the wire held seq $("$BIN/netlab-report" get "$RUN/wire-old-syn.json" /rule_log/0/seq), not the old SYN $old"
+  old_synack=$(line_of "$to: Flags \\[S\\.\\], seq [0-9]+, ack $(((old + 1) % 4294967296))," "$text")
+  ((old_synack > 0)) || fail "old-syn: no SYN-ACK acknowledging the old ISN $old + 1"
+  rst=$(line_of "$from: Flags \\[R\\], seq $(((old + 1) % 4294967296))," "$text")
+  ((rst > old_synack)) || fail "old-syn: no RST with seq old ISN + 1 after the old SYN-ACK (line $rst, SYN-ACK line $old_synack)"
+  new_synack=$(line_of "$to: Flags \\[S\\.\\], seq [0-9]+, ack $(((new + 1) % 4294967296))," "$text")
+  ((new_synack > rst)) || fail "old-syn: no SYN-ACK for the new ISN $new after the RST"
+  server_isn=$(sed -n "${new_synack}s/.*Flags \[S\.\], seq \([0-9]*\),.*/\1/p" <<<"$text")
+  ack=$(line_of "$from: Flags \\[\\.\\], ack $(((server_isn + 1) % 4294967296))," "$text")
+  ((ack > new_synack)) || fail "old-syn: the new SYN-ACK (server ISN $server_isn) was not acknowledged"
+  states=$(census old-syn "$port" | awk '{ print $2 }' | paste -sd' ')
+  [[ $states =~ SYN-RECV\ gone ]] || fail "old-syn: the server's census never showed SYN-RECV then gone for port $port: $states"
+  [[ $states =~ SYN-RECV\ ESTAB ]] || fail "old-syn: the server's census never showed the new connection ESTAB: $states"
+  [[ $("$BIN/netlab-report" get "$RUN/server-old-syn.json" /observed/accepted) == 1 ]] ||
+    fail "old-syn: the server accepted $("$BIN/netlab-report" get "$RUN/server-old-syn.json" /observed/accepted) connections, want 1"
+  [[ $(verdict old-duplicate-syn-rejected) == confirmed ]] || fail "old-syn: not confirmed: $(value old-syn /checks/0/observed)"
+  [[ $(verdict two-way-would-accept) == nuanced ]] || fail "two-way-would-accept: $(verdict two-way-would-accept)"
+  echo "ok ($MODE): old-syn: ISN $old then $new from port $port; SYN-ACK ack old+1, RST seq old+1; server: $states; 1 accepted"
+}
+
+check_lost_synack() {
+  local port text dropped synacks syns ms
+  port=$(value lost-synack /observed/local_port)
+  text=$(segments lost-synack)
+  dropped=$("$BIN/netlab-report" get "$RUN/wire-lost-synack.json" /rule_log/0/seq)
+  [[ $("$BIN/netlab-report" get "$RUN/wire-lost-synack.json" /rule_log/0/flags) == SA ]] || fail "lost-synack: the wire did not drop a SYN-ACK"
+  synacks=$(grep -cE "198\.18\.0\.2\.7002 > 198\.18\.0\.1\.$port: Flags \[S\.\], seq $dropped," <<<"$text") || true
+  ((synacks >= 1)) || fail "lost-synack: the dropped SYN-ACK (seq $dropped) never came again"
+  mapfile -t syns < <(sed -nE "s/.* 198\.18\.0\.1\.$port > 198\.18\.0\.2\.7002: Flags \[S\], seq ([0-9]+),.*/\1/p" <<<"$text")
+  if ((${#syns[@]} < 2)) || [[ ${syns[0]} != "${syns[1]}" ]]; then
+    fail "lost-synack: the SYN was not sent twice with one ISN: ${syns[*]}"
+  fi
+  ms=$(value lost-synack /observed/connect/ms)
+  awk -v m="$ms" 'BEGIN { exit !(m >= 900 && m < 3000) }' || fail "lost-synack: connect() took $ms ms, want about one RTO (1 s)"
+  [[ $(verdict lost-synack-costs-one-rto) == confirmed ]] || fail "lost-synack: $(value lost-synack /checks/0/observed)"
+  echo "ok ($MODE): lost-synack: SYN-ACK seq $dropped dropped, came again $synacks time(s); ${#syns[@]} SYN; connect() $ms ms"
+}
+
+check_lost_ack() {
+  local port text synacks data_at accepted_at states estab_at
+  port=$(value lost-ack /observed/local_port)
+  text=$(segments lost-ack)
+  mapfile -t synacks < <(sed -nE "s/.* 198\.18\.0\.2\.7002 > 198\.18\.0\.1\.$port: Flags \[S\.\], seq ([0-9]+),.*/\1/p" <<<"$text")
+  if ((${#synacks[@]} < 2)) || [[ ${synacks[0]} != "${synacks[1]}" ]]; then
+    fail "lost-ack: the server did not send its SYN-ACK again: ${synacks[*]}"
+  fi
+  grep -qE "198\.18\.0\.1\.$port > 198\.18\.0\.2\.7002: Flags \[P\.\], seq [0-9]+:[0-9]+, ack $(((synacks[0] + 1) % 4294967296))," <<<"$text" ||
+    fail "lost-ack: no data segment acknowledging the server's ISN + 1"
+  [[ $("$BIN/netlab-report" get "$RUN/wire-lost-ack.json" /rules/0/fired) == 2 ]] ||
+    fail "lost-ack: the wire dropped $("$BIN/netlab-report" get "$RUN/wire-lost-ack.json" /rules/0/fired) ACKs, want 2"
+  states=$(census lost-ack "$port")
+  [[ $(awk '{ print $2 }' <<<"$states" | head -n 2 | paste -sd' ') == 'SYN-RECV ESTAB' ]] ||
+    fail "lost-ack: the server's census: $(paste -sd' ' <<<"$states"), want SYN-RECV then ESTAB"
+  estab_at=$(awk '$2 == "ESTAB" { print $1; exit }' <<<"$states")
+  data_at=$(value lost-ack /observed/data_sent_mono_ms)
+  accepted_at=$("$BIN/netlab-report" get "$RUN/server-lost-ack.json" /observed/accepts/0/mono_ms)
+  awk -v e="$estab_at" -v a="$accepted_at" -v d="$data_at" -v c="$(value lost-ack /observed/connect/ended_mono_ms)" \
+    'BEGIN { exit !(e >= d && a >= d && d - c >= 1000) }' ||
+    fail "lost-ack: ESTAB at $estab_at, accept at $accepted_at, data sent at $data_at (mono ms): not after the data"
+  [[ $(verdict lost-ack-server-stays-syn-recv) == confirmed ]] || fail "lost-ack: $(value lost-ack /checks/0/observed)"
+  [[ $(verdict first-data-completes-handshake) == confirmed ]] || fail "lost-ack: $(value lost-ack /checks/1/observed)"
+  echo "ok ($MODE): lost-ack: SYN-ACK ${#synacks[@]} times; server SYN-RECV until the data (ESTAB +$(awk -v e="$estab_at" -v d="$data_at" 'BEGIN { printf "%.0f", e - d }') ms after it was sent)"
+}
+
+# The three steps across the wire ran, or, where namespaces are refused, one line said why.
+check_wire_steps() {
+  local said
+  said=$(grep -- '--- old-syn, lost-synack, lost-ack: skipped' "$TMP/out.txt") || said=""
+  if [[ $MODE == refused ]]; then
+    [[ $said =~ ^'--- old-syn, lost-synack, lost-ack: skipped: not root, and this system does not allow an unprivileged user namespace ' &&
+      $(wc -l <<<"$said") == 1 ]] || fail "wire steps: want the one line saying user namespaces are refused, got: ${said:-nothing}"
+    [[ ! -e $RUN/client-old-syn.json ]] || fail "wire steps: skipped, yet old-syn ran"
+    echo "skipped ($MODE): $said"
+    return 0
+  fi
+  [[ -z $said ]] || fail "wire steps skipped ($MODE): $said"
+  local file
+  for file in wire-old-syn.json wire-lost-synack.json wire-lost-ack.json capture-old-syn.pcap server-old-syn.json \
+              ss-server-old-syn.txt; do
+    [[ -s $RUN/$file ]] || fail "wire steps: $file is missing or empty"
+  done
+  grep -q 'old-duplicate-syn-rejected' "$RUN/summary.md" || fail "summary.md lacks old-duplicate-syn-rejected"
+  check_old_syn
+  check_lost_synack
+  check_lost_ack
+}
+
 check_run() {
   check_where
   check_files
   check_steps
   check_stale_syn
   check_capture
+  check_wire_steps
 }
 
 main() {

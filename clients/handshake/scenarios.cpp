@@ -1,0 +1,162 @@
+// The failure scenarios' connections (see failures.hpp). The wire does the
+// damage; this end only connects, gives up, connects again, sends, and writes
+// down when, on CLOCK_MONOTONIC.
+#include "failures.hpp"
+
+#include "netlab/census.hpp"
+#include "netlab/lifecycle.hpp"
+#include "netlab/syn.hpp"
+#include "netlab/tcp_info.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace netlab::handshake {
+namespace {
+
+namespace json = boost::json;
+using asio::awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+double monotonic_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Attempt {
+  bool finished = false;
+  boost::system::error_code error;
+  double started_ms = 0, ended_ms = 0;
+  std::string outcome;
+};
+
+awaitable<void> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, boost::system::error_code& error) {
+  auto [ec] = co_await socket.async_connect(endpoint, use_tuple);
+  error = ec;
+}
+
+// connect() bounded by `ms`; on time out the socket is still SYN-SENT.
+awaitable<Attempt> connect_within(tcp::socket& socket, tcp::endpoint server, long ms) {
+  Attempt a;
+  a.started_ms = monotonic_ms();
+  a.finished = co_await finish_within(connect_socket(socket, server, a.error), ms / 1000.0);
+  a.ended_ms = monotonic_ms();
+  a.outcome = !a.finished ? "gave up" : a.error ? a.error.message() : "connected";
+  co_return a;
+}
+
+// A socket bound to `port` (0: any) with SO_REUSEADDR, so that a second
+// attempt can take the same local port the first one just left.
+tcp::socket bound_socket(const asio::any_io_executor& executor, std::uint16_t port) {
+  tcp::socket socket(executor);
+  socket.open(tcp::v4());
+  socket.set_option(asio::socket_base::reuse_address(true));
+  socket.bind(tcp::endpoint(tcp::v4(), port));
+  return socket;
+}
+
+json::object attempt_json(const Attempt& a) {
+  return {{"started_mono_ms", a.started_ms}, {"ended_mono_ms", a.ended_ms},
+          {"ms", a.ended_ms - a.started_ms}, {"outcome", a.outcome}};
+}
+
+void refused_check(const Attempt& a, const tcp::endpoint& server) {
+  if (a.finished && a.error == asio::error::connection_refused)
+    throw std::runtime_error("connect " + to_string(server) + ": connection refused — is netlab-handshake-server running?");
+}
+
+// What TCP_INFO and TCP_REPAIR say about a connected socket.
+void describe_connected(tcp::socket& socket, json::object& o) {
+  if (const auto info = read_tcp_info(socket.native_handle())) {
+    o["segments_out"] = info->segs_out;
+    o["segments_in"] = info->segs_in;
+    o["retransmits"] = info->total_retrans;
+  }
+  std::string why_not;
+  if (auto isn = read_initial_sequence_numbers(socket.native_handle(), why_not)) {
+    o["client_isn"] = isn->local;
+    o["server_isn"] = isn->remote;
+  }
+}
+
+awaitable<void> close_after(tcp::socket& socket, long ms) {
+  co_await pause_for(std::chrono::milliseconds(ms));
+  boost::system::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
+// RFC 9293 Figure 8: an old SYN arrives after we have moved on. Our first
+// SYN is held in the wire; we give up before the kernel would retransmit it
+// (1 s), and connect again from the same port: a new ISN, since the kernel's
+// ISN is a clock plus a hash of the four-tuple (RFC 6528).
+awaitable<void> old_syn(const tcp::endpoint& server, const FailureConfig& config, json::object& o) {
+  const auto executor = co_await asio::this_coro::executor;
+  auto first = bound_socket(executor, 0);
+  const std::uint16_t port = first.local_endpoint().port();
+  const Attempt given_up = co_await connect_within(first, server, config.give_up_ms);
+  refused_check(given_up, server);
+  // Closing a SYN-SENT socket sends nothing: the SYN already in flight is on its own now.
+  boost::system::error_code ignored;
+  first.close(ignored);
+  auto second = bound_socket(executor, port);
+  const Attempt again = co_await connect_within(second, server, config.timeout_ms);
+  json::object second_json = attempt_json(again);
+  if (again.finished && !again.error) describe_connected(second, second_json);
+  spdlog::info("old-syn: port {}: first attempt {}, second {} after {:.1f} ms", port, given_up.outcome,
+               again.outcome, again.ended_ms - again.started_ms);
+  o = {{"local_port", port}, {"first", attempt_json(given_up)}, {"second", std::move(second_json)}};
+  if (again.finished && !again.error) co_await close_after(second, config.hold_ms);
+}
+
+// The SYN-ACK is lost: connect() returns only when a SYN-ACK gets through,
+// after a retransmission (ours of the SYN, or the server's of the SYN-ACK).
+awaitable<void> lost_synack(const tcp::endpoint& server, const FailureConfig& config, json::object& o) {
+  auto socket = bound_socket(co_await asio::this_coro::executor, 0);
+  const std::uint16_t port = socket.local_endpoint().port();
+  const Attempt a = co_await connect_within(socket, server, config.timeout_ms);
+  refused_check(a, server);
+  json::object attempt = attempt_json(a);
+  if (a.finished && !a.error) describe_connected(socket, attempt);
+  spdlog::info("lost-synack: port {}: {} after {:.1f} ms", port, a.outcome, a.ended_ms - a.started_ms);
+  o = {{"local_port", port}, {"connect", std::move(attempt)}};
+  if (a.finished && !a.error) co_await close_after(socket, config.hold_ms);
+}
+
+// The third segment is lost: connect() has returned — for this end the
+// connection is ESTABLISHED — while the server still waits in SYN-RECV.
+awaitable<void> lost_ack(const tcp::endpoint& server, const FailureConfig& config, json::object& o) {
+  auto socket = bound_socket(co_await asio::this_coro::executor, 0);
+  const std::uint16_t port = socket.local_endpoint().port();
+  const Attempt a = co_await connect_within(socket, server, config.timeout_ms);
+  refused_check(a, server);
+  o = {{"local_port", port}, {"connect", attempt_json(a)}};
+  spdlog::info("lost-ack: port {}: {} after {:.1f} ms", port, a.outcome, a.ended_ms - a.started_ms);
+  if (!a.finished || a.error) co_return;
+  o["client_state_after_connect"] = connection_state(port, server.port());
+  co_await pause_for(std::chrono::milliseconds(config.data_after_ms));
+  const std::string data = "first data after a lost ACK\n";
+  o["data_sent_mono_ms"] = monotonic_ms();
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(data), use_tuple);
+  if (ec) throw std::runtime_error("send the first data to " + to_string(server) + ": " + ec.message());
+  o["data_bytes"] = n;
+  co_await close_after(socket, config.hold_ms);
+}
+
+}  // namespace
+
+bool is_failure_mode(const std::string& mode) {
+  return mode == "old-syn" || mode == "lost-synack" || mode == "lost-ack";
+}
+
+awaitable<void> run_failure(const CommonOptions& options, const FailureConfig& config, Result& result) {
+  const tcp::endpoint server(asio::ip::make_address(options.host), options.port);
+  json::object o;
+  if (config.mode == "old-syn") co_await old_syn(server, config, o);
+  if (config.mode == "lost-synack") co_await lost_synack(server, config, o);
+  if (config.mode == "lost-ack") co_await lost_ack(server, config, o);
+  result.observed() = std::move(o);
+}
+
+}  // namespace netlab::handshake
