@@ -52,7 +52,10 @@ bool PcapReader::next(Frame& frame) {
   const int status = ::pcap_next_ex(handle_, &header, &data);
   if (status == 1) {
     frame.number = ++frames_;
-    frame.stamp_ns = static_cast<std::int64_t>(header->ts.tv_sec) * 1'000'000'000 + header->ts.tv_usec;
+    // A stamp outside 1834..2106 (a corrupt record; pcapng has 64-bit stamps) is
+    // clamped, so that nanoseconds and their differences stay within 64 bits.
+    const std::int64_t seconds = std::clamp<std::int64_t>(header->ts.tv_sec, -4'000'000'000, 4'000'000'000);
+    frame.stamp_ns = seconds * 1'000'000'000 + static_cast<std::int64_t>(header->ts.tv_usec);
     frame.original_length = header->len;
     frame.bytes = std::string_view(reinterpret_cast<const char*>(data), header->caplen);
     return true;
