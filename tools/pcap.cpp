@@ -22,8 +22,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <deque>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <tuple>
 #include <string>
@@ -90,12 +93,39 @@ std::string text_of(const json::value& value) {
 }
 
 // --get: one line per pointer, in the order given; a missing one is an error.
-int print_values(const json::object& out, const std::vector<std::string>& pointers) {
+// A pointer under /flow_facts/N builds only that flow's object: the flows'
+// JSON is never held all at once (a capture may hold a million flows).
+int print_values(const json::object& out, const std::vector<const FlowFacts*>& flows,
+                 const std::vector<std::string>& pointers) {
   const json::value root = out;
   std::string lines;
   for (const auto& pointer : pointers) {
     json::error_code ec;
-    const json::value* found = root.find_pointer(pointer, ec);
+    json::value holder;
+    const json::value* found = nullptr;
+    const std::string prefix = "/flow_facts";
+    if (pointer.rfind(prefix, 0) == 0) {
+      const std::string rest = pointer.substr(prefix.size());
+      std::size_t index = 0, used = 0;
+      if (rest.size() > 1 && rest[0] == '/' && std::isdigit(static_cast<unsigned char>(rest[1]))) {
+        try {
+          index = std::stoul(rest.substr(1), &used);
+        } catch (const std::exception&) {
+          index = flows.size();
+        }
+        if (index < flows.size()) {
+          holder = facts_json(*flows[index]);
+          found = holder.find_pointer(rest.substr(1 + used), ec);
+        }
+      } else if (rest.empty()) {
+        json::array all;
+        for (const auto* f : flows) all.push_back(facts_json(*f));
+        holder = std::move(all);
+        found = &holder;
+      }
+    } else {
+      found = root.find_pointer(pointer, ec);
+    }
     if (!found) {
       std::cerr << "netlab-pcap: facts: nothing at " << pointer << " (the capture has " << out.at("flows")
                 << " flows on the port)\n";
@@ -128,7 +158,7 @@ class FlowTable {
       const std::string src = endpoint(p.src.text(), p.src_port), dst = endpoint(p.dst.text(), p.dst_port);
       flows_.push_back({FlowAnalyser(p.is_tcp, sender_is_client ? src : dst, sender_is_client ? dst : src),
                         sender_is_client ? p.src : p.dst, sender_is_client ? p.src_port : p.dst_port,
-                        needle_ ? std::optional<StreamSearch>(*needle_) : std::nullopt});
+                        needle_ ? std::make_unique<StreamSearch>(*needle_) : nullptr});
     }
     auto& flow = flows_[it->second];
     const bool from_client = p.src == flow.client_ip && p.src_port == flow.client_port;
@@ -141,9 +171,9 @@ class FlowTable {
     FlowAnalyser analyser;
     IpAddress client_ip;
     std::uint16_t client_port;
-    std::optional<StreamSearch> search;
+    std::unique_ptr<StreamSearch> search;  // only with --contains
   };
-  const std::vector<State>& flows() const { return flows_; }
+  const std::deque<State>& flows() const { return flows_; }
 
  private:
   using Key = std::array<std::uint8_t, 38>;  // protocol, family, (address, port) twice
@@ -160,7 +190,7 @@ class FlowTable {
   std::uint16_t port_;
   const std::string* needle_;
   std::unordered_map<Key, std::size_t, KeyHash> index_;
-  std::vector<State> flows_;
+  std::deque<State> flows_;  // grows without copying (no doubling peak)
 };
 
 int facts(PcapReader& reader, std::uint16_t port, const std::string& needle, bool has_needle,
@@ -179,7 +209,8 @@ int facts(PcapReader& reader, std::uint16_t port, const std::string& needle, boo
       if (port == 0 || unreachable.datagram_src_port == port || unreachable.datagram_dst_port == port) ++icmp;
     }
   }
-  json::array list;
+  std::vector<const FlowFacts*> list;  // the flows' facts, in order of their first packet
+  list.reserve(table.flows().size());
   std::size_t ip_bytes = 0, rst = 0, rst_from_server = 0, zero = 0, zero_from_server = 0;
   std::size_t syn = 0, fin = 0, fin_retrans = 0;
   std::size_t protocol_flows[2] = {0, 0}, protocol_packets[2] = {0, 0}, protocol_bytes[2] = {0, 0};  // UDP, TCP
@@ -205,7 +236,7 @@ int facts(PcapReader& reader, std::uint16_t port, const std::string& needle, boo
     protocol_packets[protocol] += f.packets;
     protocol_bytes[protocol] += f.ip_bytes;
     found = found || (flow.search && flow.search->found());
-    list.push_back(facts_json(f));
+    list.push_back(&f);
   }
   if (chosen < 0) chosen = first_tcp >= 0 ? first_tcp : (list.empty() ? -1 : 0);
   const auto totals = [&](int protocol) {
@@ -231,8 +262,7 @@ int facts(PcapReader& reader, std::uint16_t port, const std::string& needle, boo
                    {"tcp_analysis", analysis_json(analysis)},
                    {"zero_window_segments", zero},
                    {"zero_window_from_server", zero_from_server},
-                   {"icmp_port_unreachable", icmp},
-                   {"flow_facts", std::move(list)}};
+                   {"icmp_port_unreachable", icmp}};
   out["representative_flow"] = chosen;
   if (!complete) {
     // What was read is reported, and said to be partial.
@@ -241,8 +271,21 @@ int facts(PcapReader& reader, std::uint16_t port, const std::string& needle, boo
               << " frames before it; \"complete\": false)\n";
   }
   if (has_needle) out["contains"] = needle.empty() || found;
-  if (!pointers.empty()) return print_values(out, pointers);
-  std::cout << json::serialize(out) << "\n";
+  if (!pointers.empty()) return print_values(out, list, pointers);
+  // The totals, then the flows one by one: "flow_facts" is written, never built whole.
+  std::string text = json::serialize(out);
+  text.pop_back();  // the closing brace
+  text += ",\"flow_facts\":[";
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i > 0) text += ',';
+    text += json::serialize(facts_json(*list[i]));
+    if (text.size() > (1u << 16)) {
+      std::cout << text;
+      text.clear();
+    }
+  }
+  text += "]}\n";
+  std::cout << text;
   return 0;
 }
 
