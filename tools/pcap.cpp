@@ -11,7 +11,8 @@
 //                 POINTER prints single values (what the lab scripts' packet
 //                 checks read). It streams the file: memory grows with the
 //                 number of flows, not of packets.
-//   flows  FILE   the flows in the capture, one line each
+//   flows  FILE   the flows in the capture, one line each (streamed too)
+//   analysis FILE each classified TCP segment: frame number and classes
 // It reads pcap and pcapng (tcpdump -w, Wireshark, any link type libpcap
 // knows and netlab decodes) through libpcap and opens no socket.
 #include "netlab/capture.hpp"
@@ -363,13 +364,26 @@ int main(int argc, char** argv) {
       PcapReader reader(file);
       return list_analysis(reader, static_cast<std::uint16_t>(port));
     }
-    const auto flows = group_flows(read_pcap(file), static_cast<std::uint16_t>(port));
-    if (*flows_cmd) {
-      for (std::size_t i = 0; i < flows.size(); ++i)
-        std::cout << i << "  " << (flows[i].is_tcp ? "tcp" : "udp") << "  " << flows[i].client << " -> "
-                  << flows[i].server << "  " << flows[i].packets.size() << " packets\n";
+    if (*flows_cmd) {  // streamed, as facts
+      PcapReader reader(file);
+      FlowTable table(static_cast<std::uint16_t>(port), nullptr);
+      Frame frame;
+      PacketView view;
+      while (reader.next(frame))
+        if (decode_frame(reader.link(), frame.bytes, view)) table.add(view, frame);
+      std::size_t i = 0;
+      for (const auto& flow : table.flows()) {
+        const auto& f = flow.analyser.facts();
+        std::cout << i++ << "  " << (f.is_tcp ? "tcp" : "udp") << "  " << f.client << " -> " << f.server << "  "
+                  << f.packets << " packets\n";
+      }
+      if (!reader.error().empty()) {
+        std::cerr << "netlab-pcap: flows: " << reader.error() << "\n";
+        return 1;
+      }
       return 0;
     }
+    const auto flows = group_flows(read_pcap(file), static_cast<std::uint16_t>(port));
     options.tls_port = static_cast<std::uint16_t>(tls_port);
     options.color = color == "always" || (color == "auto" && format == "text" && ::isatty(STDOUT_FILENO));
     if (flows.empty()) {
