@@ -143,8 +143,11 @@ TcpAnalysisCounts& TcpAnalysisCounts::operator+=(const TcpAnalysisCounts& o) {
 //                      SYN, FIN, RST. A new ACK number ends the run.
 //  ACKed unseen        acknowledges beyond the end of the contiguous data the
 //  segment             capture saw in the reverse direction. Said once per
-//                      hole: again only after the reverse direction's next
-//                      classified segment (tshark 4.0 does so; see tests).
+//                      hole (tshark 4.0 does so; see tests/capture/): the end
+//                      moves up to the highest sequence seen, and the notice
+//                      is not repeated until the reverse direction shows a
+//                      new hole ("previous segment not captured") or a new
+//                      ACK number.
 // Then, for a segment with payload, SYN or FIN that is not a keep-alive, the
 // first that applies ("below" = before the next expected sequence; a segment
 // of 2 bytes or more starting one byte before it is not below: new data after
@@ -242,9 +245,11 @@ std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
       rev.max_seq_to_be_acked = rev.next_seq;
       flags |= a::ack_lost_segment;
     } else {
-      // Once per hole: the reverse direction's run counter holds the notice.
+      // Once per hole: the reverse direction's run counter holds the notice,
+      // and the contiguous end moves up to what was seen.
       if (rev.duplicate_acks == 0) flags |= a::ack_lost_segment;
       rev.duplicate_acks = unseen_noted;
+      rev.max_seq_to_be_acked = rev.next_seq;
     }
   }
 

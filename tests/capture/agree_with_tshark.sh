@@ -46,8 +46,8 @@ compare() {
          /<field name="tcp\.analysis\.[a-z_]+"/ { match($0, /name="tcp\.analysis\.[a-z_]+"/); print n, substr($0, RSTART + 19, RLENGTH - 20) }' \
     > "$tmp/theirs"
   for class in "${CLASSES[@]}"; do
-    awk -v k="$class" '{ n = split($2, c, ","); for (i = 1; i <= n; ++i) if (c[i] == k) print $1 }' "$tmp/ours" | sort -n > "$tmp/o"
-    awk -v k="$class" '$2 == k { print $1 }' "$tmp/theirs" | sort -un > "$tmp/t"
+    awk -v k="$class" '{ n = split($2, c, ","); for (i = 1; i <= n; ++i) if (c[i] == k) print $1 }' "$tmp/ours" | sort > "$tmp/o"
+    awk -v k="$class" '$2 == k { print $1 }' "$tmp/theirs" | sort -u > "$tmp/t"
     ours=$(wc -l < "$tmp/o")
     theirs=$(wc -l < "$tmp/t")
     only_ours=$(comm -23 "$tmp/o" "$tmp/t" | tr '\n' ' ')
