@@ -128,12 +128,6 @@ TcpAnalysisCounts& TcpAnalysisCounts::operator+=(const TcpAnalysisCounts& o) {
 //  not captured        RST): the capture missed what lies between.
 //  keep-alive          0 or 1 byte starting one byte before the next expected
 //                      sequence, none of SYN, FIN, RST.
-//  window update       no payload, at the next expected sequence, same ACK, a
-//                      new non-zero window. (Not counted; it ends a run of
-//                      duplicate ACKs' "unseen" suppression, see below.)
-//  window full         payload reaching exactly the reverse direction's
-//                      window edge (last ACK + window), when its scaling is
-//                      in use. (Not counted, same role.)
 //  keep-alive ACK      no payload, same non-zero window, at the next expected
 //                      sequence, same ACK, and the reverse direction's last
 //                      segment was a keep-alive. Not then a duplicate ACK.
@@ -171,11 +165,6 @@ void TcpAnalyser::restart() {
   last_syn_time_ = 0;
   first_rtt_ = 0;
 }
-
-namespace {
-// Internal classes that only steer the analysis (not counted).
-constexpr std::uint32_t window_update = 1u << 30, window_full = 1u << 31;
-}  // namespace
 
 std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
   namespace a = tcp_analysis;
@@ -222,10 +211,6 @@ std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
     }
     if ((seglen == 0 || seglen == 1) && s.seq == fwd.next_seq - 1 && plain) flags |= a::keep_alive;
     const bool at_next = seglen == 0 && s.seq == fwd.next_seq && s.ack == fwd.last_ack && plain;
-    if (at_next && window != 0 && window != fwd.window) flags |= window_update;
-    if (seglen > 0 && rev.window_scale != -1 && plain &&
-        s.seq + seglen == rev.last_ack + (rev.window << (rev.window_scale > 0 ? rev.window_scale : 0)))
-      flags |= window_full;
     const bool repeats = at_next && window == fwd.window;
     if (repeats && window != 0 && (rev.last_flags & a::keep_alive)) {
       flags |= a::keep_alive_ack;
@@ -245,8 +230,9 @@ std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
       rev.max_seq_to_be_acked = rev.next_seq;
       flags |= a::ack_lost_segment;
     } else {
-      // Once per hole: the reverse direction's run counter holds the notice,
-      // and the contiguous end moves up to what was seen.
+      // Once per hole: the reverse direction's run counter holds the notice
+      // (a large count: like tshark, a resend at its ACK within 20 ms is then
+      // "fast"), and the contiguous end moves up to what was seen.
       if (rev.duplicate_acks == 0) flags |= a::ack_lost_segment;
       rev.duplicate_acks = unseen_noted;
       rev.max_seq_to_be_acked = rev.next_seq;
@@ -287,7 +273,7 @@ std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
   fwd.last_ack = s.ack;
   fwd.last_ack_time = now;
   fwd.last_flags = flags;
-  return flags & ~(window_update | window_full);
+  return flags;
 }
 
 // ---- facts of a flow ----------------------------------------------------------
