@@ -19,6 +19,12 @@ std::int32_t seq_diff(std::uint32_t a, std::uint32_t b) { return static_cast<std
 bool after(std::uint32_t a, std::uint32_t b) { return seq_diff(a, b) > 0; }
 bool before(std::uint32_t a, std::uint32_t b) { return seq_diff(a, b) < 0; }
 
+// Nanoseconds from `then` to `now`. Stamps can run backwards in a capture
+// (packets stamped on different CPUs, 2 us apart on a loopback capture
+// measured here): a negative gap then counts as a huge one, as in tshark,
+// so such a segment is never "out of order" by time.
+std::uint64_t elapsed(std::int64_t then, std::int64_t now) { return static_cast<std::uint64_t>(now - then); }
+
 }  // namespace
 
 SegmentInfo segment_info(const Packet& p) {
@@ -242,13 +248,13 @@ std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
   if ((seglen > 0 || (s.flags & (tcp_flag::syn | tcp_flag::fin))) && !(flags & a::keep_alive)) {
     bool below_next = fwd.next_seq != 0 && before(s.seq, fwd.next_seq);
     if (seglen > 1 && fwd.next_seq - 1 == s.seq) below_next = false;  // new data after a probe byte
-    const std::int64_t out_of_order_limit = first_rtt_ != 0 ? first_rtt_ : 3'000'000;
+    const std::uint64_t out_of_order_limit = first_rtt_ != 0 ? static_cast<std::uint64_t>(first_rtt_) : 3'000'000;
     if (seglen > 0 && rev.last_ack != 0 && !after(s.seq + seglen, rev.last_ack)) {
       flags |= a::spurious_retransmission;
     } else if (below_next && rev.duplicate_acks >= 2 && rev.last_ack == s.seq &&
-               now - rev.last_ack_time < 20'000'000) {
+               elapsed(rev.last_ack_time, now) < 20'000'000) {
       flags |= a::fast_retransmission;
-    } else if (below_next && now - fwd.next_seq_time < out_of_order_limit &&
+    } else if (below_next && elapsed(fwd.next_seq_time, now) < out_of_order_limit &&
                fwd.next_seq != s.seq + sequence_length(s)) {
       flags |= a::out_of_order;
     } else if (below_next) {
