@@ -183,7 +183,7 @@ std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
 
   // The round trip of the handshake: from the last SYN to the first ACK after it.
   if (syn && !ack_flag) last_syn_time_ = now;
-  if (ack_flag && !syn && last_syn_time_ != 0 && first_rtt_ == 0) first_rtt_ = std::max<std::int64_t>(1, now - last_syn_time_);
+  if (ack_flag && !syn && last_syn_time_ != 0 && first_rtt_ == 0) first_rtt_ = elapsed(last_syn_time_, now);
 
   // Window scaling: the SYN and SYN-ACK each name a shift; unless both do, neither side scales.
   if (syn) {
@@ -248,7 +248,7 @@ std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
   if ((seglen > 0 || (s.flags & (tcp_flag::syn | tcp_flag::fin))) && !(flags & a::keep_alive)) {
     bool below_next = fwd.next_seq != 0 && before(s.seq, fwd.next_seq);
     if (seglen > 1 && fwd.next_seq - 1 == s.seq) below_next = false;  // new data after a probe byte
-    const std::uint64_t out_of_order_limit = first_rtt_ != 0 ? static_cast<std::uint64_t>(first_rtt_) : 3'000'000;
+    const std::uint64_t out_of_order_limit = first_rtt_ != 0 ? first_rtt_ : 3'000'000;
     if (seglen > 0 && rev.last_ack != 0 && !after(s.seq + seglen, rev.last_ack)) {
       flags |= a::spurious_retransmission;
     } else if (below_next && rev.duplicate_acks >= 2 && rev.last_ack == s.seq &&

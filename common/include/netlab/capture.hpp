@@ -108,7 +108,7 @@ class TcpAnalyser {
   void restart();
   Direction sides_[2];
   std::int64_t last_syn_time_ = 0;   // of the most recent SYN (without ACK)
-  std::int64_t first_rtt_ = 0;       // SYN to the first ACK: the out-of-order time limit
+  std::uint64_t first_rtt_ = 0;      // SYN to the first ACK (0 = not seen): the out-of-order time limit
 };
 
 struct FlowFacts {
