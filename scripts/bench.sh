@@ -534,7 +534,7 @@ bench_pcap() {
     return 0
   fi
   [[ -x /usr/bin/time ]] || { skip_row "capture facts" "no /usr/bin/time (Debian package time) for peak memory"; return 0; }
-  local mb file pairs i a b ma mb_ours mt packets size t mem
+  local mb file pairs i a b ma mt packets size t mem
   for mb in $PCAP_MB; do
     file=$WORK/capture-$mb.pcap
     progress "capture facts: making a $mb MB capture (iperf3, tcpdump -s 128)"

@@ -37,7 +37,8 @@ loopback() {
   for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.1; done
   iperf3 -c 127.0.0.1 -p "$port" -t 2 > /dev/null
   wait "$server_pid" || true
-  kill "$tcpdump_pid" && wait "$tcpdump_pid" || true
+  kill "$tcpdump_pid"
+  wait "$tcpdump_pid" || true
   trap - EXIT
   echo "tcpdump: $(grep -E 'captured|dropped' "$dir/tcpdump.log" | tr '\n' ' ')"
   "$AGREE" --differences "$DIFFERENCES" "$dir/loopback-drops.pcap"
