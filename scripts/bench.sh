@@ -2,14 +2,16 @@
 # netlab's benchmark against the tools people would use instead (issue 9):
 # the same loopback, the same run, netlab and the peer alternated A B A B ...
 #
-#   scripts/bench.sh [--quick] [--smoke] [--json FILE] [--help]
+#   scripts/bench.sh [--quick] [--smoke] [--only ROWS] [--json FILE] [--help]
 #
 # Rows: short connections (timewait short vs pool; wrk Connection: close vs
 # nginx), HTTP keep-alive (wrk vs nginx), request/response (binary RPC vs
 # sockperf ping-pong, unpinned and pinned to one CPU; pipelined vs sequential),
 # stream throughput (framing length codec vs iperf3), UDP (transport vs
 # iperf3 -u), netlab-wire (iperf3 and ping through the wire against a direct
-# veth pair, its rate and its delay; root), tour and build wall time. Each row reports min/median/max of
+# veth pair, its rate and its delay; root), capture facts (netlab-pcap facts
+# vs tshark's TCP analysis on a capture the bench makes, 10 MB and 1.1 GB: time
+# and peak memory), tour and build wall time. Each row reports min/median/max of
 # both sides and the median ratio netlab/peer: a Markdown table on stdout,
 # JSON to --json. No thresholds: people run it and report (docs/performance.md).
 #
@@ -36,8 +38,11 @@ Prints a Markdown table (min/median/max of each side, median ratio
 netlab/peer); --json FILE writes the same as JSON.
 As root, missing peers are installed with apt-get; otherwise their rows
 are skipped. The clean-build row runs only without --quick/--smoke/--no-build.
---only ROWS runs some of the rows: a comma-separated list of timewait, http,
-rpc, stream, udp, wire, walltime.
+--only ROWS runs some rows only, comma-separated: timewait, http, rpc,
+stream, udp, wire, pcap, walltime (e.g. --only pcap,wire).
+The pcap rows time netlab-pcap facts against tshark on captures of iperf3
+the bench makes with tcpdump -s 128: 10 MB (--smoke: 2 MB) and, without
+--quick/--smoke, 1.1 GB (needs about 2 GB of free space in TMPDIR).
 EOF
 }
 
@@ -51,10 +56,10 @@ while (($#)); do
     --smoke) MODE=smoke ;;
     --no-build) NO_BUILD=1 ;;
     --only)
-      (($# >= 2)) || usage_error "--only needs a list of rows"
-      ONLY=",$2,"
-      [[ $2 =~ ^(timewait|http|rpc|stream|udp|wire|walltime)(,(timewait|http|rpc|stream|udp|wire|walltime))*$ ]] ||
-        usage_error "--only takes rows from timewait, http, rpc, stream, udp, wire, walltime, not '$2'"
+      (($# >= 2)) || usage_error "--only needs ROWS (e.g. pcap)"
+      ONLY=$2
+      [[ $2 =~ ^(timewait|http|rpc|stream|udp|wire|pcap|walltime)(,(timewait|http|rpc|stream|udp|wire|pcap|walltime))*$ ]] ||
+        usage_error "--only takes rows from timewait, http, rpc, stream, udp, wire, pcap, walltime, not '$2'"
       shift
       ;;
     --json)
@@ -69,10 +74,12 @@ while (($#)); do
 done
 
 case $MODE in
-  full) PAIRS=5 DUR=2 TW_REQ=3000 RPC_CALLS=20000 FRAMES=16000 UDP_MSGS=100000 ;;
-  quick) PAIRS=3 DUR=2 TW_REQ=2000 RPC_CALLS=10000 FRAMES=8000 UDP_MSGS=50000 ;;
-  smoke) PAIRS=1 DUR=1 TW_REQ=300 RPC_CALLS=1000 FRAMES=200 UDP_MSGS=5000 ;;
+  full) PAIRS=5 DUR=2 TW_REQ=3000 RPC_CALLS=20000 FRAMES=16000 UDP_MSGS=100000 PCAP_MB="10 1100" ;;
+  quick) PAIRS=3 DUR=2 TW_REQ=2000 RPC_CALLS=10000 FRAMES=8000 UDP_MSGS=50000 PCAP_MB="10" ;;
+  smoke) PAIRS=1 DUR=1 TW_REQ=300 RPC_CALLS=1000 FRAMES=200 UDP_MSGS=5000 PCAP_MB="2" ;;
 esac
+# wanted ROW: true when ROW runs (--only lists it, or no --only)
+wanted() { [[ -z $ONLY || ,$ONLY, == *",$1,"* ]]; }
 readonly FRAME_SIZE=65536 UDP_SIZE=1024 UDP_RATE=50000 RUN_LIMIT=60
 
 BIN=${NETLAB_BENCH_BIN_DIR:-$NETLAB_ROOT/build/release/bin}
@@ -91,8 +98,9 @@ chmod 755 "$WORK" # nginx's worker (www-data) reads the static page from here
 declare -A PEER_OK=()
 peers() {
   local -A pkg_of=([iperf3]=iperf3 [sockperf]=sockperf [nginx]=nginx-light [wrk]=wrk [ping]=iputils-ping)
-  local tool missing=()
-  for tool in iperf3 sockperf nginx wrk ping; do
+  local tool missing=() tools=(iperf3 sockperf nginx wrk ping)
+  [[ $ONLY != pcap ]] || tools=(iperf3)  # the pcap rows need iperf3 only
+  for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null 2>&1 ||
       missing+=("${pkg_of[$tool]}")
   done
@@ -114,9 +122,11 @@ peers() {
 }
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
-readonly PROGRAMS=(netlab-timewait-client netlab-timewait-server netlab-http-server netlab-rpc-client
+PROGRAMS=(netlab-timewait-client netlab-timewait-server netlab-http-server netlab-rpc-client
   netlab-rpc-server netlab-framing-client netlab-framing-server netlab-transport-client
-  netlab-transport-server netlab-report netlab-wire)
+  netlab-transport-server netlab-report netlab-pcap netlab-wire)
+[[ $ONLY != pcap ]] || PROGRAMS=(netlab-pcap netlab-report)
+readonly PROGRAMS
 programs() {
   local p
   for p in "${PROGRAMS[@]}"; do
@@ -476,6 +486,92 @@ bench_udp() {
     "loss % (median): netlab $(fmt "$mla"), iperf3 $(fmt "$mlb"); netlab's own send rate (median) $(fmt "$msa") datagrams/s: below the offered rate means the sender, not the receiver, is the limit$(failnote)"
 }
 
+# --- (7) capture facts ----------------------------------------------------------
+
+# make_capture MB FILE: iperf3 on a loopback captured by tcpdump -s 128 until
+# FILE holds MB megabytes. As root, in a network namespace of its own
+# (unshare -n) whose loopback has MTU 1500 and segmentation offloads off, so
+# that every segment is a packet (on the host's loopback TSO/GSO hand tcpdump
+# 64 KB segments: 20 times fewer packets per byte); the host's loopback and
+# other people's traffic are left alone.
+make_capture() {
+  local mb=$1 file=$2 script=$WORK/capture.sh
+  cat >"$script" <<'EOS'
+set -u
+mb=$1 file=$2 port=$3 ns=$4
+if [ "$ns" = 1 ]; then
+  ip link set lo up && ip link set lo mtu 1500 && { ethtool -K lo tso off gso off gro off >/dev/null 2>&1 || true; }
+fi
+tcpdump -i lo -s 128 -B 65536 -w "$file" "tcp port $port" 2>"$file.log" & td=$!
+for i in $(seq 100); do grep -q listening "$file.log" 2>/dev/null && break; sleep 0.05; done
+iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 & srv=$!
+sleep 0.3
+iperf3 -c 127.0.0.1 -p "$port" -t 600 >/dev/null 2>&1 & cli=$!
+while kill -0 "$cli" 2>/dev/null && [ "$(stat -c %s "$file" 2>/dev/null || echo 0)" -lt $((mb * 1000000)) ]; do sleep 0.1; done
+kill "$cli" 2>/dev/null; wait "$cli" 2>/dev/null
+kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+kill "$td"; wait "$td"
+EOS
+  local ns=0 port
+  port=$(free_port)
+  if ((EUID == 0)) && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+    ns=1
+    run_child timeout -k 5 900 unshare -n sh "$script" "$mb" "$file" 5201 "$ns"
+  else
+    run_child timeout -k 5 900 sh "$script" "$mb" "$file" "$port" "$ns"
+  fi
+}
+
+# timed OUT CMD...: runs CMD (stdout to OUT), prints "<seconds> <peak RSS KB>".
+timed() {
+  local out=$1
+  shift
+  /usr/bin/time -o "$WORK/time.out" -f '%e %M' "$@" >"$out" 2>/dev/null || return 0
+  cat "$WORK/time.out"
+}
+
+bench_pcap() {
+  if ! command -v tshark >/dev/null || ! command -v tcpdump >/dev/null || [[ -z ${PEER_OK[iperf3]-} ]]; then
+    skip_row "capture facts: netlab-pcap facts vs tshark" "tshark, tcpdump or iperf3 missing (scripts/setup.sh installs tshark)"
+    return 0
+  fi
+  if ((EUID != 0)); then
+    skip_row "capture facts: netlab-pcap facts vs tshark" "not root: tcpdump cannot capture"
+    return 0
+  fi
+  [[ -x /usr/bin/time ]] || { skip_row "capture facts" "no /usr/bin/time (Debian package time) for peak memory"; return 0; }
+  local mb file pairs i a b ma mt packets size t mem
+  for mb in $PCAP_MB; do
+    file=$WORK/capture-$mb.pcap
+    progress "capture facts: making a $mb MB capture (iperf3, tcpdump -s 128)"
+    make_capture "$mb" "$file" || true
+    [[ -s $file ]] || { skip_row "capture facts: $mb MB" "the capture could not be made (see $file.log)"; continue; }
+    size=$(stat -c %s "$file")
+    packets=$("$BIN/netlab-pcap" facts "$file" --get /frames 2>/dev/null || echo "?")
+    pairs=$PAIRS
+    ((mb < 100)) || pairs=1  # tshark needs minutes (and GBs) on the big one
+    a="" b="" ma="" mt=""
+    progress "capture facts: netlab-pcap facts vs tshark -Y tcp.analysis.flags, $(fmt "$((size / 1000000))") MB, $pairs pair(s)"
+    for ((i = 0; i < pairs; i++)); do
+      read -r t mem <<<"$(timed "$WORK/facts.json" "$BIN/netlab-pcap" facts "$file")"
+      sample a "$t"
+      ma="$ma $mem"
+      read -r t mem <<<"$(timed "$WORK/tshark.out" tshark -n -r "$file" -Y tcp.analysis.flags -T fields -e frame.number)"
+      sample b "$t"
+      mt="$mt $mem"
+    done
+    local ours_retrans theirs_flagged med_ma med_mt
+    ours_retrans=$(jget "$WORK/facts.json" /retransmissions 2>/dev/null || echo "?")
+    theirs_flagged=$(wc -l <"$WORK/tshark.out")
+    read -r _ _ med_ma <<<"$(stats "$ma")"
+    read -r _ _ med_mt <<<"$(stats "$mt")"
+    row "capture facts: netlab-pcap facts vs tshark -Y tcp.analysis.flags, $(fmt "$(awk -v s="$size" 'BEGIN { print s / 1e6 }')") MB ($packets packets)" "s" \
+      "netlab-pcap facts" "$a" "tshark" "$b" \
+      "ratio < 1: netlab faster (speed = 1/ratio x tshark's); peak RSS (max): netlab $(fmt "$(awk -v k="$med_ma" 'BEGIN { print k / 1024 }')") MB, tshark $(fmt "$(awk -v k="$med_mt" 'BEGIN { print k / 1024 }')") MB; iperf3 on a loopback with MTU 1500 and offloads off (its own netns), tcpdump -s 128; retransmissions (netlab) $ours_retrans, frames tshark flags $theirs_flagged$(failnote)"
+    rm -f "$file" "$WORK/tshark.out"
+  done
+}
+
 # --- (6) tour and build --------------------------------------------------------
 
 bench_walltime() {
@@ -616,15 +712,14 @@ bench_wire() {
 peers
 programs
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-# wants ROW: true unless --only leaves the row out.
-wants() { [[ -z $ONLY || $ONLY == *",$1,"* ]]; }
-wants timewait && bench_timewait
-wants http && bench_http
-wants rpc && bench_rpc
-wants stream && bench_stream
-wants udp && bench_udp
-wants wire && bench_wire
-wants walltime && bench_walltime
+wanted timewait && bench_timewait
+wanted http && bench_http
+wanted rpc && bench_rpc
+wanted stream && bench_stream
+wanted udp && bench_udp
+wanted wire && bench_wire
+wanted pcap && bench_pcap
+wanted walltime && bench_walltime
 
 say "## netlab bench ($MODE: $PAIRS pair(s) per row, netlab and peer alternated; $STARTED, $(nproc) CPU(s), kernel $(uname -r))"
 say ""

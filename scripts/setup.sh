@@ -14,8 +14,10 @@ source "$LIB/common.sh"
 # their offloads off (scripts/lib/netns.sh); openssl: the https lab's interop
 # checks (openssl s_client).
 # zlib1g-dev: crc32() (end-to-end checksums of every echo and transfer).
+# libpcap-dev: netlab-pcap reads captures (pcap and pcapng, any link type) through libpcap;
+# tshark: the tests compare netlab-pcap's TCP analysis with Wireshark's on the same file.
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
-  libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables ethtool)
+  libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables ethtool libpcap-dev tshark)
 # The fuzz preset only: clang, and libclang-rt-14-dev for libFuzzer and the sanitizer runtimes.
 readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
@@ -56,6 +58,11 @@ install_packages() {
     exit 1
   fi
   say "installing: ${missing[*]}"
+  # tshark (wireshark-common) asks whether non-root users may capture: answer
+  # no (its default) before it asks, so the install never stops for a question.
+  if command -v debconf-set-selections >/dev/null; then
+    echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }

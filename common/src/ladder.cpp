@@ -32,8 +32,29 @@ struct Direction {
   std::optional<std::uint32_t> isn;  // first sequence number seen (the SYN's)
 };
 
+// What the TCP analysis says of a segment, in words, or "".
+std::string analysis_words(std::uint32_t classes) {
+  namespace a = tcp_analysis;
+  std::string words;
+  auto add = [&](std::uint32_t bit, const char* text) {
+    if (!(classes & bit)) return;
+    if (!words.empty()) words += ", ";
+    words += text;
+  };
+  add(a::retransmission, "retransmission");
+  add(a::fast_retransmission, "fast retransmission");
+  add(a::spurious_retransmission, "spurious retransmission");
+  add(a::out_of_order, "out of order");
+  add(a::lost_segment, "previous segment not captured");
+  add(a::ack_lost_segment, "ACKed unseen segment");
+  add(a::duplicate_ack, "dup ACK");
+  add(a::zero_window_probe, "window probe");
+  add(a::keep_alive, "keep-alive");
+  return words;
+}
+
 std::string describe_segment(const Packet& p, const Direction& self, const Direction& peer,
-                             const LadderOptions& options, bool retransmission) {
+                             const LadderOptions& options, std::uint32_t classes) {
   std::ostringstream label;
   if (!p.is_tcp) {
     label << "UDP len=" << p.payload_length;
@@ -48,7 +69,7 @@ std::string describe_segment(const Packet& p, const Direction& self, const Direc
   if ((p.flags & tcp_flag::ack) && peer.isn) label << " ack=" << p.ack - *peer.isn;
   if (p.payload_length > 0) label << " len=" << p.payload_length;
   if (p.window == 0 && !(p.flags & tcp_flag::rst)) label << " win=0";
-  if (retransmission) label << " (retransmission)";
+  if (const auto words = analysis_words(classes); !words.empty()) label << " (" << words << ")";
   if (options.tls_port != 0 && (p.src_port == options.tls_port || p.dst_port == options.tls_port)) {
     const auto records = tls_records(p.payload);
     if (!records.empty()) {
@@ -137,7 +158,7 @@ std::vector<std::string> tls_records(const std::string& payload) {
 
 std::vector<LadderRow> ladder_rows(const Flow& flow, const LadderOptions& options) {
   Direction directions[2];
-  const auto resent = retransmissions(flow);
+  const auto analysis = tcp_analysis_of(flow);
   std::size_t index = 0;
   struct Item {
     LadderRow row;
@@ -150,15 +171,18 @@ std::vector<LadderRow> ladder_rows(const Flow& flow, const LadderOptions& option
     const int side = flow.from_client(p) ? 0 : 1;
     auto& self = directions[side];
     if (p.is_tcp && !self.isn) self.isn = p.seq;  // the SYN's, when the capture saw it
-    const bool retransmission = resent[index++];
+    const std::uint32_t classes = analysis[index++];
+    // Resent, out of order or after a hole in the capture: drawn in red, never summarised away.
+    const bool unusual = classes & (tcp_analysis::any_retransmission | tcp_analysis::out_of_order |
+                                    tcp_analysis::lost_segment | tcp_analysis::ack_lost_segment);
     LadderRow row;
     row.time = p.time - start;
     row.from_client = side == 0;
-    row.label = describe_segment(p, self, directions[1 - side], options, retransmission);
-    row.alarming = (p.flags & tcp_flag::rst) || retransmission || (p.is_tcp && p.window == 0);
+    row.label = describe_segment(p, self, directions[1 - side], options, classes);
+    row.alarming = (p.flags & tcp_flag::rst) || unusual || (p.is_tcp && p.window == 0);
     // The handshake's three segments and the last one are always drawn, as is anything unusual.
     const bool edge = index <= 3 || index == flow.packets.size();
-    items.push_back({row, edge || always_shown(p) || retransmission, p.payload_length});
+    items.push_back({row, edge || always_shown(p) || unusual, p.payload_length});
   }
   if (options.full || items.size() <= 2 * options.edge_rows + 8) {
     std::vector<LadderRow> rows;

@@ -200,9 +200,10 @@ watch_decay() {
 
 # Segments by kind, over every connection on the lab port, as netlab-pcap facts
 # counts them: a lost last ACK would show as a retransmitted FIN (the same FIN,
-# same sequence number, sent again).
+# same sequence number, sent again) — a retransmission class of its TCP
+# analysis, not a FIN out of order; and a capture that missed segments says so.
 capture_counts() {
-  local pcap=$NETLAB_RUN/capture.pcap syn fin rst repeated facts
+  local pcap=$NETLAB_RUN/capture.pcap syn fin rst repeated facts gaps
   [[ -s $pcap ]] || return 0
   printf '\n## What the capture shows\n\n'
   if ! facts=$(pcap_facts "$pcap" "$NETLAB_PORT" /syn_segments /fin_segments /rst_segments /fin_retransmissions 2>&1); then
@@ -213,6 +214,8 @@ capture_counts() {
   printf -- '- connections opened (SYN): %s; FIN segments: %s; RST segments: %s (the linger0 step aborts each connection with one)%s\n' \
     "$syn" "$fin" "$rst" "$(pcap_missed "$NETLAB_RUN/tcpdump.log")"
   printf -- '- retransmitted FINs (a lost fourth segment would cause them): %s\n' "$repeated"
+  gaps=$(pcap_gaps "$pcap" "$NETLAB_PORT")
+  [[ -z $gaps ]] || printf -- '- so the count is not confirmed:%s\n' "$gaps"
   printf -- '- counted by: `netlab-pcap facts capture.pcap --port %s` (totals `/syn_segments`, `/fin_segments`, `/rst_segments`, `/fin_retransmissions`; per connection under `/flow_facts`)\n' "$NETLAB_PORT"
   printf -- '- see them: `tcpdump -r capture.pcap -n "tcp[tcpflags] & (tcp-fin|tcp-rst) != 0" | head`\n'
 }

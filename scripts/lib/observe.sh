@@ -173,6 +173,33 @@ pcap_missed() {
   [[ -z $missed || $missed == 0 ]] || printf ' (tcpdump missed %s packets: these counts undercount)' "$missed"
 }
 
+# pcap_gaps FILE PORT: " (the capture itself missed segments: ...)" when
+# netlab-pcap's TCP analysis found holes in the flows touching PORT ("previous
+# segment not captured", "ACKed unseen segment", sequence jumps) or could not
+# read the whole file: a retransmission count from such a capture cannot be
+# confirmed, since the copy it saw may be the only one.
+pcap_gaps() {
+  local gaps lost unseen jumps
+  { read -r gaps; read -r lost; read -r unseen; read -r jumps; } < <("$NETLAB_BIN_DIR/netlab-pcap" facts "$1" --port "$2" \
+    --get /capture_gaps --get /tcp_analysis/lost_segment --get /tcp_analysis/ack_lost_segment \
+    --get /tcp_analysis/sequence_jump 2>/dev/null) || return 0
+  [[ $gaps == true ]] || return 0
+  printf ' (the capture itself missed segments: %s "previous segment not captured", %s "ACKed unseen segment", %s sequence jumps; a retransmission count from it cannot be confirmed)' \
+    "${lost:-?}" "${unseen:-?}" "${jumps:-0}"
+}
+
+# pcap_analysis FILE PORT: one line, the TCP analysis of the flows touching
+# PORT as Wireshark's classes (netlab-pcap facts /tcp_analysis).
+pcap_analysis() {
+  local r f s o d
+  { read -r r; read -r f; read -r s; read -r o; read -r d; } < <("$NETLAB_BIN_DIR/netlab-pcap" facts "$1" --port "$2" \
+    --get /tcp_analysis/retransmission --get /tcp_analysis/fast_retransmission \
+    --get /tcp_analysis/spurious_retransmission --get /tcp_analysis/out_of_order \
+    --get /tcp_analysis/duplicate_ack 2>/dev/null) || return 0
+  printf 'retransmissions %s (fast %s, spurious %s), out of order %s, duplicate ACKs %s%s' \
+    "$r" "$f" "$s" "$o" "$d" "$(pcap_gaps "$1" "$2")"
+}
+
 # The capture section of summary.md.
 capture_report() {
   local dir=$1 pcap=$1/capture.pcap
@@ -183,6 +210,8 @@ capture_report() {
   fi
   printf -- '- `capture.pcap`: %s bytes, %s packets on the lab port%s (netlab-pcap facts)\n' \
     "$(stat -c %s "$pcap")" "$(pcap_facts "$pcap" 0 /packets 2>/dev/null || echo '?')" "$(pcap_missed "$dir/tcpdump.log")"
+  printf -- '- TCP analysis on the lab port, as Wireshark classifies segments (netlab-pcap analysis lists them): %s\n' \
+    "$(pcap_analysis "$pcap" "${NETLAB_PORT:-0}")"
   printf -- '- read it: `tcpdump -r %s -n -tttt | less` (or open it in Wireshark)\n' "$pcap"
   if [[ -f $dir/ladder.txt ]]; then
     printf -- '- ladder of one connection: [ladder.txt](ladder.txt) (terminal), [ladder.svg](ladder.svg) (slides); all flows: `netlab-pcap flows %s`\n\n' "$pcap"

@@ -1,14 +1,17 @@
 // libFuzzer target: a capture file as netlab-pcap and the lab scripts read it.
-// The pcap reader (classic pcap, either byte order, micro or nanosecond stamps,
-// Ethernet / Linux cooked / raw IP, down to TCP segments and UDP datagrams),
-// the flow grouping, the capture facts (handshake, close, retransmissions) and
-// the ladder renderer on every flow: text, Mermaid and SVG, TLS records named.
+// libpcap reads the file (pcap in either byte order, micro or nanosecond
+// stamps, pcapng) from an fmemopen FILE*; our decoding of what it hands over
+// (Ethernet / VLAN / Linux cooked v1, v2 / NULL / raw IP, down to TCP segments
+// and UDP datagrams), the flow grouping, the capture facts (handshake, close,
+// the TCP analysis' classes) both ways (vector and streamed), and the ladder
+// renderer on every flow: text, Mermaid and SVG, TLS records named.
 // Bad input may throw std::runtime_error (the tool prints it), never crash.
 #include "netlab/capture.hpp"
 #include "netlab/ladder.hpp"
 #include "netlab/pcap.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string_view>
@@ -31,6 +34,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const std::runtime_error&) {
     return 0;  // a malformed capture is reported as an error: that is the contract
   }
+  // The streamed reading (netlab-pcap facts) sees the same packets.
+  {
+    std::FILE* file = ::fmemopen(const_cast<std::uint8_t*>(data), size, "rb");
+    if (!file) return 0;
+    netlab::PcapReader reader(file, "fuzz");  // opened above already, so it does not throw
+    netlab::Frame frame;
+    netlab::PacketView view;
+    std::size_t decoded = 0;
+    while (reader.next(frame)) {
+      if (!netlab::decode_frame(reader.link(), frame.bytes, view)) continue;
+      ++decoded;
+      check(view.payload.size() <= view.payload_length);
+      check(view.payload.size() <= frame.bytes.size());
+    }
+    check(reader.error().empty() && decoded == packets.size());
+  }
   for (const auto& packet : packets) {
     // What was captured of a payload never exceeds what the headers say was sent.
     check(packet.payload.size() <= packet.payload_length);
@@ -52,6 +71,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto facts = netlab::analyse_flow(flow);
       check(facts.packets == flow.packets.size());
       check(netlab::retransmissions(flow).size() == flow.packets.size());
+      // At most one of the kinds of resend / out of order per segment.
+      namespace a = netlab::tcp_analysis;
+      for (const auto classes : netlab::tcp_analysis_of(flow)) {
+        const auto kind = classes & (a::any_retransmission | a::out_of_order);
+        check((kind & (kind - 1)) == 0);
+      }
       const auto rows = netlab::ladder_rows(flow, options);
       check(!rows.empty());
       check(!netlab::ladder_text(flow, options).empty());

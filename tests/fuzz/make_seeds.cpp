@@ -10,6 +10,7 @@
 #include "netlab/codec.hpp"
 #include "netlab/http_basics.hpp"
 #include "netlab/pcap.hpp"
+#include "../capture/synthetic.hpp"
 #include "netlab/rpc_protocol.hpp"
 #include "netlab/tls.hpp"
 #include "netlab/transport_message.hpp"
@@ -350,6 +351,26 @@ void pcap_seeds(Seeds& seeds) {
     udp.push_back({i != 1, false, 0, 0, 0, 0, message});
   }
   seeds.write("pcap", "raw-ipv6-udp", pcap({101, false, false, true}, udp, 7001));
+  // pcapng (what Wireshark saves), with a block no reader knows, and the TCP
+  // analysis' classes: a hole, a segment resent, a zero window and its probe.
+  namespace syn = netlab::synthetic;
+  namespace f = netlab::synthetic::flag;
+  syn::CaptureWriter ng(syn::Link::sll2, syn::CaptureWriter::Format::pcapng);
+  auto segment = [&](bool from_client, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, std::uint32_t length,
+                     std::uint16_t window = 502) {
+    ng.wait(40'000).segment(syn::Segment{from_client, flags, seq, ack, length, window, (flags & f::syn) ? 7 : -1});
+  };
+  segment(true, f::syn, 100, 0, 0);
+  segment(false, f::syn | f::ack, 900, 101, 0);
+  ng.unknown_block();
+  segment(true, f::ack, 101, 901, 0);
+  segment(true, f::ack, 101, 901, 100);
+  segment(true, f::ack, 301, 901, 100);       // 201..301 not captured
+  segment(false, f::ack, 901, 201, 0, 0);     // zero window
+  segment(true, f::ack, 201, 901, 1);         // window probe
+  segment(true, f::ack, 101, 901, 100);       // resent
+  segment(true, f::ack, 401 + 1'000'000'000u, 901, 10);  // a billion-byte jump
+  seeds.write("pcap", "pcapng-sll2-tcp-analysis", ng.bytes());
 }
 
 // ---- tls: the messages of real handshakes, run in memory --------------------

@@ -65,6 +65,7 @@ class Capture {
       std::this_thread::sleep_for(10ms);
     REQUIRE(read_text(dir_.file("err")).find("listening on") != std::string::npos);
   }
+  std::string file() const { return dir_.file("capture.pcap"); }
   std::vector<netlab::Flow> stop(std::uint16_t port) {
     process_.signal(SIGINT);
     process_.wait(10s);
@@ -105,7 +106,17 @@ TEST_CASE("a real connection: three-segment handshake, a close of three or four"
   CHECK(facts.close_segments <= 4);
   CHECK(facts.rst_segments == 0);
   CHECK(facts.payload_bytes == 5);
+  // Nothing lost on loopback: no retransmission of any kind, no hole in the capture.
+  CHECK(facts.analysis.retransmission == 0);
+  CHECK(facts.analysis.out_of_order == 0);
+  CHECK_FALSE(facts.analysis.capture_has_gaps());
   CHECK(netlab::capture_contains(flows, "hello"));
+  // netlab-pcap facts streams the same file to the same facts.
+  const auto streamed = run({bin("netlab-pcap"), "facts", capture.file(), "--port", std::to_string(port), "--get",
+                             "/flow_facts/0/handshake_segments", "--get", "/flow_facts/0/close_segments", "--get",
+                             "/retransmissions", "--get", "/capture_gaps", "--get", "/complete"});
+  REQUIRE(streamed.exit_code == 0);
+  CHECK(streamed.out == "3\n" + std::to_string(facts.close_segments) + "\n0\nfalse\ntrue\n");
   const auto text = netlab::ladder_text(flows[0], netlab::LadderOptions{});
   CHECK(text.find("SYN seq=0") != std::string::npos);
   CHECK(text.find("SYN-ACK seq=0 ack=1") != std::string::npos);

@@ -27,7 +27,7 @@ struct LadderRow {
   double time = 0;             // seconds since the flow's first packet
   bool from_client = true;
   std::string label;           // "SYN seq=0", "PSH-ACK seq=1:6 ack=1 len=5", "… 812 segments …"
-  bool alarming = false;       // RST, retransmission, zero window: drawn in red
+  bool alarming = false;       // RST, resent / out of order / after a capture hole, zero window: drawn in red
 };
 
 std::vector<LadderRow> ladder_rows(const Flow& flow, const LadderOptions& options);
