@@ -7,7 +7,11 @@
 #   run_agreement.sh loopback DIR          iperf3 on loopback, captured by
 #                                           tcpdump with a small buffer so that it
 #                                           drops (root: tcpdump needs it)
-#   run_agreement.sh files CAPTURE...      any captures (e.g. made through netlab-wire)
+#   run_agreement.sh wire BIN DIR          iperf3 through netlab-wire with seeded
+#                                           loss, reordering and duplication,
+#                                           captured on both sides of the wire
+#                                           (root: the namespaces, tcpdump)
+#   run_agreement.sh files CAPTURE...      any captures
 # Exit 77 (skipped) with a reason when tshark, tcpdump, iperf3 or root is missing.
 set -euo pipefail
 
@@ -44,6 +48,51 @@ loopback() {
   "$AGREE" --differences "$DIFFERENCES" "$dir/loopback-drops.pcap"
 }
 
+# Through netlab-wire: what one side sent (the client's capture) and what the
+# other received (the server's), the wire losing, reordering and duplicating
+# between them — the classes that a wire makes on purpose.
+wire() {
+  local bin=$1 dir=$2 client_pid server_pid iperf_pid
+  ((EUID == 0)) || skip "not root: the namespaces and tcpdump"
+  command -v tcpdump >/dev/null || skip "no tcpdump"
+  command -v iperf3 >/dev/null || skip "no iperf3"
+  # shellcheck source=../../scripts/lib/common.sh
+  source "$HERE/../../scripts/lib/common.sh"
+  source "$HERE/../../scripts/lib/run.sh"
+  source "$HERE/../../scripts/lib/netns.sh"
+  NETLAB_BIN_DIR=$bin
+  local blocker
+  blocker=$(netns_blocker)
+  [[ -z $blocker ]] || skip "$blocker"
+  rm -rf -- "$dir"
+  mkdir -p "$dir"
+  NETLAB_RUN=$dir
+  trap run_cleanups EXIT
+  netns_path_up
+  wire_start agreement --delay 5 --loss 0.01 --reorder 0.01 --duplicate 0.01 --seed 3
+  "${NETLAB_IN_CLIENT[@]}" tcpdump -i nlc0 -s 128 -B 16384 --immediate-mode -U -Z root -w "$dir/wire-client-side.pcap" tcp \
+    2>"$dir/tcpdump-client.log" </dev/null &
+  client_pid=$!
+  register_pid "$client_pid" INT
+  "${NETLAB_IN_SERVER[@]}" tcpdump -i nls0 -s 128 -B 16384 --immediate-mode -U -Z root -w "$dir/wire-server-side.pcap" tcp \
+    2>"$dir/tcpdump-server.log" </dev/null &
+  server_pid=$!
+  register_pid "$server_pid" INT
+  wait_for_file "$dir/tcpdump-client.log" "$client_pid" 50 && wait_for_file "$dir/tcpdump-server.log" "$server_pid" 50 ||
+    skip "tcpdump did not start"
+  "${NETLAB_IN_SERVER[@]}" iperf3 -s -1 -B "$NETLAB_SERVER_ADDR" -p 5201 >/dev/null 2>&1 </dev/null &
+  iperf_pid=$!
+  register_pid "$iperf_pid" TERM
+  for _ in $(seq 50); do "${NETLAB_IN_SERVER[@]}" ss -ltn 'sport = :5201' | grep -q LISTEN && break; sleep 0.1; done
+  "${NETLAB_IN_CLIENT[@]}" timeout 30 iperf3 -c "$NETLAB_SERVER_ADDR" -p 5201 -t 2 -b 200M >/dev/null
+  release_pid "$iperf_pid" TERM || true
+  release_pid "$client_pid" INT || true
+  release_pid "$server_pid" INT || true
+  wire_stop
+  echo "netlab-wire: dropped $(wire_value '/directions/left>right/dropped/loss') (loss), duplicated $(wire_value '/directions/left>right/duplicated'), reordered $(wire_value '/directions/left>right/reordered') of $(wire_value '/directions/left>right/frames_in') frames to the server"
+  "$AGREE" --differences "$DIFFERENCES" "$dir/wire-client-side.pcap" "$dir/wire-server-side.pcap"
+}
+
 main() {
   command -v tshark >/dev/null || skip "tshark is not installed (scripts/setup.sh installs it)"
   case ${1:-} in
@@ -53,8 +102,9 @@ main() {
       "$AGREE" --differences "$DIFFERENCES" "$3"/*.pcap "$3"/*.pcapng
       ;;
     loopback) loopback "$2" ;;
+    wire) wire "$2" "$3" ;;
     files) shift; "$AGREE" --differences "$DIFFERENCES" "$@" ;;
-    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
   esac
 }
 
