@@ -13,8 +13,11 @@ source "$LIB/common.sh"
 # nftables: the transport lab's lossy link between namespaces (root only);
 # openssl: the https lab's interop checks (openssl s_client).
 # zlib1g-dev: crc32() (end-to-end checksums of every echo and transfer).
+# curl, testssl.sh: the http, rpc and https interop tests (they skip, exit 77,
+# without them, so a fresh install must have them or those tests never run).
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
-  libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables)
+  libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables
+  curl testssl.sh)
 # The fuzz preset only: clang, and libclang-rt-14-dev for libFuzzer and the sanitizer runtimes.
 readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
