@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -113,9 +115,26 @@ class Capture {
     }
     process_->signal(SIGINT);
     process_->wait(std::chrono::seconds(10));
+    // "N packets dropped by kernel": tcpdump could not keep up (a busy machine).
+    const std::string said = read_text(dir_.file("err"));
+    if (const auto at = said.find(" packets dropped by kernel"); at != std::string::npos) {
+      const auto start = said.rfind('\n', at);
+      dropped_ = std::stoul(said.substr(start == std::string::npos ? 0 : start + 1, at));
+    }
     auto flows = group_flows(read_pcap(dir_.file("capture.pcap")), port_);
     std::erase_if(flows, [&](const Flow& flow) { return touches(flow, marker); });
     return flows;
+  }
+
+  // Packets tcpdump said it dropped (known once stopped).
+  std::size_t dropped() const { return dropped_; }
+
+  // A test that counts bytes or times on the wire cannot judge an incomplete
+  // capture: it says why and exits 77 (skipped), after stop().
+  void require_complete() const {
+    if (dropped_ == 0) return;
+    std::cout << "skipped: tcpdump dropped " << dropped_ << " packets (a busy machine): the capture is incomplete\n";
+    std::exit(77);
   }
 
  private:
@@ -145,6 +164,7 @@ class Capture {
   }
 
   std::uint16_t port_;
+  std::size_t dropped_ = 0;
   TempDir dir_;
   std::unique_ptr<Process> process_;
 };

@@ -249,6 +249,7 @@ TEST_CASE("capture: the keep-alive rate verdict follows the phases' durations on
   Capture capture(server.port());
   const auto result = run_client(server, {"--keepalive", "--close", "--requests", "200"});
   const auto flows = capture.stop();
+  capture.require_complete();
   // The keep-alive phase is one connection carrying all 200 requests, the
   // close phase 200 connections of one request each.
   REQUIRE(flows.size() == 201);

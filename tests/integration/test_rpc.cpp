@@ -128,6 +128,7 @@ TEST_CASE("capture: bytes per call and call rates on the wire back the byte and 
   Capture capture(server.port());
   const auto result = run_client(server, {"--calls", "300", "--pipeline", "8", "--seed", "5"});
   const auto flows = capture.stop();
+  capture.require_complete();
   const auto& runs = result.at("observed").at("runs").as_array();
   // One connection per run, in the order of the runs.
   REQUIRE(runs.size() == 4);

@@ -187,6 +187,7 @@ TEST_CASE("capture: closes on the wire match the client's counts and its verdict
   Capture reset_capture(unread.port());
   const auto reset = run_client(unread, {"--mode", "unread-data"});
   const auto reset_flows = reset_capture.stop();
+  reset_capture.require_complete();
   const auto port = static_cast<std::uint16_t>(number(reset.at("observed").at("local_port")));
   const netlab::Flow* flow = connection(reset_flows, port);
   REQUIRE(flow != nullptr);

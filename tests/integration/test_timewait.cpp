@@ -255,6 +255,7 @@ TEST_CASE("capture: the pool's rate against the short run's, timed on the wire",
                                "500", "--json", dir.file("short.json"), "--log-level", "warn"});
     REQUIRE(baseline.exit_code == 0);
     short_flows = capture.stop();
+    capture.require_complete();
   }
   json::object result;
   {
@@ -262,6 +263,7 @@ TEST_CASE("capture: the pool's rate against the short run's, timed on the wire",
     result = run_client_ok(server, {"--mode", "pool", "--pool-size", "4", "--requests", "500", "--concurrency", "16",
                                     "--compare-with", dir.file("short.json")});
     pool_flows = capture.stop();
+    capture.require_complete();
   }
   // (A port taken over from TIME_WAIT makes two short connections one flow here: not counted.)
   REQUIRE(!short_flows.empty());

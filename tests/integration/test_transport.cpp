@@ -167,6 +167,7 @@ TEST_CASE("capture: tcp-costs-more follows the IP bytes on the wire, not the hea
   Capture capture(server.port(), "");  // TCP and UDP on the lab's port
   const auto result = run_client(server.port(), {"--messages", "2000", "--size", "200"});
   const auto flows = capture.stop();
+  capture.require_complete();
   std::size_t tcp_ip_bytes = 0, udp_ip_bytes = 0, retransmissions = 0;
   for (const auto& flow : flows) {
     for (const auto& p : flow.packets) (p.is_tcp ? tcp_ip_bytes : udp_ip_bytes) += p.ip_bytes;
