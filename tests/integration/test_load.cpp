@@ -71,9 +71,13 @@ bool raise_fd_limit(std::string& why) {
     }
     limit.rlim_max = wanted_fds;
   }
+  const bool raising_hard = limit.rlim_max == wanted_fds;
   limit.rlim_cur = wanted_fds;
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    why = std::string("setrlimit: ") + std::strerror(errno);
+    why = std::string("setrlimit RLIMIT_NOFILE ") + std::to_string(wanted_fds) + ": " + std::strerror(errno);
+    if (raising_hard && errno == EPERM)
+      why += " (root without CAP_SYS_RESOURCE, as in some containers, cannot raise the hard limit; raise it with "
+             "ulimit -Hn before the tests)";
     return false;
   }
   return true;
