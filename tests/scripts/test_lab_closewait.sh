@@ -85,7 +85,7 @@ server_fins_by_step() {
       }
     }
     END {
-      hellos = 0; fins = 0; pending = ""
+      hellos = 0
       for (c = 1; c <= conns; ++c) {
         if (kind[c] == 6) { members[++hellos] = c; continue }
         if (kind[c] == 7 && hellos > 0) {
