@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -48,13 +50,49 @@ inline const Flow* connection(const std::vector<Flow>& flows, std::uint16_t clie
   return nullptr;
 }
 
+// From a flow's first packet to its last, in the capture's own time stamps.
+inline double seconds_spanned(const Flow& flow) {
+  return flow.packets.empty() ? 0 : flow.packets.back().time - flow.packets.front().time;
+}
+
+// From a flow's first payload byte to its last: the calls, without the
+// handshake and the close.
+inline double seconds_of_data(const Flow& flow) {
+  double first = -1, last = 0;
+  for (const auto& p : flow.packets)
+    if (p.payload_length > 0) {
+      if (first < 0) first = p.time;
+      last = p.time;
+    }
+  return first < 0 ? 0 : last - first;
+}
+
+// Application bytes one side put on the wire (retransmissions included).
+inline std::size_t payload_from(const Flow& flow, bool client) {
+  std::size_t bytes = 0;
+  for (const auto& p : flow.packets)
+    if (flow.from_client(p) == client) bytes += p.payload_length;
+  return bytes;
+}
+
+// The verdict `ratio` earns against a lab's thresholds (ratio >= upper:
+// confirmed, >= lower: nuanced, else refuted), or "" when it lies within
+// `margin` (relative) of a threshold: there two honest timings of the same
+// run (the client's clock, the capture's stamps) may land on either side.
+inline std::string graded(double ratio, double upper, double lower, double margin = 0.25) {
+  const auto near = [&](double threshold) { return ratio > threshold / (1 + margin) && ratio < threshold * (1 + margin); };
+  if (near(upper) || near(lower)) return "";
+  return ratio >= upper ? "confirmed" : ratio >= lower ? "nuanced" : "refuted";
+}
+
 class Capture {
  public:
   // Starts tcpdump for `port` on lo and waits (bounded, 5 s) until it listens.
-  explicit Capture(std::uint16_t port) : port_(port) {
+  // `protocol`: "tcp" (default), or "" for TCP and UDP on the port.
+  explicit Capture(std::uint16_t port, const std::string& protocol = "tcp") : port_(port) {
     process_ = std::make_unique<Process>(
         std::vector<std::string>{tcpdump_path(), "-i", "lo", "-U", "-n", "-Z", "root", "-w", dir_.file("capture.pcap"),
-                                 "tcp port " + std::to_string(port)},
+                                 (protocol.empty() ? "" : protocol + " ") + "port " + std::to_string(port)},
         dir_.file("out"), dir_.file("err"));
     for (int i = 0; i < 500; ++i) {
       if (read_text(dir_.file("err")).find("listening on") != std::string::npos) return;
@@ -77,9 +115,26 @@ class Capture {
     }
     process_->signal(SIGINT);
     process_->wait(std::chrono::seconds(10));
+    // "N packets dropped by kernel": tcpdump could not keep up (a busy machine).
+    const std::string said = read_text(dir_.file("err"));
+    if (const auto at = said.find(" packets dropped by kernel"); at != std::string::npos) {
+      const auto start = said.rfind('\n', at);
+      dropped_ = std::stoul(said.substr(start == std::string::npos ? 0 : start + 1, at));
+    }
     auto flows = group_flows(read_pcap(dir_.file("capture.pcap")), port_);
     std::erase_if(flows, [&](const Flow& flow) { return touches(flow, marker); });
     return flows;
+  }
+
+  // Packets tcpdump said it dropped (known once stopped).
+  std::size_t dropped() const { return dropped_; }
+
+  // A test that counts bytes or times on the wire cannot judge an incomplete
+  // capture: it says why and exits 77 (skipped), after stop().
+  void require_complete() const {
+    if (dropped_ == 0) return;
+    std::cout << "skipped: tcpdump dropped " << dropped_ << " packets (a busy machine): the capture is incomplete\n";
+    std::exit(77);
   }
 
  private:
@@ -109,6 +164,7 @@ class Capture {
   }
 
   std::uint16_t port_;
+  std::size_t dropped_ = 0;
   TempDir dir_;
   std::unique_ptr<Process> process_;
 };

@@ -14,6 +14,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <thread>
+
 using namespace netlab::test;
 namespace json = boost::json;
 
@@ -109,21 +111,30 @@ const json::object& only_check(const json::object& result) {
 }  // namespace
 
 TEST_CASE("raw: the server's reads are compared with the client's writes", "[pair]") {
-  Server server("netlab-framing-server", {"--codec", "raw"});
+  TempDir dir;
+  Server server("netlab-framing-server", {"--codec", "raw", "--json", dir.file("server.json")});
   const auto result = run_client(server, {"--codec", "raw", "--messages", "2000", "--seed", "7"});
   const auto& observed = result.at("observed").as_object();
   CHECK(number(observed.at("writes")) == 2000);
   CHECK(observed.at("stream_intact").as_bool());
   CHECK(number(observed.at("bytes_read_by_server")) == number(observed.at("bytes_sent")));
-  const std::size_t lost = number(observed.at("merged_reads")) + number(observed.at("split_writes"));
-  const std::size_t reads = number(observed.at("reads"));
-  // Either way the verdict must follow the numbers measured in this run.
+  CHECK(server.stop() == 0);
+  // The server's own count of its reads (server.json), not the client's
+  // merged/split figures: with 2,000 writes, any other number of reads means
+  // some read did not return exactly one write, so the boundaries were lost
+  // and the verdict must say so. (Equal counts could still hide a merge and a
+  // split that cancel out: then either verdict is possible.)
+  const auto served = read_json(dir.file("server.json")).at("observed").as_object();
+  const std::size_t server_reads = number(served.at("reads"));
+  INFO("server reads: " << server_reads << " for 2000 writes");
+  CHECK(number(served.at("bytes_received")) == number(observed.at("bytes_sent")));
+  CHECK(number(observed.at("reads")) == server_reads);
   const auto& check = only_check(result);
   CHECK(check.at("id") == "write-is-not-read");
-  CHECK(check.at("verdict") == (lost > 0 ? "confirmed" : "nuanced"));
+  if (server_reads != 2000) CHECK(check.at("verdict") == "confirmed");
   // Fewer reads than writes: some read must have merged writes.
-  if (reads < 2000) CHECK(number(observed.at("merged_reads")) > 0);
-  CHECK(server.stop() == 0);
+  if (server_reads < 2000) CHECK(number(observed.at("merged_reads")) > 0);
+  if (server_reads > 2000) CHECK(number(observed.at("split_writes")) > 0);
 }
 
 TEST_CASE("raw: a small server read size splits writes (拆包)", "[pair]") {
@@ -310,17 +321,25 @@ TEST_CASE("usage errors exit 2", "[errors]") {
 
 TEST_CASE("the server stops by itself after --max-seconds and reports", "[lifecycle]") {
   TempDir dir;
-  Server server("netlab-framing-server", {"--max-seconds", "0.3", "--json", dir.file("server.json")});
+  // 3 s: long enough for one echo under ASan on a busy machine (0.3 s was
+  // not), short enough to wait for; the stop comes from the server alone.
+  Server server("netlab-framing-server", {"--max-seconds", "3", "--json", dir.file("server.json")});
   expect_echo(server.port(), "length");
-  CHECK(server.wait() == 0);
+  CHECK(server.wait(30s) == 0);
   CHECK(read_json(dir.file("server.json")).at("observed").at("stopped_by") == "max-seconds");
 }
 
 TEST_CASE("SIGTERM closes open connections and the server exits 0", "[lifecycle]") {
   Server server("netlab-framing-server", {"--codec", "length"});
+  const std::size_t fds_idle = open_fds(server.pid());
   Connection idle(server.port());
-  const std::size_t fds_with_connection = open_fds(server.pid());
-  CHECK(fds_with_connection > 0);
+  // The server has accepted it: one descriptor more (polled, bounded: accept is asynchronous).
+  std::size_t fds_with_connection = open_fds(server.pid());
+  for (int i = 0; i < 500 && fds_with_connection != fds_idle + 1; ++i) {
+    std::this_thread::sleep_for(10ms);
+    fds_with_connection = open_fds(server.pid());
+  }
+  CHECK(fds_with_connection == fds_idle + 1);
   CHECK(server.stop() == 0);
   CHECK(idle.closed_by_peer());
   CHECK(server.out().find("stopped by SIGTERM") != std::string::npos);

@@ -77,16 +77,25 @@ TEST_CASE("no accept(): connect() succeeds, both ends ESTAB, the accept queue ho
 
 TEST_CASE("a full accept queue: the next connect() stalls in SYN-SENT, ListenOverflows grows", "[pair]") {
   Server server("netlab-handshake-server", {"--no-accept", "--backlog", "1"});
+  const auto overflows_before = kernel_counter("/proc/net/netstat", "TcpExt", "ListenOverflows");
   const auto result = run_client(server, {"--connections", "3", "--timeout-ms", "1500"});
+  const auto overflows = kernel_counter("/proc/net/netstat", "TcpExt", "ListenOverflows") - overflows_before;
   const auto& o = result.at("observed").as_object();
   const std::size_t connected = number(o.at("connected")), stalled = number(o.at("stalled"));
   CHECK(connected + stalled == 3);
   CHECK(stalled >= 1);
   CHECK(number(o.at("accept_queue_length")) == connected);
+  // The queue as the test reads it (sock_diag): the connected ones, never accepted.
+  CHECK(accept_queue(server.port()) == connected);
   CHECK(std::string(o.at("attempts").as_array().back().at("outcome").as_string()) == "timed out in SYN-SENT");
-  // A namespace-wide counter: other programs may add to it, never take from it.
+  // ListenOverflows read by the test around the client's run: a namespace-wide
+  // counter (others may add to it, never take from it), so the client's delta,
+  // taken inside that span, cannot be larger, and a stalled SYN was counted.
+  INFO("ListenOverflows +" << overflows << " around the client's run");
+  CHECK(overflows >= 1);
   REQUIRE(o.contains("listen_overflows_delta"));
   CHECK(number(o.at("listen_overflows_delta")) >= 1);
+  CHECK(o.at("listen_overflows_delta").to_number<std::int64_t>() <= overflows);
   CHECK(verdict(result, "backlog-bounds-queue") == "confirmed");
   CHECK(server.stop() == 0);
 }

@@ -122,16 +122,24 @@ TEST_CASE("half-close: the whole response arrives after our FIN", "[pair]") {
 }
 
 TEST_CASE("unread-data: close() sends RST, the reader gets ECONNRESET and loses bytes", "[pair]") {
-  Server server("netlab-teardown-server", {"--mode", "unread-data"});
+  TempDir dir;
+  Server server("netlab-teardown-server", {"--mode", "unread-data", "--json", dir.file("server.json")});
   const auto result = run_client(server, {"--mode", "unread-data"});
   const auto& observed = result.at("observed").as_object();
   CHECK(observed.at("ended_by") == "ECONNRESET");
-  CHECK(number(observed.at("bytes_lost")) > 0);
-  CHECK(number(observed.at("bytes_received")) + number(observed.at("bytes_lost")) == 262144);
+  // The response the server was asked for, and less of it read: bytes were
+  // lost. (How many reached the wire before the RST is counted from the
+  // capture, in the capture test below.)
+  CHECK(number(observed.at("response_bytes")) == 262144);
+  CHECK(number(observed.at("bytes_received")) < 262144);
   CHECK(number(observed.at("wrong_bytes")) == 0);
   CHECK(number(observed.at("time_wait_sockets")) == 0);
   CHECK(only_check(result).at("verdict") == "refuted");
   CHECK(server.stop() == 0);
+  // The server's own count: it closed with unread data, which is an RST.
+  const auto served = read_json(dir.file("server.json")).at("observed");
+  CHECK(number(served.at("resets_sent")) == 1);
+  CHECK(number(served.at("completed")) == 1);
 }
 
 TEST_CASE("linger0: an abort with RST leaves no TIME_WAIT", "[pair]") {
@@ -179,6 +187,7 @@ TEST_CASE("capture: closes on the wire match the client's counts and its verdict
   Capture reset_capture(unread.port());
   const auto reset = run_client(unread, {"--mode", "unread-data"});
   const auto reset_flows = reset_capture.stop();
+  reset_capture.require_complete();
   const auto port = static_cast<std::uint16_t>(number(reset.at("observed").at("local_port")));
   const netlab::Flow* flow = connection(reset_flows, port);
   REQUIRE(flow != nullptr);
@@ -187,6 +196,32 @@ TEST_CASE("capture: closes on the wire match the client's counts and its verdict
   CHECK(facts.first_rst_from == "server");
   CHECK(facts.first_fin_from.empty());  // no FIN from either side
   CHECK(facts.close_segments == 0);
+  // The server's RST carries its next sequence number: ISN + 1 + every byte
+  // it put on the wire. Those bytes, counted from the capture, are what the
+  // client read; the rest of the response was dropped with the socket.
+  const auto rst = std::find_if(flow->packets.begin(), flow->packets.end(), [&](const netlab::Packet& p) {
+    return !flow->from_client(p) && (p.flags & netlab::tcp_flag::rst);
+  });
+  REQUIRE(rst != flow->packets.end());
+  std::size_t payload_from_server = 0;
+  for (const auto& p : flow->packets)
+    if (!flow->from_client(p)) payload_from_server += p.payload_length;
+  const std::uint32_t on_wire = rst->seq - facts.server_isn - 1;
+  // The stream starts with the response's header line ("OK <size>\n"); the body follows.
+  const auto first_data = std::find_if(flow->packets.begin(), flow->packets.end(), [&](const netlab::Packet& p) {
+    return !flow->from_client(p) && p.payload_length > 0;
+  });
+  REQUIRE(first_data != flow->packets.end());
+  const auto header = first_data->payload.find('\n');
+  REQUIRE(header != std::string::npos);
+  const std::uint32_t body_on_wire = on_wire - static_cast<std::uint32_t>(header + 1);
+  const auto& seen = reset.at("observed");
+  INFO("RST seq " << rst->seq << ", server ISN " << facts.server_isn << ": " << on_wire << " bytes on the wire, "
+                  << body_on_wire << " of them the body");
+  CHECK(on_wire == payload_from_server);
+  CHECK(number(seen.at("bytes_received")) == body_on_wire);
+  CHECK(number(seen.at("bytes_lost")) == 262144 - body_on_wire);
+  CHECK(body_on_wire < 262144);
   CHECK(unread.stop() == 0);
 }
 

@@ -2,6 +2,7 @@
 // ephemeral ports, asserted on their JSON and against the kernel's own counts
 // (SO_RXQ_OVFL, /proc/net/snmp, TCP_INFO, nftables counters). Bad input sent
 // from here over plain sockets must be counted, never crash the server.
+#include "lifecycle_capture.hpp"
 #include "process.hpp"
 
 #include "netlab/readiness.hpp"
@@ -152,8 +153,45 @@ TEST_CASE("plain loopback: TCP delivers all in order, UDP's verdict follows what
   const double udp_bytes = overhead.at("udp_wire_bytes_per_message").as_double();
   CHECK(udp_bytes >= 20 + 8 + 32 + 200);
   CHECK(tcp_bytes >= 32 + 200);
-  CHECK(check(result, "tcp-costs-more").at("verdict") == (tcp_bytes > udp_bytes ? "confirmed" : "nuanced"));
+  // Which verdict is right, the capture's bytes decide: the capture test below.
   CHECK_FALSE(has_check(result, "flow-control"));  // only with a slow reader
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("capture: tcp-costs-more follows the IP bytes on the wire, not the header-size estimate", "[root][capture]") {
+  if (const auto why = capture_blocker(); !why.empty()) {
+    std::cout << "skipped: " << why << "\n";
+    std::exit(77);
+  }
+  Server server("netlab-transport-server", {});
+  Capture capture(server.port(), "");  // TCP and UDP on the lab's port
+  const auto result = run_client(server.port(), {"--messages", "2000", "--size", "200"});
+  const auto flows = capture.stop();
+  capture.require_complete();
+  std::size_t tcp_ip_bytes = 0, udp_ip_bytes = 0, retransmissions = 0;
+  for (const auto& flow : flows) {
+    for (const auto& p : flow.packets) (p.is_tcp ? tcp_ip_bytes : udp_ip_bytes) += p.ip_bytes;
+    if (flow.is_tcp) retransmissions += netlab::analyse_flow(flow).retransmissions;
+  }
+  const double tcp_wire = static_cast<double>(tcp_ip_bytes) / 2000, udp_wire = static_cast<double>(udp_ip_bytes) / 2000;
+  const auto& overhead = result.at("observed").at("overhead").as_object();
+  const double tcp_estimate = overhead.at("tcp_wire_bytes_per_message").as_double();
+  const double udp_estimate = overhead.at("udp_wire_bytes_per_message").as_double();
+  INFO("per message on the wire: TCP " << tcp_wire << " B, UDP " << udp_wire << " B; the client's estimate: TCP "
+                                       << tcp_estimate << ", UDP " << udp_estimate << "; TCP retransmissions "
+                                       << retransmissions);
+  REQUIRE(udp_wire >= 20 + 8 + 32 + 200);  // every datagram was captured
+  CHECK(udp_estimate == Approx(udp_wire).epsilon(0.02));
+  if (retransmissions == 0) {
+    // The estimate (header sizes x TCP_INFO's segment counts) is what was
+    // carried, within 2 % (measured: within 0.1 %), and the verdict is the wire's.
+    CHECK(tcp_estimate == Approx(tcp_wire).epsilon(0.02));
+    CHECK(check(result, "tcp-costs-more").at("verdict") == (tcp_wire > udp_wire ? "confirmed" : "nuanced"));
+  } else {
+    // Seen on loopback: one retransmitted 64 KiB segment adds ~30 B a message
+    // on the wire that the client's snapshot has not counted. Not judged here.
+    WARN("the capture shows " << retransmissions << " TCP retransmissions: the estimate is not compared");
+  }
   CHECK(server.stop() == 0);
 }
 

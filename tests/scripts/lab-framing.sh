@@ -37,6 +37,19 @@ check_steps() {
       fail "$codec step did not receive 2000 messages"
     echo "ok: $codec: 0 mismatches, 2000 of 2000 messages"
   done
+  # The raw step's verdict, from its numbers: a number of server reads other
+  # than the 2000 writes means some read did not return exactly one write.
+  local reads writes raw_verdict
+  reads=$(value /observed/steps/0/observed/reads)
+  writes=$(value /observed/steps/0/observed/writes)
+  raw_verdict=$("$BIN/netlab-report" checks "$RUN/client.json" | awk -F'\t' '$2 == "write-is-not-read" { print $3; exit }')
+  case $raw_verdict in
+    confirmed | nuanced) ;;
+    *) fail "write-is-not-read has no verdict ('$raw_verdict')" ;;
+  esac
+  ((reads == writes)) || [[ $raw_verdict == confirmed ]] ||
+    fail "raw: the server read $reads times for $writes writes, yet write-is-not-read is $raw_verdict"
+  echo "ok: raw: $writes writes, $reads server reads, write-is-not-read $raw_verdict"
 }
 
 # As root the capture must be there; without root it is checked when the lab
@@ -56,6 +69,19 @@ check_capture() {
   data=$(tcpdump -r "$RUN/capture.pcap" -n "tcp port $port" 2>/dev/null | grep -cE 'length [1-9]') || true
   ((data > 0)) || fail "capture.pcap has no data segments on port $port"
   echo "ok: capture.pcap holds $data data segments on port $port"
+  # Each echo step's bytes, both ways as the client counted them, are one
+  # connection's payload on the wire (netlab-pcap facts).
+  local flows i j total payloads=" "
+  flows=$("$BIN/netlab-pcap" facts "$RUN/capture.pcap" --port "$port" --get /flows)
+  for ((j = 0; j < flows; j++)); do
+    payloads+="$("$BIN/netlab-pcap" facts "$RUN/capture.pcap" --port "$port" --get "/flow_facts/$j/payload_bytes") "
+  done
+  for i in 1 2; do
+    total=$(($(value "/observed/steps/$i/observed/bytes_sent") + $(value "/observed/steps/$i/observed/bytes_received")))
+    [[ $payloads == *" $total "* ]] ||
+      fail "step $i: the client counted $total bytes both ways; the connections on the wire carried:$payloads"
+  done
+  echo "ok: the delimiter and length steps' bytes are each one connection's payload in capture.pcap"
 }
 
 main() {

@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TESTSSL=$(command -v testssl || command -v testssl.sh || true)
 if [[ -z $TESTSSL ]]; then
-  echo "skip: testssl.sh is not installed (apt-get install testssl.sh)"
+  echo "skipped: testssl.sh is not installed (scripts/setup.sh installs it: apt-get install testssl.sh)"
   exit 77
 fi
 

@@ -17,6 +17,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <set>
 
@@ -232,13 +233,21 @@ TEST_CASE("exhaustion: a caller waits at most acquire_timeout", "[pool][exhausti
   run(io, server, [&]() -> awaitable<void> {
     auto held = co_await pool.acquire();
     // Nobody gives the connection back: the waiter gives up after acquire_timeout.
+    // The wait is timed here: not before the 100 ms, and well before 1 s (a
+    // behaviour bound with room for ASan on 2 cores, not a speed: a waiter
+    // that gave up at once, or only at some other deadline, fails).
     bool timed_out = false;
+    const auto asked = std::chrono::steady_clock::now();
     try {
       (void)co_await pool.acquire();
     } catch (const PoolError&) {
       timed_out = true;
     }
+    const auto waited = std::chrono::steady_clock::now() - asked;
+    INFO("waited " << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms");
     CHECK(timed_out);
+    CHECK(waited >= 100ms);
+    CHECK(waited < 1s);
     CHECK(pool.waiting() == 0);
     pool.close();
   });
@@ -259,12 +268,15 @@ TEST_CASE("exhaustion: the wait queue is bounded, and a returned connection goes
     asio::co_spawn(io, [&]() -> awaitable<void> { waiter_got = co_await request(pool, "after you"); }, asio::detached);
     CHECK_EVENTUALLY([&] { return pool.waiting() == 1; });
     bool refused = false;
+    const auto asked = std::chrono::steady_clock::now();
     try {
       (void)co_await pool.acquire();
     } catch (const PoolError&) {
       refused = true;
     }
     CHECK(refused);
+    // At once: not after the 15 s acquire_timeout (1 s leaves room for ASan).
+    CHECK(std::chrono::steady_clock::now() - asked < 1s);
     // Giving the connection back hands it to the waiter directly.
     held.release();
     CHECK_EVENTUALLY([&] { return waiter_got.has_value(); });
