@@ -171,7 +171,7 @@ TEST_CASE("capture: tcp-costs-more follows the IP bytes on the wire, not the hea
   std::size_t tcp_ip_bytes = 0, udp_ip_bytes = 0, retransmissions = 0;
   for (const auto& flow : flows) {
     for (const auto& p : flow.packets) (p.is_tcp ? tcp_ip_bytes : udp_ip_bytes) += p.ip_bytes;
-    if (flow.is_tcp) retransmissions += netlab::analyse_flow(flow).retransmissions;
+    if (flow.is_tcp) retransmissions += netlab::analyse_flow(flow).analysis.retransmission;
   }
   const double tcp_wire = static_cast<double>(tcp_ip_bytes) / 2000, udp_wire = static_cast<double>(udp_ip_bytes) / 2000;
   const auto& overhead = result.at("observed").at("overhead").as_object();
