@@ -14,6 +14,16 @@
 //                in our receive queue: the kernel sends RST, not FIN.
 //   linger0      answer, pause, then close with SO_LINGER {on, 0}: an abort (RST),
 //                so this active closer keeps no TIME_WAIT.
+// Across netlab-wire (the client in another network namespace, so each side
+// can see only its own end in the census):
+//   passive-close    the client sends nothing and closes: we close at once and
+//                    watch our end (LAST_ACK, a FIN retransmitted when the
+//                    client's last ACK is lost) until the kernel lets it go.
+//   simultaneous-close  "simultaneous-close at=NS": at that CLOCK_MONOTONIC
+//                    time, the client and we both shutdown(SHUT_WR); we watch
+//                    our end (FIN_WAIT_1, CLOSING, TIME_WAIT).
+// In every mode, "report port=N" answers "OK <n>\n" and what we saw of our
+// end of the connection from client port N, as JSON.
 // A connection that moves no byte for --idle-timeout (default 300 s) is closed;
 // the pauses a request asks for do not count as idle.
 #include "netlab/lifecycle.hpp"
@@ -23,6 +33,8 @@
 #include "netlab/readiness.hpp"
 #include "netlab/serve.hpp"
 #include "netlab/result.hpp"
+#include "netlab/netstat.hpp"
+#include "netlab/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,6 +42,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -61,6 +74,14 @@ struct Request {
   long pause_ms;
   bool quickack;
   std::size_t bytes;
+  long long at_ns = 0;  // simultaneous-close: when to close (CLOCK_MONOTONIC)
+  long report_port = -1;
+};
+
+// What we saw of our own end of each connection, by the client's port: the
+// client is in another namespace and asks for it ("report port=N").
+struct Reports {
+  std::map<std::uint16_t, boost::json::object> by_port;
 };
 
 struct Counters {
@@ -83,6 +104,8 @@ std::optional<Request> parse_request(const std::string& line, const Config& conf
       if (key == "pause") request.pause_ms = std::stol(value);
       else if (key == "quickack") request.quickack = std::stoi(value) != 0;
       else if (key == "bytes") request.bytes = std::stoul(value);
+      else if (key == "at") request.at_ns = std::stoll(value);
+      else if (key == "port" && request.mode == "report") request.report_port = std::stol(value);
       else throw std::invalid_argument(key);
     } catch (const std::exception&) {
       error = "bad item '" + item.substr(0, 32) + "' (pause=MS quickack=0|1 bytes=N)";
@@ -139,8 +162,88 @@ awaitable<void> pause_busy(std::chrono::milliseconds pause, IdleTimeout& idle) {
   co_await pause_for(pause);
 }
 
-awaitable<std::string> play(tcp::socket& socket, const Request& request, Counters& counters, IdleTimeout& idle) {
+boost::json::array to_json(const std::vector<EndSample>& samples) {
+  boost::json::array rows;
+  for (const auto& s : samples)
+    rows.push_back({{"at_ms", s.at_ms}, {"state", s.state}, {"timer", s.timer}, {"timer_ms", s.timer_ms},
+                    {"retransmits", s.retransmits}, {"restarted", s.restarted}});
+  return rows;
+}
+
+std::uint32_t most_retransmits(const std::vector<EndSample>& samples) {
+  std::uint32_t most = 0;
+  for (const auto& s : samples) most = std::max(most, s.retransmits);
+  return most;
+}
+
+// passive-close: the client sent nothing and closed; our FIN leaves at once
+// (carrying the ACK of theirs). Then our end waits in LAST_ACK for their last
+// ACK; if it is lost, the retransmission timer sends our FIN again.
+awaitable<std::string> passive_close(tcp::socket& socket, Reports& reports) {
+  const auto local = socket.local_endpoint().port(), remote = socket.remote_endpoint().port();
+  const auto rsts = read_kernel_counter("Tcp", "OutRsts");
+  const auto retransmitted = read_kernel_counter("Tcp", "RetransSegs").value_or(0);
+  socket.close();
+  const auto samples = co_await watch_end(local, remote, [](const auto& s) { return s.back().state == "none"; }, 10s);
+  const bool gone = samples.back().state == "none";
+  // The census shows a retransmission only while the next one is pending; the
+  // namespace's counter keeps it (this server has no other connection now).
+  const auto counted = read_kernel_counter("Tcp", "RetransSegs").value_or(0) - retransmitted;
+  reports.by_port[remote] = {{"mode", "passive-close"}, {"samples", to_json(samples)},
+                             {"fin_retransmits", std::max<std::uint64_t>(most_retransmits(samples), counted)},
+                             {"census_retransmits", most_retransmits(samples)}, {"retrans_segs_delta", counted},
+                             {"gone_after_ms", gone ? boost::json::value(samples.back().at_ms) : nullptr},
+                             {"out_rsts_at_close", rsts ? boost::json::value(*rsts) : nullptr}};
+  co_return "closed at once; our end " + std::string(gone ? "gone" : "still there") + " after " +
+      std::to_string(samples.back().at_ms) + " ms, " + std::to_string(counted) + " segment(s) retransmitted";
+}
+
+// simultaneous-close: both sides shut down at the same CLOCK_MONOTONIC time;
+// the FINs cross on the wire. Our end, watched every millisecond.
+awaitable<std::string> simultaneous_close(tcp::socket& socket, const Request& request, Reports& reports) {
+  const auto local = socket.local_endpoint().port(), remote = socket.remote_endpoint().port();
+  const auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(request.at_ns));
+  const auto wait = at - std::chrono::steady_clock::now();
+  if (wait > 5s) throw std::runtime_error("at= is more than 5 s away");
+  if (wait > 0ns) co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+  while (std::chrono::steady_clock::now() < at) {}  // the last fraction of a millisecond
+  const auto before = read_tcp_info(socket.native_handle());
+  socket.shutdown(tcp::socket::shutdown_send);
+  const auto samples = co_await watch_end(local, remote, [](const auto& s) {
+    return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, 3s, 1ms);
+  const auto after = read_tcp_info(socket.native_handle());
+  boost::json::object report{{"mode", "simultaneous-close"}, {"samples", to_json(samples)}};
+  if (before && after) {
+    report["segments_sent"] = after->segs_out - before->segs_out;
+    report["segments_received"] = after->segs_in - before->segs_in;
+  }
+  reports.by_port[remote] = std::move(report);
+  socket.close();
+  co_return "shut down at the agreed time; our end " + samples.back().state;
+}
+
+// "report port=N": what passive-close or simultaneous-close saw (waits for it, at most 15 s).
+awaitable<std::string> answer_report(tcp::socket& socket, long port, Reports& reports) {
+  const auto key = static_cast<std::uint16_t>(port);
+  co_await poll_until([&] { return reports.by_port.contains(key); }, 15s);
+  std::string body;
+  if (auto it = reports.by_port.find(key); it != reports.by_port.end()) {
+    boost::json::object report = it->second;
+    const auto rsts = read_kernel_counter("Tcp", "OutRsts");
+    if (rsts && report["out_rsts_at_close"].is_uint64())
+      report["out_rsts_since_close"] = *rsts - report["out_rsts_at_close"].as_uint64();
+    body = boost::json::serialize(report);
+  }
+  const std::string reply = body.empty() ? "ERR no connection from port " + std::to_string(port) + " was watched\n"
+                                         : "OK " + std::to_string(body.size()) + "\n" + body;
+  co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
+  co_return "report for port " + std::to_string(port);
+}
+
+awaitable<std::string> play(tcp::socket& socket, const Request& request, Counters& counters, IdleTimeout& idle,
+                            Reports& reports) {
   const auto pause = std::chrono::milliseconds(request.pause_ms);
+  if (request.mode == "simultaneous-close") co_return co_await simultaneous_close(socket, request, reports);
   if (request.mode == "normal") {
     co_await send_response(socket, request.bytes);
     co_await drain_until_eof(socket);  // their FIN: we are in CLOSE_WAIT, our ACK of it is delayed
@@ -181,27 +284,47 @@ awaitable<std::string> play(tcp::socket& socket, const Request& request, Counter
   co_return "aborted with SO_LINGER {on, 0}: RST";
 }
 
-awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
+awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry,
+                        Reports& reports) {
   ConnectionRegistry::Entry entry(registry, socket);
   const std::string who = describe_connection(socket);
   spdlog::info("UP   {}", who);
   IdleTimeout idle(socket, config.idle_timeout, who);
   std::string ending;
   try {
-    const std::string line = co_await read_request_line(socket);
+    std::string line;
+    if (config.mode == "passive-close") {
+      // A client that sends nothing and closes is the scenario; one that sends a line asks for a report.
+      char byte = 0;
+      auto [ec, n] = co_await socket.async_read_some(asio::buffer(&byte, 1), use_tuple);
+      if (ec == asio::error::eof) {
+        ending = co_await passive_close(socket, reports);
+        ++counters.completed;
+        spdlog::info("DOWN {} ({})", who, ending);
+        co_return;
+      }
+      if (ec) throw boost::system::system_error(ec, "read request");
+      if (byte != '\n') line = byte + co_await read_request_line(socket);
+    } else {
+      line = co_await read_request_line(socket);
+    }
     std::string error;
     auto request = parse_request(line, config, error);
-    if (request && request->mode != config.mode)
-      error = "this server plays --mode " + config.mode + ", the client asked for '" + request->mode.substr(0, 32) +
-              "' (start the server with --mode " + request->mode.substr(0, 32) + ")";
-    if (!error.empty()) {
-      ++counters.bad_requests;
-      const std::string reply = "ERR " + error + "\n";
-      co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
-      ending = error;
+    if (request && request->mode == "report" && request->report_port > 0 && request->report_port < 65536) {
+      ending = co_await answer_report(socket, request->report_port, reports);
     } else {
-      ending = co_await play(socket, *request, counters, idle);
-      ++counters.completed;
+      if (request && request->mode != config.mode)
+        error = "this server plays --mode " + config.mode + ", the client asked for '" + request->mode.substr(0, 32) +
+                "' (start the server with --mode " + request->mode.substr(0, 32) + ")";
+      if (!error.empty()) {
+        ++counters.bad_requests;
+        const std::string reply = "ERR " + error + "\n";
+        co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
+        ending = error;
+      } else {
+        ending = co_await play(socket, *request, counters, idle, reports);
+        ++counters.completed;
+      }
     }
   } catch (const boost::system::system_error& e) {
     if (!is_normal_ending(e.code())) throw;
@@ -225,9 +348,10 @@ int main(int argc, char** argv) {
   CommonOptions options;
   add_common_options(app, options, 7003, Role::server);
   Config config;
-  app.add_option("--mode", config.mode, "normal | half-close | unread-data | linger0")
+  app.add_option("--mode", config.mode,
+                 "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close")
       ->capture_default_str()
-      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0"}));
+      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close"}));
   app.add_option("--pause-ms", config.pause_ms, "pause before closing (when the client's request names none)")
       ->capture_default_str()
       ->check(CLI::Range(0L, max_pause_ms));
@@ -247,6 +371,7 @@ int main(int argc, char** argv) {
     Counters counters;
     ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
+    Reports reports;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
       stop_reason = reason;
@@ -257,7 +382,7 @@ int main(int argc, char** argv) {
     });
     asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      ++counters.connections;
-                     return session(std::move(socket), config, counters, registry);
+                     return session(std::move(socket), config, counters, registry, reports);
                    }), asio::detached);
     spdlog::info("listening on {} (--mode {})", to_string(bound), config.mode);
     if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
