@@ -199,7 +199,8 @@ awaitable<std::string> passive_close(tcp::socket& socket, Reports& reports) {
 }
 
 // simultaneous-close: both sides shut down at the same CLOCK_MONOTONIC time;
-// the FINs cross on the wire. Our end, watched every millisecond.
+// the FINs cross on the wire. Our end, sampled back to back (CLOSING lasts one
+// one-way delay); this blocks the server for those milliseconds (at most 3 s).
 awaitable<std::string> simultaneous_close(tcp::socket& socket, const Request& request, Reports& reports) {
   const auto local = socket.local_endpoint().port(), remote = socket.remote_endpoint().port();
   const auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(request.at_ns));
@@ -210,7 +211,7 @@ awaitable<std::string> simultaneous_close(tcp::socket& socket, const Request& re
   const auto before = read_tcp_info(socket.native_handle());
   socket.shutdown(tcp::socket::shutdown_send);
   const auto samples = co_await watch_end(local, remote, [](const auto& s) {
-    return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, 3s, 1ms);
+    return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, 3s, 0ms);
   const auto after = read_tcp_info(socket.native_handle());
   boost::json::object report{{"mode", "simultaneous-close"}, {"samples", to_json(samples)}};
   if (before && after) {

@@ -59,7 +59,7 @@ asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std:
     if (!first) {
       changed = sample.state != last.state || sample.timer != last.timer || sample.retransmits != last.retransmits;
       // The timer only runs down; more time left than a moment ago is the kernel starting it over.
-      if (!changed && sample.timer != "none" && sample.timer_ms > last.timer_ms + 2 * period.count()) {
+      if (!changed && sample.timer != "none" && sample.timer_ms > last.timer_ms + 2 * std::max<long>(period.count(), 1)) {
         sample.restarted = true;
         sample.timer_before_ms = last.timer_ms;
         changed = true;
@@ -73,7 +73,8 @@ asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std:
     }
     last = sample;
     if (done(kept) || now - start >= bound) break;
-    co_await pause_for(period);
+    // period 0: sample back to back (a state that lasts one round trip on a busy machine).
+    if (period.count() > 0) co_await pause_for(period);
   }
   if (pending) kept.push_back(last);
   co_return kept;

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034,SC2016  # globals are for the caller; backquotes are Markdown
+# shellcheck shell=bash disable=SC2034,SC2016,SC2153  # globals are for the caller (NETLAB_IN_* from netns.sh); backquotes are Markdown
 # netlab script library: a lab step that runs across netlab-wire (netns.sh):
 # the server in the server's namespace (198.18.0.2), the client in the
 # client's (198.18.0.1), a wire of its own per step (its stats and rule log in
@@ -41,7 +41,10 @@ wire_capture_start() {
   local i
   local -a drop=()
   WIRE_CAPTURE_FILE=$NETLAB_RUN/capture-$1.pcap
-  [[ $NETLAB_CAPTURE == yes ]] && command -v tcpdump >/dev/null || { WIRE_CAPTURE_FILE=""; return 0; }
+  if [[ $NETLAB_CAPTURE != yes ]] || ! command -v tcpdump >/dev/null; then
+    WIRE_CAPTURE_FILE=""
+    return 0
+  fi
   ((EUID == 0)) && drop=(-Z root)
   "${NETLAB_IN_CLIENT[@]}" tcpdump -i nlc0 --immediate-mode -U -s 0 -n "${drop[@]}" -w "$WIRE_CAPTURE_FILE" \
     "tcp port $DEFAULT_PORT" 2>"$WIRE_CAPTURE_FILE.log" </dev/null &

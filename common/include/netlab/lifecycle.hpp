@@ -45,7 +45,8 @@ struct EndSample {
 // Samples the socket (local_port, remote_port) every `period` until
 // done(samples) holds or `bound` has passed; keeps the first sample and each
 // one where the state, the timer's kind or the retransmission count changed,
-// or the timer went up, and the last one.
+// or the timer went up, and the last one. A period of 0 samples back to back,
+// without yielding to the io_context (for states that last milliseconds).
 boost::asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std::uint16_t remote_port,
                                                          std::function<bool(const std::vector<EndSample>&)> done,
                                                          std::chrono::milliseconds bound,
