@@ -33,8 +33,7 @@
 #include "netlab/readiness.hpp"
 #include "netlab/serve.hpp"
 #include "netlab/result.hpp"
-#include "netlab/netstat.hpp"
-#include "netlab/tcp_info.hpp"
+#include "teardown/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -42,7 +41,6 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -54,6 +52,7 @@
 namespace {
 
 using namespace netlab;
+using namespace netlab::teardown;
 using asio::awaitable;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -78,11 +77,6 @@ struct Request {
   long report_port = -1;
 };
 
-// What we saw of our own end of each connection, by the client's port: the
-// client is in another namespace and asks for it ("report port=N").
-struct Reports {
-  std::map<std::uint16_t, boost::json::object> by_port;
-};
 
 struct Counters {
   std::size_t connections = 0, completed = 0, resets_sent = 0, bad_requests = 0, idle_closed = 0;
@@ -162,89 +156,10 @@ awaitable<void> pause_busy(std::chrono::milliseconds pause, IdleTimeout& idle) {
   co_await pause_for(pause);
 }
 
-boost::json::array to_json(const std::vector<EndSample>& samples) {
-  boost::json::array rows;
-  for (const auto& s : samples)
-    rows.push_back({{"at_ms", s.at_ms}, {"state", s.state}, {"timer", s.timer}, {"timer_ms", s.timer_ms},
-                    {"retransmits", s.retransmits}, {"restarted", s.restarted}});
-  return rows;
-}
-
-std::uint32_t most_retransmits(const std::vector<EndSample>& samples) {
-  std::uint32_t most = 0;
-  for (const auto& s : samples) most = std::max(most, s.retransmits);
-  return most;
-}
-
-// passive-close: the client sent nothing and closed; our FIN leaves at once
-// (carrying the ACK of theirs). Then our end waits in LAST_ACK for their last
-// ACK; if it is lost, the retransmission timer sends our FIN again.
-awaitable<std::string> passive_close(tcp::socket& socket, Reports& reports) {
-  const auto local = socket.local_endpoint().port(), remote = socket.remote_endpoint().port();
-  const auto rsts = read_kernel_counter("Tcp", "OutRsts");
-  const auto retransmitted = read_kernel_counter("Tcp", "RetransSegs").value_or(0);
-  socket.close();
-  const auto samples = co_await watch_end(local, remote, [](const auto& s) { return s.back().state == "none"; }, 10s);
-  const bool gone = samples.back().state == "none";
-  // The census shows a retransmission only while the next one is pending; the
-  // namespace's counter keeps it (this server has no other connection now).
-  const auto counted = read_kernel_counter("Tcp", "RetransSegs").value_or(0) - retransmitted;
-  reports.by_port[remote] = {{"mode", "passive-close"}, {"samples", to_json(samples)},
-                             {"fin_retransmits", std::max<std::uint64_t>(most_retransmits(samples), counted)},
-                             {"census_retransmits", most_retransmits(samples)}, {"retrans_segs_delta", counted},
-                             {"gone_after_ms", gone ? boost::json::value(samples.back().at_ms) : nullptr},
-                             {"out_rsts_at_close", rsts ? boost::json::value(*rsts) : nullptr}};
-  co_return "closed at once; our end " + std::string(gone ? "gone" : "still there") + " after " +
-      std::to_string(samples.back().at_ms) + " ms, " + std::to_string(counted) + " segment(s) retransmitted";
-}
-
-// simultaneous-close: both sides shut down at the same CLOCK_MONOTONIC time;
-// the FINs cross on the wire. Our end, sampled back to back (CLOSING lasts one
-// one-way delay); this blocks the server for those milliseconds (at most 3 s).
-awaitable<std::string> simultaneous_close(tcp::socket& socket, const Request& request, Reports& reports) {
-  const auto local = socket.local_endpoint().port(), remote = socket.remote_endpoint().port();
-  const auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(request.at_ns));
-  const auto wait = at - std::chrono::steady_clock::now();
-  if (wait > 5s) throw std::runtime_error("at= is more than 5 s away");
-  if (wait > 0ns) co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
-  while (std::chrono::steady_clock::now() < at) {}  // the last fraction of a millisecond
-  const auto before = read_tcp_info(socket.native_handle());
-  socket.shutdown(tcp::socket::shutdown_send);
-  const auto samples = co_await watch_end(local, remote, [](const auto& s) {
-    return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, 3s, 0ms);
-  const auto after = read_tcp_info(socket.native_handle());
-  boost::json::object report{{"mode", "simultaneous-close"}, {"samples", to_json(samples)}};
-  if (before && after) {
-    report["segments_sent"] = after->segs_out - before->segs_out;
-    report["segments_received"] = after->segs_in - before->segs_in;
-  }
-  reports.by_port[remote] = std::move(report);
-  socket.close();
-  co_return "shut down at the agreed time; our end " + samples.back().state;
-}
-
-// "report port=N": what passive-close or simultaneous-close saw (waits for it, at most 15 s).
-awaitable<std::string> answer_report(tcp::socket& socket, long port, Reports& reports) {
-  const auto key = static_cast<std::uint16_t>(port);
-  co_await poll_until([&] { return reports.by_port.contains(key); }, 15s);
-  std::string body;
-  if (auto it = reports.by_port.find(key); it != reports.by_port.end()) {
-    boost::json::object report = it->second;
-    const auto rsts = read_kernel_counter("Tcp", "OutRsts");
-    if (rsts && report["out_rsts_at_close"].is_uint64())
-      report["out_rsts_since_close"] = *rsts - report["out_rsts_at_close"].as_uint64();
-    body = boost::json::serialize(report);
-  }
-  const std::string reply = body.empty() ? "ERR no connection from port " + std::to_string(port) + " was watched\n"
-                                         : "OK " + std::to_string(body.size()) + "\n" + body;
-  co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
-  co_return "report for port " + std::to_string(port);
-}
-
 awaitable<std::string> play(tcp::socket& socket, const Request& request, Counters& counters, IdleTimeout& idle,
                             Reports& reports) {
   const auto pause = std::chrono::milliseconds(request.pause_ms);
-  if (request.mode == "simultaneous-close") co_return co_await simultaneous_close(socket, request, reports);
+  if (request.mode == "simultaneous-close") co_return co_await simultaneous_close(socket, request.at_ns, reports);
   if (request.mode == "normal") {
     co_await send_response(socket, request.bytes);
     co_await drain_until_eof(socket);  // their FIN: we are in CLOSE_WAIT, our ACK of it is delayed
