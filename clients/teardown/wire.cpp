@@ -196,7 +196,9 @@ awaitable<void> simultaneous_close(const CommonOptions& options, const WireConfi
       "simultaneous-close at=" + std::to_string(std::chrono::nanoseconds(at.time_since_epoch()).count()) + "\n";
   if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(request), use_tuple); ec)
     throw std::runtime_error("send request: " + ec.message());
-  co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(at - std::chrono::steady_clock::now()));
+  // Asleep until 30 ms before, then spinning: a timer on a busy machine wakes
+  // up milliseconds late, and the FINs must leave well within one 20 ms trip.
+  co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(at - 30ms - std::chrono::steady_clock::now()));
   while (std::chrono::steady_clock::now() < at) {}
   const auto before = read_tcp_info(socket.native_handle());
   socket.shutdown(tcp::socket::shutdown_send);

@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <filesystem>
+#include <thread>
 
 namespace netlab {
 
@@ -75,6 +76,7 @@ asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std:
     if (done(kept) || now - start >= bound) break;
     // period 0: sample back to back (a state that lasts one round trip on a busy machine).
     if (period.count() > 0) co_await pause_for(period);
+    else std::this_thread::yield();  // the peer program may share this CPU
   }
   if (pending) kept.push_back(last);
   co_return kept;

@@ -66,7 +66,8 @@ awaitable<std::string> simultaneous_close(tcp::socket& socket, long long at_ns, 
   const auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(at_ns));
   const auto wait = at - std::chrono::steady_clock::now();
   if (wait > 5s) throw std::runtime_error("at= is more than 5 s away");
-  if (wait > 0ns) co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+  // Asleep until 30 ms before, then spinning: a late timer would let the FINs not cross.
+  if (wait > 30ms) co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait - 30ms));
   while (std::chrono::steady_clock::now() < at) {}  // the last fraction of a millisecond
   const auto before = read_tcp_info(socket.native_handle());
   socket.shutdown(tcp::socket::shutdown_send);
