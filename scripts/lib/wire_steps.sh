@@ -104,7 +104,7 @@ wire_step() {
 # states, and the step's verdicts.
 wire_record() {
   local step=$1 report=$NETLAB_BIN_DIR/netlab-report json=$NETLAB_RUN/client-$1.json i dir flags seq ack action
-  local port marks=""
+  local port marks="" ruled=""
   port=$("$report" get "$json" /observed/local_port)
   printf '== %s (netlab-wire %s) ==\n' "$step" "$2"
   for ((i = 0; i < 20; i++)); do
@@ -113,10 +113,11 @@ wire_record() {
     seq=$(wire_value "/rule_log/$i/seq")
     ack=$(wire_value "/rule_log/$i/ack")
     action=$(wire_value "/rule_log/$i/action")
-    printf 'the wire: %s %s seq %s ack %s: %s (wire-%s.json /rule_log/%s)\n' "$dir" "$flags" "$seq" "$ack" "$action" "$step" "$i"
+    ruled+=$(printf 'the wire: %s %s seq %s ack %s: %s (wire-%s.json /rule_log/%s)' "$dir" "$flags" "$seq" "$ack" "$action" "$step" "$i")$'\n'
     marks+="$dir $flags $seq $ack $action;"
   done
-  ((i > 0)) || printf 'the wire: no rule fired\n'
+  ((i > 0)) || ruled=$'the wire: no rule fired\n'
+  printf '%s' "$ruled"
   if [[ -n $WIRE_CAPTURE_FILE && -s $WIRE_CAPTURE_FILE ]]; then
     printf '$ tcpdump -r capture-%s.pcap -n -S "tcp port %s"   # on nlc0, the client side of the wire\n' "$step" "$port"
     tcpdump -r "$WIRE_CAPTURE_FILE" -n -S -tt "tcp port $port" 2>/dev/null | awk -v marks="$marks" '
@@ -138,6 +139,16 @@ wire_record() {
         }
         print "    " line note
       }'
+  fi
+  if [[ -n $WIRE_CAPTURE_FILE && -s $WIRE_CAPTURE_FILE ]]; then
+    # The same connection as a ladder (the client's port picks it out of the capture).
+    "$NETLAB_BIN_DIR/netlab-pcap" ladder "$WIRE_CAPTURE_FILE" --port "$port" --full --color never \
+      >"$NETLAB_RUN/ladder-$step.txt" 2>/dev/null || rm -f -- "$NETLAB_RUN/ladder-$step.txt"
+    if [[ -s $NETLAB_RUN/ladder-$step.txt ]]; then
+      # The ladder's numbers are relative; the rule log's absolute ones are in the listing above.
+      printf '\n%s(marked in wire-steps.txt, where tcpdump -S shows the absolute numbers)\n' "$ruled" >>"$NETLAB_RUN/ladder-$step.txt"
+      printf 'ladder: ladder-%s.txt\n' "$step"
+    fi
   fi
   printf 'our end: %s\n' "$("$report" get "$json" /observed/our_path)"
   if "$report" get "$json" /observed/server_path >/dev/null 2>&1; then
