@@ -22,6 +22,8 @@
 //   simultaneous-close  "simultaneous-close at=NS": at that CLOCK_MONOTONIC
 //                    time, the client and we both shutdown(SHUT_WR); we watch
 //                    our end (FIN_WAIT_1, CLOSING, TIME_WAIT).
+//   old-segment      read to the client's FIN and report the bytes and the
+//                    PAWS drops (an old segment replayed into a new connection).
 // In every mode, "report port=N" answers "OK <n>\n" and what we saw of our
 // end of the connection from client port N, as JSON.
 // A connection that moves no byte for --idle-timeout (default 300 s) is closed;
@@ -160,6 +162,7 @@ awaitable<std::string> play(tcp::socket& socket, const Request& request, Counter
                             Reports& reports) {
   const auto pause = std::chrono::milliseconds(request.pause_ms);
   if (request.mode == "simultaneous-close") co_return co_await simultaneous_close(socket, request.at_ns, reports);
+  if (request.mode == "old-segment") co_return co_await receive_and_report(socket, reports);
   if (request.mode == "normal") {
     co_await send_response(socket, request.bytes);
     co_await drain_until_eof(socket);  // their FIN: we are in CLOSE_WAIT, our ACK of it is delayed
@@ -265,9 +268,10 @@ int main(int argc, char** argv) {
   add_common_options(app, options, 7003, Role::server);
   Config config;
   app.add_option("--mode", config.mode,
-                 "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close")
+                 "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close | old-segment")
       ->capture_default_str()
-      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close"}));
+      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close",
+                             "old-segment"}));
   app.add_option("--pause-ms", config.pause_ms, "pause before closing (when the client's request names none)")
       ->capture_default_str()
       ->check(CLI::Range(0L, max_pause_ms));

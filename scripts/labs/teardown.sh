@@ -26,6 +26,8 @@
 #   rfc1337-off/-on     the wire replays the server's FIN 500 ms later; our
 #                       TIME_WAIT ACKs it, the server (no socket left) answers
 #                       RST: with tcp_rfc1337 0 TIME_WAIT is gone, with 1 it stays
+#   old-segment         connection 1's data segment replayed 2.5 s later into
+#                       connection 2 on the same four-tuple: refused, or PAWS
 # As root, closes.txt counts each normal close's segments in the capture, and
 # the RSTs that end unread-data and linger0 (netlab-pcap facts).
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
@@ -54,7 +56,8 @@ again with --quickack), half-close, unread-data and linger0, on one port
 (default $DEFAULT_PORT). Writes runs/<UTC time>-teardown/: server.log,
 client-<step>.json, client.json, ss.csv, capture.pcap and closes.txt (root, or
 a user namespace), env.txt, summary.md. Then, across netlab-wire (root, or a
-user namespace): lost-last-ack, no-time-wait and simultaneous-close, with
+user namespace): lost-last-ack, no-time-wait, simultaneous-close, rfc1337-off,
+rfc1337-on and old-segment, with
 wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt and wire-steps.txt.
 
   --capture      record the lab's port with tcpdump when possible (default)
@@ -179,12 +182,20 @@ step_rfc1337() {
   "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_rfc1337="$setting"
 }
 
+# old-segment: the note's second reason for 2MSL. Connection 1's data segment
+# passes and is replayed 2.5 s later, into connection 2 on the same four-tuple.
+step_old_segment() {
+  wire_step old-segment old-segment -- --rule "left>right tcp len>0 dport=$DEFAULT_PORT nth=1 hold-and-replay=2500" \
+    -- --mode old-segment
+}
+
 wire_steps() {
   path_ready || { wire_skip "$PATH_BLOCKER"; return 0; }
   step_lost_last_ack
   step_no_time_wait
   step_simultaneous_close
   step_rfc1337
+  step_old_segment
 }
 
 report() {

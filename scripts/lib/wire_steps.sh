@@ -136,6 +136,8 @@ wire_record() {
           seen[i]++
           if (f[5] == "drop" && seen[i] == 1) note = "   <-- dropped by the wire"
           if (f[5] ~ /^hold-and-replay/ && seen[i] == 2) note = "   <-- replayed by the wire"
+          # Replayed toward the server: here once, as the client sent it.
+          if (f[5] ~ /^hold-and-replay/ && f[1] == "left>right" && seen[i] == 1) note = "   <-- the wire replays this later"
         }
         print "    " line note
       }'

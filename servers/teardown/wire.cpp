@@ -84,6 +84,27 @@ awaitable<std::string> simultaneous_close(tcp::socket& socket, long long at_ns, 
   co_return "shut down at the agreed time; our end " + samples.back().state;
 }
 
+// old-segment: whatever reaches this connection, to the client's FIN. An old
+// segment of an earlier connection on the same four-tuple, replayed by the
+// wire, is dropped by PAWS (TcpExt PAWSEstab) or by the sequence check — or,
+// if neither held, would be here among the bytes.
+awaitable<std::string> receive_and_report(tcp::socket& socket, Reports& reports) {
+  const auto remote = socket.remote_endpoint().port();
+  const auto paws = read_kernel_counter("TcpExt", "PAWSEstab").value_or(0);
+  std::string data;
+  char buffer[4096];
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec) break;
+    if (data.size() < 65536) data.append(buffer, n);
+  }
+  const auto dropped = read_kernel_counter("TcpExt", "PAWSEstab").value_or(0) - paws;
+  reports.by_port[remote] = {{"mode", "old-segment"}, {"bytes", data.size()}, {"data", data.substr(0, 256)},
+                             {"paws_estab", dropped}};
+  socket.close();
+  co_return std::to_string(data.size()) + " bytes after the request line, " + std::to_string(dropped) + " PAWS drop(s)";
+}
+
 // "report port=N": what passive-close or simultaneous-close saw (waits for it, at most 15 s).
 awaitable<std::string> answer_report(tcp::socket& socket, long port, Reports& reports) {
   const auto key = static_cast<std::uint16_t>(port);

@@ -24,6 +24,8 @@ struct Reports {
 boost::asio::awaitable<std::string> passive_close(tcp::socket& socket, Reports& reports);
 // simultaneous-close: shutdown(SHUT_WR) at CLOCK_MONOTONIC at_ns, and watch.
 boost::asio::awaitable<std::string> simultaneous_close(tcp::socket& socket, long long at_ns, Reports& reports);
+// old-segment: read to the client's FIN; report the bytes and the namespace's PAWS drops meanwhile.
+boost::asio::awaitable<std::string> receive_and_report(tcp::socket& socket, Reports& reports);
 // "report port=N": waits (at most 15 s) for that connection's report and sends it.
 boost::asio::awaitable<std::string> answer_report(tcp::socket& socket, long port, Reports& reports);
 

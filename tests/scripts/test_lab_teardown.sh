@@ -10,7 +10,9 @@
 # TIME_WAIT whose timer starts over (and by an RST when there is no TIME_WAIT
 # socket); a simultaneous close leaves both sides in TIME_WAIT after CLOSING;
 # a replayed FIN draws the server's RST, which ends TIME_WAIT only with
-# tcp_rfc1337 0. Each in the step's capture on the client's veth too. Where
+# tcp_rfc1337 0; an old data segment replayed into a new connection on the
+# same four-tuple is kept out (PAWS, or TIME_WAIT refusing the four-tuple).
+# Each in the step's capture on the client's veth too. Where
 # user namespaces are refused, only the one line saying so.
 set -euo pipefail
 
@@ -178,6 +180,23 @@ check_rfc1337() {
   echo "ok: rfc1337 capture: the server's FIN replayed, our ACK, the server's RST, with both settings"
 }
 
+check_old_segment() {
+  [[ $(step_verdict old-segment old-segment-rejected) == confirmed ]] ||
+    fail "old-segment: not confirmed: $(value old-segment /checks/0/observed)"
+  [[ $(wire_get old-segment /rule_log/0/action) == hold-and-replay && $(wire_get old-segment /rule_log/0/flags) == PA ]] ||
+    fail "old-segment: the wire did not hold connection 1's data segment"
+  [[ $(value old-segment /observed/old_bytes_in_new_connection) == false ]] || fail "old-segment: old bytes in connection 2"
+  # (The command substitution drops the line's newline.)
+  [[ $(value old-segment /observed/second_data_at_server) == NEW-DATA-OF-CONNECTION-2 ]] ||
+    fail "old-segment: the server's connection 2 got something else"
+  echo "ok: old-segment: $(value old-segment /checks/0/observed)"
+  [[ -s $RUN/capture-old-segment.pcap ]] || return 0
+  # Two SYNs from the same client port: connection 2 really is on the same four-tuple.
+  [[ $(segments old-segment 'tcp[tcpflags] == tcp-syn' | from_client | wc -l) == 2 ]] ||
+    fail "old-segment: want two SYNs from port $(value old-segment /observed/local_port)"
+  echo "ok: old-segment capture: two connections from one client port"
+}
+
 check_wire() {
   local said
   said=$(grep -- '--- across the wire: skipped' "$TMP/out.txt") || said=""
@@ -194,6 +213,7 @@ check_wire() {
   check_no_time_wait
   check_simultaneous_close
   check_rfc1337
+  check_old_segment
   grep -q 'time-wait-answers-retransmitted-fin' "$RUN/summary.md" || fail "summary.md lacks the wire steps"
   if [[ -s $RUN/capture-lost-last-ack.pcap ]]; then
     grep -q 'dropped by the wire' "$RUN/wire-steps.txt" || fail "wire-steps.txt does not mark the dropped ACK"
