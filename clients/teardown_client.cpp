@@ -20,7 +20,8 @@
 //   simultaneous-close  both sides close at once (server --mode simultaneous-close)
 //   rfc1337             an RST reaches our TIME_WAIT (server --mode passive-close)
 //   old-segment         an old segment replayed into a new connection on the
-//                       same four-tuple (server --mode old-segment)
+//                       same four-tuple (server --mode old-segment);
+//                       old-segment-bare: no TIME_WAIT (linger 0), no timestamps
 #include "netlab/lifecycle.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
@@ -300,10 +301,10 @@ int main(int argc, char** argv) {
   std::string compare_with;
   app.add_option("--mode", config.mode,
                  "normal | half-close | unread-data | linger0 (as the server's --mode); across the wire: "
-                 "lost-last-ack | no-time-wait | rfc1337 (server passive-close), simultaneous-close, old-segment")
+                 "lost-last-ack | no-time-wait | rfc1337 (server passive-close), simultaneous-close, old-segment, old-segment-bare (server old-segment)")
       ->capture_default_str()
       ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "lost-last-ack", "no-time-wait",
-                             "simultaneous-close", "rfc1337", "old-segment"}));
+                             "simultaneous-close", "rfc1337", "old-segment", "old-segment-bare"}));
   app.add_option("--compare-with", compare_with, "rfc1337: the result JSON of the run with the other tcp_rfc1337")
       ->check(CLI::ExistingFile);
   app.add_option("--pause-ms", config.pause_ms, "the server's pause before it closes (normal: second connection)")

@@ -343,8 +343,16 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
                              " — is netlab-teardown-server --mode old-segment running?");
   const std::uint16_t port = first.local_endpoint().port();
   co_await send_all(first, "old-segment\n" + old_bytes, "connection 1: send");
-  first.shutdown(tcp::socket::shutdown_send);
-  co_await read_to_eof(first, config.settle);
+  const bool bare = config.mode == "old-segment-bare";
+  if (bare) {
+    // The counterfactual: no TIME_WAIT (an abort with SO_LINGER {on, 0}, once
+    // the data is acknowledged) and, from the script, tcp_timestamps 0: no PAWS.
+    co_await pause_for(100ms);
+    first.set_option(asio::socket_base::linger(true, 0));
+  } else {
+    first.shutdown(tcp::socket::shutdown_send);
+    co_await read_to_eof(first, config.settle);
+  }
   first.close();
   const auto closed = std::chrono::steady_clock::now();
   const std::string time_wait = connection_state(port, options.port);
@@ -382,11 +390,23 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
                        {"our_path", "connection 1 " + time_wait + "; connection 2 on the same four-tuple"}};
   const std::string what = "connection 1 left " + time_wait + "; the same four-tuple at once: " +
                            (refused ? refused.message() + ", after " + std::to_string(reuse_ms + 200) + " ms: connected"
-                                    : "connected (the TIME_WAIT socket taken over)") +
+                                    : time_wait == "TIME-WAIT" ? "connected (the TIME_WAIT socket taken over)"
+                                                               : "connected") +
                            "; the wire replayed connection 1's data into it; the server's connection 2 got " +
                            std::to_string(data.size()) + " bytes (" +
                            (old_in_new ? "the old ones among them" : "only the new ones") + "), " + std::to_string(paws) +
                            " PAWS drop(s)";
+  if (bare) {
+    result.add_check({"old-segment-without-time-wait",
+                      "asked next: with no TIME_WAIT and no timestamps (no PAWS), do the old bytes enter the new "
+                      "connection?",
+                      "the old bytes in the server's connection 2", what,
+                      old_in_new ? Verdict::confirmed : data == new_bytes ? Verdict::refuted : Verdict::nuanced,
+                      "the server's bytes on connection 2 (its receive buffer, read to the FIN); tcp_timestamps " +
+                          sysctl("tcp_timestamps") + " here; the old and new sequence numbers in wire-steps.txt "
+                          "(the rule log's seq, connection 2's SYN)"});
+    co_return;
+  }
   result.add_check({"old-segment-rejected",
                     "asked next (2MSL's second reason): can an old segment of connection 1 land in a new connection on "
                     "the same four-tuple?",
@@ -402,13 +422,13 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
 
 bool is_wire_mode(const std::string& mode) {
   return mode == "lost-last-ack" || mode == "no-time-wait" || mode == "simultaneous-close" || mode == "rfc1337" ||
-         mode == "old-segment";
+         mode == "old-segment" || mode == "old-segment-bare";
 }
 
 awaitable<void> wire_scenario(const CommonOptions& options, const WireConfig& config, Result& result) {
   if (config.mode == "simultaneous-close") return simultaneous_close(options, config, result);
   if (config.mode == "rfc1337") return rfc1337(options, config, result);
-  if (config.mode == "old-segment") return old_segment(options, config, result);
+  if (config.mode == "old-segment" || config.mode == "old-segment-bare") return old_segment(options, config, result);
   return lost_last_ack(options, config, result);
 }
 

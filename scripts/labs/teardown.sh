@@ -28,6 +28,7 @@
 #                       RST: with tcp_rfc1337 0 TIME_WAIT is gone, with 1 it stays
 #   old-segment         connection 1's data segment replayed 2.5 s later into
 #                       connection 2 on the same four-tuple: refused, or PAWS
+#   old-segment-bare    the same with no TIME_WAIT (linger 0) and no timestamps
 # As root, closes.txt counts each normal close's segments in the capture, and
 # the RSTs that end unread-data and linger0 (netlab-pcap facts).
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
@@ -57,7 +58,7 @@ again with --quickack), half-close, unread-data and linger0, on one port
 client-<step>.json, client.json, ss.csv, capture.pcap and closes.txt (root, or
 a user namespace), env.txt, summary.md. Then, across netlab-wire (root, or a
 user namespace): lost-last-ack, no-time-wait, simultaneous-close, rfc1337-off,
-rfc1337-on and old-segment, with
+rfc1337-on, old-segment and old-segment-bare, with
 wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt and wire-steps.txt.
 
   --capture      record the lab's port with tcpdump when possible (default)
@@ -189,6 +190,18 @@ step_old_segment() {
     -- --mode old-segment
 }
 
+# old-segment-bare: the counterfactual, with nothing guarding: connection 1
+# aborted with SO_LINGER {on, 0} (no TIME_WAIT) and tcp_timestamps 0 in the
+# client's namespace (no PAWS). Only the sequence numbers are left.
+step_old_segment_bare() {
+  local timestamps
+  timestamps=$("${NETLAB_IN_CLIENT[@]}" sysctl -n net.ipv4.tcp_timestamps)
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_timestamps=0 || die "cannot set tcp_timestamps in $NETLAB_NS_CLIENT"
+  wire_step old-segment-bare old-segment -- --rule "left>right tcp len>0 dport=$DEFAULT_PORT nth=1 hold-and-replay=2500" \
+    -- --mode old-segment-bare
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_timestamps="$timestamps"
+}
+
 wire_steps() {
   path_ready || { wire_skip "$PATH_BLOCKER"; return 0; }
   step_lost_last_ack
@@ -196,6 +209,7 @@ wire_steps() {
   step_simultaneous_close
   step_rfc1337
   step_old_segment
+  step_old_segment_bare
 }
 
 report() {

@@ -197,6 +197,25 @@ check_old_segment() {
   echo "ok: old-segment capture: two connections from one client port"
 }
 
+# The counterfactual: no TIME_WAIT, no timestamps. The old bytes stay out only
+# if the sequence numbers keep them out: connection 2's ISN lies past them.
+check_old_segment_bare() {
+  [[ $(value old-segment-bare /observed/first_end_after_close) == none ]] || fail "old-segment-bare: a TIME_WAIT socket was left"
+  [[ $(value old-segment-bare /observed/tcp_timestamps) == 0 ]] || fail "old-segment-bare: timestamps were on"
+  [[ $(step_verdict old-segment-bare old-segment-without-time-wait) == refuted &&
+    $(value old-segment-bare /observed/second_data_at_server) == NEW-DATA-OF-CONNECTION-2 ]] ||
+    fail "old-segment-bare: $(value old-segment-bare /checks/0/observed)"
+  echo "ok: old-segment-bare: $(value old-segment-bare /checks/0/observed)"
+  [[ -s $RUN/capture-old-segment-bare.pcap ]] || return 0
+  local old new
+  old=$(wire_get old-segment-bare /rule_log/0/seq)
+  new=$(segments old-segment-bare 'tcp[tcpflags] == tcp-syn' | from_client | sed -n '2s/.* seq \([0-9]*\),.*/\1/p')
+  [[ -n $new ]] || fail "old-segment-bare: no second SYN in the capture"
+  # (Mod 2^32: the new ISN is ahead of the old segment by less than half the space.)
+  (((new - old + 4294967296) % 4294967296 < 2147483648)) || fail "old-segment-bare: connection 2's ISN $new is not past the old seq $old"
+  echo "ok: old-segment-bare capture: the old segment's seq $old lies before connection 2's ISN $new"
+}
+
 check_wire() {
   local said
   said=$(grep -- '--- across the wire: skipped' "$TMP/out.txt") || said=""
@@ -214,6 +233,7 @@ check_wire() {
   check_simultaneous_close
   check_rfc1337
   check_old_segment
+  check_old_segment_bare
   grep -q 'time-wait-answers-retransmitted-fin' "$RUN/summary.md" || fail "summary.md lacks the wire steps"
   if [[ -s $RUN/capture-lost-last-ack.pcap ]]; then
     grep -q 'dropped by the wire' "$RUN/wire-steps.txt" || fail "wire-steps.txt does not mark the dropped ACK"
