@@ -116,6 +116,7 @@ claim_zh() {
     no-time-wait-means-rst) echo "追问：没有 TIME_WAIT 时，重传的 FIN 会怎样？（得到 RST）" ;;
     simultaneous-close-both-time-wait) echo "追问：双方同时关闭时谁进入 TIME_WAIT？（双方都经过 CLOSING 进入 TIME_WAIT）" ;;
     old-segment-rejected) echo "追问（2MSL 的第二个原因）：旧连接的报文会不会混进同一四元组的新连接？" ;;
+    old-segment-without-time-wait) echo "追问：没有 TIME_WAIT 也没有时间戳（没有 PAWS）时，旧报文的字节会进入新连接吗？" ;;
     rst-kills-time-wait) echo "追问：到达 TIME_WAIT 的 RST 会提前结束它（TIME_WAIT 暗杀，RFC 1337）" ;;
     closer-holds-time-wait) echo "主动关闭方进入 TIME_WAIT 等待 2MSL" ;;
     close-leaves-server-time-wait) echo "服务端先关闭时 TIME_WAIT 在服务端" ;;
