@@ -13,12 +13,22 @@
 //   unread-data  a second request the server never reads: its close() sends
 //                RST; we read what reached us, then ECONNRESET; bytes lost.
 //   linger0      the server aborts with SO_LINGER {on, 0}: RST, no TIME_WAIT.
+// Across netlab-wire (teardown/wire.cpp; each side sees only its own end):
+//   lost-last-ack       our last ACK is lost: the server's FIN comes again and
+//                       our TIME_WAIT answers it (server --mode passive-close)
+//   no-time-wait        the same with no TIME_WAIT socket: we answer with RST
+//   simultaneous-close  both sides close at once (server --mode simultaneous-close)
+//   rfc1337             an RST reaches our TIME_WAIT (server --mode passive-close)
+//   old-segment         an old segment replayed into a new connection on the
+//                       same four-tuple (server --mode old-segment);
+//                       old-segment-bare: no TIME_WAIT (linger 0), no timestamps
 #include "netlab/lifecycle.hpp"
 #include "netlab/logging.hpp"
 #include "netlab/net.hpp"
 #include "netlab/options.hpp"
 #include "netlab/result.hpp"
 #include "netlab/tcp_info.hpp"
+#include "teardown/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -275,6 +285,8 @@ void print_summary(const Config& config, const Result& result) {
       print_steps(c.at("steps").as_array());
     }
   if (o.contains("steps")) print_steps(o.at("steps").as_array());
+  if (o.contains("our_path")) std::cout << "  our end: " << o.at("our_path").as_string().c_str() << "\n";
+  if (o.contains("server_path")) std::cout << "  the server's end: " << o.at("server_path").as_string().c_str() << "\n";
   std::cout << render_checks(result.checks());
 }
 
@@ -286,9 +298,15 @@ int main(int argc, char** argv) {
   add_common_options(app, options, 7003, Role::client, 60);
   Config config;
   long settle_ms = config.settle.count();
-  app.add_option("--mode", config.mode, "normal | half-close | unread-data | linger0 (as the server's --mode)")
+  std::string compare_with;
+  app.add_option("--mode", config.mode,
+                 "normal | half-close | unread-data | linger0 (as the server's --mode); across the wire: "
+                 "lost-last-ack | no-time-wait | rfc1337 (server passive-close), simultaneous-close, old-segment, old-segment-bare (server old-segment)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0"}));
+      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "lost-last-ack", "no-time-wait",
+                             "simultaneous-close", "rfc1337", "old-segment", "old-segment-bare"}));
+  app.add_option("--compare-with", compare_with, "rfc1337: the result JSON of the run with the other tcp_rfc1337")
+      ->check(CLI::ExistingFile);
   app.add_option("--pause-ms", config.pause_ms, "the server's pause before it closes (normal: second connection)")
       ->capture_default_str()
       ->check(CLI::Range(0L, 10'000L));
@@ -309,7 +327,9 @@ int main(int argc, char** argv) {
     resolve_client_port(options);
     result.params()["port"] = options.port;
     asio::io_context io;
-    auto scenario = config.mode == "normal"       ? normal(options, config, result)
+    const teardown::WireConfig wire{config.mode, config.settle, compare_with};
+    auto scenario = teardown::is_wire_mode(config.mode) ? teardown::wire_scenario(options, wire, result)
+                    : config.mode == "normal"       ? normal(options, config, result)
                     : config.mode == "half-close" ? half_close(options, config, result)
                                                   : reset(options, config, result);
     if (!run_client(io, std::move(scenario), options.max_seconds))

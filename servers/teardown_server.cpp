@@ -14,6 +14,18 @@
 //                in our receive queue: the kernel sends RST, not FIN.
 //   linger0      answer, pause, then close with SO_LINGER {on, 0}: an abort (RST),
 //                so this active closer keeps no TIME_WAIT.
+// Across netlab-wire (the client in another network namespace, so each side
+// can see only its own end in the census):
+//   passive-close    the client sends nothing and closes: we close at once and
+//                    watch our end (LAST_ACK, a FIN retransmitted when the
+//                    client's last ACK is lost) until the kernel lets it go.
+//   simultaneous-close  "simultaneous-close at=NS": at that CLOCK_MONOTONIC
+//                    time, the client and we both shutdown(SHUT_WR); we watch
+//                    our end (FIN_WAIT_1, CLOSING, TIME_WAIT).
+//   old-segment      read to the client's FIN and report the bytes and the
+//                    PAWS drops (an old segment replayed into a new connection).
+// In every mode, "report port=N" answers "OK <n>\n" and what we saw of our
+// end of the connection from client port N, as JSON.
 // A connection that moves no byte for --idle-timeout (default 300 s) is closed;
 // the pauses a request asks for do not count as idle.
 #include "netlab/lifecycle.hpp"
@@ -23,6 +35,7 @@
 #include "netlab/readiness.hpp"
 #include "netlab/serve.hpp"
 #include "netlab/result.hpp"
+#include "teardown/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -41,6 +54,7 @@
 namespace {
 
 using namespace netlab;
+using namespace netlab::teardown;
 using asio::awaitable;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -61,7 +75,10 @@ struct Request {
   long pause_ms;
   bool quickack;
   std::size_t bytes;
+  long long at_ns = 0;  // simultaneous-close: when to close (CLOCK_MONOTONIC)
+  long report_port = -1;
 };
+
 
 struct Counters {
   std::size_t connections = 0, completed = 0, resets_sent = 0, bad_requests = 0, idle_closed = 0;
@@ -83,6 +100,8 @@ std::optional<Request> parse_request(const std::string& line, const Config& conf
       if (key == "pause") request.pause_ms = std::stol(value);
       else if (key == "quickack") request.quickack = std::stoi(value) != 0;
       else if (key == "bytes") request.bytes = std::stoul(value);
+      else if (key == "at") request.at_ns = std::stoll(value);
+      else if (key == "port" && request.mode == "report") request.report_port = std::stol(value);
       else throw std::invalid_argument(key);
     } catch (const std::exception&) {
       error = "bad item '" + item.substr(0, 32) + "' (pause=MS quickack=0|1 bytes=N)";
@@ -139,8 +158,11 @@ awaitable<void> pause_busy(std::chrono::milliseconds pause, IdleTimeout& idle) {
   co_await pause_for(pause);
 }
 
-awaitable<std::string> play(tcp::socket& socket, const Request& request, Counters& counters, IdleTimeout& idle) {
+awaitable<std::string> play(tcp::socket& socket, const Request& request, Counters& counters, IdleTimeout& idle,
+                            Reports& reports) {
   const auto pause = std::chrono::milliseconds(request.pause_ms);
+  if (request.mode == "simultaneous-close") co_return co_await simultaneous_close(socket, request.at_ns, reports);
+  if (request.mode == "old-segment") co_return co_await receive_and_report(socket, reports);
   if (request.mode == "normal") {
     co_await send_response(socket, request.bytes);
     co_await drain_until_eof(socket);  // their FIN: we are in CLOSE_WAIT, our ACK of it is delayed
@@ -181,27 +203,47 @@ awaitable<std::string> play(tcp::socket& socket, const Request& request, Counter
   co_return "aborted with SO_LINGER {on, 0}: RST";
 }
 
-awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
+awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry,
+                        Reports& reports) {
   ConnectionRegistry::Entry entry(registry, socket);
   const std::string who = describe_connection(socket);
   spdlog::info("UP   {}", who);
   IdleTimeout idle(socket, config.idle_timeout, who);
   std::string ending;
   try {
-    const std::string line = co_await read_request_line(socket);
+    std::string line;
+    if (config.mode == "passive-close") {
+      // A client that sends nothing and closes is the scenario; one that sends a line asks for a report.
+      char byte = 0;
+      auto [ec, n] = co_await socket.async_read_some(asio::buffer(&byte, 1), use_tuple);
+      if (ec == asio::error::eof) {
+        ending = co_await passive_close(socket, reports);
+        ++counters.completed;
+        spdlog::info("DOWN {} ({})", who, ending);
+        co_return;
+      }
+      if (ec) throw boost::system::system_error(ec, "read request");
+      if (byte != '\n') line = byte + co_await read_request_line(socket);
+    } else {
+      line = co_await read_request_line(socket);
+    }
     std::string error;
     auto request = parse_request(line, config, error);
-    if (request && request->mode != config.mode)
-      error = "this server plays --mode " + config.mode + ", the client asked for '" + request->mode.substr(0, 32) +
-              "' (start the server with --mode " + request->mode.substr(0, 32) + ")";
-    if (!error.empty()) {
-      ++counters.bad_requests;
-      const std::string reply = "ERR " + error + "\n";
-      co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
-      ending = error;
+    if (request && request->mode == "report" && request->report_port > 0 && request->report_port < 65536) {
+      ending = co_await answer_report(socket, request->report_port, reports);
     } else {
-      ending = co_await play(socket, *request, counters, idle);
-      ++counters.completed;
+      if (request && request->mode != config.mode)
+        error = "this server plays --mode " + config.mode + ", the client asked for '" + request->mode.substr(0, 32) +
+                "' (start the server with --mode " + request->mode.substr(0, 32) + ")";
+      if (!error.empty()) {
+        ++counters.bad_requests;
+        const std::string reply = "ERR " + error + "\n";
+        co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
+        ending = error;
+      } else {
+        ending = co_await play(socket, *request, counters, idle, reports);
+        ++counters.completed;
+      }
     }
   } catch (const boost::system::system_error& e) {
     if (!is_normal_ending(e.code())) throw;
@@ -225,9 +267,11 @@ int main(int argc, char** argv) {
   CommonOptions options;
   add_common_options(app, options, 7003, Role::server);
   Config config;
-  app.add_option("--mode", config.mode, "normal | half-close | unread-data | linger0")
+  app.add_option("--mode", config.mode,
+                 "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close | old-segment")
       ->capture_default_str()
-      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0"}));
+      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close",
+                             "old-segment"}));
   app.add_option("--pause-ms", config.pause_ms, "pause before closing (when the client's request names none)")
       ->capture_default_str()
       ->check(CLI::Range(0L, max_pause_ms));
@@ -247,6 +291,7 @@ int main(int argc, char** argv) {
     Counters counters;
     ConnectionLimit limit(options.max_connections, Refusal::text_line);
     ConnectionRegistry registry;
+    Reports reports;
     std::string stop_reason = "?";
     StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
       stop_reason = reason;
@@ -257,7 +302,7 @@ int main(int argc, char** argv) {
     });
     asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
                      ++counters.connections;
-                     return session(std::move(socket), config, counters, registry);
+                     return session(std::move(socket), config, counters, registry, reports);
                    }), asio::detached);
     spdlog::info("listening on {} (--mode {})", to_string(bound), config.mode);
     if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());

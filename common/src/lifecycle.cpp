@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <filesystem>
+#include <thread>
 
 namespace netlab {
 
@@ -35,6 +36,50 @@ asio::awaitable<bool> poll_until(std::function<bool()> done, std::chrono::millis
     if (std::chrono::steady_clock::now() >= deadline) co_return false;
     co_await pause_for(period);
   }
+}
+
+asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std::uint16_t remote_port,
+                                                 std::function<bool(const std::vector<EndSample>&)> done,
+                                                 std::chrono::milliseconds bound, std::chrono::milliseconds period) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<EndSample> kept;
+  EndSample last;
+  bool pending = false;  // `last` was not kept
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    EndSample sample;
+    sample.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count();
+    if (const auto socket = find_socket(local_port, remote_port)) {
+      sample.state = std::string(state_name(socket->state));
+      sample.timer = std::string(timer_name(socket->timer));
+      sample.timer_ms = socket->timer_expires_ms;
+      sample.retransmits = socket->retransmits;
+    }
+    const bool first = kept.empty() && !pending;
+    bool changed = first;
+    if (!first) {
+      changed = sample.state != last.state || sample.timer != last.timer || sample.retransmits != last.retransmits;
+      // The timer only runs down; more time left than a moment ago is the kernel starting it over.
+      if (!changed && sample.timer != "none" && sample.timer_ms > last.timer_ms + 2 * std::max<long>(period.count(), 1)) {
+        sample.restarted = true;
+        sample.timer_before_ms = last.timer_ms;
+        changed = true;
+      }
+    }
+    if (changed) {
+      kept.push_back(sample);
+      pending = false;
+    } else {
+      pending = true;
+    }
+    last = sample;
+    if (done(kept) || now - start >= bound) break;
+    // period 0: sample back to back (a state that lasts one round trip on a busy machine).
+    if (period.count() > 0) co_await pause_for(period);
+    else std::this_thread::yield();  // the peer program may share this CPU
+  }
+  if (pending) kept.push_back(last);
+  co_return kept;
 }
 
 std::string response_bytes(std::size_t offset, std::size_t size) {

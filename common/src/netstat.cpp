@@ -41,4 +41,25 @@ std::optional<ListenCounters> read_listen_counters(const std::string& path) {
   return std::nullopt;
 }
 
+std::optional<std::uint64_t> read_kernel_counter(const std::string& table, const std::string& name) {
+  for (const char* path : {"/proc/net/snmp", "/proc/net/netstat"}) {
+    std::ifstream in(path);
+    std::string names_line, values_line;
+    while (std::getline(in, names_line) && std::getline(in, values_line)) {
+      if (names_line.rfind(table + ":", 0) != 0) continue;
+      const auto names = words(names_line);
+      const auto values = words(values_line);
+      for (std::size_t i = 1; i < names.size() && i < values.size(); ++i)
+        if (names[i] == name) {
+          try {
+            return std::stoull(values[i]);
+          } catch (const std::exception&) {
+            return std::nullopt;
+          }
+        }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace netlab

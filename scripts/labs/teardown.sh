@@ -12,6 +12,23 @@
 #   unread-data  the server closes with our second request unread: RST,
 #                ECONNRESET, bytes lost
 #   linger0      SO_LINGER {on, 0}: RST, no TIME_WAIT
+# then, across netlab-wire (client namespace 198.18.0.1, server 198.18.0.2,
+# netns.sh; root, or a normal user inside an unprivileged user namespace), a
+# wire per step, its rule log in wire-<step>.json and a capture on the client's
+# veth in capture-<step>.pcap:
+#   lost-last-ack       the wire drops our last ACK: the server's FIN comes
+#                       again from LAST_ACK; our TIME_WAIT answers it, its timer
+#                       starts over
+#   no-time-wait        the same, with no room for TIME_WAIT in the client's
+#                       namespace (tcp_max_tw_buckets 0): our kernel answers RST
+#   simultaneous-close  both close at the same moment on a 20 ms wire: the FINs
+#                       cross, both sides CLOSING, then TIME_WAIT on both
+#   rfc1337-off/-on     the wire replays the server's FIN 500 ms later; our
+#                       TIME_WAIT ACKs it, the server (no socket left) answers
+#                       RST: with tcp_rfc1337 0 TIME_WAIT is gone, with 1 it stays
+#   old-segment         connection 1's data segment replayed 2.5 s later into
+#                       connection 2 on the same four-tuple: refused, or PAWS
+#   old-segment-bare    the same with no TIME_WAIT (linger 0) and no timestamps
 # As root, closes.txt counts each normal close's segments in the capture, and
 # the RSTs that end unread-data and linger0 (netlab-pcap facts).
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
@@ -22,6 +39,8 @@ source "$LIB/common.sh"
 source "$LIB/run.sh"
 source "$LIB/server.sh"
 source "$LIB/observe.sh"
+source "$LIB/netns.sh"
+source "$LIB/wire_steps.sh"
 
 readonly LAB=teardown
 readonly DEFAULT_PORT=7003
@@ -37,7 +56,10 @@ Runs netlab-teardown-server and netlab-teardown-client with --mode normal (and
 again with --quickack), half-close, unread-data and linger0, on one port
 (default $DEFAULT_PORT). Writes runs/<UTC time>-teardown/: server.log,
 client-<step>.json, client.json, ss.csv, capture.pcap and closes.txt (root, or
-a user namespace), env.txt, summary.md.
+a user namespace), env.txt, summary.md. Then, across netlab-wire (root, or a
+user namespace): lost-last-ack, no-time-wait, simultaneous-close, rfc1337-off,
+rfc1337-on, old-segment and old-segment-bare, with
+wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt and wire-steps.txt.
 
   --capture      record the lab's port with tcpdump when possible (default)
   --no-capture   do not run tcpdump
@@ -121,6 +143,75 @@ count_closes() {
   grep -E '^(\$ tcpdump|closing|ended|not in)' "$file" | sed 's/^/    /'
 }
 
+# --- across the wire ---------------------------------------------------------
+
+# lost-last-ack: nothing is sent, we close first: S, SA, A, FA, FA, A. Our
+# second pure ACK is the last one of the close, and the wire drops it. 10 ms
+# each way, so the server's census sees its FIN retransmitted for a moment.
+step_lost_last_ack() {
+  wire_step lost-last-ack passive-close -- --delay 10 --rule "left>right tcp flags=A len=0 dport=$DEFAULT_PORT nth=2 drop" \
+    -- --mode lost-last-ack
+}
+
+# no-time-wait: the same loss, and no TIME_WAIT socket: with tcp_max_tw_buckets
+# 0 the client's kernel has no room for one (TcpExtTCPTimeWaitOverflow), as if
+# it had expired. (SO_LINGER {on, 0} cannot show this: it replaces our FIN by an
+# RST, so the server never reaches LAST_ACK.)
+step_no_time_wait() {
+  local buckets
+  buckets=$("${NETLAB_IN_CLIENT[@]}" sysctl -n net.ipv4.tcp_max_tw_buckets)
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_max_tw_buckets=0 || die "cannot set tcp_max_tw_buckets in $NETLAB_NS_CLIENT"
+  wire_step no-time-wait passive-close -- --delay 10 --rule "left>right tcp flags=A len=0 dport=$DEFAULT_PORT nth=2 drop" \
+    -- --mode no-time-wait
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_max_tw_buckets="$buckets"
+}
+
+# simultaneous-close: both sides shut down at one agreed time; 20 ms each way.
+step_simultaneous_close() {
+  wire_step simultaneous-close simultaneous-close -- --delay 20 -- --mode simultaneous-close
+}
+
+# rfc1337: TIME_WAIT assassination, with tcp_rfc1337 0 (the default) and 1 in
+# the client's namespace. The second run compares itself with the first.
+step_rfc1337() {
+  local setting rule="right>left tcp flags=FA sport=$DEFAULT_PORT nth=1 hold-and-replay=500"
+  setting=$("${NETLAB_IN_CLIENT[@]}" sysctl -n net.ipv4.tcp_rfc1337)
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_rfc1337=0 || die "cannot set tcp_rfc1337 in $NETLAB_NS_CLIENT"
+  wire_step rfc1337-off passive-close -- --rule "$rule" -- --mode rfc1337
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_rfc1337=1
+  wire_step rfc1337-on passive-close -- --rule "$rule" -- --mode rfc1337 --compare-with "$NETLAB_RUN/client-rfc1337-off.json"
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_rfc1337="$setting"
+}
+
+# old-segment: the note's second reason for 2MSL. Connection 1's data segment
+# passes and is replayed 2.5 s later, into connection 2 on the same four-tuple.
+step_old_segment() {
+  wire_step old-segment old-segment -- --rule "left>right tcp len>0 dport=$DEFAULT_PORT nth=1 hold-and-replay=2500" \
+    -- --mode old-segment
+}
+
+# old-segment-bare: the counterfactual, with nothing guarding: connection 1
+# aborted with SO_LINGER {on, 0} (no TIME_WAIT) and tcp_timestamps 0 in the
+# client's namespace (no PAWS). Only the sequence numbers are left.
+step_old_segment_bare() {
+  local timestamps
+  timestamps=$("${NETLAB_IN_CLIENT[@]}" sysctl -n net.ipv4.tcp_timestamps)
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_timestamps=0 || die "cannot set tcp_timestamps in $NETLAB_NS_CLIENT"
+  wire_step old-segment-bare old-segment -- --rule "left>right tcp len>0 dport=$DEFAULT_PORT nth=1 hold-and-replay=2500" \
+    -- --mode old-segment-bare
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_timestamps="$timestamps"
+}
+
+wire_steps() {
+  path_ready || { wire_skip "$PATH_BLOCKER"; return 0; }
+  step_lost_last_ack
+  step_no_time_wait
+  step_simultaneous_close
+  step_rfc1337
+  step_old_segment
+  step_old_segment_bare
+}
+
 report() {
   local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap
   local -a results=()
@@ -128,16 +219,19 @@ report() {
   "$report" merge --lab "$LAB" "${results[@]}" >"$NETLAB_RUN/client.json.tmp"
   mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
   write_summary "$LAB"
+  wire_summary >>"$NETLAB_RUN/summary.md"
   say ""
   say "The note says: 为什么四次挥手 — what this run measured:"
   "$report" table "$NETLAB_RUN/client.json"
   say ""
   [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, closes.txt, server.log, $capture)"
+  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, closes.txt, wire-steps.txt, server.log, $capture)"
 }
 
 main() {
   parse_lab_args "$@"
+  # The wire steps make network namespaces: without root, in a user namespace.
+  NETLAB_WANTS_NETNS=yes
   enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
   trap cleanup EXIT INT TERM
   bring_namespace_up
@@ -155,6 +249,7 @@ main() {
   step linger0 "--mode linger0" --mode linger0 --pause-ms 200
   stop_observers
   count_closes
+  wire_steps
   report
   record_run
 }

@@ -26,12 +26,12 @@ narration() {
       "没有 accept() 时 ss -lnt 的 Recv-Q 在涨；旧 SYN 得到 S, S., R；old-syn：SYN-ACK 确认旧 ISN + 1，客户端内核回 RST，服务端的 SYN-RECV 消失，只 accept() 了一个连接；lost-synack：connect() 多等约 1 秒；lost-ack：服务端停在 SYN-RECV，直到客户端的第一个数据段" ;;
     en.teardown) printf '%s\t%s\t%s\n' \
       "Four segments close a connection, because each side closes its own direction." \
-      "a normal close with and without a pause, a half-close with data after the FIN, close() with unread data, SO_LINGER 0" \
-      "3 or 4 segments in the ladder; FIN-WAIT-2 and CLOSE-WAIT in ss; RST instead of FIN" ;;
+      "a normal close with and without a pause, a half-close with data after the FIN, close() with unread data, SO_LINGER 0; then across netlab-wire: the last ACK dropped (with and without a TIME_WAIT socket), both sides closing at once on a 20 ms wire, a replayed FIN whose RST reaches TIME_WAIT (tcp_rfc1337 0 and 1), and an old data segment replayed into a new connection on the same four-tuple" \
+      "3 or 4 segments in the ladder; FIN-WAIT-2 and CLOSE-WAIT in ss; RST instead of FIN; wire-steps.txt: the server's FIN sent twice and TIME_WAIT's timer starting over (or our RST when there is none), CLOSING and TIME_WAIT on both sides, TIME_WAIT gone at the RST only with tcp_rfc1337 0, the old segment dropped by PAWS" ;;
     zh.teardown) printf '%s\t%s\t%s\n' \
       "四次挥手关闭连接，因为每一方各自关闭自己的方向。" \
-      "正常关闭（有无停顿）、FIN 之后仍发数据的半关闭、有未读数据时 close()、SO_LINGER 0" \
-      "时序图里是 3 段还是 4 段；ss 里的 FIN-WAIT-2 和 CLOSE-WAIT；RST 代替 FIN" ;;
+      "正常关闭（有无停顿）、FIN 之后仍发数据的半关闭、有未读数据时 close()、SO_LINGER 0；然后经过 netlab-wire：丢掉第四次挥手的 ACK（有和没有 TIME_WAIT 套接字）、20 ms 链路上双方同时关闭、重放的 FIN 引出的 RST 打到 TIME_WAIT（tcp_rfc1337 为 0 和 1）、旧数据报文被重放进同一四元组的新连接" \
+      "时序图里是 3 段还是 4 段；ss 里的 FIN-WAIT-2 和 CLOSE-WAIT；RST 代替 FIN；wire-steps.txt：服务端的 FIN 发了两次、TIME_WAIT 的计时器重新开始（没有 TIME_WAIT 时我们回 RST）、双方都经过 CLOSING 进入 TIME_WAIT、只有 tcp_rfc1337=0 时 RST 才提前结束 TIME_WAIT、旧报文被 PAWS 丢弃" ;;
     en.timewait) printf '%s\t%s\t%s\n' \
       "The side that closes first waits 2MSL in TIME_WAIT; many short connections pile it up; a pool fixes it." \
       "many short connections closed by the client, then by the server, then through a connection pool, then with SO_LINGER 0" \
@@ -117,6 +117,12 @@ claim_zh() {
     half-close) echo "收到 FIN 之后仍可以发送数据（半关闭）" ;;
     close-is-graceful) echo "close() 总是优雅关闭" ;;
     linger0-aborts) echo "SO_LINGER 0 用 RST 中止连接" ;;
+    time-wait-answers-retransmitted-fin) echo "2MSL：接收端可能收不到第四次挥手，重新发送第三次挥手 —— 仍在 TIME_WAIT 的主动关闭方会回应重传的 FIN" ;;
+    no-time-wait-means-rst) echo "追问：没有 TIME_WAIT 时，重传的 FIN 会怎样？（得到 RST）" ;;
+    simultaneous-close-both-time-wait) echo "追问：双方同时关闭时谁进入 TIME_WAIT？（双方都经过 CLOSING 进入 TIME_WAIT）" ;;
+    old-segment-rejected) echo "追问（2MSL 的第二个原因）：旧连接的报文会不会混进同一四元组的新连接？" ;;
+    old-segment-without-time-wait) echo "追问：没有 TIME_WAIT 也没有时间戳（没有 PAWS）时，旧报文的字节会进入新连接吗？" ;;
+    rst-kills-time-wait) echo "追问：到达 TIME_WAIT 的 RST 会提前结束它（TIME_WAIT 暗杀，RFC 1337）" ;;
     closer-holds-time-wait) echo "主动关闭方进入 TIME_WAIT 等待 2MSL" ;;
     close-leaves-server-time-wait) echo "服务端先关闭时 TIME_WAIT 在服务端" ;;
     mass-time-wait-from-many-closes) echo "大量 TIME_WAIT 来自大量连接关闭" ;;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace netlab {
 
@@ -27,6 +28,29 @@ std::string connection_state(std::uint16_t local_port, std::uint16_t remote_port
 // whether it held. The census is a snapshot, so a state is polled, not awaited.
 boost::asio::awaitable<bool> poll_until(std::function<bool()> done, std::chrono::milliseconds bound,
                                         std::chrono::milliseconds period = std::chrono::milliseconds(10));
+
+// One end of a connection as the census saw it at one moment: its state, its
+// timer (kind and time left) and its retransmission count. A lab that runs
+// across the wire sees only its own end (the peer is in another namespace).
+struct EndSample {
+  long at_ms = 0;  // since the watch began
+  std::string state = "none";
+  std::string timer = "none";
+  std::uint32_t timer_ms = 0;
+  std::uint32_t retransmits = 0;
+  std::uint32_t timer_before_ms = 0;  // the timer's last value before it went up (restarted), or 0
+  bool restarted = false;             // the same timer, with more time left than a moment ago
+};
+
+// Samples the socket (local_port, remote_port) every `period` until
+// done(samples) holds or `bound` has passed; keeps the first sample and each
+// one where the state, the timer's kind or the retransmission count changed,
+// or the timer went up, and the last one. A period of 0 samples back to back,
+// without yielding to the io_context (for states that last milliseconds).
+boost::asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std::uint16_t remote_port,
+                                                         std::function<bool(const std::vector<EndSample>&)> done,
+                                                         std::chrono::milliseconds bound,
+                                                         std::chrono::milliseconds period = std::chrono::milliseconds(2));
 
 // Sleeps without blocking the io_context.
 boost::asio::awaitable<void> pause_for(std::chrono::milliseconds duration);

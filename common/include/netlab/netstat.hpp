@@ -17,4 +17,9 @@ struct ListenCounters {
 // The counters, or nullopt when the file cannot be read or lacks them.
 std::optional<ListenCounters> read_listen_counters(const std::string& path = "/proc/net/netstat");
 
+// One counter of this network namespace's /proc/net/snmp or /proc/net/netstat
+// (what `nstat -az TcpOutRsts TcpExtTCPTimeWaitOverflow` prints): `table` is
+// the line's prefix ("Tcp", "TcpExt"), `name` the column. nullopt when absent.
+std::optional<std::uint64_t> read_kernel_counter(const std::string& table, const std::string& name);
+
 }  // namespace netlab

@@ -1,0 +1,325 @@
+// The teardown stories that need a real path (netlab-wire): see wire.hpp.
+#include "helpers.hpp"
+
+#include "netlab/lifecycle.hpp"
+#include "netlab/logging.hpp"
+#include "netlab/net.hpp"
+#include "netlab/netstat.hpp"
+#include "netlab/tcp_info.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace netlab::teardown {
+
+using asio::awaitable;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+}  // namespace
+
+// The helpers the wire stories share (helpers.hpp).
+std::string sysctl(const std::string& key) {
+  std::ifstream in("/proc/sys/net/ipv4/" + key);
+  std::string value;
+  in >> value;
+  return value.empty() ? "?" : value;
+}
+
+// Waits for the peer's FIN (EOF), at most `bound`.
+awaitable<void> read_to_eof(tcp::socket& socket, std::chrono::milliseconds bound) {
+  std::vector<char> chunk(4096);
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    if (std::chrono::steady_clock::now() >= deadline) throw std::runtime_error("no FIN from the server within the bound");
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), use_tuple);
+    if (ec == asio::error::eof) co_return;
+    if (ec) throw std::runtime_error("wait for the server's FIN: " + ec.message());
+  }
+}
+
+// What the server saw of its own end of our connection (it is in another namespace).
+awaitable<json::object> server_report(const CommonOptions& options, std::uint16_t our_port) {
+  tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
+  const std::string request = "report port=" + std::to_string(our_port) + "\n";
+  if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(request), use_tuple); ec)
+    throw std::runtime_error("ask the server for its report: " + ec.message());
+  std::string buffer;
+  auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer, 1 << 20), '\n', use_tuple);
+  if (ec) throw std::runtime_error("read the server's report: " + ec.message());
+  const std::string line = buffer.substr(0, n - 1);
+  if (line.rfind("OK ", 0) != 0) throw std::runtime_error("the server's report: " + line.substr(0, 200));
+  const std::size_t size = std::stoul(line.substr(3));
+  buffer.erase(0, n);
+  if (buffer.size() < size) {
+    std::string rest(size - buffer.size(), '\0');
+    auto [ec2, m] = co_await asio::async_read(socket, asio::buffer(rest), use_tuple);
+    if (ec2) throw std::runtime_error("read the server's report: " + ec2.message());
+    buffer += rest.substr(0, m);
+  }
+  co_return json::parse(buffer.substr(0, size)).as_object();
+}
+
+namespace {
+
+std::uint64_t counter(const std::string& table, const std::string& name) {
+  return read_kernel_counter(table, name).value_or(0);
+}
+
+json::array to_json(const std::vector<EndSample>& samples) {
+  json::array rows;
+  for (const auto& s : samples)
+    rows.push_back({{"at_ms", s.at_ms}, {"state", s.state}, {"timer", s.timer}, {"timer_ms", s.timer_ms},
+                    {"retransmits", s.retransmits}, {"timer_before_ms", s.timer_before_ms},
+                    {"restarted", s.restarted}});
+  return rows;
+}
+
+// "FIN-WAIT-1 > CLOSING > TIME-WAIT": the states one end went through, in order.
+std::string path_of(const json::array& samples) {
+  std::string path, last;
+  for (const auto& s : samples) {
+    const std::string state(s.at("state").as_string());
+    if (state != last) path += (path.empty() ? "" : " > ") + state;
+    else if (s.at("restarted").as_bool())  // the same state, its timer started over
+      path += s.at("timer").as_string() == "on" ? " (retransmission timer restarted)" : " (timer restarted)";
+    last = state;
+  }
+  return path;
+}
+
+bool went_through(const json::array& samples, std::string_view state) {
+  for (const auto& s : samples)
+    if (s.at("state").as_string() == state) return true;
+  return false;
+}
+
+std::string seconds(std::uint64_t ms) {
+  std::ostringstream out;
+  out.precision(3);
+  out << std::fixed << static_cast<double>(ms) / 1000.0 << " s";
+  return out.str();
+}
+
+// lost-last-ack and no-time-wait: nothing is sent, we close first. On the
+// wire: S, SA, A, FA (ours), FA (theirs, carrying the ACK of ours), A — the
+// second pure ACK we send is our last one, and the wire drops it
+// ('left>right tcp flags=A len=0 nth=2 drop'). The server, in LAST_ACK,
+// sends its FIN again after its retransmission timeout.
+awaitable<void> lost_last_ack(const CommonOptions& options, const WireConfig& config, Result& result) {
+  const bool expect_time_wait = config.mode == "lost-last-ack";
+  tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
+  const std::uint16_t our_port = socket.local_endpoint().port();
+  const auto rsts = counter("Tcp", "OutRsts"), overflows = counter("TcpExt", "TCPTimeWaitOverflow");
+  socket.shutdown(tcp::socket::shutdown_send);  // our FIN, first
+  co_await read_to_eof(socket, config.settle);  // theirs; our ACK of it is the one lost
+  // Our end from now on: TIME_WAIT with its 60 s timer, or (no room for a
+  // TIME_WAIT socket) nothing. Until the server's FIN has come again: the
+  // timer starting over, or our kernel sending RST.
+  const auto samples = co_await watch_end(our_port, options.port, [&](const std::vector<EndSample>& s) {
+    for (const auto& x : s)
+      if (x.restarted) return true;
+    return counter("Tcp", "OutRsts") > rsts;
+  }, config.settle);
+  const auto rsts_sent = counter("Tcp", "OutRsts") - rsts;
+  const auto overflowed = counter("TcpExt", "TCPTimeWaitOverflow") - overflows;
+  socket.close();
+  const json::object server = co_await server_report(options, our_port);
+  const json::array ours = to_json(samples);
+  const EndSample* restart = nullptr;
+  for (const auto& s : samples)
+    if (s.restarted) restart = &s;
+  const bool time_wait = went_through(ours, "TIME-WAIT");
+  const auto fin_retransmits = server.at("fin_retransmits").to_number<std::uint64_t>();
+  const auto& server_samples = server.at("samples").as_array();
+  const bool server_gone = !server.at("gone_after_ms").is_null();
+  result.observed() = {{"local_port", our_port}, {"our_end", ours}, {"our_path", path_of(ours)},
+                       {"time_wait_seen", time_wait}, {"time_wait_restarted", restart != nullptr},
+                       {"timer_before_ms", restart ? restart->timer_before_ms : 0},
+                       {"timer_after_ms", restart ? restart->timer_ms : 0},
+                       {"restart_at_ms", restart ? json::value(restart->at_ms) : nullptr},
+                       {"our_rsts_sent", rsts_sent}, {"time_wait_overflows", overflowed},
+                       {"tcp_max_tw_buckets", sysctl("tcp_max_tw_buckets")},
+                       {"server_end", server_samples}, {"server_path", path_of(server_samples)},
+                       {"server_fin_retransmits", fin_retransmits}, {"server_gone_after_ms", server.at("gone_after_ms")}};
+  const std::string server_said = "the server's end " + path_of(server_samples) + ", " +
+                                  std::to_string(fin_retransmits) + " FIN retransmission(s)" +
+                                  (server_gone ? ", gone after " + std::to_string(server.at("gone_after_ms").to_number<long>()) + " ms" : ", still there");
+  if (expect_time_wait) {
+    const std::string what = server_said + "; ours " + path_of(ours) + ", TIME_WAIT timer " +
+                             (restart ? seconds(restart->timer_before_ms) + " -> " + seconds(restart->timer_ms) +
+                                            " at +" + std::to_string(restart->at_ms) + " ms"
+                                      : "never restarted") +
+                             "; RSTs we sent " + std::to_string(rsts_sent);
+    result.add_check({"time-wait-answers-retransmitted-fin",
+                      "2MSL: 接收端可能收不到第四次挥手, 重新发送第三次挥手 — the closer, still in TIME_WAIT, answers the "
+                      "retransmitted FIN",
+                      "the server's FIN again (LAST_ACK); our TIME_WAIT ACKs it (no RST), its timer starts over, the "
+                      "server's end closes",
+                      what,
+                      fin_retransmits == 0 ? Verdict::skipped
+                      : time_wait && restart && rsts_sent == 0 && server_gone ? Verdict::confirmed
+                                                                              : Verdict::refuted,
+                      fin_retransmits == 0 ? "the wire did not make the server retransmit (our last ACK was not lost)"
+                                           : "our end: the census (TIME_WAIT timer) in our namespace; RSTs: Tcp OutRsts "
+                                             "delta; the server's end: its census, reported after the close"});
+  } else {
+    const std::string what = server_said + "; ours " + path_of(ours) + " (no TIME_WAIT socket: " +
+                             std::to_string(overflowed) + " TCPTimeWaitOverflow), RSTs we sent " + std::to_string(rsts_sent);
+    result.add_check({"no-time-wait-means-rst",
+                      "asked next: without TIME_WAIT, what happens to the retransmitted FIN? (2MSL's first reason)",
+                      "no TIME_WAIT socket; the server's FIN again is answered by our RST", what,
+                      time_wait || fin_retransmits == 0 ? Verdict::skipped
+                      : rsts_sent > 0                   ? Verdict::confirmed
+                                                        : Verdict::refuted,
+                      time_wait ? "a TIME_WAIT socket was there after all: this run cannot say"
+                      : fin_retransmits == 0 ? "the server did not retransmit its FIN"
+                                             : "our namespace has no room for TIME_WAIT (tcp_max_tw_buckets " +
+                                                   sysctl("tcp_max_tw_buckets") + "); Tcp OutRsts delta; the server's census"});
+  }
+}
+
+// simultaneous-close: both applications shut down at one agreed
+// CLOCK_MONOTONIC time; each FIN is 20 ms on the wire when the other leaves.
+awaitable<void> simultaneous_close(const CommonOptions& options, const WireConfig& config, Result& result) {
+  tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
+  const std::uint16_t our_port = socket.local_endpoint().port();
+  const auto at = std::chrono::steady_clock::now() + 300ms;
+  const std::string request =
+      "simultaneous-close at=" + std::to_string(std::chrono::nanoseconds(at.time_since_epoch()).count()) + "\n";
+  if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(request), use_tuple); ec)
+    throw std::runtime_error("send request: " + ec.message());
+  // Asleep until 30 ms before, then spinning: a timer on a busy machine wakes
+  // up milliseconds late, and the FINs must leave well within one 20 ms trip.
+  co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(at - 30ms - std::chrono::steady_clock::now()));
+  while (std::chrono::steady_clock::now() < at) {}
+  const auto before = read_tcp_info(socket.native_handle());
+  socket.shutdown(tcp::socket::shutdown_send);
+  const auto samples = co_await watch_end(our_port, options.port, [](const std::vector<EndSample>& s) {
+    return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, config.settle, 0ms);
+  const auto after = read_tcp_info(socket.native_handle());
+  socket.close();
+  const json::object server = co_await server_report(options, our_port);
+  const json::array ours = to_json(samples);
+  const auto& theirs = server.at("samples").as_array();
+  long sent = -1, received = -1;
+  if (before && after) {
+    sent = static_cast<long>(after->segs_out - before->segs_out);
+    received = static_cast<long>(after->segs_in - before->segs_in);
+  }
+  auto full_path = [](const json::array& s) {
+    return went_through(s, "FIN-WAIT-1") && went_through(s, "CLOSING") && went_through(s, "TIME-WAIT");
+  };
+  const bool both_time_wait = !ours.empty() && !theirs.empty() && ours.back().at("state") == "TIME-WAIT" &&
+                              theirs.back().at("state") == "TIME-WAIT";
+  result.observed() = {{"local_port", our_port}, {"our_end", ours}, {"our_path", path_of(ours)},
+                       {"server_end", theirs}, {"server_path", path_of(theirs)},
+                       {"segments_sent", sent}, {"segments_received", received},
+                       {"server_segments_sent", server.contains("segments_sent") ? server.at("segments_sent") : nullptr},
+                       {"server_segments_received", server.contains("segments_received") ? server.at("segments_received") : nullptr}};
+  const std::string what = "ours " + path_of(ours) + ", the server's " + path_of(theirs) + "; we sent " +
+                           std::to_string(sent) + " and received " + std::to_string(received) + " segments";
+  result.add_check({"simultaneous-close-both-time-wait",
+                    "asked next: when both sides close at once, who holds TIME_WAIT? (四次挥手, simultaneous close)",
+                    "both FIN_WAIT_1 > CLOSING > TIME_WAIT: TIME_WAIT on both sides", what,
+                    both_time_wait && full_path(ours) && full_path(theirs) ? Verdict::confirmed
+                    : both_time_wait                                       ? Verdict::nuanced
+                                                                           : Verdict::refuted,
+                    "each end's census, sampled back to back in its own namespace (the server's reported after); TCP_INFO "
+                    "segs_out/segs_in from shutdown() to TIME_WAIT"});
+}
+
+// rfc1337: the wire replays the server's FIN after the connection has closed
+// ('right>left tcp flags=FA nth=1 hold-and-replay=MS'). Our TIME_WAIT answers
+// it with an ACK; the server has no socket for it any more and answers that
+// with an RST whose sequence number is exactly the one TIME_WAIT expects.
+awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, Result& result) {
+  tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
+  const std::uint16_t our_port = socket.local_endpoint().port();
+  socket.shutdown(tcp::socket::shutdown_send);
+  co_await read_to_eof(socket, config.settle);
+  // Until our TIME_WAIT is gone, or 300 ms after the replayed FIN restarted its timer.
+  const auto samples = co_await watch_end(our_port, options.port, [](const std::vector<EndSample>& s) {
+    if (s.back().state == "none") return true;
+    for (const auto& x : s)
+      if (x.restarted && s.back().at_ms >= x.at_ms + 300) return true;
+    return false;
+  }, config.settle);
+  socket.close();
+  const json::object server = co_await server_report(options, our_port);
+  const json::array ours = to_json(samples);
+  const bool time_wait = went_through(ours, "TIME-WAIT");
+  const bool gone = ours.back().at("state") == "none";
+  std::uint32_t left_ms = 0;  // the TIME_WAIT timer's last value before it was gone
+  for (const auto& s : samples)
+    if (s.state == "TIME-WAIT") left_ms = s.timer_ms;
+  const std::uint64_t server_rsts =
+      server.contains("out_rsts_since_close") ? server.at("out_rsts_since_close").to_number<std::uint64_t>() : 0;
+  const std::string setting = sysctl("tcp_rfc1337");
+  const bool killed = time_wait && gone && server_rsts > 0;
+  const bool kept = time_wait && !gone && server_rsts > 0;
+  result.observed() = {{"local_port", our_port}, {"tcp_rfc1337", setting}, {"our_end", ours}, {"our_path", path_of(ours)},
+                       {"time_wait_seen", time_wait}, {"time_wait_gone", gone},
+                       {"time_wait_gone_at_ms", gone ? json::value(ours.back().at("at_ms")) : nullptr},
+                       {"timer_left_ms", left_ms}, {"server_rsts_sent", server_rsts},
+                       {"assassinated", killed}, {"kept", kept}};
+  if (config.compare_with.empty()) co_return;
+  // With the other setting's run: one verdict over both.
+  std::ifstream in(config.compare_with);
+  std::stringstream text;
+  text << in.rdbuf();
+  json::value other;
+  try {
+    other = json::parse(text.str()).at("observed");
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--compare-with " + config.compare_with + ": not a teardown rfc1337 result (" + e.what() + ")");
+  }
+  auto line = [](const std::string& rfc, bool k, bool kp, std::uint64_t rst, std::uint32_t left) {
+    return "tcp_rfc1337=" + rfc + ": " + std::to_string(rst) + " RST from the server, TIME_WAIT " +
+           (k ? "gone with " + seconds(left) + " left" : kp ? "kept" : "not measured");
+  };
+  const bool other_killed = other.at("assassinated").as_bool(), other_kept = other.at("kept").as_bool();
+  const std::string other_setting(other.at("tcp_rfc1337").as_string());
+  const std::string what = line(other_setting, other_killed, other_kept, other.at("server_rsts_sent").to_number<std::uint64_t>(),
+                                static_cast<std::uint32_t>(other.at("timer_left_ms").to_number<std::uint64_t>())) +
+                           "; " + line(setting, killed, kept, server_rsts, left_ms);
+  const bool both_measured = (killed || kept) && (other_killed || other_kept);
+  const int killed_count = int(killed) + int(other_killed);
+  result.add_check({"rst-kills-time-wait",
+                    "asked next: an RST that reaches a TIME_WAIT socket ends it early (TIME_WAIT assassination, RFC 1337)",
+                    "TIME_WAIT gone at the RST (with either tcp_rfc1337)", what,
+                    !both_measured ? Verdict::skipped
+                    : killed_count == 2 ? Verdict::confirmed
+                    : killed_count == 0 ? Verdict::refuted
+                                        : Verdict::nuanced,
+                    both_measured ? "our census in our namespace with each setting; the server's RSTs: its Tcp OutRsts "
+                                    "delta since the close; the wire's replay in wire-<step>.json"
+                                  : "a run saw no RST or no TIME_WAIT: see its our_end and server_rsts_sent"});
+}
+
+}  // namespace
+
+bool is_wire_mode(const std::string& mode) {
+  return mode == "lost-last-ack" || mode == "no-time-wait" || mode == "simultaneous-close" || mode == "rfc1337" ||
+         mode == "old-segment" || mode == "old-segment-bare";
+}
+
+awaitable<void> wire_scenario(const CommonOptions& options, const WireConfig& config, Result& result) {
+  if (config.mode == "simultaneous-close") return simultaneous_close(options, config, result);
+  if (config.mode == "rfc1337") return rfc1337(options, config, result);
+  if (config.mode == "old-segment" || config.mode == "old-segment-bare") return old_segment(options, config, result);
+  return lost_last_ack(options, config, result);
+}
+
+}  // namespace netlab::teardown

@@ -1,0 +1,172 @@
+# shellcheck shell=bash disable=SC2034,SC2016,SC2153  # globals are for the caller (NETLAB_IN_* from netns.sh); backquotes are Markdown
+# netlab script library: a lab step that runs across netlab-wire (netns.sh):
+# the server in the server's namespace (198.18.0.2), the client in the
+# client's (198.18.0.1), a wire of its own per step (its stats and rule log in
+# wire-<step>.json), a capture on the client's veth nlc0 (capture-<step>.pcap,
+# with its ladder), and a few lines per step in wire-steps.txt that
+# summary.md repeats. The teardown and timewait labs use it. Sourced after
+# common.sh, run.sh, server.sh, observe.sh and netns.sh; the lab defines
+# SERVER, CLIENT, DEFAULT_PORT and the STEPS array.
+
+PATH_BLOCKER=""
+WIRE_CAPTURE_PID=""
+WIRE_CAPTURE_FILE=""
+
+# path_ready: the path, built once (the first wire step); 1 with PATH_BLOCKER
+# saying why when this system cannot build it.
+path_ready() {
+  local reason
+  [[ -z $NETLAB_NS_CLIENT ]] || return 0
+  reason=$(netns_blocker)
+  if [[ -n $reason ]]; then
+    PATH_BLOCKER=$reason
+    return 1
+  fi
+  netns_path_up
+  netns_env >>"$NETLAB_RUN/env.txt"
+  say ""
+  say "path: $NETLAB_NS_CLIENT ($NETLAB_CLIENT_ADDR) <-> netlab-wire in $NETLAB_NS_WIRE <-> $NETLAB_NS_SERVER ($NETLAB_SERVER_ADDR)"
+}
+
+# wire_skip REASON: the one line saying the wire steps did not run, and why.
+wire_skip() {
+  say ""
+  say "--- across the wire: skipped: $1"
+  printf 'skipped: %s\n' "$1" >"$NETLAB_RUN/wire-steps.txt"
+}
+
+# A capture of one step on the client's veth (the client's side of the wire:
+# what the client sent, before the wire dropped or held it, and what reached it).
+wire_capture_start() {
+  local i
+  local -a drop=()
+  WIRE_CAPTURE_FILE=$NETLAB_RUN/capture-$1.pcap
+  if [[ $NETLAB_CAPTURE != yes ]] || ! command -v tcpdump >/dev/null; then
+    WIRE_CAPTURE_FILE=""
+    return 0
+  fi
+  ((EUID == 0)) && drop=(-Z root)
+  "${NETLAB_IN_CLIENT[@]}" tcpdump -i nlc0 --immediate-mode -U -s 0 -n "${drop[@]}" -w "$WIRE_CAPTURE_FILE" \
+    "tcp port $DEFAULT_PORT" 2>"$WIRE_CAPTURE_FILE.log" </dev/null &
+  WIRE_CAPTURE_PID=$!
+  register_pid "$WIRE_CAPTURE_PID" INT
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'listening on' "$WIRE_CAPTURE_FILE.log" 2>/dev/null && return 0
+    pid_running "$WIRE_CAPTURE_PID" || break
+    sleep 0.1
+  done
+  warn "tcpdump on nlc0 did not start: $(tail -n 1 "$WIRE_CAPTURE_FILE.log" 2>/dev/null)"
+  wire_capture_stop
+  WIRE_CAPTURE_FILE=""
+}
+
+wire_capture_stop() {
+  [[ -n $WIRE_CAPTURE_PID ]] || return 0
+  sleep 0.2 # --immediate-mode: the last segments are written within this
+  release_pid "$WIRE_CAPTURE_PID" INT || true
+  WIRE_CAPTURE_PID=""
+}
+
+# wire_step STEP SERVER-MODE -- WIRE-OPTIONS... -- CLIENT-OPTIONS...
+wire_step() {
+  local step=$1 mode=$2 status=0
+  shift 2
+  [[ ${1-} == -- ]] || die "wire_step $step: '--' expected before the wire's options"
+  shift
+  local -a wire_args=()
+  while (($#)) && [[ $1 != -- ]]; do wire_args+=("$1"); shift; done
+  (($#)) && shift
+  wire_start "$step" "${wire_args[@]}"
+  printf '===== %s: --mode %s (%s, in %s) =====\n' "$step" "$mode" "$(date -u +%H:%M:%SZ)" "$NETLAB_NS_SERVER" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" "${NETLAB_IN_SERVER[@]}" "$NETLAB_BIN_DIR/$SERVER" \
+    --mode "$mode" --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" --log-level info
+  wire_capture_start "$step"
+  say ""
+  say "--- $step (netlab-wire ${wire_args[*]}): $SERVER --mode $mode; $CLIENT $*"
+  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
+  run_child "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" \
+    "$@" --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
+  wire_capture_stop
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  if ((status != 0)); then
+    warn "$CLIENT ($step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
+    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
+    exit 1
+  fi
+  STEPS+=("$step")
+  wire_record "$step" "${wire_args[*]}" >>"$NETLAB_RUN/wire-steps.txt"
+}
+
+# wire_record STEP WIRE-OPTIONS: the step's evidence, as wire-steps.txt keeps it:
+# what the wire's rules did (its rule log), the connection's segments on the
+# client's veth (tcpdump -S, the segment a rule acted on marked), each end's
+# states, and the step's verdicts.
+wire_record() {
+  local step=$1 report=$NETLAB_BIN_DIR/netlab-report json=$NETLAB_RUN/client-$1.json i dir flags seq ack action
+  local port marks="" ruled=""
+  port=$("$report" get "$json" /observed/local_port)
+  printf '== %s (netlab-wire %s) ==\n' "$step" "$2"
+  for ((i = 0; i < 20; i++)); do
+    dir=$(wire_value "/rule_log/$i/dir" 2>/dev/null) || break
+    flags=$(wire_value "/rule_log/$i/flags")
+    seq=$(wire_value "/rule_log/$i/seq")
+    ack=$(wire_value "/rule_log/$i/ack")
+    action=$(wire_value "/rule_log/$i/action")
+    ruled+=$(printf 'the wire: %s %s seq %s ack %s: %s (wire-%s.json /rule_log/%s)' "$dir" "$flags" "$seq" "$ack" "$action" "$step" "$i")$'\n'
+    marks+="$dir $flags $seq $ack $action;"
+  done
+  ((i > 0)) || ruled=$'the wire: no rule fired\n'
+  printf '%s' "$ruled"
+  if [[ -n $WIRE_CAPTURE_FILE && -s $WIRE_CAPTURE_FILE ]]; then
+    printf '$ tcpdump -r capture-%s.pcap -n -S "tcp port %s"   # on nlc0, the client side of the wire\n' "$step" "$port"
+    tcpdump -r "$WIRE_CAPTURE_FILE" -n -S -tt "tcp port $port" 2>/dev/null | awk -v marks="$marks" '
+      BEGIN { n = split(marks, m, ";") }
+      {
+        line = $0; note = ""
+        for (i = 1; i < n; i++) {
+          split(m[i], f, " ")
+          # A dropped segment is here once (the client sent it), a replayed one twice.
+          from_client = index(line, "198.18.0.1.") < index(line, " > ")
+          if ((f[1] == "left>right") != from_client) continue
+          if (line !~ ("ack " f[4] ",")) continue
+          if (f[2] != "A" && line !~ ("seq " f[3] "[,:]")) continue
+          flags = f[2] == "A" ? "[.]" : f[2] == "FA" ? "[F.]" : f[2] == "R" ? "[R]" : "[" f[2] "]"
+          if (index(line, "Flags " flags) == 0) continue
+          seen[i]++
+          if (f[5] == "drop" && seen[i] == 1) note = "   <-- dropped by the wire"
+          if (f[5] ~ /^hold-and-replay/ && seen[i] == 2) note = "   <-- replayed by the wire"
+          # Replayed toward the server: here once, as the client sent it.
+          if (f[5] ~ /^hold-and-replay/ && f[1] == "left>right" && seen[i] == 1) note = "   <-- the wire replays this later"
+        }
+        print "    " line note
+      }'
+  fi
+  if [[ -n $WIRE_CAPTURE_FILE && -s $WIRE_CAPTURE_FILE ]]; then
+    # The same connection as a ladder (the client's port picks it out of the capture).
+    "$NETLAB_BIN_DIR/netlab-pcap" ladder "$WIRE_CAPTURE_FILE" --port "$port" --full --color never \
+      >"$NETLAB_RUN/ladder-$step.txt" 2>/dev/null || rm -f -- "$NETLAB_RUN/ladder-$step.txt"
+    if [[ -s $NETLAB_RUN/ladder-$step.txt ]]; then
+      # The ladder's numbers are relative; the rule log's absolute ones are in the listing above.
+      printf '\n%s(marked in wire-steps.txt, where tcpdump -S shows the absolute numbers)\n' "$ruled" >>"$NETLAB_RUN/ladder-$step.txt"
+      printf 'ladder: ladder-%s.txt\n' "$step"
+    fi
+  fi
+  printf 'our end: %s\n' "$("$report" get "$json" /observed/our_path)"
+  if "$report" get "$json" /observed/server_path >/dev/null 2>&1; then
+    printf "the server's end: %s\n" "$("$report" get "$json" /observed/server_path)"
+  fi
+  "$report" checks "$json" | awk -F'\t' '{ printf "check %s: %s\n", $2, $3 }'
+  printf '\n'
+}
+
+# The wire steps' section of summary.md.
+wire_summary() {
+  [[ -s $NETLAB_RUN/wire-steps.txt ]] || return 0
+  printf '\n## Across the wire (netlab-wire)\n\n'
+  printf 'Client %s in one network namespace, server %s in another, a netlab-wire between them; ' \
+    "$NETLAB_CLIENT_ADDR" "$NETLAB_SERVER_ADDR"
+  printf 'per step: `wire-<step>.json` (rule log), `capture-<step>.pcap` (on nlc0), `client-<step>.json`.\n\n```\n'
+  cat "$NETLAB_RUN/wire-steps.txt"
+  printf '```\n'
+}
