@@ -51,7 +51,6 @@ readonly CLIENT=netlab-handshake-client
 STEPS=()
 STALE_SYN_SKIPPED=""
 WIRE_NOTES=()       # what each step across the wire showed, for summary.md
-PATH_BLOCKER=""
 WIRE_ARGS=()        # the netlab-wire options of the next step
 SIDE_PIDS=()        # the step's tcpdump and ss sampler, as SIGNAL:PID
 readonly WIRE_DELAY_MS=25
@@ -195,20 +194,6 @@ list_isns() {
 
 # --- the failure stories, across netlab-wire ------------------------------------
 
-# The path of namespaces, built once for the three steps.
-path_ready() {
-  local reason
-  [[ -z $NETLAB_NS_CLIENT ]] || return 0
-  reason=$(netns_blocker)
-  if [[ -n $reason ]]; then
-    PATH_BLOCKER=$reason
-    return 1
-  fi
-  netns_path_up
-  netns_env >>"$NETLAB_RUN/env.txt"
-  say ""
-  say "path: $NETLAB_NS_CLIENT ($NETLAB_CLIENT_ADDR) <-> netlab-wire in $NETLAB_NS_WIRE <-> $NETLAB_NS_SERVER ($NETLAB_SERVER_ADDR)"
-}
 
 # side_start SIGNAL OUT ERR COMMAND...: a step's observer in the background,
 # stopped by side_stop with SIGNAL (tcpdump: INT, so it writes what it holds).

@@ -50,7 +50,6 @@ CONGESTION_SECONDS=10      # each flow of the congestion step (--quick: 3)
 STEPS=()          # the client result of each step, in order
 CAPTURE_NOTES=()  # what the captures show, for summary.md
 STEP_CAPTURE_PID=""
-PATH_BLOCKER=""
 STEP_CAPTURE_FILE=""
 
 usage() {
@@ -198,19 +197,6 @@ step_impaired() {
   stop_server "$server_pid"
 }
 
-# The path of namespaces through netlab-wire, built once for the steps that use it.
-path_ready() {
-  local reason
-  [[ -z $NETLAB_NS_CLIENT ]] || return 0
-  reason=$(netns_blocker)
-  if [[ -n $reason ]]; then
-    PATH_BLOCKER=$reason
-    return 1
-  fi
-  netns_path_up
-  netns_env >>"$NETLAB_RUN/env.txt"
-  say "path: $NETLAB_NS_CLIENT ($NETLAB_CLIENT_ADDR) <-> netlab-wire in $NETLAB_NS_WIRE <-> $NETLAB_NS_SERVER ($NETLAB_SERVER_ADDR)"
-}
 
 skip_step() {
   say ""

@@ -29,6 +29,7 @@ NETLAB_WIRE_STATS=""   # the stats JSON of the wire that runs now (or ran last)
 NETLAB_WIRE_EVENTS=""  # its event log (JSON lines)
 NETLAB_WIRE_LOG=""
 NETLAB_WIRE_RULES=""   # its --rules-file (wire_rules rewrites it and makes the wire read it again)
+PATH_BLOCKER=""        # why path_ready could not build the path
 
 # Why the path cannot be built here, or nothing.
 netns_blocker() {
@@ -110,6 +111,23 @@ netns_veth() {
 NETLAB_IN_CLIENT=()
 NETLAB_IN_SERVER=()
 NETLAB_IN_WIRE=()
+
+# path_ready: the path, built once (by the first step that needs it) and its
+# settings added to env.txt; 1 with PATH_BLOCKER saying why where this system
+# cannot build it.
+path_ready() {
+  local reason
+  [[ -z $NETLAB_NS_CLIENT ]] || return 0
+  reason=$(netns_blocker)
+  if [[ -n $reason ]]; then
+    PATH_BLOCKER=$reason
+    return 1
+  fi
+  netns_path_up
+  netns_env >>"$NETLAB_RUN/env.txt"
+  say ""
+  say "path: $NETLAB_NS_CLIENT ($NETLAB_CLIENT_ADDR) <-> netlab-wire in $NETLAB_NS_WIRE <-> $NETLAB_NS_SERVER ($NETLAB_SERVER_ADDR)"
+}
 
 # wire_start NAME [netlab-wire options...]: starts the wire for one step; its
 # stats go to $NETLAB_RUN/wire-NAME.json, its events to wire-NAME.events,

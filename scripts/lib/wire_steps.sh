@@ -8,25 +8,9 @@
 # common.sh, run.sh, server.sh, observe.sh and netns.sh; the lab defines
 # SERVER, CLIENT, DEFAULT_PORT and the STEPS array.
 
-PATH_BLOCKER=""
 WIRE_CAPTURE_PID=""
 WIRE_CAPTURE_FILE=""
 
-# path_ready: the path, built once (the first wire step); 1 with PATH_BLOCKER
-# saying why when this system cannot build it.
-path_ready() {
-  local reason
-  [[ -z $NETLAB_NS_CLIENT ]] || return 0
-  reason=$(netns_blocker)
-  if [[ -n $reason ]]; then
-    PATH_BLOCKER=$reason
-    return 1
-  fi
-  netns_path_up
-  netns_env >>"$NETLAB_RUN/env.txt"
-  say ""
-  say "path: $NETLAB_NS_CLIENT ($NETLAB_CLIENT_ADDR) <-> netlab-wire in $NETLAB_NS_WIRE <-> $NETLAB_NS_SERVER ($NETLAB_SERVER_ADDR)"
-}
 
 # wire_skip REASON: the one line saying the wire steps did not run, and why.
 wire_skip() {
