@@ -43,6 +43,7 @@ source "$LIB/run.sh"
 source "$LIB/server.sh"
 source "$LIB/observe.sh"
 source "$LIB/netns.sh"
+source "$LIB/wire_steps.sh"
 
 readonly LAB=handshake
 readonly DEFAULT_PORT=7002
@@ -264,6 +265,10 @@ across_wire() {
   [[ -s $pcap ]] || pcap=""
   [[ -z $pcap ]] || "$NETLAB_BIN_DIR/netlab-pcap" ladder "$pcap" --port "$DEFAULT_PORT" --color never \
     >"$NETLAB_RUN/ladder-$step.txt" 2>/dev/null || rm -f "$NETLAB_RUN/ladder-$step.txt"
+  # What the wire did, under the ladder (its numbers are relative; the marked
+  # listing of capture_lines has the absolute ones).
+  wire_rule_marks "$step"
+  [[ ! -s $NETLAB_RUN/ladder-$step.txt ]] || printf '\n%s' "$WIRE_RULED" >>"$NETLAB_RUN/ladder-$step.txt"
   run_child "$NETLAB_BIN_DIR/$CLIENT" --judge "$run" --server-json "$NETLAB_RUN/server-$step.json" \
     --wire-json "$NETLAB_WIRE_STATS" ${pcap:+--pcap "$pcap"} --json "$NETLAB_RUN/client-$step.json" \
     2>>"$NETLAB_RUN/client.log" | sed 's/^/    /' || die "$CLIENT --judge ($step) failed (see $NETLAB_RUN/client.log)"
@@ -276,10 +281,11 @@ wire_note() {
   say "    $2"
 }
 
-# The segments of a step's capture that tell its story (tcpdump -S: absolute seq/ack).
+# The segments of a step's capture that tell its story (tcpdump -S: absolute
+# seq/ack), the ones the wire dropped or held marked.
 capture_lines() {
   [[ -s $NETLAB_RUN/capture-$1.pcap ]] || return 0
-  tcpdump -r "$NETLAB_RUN/capture-$1.pcap" -n -S -ttttt 2>/dev/null | sed -E 's/, (win|options|length).*//; s/^/      /'
+  wire_marked_capture "$NETLAB_RUN/capture-$1.pcap" tcp -ttttt | sed -E 's/, (win|options|length)[^<]*</   </; s/, (win|options|length).*//; s/^/      /'
 }
 
 report_value() { "$NETLAB_BIN_DIR/netlab-report" get "$NETLAB_RUN/client-$1.json" "$2" 2>/dev/null || echo "?"; }

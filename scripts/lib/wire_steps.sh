@@ -82,49 +82,74 @@ wire_step() {
   wire_record "$step" "${wire_args[*]}" >>"$NETLAB_RUN/wire-steps.txt"
 }
 
-# wire_record STEP WIRE-OPTIONS: the step's evidence, as wire-steps.txt keeps it:
-# what the wire's rules did (its rule log), the connection's segments on the
-# client's veth (tcpdump -S, the segment a rule acted on marked), each end's
-# states, and the step's verdicts.
-wire_record() {
-  local step=$1 report=$NETLAB_BIN_DIR/netlab-report json=$NETLAB_RUN/client-$1.json i dir flags seq ack action
-  local port marks="" ruled=""
-  port=$("$report" get "$json" /observed/local_port)
-  printf '== %s (netlab-wire %s) ==\n' "$step" "$2"
+# wire_rule_marks STEP: what the last wire's rules did, from its rule log:
+# WIRE_RULED (one line per firing, for people) and WIRE_MARKS (for
+# wire_marked_capture).
+wire_rule_marks() {
+  local step=$1 i dir flags seq ack action
+  WIRE_RULED="" WIRE_MARKS=""
   for ((i = 0; i < 20; i++)); do
     dir=$(wire_value "/rule_log/$i/dir" 2>/dev/null) || break
     flags=$(wire_value "/rule_log/$i/flags")
     seq=$(wire_value "/rule_log/$i/seq")
     ack=$(wire_value "/rule_log/$i/ack")
     action=$(wire_value "/rule_log/$i/action")
-    ruled+=$(printf 'the wire: %s %s seq %s ack %s: %s (wire-%s.json /rule_log/%s)' "$dir" "$flags" "$seq" "$ack" "$action" "$step" "$i")$'\n'
-    marks+="$dir $flags $seq $ack $action;"
+    WIRE_RULED+=$(printf 'the wire: %s %s seq %s ack %s: %s (wire-%s.json /rule_log/%s)' "$dir" "$flags" "$seq" "$ack" "$action" "$step" "$i")$'\n'
+    WIRE_MARKS+="$dir $flags $seq $ack $action;"
   done
-  ((i > 0)) || ruled=$'the wire: no rule fired\n'
-  printf '%s' "$ruled"
+  ((i > 0)) || WIRE_RULED=$'the wire: no rule fired\n'
+}
+
+# wire_marked_capture PCAP FILTER [TIME_FLAG]: the capture's segments
+# (tcpdump -S, on the client's veth; times as TIME_FLAG says, default -tt), the
+# ones the wire's rules acted on marked (WIRE_MARKS).
+wire_marked_capture() {
+  tcpdump -r "$1" -n -S "${3:--tt}" "$2" 2>/dev/null | awk -v marks="$WIRE_MARKS" '
+    # The k-th firing on segments alike (the same direction, flags, seq and
+    # ack: a SYN sent again, say) marks the k-th such segment in the capture.
+    BEGIN {
+      n = split(marks, m, ";")
+      for (i = 1; i < n; i++) { split(m[i], f, " "); key[i] = f[1] " " f[2] " " f[3] " " f[4]; ord[i] = ++count[key[i]] }
+    }
+    {
+      line = $0; note = ""; delete hit
+      for (i = 1; i < n; i++) {
+        split(m[i], f, " ")
+        from_client = index(line, "198.18.0.1.") < index(line, " > ")
+        if ((f[1] == "left>right") != from_client) continue
+        if (line !~ ("ack " f[4] ",") && !(f[4] == 0 && line !~ / ack /)) continue
+        if (f[2] != "A" && line !~ ("seq " f[3] "[,:]")) continue
+        flags = f[2] == "A" ? "[.]" : f[2] == "FA" ? "[F.]" : f[2] == "SA" ? "[S.]" : f[2] == "R" ? "[R]" : "[" f[2] "]"
+        if (index(line, "Flags " flags) == 0) continue
+        if (!(key[i] in hit)) { hit[key[i]] = 1; seen[key[i]]++ }
+        k = seen[key[i]]
+        # Toward the client a dropped segment never reaches this capture: the
+        # rule log above is its only trace.
+        if (f[5] == "drop" && f[1] == "left>right" && k == ord[i]) note = "   <-- dropped by the wire"
+        if (f[5] == "delay" && k == ord[i]) note = "   <-- held in the wire"
+        if (f[5] == "duplicate" && k == ord[i]) note = "   <-- duplicated by the wire"
+        # A replayed segment: toward the client it is here twice (the second
+        # is the replay); toward the server, once, as the client sent it.
+        if (f[5] ~ /^hold-and-replay/ && f[1] == "right>left" && k == 2) note = "   <-- replayed by the wire"
+        if (f[5] ~ /^hold-and-replay/ && f[1] == "left>right" && k == ord[i]) note = "   <-- the wire replays this later"
+      }
+      print line note
+    }'
+}
+
+# wire_record STEP WIRE-OPTIONS: the step's evidence, as wire-steps.txt keeps it:
+# what the wire's rules did (its rule log), the connection's segments on the
+# client's veth (tcpdump -S, the segment a rule acted on marked), each end's
+# states, and the step's verdicts.
+wire_record() {
+  local step=$1 report=$NETLAB_BIN_DIR/netlab-report json=$NETLAB_RUN/client-$1.json port
+  port=$("$report" get "$json" /observed/local_port)
+  printf '== %s (netlab-wire %s) ==\n' "$step" "$2"
+  wire_rule_marks "$step"
+  printf '%s' "$WIRE_RULED"
   if [[ -n $WIRE_CAPTURE_FILE && -s $WIRE_CAPTURE_FILE ]]; then
     printf '$ tcpdump -r capture-%s.pcap -n -S "tcp port %s"   # on nlc0, the client side of the wire\n' "$step" "$port"
-    tcpdump -r "$WIRE_CAPTURE_FILE" -n -S -tt "tcp port $port" 2>/dev/null | awk -v marks="$marks" '
-      BEGIN { n = split(marks, m, ";") }
-      {
-        line = $0; note = ""
-        for (i = 1; i < n; i++) {
-          split(m[i], f, " ")
-          # A dropped segment is here once (the client sent it), a replayed one twice.
-          from_client = index(line, "198.18.0.1.") < index(line, " > ")
-          if ((f[1] == "left>right") != from_client) continue
-          if (line !~ ("ack " f[4] ",")) continue
-          if (f[2] != "A" && line !~ ("seq " f[3] "[,:]")) continue
-          flags = f[2] == "A" ? "[.]" : f[2] == "FA" ? "[F.]" : f[2] == "R" ? "[R]" : "[" f[2] "]"
-          if (index(line, "Flags " flags) == 0) continue
-          seen[i]++
-          if (f[5] == "drop" && seen[i] == 1) note = "   <-- dropped by the wire"
-          if (f[5] ~ /^hold-and-replay/ && seen[i] == 2) note = "   <-- replayed by the wire"
-          # Replayed toward the server: here once, as the client sent it.
-          if (f[5] ~ /^hold-and-replay/ && f[1] == "left>right" && seen[i] == 1) note = "   <-- the wire replays this later"
-        }
-        print "    " line note
-      }'
+    wire_marked_capture "$WIRE_CAPTURE_FILE" "tcp port $port" | sed 's/^/    /'
   fi
   if [[ -n $WIRE_CAPTURE_FILE && -s $WIRE_CAPTURE_FILE ]]; then
     # The same connection as a ladder (the client's port picks it out of the capture).
@@ -132,7 +157,7 @@ wire_record() {
       >"$NETLAB_RUN/ladder-$step.txt" 2>/dev/null || rm -f -- "$NETLAB_RUN/ladder-$step.txt"
     if [[ -s $NETLAB_RUN/ladder-$step.txt ]]; then
       # The ladder's numbers are relative; the rule log's absolute ones are in the listing above.
-      printf '\n%s(marked in wire-steps.txt, where tcpdump -S shows the absolute numbers)\n' "$ruled" >>"$NETLAB_RUN/ladder-$step.txt"
+      printf '\n%s(marked in wire-steps.txt, where tcpdump -S shows the absolute numbers)\n' "$WIRE_RULED" >>"$NETLAB_RUN/ladder-$step.txt"
       printf 'ladder: ladder-%s.txt\n' "$step"
     fi
   fi
