@@ -16,11 +16,13 @@ source "$LIB/common.sh"
 # zlib1g-dev: crc32() (end-to-end checksums of every echo and transfer).
 # libpcap-dev: netlab-pcap reads captures (pcap and pcapng, any link type) through libpcap;
 # tshark: the tests compare netlab-pcap's TCP analysis with Wireshark's on the same file.
+# iperf3: the capture agreement tests make their captures with it (through
+# netlab-wire, and on loopback); without it they skip.
 # curl, testssl.sh: the http, rpc and https interop tests (they skip, exit 77,
 # without them, so a fresh install must have them or those tests never run).
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
   libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables ethtool libpcap-dev tshark
-  curl testssl.sh)
+  curl testssl.sh iperf3)
 # The fuzz preset only: clang, and libclang-rt-14-dev for libFuzzer and the sanitizer runtimes.
 readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

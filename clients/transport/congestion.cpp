@@ -332,7 +332,8 @@ void algorithm_check(Result& result, const std::vector<FlowRun>& runs, const std
             (!back.loss_seen       ? std::string("no loss")
              : back.ratio > 0     ? "first loss: ssthresh x" + fixed(back.ratio) + " of cwnd"
                                   : "first loss at " + fixed(back.loss_ms, 0) + " ms, no ssthresh set (not loss-based)");
-    if (textbook_beta(r.series.algorithm) && back.loss_seen && back.ratio >= 1) backed_off = false;
+    // A loss-based algorithm with no loss in its run showed nothing: not a confirmation.
+    if (textbook_beta(r.series.algorithm) && (!back.loss_seen || back.ratio <= 0 || back.ratio >= 1)) backed_off = false;
   }
   if (!missing.empty()) {
     text += "; not on this kernel:";
@@ -340,7 +341,16 @@ void algorithm_check(Result& result, const std::vector<FlowRun>& runs, const std
   }
   result.add_check({"tcp-algorithms-differ", asked_next("there are several congestion-control algorithms, each backing off its own way"),
                     "each loss-based algorithm backs off by its own factor (cubic 0.7, reno 0.5); bbr paces to a model",
-                    text, runs.size() < 2 ? Verdict::nuanced : backed_off ? Verdict::confirmed : Verdict::refuted,
+                    text,
+                    runs.size() < 2 ? Verdict::nuanced
+                    : backed_off    ? Verdict::confirmed
+                    : std::any_of(runs.begin(), runs.end(),
+                                  [](const FlowRun& r) {
+                                    const auto b = analyse_back_off(r.series.samples);
+                                    return textbook_beta(r.series.algorithm) && b.loss_seen && b.ratio >= 1;
+                                  })
+                        ? Verdict::refuted
+                        : Verdict::nuanced,
                     "one flow per algorithm (TCP_CONGESTION), TCP_INFO; chart cwnd.svg"});
 }
 
