@@ -223,10 +223,7 @@ step_capture() {
   ((EUID != 0)) || as_root=(-Z root)  # as root tcpdump would switch to a user who may not write here
   side_start INT /dev/null "$pcap.log" "${NETLAB_IN_CLIENT[@]}" tcpdump -i nlc0 --immediate-mode -U -n -s 0 "${as_root[@]}" \
     -w "$pcap" "tcp port $DEFAULT_PORT"
-  for ((i = 0; i < 50; i++)); do
-    grep -q 'listening on' "$pcap.log" 2>/dev/null && return 0
-    sleep 0.1
-  done
+  tcpdump_listening "$pcap.log" "${SIDE_PIDS[-1]#*:}" && return 0
   warn "tcpdump on nlc0 did not start: $(tail -n 1 "$pcap.log" 2>/dev/null)"
 }
 

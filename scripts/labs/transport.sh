@@ -92,11 +92,7 @@ step_capture_start() {
   STEP_CAPTURE_PID=$!
   STEP_CAPTURE_FILE=$file
   register_pid "$STEP_CAPTURE_PID" INT
-  for ((i = 0; i < 50; i++)); do
-    grep -q 'listening on' "$file.log" 2>/dev/null && return 0
-    pid_running "$STEP_CAPTURE_PID" || break
-    sleep 0.1
-  done
+  tcpdump_listening "$file.log" "$STEP_CAPTURE_PID" && return 0
   warn "tcpdump for ${file##*/} did not start: $(tail -n 1 "$file.log" 2>/dev/null)"
   step_capture_stop
 }

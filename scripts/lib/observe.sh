@@ -122,6 +122,18 @@ capture_blocker() {
   fi
 }
 
+# tcpdump_listening LOG PID: true once the tcpdump writing its messages to
+# LOG says it is listening (at most 5 s); false when it exits first or never does.
+tcpdump_listening() {
+  local log=$1 pid=$2 i
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'listening on' "$log" 2>/dev/null && return 0
+    pid_running "$pid" || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # capture_start PORT DIR: tcpdump on lo for the port into DIR/capture.pcap.
 # Sets NETLAB_CAPTURE_PID, or NETLAB_CAPTURE_SKIPPED with the reason.
 capture_start() {
@@ -137,11 +149,7 @@ capture_start() {
     "tcp port $port or udp port $port" 2>"$dir/tcpdump.log" </dev/null &
   NETLAB_CAPTURE_PID=$!
   register_pid "$NETLAB_CAPTURE_PID" INT
-  for ((i = 0; i < 50; i++)); do
-    grep -q 'listening on' "$dir/tcpdump.log" 2>/dev/null && return 0
-    pid_running "$NETLAB_CAPTURE_PID" || break
-    sleep 0.1
-  done
+  tcpdump_listening "$dir/tcpdump.log" "$NETLAB_CAPTURE_PID" && return 0
   release_pid "$NETLAB_CAPTURE_PID" INT || true
   NETLAB_CAPTURE_PID=""
   NETLAB_CAPTURE_SKIPPED="tcpdump did not start: $(tail -n 1 "$dir/tcpdump.log" 2>/dev/null)"

@@ -34,11 +34,7 @@ wire_capture_start() {
     "tcp port $DEFAULT_PORT" 2>"$WIRE_CAPTURE_FILE.log" </dev/null &
   WIRE_CAPTURE_PID=$!
   register_pid "$WIRE_CAPTURE_PID" INT
-  for ((i = 0; i < 50; i++)); do
-    grep -q 'listening on' "$WIRE_CAPTURE_FILE.log" 2>/dev/null && return 0
-    pid_running "$WIRE_CAPTURE_PID" || break
-    sleep 0.1
-  done
+  tcpdump_listening "$WIRE_CAPTURE_FILE.log" "$WIRE_CAPTURE_PID" && return 0
   warn "tcpdump on nlc0 did not start: $(tail -n 1 "$WIRE_CAPTURE_FILE.log" 2>/dev/null)"
   wire_capture_stop
   WIRE_CAPTURE_FILE=""
