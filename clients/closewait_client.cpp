@@ -9,11 +9,11 @@
 //     or TIME_WAIT (the server did close);
 //   - the server's open file descriptors before and after (its STATUS line).
 // --bug leaves N CLOSE_WAIT and N more descriptors; --fixed leaves none.
-#include "netlab/lifecycle.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
+#include "kernel/lifecycle.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

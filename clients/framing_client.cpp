@@ -11,14 +11,14 @@
 //                      the server counts and checksums the frames and sends the
 //                      tally back at our end of stream; a bulk transfer.
 // The verdicts come from those counts, measured in this run.
-#include "netlab/boundaries.hpp"
-#include "netlab/codec.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
-#include "netlab/stats.hpp"
-#include "netlab/tcp_info.hpp"
+#include "proto/boundaries.hpp"
+#include "proto/codec.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+#include "io/stats.hpp"
+#include "kernel/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

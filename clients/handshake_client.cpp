@@ -16,14 +16,14 @@
 // netlab-wire (handshake/failures.hpp); --judge RUN.json then gives their
 // verdicts from the capture, the server's census and the wire's rule log.
 #include "handshake/failures.hpp"
-#include "netlab/lifecycle.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/netstat.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
-#include "netlab/syn.hpp"
-#include "netlab/tcp_info.hpp"
+#include "kernel/lifecycle.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "kernel/netstat.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+#include "kernel/syn.hpp"
+#include "kernel/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -11,12 +11,12 @@
 //                with close the server closes first, so the TIME_WAIT is the
 //                server's: the timewait lab, seen from HTTP.
 // Without any of the three, all three run. Verdicts come from this run's counts.
-#include "netlab/census.hpp"
-#include "netlab/http_basics.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
+#include "kernel/census.hpp"
+#include "proto/http_basics.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

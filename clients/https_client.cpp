@@ -10,11 +10,11 @@
 //   both derive the session key            -> Finished; checked by comparing the
 //                                             exporter digests of both ends
 // The verdicts come from that trace and that comparison, in this run.
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
-#include "netlab/tls.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+#include "tls/tls.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

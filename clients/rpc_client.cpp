@@ -7,13 +7,13 @@
 // writes and reads (headers and length prefixes included), times every call,
 // and checks that both transports gave the same results. Verdicts on "RPC
 // carries less" and "RPC is faster" come from the ratios measured here.
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
-#include "netlab/rpc_protocol.hpp"
-#include "netlab/stats.hpp"
-#include "netlab/codec.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+#include "proto/rpc_protocol.hpp"
+#include "io/stats.hpp"
+#include "proto/codec.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>

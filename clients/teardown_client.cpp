@@ -22,12 +22,12 @@
 //   old-segment         an old segment replayed into a new connection on the
 //                       same four-tuple (server --mode old-segment);
 //                       old-segment-bare: no TIME_WAIT (linger 0), no timestamps
-#include "netlab/lifecycle.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
-#include "netlab/tcp_info.hpp"
+#include "kernel/lifecycle.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+#include "kernel/tcp_info.hpp"
 #include "teardown/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>

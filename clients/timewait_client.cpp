@@ -10,13 +10,13 @@
 // *our* connections sit in TIME_WAIT on the client's side and on the server's
 // side, reads the TIME_WAIT timer to measure how long the state lasts, and
 // checks the note's claims against those numbers.
-#include "netlab/census.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/pool.hpp"
-#include "netlab/result.hpp"
-#include "netlab/stats.hpp"
+#include "kernel/census.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "io/pool.hpp"
+#include "program/result.hpp"
+#include "io/stats.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -15,13 +15,13 @@
 // back-off after a loss, two flows sharing, UDP beside TCP, one flow per
 // congestion-control algorithm (transport/congestion.hpp).
 // Every verdict is computed from what this run measured.
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
-#include "netlab/stats.hpp"
-#include "netlab/transport_kernel.hpp"
-#include "netlab/transport_message.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+#include "io/stats.hpp"
+#include "kernel/transport_kernel.hpp"
+#include "proto/transport_message.hpp"
 #include "transport/congestion.hpp"
 #include "transport/stream.hpp"
 

@@ -10,7 +10,7 @@ target_compile_definitions(netlab_options INTERFACE
   BOOST_ASIO_DISABLE_BOOST_BIND
   BOOST_ASIO_DISABLE_BOOST_DATE_TIME
   BOOST_ASIO_DISABLE_BOOST_REGEX
-  # Failed Boost assertions go to netlab's handler (common/src/boost_assert.cpp):
+  # Failed Boost assertions go to netlab's handler (common/program/boost_assert.cpp):
   # it aborts like assert() except for one assertion that is wrong in Boost 1.81.
   # The DEBUG variant keeps NDEBUG builds (default, release) free of Boost's
   # assertions, as assert() would; BOOST_ENABLE_ASSERT_HANDLER would turn them

@@ -10,13 +10,13 @@
 //            T ms is closed, whether the peer vanished or the code forgot it.
 // Protocol (one line per connection): "HELLO\n" -> "OK <n>\n", then the client
 // closes; "STATUS\n" -> one JSON line (open fds, connections held), then we close.
-#include "netlab/lifecycle.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/result.hpp"
+#include "kernel/lifecycle.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "io/serve.hpp"
+#include "program/result.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

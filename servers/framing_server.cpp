@@ -16,14 +16,14 @@
 // maximum, stream cut inside a frame) gets one log line and its connection
 // closed; every other connection keeps being served. So does one that moves
 // no byte for --idle-timeout (default 300 s).
-#include "netlab/codec.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/result.hpp"
-#include "netlab/stats.hpp"
+#include "proto/codec.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "io/serve.hpp"
+#include "program/result.hpp"
+#include "io/stats.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

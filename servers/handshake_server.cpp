@@ -17,13 +17,13 @@
 //                        (SYN-RECV, ESTAB, gone) with CLOCK_MONOTONIC times, next
 //                        to the time of every accept(): a half-open connection
 //                        the kernel dropped is one that never reached accept()
-#include "netlab/census.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/result.hpp"
-#include "netlab/serve.hpp"
+#include "kernel/census.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "program/result.hpp"
+#include "io/serve.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

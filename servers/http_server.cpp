@@ -14,15 +14,15 @@
 // its headers one byte at a time (slowloris) is cut off, not waited for.
 // Every response says which connection and which request on it it answers
 // (X-Netlab-Connection, X-Netlab-Request): keep-alive made visible.
-#include "netlab/http_basics.hpp"
-#include "netlab/http_routes.hpp"
-#include "netlab/http_session.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/result.hpp"
+#include "proto/http_basics.hpp"
+#include "proto/http_routes.hpp"
+#include "proto/http_session.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "io/serve.hpp"
+#include "program/result.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

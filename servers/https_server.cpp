@@ -12,13 +12,13 @@
 // from the session, so the client can prove both ends derived the same keys.
 // A peer that sends non-TLS bytes, leaves mid-handshake, sends nothing, or
 // rejects our certificate gets one log line; everyone else keeps being served.
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/result.hpp"
-#include "netlab/tls.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "io/serve.hpp"
+#include "program/result.hpp"
+#include "tls/tls.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -15,13 +15,13 @@
 // the server must count them as corrupt. Control messages ("done") wait until
 // every delayed datagram has gone, so they never overtake the data.
 // One client at a time: replies go to the last client that sent data.
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/result.hpp"
-#include "netlab/transport_kernel.hpp"
-#include "netlab/transport_message.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "program/result.hpp"
+#include "kernel/transport_kernel.hpp"
+#include "proto/transport_message.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

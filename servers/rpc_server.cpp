@@ -13,17 +13,17 @@
 // Bad input never stops the server: an unknown method id, a bad field or
 // invalid JSON get an error answer; an oversized frame or body, a frame too
 // short to hold an id, or a stream cut inside a frame close that connection only.
-#include "netlab/codec.hpp"
-#include "netlab/http_basics.hpp"
-#include "netlab/http_routes.hpp"
-#include "netlab/http_session.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/result.hpp"
-#include "netlab/rpc_protocol.hpp"
+#include "proto/codec.hpp"
+#include "proto/http_basics.hpp"
+#include "proto/http_routes.hpp"
+#include "proto/http_session.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "io/serve.hpp"
+#include "program/result.hpp"
+#include "proto/rpc_protocol.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

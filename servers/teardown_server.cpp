@@ -28,13 +28,13 @@
 // end of the connection from client port N, as JSON.
 // A connection that moves no byte for --idle-timeout (default 300 s) is closed;
 // the pauses a request asks for do not count as idle.
-#include "netlab/lifecycle.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/result.hpp"
+#include "kernel/lifecycle.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "io/serve.hpp"
+#include "program/result.hpp"
 #include "teardown/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>

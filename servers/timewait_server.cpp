@@ -13,13 +13,13 @@
 //                     not reuse it.
 // A malformed request gets "ERR ..." and that connection is closed; every
 // other connection keeps being served.
-#include "netlab/census.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/result.hpp"
+#include "kernel/census.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "io/serve.hpp"
+#include "program/result.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

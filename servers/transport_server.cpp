@@ -13,14 +13,14 @@
 // socket's drop count (SO_RXQ_OVFL) and /proc/net/snmp counts UdpRcvbufErrors,
 // so the report sets our loss against the kernel's own count.
 // A TCP connection that moves no byte for --idle-timeout (default 300 s) is closed.
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/result.hpp"
-#include "netlab/transport_kernel.hpp"
-#include "netlab/transport_message.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
+#include "io/serve.hpp"
+#include "program/result.hpp"
+#include "kernel/transport_kernel.hpp"
+#include "proto/transport_message.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

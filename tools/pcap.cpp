@@ -15,9 +15,9 @@
 //   analysis FILE each classified TCP segment: frame number and classes
 // It reads pcap and pcapng (tcpdump -w, Wireshark, any link type libpcap
 // knows and netlab decodes) through libpcap and opens no socket.
-#include "netlab/capture.hpp"
-#include "netlab/ladder.hpp"
-#include "netlab/options.hpp"
+#include "capture/capture.hpp"
+#include "capture/ladder.hpp"
+#include "program/options.hpp"
 
 #include <boost/json.hpp>
 

@@ -6,7 +6,7 @@
 //   checks  FILE              one tab-separated line per check: step, id, verdict, note, observed, evidence
 //   chart   SS_CSV [--svg F]  sparklines of the socket states over time (ss.csv), and an SVG chart
 // It reads files only; it opens no socket.
-#include "netlab/options.hpp"
+#include "program/options.hpp"
 
 #include <boost/json.hpp>
 

@@ -10,9 +10,9 @@
 // rule log); the judge then reads every piece of evidence — this record, the
 // server's JSON (accepts, census timeline), the wire's stats (rule log) and
 // the capture on the client's link — and gives the verdicts.
-#include "netlab/net.hpp"
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
 
 #include <string>
 

@@ -4,7 +4,7 @@
 // verdict names what was seen, and what was missing when it is not confirmed.
 #include "failures.hpp"
 
-#include "netlab/pcap.hpp"
+#include "capture/pcap.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

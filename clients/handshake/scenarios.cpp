@@ -3,10 +3,10 @@
 // down when, on CLOCK_MONOTONIC.
 #include "failures.hpp"
 
-#include "netlab/census.hpp"
-#include "netlab/lifecycle.hpp"
-#include "netlab/syn.hpp"
-#include "netlab/tcp_info.hpp"
+#include "kernel/census.hpp"
+#include "kernel/lifecycle.hpp"
+#include "kernel/syn.hpp"
+#include "kernel/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

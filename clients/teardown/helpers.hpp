@@ -2,7 +2,7 @@
 // What the teardown client's wire stories share (wire.cpp, old_segment.cpp).
 #include "wire.hpp"
 
-#include "netlab/net.hpp"
+#include "io/net.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>

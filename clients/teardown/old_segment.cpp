@@ -2,7 +2,7 @@
 // second reason for 2MSL): see wire.hpp.
 #include "helpers.hpp"
 
-#include "netlab/lifecycle.hpp"
+#include "kernel/lifecycle.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>

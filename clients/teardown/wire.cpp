@@ -1,11 +1,11 @@
 // The teardown stories that need a real path (netlab-wire): see wire.hpp.
 #include "helpers.hpp"
 
-#include "netlab/lifecycle.hpp"
-#include "netlab/logging.hpp"
-#include "netlab/net.hpp"
-#include "netlab/netstat.hpp"
-#include "netlab/tcp_info.hpp"
+#include "kernel/lifecycle.hpp"
+#include "program/logging.hpp"
+#include "io/net.hpp"
+#include "kernel/netstat.hpp"
+#include "kernel/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read.hpp>

@@ -4,8 +4,8 @@
 // TIME_WAIT socket, a simultaneous close, and an RST reaching TIME_WAIT
 // (RFC 1337). Each side sees only its own end in the census; the server's is
 // fetched from it afterwards ("report port=N").
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

@@ -3,9 +3,9 @@
 #include "cwnd.hpp"
 #include "stream.hpp"
 
-#include "netlab/readiness.hpp"
-#include "netlab/stats.hpp"
-#include "netlab/tcp_info.hpp"
+#include "program/readiness.hpp"
+#include "io/stats.hpp"
+#include "kernel/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>

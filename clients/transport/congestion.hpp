@@ -7,8 +7,8 @@
 //   udp         one flow beside a UDP sender at 1.5 x the bottleneck: UDP keeps its
 //               rate and loses at the queue, TCP backs off
 //   algorithms  one flow per congestion-control algorithm the kernel offers, on one chart
-#include "netlab/options.hpp"
-#include "netlab/result.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

@@ -1,6 +1,6 @@
 #include "stream.hpp"
 
-#include "netlab/transport_kernel.hpp"
+#include "kernel/transport_kernel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>

@@ -3,8 +3,8 @@
 // its scenarios (the numbered stream, the congestion experiment): pacing,
 // writes that count how often the kernel said "wait", the UDP "done"
 // exchange, and reading the server's report.
-#include "netlab/net.hpp"
-#include "netlab/transport_message.hpp"
+#include "io/net.hpp"
+#include "proto/transport_message.hpp"
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/json/object.hpp>

@@ -1,9 +1,9 @@
 // The teardown server's stories across netlab-wire: see wire.hpp.
 #include "wire.hpp"
 
-#include "netlab/lifecycle.hpp"
-#include "netlab/netstat.hpp"
-#include "netlab/tcp_info.hpp"
+#include "kernel/lifecycle.hpp"
+#include "kernel/netstat.hpp"
+#include "kernel/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -4,7 +4,7 @@
 // when the client's last ACK is lost), a close at an agreed instant (the FINs
 // cross), and "report port=N": what our census saw of our own end, for the
 // client in the other namespace.
-#include "netlab/net.hpp"
+#include "io/net.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>

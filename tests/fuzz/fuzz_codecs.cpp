@@ -2,7 +2,7 @@
 // picks the codec and how the input is cut into chunks (as reads would cut
 // it); the invariants are those the framing server relies on: every decoded
 // frame is within the cap, and after an error decoding stops for good.
-#include "netlab/codec.hpp"
+#include "proto/codec.hpp"
 
 #include <cstdint>
 #include <cstdlib>

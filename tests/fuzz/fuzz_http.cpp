@@ -8,16 +8,16 @@
 // ends the connection.
 //
 // The routing, the user check and the RPC calls are the servers' own code
-// (common/src/http_routes.cpp, which both servers call); this harness adds
+// (common/proto/http_routes.cpp, which both servers call); this harness adds
 // round-trip checks on what a request carries.
 //
 // Like every netlab target, built with BOOST_ENABLE_ASSERT_DEBUG_HANDLER (and without NDEBUG): a failed
 // Boost assertion aborts as assert() would, except one that is known to be
-// wrong in Boost 1.81 (common/src/boost_assert.cpp).
-#include "netlab/http_basics.hpp"
-#include "netlab/http_routes.hpp"
-#include "netlab/http_session.hpp"
-#include "netlab/rpc_protocol.hpp"
+// wrong in Boost 1.81 (common/program/boost_assert.cpp).
+#include "proto/http_basics.hpp"
+#include "proto/http_routes.hpp"
+#include "proto/http_session.hpp"
+#include "proto/rpc_protocol.hpp"
 
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -153,7 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!parser.is_done()) break;
     Request req = parser.release();
     check(req.body().size() <= max_body_bytes);
-    // What each server does with it: its own routes (common/src/http_routes.cpp).
+    // What each server does with it: its own routes (common/proto/http_routes.cpp).
     check_authorization(req);
     Response res;
     if (req.target().rfind("/rpc/", 0) == 0) {

@@ -6,9 +6,9 @@
 // the TCP analysis' classes) both ways (vector and streamed), and the ladder
 // renderer on every flow: text, Mermaid and SVG, TLS records named.
 // Bad input may throw std::runtime_error (the tool prints it), never crash.
-#include "netlab/capture.hpp"
-#include "netlab/ladder.hpp"
-#include "netlab/pcap.hpp"
+#include "capture/capture.hpp"
+#include "capture/ladder.hpp"
+#include "capture/pcap.hpp"
 
 #include <cstdint>
 #include <cstdio>

@@ -7,8 +7,8 @@
 //     re-encode to the same bytes;
 //   - as the JSON body of POST /rpc/<method> under each method name, and as a
 //     JSON answer: what parses must survive a round trip through the encoder.
-#include "netlab/codec.hpp"
-#include "netlab/rpc_protocol.hpp"
+#include "proto/codec.hpp"
+#include "proto/rpc_protocol.hpp"
 
 #include <cstdint>
 #include <cstdlib>

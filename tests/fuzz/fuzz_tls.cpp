@@ -5,7 +5,7 @@
 // rest is the message. decode_handshake / decode_alert must never read past it,
 // and what they decode must come out of it; the message also goes to
 // summarize_certificate as a DER certificate (OpenSSL's d2i_X509).
-#include "netlab/tls.hpp"
+#include "tls/tls.hpp"
 
 #include <algorithm>
 #include <cstdint>

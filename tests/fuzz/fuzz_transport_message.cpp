@@ -1,7 +1,7 @@
 // libFuzzer target: the transport lab's 32-byte message header, as a UDP
 // datagram (decode_datagram, peek_header) and as a TCP stream (StreamDecoder,
 // fed in chunks). A decoded message must re-encode to the same bytes.
-#include "netlab/transport_message.hpp"
+#include "proto/transport_message.hpp"
 
 #include <cstdint>
 #include <cstdlib>

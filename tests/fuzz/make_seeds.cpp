@@ -7,13 +7,13 @@
 // and every handshake message and alert of the https lab's TLS handshakes, run
 // in memory between two OpenSSL objects with the lab's own contexts and PKI.
 // Valid inputs take the fuzzer deep quickly; it finds the invalid ones itself.
-#include "netlab/codec.hpp"
-#include "netlab/http_basics.hpp"
-#include "netlab/pcap.hpp"
+#include "proto/codec.hpp"
+#include "proto/http_basics.hpp"
+#include "capture/pcap.hpp"
 #include "../capture/synthetic.hpp"
-#include "netlab/rpc_protocol.hpp"
-#include "netlab/tls.hpp"
-#include "netlab/transport_message.hpp"
+#include "proto/rpc_protocol.hpp"
+#include "tls/tls.hpp"
+#include "proto/transport_message.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>

@@ -6,8 +6,8 @@
 // that gets a reason from capture_blocker() prints it and skips.
 #include "process.hpp"
 
-#include "netlab/capture.hpp"
-#include "netlab/pcap.hpp"
+#include "capture/capture.hpp"
+#include "capture/pcap.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

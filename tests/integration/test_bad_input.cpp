@@ -14,10 +14,10 @@
 // message and serves again once one of the four has gone.
 #include "process.hpp"
 
-#include "netlab/codec.hpp"
-#include "netlab/rpc_protocol.hpp"
-#include "netlab/serve.hpp"
-#include "netlab/transport_message.hpp"
+#include "proto/codec.hpp"
+#include "proto/rpc_protocol.hpp"
+#include "io/serve.hpp"
+#include "proto/transport_message.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -373,7 +373,7 @@ std::vector<Case> catalogue() {
       {"a chunked body whose last chunk is trickled a byte at a time",
        [](const Lab&, std::uint16_t port) {
          // Beast 1.81 asserted on this (boostorg/beast#2861) and aborted every
-         // Debug build of the HTTP servers: common/src/boost_assert.cpp. For
+         // Debug build of the HTTP servers: common/program/boost_assert.cpp. For
          // the other servers it is one more kind of garbage.
          auto s = connect_to(port);
          for (const char* piece : {"POST /rpc/get HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"

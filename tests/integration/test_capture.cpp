@@ -3,8 +3,8 @@
 // read them back. Needs root and tcpdump; skipped (77) otherwise.
 #include "process.hpp"
 
-#include "netlab/capture.hpp"
-#include "netlab/ladder.hpp"
+#include "capture/capture.hpp"
+#include "capture/ladder.hpp"
 
 #include <catch2/catch.hpp>
 

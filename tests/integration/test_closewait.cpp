@@ -3,7 +3,7 @@
 // taken from here and against the server's /proc/<pid>/fd.
 #include "process.hpp"
 
-#include "netlab/census.hpp"
+#include "kernel/census.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

@@ -3,7 +3,7 @@
 // plain socket must close only the offending connection.
 #include "process.hpp"
 
-#include "netlab/codec.hpp"
+#include "proto/codec.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

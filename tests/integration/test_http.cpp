@@ -6,7 +6,7 @@
 #include "lifecycle_capture.hpp"
 #include "process.hpp"
 
-#include "netlab/census.hpp"
+#include "kernel/census.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

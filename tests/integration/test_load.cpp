@@ -7,10 +7,10 @@
 // on to the server), or skips (exit 77) saying why.
 #include "process.hpp"
 
-#include "netlab/census.hpp"
-#include "netlab/codec.hpp"
-#include "netlab/rpc_protocol.hpp"
-#include "netlab/transport_message.hpp"
+#include "kernel/census.hpp"
+#include "proto/codec.hpp"
+#include "proto/rpc_protocol.hpp"
+#include "proto/transport_message.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

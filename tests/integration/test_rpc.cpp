@@ -6,8 +6,8 @@
 #include "lifecycle_capture.hpp"
 #include "process.hpp"
 
-#include "netlab/codec.hpp"
-#include "netlab/rpc_protocol.hpp"
+#include "proto/codec.hpp"
+#include "proto/rpc_protocol.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

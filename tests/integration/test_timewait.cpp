@@ -5,8 +5,8 @@
 #include "lifecycle_capture.hpp"
 #include "process.hpp"
 
-#include "netlab/census.hpp"
-#include "netlab/transport_kernel.hpp"
+#include "kernel/census.hpp"
+#include "kernel/transport_kernel.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

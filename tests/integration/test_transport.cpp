@@ -5,9 +5,9 @@
 #include "lifecycle_capture.hpp"
 #include "process.hpp"
 
-#include "netlab/readiness.hpp"
-#include "netlab/transport_kernel.hpp"
-#include "netlab/transport_message.hpp"
+#include "program/readiness.hpp"
+#include "kernel/transport_kernel.hpp"
+#include "proto/transport_message.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

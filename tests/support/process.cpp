@@ -1,6 +1,6 @@
 #include "process.hpp"
 
-#include "netlab/readiness.hpp"
+#include "program/readiness.hpp"
 
 #include <boost/json/parse.hpp>
 

@@ -2,7 +2,7 @@
 // in ESTAB, TIME-WAIT, CLOSE-WAIT, FIN-WAIT-2 and LISTEN, and count them.
 #include <catch2/catch.hpp>
 
-#include "netlab/census.hpp"
+#include "kernel/census.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>

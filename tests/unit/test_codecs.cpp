@@ -1,7 +1,7 @@
 // The codecs must give the same frames whatever the chunking of the stream:
 // that is the whole point of framing over a byte stream.
-#include "netlab/codec.hpp"
-#include "netlab/stats.hpp"
+#include "proto/codec.hpp"
+#include "io/stats.hpp"
 
 #include <catch2/catch.hpp>
 

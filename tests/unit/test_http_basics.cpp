@@ -1,8 +1,8 @@
 // Basic authentication and the Date header: known vectors from the RFCs;
 // rendering a message in one piece (http_session::render) against Beast's own
 // ostream output.
-#include "netlab/http_basics.hpp"
-#include "netlab/http_session.hpp"
+#include "proto/http_basics.hpp"
+#include "proto/http_session.hpp"
 
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>

@@ -1,11 +1,11 @@
-// write_all and BlockingSocket (netlab/net.hpp) on a real loopback pair:
+// write_all and BlockingSocket (io/net.hpp) on a real loopback pair:
 // write_all's inline send, its fall-back to async_write when the socket cannot
 // take all the bytes now, and the errors of either path; BlockingSocket's
 // transfers, its bounded wait, the end of the stream and a peer that has gone.
 #include <catch2/catch.hpp>
 
-#include "netlab/net.hpp"
-#include "netlab/stats.hpp"
+#include "io/net.hpp"
+#include "io/stats.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -1,7 +1,7 @@
 // The shared options: defaults, the lab's default port, usage errors (exit 2),
 // and the readiness file that scripts and tests wait for.
-#include "netlab/options.hpp"
-#include "netlab/readiness.hpp"
+#include "program/options.hpp"
+#include "program/readiness.hpp"
 
 #include <catch2/catch.hpp>
 

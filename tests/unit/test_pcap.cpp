@@ -2,9 +2,9 @@
 // three and in four segments, a half-close, an RST, a retransmission, a zero
 // window, TLS records, UDP datagrams and ICMP port unreachables. The reader,
 // the facts and the ladders are checked on them.
-#include "netlab/capture.hpp"
-#include "netlab/ladder.hpp"
-#include "netlab/pcap.hpp"
+#include "capture/capture.hpp"
+#include "capture/ladder.hpp"
+#include "capture/pcap.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // The result JSON keeps the schema of DESIGN.md.
-#include "netlab/result.hpp"
+#include "program/result.hpp"
 
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>

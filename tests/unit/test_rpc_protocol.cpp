@@ -1,8 +1,8 @@
 // The rpc lab's frames: exact bytes on the wire, decoding one byte at a time
 // through LengthHeaderCodec, every truncation and every bad field refused with
 // an answerable error, and the same outcome whichever encoding carries a call.
-#include "netlab/codec.hpp"
-#include "netlab/rpc_protocol.hpp"
+#include "proto/codec.hpp"
+#include "proto/rpc_protocol.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -4,8 +4,8 @@
 // pcapng, and bad files (truncated, a record longer than the snap length,
 // unknown pcapng blocks, a billion-byte sequence jump).
 #include "../capture/synthetic.hpp"
-#include "netlab/capture.hpp"
-#include "netlab/pcap.hpp"
+#include "capture/capture.hpp"
+#include "capture/pcap.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // TCP_INFO on a real loopback connection: what the kernel knows about it.
 #include <catch2/catch.hpp>
 
-#include "netlab/tcp_info.hpp"
+#include "kernel/tcp_info.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>

@@ -3,7 +3,7 @@
 // reading past it. And the lab's PKI, generated into a temporary folder.
 #include "process.hpp"
 
-#include "netlab/tls.hpp"
+#include "tls/tls.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // The transport lab's message header and the receiver's accounting, on
 // hand-made bytes and hand-made sequences: no sockets.
-#include "netlab/transport_kernel.hpp"
-#include "netlab/transport_message.hpp"
+#include "kernel/transport_kernel.hpp"
+#include "proto/transport_message.hpp"
 
 #include <catch2/catch.hpp>
 

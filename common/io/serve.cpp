@@ -1,0 +1,197 @@
+#include "io/serve.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/write.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace netlab {
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Descriptors kept back from the connection limit: the listener, the logs, the
+// event loop, files a server opens now and then, and the lingering refusals.
+constexpr std::size_t max_lingering_refusals = 32;
+constexpr std::size_t reserved_fds = 32 + max_lingering_refusals;
+
+std::size_t fd_room() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return std::numeric_limits<std::size_t>::max();
+  const auto soft = static_cast<std::size_t>(limit.rlim_cur);
+  return soft > reserved_fds ? soft - reserved_fds : 1;
+}
+
+}  // namespace
+
+std::string refusal_bytes(Refusal style, std::size_t max) {
+  const std::string why = "the server already serves its maximum of " + std::to_string(max) +
+                          " connections (--max-connections); try again later";
+  switch (style) {
+    case Refusal::http_503: {
+      const std::string body = "503 Service Unavailable: " + why + "\n";
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + body;
+    }
+    case Refusal::tls_alert:
+      // An alert record before any handshake travels in plaintext: content type
+      // 21 (alert), version 3,3, length 2, level 2 (fatal), 80 (internal_error).
+      return std::string("\x15\x03\x03\x00\x02\x02\x50", 7);
+    case Refusal::text_line:
+      break;
+  }
+  return "ERR server busy: " + why + "\n";
+}
+
+ConnectionLimit::ConnectionLimit(std::size_t max, Refusal style) : requested_(max), max_(max) {
+  if (max_ > 0) {
+    const std::size_t room = fd_room();
+    if (max_ > room) {
+      max_ = room;
+      spdlog::info("at most {} connections at once, not {}: RLIMIT_NOFILE leaves room for no more (ulimit -n)",
+                   max_, requested_);
+    }
+  }
+  refusal_ = refusal_bytes(style, max_);
+}
+
+std::optional<ConnectionLimit::Slot> ConnectionLimit::admit(tcp::socket& socket) {
+  if (max_ == 0 || live_ < max_) return Slot(*this);
+  ++refused_;
+  // One line for the first refusal, then at most one a second, however many come.
+  const auto now = Clock::now();
+  if (refused_ == 1 || now - last_log_ >= std::chrono::seconds(1)) {
+    const std::string more =
+        refused_since_log_ > 0 ? " (" + std::to_string(refused_since_log_) + " more refused since the last line)" : "";
+    spdlog::warn("refusing {}: {} connections open, the maximum (--max-connections {}){}",
+                 describe_connection(socket), live_, max_, more);
+    last_log_ = now;
+    refused_since_log_ = 0;
+  } else {
+    ++refused_since_log_;
+  }
+  if (lingering_ >= max_lingering_refusals) {
+    // A flood: say it without waiting for anything, and close at once. A fresh
+    // socket's send buffer is empty, so the few bytes go out whole.
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(refusal_), ignored);
+    socket.close(ignored);
+    return std::nullopt;
+  }
+  ++lingering_;
+  const auto executor = socket.get_executor();
+  asio::co_spawn(executor, refuse(std::move(socket)), log_session_failure);
+  return std::nullopt;
+}
+
+namespace {
+
+// Send the refusal, then our FIN, then read and drop what the client still
+// sends until its FIN: closing with unread bytes would make the kernel send an
+// RST, which can destroy the refusal before the client has read it.
+asio::awaitable<void> send_then_drain(tcp::socket& socket, const std::string& refusal) {
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(refusal), use_tuple);
+  if (ec) co_return;
+  boost::system::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  char sink[4096];
+  for (int reads = 0; reads < 64; ++reads) {
+    auto [read_ec, got] = co_await socket.async_read_some(asio::buffer(sink), use_tuple);
+    if (read_ec) break;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> ConnectionLimit::refuse(tcp::socket socket) {
+  co_await finish_within(send_then_drain(socket, refusal_), 1.0);
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  --lingering_;
+}
+
+// ---- the idle timeout ----------------------------------------------------------
+
+struct IdleTimeout::State {
+  State(tcp::socket& s, Clock::duration t, std::string w)
+      : timer(s.get_executor()), socket(&s), timeout(t), last_touch(Clock::now()), who(std::move(w)) {}
+  asio::steady_timer timer;
+  tcp::socket* socket;  // nullptr once the IdleTimeout is gone
+  Clock::duration timeout;
+  Clock::time_point last_touch;
+  int busy = 0;
+  bool expired = false;
+  std::string who;
+};
+
+namespace {
+
+// How long ago the kernel last received or sent data on `socket`.
+Clock::duration kernel_quiet_for(tcp::socket& socket) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0)
+    return Clock::duration::max();
+  return std::chrono::milliseconds(std::min(info.tcpi_last_data_recv, info.tcpi_last_data_sent));
+}
+
+void watch(const std::shared_ptr<IdleTimeout::State>& state, Clock::duration after) {
+  state->timer.expires_after(after);
+  state->timer.async_wait([state](boost::system::error_code ec) {
+    if (ec || !state->socket || !state->socket->is_open()) return;
+    const auto now = Clock::now();
+    if (state->busy > 0) state->last_touch = now;
+    const auto quiet = std::min(now - state->last_touch, kernel_quiet_for(*state->socket));
+    if (quiet < state->timeout) {
+      watch(state, state->timeout - quiet);
+      return;
+    }
+    state->expired = true;
+    spdlog::warn("{}: no bytes in or out for {:g} s — closing (--idle-timeout)", state->who,
+                 std::chrono::duration<double>(state->timeout).count());
+    boost::system::error_code ignored;
+    state->socket->close(ignored);
+  });
+}
+
+}  // namespace
+
+IdleTimeout::IdleTimeout(tcp::socket& socket, double seconds, std::string who) {
+  if (seconds <= 0) return;
+  const auto timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  state_ = std::make_shared<State>(socket, timeout, std::move(who));
+  watch(state_, timeout);
+}
+
+IdleTimeout::~IdleTimeout() {
+  if (!state_) return;
+  state_->socket = nullptr;
+  state_->timer.cancel();
+}
+
+void IdleTimeout::touch() {
+  if (state_) state_->last_touch = Clock::now();
+}
+
+bool IdleTimeout::expired() const { return state_ && state_->expired; }
+
+IdleTimeout::Busy::Busy(IdleTimeout& idle) : idle_(idle) {
+  if (idle_.state_) ++idle_.state_->busy;
+}
+
+IdleTimeout::Busy::~Busy() {
+  if (!idle_.state_) return;
+  --idle_.state_->busy;
+  idle_.state_->last_touch = Clock::now();
+}
+
+}  // namespace netlab

@@ -1,0 +1,59 @@
+#include "program/result.hpp"
+#include "program/readiness.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <iostream>
+#include <sstream>
+
+namespace netlab {
+
+std::string_view to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::confirmed: return "confirmed";
+    case Verdict::refuted: return "refuted";
+    case Verdict::nuanced: return "nuanced";
+    case Verdict::skipped: return "skipped";
+  }
+  return "skipped";
+}
+
+Result::Result(std::string lab, std::string role) : lab_(std::move(lab)), role_(std::move(role)) {}
+
+void Result::add_check(Check check) { checks_.push_back(std::move(check)); }
+
+boost::json::value Result::to_json() const {
+  boost::json::array checks;
+  for (const auto& c : checks_) {
+    checks.push_back(boost::json::object{{"id", c.id},
+                                         {"note", c.note},
+                                         {"expected", c.expected},
+                                         {"observed", c.observed},
+                                         {"verdict", to_string(c.verdict)},
+                                         {"evidence", c.evidence}});
+  }
+  return boost::json::object{{"lab", lab_},           {"role", role_},
+                             {"params", params_},     {"observed", observed_},
+                             {"checks", std::move(checks)}};
+}
+
+void Result::write(const std::string& path) const {
+  if (path.empty()) return;
+  const std::string text = boost::json::serialize(to_json()) + "\n";
+  if (path == "-") {
+    std::cout << text << std::flush;
+    return;
+  }
+  write_file_atomically(path, text);
+}
+
+std::string render_checks(const std::vector<Check>& checks) {
+  std::ostringstream out;
+  for (const auto& c : checks) {
+    out << "  [" << to_string(c.verdict) << "] " << c.note << "\n"
+        << "      observed: " << c.observed << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace netlab
