@@ -156,25 +156,25 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
                              " server sockets in CLOSE_WAIT, server descriptors " +
                              (fd_growth >= 0 ? "+" : "") + std::to_string(fd_growth);
   const bool matches = close_wait == expected_close_wait && fd_growth == static_cast<long>(expected_close_wait);
-  result.add_check({"close-wait-means-not-closed", "CLOSE_WAIT: the peer has closed, the local application has not",
-                    bug ? "server --bug: N CLOSE_WAIT and N more descriptors"
+  result.add_check({.id = "close-wait-means-not-closed", .claim = "CLOSE_WAIT: the peer has closed, the local application has not",
+                    .expected = bug ? "server --bug: N CLOSE_WAIT and N more descriptors"
                         : "server --fixed: 0 CLOSE_WAIT, no descriptor left",
-                    counts, matches ? Verdict::confirmed : Verdict::refuted,
-                    "census of the server's sockets for our " + std::to_string(n) +
+                    .observed = counts, .verdict = matches ? Verdict::confirmed : Verdict::refuted,
+                    .evidence = "census of the server's sockets for our " + std::to_string(n) +
                         " ports after our close(); the server's /proc/self/fd before and after"});
   if (bug)
-    result.add_check({"close-wait-is-not-sending", "CLOSE_WAIT is waiting for the remaining data to be sent",
-                      "CLOSE_WAIT sockets with data still queued to send",
-                      std::to_string(close_wait_later) + " still in CLOSE_WAIT after " +
+    result.add_check({.id = "close-wait-is-not-sending", .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
+                      .expected = "CLOSE_WAIT sockets with data still queued to send",
+                      .observed = std::to_string(close_wait_later) + " still in CLOSE_WAIT after " +
                           std::to_string(config.observe.count()) + " ms with " + std::to_string(send_queue) +
                           " bytes queued to send: it lasts until the application calls close()",
-                      close_wait_later > 0 && send_queue == 0 ? Verdict::refuted : Verdict::nuanced,
-                      "Send-Q of the CLOSE_WAIT sockets in the census, twice, " +
+                      .verdict = close_wait_later > 0 && send_queue == 0 ? Verdict::refuted : Verdict::nuanced,
+                      .evidence = "Send-Q of the CLOSE_WAIT sockets in the census, twice, " +
                           std::to_string(config.observe.count()) + " ms apart"});
   else
-    result.add_check({"close-wait-is-not-sending", "CLOSE_WAIT is waiting for the remaining data to be sent",
-                      "a CLOSE_WAIT that lasts with nothing to send", "the server closed at once: nothing to watch",
-                      Verdict::skipped, "run the server with --bug to watch a CLOSE_WAIT that lasts"});
+    result.add_check({.id = "close-wait-is-not-sending", .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
+                      .expected = "a CLOSE_WAIT that lasts with nothing to send", .observed = "the server closed at once: nothing to watch",
+                      .verdict = Verdict::skipped, .evidence = "run the server with --bug to watch a CLOSE_WAIT that lasts"});
 }
 
 void print_summary(const Result& result) {

@@ -11,14 +11,11 @@
 //                      the server counts and checksums the frames and sends the
 //                      tally back at our end of stream; a bulk transfer.
 // The verdicts come from those counts, measured in this run.
-#include "proto/boundaries.hpp"
-#include "proto/codec.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/result.hpp"
 #include "io/stats.hpp"
 #include "kernel/tcp_info.hpp"
+#include "program/client.hpp"
+#include "proto/boundaries.hpp"
+#include "proto/codec.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -26,6 +23,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
+#include <spdlog/spdlog.h>
 
 #include <deque>
 #include <type_traits>
@@ -52,10 +50,6 @@ struct Progress {
   std::size_t sent = 0;
   std::size_t received = 0;
 };
-
-std::runtime_error failure(std::string_view step, const boost::system::error_code& ec) {
-  return std::runtime_error(std::string(step) + ": " + ec.message());
-}
 
 // ---- raw: writes against reads ---------------------------------------------
 
@@ -143,11 +137,11 @@ awaitable<void> run_raw(tcp::socket& socket, const Config& config, Progress& pro
                               " reads merged several writes (up to " +
                               std::to_string(report.max_writes_in_one_read) + " in one), " +
                               std::to_string(report.split_writes) + " writes were split";
-  result.add_check({"write-is-not-read", "TCP is a byte stream: one write is not one read (粘包/拆包)",
-                    "reads that merge writes or writes split over reads",
-                    numbers,
-                    boundaries_lost ? Verdict::confirmed : Verdict::nuanced,
-                    boundaries_lost
+  result.add_check({.id = "write-is-not-read", .claim = "TCP is a byte stream: one write is not one read (粘包/拆包)",
+                    .expected = "reads that merge writes or writes split over reads",
+                    .observed = numbers,
+                    .verdict = boundaries_lost ? Verdict::confirmed : Verdict::nuanced,
+                    .evidence = boundaries_lost
                         ? "the server's read sizes against our write sizes, over the same byte stream (CRC-32 equal)"
                         : "every read matched one write in this run — the boundaries were kept by timing, "
                           "not by TCP; run with more or smaller messages, or --nodelay off"});
@@ -274,15 +268,15 @@ awaitable<void> run_echo(tcp::socket& socket, Codec codec, const Config& config,
 
   const bool restored = tally.intact == n && tally.mismatched == 0 && missing == 0;
   const bool delimiter = config.codec == CodecKind::delimiter;
-  result.add_check({delimiter ? "delimiter-restores-boundaries" : "length-restores-boundaries",
-                    delimiter ? "粘包的解决: a delimiter after each message restores the boundaries"
+  result.add_check({.id = delimiter ? "delimiter-restores-boundaries" : "length-restores-boundaries",
+                    .claim = delimiter ? "粘包的解决: a delimiter after each message restores the boundaries"
                               : "粘包的解决: a length header before each message restores the boundaries",
-                    std::to_string(n) + " of " + std::to_string(n) + " messages echoed intact, in order",
-                    std::to_string(tally.intact) + " of " + std::to_string(n) + " intact, " +
+                    .expected = std::to_string(n) + " of " + std::to_string(n) + " messages echoed intact, in order",
+                    .observed = std::to_string(tally.intact) + " of " + std::to_string(n) + " intact, " +
                         std::to_string(tally.mismatched) + " mismatched, " + std::to_string(missing) +
                         " missing, over " + std::to_string(tally.reads) + " reads",
-                    restored ? Verdict::confirmed : Verdict::refuted,
-                    "length and CRC-32C of every echoed frame compared, in order, with what was sent"});
+                    .verdict = restored ? Verdict::confirmed : Verdict::refuted,
+                    .evidence = "length and CRC-32C of every echoed frame compared, in order, with what was sent"});
 }
 
 // ---- --one-way: the server's tally against ours ----------------------------
@@ -314,12 +308,11 @@ awaitable<void> run_one_way(tcp::socket& socket, Codec codec, const Config& conf
   using namespace asio::experimental::awaitable_operators;
   try {
     co_await (send_messages(socket, codec, config, sent, progress, tally) && receive());
-  } catch (const std::exception& e) {
+  } catch (const StepError& e) {
     // A write that failed: the server closed on us (it logs why) before any tally.
-    const std::string what = e.what();
-    if (!reader_failed && what.rfind("write:", 0) == 0)
-      throw std::runtime_error(what + " — the server closed the connection without a tally; its log says why "
-                                      "(a frame over its --max-frame?)");
+    if (!reader_failed && e.step() == "write")
+      throw std::runtime_error(std::string(e.what()) + " — the server closed the connection without a tally; "
+                                                       "its log says why (a frame over its --max-frame?)");
     if (!reader_failed) throw;
   }
   if (reader_failed) std::rethrow_exception(reader_failed);
@@ -358,15 +351,15 @@ awaitable<void> run_one_way(tcp::socket& socket, Codec codec, const Config& conf
 
   const bool delimiter = config.codec == CodecKind::delimiter;
   const std::size_t n = config.messages;
-  result.add_check({delimiter ? "delimiter-restores-boundaries" : "length-restores-boundaries",
-                    delimiter ? "粘包的解决: a delimiter after each message restores the boundaries"
+  result.add_check({.id = delimiter ? "delimiter-restores-boundaries" : "length-restores-boundaries",
+                    .claim = delimiter ? "粘包的解决: a delimiter after each message restores the boundaries"
                               : "粘包的解决: a length header before each message restores the boundaries",
-                    std::to_string(n) + " frames counted by the server, with our sizes and bytes",
-                    std::to_string(frames) + " frames counted, " + std::to_string(number("payload_bytes")) + " of " +
+                    .expected = std::to_string(n) + " frames counted by the server, with our sizes and bytes",
+                    .observed = std::to_string(frames) + " frames counted, " + std::to_string(number("payload_bytes")) + " of " +
                         std::to_string(payload_bytes) + " payload bytes, frame tally (sizes and CRC-32C) " +
                         (same_tally ? "equal" : "different"),
-                    same ? Verdict::confirmed : Verdict::refuted,
-                    "--one-way: the server's frame count and its tally of every frame's size and CRC-32C, "
+                    .verdict = same ? Verdict::confirmed : Verdict::refuted,
+                    .evidence = "--one-way: the server's frame count and its tally of every frame's size and CRC-32C, "
                     "against ours"});
 }
 
@@ -401,32 +394,31 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Prog
   spdlog::info("DOWN {}", who);
 }
 
-void print_summary(const Config& config, const Result& result) {
+void print_summary(std::ostream& out, const Config& config, const Result& result) {
   const auto& o = result.observed();
-  std::cout << "netlab-framing-client --codec " << codec_name(config.codec) << ": " << config.messages
+  out << "netlab-framing-client --codec " << codec_name(config.codec) << ": " << config.messages
             << " messages of " << config.min_size << ".." << config.max_size << " bytes"
             << (config.nodelay ? ", TCP_NODELAY" : "") << (config.one_way ? ", one-way" : "") << "\n";
   if (config.one_way)
-    std::cout << "  frames counted by the server " << o.at("frames_counted_by_server") << ", "
+    out << "  frames counted by the server " << o.at("frames_counted_by_server") << ", "
               << static_cast<long>(o.at("messages_per_s").as_double()) << " messages/s, "
               << static_cast<long>(o.at("payload_bytes_per_s").as_double() / 1e6) << " MB/s of payload\n";
   else if (config.codec == CodecKind::raw)
-    std::cout << "  writes " << o.at("writes") << ", server reads " << o.at("reads") << ", merged reads "
+    out << "  writes " << o.at("writes") << ", server reads " << o.at("reads") << ", merged reads "
               << o.at("merged_reads") << ", split writes " << o.at("split_writes") << ", exact reads "
               << o.at("exact_reads") << "\n";
   else
-    std::cout << "  echoed intact " << o.at("intact") << ", mismatches " << o.at("mismatches") << ", missing "
+    out << "  echoed intact " << o.at("intact") << ", mismatches " << o.at("mismatches") << ", missing "
               << o.at("missing") << ", " << static_cast<long>(o.at("messages_per_s").as_double())
               << " messages/s\n";
-  std::cout << render_checks(result.checks());
+  out << render_checks(result.checks());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The 粘包 lab's client: many small writes, then boundaries compared.", "netlab-framing-client");
-  CommonOptions options;
-  add_common_options(app, options, 7006, Role::client, 60);
+  ClientProgram program("framing", "The 粘包 lab's client: many small writes, then boundaries compared.", 7006, 60);
+  auto& app = program.app();
   Config config;
   app.add_option("--codec", config.codec, "raw | delimiter | length")
       ->transform(CLI::CheckedTransformer(codec_kinds()))
@@ -443,49 +435,26 @@ int main(int argc, char** argv) {
   app.add_flag("--nodelay", config.nodelay, "set TCP_NODELAY (turn Nagle's algorithm off)");
   app.add_flag("--one-way", config.one_way,
                "delimiter/length: no echo; compare the server's tally at the end (server: --one-way)");
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  if (config.one_way && config.codec == CodecKind::raw) {
-    std::cerr << "netlab-framing-client: --one-way needs --codec delimiter or length (raw is one-way already)\n";
-    return 2;
-  }
-  if (config.min_size > config.max_size) {
-    std::cerr << "netlab-framing-client: --min-size must not exceed --max-size (see --help)\n";
-    return 2;
-  }
-  if (config.codec == CodecKind::delimiter && config.max_size > DelimiterCodec::default_max_frame) {
-    std::cerr << "netlab-framing-client: --max-size is at most 65536 with --codec delimiter "
-                 "(the server's default --max-frame)\n";
-    return 2;
-  }
-  config.seed = options.seed;
-  init_logging("framing-client", options.log_level);
-
-  Result result("framing", "client");
-  result.params() = {{"codec", codec_name(config.codec)}, {"messages", config.messages},
-                     {"min_size", config.min_size},       {"max_size", config.max_size},
-                     {"nodelay", config.nodelay},         {"one_way", config.one_way},
-                     {"seed", config.seed}};
-  try {
-    resolve_client_port(options);
-    result.params()["port"] = options.port;
-    asio::io_context io;
+  program.check_usage([&] {
+    if (config.one_way && config.codec == CodecKind::raw)
+      throw UsageError("--one-way needs --codec delimiter or length (raw is one-way already)");
+    if (config.min_size > config.max_size) throw UsageError("--min-size must not exceed --max-size (see --help)");
+    if (config.codec == CodecKind::delimiter && config.max_size > DelimiterCodec::default_max_frame)
+      throw UsageError("--max-size is at most 65536 with --codec delimiter (the server's default --max-frame)");
+  });
+  return program.run(argc, argv, [&](ClientRun& run) {
+    config.seed = run.options().seed;
+    Result& result = run.result();
+    result.set_params(boost::json::object{{"codec", codec_name(config.codec)}, {"messages", config.messages},
+                                          {"min_size", config.min_size},       {"max_size", config.max_size},
+                                          {"nodelay", config.nodelay},         {"one_way", config.one_way},
+                                          {"seed", config.seed}});
     Progress progress;
-    if (!run_client(io, run_lab(options, config, progress, result), options.max_seconds))
-      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds): sent " +
-                               std::to_string(progress.sent) + ", received " + std::to_string(progress.received));
-    if (config.codec != CodecKind::raw && result.checks().front().verdict != Verdict::confirmed) {
-      print_summary(config, result);
-      result.write(options.json);
-      std::cerr << "netlab-framing-client: "
-                << (config.one_way ? "the server's tally did not match what was sent" : "echoes did not match what was sent")
-                << "\n";
-      return 1;
-    }
-    if (options.json != "-") print_summary(config, result);
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-framing-client: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.within(run_lab(run.options(), config, progress, result), [&] {
+      return "sent " + std::to_string(progress.sent) + ", received " + std::to_string(progress.received);
+    });
+    run.summary([&](std::ostream& out) { print_summary(out, config, result); });
+    if (config.codec != CodecKind::raw && result.checks().front().verdict != Verdict::confirmed)
+      run.fail(config.one_way ? "the server's tally did not match what was sent" : "echoes did not match what was sent");
+  });
 }

@@ -140,43 +140,43 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
     o["listen_overflows_delta"] = counters_after->overflows - counters_before->overflows;
     o["listen_drops_delta"] = counters_after->drops - counters_before->drops;
   }
-  result.add_check({"three-segments", "三次握手: the connection is established after three segments",
-                    "SYN, SYN-ACK, ACK: 3 segments per connect()",
-                    std::to_string(three_segment) + " of " + std::to_string(clean) +
+  result.add_check({.id = "three-segments", .claim = "三次握手: the connection is established after three segments",
+                    .expected = "SYN, SYN-ACK, ACK: 3 segments per connect()",
+                    .observed = std::to_string(three_segment) + " of " + std::to_string(clean) +
                         " connections without retransmission took 3 segments",
-                    clean == 0 ? Verdict::skipped : three_segment == clean ? Verdict::confirmed : Verdict::refuted,
-                    "TCP_INFO segs_out + segs_in of each socket when connect() returned"});
-  result.add_check({"kernel-handshake", "the handshake is done by the kernel, before accept()",
-                    "connect() returns while the connection waits in the accept queue",
-                    std::to_string(client_established) + " ESTAB here, " + std::to_string(server_established) +
+                    .verdict = clean == 0 ? Verdict::skipped : three_segment == clean ? Verdict::confirmed : Verdict::refuted,
+                    .evidence = "TCP_INFO segs_out + segs_in of each socket when connect() returned"});
+  result.add_check({.id = "kernel-handshake", .claim = "the handshake is done by the kernel, before accept()",
+                    .expected = "connect() returns while the connection waits in the accept queue",
+                    .observed = std::to_string(client_established) + " ESTAB here, " + std::to_string(server_established) +
                         " ESTAB at the server, accept queue " + std::to_string(queue_length) + " (backlog " +
                         std::to_string(backlog) + ")",
-                    queue_length == 0 ? Verdict::skipped
+                    .verdict = queue_length == 0 ? Verdict::skipped
                     : server_established > 0 && client_established > 0 ? Verdict::confirmed
                                                                          : Verdict::refuted,
-                    queue_length > 0 ? "census: the listener's Recv-Q is the accept queue"
+                    .evidence = queue_length > 0 ? "census: the listener's Recv-Q is the accept queue"
                                      : "the server accepted at once: run it with --no-accept or --accept-delay-ms"});
   // The kernel's own count must agree with the stalls we timed (when /proc/net/netstat could be read).
   const bool kernel_counted =
       !o.contains("listen_overflows_delta") || o["listen_overflows_delta"].to_number<long>() > 0;
   const bool overflowed = stalled > 0 && kernel_counted;
-  result.add_check({"backlog-bounds-queue", "a full accept queue makes new connections wait (backlog)",
-                    "connections beyond backlog + 1 stall; ListenOverflows grows",
-                    std::to_string(stalled) + " of " + std::to_string(config.connections) +
+  result.add_check({.id = "backlog-bounds-queue", .claim = "a full accept queue makes new connections wait (backlog)",
+                    .expected = "connections beyond backlog + 1 stall; ListenOverflows grows",
+                    .observed = std::to_string(stalled) + " of " + std::to_string(config.connections) +
                         " stalled (SYN retransmitted or timed out), ListenOverflows +" +
                         (o.contains("listen_overflows_delta") ? json::serialize(o["listen_overflows_delta"]) : "?"),
-                    overflowed ? Verdict::confirmed : stalled > 0 ? Verdict::nuanced : Verdict::skipped,
-                    overflowed ? "connect() timings and TCP_INFO retransmissions; /proc/net/netstat (namespace-wide)"
+                    .verdict = overflowed ? Verdict::confirmed : stalled > 0 ? Verdict::nuanced : Verdict::skipped,
+                    .evidence = overflowed ? "connect() timings and TCP_INFO retransmissions; /proc/net/netstat (namespace-wide)"
                                : "no connection stalled: use more connections than backlog + 1 against --no-accept"});
   std::set<std::uint32_t> distinct;
   for (const auto& isn : isns) distinct.insert(isn.at("client_isn").to_number<std::uint32_t>());
-  result.add_check({"isn-per-connection", "each connection starts from its own initial sequence number",
-                    "a different client ISN for every connection",
-                    isns.empty() ? isn_skipped
+  result.add_check({.id = "isn-per-connection", .claim = "each connection starts from its own initial sequence number",
+                    .expected = "a different client ISN for every connection",
+                    .observed = isns.empty() ? isn_skipped
                                  : std::to_string(distinct.size()) + " distinct of " + std::to_string(isns.size()),
-                    isns.empty() ? Verdict::skipped : distinct.size() == isns.size() ? Verdict::confirmed
+                    .verdict = isns.empty() ? Verdict::skipped : distinct.size() == isns.size() ? Verdict::confirmed
                                                                                       : Verdict::refuted,
-                    isns.empty() ? "the capture shows them (tcpdump -S)" : "TCP_REPAIR / TCP_QUEUE_SEQ before any data"});
+                    .evidence = isns.empty() ? "the capture shows them (tcpdump -S)" : "TCP_REPAIR / TCP_QUEUE_SEQ before any data"});
 }
 
 // ---- --stale-syn: an old duplicate SYN, from a port with no socket ----------
@@ -234,13 +234,13 @@ void run_stale_syn(const CommonOptions& options, Result& result) {
   std::string flags;
   for (const auto& s : segments) flags += (flags.empty() ? "" : ", ") + s.flag_text();
   const bool nothing = created == 0 && queue_after <= queue_before;
-  result.add_check({"stale-syn-rejected", "三次握手 lets the client reject an old duplicate SYN: no connection",
-                    "S, S., R and no connection at the server",
-                    "segments " + (flags.empty() ? std::string("none") : flags) + "; sockets at the server for it " +
+  result.add_check({.id = "stale-syn-rejected", .claim = "三次握手 lets the client reject an old duplicate SYN: no connection",
+                    .expected = "S, S., R and no connection at the server",
+                    .observed = "segments " + (flags.empty() ? std::string("none") : flags) + "; sockets at the server for it " +
                         std::to_string(created) + ", accept queue " + std::to_string(queue_before) + " -> " +
                         std::to_string(queue_after),
-                    syn_ack && rst && nothing ? Verdict::confirmed : !nothing ? Verdict::refuted : Verdict::nuanced,
-                    "a raw socket sees the segments; the census shows what the server's kernel kept"});
+                    .verdict = syn_ack && rst && nothing ? Verdict::confirmed : !nothing ? Verdict::refuted : Verdict::nuanced,
+                    .evidence = "a raw socket sees the segments; the census shows what the server's kernel kept"});
 }
 
 void print_summary(const Result& result) {
@@ -324,8 +324,8 @@ int main(int argc, char** argv) {
     const std::string raw_refused = config.stale_syn ? raw_socket_blocker() : std::string();
     if (!raw_refused.empty()) {
       std::cerr << "netlab-handshake-client: --stale-syn skipped: " << raw_refused << "\n";
-      result.add_check({"stale-syn-rejected", "三次握手 lets the client reject an old duplicate SYN: no connection",
-                        "S, S., R and no connection at the server", "not run", Verdict::skipped, raw_refused});
+      result.add_check({.id = "stale-syn-rejected", .claim = "三次握手 lets the client reject an old duplicate SYN: no connection",
+                        .expected = "S, S., R and no connection at the server", .observed = "not run", .verdict = Verdict::skipped, .evidence = raw_refused});
     } else if (config.stale_syn) {
       run_stale_syn(options, result);
     } else if (handshake::is_failure_mode(failure.mode)) {

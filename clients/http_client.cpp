@@ -180,28 +180,28 @@ awaitable<void> run_tour(const CommonOptions& options, const Config& config, std
   const std::size_t total = steps.size() + 1;
   result.observed()["tour"] = std::move(tour);
   result.observed()["tour_connections"] = connection_ids.size();
-  result.add_check({"status-codes", "http code: each route answers with the code the note gives it",
-                    "200 301 404 405 401 401 200 401 403 200 200, and 400 for a malformed request",
-                    std::to_string(matched) + " of " + std::to_string(total) + " answered as expected",
-                    matched == total ? Verdict::confirmed : Verdict::refuted, "status lines read back by Beast"});
+  result.add_check({.id = "status-codes", .claim = "http code: each route answers with the code the note gives it",
+                    .expected = "200 301 404 405 401 401 200 401 403 200 200, and 400 for a malformed request",
+                    .observed = std::to_string(matched) + " of " + std::to_string(total) + " answered as expected",
+                    .verdict = matched == total ? Verdict::confirmed : Verdict::refuted, .evidence = "status lines read back by Beast"});
   const bool unauthenticated = got["GET /private no credentials"] == 401 &&
                                got["GET /private " + wrong.user + " with a wrong password"] == 401 &&
                                got["GET /admin no credentials"] == 401 && got["GET /private " + config.reader.user] == 200;
-  result.add_check({"401-unauthenticated", "401 means unauthenticated: no or wrong credentials",
-                    "401 with no credentials and with a wrong password; 200 once the same user logs in",
-                    "no credentials " + std::to_string(got["GET /private no credentials"]) + ", wrong password " +
+  result.add_check({.id = "401-unauthenticated", .claim = "401 means unauthenticated: no or wrong credentials",
+                    .expected = "401 with no credentials and with a wrong password; 200 once the same user logs in",
+                    .observed = "no credentials " + std::to_string(got["GET /private no credentials"]) + ", wrong password " +
                         std::to_string(got["GET /private " + wrong.user + " with a wrong password"]) + ", " +
                         config.reader.user + " " + std::to_string(got["GET /private " + config.reader.user]),
-                    unauthenticated ? Verdict::confirmed : Verdict::refuted, "GET /private three ways"});
+                    .verdict = unauthenticated ? Verdict::confirmed : Verdict::refuted, .evidence = "GET /private three ways"});
   const unsigned as_reader = got["GET /admin " + config.reader.user];
   const unsigned as_admin = got["GET /admin " + config.admin.user];
   const bool forbidden = as_reader == 403 && as_admin == 200 && got["GET /private " + config.reader.user] == 200;
-  result.add_check({"403-forbidden", "403 means authenticated but forbidden",
-                    "/admin: 403 for " + config.reader.user + " (whose credentials work on /private), 200 for " +
+  result.add_check({.id = "403-forbidden", .claim = "403 means authenticated but forbidden",
+                    .expected = "/admin: 403 for " + config.reader.user + " (whose credentials work on /private), 200 for " +
                         config.admin.user,
-                    "/admin as " + config.reader.user + " " + std::to_string(as_reader) + ", as " + config.admin.user +
+                    .observed = "/admin as " + config.reader.user + " " + std::to_string(as_reader) + ", as " + config.admin.user +
                         " " + std::to_string(as_admin),
-                    forbidden ? Verdict::confirmed : Verdict::refuted, "GET /admin with each user's credentials"});
+                    .verdict = forbidden ? Verdict::confirmed : Verdict::refuted, .evidence = "GET /admin with each user's credentials"});
 }
 
 // ---- keep-alive against Connection: close ---------------------------------------
@@ -282,11 +282,11 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Re
       reused = reused && cl.connections == n && cl.server_connection_ids.size() == n;
       observed += "; Connection: close: " + describe_phase(cl);
     }
-    result.add_check({"keepalive-reuses-connection", "keep-alive reuses one connection for many requests",
-                      "1 connection for " + std::to_string(n) + " requests" +
+    result.add_check({.id = "keepalive-reuses-connection", .claim = "keep-alive reuses one connection for many requests",
+                      .expected = "1 connection for " + std::to_string(n) + " requests" +
                           (config.close ? ", " + std::to_string(n) + " with Connection: close" : ""),
-                      observed, reused ? Verdict::confirmed : Verdict::refuted,
-                      "connections opened by the client; X-Netlab-Connection ids answered by the server"});
+                      .observed = observed, .verdict = reused ? Verdict::confirmed : Verdict::refuted,
+                      .evidence = "connections opened by the client; X-Netlab-Connection ids answered by the server"});
   }
   if (config.close) {
     const bool per_request = cl.time_wait_server == cl.connections && cl.time_wait_client == 0;
@@ -294,15 +294,15 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Re
                            " TIME_WAIT on the server's side and " + std::to_string(cl.time_wait_client) + " on ours";
     if (config.keepalive)
       observed += "; keep-alive left " + std::to_string(ka.time_wait_server) + " and " + std::to_string(ka.time_wait_client);
-    result.add_check({"close-leaves-server-time-wait",
-                      "short connections pile up TIME_WAIT on the side that closes first — with Connection: close, the server",
-                      "one server-side TIME_WAIT per request with close" +
+    result.add_check({.id = "close-leaves-server-time-wait",
+                      .claim = "short connections pile up TIME_WAIT on the side that closes first — with Connection: close, the server",
+                      .expected = "one server-side TIME_WAIT per request with close" +
                           std::string(config.keepalive ? ", at most one (ours) with keep-alive" : ""),
-                      observed,
-                      per_request                                              ? Verdict::confirmed
+                      .observed = observed,
+                      .verdict = per_request                                              ? Verdict::confirmed
                       : cl.time_wait_server == 0 && cl.time_wait_client > 0 ? Verdict::refuted
                                                                               : Verdict::nuanced,
-                      per_request ? "socket census (sock_diag) of our own ephemeral ports, both ends"
+                      .evidence = per_request ? "socket census (sock_diag) of our own ephemeral ports, both ends"
                                   : "fewer than one per request: see net.ipv4.tcp_max_tw_buckets, or a close raced the census"});
   }
   if (config.keepalive && config.close && cl.rate() > 0) {
@@ -311,10 +311,10 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Re
     observed.precision(3);
     observed << "keep-alive " << ka.rate() << " requests/s, close " << cl.rate() << " requests/s (x" << ratio << ")";
     result.observed()["keepalive_rate_ratio"] = ratio;
-    result.add_check({"keepalive-faster", "keep-alive saves a handshake and a teardown per request",
-                      "keep-alive at least 1.2x the request rate of Connection: close", observed.str(),
-                      ratio >= 1.2 ? Verdict::confirmed : ratio >= 0.8 ? Verdict::nuanced : Verdict::refuted,
-                      ratio >= 1.2 ? "requests/s measured on loopback in this run"
+    result.add_check({.id = "keepalive-faster", .claim = "keep-alive saves a handshake and a teardown per request",
+                      .expected = "keep-alive at least 1.2x the request rate of Connection: close", .observed = observed.str(),
+                      .verdict = ratio >= 1.2 ? Verdict::confirmed : ratio >= 0.8 ? Verdict::nuanced : Verdict::refuted,
+                      .evidence = ratio >= 1.2 ? "requests/s measured on loopback in this run"
                                    : "on loopback a handshake costs microseconds; over a real RTT the gap widens"});
   }
 }

@@ -115,20 +115,20 @@ struct Session {
 void add_checks(const std::vector<Step>& steps, const Session& s, bool verify, const std::string& ca, Result& result) {
   const Step* hello = find(steps, Direction::sent, "ClientHello");
   const bool hello_ok = hello && hello->random_hex.size() == 64 && !hello->cipher_suites.empty();
-  result.add_check({"client-random-and-algorithms", "the client sends random 1 and the algorithms it supports",
-                    "a ClientHello with a 32-byte random and a list of cipher suites",
-                    hello ? "ClientHello: " + hello->detail : "no ClientHello in the trace",
-                    hello_ok ? Verdict::confirmed : Verdict::refuted, "OpenSSL message callback, decoded ClientHello"});
+  result.add_check({.id = "client-random-and-algorithms", .claim = "the client sends random 1 and the algorithms it supports",
+                    .expected = "a ClientHello with a 32-byte random and a list of cipher suites",
+                    .observed = hello ? "ClientHello: " + hello->detail : "no ClientHello in the trace",
+                    .verdict = hello_ok ? Verdict::confirmed : Verdict::refuted, .evidence = "OpenSSL message callback, decoded ClientHello"});
 
   const Step* server_hello = find(steps, Direction::received, "ServerHello");
   const Step* certificate = find(steps, Direction::received, "Certificate");
   const bool server_ok = server_hello && server_hello->random_hex.size() == 64 && certificate &&
                          certificate->certificate_count > 0;
-  result.add_check({"server-random-choice-certificate", "the server sends random 2, its choice and its certificate",
-                    "a ServerHello with a 32-byte random and one chosen suite, then a Certificate",
-                    (server_hello ? "ServerHello: " + server_hello->detail : "no ServerHello") + "; " +
+  result.add_check({.id = "server-random-choice-certificate", .claim = "the server sends random 2, its choice and its certificate",
+                    .expected = "a ServerHello with a 32-byte random and one chosen suite, then a Certificate",
+                    .observed = (server_hello ? "ServerHello: " + server_hello->detail : "no ServerHello") + "; " +
                         (certificate ? "Certificate: " + certificate->detail : "no Certificate"),
-                    server_ok ? Verdict::confirmed : Verdict::refuted, "decoded ServerHello and Certificate"});
+                    .verdict = server_ok ? Verdict::confirmed : Verdict::refuted, .evidence = "decoded ServerHello and Certificate"});
 
   const Step* key_exchange = find(steps, Direction::sent, "ClientKeyExchange");
   const Step* server_share = find(steps, Direction::received, "ServerKeyExchange");
@@ -152,10 +152,10 @@ void add_checks(const std::vector<Step>& steps, const Session& s, bool verify, c
                                 tls::signature_scheme_name(signature->signature_scheme) + ")"
                           : "no CertificateVerify seen");
   }
-  result.add_check({"random-3-encrypted-with-public-key",
-                    "the client generates random 3 and encrypts it with the server's public key",
-                    "a ClientKeyExchange carrying an RSA-encrypted pre-master secret", observed, random3,
-                    "decoded ClientKeyExchange / ServerKeyExchange / key_share extensions"});
+  result.add_check({.id = "random-3-encrypted-with-public-key",
+                    .claim = "the client generates random 3 and encrypts it with the server's public key",
+                    .expected = "a ClientKeyExchange carrying an RSA-encrypted pre-master secret", .observed = observed, .verdict = random3,
+                    .evidence = "decoded ClientKeyExchange / ServerKeyExchange / key_share extensions"});
 
   Verdict same = Verdict::skipped;
   std::string digests = "the server sent no exporter digest (not a netlab-https-server?)";
@@ -164,37 +164,37 @@ void add_checks(const std::vector<Step>& steps, const Session& s, bool verify, c
     digests = "exporter SHA-256 client " + s.client_digest.substr(0, 16) + "... " +
               (same == Verdict::confirmed ? "==" : "!=") + " server " + s.server_digest.substr(0, 16) + "...";
   }
-  result.add_check({"same-session-key", "both sides derive the same session key",
-                    "equal digests of keying material exported on each side", digests, same,
-                    std::string("SSL_export_keying_material(\"") + std::string(tls::exporter_label) +
+  result.add_check({.id = "same-session-key", .claim = "both sides derive the same session key",
+                    .expected = "equal digests of keying material exported on each side", .observed = digests, .verdict = same,
+                    .evidence = std::string("SSL_export_keying_material(\"") + std::string(tls::exporter_label) +
                         "\", 32 B), SHA-256, compared with the server's X-Netlab-Exporter-SHA256"});
 
   if (certificate) {
-    result.add_check({"certificate-in-clear", "the certificate travels in the clear",
-                      "the Certificate message in a plaintext handshake record (type 22)",
-                      certificate->encrypted_record
+    result.add_check({.id = "certificate-in-clear", .claim = "the certificate travels in the clear",
+                      .expected = "the Certificate message in a plaintext handshake record (type 22)",
+                      .observed = certificate->encrypted_record
                           ? "the Certificate came inside an encrypted record (outer type 23): in " + s.version +
                                 " everything after ServerHello is encrypted"
                           : "the Certificate came in a plaintext handshake record (type 22): " + s.version,
-                      certificate->encrypted_record ? Verdict::refuted : Verdict::confirmed,
-                      "record headers seen by the message callback (SSL3_RT_HEADER); scripts/lab https also "
+                      .verdict = certificate->encrypted_record ? Verdict::refuted : Verdict::confirmed,
+                      .evidence = "record headers seen by the message callback (SSL3_RT_HEADER); scripts/lab https also "
                       "looks for the certificate's bytes in the capture"});
   }
 
   const std::string verdict_text = X509_verify_cert_error_string(s.verify_result);
   if (verify) {
-    result.add_check({"client-checks-certificate", "the client checks the certificate",
-                      "the chain verifies against the lab's CA and the name matches",
-                      "verify result " + std::to_string(s.verify_result) + " (" + verdict_text + ") against " + ca,
-                      s.verify_result == X509_V_OK ? Verdict::confirmed : Verdict::refuted,
-                      "SSL_get_verify_result with SSL_VERIFY_PEER and SSL_set1_host"});
+    result.add_check({.id = "client-checks-certificate", .claim = "the client checks the certificate",
+                      .expected = "the chain verifies against the lab's CA and the name matches",
+                      .observed = "verify result " + std::to_string(s.verify_result) + " (" + verdict_text + ") against " + ca,
+                      .verdict = s.verify_result == X509_V_OK ? Verdict::confirmed : Verdict::refuted,
+                      .evidence = "SSL_get_verify_result with SSL_VERIFY_PEER and SSL_set1_host"});
   } else {
-    result.add_check({"client-checks-certificate", "the client checks the certificate",
-                      "the chain verifies against the lab's CA and the name matches",
-                      "--no-verify-demo: verification OFF; OpenSSL's verdict was " +
+    result.add_check({.id = "client-checks-certificate", .claim = "the client checks the certificate",
+                      .expected = "the chain verifies against the lab's CA and the name matches",
+                      .observed = "--no-verify-demo: verification OFF; OpenSSL's verdict was " +
                           std::to_string(s.verify_result) + " (" + verdict_text + ") and the client went on",
-                      s.verify_result == X509_V_OK ? Verdict::nuanced : Verdict::refuted,
-                      "SSL_VERIFY_NONE: a man in the middle with any certificate would have been accepted"});
+                      .verdict = s.verify_result == X509_V_OK ? Verdict::nuanced : Verdict::refuted,
+                      .evidence = "SSL_VERIFY_NONE: a man in the middle with any certificate would have been accepted"});
   }
 }
 
@@ -271,11 +271,11 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
       message += std::string("certificate verify failed: ") + X509_verify_cert_error_string(s.verify_result) +
                  verify_failure_hint(s.verify_result, config, ca);
       // The refusal itself is the evidence that the client checks the certificate.
-      result.add_check({"client-checks-certificate", "the client checks the certificate",
-                        "a certificate that does not verify is refused",
-                        std::string("refused: verify result ") + std::to_string(s.verify_result) + " (" +
+      result.add_check({.id = "client-checks-certificate", .claim = "the client checks the certificate",
+                        .expected = "a certificate that does not verify is refused",
+                        .observed = std::string("refused: verify result ") + std::to_string(s.verify_result) + " (" +
                             X509_verify_cert_error_string(s.verify_result) + "), handshake aborted",
-                        Verdict::confirmed, "SSL_get_verify_result with SSL_VERIFY_PEER and SSL_set1_host"});
+                        .verdict = Verdict::confirmed, .evidence = "SSL_get_verify_result with SSL_VERIFY_PEER and SSL_set1_host"});
     } else {
       message += handshake_ec.message();
     }

@@ -234,12 +234,12 @@ void add_checks(const std::vector<Run>& runs, Result& result) {
     for (std::size_t i = 0; i < run.results.size(); ++i, ++compared)
       mismatches += !rpc::same_outcome(run.results[i], runs.front().results[i]);
   result.observed()["result_mismatches"] = mismatches;
-  result.add_check({"same-results", "one service, two transports: the same calls give the same results",
-                    "every run's results equal, call by call",
-                    std::to_string(compared - mismatches) + " of " + std::to_string(compared) + " results equal over " +
+  result.add_check({.id = "same-results", .claim = "one service, two transports: the same calls give the same results",
+                    .expected = "every run's results equal, call by call",
+                    .observed = std::to_string(compared - mismatches) + " of " + std::to_string(compared) + " results equal over " +
                         std::to_string(runs.size()) + " runs",
-                    mismatches == 0 ? Verdict::confirmed : Verdict::refuted,
-                    "status and value of every call compared with the first run's"});
+                    .verdict = mismatches == 0 ? Verdict::confirmed : Verdict::refuted,
+                    .evidence = "status and value of every call compared with the first run's"});
 
   const Run* http_seq = find(runs, "http+json", false);
   const Run* bin_seq = find(runs, "binary", false);
@@ -248,13 +248,13 @@ void add_checks(const std::vector<Run>& runs, Result& result) {
   const double bin_bytes = bin_seq->per_call(bin_seq->bytes_out + bin_seq->bytes_in);
   const double byte_ratio = bin_bytes > 0 ? http_bytes / bin_bytes : 0;
   result.observed()["byte_ratio"] = byte_ratio;
-  result.add_check({"rpc-fewer-bytes", "RPC carries less per call than HTTP+JSON",
-                    "fewer bytes per call (both directions, headers included) over the binary RPC",
-                    "HTTP+JSON " + fixed(http_bytes) + " B/call (" + fixed(http_seq->per_call(http_seq->bytes_out)) +
+  result.add_check({.id = "rpc-fewer-bytes", .claim = "RPC carries less per call than HTTP+JSON",
+                    .expected = "fewer bytes per call (both directions, headers included) over the binary RPC",
+                    .observed = "HTTP+JSON " + fixed(http_bytes) + " B/call (" + fixed(http_seq->per_call(http_seq->bytes_out)) +
                         " out, " + fixed(http_seq->per_call(http_seq->bytes_in)) + " in), binary " + fixed(bin_bytes) +
                         " B/call: HTTP+JSON carries x" + fixed(byte_ratio, 2),
-                    bin_bytes < http_bytes ? Verdict::confirmed : Verdict::refuted,
-                    "bytes written to and read from the socket by this client, counted per call"});
+                    .verdict = bin_bytes < http_bytes ? Verdict::confirmed : Verdict::refuted,
+                    .evidence = "bytes written to and read from the socket by this client, counted per call"});
 
   const double rate_ratio = http_seq->rate() > 0 ? bin_seq->rate() / http_seq->rate() : 0;
   result.observed()["rate_ratio"] = rate_ratio;
@@ -269,10 +269,10 @@ void add_checks(const std::vector<Run>& runs, Result& result) {
                 " (x" + fixed(pipelined_ratio, 2) + ")";
   }
   const Verdict verdict = rate_ratio >= 1.5 ? Verdict::confirmed : rate_ratio >= 1.0 ? Verdict::nuanced : Verdict::refuted;
-  result.add_check({"rpc-faster", "RPC is faster than HTTP",
-                    "binary at least 1.5x the calls/s of HTTP+JSON, one call at a time on a kept-alive connection",
-                    observed, verdict,
-                    verdict == Verdict::confirmed
+  result.add_check({.id = "rpc-faster", .claim = "RPC is faster than HTTP",
+                    .expected = "binary at least 1.5x the calls/s of HTTP+JSON, one call at a time on a kept-alive connection",
+                    .observed = observed, .verdict = verdict,
+                    .evidence = verdict == Verdict::confirmed
                         ? "calls/s measured in this run; both transports kept one connection open"
                         : "HTTP/1.1 keep-alive comes close: with the connection reused, what is left is parsing "
                           "and bytes, and a round trip costs the same either way"});

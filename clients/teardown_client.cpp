@@ -187,11 +187,11 @@ awaitable<void> normal(const CommonOptions& options, const Config& config, Resul
   }
   const bool known = counted == connections.size();
   result.observed()["connections"] = connections;
-  result.add_check({"four-segments-to-close", "四次挥手: closing a connection takes four segments",
-                    "4 segments for every close", verdict_counts(connections) + " segments",
-                    !known ? Verdict::skipped : fours == connections.size() ? Verdict::confirmed
+  result.add_check({.id = "four-segments-to-close", .claim = "四次挥手: closing a connection takes four segments",
+                    .expected = "4 segments for every close", .observed = verdict_counts(connections) + " segments",
+                    .verdict = !known ? Verdict::skipped : fours == connections.size() ? Verdict::confirmed
                                               : threes == connections.size() ? Verdict::refuted : Verdict::nuanced,
-                    known ? "TCP_INFO segs_out + segs_in of our socket from shutdown() to EOF; 3 when the passive "
+                    .evidence = known ? "TCP_INFO segs_out + segs_in of our socket from shutdown() to EOF; 3 when the passive "
                             "side's FIN carries its delayed ACK of ours"
                           : "this kernel reports no segment counters (TCP_INFO segs_in/segs_out): count in the capture"});
 }
@@ -220,12 +220,12 @@ awaitable<void> half_close(const CommonOptions& options, const Config& config, R
                        {"ended_by", got.ending == asio::error::eof ? "FIN" : got.ending.message()},
                        {"server_was_close_wait", after_fin.at("server") == "CLOSE-WAIT"},
                        {"server_seen_in_last_ack", last_ack}, {"steps", std::move(c.steps)}};
-  result.add_check({"half-close", "either side can still send after receiving a FIN (半关闭)",
-                    std::to_string(size) + " bytes after our FIN, intact",
-                    std::to_string(got.bytes) + " bytes after our FIN, " + std::to_string(got.wrong) +
+  result.add_check({.id = "half-close", .claim = "either side can still send after receiving a FIN (半关闭)",
+                    .expected = std::to_string(size) + " bytes after our FIN, intact",
+                    .observed = std::to_string(got.bytes) + " bytes after our FIN, " + std::to_string(got.wrong) +
                         " wrong; the server was " + std::string(after_fin.at("server").as_string()) + " meanwhile",
-                    whole ? Verdict::confirmed : Verdict::refuted,
-                    "bytes read after shutdown(SHUT_WR), each checked; server state from the census"});
+                    .verdict = whole ? Verdict::confirmed : Verdict::refuted,
+                    .evidence = "bytes read after shutdown(SHUT_WR), each checked; server state from the census"});
 }
 
 // unread-data and linger0: the server's close() turns into RST.
@@ -260,14 +260,14 @@ awaitable<void> reset(const CommonOptions& options, const Config& config, Result
                            std::to_string(got.bytes) + " of " + std::to_string(size) + " bytes (" +
                            std::to_string(lost) + " lost), TIME_WAIT sockets " + std::to_string(time_wait);
   if (unread)
-    result.add_check({"close-is-graceful", "close() always ends a connection gracefully, with FIN (四次挥手)",
-                      "FIN and the whole response", what, was_reset ? Verdict::refuted : Verdict::confirmed,
-                      "the server closed with our second request unread in its receive queue; our read's ending"});
+    result.add_check({.id = "close-is-graceful", .claim = "close() always ends a connection gracefully, with FIN (四次挥手)",
+                      .expected = "FIN and the whole response", .observed = what, .verdict = was_reset ? Verdict::refuted : Verdict::confirmed,
+                      .evidence = "the server closed with our second request unread in its receive queue; our read's ending"});
   else
-    result.add_check({"linger0-aborts", "SO_LINGER {on, 0}: close() aborts with RST and leaves no TIME_WAIT",
-                      "ECONNRESET and 0 TIME_WAIT", what,
-                      was_reset && time_wait == 0 ? Verdict::confirmed : Verdict::refuted,
-                      "our read's ending; the census of both ends after it"});
+    result.add_check({.id = "linger0-aborts", .claim = "SO_LINGER {on, 0}: close() aborts with RST and leaves no TIME_WAIT",
+                      .expected = "ECONNRESET and 0 TIME_WAIT", .observed = what,
+                      .verdict = was_reset && time_wait == 0 ? Verdict::confirmed : Verdict::refuted,
+                      .evidence = "our read's ending; the census of both ends after it"});
 }
 
 void print_summary(const Config& config, const Result& result) {

@@ -451,15 +451,15 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
   if (config.linger0) {
     const std::uint64_t resets = kernel.resets_sent.value_or(0);
     const bool no_tw = tw.client_side + tw.server_side == 0;
-    result.add_check({"linger0-is-not-the-fix", "SO_LINGER 0 is a fix for mass TIME_WAIT",
-                      "no TIME_WAIT, but each connection aborted by an RST instead of closed by a FIN",
-                      "TIME_WAIT: client side " + std::to_string(tw.client_side) + ", server side " +
+    result.add_check({.id = "linger0-is-not-the-fix", .claim = "SO_LINGER 0 is a fix for mass TIME_WAIT",
+                      .expected = "no TIME_WAIT, but each connection aborted by an RST instead of closed by a FIN",
+                      .observed = "TIME_WAIT: client side " + std::to_string(tw.client_side) + ", server side " +
                           std::to_string(tw.server_side) + "; RSTs sent by this namespace's TCP: " +
                           std::to_string(resets) + " for " + std::to_string(tally.succeeded) + " connections",
-                      !no_tw                         ? Verdict::refuted
+                      .verdict = !no_tw                         ? Verdict::refuted
                       : resets >= tally.succeeded ? Verdict::nuanced
                                                   : Verdict::skipped,
-                      no_tw ? "TIME_WAIT is gone only because every connection was aborted: an RST throws away "
+                      .evidence = no_tw ? "TIME_WAIT is gone only because every connection was aborted: an RST throws away "
                               "unsent data, the peer's next read fails with ECONNRESET, and nothing guards the "
                               "port against the old connection's late segments; fewer closes (a pool) is the fix. " +
                                   census + "; Tcp OutRsts of /proc/net/snmp"
@@ -489,12 +489,12 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
     // TIME_WAIT port of an earlier connection to a later one, ending that TIME_WAIT early.
     const std::size_t taken_over = closes > tally.ended_at.size() ? closes - tally.ended_at.size() : 0;
     const bool piled = (closer_tw + taken_over) * 100 >= closes * 95;
-    result.add_check({"mass-time-wait-from-many-closes", "出现大量timewait: many connections closing leave many TIME_WAIT",
-                      "one TIME_WAIT socket per connection closed (>= 95%)",
-                      counts + "; " + std::to_string(taken_over) +
+    result.add_check({.id = "mass-time-wait-from-many-closes", .claim = "出现大量timewait: many connections closing leave many TIME_WAIT",
+                      .expected = "one TIME_WAIT socket per connection closed (>= 95%)",
+                      .observed = counts + "; " + std::to_string(taken_over) +
                           " TIME_WAIT ports were taken over by later connections of this run",
-                      piled ? Verdict::confirmed : Verdict::nuanced,
-                      (piled ? census
+                      .verdict = piled ? Verdict::confirmed : Verdict::nuanced,
+                      .evidence = (piled ? census
                              : census + "; fewer than closes: tcp_max_tw_buckets reached, or sockets of ours "
                                         "not seen") +
                           (taken_over > 0 ? "; tcp_tw_reuse " + read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse") +
@@ -504,25 +504,25 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
     if (kernel.retransmitted) {
       const auto lost = *kernel.retransmitted;
       const bool refuted = piled && lost * 10 < closer_tw;
-      result.add_check({"time-wait-not-from-lost-fourth-segment",
-                        "大量timewait comes from the fourth segment (the last ACK) failing",
-                        "TIME_WAIT sockets only where segments were lost",
-                        std::to_string(closer_tw) + " TIME_WAIT sockets, " + std::to_string(lost) +
+      result.add_check({.id = "time-wait-not-from-lost-fourth-segment",
+                        .claim = "大量timewait comes from the fourth segment (the last ACK) failing",
+                        .expected = "TIME_WAIT sockets only where segments were lost",
+                        .observed = std::to_string(closer_tw) + " TIME_WAIT sockets, " + std::to_string(lost) +
                             " segments retransmitted during the run",
-                        refuted ? Verdict::refuted : Verdict::nuanced,
-                        std::string("every active close enters TIME_WAIT when it sends the last ACK, lost or not; "
+                        .verdict = refuted ? Verdict::refuted : Verdict::nuanced,
+                        .evidence = std::string("every active close enters TIME_WAIT when it sends the last ACK, lost or not; "
                                     "Tcp RetransSegs of /proc/net/snmp (this network namespace, all sockets)") +
                             (refuted ? "" : " — too many retransmissions here to tell; run in a quiet namespace")});
     }
     const std::size_t exhausted = tally.connect_errors.contains("EADDRNOTAVAIL") ? tally.connect_errors.at("EADDRNOTAVAIL") : 0;
     const std::string range = read_sysctl("/proc/sys/net/ipv4/ip_local_port_range");
-    result.add_check({"time-wait-exhausts-ports", "出现大量timewait: TIME_WAIT sockets use up the local ports",
-                      "connect() fails with EADDRNOTAVAIL once the ephemeral range is full",
-                      std::to_string(exhausted) + " connects failed with EADDRNOTAVAIL after " +
+    result.add_check({.id = "time-wait-exhausts-ports", .claim = "出现大量timewait: TIME_WAIT sockets use up the local ports",
+                      .expected = "connect() fails with EADDRNOTAVAIL once the ephemeral range is full",
+                      .observed = std::to_string(exhausted) + " connects failed with EADDRNOTAVAIL after " +
                           std::to_string(tally.succeeded) + " succeeded; ip_local_port_range " + range +
                           ", tcp_tw_reuse " + read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse"),
-                      exhausted > 0 ? Verdict::confirmed : Verdict::nuanced,
-                      exhausted > 0 ? "connect errors counted by errno; the sysctls of this network namespace"
+                      .verdict = exhausted > 0 ? Verdict::confirmed : Verdict::nuanced,
+                      .evidence = exhausted > 0 ? "connect errors counted by errno; the sysctls of this network namespace"
                                     : "no exhaustion in this run: more free ports than connections, or "
                                       "tcp_tw_reuse let new connections take over TIME_WAIT ports "
                                       "(see scripts/lab timewait, step exhaustion)"});
@@ -549,9 +549,9 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
       if (bounded) verdict = Verdict::nuanced;
       evidence += "; no rate ratio: give a --mode short result with --compare-with";
     }
-    result.add_check({"pool-fixes-time-wait", "解决: 长连接 / 连接池 (long connections, a connection pool)",
-                      "at most K = " + std::to_string(k) + " TIME_WAIT sockets for N requests, and a higher rate",
-                      observed, verdict, evidence});
+    result.add_check({.id = "pool-fixes-time-wait", .claim = "解决: 长连接 / 连接池 (long connections, a connection pool)",
+                      .expected = "at most K = " + std::to_string(k) + " TIME_WAIT sockets for N requests, and a higher rate",
+                      .observed = observed, .verdict = verdict, .evidence = evidence});
   }
 }
 

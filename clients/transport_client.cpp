@@ -271,11 +271,11 @@ void tcp_checks(Result& result, const json::object& tcp) {
                        number(s.at("reordered")) == 0 && number(s.at("duplicated")) == 0 &&
                        number(s.at("corrupted")) == 0;
   const std::uint64_t retrans = tcp.contains("total_retrans") ? number(tcp.at("total_retrans")) : 0;
-  result.add_check({"tcp-reliable-ordered", "TCP is reliable and ordered (acks and retransmission)",
-                    "every message once, in order, even when segments were lost underneath",
-                    account_text(s) + "; " + std::to_string(retrans) + " segments retransmitted",
-                    !perfect ? Verdict::refuted : retrans > 0 ? Verdict::confirmed : Verdict::nuanced,
-                    retrans > 0 ? "the server's per-sender account; tcpi_total_retrans of the sender"
+  result.add_check({.id = "tcp-reliable-ordered", .claim = "TCP is reliable and ordered (acks and retransmission)",
+                    .expected = "every message once, in order, even when segments were lost underneath",
+                    .observed = account_text(s) + "; " + std::to_string(retrans) + " segments retransmitted",
+                    .verdict = !perfect ? Verdict::refuted : retrans > 0 ? Verdict::confirmed : Verdict::nuanced,
+                    .evidence = retrans > 0 ? "the server's per-sender account; tcpi_total_retrans of the sender"
                                 : "the server's per-sender account; nothing was lost underneath (0 retransmissions), "
                                   "so this run shows order and completeness, not recovery — see the lossy link"});
 }
@@ -286,10 +286,10 @@ void udp_checks(Result& result, const json::object& udp, const Config& config) {
                       duplicated = number(s.at("duplicated"));
   std::string observed = account_text(s) + " (loss " + share(lost, number(s.at("expected"))) + ")";
   if (config.link_loss > 0) observed += "; configured link loss " + share(static_cast<std::uint64_t>(config.link_loss * 1e6), 1'000'000);
-  result.add_check({"udp-no-guarantee", "UDP does not guarantee delivery or order",
-                    "messages lost, reordered or duplicated with nothing in UDP to notice or repair it", observed,
-                    lost + reordered + duplicated > 0 ? Verdict::confirmed : Verdict::nuanced,
-                    lost + reordered + duplicated > 0
+  result.add_check({.id = "udp-no-guarantee", .claim = "UDP does not guarantee delivery or order",
+                    .expected = "messages lost, reordered or duplicated with nothing in UDP to notice or repair it", .observed = observed,
+                    .verdict = lost + reordered + duplicated > 0 ? Verdict::confirmed : Verdict::nuanced,
+                    .evidence = lost + reordered + duplicated > 0
                         ? "the server's per-sender account of the numbered datagrams"
                         : "nothing went wrong on this path: with room in the buffers, loopback loses and reorders "
                           "nothing — UDP did not repair anything, there was nothing to repair"});
@@ -299,26 +299,26 @@ void udp_checks(Result& result, const json::object& udp, const Config& config) {
     const bool has_snmp = s.contains("udp_rcvbuf_errors_delta");
     const std::int64_t snmp = has_snmp ? s.at("udp_rcvbuf_errors_delta").to_number<std::int64_t>() : -1;
     const bool agree = kernel == lost && (!has_snmp || snmp >= static_cast<std::int64_t>(number(s.at("socket_drops"))));
-    result.add_check({"udp-loss-is-kernel-drop", "UDP has no flow control: a slow receiver loses datagrams",
-                      "the receiver's count of lost messages equals the kernel's count of drops",
-                      "server counted " + std::to_string(lost) + " lost; SO_RXQ_OVFL counted " +
+    result.add_check({.id = "udp-loss-is-kernel-drop", .claim = "UDP has no flow control: a slow receiver loses datagrams",
+                      .expected = "the receiver's count of lost messages equals the kernel's count of drops",
+                      .observed = "server counted " + std::to_string(lost) + " lost; SO_RXQ_OVFL counted " +
                           std::to_string(kernel) + " data drops on the socket; UdpRcvbufErrors grew by " +
                           (has_snmp ? std::to_string(snmp) : std::string("(unreadable)")) + " (whole host)",
-                      agree ? Verdict::confirmed : Verdict::refuted,
-                      "SO_RXQ_OVFL stamps on the server's datagrams; /proc/net/snmp before and after"});
+                      .verdict = agree ? Verdict::confirmed : Verdict::refuted,
+                      .evidence = "SO_RXQ_OVFL stamps on the server's datagrams; /proc/net/snmp before and after"});
   }
   if (udp.contains("relay")) {
     const auto& r = udp.at("relay").as_object();
     const bool equal = number(r.at("lost")) == lost && number(r.at("reordered")) == reordered &&
                        number(r.at("duplicated_out")) == duplicated &&
                        number(r.at("garbage_forwarded")) == number(s.at("corrupted"));
-    result.add_check({"relay-equals-server", "the impaired path: what the relay did is what the receiver saw",
-                      "server's lost/reordered/duplicated/corrupted = relay's dropped/reordered/duplicated/garbage",
-                      "relay dropped " + std::to_string(number(r.at("dropped"))) + ", duplicated " +
+    result.add_check({.id = "relay-equals-server", .claim = "the impaired path: what the relay did is what the receiver saw",
+                      .expected = "server's lost/reordered/duplicated/corrupted = relay's dropped/reordered/duplicated/garbage",
+                      .observed = "relay dropped " + std::to_string(number(r.at("dropped"))) + ", duplicated " +
                           std::to_string(number(r.at("duplicated"))) + ", sent " + std::to_string(number(r.at("reordered"))) +
                           " out of order; server: " + account_text(s),
-                      equal ? Verdict::confirmed : Verdict::refuted,
-                      "netlab-relay's counts (relay_query) against the server's account of the same stream"});
+                      .verdict = equal ? Verdict::confirmed : Verdict::refuted,
+                      .evidence = "netlab-relay's counts (relay_query) against the server's account of the same stream"});
   }
 }
 
@@ -336,12 +336,12 @@ void comparison_checks(Result& result, const json::object& tcp, const json::obje
       observed += ", rwnd-limited " + std::to_string(static_cast<long>(tcp.at("rwnd_limited_ms").as_double())) + " ms";
     if (tcp.contains("min_peer_window")) observed += ", smallest window seen " + std::to_string(number(tcp.at("min_peer_window"))) + " B";
     observed += "; UDP: lost " + std::to_string(udp_lost) + " of " + std::to_string(number(us.at("expected")));
-    result.add_check({"flow-control", "TCP has flow control, UDP has none",
-                      "slow reader: TCP loses nothing and the sender waits; UDP's sender never waits and datagrams drop",
-                      observed,
-                      tcp_lost > 0 ? Verdict::refuted
+    result.add_check({.id = "flow-control", .claim = "TCP has flow control, UDP has none",
+                      .expected = "slow reader: TCP loses nothing and the sender waits; UDP's sender never waits and datagrams drop",
+                      .observed = observed,
+                      .verdict = tcp_lost > 0 ? Verdict::refuted
                       : (throttled && udp_lost > 0) ? Verdict::confirmed : Verdict::nuanced,
-                      (throttled && udp_lost > 0)
+                      .evidence = (throttled && udp_lost > 0)
                           ? "EAGAIN on the TCP sender's socket, TCP_INFO, the server's accounts"
                           : "the reader kept up in this run (no drop or no wait): slow it further (--reader-delay-us, --rcvbuf)"});
   }
@@ -363,10 +363,10 @@ void comparison_checks(Result& result, const json::object& tcp, const json::obje
                 tcp_bytes / n, tcp_packets / n, udp_bytes / n, udp_packets / n);
   result.observed()["overhead"] = overhead;
   const bool costlier = tcp_bytes > udp_bytes;
-  result.add_check({"tcp-costs-more", "TCP is heavier: more header bytes and packets per message",
-                    "more bytes on the wire per message over TCP than over UDP", text,
-                    costlier ? Verdict::confirmed : Verdict::nuanced,
-                    costlier ? "estimated from header sizes (see the capture for exact bytes)"
+  result.add_check({.id = "tcp-costs-more", .claim = "TCP is heavier: more header bytes and packets per message",
+                    .expected = "more bytes on the wire per message over TCP than over UDP", .observed = text,
+                    .verdict = costlier ? Verdict::confirmed : Verdict::nuanced,
+                    .evidence = costlier ? "estimated from header sizes (see the capture for exact bytes)"
                              : "estimated from header sizes: TCP packed many messages into each segment (a byte "
                                "stream), so its headers cost less per message than one UDP header per datagram"});
 }
@@ -374,24 +374,24 @@ void comparison_checks(Result& result, const json::object& tcp, const json::obje
 void semantics_checks(Result& result, const json::object& s) {
   const bool tcp_refused = s.at("tcp_connect_refused").as_bool();
   const bool udp_silent = s.at("udp_sendto_error").as_string() == "none" && s.at("udp_unconnected_then").as_string().empty();
-  result.add_check({"tcp-needs-connection", "TCP needs a connection, UDP does not",
-                    "TCP connect to a closed port fails (RST); UDP sendto there succeeds and nothing comes back",
-                    "TCP connect: " + std::string(s.at("tcp_connect_error").as_string()) + " after " +
+  result.add_check({.id = "tcp-needs-connection", .claim = "TCP needs a connection, UDP does not",
+                    .expected = "TCP connect to a closed port fails (RST); UDP sendto there succeeds and nothing comes back",
+                    .observed = "TCP connect: " + std::string(s.at("tcp_connect_error").as_string()) + " after " +
                         std::to_string(s.at("tcp_connect_ms").as_double()).substr(0, 5) + " ms; UDP sendto: " +
                         std::to_string(number(s.at("udp_sendto_bytes"))) + " bytes accepted, then " +
                         (udp_silent ? std::string("nothing") : std::string(s.at("udp_unconnected_then").as_string())) +
                         "; connected UDP: " + std::string(s.at("udp_connected_then").as_string()),
-                    tcp_refused && udp_silent ? Verdict::confirmed : Verdict::refuted,
-                    "return codes of connect(), sendto() and the next receive; a connected UDP socket does learn of "
+                    .verdict = tcp_refused && udp_silent ? Verdict::confirmed : Verdict::refuted,
+                    .evidence = "return codes of connect(), sendto() and the next receive; a connected UDP socket does learn of "
                     "the ICMP port unreachable (ECONNREFUSED) — the kernel, not UDP, tells it"});
   if (s.contains("tcp_one_message_packets")) {
     const auto tcp_packets = number(s.at("tcp_one_message_packets"));
-    result.add_check({"tcp-costs-more-packets", "TCP costs more: one message takes a handshake, acks and a teardown",
-                      "more packets than UDP's single datagram",
-                      "one message: TCP " + std::to_string(tcp_packets) + " packets (both directions), UDP 1 datagram" +
+    result.add_check({.id = "tcp-costs-more-packets", .claim = "TCP costs more: one message takes a handshake, acks and a teardown",
+                      .expected = "more packets than UDP's single datagram",
+                      .observed = "one message: TCP " + std::to_string(tcp_packets) + " packets (both directions), UDP 1 datagram" +
                           (s.at("udp_one_message_arrived").as_bool() ? " (it arrived)" : " (it did not arrive)"),
-                      tcp_packets > 1 ? Verdict::confirmed : Verdict::refuted,
-                      "TCP_INFO segs_out + segs_in at the end of the connection; the capture shows each packet"});
+                      .verdict = tcp_packets > 1 ? Verdict::confirmed : Verdict::refuted,
+                      .evidence = "TCP_INFO segs_out + segs_in at the end of the connection; the capture shows each packet"});
   }
 }
 

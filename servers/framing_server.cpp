@@ -16,14 +16,9 @@
 // maximum, stream cut inside a frame) gets one log line and its connection
 // closed; every other connection keeps being served. So does one that moves
 // no byte for --idle-timeout (default 300 s).
-#include "proto/codec.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "io/serve.hpp"
-#include "program/result.hpp"
 #include "io/stats.hpp"
+#include "program/server.hpp"
+#include "proto/codec.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -56,6 +51,7 @@ struct Counters {
   std::size_t frames_counted = 0;  // --one-way
   std::size_t codec_errors = 0;
 };
+BOOST_DESCRIBE_STRUCT(Counters, (), (connections, reads, bytes_received, frames_echoed, frames_counted, codec_errors))
 
 // A raw peer could send one byte at a time forever; the log it gets back is capped.
 constexpr std::size_t max_logged_reads = 200'000;
@@ -205,10 +201,8 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The 粘包 lab's server: records reads (raw) or echoes framed messages.",
-               "netlab-framing-server");
-  CommonOptions options;
-  add_common_options(app, options, 7006, Role::server);
+  ServerProgram program("framing", "The 粘包 lab's server: records reads (raw) or echoes framed messages.", 7006);
+  auto& app = program.app();
   Config config;
   app.add_option("--codec", config.codec, "raw | delimiter | length")
       ->transform(CLI::CheckedTransformer(codec_kinds()))
@@ -219,69 +213,34 @@ int main(int argc, char** argv) {
   app.add_option("--read-size", config.read_size, "bytes asked of each read (raw)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
-  add_idle_timeout_option(app, config.idle_timeout);
-  add_max_connections_option(app, options);
+  program.add_idle_timeout(config.idle_timeout);
+  program.add_max_connections();
   app.add_flag("--one-way", config.one_way,
                "delimiter/length: count and checksum the frames instead of echoing them; "
                "the tally is sent back at the client's end of stream");
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  if (config.one_way && config.codec == CodecKind::raw) {
-    std::cerr << "netlab-framing-server: --one-way needs --codec delimiter or length (raw is one-way already)\n";
-    return 2;
-  }
-  init_logging("framing-server", options.log_level);
-
-  try {
-    asio::io_context io;
-    auto acceptor = open_listener(io, options.host, options.port, "netlab-framing-server");
-    const auto bound = acceptor.local_endpoint();
-    Counters counters;
-    ConnectionLimit limit(options.max_connections, Refusal::text_line);
-    ConnectionRegistry registry;
-    std::string stop_reason = "?";
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
-      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-      registry.close_all();
+  program.check_usage([&] {
+    if (config.one_way && config.codec == CodecKind::raw)
+      throw UsageError("--one-way needs --codec delimiter or length (raw is one-way already)");
+  });
+  Counters counters;
+  return program.run(argc, argv, [&](ServerRun& run) {
+    run.serve([&](tcp::socket socket) {
+      ++counters.connections;
+      return session(std::move(socket), config, counters, run.registry());
     });
-    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
-                     ++counters.connections;
-                     return session(std::move(socket), config, counters, registry);
-                   }), asio::detached);
-    spdlog::info("listening on {} (codec {}{})", to_string(bound), codec_name(config.codec),
-                 config.one_way ? ", one-way" : "");
-    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
-    const auto started = Clock::now();
-    io.run();
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-
-    Result result("framing", "server");
-    result.params() = {{"codec", codec_name(config.codec)}, {"host", options.host},
-                       {"port", bound.port()}, {"read_size", config.read_size},
-                       {"max_frame", config.max_frame}, {"one_way", config.one_way},
-                       {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
-    result.observed() = {{"connections", counters.connections}, {"reads", counters.reads},
-                         {"bytes_received", counters.bytes_received},
-                         {"frames_echoed", counters.frames_echoed},
-                         {"frames_counted", counters.frames_counted},
-                         {"codec_errors", counters.codec_errors}, {"refused_connections", limit.refused()},
-                         {"seconds", seconds},
-                         {"stopped_by", stop_reason}};
-    if (options.json != "-") {
-      std::cout << "netlab-framing-server (codec " << codec_name(config.codec) << ") on " << to_string(bound)
-                << " stopped by " << stop_reason << " after " << seconds << " s\n"
-                << "  connections " << counters.connections << ", reads " << counters.reads << ", bytes in "
-                << counters.bytes_received << ", frames echoed " << counters.frames_echoed
-                << ", frames counted (one-way) " << counters.frames_counted
-                << ", codec errors " << counters.codec_errors << ", refused (--max-connections "
-                << limit.max() << ") " << limit.refused() << "\n";
-    }
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-framing-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.listening("codec " + std::string(codec_name(config.codec)) + (config.one_way ? ", one-way" : ""));
+    run.report([&](Result& result, std::ostream& out) {
+      result.set_params(boost::json::object{{"codec", codec_name(config.codec)}, {"read_size", config.read_size},
+                                            {"max_frame", config.max_frame}, {"one_way", config.one_way},
+                                            {"idle_timeout", config.idle_timeout}});
+      result.set_observed(counters);
+      out << "netlab-framing-server (codec " << codec_name(config.codec) << ") on " << to_string(run.bound())
+          << " stopped by " << run.stop_reason() << " after " << run.seconds() << " s\n"
+          << "  connections " << counters.connections << ", reads " << counters.reads << ", bytes in "
+          << counters.bytes_received << ", frames echoed " << counters.frames_echoed
+          << ", frames counted (one-way) " << counters.frames_counted << ", codec errors "
+          << counters.codec_errors << ", refused (--max-connections " << run.limit().max() << ") "
+          << run.limit().refused() << "\n";
+    });
+  });
 }

@@ -198,13 +198,13 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
   need(new_ack.has_value(), "the new connection established (SYN-ACK ack new ISN + 1, ACK)");
   const bool confirmed = missing.empty();
   const bool refuted = accepted > 1;  // the old SYN became a connection the application took
-  result.add_check({"old-duplicate-syn-rejected",
-                    "为什么三次握手: 防止旧的连接请求被错误地当作新连接 (the note)",
-                    "old SYN answered SYN-ACK (ack old ISN + 1), our RST, the half-open socket dropped, "
+  result.add_check({.id = "old-duplicate-syn-rejected",
+                    .claim = "为什么三次握手: 防止旧的连接请求被错误地当作新连接 (the note)",
+                    .expected = "old SYN answered SYN-ACK (ack old ISN + 1), our RST, the half-open socket dropped, "
                     "accept() never sees it, the new connection completes",
-                    join(seen) + (missing.empty() ? "" : "; not seen: " + join(missing)),
-                    confirmed ? Verdict::confirmed : refuted ? Verdict::refuted : Verdict::nuanced,
-                    "capture on the client's link (tcpdump -S), the server's census every few ms and its accepts "
+                    .observed = join(seen) + (missing.empty() ? "" : "; not seen: " + join(missing)),
+                    .verdict = confirmed ? Verdict::confirmed : refuted ? Verdict::refuted : Verdict::nuanced,
+                    .evidence = "capture on the client's link (tcpdump -S), the server's census every few ms and its accepts "
                     "(server namespace), the wire's rule log" + c.unseen()});
 
   // The counterfactual: the socket a two-way handshake would have made ESTABLISHED.
@@ -223,9 +223,9 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
     observed = "the old SYN was answered, but the census never saw a SYN-RECV socket for it (syncookies?)";
     verdict = Verdict::refuted;
   }
-  result.add_check({"two-way-would-accept", "为什么三次握手: with two segments the old SYN would open a connection",
-                    "a SYN-RECV socket for the old SYN existed at the server (census)", observed, verdict,
-                    "census of the server's namespace; the capture's SYN-ACK" + c.unseen()});
+  result.add_check({.id = "two-way-would-accept", .claim = "为什么三次握手: with two segments the old SYN would open a connection",
+                    .expected = "a SYN-RECV socket for the old SYN existed at the server (census)", .observed = observed, .verdict = verdict,
+                    .evidence = "census of the server's namespace; the capture's SYN-ACK" + c.unseen()});
 }
 
 // ---- lost-synack ---------------------------------------------------------------------
@@ -265,14 +265,14 @@ void judge_lost_synack(const Conversation& c, const std::vector<json::object>& r
                          (dropped_seq ? std::to_string(*dropped_seq) : std::string("(none)")) + "; the client sent " +
                          n(syns) + " SYN (" + n(isns.size()) + " ISN), " + n(same) + " SYN-ACK with that seq reached it" +
                          (wait_ms >= 0 ? " " + ms_text(wait_ms) + " after the first SYN" : "");
-  result.add_check({"lost-synack-costs-one-rto", "asked next: what if the SYN-ACK is lost?",
-                    "the SYN and the SYN-ACK are sent again (same ISNs) and connect() waits about one RTO (1 s)",
-                    observed,
-                    !dropped_seq        ? Verdict::skipped
+  result.add_check({.id = "lost-synack-costs-one-rto", .claim = "asked next: what if the SYN-ACK is lost?",
+                    .expected = "the SYN and the SYN-ACK are sent again (same ISNs) and connect() waits about one RTO (1 s)",
+                    .observed = observed,
+                    .verdict = !dropped_seq        ? Verdict::skipped
                     : one_rto && segments ? Verdict::confirmed
                     : connected && connect_ms < 800 ? Verdict::refuted
                                                     : Verdict::nuanced,
-                    "connect() timed in the client; capture on the client's link; the wire's rule log" + c.unseen()});
+                    .evidence = "connect() timed in the client; capture on the client's link; the wire's rule log" + c.unseen()});
 }
 
 // ---- lost-ack ------------------------------------------------------------------------
@@ -312,36 +312,36 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
   const bool client_connected = text_at(connect, "outcome") == "connected";
   const bool waited_long = waited && syn_recv_after_connect > 300;  // SYN-RECV well after we were ESTABLISHED
   const bool retransmitted = synacks >= 2 && synack_seqs.size() == 1;
-  result.add_check({"lost-ack-server-stays-syn-recv", "asked next: what if the third segment (ACK) is lost?",
-                    "the client is connected while the server stays SYN-RECV and sends its SYN-ACK again",
-                    "the wire dropped " + n(acks_dropped) + " ACK(s); connect() returned after " +
+  result.add_check({.id = "lost-ack-server-stays-syn-recv", .claim = "asked next: what if the third segment (ACK) is lost?",
+                    .expected = "the client is connected while the server stays SYN-RECV and sends its SYN-ACK again",
+                    .observed = "the wire dropped " + n(acks_dropped) + " ACK(s); connect() returned after " +
                         ms_text(number(connect, "ms")) + " (client " + text_at(o, "client_state_after_connect") +
                         "); the server's census: SYN-RECV seen for " + ms_text(syn_recv_ms) + ", until " +
                         ms_text(syn_recv_after_connect) + " after the client's connect() returned, then " +
                         (waited ? waited->then : std::string("(never SYN-RECV)")) + "; " + n(synacks) +
                         " SYN-ACK(s) with " + n(synack_seqs.size()) + " ISN reached the client",
-                    !client_connected || acks_dropped == 0 ? Verdict::skipped
+                    .verdict = !client_connected || acks_dropped == 0 ? Verdict::skipped
                     : waited_long && retransmitted         ? Verdict::confirmed
                     : waited_long                          ? Verdict::nuanced
                                                            : Verdict::refuted,
-                    "census of the server's namespace every few ms; capture on the client's link; the wire's rule log" +
+                    .evidence = "census of the server's namespace every few ms; capture on the client's link; the wire's rule log" +
                         c.unseen()});
   const bool after_data = accepted_at > 0 && data_at > 0 && accepted_at >= data_at;
   const bool carried = data && !synack_seqs.empty() && data->ack == *synack_seqs.begin() + 1;
-  result.add_check({"first-data-completes-handshake", "asked next: who completes the handshake when the ACK is lost?",
-                    "the server's connection is ESTABLISHED and accepted only after the client's first data segment "
+  result.add_check({.id = "first-data-completes-handshake", .claim = "asked next: who completes the handshake when the ACK is lost?",
+                    .expected = "the server's connection is ESTABLISHED and accepted only after the client's first data segment "
                     "(which carries the same ACK) arrives",
-                    "data sent at +" + ms_text(data_at - connected_at) + " after connect(), ack " +
+                    .observed = "data sent at +" + ms_text(data_at - connected_at) + " after connect(), ack " +
                         (data ? std::to_string(data->ack) : std::string("?")) + "; accept() at " +
                         (accepted_at > 0 ? (accepted_at >= data_at ? "+" : "") + ms_text(accepted_at - data_at) +
                                                " from the data"
                                          : std::string("never")) +
                         "; the server read " + n(static_cast<std::size_t>(server.bytes_received)) + " bytes",
-                    data_at == 0 || acks_dropped == 0 ? Verdict::skipped
+                    .verdict = data_at == 0 || acks_dropped == 0 ? Verdict::skipped
                     : after_data && carried && waited && waited->then == "ESTAB" ? Verdict::confirmed
                     : accepted_at > 0 && accepted_at < data_at ? Verdict::refuted
                                                                : Verdict::nuanced,
-                    "CLOCK_MONOTONIC times of the client's send and the server's accept(); the capture's ack" +
+                    .evidence = "CLOCK_MONOTONIC times of the client's send and the server's accept(); the capture's ack" +
                         c.unseen()});
 }
 

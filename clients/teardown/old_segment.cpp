@@ -113,24 +113,24 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
                            (old_in_new ? "the old ones among them" : "only the new ones") + "), " + std::to_string(paws) +
                            " PAWS drop(s)";
   if (bare) {
-    result.add_check({"old-segment-without-time-wait",
-                      "asked next: with no TIME_WAIT and no timestamps (no PAWS), do the old bytes enter the new "
+    result.add_check({.id = "old-segment-without-time-wait",
+                      .claim = "asked next: with no TIME_WAIT and no timestamps (no PAWS), do the old bytes enter the new "
                       "connection?",
-                      "the old bytes in the server's connection 2", what,
-                      old_in_new ? Verdict::confirmed : data == new_bytes ? Verdict::refuted : Verdict::nuanced,
-                      "the server's bytes on connection 2 (its receive buffer, read to the FIN); tcp_timestamps " +
+                      .expected = "the old bytes in the server's connection 2", .observed = what,
+                      .verdict = old_in_new ? Verdict::confirmed : data == new_bytes ? Verdict::refuted : Verdict::nuanced,
+                      .evidence = "the server's bytes on connection 2 (its receive buffer, read to the FIN); tcp_timestamps " +
                           sysctl("tcp_timestamps") + " here; the old and new sequence numbers in wire-steps.txt "
                           "(the rule log's seq, connection 2's SYN)"});
     co_return;
   }
-  result.add_check({"old-segment-rejected",
-                    "asked next (2MSL's second reason): can an old segment of connection 1 land in a new connection on "
+  result.add_check({.id = "old-segment-rejected",
+                    .claim = "asked next (2MSL's second reason): can an old segment of connection 1 land in a new connection on "
                     "the same four-tuple?",
-                    "no: TIME_WAIT refuses the four-tuple, or, where it is taken over, PAWS drops the old segment", what,
-                    old_in_new                                 ? Verdict::refuted
+                    .expected = "no: TIME_WAIT refuses the four-tuple, or, where it is taken over, PAWS drops the old segment", .observed = what,
+                    .verdict = old_in_new                                 ? Verdict::refuted
                     : data == new_bytes && (refused || paws > 0) ? Verdict::confirmed
                                                                  : Verdict::nuanced,
-                    "our connect() errors; the server's bytes and its namespace's TcpExt PAWSEstab delta, reported "
+                    .evidence = "our connect() errors; the server's bytes and its namespace's TcpExt PAWSEstab delta, reported "
                     "after; the wire's replay in wire-old-segment.json"});
 }
 

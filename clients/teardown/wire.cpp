@@ -162,28 +162,28 @@ awaitable<void> lost_last_ack(const CommonOptions& options, const WireConfig& co
                                             " at +" + std::to_string(restart->at_ms) + " ms"
                                       : "never restarted") +
                              "; RSTs we sent " + std::to_string(rsts_sent);
-    result.add_check({"time-wait-answers-retransmitted-fin",
-                      "2MSL: 接收端可能收不到第四次挥手, 重新发送第三次挥手 — the closer, still in TIME_WAIT, answers the "
+    result.add_check({.id = "time-wait-answers-retransmitted-fin",
+                      .claim = "2MSL: 接收端可能收不到第四次挥手, 重新发送第三次挥手 — the closer, still in TIME_WAIT, answers the "
                       "retransmitted FIN",
-                      "the server's FIN again (LAST_ACK); our TIME_WAIT ACKs it (no RST), its timer starts over, the "
+                      .expected = "the server's FIN again (LAST_ACK); our TIME_WAIT ACKs it (no RST), its timer starts over, the "
                       "server's end closes",
-                      what,
-                      fin_retransmits == 0 ? Verdict::skipped
+                      .observed = what,
+                      .verdict = fin_retransmits == 0 ? Verdict::skipped
                       : time_wait && restart && rsts_sent == 0 && server_gone ? Verdict::confirmed
                                                                               : Verdict::refuted,
-                      fin_retransmits == 0 ? "the wire did not make the server retransmit (our last ACK was not lost)"
+                      .evidence = fin_retransmits == 0 ? "the wire did not make the server retransmit (our last ACK was not lost)"
                                            : "our end: the census (TIME_WAIT timer) in our namespace; RSTs: Tcp OutRsts "
                                              "delta; the server's end: its census, reported after the close"});
   } else {
     const std::string what = server_said + "; ours " + path_of(ours) + " (no TIME_WAIT socket: " +
                              std::to_string(overflowed) + " TCPTimeWaitOverflow), RSTs we sent " + std::to_string(rsts_sent);
-    result.add_check({"no-time-wait-means-rst",
-                      "asked next: without TIME_WAIT, what happens to the retransmitted FIN? (2MSL's first reason)",
-                      "no TIME_WAIT socket; the server's FIN again is answered by our RST", what,
-                      time_wait || fin_retransmits == 0 ? Verdict::skipped
+    result.add_check({.id = "no-time-wait-means-rst",
+                      .claim = "asked next: without TIME_WAIT, what happens to the retransmitted FIN? (2MSL's first reason)",
+                      .expected = "no TIME_WAIT socket; the server's FIN again is answered by our RST", .observed = what,
+                      .verdict = time_wait || fin_retransmits == 0 ? Verdict::skipped
                       : rsts_sent > 0                   ? Verdict::confirmed
                                                         : Verdict::refuted,
-                      time_wait ? "a TIME_WAIT socket was there after all: this run cannot say"
+                      .evidence = time_wait ? "a TIME_WAIT socket was there after all: this run cannot say"
                       : fin_retransmits == 0 ? "the server did not retransmit its FIN"
                                              : "our namespace has no room for TIME_WAIT (tcp_max_tw_buckets " +
                                                    sysctl("tcp_max_tw_buckets") + "); Tcp OutRsts delta; the server's census"});
@@ -230,13 +230,13 @@ awaitable<void> simultaneous_close(const CommonOptions& options, const WireConfi
                        {"server_segments_received", server.contains("segments_received") ? server.at("segments_received") : nullptr}};
   const std::string what = "ours " + path_of(ours) + ", the server's " + path_of(theirs) + "; we sent " +
                            std::to_string(sent) + " and received " + std::to_string(received) + " segments";
-  result.add_check({"simultaneous-close-both-time-wait",
-                    "asked next: when both sides close at once, who holds TIME_WAIT? (四次挥手, simultaneous close)",
-                    "both FIN_WAIT_1 > CLOSING > TIME_WAIT: TIME_WAIT on both sides", what,
-                    both_time_wait && full_path(ours) && full_path(theirs) ? Verdict::confirmed
+  result.add_check({.id = "simultaneous-close-both-time-wait",
+                    .claim = "asked next: when both sides close at once, who holds TIME_WAIT? (四次挥手, simultaneous close)",
+                    .expected = "both FIN_WAIT_1 > CLOSING > TIME_WAIT: TIME_WAIT on both sides", .observed = what,
+                    .verdict = both_time_wait && full_path(ours) && full_path(theirs) ? Verdict::confirmed
                     : both_time_wait                                       ? Verdict::nuanced
                                                                            : Verdict::refuted,
-                    "each end's census, sampled back to back in its own namespace (the server's reported after); TCP_INFO "
+                    .evidence = "each end's census, sampled back to back in its own namespace (the server's reported after); TCP_INFO "
                     "segs_out/segs_in from shutdown() to TIME_WAIT"});
 }
 
@@ -296,14 +296,14 @@ awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, 
                            "; " + line(setting, killed, kept, server_rsts, left_ms);
   const bool both_measured = (killed || kept) && (other_killed || other_kept);
   const int killed_count = int(killed) + int(other_killed);
-  result.add_check({"rst-kills-time-wait",
-                    "asked next: an RST that reaches a TIME_WAIT socket ends it early (TIME_WAIT assassination, RFC 1337)",
-                    "TIME_WAIT gone at the RST (with either tcp_rfc1337)", what,
-                    !both_measured ? Verdict::skipped
+  result.add_check({.id = "rst-kills-time-wait",
+                    .claim = "asked next: an RST that reaches a TIME_WAIT socket ends it early (TIME_WAIT assassination, RFC 1337)",
+                    .expected = "TIME_WAIT gone at the RST (with either tcp_rfc1337)", .observed = what,
+                    .verdict = !both_measured ? Verdict::skipped
                     : killed_count == 2 ? Verdict::confirmed
                     : killed_count == 0 ? Verdict::refuted
                                         : Verdict::nuanced,
-                    both_measured ? "our census in our namespace with each setting; the server's RSTs: its Tcp OutRsts "
+                    .evidence = both_measured ? "our census in our namespace with each setting; the server's RSTs: its Tcp OutRsts "
                                     "delta since the close; the wire's replay in wire-<step>.json"
                                   : "a run saw no RST or no TIME_WAIT: see its our_end and server_rsts_sent"});
 }

@@ -250,12 +250,12 @@ void single_checks(Result& result, const FlowRun& run, const WireRecord& wire, c
                                               " samples)";
   if (slow.ended_by == "hystart")
     slow_text += " — HyStart set ssthresh before any loss: the round-trip time rose as the queue filled";
-  result.add_check({"tcp-slow-start", asked_next("slow start doubles the window every round trip"),
-                    "cwnd grows by >= 1.5x per round trip in slow start", slow_text,
-                    !slow.measured ? Verdict::nuanced
+  result.add_check({.id = "tcp-slow-start", .claim = asked_next("slow start doubles the window every round trip"),
+                    .expected = "cwnd grows by >= 1.5x per round trip in slow start", .observed = slow_text,
+                    .verdict = !slow.measured ? Verdict::nuanced
                     : slow.growth_per_rtt >= 1.5 ? Verdict::confirmed
                                                  : Verdict::refuted,
-                    "TCP_INFO snd_cwnd, snd_ssthresh, srtt every " + fixed(config.sample_ms, 0) + " ms (cwnd.csv)"});
+                    .evidence = "TCP_INFO snd_cwnd, snd_ssthresh, srtt every " + fixed(config.sample_ms, 0) + " ms (cwnd.csv)"});
 
   const auto back = analyse_back_off(samples);
   const auto drops = drops_during(wire, run.start_ns, run.end_ns);
@@ -271,20 +271,20 @@ void single_checks(Result& result, const FlowRun& run, const WireRecord& wire, c
     if (back.ratio >= 1) verdict = Verdict::refuted;
     else if (beta && std::abs(back.ratio - *beta) <= 0.15) verdict = Verdict::confirmed;
   }
-  result.add_check({"tcp-backs-off-on-loss", asked_next("after a loss the window falls by the algorithm's factor"),
-                    beta ? run.series.algorithm + " sets ssthresh to " + fixed(*beta, 1) + " x cwnd after a loss"
+  result.add_check({.id = "tcp-backs-off-on-loss", .claim = asked_next("after a loss the window falls by the algorithm's factor"),
+                    .expected = beta ? run.series.algorithm + " sets ssthresh to " + fixed(*beta, 1) + " x cwnd after a loss"
                          : run.series.algorithm + " has no fixed back-off factor (it is not loss-based)",
-                    observed, verdict,
-                    "TCP_INFO around the first retransmission; drops from netlab-wire's event log (queue full)"});
+                    .observed = observed, .verdict = verdict,
+                    .evidence = "TCP_INFO around the first retransmission; drops from netlab-wire's event log (queue full)"});
 
   const double link_mbit = static_cast<double>(config.bottleneck_kbit) / 1000;
   const double share = link_mbit > 0 ? run.goodput_mbit / link_mbit : 0;
-  result.add_check({"tcp-fills-the-link", asked_next("backing off still fills the link"),
-                    "goodput >= 80 % of the bottleneck",
-                    fixed(run.goodput_mbit) + " Mbit/s acknowledged of a " + fixed(link_mbit, 1) + " Mbit/s bottleneck (" +
+  result.add_check({.id = "tcp-fills-the-link", .claim = asked_next("backing off still fills the link"),
+                    .expected = "goodput >= 80 % of the bottleneck",
+                    .observed = fixed(run.goodput_mbit) + " Mbit/s acknowledged of a " + fixed(link_mbit, 1) + " Mbit/s bottleneck (" +
                         fixed(100 * share, 0) + " %); " + intact_text(run),
-                    !intact(run) ? Verdict::refuted : share >= 0.8 ? Verdict::confirmed : Verdict::nuanced,
-                    "TCP_INFO bytes_acked over the sending window; the server's account of every message"});
+                    .verdict = !intact(run) ? Verdict::refuted : share >= 0.8 ? Verdict::confirmed : Verdict::nuanced,
+                    .evidence = "TCP_INFO bytes_acked over the sending window; the server's account of every message"});
 }
 
 void share_checks(Result& result, const std::vector<FlowRun>& flows, const CongestionConfig& config) {
@@ -297,11 +297,11 @@ void share_checks(Result& result, const std::vector<FlowRun>& flows, const Conge
     all_intact = all_intact && intact(f);
   }
   const double jain = jain_index(goodputs);
-  result.add_check({"tcp-flows-share", asked_next("two flows share a bottleneck fairly"),
-                    "Jain's index >= 0.9 (1 = equal shares)",
-                    text + "; Jain's index " + fixed(jain, 3) + " over " + fixed(config.seconds, 0) + " s",
-                    !all_intact ? Verdict::refuted : jain >= 0.9 ? Verdict::confirmed : Verdict::nuanced,
-                    "TCP_INFO bytes_acked of each flow over the same window"});
+  result.add_check({.id = "tcp-flows-share", .claim = asked_next("two flows share a bottleneck fairly"),
+                    .expected = "Jain's index >= 0.9 (1 = equal shares)",
+                    .observed = text + "; Jain's index " + fixed(jain, 3) + " over " + fixed(config.seconds, 0) + " s",
+                    .verdict = !all_intact ? Verdict::refuted : jain >= 0.9 ? Verdict::confirmed : Verdict::nuanced,
+                    .evidence = "TCP_INFO bytes_acked of each flow over the same window"});
 }
 
 void udp_checks(Result& result, const FlowRun& tcp, const UdpRun& udp, const std::optional<double> alone_mbit) {
@@ -313,13 +313,13 @@ void udp_checks(Result& result, const FlowRun& tcp, const UdpRun& udp, const std
   std::string text = "UDP sent " + fixed(udp.sent_mbit) + " Mbit/s (asked " + fixed(udp.target_mbit) + ") and lost " +
                      fixed(100 * loss, 1) + " % at the queue; TCP beside it got " + fixed(tcp.goodput_mbit) + " Mbit/s";
   if (alone_mbit) text += " (alone: " + fixed(*alone_mbit) + " Mbit/s)";
-  result.add_check({"udp-ignores-congestion", note_claim,
-                    "UDP keeps its rate and loses about a third; TCP's goodput falls below half of what it got alone",
-                    text,
-                    !alone_mbit ? Verdict::nuanced
+  result.add_check({.id = "udp-ignores-congestion", .claim = note_claim,
+                    .expected = "UDP keeps its rate and loses about a third; TCP's goodput falls below half of what it got alone",
+                    .observed = text,
+                    .verdict = !alone_mbit ? Verdict::nuanced
                     : kept_rate && loss >= 0.2 && tcp_yielded ? Verdict::confirmed
                                                              : Verdict::refuted,
-                    alone_mbit ? "the server's UDP account (lost), TCP_INFO bytes_acked, the single-flow step"
+                    .evidence = alone_mbit ? "the server's UDP account (lost), TCP_INFO bytes_acked, the single-flow step"
                                : "no single-flow step in this run to compare with"});
 }
 
@@ -339,10 +339,10 @@ void algorithm_check(Result& result, const std::vector<FlowRun>& runs, const std
     text += "; not on this kernel:";
     for (const auto& m : missing) text += " " + m;
   }
-  result.add_check({"tcp-algorithms-differ", asked_next("there are several congestion-control algorithms, each backing off its own way"),
-                    "each loss-based algorithm backs off by its own factor (cubic 0.7, reno 0.5); bbr paces to a model",
-                    text,
-                    runs.size() < 2 ? Verdict::nuanced
+  result.add_check({.id = "tcp-algorithms-differ", .claim = asked_next("there are several congestion-control algorithms, each backing off its own way"),
+                    .expected = "each loss-based algorithm backs off by its own factor (cubic 0.7, reno 0.5); bbr paces to a model",
+                    .observed = text,
+                    .verdict = runs.size() < 2 ? Verdict::nuanced
                     : backed_off    ? Verdict::confirmed
                     : std::any_of(runs.begin(), runs.end(),
                                   [](const FlowRun& r) {
@@ -351,7 +351,7 @@ void algorithm_check(Result& result, const std::vector<FlowRun>& runs, const std
                                   })
                         ? Verdict::refuted
                         : Verdict::nuanced,
-                    "one flow per algorithm (TCP_CONGESTION), TCP_INFO; chart cwnd.svg"});
+                    .evidence = "one flow per algorithm (TCP_CONGESTION), TCP_INFO; chart cwnd.svg"});
 }
 
 }  // namespace

@@ -32,26 +32,33 @@ std::string describe_connection(const tcp::socket& socket) {
          (local_ec ? std::string("?") : to_string(local));
 }
 
-namespace {
-
-// "connection refused", as DESIGN.md writes it (strerror says "Connection refused").
-std::string lower_first(std::string text) {
+std::string error_text(const boost::system::error_code& ec) {
+  std::string text = ec.message();
   if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
   return text;
 }
 
-asio::ip::address parse_address(const std::string& host, std::string_view step) {
+asio::ip::address parse_host(const std::string& host, std::string_view step) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) throw std::runtime_error(std::string(step) + " " + host + ": not an IP address (use e.g. 127.0.0.1)");
   return address;
 }
 
-}  // namespace
+std::string bind_error(const std::string& where, const boost::system::error_code& ec, std::string_view program) {
+  std::string hint;
+  if (ec == asio::error::address_in_use)
+    hint = " — is another " + std::string(program) + " running? (--port 0 picks a free port)";
+  else if (ec == boost::system::errc::address_not_available)
+    hint = " — that address is not on this machine";
+  else if (ec == asio::error::access_denied)
+    hint = " — ports below 1024 need root";
+  return "bind " + where + ": " + error_text(ec) + hint;
+}
 
 tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::uint16_t port,
                             std::string_view program, int backlog) {
-  const tcp::endpoint endpoint(parse_address(host, "bind"), port);
+  const tcp::endpoint endpoint(parse_host(host, "bind"), port);
   tcp::acceptor acceptor(io);
   const std::string where = host + ":" + std::to_string(port);
   try {
@@ -60,21 +67,14 @@ tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::
     acceptor.bind(endpoint);
     acceptor.listen(backlog);
   } catch (const boost::system::system_error& e) {
-    std::string hint;
-    if (e.code() == asio::error::address_in_use)
-      hint = " — is another " + std::string(program) + " running? (--port 0 picks a free port)";
-    else if (e.code() == boost::system::errc::address_not_available)
-      hint = " — that address is not on this machine";
-    else if (e.code() == asio::error::access_denied)
-      hint = " — ports below 1024 need root";
-    throw std::runtime_error("bind " + where + ": " + lower_first(e.code().message()) + hint);
+    throw std::runtime_error(bind_error(where, e.code(), program));
   }
   return acceptor;
 }
 
 asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port,
                                         std::string_view server_program) {
-  const tcp::endpoint endpoint(parse_address(host, "connect"), port);
+  const tcp::endpoint endpoint(parse_host(host, "connect"), port);
   tcp::socket socket(co_await asio::this_coro::executor);
   try {
     co_await socket.async_connect(endpoint, asio::use_awaitable);
@@ -82,7 +82,7 @@ asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t p
     std::string hint;
     if (e.code() == asio::error::connection_refused)
       hint = " — is " + std::string(server_program) + " running?";
-    throw std::runtime_error("connect " + to_string(endpoint) + ": " + lower_first(e.code().message()) + hint);
+    throw std::runtime_error("connect " + to_string(endpoint) + ": " + error_text(e.code()) + hint);
   }
   co_return socket;
 }

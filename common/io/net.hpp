@@ -25,6 +25,19 @@ using tcp = asio::ip::tcp;
 // "127.0.0.1:7006"
 std::string to_string(const tcp::endpoint& endpoint);
 
+// An error's message as a cause reads in a one-line error: "connection refused"
+// (strerror capitalises it).
+std::string error_text(const boost::system::error_code& ec);
+
+// The address of --host: an IP address, or "localhost" for 127.0.0.1. Throws
+// std::runtime_error "<step> <host>: not an IP address (use e.g. 127.0.0.1)".
+asio::ip::address parse_host(const std::string& host, std::string_view step);
+
+// The one line for a failed bind of `where` ("127.0.0.1:7006", "…/udp"), with
+// the hint that helps: another `program` running, an address not on this
+// machine, a port below 1024.
+std::string bind_error(const std::string& where, const boost::system::error_code& ec, std::string_view program);
+
 // "peer -> local" of a connected socket, as muduo prints it, for UP/DOWN lines.
 std::string describe_connection(const tcp::socket& socket);
 

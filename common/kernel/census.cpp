@@ -263,4 +263,11 @@ std::string describe(const StateCounts& counts) {
   return text.empty() ? "none" : text;
 }
 
+std::vector<SocketRecord> both_ends(std::uint16_t port) {
+  auto sockets = list_tcp_sockets({.local_port = port});
+  auto clients = list_tcp_sockets({.remote_port = port});
+  sockets.insert(sockets.end(), clients.begin(), clients.end());
+  return sockets;
+}
+
 }  // namespace netlab

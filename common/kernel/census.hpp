@@ -55,6 +55,10 @@ struct PortFilter {
 // Throws std::system_error ("sock_diag: ...") when netlink fails.
 std::vector<SocketRecord> list_tcp_sockets(const PortFilter& filter);
 
+// Both ends of the connections to a server's port: the server's sockets
+// (local port = `port`, the listener included) and the clients' (remote port = `port`).
+std::vector<SocketRecord> both_ends(std::uint16_t port);
+
 struct StateCounts {
   std::array<std::size_t, tcp_state_count> by_state{};
   std::size_t total = 0;

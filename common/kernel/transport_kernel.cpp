@@ -1,5 +1,7 @@
 #include "kernel/transport_kernel.hpp"
 
+#include "io/net.hpp"
+
 #include <sys/socket.h>
 
 #include <cctype>
@@ -103,24 +105,12 @@ boost::asio::ip::udp::socket open_udp_socket(boost::asio::io_context& io, const 
                                              std::uint16_t port, std::string_view program) {
   namespace asio = boost::asio;
   const std::string where = host + ":" + std::to_string(port) + "/udp";
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) throw std::runtime_error("bind " + host + ": not an IP address (use e.g. 127.0.0.1)");
+  const auto address = parse_host(host, "bind");
   asio::ip::udp::socket socket(io);
   socket.open(address.is_v6() ? asio::ip::udp::v6() : asio::ip::udp::v4());
+  boost::system::error_code ec;
   socket.bind({address, port}, ec);
-  if (ec) {
-    std::string hint;
-    if (ec == asio::error::address_in_use)
-      hint = " — is another " + std::string(program) + " running? (--port 0 picks a free port)";
-    else if (ec == boost::system::errc::address_not_available)
-      hint = " — that address is not on this machine";
-    else if (ec == asio::error::access_denied)
-      hint = " — ports below 1024 need root";
-    std::string what = ec.message();
-    if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
-    throw std::runtime_error("bind " + where + ": " + what + hint);
-  }
+  if (ec) throw std::runtime_error(bind_error(where, ec, program));
   return socket;
 }
 

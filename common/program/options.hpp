@@ -6,9 +6,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace netlab {
+
+// Options that contradict each other, found after parsing: exit 2, one line
+// (the skeletons in program/server.hpp and program/client.hpp catch it).
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 enum class Role { server, client };
 

@@ -26,7 +26,7 @@ boost::json::value Result::to_json() const {
   boost::json::array checks;
   for (const auto& c : checks_) {
     checks.push_back(boost::json::object{{"id", c.id},
-                                         {"note", c.note},
+                                         {"note", c.claim},
                                          {"expected", c.expected},
                                          {"observed", c.observed},
                                          {"verdict", to_string(c.verdict)},
@@ -35,6 +35,10 @@ boost::json::value Result::to_json() const {
   return boost::json::object{{"lab", lab_},           {"role", role_},
                              {"params", params_},     {"observed", observed_},
                              {"checks", std::move(checks)}};
+}
+
+void Result::merge(boost::json::object& into, const boost::json::value& from) {
+  for (const auto& [key, value] : from.as_object()) into[key] = value;
 }
 
 void Result::write(const std::string& path) const {
@@ -50,7 +54,7 @@ void Result::write(const std::string& path) const {
 std::string render_checks(const std::vector<Check>& checks) {
   std::ostringstream out;
   for (const auto& c : checks) {
-    out << "  [" << to_string(c.verdict) << "] " << c.note << "\n"
+    out << "  [" << to_string(c.verdict) << "] " << c.claim << "\n"
         << "      observed: " << c.observed << "\n";
   }
   return out.str();

@@ -3,8 +3,10 @@
 //   {"lab","role","params":{...},"observed":{...},
 //    "checks":[{"id","note","expected","observed","verdict","evidence"}]}
 // A verdict is computed from what was measured in this run, never written in.
+#include <boost/describe/class.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
 
 #include <string>
 #include <string_view>
@@ -16,9 +18,12 @@ enum class Verdict { confirmed, refuted, nuanced, skipped };
 
 std::string_view to_string(Verdict verdict);
 
+// Built with named fields, in this order:
+//   result.add_check({.id = "write-is-not-read", .claim = "...", .expected = "...",
+//                     .observed = "...", .verdict = ..., .evidence = "..."});
 struct Check {
-  std::string id;        // stable identifier, e.g. "write-is-not-read"
-  std::string note;      // the note's claim, in the note's words
+  std::string id;        // stable identifier, e.g. "write-is-not-read" (the claims table's key)
+  std::string claim;     // the claim, in English (JSON key "note", as DESIGN.md's contract has it)
   std::string expected;  // what would confirm it
   std::string observed;  // what this run measured
   Verdict verdict = Verdict::skipped;
@@ -32,6 +37,15 @@ class Result {
   boost::json::object& params() { return params_; }
   boost::json::object& observed() { return observed_; }
   const boost::json::object& observed() const { return observed_; }
+
+  // A program's params and observed are structs described with
+  // BOOST_DESCRIBE_STRUCT; their members become the JSON's keys (added to
+  // what is there, a member replacing a key of the same name). Verdict code
+  // reads the struct, never the JSON back.
+  template <class Described>
+  void set_params(const Described& params) { merge(params_, boost::json::value_from(params)); }
+  template <class Described>
+  void set_observed(const Described& observed) { merge(observed_, boost::json::value_from(observed)); }
   const std::vector<Check>& checks() const { return checks_; }
   void add_check(Check check);
 
@@ -42,6 +56,8 @@ class Result {
   void write(const std::string& path) const;
 
  private:
+  static void merge(boost::json::object& into, const boost::json::value& from);
+
   std::string lab_;
   std::string role_;
   boost::json::object params_;

@@ -1,0 +1,113 @@
+#pragma once
+// The skeleton of every lab client (DESIGN.md, "Program contract"): the common
+// options, the result JSON, stdout, stderr and the exit code, so that a
+// client's main() is its own options plus its experiment.
+//
+//   int main(int argc, char** argv) {
+//     ClientProgram program("framing", "The 粘包 lab's client: ...", 7006, 60);
+//     Config config;
+//     program.app().add_option("--messages", config.messages, "...");
+//     program.check_usage([&] { if (config.min_size > config.max_size) throw UsageError("--min-size ..."); });
+//     return program.run(argc, argv, [&](ClientRun& run) {
+//       run.within(experiment(run.options(), config, run.result()));   // bounded by --max-seconds
+//       run.summary([&](std::ostream& out) { out << ...; });           // the human summary
+//       if (echoes_differ) run.fail("echoes did not match what was sent");
+//     });
+//   }
+//
+// The contract it keeps for every client:
+// - stdout holds the human summary, or with `--json -` only the JSON (also when
+//   the run failed), so `--json - | jq` works exactly when it is needed;
+// - exit 0 after a run that did what it set out to do; 1 with one line
+//   "netlab-<lab>-client: <cause>" on stderr (an exception, the --max-seconds
+//   bound, or run.fail()) — the result is still written when the experiment
+//   finished; 2 for a usage error (CLI11's, or a UsageError from check_usage,
+//   before anything is connected, or from the body).
+#include "io/net.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+
+#include <boost/system/error_code.hpp>
+
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace netlab {
+
+// The failure of one step of a conversation, keeping its error code, so that
+// code that handles it compares `code()` and `step()`, never the message text.
+// what() is the one line a person reads: "write: connection reset by peer".
+class StepError : public std::runtime_error {
+ public:
+  StepError(std::string step, const boost::system::error_code& ec);
+  const std::string& step() const { return step_; }
+  const boost::system::error_code& code() const { return code_; }
+
+ private:
+  std::string step_;
+  boost::system::error_code code_;
+};
+
+inline StepError failure(std::string step, const boost::system::error_code& ec) { return {std::move(step), ec}; }
+
+// What a program's body sees while it runs.
+class ClientRun {
+ public:
+  ClientRun(const CommonOptions& options, Result& result) : options_(options), result_(result) {}
+
+  const CommonOptions& options() const { return options_; }
+  Result& result() { return result_; }
+  asio::io_context& io() { return io_; }
+
+  // Runs `operation` on io() until it ends, bounded by --max-seconds: past it,
+  // throws "gave up after N s (--max-seconds)" followed by `progress()` when given.
+  void within(asio::awaitable<void> operation, const std::function<std::string()>& progress = {});
+
+  // The human summary, printed on stdout after the run unless --json -.
+  void summary(std::function<void(std::ostream&)> print) { summary_ = std::move(print); }
+
+  // The run measured what it set out to, and it is wrong (echoes that differ):
+  // the result and the summary are still written, then exit 1 with `cause`.
+  void fail(std::string cause) { failed_ = std::move(cause); }
+
+ private:
+  friend class ClientProgram;
+  const CommonOptions& options_;
+  Result& result_;
+  asio::io_context io_;
+  std::function<void(std::ostream&)> summary_;
+  std::optional<std::string> failed_;
+};
+
+class ClientProgram {
+ public:
+  // `lab` names the program netlab-<lab>-client and the result's "lab".
+  ClientProgram(std::string lab, const std::string& description, std::uint16_t default_port,
+                double default_max_seconds);
+
+  CLI::App& app() { return app_; }
+  CommonOptions& options() { return options_; }
+  const std::string& name() const { return name_; }
+
+  // Checks the options together, after parsing and before anything is opened
+  // or connected: throw UsageError (exit 2) for options that contradict each other.
+  void check_usage(std::function<void()> check) { check_usage_ = std::move(check); }
+
+  // Parses argv, starts the logging, resolves --port-file (the port goes into
+  // the result's params), runs `body` and keeps the contract above. Returns
+  // the exit code.
+  int run(int argc, char** argv, const std::function<void(ClientRun&)>& body);
+
+ private:
+  std::string lab_;
+  std::string name_;
+  CLI::App app_;
+  CommonOptions options_;
+  std::function<void()> check_usage_;
+};
+
+}  // namespace netlab

@@ -1,0 +1,98 @@
+#include "program/server.hpp"
+
+#include "program/logging.hpp"
+#include "program/readiness.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <sstream>
+
+namespace netlab {
+
+ServerRun::ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal)
+    : options_(options),
+      acceptor_(open_listener(io_, options.host, options.port, program, backlog)),
+      bound_(acceptor_.local_endpoint()),
+      limit_(options.max_connections, refusal) {}
+
+void ServerRun::stop(std::string_view reason) {
+  if (stop_) stop_(reason);
+}
+
+void ServerRun::accept_loop_ended(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    accept_failure_ = std::string("accept loop: ") + e.what();
+  }
+  spdlog::error("{}", accept_failure_);
+  stop("accept loop failed");
+}
+
+ServerProgram::ServerProgram(std::string lab, const std::string& description, std::uint16_t default_port)
+    : lab_(std::move(lab)), name_("netlab-" + lab_ + "-server"), app_(description, name_) {
+  add_common_options(app_, options_, default_port, Role::server);
+}
+
+void ServerProgram::add_max_connections(Refusal refusal) {
+  refusal_ = refusal;
+  add_max_connections_option(app_, options_);
+}
+
+void ServerProgram::add_idle_timeout(double& seconds) { add_idle_timeout_option(app_, seconds); }
+
+int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun&)>& body) {
+  if (auto code = parse_options(app_, argc, argv)) return *code;
+  try {
+    if (check_usage_) check_usage_();
+  } catch (const UsageError& e) {
+    std::cerr << name_ << ": " << e.what() << "\n";
+    return 2;
+  }
+  init_logging(lab_ + "-server", options_.log_level);
+  try {
+    ServerRun run(options_, name_, backlog_, refusal_);
+    StopSignals signals(run.io_, options_.max_seconds, [&run](std::string_view reason) { run.stop(reason); });
+    run.stop_ = [&run, &signals](std::string_view reason) {
+      if (run.stop_reason_ != "?") return;  // once
+      run.stop_reason_ = reason;
+      signals.cancel();
+      for (auto& action : run.on_stop_) action(reason);
+      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, run.registry_.size());
+      boost::system::error_code ignored;
+      run.acceptor_.close(ignored);
+      run.registry_.close_all();
+    };
+    body(run);
+    spdlog::info("listening on {}{}", to_string(run.bound_), run.listening_.empty() ? "" : " (" + run.listening_ + ")");
+    if (!options_.port_file.empty()) write_port_file(options_.port_file, run.bound_.port());
+    const auto started = Clock::now();
+    run.io_.run();
+    run.seconds_ = std::chrono::duration<double>(Clock::now() - started).count();
+
+    Result result(lab_, "server");
+    result.params() = {{"host", options_.host}, {"port", run.bound_.port()}, {"max_connections", run.limit_.max()}};
+    result.observed() = {{"refused_connections", run.limit_.refused()},
+                         {"stopped_by", run.stop_reason_},
+                         {"seconds", run.seconds_}};
+    std::ostringstream human;
+    if (run.report_) run.report_(result, human);
+    if (options_.json != "-") std::cout << human.str() << std::flush;
+    result.write(options_.json);
+    if (!run.accept_failure_.empty()) {
+      std::cerr << name_ << ": " << run.accept_failure_ << "\n";
+      return 1;
+    }
+  } catch (const UsageError& e) {
+    std::cerr << name_ << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << name_ << ": " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace netlab

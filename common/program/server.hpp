@@ -1,0 +1,133 @@
+#pragma once
+// The skeleton of every lab TCP server (DESIGN.md, "Program contract"): the
+// common options, the listener and its --port-file, the connection limit and
+// its refusal, the registry a stop closes, SIGINT/SIGTERM/--max-seconds, the
+// accept loop, the summary, the result JSON and the exit code — so that a
+// server's main() is its own options plus its session.
+//
+//   int main(int argc, char** argv) {
+//     ServerProgram program("framing", "The 粘包 lab's server: ...", 7006);
+//     Config config;
+//     program.app().add_option("--codec", config.codec, "...");
+//     program.add_max_connections();
+//     program.check_usage([&] { if (...) throw UsageError("--one-way needs --codec delimiter or length"); });
+//     return program.run(argc, argv, [&](ServerRun& run) {
+//       Counters counters;
+//       run.serve([&](tcp::socket socket) { return session(std::move(socket), config, counters, run.registry()); });
+//       run.listening("codec raw");
+//       run.report([&](Result& result, std::ostream& out) { result.set_observed(...); out << ...; });
+//     });
+//   }
+//
+// The contract it keeps for every server:
+// - "listening on 127.0.0.1:7006 (<detail>)" once listening, then the port file;
+// - a stop (SIGINT, SIGTERM, --max-seconds) runs the program's on_stop actions,
+//   closes the listener and every registered connection, logs one line;
+// - an exception escaping the accept loop is logged and stops the server (exit 1);
+// - after the run: params host, port, max_connections; observed
+//   refused_connections, stopped_by, seconds — plus what the report adds; the
+//   human summary on stdout, or with `--json -` only the JSON;
+// - exit 0; 1 with one line "netlab-<lab>-server: <cause>" (a bind that fails,
+//   the accept loop); 2 for a usage error (CLI11's, or UsageError from
+//   check_usage, before listening).
+#include "io/serve.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace netlab {
+
+class ServerRun {
+ public:
+  asio::io_context& io() { return io_; }
+  const CommonOptions& options() const { return options_; }
+  tcp::acceptor& acceptor() { return acceptor_; }
+  const tcp::endpoint& bound() const { return bound_; }
+  ConnectionRegistry& registry() { return registry_; }
+  ConnectionLimit& limit() { return limit_; }
+
+  // Accepts until a stop; `start_session(tcp::socket)` returns the
+  // awaitable<void> that serves one connection (see accept_loop).
+  template <typename StartSession>
+  void serve(StartSession start_session) {
+    asio::co_spawn(io_, accept_loop(acceptor_, limit_, std::move(start_session)),
+                   [this](std::exception_ptr error) { accept_loop_ended(error); });
+  }
+
+  // The text in parentheses after "listening on <address>".
+  void listening(std::string detail) { listening_ = std::move(detail); }
+
+  // Runs at a stop, with its reason, before the listener and the connections close.
+  void on_stop(std::function<void(std::string_view reason)> action) { on_stop_.push_back(std::move(action)); }
+
+  // Fills the result and writes the human summary, after the event loop ended.
+  void report(std::function<void(Result&, std::ostream&)> report) { report_ = std::move(report); }
+
+  // After the run: what stopped it ("SIGINT", "SIGTERM", "max-seconds") and how long it ran.
+  const std::string& stop_reason() const { return stop_reason_; }
+  double seconds() const { return seconds_; }
+
+  // Stops the server as a signal would (a program's own ending condition).
+  void stop(std::string_view reason);
+
+ private:
+  friend class ServerProgram;
+  ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal);
+  void accept_loop_ended(std::exception_ptr error);
+
+  asio::io_context io_;
+  const CommonOptions& options_;
+  tcp::acceptor acceptor_;
+  tcp::endpoint bound_;
+  ConnectionLimit limit_;
+  ConnectionRegistry registry_;
+  std::string listening_;
+  std::vector<std::function<void(std::string_view)>> on_stop_;
+  std::function<void(Result&, std::ostream&)> report_;
+  std::function<void(std::string_view)> stop_;
+  std::string stop_reason_ = "?";
+  std::string accept_failure_;
+  double seconds_ = 0;
+};
+
+class ServerProgram {
+ public:
+  // `lab` names the program netlab-<lab>-server and the result's "lab".
+  ServerProgram(std::string lab, const std::string& description, std::uint16_t default_port);
+
+  CLI::App& app() { return app_; }
+  CommonOptions& options() { return options_; }
+  const std::string& name() const { return name_; }
+
+  // Checks the options together, after parsing and before anything is opened
+  // or connected: throw UsageError (exit 2) for options that contradict each other.
+  void check_usage(std::function<void()> check) { check_usage_ = std::move(check); }
+
+  // --max-connections, and what a connection over it receives.
+  void add_max_connections(Refusal refusal = Refusal::text_line);
+  // --idle-timeout S into `seconds`.
+  void add_idle_timeout(double& seconds);
+  // The listen() backlog (default: the system's maximum).
+  void backlog(int connections) { backlog_ = connections; }
+
+  // Parses argv, starts the logging, listens, runs `body` (which starts
+  // serving), writes the port file, runs the event loop to a stop, reports.
+  // Returns the exit code.
+  int run(int argc, char** argv, const std::function<void(ServerRun&)>& body);
+
+ private:
+  std::string lab_;
+  std::string name_;
+  CLI::App app_;
+  CommonOptions options_;
+  std::function<void()> check_usage_;
+  Refusal refusal_ = Refusal::text_line;
+  int backlog_ = asio::socket_base::max_listen_connections;
+};
+
+}  // namespace netlab
