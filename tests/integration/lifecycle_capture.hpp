@@ -4,10 +4,15 @@
 // own reader (netlab::read_pcap, group_flows), one Flow per connection; the
 // tests ask netlab::analyse_flow what each connection did. Root only; a test
 // that gets a reason from capture_blocker() prints it and skips.
+#include "lab.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include "capture/capture.hpp"
 #include "capture/pcap.hpp"
+
+#include <boost/json/object.hpp>
+#include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +25,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -32,6 +38,11 @@ inline std::string capture_blocker() {
   if (::access("/usr/bin/tcpdump", X_OK) != 0 && ::access("/usr/sbin/tcpdump", X_OK) != 0)
     return "tcpdump is not installed";
   return "";
+}
+
+// Skips the test (exit 77) when a capture cannot run here.
+inline void require_capture() {
+  if (const auto why = capture_blocker(); !why.empty()) skip(why);
 }
 
 inline std::string tcpdump_path() {
@@ -83,6 +94,19 @@ inline std::string graded(double ratio, double upper, double lower, double margi
   const auto near = [&](double threshold) { return ratio > threshold / (1 + margin) && ratio < threshold * (1 + margin); };
   if (near(upper) || near(lower)) return "";
   return ratio >= upper ? "confirmed" : ratio >= lower ? "nuanced" : "refuted";
+}
+
+// A rate ratio timed twice, by the client and from the capture's own stamps:
+// the check's verdict is the one the wire's ratio earns (unless it lies near a
+// threshold, see graded), and the client's ratio is the wire's within a factor of 2.
+inline void expect_verdict_follows_wire(const boost::json::object& result, std::string_view check_id,
+                                        double wire_ratio, double client_ratio, double upper, double lower,
+                                        double margin = 0.25) {
+  INFO(check_id << ": rate ratio " << wire_ratio << " on the wire, " << client_ratio << " by the client");
+  if (const auto expected = graded(wire_ratio, upper, lower, margin); !expected.empty())
+    CHECK(text(check(result, check_id).at("verdict")) == expected);
+  CHECK(client_ratio > wire_ratio / 2);
+  CHECK(client_ratio < wire_ratio * 2);
 }
 
 class Capture {
@@ -140,17 +164,8 @@ class Capture {
  private:
   // A connection to the captured port, closed at once; its local port.
   std::uint16_t send_marker() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port_);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    sockaddr_in local{};
-    socklen_t length = sizeof local;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length);
-    ::close(fd);
-    return ntohs(local.sin_port);
+    const Connection marker(port_);
+    return marker.local_port();
   }
 
   // The file as tcpdump has written it so far. While it runs, the file may

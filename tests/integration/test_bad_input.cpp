@@ -12,6 +12,8 @@
 // timeout) is closed by every server while others are served, and a server
 // started with --max-connections 4 refuses the 5th connection with a clear
 // message and serves again once one of the four has gone.
+#include "lab.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include "proto/codec.hpp"
@@ -230,14 +232,6 @@ class Socket {
   int fd_;
 };
 
-sockaddr_in loopback(std::uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
-
 Socket connect_to(std::uint16_t port) {
   Socket s;
   const auto addr = loopback(port);
@@ -420,13 +414,7 @@ bool alive(pid_t pid) {
 
 // Polls (bounded) until the server is back to `baseline` descriptors; returns the last count.
 std::size_t settle_fds(pid_t pid, std::size_t baseline, std::chrono::milliseconds timeout = 15s) {
-  const auto deadline = Clock::now() + timeout;
-  auto count = open_fds(pid);
-  while (count != baseline && Clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-    count = open_fds(pid);
-  }
-  return count;
+  return wait_for_count([&] { return open_fds(pid); }, baseline, timeout, 20ms);
 }
 
 // The server's resident set (VmRSS of /proc/<pid>/status), in KiB.

@@ -1,6 +1,8 @@
 // The capture reader on what the kernel really sends: tcpdump records a
 // handshake, a close and an RST made here on loopback, and the facts must
 // read them back. Needs root and tcpdump; skipped (77) otherwise.
+#include "lab.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include "capture/capture.hpp"
@@ -8,10 +10,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
 #include <csignal>
-#include <iostream>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -21,37 +20,8 @@ using namespace netlab::test;
 namespace {
 
 void require_root_and_tcpdump() {
-  if (::geteuid() != 0) {
-    std::cout << "skipped: capturing on lo needs root\n";
-    std::exit(77);
-  }
-  if (run({"/bin/sh", "-c", "command -v tcpdump"}).exit_code != 0) {
-    std::cout << "skipped: tcpdump is not installed\n";
-    std::exit(77);
-  }
-}
-
-int listen_loopback(std::uint16_t& port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(fd, 8) == 0);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  port = ntohs(address.sin_port);
-  return fd;
-}
-
-int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  return fd;
+  if (::geteuid() != 0) skip("capturing on lo needs root");
+  if (run({"/bin/sh", "-c", "command -v tcpdump"}).exit_code != 0) skip("tcpdump is not installed");
 }
 
 // tcpdump on lo for one port: started and ready before the traffic, stopped (SIGINT, flushed) after.
@@ -77,22 +47,33 @@ class Capture {
   Process process_;
 };
 
+// A connection made here on loopback, recorded by tcpdump from before its SYN.
+struct RecordedConnection {
+  Listener listener;
+  Capture capture{listener.port()};
+  Connection client{listener.port()};
+  int server = listener.accept();
+  ~RecordedConnection() { close_server(); }
+  void close_server() {
+    if (server >= 0) ::close(server);
+    server = -1;
+  }
+  std::uint16_t port() const { return listener.port(); }
+};
+
 }  // namespace
 
 TEST_CASE("a real connection: three-segment handshake, a close of three or four", "[root]") {
   require_root_and_tcpdump();
-  std::uint16_t port = 0;
-  const int listener = listen_loopback(port);
-  Capture capture(port);
-  const int client = connect_loopback(port);
-  const int server = ::accept(listener, nullptr, nullptr);
-  REQUIRE(::send(client, "hello", 5, 0) == 5);
+  RecordedConnection recorded;
+  const auto port = recorded.port();
+  auto& capture = recorded.capture;
+  REQUIRE(recorded.client.send("hello"));
   char buffer[16];
-  REQUIRE(::recv(server, buffer, sizeof buffer, 0) == 5);
-  ::close(client);                           // the client closes first ...
-  REQUIRE(::recv(server, buffer, sizeof buffer, 0) == 0);
-  ::close(server);                           // ... and the server after reading its FIN
-  ::close(listener);
+  REQUIRE(::recv(recorded.server, buffer, sizeof buffer, 0) == 5);
+  recorded.client.close();                   // the client closes first ...
+  REQUIRE(::recv(recorded.server, buffer, sizeof buffer, 0) == 0);
+  recorded.close_server();                   // ... and the server after reading its FIN
   std::this_thread::sleep_for(50ms);          // let the last ACK reach the capture
   const auto flows = capture.stop(port);
   REQUIRE(flows.size() == 1);
@@ -124,20 +105,15 @@ TEST_CASE("a real connection: three-segment handshake, a close of three or four"
 
 TEST_CASE("a real abortive close: SO_LINGER 0 sends RST, no FIN", "[root]") {
   require_root_and_tcpdump();
-  std::uint16_t port = 0;
-  const int listener = listen_loopback(port);
-  Capture capture(port);
-  const int client = connect_loopback(port);
-  const int server = ::accept(listener, nullptr, nullptr);
+  RecordedConnection recorded;
   linger abort_now{1, 0};
-  REQUIRE(::setsockopt(client, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now) == 0);
-  ::close(client);
+  REQUIRE(::setsockopt(recorded.client.fd(), SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now) == 0);
+  recorded.client.close();
   char byte;
-  CHECK(::recv(server, &byte, 1, 0) < 0);  // ECONNRESET
-  ::close(server);
-  ::close(listener);
+  CHECK(::recv(recorded.server, &byte, 1, 0) < 0);  // ECONNRESET
+  recorded.close_server();
   std::this_thread::sleep_for(50ms);
-  const auto flows = capture.stop(port);
+  const auto flows = recorded.capture.stop(recorded.port());
   REQUIRE(flows.size() == 1);
   const auto facts = netlab::analyse_flow(flows[0]);
   CHECK(facts.rst_segments >= 1);

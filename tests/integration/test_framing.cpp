@@ -1,6 +1,8 @@
 // The framing lab on real sockets: the real server and client executables on
 // ephemeral ports, asserted on their JSON; bad input sent from here over a
 // plain socket must close only the offending connection.
+#include "lab.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include "proto/codec.hpp"
@@ -8,72 +10,10 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
-#include <thread>
-
 using namespace netlab::test;
 namespace json = boost::json;
 
 namespace {
-
-// A blocking loopback connection whose reads give up after 10 s, so no test can hang.
-class Connection {
- public:
-  explicit Connection(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    REQUIRE(fd_ >= 0);
-    timeval timeout{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  }
-  ~Connection() { ::close(fd_); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  void send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      REQUIRE(n > 0);
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-  void half_close() { ::shutdown(fd_, SHUT_WR); }
-
-  // Exactly n bytes, or fewer if the peer closed first.
-  std::string receive(std::size_t n) {
-    std::string bytes(n, '\0');
-    std::size_t got = 0;
-    while (got < n) {
-      const ssize_t r = ::recv(fd_, bytes.data() + got, n - got, 0);
-      if (r <= 0) break;
-      got += static_cast<std::size_t>(r);
-    }
-    bytes.resize(got);
-    return bytes;
-  }
-
-  // True when the server ended the connection (EOF or RST) rather than the wait timing out.
-  bool closed_by_peer() {
-    char byte;
-    for (int i = 0; i < 1000; ++i) {
-      const ssize_t r = ::recv(fd_, &byte, 1, 0);
-      if (r == 0) return true;
-      if (r < 0) return errno == ECONNRESET;
-    }
-    return false;
-  }
-
- private:
-  int fd_;
-};
 
 std::string length_frame(std::string_view payload) {
   std::string frame;
@@ -85,27 +25,12 @@ std::string length_frame(std::string_view payload) {
 void expect_echo(std::uint16_t port, const std::string& codec) {
   Connection good(port);
   const std::string frame = codec == "length" ? length_frame("still served") : "still served\n";
-  good.send(frame);
+  REQUIRE(good.send(frame));
   CHECK(good.receive(frame.size()) == frame);
 }
 
-json::object run_client(const Server& server, std::vector<std::string> args) {
-  TempDir dir;
-  std::vector<std::string> argv{bin("netlab-framing-client"), "--port", server.port_text(), "--json",
-                                dir.file("client.json"), "--log-level", "warn"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = run(argv);
-  INFO("client stderr: " << result.err);
-  REQUIRE(result.exit_code == 0);
-  return read_json(dir.file("client.json")).as_object();
-}
-
-std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
-
-const json::object& only_check(const json::object& result) {
-  const auto& checks = result.at("checks").as_array();
-  REQUIRE(checks.size() == 1);
-  return checks.at(0).as_object();
+json::object run_client(const Server& server, const std::vector<std::string>& args) {
+  return run_client_json("netlab-framing-client", server.port(), args);
 }
 
 }  // namespace
@@ -198,7 +123,7 @@ TEST_CASE("one-way: a different stream gives a different tally", "[pair]") {
   Server server("netlab-framing-server", {"--codec", "length", "--one-way"});
   const auto tally_of = [&](std::initializer_list<std::string_view> frames) {
     Connection c(server.port());
-    for (auto f : frames) c.send(length_frame(f));
+    for (auto f : frames) REQUIRE(c.send(length_frame(f)));
     c.half_close();
     const std::string header = c.receive(4);
     REQUIRE(header.size() == 4);
@@ -229,8 +154,8 @@ TEST_CASE("one-way on one side only is a clear error, not a hang", "[errors]") {
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("without a tally") != std::string::npos);
   CHECK(small.stop() == 0);
-  CHECK(run({bin("netlab-framing-client"), "--codec", "raw", "--one-way"}).exit_code == 2);
-  CHECK(run({bin("netlab-framing-server"), "--codec", "raw", "--one-way"}).exit_code == 2);
+  expect_usage_errors("netlab-framing-client", {{"--codec", "raw", "--one-way"}});
+  expect_usage_errors("netlab-framing-server", {{"--codec", "raw", "--one-way"}});
 }
 
 TEST_CASE("length server: bad input closes that connection only", "[bad-input]") {
@@ -240,19 +165,19 @@ TEST_CASE("length server: bad input closes that connection only", "[bad-input]")
 
   SECTION("an oversized length header") {
     Connection bad(server.port());
-    bad.send(std::string("\x7f\xff\xff\xff", 4));
+    REQUIRE(bad.send(std::string("\x7f\xff\xff\xff", 4)));
     CHECK(bad.closed_by_peer());
   }
   SECTION("garbage: an HTTP request on the framing port") {
     Connection bad(server.port());
-    bad.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(bad.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     CHECK(bad.closed_by_peer());
   }
   SECTION("half a frame, then close") {
     {
       Connection bad(server.port());
       const std::string frame = length_frame(std::string(1000, 'x'));
-      bad.send(frame.substr(0, 500));
+      REQUIRE(bad.send(frame.substr(0, 500)));
       bad.half_close();
       CHECK(bad.closed_by_peer());
     }
@@ -260,16 +185,15 @@ TEST_CASE("length server: bad input closes that connection only", "[bad-input]")
   SECTION("valid frames before a bad header are still echoed") {
     Connection bad(server.port());
     const std::string good = length_frame("first");
-    bad.send(good + std::string("\xff\xff\xff\xff", 4));
+    REQUIRE(bad.send(good + std::string("\xff\xff\xff\xff", 4)));
     CHECK(bad.receive(good.size()) == good);
     CHECK(bad.closed_by_peer());
   }
   expect_echo(server.port(), "length");
   const std::string frame = length_frame("bystander");
-  bystander.send(frame);
+  REQUIRE(bystander.send(frame));
   CHECK(bystander.receive(frame.size()) == frame);
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("codec_errors")) == 1);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("codec_errors")) == 1);
   // One clear line names the problem.
   const std::string log = server.log();
   CHECK((log.find("maximum is 1048576") != std::string::npos ||
@@ -280,7 +204,7 @@ TEST_CASE("delimiter server: no delimiter within the maximum closes that connect
   Server server("netlab-framing-server", {"--codec", "delimiter", "--max-frame", "1000"});
   {
     Connection bad(server.port());
-    bad.send(std::string(1001, 'a'));
+    REQUIRE(bad.send(std::string(1001, 'a')));
     CHECK(bad.closed_by_peer());
   }
   expect_echo(server.port(), "delimiter");
@@ -290,33 +214,22 @@ TEST_CASE("delimiter server: no delimiter within the maximum closes that connect
 
 TEST_CASE("the client says clearly when the server is not running", "[errors]") {
   // Take a free port and close it again: nothing listens there.
-  std::uint16_t port = 0;
-  {
-    Server server("netlab-framing-server", {});
-    port = server.port();
-    REQUIRE(server.stop() == 0);
-  }
-  const auto result = run({bin("netlab-framing-client"), "--port", std::to_string(port)});
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("connection refused") != std::string::npos);
-  CHECK(result.err.find("is netlab-framing-server running?") != std::string::npos);
+  expect_failure(run_without_server("netlab-framing-server", "netlab-framing-client"), 1,
+                 {"connection refused", "is netlab-framing-server running?"});
 }
 
 TEST_CASE("a port already in use is a clear error", "[errors]") {
   Server first("netlab-framing-server", {});
-  const auto result = run({bin("netlab-framing-server"), "--port", first.port_text()}, 10s);
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("address already in use") != std::string::npos);
-  CHECK(result.err.find("--port 0") != std::string::npos);
+  expect_failure(run_on_taken_port(first, "netlab-framing-server"), 1, {"address already in use", "--port 0"});
   CHECK(first.stop() == 0);
 }
 
 TEST_CASE("usage errors exit 2", "[errors]") {
-  CHECK(run({bin("netlab-framing-client"), "--codec", "morse"}).exit_code == 2);
-  CHECK(run({bin("netlab-framing-client"), "--min-size", "10", "--max-size", "5"}).exit_code == 2);
-  CHECK(run({bin("netlab-framing-client"), "--codec", "delimiter", "--max-size", "70000"}).exit_code == 2);
-  CHECK(run({bin("netlab-framing-client"), "--messages", "0"}).exit_code == 2);
-  CHECK(run({bin("netlab-framing-server"), "--read-size", "0"}).exit_code == 2);
+  expect_usage_errors("netlab-framing-client", {{"--codec", "morse"},
+                                                {"--min-size", "10", "--max-size", "5"},
+                                                {"--codec", "delimiter", "--max-size", "70000"},
+                                                {"--messages", "0"}});
+  expect_usage_errors("netlab-framing-server", {{"--read-size", "0"}});
 }
 
 TEST_CASE("the server stops by itself after --max-seconds and reports", "[lifecycle]") {
@@ -334,11 +247,8 @@ TEST_CASE("SIGTERM closes open connections and the server exits 0", "[lifecycle]
   const std::size_t fds_idle = open_fds(server.pid());
   Connection idle(server.port());
   // The server has accepted it: one descriptor more (polled, bounded: accept is asynchronous).
-  std::size_t fds_with_connection = open_fds(server.pid());
-  for (int i = 0; i < 500 && fds_with_connection != fds_idle + 1; ++i) {
-    std::this_thread::sleep_for(10ms);
-    fds_with_connection = open_fds(server.pid());
-  }
+  std::size_t fds_with_connection = 0;
+  eventually([&] { return (fds_with_connection = open_fds(server.pid())) == fds_idle + 1; });
   CHECK(fds_with_connection == fds_idle + 1);
   CHECK(server.stop() == 0);
   CHECK(idle.closed_by_peer());

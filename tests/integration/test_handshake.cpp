@@ -3,6 +3,7 @@
 // is asserted and the listener's accept queue is read from here too. As root:
 // the stale SYN through a raw socket, and the handshakes in a tcpdump capture
 // (read with netlab::read_pcap and analyse_flow).
+#include "lab.hpp"
 #include "lifecycle_capture.hpp"
 #include "process.hpp"
 
@@ -18,23 +19,9 @@ namespace json = boost::json;
 
 namespace {
 
-std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
-
 json::object run_client(const Server& server, std::vector<std::string> args) {
-  TempDir dir;
-  std::vector<std::string> argv{bin("netlab-handshake-client"), "--port", server.port_text(), "--json",
-                                dir.file("client.json"), "--log-level", "warn", "--hold-ms", "0"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = run(argv);
-  INFO("client stderr: " << result.err);
-  REQUIRE(result.exit_code == 0);
-  return read_json(dir.file("client.json")).as_object();
-}
-
-std::string verdict(const json::object& result, const std::string& id) {
-  for (const auto& c : result.at("checks").as_array())
-    if (c.at("id").as_string() == id) return std::string(c.at("verdict").as_string());
-  return "no such check";
+  args.insert(args.begin(), {"--hold-ms", "0"});
+  return run_client_json("netlab-handshake-client", server.port(), args);
 }
 
 // The listener's accept queue, as `ss -lnt` shows it in Recv-Q.
@@ -42,13 +29,6 @@ std::size_t accept_queue(std::uint16_t port) {
   for (const auto& s : netlab::list_tcp_sockets({.local_port = port}))
     if (s.state == netlab::TcpState::listen) return s.receive_queue;
   return 0;
-}
-
-void require_root(const char* what) {
-  if (::geteuid() != 0) {
-    std::cout << "skipped: needs root (" << what << ")\n";
-    std::exit(77);
-  }
 }
 
 }  // namespace
@@ -143,10 +123,7 @@ TEST_CASE("a stale SYN is answered SYN-ACK, then RST, and creates nothing", "[ro
 }
 
 TEST_CASE("capture: three segments open each connection, with the ISNs TCP_REPAIR read", "[root][capture]") {
-  if (const auto why = capture_blocker(); !why.empty()) {
-    std::cout << "skipped: " << why << "\n";
-    std::exit(77);
-  }
+  require_capture();
   Server server("netlab-handshake-server", {});
   Capture capture(server.port());
   const auto result = run_client(server, {"--connections", "2"});
@@ -172,27 +149,18 @@ TEST_CASE("capture: three segments open each connection, with the ISNs TCP_REPAI
 }
 
 TEST_CASE("handshake: clear errors — no server, port in use, bad usage", "[errors]") {
-  std::uint16_t port = 0;
-  {
-    Server server("netlab-handshake-server", {});
-    port = server.port();
-    REQUIRE(server.stop() == 0);
-  }
-  const auto refused = run({bin("netlab-handshake-client"), "--port", std::to_string(port)});
-  CHECK(refused.exit_code == 1);
-  CHECK(refused.err.find("connection refused — is netlab-handshake-server running?") != std::string::npos);
+  const auto port = port_of_stopped_server("netlab-handshake-server");
+  expect_failure(run({bin("netlab-handshake-client"), "--port", std::to_string(port)}), 1,
+                 {"connection refused — is netlab-handshake-server running?"});
   if (::geteuid() == 0) {
-    const auto stale = run({bin("netlab-handshake-client"), "--port", std::to_string(port), "--stale-syn"});
-    CHECK(stale.exit_code == 1);
-    CHECK(stale.err.find("nothing listens on") != std::string::npos);
+    expect_failure(run({bin("netlab-handshake-client"), "--port", std::to_string(port), "--stale-syn"}), 1,
+                   {"nothing listens on"});
   }
   Server first("netlab-handshake-server", {});
-  const auto busy = run({bin("netlab-handshake-server"), "--port", first.port_text()}, 10s);
-  CHECK(busy.exit_code == 1);
-  CHECK(busy.err.find("address already in use") != std::string::npos);
+  expect_failure(run_on_taken_port(first, "netlab-handshake-server"), 1, {"address already in use"});
   CHECK(first.stop() == 0);
-  CHECK(run({bin("netlab-handshake-server"), "--no-accept", "--accept-delay-ms", "10"}).exit_code == 2);
-  CHECK(run({bin("netlab-handshake-client"), "--connections", "0"}).exit_code == 2);
+  expect_usage_errors("netlab-handshake-server", {{"--no-accept", "--accept-delay-ms", "10"}});
+  expect_usage_errors("netlab-handshake-client", {{"--connections", "0"}});
 }
 
 TEST_CASE("a client arriving while the queue is full waits, bounded, and says so", "[bad-input]") {

@@ -3,6 +3,7 @@
 // when it is installed. Every status code, the headers that go with it,
 // keep-alive against Connection: close (counted), bad input and a slow client.
 #include "http_rpc_support.hpp"
+#include "lab.hpp"
 #include "lifecycle_capture.hpp"
 #include "process.hpp"
 
@@ -20,12 +21,10 @@ namespace json = boost::json;
 
 namespace {
 
-std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
-
 // One request on a connection of its own (Connection: close), the whole response back.
 HttpResponse ask(std::uint16_t port, const std::string& method, const std::string& target,
                  const std::string& extra_headers = "") {
-  Connection connection(port);
+  Connection connection(port, no_delay);
   REQUIRE(connection.send(method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
                           extra_headers + "\r\n"));
   return parse_head(connection.receive_all());
@@ -47,31 +46,8 @@ void expect_standard_headers(const HttpResponse& res) {
   CHECK(std::stoul(res.header("content-length")) == res.body.size());
 }
 
-json::object run_client(const Server& server, std::vector<std::string> args) {
-  TempDir dir;
-  std::vector<std::string> argv{bin("netlab-http-client"), "--port", server.port_text(), "--json",
-                                dir.file("client.json"), "--log-level", "warn"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = run(argv);
-  INFO("client stderr: " << result.err);
-  REQUIRE(result.exit_code == 0);
-  return read_json(dir.file("client.json")).as_object();
-}
-
-const json::object& check(const json::object& result, std::string_view id) {
-  for (const auto& c : result.at("checks").as_array())
-    if (c.at("id").as_string() == id) return c.as_object();
-  FAIL("no check " << id);
-  throw std::logic_error("unreachable");
-}
-
-// Without curl the interop test cannot run: it says so and exits 77, which
-// ctest counts as skipped (SKIP_RETURN_CODE), not passed. Each test case runs alone.
-void require_curl() {
-  if (run({"/bin/sh", "-c", "command -v curl"}, 10s).exit_code != 0) {
-    std::cout << "skipped: curl is not installed (scripts/setup.sh installs it)\n";
-    std::exit(77);
-  }
+json::object run_client(const Server& server, const std::vector<std::string>& args) {
+  return run_client_json("netlab-http-client", server.port(), args);
 }
 
 }  // namespace
@@ -178,7 +154,7 @@ TEST_CASE("chunked: the server run with --chunked serves / in chunks, without Co
 
 TEST_CASE("keep-alive: many requests, one connection, answered in order", "[keepalive]") {
   Server server("netlab-http-server", {});
-  Connection connection(server.port());
+  Connection connection(server.port(), no_delay);
   for (int i = 1; i <= 5; ++i) {
     REQUIRE(connection.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     const auto res = read_response(connection);
@@ -234,17 +210,13 @@ TEST_CASE("keep-alive uses one connection, close one per request and leaves serv
   const auto counts = netlab::count_tcp_states({.local_port = server.port()});
   CHECK(counts.of(netlab::TcpState::time_wait) >= 40);
   // The rate verdict, against the test's own timing: the capture test below.
-  CHECK(server.stop() == 0);
-  const auto served = read_json(dir.file("server.json")).at("observed").as_object();
+  const auto served = stop_and_read(server, dir.file("server.json"));
   CHECK(number(served.at("connections")) == 41);
   CHECK(number(served.at("requests")) == 80);
 }
 
 TEST_CASE("capture: the keep-alive rate verdict follows the phases' durations on the wire", "[root][capture]") {
-  if (const auto why = capture_blocker(); !why.empty()) {
-    std::cout << "skipped: " << why << "\n";
-    std::exit(77);
-  }
+  require_capture();
   Server server("netlab-http-server", {});
   Capture capture(server.port());
   const auto result = run_client(server, {"--keepalive", "--close", "--requests", "200"});
@@ -265,16 +237,12 @@ TEST_CASE("capture: the keep-alive rate verdict follows the phases' durations on
   // requests/s keep-alive over close, for the same 200 requests: the ratio of the phases' durations.
   const double wire_ratio = (close_last - close_first) / seconds_spanned(*most);
   const double client_ratio = result.at("observed").at("keepalive_rate_ratio").as_double();
-  INFO("keep-alive rate ratio: " << wire_ratio << " on the wire, " << client_ratio << " by the client");
-  if (const auto expected = graded(wire_ratio, 1.2, 0.8); !expected.empty())
-    CHECK(std::string(check(result, "keepalive-faster").at("verdict").as_string()) == expected);
-  CHECK(client_ratio > wire_ratio / 2);
-  CHECK(client_ratio < wire_ratio * 2);
+  expect_verdict_follows_wire(result, "keepalive-faster", wire_ratio, client_ratio, 1.2, 0.8);
   CHECK(server.stop() == 0);
 }
 
 TEST_CASE("curl gets the same codes and headers", "[curl]") {
-  require_curl();
+  require_tool("curl", "scripts/setup.sh installs it");
   Server server("netlab-http-server", {});
   const std::string url = "http://127.0.0.1:" + server.port_text();
   const auto curl = [&](std::vector<std::string> args) {
@@ -313,7 +281,7 @@ TEST_CASE("bad requests get 400/431/413 and a closed connection, and others are 
   TempDir dir;
   Server server("netlab-http-server", {"--max-body-bytes", "100", "--max-header-bytes", "1024", "--json",
                                        dir.file("server.json")});
-  Connection bystander(server.port());  // opened before, used after every bad peer
+  Connection bystander(server.port(), no_delay);  // opened before, used after every bad peer
   unsigned expected = 0;
   std::string bytes;
   SECTION("no version, no colon") {
@@ -333,7 +301,7 @@ TEST_CASE("bad requests get 400/431/413 and a closed connection, and others are 
     expected = 413;
   }
   {
-    Connection bad(server.port());
+    Connection bad(server.port(), no_delay);
     bad.send(bytes);
     const auto res = parse_head(bad.receive_all());  // receive_all returns at the server's close
     CHECK(res.status == expected);
@@ -342,15 +310,14 @@ TEST_CASE("bad requests get 400/431/413 and a closed connection, and others are 
   REQUIRE(bystander.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   CHECK(read_response(bystander).status == 200);
   CHECK(ask(server.port(), "GET", "/").status == 200);
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("parse_errors")) == 1);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("parse_errors")) == 1);
   CHECK(server.log().find("bad request") != std::string::npos);
 }
 
 TEST_CASE("a client sending its headers one byte at a time is cut off by the idle timeout", "[slow-client]") {
   TempDir dir;
   Server server("netlab-http-server", {"--idle-timeout", "0.3", "--json", dir.file("server.json")});
-  Connection slow(server.port());
+  Connection slow(server.port(), no_delay);
   // A header that never ends; one byte, then up to 100 ms for the server to hang up.
   const std::string trickle = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(400, 's');
   bool cut_off = false;
@@ -363,39 +330,26 @@ TEST_CASE("a client sending its headers one byte at a time is cut off by the idl
   CHECK(sent < trickle.size());
   // No response was sent to the slow client, and the server goes on serving others.
   CHECK(ask(server.port(), "GET", "/").status == 200);
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("idle_timeouts")) == 1);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("idle_timeouts")) == 1);
   CHECK(server.log().find("idle timeout") != std::string::npos);
 }
 
 TEST_CASE("http: the client says clearly when the server is not running", "[errors]") {
-  std::uint16_t port = 0;
-  {
-    Server server("netlab-http-server", {});
-    port = server.port();
-    REQUIRE(server.stop() == 0);
-  }
-  const auto result = run({bin("netlab-http-client"), "--port", std::to_string(port)});
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("connection refused") != std::string::npos);
-  CHECK(result.err.find("is netlab-http-server running?") != std::string::npos);
+  expect_failure(run_without_server("netlab-http-server", "netlab-http-client"), 1,
+                 {"connection refused", "is netlab-http-server running?"});
 }
 
 TEST_CASE("http: port in use and usage errors", "[errors]") {
   Server first("netlab-http-server", {});
-  const auto in_use = run({bin("netlab-http-server"), "--port", first.port_text()}, 10s);
-  CHECK(in_use.exit_code == 1);
-  CHECK(in_use.err.find("address already in use") != std::string::npos);
-  CHECK(run({bin("netlab-http-server"), "--user", "nopassword"}).exit_code == 2);
-  CHECK(run({bin("netlab-http-server"), "--idle-timeout", "0"}).exit_code == 2);
-  CHECK(run({bin("netlab-http-client"), "--requests", "0"}).exit_code == 2);
-  CHECK(run({bin("netlab-http-client"), "--reader", "nocolon"}).exit_code == 2);
+  expect_failure(run_on_taken_port(first, "netlab-http-server"), 1, {"address already in use"});
+  expect_usage_errors("netlab-http-server", {{"--user", "nopassword"}, {"--idle-timeout", "0"}});
+  expect_usage_errors("netlab-http-client", {{"--requests", "0"}, {"--reader", "nocolon"}});
   CHECK(first.stop() == 0);
 }
 
 TEST_CASE("http: SIGTERM closes idle keep-alive connections and the server exits 0", "[lifecycle]") {
   Server server("netlab-http-server", {});
-  Connection idle(server.port());
+  Connection idle(server.port(), no_delay);
   REQUIRE(idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   CHECK(read_response(idle).status == 200);
   CHECK(server.stop() == 0);

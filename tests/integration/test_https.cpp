@@ -2,22 +2,17 @@
 // each with certificates generated into a temporary folder; asserted on their
 // JSON (the decoded trace, the exporter digests of both ends), their errors,
 // and interop with openssl s_client and curl (when installed).
+#include "lab.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <regex>
 #include <sstream>
 
@@ -25,28 +20,6 @@ using namespace netlab::test;
 namespace json = boost::json;
 
 namespace {
-
-// The full path of a program on PATH, or "" (posix_spawn does not search PATH).
-std::string on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const auto candidate = std::filesystem::path(dir) / name;
-    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
-
-// ctest counts exit code 77 as skipped (SKIP_RETURN_CODE); each test case runs alone.
-std::string require_tool(const std::string& name) {
-  std::string path = on_path(name);
-  if (path.empty()) {
-    std::cout << "skipped: " << name << " is not installed\n";
-    std::exit(77);
-  }
-  return path;
-}
 
 // The server with its own certificates in a temporary folder.
 struct Lab {
@@ -98,57 +71,11 @@ bool in_order(const std::vector<std::string>& names, const std::vector<std::stri
   return at == expected.size();
 }
 
-std::string verdict(const json::object& client, const std::string& id) {
-  for (const auto& check : client.at("checks").as_array())
-    if (check.at("id") == id.c_str()) return std::string(check.at("verdict").as_string());
-  return "missing";
-}
-
-std::string text(const json::value& v) { return std::string(v.as_string()); }
-
 bool contains(const json::array& values, const std::string& wanted) {
   for (const auto& v : values)
     if (v.is_string() && v.as_string() == wanted.c_str()) return true;
   return false;
 }
-
-// A blocking loopback connection whose reads give up after 10 s.
-class Connection {
- public:
-  explicit Connection(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    REQUIRE(fd_ >= 0);
-    timeval timeout{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  }
-  ~Connection() { close(); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  void send(std::string_view bytes) {
-    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
-  }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  // True when the server ended the connection (EOF or RST), false if the 10 s read timeout came first.
-  bool closed_by_peer() {
-    char buffer[512];
-    for (int i = 0; i < 1000; ++i) {
-      const ssize_t r = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (r == 0) return true;
-      if (r < 0) return errno == ECONNRESET;
-    }
-    return false;
-  }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -228,20 +155,14 @@ TEST_CASE("verification failures: no CA, wrong name, expired certificate - the s
           "[failures]") {
   Lab lab("1.3");
   TempDir out;
-  auto result = lab.client({"--ca", "system"}, out.file("no-ca.json"));
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("unable to get local issuer certificate") != std::string::npos);
+  expect_failure(lab.client({"--ca", "system"}, out.file("no-ca.json")), 1, {"unable to get local issuer certificate"});
   const auto no_ca = read_json(out.file("no-ca.json")).as_object();
   CHECK(no_ca.at("observed").at("verify_result").to_number<int>() == 20);
   CHECK(in_order(messages(no_ca, "sent"), {"ClientHello", "Alert"}));
 
-  result = lab.client({"--server-name", "wrong.example"}, out.file("wrong-name.json"));
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("hostname mismatch") != std::string::npos);
+  expect_failure(lab.client({"--server-name", "wrong.example"}, out.file("wrong-name.json")), 1, {"hostname mismatch"});
 
-  result = lab.client({"--server-name", "127.0.0.2"}, out.file("wrong-ip.json"));
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("IP address mismatch") != std::string::npos);
+  expect_failure(lab.client({"--server-name", "127.0.0.2"}, out.file("wrong-ip.json")), 1, {"IP address mismatch"});
 
   // The address the certificate names (IP SAN) verifies.
   CHECK(lab.good_client({"--server-name", "127.0.0.1"}).at("observed").at("handshake_ok").as_bool());
@@ -250,9 +171,7 @@ TEST_CASE("verification failures: no CA, wrong name, expired certificate - the s
   CHECK(server.at("handshakes").to_number<int>() == 1);
 
   Lab expired("1.2-ecdhe", {"--cert", "expired"});
-  result = expired.client({}, out.file("expired.json"));
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("certificate has expired") != std::string::npos);
+  expect_failure(expired.client({}, out.file("expired.json")), 1, {"certificate has expired"});
   // The refusal is recorded as the evidence that the client checks certificates.
   CHECK(verdict(read_json(out.file("expired.json")).as_object(), "client-checks-certificate") == "confirmed");
   // --no-verify-demo goes on regardless, and says what verification would have refused.
@@ -272,13 +191,13 @@ TEST_CASE("non-TLS bytes, an aborted handshake and silence: one log line each, t
   Connection bystander(lab.server.port());  // opened first, served last
   {
     Connection http(lab.server.port());
-    http.send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    REQUIRE(http.send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     CHECK(http.closed_by_peer());
   }
   {
     Connection half(lab.server.port());
     // A handshake record header announcing 512 bytes, then only 10 of them.
-    half.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03", 10));
+    REQUIRE(half.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03", 10)));
     half.close();
   }
   {
@@ -378,23 +297,17 @@ TEST_CASE("errors: server not running, port in use, bad usage, missing CA", "[er
     port = lab.server.port();
     REQUIRE(lab.server.stop() == 0);
   }
-  auto result = run({bin("netlab-https-client"), "--port", std::to_string(port)});
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("connection refused") != std::string::npos);
-  CHECK(result.err.find("is netlab-https-server running?") != std::string::npos);
+  expect_failure(run({bin("netlab-https-client"), "--port", std::to_string(port)}), 1,
+                 {"connection refused", "is netlab-https-server running?"});
 
   Lab lab("1.3");
-  result = run({bin("netlab-https-server"), "--port", lab.server.port_text(), "--cert-dir", lab.certs}, 10s);
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("address already in use") != std::string::npos);
+  expect_failure(run_on_taken_port(lab.server, "netlab-https-server", {"--cert-dir", lab.certs}), 1,
+                 {"address already in use"});
 
-  result = run({bin("netlab-https-client"), "--port", lab.server.port_text(), "--ca", "/nonexistent/ca.pem"});
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("load CA /nonexistent/ca.pem") != std::string::npos);
+  expect_failure(run({bin("netlab-https-client"), "--port", lab.server.port_text(), "--ca", "/nonexistent/ca.pem"}), 1,
+                 {"load CA /nonexistent/ca.pem"});
   CHECK(lab.server.stop() == 0);
 
-  CHECK(run({bin("netlab-https-client"), "--tls", "1.1"}).exit_code == 2);
-  CHECK(run({bin("netlab-https-client"), "--path", "no-slash"}).exit_code == 2);
-  CHECK(run({bin("netlab-https-server"), "--cert", "stolen"}).exit_code == 2);
-  CHECK(run({bin("netlab-https-server"), "--step-timeout", "0"}).exit_code == 2);
+  expect_usage_errors("netlab-https-client", {{"--tls", "1.1"}, {"--path", "no-slash"}});
+  expect_usage_errors("netlab-https-server", {{"--cert", "stolen"}, {"--step-timeout", "0"}});
 }

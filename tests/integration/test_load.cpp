@@ -5,6 +5,8 @@
 // file descriptors it had before. Both processes need 5,000+ descriptors: the
 // test raises its RLIMIT_NOFILE within the hard limit (posix_spawn passes it
 // on to the server), or skips (exit 77) saying why.
+#include "lab.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include "kernel/census.hpp"
@@ -85,19 +87,13 @@ bool raise_fd_limit(std::string& why) {
 
 void require_fd_limit() {
   std::string why;
-  if (!raise_fd_limit(why)) {
-    std::cout << "skipped: " << why << "\n";
-    std::exit(77);
-  }
+  if (!raise_fd_limit(why)) skip(why);
 }
 
 int connect_loopback(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const sockaddr_in addr = loopback(port);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     const int error = errno;
     ::close(fd);
@@ -127,23 +123,11 @@ std::size_t established(std::uint16_t port) {
 
 // Polls (bounded) until the server-side ESTABLISHED count on `port` is `want`; returns the last count.
 std::size_t wait_established(std::uint16_t port, std::size_t want, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = Clock::now() + timeout;
-  auto count = established(port);
-  while (count != want && Clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-    count = established(port);
-  }
-  return count;
+  return wait_for_count([&] { return established(port); }, want, timeout, 50ms);
 }
 
 std::size_t wait_fds(pid_t pid, std::size_t want, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = Clock::now() + timeout;
-  auto count = open_fds(pid);
-  while (count != want && Clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-    count = open_fds(pid);
-  }
-  return count;
+  return wait_for_count([&] { return open_fds(pid); }, want, timeout, 50ms);
 }
 
 // How connection i's answer is judged: `answered(i, fd)` reads it (bounded) and says whether it is right.

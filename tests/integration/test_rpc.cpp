@@ -3,6 +3,7 @@
 // binary calls are matched by id; every kind of bad input gets an error answer
 // or a closed connection, and the server goes on serving everyone else.
 #include "http_rpc_support.hpp"
+#include "lab.hpp"
 #include "lifecycle_capture.hpp"
 #include "process.hpp"
 
@@ -21,8 +22,6 @@ using namespace netlab::rpc;
 namespace json = boost::json;
 
 namespace {
-
-std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
 
 std::string frame_of(const Request& request) {
   std::string frame;
@@ -63,29 +62,15 @@ std::string http_call(const std::string& method, const std::string& target, cons
 
 // A binary bystander: proves the server still serves other connections.
 void expect_served(std::uint16_t port) {
-  Connection good(port);
+  Connection good(port, no_delay);
   const auto answer = call(good, {42, Method::put, "bystander", 7});
   CHECK(answer.id == 42);
   CHECK(answer.status == Status::ok);
   CHECK(answer.value == 7);
 }
 
-json::object run_client(const Server& server, std::vector<std::string> args) {
-  TempDir dir;
-  std::vector<std::string> argv{bin("netlab-rpc-client"), "--port", server.port_text(), "--json",
-                                dir.file("client.json"), "--log-level", "warn"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = run(argv, 120s);
-  INFO("client stderr: " << result.err);
-  REQUIRE(result.exit_code == 0);
-  return read_json(dir.file("client.json")).as_object();
-}
-
-const json::object& check(const json::object& result, std::string_view id) {
-  for (const auto& c : result.at("checks").as_array())
-    if (c.at("id").as_string() == id) return c.as_object();
-  FAIL("no check " << id);
-  throw std::logic_error("unreachable");
+json::object run_client(const Server& server, const std::vector<std::string>& args) {
+  return run_client_json("netlab-rpc-client", server.port(), args, 120s);
 }
 
 }  // namespace
@@ -111,8 +96,7 @@ TEST_CASE("the same calls give the same results over HTTP+JSON and binary, seque
   CHECK(binary_bytes < http_bytes);
   // The byte and speed verdicts against figures the test measures itself
   // (bytes and times on the wire): the capture test below.
-  CHECK(server.stop() == 0);
-  const auto served = read_json(dir.file("server.json")).at("observed").as_object();
+  const auto served = stop_and_read(server, dir.file("server.json"));
   CHECK(number(served.at("binary_calls")) == 600);
   CHECK(number(served.at("http_calls")) == 600);
   CHECK(number(served.at("binary_connections")) == 2);
@@ -120,10 +104,7 @@ TEST_CASE("the same calls give the same results over HTTP+JSON and binary, seque
 }
 
 TEST_CASE("capture: bytes per call and call rates on the wire back the byte and speed verdicts", "[root][capture]") {
-  if (const auto why = capture_blocker(); !why.empty()) {
-    std::cout << "skipped: " << why << "\n";
-    std::exit(77);
-  }
+  require_capture();
   Server server("netlab-rpc-server", {});
   Capture capture(server.port());
   const auto result = run_client(server, {"--calls", "300", "--pipeline", "8", "--seed", "5"});
@@ -161,14 +142,10 @@ TEST_CASE("capture: bytes per call and call rates on the wire back the byte and 
   // is honest; elsewhere the client's verdict must be the wire's.
   const double wire_ratio = seconds_of_data(*http_seq) / seconds_of_data(*binary_seq);
   const double client_ratio = result.at("observed").at("rate_ratio").as_double();
-  INFO("rate ratio: " << wire_ratio << " on the wire, " << client_ratio << " by the client");
   // The client times the same calls the capture stamps (first request to
-  // last answer): measured within 1 % of each other, so a 10 % margin.
-  if (const auto expected = graded(wire_ratio, 1.5, 1.0, 0.1); !expected.empty())
-    CHECK(std::string(check(result, "rpc-faster").at("verdict").as_string()) == expected);
-  // The client timed the same connections: its ratio is the wire's, give or take its own scheduling.
-  CHECK(client_ratio > wire_ratio / 2);
-  CHECK(client_ratio < wire_ratio * 2);
+  // last answer): measured within 1 % of each other, so a 10 % margin. It
+  // timed the same connections: its ratio is the wire's, give or take its own scheduling.
+  expect_verdict_follows_wire(result, "rpc-faster", wire_ratio, client_ratio, 1.5, 1.0, 0.1);
   CHECK(server.stop() == 0);
 }
 
@@ -187,7 +164,7 @@ TEST_CASE("one transport at a time, and no pipelined run with --pipeline 1", "[p
 
 TEST_CASE("pipelined binary calls are answered with their own ids", "[binary]") {
   Server server("netlab-rpc-server", {});
-  Connection connection(server.port());
+  Connection connection(server.port(), no_delay);
   // Four calls in one write, with ids in no particular order.
   const std::vector<Request> calls{{7, Method::put, "p", 10},
                                    {3, Method::add, "p", 5},
@@ -211,7 +188,7 @@ TEST_CASE("pipelined binary calls are answered with their own ids", "[binary]") 
 
 TEST_CASE("HTTP+JSON by hand: codes, JSON, headers, keep-alive", "[http]") {
   Server server("netlab-rpc-server", {});
-  Connection connection(server.port());
+  Connection connection(server.port(), no_delay);
   REQUIRE(connection.send(http_call("POST", "/rpc/put", R"({"key":"h","value":-4})")));
   auto res = read_response(connection);
   CHECK(res.status == 200);
@@ -246,7 +223,7 @@ TEST_CASE("HTTP+JSON by hand: codes, JSON, headers, keep-alive", "[http]") {
 
 TEST_CASE("binary bad input: answered with an error, the connection goes on", "[bad-input]") {
   Server server("netlab-rpc-server", {});
-  Connection connection(server.port());
+  Connection connection(server.port(), no_delay);
   std::string unknown = frame_of({11, Method::get, "k", 0});
   unknown[4 + 4] = 9;  // the method id byte
   REQUIRE(connection.send(unknown));
@@ -269,24 +246,24 @@ TEST_CASE("binary bad input: answered with an error, the connection goes on", "[
 TEST_CASE("binary bad input that closes only that connection", "[bad-input]") {
   TempDir dir;
   Server server("netlab-rpc-server", {"--json", dir.file("server.json")});
-  Connection bystander(server.port());
+  Connection bystander(server.port(), no_delay);
   REQUIRE(bystander.send(frame_of({1, Method::put, "b", 1})));
   REQUIRE(read_answers(bystander, 1).size() == 1);
   std::string expected_log;
   SECTION("a length header over the maximum") {
-    Connection bad(server.port());
+    Connection bad(server.port(), no_delay);
     bad.send(std::string("\x00\x10\x00\x00", 4));  // 1 MiB > 64 KiB
     CHECK(bad.closed_by_peer());
     expected_log = "maximum is 65536";
   }
   SECTION("a frame too short to hold a request id") {
-    Connection bad(server.port());
+    Connection bad(server.port(), no_delay);
     bad.send(std::string("\x00\x00\x00\x02\x01\x02", 6));
     CHECK(bad.closed_by_peer());
     expected_log = "no room for an id";
   }
   SECTION("the stream ends inside a frame") {
-    Connection bad(server.port());
+    Connection bad(server.port(), no_delay);
     const std::string frame = frame_of({5, Method::put, "truncated", 1});
     bad.send(frame.substr(0, frame.size() - 3));
     bad.half_close();
@@ -295,8 +272,7 @@ TEST_CASE("binary bad input that closes only that connection", "[bad-input]") {
   }
   expect_served(server.port());
   CHECK(call(bystander, {2, Method::get, "b", 0}).value == 1);
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("closed_for_input")) == 1);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("closed_for_input")) == 1);
   CHECK(server.log().find(expected_log) != std::string::npos);
 }
 
@@ -313,7 +289,7 @@ TEST_CASE("HTTP bad input: oversized body 413, malformed request 400, both close
     expected = 400;
   }
   {
-    Connection bad(server.port());
+    Connection bad(server.port(), no_delay);
     bad.send(bytes);
     const auto res = parse_head(bad.receive_all());
     CHECK(res.status == expected);
@@ -327,20 +303,15 @@ TEST_CASE("a connection that sends nothing is closed by the idle timeout", "[bad
   TempDir dir;
   Server server("netlab-rpc-server", {"--idle-timeout", "0.2", "--json", dir.file("server.json")});
   {
-    Connection silent(server.port());
+    Connection silent(server.port(), no_delay);
     CHECK(silent.closed_by_peer());
   }
   expect_served(server.port());
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("idle_timeouts")) == 1);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("idle_timeouts")) == 1);
 }
 
 TEST_CASE("curl can call the HTTP+JSON side", "[curl]") {
-  if (run({"/bin/sh", "-c", "command -v curl"}, 10s).exit_code != 0) {
-    // Exit 77: ctest counts it as skipped, not passed (each test case runs alone).
-    std::cout << "skipped: curl is not installed (scripts/setup.sh installs it)\n";
-    std::exit(77);
-  }
+  require_tool("curl", "scripts/setup.sh installs it");
   Server server("netlab-rpc-server", {});
   const std::string url = "http://127.0.0.1:" + server.port_text() + "/rpc/";
   const auto curl = [&](const std::string& method, const std::string& body) {
@@ -357,58 +328,36 @@ TEST_CASE("curl can call the HTTP+JSON side", "[curl]") {
 }
 
 TEST_CASE("rpc: the client says clearly when the server is not running", "[errors]") {
-  std::uint16_t port = 0;
-  {
-    Server server("netlab-rpc-server", {});
-    port = server.port();
-    REQUIRE(server.stop() == 0);
-  }
-  const auto result = run({bin("netlab-rpc-client"), "--port", std::to_string(port), "--calls", "5"});
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("connection refused") != std::string::npos);
-  CHECK(result.err.find("is netlab-rpc-server running?") != std::string::npos);
+  expect_failure(run_without_server("netlab-rpc-server", "netlab-rpc-client", {"--calls", "5"}), 1,
+                 {"connection refused", "is netlab-rpc-server running?"});
 }
 
 TEST_CASE("rpc: a server that accepts but never answers: the client gives up at --max-seconds", "[errors]") {
   // A listener nobody accepts on: the kernel completes the handshake and
   // queues the calls, and no answer ever comes.
-  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(listener >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener, 8) == 0);
-  socklen_t length = sizeof address;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-  const std::string port = std::to_string(ntohs(address.sin_port));
+  const Listener listener;
+  const std::string port = std::to_string(listener.port());
   for (const char* transport : {"binary", "http"}) {
     INFO(transport);
     // Bounded by the test's own limit (run's 30 s), far over the client's 1 s.
-    const auto result = run({bin("netlab-rpc-client"), "--port", port, "--transport", transport, "--calls", "5",
-                             "--max-seconds", "1"},
-                            30s);
-    CHECK(result.exit_code == 1);
-    CHECK(result.err.find("no answer before --max-seconds ran out") != std::string::npos);
+    expect_failure(run({bin("netlab-rpc-client"), "--port", port, "--transport", transport, "--calls", "5",
+                        "--max-seconds", "1"},
+                       30s),
+                   1, {"no answer before --max-seconds ran out"});
   }
-  ::close(listener);
 }
 
 TEST_CASE("rpc: port in use and usage errors", "[errors]") {
   Server first("netlab-rpc-server", {});
-  const auto in_use = run({bin("netlab-rpc-server"), "--port", first.port_text()}, 10s);
-  CHECK(in_use.exit_code == 1);
-  CHECK(in_use.err.find("address already in use") != std::string::npos);
-  CHECK(run({bin("netlab-rpc-client"), "--transport", "smoke-signals"}).exit_code == 2);
-  CHECK(run({bin("netlab-rpc-client"), "--calls", "0"}).exit_code == 2);
-  CHECK(run({bin("netlab-rpc-client"), "--pipeline", "0"}).exit_code == 2);
-  CHECK(run({bin("netlab-rpc-server"), "--max-frame", "1"}).exit_code == 2);
+  expect_failure(run_on_taken_port(first, "netlab-rpc-server"), 1, {"address already in use"});
+  expect_usage_errors("netlab-rpc-client", {{"--transport", "smoke-signals"}, {"--calls", "0"}, {"--pipeline", "0"}});
+  expect_usage_errors("netlab-rpc-server", {{"--max-frame", "1"}});
   CHECK(first.stop() == 0);
 }
 
 TEST_CASE("rpc: SIGTERM closes open connections and the server exits 0", "[lifecycle]") {
   Server server("netlab-rpc-server", {});
-  Connection idle(server.port());
+  Connection idle(server.port(), no_delay);
   REQUIRE(call(idle, {1, Method::put, "x", 1}).status == Status::ok);
   CHECK(server.stop() == 0);
   CHECK(idle.closed_by_peer());

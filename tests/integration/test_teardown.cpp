@@ -3,7 +3,9 @@
 // how the stream ended) is asserted, and, as root, the closing segments are
 // counted again in a tcpdump capture, read with netlab::read_pcap and
 // analyse_flow: the four-segment verdict must follow from those counts.
+#include "lab.hpp"
 #include "lifecycle_capture.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include "kernel/census.hpp"
@@ -11,14 +13,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <iostream>
 #include <vector>
 
 using namespace netlab::test;
@@ -26,24 +21,8 @@ namespace json = boost::json;
 
 namespace {
 
-std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
-std::string text(const json::value& v) { return std::string(v.as_string()); }
-
-json::object run_client(const Server& server, std::vector<std::string> args) {
-  TempDir dir;
-  std::vector<std::string> argv{bin("netlab-teardown-client"), "--port", server.port_text(), "--json",
-                                dir.file("client.json"), "--log-level", "warn"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = run(argv);
-  INFO("client stderr: " << result.err);
-  REQUIRE(result.exit_code == 0);
-  return read_json(dir.file("client.json")).as_object();
-}
-
-const json::object& only_check(const json::object& result) {
-  const auto& checks = result.at("checks").as_array();
-  REQUIRE(checks.size() == 1);
-  return checks.at(0).as_object();
+json::object run_client(const Server& server, const std::vector<std::string>& args) {
+  return run_client_json("netlab-teardown-client", server.port(), args);
 }
 
 // The verdict the four-segment check must have for closes of these sizes.
@@ -52,30 +31,6 @@ std::string expected_verdict(const std::vector<std::size_t>& closes) {
     return std::all_of(closes.begin(), closes.end(), [n](std::size_t c) { return c == n; });
   };
   return all(4) ? "confirmed" : all(3) ? "refuted" : "nuanced";
-}
-
-int connect_blocking(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  return fd;
-}
-
-std::string read_to_end(int fd) {
-  std::string bytes;
-  char buffer[4096];
-  for (int i = 0; i < 10000; ++i) {
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    bytes.append(buffer, static_cast<std::size_t>(n));
-  }
-  return bytes;
 }
 
 }  // namespace
@@ -155,10 +110,7 @@ TEST_CASE("linger0: an abort with RST leaves no TIME_WAIT", "[pair]") {
 }
 
 TEST_CASE("capture: closes on the wire match the client's counts and its verdict, unread-data ends in R", "[root][capture]") {
-  if (const auto why = capture_blocker(); !why.empty()) {
-    std::cout << "skipped: " << why << "\n";
-    std::exit(77);
-  }
+  require_capture();
   Server normal("netlab-teardown-server", {"--mode", "normal"});
   Capture capture(normal.port());
   const auto result = run_client(normal, {"--mode", "normal", "--pause-ms", "300"});
@@ -229,46 +181,33 @@ TEST_CASE("bad input: a wrong mode, garbage, a vanished client, and the server k
   TempDir dir;
   Server server("netlab-teardown-server", {"--mode", "half-close", "--json", dir.file("server.json")});
   // A client playing another scenario gets one clear line.
-  const auto wrong = run({bin("netlab-teardown-client"), "--port", server.port_text(), "--mode", "normal"});
-  CHECK(wrong.exit_code == 1);
-  CHECK(wrong.err.find("this server plays --mode half-close") != std::string::npos);
+  expect_failure(run({bin("netlab-teardown-client"), "--port", server.port_text(), "--mode", "normal"}), 1,
+                 {"this server plays --mode half-close"});
   {
-    const int fd = connect_blocking(server.port());
-    ::send(fd, "half-close pause=abc\n", 21, MSG_NOSIGNAL);
-    CHECK(read_to_end(fd).rfind("ERR bad item 'pause=abc'", 0) == 0);
-    ::close(fd);
+    Connection garbage(server.port());
+    garbage.send("half-close pause=abc\n");
+    CHECK(garbage.receive_all().rfind("ERR bad item 'pause=abc'", 0) == 0);
   }
   {
     // In the middle of the scenario: the server pauses in CLOSE_WAIT, we vanish.
-    const int fd = connect_blocking(server.port());
-    ::send(fd, "half-close pause=300\n", 21, MSG_NOSIGNAL);
-    ::shutdown(fd, SHUT_WR);
-    ::close(fd);
+    Connection vanishing(server.port());
+    vanishing.send("half-close pause=300\n");
+    vanishing.half_close();
   }
   const auto result = run_client(server, {"--mode", "half-close", "--pause-ms", "100"});
   CHECK(only_check(result).at("verdict") == "confirmed");
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("bad_requests")) == 2);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("bad_requests")) == 2);
 }
 
 TEST_CASE("teardown: the client says clearly when the server is not running", "[errors]") {
-  std::uint16_t port = 0;
-  {
-    Server server("netlab-teardown-server", {});
-    port = server.port();
-    REQUIRE(server.stop() == 0);
-  }
-  const auto result = run({bin("netlab-teardown-client"), "--port", std::to_string(port)});
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("connection refused — is netlab-teardown-server running?") != std::string::npos);
+  expect_failure(run_without_server("netlab-teardown-server", "netlab-teardown-client"), 1,
+                 {"connection refused — is netlab-teardown-server running?"});
 }
 
 TEST_CASE("teardown: a port in use and bad usage are clear errors", "[errors]") {
   Server first("netlab-teardown-server", {});
-  const auto busy = run({bin("netlab-teardown-server"), "--port", first.port_text()}, 10s);
-  CHECK(busy.exit_code == 1);
-  CHECK(busy.err.find("address already in use") != std::string::npos);
+  expect_failure(run_on_taken_port(first, "netlab-teardown-server"), 1, {"address already in use"});
   CHECK(first.stop() == 0);
-  CHECK(run({bin("netlab-teardown-server"), "--mode", "slam"}).exit_code == 2);
-  CHECK(run({bin("netlab-teardown-client"), "--pause-ms", "999999"}).exit_code == 2);
+  expect_usage_errors("netlab-teardown-server", {{"--mode", "slam"}});
+  expect_usage_errors("netlab-teardown-client", {{"--pause-ms", "999999"}});
 }

@@ -2,7 +2,9 @@
 // ports, asserted on their JSON and, independently, on this test's own socket
 // census of the server's port. Only sockets on that port are counted, so other
 // tests running at the same time do not change the numbers.
+#include "lab.hpp"
 #include "lifecycle_capture.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include "kernel/census.hpp"
@@ -34,38 +36,8 @@ namespace {
 constexpr const char* server_program = "netlab-timewait-server";
 constexpr const char* client_program = "netlab-timewait-client";
 
-std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
-
-struct ClientRun {
-  int exit_code;
-  std::string err;
-  json::object result;
-};
-
-ClientRun run_client(const Server& server, std::vector<std::string> args) {
-  TempDir dir;
-  std::vector<std::string> argv{bin(client_program), "--port", server.port_text(), "--json", dir.file("client.json"),
-                                "--log-level", "warn"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = run(argv, 90s);
-  INFO("client stderr: " << result.err);
-  json::object object;
-  if (std::filesystem::exists(dir.file("client.json"))) object = read_json(dir.file("client.json")).as_object();
-  return {result.exit_code, result.err, std::move(object)};
-}
-
-json::object run_client_ok(const Server& server, std::vector<std::string> args) {
-  auto run = run_client(server, std::move(args));
-  INFO("client stderr: " << run.err);
-  REQUIRE(run.exit_code == 0);
-  return std::move(run.result);
-}
-
-const json::object& check(const json::object& result, std::string_view id) {
-  for (const auto& c : result.at("checks").as_array())
-    if (c.at("id").as_string() == id) return c.as_object();
-  FAIL("no check " << id << " in " << json::serialize(result.at("checks")));
-  throw std::logic_error("unreachable");
+json::object run_client_ok(const Server& server, const std::vector<std::string>& args) {
+  return run_client_json(client_program, server.port(), args, 90s);
 }
 
 // This test's own count, by state, of the sockets at either end of the server's port.
@@ -100,46 +72,6 @@ std::int64_t host_retransmissions() {
   REQUIRE(n);
   return *n;
 }
-
-// A blocking loopback connection whose reads give up after 10 s.
-class Connection {
- public:
-  explicit Connection(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    REQUIRE(fd_ >= 0);
-    timeval timeout{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  }
-  ~Connection() { ::close(fd_); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  void send(std::string_view bytes) { REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())); }
-  // Everything until the peer closes (or 10 s without a byte).
-  std::string receive_all() {
-    std::string bytes;
-    char buffer[256];
-    for (int i = 0; i < 1000; ++i) {
-      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      bytes.append(buffer, static_cast<std::size_t>(n));
-    }
-    return bytes;
-  }
-  std::string receive_line() {
-    std::string line;
-    char c;
-    while (line.size() < 256 && ::recv(fd_, &c, 1, 0) == 1 && c != '\n') line += c;
-    return line;
-  }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -232,10 +164,7 @@ TEST_CASE("a pool of 4 leaves at most 4 TIME_WAIT sockets for 500 requests", "[p
 }
 
 TEST_CASE("capture: the pool's rate against the short run's, timed on the wire", "[root][capture][pool]") {
-  if (const auto why = capture_blocker(); !why.empty()) {
-    std::cout << "skipped: " << why << "\n";
-    std::exit(77);
-  }
+  require_capture();
   TempDir dir;
   Server server(server_program, {"--closer", "client"});
   // Each run captured on its own: from its first packet to its last is how
@@ -272,12 +201,8 @@ TEST_CASE("capture: the pool's rate against the short run's, timed on the wire",
   // requests/s pool over short, for 500 requests each: the ratio of the durations.
   const double wire_ratio = wire_seconds(short_flows) / wire_seconds(pool_flows);
   const double client_ratio = result.at("observed").at("rate_ratio_vs_short").to_number<double>();
-  INFO("pool rate ratio: " << wire_ratio << " on the wire, " << client_ratio << " by the client");
   // The verdict: confirmed at a ratio >= 1 (the count bound holds, see above), else nuanced.
-  if (const auto expected = graded(wire_ratio, 1.0, 0.0); !expected.empty())
-    CHECK(std::string(check(result, "pool-fixes-time-wait").at("verdict").as_string()) == expected);
-  CHECK(client_ratio > wire_ratio / 2);
-  CHECK(client_ratio < wire_ratio * 2);
+  expect_verdict_follows_wire(result, "pool-fixes-time-wait", wire_ratio, client_ratio, 1.0, 0.0);
   CHECK(server.stop() == 0);
 }
 
@@ -323,12 +248,8 @@ TEST_CASE("the server dies mid-run: the pool discards broken connections, errors
                   "--requests", "100000", "--json", dir.file("client.json"), "--log-level", "warn"},
                  dir.file("out"), dir.file("err"));
   // Wait (bounded) until the server has answered a request, then kill it.
-  bool serving = false;
-  for (int i = 0; i < 3000 && !serving; ++i) {
-    serving = server->log().find("serving: first request answered") != std::string::npos;
-    if (!serving) std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(serving);
+  REQUIRE(eventually([&] { return server->log().find("serving: first request answered") != std::string::npos; },
+                     30s));
   ::kill(server->pid(), SIGKILL);
   server.reset();
   const int code = client.wait(90s);
@@ -351,40 +272,30 @@ TEST_CASE("bad requests close that connection only", "[bad-input]") {
   Connection bystander(server.port());
   {
     Connection bad(server.port());
-    bad.send("HELLO\n");
+    REQUIRE(bad.send("HELLO\n"));
     CHECK(bad.receive_all().starts_with("ERR"));
   }
   {
     Connection bad(server.port());
-    bad.send(std::string(200, 'P'));  // no newline within the limit
+    REQUIRE(bad.send(std::string(200, 'P')));  // no newline within the limit
     CHECK(bad.receive_all().starts_with("ERR"));
   }
-  bystander.send("PING 7\n");
+  REQUIRE(bystander.send("PING 7\n"));
   CHECK(bystander.receive_line() == "PONG 7");
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("bad_requests")) == 2);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("bad_requests")) == 2);
 }
 
 TEST_CASE("the client says clearly when the server is not running", "[errors]") {
-  std::uint16_t port = 0;
-  {
-    Server server(server_program, {});
-    port = server.port();
-    REQUIRE(server.stop() == 0);
-  }
+  const auto port = port_of_stopped_server(server_program);
   for (const char* mode : {"short", "pool"}) {
-    const auto result = run({bin(client_program), "--port", std::to_string(port), "--mode", mode});
-    CHECK(result.exit_code == 1);
-    CHECK(result.err.find("connection refused") != std::string::npos);
-    CHECK(result.err.find("is netlab-timewait-server running?") != std::string::npos);
+    expect_failure(run({bin(client_program), "--port", std::to_string(port), "--mode", mode}), 1,
+                   {"connection refused", "is netlab-timewait-server running?"});
   }
 }
 
 TEST_CASE("a port already in use is a clear error", "[errors]") {
   Server first(server_program, {});
-  const auto result = run({bin(server_program), "--port", first.port_text()}, 10s);
-  CHECK(result.exit_code == 1);
-  CHECK(result.err.find("address already in use") != std::string::npos);
+  expect_failure(run_on_taken_port(first, server_program), 1, {"address already in use"});
   CHECK(first.stop() == 0);
 }
 
@@ -397,7 +308,7 @@ TEST_CASE("usage errors exit 2 with one line", "[errors]") {
     CHECK(result.err.find(args[0]) != std::string::npos);
     CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
   }
-  CHECK(run({bin(server_program), "--closer", "nobody"}).exit_code == 2);
+  expect_usage_errors(server_program, {{"--closer", "nobody"}});
 }
 
 // ---- root: port exhaustion in a network namespace of our own -----------------
@@ -461,10 +372,7 @@ class NetworkNamespace {
 }  // namespace
 
 TEST_CASE("port exhaustion: 400 ports, tcp_tw_reuse 0 — short connections run out, a pool does not", "[root][exhaustion]") {
-  if (::geteuid() != 0) {
-    std::cout << "skipped: needs root (creates a network namespace and sets its sysctls)\n";
-    std::exit(77);
-  }
+  require_root("creates a network namespace and sets its sysctls");
   NetworkNamespace ns;
   write_sysctl("net/ipv4/ip_local_port_range", "40000 40399");
   write_sysctl("net/ipv4/tcp_tw_reuse", "0");

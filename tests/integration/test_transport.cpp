@@ -2,7 +2,9 @@
 // ephemeral ports, asserted on their JSON and against the kernel's own counts
 // (SO_RXQ_OVFL, /proc/net/snmp, TCP_INFO, nftables counters). Bad input sent
 // from here over plain sockets must be counted, never crash the server.
+#include "lab.hpp"
 #include "lifecycle_capture.hpp"
+#include "loopback.hpp"
 #include "process.hpp"
 
 #include "program/readiness.hpp"
@@ -30,65 +32,17 @@ namespace tr = netlab::transport;
 
 namespace {
 
-std::uint64_t number(const json::value& v) { return v.to_number<std::uint64_t>(); }
-
-json::object run_client(std::uint16_t port, std::vector<std::string> args) {
-  TempDir dir;
-  std::vector<std::string> argv{bin("netlab-transport-client"), "--port", std::to_string(port), "--json",
-                                dir.file("client.json"), "--log-level", "warn"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = run(argv);
-  INFO("client stderr: " << result.err);
-  REQUIRE(result.exit_code == 0);
-  return read_json(dir.file("client.json")).as_object();
-}
-
-const json::object& check(const json::object& result, std::string_view id) {
-  for (const auto& c : result.at("checks").as_array())
-    if (c.at("id").as_string() == id) return c.as_object();
-  FAIL("no check " << id << " in " << json::serialize(result.at("checks")));
-  throw std::logic_error("unreachable");
-}
-
-bool has_check(const json::object& result, std::string_view id) {
-  for (const auto& c : result.at("checks").as_array())
-    if (c.at("id").as_string() == id) return true;
-  return false;
+json::object run_client(std::uint16_t port, const std::vector<std::string>& args) {
+  return run_client_json("netlab-transport-client", port, args);
 }
 
 const json::object& server_account(const json::object& result, const char* proto) {
   return result.at("observed").at(proto).at("server").as_object();
 }
 
-// A plain socket for hand-made input; reads give up after 5 s.
-class Socket {
- public:
-  Socket(int type, std::uint16_t port) : fd_(::socket(AF_INET, type, 0)) {
-    REQUIRE(fd_ >= 0);
-    timeval timeout{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  }
-  ~Socket() { ::close(fd_); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  void send(std::string_view bytes) { REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())); }
-  void half_close() { ::shutdown(fd_, SHUT_WR); }
-  // The next datagram or chunk ("" on end of stream or timeout).
-  std::string receive() {
-    std::string bytes(65536, '\0');
-    const ssize_t n = ::recv(fd_, bytes.data(), bytes.size(), 0);
-    bytes.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    return bytes;
-  }
-
- private:
-  int fd_;
-};
+// Plain sockets for hand-made input; reads give up after 5 s.
+constexpr SocketOptions udp_socket{.type = SOCK_DGRAM, .read_timeout = 5s};
+constexpr SocketOptions tcp_socket{.type = SOCK_STREAM, .read_timeout = 5s};
 
 std::string encoded(tr::Kind kind, std::uint64_t sequence, std::string_view payload) {
   std::string out;
@@ -97,9 +51,9 @@ std::string encoded(tr::Kind kind, std::uint64_t sequence, std::string_view payl
 }
 
 // "done, I sent N" over a UDP socket, answered with the server's report.
-json::object ask_report(Socket& socket, std::uint64_t sent) {
-  socket.send(encoded(tr::Kind::done, sent, std::string("\0\0\0\1", 4)));
-  const std::string datagram = socket.receive();
+json::object ask_report(Connection& socket, std::uint64_t sent) {
+  REQUIRE(socket.send(encoded(tr::Kind::done, sent, std::string("\0\0\0\1", 4))));
+  const std::string datagram = socket.receive_next();
   const auto reply = tr::decode_datagram(datagram);
   REQUIRE(reply.message);
   REQUIRE(reply.message->header.kind == tr::Kind::report);
@@ -159,10 +113,7 @@ TEST_CASE("plain loopback: TCP delivers all in order, UDP's verdict follows what
 }
 
 TEST_CASE("capture: tcp-costs-more follows the IP bytes on the wire, not the header-size estimate", "[root][capture]") {
-  if (const auto why = capture_blocker(); !why.empty()) {
-    std::cout << "skipped: " << why << "\n";
-    std::exit(77);
-  }
+  require_capture();
   Server server("netlab-transport-server", {});
   Capture capture(server.port(), "");  // TCP and UDP on the lab's port
   const auto result = run_client(server.port(), {"--messages", "2000", "--size", "200"});
@@ -262,12 +213,12 @@ TEST_CASE("relay: garbage is forwarded as it is and the server counts it as corr
   TempDir dir;
   Server server("netlab-transport-server", {"--proto", "udp", "--json", dir.file("server.json")});
   Server relay("netlab-relay", {"--server-port", server.port_text(), "--json", dir.file("relay.json")});
-  Socket socket(SOCK_DGRAM, relay.port());
-  socket.send("not a netlab message at all, just some bytes");
+  Connection socket(relay.port(), udp_socket);
+  REQUIRE(socket.send("not a netlab message at all, just some bytes"));
   std::string corrupt = encoded(tr::Kind::data, 0, "payload");
   corrupt.back() = '!';
-  socket.send(corrupt);
-  socket.send(encoded(tr::Kind::data, 1, "good"));
+  REQUIRE(socket.send(corrupt));
+  REQUIRE(socket.send(encoded(tr::Kind::data, 1, "good")));
   // The report comes back through the relay after everything before it.
   const auto report = ask_report(socket, 2);
   CHECK(number(report.at("corrupted")) == 2);
@@ -275,8 +226,7 @@ TEST_CASE("relay: garbage is forwarded as it is and the server counts it as corr
   CHECK(number(report.at("lost")) == 1);
   CHECK(relay.stop() == 0);
   CHECK(number(read_json(dir.file("relay.json")).at("observed").at("total").at("garbage_forwarded")) == 2);
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("udp_bad_datagrams")) == 2);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("udp_bad_datagrams")) == 2);
 }
 
 TEST_CASE("connection semantics: TCP is refused at once, UDP sendto succeeds into the void", "[pair][semantics]") {
@@ -300,23 +250,22 @@ TEST_CASE("bad UDP input is counted and logged, the server goes on", "[bad-input
   TempDir dir;
   Server server("netlab-transport-server", {"--proto", "udp", "--json", dir.file("server.json")});
   {
-    Socket socket(SOCK_DGRAM, server.port());
+    Connection socket(server.port(), udp_socket);
     const std::string good = encoded(tr::Kind::data, 0, "abc");
-    socket.send(good.substr(0, 10));           // a truncated header
-    socket.send(good + "trailing");            // length mismatch
-    socket.send(std::string(100, '\xff'));     // garbage
+    REQUIRE(socket.send(good.substr(0, 10)));           // a truncated header
+    REQUIRE(socket.send(good + "trailing"));            // length mismatch
+    REQUIRE(socket.send(std::string(100, '\xff')));     // garbage
     std::string oversized = good;
     oversized.replace(24, 4, std::string("\x7f\xff\xff\xff", 4));
-    socket.send(oversized);
-    socket.send(good);
+    REQUIRE(socket.send(oversized));
+    REQUIRE(socket.send(good));
     const auto report = ask_report(socket, 1);
     CHECK(number(report.at("corrupted")) == 4);
     CHECK(number(report.at("unique")) == 1);
   }
   const auto result = run_client(server.port(), {"--proto", "udp", "--messages", "100"});
   CHECK(number(server_account(result, "udp").at("unique")) == 100);
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("udp_bad_datagrams")) == 4);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("udp_bad_datagrams")) == 4);
   CHECK(server.log().find("shorter than a 32-byte header") != std::string::npos);
 }
 
@@ -324,57 +273,46 @@ TEST_CASE("bad TCP input: half a header, or garbage, closes that connection only
   TempDir dir;
   Server server("netlab-transport-server", {"--proto", "tcp", "--json", dir.file("server.json")});
   {
-    Socket half(SOCK_STREAM, server.port());
-    half.send(encoded(tr::Kind::data, 0, "abc").substr(0, 16));
+    Connection half(server.port(), tcp_socket);
+    REQUIRE(half.send(encoded(tr::Kind::data, 0, "abc").substr(0, 16)));
     half.half_close();
-    CHECK(half.receive().empty());  // the server closed: end of stream
+    CHECK(half.receive_next().empty());  // the server closed: end of stream
   }
   {
-    Socket garbage(SOCK_STREAM, server.port());
-    garbage.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n01234567");
-    CHECK(garbage.receive().empty());
+    Connection garbage(server.port(), tcp_socket);
+    REQUIRE(garbage.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n01234567"));
+    CHECK(garbage.receive_next().empty());
   }
   const auto result = run_client(server.port(), {"--proto", "tcp", "--messages", "100"});
   CHECK(number(server_account(result, "tcp").at("unique")) == 100);
-  CHECK(server.stop() == 0);
-  CHECK(number(read_json(dir.file("server.json")).at("observed").at("tcp_bad_streams")) == 2);
+  CHECK(number(stop_and_read(server, dir.file("server.json")).at("tcp_bad_streams")) == 2);
   CHECK(server.log().find("ended inside a message") != std::string::npos);
   CHECK(server.log().find("bad magic") != std::string::npos);
 }
 
 TEST_CASE("clear errors: no server, port in use, bad usage", "[errors]") {
-  std::uint16_t port = 0;
-  {
-    Server server("netlab-transport-server", {});
-    port = server.port();
-    REQUIRE(server.stop() == 0);
-  }
-  const auto tcp = run({bin("netlab-transport-client"), "--port", std::to_string(port), "--proto", "tcp"});
-  CHECK(tcp.exit_code == 1);
-  CHECK(tcp.err.find("connection refused — is netlab-transport-server running?") != std::string::npos);
-  const auto udp = run({bin("netlab-transport-client"), "--port", std::to_string(port), "--proto", "udp"});
-  CHECK(udp.exit_code == 1);
-  CHECK(udp.err.find("is netlab-transport-server running?") != std::string::npos);
+  const auto port = port_of_stopped_server("netlab-transport-server");
+  expect_failure(run({bin("netlab-transport-client"), "--port", std::to_string(port), "--proto", "tcp"}), 1,
+                 {"connection refused — is netlab-transport-server running?"});
+  expect_failure(run({bin("netlab-transport-client"), "--port", std::to_string(port), "--proto", "udp"}), 1,
+                 {"is netlab-transport-server running?"});
 
   Server first("netlab-transport-server", {});
   for (const char* proto : {"both", "tcp", "udp"}) {
-    const auto taken = run({bin("netlab-transport-server"), "--port", first.port_text(), "--proto", proto}, 10s);
-    INFO(proto << ": " << taken.err);
-    CHECK(taken.exit_code == 1);
-    CHECK(taken.err.find("address already in use") != std::string::npos);
-    CHECK(taken.err.find("--port 0") != std::string::npos);
+    INFO(proto);
+    expect_failure(run_on_taken_port(first, "netlab-transport-server", {"--proto", proto}), 1,
+                   {"address already in use", "--port 0"});
   }
-  const auto relay = run({bin("netlab-relay"), "--port", first.port_text()}, 10s);
-  CHECK(relay.exit_code == 1);
-  CHECK(relay.err.find("address already in use — is another netlab-relay running?") != std::string::npos);
+  expect_failure(run_on_taken_port(first, "netlab-relay"), 1,
+                 {"address already in use — is another netlab-relay running?"});
   CHECK(first.stop() == 0);
 
-  CHECK(run({bin("netlab-transport-client"), "--rate", "fast"}).exit_code == 2);
-  CHECK(run({bin("netlab-transport-client"), "--proto", "sctp"}).exit_code == 2);
-  CHECK(run({bin("netlab-transport-client"), "--size", "70000"}).exit_code == 2);
-  CHECK(run({bin("netlab-transport-client"), "--messages", "0"}).exit_code == 2);
-  CHECK(run({bin("netlab-relay"), "--loss", "2"}).exit_code == 2);
-  CHECK(run({bin("netlab-transport-server"), "--reader-delay-us", "-1"}).exit_code == 2);
+  expect_usage_errors("netlab-transport-client", {{"--rate", "fast"},
+                                                  {"--proto", "sctp"},
+                                                  {"--size", "70000"},
+                                                  {"--messages", "0"}});
+  expect_usage_errors("netlab-relay", {{"--loss", "2"}});
+  expect_usage_errors("netlab-transport-server", {{"--reader-delay-us", "-1"}});
 }
 
 TEST_CASE("the server stops after --max-seconds, SIGTERM closes open connections", "[lifecycle]") {
@@ -385,9 +323,9 @@ TEST_CASE("the server stops after --max-seconds, SIGTERM closes open connections
     CHECK(read_json(dir.file("server.json")).at("observed").at("stopped_by") == "max-seconds");
   }
   Server server("netlab-transport-server", {});
-  Socket idle(SOCK_STREAM, server.port());
+  Connection idle(server.port(), tcp_socket);
   CHECK(server.stop() == 0);
-  CHECK(idle.receive().empty());
+  CHECK(idle.receive_next().empty());
   CHECK(server.out().find("stopped by SIGTERM") != std::string::npos);
 }
 
@@ -458,14 +396,8 @@ class LossyLink {
 }  // namespace
 
 TEST_CASE("lossy link: TCP delivers everything by retransmitting, UDP loses what the link drops", "[root][netns]") {
-  if (geteuid() != 0) {
-    std::cout << "skipped: needs root (network namespaces, veth, nftables)\n";
-    std::exit(77);
-  }
-  if (shell("command -v nft >/dev/null 2>&1") != 0) {
-    std::cout << "skipped: nft is not installed (apt-get install nftables)\n";
-    std::exit(77);
-  }
+  require_root("network namespaces, veth, nftables");
+  require_tool("nft", "apt-get install nftables");
   LossyLink link(100);  // 10 %
   TempDir dir;
   Process server({"/usr/bin/env", "ip", "netns", "exec", link.a(), bin("netlab-transport-server"), "--host",

@@ -11,17 +11,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
 
 check_files() {
-  local file
-  for file in server.log client.json ss.csv env.txt summary.md; do
-    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
-  done
+  check_run_files server.log client.json ss.csv env.txt summary.md
   local header=elapsed_ms,ESTAB,SYN-SENT,SYN-RECV,FIN-WAIT-1,FIN-WAIT-2,TIME-WAIT,CLOSE-WAIT,LAST-ACK,CLOSING,LISTEN
   [[ $(head -n 1 "$RUN/ss.csv") == "$header" ]] || fail "ss.csv header is $(head -n 1 "$RUN/ss.csv")"
-  (($(wc -l <"$RUN/ss.csv") >= 2)) || fail "ss.csv has no sample"
+  check_ss_sampled
   grep -Eq '^[0-9]+(,[0-9]+){10}$' <(sed -n 2p "$RUN/ss.csv") || fail "ss.csv rows are not 11 numbers"
   grep -q '^net.ipv4.tcp_fin_timeout = ' "$RUN/env.txt" || fail "env.txt lacks the sysctls"
-  grep -q 'write-is-not-read' "$RUN/summary.md" || fail "summary.md lacks the raw check"
-  grep -q 'write-is-not-read' "$TMP/out.txt" || fail "the verdict table was not printed"
+  check_listed write-is-not-read
   echo "ok: run folder files"
 }
 
@@ -42,7 +38,7 @@ check_steps() {
   local reads writes raw_verdict
   reads=$(value /observed/steps/0/observed/reads)
   writes=$(value /observed/steps/0/observed/writes)
-  raw_verdict=$("$BIN/netlab-report" checks "$RUN/client.json" | awk -F'\t' '$2 == "write-is-not-read" { print $3; exit }')
+  raw_verdict=$(verdict write-is-not-read)
   case $raw_verdict in
     confirmed | nuanced) ;;
     *) fail "write-is-not-read has no verdict ('$raw_verdict')" ;;
@@ -55,15 +51,7 @@ check_steps() {
 # As root the capture must be there; without root it is checked when the lab
 # managed it (in a user namespace).
 check_capture() {
-  if ! command -v tcpdump >/dev/null; then
-    echo "skipped: the capture check needs tcpdump"
-    return 0
-  fi
-  if [[ ! -e $RUN/capture.pcap ]] && ((EUID != 0)); then
-    echo "skipped: not root and no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
-    return 0
-  fi
-  [[ -s $RUN/capture.pcap ]] || fail "no capture.pcap as root"
+  capture_to_check capture.pcap || return 0
   local port data
   port=$(<"$RUN/port.raw")
   data=$(tcpdump -r "$RUN/capture.pcap" -n "tcp port $port" 2>/dev/null | grep -cE 'length [1-9]') || true

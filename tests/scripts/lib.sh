@@ -55,6 +55,70 @@ verdict() {
   echo "$found"
 }
 
+# --- what the run folder holds ---
+
+# check_run_files FILE...: each FILE is in the run folder and not empty.
+check_run_files() {
+  local file
+  for file in "$@"; do
+    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
+  done
+}
+
+# check_ss_sampled: ss.csv has at least one sample under its header.
+check_ss_sampled() {
+  (($(wc -l <"$RUN/ss.csv") >= 2)) || fail "ss.csv has no sample"
+}
+
+# check_listed ID: the check ID is in summary.md and in the verdict table the lab printed.
+check_listed() {
+  grep -q -- "$1" "$RUN/summary.md" || fail "summary.md lacks the $1 check"
+  grep -q -- "$1" "$TMP/out.txt" || fail "the verdict table was not printed"
+}
+
+# capture_to_check FILE: whether this run's capture can be checked; when not
+# (no tcpdump here, or no capture.pcap from a run without root or with user
+# namespaces refused) it says why and returns 1. Otherwise FILE (what the
+# caller reads: capture.pcap or a file made from it) must be there, not empty.
+capture_to_check() {
+  if ! command -v tcpdump >/dev/null; then
+    echo "skipped: the capture check needs tcpdump"
+    return 1
+  fi
+  if [[ ! -e $RUN/capture.pcap ]] && { ((EUID != 0)) || [[ $MODE == refused ]]; }; then
+    echo "skipped: not root and no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
+    return 1
+  fi
+  [[ -s $RUN/$1 ]] || fail "no $1 as root"
+}
+
+# capture_count PORT PATTERN: how many lines of capture.pcap (tcpdump -A, tcp port PORT) match PATTERN.
+capture_count() {
+  tcpdump -r "$RUN/capture.pcap" -n -A "tcp port $1" 2>/dev/null | grep -c -- "$2" || true
+}
+
+# step_ran STEP CLIENT_FILE: whether the lab ran STEP. Where user namespaces are
+# refused (MODE refused) the only line about it must be the one saying so, and
+# CLIENT_FILE must not be in the run folder: it prints that line, sets
+# SKIP_REASON (for the caller) and returns 1. Elsewhere the step must not have
+# been skipped.
+SKIP_REASON=""
+step_ran() {
+  local step=$1 client=$2 said
+  if [[ $MODE == refused ]]; then
+    said=$(grep -- "--- $step: " "$TMP/out.txt") || said=""
+    [[ $said =~ ^"--- $step: skipped: not root, and this system does not allow an unprivileged user namespace " &&
+      $(wc -l <<<"$said") == 1 ]] || fail "$step: want the one line saying user namespaces are refused, got: ${said:-nothing}"
+    [[ ! -e $RUN/$client ]] || fail "$step: skipped, yet $client was written"
+    # shellcheck disable=SC2034 # read by the caller
+    SKIP_REASON=${said#"--- $step: skipped: "}
+    echo "skipped ($MODE): $said"
+    return 1
+  fi
+  said=$(grep -- "--- $step: skipped" "$TMP/out.txt") || said=""
+  [[ -z $said ]] || fail "$step skipped ($MODE): $said"
+}
+
 # --- runs as nobody, and where namespaces come from (labs that make namespaces) ---
 
 # How the run under test got its namespaces: root, userns (a normal user

@@ -12,13 +12,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 value() { "$BIN/netlab-report" get "$RUN/client-$1.json" "$2"; }
 
 check_files() {
-  local file
-  for file in server.log client.json ss.csv env.txt summary.md close-wait.txt; do
-    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
-  done
-  (($(wc -l <"$RUN/ss.csv") >= 2)) || fail "ss.csv has no sample"
-  grep -q 'close-wait-means-not-closed' "$RUN/summary.md" || fail "summary.md lacks the CLOSE_WAIT check"
-  grep -q 'close-wait-means-not-closed' "$TMP/out.txt" || fail "the verdict table was not printed"
+  check_run_files server.log client.json ss.csv env.txt summary.md close-wait.txt
+  check_ss_sampled
+  check_listed close-wait-means-not-closed
   local port rows
   port=$(<"$RUN/port.bug")
   rows=$(grep -c "127.0.0.1:$port " "$RUN/close-wait.txt") || true
@@ -40,15 +36,7 @@ check_steps() {
 }
 
 check_capture() {
-  if ! command -v tcpdump >/dev/null; then
-    echo "skipped: the capture check needs tcpdump"
-    return 0
-  fi
-  if [[ ! -e $RUN/capture.pcap ]] && ((EUID != 0)); then
-    echo "skipped: not root and no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
-    return 0
-  fi
-  [[ -s $RUN/capture.pcap ]] || fail "no capture.pcap as root"
+  capture_to_check capture.pcap || return 0
   local port groups
   port=$(<"$RUN/port.bug")
   groups=$(server_fins_by_step "$port")

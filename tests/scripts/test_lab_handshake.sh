@@ -31,13 +31,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 value() { "$BIN/netlab-report" get "$RUN/client-$1.json" "$2"; }
 
 check_files() {
-  local file
-  for file in server.log client.json ss.csv env.txt summary.md accept-queue.txt; do
-    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
-  done
-  (($(wc -l <"$RUN/ss.csv") >= 2)) || fail "ss.csv has no sample"
-  grep -q 'kernel-handshake' "$RUN/summary.md" || fail "summary.md lacks the handshake check"
-  grep -q 'kernel-handshake' "$TMP/out.txt" || fail "the verdict table was not printed"
+  check_run_files server.log client.json ss.csv env.txt summary.md accept-queue.txt
+  check_ss_sampled
+  check_listed kernel-handshake
   # ss's own view of the listener: Recv-Q 5 (waiting for accept), Send-Q 4 (the backlog).
   grep -Eq '^LISTEN +5 +4 ' "$RUN/accept-queue.txt" || fail "accept-queue.txt does not show Recv-Q 5 / Send-Q 4"
   echo "ok: run folder files; ss -lnt shows the accept queue at 5 of backlog 4"
@@ -56,17 +52,10 @@ check_steps() {
 # The stale SYN ran (root, or a user namespace) and was answered S., R, or,
 # only where the system forbids user namespaces, one line says it was skipped.
 check_stale_syn() {
-  local said
-  said=$(grep -- '--- stale-syn: skipped' "$TMP/out.txt") || said=""
-  if [[ $MODE == refused ]]; then
-    [[ $said =~ ^'--- stale-syn: skipped: not root, and this system does not allow an unprivileged user namespace ' &&
-      $(wc -l <<<"$said") == 1 ]] || fail "stale-syn: want the one line saying user namespaces are refused, got: ${said:-nothing}"
-    [[ ! -e $RUN/client-stale-syn.json ]] || fail "stale-syn: skipped, yet the client ran"
-    grep -qxF "skipped: ${said#--- stale-syn: skipped: }" "$RUN/summary.md" || fail "summary.md does not say why the stale SYN was skipped"
-    echo "skipped ($MODE): $said"
+  if ! step_ran stale-syn client-stale-syn.json; then
+    grep -qxF "skipped: $SKIP_REASON" "$RUN/summary.md" || fail "summary.md does not say why the stale SYN was skipped"
     return 0
   fi
-  [[ -z $said ]] || fail "stale-syn skipped ($MODE): $said"
   [[ $(value stale-syn /checks/0/verdict) == confirmed ]] || fail "stale-syn ($MODE): not confirmed: $(value stale-syn /checks/0/observed)"
   [[ $(value stale-syn /observed/syn_ack_seen) == true ]] || fail "stale-syn: no SYN-ACK from the server"
   [[ $(value stale-syn /observed/rst_seen) == true ]] || fail "stale-syn: no RST from the stale port"
@@ -205,21 +194,9 @@ check_lost_ack() {
 
 # The three steps across the wire ran, or, where namespaces are refused, one line said why.
 check_wire_steps() {
-  local said
-  said=$(grep -- '--- old-syn, lost-synack, lost-ack: skipped' "$TMP/out.txt") || said=""
-  if [[ $MODE == refused ]]; then
-    [[ $said =~ ^'--- old-syn, lost-synack, lost-ack: skipped: not root, and this system does not allow an unprivileged user namespace ' &&
-      $(wc -l <<<"$said") == 1 ]] || fail "wire steps: want the one line saying user namespaces are refused, got: ${said:-nothing}"
-    [[ ! -e $RUN/client-old-syn.json ]] || fail "wire steps: skipped, yet old-syn ran"
-    echo "skipped ($MODE): $said"
-    return 0
-  fi
-  [[ -z $said ]] || fail "wire steps skipped ($MODE): $said"
-  local file
-  for file in wire-old-syn.json wire-lost-synack.json wire-lost-ack.json capture-old-syn.pcap server-old-syn.json \
-              ss-server-old-syn.txt; do
-    [[ -s $RUN/$file ]] || fail "wire steps: $file is missing or empty"
-  done
+  step_ran "old-syn, lost-synack, lost-ack" client-old-syn.json || return 0
+  check_run_files wire-old-syn.json wire-lost-synack.json wire-lost-ack.json capture-old-syn.pcap server-old-syn.json \
+    ss-server-old-syn.txt
   grep -q 'old-duplicate-syn-rejected' "$RUN/summary.md" || fail "summary.md lacks old-duplicate-syn-rejected"
   check_old_syn
   check_lost_synack

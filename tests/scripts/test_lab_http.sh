@@ -15,11 +15,8 @@ SKIPPED=""
 value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
 
 check_files() {
-  local file
-  for file in server.log client.json client.txt curl.txt ss.csv env.txt summary.md; do
-    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
-  done
-  (($(wc -l <"$RUN/ss.csv") >= 2)) || fail "ss.csv has no sample"
+  check_run_files server.log client.json client.txt curl.txt ss.csv env.txt summary.md
+  check_ss_sampled
   grep -q '403-forbidden' "$RUN/summary.md" || fail "summary.md lacks the 403 check"
   grep -q 'HTTP/1.1 401 Unauthorized' "$TMP/out.txt" || fail "the tour was not printed"
   grep -q 'WWW-Authenticate: Basic realm="netlab"' "$TMP/out.txt" || fail "the 401 challenge was not printed"
@@ -73,18 +70,10 @@ check_curl() {
 }
 
 check_capture() {
-  if ! command -v tcpdump >/dev/null; then
-    echo "skipped: the capture check needs tcpdump"
-    return 0
-  fi
-  if [[ ! -e $RUN/capture.pcap ]] && ((EUID != 0)); then
-    echo "skipped: not root and no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
-    return 0
-  fi
-  [[ -s $RUN/capture.pcap ]] || fail "no capture.pcap as root"
+  capture_to_check capture.pcap || return 0
   local port seen
   port=$(<"$RUN/port")
-  seen=$(tcpdump -r "$RUN/capture.pcap" -n -A "tcp port $port" 2>/dev/null | grep -c 'HTTP/1.1 403 Forbidden') || true
+  seen=$(capture_count "$port" 'HTTP/1.1 403 Forbidden')
   ((seen > 0)) || fail "capture.pcap does not show the 403 response on port $port"
   echo "ok: capture.pcap holds the exchanges on port $port (403 seen $seen times)"
 }

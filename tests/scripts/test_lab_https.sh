@@ -13,11 +13,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 value() { "$BIN/netlab-report" get "$RUN/$1" "$2"; }
 
 check_files() {
-  local file
-  for file in server.log client.json ss.csv env.txt summary.md keylog.txt capture.json demos.json \
-              client-1.2-rsa.txt client-1.2-ecdhe.txt client-1.3.txt; do
-    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
-  done
+  check_run_files server.log client.json ss.csv env.txt summary.md keylog.txt capture.json demos.json \
+    client-1.2-rsa.txt client-1.2-ecdhe.txt client-1.3.txt
   [[ -s $TMP/certs/ca.pem && -s $TMP/certs/server.key ]] || fail "no certificates generated in the cert dir"
   [[ $(stat -c %a "$TMP/certs/server.key") == 600 ]] || fail "server.key is not 0600"
   [[ ! -e $TMP/certs/ca.key ]] || fail "the CA's key was written"

@@ -13,10 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
 
 check_files() {
-  local file
-  for file in server.log client.json client.txt curl.txt ss.csv env.txt summary.md; do
-    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
-  done
+  check_run_files server.log client.json client.txt curl.txt ss.csv env.txt summary.md
   grep -q 'rpc-fewer-bytes' "$RUN/summary.md" || fail "summary.md lacks the bytes check"
   grep -q 'B/call out' "$TMP/out.txt" || fail "the measurements were not printed"
   echo "ok: run folder files"
@@ -49,18 +46,10 @@ check_results() {
 }
 
 check_capture() {
-  if ! command -v tcpdump >/dev/null; then
-    echo "skipped: the capture check needs tcpdump"
-    return 0
-  fi
-  if [[ ! -e $RUN/capture.pcap ]] && ((EUID != 0)); then
-    echo "skipped: not root and no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
-    return 0
-  fi
-  [[ -s $RUN/capture.pcap ]] || fail "no capture.pcap as root"
+  capture_to_check capture.pcap || return 0
   local port calls
   port=$(<"$RUN/port")
-  calls=$(tcpdump -r "$RUN/capture.pcap" -n -A "tcp port $port" 2>/dev/null | grep -c 'POST /rpc/') || true
+  calls=$(capture_count "$port" 'POST /rpc/')
   ((calls >= 300)) || fail "capture.pcap shows $calls HTTP calls on port $port, expected at least 300"
   echo "ok: capture.pcap holds the HTTP+JSON calls ($calls POST /rpc/ seen) on port $port"
   check_wire_bytes_and_times "$port"

@@ -22,13 +22,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 value() { "$BIN/netlab-report" get "$RUN/client-$1.json" "$2"; }
 
 check_files() {
-  local file
-  for file in server.log client.json ss.csv env.txt summary.md; do
-    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
-  done
-  (($(wc -l <"$RUN/ss.csv") >= 2)) || fail "ss.csv has no sample"
-  grep -q 'four-segments-to-close' "$RUN/summary.md" || fail "summary.md lacks the four-segment check"
-  grep -q 'four-segments-to-close' "$TMP/out.txt" || fail "the verdict table was not printed"
+  check_run_files server.log client.json ss.csv env.txt summary.md
+  check_ss_sampled
+  check_listed four-segments-to-close
   echo "ok: run folder files"
 }
 
@@ -51,15 +47,7 @@ check_steps() {
 }
 
 check_capture() {
-  if ! command -v tcpdump >/dev/null; then
-    echo "skipped: the capture check needs tcpdump"
-    return 0
-  fi
-  if [[ ! -e $RUN/capture.pcap ]] && { ((EUID != 0)) || [[ $MODE == refused ]]; }; then
-    echo "skipped: not root and no capture ($(grep -m1 'capture skipped' "$RUN/summary.md" || echo 'no reason given'))"
-    return 0
-  fi
-  [[ -s $RUN/closes.txt ]] || fail "no closes.txt as root"
+  capture_to_check closes.txt || return 0
   local lines mismatched
   lines=$(grep -c '^closing segments:' "$RUN/closes.txt") || true
   ((lines == 4)) || fail "closes.txt counts $lines closes, want 4"
@@ -217,17 +205,10 @@ check_old_segment_bare() {
 }
 
 check_wire() {
-  local said
-  said=$(grep -- '--- across the wire: skipped' "$TMP/out.txt") || said=""
-  if [[ $MODE == refused ]]; then
-    [[ $said =~ ^'--- across the wire: skipped: not root, and this system does not allow an unprivileged user namespace ' &&
-      $(wc -l <<<"$said") == 1 ]] || fail "wire steps: want the one line saying user namespaces are refused, got: ${said:-nothing}"
-    [[ $(<"$RUN/wire-steps.txt") == "skipped: ${said#--- across the wire: skipped: }" ]] || fail "wire-steps.txt is not the skip line"
-    [[ ! -e $RUN/client-lost-last-ack.json ]] || fail "wire steps skipped, yet a client ran"
-    echo "skipped ($MODE): $said"
+  if ! step_ran "across the wire" client-lost-last-ack.json; then
+    [[ $(<"$RUN/wire-steps.txt") == "skipped: $SKIP_REASON" ]] || fail "wire-steps.txt is not the skip line"
     return 0
   fi
-  [[ -z $said ]] || fail "wire steps skipped ($MODE): $said"
   check_lost_last_ack
   check_no_time_wait
   check_simultaneous_close
@@ -242,7 +223,7 @@ check_wire() {
   fi
 }
 
-run_checks() {
+check_run() {
   check_files
   check_steps
   check_capture
@@ -253,21 +234,7 @@ run_checks() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  MODE=$(ns_mode)
-  run_lab teardown
-  run_checks
-  ((EUID == 0)) || return 0
-  chmod 755 "$TMP"
-  if ! "${NOBODY[@]}" test -x "$BIN/netlab-teardown-client"; then
-    echo "skip: the build dir is not readable by nobody: the run as nobody was not checked"
-    return 0
-  fi
-  MODE=$(ns_mode "${NOBODY[@]}")
-  run_lab_as_nobody "$PATH" teardown
-  run_checks
-  MODE=refused
-  run_lab_as_nobody "$(refuse_unshare)" teardown
-  run_checks
+  run_lab_three_ways netlab-teardown-client teardown
 }
 
 main "$@"

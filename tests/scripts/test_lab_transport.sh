@@ -29,10 +29,7 @@ step_index() {
 }
 
 check_files() {
-  local file
-  for file in server.log relay.log client.json ss.csv env.txt summary.md; do
-    [[ -s $RUN/$file ]] || fail "$file is missing or empty"
-  done
+  check_run_files server.log relay.log client.json ss.csv env.txt summary.md
   grep -q '^net.core.rmem_max = ' "$RUN/env.txt" || fail "env.txt lacks net.core.rmem_max"
   grep -q 'relay-equals-server' "$RUN/summary.md" || fail "summary.md lacks the relay check"
   grep -q 'What the captures and the kernel counted' "$RUN/summary.md" || fail "summary.md lacks the capture notes"

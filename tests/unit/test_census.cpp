@@ -60,6 +60,14 @@ std::vector<Connection> connect_all(asio::io_context& io, tcp::acceptor& listene
   return connections;
 }
 
+// connection_count loopback connections to a fresh listener, both ends held here.
+struct Pairs {
+  asio::io_context io;
+  tcp::acceptor listener = fresh_listener(io, 64);
+  std::uint16_t port = listener.local_endpoint().port();
+  std::vector<Connection> connections = connect_all(io, listener, connection_count);
+};
+
 // Loopback segments are processed asynchronously (softirq), so a state may show
 // up a moment after the call that causes it: poll, bounded, then let the caller assert.
 template <typename Done>
@@ -87,10 +95,8 @@ void drain_until_eof(tcp::socket& socket) {
 }  // namespace
 
 TEST_CASE("established connections counted at both ends") {
-  asio::io_context io;
-  auto listener = fresh_listener(io, 64);
-  const std::uint16_t port = listener.local_endpoint().port();
-  auto connections = connect_all(io, listener, connection_count);
+  Pairs pairs;  // held open while the census counts them
+  const std::uint16_t port = pairs.port;
 
   const auto server = poll_counts({.local_port = port}, TcpState::established, connection_count);
   CHECK(server.of(TcpState::established) == connection_count);
@@ -109,13 +115,11 @@ TEST_CASE("established connections counted at both ends") {
 }
 
 TEST_CASE("active closer holds TIME-WAIT") {
-  asio::io_context io;
-  auto listener = fresh_listener(io, 64);
-  const std::uint16_t port = listener.local_endpoint().port();
-  auto connections = connect_all(io, listener, connection_count);
+  Pairs pairs;
+  const std::uint16_t port = pairs.port;
 
-  for (auto& connection : connections) connection.client.close();
-  for (auto& connection : connections) {
+  for (auto& connection : pairs.connections) connection.client.close();
+  for (auto& connection : pairs.connections) {
     drain_until_eof(connection.server);
     connection.server.close();
   }
@@ -138,12 +142,10 @@ TEST_CASE("active closer holds TIME-WAIT") {
 }
 
 TEST_CASE("passive side that does not close stays in CLOSE-WAIT") {
-  asio::io_context io;
-  auto listener = fresh_listener(io, 64);
-  const std::uint16_t port = listener.local_endpoint().port();
-  auto connections = connect_all(io, listener, connection_count);
+  Pairs pairs;
+  const std::uint16_t port = pairs.port;
 
-  for (auto& connection : connections) connection.client.close();
+  for (auto& connection : pairs.connections) connection.client.close();
 
   const auto server = poll_counts({.local_port = port}, TcpState::close_wait, connection_count);
   CHECK(server.of(TcpState::close_wait) == connection_count);

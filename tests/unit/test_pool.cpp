@@ -179,12 +179,20 @@ void run(asio::io_context& io, EchoServer& server, std::function<awaitable<void>
   if (error) std::rethrow_exception(error);
 }
 
+// An echo server and a pool of connections to it, on one io_context.
+struct PoolLab {
+  asio::io_context io;
+  EchoServer server;
+  ConnectionPool pool;
+  explicit PoolLab(PoolOptions options, Behaviour behaviour = {})
+      : server(io, behaviour), pool(io.get_executor(), connector_to(server.endpoint()), options) {}
+};
+
 }  // namespace
 
 TEST_CASE("sequential requests share one connection", "[pool]") {
-  asio::io_context io;
-  EchoServer server(io);
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 4});
+  PoolLab lab({.max_size = 4});
+  auto& [io, server, pool] = lab;
   run(io, server, [&]() -> awaitable<void> {
     for (int i = 0; i < 20; ++i) co_await expect_echo(pool, "PING " + std::to_string(i));
     pool.close();
@@ -195,9 +203,8 @@ TEST_CASE("sequential requests share one connection", "[pool]") {
 }
 
 TEST_CASE("concurrent callers never open more than max_size connections", "[pool][concurrency]") {
-  asio::io_context io;
-  EchoServer server(io);
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 4, .max_waiters = 64});
+  PoolLab lab({.max_size = 4, .max_waiters = 64});
+  auto& [io, server, pool] = lab;
   std::size_t answered = 0;
   run(io, server, [&]() -> awaitable<void> {
     auto caller = [&](int id) -> awaitable<void> {
@@ -227,9 +234,8 @@ TEST_CASE("concurrent callers never open more than max_size connections", "[pool
 }
 
 TEST_CASE("exhaustion: a caller waits at most acquire_timeout", "[pool][exhaustion]") {
-  asio::io_context io;
-  EchoServer server(io);
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 1, .acquire_timeout = 100ms});
+  PoolLab lab({.max_size = 1, .acquire_timeout = 100ms});
+  auto& [io, server, pool] = lab;
   run(io, server, [&]() -> awaitable<void> {
     auto held = co_await pool.acquire();
     // Nobody gives the connection back: the waiter gives up after acquire_timeout.
@@ -257,10 +263,8 @@ TEST_CASE("exhaustion: a caller waits at most acquire_timeout", "[pool][exhausti
 }
 
 TEST_CASE("exhaustion: the wait queue is bounded, and a returned connection goes to the waiter", "[pool][exhaustion]") {
-  asio::io_context io;
-  EchoServer server(io);
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()),
-                      {.max_size = 1, .max_waiters = 1, .acquire_timeout = 15s});
+  PoolLab lab({.max_size = 1, .max_waiters = 1, .acquire_timeout = 15s});
+  auto& [io, server, pool] = lab;
   run(io, server, [&]() -> awaitable<void> {
     auto held = co_await pool.acquire();
     // One waiter fills the queue; the next caller is refused at once.
@@ -291,9 +295,8 @@ TEST_CASE("exhaustion: the wait queue is bounded, and a returned connection goes
 }
 
 TEST_CASE("idle connections expire after idle_timeout", "[pool][idle]") {
-  asio::io_context io;
-  EchoServer server(io);
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 2, .idle_timeout = 50ms});
+  PoolLab lab({.max_size = 2, .idle_timeout = 50ms});
+  auto& [io, server, pool] = lab;
   run(io, server, [&]() -> awaitable<void> {
     co_await expect_echo(pool, "one");
     CHECK(pool.idle() == 1);
@@ -309,9 +312,8 @@ TEST_CASE("idle connections expire after idle_timeout", "[pool][idle]") {
 }
 
 TEST_CASE("a connection the server closed while idle is found on checkout and not reused", "[pool][validation]") {
-  asio::io_context io;
-  EchoServer server(io, {.close_when_idle = 30ms});
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 2});
+  PoolLab lab({.max_size = 2}, {.close_when_idle = 30ms});
+  auto& [io, server, pool] = lab;
   run(io, server, [&]() -> awaitable<void> {
     co_await expect_echo(pool, "one");
     // The server's keep-alive timeout closes it; its FIN waits in our receive queue.
@@ -326,9 +328,8 @@ TEST_CASE("a connection the server closed while idle is found on checkout and no
 }
 
 TEST_CASE("a server that closes after every reply: each connection is used once", "[pool][validation]") {
-  asio::io_context io;
-  EchoServer server(io, {.close_after_reply = true});
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 1});
+  PoolLab lab({.max_size = 1}, {.close_after_reply = true});
+  auto& [io, server, pool] = lab;
   run(io, server, [&]() -> awaitable<void> {
     for (int i = 0; i < 5; ++i) {
       co_await expect_echo(pool, "x");
@@ -342,9 +343,8 @@ TEST_CASE("a server that closes after every reply: each connection is used once"
 }
 
 TEST_CASE("a connection returned after an error is discarded", "[pool][errors]") {
-  asio::io_context io;
-  EchoServer server(io);
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 1});
+  PoolLab lab({.max_size = 1});
+  auto& [io, server, pool] = lab;
   run(io, server, [&]() -> awaitable<void> {
     {
       auto lease = co_await pool.acquire();
@@ -382,9 +382,8 @@ TEST_CASE("no server: the connect error reaches the caller and frees the slot", 
 }
 
 TEST_CASE("the server dies while connections are pooled: errors, discards, no hang", "[pool][errors]") {
-  asio::io_context io;
-  EchoServer server(io);
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 3});
+  PoolLab lab({.max_size = 3});
+  auto& [io, server, pool] = lab;
   std::size_t failures = 0;
   run(io, server, [&]() -> awaitable<void> {
     using namespace asio::experimental::awaitable_operators;
@@ -408,9 +407,8 @@ TEST_CASE("the server dies while connections are pooled: errors, discards, no ha
 }
 
 TEST_CASE("close() fails waiting callers", "[pool][lifecycle]") {
-  asio::io_context io;
-  EchoServer server(io);
-  ConnectionPool pool(io.get_executor(), connector_to(server.endpoint()), {.max_size = 1});
+  PoolLab lab({.max_size = 1});
+  auto& [io, server, pool] = lab;
   run(io, server, [&]() -> awaitable<void> {
     auto held = co_await pool.acquire();
     std::optional<std::string> waiter_error;
