@@ -109,7 +109,12 @@ int summary(const std::string& lab, const std::string& path) {
       anchored.push_back(id);
       anchor = "<a id=\"" + id + "\"></a>";
     }
-    std::string name = field(check, "note") + " (`" + id + "`";
+    // The claim in the table's words and with its source, as on the report
+    // card; a check the table does not have keeps the lab's own words.
+    const auto* claim = netlab::report::claim_of(id);
+    std::string name = claim ? "(" + std::string(to_string(claim->source)) + ") " + std::string(claim->en)
+                             : field(check, "note");
+    name += " (`" + id + "`";
     if (auto step = field(check, "step"); !step.empty()) name += ", " + step;
     name += ")";
     std::cout << "| " << anchor << cell(name) << " | **" << cell(field(check, "verdict")) << "** | "

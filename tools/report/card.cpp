@@ -188,19 +188,23 @@ std::vector<Row> rows_of(const std::vector<CardInput>& inputs, std::vector<StepR
   return rows;
 }
 
-// "capture skipped: ..." lines of the labs' summaries: why a lab has no capture.
+// "capture skipped: ..." lines of the labs' summaries, one per reason with
+// the labs it held for: why a lab has no capture.
 std::vector<std::string> capture_notes(const std::vector<CardInput>& inputs) {
-  std::vector<std::string> notes;
+  std::vector<std::pair<std::string, std::vector<std::string>>> reasons;
   for (const auto& input : inputs) {
     std::ifstream in(input.summary_path);
     std::string line;
     for (std::size_t n = 0; n < 10000 && std::getline(in, line); ++n) {
-      if (line.rfind("capture skipped: ", 0) == 0) {
-        notes.push_back(input.lab + ": " + line);
-        break;
-      }
+      if (line.rfind("capture skipped: ", 0) != 0) continue;
+      auto reason = std::find_if(reasons.begin(), reasons.end(), [&](const auto& r) { return r.first == line; });
+      if (reason == reasons.end()) reason = reasons.insert(reasons.end(), {line, {}});
+      reason->second.push_back(input.lab);
+      break;
     }
   }
+  std::vector<std::string> notes;
+  for (const auto& [reason, labs] : reasons) notes.push_back(joined(labs, ", ") + ": " + reason);
   return notes;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// The note's claims, in one table (DESIGN.md): each with its id, the note's
-// heading it belongs to, its source, and its text in Chinese and in English.
-// The report card, the tour and the HTML page render from it, so a claim is
-// translated, never negated; a check's verdict is measured by the labs.
+// The note's claims, in one table (DESIGN.md): tools/report/claims.tsv, each
+// claim with its id, the note's heading it belongs to, its source, and its
+// text in Chinese and in English. The report card, the tour and the HTML page
+// render from it, so a claim is translated, never negated; a check's verdict
+// is measured by the labs.
 #include <span>
 #include <string_view>
 
