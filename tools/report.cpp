@@ -165,7 +165,7 @@ int get(const std::string& path, const std::string& pointer) {
   return 0;
 }
 
-// One check per line, tab-separated, for the tour's report card.
+// One check per line, tab-separated, for scripts and tests.
 int checks(const std::string& path) {
   const json::object result = load_result(path);
   // No field is left empty: shells read tab-separated lines with IFS=tab, which
@@ -327,7 +327,7 @@ int main(int argc, char** argv) {
   get_cmd->add_option("file", file, "result JSON file")->required();
   get_cmd->add_option("pointer", pointer, "JSON pointer, e.g. /observed/steps/0/observed/mismatches")->required();
 
-  auto* checks_cmd = app.add_subcommand("checks", "one tab-separated line per check (for the tour's report card)");
+  auto* checks_cmd = app.add_subcommand("checks", "one tab-separated line per check (for scripts and tests)");
   checks_cmd->add_option("file", file, "result JSON file")->required();
 
   std::string svg;
