@@ -5,8 +5,13 @@
 //   get     FILE POINTER      one value by JSON pointer (for scripts and tests)
 //   checks  FILE              one tab-separated line per check: step, id, verdict, note, observed, evidence
 //   chart   SS_CSV [--svg F]  sparklines of the socket states over time (ss.csv), and an SVG chart
+//   card    RUN_DIR --lang L  the report card: one row per claim of the note (report/claims.cpp)
+//   claims                    the table of claims, tab-separated (id, heading, source, zh, en, also)
 // It reads files only; it opens no socket.
 #include "program/options.hpp"
+#include "report/card.hpp"
+#include "report/claims.hpp"
+#include "report/result_file.hpp"
 
 #include <boost/json.hpp>
 
@@ -21,47 +26,13 @@
 #include <vector>
 
 namespace json = boost::json;
+using netlab::report::cell;
+using netlab::report::field;
+using netlab::report::load_object;
+using netlab::report::load_result;
+using netlab::report::text_of;
 
 namespace {
-
-// A result file, parsed and checked against the schema's one hard requirement: "checks".
-// Any JSON object: a result, or another program's report (netlab-wire's stats).
-json::object load_object(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  json::error_code ec;
-  json::value value = json::parse(text.str(), ec);
-  if (ec) throw std::runtime_error(path + ": invalid JSON: " + ec.message());
-  if (!value.is_object()) throw std::runtime_error(path + ": not a JSON object");
-  json::object object = std::move(value.as_object());
-  return object;
-}
-
-json::object load_result(const std::string& path) {
-  json::object object = load_object(path);
-  const auto* checks = object.if_contains("checks");
-  if (!checks || !checks->is_array()) throw std::runtime_error(path + ": no \"checks\" array");
-  return object;
-}
-
-// A JSON value as a person writes it: strings without quotes, 123.5 rather than 1.235E2.
-std::string text_of(const json::value* value) {
-  if (!value || value->is_null()) return "";
-  if (value->is_string()) return std::string(value->as_string());
-  if (value->is_double() && std::abs(value->as_double()) < 1e15) {
-    std::string text = std::to_string(std::round(value->as_double() * 1000) / 1000);
-    text.erase(text.find_last_not_of('0') + 1);
-    if (text.back() == '.') text.pop_back();
-    return text;
-  }
-  return json::serialize(*value);
-}
-
-std::string field(const json::object& object, std::string_view key) {
-  return text_of(object.if_contains(key));
-}
 
 // The step a result stands for: the STEP of a file named client-STEP.json (the
 // lab scripts' convention), else its codec or mode, else the file's name.
@@ -98,17 +69,6 @@ int merge(const std::string& lab, const std::vector<std::string>& paths) {
   return 0;
 }
 
-// Markdown table cells hold one line and no bare '|'.
-std::string cell(std::string text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n' || c == '\r') out += ' ';
-    else out += c;
-  }
-  return out;
-}
-
 // The scalar numbers of an observed object, "key=value, ...", nested objects as a.b=value.
 void flatten(const json::object& object, const std::string& prefix, std::vector<std::string>& out) {
   for (const auto& [key, value] : object) {
@@ -127,17 +87,37 @@ std::string compact(const json::value* observed) {
   return line.empty() ? "(nothing recorded)" : line;
 }
 
+// An id that can be an HTML anchor as it is.
+bool is_anchor(const std::string& id) {
+  return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
 int summary(const std::string& lab, const std::string& path) {
   const json::object result = load_result(path);
   std::cout << "# netlab " << lab << ": does the note hold?\n\n"
             << "| check | verdict | observed | evidence |\n|---|---|---|---|\n";
+  std::vector<std::string> anchored;
   for (const auto& value : result.at("checks").as_array()) {
     if (!value.is_object()) continue;
     const auto& check = value.as_object();
-    std::string name = field(check, "note") + " (`" + field(check, "id") + "`";
+    // The report card links to the first row of each check id.
+    const std::string id = field(check, "id");
+    std::string anchor;
+    if (is_anchor(id) && std::find(anchored.begin(), anchored.end(), id) == anchored.end()) {
+      anchored.push_back(id);
+      anchor = "<a id=\"" + id + "\"></a>";
+    }
+    // The claim in the table's words and with its source, as on the report
+    // card; a check the table does not have keeps the lab's own words.
+    const auto* claim = netlab::report::claim_of(id);
+    std::string name = claim ? "(" + std::string(to_string(claim->source)) + ") " + std::string(claim->en)
+                             : field(check, "note");
+    name += " (`" + id + "`";
     if (auto step = field(check, "step"); !step.empty()) name += ", " + step;
     name += ")";
-    std::cout << "| " << cell(name) << " | **" << cell(field(check, "verdict")) << "** | "
+    std::cout << "| " << anchor << cell(name) << " | **" << cell(field(check, "verdict")) << "** | "
               << cell(field(check, "observed")) << " | " << cell(field(check, "evidence")) << " |\n";
   }
   std::cout << "\n## Observed\n\n";
@@ -185,7 +165,7 @@ int get(const std::string& path, const std::string& pointer) {
   return 0;
 }
 
-// One check per line, tab-separated, for the tour's report card.
+// One check per line, tab-separated, for scripts and tests.
 int checks(const std::string& path) {
   const json::object result = load_result(path);
   // No field is left empty: shells read tab-separated lines with IFS=tab, which
@@ -302,6 +282,22 @@ int chart(const std::string& path, const std::string& svg_path) {
   return 0;
 }
 
+int card(const std::string& dir, const std::string& lang, const std::string& format) {
+  const auto inputs = netlab::report::card_inputs(dir);
+  const auto unknown = netlab::report::write_card(
+      inputs, dir, lang == "zh" ? netlab::report::Lang::zh : netlab::report::Lang::en,
+      format == "text" ? netlab::report::CardFormat::text : netlab::report::CardFormat::markdown, std::cout);
+  for (const auto& id : unknown) std::cerr << "netlab-report: check " << id << " is not in the table of claims\n";
+  return 0;
+}
+
+int claims() {
+  for (const auto& claim : netlab::report::claims())
+    std::cout << claim.id << '\t' << claim.heading << '\t' << to_string(claim.source) << '\t' << claim.zh << '\t'
+              << claim.en << '\t' << (claim.also.empty() ? "-" : claim.also) << '\n';
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -331,13 +327,26 @@ int main(int argc, char** argv) {
   get_cmd->add_option("file", file, "result JSON file")->required();
   get_cmd->add_option("pointer", pointer, "JSON pointer, e.g. /observed/steps/0/observed/mismatches")->required();
 
-  auto* checks_cmd = app.add_subcommand("checks", "one tab-separated line per check (for the tour's report card)");
+  auto* checks_cmd = app.add_subcommand("checks", "one tab-separated line per check (for scripts and tests)");
   checks_cmd->add_option("file", file, "result JSON file")->required();
 
   std::string svg;
   auto* chart_cmd = app.add_subcommand("chart", "sparklines of the socket states over time from ss.csv");
   chart_cmd->add_option("file", file, "an ss.csv written by a lab run")->required();
   chart_cmd->add_option("--svg", svg, "also write the chart as SVG to this file");
+
+  std::string lang = "en";
+  std::string format = "markdown";
+  auto* card_cmd = app.add_subcommand("card", "the report card of a run: one row per claim of the note");
+  card_cmd->add_option("dir", file, "a lab's run folder, or a tour's (a folder per lab, each with client.json)")
+      ->required();
+  card_cmd->add_option("--lang", lang, "zh or en")->check(CLI::IsMember({"zh", "en"}))->capture_default_str();
+  card_cmd->add_option("--format", format, "markdown (report-card.md) or text (a terminal)")
+      ->check(CLI::IsMember({"markdown", "text"}))
+      ->capture_default_str();
+
+  auto* claims_cmd = app.add_subcommand(
+      "claims", "the table of claims, one tab-separated line each: id, heading, source, zh, en, also");
 
   if (auto code = netlab::parse_options(app, argc, argv)) return *code;
   try {
@@ -346,6 +355,8 @@ int main(int argc, char** argv) {
     if (*table_cmd) return table(file);
     if (*checks_cmd) return checks(file);
     if (*chart_cmd) return chart(file, svg);
+    if (*card_cmd) return card(file, lang, format);
+    if (*claims_cmd) return claims();
     return get(file, pointer);
   } catch (const std::exception& e) {
     std::cerr << "netlab-report: " << e.what() << "\n";

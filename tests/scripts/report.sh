@@ -57,6 +57,10 @@ check_summary() {
   out=$("$REPORT" summary --lab framing "$TMP/merged.json")
   grep -Fxq '| check | verdict | observed | evidence |' <<<"$out" || fail "no table header in summary"
   grep -Fq '**confirmed**' <<<"$out" || fail "no confirmed verdict in summary"
+  # A check of the table of claims is named in the table's words, with its source,
+  # and anchored for the report card's link; one the table lacks keeps its own words.
+  grep -Fq '| <a id="write-is-not-read"></a>(note) TCP is a byte stream: one write is not one read' <<<"$out" ||
+    fail "summary: write-is-not-read not in the table's words, or without its anchor"
   grep -Fq 'pipe \| in a cell' <<<"$out" || fail "a '|' inside a cell is not escaped"
   grep -Eq '^- \*\*raw\*\*: .*reads=3' <<<"$out" || fail "no observed numbers for the raw step"
   echo "ok: summary"

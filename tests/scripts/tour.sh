@@ -28,14 +28,15 @@ check_card() {
   local runs=$1 cards lab
   cards=("$runs"/*-tour/report-card.md)
   [[ -f ${cards[0]} ]] || fail "no report-card.md under $runs"
-  # Every lab has rows, and every one of its rows has a verdict (one bold
-  # verdict somewhere on the card is not enough: a lab whose checks came out
-  # empty or garbled must fail here).
+  # Every lab has rows (one per claim, each linking to the lab's summary.md),
+  # and every one of its rows has a verdict (one bold verdict somewhere on the
+  # card is not enough: a lab whose checks came out empty or garbled must fail here).
   local rows judged
   for lab in $(labs); do
-    rows=$(grep -c "^| $lab | " "${cards[0]}") || true
+    rows=$(grep -c "](${lab}/summary.md#" "${cards[0]}") || true
     ((rows > 0)) || fail "the report card has no row for $lab"
-    judged=$(grep -Ec "^\| $lab \| .* \| \*\*(confirmed|nuanced|refuted|skipped)\*\* \| " "${cards[0]}") || true
+    judged=$(grep "](${lab}/summary.md#" "${cards[0]}" |
+      grep -Ec '` \| \*\*(confirmed|nuanced|refuted|skipped|成立|有条件|不成立|未测)\*\* \| ') || true
     ((judged == rows)) || fail "$lab: $judged of its $rows rows on the report card have a verdict"
   done
   CARD=${cards[0]}
