@@ -30,12 +30,12 @@ std::string read_file(const fs::path& path) {
   return text.str();
 }
 
-// Every check id written in the labs' sources: the programs' add_check({"id", ...}
+// Every check id written in the labs' sources: the programs' add_check({.id = "id", ...}
 // (also `cond ? "a" : "b"`) and the https script's check_json / demo_check.
 // An id ending in "-$mode" stands for that id with some mode: "-1.3" here.
 std::set<std::string> emitted_ids() {
   std::set<std::string> ids;
-  const std::regex program(R"re(add_check\(\s*\{\s*(?:[a-z_]+\s*\?\s*)?"([a-z0-9.-]+)"(?:\s*:\s*"([a-z0-9.-]+)")?)re");
+  const std::regex program(R"re(add_check\(\s*\{\s*(?:\.id\s*=\s*)?(?:[a-z_]+\s*\?\s*)?"([a-z0-9.-]+)"(?:\s*:\s*"([a-z0-9.-]+)")?)re");
   const std::regex script(R"re((?:check_json|demo_check) "?([a-z0-9.-]+(?:\$mode)?))re");
   const fs::path root = NETLAB_SOURCE_DIR;
   for (const char* dir : {"clients", "servers", "scripts"}) {
