@@ -3,8 +3,10 @@
 #
 # Sourced, never run. It sets no trap: the calling script owns its single
 #   trap cleanup EXIT INT TERM
-# and its cleanup calls run_cleanups, which releases in reverse order only
-# what was registered here (processes this script started, directories it made).
+# (a lab's is set by lab_begin, lab.sh) and its cleanup calls run_cleanups,
+# which releases in reverse order only what was registered here: processes
+# this script started, directories, network namespaces, veth pairs and
+# nftables tables it made.
 
 NETLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NETLAB_BIN_DIR=${NETLAB_BIN_DIR:-$NETLAB_ROOT/build/default/bin}
@@ -77,13 +79,18 @@ run_child() {
 }
 
 # --- the registry of cleanups -----------------------------------------------
-# Entries are "pid:SIGNAL:PID", "dir:PATH" or "netns:NAME", released
-# last-in first-out: a namespace registered before the processes started in
-# it is removed after they have been stopped.
+# Entries are "pid:SIGNAL:PID", "dir:PATH", "netns:NAME", "veth:NETNS:IF" or
+# "nft:NETNS:FAMILY:TABLE" (NETNS "" = this one), released last-in first-out:
+# a namespace registered before the processes started in it, the veth pairs
+# and tables made in it, is removed after they have been stopped or deleted.
 
 register_pid() { NETLAB_CLEANUPS+=("pid:$2:$1"); }
 register_dir() { NETLAB_CLEANUPS+=("dir:$1"); }
 register_netns() { NETLAB_CLEANUPS+=("netns:$1"); }
+# register_veth NETNS IF: one end of a veth pair (deleting it deletes both).
+register_veth() { NETLAB_CLEANUPS+=("veth:$1:$2"); }
+# register_nft_table NETNS FAMILY TABLE: an nftables table this script added.
+register_nft_table() { NETLAB_CLEANUPS+=("nft:$1:$2:$3"); }
 
 # Forgets PID (it was released by its owner already).
 unregister_pid() {
@@ -106,6 +113,19 @@ release_netns() {
   NETLAB_CLEANUPS=("${NETLAB_CLEANUPS[@]}")
 }
 
+# release_veth NETNS:IF, release_nft_table NETNS:FAMILY:TABLE: already gone
+# (with their namespace, or released by their owner) is fine.
+release_veth() {
+  local netns=${1%%:*}
+  ip ${netns:+-n "$netns"} link delete "${1#*:}" 2>/dev/null || true
+}
+release_nft_table() {
+  local netns=${1%%:*} rest=${1#*:}
+  local -a prefix=()
+  [[ -z $netns ]] || prefix=(ip netns exec "$netns")
+  "${prefix[@]}" nft delete table "${rest%%:*}" "${rest#*:}" 2>/dev/null || true
+}
+
 # Stops a registered PID now and forgets it; returns its exit status.
 release_pid() {
   local pid=$1 signal=${2:-TERM} status=0
@@ -125,6 +145,8 @@ run_cleanups() {
         ;;
       dir:*) rm -rf -- "${entry#dir:}" ;;
       netns:*) ip netns delete "${entry#netns:}" 2>/dev/null || true ;;
+      veth:*) release_veth "${entry#veth:}" ;;
+      nft:*) release_nft_table "${entry#nft:}" ;;
     esac
   done
   NETLAB_CLEANUPS=()
