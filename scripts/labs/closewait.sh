@@ -1,5 +1,13 @@
 #!/usr/bin/env bash
 # lab-note: closewait是什么状态
+# lab-order: 5
+# lab-port: 7005
+# lab-claim: CLOSE_WAIT means the peer closed and the local application has not closed yet.
+# lab-claim-zh: CLOSE_WAIT 表示对方已关闭而本地应用还没有调用 close()。
+# lab-run: a server that forgets close(), the fixed server, and an idle timeout
+# lab-run-zh: 一个忘记 close() 的服务器、修好的服务器，以及空闲超时
+# lab-look: CLOSE-WAIT on the server's port in ss, the server's descriptors growing, and Send-Q 0
+# lab-look-zh: ss 里服务端口上的 CLOSE-WAIT、服务器的文件描述符在增长、Send-Q 为 0
 #
 # The CLOSE_WAIT lab: CLOSE_WAIT is the socket whose peer has closed while the
 # local application has not. A server that forgets close() keeps one CLOSE_WAIT

@@ -1,5 +1,16 @@
 #!/usr/bin/env bash
 # lab-note: 粘包怎么解决
+# lab-order: 6
+# lab-port: 7006
+# lab-claim: TCP is a byte stream: writes merge and split on the reader (粘包); a delimiter or a
+#     length header restores the boundaries.
+# lab-claim-zh: TCP
+#     是字节流：多次写在读端会合并或拆开（粘包/拆包）；分隔符或长度头可以恢复消息边界。
+# lab-run: many small writes with no framing, then with a delimiter, then with a length header
+# lab-run-zh: 大量小写入：先不分帧，再用分隔符，再用长度头
+# lab-look: writes against the server's reads; every echoed message checked by CRC-32
+# lab-look-zh: 写入次数对比服务端的读取次数；每条回显消息都用 CRC-32 校验
+# lab-tour-quick: -- --messages 500
 #
 # The framing lab: TCP is a byte stream, so the sizes of the writes are not
 # the sizes of the reads (粘包 / 拆包), and only the application can put the

@@ -1,5 +1,26 @@
 #!/usr/bin/env bash
 # lab-note: 为什么三次握手
+# lab-order: 2
+# lab-port: 7002
+# lab-programs: netlab-pcap netlab-wire
+# lab-netns: the stale SYN's raw socket needs CAP_NET_RAW and the wire steps make network
+#     namespaces: without root, in a user namespace (with --no-capture too)
+# lab-claim: Three segments open a connection, and the third stops an old SYN from creating one.
+# lab-claim-zh: 三次握手建立连接；防止旧的连接请求被错误地当作新连接。
+# lab-run: a server that never calls accept(), a full accept queue, a stale SYN through a raw
+#     socket; then across netlab-wire: an old SYN held in the wire arriving after the client
+#     reconnected from the same port, a lost SYN-ACK, a lost third ACK
+# lab-run-zh: 一个从不调用 accept() 的服务器、一个满的全连接队列、通过原始套接字发出的旧
+#     SYN；然后经过 netlab-wire：被链路扣住的旧 SYN 在客户端从同一端口重连之后才到达、丢失的
+#     SYN-ACK、丢失的第三次握手 ACK
+# lab-look: ss -lnt Recv-Q growing without accept(); S, S., R for the stale SYN; old-syn: the
+#     SYN-ACK acking the old ISN + 1, the client's RST, the server's SYN-RECV gone and one accept();
+#     lost-synack: about 1 s of connect(); lost-ack: SYN-RECV at the server until the client's first
+#     data
+# lab-look-zh: 没有 accept() 时 ss -lnt 的 Recv-Q 在涨；旧 SYN 得到 S, S., R；old-syn：SYN-ACK
+#     确认旧 ISN + 1，客户端内核回 RST，服务端的 SYN-RECV 消失，只 accept()
+#     了一个连接；lost-synack：connect() 多等约 1 秒；lost-ack：服务端停在
+#     SYN-RECV，直到客户端的第一个数据段
 #
 # The handshake lab: the kernel does the three-way handshake, before and
 # without accept(); the accept queue (backlog) bounds how many finished

@@ -1,5 +1,15 @@
 #!/usr/bin/env bash
 # lab-note: http code / http header
+# lab-order: 7
+# lab-port: 7080
+# lab-claim: Status codes say what happened (401 who are you, 403 I know you and no); keep-alive
+#     reuses one connection.
+# lab-claim-zh: 状态码说明发生了什么（401 你是谁，403 我认识你但不行）；keep-alive 复用一个连接。
+# lab-run: a tour of the routes with and without credentials, then N requests with keep-alive and
+#     with Connection: close
+# lab-run-zh: 带与不带凭据走一遍各个路由，再分别用 keep-alive 和 Connection: close 发 N 个请求
+# lab-look: status lines and the headers that matter; connections opened; TIME-WAIT left
+# lab-look-zh: 状态行和关键的头；打开的连接数；剩下的 TIME-WAIT
 #
 # The http lab: every status code the note lists, produced by a real HTTP/1.1
 # server (Boost.Beast) and read back with its headers — 200, 301 + Location,

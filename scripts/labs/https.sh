@@ -1,5 +1,17 @@
 #!/usr/bin/env bash
 # lab-note: https 过程
+# lab-order: 8
+# lab-port: 7443
+# lab-programs: netlab-pcap
+# lab-claim: The client sends random 1 and its algorithms, the server random 2, its choice and its
+#     certificate; random 3 makes the session key.
+# lab-claim-zh: 客户端发随机数1和支持的算法，服务端发随机数2、选定的算法和证书；随机数3
+#     生成会话密钥。
+# lab-run: TLS 1.2 with RSA key transport as the note tells it, TLS 1.2 ECDHE, and TLS 1.3
+# lab-run-zh: 笔记里讲的 TLS 1.2 RSA 密钥传输、TLS 1.2 ECDHE 和 TLS 1.3
+# lab-look: the handshake trace step by step; the certificate in the clear (1.2) or not (1.3); the
+#     exporter digests equal on both sides
+# lab-look-zh: 逐步的握手记录；证书是明文（1.2）还是加密（1.3）；两端导出的密钥摘要相同
 #
 # The https lab: the TLS handshake step by step, as the note tells it (TLS 1.2
 # with RSA key transport: the client encrypts "random 3" with the server's public

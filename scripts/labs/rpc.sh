@@ -1,5 +1,14 @@
 #!/usr/bin/env bash
 # lab-note: http和rpc
+# lab-order: 9
+# lab-port: 7007
+# lab-claim: RPC carries less per call than HTTP+JSON and is faster.
+# lab-claim-zh: RPC 每次调用比 HTTP+JSON 传的字节少，也更快。
+# lab-run: one key-value service called over HTTP/1.1+JSON and over a binary length-framed RPC, one
+#     by one and pipelined
+# lab-run-zh: 同一个键值服务分别通过 HTTP/1.1+JSON 和二进制长度帧 RPC 调用，逐个调用和流水线
+# lab-look: bytes per call each way, calls/s, and that the results are the same
+# lab-look-zh: 每次调用双向的字节数、每秒调用数，以及结果是否相同
 #
 # The rpc lab: one key-value service (put, get, add) offered over HTTP/1.1 +
 # JSON and over a binary length-framed RPC, on one port (the first byte tells

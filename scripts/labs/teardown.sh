@@ -1,5 +1,28 @@
 #!/usr/bin/env bash
 # lab-note: 为什么四次挥手
+# lab-order: 3
+# lab-port: 7003
+# lab-programs: netlab-pcap
+# lab-netns: the wire steps make network namespaces: without root, in a user namespace
+# lab-claim: Four segments close a connection, because each side closes its own direction.
+# lab-claim-zh: 四次挥手关闭连接，因为每一方各自关闭自己的方向。
+# lab-run: a normal close with and without a pause, a half-close with data after the FIN, close()
+#     with unread data, SO_LINGER 0; then across netlab-wire: the last ACK dropped (with and without
+#     a TIME_WAIT socket), both sides closing at once on a 20 ms wire, a replayed FIN whose RST
+#     reaches TIME_WAIT (tcp_rfc1337 0 and 1), and an old data segment replayed into a new
+#     connection on the same four-tuple
+# lab-run-zh: 正常关闭（有无停顿）、FIN 之后仍发数据的半关闭、有未读数据时 close()、SO_LINGER
+#     0；然后经过 netlab-wire：丢掉第四次挥手的 ACK（有和没有 TIME_WAIT 套接字）、20 ms
+#     链路上双方同时关闭、重放的 FIN 引出的 RST 打到 TIME_WAIT（tcp_rfc1337 为 0 和
+#     1）、旧数据报文被重放进同一四元组的新连接
+# lab-look: 3 or 4 segments in the ladder; FIN-WAIT-2 and CLOSE-WAIT in ss; RST instead of FIN;
+#     wire-steps.txt: the server's FIN sent twice and TIME_WAIT's timer starting over (or our RST
+#     when there is none), CLOSING and TIME_WAIT on both sides, TIME_WAIT gone at the RST only with
+#     tcp_rfc1337 0, the old segment dropped by PAWS
+# lab-look-zh: 时序图里是 3 段还是 4 段；ss 里的 FIN-WAIT-2 和 CLOSE-WAIT；RST 代替
+#     FIN；wire-steps.txt：服务端的 FIN 发了两次、TIME_WAIT 的计时器重新开始（没有 TIME_WAIT
+#     时我们回 RST）、双方都经过 CLOSING 进入 TIME_WAIT、只有 tcp_rfc1337=0 时 RST 才提前结束
+#     TIME_WAIT、旧报文被 PAWS 丢弃
 #
 # The teardown lab: how a TCP connection closes, state by state. Steps, on one
 # port (default 7003), a fresh server for each, while ss samples the socket

@@ -1,5 +1,20 @@
 #!/usr/bin/env bash
 # lab-note: timewait是什么状态 / 出现大量timewait
+# lab-order: 4
+# lab-port: 7004
+# lab-programs: netlab-pcap
+# lab-netns: the exhaustion step makes network namespaces: without root, in a user namespace
+# lab-claim: The side that closes first waits 2MSL in TIME_WAIT; many short connections pile it up;
+#     a pool fixes it.
+# lab-claim-zh: 先关闭的一方进入 TIME_WAIT 等待 2MSL；大量短连接会堆积 TIME_WAIT；连接池可以解决。
+# lab-run: many short connections closed by the client, then by the server, then through a
+#     connection pool, then with SO_LINGER 0
+# lab-run-zh: 大量短连接，先由客户端关闭，再由服务端关闭，再走连接池，最后用 SO_LINGER 0
+# lab-look: TIME-WAIT counts on each side in ss.csv; the pool's count and request rate; the RST of
+#     SO_LINGER 0
+# lab-look-zh: ss.csv 里两端的 TIME-WAIT 数；连接池的数量和请求速率；SO_LINGER 0 的 RST
+# lab-tour: --decay 0
+# lab-tour-quick: --decay 0 -- --requests 500
 #
 # The TIME_WAIT lab: the side that closes a TCP connection first keeps it in
 # TIME_WAIT (Linux: 60 s); many short connections pile TIME_WAIT sockets up;

@@ -1,5 +1,23 @@
 #!/usr/bin/env bash
 # lab-note: tcp和udp
+# lab-order: 1
+# lab-port: 7001
+# lab-programs: netlab-relay netlab-pcap netlab-wire
+# lab-netns: the lossy-link and congestion steps make network namespaces: without root, in a user
+#     namespace
+# lab-claim: TCP is connection-oriented, reliable, ordered and flow-controlled; UDP is none of these
+#     and lighter.
+# lab-claim-zh: TCP 面向连接、可靠、有序、有流量控制；UDP 都没有，但更轻。
+# lab-run: the same numbered stream over TCP and UDP: plain loopback, a slow reader, an impairing
+#     relay, a lossy link and a 20 Mbit/s bottleneck between namespaces (netlab-wire), a closed port
+# lab-run-zh: 同一串编号消息分别走 TCP 和 UDP：普通回环、慢读者、丢包中继、命名空间之间的丢包链路和
+#     20 Mbit/s 瓶颈（netlab-wire）、关闭的端口
+# lab-look: lost / reordered counts next to the kernel's own drop counters; RST against ICMP for a
+#     closed port; packets per message; cwnd.svg: slow start, the back-off at a loss, UDP not
+#     backing off
+# lab-look-zh: 丢失/乱序计数与内核自己的丢弃计数对照；关闭端口时 TCP 收到 RST，UDP 收到
+#     ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让
+# lab-tour-quick: --quick
 #
 # The transport lab: the same numbered message stream over TCP and over UDP,
 # and what the kernel does with each.
