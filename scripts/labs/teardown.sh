@@ -57,24 +57,10 @@
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
 set -euo pipefail
 
-LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
-source "$LIB/common.sh"
-source "$LIB/run.sh"
-source "$LIB/server.sh"
-source "$LIB/observe.sh"
-source "$LIB/netns.sh"
-source "$LIB/wire_steps.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lab.sh"
 
-readonly LAB=teardown
-readonly DEFAULT_PORT=7003
-readonly SERVER=netlab-teardown-server
-readonly CLIENT=netlab-teardown-client
-STEPS=()
-
-usage() {
+lab_usage() {
   cat <<EOF
-usage: scripts/lab teardown [--capture|--no-capture] [--port P] [-- client options]
-
 Runs netlab-teardown-server and netlab-teardown-client with --mode normal (and
 again with --quickack), half-close, unread-data and linger0, on one port
 (default $DEFAULT_PORT). Writes runs/<UTC time>-teardown/: server.log,
@@ -84,43 +70,13 @@ user namespace): lost-last-ack, no-time-wait, simultaneous-close, rfc1337-off,
 rfc1337-on, old-segment and old-segment-bare, with
 wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt and wire-steps.txt.
 
-  --capture      record the lab's port with tcpdump when possible (default)
-  --no-capture   do not run tcpdump
-  --port P       the port for every step (0 = any free port)
+$(lab_options_help "the port for every step")
   -- ...         more client options, e.g. -- --pause-ms 500
 EOF
 }
 
-# step STEP "SERVER OPTIONS" CLIENT-ARGS...: a fresh server, one client run.
-step() {
-  local step=$1 server_options=$2 status=0
-  shift 2
-  local -a server_args
-  read -r -a server_args <<<"$server_options"
-  printf '===== %s: %s (%s) =====\n' "$step" "$server_options" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
-  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" \
-    "$NETLAB_BIN_DIR/$SERVER" "${server_args[@]}" --port "$NETLAB_PORT" --log-level info
-  if [[ $NETLAB_PORT == 0 ]]; then
-    NETLAB_PORT=$NETLAB_SERVER_PORT
-    say "the server took port $NETLAB_PORT; the next steps reuse it"
-    start_observers
-  fi
-  client_args "$@"
-  # The quickack step: the second server ACKs our FIN at once instead of pausing.
-  [[ $step != quickack ]] || NETLAB_CLIENT_ARGS+=(--quickack)
-  say ""
-  say "--- $step: $SERVER $server_options; $CLIENT ${NETLAB_CLIENT_ARGS[*]}"
-  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
-  run_child "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}" \
-    --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
-  stop_server "$NETLAB_SERVER_PID"
-  if ((status != 0)); then
-    warn "$CLIENT ($step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
-    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
-    exit 1
-  fi
-  STEPS+=("$step")
-}
+# The quickack step: the second server ACKs our FIN at once instead of pausing.
+lab_step_args() { [[ $1 != quickack ]] || NETLAB_CLIENT_ARGS+=(--quickack); }
 
 # Each close in the capture, as the class would read it (tcpdump, from the
 # first FIN or RST on), and counted by netlab-pcap facts: for each normal
@@ -236,45 +192,24 @@ wire_steps() {
 }
 
 report() {
-  local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap
-  local -a results=()
-  for step in "${STEPS[@]}"; do results+=("$NETLAB_RUN/client-$step.json"); done
-  "$report" merge --lab "$LAB" "${results[@]}" >"$NETLAB_RUN/client.json.tmp"
-  mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
-  write_summary "$LAB"
+  lab_merge "${STEPS[@]}"
+  lab_verdicts
   wire_summary >>"$NETLAB_RUN/summary.md"
-  say ""
-  say "The note says: 为什么四次挥手 — what this run measured:"
-  "$report" table "$NETLAB_RUN/client.json"
-  say ""
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, closes.txt, wire-steps.txt, server.log, $capture)"
+  lab_run_folder "summary.md, client.json, ss.csv, closes.txt, wire-steps.txt, server.log"
 }
 
 main() {
-  parse_lab_args "$@"
-  # The wire steps make network namespaces: without root, in a user namespace.
-  NETLAB_WANTS_NETNS=yes
-  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
-  trap cleanup EXIT INT TERM
-  bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap
-  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
-  make_run_dir "$LAB"
-  write_env_txt "$NETLAB_RUN/env.txt"
-  say "netlab $LAB: run folder $NETLAB_RUN"
-  [[ $NETLAB_PORT == 0 ]] || start_observers
+  lab_begin "$@"
 
-  step normal "--mode normal" --mode normal --pause-ms 300
-  step quickack "--mode normal" --mode normal
-  step half-close "--mode half-close" --mode half-close --pause-ms 300
-  step unread-data "--mode unread-data" --mode unread-data
-  step linger0 "--mode linger0" --mode linger0 --pause-ms 200
+  lab_step normal "--mode normal" --mode normal --pause-ms 300
+  lab_step quickack "--mode normal" --mode normal
+  lab_step half-close "--mode half-close" --mode half-close --pause-ms 300
+  lab_step unread-data "--mode unread-data" --mode unread-data
+  lab_step linger0 "--mode linger0" --mode linger0 --pause-ms 200
   stop_observers
   count_closes
   wire_steps
-  report
-  record_run
+  lab_end
 }
 
 main "$@"

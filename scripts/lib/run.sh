@@ -74,10 +74,13 @@ require_programs() {
 }
 
 # --- a lab script's command line ----------------------------------------------
-# [--capture|--no-capture] [--port P] [-- client options]
+# [--capture|--no-capture] [--port P] [the lab's own options] [-- client options]
 # Sets NETLAB_CAPTURE (yes|no), NETLAB_ASKED_PORT ("" = lab default) and
 # NETLAB_CLIENT_EXTRA (the options after --). --help calls the lab's usage.
+# An option of the lab's own goes to its function lab_option ARGS..., which
+# returns how many words it took (1 or 2), or 0 when the option is not its own.
 parse_lab_args() {
+  local taken
   NETLAB_CAPTURE=yes
   NETLAB_ASKED_PORT=""
   NETLAB_CLIENT_EXTRA=()
@@ -93,7 +96,12 @@ parse_lab_args() {
       --port=*) NETLAB_ASKED_PORT=${1#--port=} ;;
       -h | --help) usage; exit 0 ;;
       --) shift; NETLAB_CLIENT_EXTRA=("$@"); break ;;
-      *) usage_error "unknown option '$1'" ;;
+      *)
+        taken=0
+        if declare -F lab_option >/dev/null; then lab_option "$@" || taken=$?; fi
+        ((taken > 0)) || usage_error "unknown option '$1'"
+        shift $((taken - 1))
+        ;;
     esac
     shift
   done
