@@ -85,9 +85,7 @@ readonly FRAME_SIZE=65536 UDP_SIZE=1024 UDP_RATE=50000 RUN_LIMIT=60
 BIN=${NETLAB_BENCH_BIN_DIR:-$NETLAB_ROOT/build/release/bin}
 NETLAB_BIN_DIR=$BIN  # for the library (netns.sh starts netlab-wire from here)
 WORK=""
-cleanup() {
-  run_cleanups
-}
+# common.sh's cleanup: the registry released in reverse order, the exit status kept.
 trap cleanup EXIT INT TERM
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/netlab-bench.XXXXXX")
 register_dir "$WORK"
