@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # netlab script library: a lab's declaration, the header block at the top of
-# scripts/labs/<lab>.sh that scripts/lab, the tour and the lab itself read:
+# scripts/labs/<lab>.sh that scripts/lab, the tour and the lab itself (lab_begin, lab.sh) read:
 #
 #   # lab-note: http code / http header      the note's heading (scripts/lab list)
 #   # lab-order: 7                           its place in the note (list, tour)
 #   # lab-port: 7080                         the server's default port
+#   # lab-options: [--quick]                 its own options, for its usage line (lab_option takes them)
 #   # lab-programs: netlab-pcap              programs it needs besides its pair and netlab-report
 #   # lab-netns: why it makes namespaces     (only labs that make namespaces or need CAP_NET_RAW)
 #   # lab-claim: / lab-claim-zh:             the tour's narration, in English and Chinese:
