@@ -230,16 +230,12 @@ report() {
   lab_run_folder "summary.md, client.json, ss.csv, server.log, exhaustion.txt"
 }
 
-# --decay S: this lab's own option (parse_lab_args); returns the words it took.
+# --decay S: this lab's own option (parse_lab_args).
 lab_option() {
-  local taken=1
-  case $1 in
-    --decay) (($# >= 2)) || usage_error "--decay needs a value"; DECAY=$2; taken=2 ;;
-    --decay=*) DECAY=${1#--decay=} ;;
-    *) return 0 ;;
-  esac
+  [[ $1 == --decay || $1 == --decay=* ]] || return 1
+  option_value --decay "$@"
+  DECAY=$OPTION_VALUE
   [[ $DECAY =~ ^[0-9]+$ && $DECAY -le $MAX_DECAY ]] || usage_error "--decay wants whole seconds from 0 to $MAX_DECAY, not '$DECAY'"
-  return "$taken"
 }
 
 main() {

@@ -288,9 +288,8 @@ step_overhead() {
 
 # --quick: this lab's own option (parse_lab_args).
 lab_option() {
-  [[ $1 == --quick ]] || return 0
-  CONGESTION_SECONDS=3
-  return 1
+  [[ $1 == --quick ]] || return 1
+  CONGESTION_SECONDS=3 OPTION_WORDS=1
 }
 
 # For env.txt: the receive buffers the slow-reader step runs into.

@@ -19,6 +19,21 @@ warn() { printf '%s\n' "$*" >&2; }
 die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 usage_error() { printf '%s: %s (see --help)\n' "${0##*/}" "$*" >&2; exit 2; }
 
+# option_value OPTION ARGS...: the value of OPTION at the head of ARGS, given
+# as "OPTION VALUE" or "OPTION=VALUE", in OPTION_VALUE; OPTION_WORDS says how
+# many words that took (shift them). A missing value is a usage error.
+# shellcheck disable=SC2034  # OPTION_VALUE and OPTION_WORDS are for the caller
+option_value() {
+  local option=$1
+  shift
+  if [[ $1 == "$option="* ]]; then
+    OPTION_VALUE=${1#*=} OPTION_WORDS=1
+    return 0
+  fi
+  (($# >= 2)) || usage_error "$option needs a value"
+  OPTION_VALUE=$2 OPTION_WORDS=2
+}
+
 # --- processes -------------------------------------------------------------
 
 # True while PID exists and has not exited (a zombie child counts as exited).
