@@ -86,7 +86,7 @@ BIN=${NETLAB_BENCH_BIN_DIR:-$NETLAB_ROOT/build/release/bin}
 NETLAB_BIN_DIR=$BIN  # for the library (netns.sh starts netlab-wire from here)
 WORK=""
 # common.sh's cleanup: the registry released in reverse order, the exit status kept.
-trap cleanup EXIT INT TERM
+trap_cleanup
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/netlab-bench.XXXXXX")
 register_dir "$WORK"
 chmod 755 "$WORK" # nginx's worker (www-data) reads the static page from here

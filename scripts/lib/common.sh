@@ -1,12 +1,11 @@
 # shellcheck shell=bash
 # netlab script library: messages, paths, and the registry of cleanups.
 #
-# Sourced, never run. It sets no trap: the calling script owns its single
-#   trap cleanup EXIT INT TERM
-# (a lab's is set by lab_begin, lab.sh) and its cleanup calls run_cleanups,
-# which releases in reverse order only what was registered here: processes
-# this script started, directories, network namespaces, veth pairs and
-# nftables tables it made.
+# Sourced, never run; sourcing it sets no trap. The calling script sets its
+# one cleanup trap by calling trap_cleanup (a lab's lab_begin does, lab.sh);
+# cleanup calls run_cleanups, which releases in reverse order only what was
+# registered here: processes this script started, directories, network
+# namespaces, veth pairs and nftables tables it made.
 
 NETLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NETLAB_BIN_DIR=${NETLAB_BIN_DIR:-$NETLAB_ROOT/build/default/bin}
@@ -167,11 +166,22 @@ run_cleanups() {
   NETLAB_CLEANUPS=()
 }
 
-# cleanup: what a lab script's one `trap cleanup EXIT INT TERM` runs: releases
-# what the script registered, in reverse order, and keeps the exit status.
+# cleanup [STATUS]: what a script's one cleanup trap runs: releases what the
+# script registered, in reverse order, and exits with STATUS, or else with the
+# script's own exit status.
 cleanup() {
   local status=$?
+  [[ -z ${1-} ]] || status=$1
   trap - EXIT INT TERM
   run_cleanups
   exit "$status"
+}
+
+# trap_cleanup: the calling script's one cleanup trap. On SIGINT and SIGTERM it
+# exits 130 and 143: a signal that lands between two commands finds $? = 0,
+# and an interrupted run must not look like one that finished.
+trap_cleanup() {
+  trap cleanup EXIT
+  trap 'cleanup 130' INT
+  trap 'cleanup 143' TERM
 }

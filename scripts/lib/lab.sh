@@ -11,7 +11,7 @@
 #     lab_end                          # observers stopped, its report(), the run recorded
 #   }
 #
-# lab_begin sets the lab's one `trap cleanup EXIT INT TERM` (common.sh): every
+# lab_begin sets the lab's one cleanup trap (trap_cleanup, common.sh): every
 # process, namespace, veth pair and directory the lab makes goes into the
 # registry, released last-in first-out; a lab sets no trap of its own.
 # shellcheck source-path=SCRIPTDIR
@@ -45,7 +45,7 @@ lab_begin() {
   parse_lab_args "$@"
   [[ -z $(lab_field "$LAB" netns) ]] || NETLAB_WANTS_NETNS=yes
   enter_namespace_if_needed "$NETLAB_CAPTURE" "$script" "$@"
-  trap cleanup EXIT INT TERM
+  trap_cleanup
   bring_namespace_up
   read -r -a programs <<<"$(lab_field "$LAB" programs)"
   require_programs "$SERVER" "$CLIENT" netlab-report "${programs[@]}"
