@@ -85,10 +85,8 @@ readonly FRAME_SIZE=65536 UDP_SIZE=1024 UDP_RATE=50000 RUN_LIMIT=60
 BIN=${NETLAB_BENCH_BIN_DIR:-$NETLAB_ROOT/build/release/bin}
 NETLAB_BIN_DIR=$BIN  # for the library (netns.sh starts netlab-wire from here)
 WORK=""
-cleanup() {
-  run_cleanups
-}
-trap cleanup EXIT INT TERM
+# common.sh's cleanup: the registry released in reverse order, the exit status kept.
+trap_cleanup
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/netlab-bench.XXXXXX")
 register_dir "$WORK"
 chmod 755 "$WORK" # nginx's worker (www-data) reads the static page from here

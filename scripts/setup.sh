@@ -90,16 +90,14 @@ main() {
   local preset=default
   while (($#)); do
     case $1 in
-      --preset)
-        (($# >= 2)) || usage_error "--preset needs a value"
-        preset=$2
-        shift
+      --preset | --preset=*)
+        option_value --preset "$@"
+        preset=$OPTION_VALUE
+        shift "$OPTION_WORDS"
         ;;
-      --preset=*) preset=${1#--preset=} ;;
       -h | --help) usage; exit 0 ;;
       *) usage_error "unknown option '$1'" ;;
     esac
-    shift
   done
   case $preset in
     default | asan | release) install_packages ;;

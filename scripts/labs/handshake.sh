@@ -1,5 +1,26 @@
 #!/usr/bin/env bash
 # lab-note: 为什么三次握手
+# lab-order: 2
+# lab-port: 7002
+# lab-programs: netlab-pcap netlab-wire
+# lab-netns: the stale SYN's raw socket needs CAP_NET_RAW and the wire steps make network
+#     namespaces: without root, in a user namespace (with --no-capture too)
+# lab-claim: Three segments open a connection, and the third stops an old SYN from creating one.
+# lab-claim-zh: 三次握手建立连接；防止旧的连接请求被错误地当作新连接。
+# lab-run: a server that never calls accept(), a full accept queue, a stale SYN through a raw
+#     socket; then across netlab-wire: an old SYN held in the wire arriving after the client
+#     reconnected from the same port, a lost SYN-ACK, a lost third ACK
+# lab-run-zh: 一个从不调用 accept() 的服务器、一个满的全连接队列、通过原始套接字发出的旧
+#     SYN；然后经过 netlab-wire：被链路扣住的旧 SYN 在客户端从同一端口重连之后才到达、丢失的
+#     SYN-ACK、丢失的第三次握手 ACK
+# lab-look: ss -lnt Recv-Q growing without accept(); S, S., R for the stale SYN; old-syn: the
+#     SYN-ACK acking the old ISN + 1, the client's RST, the server's SYN-RECV gone and one accept();
+#     lost-synack: about 1 s of connect(); lost-ack: SYN-RECV at the server until the client's first
+#     data
+# lab-look-zh: 没有 accept() 时 ss -lnt 的 Recv-Q 在涨；旧 SYN 得到 S, S., R；old-syn：SYN-ACK
+#     确认旧 ISN + 1，客户端内核回 RST，服务端的 SYN-RECV 消失，只 accept()
+#     了一个连接；lost-synack：connect() 多等约 1 秒；lost-ack：服务端停在
+#     SYN-RECV，直到客户端的第一个数据段
 #
 # The handshake lab: the kernel does the three-way handshake, before and
 # without accept(); the accept queue (backlog) bounds how many finished
@@ -37,19 +58,8 @@
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
 set -euo pipefail
 
-LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
-source "$LIB/common.sh"
-source "$LIB/run.sh"
-source "$LIB/server.sh"
-source "$LIB/observe.sh"
-source "$LIB/netns.sh"
-source "$LIB/wire_steps.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lab.sh"
 
-readonly LAB=handshake
-readonly DEFAULT_PORT=7002
-readonly SERVER=netlab-handshake-server
-readonly CLIENT=netlab-handshake-client
-STEPS=()
 STALE_SYN_SKIPPED=""
 WIRE_NOTES=()       # what each step across the wire showed, for summary.md
 WIRE_ARGS=()        # the netlab-wire options of the next step
@@ -60,10 +70,8 @@ readonly NEW_SYN_HOLD_MS=700   # every later SYN: it reaches the server after th
 readonly GIVE_UP_MS=200        # before the kernel's own SYN retransmission (1 s)
 readonly DATA_AFTER_MS=1500    # lost-ack: after the server's SYN-ACK retransmission (~1 s)
 
-usage() {
+lab_usage() {
   cat <<EOF
-usage: scripts/lab handshake [--capture|--no-capture] [--port P] [-- client options]
-
 Runs netlab-handshake-server with --no-accept --backlog 4, then --backlog 0
 --accept-delay-ms 500, then a stale SYN through a raw socket (without root,
 inside an unprivileged user namespace, where the system allows one), each
@@ -75,44 +83,16 @@ ss.csv, accept-queue.txt, capture.pcap and isn.txt (root, or a user namespace),
 wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt, server-<step>.json,
 ss-server-<step>.txt, env.txt, summary.md.
 
-  --capture      record the lab's port with tcpdump when possible (default)
-  --no-capture   do not run tcpdump
-  --port P       the port for every step (0 = any free port)
+$(lab_options_help "the port for every step")
   -- ...         more client options, e.g. -- --timeout-ms 4000
 EOF
 }
 
-# step STEP "SERVER OPTIONS" CLIENT-ARGS...: a fresh server, one client run.
-step() {
-  local step=$1 server_options=$2 status=0
-  shift 2
-  local -a server_args
-  read -r -a server_args <<<"$server_options"
-  printf '===== %s: %s (%s) =====\n' "$step" "$server_options" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
-  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" \
-    "$NETLAB_BIN_DIR/$SERVER" "${server_args[@]}" --port "$NETLAB_PORT" --log-level info
-  if [[ $NETLAB_PORT == 0 ]]; then
-    NETLAB_PORT=$NETLAB_SERVER_PORT
-    say "the server took port $NETLAB_PORT; the next steps reuse it"
-    start_observers
-  fi
-  client_args "$@"
-  # The stale-SYN step takes none of the queue options.
-  [[ $step != stale-syn ]] || NETLAB_CLIENT_ARGS=(--stale-syn)
-  say ""
-  say "--- $step: $SERVER $server_options; $CLIENT ${NETLAB_CLIENT_ARGS[*]}"
-  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
-  run_child "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}" \
-    --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
-  [[ $step != no-accept ]] || snapshot_accept_queue
-  stop_server "$NETLAB_SERVER_PID"
-  if ((status != 0)); then
-    warn "$CLIENT ($step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
-    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
-    exit 1
-  fi
-  STEPS+=("$step")
-}
+# The stale-SYN step takes none of the queue options.
+lab_step_args() { [[ $1 != stale-syn ]] || NETLAB_CLIENT_ARGS=(--stale-syn); }
+
+# While no-accept's server still holds its queue: ss -lnt shows it.
+lab_step_look() { [[ $1 != no-accept ]] || snapshot_accept_queue; }
 
 # Why the stale SYN cannot be sent here, or nothing. Its raw socket needs
 # CAP_NET_RAW over the lab's network namespace: root has it, and so has a
@@ -129,7 +109,7 @@ stale_syn_step() {
   local reason
   reason=$(stale_syn_blocker)
   if [[ -z $reason ]]; then
-    step stale-syn ""
+    lab_step stale-syn ""
     [[ $(check_field "$NETLAB_RUN/client-stale-syn.json" stale-syn-rejected 3) == skipped ]] || return 0
     reason=$(check_field "$NETLAB_RUN/client-stale-syn.json" stale-syn-rejected 6)
   fi
@@ -325,48 +305,27 @@ wire_steps() {
 }
 
 report() {
-  local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap note
-  local -a results=()
-  for step in "${STEPS[@]}"; do results+=("$NETLAB_RUN/client-$step.json"); done
-  "$report" merge --lab "$LAB" "${results[@]}" >"$NETLAB_RUN/client.json.tmp"
-  mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
-  write_summary "$LAB"
+  local note
+  lab_merge "${STEPS[@]}"
+  lab_verdicts
   [[ -z $STALE_SYN_SKIPPED ]] || printf '\n## Stale SYN\n\nskipped: %s\n' "$STALE_SYN_SKIPPED" >>"$NETLAB_RUN/summary.md"
   {
     printf '\n## Across netlab-wire (client and server namespaces)\n\n'
     for note in "${WIRE_NOTES[@]}"; do printf -- '- %s\n' "$note"; done
   } >>"$NETLAB_RUN/summary.md"
-  say ""
-  say "The note says: 为什么三次握手 — what this run measured:"
-  "$report" table "$NETLAB_RUN/client.json"
-  say ""
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, accept-queue.txt, isn.txt, server.log, $capture)"
+  lab_run_folder "summary.md, client.json, ss.csv, accept-queue.txt, isn.txt, server.log"
 }
 
 main() {
-  parse_lab_args "$@"
-  # The stale SYN's raw socket needs CAP_NET_RAW: without root, in a user
-  # namespace, with --no-capture too.
-  NETLAB_WANTS_NETNS=yes
-  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
-  trap cleanup EXIT INT TERM
-  bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap netlab-wire
-  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
-  make_run_dir "$LAB"
-  write_env_txt "$NETLAB_RUN/env.txt"
-  say "netlab $LAB: run folder $NETLAB_RUN"
-  [[ $NETLAB_PORT == 0 ]] || start_observers
+  lab_begin "$@"
 
-  step no-accept "--no-accept --backlog 4" --connections 6 --timeout-ms 2500 --hold-ms 300
-  step slow-accept "--backlog 0 --accept-delay-ms 500" --connections 3 --timeout-ms 5000 --hold-ms 300
+  lab_step no-accept "--no-accept --backlog 4" --connections 6 --timeout-ms 2500 --hold-ms 300
+  lab_step slow-accept "--backlog 0 --accept-delay-ms 500" --connections 3 --timeout-ms 5000 --hold-ms 300
   stale_syn_step
   wire_steps
   stop_observers
   list_isns
-  report
-  record_run
+  lab_end
 }
 
 main "$@"

@@ -1,5 +1,15 @@
 #!/usr/bin/env bash
 # lab-note: http code / http header
+# lab-order: 7
+# lab-port: 7080
+# lab-claim: Status codes say what happened (401 who are you, 403 I know you and no); keep-alive
+#     reuses one connection.
+# lab-claim-zh: 状态码说明发生了什么（401 你是谁，403 我认识你但不行）；keep-alive 复用一个连接。
+# lab-run: a tour of the routes with and without credentials, then N requests with keep-alive and
+#     with Connection: close
+# lab-run-zh: 带与不带凭据走一遍各个路由，再分别用 keep-alive 和 Connection: close 发 N 个请求
+# lab-look: status lines and the headers that matter; connections opened; TIME-WAIT left
+# lab-look-zh: 状态行和关键的头；打开的连接数；剩下的 TIME-WAIT
 #
 # The http lab: every status code the note lists, produced by a real HTTP/1.1
 # server (Boost.Beast) and read back with its headers — 200, 301 + Location,
@@ -12,52 +22,25 @@
 # shellcheck source-path=SCRIPTDIR/../lib
 set -euo pipefail
 
-LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
-source "$LIB/common.sh"
-source "$LIB/run.sh"
-source "$LIB/server.sh"
-source "$LIB/observe.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lab.sh"
 
-readonly LAB=http
-readonly DEFAULT_PORT=7080
-readonly SERVER=netlab-http-server
-readonly CLIENT=netlab-http-client
-
-usage() {
+lab_usage() {
   cat <<EOF
-usage: scripts/lab http [--capture|--no-capture] [--port P] [-- client options]
-
 Runs netlab-http-server on one port (default $DEFAULT_PORT), asks it with curl
 (when installed), then runs netlab-http-client: the tour of status codes, then
 --requests over one keep-alive connection and with Connection: close. Writes
 runs/<UTC time>-http/: server.log, curl.txt, client.txt, client.json, ss.csv,
 capture.pcap (root, or a user namespace), env.txt, summary.md.
 
-  --capture      record the lab's port with tcpdump when possible (default)
-  --no-capture   do not run tcpdump
-  --port P       the server's port (0 = any free port)
+$(lab_options_help "the server's port")
   -- ...         more client options, e.g. -- --requests 1000, or -- --tour
 EOF
-}
-
-start_lab_server() {
-  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port" \
-    "$NETLAB_BIN_DIR/$SERVER" --port "$NETLAB_PORT" --log-level info
-  if [[ $NETLAB_PORT == 0 ]]; then
-    NETLAB_PORT=$NETLAB_SERVER_PORT
-    say "the server took port $NETLAB_PORT"
-    start_observers
-  fi
 }
 
 # The same routes through curl: the status line of each printed, the whole exchanges in curl.txt.
 ask_with_curl() {
   local out=$NETLAB_RUN/curl.txt url="http://127.0.0.1:$NETLAB_PORT" line
-  if ! command -v curl >/dev/null; then
-    say "curl: skipped (curl is not installed; apt-get install curl to compare)"
-    echo "skipped: curl is not installed" >"$out"
-    return 0
-  fi
+  curl_or_skip "$out" || return 0
   say ""
   say "--- curl -i (the whole exchanges are in curl.txt)"
   local -a asks=(
@@ -81,58 +64,24 @@ ask_with_curl() {
   done
 }
 
-run_client() {
-  local status=0
-  client_args --requests 200
-  say ""
-  say "--- $CLIENT --port $NETLAB_PORT ${NETLAB_CLIENT_ARGS[*]}"
-  run_child "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}" \
-    --json "$NETLAB_RUN/client.json" >"$NETLAB_RUN/client.txt" 2>"$NETLAB_RUN/client.log" || status=$?
-  # The tour and the counts; the verdicts follow in the report's table.
-  sed -n '/^  \[/q;p' "$NETLAB_RUN/client.txt"
-  if ((status != 0)); then
-    warn "$CLIENT failed (exit $status); last lines of $NETLAB_RUN/client.log:"
-    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
-    exit 1
-  fi
-}
-
 report() {
-  local capture=capture.pcap
-  write_summary "$LAB"
-  say ""
-  say "The note says: http code / http header — what this run measured:"
-  "$NETLAB_BIN_DIR/netlab-report" table "$NETLAB_RUN/client.json"
-  say ""
+  lab_verdicts
   if command -v ss >/dev/null; then
     say "ss now: $(ss -Htan state time-wait "( sport = :$NETLAB_PORT )" 2>/dev/null | wc -l) TIME-WAIT sockets" \
       "on the server's side of port $NETLAB_PORT (ss -tan state time-wait '( sport = :$NETLAB_PORT )')"
   fi
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  say "run folder: $NETLAB_RUN (summary.md, client.json, client.txt, curl.txt, ss.csv, server.log, $capture)"
+  lab_run_folder "summary.md, client.json, client.txt, curl.txt, ss.csv, server.log"
   [[ -n $NETLAB_CAPTURE_SKIPPED ]] ||
     say "read the exchanges: tcpdump -r $NETLAB_RUN/capture.pcap -n -A 'tcp[tcpflags] & tcp-push != 0' | less"
 }
 
 main() {
-  parse_lab_args "$@"
-  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
-  trap cleanup EXIT INT TERM
-  bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report
-  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
-  make_run_dir "$LAB"
-  write_env_txt "$NETLAB_RUN/env.txt"
-  say "netlab $LAB: run folder $NETLAB_RUN"
-  [[ $NETLAB_PORT == 0 ]] || start_observers
-  start_lab_server
+  lab_begin "$@"
+  lab_server "" ""
   ask_with_curl
-  run_client
+  lab_client_shown --requests 200
   stop_server "$NETLAB_SERVER_PID"
-  stop_observers
-  write_ladders "$NETLAB_RUN"
-  report
-  record_run
+  lab_end
 }
 
 main "$@"

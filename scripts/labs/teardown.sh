@@ -1,5 +1,28 @@
 #!/usr/bin/env bash
 # lab-note: 为什么四次挥手
+# lab-order: 3
+# lab-port: 7003
+# lab-programs: netlab-pcap
+# lab-netns: the wire steps make network namespaces: without root, in a user namespace
+# lab-claim: Four segments close a connection, because each side closes its own direction.
+# lab-claim-zh: 四次挥手关闭连接，因为每一方各自关闭自己的方向。
+# lab-run: a normal close with and without a pause, a half-close with data after the FIN, close()
+#     with unread data, SO_LINGER 0; then across netlab-wire: the last ACK dropped (with and without
+#     a TIME_WAIT socket), both sides closing at once on a 20 ms wire, a replayed FIN whose RST
+#     reaches TIME_WAIT (tcp_rfc1337 0 and 1), and an old data segment replayed into a new
+#     connection on the same four-tuple
+# lab-run-zh: 正常关闭（有无停顿）、FIN 之后仍发数据的半关闭、有未读数据时 close()、SO_LINGER
+#     0；然后经过 netlab-wire：丢掉第四次挥手的 ACK（有和没有 TIME_WAIT 套接字）、20 ms
+#     链路上双方同时关闭、重放的 FIN 引出的 RST 打到 TIME_WAIT（tcp_rfc1337 为 0 和
+#     1）、旧数据报文被重放进同一四元组的新连接
+# lab-look: 3 or 4 segments in the ladder; FIN-WAIT-2 and CLOSE-WAIT in ss; RST instead of FIN;
+#     wire-steps.txt: the server's FIN sent twice and TIME_WAIT's timer starting over (or our RST
+#     when there is none), CLOSING and TIME_WAIT on both sides, TIME_WAIT gone at the RST only with
+#     tcp_rfc1337 0, the old segment dropped by PAWS
+# lab-look-zh: 时序图里是 3 段还是 4 段；ss 里的 FIN-WAIT-2 和 CLOSE-WAIT；RST 代替
+#     FIN；wire-steps.txt：服务端的 FIN 发了两次、TIME_WAIT 的计时器重新开始（没有 TIME_WAIT
+#     时我们回 RST）、双方都经过 CLOSING 进入 TIME_WAIT、只有 tcp_rfc1337=0 时 RST 才提前结束
+#     TIME_WAIT、旧报文被 PAWS 丢弃
 #
 # The teardown lab: how a TCP connection closes, state by state. Steps, on one
 # port (default 7003), a fresh server for each, while ss samples the socket
@@ -34,24 +57,10 @@
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
 set -euo pipefail
 
-LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
-source "$LIB/common.sh"
-source "$LIB/run.sh"
-source "$LIB/server.sh"
-source "$LIB/observe.sh"
-source "$LIB/netns.sh"
-source "$LIB/wire_steps.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lab.sh"
 
-readonly LAB=teardown
-readonly DEFAULT_PORT=7003
-readonly SERVER=netlab-teardown-server
-readonly CLIENT=netlab-teardown-client
-STEPS=()
-
-usage() {
+lab_usage() {
   cat <<EOF
-usage: scripts/lab teardown [--capture|--no-capture] [--port P] [-- client options]
-
 Runs netlab-teardown-server and netlab-teardown-client with --mode normal (and
 again with --quickack), half-close, unread-data and linger0, on one port
 (default $DEFAULT_PORT). Writes runs/<UTC time>-teardown/: server.log,
@@ -61,43 +70,13 @@ user namespace): lost-last-ack, no-time-wait, simultaneous-close, rfc1337-off,
 rfc1337-on, old-segment and old-segment-bare, with
 wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt and wire-steps.txt.
 
-  --capture      record the lab's port with tcpdump when possible (default)
-  --no-capture   do not run tcpdump
-  --port P       the port for every step (0 = any free port)
+$(lab_options_help "the port for every step")
   -- ...         more client options, e.g. -- --pause-ms 500
 EOF
 }
 
-# step STEP "SERVER OPTIONS" CLIENT-ARGS...: a fresh server, one client run.
-step() {
-  local step=$1 server_options=$2 status=0
-  shift 2
-  local -a server_args
-  read -r -a server_args <<<"$server_options"
-  printf '===== %s: %s (%s) =====\n' "$step" "$server_options" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
-  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" \
-    "$NETLAB_BIN_DIR/$SERVER" "${server_args[@]}" --port "$NETLAB_PORT" --log-level info
-  if [[ $NETLAB_PORT == 0 ]]; then
-    NETLAB_PORT=$NETLAB_SERVER_PORT
-    say "the server took port $NETLAB_PORT; the next steps reuse it"
-    start_observers
-  fi
-  client_args "$@"
-  # The quickack step: the second server ACKs our FIN at once instead of pausing.
-  [[ $step != quickack ]] || NETLAB_CLIENT_ARGS+=(--quickack)
-  say ""
-  say "--- $step: $SERVER $server_options; $CLIENT ${NETLAB_CLIENT_ARGS[*]}"
-  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
-  run_child "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}" \
-    --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
-  stop_server "$NETLAB_SERVER_PID"
-  if ((status != 0)); then
-    warn "$CLIENT ($step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
-    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
-    exit 1
-  fi
-  STEPS+=("$step")
-}
+# The quickack step: the second server ACKs our FIN at once instead of pausing.
+lab_step_args() { [[ $1 != quickack ]] || NETLAB_CLIENT_ARGS+=(--quickack); }
 
 # Each close in the capture, as the class would read it (tcpdump, from the
 # first FIN or RST on), and counted by netlab-pcap facts: for each normal
@@ -213,45 +192,24 @@ wire_steps() {
 }
 
 report() {
-  local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap
-  local -a results=()
-  for step in "${STEPS[@]}"; do results+=("$NETLAB_RUN/client-$step.json"); done
-  "$report" merge --lab "$LAB" "${results[@]}" >"$NETLAB_RUN/client.json.tmp"
-  mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
-  write_summary "$LAB"
+  lab_merge "${STEPS[@]}"
+  lab_verdicts
   wire_summary >>"$NETLAB_RUN/summary.md"
-  say ""
-  say "The note says: 为什么四次挥手 — what this run measured:"
-  "$report" table "$NETLAB_RUN/client.json"
-  say ""
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, closes.txt, wire-steps.txt, server.log, $capture)"
+  lab_run_folder "summary.md, client.json, ss.csv, closes.txt, wire-steps.txt, server.log"
 }
 
 main() {
-  parse_lab_args "$@"
-  # The wire steps make network namespaces: without root, in a user namespace.
-  NETLAB_WANTS_NETNS=yes
-  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "$@"
-  trap cleanup EXIT INT TERM
-  bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap
-  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
-  make_run_dir "$LAB"
-  write_env_txt "$NETLAB_RUN/env.txt"
-  say "netlab $LAB: run folder $NETLAB_RUN"
-  [[ $NETLAB_PORT == 0 ]] || start_observers
+  lab_begin "$@"
 
-  step normal "--mode normal" --mode normal --pause-ms 300
-  step quickack "--mode normal" --mode normal
-  step half-close "--mode half-close" --mode half-close --pause-ms 300
-  step unread-data "--mode unread-data" --mode unread-data
-  step linger0 "--mode linger0" --mode linger0 --pause-ms 200
+  lab_step normal "--mode normal" --mode normal --pause-ms 300
+  lab_step quickack "--mode normal" --mode normal
+  lab_step half-close "--mode half-close" --mode half-close --pause-ms 300
+  lab_step unread-data "--mode unread-data" --mode unread-data
+  lab_step linger0 "--mode linger0" --mode linger0 --pause-ms 200
   stop_observers
   count_closes
   wire_steps
-  report
-  record_run
+  lab_end
 }
 
 main "$@"

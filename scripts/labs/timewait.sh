@@ -1,5 +1,21 @@
 #!/usr/bin/env bash
 # lab-note: timewait是什么状态 / 出现大量timewait
+# lab-order: 4
+# lab-port: 7004
+# lab-options: [--decay S]
+# lab-programs: netlab-pcap
+# lab-netns: the exhaustion step makes network namespaces: without root, in a user namespace
+# lab-claim: The side that closes first waits 2MSL in TIME_WAIT; many short connections pile it up;
+#     a pool fixes it.
+# lab-claim-zh: 先关闭的一方进入 TIME_WAIT 等待 2MSL；大量短连接会堆积 TIME_WAIT；连接池可以解决。
+# lab-run: many short connections closed by the client, then by the server, then through a
+#     connection pool, then with SO_LINGER 0
+# lab-run-zh: 大量短连接，先由客户端关闭，再由服务端关闭，再走连接池，最后用 SO_LINGER 0
+# lab-look: TIME-WAIT counts on each side in ss.csv; the pool's count and request rate; the RST of
+#     SO_LINGER 0
+# lab-look-zh: ss.csv 里两端的 TIME-WAIT 数；连接池的数量和请求速率；SO_LINGER 0 的 RST
+# lab-tour: --decay 0
+# lab-tour-quick: --decay 0 -- --requests 500
 #
 # The TIME_WAIT lab: the side that closes a TCP connection first keeps it in
 # TIME_WAIT (Linux: 60 s); many short connections pile TIME_WAIT sockets up;
@@ -20,17 +36,8 @@
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
 set -euo pipefail
 
-LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
-source "$LIB/common.sh"
-source "$LIB/run.sh"
-source "$LIB/server.sh"
-source "$LIB/observe.sh"
-source "$LIB/netns.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lab.sh"
 
-readonly LAB=timewait
-readonly DEFAULT_PORT=7004
-readonly SERVER=netlab-timewait-server
-readonly CLIENT=netlab-timewait-client
 # The exhaustion experiment: a range this narrow fills in well under a second.
 readonly NS_PORT_RANGE="40000 40399"
 readonly NS_REQUESTS=1000
@@ -38,12 +45,9 @@ readonly MAX_DECAY=300
 
 DECAY=65
 NS=""
-STEPS=()
 
-usage() {
+lab_usage() {
   cat <<EOF
-usage: scripts/lab timewait [--capture|--no-capture] [--port P] [--decay S] [-- client options]
-
 Runs netlab-timewait-server and netlab-timewait-client on one port (default
 $DEFAULT_PORT): short connections closed by the client, then by the server,
 the same requests through a connection pool, then closed with SO_LINGER 0;
@@ -53,9 +57,7 @@ Writes runs/<UTC time>-timewait/: server.log, client-<step>.json, client.json,
 ss.csv (TIME-WAIT over time), capture.pcap (root, or a user namespace),
 exhaustion.txt, env.txt, summary.md.
 
-  --capture      record the lab's port with tcpdump when possible (default)
-  --no-capture   do not run tcpdump
-  --port P       the port for every step (0 = any free port)
+$(lab_options_help "the port for every step")
   --decay S      after the steps, keep sampling ss for S seconds to watch
                  TIME-WAIT expire (default $DECAY: Linux holds it 60 s; 0 = skip;
                  at most $MAX_DECAY)
@@ -65,18 +67,12 @@ EOF
 
 # run_client STEP ARGS...: the client against the current server, into client-STEP.json.
 run_client() {
-  local step=$1 status=0
+  local step=$1
   shift
   local shown="$*"
   say ""
   say "--- $step: ${shown//"$NETLAB_BIN_DIR/"/}"
-  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
-  run_child "$@" --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
-  if ((status != 0)); then
-    warn "$CLIENT ($step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
-    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
-    exit 1
-  fi
+  lab_client "$step" "$@"
   STEPS+=("$step")
 }
 
@@ -84,14 +80,7 @@ run_client() {
 host_step() {
   local step=$1 closer=$2
   shift 2
-  printf '===== %s: --closer %s (%s) =====\n' "$step" "$closer" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
-  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" \
-    "$NETLAB_BIN_DIR/$SERVER" --closer "$closer" --port "$NETLAB_PORT" --log-level info
-  if [[ $NETLAB_PORT == 0 ]]; then
-    NETLAB_PORT=$NETLAB_SERVER_PORT
-    say "the server took port $NETLAB_PORT; the next steps reuse it"
-    start_observers
-  fi
+  lab_server "$step" "$step: --closer $closer" --closer "$closer"
   run_client "$step" "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "$@"
   stop_server "$NETLAB_SERVER_PID"
 }
@@ -221,12 +210,12 @@ capture_counts() {
 }
 
 report() {
-  local report=$NETLAB_BIN_DIR/netlab-report step capture=capture.pcap
-  local -a results=()
-  for step in "${STEPS[@]}"; do results+=("$NETLAB_RUN/client-$step.json"); done
-  "$report" merge --lab "$LAB" "${results[@]}" >"$NETLAB_RUN/client.json.tmp"
-  mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
-  write_summary "$LAB"
+  local step
+  local -a host_steps=()
+  lab_merge "${STEPS[@]}"
+  # One table per host step, under this lab's step names (client.json merges them all).
+  for step in "${STEPS[@]}"; do [[ $step == exhaustion-* ]] || host_steps+=("$step"); done
+  lab_verdicts "${host_steps[@]}"
   {
     printf '\n## Steps\n\n'
     local i=0
@@ -235,52 +224,22 @@ report() {
     cat "$NETLAB_RUN/exhaustion.txt"
     capture_counts
   } >>"$NETLAB_RUN/summary.md"
-  say ""
-  say "The note says: timewait是什么状态 / 出现大量timewait — what this run measured:"
-  # One table per host step, under this lab's step names (client.json merges them all).
-  for step in "${STEPS[@]}"; do
-    [[ $step != exhaustion-* ]] || continue
-    say ""
-    say "$step:"
-    "$report" table "$NETLAB_RUN/client-$step.json"
-  done
-  say ""
   say "port exhaustion:"
   sed 's/^/  /' "$NETLAB_RUN/exhaustion.txt"
   say ""
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, server.log, exhaustion.txt, $capture)"
+  lab_run_folder "summary.md, client.json, ss.csv, server.log, exhaustion.txt"
+}
+
+# --decay S: this lab's own option (parse_lab_args).
+lab_option() {
+  [[ $1 == --decay || $1 == --decay=* ]] || return 1
+  option_value --decay "$@"
+  DECAY=$OPTION_VALUE
+  [[ $DECAY =~ ^[0-9]+$ && $DECAY -le $MAX_DECAY ]] || usage_error "--decay wants whole seconds from 0 to $MAX_DECAY, not '$DECAY'"
 }
 
 main() {
-  local args=() original=("$@")
-  # --decay is this lab's own option; the rest is the common lab command line.
-  while (($#)); do
-    case $1 in
-      --decay)
-        (($# >= 2)) || usage_error "--decay needs a value"
-        DECAY=$2
-        shift
-        ;;
-      --decay=*) DECAY=${1#--decay=} ;;
-      --) args+=("$@"); break ;;
-      *) args+=("$1") ;;
-    esac
-    shift
-  done
-  [[ $DECAY =~ ^[0-9]+$ && $DECAY -le $MAX_DECAY ]] || usage_error "--decay wants whole seconds from 0 to $MAX_DECAY, not '$DECAY'"
-  parse_lab_args "${args[@]}"
-  # The exhaustion step makes network namespaces: without root, in a user namespace.
-  NETLAB_WANTS_NETNS=yes
-  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "${original[@]}"
-  trap cleanup EXIT INT TERM
-  bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" netlab-report netlab-pcap
-  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
-  make_run_dir "$LAB"
-  write_env_txt "$NETLAB_RUN/env.txt"
-  say "netlab $LAB: run folder $NETLAB_RUN"
-  [[ $NETLAB_PORT == 0 ]] || start_observers
+  lab_begin "$@"
 
   client_args --requests 5000 --concurrency 16
   local host_args=("${NETLAB_CLIENT_ARGS[@]}")
@@ -291,9 +250,7 @@ main() {
   host_step linger0 client --mode short --linger0 "${NETLAB_CLIENT_ARGS[@]}"
   exhaustion
   watch_decay
-  stop_observers
-  report
-  record_run
+  lab_end
 }
 
 main "$@"

@@ -1,5 +1,24 @@
 #!/usr/bin/env bash
 # lab-note: tcp和udp
+# lab-order: 1
+# lab-port: 7001
+# lab-options: [--quick]
+# lab-programs: netlab-relay netlab-pcap netlab-wire
+# lab-netns: the lossy-link and congestion steps make network namespaces: without root, in a user
+#     namespace
+# lab-claim: TCP is connection-oriented, reliable, ordered and flow-controlled; UDP is none of these
+#     and lighter.
+# lab-claim-zh: TCP 面向连接、可靠、有序、有流量控制；UDP 都没有，但更轻。
+# lab-run: the same numbered stream over TCP and UDP: plain loopback, a slow reader, an impairing
+#     relay, a lossy link and a 20 Mbit/s bottleneck between namespaces (netlab-wire), a closed port
+# lab-run-zh: 同一串编号消息分别走 TCP 和 UDP：普通回环、慢读者、丢包中继、命名空间之间的丢包链路和
+#     20 Mbit/s 瓶颈（netlab-wire）、关闭的端口
+# lab-look: lost / reordered counts next to the kernel's own drop counters; RST against ICMP for a
+#     closed port; packets per message; cwnd.svg: slow start, the back-off at a loss, UDP not
+#     backing off
+# lab-look-zh: 丢失/乱序计数与内核自己的丢弃计数对照；关闭端口时 TCP 收到 RST，UDP 收到
+#     ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让
+# lab-tour-quick: --quick
 #
 # The transport lab: the same numbered message stream over TCP and over UDP,
 # and what the kernel does with each.
@@ -25,18 +44,9 @@
 # shellcheck source-path=SCRIPTDIR/../lib
 set -euo pipefail
 
-LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
-source "$LIB/common.sh"
-source "$LIB/run.sh"
-source "$LIB/server.sh"
-source "$LIB/observe.sh"
-source "$LIB/netns.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/lab.sh"
 
-readonly LAB=transport
-readonly DEFAULT_PORT=7001
 readonly DEFAULT_RELAY_PORT=7101
-readonly SERVER=netlab-transport-server
-readonly CLIENT=netlab-transport-client
 readonly RELAY=netlab-relay
 readonly LINK_LOSS=0.1     # the lossy link drops 10 % of what goes to the server
 readonly LINK_SEED=7
@@ -52,10 +62,8 @@ CAPTURE_NOTES=()  # what the captures show, for summary.md
 STEP_CAPTURE_PID=""
 STEP_CAPTURE_FILE=""
 
-usage() {
+lab_usage() {
   cat <<EOF
-usage: scripts/lab transport [--quick] [--capture|--no-capture] [--port P] [-- client options]
-
 Runs netlab-transport-server, netlab-transport-client and netlab-relay through
 seven steps (plain, slow-reader, impaired, lossy-link, semantics, overhead,
 congestion) on one port (default $DEFAULT_PORT, TCP and UDP; the relay on $DEFAULT_RELAY_PORT) and
@@ -69,9 +77,7 @@ namespaces: as root, or for a normal user inside an unprivileged user
 namespace; where the system allows neither, they say so and are skipped.
 
   --quick        congestion flows of 3 s instead of 10
-  --capture      record the lab's port with tcpdump when possible (default)
-  --no-capture   do not run tcpdump
-  --port P       the server's port for every step (0 = any free port)
+$(lab_options_help "the server's port for every step")
   -- ...         more client options for the stream steps, e.g. -- --messages 2000
 EOF
 }
@@ -115,32 +121,15 @@ step_capture_stop() {
 # --- servers and clients ---------------------------------------------------------
 
 # server_up STEP ARGS...: a fresh server on the lab port (the first one may pick it).
-server_up() {
-  local step=$1
-  shift
-  printf '===== %s (%s) =====\n' "$step" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
-  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" \
-    "$NETLAB_BIN_DIR/$SERVER" --port "$NETLAB_PORT" --log-level info "$@"
-  if [[ $NETLAB_PORT == 0 ]]; then
-    NETLAB_PORT=$NETLAB_SERVER_PORT
-    say "the server took port $NETLAB_PORT; the next steps reuse it"
-    start_observers
-  fi
-}
+server_up() { lab_server "$1" "$1" "${@:2}"; }
 
 # client STEP ARGS...: the client with --step STEP, its JSON into client-STEP.json.
 client() {
-  local step=$1 status=0
+  local step=$1
   shift
   say ""
   say "--- step $step: $CLIENT $*"
-  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
-  run_child "$@" --step "$step" --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
-  if ((status != 0)); then
-    warn "$CLIENT (step $step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
-    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
-    exit 1
-  fi
+  lab_client "$step" "$@" --step "$step"
   STEPS+=("$NETLAB_RUN/client-$step.json")
 }
 
@@ -295,52 +284,36 @@ step_overhead() {
   fi
 }
 
+# --- the command line and env.txt -------------------------------------------------------
+
+# --quick: this lab's own option (parse_lab_args).
+lab_option() {
+  [[ $1 == --quick ]] || return 1
+  CONGESTION_SECONDS=3 OPTION_WORDS=1
+}
+
+# For env.txt: the receive buffers the slow-reader step runs into.
+lab_env() {
+  printf 'net.core.rmem_default = %s\n' "$(cat /proc/sys/net/core/rmem_default 2>/dev/null || echo unavailable)"
+  printf 'net.core.rmem_max = %s\n' "$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo unavailable)"
+}
+
 # --- the end ---------------------------------------------------------------------------
 
 report() {
-  local report=$NETLAB_BIN_DIR/netlab-report capture=capture.pcap note
-  "$report" merge --lab "$LAB" "${STEPS[@]}" >"$NETLAB_RUN/client.json.tmp"
-  mv "$NETLAB_RUN/client.json.tmp" "$NETLAB_RUN/client.json"
-  write_summary "$LAB"
+  local note
+  lab_merge "${STEPS[@]}"
+  lab_verdicts
   {
     printf '\n## What the captures and the kernel counted\n\n'
     for note in "${CAPTURE_NOTES[@]}"; do printf -- '- %s\n' "$note"; done
   } >>"$NETLAB_RUN/summary.md"
-  say ""
-  say "The note says: tcp和udp — what this run measured:"
-  "$report" table "$NETLAB_RUN/client.json"
-  say ""
   for note in "${CAPTURE_NOTES[@]}"; do say "$note"; done
-  [[ -z $NETLAB_CAPTURE_SKIPPED ]] || capture="capture skipped: $NETLAB_CAPTURE_SKIPPED"
-  say "run folder: $NETLAB_RUN (summary.md, client.json, ss.csv, server.log, relay.log, $capture)"
+  lab_run_folder "summary.md, client.json, ss.csv, server.log, relay.log"
 }
 
 main() {
-  local args=() original=("$@")
-  # --quick is this lab's own option; the rest is the common lab command line.
-  while (($#)); do
-    case $1 in
-      --quick) CONGESTION_SECONDS=3 ;;
-      --) args+=("$@"); break ;;
-      *) args+=("$1") ;;
-    esac
-    shift
-  done
-  parse_lab_args "${args[@]}"
-  NETLAB_WANTS_NETNS=yes
-  enter_namespace_if_needed "$NETLAB_CAPTURE" "${BASH_SOURCE[0]}" "${original[@]}"
-  trap cleanup EXIT INT TERM
-  bring_namespace_up
-  require_programs "$SERVER" "$CLIENT" "$RELAY" netlab-report netlab-pcap netlab-wire
-  choose_port "$NETLAB_ASKED_PORT" "$DEFAULT_PORT"
-  make_run_dir "$LAB"
-  write_env_txt "$NETLAB_RUN/env.txt"
-  {
-    printf 'net.core.rmem_default = %s\n' "$(cat /proc/sys/net/core/rmem_default 2>/dev/null || echo unavailable)"
-    printf 'net.core.rmem_max = %s\n' "$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo unavailable)"
-  } >>"$NETLAB_RUN/env.txt"
-  say "netlab $LAB: run folder $NETLAB_RUN"
-  [[ $NETLAB_PORT == 0 ]] || start_observers
+  lab_begin "$@"
 
   step_plain
   step_slow_reader
@@ -349,10 +322,7 @@ main() {
   step_semantics
   step_overhead
   step_congestion
-  stop_observers
-  write_ladders "$NETLAB_RUN"
-  report
-  record_run
+  lab_end
 }
 
 main "$@"

@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # netlab script library: messages, paths, and the registry of cleanups.
 #
-# Sourced, never run. It sets no trap: the calling script owns its single
-#   trap cleanup EXIT INT TERM
-# and its cleanup calls run_cleanups, which releases in reverse order only
-# what was registered here (processes this script started, directories it made).
+# Sourced, never run; sourcing it sets no trap. The calling script sets its
+# one cleanup trap by calling trap_cleanup (a lab's lab_begin does, lab.sh);
+# cleanup calls run_cleanups, which releases in reverse order only what was
+# registered here: processes this script started, directories, network
+# namespaces, veth pairs and nftables tables it made.
 
 NETLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NETLAB_BIN_DIR=${NETLAB_BIN_DIR:-$NETLAB_ROOT/build/default/bin}
@@ -16,6 +17,21 @@ say() { printf '%s\n' "$*"; }
 warn() { printf '%s\n' "$*" >&2; }
 die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 usage_error() { printf '%s: %s (see --help)\n' "${0##*/}" "$*" >&2; exit 2; }
+
+# option_value OPTION ARGS...: the value of OPTION at the head of ARGS, given
+# as "OPTION VALUE" or "OPTION=VALUE", in OPTION_VALUE; OPTION_WORDS says how
+# many words that took (shift them). A missing value is a usage error.
+# shellcheck disable=SC2034  # OPTION_VALUE and OPTION_WORDS are for the caller
+option_value() {
+  local option=$1
+  shift
+  if [[ $1 == "$option="* ]]; then
+    OPTION_VALUE=${1#*=} OPTION_WORDS=1
+    return 0
+  fi
+  (($# >= 2)) || usage_error "$option needs a value"
+  OPTION_VALUE=$2 OPTION_WORDS=2
+}
 
 # --- processes -------------------------------------------------------------
 
@@ -77,13 +93,18 @@ run_child() {
 }
 
 # --- the registry of cleanups -----------------------------------------------
-# Entries are "pid:SIGNAL:PID", "dir:PATH" or "netns:NAME", released
-# last-in first-out: a namespace registered before the processes started in
-# it is removed after they have been stopped.
+# Entries are "pid:SIGNAL:PID", "dir:PATH", "netns:NAME", "veth:NETNS:IF" or
+# "nft:NETNS:FAMILY:TABLE" (NETNS "" = this one), released last-in first-out:
+# a namespace registered before the processes started in it, the veth pairs
+# and tables made in it, is removed after they have been stopped or deleted.
 
 register_pid() { NETLAB_CLEANUPS+=("pid:$2:$1"); }
 register_dir() { NETLAB_CLEANUPS+=("dir:$1"); }
 register_netns() { NETLAB_CLEANUPS+=("netns:$1"); }
+# register_veth NETNS IF: one end of a veth pair (deleting it deletes both).
+register_veth() { NETLAB_CLEANUPS+=("veth:$1:$2"); }
+# register_nft_table NETNS FAMILY TABLE: an nftables table this script added.
+register_nft_table() { NETLAB_CLEANUPS+=("nft:$1:$2:$3"); }
 
 # Forgets PID (it was released by its owner already).
 unregister_pid() {
@@ -106,6 +127,19 @@ release_netns() {
   NETLAB_CLEANUPS=("${NETLAB_CLEANUPS[@]}")
 }
 
+# release_veth NETNS:IF, release_nft_table NETNS:FAMILY:TABLE: already gone
+# (with their namespace, or released by their owner) is fine.
+release_veth() {
+  local netns=${1%%:*}
+  ip ${netns:+-n "$netns"} link delete "${1#*:}" 2>/dev/null || true
+}
+release_nft_table() {
+  local netns=${1%%:*} rest=${1#*:}
+  local -a prefix=()
+  [[ -z $netns ]] || prefix=(ip netns exec "$netns")
+  "${prefix[@]}" nft delete table "${rest%%:*}" "${rest#*:}" 2>/dev/null || true
+}
+
 # Stops a registered PID now and forgets it; returns its exit status.
 release_pid() {
   local pid=$1 signal=${2:-TERM} status=0
@@ -125,16 +159,29 @@ run_cleanups() {
         ;;
       dir:*) rm -rf -- "${entry#dir:}" ;;
       netns:*) ip netns delete "${entry#netns:}" 2>/dev/null || true ;;
+      veth:*) release_veth "${entry#veth:}" ;;
+      nft:*) release_nft_table "${entry#nft:}" ;;
     esac
   done
   NETLAB_CLEANUPS=()
 }
 
-# cleanup: what a lab script's one `trap cleanup EXIT INT TERM` runs: releases
-# what the script registered, in reverse order, and keeps the exit status.
+# cleanup [STATUS]: what a script's one cleanup trap runs: releases what the
+# script registered, in reverse order, and exits with STATUS, or else with the
+# script's own exit status.
 cleanup() {
   local status=$?
+  [[ -z ${1-} ]] || status=$1
   trap - EXIT INT TERM
   run_cleanups
   exit "$status"
+}
+
+# trap_cleanup: the calling script's one cleanup trap. On SIGINT and SIGTERM it
+# exits 130 and 143: a signal that lands between two commands finds $? = 0,
+# and an interrupted run must not look like one that finished.
+trap_cleanup() {
+  trap cleanup EXIT
+  trap 'cleanup 130' INT
+  trap 'cleanup 143' TERM
 }

@@ -94,11 +94,11 @@ netns_path_up() {
 }
 
 # netns_veth NS_A IF_A NS_B IF_B: a veth pair between two namespaces, MTU
-# 1500, offloads off, both ends up. A veth pair is gone with either of its
-# namespaces: nothing to register.
+# 1500, offloads off, both ends up; registered, so it goes before its namespaces.
 netns_veth() {
   ip link add "$2" netns "$1" mtu 1500 type veth peer name "$4" netns "$3" mtu 1500 ||
     die "ip link add (veth $1/$2 <-> $3/$4) failed"
+  register_veth "$1" "$2"
   netns_offloads_off "$1" "$2"
   netns_offloads_off "$3" "$4"
   ip -n "$1" link set "$2" up

@@ -74,9 +74,11 @@ require_programs() {
 }
 
 # --- a lab script's command line ----------------------------------------------
-# [--capture|--no-capture] [--port P] [-- client options]
+# [--capture|--no-capture] [--port P] [the lab's own options] [-- client options]
 # Sets NETLAB_CAPTURE (yes|no), NETLAB_ASKED_PORT ("" = lab default) and
 # NETLAB_CLIENT_EXTRA (the options after --). --help calls the lab's usage.
+# An option of the lab's own goes to its function lab_option ARGS..., which
+# takes it and sets OPTION_WORDS (option_value does), or returns 1: not its own.
 parse_lab_args() {
   NETLAB_CAPTURE=yes
   NETLAB_ASKED_PORT=""
@@ -85,15 +87,17 @@ parse_lab_args() {
     case $1 in
       --capture) NETLAB_CAPTURE=yes ;;
       --no-capture) NETLAB_CAPTURE=no ;;
-      --port)
-        (($# >= 2)) || usage_error "--port needs a value"
-        NETLAB_ASKED_PORT=$2
-        shift
+      --port | --port=*)
+        option_value --port "$@"
+        NETLAB_ASKED_PORT=$OPTION_VALUE
+        shift $((OPTION_WORDS - 1))
         ;;
-      --port=*) NETLAB_ASKED_PORT=${1#--port=} ;;
       -h | --help) usage; exit 0 ;;
       --) shift; NETLAB_CLIENT_EXTRA=("$@"); break ;;
-      *) usage_error "unknown option '$1'" ;;
+      *)
+        { declare -F lab_option >/dev/null && lab_option "$@"; } || usage_error "unknown option '$1'"
+        shift $((OPTION_WORDS - 1))
+        ;;
     esac
     shift
   done

@@ -4,9 +4,10 @@
 # client's (198.18.0.1), a wire of its own per step (its stats and rule log in
 # wire-<step>.json), a capture on the client's veth nlc0 (capture-<step>.pcap,
 # with its ladder), and a few lines per step in wire-steps.txt that
-# summary.md repeats. The teardown and timewait labs use it. Sourced after
-# common.sh, run.sh, server.sh, observe.sh and netns.sh; the lab defines
-# SERVER, CLIENT, DEFAULT_PORT and the STEPS array.
+# summary.md repeats. The teardown lab runs its wire steps with it, the
+# handshake lab reads its rule marks with it. Sourced by lab.sh, whose
+# lab_begin sets SERVER, CLIENT and DEFAULT_PORT and whose lab_client runs the
+# client; each step joins STEPS.
 
 WIRE_CAPTURE_PID=""
 WIRE_CAPTURE_FILE=""
@@ -49,7 +50,7 @@ wire_capture_stop() {
 
 # wire_step STEP SERVER-MODE -- WIRE-OPTIONS... -- CLIENT-OPTIONS...
 wire_step() {
-  local step=$1 mode=$2 status=0
+  local step=$1 mode=$2
   shift 2
   [[ ${1-} == -- ]] || die "wire_step $step: '--' expected before the wire's options"
   shift
@@ -63,17 +64,10 @@ wire_step() {
   wire_capture_start "$step"
   say ""
   say "--- $step (netlab-wire ${wire_args[*]}): $SERVER --mode $mode; $CLIENT $*"
-  printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
-  run_child "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" \
-    "$@" --json "$NETLAB_RUN/client-$step.json" 2>>"$NETLAB_RUN/client.log" || status=$?
+  lab_client "$step" "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" "$@"
   wire_capture_stop
   stop_server "$NETLAB_SERVER_PID"
   wire_stop
-  if ((status != 0)); then
-    warn "$CLIENT ($step) failed (exit $status); last lines of $NETLAB_RUN/client.log:"
-    tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
-    exit 1
-  fi
   STEPS+=("$step")
   wire_record "$step" "${wire_args[*]}" >>"$NETLAB_RUN/wire-steps.txt"
 }
