@@ -78,7 +78,7 @@ configure_and_build() {
   if [[ ! -f build/$preset/CMakeCache.txt ]]; then
     cmake --preset "$preset"
   fi
-  cmake --build --preset "$preset"
+  cmake --build --preset "$preset" -j"$(nproc)"
   if [[ $preset == fuzz ]]; then
     say "built: build/fuzz/tests/fuzz/ (the libFuzzer targets)"
   else

@@ -2,9 +2,10 @@
 # lab-note: http code / http header
 # lab-order: 7
 # lab-port: 7080
-# lab-claim: Status codes say what happened (401 who are you, 403 I know you and no); keep-alive
-#     reuses one connection.
-# lab-claim-zh: 状态码说明发生了什么（401 你是谁，403 我认识你但不行）；keep-alive 复用一个连接。
+# lab-claim: the note (http code): 401 who are you, 403 I know you and you may not; its http header
+#     section is empty. Asked next: the other codes, and keep-alive reusing one connection.
+# lab-claim-zh: 笔记（http code）：401 你是谁，403 我认识你但你不行；它的 http header 一节是空的。
+#     追问：其他状态码，以及 keep-alive 复用一个连接。
 # lab-run: a tour of the routes with and without credentials, then N requests with keep-alive and
 #     with Connection: close
 # lab-run-zh: 带与不带凭据走一遍各个路由，再分别用 keep-alive 和 Connection: close 发 N 个请求

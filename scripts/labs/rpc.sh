@@ -2,8 +2,9 @@
 # lab-note: http和rpc
 # lab-order: 9
 # lab-port: 7007
-# lab-claim: RPC carries less per call than HTTP+JSON and is faster.
-# lab-claim-zh: RPC 每次调用比 HTTP+JSON 传的字节少，也更快。
+# lab-claim: the note's http和rpc section is empty. Asked next: does RPC carry less per call than
+#     HTTP+JSON, and is it faster?
+# lab-claim-zh: 笔记的 http和rpc 一节是空的。追问：RPC 每次调用是否比 HTTP+JSON 传的字节少、是否更快？
 # lab-run: one key-value service called over HTTP/1.1+JSON and over a binary length-framed RPC, one
 #     by one and pipelined
 # lab-run-zh: 同一个键值服务分别通过 HTTP/1.1+JSON 和二进制长度帧 RPC 调用，逐个调用和流水线

@@ -172,7 +172,7 @@ lab_verdicts() {
   local step
   write_summary "$LAB"
   say ""
-  say "The note says: $LAB_NOTE — what this run measured:"
+  say "The note's heading: $LAB_NOTE — what this run measured:"
   if (($# == 0)); then
     "$NETLAB_BIN_DIR/netlab-report" table "$NETLAB_RUN/client.json"
   fi

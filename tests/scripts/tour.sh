@@ -47,7 +47,7 @@ tour_as_root() {
   NETLAB_BIN_DIR=$BIN NETLAB_RUNS_DIR=$TMP/root "$ROOT/scripts/lab" tour --quick --lang en >"$OUT" 2>&1 ||
     fail "scripts/lab tour --quick exited $?"
   check_card "$TMP/root"
-  grep -q "The note says:" "$OUT" || fail "no narration"
+  grep -q "The claim:" "$OUT" || fail "no narration"
   if command -v tcpdump >/dev/null; then
     grep -q "SYN seq=0" "$OUT" || fail "no ladder drawn although root can capture"
   fi
@@ -71,7 +71,7 @@ tour_as_nobody() {
     NETLAB_RUNS_DIR="$TMP/nobody" "$ROOT/scripts/lab" tour --quick --lang zh >"$OUT" 2>&1 ||
     fail "scripts/lab tour --quick as nobody exited $?"
   check_card "$TMP/nobody"
-  grep -q "笔记说" "$OUT" || fail "no Chinese narration with --lang zh"
+  grep -q "论断" "$OUT" || fail "no Chinese narration with --lang zh"
   # Capture either happened (in a user namespace) or the card says why it was skipped.
   if ! grep -q "SYN seq=0" "$OUT"; then
     grep -q "capture skipped: " "$CARD" || fail "no ladder and no reason in the card for skipping capture"
