@@ -3,7 +3,10 @@
 add_library(netlab_options INTERFACE)
 add_library(netlab::options ALIAS netlab_options)
 target_compile_features(netlab_options INTERFACE cxx_std_20)
-target_compile_options(netlab_options INTERFACE -Wall -Wextra -Wpedantic)
+# -Wshadow, -Wconversion and -Wold-style-cast found real slips here (a local
+# `udp` hiding the protocol's alias, random 64-bit numbers cut to 32 bits
+# unannounced, C casts hidden in OpenSSL's macros); the code is kept clean of them.
+target_compile_options(netlab_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wold-style-cast)
 target_compile_definitions(netlab_options INTERFACE
   BOOST_ASIO_NO_DEPRECATED
   BOOST_ASIO_DISABLE_BOOST_ARRAY

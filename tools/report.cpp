@@ -230,7 +230,7 @@ std::string chart_svg(const StateSeries& series, const std::vector<std::size_t>&
   const double width = 640, height = 220, left = 50, bottom = 190, right = 620, upper = 20;
   const double end = series.elapsed_ms.empty() ? 1 : std::max(1.0, series.elapsed_ms.back());
   std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height + 20 * shown.size()
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height + 20 * static_cast<double>(shown.size())
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       << "<line x1=\"" << left << "\" y1=\"" << bottom << "\" x2=\"" << right << "\" y2=\"" << bottom << "\" stroke=\"#444\"/>\n"
       << "<line x1=\"" << left << "\" y1=\"" << upper << "\" x2=\"" << left << "\" y2=\"" << bottom << "\" stroke=\"#444\"/>\n"
@@ -242,7 +242,7 @@ std::string chart_svg(const StateSeries& series, const std::vector<std::size_t>&
     svg << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colours[k % 7] << "\" points=\"";
     for (std::size_t i = 0; i < column.size(); ++i)
       svg << left + (right - left) * series.elapsed_ms[i] / end << "," << bottom - (bottom - upper) * column[i] / top << " ";
-    svg << "\"/>\n<text x=\"" << left << "\" y=\"" << height + 20 * k << "\" fill=\"" << colours[k % 7] << "\">"
+    svg << "\"/>\n<text x=\"" << left << "\" y=\"" << height + 20 * static_cast<double>(k) << "\" fill=\"" << colours[k % 7] << "\">"
         << series.states[shown[k]] << " (peak " << *std::max_element(column.begin(), column.end()) << ")</text>\n";
   }
   svg << "</svg>\n";

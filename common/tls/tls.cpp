@@ -276,7 +276,9 @@ void set_expected_server_name(SSL* ssl, const std::string& name) {
     if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) != 1) fail("expected address " + name);
     return;
   }
-  if (SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) fail("SNI " + name);
+  // SSL_set_tlsext_host_name() is a macro with a C cast; the call it stands for:
+  if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str())) != 1)
+    fail("SNI " + name);
   if (SSL_set1_host(ssl, name.c_str()) != 1) fail("expected host name " + name);
 }
 

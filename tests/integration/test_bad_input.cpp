@@ -123,7 +123,8 @@ std::string client_hello() {
   BIO* in = BIO_new(BIO_s_mem());
   BIO* out = BIO_new(BIO_s_mem());
   SSL_set_bio(ssl, in, out);
-  SSL_set_tlsext_host_name(ssl, "localhost");
+  // SSL_set_tlsext_host_name() is a macro with a C cast; the call it stands for:
+  SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>("localhost"));
   (void)SSL_connect(ssl);  // wants to read the ServerHello: the ClientHello is written
   char* data = nullptr;
   const long size = BIO_get_mem_data(out, &data);

@@ -161,8 +161,8 @@ awaitable<bool> eventually(std::function<bool()> condition) {
 // expression more than once, which would send a request twice.
 #define CHECK_EVENTUALLY(condition)                   \
   do {                                                \
-    const bool held = co_await eventually(condition); \
-    CHECK(held);                                      \
+    const bool came = co_await eventually(condition); \
+    CHECK(came);                                      \
   } while (false)
 
 // Runs the scenario on `io` until it ends (then the server stops), at most 20 s.

@@ -4,6 +4,7 @@
 #include "proto/codec.hpp"
 #include "proto/rpc_protocol.hpp"
 
+#include <cstdint>
 #include <catch2/catch.hpp>
 
 #include <limits>
@@ -113,7 +114,7 @@ TEST_CASE("an unknown method id and an oversized key are answerable errors", "[b
     encode_request({77, Method::get, "k", 0}, f);
     return f;
   }());
-  for (unsigned char method : {0, 4, 255}) {
+  for (const unsigned char method : {std::uint8_t{0}, std::uint8_t{4}, std::uint8_t{255}}) {
     body[4] = static_cast<char>(method);
     Request decoded;
     const auto error = decode_request(body, decoded);
