@@ -11,16 +11,10 @@
 // Protocol (one line per connection): "HELLO\n" -> "OK <n>\n", then the client
 // closes; "STATUS\n" -> one JSON line (open fds, connections held), then we close.
 #include "kernel/lifecycle.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "io/serve.hpp"
-#include "program/result.hpp"
+#include "program/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,6 +22,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -161,10 +156,10 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The closewait lab's server: --bug never closes after EOF (CLOSE_WAIT leaks), --fixed does.",
-               "netlab-closewait-server");
-  CommonOptions options;
-  add_common_options(app, options, 7005, Role::server);
+  ServerProgram program("closewait",
+                        "The closewait lab's server: --bug never closes after EOF (CLOSE_WAIT leaks), --fixed does.",
+                        7005);
+  auto& app = program.app();
   Config config;
   bool fixed = false;
   long idle_ms = 0;
@@ -173,64 +168,45 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout-ms", idle_ms, "close a connection idle this long (0 = never)")
       ->capture_default_str()
       ->check(CLI::Range(0L, 3'600'000L));
-  add_max_connections_option(app, options);
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  // --bug is exempt from the default limit: its lesson is that every leaked
-  // CLOSE_WAIT socket keeps a descriptor until the process runs out of them
-  // (accept() fails with EMFILE). A limit given on the command line still holds.
-  if (config.bug && app.count("--max-connections") == 0) options.max_connections = 0;
-  config.idle_timeout = std::chrono::milliseconds(idle_ms);
-  const std::string mode = config.bug ? "bug" : "fixed";
-  init_logging("closewait-server", options.log_level);
-
-  try {
-    asio::io_context io;
-    auto acceptor = open_listener(io, options.host, options.port, "netlab-closewait-server");
-    const auto bound = acceptor.local_endpoint();
-    Counters counters;
+  program.add_max_connections();
+  program.check_usage([&] {
+    // --bug is exempt from the default limit: its lesson is that every leaked
+    // CLOSE_WAIT socket keeps a descriptor until the process runs out of them
+    // (accept() fails with EMFILE). A limit given on the command line still holds.
+    if (config.bug && app.count("--max-connections") == 0) program.options().max_connections = 0;
+    config.idle_timeout = std::chrono::milliseconds(idle_ms);
+  });
+  Counters counters;
+  std::optional<asio::steady_timer> stopping;  // cancelled at the stop: ends every CLOSE_WAIT held
+  std::size_t held_at_stop = 0;
+  return program.run(argc, argv, [&](ServerRun& run) {
+    const std::string mode = config.bug ? "bug" : "fixed";
     counters.fds_at_start = open_fd_count();
-    ConnectionLimit limit(options.max_connections, Refusal::text_line);
-    ConnectionRegistry registry;
-    asio::steady_timer stopping(io, asio::steady_timer::time_point::max());
-    std::size_t held_at_stop = 0;
-    std::string stop_reason = "?";
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
+    stopping.emplace(run.io(), asio::steady_timer::time_point::max());
+    run.on_stop([&](std::string_view reason) {
       held_at_stop = counters.close_wait_held;
-      spdlog::info("stopping ({}): closing the listener and {} connection(s), {} of them in CLOSE_WAIT", reason,
-                   registry.size(), held_at_stop);
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-      registry.close_all();
-      stopping.cancel();
+      spdlog::info("stopping ({}): {} connection(s) held in CLOSE_WAIT", reason, held_at_stop);
+      stopping->cancel();
     });
-    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
-                     ++counters.connections;
-                     return session(std::move(socket), config, counters, registry, stopping);
-                   }), asio::detached);
-    spdlog::info("listening on {} (--{}, idle timeout {} ms, {})", to_string(bound), mode, idle_ms,
-                 limit.max() ? "at most " + std::to_string(limit.max()) + " connections" : "no connection limit");
-    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
-    io.run();
-
-    Result result("closewait", "server");
-    result.params() = {{"mode", mode}, {"idle_timeout_ms", idle_ms}, {"host", options.host}, {"port", bound.port()},
-                       {"max_connections", limit.max()}};
-    result.observed() = {{"connections", counters.connections},  {"close_wait_held_at_stop", held_at_stop},
-                         {"closed_on_eof", counters.closed_on_eof}, {"closed_idle", counters.closed_idle},
-                         {"bad_requests", counters.bad_requests},   {"refused_connections", limit.refused()},
-                         {"stopped_by", stop_reason}};
-    if (options.json != "-")
-      std::cout << "netlab-closewait-server (--" << mode << ") on " << to_string(bound) << " stopped by "
-                << stop_reason << "\n  connections " << counters.connections << ", closed on EOF "
-                << counters.closed_on_eof << ", closed idle " << counters.closed_idle
-                << ", still in CLOSE_WAIT at the stop " << held_at_stop << ", bad requests "
-                << counters.bad_requests << ", refused (--max-connections " << limit.max() << ") "
-                << limit.refused() << "\n";
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-closewait-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.serve([&](tcp::socket socket) {
+      ++counters.connections;
+      return session(std::move(socket), config, counters, run.registry(), *stopping);
+    });
+    run.listening("--" + mode + ", idle timeout " + std::to_string(idle_ms) + " ms, " +
+                  (run.limit().max() ? "at most " + std::to_string(run.limit().max()) + " connections"
+                                     : "no connection limit"));
+    run.report([&, mode](Result& result, std::ostream& out) {
+      result.set_params(boost::json::object{{"mode", mode}, {"idle_timeout_ms", idle_ms}});
+      result.set_observed(boost::json::object{{"connections", counters.connections},
+                                              {"close_wait_held_at_stop", held_at_stop},
+                                              {"closed_on_eof", counters.closed_on_eof},
+                                              {"closed_idle", counters.closed_idle},
+                                              {"bad_requests", counters.bad_requests}});
+      out << "netlab-closewait-server (--" << mode << ") on " << to_string(run.bound()) << " stopped by "
+          << run.stop_reason() << "\n  connections " << counters.connections << ", closed on EOF "
+          << counters.closed_on_eof << ", closed idle " << counters.closed_idle
+          << ", still in CLOSE_WAIT at the stop " << held_at_stop << ", bad requests " << counters.bad_requests
+          << ", refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
+    });
+  });
 }

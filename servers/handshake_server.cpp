@@ -18,12 +18,7 @@
 //                        to the time of every accept(): a half-open connection
 //                        the kernel dropped is one that never reached accept()
 #include "kernel/census.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "program/result.hpp"
-#include "io/serve.hpp"
+#include "program/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -32,6 +27,7 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
 
 namespace {
 
@@ -138,10 +134,9 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Count
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The handshake lab's server: a listener whose accept queue a class can watch fill up.",
-               "netlab-handshake-server");
-  CommonOptions options;
-  add_common_options(app, options, 7002, Role::server);
+  ServerProgram program("handshake", "The handshake lab's server: a listener whose accept queue a class can watch fill up.",
+                        7002);
+  auto& app = program.app();
   Config config;
   app.add_option("--backlog", config.backlog, "listen() backlog: the accept queue holds backlog + 1")
       ->capture_default_str()
@@ -151,65 +146,52 @@ int main(int argc, char** argv) {
                     ->check(CLI::Range(0L, 60'000L));
   app.add_flag("--no-accept", config.no_accept, "never call accept(): the kernel alone does the handshakes")
       ->excludes(delay);
-  add_idle_timeout_option(app, config.idle_timeout);
+  program.add_idle_timeout(config.idle_timeout);
   app.add_option("--census-ms", config.census_ms, "sample this port's socket states every MS ms (0: off)")
       ->capture_default_str()
       ->check(CLI::Range(0L, 1000L));
-  add_max_connections_option(app, options);
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("handshake-server", options.log_level);
-
-  try {
-    asio::io_context io;
-    auto acceptor = open_listener(io, options.host, options.port, "netlab-handshake-server", config.backlog);
-    const auto bound = acceptor.local_endpoint();
-    Counters counters;
-    ConnectionLimit limit(options.max_connections, Refusal::text_line);
-    ConnectionRegistry registry;
-    std::string stop_reason = "?";
-    asio::steady_timer census_timer(io);
-    bool stopping = false;
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
+  program.add_max_connections();
+  program.check_usage([&] { program.backlog(config.backlog); });
+  Counters counters;
+  std::optional<asio::steady_timer> census_timer;
+  bool stopping = false;
+  const auto accepting = [&] {
+    return config.no_accept               ? std::string("never accepting")
+           : config.accept_delay_ms > 0 ? "accepting every " + std::to_string(config.accept_delay_ms) + " ms"
+                                        : std::string("accepting at once");
+  };
+  return program.run(argc, argv, [&](ServerRun& run) {
+    census_timer.emplace(run.io());
+    // Closing the listener makes the kernel reset what is still in its accept queue.
+    run.on_stop([&](std::string_view) {
       stopping = true;
-      census_timer.cancel();
-      spdlog::info("stopping ({}): closing the listener (the kernel resets what is still queued) and {} "
-                   "connection(s)",
-                   reason, registry.size());
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-      registry.close_all();
+      census_timer->cancel();
     });
-    if (!config.no_accept) asio::co_spawn(io, accept_loop(acceptor, config, counters, limit, registry), asio::detached);
-    if (config.census_ms > 0) asio::co_spawn(io, sample_census(bound.port(), config.census_ms, counters, census_timer, stopping), asio::detached);
-    const std::string accepting = config.no_accept ? "never accepting"
-                                  : config.accept_delay_ms > 0
-                                      ? "accepting every " + std::to_string(config.accept_delay_ms) + " ms"
-                                      : "accepting at once";
-    spdlog::info("listening on {} (backlog {}, {})", to_string(bound), config.backlog, accepting);
-    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
-    io.run();
-
-    Result result("handshake", "server");
-    result.params() = {{"backlog", config.backlog}, {"accept_delay_ms", config.accept_delay_ms},
-                       {"no_accept", config.no_accept}, {"host", options.host}, {"port", bound.port()},
-                       {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
-    result.observed() = {{"accepted", counters.accepted}, {"bytes_received", counters.bytes_received},
-                         {"refused_connections", limit.refused()},
-                         {"stopped_by", stop_reason}, {"accepts", counters.accepts}};
-    if (config.census_ms > 0) {
-      result.observed()["census_every_ms"] = config.census_ms;
-      result.observed()["census_samples"] = counters.census_samples;
-      result.observed()["census_timeline"] = counters.census_timeline;
-    }
-    if (options.json != "-")
-      std::cout << "netlab-handshake-server (backlog " << config.backlog << ", " << accepting << ") on "
-                << to_string(bound) << " stopped by " << stop_reason << "\n  accepted " << counters.accepted
-                << " connection(s), refused (--max-connections " << limit.max() << ") " << limit.refused() << "\n";
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-handshake-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    // Not run.serve(): this accept loop waits before each accept() (or never
+    // accepts), which is the lab; the skeleton keeps the listener, the limit,
+    // the registry, the stops and the report.
+    if (!config.no_accept)
+      asio::co_spawn(run.io(), accept_loop(run.acceptor(), config, counters, run.limit(), run.registry()),
+                     asio::detached);
+    if (config.census_ms > 0)
+      asio::co_spawn(run.io(), sample_census(run.bound().port(), config.census_ms, counters, *census_timer, stopping),
+                     asio::detached);
+    run.listening("backlog " + std::to_string(config.backlog) + ", " + accepting());
+    run.report([&](Result& result, std::ostream& out) {
+      result.set_params(boost::json::object{{"backlog", config.backlog},
+                                            {"accept_delay_ms", config.accept_delay_ms},
+                                            {"no_accept", config.no_accept},
+                                            {"idle_timeout", config.idle_timeout}});
+      result.set_observed(boost::json::object{
+          {"accepted", counters.accepted}, {"bytes_received", counters.bytes_received}, {"accepts", counters.accepts}});
+      if (config.census_ms > 0)
+        result.set_observed(boost::json::object{{"census_every_ms", config.census_ms},
+                                                {"census_samples", counters.census_samples},
+                                                {"census_timeline", counters.census_timeline}});
+      out << "netlab-handshake-server (backlog " << config.backlog << ", " << accepting() << ") on "
+          << to_string(run.bound()) << " stopped by " << run.stop_reason() << "\n  accepted " << counters.accepted
+          << " connection(s), refused (--max-connections " << run.limit().max() << ") " << run.limit().refused()
+          << "\n";
+    });
+  });
 }

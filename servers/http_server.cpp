@@ -17,16 +17,10 @@
 #include "proto/http_basics.hpp"
 #include "proto/http_routes.hpp"
 #include "proto/http_session.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "io/serve.hpp"
-#include "program/result.hpp"
+#include "program/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -162,9 +156,8 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The http lab's server: status codes, headers, Basic auth, keep-alive.", "netlab-http-server");
-  CommonOptions options;
-  add_common_options(app, options, 7080, Role::server);
+  ServerProgram program("http", "The http lab's server: status codes, headers, Basic auth, keep-alive.", 7080);
+  auto& app = program.app();
   Config config;
   std::vector<std::string> user_specs{"alice:wonderland:reader", "admin:secret:admin"};
   app.add_option("--user", user_specs, "NAME:PASSWORD:ROLE, repeatable; role admin may see /admin")
@@ -179,73 +172,45 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{0}, std::size_t{16} << 20));
   app.add_flag("--chunked", config.chunked, "serve / with Transfer-Encoding: chunked");
-  add_max_connections_option(app, options);
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  for (const auto& spec : user_specs) {
-    auto user = http_basics::parse_user(spec);
-    if (!user) {
-      std::cerr << "netlab-http-server: --user " << spec << ": expected NAME:PASSWORD:ROLE (see --help)\n";
-      return 2;
+  // One over the limit reads "503 Service Unavailable" (Connection: close), as from nginx or curl.
+  program.add_max_connections(Refusal::http_503);
+  program.check_usage([&] {
+    for (const auto& spec : user_specs) {
+      auto user = http_basics::parse_user(spec);
+      if (!user) throw UsageError("--user " + spec + ": expected NAME:PASSWORD:ROLE (see --help)");
+      config.users.push_back(*user);
     }
-    config.users.push_back(*user);
-  }
-  init_logging("http-server", options.log_level);
-
-  try {
-    asio::io_context io;
-    auto acceptor = open_listener(io, options.host, options.port, "netlab-http-server");
-    const auto bound = acceptor.local_endpoint();
-    Counters counters;
-    // One over the limit reads "503 Service Unavailable" (Connection: close), as from nginx or curl.
-    ConnectionLimit limit(options.max_connections, Refusal::http_503);
-    ConnectionRegistry registry;
-    std::string stop_reason = "?";
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
-      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-      registry.close_all();
+  });
+  Counters counters;
+  return program.run(argc, argv, [&](ServerRun& run) {
+    run.serve([&](tcp::socket socket) {
+      const std::size_t id = ++counters.connections;
+      return session(beast::tcp_stream(std::move(socket)), id, config, counters, run.registry());
     });
-    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
-                     const std::size_t id = ++counters.connections;
-                     return session(beast::tcp_stream(std::move(socket)), id, config, counters, registry);
-                   }), asio::detached);
-    spdlog::info("listening on {} (users: {}; idle timeout {} s)", to_string(bound), config.users.size(),
-                 config.idle_timeout);
-    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
-    const auto started = Clock::now();
-    io.run();
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-
-    Result result("http", "server");
-    result.params() = {{"host", options.host}, {"port", bound.port()}, {"idle_timeout", config.idle_timeout},
-                       {"max_header_bytes", config.max_header_bytes}, {"max_body_bytes", config.max_body_bytes},
-                       {"chunked", config.chunked}, {"users", config.users.size()},
-                       {"max_connections", limit.max()}};
-    boost::json::object by_status;
-    std::string status_line;
-    for (const auto& [code, count] : counters.responses) {
-      by_status[std::to_string(code)] = count;
-      status_line += " " + std::to_string(code) + "×" + std::to_string(count);
-    }
-    result.observed() = {{"connections", counters.connections}, {"requests", counters.requests},
-                         {"responses", std::move(by_status)},    {"idle_timeouts", counters.idle_timeouts},
-                         {"parse_errors", counters.parse_errors}, {"refused_connections", limit.refused()},
-                         {"seconds", seconds},
-                         {"stopped_by", stop_reason}};
-    if (options.json != "-") {
-      std::cout << "netlab-http-server on " << to_string(bound) << " stopped by " << stop_reason << " after "
-                << seconds << " s\n"
-                << "  connections " << counters.connections << ", requests " << counters.requests
-                << ", responses" << (status_line.empty() ? " none" : status_line) << "\n"
-                << "  bad requests " << counters.parse_errors << ", idle timeouts " << counters.idle_timeouts
-                << ", refused (--max-connections " << limit.max() << ") " << limit.refused() << "\n";
-    }
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-http-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.listening(fmt::format("users: {}; idle timeout {} s", config.users.size(), config.idle_timeout));
+    run.report([&](Result& result, std::ostream& out) {
+      result.set_params(boost::json::object{{"idle_timeout", config.idle_timeout},
+                                            {"max_header_bytes", config.max_header_bytes},
+                                            {"max_body_bytes", config.max_body_bytes},
+                                            {"chunked", config.chunked},
+                                            {"users", config.users.size()}});
+      boost::json::object by_status;
+      std::string status_line;
+      for (const auto& [code, count] : counters.responses) {
+        by_status[std::to_string(code)] = count;
+        status_line += " " + std::to_string(code) + "×" + std::to_string(count);
+      }
+      result.set_observed(boost::json::object{{"connections", counters.connections},
+                                              {"requests", counters.requests},
+                                              {"responses", std::move(by_status)},
+                                              {"idle_timeouts", counters.idle_timeouts},
+                                              {"parse_errors", counters.parse_errors}});
+      out << "netlab-http-server on " << to_string(run.bound()) << " stopped by " << run.stop_reason() << " after "
+          << run.seconds() << " s\n"
+          << "  connections " << counters.connections << ", requests " << counters.requests << ", responses"
+          << (status_line.empty() ? " none" : status_line) << "\n"
+          << "  bad requests " << counters.parse_errors << ", idle timeouts " << counters.idle_timeouts
+          << ", refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
+    });
+  });
 }

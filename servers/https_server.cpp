@@ -12,17 +12,11 @@
 // from the session, so the client can prove both ends derived the same keys.
 // A peer that sends non-TLS bytes, leaves mid-handshake, sends nothing, or
 // rejects our certificate gets one log line; everyone else keeps being served.
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "io/serve.hpp"
-#include "program/result.hpp"
+#include "program/server.hpp"
 #include "tls/tls.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -33,6 +27,7 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
 
 namespace {
 
@@ -171,25 +166,23 @@ awaitable<void> session(tcp::socket socket, ssl::context& context, const Config&
   spdlog::info("DOWN {} ({})", who, ending);
 }
 
-void print_summary(const Config& config, const tcp::endpoint& bound, const Counters& c, const std::string& stop_reason,
-                   double seconds) {
-  std::cout << "netlab-https-server (--tls " << tls::mode_name(config.mode) << ") on " << to_string(bound)
-            << " stopped by " << stop_reason << " after " << seconds << " s\n"
-            << "  connections " << c.connections << ", handshakes " << c.handshakes << ", pages served "
-            << c.pages_served << "\n"
-            << "  refused: not TLS " << c.not_tls << ", left mid-handshake " << c.left_mid_handshake
-            << ", timed out " << c.timed_out << ", refused by the client " << c.refused_by_client << ", other "
-            << c.other_failures << "\n";
-  for (const auto& [negotiated, count] : c.negotiated) std::cout << "  " << negotiated << ": " << count << "\n";
+void print_summary(std::ostream& out, const Config& config, const ServerRun& run, const Counters& c) {
+  out << "netlab-https-server (--tls " << tls::mode_name(config.mode) << ") on " << to_string(run.bound())
+      << " stopped by " << run.stop_reason() << " after " << run.seconds() << " s\n"
+      << "  connections " << c.connections << ", handshakes " << c.handshakes << ", pages served " << c.pages_served
+      << "\n"
+      << "  refused: not TLS " << c.not_tls << ", left mid-handshake " << c.left_mid_handshake << ", timed out "
+      << c.timed_out << ", refused by the client " << c.refused_by_client << ", other " << c.other_failures << "\n";
+  for (const auto& [negotiated, count] : c.negotiated) out << "  " << negotiated << ": " << count << "\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The https 过程 lab's server: a small page over TLS 1.3, TLS 1.2 ECDHE or TLS 1.2 RSA key transport.",
-               "netlab-https-server");
-  CommonOptions options;
-  add_common_options(app, options, 7443, Role::server);
+  ServerProgram program(
+      "https", "The https 过程 lab's server: a small page over TLS 1.3, TLS 1.2 ECDHE or TLS 1.2 RSA key transport.",
+      7443);
+  auto& app = program.app();
   Config config;
   app.add_option("--tls", config.mode, "1.3 | 1.2-ecdhe | 1.2-rsa")
       ->transform(CLI::CheckedTransformer(tls::mode_names()))
@@ -207,82 +200,50 @@ int main(int argc, char** argv) {
   app.add_option("--step-timeout", config.step_timeout, "seconds a client gets for the handshake and for its request")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 600.0));
-  add_max_connections_option(app, options);
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("https-server", options.log_level);
-
-  try {
-    asio::io_context io;
-    auto acceptor = open_listener(io, options.host, options.port, "netlab-https-server");
-    const auto bound = acceptor.local_endpoint();
+  // One over the limit gets a TLS alert (fatal internal_error) in plaintext,
+  // the only thing a TLS client understands before a handshake.
+  program.add_max_connections(Refusal::tls_alert);
+  Counters counters;
+  std::optional<ssl::context> context;
+  std::string keylog;
+  int security_level = 0;
+  return program.run(argc, argv, [&](ServerRun& run) {
     const tls::Pki pki{config.cert_dir};
     if (tls::ensure_pki(pki.dir))
       spdlog::info("generated the lab's CA and server certificate in {} (CA: {})", pki.dir.string(),
                    pki.ca_cert().string());
-    ssl::context context(ssl::context::tls_server);
-    tls::configure_server(context, config.mode, pki, config.cert);
-    const std::string keylog = tls::enable_keylog(context, config.keylog);
+    context.emplace(ssl::context::tls_server);
+    tls::configure_server(*context, config.mode, pki, config.cert);
+    keylog = tls::enable_keylog(*context, config.keylog);
     if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
-    const int security_level = SSL_CTX_get_security_level(context.native_handle());
-
-    Counters counters;
-    // One over the limit gets a TLS alert (fatal internal_error) in plaintext,
-    // the only thing a TLS client understands before a handshake.
-    ConnectionLimit limit(options.max_connections, Refusal::tls_alert);
-    ConnectionRegistry registry;
-    std::string stop_reason = "?";
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
-      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-      registry.close_all();
+    security_level = SSL_CTX_get_security_level(context->native_handle());
+    run.serve([&](tcp::socket socket) {
+      ++counters.connections;
+      return session(std::move(socket), *context, config, counters, run.registry());
     });
-    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
-                     ++counters.connections;
-                     return session(std::move(socket), context, config, counters, registry);
-                   }), asio::detached);
-    spdlog::info("listening on {} (--tls {}, certificate {}, OpenSSL security level {})", to_string(bound),
-                 tls::mode_name(config.mode), config.cert == tls::CertChoice::valid ? "valid" : "expired",
-                 security_level);
-    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
-    const auto started = Clock::now();
-    io.run();
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-
-    Result result("https", "server");
-    result.params() = {{"mode", tls::mode_name(config.mode)},
-                       {"cert", config.cert == tls::CertChoice::valid ? "valid" : "expired"},
-                       {"cert_dir", config.cert_dir},
-                       {"host", options.host},
-                       {"port", bound.port()},
-                       {"step_timeout", config.step_timeout},
-                       {"max_connections", limit.max()},
-                       {"security_level", security_level},
-                       {"keylog", keylog}};
-    boost::json::object negotiated;
-    for (const auto& [name, count] : counters.negotiated) negotiated[name] = count;
-    result.observed() = {{"connections", counters.connections},
-                         {"handshakes", counters.handshakes},
-                         {"pages_served", counters.pages_served},
-                         {"not_tls", counters.not_tls},
-                         {"left_mid_handshake", counters.left_mid_handshake},
-                         {"timed_out", counters.timed_out},
-                         {"refused_by_client", counters.refused_by_client},
-                         {"other_failures", counters.other_failures},
-                         {"refused_connections", limit.refused()},
-                         {"negotiated", std::move(negotiated)},
-                         {"exporter_digests", counters.exporter_digests},
-                         {"seconds", seconds},
-                         {"stopped_by", stop_reason}};
-    if (options.json != "-") {
-      print_summary(config, bound, counters, stop_reason, seconds);
-      std::cout << "  refused (--max-connections " << limit.max() << ") " << limit.refused() << "\n";
-    }
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-https-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.listening(fmt::format("--tls {}, certificate {}, OpenSSL security level {}", tls::mode_name(config.mode),
+                              config.cert == tls::CertChoice::valid ? "valid" : "expired", security_level));
+    run.report([&](Result& result, std::ostream& out) {
+      result.set_params(boost::json::object{{"mode", tls::mode_name(config.mode)},
+                                            {"cert", config.cert == tls::CertChoice::valid ? "valid" : "expired"},
+                                            {"cert_dir", config.cert_dir},
+                                            {"step_timeout", config.step_timeout},
+                                            {"security_level", security_level},
+                                            {"keylog", keylog}});
+      boost::json::object negotiated;
+      for (const auto& [name, count] : counters.negotiated) negotiated[name] = count;
+      result.set_observed(boost::json::object{{"connections", counters.connections},
+                                              {"handshakes", counters.handshakes},
+                                              {"pages_served", counters.pages_served},
+                                              {"not_tls", counters.not_tls},
+                                              {"left_mid_handshake", counters.left_mid_handshake},
+                                              {"timed_out", counters.timed_out},
+                                              {"refused_by_client", counters.refused_by_client},
+                                              {"other_failures", counters.other_failures},
+                                              {"negotiated", std::move(negotiated)},
+                                              {"exporter_digests", counters.exporter_digests}});
+      print_summary(out, config, run, counters);
+      out << "  refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
+    });
+  });
 }

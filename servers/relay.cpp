@@ -273,6 +273,11 @@ void enlarge_receive_buffer(int fd, int bytes) {
 
 }  // namespace
 
+// Not on ServerProgram (program/server.hpp): the relay is no lab's server.
+// It is named netlab-relay, its result's role is "relay", it accepts no TCP
+// connection (so it has no connection limit, registry or accept loop) and it
+// answers on two UDP sockets; what it shares with the servers is the common
+// options, the stops and the result.
 int main(int argc, char** argv) {
   CLI::App app("A UDP impairment relay: seeded loss, duplication, delay, jitter and reordering.", "netlab-relay");
   CommonOptions options;

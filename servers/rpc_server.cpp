@@ -17,16 +17,10 @@
 #include "proto/http_basics.hpp"
 #include "proto/http_routes.hpp"
 #include "proto/http_session.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "io/serve.hpp"
-#include "program/result.hpp"
+#include "program/server.hpp"
 #include "proto/rpc_protocol.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -57,6 +51,8 @@ struct Counters {
   std::size_t closed_for_input = 0;  // connections closed because of what they sent
   std::size_t idle_timeouts = 0;
 };
+BOOST_DESCRIBE_STRUCT(Counters, (), (connections, binary_connections, http_connections, binary_calls, http_calls,
+                                     error_answers, closed_for_input, idle_timeouts))
 
 // ---- binary RPC -------------------------------------------------------------
 
@@ -203,10 +199,10 @@ awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::Key
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.",
-               "netlab-rpc-server");
-  CommonOptions options;
-  add_common_options(app, options, 7007, Role::server);
+  ServerProgram program("rpc",
+                        "The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.",
+                        7007);
+  auto& app = program.app();
   Config config;
   app.add_option("--idle-timeout", config.idle_timeout, "seconds a connection may stay silent (or take for one HTTP request)")
       ->capture_default_str()
@@ -214,67 +210,29 @@ int main(int argc, char** argv) {
   app.add_option("--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 20));
-  add_max_connections_option(app, options);
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("rpc-server", options.log_level);
-
-  try {
-    asio::io_context io(1);  // one thread runs it (the hint spares Asio waking others)
-    auto acceptor = open_listener(io, options.host, options.port, "netlab-rpc-server");
-    const auto bound = acceptor.local_endpoint();
-    Counters counters;
-    // One over the limit reads "503 Service Unavailable": both kinds of client
-    // connect before saying a byte, and a person with nc or curl reads HTTP.
-    ConnectionLimit limit(options.max_connections, Refusal::http_503);
-    rpc::KeyValueStore store;
-    ConnectionRegistry registry;
-    std::string stop_reason = "?";
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
-      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-      registry.close_all();
+  // One over the limit reads "503 Service Unavailable": both kinds of client
+  // connect before saying a byte, and a person with nc or curl reads HTTP.
+  program.add_max_connections(Refusal::http_503);
+  Counters counters;
+  rpc::KeyValueStore store;
+  return program.run(argc, argv, [&](ServerRun& run) {
+    run.serve([&](tcp::socket socket) {
+      ++counters.connections;
+      return session(beast::tcp_stream(std::move(socket)), config, store, counters, run.registry());
     });
-    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
-                     ++counters.connections;
-                     return session(beast::tcp_stream(std::move(socket)), config, store, counters, registry);
-                   }), asio::detached);
-    spdlog::info("listening on {}: binary RPC and HTTP/1.1+JSON (POST /rpc/put|get|add)", to_string(bound));
-    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
-    const auto started = Clock::now();
-    io.run();
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-
-    Result result("rpc", "server");
-    result.params() = {{"host", options.host}, {"port", bound.port()}, {"idle_timeout", config.idle_timeout},
-                       {"max_frame", config.max_frame}, {"max_connections", limit.max()}};
-    result.observed() = {{"connections", counters.connections},
-                         {"binary_connections", counters.binary_connections},
-                         {"http_connections", counters.http_connections},
-                         {"binary_calls", counters.binary_calls},
-                         {"http_calls", counters.http_calls},
-                         {"error_answers", counters.error_answers},
-                         {"closed_for_input", counters.closed_for_input},
-                         {"idle_timeouts", counters.idle_timeouts},
-                         {"refused_connections", limit.refused()},
-                         {"keys", store.size()},
-                         {"seconds", seconds},
-                         {"stopped_by", stop_reason}};
-    if (options.json != "-") {
-      std::cout << "netlab-rpc-server on " << to_string(bound) << " stopped by " << stop_reason << " after "
-                << seconds << " s\n"
-                << "  connections " << counters.connections << " (binary " << counters.binary_connections
-                << ", http " << counters.http_connections << "), calls binary " << counters.binary_calls
-                << ", http " << counters.http_calls << ", error answers " << counters.error_answers << "\n"
-                << "  closed for bad input " << counters.closed_for_input << ", idle timeouts "
-                << counters.idle_timeouts << ", keys " << store.size() << ", refused (--max-connections "
-                << limit.max() << ") " << limit.refused() << "\n";
-    }
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-rpc-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.listening("binary RPC and HTTP/1.1+JSON: POST /rpc/put|get|add");
+    run.report([&](Result& result, std::ostream& out) {
+      result.set_params(boost::json::object{{"idle_timeout", config.idle_timeout}, {"max_frame", config.max_frame}});
+      result.set_observed(counters);
+      result.observed()["keys"] = store.size();
+      out << "netlab-rpc-server on " << to_string(run.bound()) << " stopped by " << run.stop_reason() << " after "
+          << run.seconds() << " s\n"
+          << "  connections " << counters.connections << " (binary " << counters.binary_connections << ", http "
+          << counters.http_connections << "), calls binary " << counters.binary_calls << ", http "
+          << counters.http_calls << ", error answers " << counters.error_answers << "\n"
+          << "  closed for bad input " << counters.closed_for_input << ", idle timeouts " << counters.idle_timeouts
+          << ", keys " << store.size() << ", refused (--max-connections " << run.limit().max() << ") "
+          << run.limit().refused() << "\n";
+    });
+  });
 }

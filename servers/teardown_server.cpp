@@ -29,17 +29,11 @@
 // A connection that moves no byte for --idle-timeout (default 300 s) is closed;
 // the pauses a request asks for do not count as idle.
 #include "kernel/lifecycle.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "io/serve.hpp"
-#include "program/result.hpp"
+#include "program/server.hpp"
 #include "teardown/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -83,6 +77,7 @@ struct Request {
 struct Counters {
   std::size_t connections = 0, completed = 0, resets_sent = 0, bad_requests = 0, idle_closed = 0;
 };
+BOOST_DESCRIBE_STRUCT(Counters, (), (connections, completed, resets_sent, bad_requests, idle_closed))
 
 std::size_t default_bytes(const std::string& mode) {
   return mode == "half-close" || mode == "unread-data" ? 262144 : 1000;
@@ -262,10 +257,10 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The teardown lab's server: passive close, half-close, close with unread data, SO_LINGER 0.",
-               "netlab-teardown-server");
-  CommonOptions options;
-  add_common_options(app, options, 7003, Role::server);
+  ServerProgram program("teardown",
+                        "The teardown lab's server: passive close, half-close, close with unread data, SO_LINGER 0.",
+                        7003);
+  auto& app = program.app();
   Config config;
   app.add_option("--mode", config.mode,
                  "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close | old-segment")
@@ -279,53 +274,27 @@ int main(int argc, char** argv) {
   app.add_option("--response-bytes", config.response_bytes,
                  "response size when the request names none (default: 262144 half-close/unread-data, else 1000)")
       ->check(CLI::Range(std::size_t{1}, max_response));
-  add_idle_timeout_option(app, config.idle_timeout);
-  add_max_connections_option(app, options);
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("teardown-server", options.log_level);
-
-  try {
-    asio::io_context io;
-    auto acceptor = open_listener(io, options.host, options.port, "netlab-teardown-server");
-    const auto bound = acceptor.local_endpoint();
-    Counters counters;
-    ConnectionLimit limit(options.max_connections, Refusal::text_line);
-    ConnectionRegistry registry;
-    Reports reports;
-    std::string stop_reason = "?";
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
-      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-      registry.close_all();
+  program.add_idle_timeout(config.idle_timeout);
+  program.add_max_connections();
+  Counters counters;
+  Reports reports;
+  return program.run(argc, argv, [&](ServerRun& run) {
+    run.serve([&](tcp::socket socket) {
+      ++counters.connections;
+      return session(std::move(socket), config, counters, run.registry(), reports);
     });
-    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
-                     ++counters.connections;
-                     return session(std::move(socket), config, counters, registry, reports);
-                   }), asio::detached);
-    spdlog::info("listening on {} (--mode {})", to_string(bound), config.mode);
-    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
-    io.run();
-
-    Result result("teardown", "server");
-    result.params() = {{"mode", config.mode}, {"pause_ms", config.pause_ms}, {"quickack", config.quickack},
-                       {"host", options.host}, {"port", bound.port()}, {"idle_timeout", config.idle_timeout},
-                       {"max_connections", limit.max()}};
-    result.observed() = {{"connections", counters.connections}, {"completed", counters.completed},
-                         {"resets_sent", counters.resets_sent}, {"bad_requests", counters.bad_requests},
-                         {"idle_closed", counters.idle_closed}, {"refused_connections", limit.refused()},
-                         {"stopped_by", stop_reason}};
-    if (options.json != "-")
-      std::cout << "netlab-teardown-server (--mode " << config.mode << ") on " << to_string(bound) << " stopped by "
-                << stop_reason << "\n  connections " << counters.connections << ", completed " << counters.completed
-                << ", closed with RST " << counters.resets_sent << ", bad requests " << counters.bad_requests
-                << "\n  closed idle " << counters.idle_closed << ", refused (--max-connections " << limit.max() << ") "
-                << limit.refused() << "\n";
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-teardown-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.listening("--mode " + config.mode);
+    run.report([&](Result& result, std::ostream& out) {
+      result.set_params(boost::json::object{{"mode", config.mode},
+                                            {"pause_ms", config.pause_ms},
+                                            {"quickack", config.quickack},
+                                            {"idle_timeout", config.idle_timeout}});
+      result.set_observed(counters);
+      out << "netlab-teardown-server (--mode " << config.mode << ") on " << to_string(run.bound()) << " stopped by "
+          << run.stop_reason() << "\n  connections " << counters.connections << ", completed " << counters.completed
+          << ", closed with RST " << counters.resets_sent << ", bad requests " << counters.bad_requests
+          << "\n  closed idle " << counters.idle_closed << ", refused (--max-connections " << run.limit().max()
+          << ") " << run.limit().refused() << "\n";
+    });
+  });
 }

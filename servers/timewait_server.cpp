@@ -14,16 +14,10 @@
 // A malformed request gets "ERR ..." and that connection is closed; every
 // other connection keeps being served.
 #include "kernel/census.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "io/serve.hpp"
-#include "program/result.hpp"
+#include "program/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -53,6 +47,8 @@ struct Counters {
   std::size_t closed_first_by_server = 0;  // we sent the first FIN: we hold it
   std::size_t idle_closed = 0;
 };
+BOOST_DESCRIBE_STRUCT(Counters, (), (connections, requests, bad_requests, closed_first_by_client,
+                                     closed_first_by_server, idle_closed))
 
 // "PING 42" is the longest useful request by far; anything longer is not ours.
 constexpr std::size_t max_request_line = 64;
@@ -139,76 +135,41 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The TIME_WAIT lab's server: PING n -> PONG n; --closer decides who closes first.",
-               "netlab-timewait-server");
-  CommonOptions options;
-  add_common_options(app, options, 7004, Role::server);
+  ServerProgram program("timewait", "The TIME_WAIT lab's server: PING n -> PONG n; --closer decides who closes first.",
+                        7004);
+  auto& app = program.app();
   Config config;
   app.add_option("--closer", config.closer, "who closes first: client (wait for its FIN) | server (close after replying)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Closer>{{"client", Closer::client},
                                                                          {"server", Closer::server}}))
       ->capture_default_str();
-  add_idle_timeout_option(app, config.idle_timeout);
-  add_max_connections_option(app, options);
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("timewait-server", options.log_level);
-
-  try {
-    asio::io_context io;
-    // A backlog large enough for a burst of short connections.
-    auto acceptor = open_listener(io, options.host, options.port, "netlab-timewait-server", 4096);
-    const auto bound = acceptor.local_endpoint();
-    Counters counters;
-    ConnectionLimit limit(options.max_connections, Refusal::text_line);
-    ConnectionRegistry registry;
-    std::string stop_reason = "?";
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
-      spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, registry.size());
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-      registry.close_all();
+  program.add_idle_timeout(config.idle_timeout);
+  program.add_max_connections();
+  // A backlog large enough for a burst of short connections.
+  program.backlog(4096);
+  Counters counters;
+  return program.run(argc, argv, [&](ServerRun& run) {
+    run.serve([&](tcp::socket socket) {
+      ++counters.connections;
+      return session(std::move(socket), config, counters, run.registry());
     });
-    asio::co_spawn(io, accept_loop(acceptor, limit, [&](tcp::socket socket) {
-                     ++counters.connections;
-                     return session(std::move(socket), config, counters, registry);
-                   }), asio::detached);
-    spdlog::info("listening on {} (closer {})", to_string(bound), closer_name(config.closer));
-    if (!options.port_file.empty()) write_port_file(options.port_file, bound.port());
-    const auto started = Clock::now();
-    io.run();
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    // What is left on our port once everything is closed: TIME_WAIT sockets
-    // here are connections this server closed first.
-    const auto left = count_tcp_states({.local_port = bound.port()});
-
-    Result result("timewait", "server");
-    result.params() = {{"closer", closer_name(config.closer)}, {"host", options.host}, {"port", bound.port()},
-                       {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
-    result.observed() = {{"connections", counters.connections},
-                         {"requests", counters.requests},
-                         {"bad_requests", counters.bad_requests},
-                         {"closed_first_by_client", counters.closed_first_by_client},
-                         {"closed_first_by_server", counters.closed_first_by_server},
-                         {"idle_closed", counters.idle_closed},
-                         {"refused_connections", limit.refused()},
-                         {"time_wait_on_port_at_stop", left.of(TcpState::time_wait)},
-                         {"seconds", seconds},
-                         {"stopped_by", stop_reason}};
-    if (options.json != "-") {
-      std::cout << "netlab-timewait-server (closer " << closer_name(config.closer) << ") on " << to_string(bound)
-                << " stopped by " << stop_reason << " after " << seconds << " s\n"
-                << "  connections " << counters.connections << ", requests " << counters.requests
-                << ", bad requests " << counters.bad_requests << ", refused (--max-connections "
-                << limit.max() << ") " << limit.refused() << "\n"
-                << "  closed first by the client " << counters.closed_first_by_client << ", by this server "
-                << counters.closed_first_by_server << " (idle " << counters.idle_closed << ")\n"
-                << "  on port " << bound.port() << " now: " << describe(left) << "\n";
-    }
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-timewait-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.listening("closer " + std::string(closer_name(config.closer)));
+    run.report([&](Result& result, std::ostream& out) {
+      // What is left on our port once everything is closed: TIME_WAIT sockets
+      // here are connections this server closed first.
+      const auto left = count_tcp_states({.local_port = run.bound().port()});
+      result.set_params(boost::json::object{{"closer", closer_name(config.closer)},
+                                            {"idle_timeout", config.idle_timeout}});
+      result.set_observed(counters);
+      result.observed()["time_wait_on_port_at_stop"] = left.of(TcpState::time_wait);
+      out << "netlab-timewait-server (closer " << closer_name(config.closer) << ") on " << to_string(run.bound())
+          << " stopped by " << run.stop_reason() << " after " << run.seconds() << " s\n"
+          << "  connections " << counters.connections << ", requests " << counters.requests
+          << ", bad requests " << counters.bad_requests << ", refused (--max-connections " << run.limit().max()
+          << ") " << run.limit().refused() << "\n"
+          << "  closed first by the client " << counters.closed_first_by_client << ", by this server "
+          << counters.closed_first_by_server << " (idle " << counters.idle_closed << ")\n"
+          << "  on port " << run.bound().port() << " now: " << describe(left) << "\n";
+    });
+  });
 }

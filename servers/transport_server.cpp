@@ -13,12 +13,7 @@
 // socket's drop count (SO_RXQ_OVFL) and /proc/net/snmp counts UdpRcvbufErrors,
 // so the report sets our loss against the kernel's own count.
 // A TCP connection that moves no byte for --idle-timeout (default 300 s) is closed.
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/readiness.hpp"
-#include "io/serve.hpp"
-#include "program/result.hpp"
+#include "program/server.hpp"
 #include "kernel/transport_kernel.hpp"
 #include "proto/transport_message.hpp"
 
@@ -31,6 +26,7 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
 
 namespace {
 
@@ -54,6 +50,8 @@ struct Counters {
   std::size_t udp_datagrams = 0, udp_bad_datagrams = 0, udp_messages = 0, udp_senders = 0;
   std::size_t reports_sent = 0;
 };
+BOOST_DESCRIBE_STRUCT(Counters, (), (tcp_connections, tcp_bad_streams, tcp_messages, tcp_idle_closed, udp_datagrams,
+                                     udp_bad_datagrams, udp_messages, udp_senders, reports_sent))
 
 // Bad input is logged, but a flood of it must not flood the log.
 bool worth_logging(std::size_t count) { return count <= 10 || count % 1000 == 0; }
@@ -311,10 +309,9 @@ std::string_view proto_name(Proto proto) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The tcp和udp lab's server: accounts for a numbered message stream over TCP and UDP.",
-               "netlab-transport-server");
-  CommonOptions options;
-  add_common_options(app, options, 7001, Role::server);
+  ServerProgram program("transport",
+                        "The tcp和udp lab's server: accounts for a numbered message stream over TCP and UDP.", 7001);
+  auto& app = program.app();
   Config config;
   app.add_option("--proto", config.proto, "tcp | udp | both (both: one port number for TCP and UDP)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Proto>{
@@ -326,71 +323,47 @@ int main(int argc, char** argv) {
   app.add_option("--reader-delay-us", config.reader_delay_us, "pause after each message: a slow reader")
       ->capture_default_str()
       ->check(CLI::Range(0u, 1'000'000u));
-  add_idle_timeout_option(app, config.idle_timeout);
-  add_max_connections_option(app, options);
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("transport-server", options.log_level);
-
-  try {
-    asio::io_context io;
-    Sockets sockets = bind_sockets(io, options, config);
-    Counters counters;
-    ConnectionLimit limit(options.max_connections, Refusal::text_line);
-    ConnectionRegistry registry;
-    std::string stop_reason = "?";
-    StopSignals stop(io, options.max_seconds, [&](std::string_view reason) {
-      stop_reason = reason;
-      spdlog::info("stopping ({}): closing the sockets and {} connection(s)", reason, registry.size());
+  program.add_idle_timeout(config.idle_timeout);
+  program.add_max_connections();
+  // UDP beside TCP on one port number (or UDP alone): this server opens its own sockets.
+  std::optional<udp::socket> udp_socket;
+  program.open_sockets([&](ServerRun& run) {
+    Sockets sockets = bind_sockets(run.io(), run.options(), config);
+    udp_socket = std::move(sockets.udp_socket);
+    if (sockets.acceptor) run.acceptor() = std::move(*sockets.acceptor);
+    return tcp::endpoint(parse_host(run.options().host, "--host"), sockets.port);
+  });
+  Counters counters;
+  return program.run(argc, argv, [&](ServerRun& run) {
+    run.on_stop([&](std::string_view) {
       boost::system::error_code ignored;
-      if (sockets.acceptor) sockets.acceptor->close(ignored);
-      if (sockets.udp_socket) sockets.udp_socket->close(ignored);
-      registry.close_all();
+      if (udp_socket) udp_socket->close(ignored);
     });
-    if (sockets.acceptor) asio::co_spawn(io, accept_loop(*sockets.acceptor, limit, [&](tcp::socket socket) {
-      ++counters.tcp_connections;
-      return tcp_session(std::move(socket), config, counters, registry);
-    }), asio::detached);
-    if (sockets.udp_socket) asio::co_spawn(io, serve_udp(*sockets.udp_socket, config, counters), asio::detached);
-    const int rcvbuf = sockets.udp_socket ? receive_buffer(sockets.udp_socket->native_handle())
-                                          : receive_buffer(sockets.acceptor->native_handle());
-    spdlog::info("listening on {}:{} ({}), SO_RCVBUF {} bytes, reader delay {} us", options.host, sockets.port,
-                 proto_name(config.proto), rcvbuf, config.reader_delay_us);
-    if (!options.port_file.empty()) write_port_file(options.port_file, sockets.port);
-    const auto started = Clock::now();
-    io.run();
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-
-    Result result("transport", "server");
-    result.params() = {{"proto", proto_name(config.proto)}, {"host", options.host}, {"port", sockets.port},
-                       {"rcvbuf", config.rcvbuf}, {"reader_delay_us", config.reader_delay_us},
-                       {"idle_timeout", config.idle_timeout}, {"max_connections", limit.max()}};
-    result.observed() = {{"tcp_connections", counters.tcp_connections},
-                         {"tcp_messages", counters.tcp_messages},
-                         {"tcp_bad_streams", counters.tcp_bad_streams},
-                         {"tcp_idle_closed", counters.tcp_idle_closed},
-                         {"refused_connections", limit.refused()},
-                         {"udp_senders", counters.udp_senders},
-                         {"udp_datagrams", counters.udp_datagrams},
-                         {"udp_messages", counters.udp_messages},
-                         {"udp_bad_datagrams", counters.udp_bad_datagrams},
-                         {"reports_sent", counters.reports_sent},
-                         {"socket_rcvbuf", rcvbuf},
-                         {"seconds", seconds},
-                         {"stopped_by", stop_reason}};
-    if (options.json != "-") {
-      std::cout << "netlab-transport-server (" << proto_name(config.proto) << ") on " << options.host << ":"
-                << sockets.port << " stopped by " << stop_reason << " after " << seconds << " s\n"
-                << "  tcp: connections " << counters.tcp_connections << ", messages " << counters.tcp_messages
-                << ", bad streams " << counters.tcp_bad_streams << ", closed idle " << counters.tcp_idle_closed
-                << ", refused (--max-connections " << limit.max() << ") " << limit.refused() << "\n"
-                << "  udp: senders " << counters.udp_senders << ", datagrams " << counters.udp_datagrams
-                << ", messages " << counters.udp_messages << ", bad datagrams " << counters.udp_bad_datagrams
-                << "\n  reports sent " << counters.reports_sent << "\n";
-    }
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-transport-server: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    if (run.acceptor().is_open())
+      run.serve([&](tcp::socket socket) {
+        ++counters.tcp_connections;
+        return tcp_session(std::move(socket), config, counters, run.registry());
+      });
+    if (udp_socket) asio::co_spawn(run.io(), serve_udp(*udp_socket, config, counters), asio::detached);
+    const int rcvbuf = udp_socket ? receive_buffer(udp_socket->native_handle())
+                                  : receive_buffer(run.acceptor().native_handle());
+    run.listening(fmt::format("{}, SO_RCVBUF {} bytes, reader delay {} us", proto_name(config.proto), rcvbuf,
+                              config.reader_delay_us));
+    run.report([&, rcvbuf](Result& result, std::ostream& out) {
+      result.set_params(boost::json::object{{"proto", proto_name(config.proto)},
+                                            {"rcvbuf", config.rcvbuf},
+                                            {"reader_delay_us", config.reader_delay_us},
+                                            {"idle_timeout", config.idle_timeout}});
+      result.set_observed(counters);
+      result.observed()["socket_rcvbuf"] = rcvbuf;
+      out << "netlab-transport-server (" << proto_name(config.proto) << ") on " << to_string(run.bound())
+          << " stopped by " << run.stop_reason() << " after " << run.seconds() << " s\n"
+          << "  tcp: connections " << counters.tcp_connections << ", messages " << counters.tcp_messages
+          << ", bad streams " << counters.tcp_bad_streams << ", closed idle " << counters.tcp_idle_closed
+          << ", refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n"
+          << "  udp: senders " << counters.udp_senders << ", datagrams " << counters.udp_datagrams << ", messages "
+          << counters.udp_messages << ", bad datagrams " << counters.udp_bad_datagrams << "\n  reports sent "
+          << counters.reports_sent << "\n";
+    });
+  });
 }

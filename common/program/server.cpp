@@ -10,11 +10,16 @@
 
 namespace netlab {
 
-ServerRun::ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal)
-    : options_(options),
-      acceptor_(open_listener(io_, options.host, options.port, program, backlog)),
-      bound_(acceptor_.local_endpoint()),
-      limit_(options.max_connections, refusal) {}
+ServerRun::ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal,
+                     const std::function<tcp::endpoint(ServerRun&)>& open_sockets)
+    : options_(options), acceptor_(io_), limit_(options.max_connections, refusal) {
+  if (open_sockets) {
+    bound_ = open_sockets(*this);
+  } else {
+    acceptor_ = open_listener(io_, options.host, options.port, program, backlog);
+    bound_ = acceptor_.local_endpoint();
+  }
+}
 
 void ServerRun::stop(std::string_view reason) {
   if (stop_) stop_(reason);
@@ -53,7 +58,7 @@ int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun
   }
   init_logging(lab_ + "-server", options_.log_level);
   try {
-    ServerRun run(options_, name_, backlog_, refusal_);
+    ServerRun run(options_, name_, backlog_, refusal_, open_sockets_);
     StopSignals signals(run.io_, options_.max_seconds, [&run](std::string_view reason) { run.stop(reason); });
     run.stop_ = [&run, &signals](std::string_view reason) {
       if (run.stop_reason_ != "?") return;  // once

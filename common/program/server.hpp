@@ -77,7 +77,8 @@ class ServerRun {
 
  private:
   friend class ServerProgram;
-  ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal);
+  ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal,
+            const std::function<tcp::endpoint(ServerRun&)>& open_sockets);
   void accept_loop_ended(std::exception_ptr error);
 
   asio::io_context io_;
@@ -114,6 +115,12 @@ class ServerProgram {
   void add_idle_timeout(double& seconds);
   // The listen() backlog (default: the system's maximum).
   void backlog(int connections) { backlog_ = connections; }
+  // For a server whose sockets are not one TCP listener on --host/--port (UDP
+  // beside TCP, UDP alone): `open` runs instead of opening the listener, may
+  // move the listener it opens into run.acceptor() (a stop closes it; its own
+  // sockets it closes with on_stop), and returns the address the "listening
+  // on" line, the port file and the result's port name.
+  void open_sockets(std::function<tcp::endpoint(ServerRun&)> open) { open_sockets_ = std::move(open); }
 
   // Parses argv, starts the logging, listens, runs `body` (which starts
   // serving), writes the port file, runs the event loop to a stop, reports.
@@ -128,6 +135,7 @@ class ServerProgram {
   std::function<void()> check_usage_;
   Refusal refusal_ = Refusal::text_line;
   int backlog_ = asio::socket_base::max_listen_connections;
+  std::function<tcp::endpoint(ServerRun&)> open_sockets_;
 };
 
 }  // namespace netlab
