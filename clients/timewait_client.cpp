@@ -11,6 +11,8 @@
 // side, reads the TIME_WAIT timer to measure how long the state lasts, and
 // checks the note's claims against those numbers.
 #include "kernel/census.hpp"
+#include "kernel/netstat.hpp"
+#include "program/client.hpp"
 #include "program/logging.hpp"
 #include "io/net.hpp"
 #include "program/options.hpp"
@@ -27,7 +29,9 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/describe/class.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/value_from.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <cstring>
@@ -76,7 +80,19 @@ struct Tally {
   // Our local ports, each with the moment its connection ended for us: these
   // name our sockets among everyone's in the census.
   std::unordered_map<std::uint16_t, Clock::time_point> ended_at;
+  // --mode short: a local port used again by a later connection of this run,
+  // counted by the side that held the earlier connection's TIME_WAIT (its closer).
+  std::unordered_map<std::uint16_t, bool> closed_by_server;
+  std::size_t reused_after_our_close = 0;     // our TIME_WAIT port: connect() took it over (tcp_tw_reuse)
+  std::size_t reused_after_server_close = 0;  // the server's TIME_WAIT socket took the new SYN itself
 };
+
+// The connection on our `port` ended; note who closed it first.
+void note_close(Tally& tally, std::uint16_t port, bool server_closed) {
+  if (const auto earlier = tally.closed_by_server.find(port); earlier != tally.closed_by_server.end())
+    ++(earlier->second ? tally.reused_after_server_close : tally.reused_after_our_close);
+  tally.closed_by_server[port] = server_closed;
+}
 
 std::string errno_name(const error_code& ec) {
   if (ec == asio::error::eof) return "EOF";
@@ -153,6 +169,7 @@ awaitable<Outcome> short_request(tcp::endpoint server, std::size_t n, const Conf
   }
   // Our close: the first FIN of the four (or the answer to the server's FIN).
   socket.close();
+  note_close(tally, port, reply.server_closes);
   tally.ended_at[port] = Clock::now();
   co_return Outcome{};
 }
@@ -250,6 +267,11 @@ struct TimeWaitCensus {
   double lifetime_s = 0;           // its time left + the time since its connection ended
 };
 
+// The client's port of a connection to the server's port, seen from either end.
+std::uint16_t our_port(const SocketRecord& socket, std::uint16_t server_port) {
+  return socket.local_port == server_port ? socket.remote_port : socket.local_port;
+}
+
 // Our sockets still between their first FIN and TIME_WAIT (or gone): the
 // last closes of a run need a moment for the peer to answer.
 std::size_t closing_now(const Run& run) {
@@ -260,10 +282,8 @@ std::size_t closing_now(const Run& run) {
            state == TcpState::last_ack || state == TcpState::close_wait;
   };
   std::size_t count = 0;
-  for (const auto& socket : list_tcp_sockets({.remote_port = server_port}))
-    count += closing(socket.state) && ours.contains(socket.local_port);
-  for (const auto& socket : list_tcp_sockets({.local_port = server_port}))
-    count += closing(socket.state) && ours.contains(socket.remote_port);
+  for (const auto& socket : both_ends(server_port))
+    count += closing(socket.state) && ours.contains(our_port(socket, server_port));
   return count;
 }
 
@@ -281,15 +301,11 @@ TimeWaitCensus time_wait_census(const Run& run) {
     if (ended != ours.end())
       census.lifetime_s = socket.timer_expires_ms / 1000.0 + std::chrono::duration<double>(now - ended->second).count();
   };
-  for (const auto& socket : list_tcp_sockets({.remote_port = server_port})) {
-    if (socket.state != TcpState::time_wait || !ours.contains(socket.local_port)) continue;
-    ++census.client_side;
-    note_timer(socket, socket.local_port);
-  }
-  for (const auto& socket : list_tcp_sockets({.local_port = server_port})) {
-    if (socket.state != TcpState::time_wait || !ours.contains(socket.remote_port)) continue;
-    ++census.server_side;
-    note_timer(socket, socket.remote_port);
+  for (const auto& socket : both_ends(server_port)) {
+    const std::uint16_t port = our_port(socket, server_port);
+    if (socket.state != TcpState::time_wait || !ours.contains(port)) continue;
+    ++(socket.local_port == server_port ? census.server_side : census.client_side);
+    note_timer(socket, port);
   }
   return census;
 }
@@ -359,32 +375,12 @@ awaitable<void> run_requests(Run& run) {
 
 // ---- what the kernel counted ---------------------------------------------------
 
-// A counter of the "Tcp:" lines of /proc/net/snmp (this network namespace, all sockets).
-std::optional<std::uint64_t> tcp_snmp_counter(std::string_view name) {
-  std::ifstream snmp("/proc/net/snmp");
-  std::string header, values;
-  while (std::getline(snmp, header) && std::getline(snmp, values)) {
-    if (!header.starts_with("Tcp:")) continue;
-    std::istringstream names(header), numbers(values);
-    std::string key, number;
-    while (names >> key && numbers >> number)
-      if (key == name) return std::stoull(number);
-  }
-  return std::nullopt;
-}
-
 std::string read_sysctl(const std::string& path) {
   std::ifstream in(path);
   std::string text;
   std::getline(in, text);
   for (auto& c : text) if (c == '\t') c = ' ';
   return text.empty() ? "unavailable" : text;
-}
-
-boost::json::object to_json(const std::map<std::string, std::size_t>& counts) {
-  boost::json::object object;
-  for (const auto& [name, count] : counts) object[name] = count;
-  return object;
 }
 
 // "EADDRNOTAVAIL=600 ECONNREFUSED=2", or "none".
@@ -402,10 +398,34 @@ std::size_t total(const std::map<std::string, std::size_t>& counts) {
 
 // ---- the note's claims, against the numbers -----------------------------------
 
-struct Kernel {
-  std::optional<std::uint64_t> retransmitted;  // Tcp RetransSegs during the run
-  std::optional<std::uint64_t> resets_sent;    // Tcp OutRsts during the run
+// What the run observed (the result's "observed"): the summary and the checks read these.
+struct Latency {
+  double p50 = 0, p99 = 0;
 };
+BOOST_DESCRIBE_STRUCT(Latency, (), (p50, p99))
+BOOST_DESCRIBE_STRUCT(TimeWaitCensus, (), (client_side, server_side, timer_max_ms, lifetime_s))
+
+struct Kernel {  // this network namespace's TCP counters, their change during the run
+  std::optional<std::uint64_t> retransmitted_segments;  // Tcp RetransSegs
+  std::optional<std::uint64_t> resets_sent;             // Tcp OutRsts
+};
+BOOST_DESCRIBE_STRUCT(Kernel, (), (retransmitted_segments, resets_sent))
+
+struct Observed {
+  std::size_t succeeded = 0, failed = 0;
+  std::map<std::string, std::size_t> connect_errors, request_errors;  // by errno name
+  std::size_t not_sent = 0, retried_on_fresh_connection = 0;
+  double seconds = 0, requests_per_s = 0;
+  Latency latency_ms;
+  std::size_t local_ports_used = 0, time_wait_taken_over = 0;
+  std::size_t closed_first_by_client = 0, closed_first_by_server = 0;
+  TimeWaitCensus time_wait;
+  Kernel kernel;
+};
+BOOST_DESCRIBE_STRUCT(Observed, (),
+                      (succeeded, failed, connect_errors, request_errors, not_sent, retried_on_fresh_connection,
+                       seconds, requests_per_s, latency_ms, local_ports_used, time_wait_taken_over,
+                       closed_first_by_client, closed_first_by_server, time_wait, kernel))
 
 struct Baseline {  // a --mode short run to compare the pool with
   double requests_per_s = 0;
@@ -427,6 +447,12 @@ Baseline read_baseline(const std::string& path) {
           tw.at("client_side").to_number<std::size_t>() + tw.at("server_side").to_number<std::size_t>()};
 }
 
+// connect()s that failed for want of a free local port.
+std::size_t address_exhaustion(const Observed& o) {
+  const auto found = o.connect_errors.find("EADDRNOTAVAIL");
+  return found == o.connect_errors.end() ? 0 : found->second;
+}
+
 std::string fixed(double value, int decimals = 1) {
   std::ostringstream text;
   text.setf(std::ios::fixed);
@@ -435,9 +461,11 @@ std::string fixed(double value, int decimals = 1) {
   return text.str();
 }
 
-void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, const Kernel& kernel,
-                const std::optional<Baseline>& baseline, Result& result) {
+void add_checks(const Config& config, const Run& run, const Observed& o, const std::optional<Baseline>& baseline,
+                Result& result) {
   const auto& tally = run.tally;
+  const auto& tw = o.time_wait;
+  const auto& kernel = o.kernel;
   const bool server_closed = tally.closed_first_by_server > tally.closed_first_by_client;
   const std::string closer = server_closed ? "server" : "client";
   const std::size_t closes = server_closed ? tally.closed_first_by_server : tally.closed_first_by_client;
@@ -485,24 +513,34 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
   }
 
   if (config.mode == Mode::short_lived && closes > 0) {
-    // A local port used twice in this run: the kernel (tcp_tw_reuse) gave the
-    // TIME_WAIT port of an earlier connection to a later one, ending that TIME_WAIT early.
-    const std::size_t taken_over = closes > tally.ended_at.size() ? closes - tally.ended_at.size() : 0;
+    // A local port used twice in this run: a later connection took over the
+    // TIME_WAIT of an earlier one, ending it early. On our side only connect()
+    // can do that (tcp_tw_reuse); on the server's side the TIME_WAIT socket
+    // itself accepts a new SYN with a newer sequence number or timestamp
+    // (tcp_timewait_state_process, RFC 6191), whatever tcp_tw_reuse says.
+    const std::size_t taken_over = o.time_wait_taken_over;
     const bool piled = (closer_tw + taken_over) * 100 >= closes * 95;
+    std::string how;
+    if (tally.reused_after_our_close > 0)
+      how += "; " + std::to_string(tally.reused_after_our_close) + " of our TIME_WAIT ports were reused by connect(): "
+             "tcp_tw_reuse " + read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse") +
+             " lets connect() reuse a TIME_WAIT port older than 1 s (2 = loopback only), which ends that TIME_WAIT early";
+    if (tally.reused_after_server_close > 0)
+      how += "; " + std::to_string(tally.reused_after_server_close) + " SYNs from a port whose earlier connection the "
+             "server closed first met the server's TIME_WAIT socket, which accepts a SYN with a newer sequence number "
+             "or timestamp itself (tcp_timewait_state_process, RFC 6191) whatever tcp_tw_reuse says";
     result.add_check({.id = "mass-time-wait-from-many-closes", .claim = "出现大量timewait: many connections closing leave many TIME_WAIT",
                       .expected = "one TIME_WAIT socket per connection closed (>= 95%)",
                       .observed = counts + "; " + std::to_string(taken_over) +
-                          " TIME_WAIT ports were taken over by later connections of this run",
+                          " TIME_WAIT ports were taken over by later connections of this run (" +
+                          std::to_string(tally.reused_after_our_close) + " on our side, " +
+                          std::to_string(tally.reused_after_server_close) + " on the server's)",
                       .verdict = piled ? Verdict::confirmed : Verdict::nuanced,
                       .evidence = (piled ? census
                              : census + "; fewer than closes: tcp_max_tw_buckets reached, or sockets of ours "
-                                        "not seen") +
-                          (taken_over > 0 ? "; tcp_tw_reuse " + read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse") +
-                                                " lets connect() reuse a TIME_WAIT port older than 1 s (2 = "
-                                                "loopback only), which ends that TIME_WAIT early"
-                                          : std::string())});
-    if (kernel.retransmitted) {
-      const auto lost = *kernel.retransmitted;
+                                        "not seen") + how});
+    if (kernel.retransmitted_segments) {
+      const auto lost = *kernel.retransmitted_segments;
       const bool refuted = piled && lost * 10 < closer_tw;
       result.add_check({.id = "time-wait-not-from-lost-fourth-segment",
                         .claim = "大量timewait comes from the fourth segment (the last ACK) failing",
@@ -514,7 +552,7 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
                                     "Tcp RetransSegs of /proc/net/snmp (this network namespace, all sockets)") +
                             (refuted ? "" : " — too many retransmissions here to tell; run in a quiet namespace")});
     }
-    const std::size_t exhausted = tally.connect_errors.contains("EADDRNOTAVAIL") ? tally.connect_errors.at("EADDRNOTAVAIL") : 0;
+    const std::size_t exhausted = address_exhaustion(o);
     const std::string range = read_sysctl("/proc/sys/net/ipv4/ip_local_port_range");
     result.add_check({.id = "time-wait-exhausts-ports", .claim = "出现大量timewait: TIME_WAIT sockets use up the local ports",
                       .expected = "connect() fails with EADDRNOTAVAIL once the ephemeral range is full",
@@ -523,9 +561,12 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
                           ", tcp_tw_reuse " + read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse"),
                       .verdict = exhausted > 0 ? Verdict::confirmed : Verdict::nuanced,
                       .evidence = exhausted > 0 ? "connect errors counted by errno; the sysctls of this network namespace"
-                                    : "no exhaustion in this run: more free ports than connections, or "
-                                      "tcp_tw_reuse let new connections take over TIME_WAIT ports "
-                                      "(see scripts/lab timewait, step exhaustion)"});
+                                  : server_closed
+                                      ? "no exhaustion in this run: the TIME_WAIT sockets were on the server's side, "
+                                        "which holds none of our local ports (see scripts/lab timewait, step exhaustion)"
+                                      : "no exhaustion in this run: more free ports than connections, or "
+                                        "tcp_tw_reuse let connect() take over our TIME_WAIT ports "
+                                        "(see scripts/lab timewait, step exhaustion)"});
   }
 
   if (config.mode == Mode::pool) {
@@ -538,7 +579,7 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
     Verdict verdict = bounded ? Verdict::confirmed : Verdict::refuted;
     std::string evidence = census;
     if (baseline) {
-      const double rate = result.observed().at("requests_per_s").as_double();
+      const double rate = o.requests_per_s;
       const double ratio = baseline->requests_per_s > 0 ? rate / baseline->requests_per_s : 0;
       result.observed()["rate_ratio_vs_short"] = ratio;
       observed += "; vs short: " + std::to_string(baseline->time_wait) + " TIME_WAIT, rate x" + fixed(ratio, 2);
@@ -555,32 +596,29 @@ void add_checks(const Config& config, const Run& run, const TimeWaitCensus& tw, 
   }
 }
 
-void print_summary(const Config& config, const Run& run, const Result& result) {
-  const auto& o = result.observed();
-  std::cout << "netlab-timewait-client --mode " << mode_name(config.mode) << ": " << config.requests
-            << " requests, " << config.concurrency << " at a time"
-            << (config.mode == Mode::pool ? ", pool of " + std::to_string(config.pool_size) : std::string())
-            << (config.linger0 ? ", SO_LINGER 0" : "") << "\n"
-            << "  succeeded " << o.at("succeeded") << ", failed " << o.at("failed") << " (connect "
-            << describe(run.tally.connect_errors) << ", request " << describe(run.tally.request_errors) << ")\n"
-            << "  " << fixed(o.at("requests_per_s").as_double(), 0) << " requests/s, latency p50 "
-            << fixed(o.at("latency_ms").at("p50").as_double(), 3) << " ms, p99 "
-            << fixed(o.at("latency_ms").at("p99").as_double(), 3) << " ms\n"
-            << "  TIME-WAIT after the run: client side " << o.at("time_wait").at("client_side") << ", server side "
-            << o.at("time_wait").at("server_side") << "; lifetime "
-            << fixed(o.at("time_wait").at("lifetime_s").as_double()) << " s\n";
-  if (const auto* pool = o.if_contains("pool"))
-    std::cout << "  pool: " << boost::json::serialize(*pool) << "\n";
-  std::cout << render_checks(result.checks());
+void print_summary(std::ostream& out, const Config& config, const Observed& o,
+                   const std::optional<boost::json::object>& pool, const Result& result) {
+  out << "netlab-timewait-client --mode " << mode_name(config.mode) << ": " << config.requests << " requests, "
+      << config.concurrency << " at a time"
+      << (config.mode == Mode::pool ? ", pool of " + std::to_string(config.pool_size) : std::string())
+      << (config.linger0 ? ", SO_LINGER 0" : "") << "\n"
+      << "  succeeded " << o.succeeded << ", failed " << o.failed << " (connect " << describe(o.connect_errors)
+      << ", request " << describe(o.request_errors) << ")\n"
+      << "  " << fixed(o.requests_per_s, 0) << " requests/s, latency p50 " << fixed(o.latency_ms.p50, 3)
+      << " ms, p99 " << fixed(o.latency_ms.p99, 3) << " ms\n"
+      << "  TIME-WAIT after the run: client side " << o.time_wait.client_side << ", server side "
+      << o.time_wait.server_side << "; lifetime " << fixed(o.time_wait.lifetime_s) << " s\n";
+  if (pool) out << "  pool: " << boost::json::serialize(*pool) << "\n";
+  out << render_checks(result.checks());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The TIME_WAIT lab's client: N requests, a connection each (short) or through a pool.",
-               "netlab-timewait-client");
-  CommonOptions options;
-  add_common_options(app, options, 7004, Role::client, 120);
+  ClientProgram program("timewait",
+                        "The TIME_WAIT lab's client: N requests, a connection each (short) or through a pool.", 7004,
+                        120);
+  auto& app = program.app();
   Config config;
   app.add_option("--mode", config.mode, "short (a connection per request) | pool (a connection pool)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{{"short", Mode::short_lived}, {"pool", Mode::pool}}))
@@ -599,97 +637,70 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.01, 60.0));
   app.add_option("--compare-with", config.compare_with, "a --mode short result JSON: report the pool's rate ratio");
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("timewait-client", options.log_level);
-
-  Result result("timewait", "client");
-  result.params() = {{"mode", mode_name(config.mode)},
-                     {"requests", config.requests},
-                     {"concurrency", config.concurrency},
-                     {"pool_size", config.mode == Mode::pool ? boost::json::value(config.pool_size) : nullptr},
-                     {"linger0", config.linger0},
-                     {"request_timeout", config.request_timeout},
-                     {"host", options.host},
-                     {"tcp_tw_reuse", read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse")},
-                     {"ip_local_port_range", read_sysctl("/proc/sys/net/ipv4/ip_local_port_range")}};
-  try {
+  // Kept in main(): the summary reads them after the body has returned.
+  Observed o;
+  std::optional<boost::json::object> pool;
+  return program.run(argc, argv, [&](ClientRun& lab) {
+    const auto& options = lab.options();
+    Result& result = lab.result();
+    result.set_params(boost::json::object{
+        {"mode", mode_name(config.mode)},
+        {"requests", config.requests},
+        {"concurrency", config.concurrency},
+        {"pool_size", config.mode == Mode::pool ? boost::json::value(config.pool_size) : nullptr},
+        {"linger0", config.linger0},
+        {"request_timeout", config.request_timeout},
+        {"host", options.host},
+        {"tcp_tw_reuse", read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse")},
+        {"ip_local_port_range", read_sysctl("/proc/sys/net/ipv4/ip_local_port_range")}});
     std::optional<Baseline> baseline;
     if (!config.compare_with.empty()) baseline = read_baseline(config.compare_with);
-    resolve_client_port(options);
-    result.params()["port"] = options.port;
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(options.host == "localhost" ? "127.0.0.1" : options.host, ec);
-    if (ec) throw std::runtime_error("--host " + options.host + ": not an IP address (use e.g. 127.0.0.1)");
-
-    asio::io_context io;  // declared first: the pool's timer must go before its io_context
-    Run run{options, config, tcp::endpoint(address, options.port), {}, nullptr};
-    const auto retransmitted_before = tcp_snmp_counter("RetransSegs");
-    const auto resets_before = tcp_snmp_counter("OutRsts");
+    Run run{options, config, tcp::endpoint(parse_host(options.host, "--host"), options.port), {}, nullptr};
+    const auto retransmitted_before = read_kernel_counter("Tcp", "RetransSegs");
+    const auto resets_before = read_kernel_counter("Tcp", "OutRsts");
     const auto started = Clock::now();
-    if (!run_client(io, run_requests(run), options.max_seconds))
-      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds): " +
-                               std::to_string(run.tally.succeeded) + " requests done");
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    const auto tw = time_wait_census(run);
-    Kernel kernel;
-    if (auto after = tcp_snmp_counter("RetransSegs"); after && retransmitted_before)
-      kernel.retransmitted = *after - *retransmitted_before;
-    if (auto after = tcp_snmp_counter("OutRsts"); after && resets_before) kernel.resets_sent = *after - *resets_before;
-
+    lab.within(run_requests(run), [&] { return std::to_string(run.tally.succeeded) + " requests done"; });
     const auto& tally = run.tally;
+    o.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    o.time_wait = time_wait_census(run);
+    if (auto after = read_kernel_counter("Tcp", "RetransSegs"); after && retransmitted_before)
+      o.kernel.retransmitted_segments = *after - *retransmitted_before;
+    if (auto after = read_kernel_counter("Tcp", "OutRsts"); after && resets_before)
+      o.kernel.resets_sent = *after - *resets_before;
     if (tally.succeeded == 0 && tally.refused > 0)
       throw std::runtime_error("connect " + to_string(run.server) +
                                ": connection refused — is netlab-timewait-server running?");
-    const std::size_t failed = total(tally.connect_errors) + total(tally.request_errors);
     const std::size_t closes = tally.closed_first_by_client + tally.closed_first_by_server;
-    auto& observed = result.observed();
-    observed = {{"succeeded", tally.succeeded},
-                {"failed", failed},
-                {"connect_errors", to_json(tally.connect_errors)},
-                {"request_errors", to_json(tally.request_errors)},
-                {"not_sent", config.requests - std::min(config.requests, tally.next)},
-                {"retried_on_fresh_connection", tally.retried},
-                {"seconds", seconds},
-                {"requests_per_s", seconds > 0 ? static_cast<double>(tally.succeeded) / seconds : 0.0},
-                {"latency_ms", {{"p50", percentile(tally.latency_ms, 50)}, {"p99", percentile(tally.latency_ms, 99)}}},
-                {"local_ports_used", tally.ended_at.size()},
-                {"time_wait_taken_over",
-                 config.mode == Mode::short_lived && closes > tally.ended_at.size() ? closes - tally.ended_at.size() : 0},
-                {"closed_first_by_client", tally.closed_first_by_client},
-                {"closed_first_by_server", tally.closed_first_by_server},
-                {"time_wait",
-                 {{"client_side", tw.client_side},
-                  {"server_side", tw.server_side},
-                  {"timer_max_ms", tw.timer_max_ms},
-                  {"lifetime_s", tw.lifetime_s}}},
-                {"kernel",
-                 {{"retransmitted_segments", kernel.retransmitted ? boost::json::value(*kernel.retransmitted) : nullptr},
-                  {"resets_sent", kernel.resets_sent ? boost::json::value(*kernel.resets_sent) : nullptr}}}};
+    o.succeeded = tally.succeeded;
+    o.failed = total(tally.connect_errors) + total(tally.request_errors);
+    o.connect_errors = tally.connect_errors;
+    o.request_errors = tally.request_errors;
+    o.not_sent = config.requests - std::min(config.requests, tally.next);
+    o.retried_on_fresh_connection = tally.retried;
+    o.requests_per_s = o.seconds > 0 ? static_cast<double>(tally.succeeded) / o.seconds : 0.0;
+    o.latency_ms = {percentile(tally.latency_ms, 50), percentile(tally.latency_ms, 99)};
+    o.local_ports_used = tally.ended_at.size();
+    o.time_wait_taken_over =
+        config.mode == Mode::short_lived && closes > tally.ended_at.size() ? closes - tally.ended_at.size() : 0;
+    o.closed_first_by_client = tally.closed_first_by_client;
+    o.closed_first_by_server = tally.closed_first_by_server;
+    result.set_observed(o);
     if (run.pool) {
       const auto& s = run.pool->stats();
-      observed["pool"] = {{"created", s.created},     {"reused", s.reused},
-                          {"discarded", s.discarded}, {"discarded_closed_by_peer", s.discarded_closed_by_peer},
-                          {"discarded_after_error", s.discarded_after_error},
-                          {"expired", s.expired},     {"waited", s.waited},
-                          {"timed_out", s.timed_out}, {"rejected", s.rejected},
-                          {"connect_failures", s.connect_failures}};
+      pool = boost::json::object{{"created", s.created},     {"reused", s.reused},
+                                 {"discarded", s.discarded}, {"discarded_closed_by_peer", s.discarded_closed_by_peer},
+                                 {"discarded_after_error", s.discarded_after_error},
+                                 {"expired", s.expired},     {"waited", s.waited},
+                                 {"timed_out", s.timed_out}, {"rejected", s.rejected},
+                                 {"connect_failures", s.connect_failures}};
+      result.observed()["pool"] = *pool;
     }
-    add_checks(config, run, tw, kernel, baseline, result);
-    if (options.json != "-") print_summary(config, run, result);
-    result.write(options.json);
+    add_checks(config, run, o, baseline, result);
+    lab.summary([&](std::ostream& out) { print_summary(out, config, o, pool, result); });
     // Running out of ports is what the lab shows; any other failure is a failure.
-    const std::size_t exhausted =
-        tally.connect_errors.contains("EADDRNOTAVAIL") ? tally.connect_errors.at("EADDRNOTAVAIL") : 0;
-    if (failed > exhausted) {
-      std::cerr << "netlab-timewait-client: " << failed - exhausted << " of " << config.requests
-                << " requests failed (connect " << describe(tally.connect_errors) << ", request "
-                << describe(tally.request_errors) << ", " << observed.at("not_sent")
-                << " not sent) — did netlab-timewait-server stop?\n";
-      return 1;
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-timewait-client: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    if (const std::size_t exhausted = address_exhaustion(o); o.failed > exhausted)
+      lab.fail(std::to_string(o.failed - exhausted) + " of " + std::to_string(config.requests) +
+               " requests failed (connect " + describe(o.connect_errors) + ", request " + describe(o.request_errors) +
+               ", " + std::to_string(o.not_sent) + " not sent) — did netlab-timewait-server stop?");
+  });
 }
