@@ -15,6 +15,7 @@
 // back-off after a loss, two flows sharing, UDP beside TCP, one flow per
 // congestion-control algorithm (transport/congestion.hpp).
 // Every verdict is computed from what this run measured.
+#include "program/client.hpp"
 #include "program/logging.hpp"
 #include "io/net.hpp"
 #include "program/options.hpp"
@@ -420,23 +421,23 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
     comparison_checks(result, observed["tcp"].as_object(), observed["udp"].as_object());
 }
 
-void print_summary(const Result& result) {
+void print_summary(std::ostream& out, const Result& result) {
   const auto& o = result.observed();
   for (const char* proto : {"tcp", "udp"}) {
     if (!o.contains(proto) || !o.at(proto).as_object().contains("server")) continue;
     const auto& p = o.at(proto).as_object();
-    std::cout << "  " << proto << ": " << account_text(p.at("server").as_object()) << "\n";
+    out << "  " << proto << ": " << account_text(p.at("server").as_object()) << "\n";
   }
-  std::cout << render_checks(result.checks());
+  out << render_checks(result.checks());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The tcp和udp lab's client: one numbered stream over TCP and UDP, set against the server's account.",
-               "netlab-transport-client");
-  CommonOptions options;
-  add_common_options(app, options, 7001, Role::client, 60);
+  ClientProgram program("transport",
+                        "The tcp和udp lab's client: one numbered stream over TCP and UDP, set against the server's account.",
+                        7001, 60);
+  auto& app = program.app();
   Config config;
   std::string rate = "max";
   std::string step;
@@ -490,45 +491,42 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--done-interval-ms", config.done_interval_ms, "wait for a report this long per attempt")
       ->capture_default_str()->check(CLI::Range(1, 10'000));
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  config.rate = rate == "max" ? 0 : std::stod(rate);
-  config.seed = options.seed;
-  config.congestion.seed = options.seed;
-  if (app.count("--size") > 0) config.congestion.size = config.size;  // else full-sized segments
-  init_logging("transport-client", options.log_level);
-
-  Result result("transport", "client");
-  const char* mode = config.mode == Mode::stream      ? "stream"
-                     : config.mode == Mode::semantics ? "semantics"
-                                                      : "congestion";
-  const char* proto = config.proto == Proto::tcp ? "tcp" : config.proto == Proto::udp ? "udp" : "both";
-  result.params() = {{"mode", step.empty() ? std::string(mode) : step}, {"scenario", mode}, {"proto", proto}, {"messages", config.messages}, {"size", config.size},
-                     {"rate", rate}, {"sndbuf", config.sndbuf}, {"relay", config.relay}, {"link_loss", config.link_loss}, {"seed", config.seed},
-                     {"host", options.host}};
-  try {
-    resolve_client_port(options);
-    result.params()["port"] = options.port;
-    asio::io_context io;
-    if (!run_client(io, run_lab(options, config, result), options.max_seconds))
-      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
-    if (options.json != "-") {
-      std::cout << "netlab-transport-client --mode " << mode;
+  return program.run(argc, argv, [&](ClientRun& run) {
+    const auto& options = run.options();
+    config.rate = rate == "max" ? 0 : std::stod(rate);
+    config.seed = options.seed;
+    config.congestion.seed = options.seed;
+    if (app.count("--size") > 0) config.congestion.size = config.size;  // else full-sized segments
+    Result& result = run.result();
+    const char* mode = config.mode == Mode::stream      ? "stream"
+                       : config.mode == Mode::semantics ? "semantics"
+                                                        : "congestion";
+    const char* proto = config.proto == Proto::tcp ? "tcp" : config.proto == Proto::udp ? "udp" : "both";
+    result.set_params(boost::json::object{{"mode", step.empty() ? std::string(mode) : step},
+                                          {"scenario", mode},
+                                          {"proto", proto},
+                                          {"messages", config.messages},
+                                          {"size", config.size},
+                                          {"rate", rate},
+                                          {"sndbuf", config.sndbuf},
+                                          {"relay", config.relay},
+                                          {"link_loss", config.link_loss},
+                                          {"seed", config.seed},
+                                          {"host", options.host}});
+    run.within(run_lab(options, config, result));
+    run.summary([&, mode, proto](std::ostream& out) {
+      out << "netlab-transport-client --mode " << mode;
       if (config.mode == Mode::stream)
-        std::cout << " --proto " << proto << ": " << config.messages << " messages of " << config.size
-                  << " bytes, rate " << rate;
+        out << " --proto " << proto << ": " << config.messages << " messages of " << config.size << " bytes, rate "
+            << rate;
       else if (config.mode == Mode::congestion)
-        std::cout << ": flows of " << config.congestion.seconds << " s through a "
-                  << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";
+        out << ": flows of " << config.congestion.seconds << " s through a "
+            << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";
       else
-        std::cout << ": port " << result.observed().at("semantics").at("dead_port") << " (nothing there) and port "
-                  << options.port << " (the server)";
-      std::cout << "\n";
-      print_summary(result);
-    }
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-transport-client: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+        out << ": port " << result.observed().at("semantics").at("dead_port") << " (nothing there) and port "
+            << options.port << " (the server)";
+      out << "\n";
+      print_summary(out, result);
+    });
+  });
 }
