@@ -125,10 +125,11 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
   // The census, with every connection still open.
   const auto queue = listener(options.port);
   std::size_t server_established = 0, client_established = 0;
-  for (const auto& s : list_tcp_sockets({.local_port = options.port}))
-    server_established += ours.contains(s.remote_port) && s.state == TcpState::established;
-  for (const auto& s : list_tcp_sockets({.remote_port = options.port}))
-    client_established += ours.contains(s.local_port) && s.state == TcpState::established;
+  for (const auto& s : both_ends(options.port)) {
+    const bool server_end = s.local_port == options.port;
+    if (s.state == TcpState::established && ours.contains(server_end ? s.remote_port : s.local_port))
+      ++(server_end ? server_established : client_established);
+  }
   const auto counters_after = read_listen_counters();
   co_await pause_for(std::chrono::milliseconds(config.hold_ms));  // for `ss` to see it too
 
