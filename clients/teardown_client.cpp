@@ -43,7 +43,6 @@ namespace {
 
 using namespace netlab;
 using asio::awaitable;
-using namespace std::chrono_literals;
 namespace json = boost::json;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
