@@ -200,39 +200,40 @@ awaitable<std::string> wait_for_anything(udp::socket& socket, int ms) {
   co_return ec ? ec.message() : "a " + std::to_string(n) + "-byte datagram";
 }
 
-awaitable<json::object> semantics(const CommonOptions& options, const Config& config) {
+awaitable<tr::Semantics> semantics(const CommonOptions& options, const Config& config) {
   auto executor = co_await asio::this_coro::executor;
   const auto address = asio::ip::make_address(options.host);
   const std::uint16_t dead = config.dead_port ? config.dead_port : pick_dead_port(executor, options.host);
   std::string message;
   tr::encode(tr::Kind::data, 0, now_us(), std::string(config.size, 'x'), message);
-  json::object out{{"dead_port", dead}};
+  tr::Semantics out;
+  out.dead_port = dead;
 
   // TCP: connect needs the other side to answer; nobody there, the kernel answers RST.
   tcp::socket tcp_probe(executor);
   auto t0 = Clock::now();
   auto [connect_ec] = co_await tcp_probe.async_connect({address, dead}, use_tuple);
-  out["tcp_connect_error"] = connect_ec ? connect_ec.message() : "none (it connected)";
-  out["tcp_connect_refused"] = connect_ec == asio::error::connection_refused;
-  out["tcp_connect_ms"] = seconds_since(t0) * 1000;
+  out.tcp_connect_error = connect_ec ? connect_ec.message() : "none (it connected)";
+  out.tcp_connect_refused = connect_ec == asio::error::connection_refused;
+  out.tcp_connect_ms = seconds_since(t0) * 1000;
 
   // UDP unconnected: sendto hands the datagram to the kernel and returns; the
   // ICMP "port unreachable" that comes back is not reported to this socket.
   udp::socket loose(executor, udp::v4());
   auto [send_ec, sent] = co_await loose.async_send_to(asio::buffer(message), udp::endpoint(address, dead), use_tuple);
-  out["udp_sendto_error"] = send_ec ? send_ec.message() : "none";
-  out["udp_sendto_bytes"] = sent;
-  out["udp_unconnected_then"] = co_await wait_for_anything(loose, 300);
+  out.udp_sendto_error = send_ec ? send_ec.message() : "none";
+  out.udp_sendto_bytes = sent;
+  out.udp_unconnected_then = co_await wait_for_anything(loose, 300);
 
   // UDP connected: same datagram, but now the kernel ties the ICMP error to us.
   udp::socket tied(executor, udp::v4());
   tied.connect({address, dead});
   auto [tied_ec, tied_sent] = co_await tied.async_send(asio::buffer(message), use_tuple);
   (void)tied_sent;
-  out["udp_connected_send_error"] = tied_ec ? tied_ec.message() : "none";
+  out.udp_connected_send_error = tied_ec ? tied_ec.message() : "none";
   const std::string then = co_await wait_for_anything(tied, 1000);
-  out["udp_connected_then"] = then.empty() ? "nothing within 1 s" : then;
-  out["udp_connected_refused"] = then == asio::error::make_error_code(asio::error::connection_refused).message();
+  out.udp_connected_then = then.empty() ? "nothing within 1 s" : then;
+  out.udp_connected_refused = then == asio::error::make_error_code(asio::error::connection_refused).message();
 
   // One message to the live server over TCP: handshake, data, teardown.
   {
@@ -244,11 +245,7 @@ awaitable<json::object> semantics(const CommonOptions& options, const Config& co
     std::uint64_t bytes_in = 0;
     co_await tr::read_until(socket, decoder, tr::Kind::report, bytes_in);  // to the server's FIN
     const auto flow = read_tcp_flow(socket.native_handle());
-    if (flow) {
-      out["tcp_one_message_segs_out"] = flow->segs_out;
-      out["tcp_one_message_segs_in"] = flow->segs_in;
-      out["tcp_one_message_packets"] = flow->segs_out + flow->segs_in;
-    }
+    if (flow) out.tcp_one_message = tr::OneMessage{flow->segs_out, flow->segs_in, flow->segs_out + flow->segs_in};
   }
   // ... and over UDP: one datagram. We ask the server afterwards whether it came.
   {
@@ -260,23 +257,25 @@ awaitable<json::object> semantics(const CommonOptions& options, const Config& co
     int attempts = 0;
     const auto report = co_await tr::ask(socket, tr::Kind::done, 1, tr::Kind::report, config.done_attempts,
                                          config.done_interval_ms, tr::server_program, attempts);
-    out["udp_one_message_packets"] = 1;
-    out["udp_one_message_arrived"] = number(report.at("unique")) == 1;
+    out.udp_one_message_packets = 1;
+    out.udp_one_message_arrived = number(report.at("unique")) == 1;
   }
   co_return out;
 }
 
 // ---- the run -------------------------------------------------------------------------
 
-awaitable<void> run_lab(const CommonOptions& options, const Config& config, Result& result) {
+awaitable<void> run_lab(const CommonOptions& options, const Config& config, Result& result,
+                        std::optional<tr::Semantics>& probe) {
   auto& observed = result.observed();
   if (config.mode == Mode::congestion) {
     co_await tr::run_congestion(options, config.congestion, result);
     co_return;
   }
   if (config.mode == Mode::semantics) {
-    observed["semantics"] = co_await semantics(options, config);
-    tr::semantics_checks(result, observed["semantics"].as_object());
+    probe = co_await semantics(options, config);
+    observed["semantics"] = tr::to_json(*probe);
+    tr::semantics_checks(result, *probe);
     co_return;
   }
   if (config.proto != Proto::udp) {
@@ -361,6 +360,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--done-interval-ms", config.done_interval_ms, "wait for a report this long per attempt")
       ->capture_default_str()->check(CLI::Range(1, 10'000));
+  std::optional<tr::Semantics> probe;  // --mode semantics: what the probe saw (the summary reads it)
   return program.run(argc, argv, [&](ClientRun& run) {
     const auto& options = run.options();
     config.rate = rate == "max" ? 0 : std::stod(rate);
@@ -376,7 +376,7 @@ int main(int argc, char** argv) {
                              .messages = config.messages, .size = config.size, .rate = rate,
                              .sndbuf = config.sndbuf, .relay = config.relay, .link_loss = config.link_loss,
                              .seed = config.seed, .host = options.host});
-    run.within(run_lab(options, config, result));
+    run.within(run_lab(options, config, result, probe));
     run.summary([&, mode, proto](std::ostream& out) {
       out << "netlab-transport-client --mode " << mode;
       if (config.mode == Mode::stream)
@@ -386,7 +386,7 @@ int main(int argc, char** argv) {
         out << ": flows of " << config.congestion.seconds << " s through a "
             << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";
       else
-        out << ": port " << result.observed().at("semantics").at("dead_port") << " (nothing there) and port "
+        out << ": port " << probe->dead_port << " (nothing there) and port "
             << options.port << " (the server)";
       out << "\n";
       print_summary(out, result);

@@ -1,5 +1,7 @@
 #include "checks.hpp"
 
+#include <boost/json/value_from.hpp>
+
 #include <cstdio>
 
 namespace netlab::transport {
@@ -133,25 +135,42 @@ void comparison_checks(Result& result, const json::object& tcp, const json::obje
                                "stream), so its headers cost less per message than one UDP header per datagram"});
 }
 
-void semantics_checks(Result& result, const json::object& s) {
-  const bool tcp_refused = s.at("tcp_connect_refused").as_bool();
-  const bool udp_silent = s.at("udp_sendto_error").as_string() == "none" && s.at("udp_unconnected_then").as_string().empty();
+json::object to_json(const Semantics& semantics) {
+  auto out = json::value_from(semantics).as_object();
+  if (const auto& one = semantics.tcp_one_message) {
+    // The keys the result has always had, in their place before the UDP message's.
+    json::object ordered;
+    for (const auto& [key, value] : out) {
+      if (key == "udp_one_message_packets") {
+        ordered["tcp_one_message_segs_out"] = one->segs_out;
+        ordered["tcp_one_message_segs_in"] = one->segs_in;
+        ordered["tcp_one_message_packets"] = one->packets;
+      }
+      ordered[key] = value;
+    }
+    out = std::move(ordered);
+  }
+  return out;
+}
+
+void semantics_checks(Result& result, const Semantics& s) {
+  const bool udp_silent = s.udp_sendto_error == "none" && s.udp_unconnected_then.empty();
   result.add_check({.id = "tcp-needs-connection", .claim = "TCP needs a connection, UDP does not",
                     .expected = "TCP connect to a closed port fails (RST); UDP sendto there succeeds and nothing comes back",
-                    .observed = "TCP connect: " + std::string(s.at("tcp_connect_error").as_string()) + " after " +
-                        std::to_string(s.at("tcp_connect_ms").as_double()).substr(0, 5) + " ms; UDP sendto: " +
-                        std::to_string(number(s.at("udp_sendto_bytes"))) + " bytes accepted, then " +
-                        (udp_silent ? std::string("nothing") : std::string(s.at("udp_unconnected_then").as_string())) +
-                        "; connected UDP: " + std::string(s.at("udp_connected_then").as_string()),
-                    .verdict = tcp_refused && udp_silent ? Verdict::confirmed : Verdict::refuted,
+                    .observed = "TCP connect: " + s.tcp_connect_error + " after " +
+                        std::to_string(s.tcp_connect_ms).substr(0, 5) + " ms; UDP sendto: " +
+                        std::to_string(s.udp_sendto_bytes) + " bytes accepted, then " +
+                        (udp_silent ? std::string("nothing") : s.udp_unconnected_then) +
+                        "; connected UDP: " + s.udp_connected_then,
+                    .verdict = s.tcp_connect_refused && udp_silent ? Verdict::confirmed : Verdict::refuted,
                     .evidence = "return codes of connect(), sendto() and the next receive; a connected UDP socket does learn of "
                     "the ICMP port unreachable (ECONNREFUSED) — the kernel, not UDP, tells it"});
-  if (s.contains("tcp_one_message_packets")) {
-    const auto tcp_packets = number(s.at("tcp_one_message_packets"));
+  if (s.tcp_one_message) {
+    const auto tcp_packets = s.tcp_one_message->packets;
     result.add_check({.id = "tcp-costs-more-packets", .claim = "TCP costs more: one message takes a handshake, acks and a teardown",
                       .expected = "more packets than UDP's single datagram",
                       .observed = "one message: TCP " + std::to_string(tcp_packets) + " packets (both directions), UDP 1 datagram" +
-                          (s.at("udp_one_message_arrived").as_bool() ? " (it arrived)" : " (it did not arrive)"),
+                          (s.udp_one_message_arrived ? " (it arrived)" : " (it did not arrive)"),
                       .verdict = tcp_packets > 1 ? Verdict::confirmed : Verdict::refuted,
                       .evidence = "TCP_INFO segs_out + segs_in at the end of the connection; the capture shows each packet"});
   }
