@@ -10,6 +10,7 @@
 //   - the server's open file descriptors before and after (its STATUS line).
 // --bug leaves N CLOSE_WAIT and N more descriptors; --fixed leaves none.
 #include "kernel/lifecycle.hpp"
+#include "program/client.hpp"
 #include "program/logging.hpp"
 #include "io/net.hpp"
 #include "program/options.hpp"
@@ -43,10 +44,10 @@ struct Config {
 // Sends one request line and returns the server's one-line answer.
 awaitable<std::string> ask(tcp::socket& socket, const std::string& request) {
   if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(request + "\n"), use_tuple); ec)
-    throw std::runtime_error("send " + request + ": " + ec.message());
+    throw failure("send " + request, ec);
   std::string line;
   auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(line, 4096), '\n', use_tuple);
-  if (ec) throw std::runtime_error("read the answer to " + request + ": " + ec.message());
+  if (ec) throw failure("read the answer to " + request, ec);
   line.resize(n - 1);
   if (line.rfind("ERR", 0) == 0) throw std::runtime_error("the server answered " + request + " with: " + line);
   co_return line;
@@ -177,9 +178,9 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
                       .verdict = Verdict::skipped, .evidence = "run the server with --bug to watch a CLOSE_WAIT that lasts"});
 }
 
-void print_summary(const Result& result) {
+void print_summary(std::ostream& out, const Result& result) {
   const auto& o = result.observed();
-  std::cout << "netlab-closewait-client: " << o.at("connections") << " connections to a server running --"
+  out << "netlab-closewait-client: " << o.at("connections") << " connections to a server running --"
             << o.at("server_mode").as_string().c_str() << ", all closed by us\n"
             << "  server side: " << o.at("server_states").as_string().c_str() << " (CLOSE-WAIT "
             << o.at("server_close_wait") << ", still " << o.at("server_close_wait_after_observe") << " after "
@@ -187,18 +188,18 @@ void print_summary(const Result& result) {
             << o.at("server_fds_after") << "\n"
             << "  our side:    " << o.at("client_states").as_string().c_str() << "\n";
   if (o.contains("server_close_wait_after_idle_timeout"))
-    std::cout << "  after the server's idle timeout: CLOSE-WAIT " << o.at("server_close_wait_after_idle_timeout")
+    out << "  after the server's idle timeout: CLOSE-WAIT " << o.at("server_close_wait_after_idle_timeout")
               << "\n";
-  std::cout << render_checks(result.checks());
+  out << render_checks(result.checks());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The closewait lab's client: N connections closed by us; the server's CLOSE_WAIT counted.",
-               "netlab-closewait-client");
-  CommonOptions options;
-  add_common_options(app, options, 7005, Role::client, 60);
+  ClientProgram program("closewait",
+                        "The closewait lab's client: N connections closed by us; the server's CLOSE_WAIT counted.",
+                        7005, 60);
+  auto& app = program.app();
   Config config;
   long settle_ms = config.settle.count(), observe_ms = config.observe.count();
   app.add_option("--connections", config.connections, "connections to open and close")
@@ -210,24 +211,13 @@ int main(int argc, char** argv) {
   app.add_option("--observe-ms", observe_ms, "how long the CLOSE_WAIT sockets are watched")
       ->capture_default_str()
       ->check(CLI::Range(0L, 60'000L));
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  config.settle = std::chrono::milliseconds(settle_ms);
-  config.observe = std::chrono::milliseconds(observe_ms);
-  init_logging("closewait-client", options.log_level);
-
-  Result result("closewait", "client");
-  result.params() = {{"connections", config.connections}, {"settle_ms", settle_ms}, {"observe_ms", observe_ms}};
-  try {
-    resolve_client_port(options);
-    result.params()["port"] = options.port;
-    asio::io_context io;
-    if (!run_client(io, run_lab(options, config, result), options.max_seconds))
-      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
-    if (options.json != "-") print_summary(result);
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-closewait-client: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  return program.run(argc, argv, [&](ClientRun& run) {
+    config.settle = std::chrono::milliseconds(settle_ms);
+    config.observe = std::chrono::milliseconds(observe_ms);
+    Result& result = run.result();
+    result.set_params(boost::json::object{
+        {"connections", config.connections}, {"settle_ms", settle_ms}, {"observe_ms", observe_ms}});
+    run.within(run_lab(run.options(), config, result));
+    run.summary([&](std::ostream& out) { print_summary(out, result); });
+  });
 }

@@ -17,6 +17,7 @@
 // verdicts from the capture, the server's census and the wire's rule log.
 #include "handshake/failures.hpp"
 #include "kernel/lifecycle.hpp"
+#include "program/client.hpp"
 #include "program/logging.hpp"
 #include "io/net.hpp"
 #include "kernel/netstat.hpp"
@@ -124,10 +125,11 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
   // The census, with every connection still open.
   const auto queue = listener(options.port);
   std::size_t server_established = 0, client_established = 0;
-  for (const auto& s : list_tcp_sockets({.local_port = options.port}))
-    server_established += ours.contains(s.remote_port) && s.state == TcpState::established;
-  for (const auto& s : list_tcp_sockets({.remote_port = options.port}))
-    client_established += ours.contains(s.local_port) && s.state == TcpState::established;
+  for (const auto& s : both_ends(options.port)) {
+    const bool server_end = s.local_port == options.port;
+    if (s.state == TcpState::established && ours.contains(server_end ? s.remote_port : s.local_port))
+      ++(server_end ? server_established : client_established);
+  }
   const auto counters_after = read_listen_counters();
   co_await pause_for(std::chrono::milliseconds(config.hold_ms));  // for `ss` to see it too
 
@@ -243,42 +245,42 @@ void run_stale_syn(const CommonOptions& options, Result& result) {
                     .evidence = "a raw socket sees the segments; the census shows what the server's kernel kept"});
 }
 
-void print_summary(const Result& result) {
+void print_summary(std::ostream& out, const Result& result) {
   const auto& o = result.observed();
-  std::cout << "netlab-handshake-client\n";
+  out << "netlab-handshake-client\n";
   if (o.contains("attempts")) {
     for (const auto& a : o.at("attempts").as_array())
-      std::cout << "  port " << a.at("local_port") << ": " << a.at("outcome").as_string().c_str() << " after "
+      out << "  port " << a.at("local_port") << ": " << a.at("outcome").as_string().c_str() << " after "
                 << static_cast<long>(a.at("ms").as_double()) << " ms\n";
-    std::cout << "  accept queue " << o.at("accept_queue_length") << " (backlog " << o.at("backlog") << ")";
+    out << "  accept queue " << o.at("accept_queue_length") << " (backlog " << o.at("backlog") << ")";
     if (o.contains("listen_overflows_delta"))
-      std::cout << ", ListenOverflows +" << o.at("listen_overflows_delta") << ", ListenDrops +"
+      out << ", ListenOverflows +" << o.at("listen_overflows_delta") << ", ListenDrops +"
                 << o.at("listen_drops_delta");
-    std::cout << "\n";
+    out << "\n";
     for (const auto& isn : o.at("isns").as_array())
-      std::cout << "  port " << isn.at("local_port") << ": client ISN " << isn.at("client_isn") << ", server ISN "
+      out << "  port " << isn.at("local_port") << ": client ISN " << isn.at("client_isn") << ", server ISN "
                 << isn.at("server_isn") << "\n";
   }
   for (const char* key : {"first", "second", "connect"})
     if (const auto* a = o.if_contains(key); a && a->is_object())
-      std::cout << "  port " << o.at("local_port") << ", " << (key == std::string("connect") ? "" : key)
+      out << "  port " << o.at("local_port") << ", " << (key == std::string("connect") ? "" : key)
                 << (key == std::string("connect") ? "" : " ") << "connect(): "
                 << a->as_object().at("outcome").as_string().c_str() << " after "
                 << static_cast<long>(a->as_object().at("ms").as_double()) << " ms\n";
   if (o.contains("segments"))
     for (const auto& s : o.at("segments").as_array())
-      std::cout << "  " << s.at("from").as_string().c_str() << " [" << s.at("flags").as_string().c_str() << "] seq "
+      out << "  " << s.at("from").as_string().c_str() << " [" << s.at("flags").as_string().c_str() << "] seq "
                 << s.at("seq") << " ack " << s.at("ack") << "\n";
-  std::cout << render_checks(result.checks());
+  out << render_checks(result.checks());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The handshake lab's client: connects, times, counts segments; --stale-syn sends an old SYN.",
-               "netlab-handshake-client");
-  CommonOptions options;
-  add_common_options(app, options, 7002, Role::client, 60);
+  ClientProgram program("handshake",
+                        "The handshake lab's client: connects, times, counts segments; --stale-syn sends an old SYN.",
+                        7002, 60);
+  auto& app = program.app();
   Config config;
   app.add_option("--connections", config.connections, "connections to open, one after another")
       ->capture_default_str()
@@ -304,23 +306,22 @@ int main(int argc, char** argv) {
   app.add_option("--server-json", evidence.server_json, "with --judge: netlab-handshake-server's JSON");
   app.add_option("--wire-json", evidence.wire_json, "with --judge: netlab-wire's stats JSON");
   app.add_option("--pcap", evidence.pcap, "with --judge: the capture on the client's link");
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("handshake-client", options.log_level);
-
-  Result result("handshake", "client");
-  result.params() = {{"mode", config.stale_syn ? "stale-syn" : "queue"}, {"connections", config.connections},
-                     {"timeout_ms", config.timeout_ms}, {"seed", options.seed}};
-  try {
+  program.check_usage([&] {
+    if (!evidence.run_json.empty() && (evidence.server_json.empty() || evidence.wire_json.empty()))
+      throw UsageError("--judge needs --server-json and --wire-json");
+  });
+  return program.run(argc, argv, [&](ClientRun& run) {
+    const auto& options = run.options();
+    Result& result = run.result();
     if (!evidence.run_json.empty()) {
-      if (evidence.server_json.empty() || evidence.wire_json.empty())
-        throw std::runtime_error("--judge needs --server-json and --wire-json");
-      handshake::judge_failure(evidence, result);
-      std::cout << render_checks(result.checks());
-      result.write(options.json);
-      return 0;
+      handshake::judge_failure(evidence, result);  // the recorded run's params replace ours
+      run.summary([&](std::ostream& out) { out << render_checks(result.checks()); });
+      return;
     }
-    resolve_client_port(options);
-    result.params()["port"] = options.port;
+    result.set_params(boost::json::object{{"mode", config.stale_syn ? "stale-syn" : "queue"},
+                                          {"connections", config.connections},
+                                          {"timeout_ms", config.timeout_ms},
+                                          {"seed", options.seed}});
     const std::string raw_refused = config.stale_syn ? raw_socket_blocker() : std::string();
     if (!raw_refused.empty()) {
       std::cerr << "netlab-handshake-client: --stale-syn skipped: " << raw_refused << "\n";
@@ -334,19 +335,10 @@ int main(int argc, char** argv) {
       result.params()["mode"] = failure.mode;
       result.params()["give_up_ms"] = failure.give_up_ms;
       result.params()["data_after_ms"] = failure.data_after_ms;
-      asio::io_context io;
-      if (!run_client(io, handshake::run_failure(options, failure, result), options.max_seconds))
-        throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
+      run.within(handshake::run_failure(options, failure, result));
     } else {
-      asio::io_context io;
-      if (!run_client(io, run_queue(options, config, result), options.max_seconds))
-        throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
+      run.within(run_queue(options, config, result));
     }
-    if (options.json != "-") print_summary(result);
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-handshake-client: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.summary([&](std::ostream& out) { print_summary(out, result); });
+  });
 }

@@ -13,6 +13,7 @@
 // Without any of the three, all three run. Verdicts come from this run's counts.
 #include "kernel/census.hpp"
 #include "proto/http_basics.hpp"
+#include "program/client.hpp"
 #include "program/logging.hpp"
 #include "io/net.hpp"
 #include "program/options.hpp"
@@ -52,10 +53,6 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 constexpr auto io_timeout = std::chrono::seconds(10);
-
-std::runtime_error failure(std::string_view step, const boost::system::error_code& ec) {
-  return std::runtime_error(std::string(step) + ": " + ec.message());
-}
 
 awaitable<beast::tcp_stream> open_connection(const CommonOptions& options) {
   co_return beast::tcp_stream(co_await connect_to(options.host, options.port, "netlab-http-server"));
@@ -99,7 +96,14 @@ std::string status_line(const Response& res) {
 
 // ---- the tour ----------------------------------------------------------------
 
+// The tour's requests, by name: the checks look their statuses up by these.
+enum class Ask {
+  root, old, missing, post_root, private_anonymous, private_wrong_password, private_reader,
+  admin_anonymous, admin_reader, admin_admin, headers
+};
+
 struct Step {
+  Ask ask;
   http::verb method;
   std::string target;
   std::optional<Credentials> credentials;
@@ -121,17 +125,17 @@ std::string headers_that_matter(const Response& res) {
 awaitable<void> run_tour(const CommonOptions& options, const Config& config, std::string& printed, Result& result) {
   const Credentials wrong{config.reader.user, config.reader.password + "-wrong"};
   const std::vector<Step> steps{
-      {http::verb::get, "/", {}, "", 200, "200 = here it is"},
-      {http::verb::get, "/old", {}, "", 301, "301 = moved for good; the client follows Location"},
-      {http::verb::get, "/missing", {}, "", 404, "404 = no such resource"},
-      {http::verb::post, "/", {}, "", 405, "405 = the resource exists, not for this method; Allow lists the ones that work"},
-      {http::verb::get, "/private", {}, "no credentials", 401, "401 = \"who are you?\": WWW-Authenticate says how to log in"},
-      {http::verb::get, "/private", wrong, wrong.user + " with a wrong password", 401, "401 again: wrong credentials are no credentials"},
-      {http::verb::get, "/private", config.reader, config.reader.user, 200, "200: known user"},
-      {http::verb::get, "/admin", {}, "no credentials", 401, "401 = \"who are you?\""},
-      {http::verb::get, "/admin", config.reader, config.reader.user, 403, "403 = \"I know you, and no\": logging in again cannot help"},
-      {http::verb::get, "/admin", config.admin, config.admin.user, 200, "200: the admin may"},
-      {http::verb::get, "/headers", {}, "", 200, "200, the server echoes the request headers it received"},
+      {Ask::root, http::verb::get, "/", {}, "", 200, "200 = here it is"},
+      {Ask::old, http::verb::get, "/old", {}, "", 301, "301 = moved for good; the client follows Location"},
+      {Ask::missing, http::verb::get, "/missing", {}, "", 404, "404 = no such resource"},
+      {Ask::post_root, http::verb::post, "/", {}, "", 405, "405 = the resource exists, not for this method; Allow lists the ones that work"},
+      {Ask::private_anonymous, http::verb::get, "/private", {}, "no credentials", 401, "401 = \"who are you?\": WWW-Authenticate says how to log in"},
+      {Ask::private_wrong_password, http::verb::get, "/private", wrong, wrong.user + " with a wrong password", 401, "401 again: wrong credentials are no credentials"},
+      {Ask::private_reader, http::verb::get, "/private", config.reader, config.reader.user, 200, "200: known user"},
+      {Ask::admin_anonymous, http::verb::get, "/admin", {}, "no credentials", 401, "401 = \"who are you?\""},
+      {Ask::admin_reader, http::verb::get, "/admin", config.reader, config.reader.user, 403, "403 = \"I know you, and no\": logging in again cannot help"},
+      {Ask::admin_admin, http::verb::get, "/admin", config.admin, config.admin.user, 200, "200: the admin may"},
+      {Ask::headers, http::verb::get, "/headers", {}, "", 200, "200, the server echoes the request headers it received"},
   };
   auto stream = co_await open_connection(options);
   spdlog::info("UP   {} (tour)", describe_connection(stream.socket()));
@@ -140,13 +144,13 @@ awaitable<void> run_tour(const CommonOptions& options, const Config& config, std
   std::ostringstream out;
   std::set<std::string> connection_ids;
   std::size_t matched = 0;
-  std::map<std::string, unsigned> got;  // "GET /admin as alice" -> status
+  std::map<Ask, unsigned> got;  // the status each request was answered with
   for (const auto& step : steps) {
     auto req = make_request(step.method, step.target, options, step.credentials, true);
     const auto res = co_await exchange(stream, buffer, req);
     const unsigned status = res.result_int();
     matched += status == step.expected;
-    got[std::string(req.method_string()) + " " + step.target + (step.who.empty() ? "" : " " + step.who)] = status;
+    got[step.ask] = status;
     if (auto id = res.find("X-Netlab-Connection"); id != res.end()) connection_ids.insert(std::string(id->value()));
     out << req.method_string() << " " << step.target << " HTTP/1.1" << (step.who.empty() ? "" : "   (" + step.who + ")")
         << "\n  " << status_line(res) << (status == step.expected ? "" : "   <- expected " + std::to_string(step.expected))
@@ -184,18 +188,18 @@ awaitable<void> run_tour(const CommonOptions& options, const Config& config, std
                     .expected = "200 301 404 405 401 401 200 401 403 200 200, and 400 for a malformed request",
                     .observed = std::to_string(matched) + " of " + std::to_string(total) + " answered as expected",
                     .verdict = matched == total ? Verdict::confirmed : Verdict::refuted, .evidence = "status lines read back by Beast"});
-  const bool unauthenticated = got["GET /private no credentials"] == 401 &&
-                               got["GET /private " + wrong.user + " with a wrong password"] == 401 &&
-                               got["GET /admin no credentials"] == 401 && got["GET /private " + config.reader.user] == 200;
+  const bool unauthenticated = got[Ask::private_anonymous] == 401 &&
+                               got[Ask::private_wrong_password] == 401 &&
+                               got[Ask::admin_anonymous] == 401 && got[Ask::private_reader] == 200;
   result.add_check({.id = "401-unauthenticated", .claim = "401 means unauthenticated: no or wrong credentials",
                     .expected = "401 with no credentials and with a wrong password; 200 once the same user logs in",
-                    .observed = "no credentials " + std::to_string(got["GET /private no credentials"]) + ", wrong password " +
-                        std::to_string(got["GET /private " + wrong.user + " with a wrong password"]) + ", " +
-                        config.reader.user + " " + std::to_string(got["GET /private " + config.reader.user]),
+                    .observed = "no credentials " + std::to_string(got[Ask::private_anonymous]) + ", wrong password " +
+                        std::to_string(got[Ask::private_wrong_password]) + ", " +
+                        config.reader.user + " " + std::to_string(got[Ask::private_reader]),
                     .verdict = unauthenticated ? Verdict::confirmed : Verdict::refuted, .evidence = "GET /private three ways"});
-  const unsigned as_reader = got["GET /admin " + config.reader.user];
-  const unsigned as_admin = got["GET /admin " + config.admin.user];
-  const bool forbidden = as_reader == 403 && as_admin == 200 && got["GET /private " + config.reader.user] == 200;
+  const unsigned as_reader = got[Ask::admin_reader];
+  const unsigned as_admin = got[Ask::admin_admin];
+  const bool forbidden = as_reader == 403 && as_admin == 200 && got[Ask::private_reader] == 200;
   result.add_check({.id = "403-forbidden", .claim = "403 means authenticated but forbidden",
                     .expected = "/admin: 403 for " + config.reader.user + " (whose credentials work on /private), 200 for " +
                         config.admin.user,
@@ -223,10 +227,11 @@ awaitable<void> count_time_wait(std::uint16_t server_port, Phase& phase) {
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (int attempt = 0; attempt < 200; ++attempt) {
     std::size_t server_tw = 0, client_tw = 0, unsettled = 0;
-    for (const auto& s : list_tcp_sockets({.remote_port = server_port}))
-      if (phase.local_ports.count(s.local_port)) (s.state == TcpState::time_wait ? client_tw : unsettled)++;
-    for (const auto& s : list_tcp_sockets({.local_port = server_port}))
-      if (phase.local_ports.count(s.remote_port)) (s.state == TcpState::time_wait ? server_tw : unsettled)++;
+    for (const auto& s : both_ends(server_port)) {
+      const bool server_end = s.local_port == server_port;
+      if (!phase.local_ports.count(server_end ? s.remote_port : s.local_port)) continue;
+      (s.state != TcpState::time_wait ? unsettled : server_end ? server_tw : client_tw)++;
+    }
     phase.time_wait_server = server_tw;
     phase.time_wait_client = client_tw;
     if (unsettled == 0) co_return;
@@ -333,19 +338,19 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
   add_phase_checks(config, ka, cl, result);
 }
 
-void print_summary(const Config& config, const std::string& tour, const Result& result) {
-  std::cout << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.keepalive ? " --keepalive" : "")
+void print_summary(std::ostream& out, const Config& config, const std::string& tour, const Result& result) {
+  out << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.keepalive ? " --keepalive" : "")
             << (config.close ? " --close" : "") << "\n";
-  if (config.tour) std::cout << tour;
+  if (config.tour) out << tour;
   for (const char* mode : {"keepalive", "close"}) {
     const auto* phase = result.observed().if_contains(mode);
     if (!phase) continue;
     const auto& p = phase->as_object();
-    std::cout << "  " << mode << ": " << p.at("requests") << " requests, " << p.at("connections")
+    out << "  " << mode << ": " << p.at("requests") << " requests, " << p.at("connections")
               << " connection(s), " << static_cast<long>(p.at("requests_per_s").as_double()) << " requests/s, TIME_WAIT left: "
               << p.at("time_wait_server_side") << " server side, " << p.at("time_wait_client_side") << " client side\n";
   }
-  std::cout << render_checks(result.checks());
+  out << render_checks(result.checks());
 }
 
 std::optional<Credentials> parse_credentials(const std::string& text) {
@@ -357,10 +362,9 @@ std::optional<Credentials> parse_credentials(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The http lab's client: a tour of status codes and headers, keep-alive against close.",
-               "netlab-http-client");
-  CommonOptions options;
-  add_common_options(app, options, 7080, Role::client, 60);
+  ClientProgram program("http", "The http lab's client: a tour of status codes and headers, keep-alive against close.",
+                        7080, 60);
+  auto& app = program.app();
   Config config;
   std::string reader = "alice:wonderland", admin = "admin:secret";
   app.add_flag("--tour", config.tour, "walk every route and explain each status code");
@@ -371,32 +375,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
   app.add_option("--reader", reader, "USER:PASSWORD of a known user who is not admin")->capture_default_str();
   app.add_option("--admin", admin, "USER:PASSWORD of the admin")->capture_default_str();
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  const auto reader_credentials = parse_credentials(reader), admin_credentials = parse_credentials(admin);
-  if (!reader_credentials || !admin_credentials) {
-    std::cerr << "netlab-http-client: --reader and --admin take USER:PASSWORD (see --help)\n";
-    return 2;
-  }
-  config.reader = *reader_credentials;
-  config.admin = *admin_credentials;
-  if (!config.tour && !config.keepalive && !config.close) config.tour = config.keepalive = config.close = true;
-  init_logging("http-client", options.log_level);
-
-  Result result("http", "client");
-  result.params() = {{"tour", config.tour}, {"keepalive", config.keepalive}, {"close", config.close},
-                     {"requests", config.requests}, {"host", options.host}};
-  try {
-    resolve_client_port(options);
-    result.params()["port"] = options.port;
-    asio::io_context io;
+  program.check_usage([&] {
+    const auto reader_credentials = parse_credentials(reader), admin_credentials = parse_credentials(admin);
+    if (!reader_credentials || !admin_credentials) throw UsageError("--reader and --admin take USER:PASSWORD (see --help)");
+    config.reader = *reader_credentials;
+    config.admin = *admin_credentials;
+    if (!config.tour && !config.keepalive && !config.close) config.tour = config.keepalive = config.close = true;
+  });
+  return program.run(argc, argv, [&](ClientRun& run) {
+    Result& result = run.result();
+    result.set_params(boost::json::object{{"tour", config.tour},
+                                          {"keepalive", config.keepalive},
+                                          {"close", config.close},
+                                          {"requests", config.requests},
+                                          {"host", run.options().host}});
     std::string tour;
-    if (!run_client(io, run_lab(options, config, tour, result), options.max_seconds))
-      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
-    if (options.json != "-") print_summary(config, tour, result);
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-http-client: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.within(run_lab(run.options(), config, tour, result));
+    run.summary([&, tour](std::ostream& out) { print_summary(out, config, tour, result); });
+  });
 }

@@ -7,6 +7,7 @@
 // writes and reads (headers and length prefixes included), times every call,
 // and checks that both transports gave the same results. Verdicts on "RPC
 // carries less" and "RPC is faster" come from the ratios measured here.
+#include "program/client.hpp"
 #include "program/logging.hpp"
 #include "io/net.hpp"
 #include "program/options.hpp"
@@ -60,11 +61,6 @@ struct Run {
   double rate() const { return seconds > 0 ? static_cast<double>(results.size()) / seconds : 0; }
   double per_call(std::size_t bytes) const { return results.empty() ? 0 : static_cast<double>(bytes) / static_cast<double>(results.size()); }
 };
-
-std::runtime_error failure(std::string_view step, const boost::system::error_code& ec) {
-  return std::runtime_error(std::string(step) + ": " +
-                            (ec == asio::error::timed_out ? "no answer before --max-seconds ran out" : ec.message()));
-}
 
 // The seeded call mix; keys get a per-run prefix so every run starts from an empty store.
 std::vector<rpc::Request> plan_calls(const Config& config, std::uint64_t seed) {
@@ -278,25 +274,24 @@ void add_checks(const std::vector<Run>& runs, Result& result) {
                           "and bytes, and a round trip costs the same either way"});
 }
 
-void print_summary(const Config& config, const std::vector<Run>& runs, const Result& result) {
-  std::cout << "netlab-rpc-client: " << config.calls << " calls each run, pipeline window " << config.pipeline << "\n"
+void print_summary(std::ostream& out, const Config& config, const std::vector<Run>& runs, const Result& result) {
+  out << "netlab-rpc-client: " << config.calls << " calls each run, pipeline window " << config.pipeline << "\n"
             << "  transport  window   calls/s   p50 us   p99 us  B/call out  B/call in  connections\n";
   for (const auto& run : runs)
-    std::cout << "  " << std::left << std::setw(10) << run.transport << std::right << std::setw(7) << run.window
+    out << "  " << std::left << std::setw(10) << run.transport << std::right << std::setw(7) << run.window
               << std::setw(10) << fixed(run.rate(), 0) << std::setw(9) << fixed(percentile(run.latencies_us, 50), 0)
               << std::setw(9) << fixed(percentile(run.latencies_us, 99), 0) << std::setw(12)
               << fixed(run.per_call(run.bytes_out)) << std::setw(11) << fixed(run.per_call(run.bytes_in))
               << std::setw(13) << run.connections << "\n";
-  std::cout << render_checks(result.checks());
+  out << render_checks(result.checks());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The rpc lab's client: the same calls over HTTP/1.1+JSON and a binary RPC, measured.",
-               "netlab-rpc-client");
-  CommonOptions options;
-  add_common_options(app, options, 7007, Role::client, 120);
+  ClientProgram program("rpc", "The rpc lab's client: the same calls over HTTP/1.1+JSON and a binary RPC, measured.",
+                        7007, 120);
+  auto& app = program.app();
   Config config;
   app.add_option("--transport", config.transport, "http | binary | both")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Transport>{
@@ -311,47 +306,44 @@ int main(int argc, char** argv) {
   app.add_option("--keys", config.keys, "distinct keys the calls use")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  init_logging("rpc-client", options.log_level);
-
-  Result result("rpc", "client");
-  result.params() = {{"transport", config.transport == Transport::http     ? "http"
-                                   : config.transport == Transport::binary ? "binary"
-                                                                           : "both"},
-                     {"calls", config.calls}, {"pipeline", config.pipeline}, {"keys", config.keys},
-                     {"seed", options.seed}, {"host", options.host}};
-  try {
-    resolve_client_port(options);
-    result.params()["port"] = options.port;
+  // Kept in main(): the summary reads them after the body has returned.
+  std::vector<Run> runs;
+  return program.run(argc, argv, [&](ClientRun& lab) {
+    const auto& options = lab.options();
+    Result& result = lab.result();
+    result.set_params(boost::json::object{{"transport", config.transport == Transport::http     ? "http"
+                                                        : config.transport == Transport::binary ? "binary"
+                                                                                                : "both"},
+                                          {"calls", config.calls},
+                                          {"pipeline", config.pipeline},
+                                          {"keys", config.keys},
+                                          {"seed", options.seed},
+                                          {"host", options.host}});
     const auto calls = plan_calls(config, options.seed);
-    std::vector<Run> runs;
     for (std::size_t window : {std::size_t{1}, config.pipeline}) {
       if (window == 1 && !runs.empty()) break;  // --pipeline 1: sequential only
       if (config.transport != Transport::binary) runs.push_back({.transport = "http+json", .window = window});
       if (config.transport != Transport::http) runs.push_back({.transport = "binary", .window = window});
     }
-    asio::io_context io(1);  // one thread runs it (the hint spares Asio waking others)
     const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(options.max_seconds));
     const auto all_runs = [&]() -> awaitable<void> {
       char letter = 'a';
       for (auto& run : runs) co_await run_one(options, deadline, calls, run, letter++);
     };
-    if (!run_client(io, all_runs(), options.max_seconds))
-      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
+    try {
+      lab.within(all_runs());
+    } catch (const StepError& e) {
+      // run_one's own deadline ends a read or write with timed_out.
+      if (e.code() == asio::error::timed_out)
+        throw std::runtime_error(e.step() + ": no answer before --max-seconds ran out");
+      throw;
+    }
     boost::json::array json_runs;
     for (const auto& run : runs) json_runs.push_back(to_json(run));
     result.observed()["runs"] = std::move(json_runs);
     add_checks(runs, result);
-    if (options.json != "-") print_summary(config, runs, result);
-    result.write(options.json);
-    if (result.checks().front().verdict != Verdict::confirmed) {
-      std::cerr << "netlab-rpc-client: the transports gave different results\n";
-      return 1;
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-rpc-client: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    lab.summary([&](std::ostream& out) { print_summary(out, config, runs, result); });
+    if (result.checks().front().verdict != Verdict::confirmed) lab.fail("the transports gave different results");
+  });
 }

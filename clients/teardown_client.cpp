@@ -23,6 +23,7 @@
 //                       same four-tuple (server --mode old-segment);
 //                       old-segment-bare: no TIME_WAIT (linger 0), no timestamps
 #include "kernel/lifecycle.hpp"
+#include "program/client.hpp"
 #include "program/logging.hpp"
 #include "io/net.hpp"
 #include "program/options.hpp"
@@ -42,7 +43,6 @@ namespace {
 
 using namespace netlab;
 using asio::awaitable;
-using namespace std::chrono_literals;
 namespace json = boost::json;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -86,14 +86,14 @@ awaitable<Connection> open_connection(const CommonOptions& options, const std::s
   const std::uint16_t our_port = socket.local_endpoint().port();
   Connection c{std::move(socket), options.port, our_port, {}, {}};
   if (auto [ec, n] = co_await asio::async_write(c.socket, asio::buffer(request), use_tuple); ec)
-    throw std::runtime_error("send request: " + ec.message());
+    throw failure("send request", ec);
   co_return c;
 }
 
 // "OK <n>\n": the response size. Bytes after the line stay in c.buffer.
 awaitable<std::size_t> read_header(Connection& c) {
   auto [ec, n] = co_await asio::async_read_until(c.socket, asio::dynamic_buffer(c.buffer, 4096), '\n', use_tuple);
-  if (ec) throw std::runtime_error("read the server's answer: " + ec.message());
+  if (ec) throw failure("read the server's answer", ec);
   const std::string line = c.buffer.substr(0, n - 1);
   c.buffer.erase(0, n);
   if (line.rfind("OK ", 0) != 0) throw std::runtime_error("the server answered: " + line.substr(0, 200));
@@ -140,7 +140,7 @@ awaitable<json::object> close_first(const CommonOptions& options, const Config& 
   while (c.buffer.size() < size) {  // the whole response, before we close
     std::vector<char> chunk(16384);
     auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(chunk), use_tuple);
-    if (ec) throw std::runtime_error("read response: " + ec.message());
+    if (ec) throw failure("read response", ec);
     c.buffer.append(chunk.data(), n);
   }
   const auto before = read_tcp_info(c.socket.native_handle());
@@ -270,32 +270,32 @@ awaitable<void> reset(const CommonOptions& options, const Config& config, Result
                       .evidence = "our read's ending; the census of both ends after it"});
 }
 
-void print_summary(const Config& config, const Result& result) {
-  std::cout << "netlab-teardown-client --mode " << config.mode << "\n";
+void print_summary(std::ostream& out, const Config& config, const Result& result) {
+  out << "netlab-teardown-client --mode " << config.mode << "\n";
   const auto& o = result.observed();
-  auto print_steps = [](const json::array& steps) {
+  auto print_steps = [&out](const json::array& steps) {
     for (const auto& s : steps)
-      std::cout << "  " << s.at("step").as_string().c_str() << ": client " << s.at("client").as_string().c_str()
+      out << "  " << s.at("step").as_string().c_str() << ": client " << s.at("client").as_string().c_str()
                 << ", server " << s.at("server").as_string().c_str() << " (Send-Q " << s.at("server_send_q") << ")\n";
   };
   if (o.contains("connections"))
     for (const auto& c : o.at("connections").as_array()) {
-      std::cout << " " << c.at("connection").as_string().c_str() << ": " << c.at("closing_segments")
+      out << " " << c.at("connection").as_string().c_str() << ": " << c.at("closing_segments")
                 << " segments to close\n";
       print_steps(c.at("steps").as_array());
     }
   if (o.contains("steps")) print_steps(o.at("steps").as_array());
-  if (o.contains("our_path")) std::cout << "  our end: " << o.at("our_path").as_string().c_str() << "\n";
-  if (o.contains("server_path")) std::cout << "  the server's end: " << o.at("server_path").as_string().c_str() << "\n";
-  std::cout << render_checks(result.checks());
+  if (o.contains("our_path")) out << "  our end: " << o.at("our_path").as_string().c_str() << "\n";
+  if (o.contains("server_path")) out << "  the server's end: " << o.at("server_path").as_string().c_str() << "\n";
+  out << render_checks(result.checks());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("The teardown lab's client: how a TCP connection closes, state by state.", "netlab-teardown-client");
-  CommonOptions options;
-  add_common_options(app, options, 7003, Role::client, 60);
+  ClientProgram program("teardown", "The teardown lab's client: how a TCP connection closes, state by state.", 7003,
+                        60);
+  auto& app = program.app();
   Config config;
   long settle_ms = config.settle.count();
   std::string compare_with;
@@ -316,29 +316,19 @@ int main(int argc, char** argv) {
   app.add_option("--settle-ms", settle_ms, "bound on each wait for a state to show")
       ->capture_default_str()
       ->check(CLI::Range(10L, 60'000L));
-  if (auto code = parse_options(app, argc, argv)) return *code;
-  config.settle = std::chrono::milliseconds(settle_ms);
-  init_logging("teardown-client", options.log_level);
-
-  Result result("teardown", "client");
-  result.params() = {{"mode", config.mode}, {"pause_ms", config.pause_ms}, {"quickack", config.quickack},
-                     {"response_bytes", config.response_bytes}};
-  try {
-    resolve_client_port(options);
-    result.params()["port"] = options.port;
-    asio::io_context io;
+  return program.run(argc, argv, [&](ClientRun& run) {
+    config.settle = std::chrono::milliseconds(settle_ms);
+    Result& result = run.result();
+    result.set_params(boost::json::object{{"mode", config.mode},
+                                          {"pause_ms", config.pause_ms},
+                                          {"quickack", config.quickack},
+                                          {"response_bytes", config.response_bytes}});
+    const auto& options = run.options();
     const teardown::WireConfig wire{config.mode, config.settle, compare_with};
-    auto scenario = teardown::is_wire_mode(config.mode) ? teardown::wire_scenario(options, wire, result)
-                    : config.mode == "normal"       ? normal(options, config, result)
-                    : config.mode == "half-close" ? half_close(options, config, result)
-                                                  : reset(options, config, result);
-    if (!run_client(io, std::move(scenario), options.max_seconds))
-      throw std::runtime_error("gave up after " + std::to_string(options.max_seconds) + " s (--max-seconds)");
-    if (options.json != "-") print_summary(config, result);
-    result.write(options.json);
-  } catch (const std::exception& e) {
-    std::cerr << "netlab-teardown-client: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    run.within(teardown::is_wire_mode(config.mode) ? teardown::wire_scenario(options, wire, result)
+               : config.mode == "normal"          ? normal(options, config, result)
+               : config.mode == "half-close"      ? half_close(options, config, result)
+                                                  : reset(options, config, result));
+    run.summary([&](std::ostream& out) { print_summary(out, config, result); });
+  });
 }

@@ -4,6 +4,7 @@
 #include "failures.hpp"
 
 #include "kernel/census.hpp"
+#include "program/client.hpp"
 #include "kernel/lifecycle.hpp"
 #include "kernel/syn.hpp"
 #include "kernel/tcp_info.hpp"
@@ -139,7 +140,7 @@ awaitable<void> lost_ack(const tcp::endpoint& server, const FailureConfig& confi
   const std::string data = "first data after a lost ACK\n";
   o["data_sent_mono_ms"] = monotonic_ms();
   auto [ec, n] = co_await asio::async_write(socket, asio::buffer(data), use_tuple);
-  if (ec) throw std::runtime_error("send the first data to " + to_string(server) + ": " + ec.message());
+  if (ec) throw failure("send the first data to " + to_string(server), ec);
   o["data_bytes"] = n;
   co_await close_after(socket, config.hold_ms);
 }

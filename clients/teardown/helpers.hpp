@@ -3,6 +3,7 @@
 #include "wire.hpp"
 
 #include "io/net.hpp"
+#include "program/client.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>

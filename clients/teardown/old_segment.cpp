@@ -35,7 +35,7 @@ awaitable<boost::system::error_code> connect_from(tcp::socket& socket, std::uint
 
 awaitable<void> send_all(tcp::socket& socket, const std::string& bytes, const char* what) {
   if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), use_tuple); ec)
-    throw std::runtime_error(std::string(what) + ": " + ec.message());
+    throw failure(std::string(what), ec);
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ awaitable<void> read_to_eof(tcp::socket& socket, std::chrono::milliseconds bound
     if (std::chrono::steady_clock::now() >= deadline) throw std::runtime_error("no FIN from the server within the bound");
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), use_tuple);
     if (ec == asio::error::eof) co_return;
-    if (ec) throw std::runtime_error("wait for the server's FIN: " + ec.message());
+    if (ec) throw failure("wait for the server's FIN", ec);
   }
 }
 
@@ -54,10 +54,10 @@ awaitable<json::object> server_report(const CommonOptions& options, std::uint16_
   tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
   const std::string request = "report port=" + std::to_string(our_port) + "\n";
   if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(request), use_tuple); ec)
-    throw std::runtime_error("ask the server for its report: " + ec.message());
+    throw failure("ask the server for its report", ec);
   std::string buffer;
   auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer, 1 << 20), '\n', use_tuple);
-  if (ec) throw std::runtime_error("read the server's report: " + ec.message());
+  if (ec) throw failure("read the server's report", ec);
   const std::string line = buffer.substr(0, n - 1);
   if (line.rfind("OK ", 0) != 0) throw std::runtime_error("the server's report: " + line.substr(0, 200));
   const std::size_t size = std::stoul(line.substr(3));
@@ -65,7 +65,7 @@ awaitable<json::object> server_report(const CommonOptions& options, std::uint16_
   if (buffer.size() < size) {
     std::string rest(size - buffer.size(), '\0');
     auto [ec2, m] = co_await asio::async_read(socket, asio::buffer(rest), use_tuple);
-    if (ec2) throw std::runtime_error("read the server's report: " + ec2.message());
+    if (ec2) throw failure("read the server's report", ec2);
     buffer += rest.substr(0, m);
   }
   co_return json::parse(buffer.substr(0, size)).as_object();
@@ -199,7 +199,7 @@ awaitable<void> simultaneous_close(const CommonOptions& options, const WireConfi
   const std::string request =
       "simultaneous-close at=" + std::to_string(std::chrono::nanoseconds(at.time_since_epoch()).count()) + "\n";
   if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(request), use_tuple); ec)
-    throw std::runtime_error("send request: " + ec.message());
+    throw failure("send request", ec);
   // Asleep until 30 ms before, then spinning: a timer on a busy machine wakes
   // up milliseconds late, and the FINs must leave well within one 20 ms trip.
   co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(at - 30ms - std::chrono::steady_clock::now()));
