@@ -83,7 +83,7 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
     socket.open(server.protocol());
     boost::system::error_code error;
     const auto started = Clock::now();
-    const bool finished = co_await finish_within(connect_socket(socket, server, error), config.timeout_ms / 1000.0);
+    const bool finished = co_await finish_within(connect_socket(socket, server, error), static_cast<double>(config.timeout_ms) / 1000.0);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (finished && error == asio::error::connection_refused && i == 0)
       throw std::runtime_error("connect " + to_string(server) + ": connection refused — is " + server_program +
@@ -206,7 +206,7 @@ void run_stale_syn(const CommonOptions& options, Result& result) {
     throw std::runtime_error("nothing listens on " + options.host + ":" + std::to_string(options.port) + " — is " +
                              server_program + " running?");
   std::mt19937 random(static_cast<std::uint32_t>(options.seed));
-  const std::uint32_t seq = random();
+  const auto seq = static_cast<std::uint32_t>(random());  // mt19937 draws 32 bits
   RawTcpProbe probe(options.host);
   probe.send_syn(stale_port, options.port, seq);
   const auto segments = probe.collect(stale_port, options.port, RawTcpProbe::rst, 2000ms);

@@ -150,7 +150,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   s.version = SSL_get_version(ssl);
   s.suite = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
   s.tls13 = SSL_version(ssl) == TLS1_3_VERSION;
-  const int group_nid = SSL_get_negotiated_group(ssl);
+  const auto group_nid = static_cast<int>(SSL_get_negotiated_group(ssl));  // a macro over SSL_ctrl (long)
   s.group = group_nid ? OBJ_nid2sn(group_nid) : "none";
   if (X509* cert = SSL_get0_peer_certificate(ssl)) s.server_key_bits = EVP_PKEY_get_bits(X509_get0_pubkey(cert));
   s.client_digest = tls::exporter_digest(ssl);

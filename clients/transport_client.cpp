@@ -44,7 +44,6 @@ using namespace netlab;
 namespace tr = netlab::transport;
 namespace json = boost::json;
 using asio::awaitable;
-using udp = asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using tr::now_us;
@@ -92,8 +91,8 @@ std::uint64_t number(const json::value& v) { return v.to_number<std::uint64_t>()
 // ---- UDP: the stream, then "done" ----------------------------------------------
 
 awaitable<json::object> udp_stream(const CommonOptions& options, const Config& config) {
-  const udp::endpoint to(asio::ip::make_address(options.host), options.port);
-  udp::socket socket(co_await asio::this_coro::executor, udp::v4());
+  const asio::ip::udp::endpoint to(asio::ip::make_address(options.host), options.port);
+  asio::ip::udp::socket socket(co_await asio::this_coro::executor, asio::ip::udp::v4());
   // A connected UDP socket: no packet is sent, but the kernel now reports an
   // ICMP "port unreachable" for this peer back to us as ECONNREFUSED.
   socket.connect(to);
@@ -189,11 +188,11 @@ std::uint16_t pick_dead_port(asio::any_io_executor executor, const std::string& 
 }
 
 // Waits up to `ms` for a datagram or an error on `socket`: "" when nothing came.
-awaitable<std::string> wait_for_anything(udp::socket& socket, int ms) {
+awaitable<std::string> wait_for_anything(asio::ip::udp::socket& socket, int ms) {
   asio::steady_timer timer(socket.get_executor());
   timer.expires_after(std::chrono::milliseconds(ms));
   std::vector<char> buffer(65536);
-  udp::endpoint from;
+  asio::ip::udp::endpoint from;
   auto got = co_await (socket.async_receive_from(asio::buffer(buffer), from, use_tuple) || timer.async_wait(use_tuple));
   if (got.index() == 1) co_return "";
   auto [ec, n] = std::get<0>(got);
@@ -219,14 +218,14 @@ awaitable<tr::Semantics> semantics(const CommonOptions& options, const Config& c
 
   // UDP unconnected: sendto hands the datagram to the kernel and returns; the
   // ICMP "port unreachable" that comes back is not reported to this socket.
-  udp::socket loose(executor, udp::v4());
-  auto [send_ec, sent] = co_await loose.async_send_to(asio::buffer(message), udp::endpoint(address, dead), use_tuple);
+  asio::ip::udp::socket loose(executor, asio::ip::udp::v4());
+  auto [send_ec, sent] = co_await loose.async_send_to(asio::buffer(message), asio::ip::udp::endpoint(address, dead), use_tuple);
   out.udp_sendto_error = send_ec ? send_ec.message() : "none";
   out.udp_sendto_bytes = sent;
   out.udp_unconnected_then = co_await wait_for_anything(loose, 300);
 
   // UDP connected: same datagram, but now the kernel ties the ICMP error to us.
-  udp::socket tied(executor, udp::v4());
+  asio::ip::udp::socket tied(executor, asio::ip::udp::v4());
   tied.connect({address, dead});
   auto [tied_ec, tied_sent] = co_await tied.async_send(asio::buffer(message), use_tuple);
   (void)tied_sent;
@@ -249,7 +248,7 @@ awaitable<tr::Semantics> semantics(const CommonOptions& options, const Config& c
   }
   // ... and over UDP: one datagram. We ask the server afterwards whether it came.
   {
-    udp::socket socket(executor, udp::v4());
+    asio::ip::udp::socket socket(executor, asio::ip::udp::v4());
     socket.connect({address, options.port});
     auto [ec, n] = co_await socket.async_send(asio::buffer(message), use_tuple);
     (void)n;

@@ -33,7 +33,6 @@ namespace {
 using namespace netlab;
 namespace tr = netlab::transport;
 using asio::awaitable;
-using udp = asio::ip::udp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 enum class Proto { tcp, udp, both };
@@ -105,8 +104,8 @@ std::string udp_report(UdpSender& sender, std::uint64_t expected, std::uint32_t 
 
 // `errors_when_idle`: UdpRcvbufErrors read while our queue was empty, so before
 // any datagram still to be read was queued: a baseline no later drop escapes.
-void account_udp(udp::socket& socket, std::string_view datagram, const ReceivedDatagram& got,
-                 std::map<udp::endpoint, UdpSender>& senders, std::optional<std::int64_t> errors_when_idle,
+void account_udp(asio::ip::udp::socket& socket, std::string_view datagram, const ReceivedDatagram& got,
+                 std::map<asio::ip::udp::endpoint, UdpSender>& senders, std::optional<std::int64_t> errors_when_idle,
                  const Config& config, Counters& counters, std::string& reply) {
   ++counters.udp_datagrams;
   auto it = senders.find(got.from);
@@ -164,13 +163,13 @@ void account_udp(udp::socket& socket, std::string_view datagram, const ReceivedD
   }
 }
 
-awaitable<void> serve_udp(udp::socket& socket, const Config& config, Counters& counters) {
-  std::map<udp::endpoint, UdpSender> senders;
+awaitable<void> serve_udp(asio::ip::udp::socket& socket, const Config& config, Counters& counters) {
+  std::map<asio::ip::udp::endpoint, UdpSender> senders;
   std::vector<char> buffer(65536);
   std::string reply;
   std::optional<std::int64_t> errors_when_idle = read_snmp_counter("Udp", "RcvbufErrors");
   for (;;) {
-    auto [ec] = co_await socket.async_wait(udp::socket::wait_read, use_tuple);
+    auto [ec] = co_await socket.async_wait(asio::ip::udp::socket::wait_read, use_tuple);
     if (ec) co_return;  // closed on stop
     // Read what is queued, one datagram at a time, as slowly as asked (a
     // bounded batch, so TCP sessions get their turn under a flood).
@@ -267,7 +266,7 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
 // ---- binding both on one port number ----------------------------------------
 
 struct Sockets {
-  std::optional<udp::socket> udp_socket;
+  std::optional<asio::ip::udp::socket> udp_socket;
   std::optional<tcp::acceptor> acceptor;
   std::uint16_t port = 0;
 };
@@ -326,7 +325,7 @@ int main(int argc, char** argv) {
   program.add_idle_timeout(config.idle_timeout);
   program.add_max_connections();
   // UDP beside TCP on one port number (or UDP alone): this server opens its own sockets.
-  std::optional<udp::socket> udp_socket;
+  std::optional<asio::ip::udp::socket> udp_socket;
   program.open_sockets([&](ServerRun& run) {
     Sockets sockets = bind_sockets(run.io(), run.options(), config);
     udp_socket = std::move(sockets.udp_socket);

@@ -41,7 +41,7 @@ awaitable<void> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, boos
 awaitable<Attempt> connect_within(tcp::socket& socket, tcp::endpoint server, long ms) {
   Attempt a;
   a.started_ms = monotonic_ms();
-  a.finished = co_await finish_within(connect_socket(socket, server, a.error), ms / 1000.0);
+  a.finished = co_await finish_within(connect_socket(socket, server, a.error), static_cast<double>(ms) / 1000.0);
   a.ended_ms = monotonic_ms();
   a.outcome = !a.finished ? "gave up" : a.error ? a.error.message() : "connected";
   co_return a;

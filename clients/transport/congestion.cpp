@@ -133,8 +133,8 @@ struct UdpRun {
 
 // Datagrams at a fixed rate whatever happens to them: UDP has no window to close.
 awaitable<void> udp_flood(const CommonOptions& options, const CongestionConfig& config, UdpRun& run) {
-  const udp::endpoint to(asio::ip::make_address(options.host), options.port);
-  udp::socket socket(co_await asio::this_coro::executor, udp::v4());
+  const asio::ip::udp::endpoint to(asio::ip::make_address(options.host), options.port);
+  asio::ip::udp::socket socket(co_await asio::this_coro::executor, asio::ip::udp::v4());
   socket.connect(to);
   const double datagram = static_cast<double>(header_size + config.size);
   run.target_mbit = static_cast<double>(config.bottleneck_kbit) * config.udp_factor / 1000;

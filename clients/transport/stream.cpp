@@ -33,7 +33,7 @@ awaitable<void> pace(double rate, Clock::time_point start, std::size_t i) {
   co_await timer.async_wait(use_tuple);
 }
 
-std::runtime_error udp_failure(const udp::endpoint& to, const boost::system::error_code& ec) {
+std::runtime_error udp_failure(const asio::ip::udp::endpoint& to, const boost::system::error_code& ec) {
   std::string hint = ec == asio::error::connection_refused
                          ? " (ICMP port unreachable) — is " + std::string(server_program) + " running?"
                          : "";
@@ -41,7 +41,7 @@ std::runtime_error udp_failure(const udp::endpoint& to, const boost::system::err
                             ec.message() + hint);
 }
 
-awaitable<boost::json::object> ask(udp::socket& socket, Kind kind, std::uint64_t sequence, Kind want, int attempts,
+awaitable<boost::json::object> ask(asio::ip::udp::socket& socket, Kind kind, std::uint64_t sequence, Kind want, int attempts,
                                    int interval_ms, std::string_view peer, int& used) {
   asio::steady_timer timer(socket.get_executor());
   std::vector<char> buffer(65536);

@@ -14,7 +14,6 @@
 
 namespace netlab::transport {
 
-using udp = asio::ip::udp;
 inline constexpr std::string_view server_program = "netlab-transport-server";
 
 std::uint64_t now_us();
@@ -28,13 +27,13 @@ double seconds_since(Clock::time_point t);
 // average, and what leaves back to back is at most a millisecond's worth.
 asio::awaitable<void> pace(double rate, Clock::time_point start, std::size_t i);
 
-std::runtime_error udp_failure(const udp::endpoint& to, const boost::system::error_code& ec);
+std::runtime_error udp_failure(const asio::ip::udp::endpoint& to, const boost::system::error_code& ec);
 
 // Sends `kind` (done or relay_query) until a reply of kind `want` comes back:
 // UDP promises nothing, so the request is repeated, at most `attempts` times,
 // `interval_ms` apart. `used` says how many it took. `peer` names the program
 // the error message asks about.
-asio::awaitable<boost::json::object> ask(udp::socket& socket, Kind kind, std::uint64_t sequence, Kind want,
+asio::awaitable<boost::json::object> ask(asio::ip::udp::socket& socket, Kind kind, std::uint64_t sequence, Kind want,
                                          int attempts, int interval_ms, std::string_view peer, int& used);
 
 struct SendTally {
