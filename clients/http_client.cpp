@@ -184,7 +184,7 @@ awaitable<void> run_tour(const CommonOptions& options, const Config& config, std
   const std::size_t total = steps.size() + 1;
   result.observed()["tour"] = std::move(tour);
   result.observed()["tour_connections"] = connection_ids.size();
-  result.add_check({.id = "status-codes", .claim = "http code: each route answers with the code the note gives it",
+  result.add_check({.id = "status-codes", .claim = "asked next (http code names only 401 and 403): each route answers with the code it was built to give",
                     .expected = "200 301 404 405 401 401 200 401 403 200 200, and 400 for a malformed request",
                     .observed = std::to_string(matched) + " of " + std::to_string(total) + " answered as expected",
                     .verdict = matched == total ? Verdict::confirmed : Verdict::refuted, .evidence = "status lines read back by Beast"});

@@ -143,7 +143,7 @@ void add_checks(const Config& config, const Run& run, const Observed& o, const s
     }
     const std::size_t exhausted = address_exhaustion(o);
     const std::string range = read_sysctl("/proc/sys/net/ipv4/ip_local_port_range");
-    result.add_check({.id = "time-wait-exhausts-ports", .claim = "出现大量timewait: TIME_WAIT sockets use up the local ports",
+    result.add_check({.id = "time-wait-exhausts-ports", .claim = "asked next (出现大量timewait): do TIME_WAIT sockets use up the local ports?",
                       .expected = "connect() fails with EADDRNOTAVAIL once the ephemeral range is full",
                       .observed = std::to_string(exhausted) + " connects failed with EADDRNOTAVAIL after " +
                           std::to_string(tally.succeeded) + " succeeded; ip_local_port_range " + range +

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test: `scripts/lab http --port 0 -- --requests 50` runs the tour and the
 # keep-alive / close comparison and writes its run folder; every status code
-# comes back as the note gives it, 401 and 403 are told apart, keep-alive uses
+# comes back as the route was built to give it (the note names only 401 and 403), 401 and 403 are told apart, keep-alive uses
 # one connection and close 50, each leaving its TIME_WAIT on the side that
 # closed first; curl (when installed) got the same codes; as root with tcpdump,
 # capture.pcap holds the plain-text exchanges.
