@@ -1,6 +1,7 @@
 #include "program/client.hpp"
 
 #include "program/logging.hpp"
+#include "program/start.hpp"
 
 #include <iostream>
 
@@ -23,13 +24,7 @@ ClientProgram::ClientProgram(std::string lab, const std::string& description, st
 }
 
 int ClientProgram::run(int argc, char** argv, const std::function<void(ClientRun&)>& body) {
-  if (auto code = parse_options(app_, argc, argv)) return *code;
-  try {
-    if (check_usage_) check_usage_();
-  } catch (const UsageError& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_and_check(app_, argc, argv, check_usage_)) return *code;
   init_logging(lab_ + "-client", options_.log_level);
   Result result(lab_, "client");
   ClientRun run(options_, result);

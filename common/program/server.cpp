@@ -1,6 +1,7 @@
 #include "program/server.hpp"
 
 #include "program/logging.hpp"
+#include "program/start.hpp"
 #include "program/readiness.hpp"
 
 #include <spdlog/spdlog.h>
@@ -49,13 +50,7 @@ void ServerProgram::add_max_connections(Refusal refusal) {
 void ServerProgram::add_idle_timeout(double& seconds) { add_idle_timeout_option(app_, seconds); }
 
 int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun&)>& body) {
-  if (auto code = parse_options(app_, argc, argv)) return *code;
-  try {
-    if (check_usage_) check_usage_();
-  } catch (const UsageError& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 2;
-  }
+  if (auto code = parse_and_check(app_, argc, argv, check_usage_)) return *code;
   init_logging(lab_ + "-server", options_.log_level);
   try {
     ServerRun run(options_, name_, backlog_, refusal_, open_sockets_);
