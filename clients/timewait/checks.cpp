@@ -8,6 +8,17 @@
 
 namespace netlab::timewait {
 
+namespace {
+
+// How old a TIME_WAIT socket must be before connect() may reuse its port:
+// net.ipv4.tcp_tw_reuse_delay (ms) since Linux 6.13, a fixed 1 s before it.
+std::string reuse_delay() {
+  const std::string ms = read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse_delay");
+  return ms == "unavailable" ? "1 s (the fixed delay before Linux 6.13)" : ms + " ms (net.ipv4.tcp_tw_reuse_delay)";
+}
+
+}  // namespace
+
 // "EADDRNOTAVAIL=600 ECONNREFUSED=2", or "none".
 std::string describe(const std::map<std::string, std::size_t>& counts) {
   std::string text;
@@ -113,7 +124,8 @@ void add_checks(const Config& config, const Run& run, const Observed& o, const s
     if (tally.reused_after_our_close > 0)
       how += "; " + std::to_string(tally.reused_after_our_close) + " of our TIME_WAIT ports were reused by connect(): "
              "tcp_tw_reuse " + read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse") +
-             " lets connect() reuse a TIME_WAIT port older than 1 s (2 = loopback only), which ends that TIME_WAIT early";
+             " lets connect() reuse a TIME_WAIT port older than " + reuse_delay() +
+             " (2 = loopback only), which ends that TIME_WAIT early";
     if (tally.reused_after_server_close > 0)
       how += "; " + std::to_string(tally.reused_after_server_close) + " SYNs from a port whose earlier connection the "
              "server closed first met the server's TIME_WAIT socket, which accepts a SYN with a newer sequence number "
