@@ -64,6 +64,7 @@ json::object facts_json(const FlowFacts& f) {
           {"protocol", f.is_tcp ? "tcp" : "udp"},
           {"packets", f.packets},
           {"payload_bytes", f.payload_bytes},
+          {"stream_bytes", f.stream_bytes},
           {"ip_bytes", f.ip_bytes},
           {"data_segments", f.data_segments},
           {"handshake_segments", f.handshake_segments},

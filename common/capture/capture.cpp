@@ -296,7 +296,22 @@ std::uint32_t FlowAnalyser::add(const SegmentInfo& p, bool from_client) {
   ++facts.packets;
   facts.payload_bytes += p.payload_length;
   facts.ip_bytes += p.ip_bytes;
-  if (!facts.is_tcp) return 0;
+  if (!facts.is_tcp) {
+    facts.stream_bytes = facts.payload_bytes;
+    return 0;
+  }
+  if (p.payload_length > 0) {
+    const auto end = static_cast<std::uint32_t>(p.seq + p.payload_length);
+    if (!data_seen_[side]) {
+      data_seen_[side] = true;
+      data_begin_[side] = p.seq;
+      data_end_[side] = end;
+    } else {
+      if (before(p.seq, data_begin_[side])) data_begin_[side] = p.seq;
+      if (after(end, data_end_[side])) data_end_[side] = end;
+    }
+    facts.stream_bytes = std::size_t{data_end_[0] - data_begin_[0]} + std::size_t{data_end_[1] - data_begin_[1]};
+  }
   const std::uint32_t classes = tcp_.classify(p, side);
   facts.analysis.add(classes);
   facts.analysis_by_side[side].add(classes);

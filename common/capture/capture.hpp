@@ -115,7 +115,12 @@ struct FlowFacts {
   std::string client, server;
   bool is_tcp = false;
   std::size_t packets = 0;
-  std::size_t payload_bytes = 0;       // application bytes, both directions
+  std::size_t payload_bytes = 0;       // application bytes, both directions, as sent (retransmissions again)
+  // Application bytes, both directions, each counted once: for TCP the span of
+  // sequence numbers that carried payload in each direction (a retransmission
+  // or a window probe adds nothing; a hole the capture missed still counts);
+  // for UDP the same as payload_bytes.
+  std::size_t stream_bytes = 0;
   std::size_t ip_bytes = 0;            // everything above the link layer, both directions
   std::size_t data_segments = 0;       // segments carrying payload
   // Segments from the first SYN to the client's first ACK of the SYN-ACK
@@ -158,6 +163,9 @@ class FlowAnalyser {
   std::uint32_t fin_end_[2] = {0, 0};  // per direction: sequence just past its FIN
   bool fin_acked_[2] = {false, false};
   bool syn_seen_ = false, syn_ack_seen_ = false;
+  // Per direction: the sequence numbers from the first to past the last payload byte seen.
+  bool data_seen_[2] = {false, false};
+  std::uint32_t data_begin_[2] = {0, 0}, data_end_[2] = {0, 0};
 };
 
 FlowFacts analyse_flow(const Flow& flow);

@@ -177,6 +177,7 @@ TEST_CASE("a handshake, one request, a close in three segments", "[facts]") {
   CHECK(facts.first_fin_from == "client");
   CHECK(facts.data_segments == 1);
   CHECK(facts.payload_bytes == 5);
+  CHECK(facts.stream_bytes == 5);
   CHECK(facts.ip_bytes == 8 * 40 + 5);
   CHECK(facts.rst_segments == 0);
   CHECK(facts.analysis.retransmission == 0);
@@ -205,6 +206,7 @@ TEST_CASE("a close in four segments, and a half-close with data after the FIN", 
     CHECK(facts.close_segments == 4);
     CHECK(facts.first_fin_from == "client");
     CHECK(facts.data_segments == 1);
+    CHECK(facts.stream_bytes == 22);
   }
 }
 
@@ -227,6 +229,9 @@ TEST_CASE("retransmissions and zero windows are counted", "[facts]") {
   const auto facts = facts_of(w);
   CHECK(facts.analysis.retransmission == 1);
   CHECK(facts.zero_window_segments == 1);
+  // Sent twice, carried once: the stream's bytes count the 4 bytes once.
+  CHECK(facts.payload_bytes == 8);
+  CHECK(facts.stream_bytes == 4);
   const auto rows = ladder_rows(flow_of(w), LadderOptions{});
   REQUIRE(rows.size() == 6);
   CHECK(rows[4].label.find("(retransmission)") != std::string::npos);
@@ -475,4 +480,5 @@ TEST_CASE("UDP datagrams count their IP bytes, apart from TCP's", "[facts]") {
   CHECK(datagrams.packets == 1);
   CHECK(datagrams.ip_bytes == 20 + 8 + 12);
   CHECK(datagrams.payload_bytes == 12);
+  CHECK(datagrams.stream_bytes == 12);
 }
