@@ -5,7 +5,8 @@
 // the http lab (with and without Basic credentials) and of the rpc lab,
 // small pcaps built here byte by byte, for every link type the reader knows,
 // and every handshake message and alert of the https lab's TLS handshakes, run
-// in memory between two OpenSSL objects with the lab's own contexts and PKI.
+// in memory between two OpenSSL objects with the lab's own contexts and PKI;
+// for netlab-wire, Ethernet frames of a TCP life and a UDP datagram, and rules.
 // Valid inputs take the fuzzer deep quickly; it finds the invalid ones itself.
 #include "proto/codec.hpp"
 #include "proto/http_basics.hpp"
@@ -333,6 +334,29 @@ std::vector<Segment> tcp_life(std::string_view request, std::string_view answer,
   return out;
 }
 
+// ---- wire: first byte even = one Ethernet frame, odd = a --rules-file ----------
+
+void wire_seeds(Seeds& seeds) {
+  const auto life = tcp_life("hello\n", "hello\n", 1);
+  for (std::size_t i = 0; i < life.size(); ++i)
+    seeds.write("wire", "frame-tcp-" + std::to_string(i), '\0' + frame(1, false, ip_packet(life[i], false, 40000, 7001)));
+  const Segment datagram{true, false, 0, 0, 0, 0, "a datagram"};
+  const std::string udp = frame(1, false, ip_packet(datagram, false, 40000, 7001));
+  seeds.write("wire", "frame-udp", '\0' + udp);
+  seeds.write("wire", "frame-udp-cut", '\0' + udp.substr(0, udp.size() - 12));
+  seeds.write("wire", "frame-ipv6", '\0' + frame(1, true, ip_packet(life[0], true, 40000, 7001)));
+  seeds.write("wire", "rules",
+              "\x01# the rules of docs/wire.md\n"
+              "left>right tcp flags=S nth=1 drop\n"
+              "right>left tcp flags=SA nth=1-2 delay=3000\n"
+              "both tcp len>0 sport=7001 nth=3+ duplicate\n"
+              "left>right udp dport=7001 len<=512 hold-and-replay=50\n"
+              "both icmp drop\n"
+              "right>left ip port=7001 len>=1 delay=20\n");
+  seeds.write("wire", "rule-bad", "\x01left>right tcp flags=SX drop\n");
+  seeds.write("wire", "directional", "\x01left>right=20");
+}
+
 void pcap_seeds(Seeds& seeds) {
   const auto life = tcp_life("hello\n", "hello\n", 2);
   seeds.write("pcap", "ethernet-ipv4", pcap({1, false, false, false}, life, 7006));
@@ -541,6 +565,7 @@ int main(int argc, char** argv) {
     rpc_seeds(seeds);
     http_seeds(seeds);
     pcap_seeds(seeds);
+    wire_seeds(seeds);
     tls_seeds(seeds);
     std::cout << seeds.written() << " seeds written under " << argv[1] << "\n";
   } catch (const std::exception& e) {
