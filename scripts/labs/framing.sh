@@ -2,6 +2,7 @@
 # lab-note: 粘包怎么解决
 # lab-order: 6
 # lab-port: 7006
+# lab-dissector: netlab_framing
 # lab-claim: TCP is a byte stream: writes merge and split on the reader (粘包); a delimiter or a
 #     length header restores the boundaries.
 # lab-claim-zh: TCP

@@ -2,6 +2,7 @@
 # lab-note: http和rpc
 # lab-order: 9
 # lab-port: 7007
+# lab-dissector: netlab_rpc
 # lab-claim: the note's http和rpc section is empty. Asked next: does RPC carry less per call than
 #     HTTP+JSON, and is it faster?
 # lab-claim-zh: 笔记的 http和rpc 一节是空的。追问：RPC 每次调用是否比 HTTP+JSON 传的字节少、是否更快？

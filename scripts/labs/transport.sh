@@ -2,6 +2,7 @@
 # lab-note: tcp和udp
 # lab-order: 1
 # lab-port: 7001
+# lab-dissector: netlab_transport
 # lab-options: [--quick]
 # lab-programs: netlab-relay netlab-pcap netlab-wire
 # lab-netns: the lossy-link and congestion steps make network namespaces: without root, in a user

@@ -7,6 +7,7 @@
 #   # lab-port: 7080                         the server's default port
 #   # lab-options: [--quick]                 its own options, for its usage line (lab_option takes them)
 #   # lab-programs: netlab-pcap              programs it needs besides its pair and netlab-report
+#   # lab-dissector: netlab_rpc              its protocol in tools/wireshark/netlab.lua (labs with their own wire format)
 #   # lab-netns: why it makes namespaces     (only labs that make namespaces or need CAP_NET_RAW)
 #   # lab-claim: / lab-claim-zh:             the tour's narration, in English and Chinese:
 #   # lab-run: / lab-run-zh:                 the note's claim, what runs, what to look at

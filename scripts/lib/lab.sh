@@ -39,6 +39,7 @@ lab_begin() {
   LAB=${LAB%.sh}
   LAB_NOTE=$(lab_field "$LAB" note)
   DEFAULT_PORT=$(lab_field "$LAB" port)
+  LAB_DISSECTOR=$(lab_field "$LAB" dissector)
   SERVER=netlab-$LAB-server
   CLIENT=netlab-$LAB-client
   readonly LAB LAB_NOTE DEFAULT_PORT SERVER CLIENT

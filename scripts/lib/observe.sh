@@ -221,10 +221,23 @@ capture_report() {
   printf -- '- TCP analysis on the lab port, as Wireshark classifies segments (netlab-pcap analysis lists them): %s\n' \
     "$(pcap_analysis "$pcap" "${NETLAB_PORT:-0}")"
   printf -- '- read it: `tcpdump -r %s -n -tttt | less` (or open it in Wireshark)\n' "$pcap"
+  capture_dissector_hint "$pcap"
   if [[ -f $dir/ladder.txt ]]; then
     printf -- '- ladder of one connection: [ladder.txt](ladder.txt) (terminal), [ladder.svg](ladder.svg) (slides); all flows: `netlab-pcap flows %s`\n\n' "$pcap"
     "$NETLAB_BIN_DIR/netlab-pcap" ladder "$pcap" --port "${NETLAB_PORT:-0}" --format mermaid 2>/dev/null || true
   fi
+}
+
+# capture_dissector_hint PCAP: how to read PCAP with the lab's own protocol
+# decoded (tools/wireshark/netlab.lua), for a lab that declares one.
+capture_dissector_hint() {
+  local pcap=$1 lua=$NETLAB_ROOT/tools/wireshark/netlab.lua proto=${LAB_DISSECTOR-}
+  if [[ -z $proto ]]; then
+    printf -- '- Wireshark decodes this lab'"'"'s bytes itself (TCP, HTTP, TLS); the dissectors in `tools/wireshark/` are for the transport, framing and rpc labs\n'
+    return 0
+  fi
+  printf -- '- its messages decoded (%s, `tools/wireshark/netlab.lua`): `tshark -X lua_script:%s -o %s.ports:%s -2 -r %s -Y %s`; in Wireshark: `wireshark -X lua_script:%s -o %s.ports:%s %s`\n' \
+    "$proto" "$lua" "$proto" "${NETLAB_PORT:-0}" "$pcap" "$proto" "$lua" "$proto" "${NETLAB_PORT:-0}" "$pcap"
 }
 
 # write_ladders DIR: the ladder (sequence) diagram of one representative

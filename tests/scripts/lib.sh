@@ -97,6 +97,50 @@ capture_count() {
   tcpdump -r "$RUN/capture.pcap" -n -A "tcp port $1" 2>/dev/null | grep -c -- "$2" || true
 }
 
+# capture_dropped [LOG]: the packets tcpdump said the kernel dropped before it
+# could capture them (its LOG, by default $RUN/tcpdump.log); 0 when it said
+# nothing. A busy machine makes tcpdump miss packets: byte counts from such a
+# capture undercount, so a check of them says "not judged" instead.
+capture_dropped() {
+  local n
+  n=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "${1:-$RUN/tcpdump.log}" 2>/dev/null | head -n 1)
+  echo "${n:-0}"
+}
+
+# dissected PCAP FIELD[+FIELD...] [TSHARK OPTIONS...]: the values of FIELD in
+# PCAP as the lab's Wireshark dissectors (tools/wireshark/netlab.lua) decode
+# it, one line per message (a packet holding several messages gives several
+# lines; with FIELD+FIELD, each line holds one message's values). tshark is
+# installed by scripts/setup.sh. A Lua error while dissecting (Wireshark shows
+# it as an expert message "Lua Error: ...") fails the test. Call it as
+# `dissected ... >FILE`, not in $(...), so that fail ends the test.
+dissected() {
+  local pcap=$1 field
+  local -a fields=()
+  IFS=+ read -r -a fields <<<"$2"
+  shift 2
+  command -v tshark >/dev/null || fail "tshark is not installed (scripts/setup.sh installs it)"
+  # Two passes (-2) let a connection's later packets decide how its first are
+  # read (framing's codec "auto"); tshark keeps what the first pass learnt only
+  # with a display filter, so there is always one (by default the field's protocol).
+  [[ " $* " == *" -Y "* ]] || set -- "$@" -Y "${fields[0]%%.*}"
+  for field in "${fields[@]}"; do set -- "$@" -e "$field"; done
+  tshark -X "lua_script:$ROOT/tools/wireshark/netlab.lua" -2 -n -r "$pcap" \
+    -T fields -E separator=/t -e _ws.expert.message "$@" >"$TMP/dissected.txt" 2>"$TMP/dissected.err" ||
+    fail "tshark on $pcap: $(tail -n 1 "$TMP/dissected.err")"
+  ! grep -qi 'lua' "$TMP/dissected.err" || fail "the dissector failed on $pcap: $(grep -m1 -i lua "$TMP/dissected.err")"
+  ! grep -q 'Lua Error' "$TMP/dissected.txt" ||
+    fail "the dissector failed on $pcap: $(grep -m1 -o 'Lua Error[^,	]*' "$TMP/dissected.txt")"
+  awk -F '\t' '{
+    n = split($2, first, ",")
+    for (i = 1; i <= n; ++i) {
+      line = first[i]
+      for (f = 3; f <= NF; ++f) { split($f, values, ","); line = line " " values[i] }
+      if (line != "") print line
+    }
+  }' "$TMP/dissected.txt"
+}
+
 # step_ran STEP CLIENT_FILE: whether the lab ran STEP. Where user namespaces are
 # refused (MODE refused) the only line about it must be the one saying so, and
 # CLIENT_FILE must not be in the run folder: it prints that line, sets

@@ -53,19 +53,44 @@ check_capture() {
   ((calls >= 300)) || fail "capture.pcap shows $calls HTTP calls on port $port, expected at least 300"
   echo "ok: capture.pcap holds the HTTP+JSON calls ($calls POST /rpc/ seen) on port $port"
   check_wire_bytes_and_times "$port"
+  check_dissected "$port"
+}
+
+# The binary calls in capture.pcap as the Wireshark dissector decodes them
+# (tools/wireshark/netlab.lua): one request with an id and a method per call
+# the client made over the binary RPC, and one response per request.
+check_dissected() {
+  local port=$1 i calls=0 requests methods responses
+  (($(capture_dropped) == 0)) || return 0  # said in check_wire_bytes_and_times
+  for i in 0 1 2 3; do
+    [[ $(value "/observed/runs/$i/transport") != binary ]] || calls=$((calls + $(value "/observed/runs/$i/calls")))
+  done
+  dissected "$RUN/capture.pcap" netlab_rpc.id -o "netlab_rpc.ports:$port" -Y 'netlab_rpc.kind == "request"' >"$TMP/ids.txt"
+  dissected "$RUN/capture.pcap" netlab_rpc.method -o "netlab_rpc.ports:$port" >"$TMP/methods.txt"
+  dissected "$RUN/capture.pcap" netlab_rpc.status -o "netlab_rpc.ports:$port" >"$TMP/statuses.txt"
+  requests=$(wc -l <"$TMP/ids.txt")
+  methods=$(wc -l <"$TMP/methods.txt")
+  responses=$(wc -l <"$TMP/statuses.txt")
+  ((requests == calls && methods == calls && responses == calls)) ||
+    fail "the dissector finds $requests request ids, $methods methods and $responses responses; the client made $calls binary calls"
+  echo "ok: the Wireshark dissector decodes $calls binary requests (id and method each) and $responses responses"
 }
 
 # Each run's bytes (out + in, as the client counted them) are one connection's
-# payload on the wire (netlab-pcap facts); the sequential runs' durations
+# payload on the wire, each byte once (netlab-pcap facts' stream_bytes); the sequential runs' durations
 # there (tcpdump's time stamps, first to last payload) give the rate ratio
 # the rpc-faster verdict must follow, except within 25 % of a threshold.
 check_wire_bytes_and_times() {
   local port=$1 flows i j total found http_port="" binary_port="" client_port
+  if (($(capture_dropped) > 0)); then
+    echo "not judged: tcpdump missed $(capture_dropped) packets, so the runs' bytes and times are not compared with the capture"
+    return 0
+  fi
   flows=$("$BIN/netlab-pcap" facts "$RUN/capture.pcap" --port "$port" --get /flows)
   local -a payload clients used=()
   for ((j = 0; j < flows; j++)); do
     { read -r "payload[j]"; read -r "clients[j]"; } < <("$BIN/netlab-pcap" facts "$RUN/capture.pcap" --port "$port" \
-      --get "/flow_facts/$j/payload_bytes" --get "/flow_facts/$j/client")
+      --get "/flow_facts/$j/stream_bytes" --get "/flow_facts/$j/client")
   done
   for i in 0 1 2 3; do
     total=$(($(value "/observed/runs/$i/bytes_out") + $(value "/observed/runs/$i/bytes_in")))

@@ -103,13 +103,6 @@ capture_fact() {
   "$BIN/netlab-pcap" facts "$RUN/capture.pcap" --port "$(value short-client /params/port)" --get "$1"
 }
 
-# The packets tcpdump said it dropped (0 when it said nothing).
-capture_dropped() {
-  local n
-  n=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$RUN/tcpdump.log" 2>/dev/null | head -n 1)
-  echo "${n:-0}"
-}
-
 # The verdicts, each pinned to what the kernel or the run fixes, or to what
 # this test counts again in capture.pcap.
 check_verdicts() {

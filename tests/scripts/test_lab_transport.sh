@@ -160,6 +160,7 @@ check_capture() {
   said="the closed port $dead answered the SYN with $rst RST; $icmp ICMP port-unreachable"
   grep -qF "$said" "$RUN/summary.md" || fail "summary.md does not say: $said"
   check_overhead
+  check_dissected
   echo "ok: capture-semantics.pcap: $rst RST from the closed port $dead, $icmp ICMP port unreachable (as the lab said)"
 }
 
@@ -204,7 +205,7 @@ check_overhead() {
   # tcpdump on a busy machine may miss packets (the lab says so): then the
   # capture undercounts and cannot judge the verdict.
   local missed
-  missed=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$pcap.log" 2>/dev/null | head -n 1)
+  missed=$(capture_dropped "$pcap.log")
   if ((${missed:-0} > 0)); then
     echo "not judged: overhead: tcpdump missed $missed packets, so tcp-costs-more is not compared with the capture"
     return 0
@@ -213,6 +214,32 @@ check_overhead() {
   [[ $(verdict tcp-costs-more "$RUN/client-overhead.json") == "$want" ]] ||
     fail "overhead: tcp-costs-more is $(verdict tcp-costs-more "$RUN/client-overhead.json"), the capture says $want (TCP $wire_tcp, UDP $wire_udp B/message)"
   echo "ok: overhead: TCP $wire_tcp, UDP $wire_udp IP bytes per message (tcpdump agrees with summary.md); tcp-costs-more $want"
+}
+
+# capture-overhead.pcap as the Wireshark dissector decodes it
+# (tools/wireshark/netlab.lua, found by the messages' magic on the step's
+# port): every data message the step sent, over TCP and over UDP, with a
+# CRC-32 that matches. On loopback tcpdump sees every datagram sent, also
+# those the receiver's buffer drops later; unless it missed packets itself.
+check_dissected() {
+  local pcap=$RUN/capture-overhead.pcap messages tcp udp bad missed
+  messages=$(value "/observed/steps/$(step_index overhead)/params/messages")
+  missed=$(capture_dropped "$pcap.log")
+  # kind 1 is data; unique sequence numbers (a retransmitted segment repeats some)
+  dissected "$pcap" netlab_transport.kind+netlab_transport.sequence -Y tcp >"$TMP/tcp.txt"
+  dissected "$pcap" netlab_transport.kind+netlab_transport.sequence -Y udp >"$TMP/udp.txt"
+  dissected "$pcap" frame.number -Y 'netlab_transport.bad_checksum || netlab_transport.bad_magic' >"$TMP/bad.txt"
+  tcp=$(awk '$1 == 1 { print $2 }' "$TMP/tcp.txt" | sort -nu | wc -l)
+  udp=$(awk '$1 == 1 { print $2 }' "$TMP/udp.txt" | sort -nu | wc -l)
+  bad=$(wc -l <"$TMP/bad.txt")
+  ((bad == 0)) || fail "the dissector marks $bad packets of capture-overhead.pcap with a bad checksum or magic"
+  if ((${missed:-0} > 0)); then
+    echo "not counted: tcpdump missed $missed packets of capture-overhead.pcap; the dissector decoded $tcp TCP and $udp UDP data messages"
+    return 0
+  fi
+  ((tcp == messages && udp == messages)) ||
+    fail "the dissector decodes $tcp TCP and $udp UDP data messages in capture-overhead.pcap; the step sent $messages each way"
+  echo "ok: the Wireshark dissector decodes the $messages data messages over TCP and over UDP, every CRC-32 matching"
 }
 
 main() {
