@@ -40,7 +40,7 @@ EOF
 
 # The same routes through curl: the status line of each printed, the whole exchanges in curl.txt.
 ask_with_curl() {
-  local out=$NETLAB_RUN/curl.txt url="http://127.0.0.1:$NETLAB_PORT" line
+  local out=$NETLAB_RUN/curl.txt url="http://127.0.0.1:$NETLAB_PORT" line answer
   curl_or_skip "$out" || return 0
   say ""
   say "--- curl -i (the whole exchanges are in curl.txt)"
@@ -59,9 +59,18 @@ ask_with_curl() {
   for line in "${asks[@]}"; do
     printf '$ curl -s -i %s\n' "$line" >>"$out"
     # shellcheck disable=SC2086  # each entry is a list of curl arguments
-    run_child curl -s -i --max-time 10 $line >>"$out" || printf '(curl exited with an error)\n' >>"$out"
+    # The status line of this exchange only: a failed curl shows no answer,
+    # not the one before it.
+    if run_child curl -s -i --max-time 10 $line >"$out.one"; then
+      answer=$(grep -a '^HTTP/' "$out.one" | tail -n 1 | tr -d '\r')
+    else
+      answer="(no answer: curl exited with an error)"
+      printf '%s\n' "$answer" >>"$out.one"
+    fi
+    cat "$out.one" >>"$out"
+    rm -f -- "$out.one"
     printf '\n\n' >>"$out"
-    printf '  curl -i %-42s %s\n' "$line" "$(grep -a '^HTTP/' "$out" | tail -n 1 | tr -d '\r')"
+    printf '  curl -i %-42s %s\n' "$line" "${answer:-(no status line)}"
   done
 }
 

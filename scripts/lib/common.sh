@@ -11,11 +11,15 @@ NETLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NETLAB_BIN_DIR=${NETLAB_BIN_DIR:-$NETLAB_ROOT/build/default/bin}
 NETLAB_RUNS_DIR=${NETLAB_RUNS_DIR:-$NETLAB_ROOT/runs}
 NETLAB_CLEANUPS=()
+declare -gA NETLAB_PID_NAMES=()  # pid -> program name, for the processes that may die on their own
+NETLAB_FAILURES=()               # what stopped the script, for its run folder (record_failed_run)
 
 # Progress goes to stdout; problems go to stderr.
 say() { printf '%s\n' "$*"; }
 warn() { printf '%s\n' "$*" >&2; }
-die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+# note_failure TEXT: a problem that stops the run, said now and kept for summary.md.
+note_failure() { NETLAB_FAILURES+=("$*"); warn "$*"; }
+die() { NETLAB_FAILURES+=("$*"); printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 usage_error() { printf '%s: %s (see --help)\n' "${0##*/}" "$*" >&2; exit 2; }
 
 # option_value OPTION ARGS...: the value of OPTION at the head of ARGS, given
@@ -65,6 +69,17 @@ wait_for_file() {
   [[ -s $file ]]
 }
 
+# exit_text STATUS: how a process ended, from its wait status: "exited with
+# status 1", "was killed by SIGKILL".
+exit_text() {
+  local status=$1
+  if ((status > 128 && status < 160)); then
+    printf 'was killed by SIG%s' "$(kill -l $((status - 128)) 2>/dev/null || echo $((status - 128)))"
+  else
+    printf 'exited with status %s' "$status"
+  fi
+}
+
 # Sends SIGNAL to a child PID, waits (bounded, then SIGKILL) and reaps it.
 # Prints nothing; returns the child's exit status.
 stop_pid() {
@@ -98,7 +113,13 @@ run_child() {
 # a namespace registered before the processes started in it, the veth pairs
 # and tables made in it, is removed after they have been stopped or deleted.
 
-register_pid() { NETLAB_CLEANUPS+=("pid:$2:$1"); }
+# register_pid PID SIGNAL [NAME]: with a NAME, the cleanup says so when the
+# process had ended on its own before the script stopped it (a server killed
+# mid-run: "netlab-http-server (pid 123) was killed by SIGKILL").
+register_pid() {
+  NETLAB_CLEANUPS+=("pid:$2:$1")
+  [[ -z ${3-} ]] || NETLAB_PID_NAMES[$1]=$3
+}
 register_dir() { NETLAB_CLEANUPS+=("dir:$1"); }
 register_netns() { NETLAB_CLEANUPS+=("netns:$1"); }
 # register_veth NETNS IF: one end of a veth pair (deleting it deletes both).
@@ -148,6 +169,15 @@ release_pid() {
   return "$status"
 }
 
+# ended_on_its_own PID: for a named process (register_pid) that is no longer
+# running: reaps it, notes how it ended (note_failure) and returns 0.
+ended_on_its_own() {
+  local pid=$1 status=0
+  [[ -n ${NETLAB_PID_NAMES[$pid]-} ]] && ! pid_running "$pid" || return 1
+  wait "$pid" 2>/dev/null || status=$?
+  note_failure "${NETLAB_PID_NAMES[$pid]} (pid $pid) had ended before the lab stopped it: it $(exit_text "$status")"
+}
+
 run_cleanups() {
   local i entry rest
   for ((i = ${#NETLAB_CLEANUPS[@]} - 1; i >= 0; i--)); do
@@ -155,7 +185,7 @@ run_cleanups() {
     case $entry in
       pid:*)
         rest=${entry#pid:}
-        stop_pid "${rest#*:}" "${rest%%:*}" || true
+        ended_on_its_own "${rest#*:}" || stop_pid "${rest#*:}" "${rest%%:*}" || true
         ;;
       dir:*) rm -rf -- "${entry#dir:}" ;;
       netns:*) ip netns delete "${entry#netns:}" 2>/dev/null || true ;;
@@ -174,6 +204,7 @@ cleanup() {
   [[ -z ${1-} ]] || status=$1
   trap - EXIT INT TERM
   run_cleanups
+  if ((status != 0)) && declare -F record_failed_run >/dev/null; then record_failed_run "$status"; fi
   exit "$status"
 }
 

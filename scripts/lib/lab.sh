@@ -107,7 +107,10 @@ lab_client() {
   [[ -z $step ]] || printf '===== %s =====\n' "$step" >>"$NETLAB_RUN/client.log"
   run_child "$@" --json "$NETLAB_RUN/client${step:+-$step}.json" 2>>"$NETLAB_RUN/client.log" || status=$?
   ((status != 0)) || return 0
-  warn "$CLIENT${step:+ ($step)} failed (exit $status); last lines of $NETLAB_RUN/client.log:"
+  # A server that died first is the cause: said first.
+  if [[ -n ${NETLAB_SERVER_PID-} ]] && ended_on_its_own "$NETLAB_SERVER_PID"; then unregister_pid "$NETLAB_SERVER_PID"; fi
+  note_failure "$CLIENT${step:+ ($step)} $(exit_text "$status"): $(tail -n 1 "$NETLAB_RUN/client.log" 2>/dev/null)"
+  warn "last lines of $NETLAB_RUN/client.log:"
   tail -n 10 "$NETLAB_RUN/client.log" >&2 || true
   exit 1
 }

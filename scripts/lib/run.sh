@@ -156,6 +156,31 @@ write_summary() {
   } >"$run/summary.md"
 }
 
+# record_failed_run STATUS: called by cleanup when a lab ends with an error or
+# a signal, after everything it started was stopped (the capture is flushed):
+# summary.md, still the "interrupted" placeholder, gets what stopped the run
+# and the files the run folder holds — what the run had made until then.
+record_failed_run() {
+  local status=$1 line file
+  [[ -n ${NETLAB_RUN-} && -f $NETLAB_RUN/summary.md ]] || return 0
+  grep -q '^# interrupted' "$NETLAB_RUN/summary.md" || return 0
+  {
+    printf '\n## What stopped it\n\n- the lab exited with status %s' "$status"
+    case $status in
+      130) printf ' (SIGINT)' ;;
+      143) printf ' (SIGTERM)' ;;
+    esac
+    printf '\n'
+    for line in "${NETLAB_FAILURES[@]}"; do printf -- '- %s\n' "$line"; done
+    printf '\n## Files (what the run had made)\n\n'
+    for file in "$NETLAB_RUN"/*; do
+      [[ -e $file ]] || continue
+      printf -- '- [%s](%s)\n' "${file##*/}" "${file##*/}"
+    done
+  } >>"$NETLAB_RUN/summary.md"
+  warn "run folder (unfinished): $NETLAB_RUN"
+}
+
 # For scripts/lab tour: where this run's folder is.
 record_run() {
   [[ -n ${NETLAB_RUN_RECORD-} ]] || return 0

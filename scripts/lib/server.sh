@@ -14,7 +14,7 @@ start_server() {
   rm -f -- "$port_file"
   "$@" --port-file "$port_file" >>"$log" 2>&1 </dev/null &
   NETLAB_SERVER_PID=$!
-  register_pid "$NETLAB_SERVER_PID" TERM
+  register_pid "$NETLAB_SERVER_PID" TERM "$(program_name "$@")"
   wait_for_port_file "$port_file" "$NETLAB_SERVER_PID" "$log" ||
     die "${1##*/} did not start listening (see $log)"
   NETLAB_SERVER_PORT=$(<"$port_file")
@@ -38,8 +38,26 @@ wait_for_port_file() {
 
 # Stops the server with SIGTERM (it closes its sockets and prints its summary)
 # and reaps it. Warns when it did not exit cleanly.
+# program_name COMMAND...: the netlab program a command line runs (past a
+# prefix such as `ip netns exec NS`: the first netlab-* word that is a file
+# this script may run), or its first word.
+program_name() {
+  local arg
+  for arg in "$@"; do
+    [[ ${arg##*/} != netlab-* || ! -x $arg ]] || { printf '%s\n' "${arg##*/}"; return 0; }
+  done
+  printf '%s\n' "${1##*/}"
+}
+
+# stop_server PID: SIGTERM, then its exit status. A server that a signal other
+# than our SIGTERM ended (SIGKILL, SIGSEGV, an abort) died during the run:
+# the lab stops there (exit 1) and says which program it was and how it ended.
 stop_server() {
-  local pid=$1 status=0
+  local pid=$1 status=0 name=${NETLAB_PID_NAMES[$1]:-server}
   release_pid "$pid" TERM || status=$?
-  ((status == 0)) || warn "warning: server (pid $pid) exited with status $status"
+  ((status == 0)) && return 0
+  if ((status > 128 && status != 143)); then
+    die "$name (pid $pid) $(exit_text "$status") during the run"
+  fi
+  warn "warning: $name (pid $pid) exited with status $status"
 }

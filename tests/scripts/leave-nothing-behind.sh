@@ -7,12 +7,16 @@
 # run's folder (server, client, tcpdump, ss sampler) remains; no network
 # namespace, veth or nftables table that appeared during the run is left; an
 # interrupted run's summary.md says it was interrupted, a finished one's not.
+# Then it kills the lab's server with SIGKILL mid-run (as root: the timewait
+# server inside its namespace): the lab exits non-zero, says which program died
+# and how, and its run folder's summary.md says so and lists what the run made.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${NETLAB_BIN_DIR:?NETLAB_BIN_DIR is not set}"
 TMP=""
 PGID=""
+LAB_NAME=""
 
 fail() {
   printf 'FAIL: %s\n' "$*" >&2
@@ -64,6 +68,7 @@ leftover_objects() { snapshot after; appeared netns; appeared veth; appeared nft
 start_lab() {
   local lab=$1
   shift
+  LAB_NAME=$lab
   rm -rf -- "$TMP/runs"
   snapshot before
   set -m
@@ -140,6 +145,32 @@ interrupted_run() {
   check_nothing_left "scripts/lab $lab (SIGINT at: $when, exit $status)"
 }
 
+# killed_run LAB WHEN ARGS...: SIGKILL to the lab's server once WHEN holds.
+killed_run() {
+  local lab=$1 when=$2 status=0 pid said
+  shift 2
+  start_lab "$lab" "$@"
+  wait_for "$when" "$when"
+  wait_for "a running netlab-$lab-server" server_running
+  pid=$(server_pid)
+  kill -KILL "$pid"
+  finish_lab || status=$?
+  ((status != 0)) || fail "$lab: exit 0 although its server (pid $pid) was killed"
+  said="netlab-$lab-server (pid $pid) had ended before the lab stopped it: it was killed by SIGKILL"
+  grep -qF "$said" "$TMP/out.txt" || fail "$lab: the lab did not say: $said"
+  local run
+  run=$(run_folder "$lab")
+  grep -qF "$said" "$run/summary.md" || fail "$lab: summary.md does not say: $said"
+  { grep -q '^## Files' "$run/summary.md" && grep -q 'server.log' "$run/summary.md"; } ||
+    fail "$lab: summary.md does not list the run folder's files"
+  echo "ok: $lab: $said (exit $status; summary.md says so)"
+  check_nothing_left "scripts/lab $lab (server killed at: $when, exit $status)"
+}
+
+# The pid of the lab's server, in the lab's process group (the newest one).
+server_pid() { pgrep -n -g "$PGID" -f "netlab-$LAB_NAME-server" 2>/dev/null; }
+server_running() { server_pid >/dev/null; }
+
 main() {
   trap cleanup EXIT
   TMP=$(mktemp -d)
@@ -152,6 +183,11 @@ main() {
   else
     echo "skipped: the timewait namespace step needs root and ip; interrupting its host steps instead"
     interrupted_run timewait server_started --decay 0 -- --requests 300
+  fi
+  if [[ $(id -u) == 0 ]] && command -v ip >/dev/null; then
+    killed_run timewait namespace_appeared --decay 0 -- --requests 300
+  else
+    killed_run framing server_started -- --messages 20000
   fi
 }
 
