@@ -38,8 +38,10 @@ Prints a Markdown table (min/median/max of each side, median ratio
 netlab/peer); --json FILE writes the same as JSON.
 As root, missing peers are installed with apt-get; otherwise their rows
 are skipped. The clean-build row runs only without --quick/--smoke/--no-build.
---only ROWS runs some rows only, comma-separated: timewait, http, rpc,
+--only ROWS runs some rows only, comma-separated: timewait, http, slow, rpc,
 stream, udp, wire, pcap, walltime (e.g. --only pcap,wire).
+The slow row runs wrk against netlab-http-server while slowhttptest holds 200
+slowloris connections, against the same wrk without the attack.
 The pcap rows time netlab-pcap facts against tshark on captures of iperf3
 the bench makes with tcpdump -s 128: 10 MB (--smoke: 2 MB) and, without
 --quick/--smoke, 1.1 GB (needs about 2 GB of free space in TMPDIR).
@@ -58,8 +60,8 @@ while (($#)); do
     --only)
       (($# >= 2)) || usage_error "--only needs ROWS (e.g. pcap)"
       ONLY=$2
-      [[ $2 =~ ^(timewait|http|rpc|stream|udp|wire|pcap|walltime)(,(timewait|http|rpc|stream|udp|wire|pcap|walltime))*$ ]] ||
-        usage_error "--only takes rows from timewait, http, rpc, stream, udp, wire, pcap, walltime, not '$2'"
+      [[ $2 =~ ^(timewait|http|slow|rpc|stream|udp|wire|pcap|walltime)(,(timewait|http|slow|rpc|stream|udp|wire|pcap|walltime))*$ ]] ||
+        usage_error "--only takes rows from timewait, http, slow, rpc, stream, udp, wire, pcap, walltime, not '$2'"
       shift
       ;;
     --json)
@@ -338,6 +340,35 @@ bench_http() {
   row "HTTP keep-alive: wrk -t1 -c32 -d${DUR}s" "requests/s" \
     "netlab-http-server" "$ka" "nginx, 1 worker" "$kb" "GET / ($size-byte body), one I/O thread each$(failnote)"
   release_pid "$npid" QUIT || true
+  stop_server "$SRV_PID"
+}
+
+# --- a good client during a slowloris attack -----------------------------------
+
+# wrk's keep-alive rate against netlab-http-server while slowhttptest holds 200
+# slow-header connections (the server cuts each on its idle timeout, 5 s here,
+# and slowhttptest keeps opening new ones), against the same wrk with no attack.
+bench_slow() {
+  if [[ -z ${PEER_OK[wrk]-} ]] || ! command -v slowhttptest >/dev/null; then
+    skip_row "HTTP keep-alive during slowloris: wrk -t1 -c32 -d${DUR}s" "wrk or slowhttptest missing"
+    return 0
+  fi
+  local calm="" attacked="" i attacker
+  progress "HTTP during slowloris: wrk against netlab-http-server with and without slowhttptest -H"
+  start_netlab http "$BIN/netlab-http-server" --idle-timeout 5
+  for ((i = 0; i < PAIRS; i++)); do
+    sample calm "$(wrk_rate "$WORK/wrk.out" "$SRV_PORT")"
+    slowhttptest -H -c 200 -r 200 -i 1 -x 10 -p 3 -l $((DUR + 10)) -u "http://127.0.0.1:$SRV_PORT/" \
+      >"$WORK/slowhttptest.out" 2>&1 </dev/null &
+    attacker=$!
+    register_pid "$attacker" INT
+    sleep 1 # its 200 connections open at 200/s
+    sample attacked "$(wrk_rate "$WORK/wrk.out" "$SRV_PORT")"
+    release_pid "$attacker" INT || true
+  done
+  row "HTTP keep-alive during slowloris: wrk -t1 -c32 -d${DUR}s" "requests/s" \
+    "during slowhttptest -H -c 200" "$attacked" "no attack" "$calm" \
+    "netlab-http-server --idle-timeout 5 both ways; ratio = the good client's rate under attack / without$(failnote)"
   stop_server "$SRV_PID"
 }
 
@@ -712,6 +743,7 @@ programs
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 wanted timewait && bench_timewait
 wanted http && bench_http
+wanted slow && bench_slow
 wanted rpc && bench_rpc
 wanted stream && bench_stream
 wanted udp && bench_udp
