@@ -29,11 +29,15 @@ readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 usage() {
   cat <<'EOF'
-usage: scripts/setup.sh [--preset default|asan|release|fuzz]
+usage: scripts/setup.sh [--preset default|asan|release|fuzz] [--labs]
 
 Installs the Debian packages netlab needs (as root; otherwise prints the
 apt-get command to run), then configures and builds the preset (default:
 default) into build/<preset>/. Programs land in build/<preset>/bin/.
+--labs builds only what the labs run (the programs and tools, target
+netlab_labs), not the test suites: scripts/lab's first build.
+The build prints one line per file; the compiler's whole output goes to
+build/<preset>/build.log, whose end is shown if the build fails.
 The fuzz preset also needs clang and libclang-rt-14-dev, and builds only the
 libFuzzer targets (tests/fuzz) into build/fuzz/tests/fuzz/.
 EOF
@@ -73,13 +77,60 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+# progress_lines: from CMake's build output, one line per compiled file or
+# linked target ("[ 42%] compiling servers/http_server.cpp"); the rest (the
+# compiler's warnings too) stays in the build log.
+progress_lines() {
+  local line
+  while IFS= read -r line; do
+    case $line in
+      *"Building CXX object "*)
+        printf '  %s compiling %s\n' "${line%%]*}]" "$(object_source "${line##*Building CXX object }")"
+        ;;
+      *"Linking CXX executable "* | *"Linking CXX static library "*)
+        printf '  %s linking %s\n' "${line%%]*}]" "${line##* }"
+        ;;
+    esac
+  done
+}
+
+# object_source "DIR/CMakeFiles/TARGET.dir/PATH.cpp.o": DIR/PATH.cpp
+object_source() {
+  local object=$1 dir rest
+  dir=${object%%/CMakeFiles/*}
+  rest=${object#*/CMakeFiles/*.dir/}
+  printf '%s/%s\n' "$dir" "${rest%.o}"
+}
+
+# configure_and_build PRESET [TARGET]: configure once, then build TARGET (or
+# everything) with one progress line per file; the compiler's whole output is
+# in build/PRESET/build.log, and its end is shown when the build fails.
 configure_and_build() {
-  local preset=$1
+  local preset=$1 target=${2-} log start status=0 last_file seconds
   cd "$NETLAB_ROOT"
-  if [[ ! -f build/$preset/CMakeCache.txt ]]; then
-    cmake --preset "$preset"
+  mkdir -p "build/$preset"
+  log=build/$preset/build.log
+  last_file=build/$preset/.last-build-seconds
+  : >"$log"
+  start=$SECONDS
+  # Configured every time (a few seconds): a target a newer CMakeLists.txt
+  # added (netlab_labs) must be known before it is asked for.
+  [[ -f build/$preset/CMakeCache.txt ]] || say "configuring build/$preset (cmake --preset $preset)"
+  cmake --preset "$preset" >>"$log" 2>&1 || status=$?
+  if ((status == 0)); then
+    say "building ${target:-everything} in build/$preset with $(nproc) jobs (the compiler's output: $log)$(
+      [[ ! -s $last_file ]] || printf '; the last build here took %s s' "$(<"$last_file")")"
+    cmake --build --preset "$preset" -j"$(nproc)" ${target:+--target "$target"} 2>&1 | tee -a "$log" | progress_lines
+    status=${PIPESTATUS[0]}
   fi
-  cmake --build --preset "$preset" -j"$(nproc)"
+  seconds=$((SECONDS - start))
+  if ((status != 0)); then
+    warn "the build failed after $seconds s; the end of $log:"
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+  printf '%s\n' "$seconds" >"$last_file"
+  say "built in $seconds s"
   if [[ $preset == fuzz ]]; then
     say "built: build/fuzz/tests/fuzz/ (the libFuzzer targets)"
   else
@@ -88,9 +139,10 @@ configure_and_build() {
 }
 
 main() {
-  local preset=default
+  local preset=default target=""
   while (($#)); do
     case $1 in
+      --labs) target=netlab_labs; shift ;;
       --preset | --preset=*)
         option_value --preset "$@"
         preset=$OPTION_VALUE
@@ -100,12 +152,13 @@ main() {
       *) usage_error "unknown option '$1'" ;;
     esac
   done
+  [[ -z $target || $preset != fuzz ]] || usage_error "--labs builds the programs, which the fuzz preset does not have"
   case $preset in
     default | asan | release) install_packages ;;
     fuzz) install_packages "${FUZZ_PACKAGES[@]}" ;;
     *) usage_error "--preset is default, asan, release or fuzz, not '$preset'" ;;
   esac
-  configure_and_build "$preset"
+  configure_and_build "$preset" "$target"
 }
 
 main "$@"
