@@ -15,6 +15,7 @@
 #include "io/net.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
+#include "observed.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -86,7 +87,33 @@ StateCounts client_side(std::uint16_t server_port, const std::set<std::uint16_t>
 
 std::size_t number(const boost::json::object& o, const char* key) { return o.at(key).to_number<std::size_t>(); }
 
-awaitable<void> run_lab(const CommonOptions& options, const Config& config, Result& result) {
+// What the run observed (the result's "observed"): the summary and the checks read these.
+struct Observed {
+  std::string server_mode;  // the server's: bug or fixed
+  std::size_t server_idle_timeout_ms = 0, connections = 0, server_established_before_close = 0;
+  bool settled = false;
+  std::size_t server_close_wait = 0;
+  std::uint32_t server_close_wait_send_queue_bytes = 0;
+  std::size_t server_close_wait_after_observe = 0;
+  long observe_ms = 0;
+  std::string server_states;
+  std::size_t client_fin_wait_2 = 0, client_time_wait = 0;
+  std::string client_states;
+  std::size_t server_fds_before = 0, server_fds_after = 0;
+  long server_fd_growth = 0;
+  std::optional<std::size_t> server_close_wait_after_idle_timeout{};  // the server has an idle timeout
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Observed& o) {
+    v = present_members(o);
+  }
+};
+BOOST_DESCRIBE_STRUCT(Observed, (),
+                      (server_mode, server_idle_timeout_ms, connections, server_established_before_close, settled,
+                       server_close_wait, server_close_wait_send_queue_bytes, server_close_wait_after_observe,
+                       observe_ms, server_states, client_fin_wait_2, client_time_wait, client_states,
+                       server_fds_before, server_fds_after, server_fd_growth, server_close_wait_after_idle_timeout))
+
+awaitable<void> run_lab(const CommonOptions& options, const Config& config, Result& result, Observed& o) {
   const auto before = co_await server_status(options);
   const bool bug = before.at("mode") == "bug";
   const auto idle_ms = number(before, "idle_timeout_ms");
@@ -134,24 +161,24 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
     after_idle = server_side(options.port, ours).of(TcpState::close_wait);
   }
 
-  auto& observed = result.observed();
-  observed = {{"server_mode", bug ? "bug" : "fixed"},
-              {"server_idle_timeout_ms", idle_ms},
-              {"connections", n},
-              {"server_established_before_close", established},
-              {"settled", settled},
-              {"server_close_wait", close_wait},
-              {"server_close_wait_send_queue_bytes", send_queue},
-              {"server_close_wait_after_observe", close_wait_later},
-              {"observe_ms", config.observe.count()},
-              {"server_states", describe(server_after)},
-              {"client_fin_wait_2", client_after.of(TcpState::fin_wait2)},
-              {"client_time_wait", client_after.of(TcpState::time_wait)},
-              {"client_states", describe(client_after)},
-              {"server_fds_before", number(before, "open_fds")},
-              {"server_fds_after", number(status, "open_fds")},
-              {"server_fd_growth", fd_growth}};
-  if (after_idle) observed["server_close_wait_after_idle_timeout"] = *after_idle;
+  o = {.server_mode = bug ? "bug" : "fixed",
+       .server_idle_timeout_ms = idle_ms,
+       .connections = n,
+       .server_established_before_close = established,
+       .settled = settled,
+       .server_close_wait = close_wait,
+       .server_close_wait_send_queue_bytes = send_queue,
+       .server_close_wait_after_observe = close_wait_later,
+       .observe_ms = config.observe.count(),
+       .server_states = describe(server_after),
+       .client_fin_wait_2 = client_after.of(TcpState::fin_wait2),
+       .client_time_wait = client_after.of(TcpState::time_wait),
+       .client_states = describe(client_after),
+       .server_fds_before = number(before, "open_fds"),
+       .server_fds_after = number(status, "open_fds"),
+       .server_fd_growth = fd_growth,
+       .server_close_wait_after_idle_timeout = after_idle};
+  result.set_observed(o);
 
   const std::string counts = std::to_string(close_wait) + " of " + std::to_string(n) +
                              " server sockets in CLOSE_WAIT, server descriptors " +
@@ -178,18 +205,15 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
                       .verdict = Verdict::skipped, .evidence = "run the server with --bug to watch a CLOSE_WAIT that lasts"});
 }
 
-void print_summary(std::ostream& out, const Result& result) {
-  const auto& o = result.observed();
-  out << "netlab-closewait-client: " << o.at("connections") << " connections to a server running --"
-            << o.at("server_mode").as_string().c_str() << ", all closed by us\n"
-            << "  server side: " << o.at("server_states").as_string().c_str() << " (CLOSE-WAIT "
-            << o.at("server_close_wait") << ", still " << o.at("server_close_wait_after_observe") << " after "
-            << o.at("observe_ms") << " ms), descriptors " << o.at("server_fds_before") << " -> "
-            << o.at("server_fds_after") << "\n"
-            << "  our side:    " << o.at("client_states").as_string().c_str() << "\n";
-  if (o.contains("server_close_wait_after_idle_timeout"))
-    out << "  after the server's idle timeout: CLOSE-WAIT " << o.at("server_close_wait_after_idle_timeout")
-              << "\n";
+void print_summary(std::ostream& out, const Observed& o, const Result& result) {
+  out << "netlab-closewait-client: " << o.connections << " connections to a server running --" << o.server_mode
+      << ", all closed by us\n"
+      << "  server side: " << o.server_states << " (CLOSE-WAIT " << o.server_close_wait << ", still "
+      << o.server_close_wait_after_observe << " after " << o.observe_ms << " ms), descriptors "
+      << o.server_fds_before << " -> " << o.server_fds_after << "\n"
+      << "  our side:    " << o.client_states << "\n";
+  if (o.server_close_wait_after_idle_timeout)
+    out << "  after the server's idle timeout: CLOSE-WAIT " << *o.server_close_wait_after_idle_timeout << "\n";
   out << render_checks(result.checks());
 }
 
@@ -211,13 +235,14 @@ int main(int argc, char** argv) {
   app.add_option("--observe-ms", observe_ms, "how long the CLOSE_WAIT sockets are watched")
       ->capture_default_str()
       ->check(CLI::Range(0L, 60'000L));
+  Observed observed;  // kept here: the summary reads it after the body has returned
   return program.run(argc, argv, [&](ClientRun& run) {
     config.settle = std::chrono::milliseconds(settle_ms);
     config.observe = std::chrono::milliseconds(observe_ms);
     Result& result = run.result();
     result.set_params(boost::json::object{
         {"connections", config.connections}, {"settle_ms", settle_ms}, {"observe_ms", observe_ms}});
-    run.within(run_lab(run.options(), config, result));
-    run.summary([&](std::ostream& out) { print_summary(out, result); });
+    run.within(run_lab(run.options(), config, result, observed));
+    run.summary([&](std::ostream& out) { print_summary(out, observed, result); });
   });
 }

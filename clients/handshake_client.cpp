@@ -23,7 +23,7 @@
 #include "kernel/netstat.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
-#include "kernel/syn.hpp"
+#include "handshake/syn.hpp"
 #include "kernel/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>

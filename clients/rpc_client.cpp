@@ -12,6 +12,8 @@
 #include "io/net.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
+#include "format.hpp"
+#include "observed.hpp"
 #include "proto/rpc_protocol.hpp"
 #include "io/stats.hpp"
 #include "proto/codec.hpp"
@@ -20,9 +22,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/describe/class.hpp>
 
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -202,20 +206,39 @@ awaitable<void> run_one(const CommonOptions& options, Clock::time_point deadline
   spdlog::info("DOWN {}", who);
 }
 
-boost::json::object to_json(const Run& run) {
-  return {{"transport", run.transport}, {"window", run.window}, {"calls", run.results.size()},
-          {"connections", run.connections}, {"seconds", run.seconds}, {"calls_per_s", run.rate()},
-          {"latency_p50_us", percentile(run.latencies_us, 50)}, {"latency_p99_us", percentile(run.latencies_us, 99)},
-          {"bytes_out", run.bytes_out}, {"bytes_in", run.bytes_in},
-          {"bytes_out_per_call", run.per_call(run.bytes_out)}, {"bytes_in_per_call", run.per_call(run.bytes_in)},
-          {"answered_out_of_order", run.answered_out_of_order}};
+// One run as the result shows it.
+struct RunRow {
+  std::string transport;
+  std::size_t window = 0, calls = 0, connections = 0;
+  double seconds = 0, calls_per_s = 0, latency_p50_us = 0, latency_p99_us = 0;
+  std::size_t bytes_out = 0, bytes_in = 0;
+  double bytes_out_per_call = 0, bytes_in_per_call = 0;
+  std::size_t answered_out_of_order = 0;
+};
+BOOST_DESCRIBE_STRUCT(RunRow, (),
+                      (transport, window, calls, connections, seconds, calls_per_s, latency_p50_us, latency_p99_us,
+                       bytes_out, bytes_in, bytes_out_per_call, bytes_in_per_call, answered_out_of_order))
+
+RunRow row(const Run& run) {
+  return {.transport = run.transport, .window = run.window, .calls = run.results.size(),
+          .connections = run.connections, .seconds = run.seconds, .calls_per_s = run.rate(),
+          .latency_p50_us = percentile(run.latencies_us, 50), .latency_p99_us = percentile(run.latencies_us, 99),
+          .bytes_out = run.bytes_out, .bytes_in = run.bytes_in,
+          .bytes_out_per_call = run.per_call(run.bytes_out), .bytes_in_per_call = run.per_call(run.bytes_in),
+          .answered_out_of_order = run.answered_out_of_order};
 }
 
-std::string fixed(double v, int digits = 1) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << v;
-  return out.str();
-}
+// What the run observed (the result's "observed"); the ratios where both transports ran.
+struct Observed {
+  std::vector<RunRow> runs{};
+  std::size_t result_mismatches = 0;
+  std::optional<double> byte_ratio{}, rate_ratio{}, pipelined_rate_ratio{};
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Observed& o) {
+    v = present_members(o);
+  }
+};
+BOOST_DESCRIBE_STRUCT(Observed, (), (runs, result_mismatches, byte_ratio, rate_ratio, pipelined_rate_ratio))
 
 const Run* find(const std::vector<Run>& runs, std::string_view transport, bool pipelined) {
   for (const auto& r : runs)
@@ -223,13 +246,13 @@ const Run* find(const std::vector<Run>& runs, std::string_view transport, bool p
   return nullptr;
 }
 
-void add_checks(const std::vector<Run>& runs, Result& result) {
+void add_checks(const std::vector<Run>& runs, Observed& o, Result& result) {
   // The same calls must give the same outcomes, whichever way they travelled.
   std::size_t mismatches = 0, compared = 0;
   for (const auto& run : runs)
     for (std::size_t i = 0; i < run.results.size(); ++i, ++compared)
       mismatches += !rpc::same_outcome(run.results[i], runs.front().results[i]);
-  result.observed()["result_mismatches"] = mismatches;
+  o.result_mismatches = mismatches;
   result.add_check({.id = "same-results", .claim = "one service, two transports: the same calls give the same results",
                     .expected = "every run's results equal, call by call",
                     .observed = std::to_string(compared - mismatches) + " of " + std::to_string(compared) + " results equal over " +
@@ -243,7 +266,7 @@ void add_checks(const std::vector<Run>& runs, Result& result) {
   const double http_bytes = http_seq->per_call(http_seq->bytes_out + http_seq->bytes_in);
   const double bin_bytes = bin_seq->per_call(bin_seq->bytes_out + bin_seq->bytes_in);
   const double byte_ratio = bin_bytes > 0 ? http_bytes / bin_bytes : 0;
-  result.observed()["byte_ratio"] = byte_ratio;
+  o.byte_ratio = byte_ratio;
   result.add_check({.id = "rpc-fewer-bytes", .claim = "RPC carries less per call than HTTP+JSON",
                     .expected = "fewer bytes per call (both directions, headers included) over the binary RPC",
                     .observed = "HTTP+JSON " + fixed(http_bytes) + " B/call (" + fixed(http_seq->per_call(http_seq->bytes_out)) +
@@ -253,14 +276,14 @@ void add_checks(const std::vector<Run>& runs, Result& result) {
                     .evidence = "bytes written to and read from the socket by this client, counted per call"});
 
   const double rate_ratio = http_seq->rate() > 0 ? bin_seq->rate() / http_seq->rate() : 0;
-  result.observed()["rate_ratio"] = rate_ratio;
+  o.rate_ratio = rate_ratio;
   std::string observed = "one call at a time: binary " + fixed(bin_seq->rate(), 0) + " calls/s, HTTP+JSON " +
                          fixed(http_seq->rate(), 0) + " calls/s (x" + fixed(rate_ratio, 2) + ")";
   const Run* http_pipe = find(runs, "http+json", true);
   const Run* bin_pipe = find(runs, "binary", true);
   if (http_pipe && bin_pipe && http_pipe->rate() > 0) {
     const double pipelined_ratio = bin_pipe->rate() / http_pipe->rate();
-    result.observed()["pipelined_rate_ratio"] = pipelined_ratio;
+    o.pipelined_rate_ratio = pipelined_ratio;
     observed += "; pipelined: binary " + fixed(bin_pipe->rate(), 0) + ", HTTP+JSON " + fixed(http_pipe->rate(), 0) +
                 " (x" + fixed(pipelined_ratio, 2) + ")";
   }
@@ -339,10 +362,10 @@ int main(int argc, char** argv) {
         throw std::runtime_error(e.step() + ": no answer before --max-seconds ran out");
       throw;
     }
-    boost::json::array json_runs;
-    for (const auto& run : runs) json_runs.push_back(to_json(run));
-    result.observed()["runs"] = std::move(json_runs);
-    add_checks(runs, result);
+    Observed observed;
+    for (const auto& run : runs) observed.runs.push_back(row(run));
+    add_checks(runs, observed, result);
+    result.set_observed(observed);
     lab.summary([&](std::ostream& out) { print_summary(out, config, runs, result); });
     if (result.checks().front().verdict != Verdict::confirmed) lab.fail("the transports gave different results");
   });

@@ -86,11 +86,9 @@ struct Params {
 };
 BOOST_DESCRIBE_STRUCT(Params, (), (mode, scenario, proto, messages, size, rate, sndbuf, relay, link_loss, seed, host))
 
-std::uint64_t number(const json::value& v) { return v.to_number<std::uint64_t>(); }
-
 // ---- UDP: the stream, then "done" ----------------------------------------------
 
-awaitable<json::object> udp_stream(const CommonOptions& options, const Config& config) {
+awaitable<tr::UdpStream> udp_stream(const CommonOptions& options, const Config& config) {
   const asio::ip::udp::endpoint to(asio::ip::make_address(options.host), options.port);
   asio::ip::udp::socket socket(co_await asio::this_coro::executor, asio::ip::udp::v4());
   // A connected UDP socket: no packet is sent, but the kernel now reports an
@@ -112,20 +110,20 @@ awaitable<json::object> udp_stream(const CommonOptions& options, const Config& c
   int attempts = 0;
   auto server = co_await tr::ask(socket, tr::Kind::done, config.messages, tr::Kind::report, config.done_attempts,
                                  config.done_interval_ms, tr::server_program, attempts);
-  json::object result{{"sent", config.messages}, {"bytes_sent", bytes}, {"send_seconds", send_seconds},
-                      {"done_attempts", attempts}, {"server", server}};
+  tr::UdpStream result{.sent = config.messages, .bytes_sent = bytes, .send_seconds = send_seconds,
+                       .done_attempts = attempts, .server = tr::read_account(std::move(server))};
   if (config.relay) {
     int relay_attempts = 0;
-    result["relay"] = (co_await tr::ask(socket, tr::Kind::relay_query, 0, tr::Kind::relay_report, config.done_attempts,
-                                        config.done_interval_ms, "netlab-relay", relay_attempts))
-                          .at("session");
+    auto reply = co_await tr::ask(socket, tr::Kind::relay_query, 0, tr::Kind::relay_report, config.done_attempts,
+                                  config.done_interval_ms, "netlab-relay", relay_attempts);
+    result.relay = tr::read_relay(reply.at("session").as_object());
   }
   co_return result;
 }
 
 // ---- TCP: the stream, flow control seen from the sender --------------------------
 
-awaitable<json::object> tcp_stream(const CommonOptions& options, const Config& config) {
+awaitable<tr::TcpStream> tcp_stream(const CommonOptions& options, const Config& config) {
   tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
   const std::string who = describe_connection(socket);
   spdlog::info("UP   {}", who);
@@ -160,21 +158,21 @@ awaitable<json::object> tcp_stream(const CommonOptions& options, const Config& c
   co_await tr::read_until(socket, decoder, tr::Kind::report, bytes_in);
   spdlog::info("DOWN {}", who);
 
-  json::object result{{"sent", config.messages},        {"bytes_sent", bytes},
-                      {"bytes_received", bytes_in},     {"send_seconds", send_seconds},
-                      {"would_block", tally.would_block}, {"blocked_seconds", tally.blocked_seconds},
-                      {"server", json::parse(report->payload).as_object()}};
+  tr::TcpStream result{.sent = config.messages, .bytes_sent = bytes, .bytes_received = bytes_in,
+                       .send_seconds = send_seconds, .would_block = tally.would_block,
+                       .blocked_seconds = tally.blocked_seconds,
+                       .server = tr::read_account(json::parse(report->payload).as_object())};
   if (tally.min_peer_window != UINT32_MAX) {
-    result["min_peer_window"] = tally.min_peer_window;
-    result["zero_window_samples"] = tally.zero_window_samples;
+    result.min_peer_window = tally.min_peer_window;
+    result.zero_window_samples = tally.zero_window_samples;
   }
   if (flow) {
-    result["total_retrans"] = flow->total_retrans;
-    result["segs_out"] = flow->segs_out;
-    result["segs_in"] = flow->segs_in;
-    result["rwnd_limited_ms"] = static_cast<double>(flow->rwnd_limited_us) / 1000.0;
-    result["sndbuf_limited_ms"] = static_cast<double>(flow->sndbuf_limited_us) / 1000.0;
-    result["timestamps"] = flow->timestamps;
+    result.total_retrans = flow->total_retrans;
+    result.segs_out = flow->segs_out;
+    result.segs_in = flow->segs_in;
+    result.rwnd_limited_ms = static_cast<double>(flow->rwnd_limited_us) / 1000.0;
+    result.sndbuf_limited_ms = static_cast<double>(flow->sndbuf_limited_us) / 1000.0;
+    result.timestamps = flow->timestamps;
   }
   co_return result;
 }
@@ -257,45 +255,44 @@ awaitable<tr::Semantics> semantics(const CommonOptions& options, const Config& c
     const auto report = co_await tr::ask(socket, tr::Kind::done, 1, tr::Kind::report, config.done_attempts,
                                          config.done_interval_ms, tr::server_program, attempts);
     out.udp_one_message_packets = 1;
-    out.udp_one_message_arrived = number(report.at("unique")) == 1;
+    out.udp_one_message_arrived = tr::read_account(report).unique == 1;
   }
   co_return out;
 }
 
 // ---- the run -------------------------------------------------------------------------
 
-awaitable<void> run_lab(const CommonOptions& options, const Config& config, Result& result,
-                        std::optional<tr::Semantics>& probe) {
-  auto& observed = result.observed();
+// Each part goes into the result as soon as it is measured.
+awaitable<void> run_lab(const CommonOptions& options, const Config& config, Result& result, tr::Observed& observed) {
   if (config.mode == Mode::congestion) {
     co_await tr::run_congestion(options, config.congestion, result);
     co_return;
   }
   if (config.mode == Mode::semantics) {
-    probe = co_await semantics(options, config);
-    observed["semantics"] = tr::to_json(*probe);
-    tr::semantics_checks(result, *probe);
+    observed.semantics = co_await semantics(options, config);
+    result.set_observed(observed);
+    tr::semantics_checks(result, *observed.semantics);
     co_return;
   }
   if (config.proto != Proto::udp) {
-    observed["tcp"] = co_await tcp_stream(options, config);
-    tr::tcp_checks(result, observed["tcp"].as_object());
+    observed.tcp = co_await tcp_stream(options, config);
+    result.set_observed(observed);
+    tr::tcp_checks(result, *observed.tcp);
   }
   if (config.proto != Proto::tcp) {
-    observed["udp"] = co_await udp_stream(options, config);
-    tr::udp_checks(result, observed["udp"].as_object(), config.relay, config.link_loss);
+    observed.udp = co_await udp_stream(options, config);
+    result.set_observed(observed);
+    tr::udp_checks(result, *observed.udp, config.relay, config.link_loss);
   }
-  if (config.proto == Proto::both)
-    tr::comparison_checks(result, observed["tcp"].as_object(), observed["udp"].as_object());
+  if (config.proto == Proto::both) {
+    observed.overhead = tr::comparison_checks(result, *observed.tcp, *observed.udp);
+    result.set_observed(observed);
+  }
 }
 
-void print_summary(std::ostream& out, const Result& result) {
-  const auto& o = result.observed();
-  for (const char* proto : {"tcp", "udp"}) {
-    if (!o.contains(proto) || !o.at(proto).as_object().contains("server")) continue;
-    const auto& p = o.at(proto).as_object();
-    out << "  " << proto << ": " << tr::account_text(p.at("server").as_object()) << "\n";
-  }
+void print_summary(std::ostream& out, const tr::Observed& observed, const Result& result) {
+  if (observed.tcp) out << "  tcp: " << tr::account_text(observed.tcp->server) << "\n";
+  if (observed.udp) out << "  udp: " << tr::account_text(observed.udp->server) << "\n";
   out << render_checks(result.checks());
 }
 
@@ -359,7 +356,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--done-interval-ms", config.done_interval_ms, "wait for a report this long per attempt")
       ->capture_default_str()->check(CLI::Range(1, 10'000));
-  std::optional<tr::Semantics> probe;  // --mode semantics: what the probe saw (the summary reads it)
+  tr::Observed observed;  // --mode stream and semantics: what the run measured (the summary reads it)
   return program.run(argc, argv, [&](ClientRun& run) {
     const auto& options = run.options();
     config.rate = rate == "max" ? 0 : std::stod(rate);
@@ -375,7 +372,7 @@ int main(int argc, char** argv) {
                              .messages = config.messages, .size = config.size, .rate = rate,
                              .sndbuf = config.sndbuf, .relay = config.relay, .link_loss = config.link_loss,
                              .seed = config.seed, .host = options.host});
-    run.within(run_lab(options, config, result, probe));
+    run.within(run_lab(options, config, result, observed));
     run.summary([&, mode, proto](std::ostream& out) {
       out << "netlab-transport-client --mode " << mode;
       if (config.mode == Mode::stream)
@@ -385,10 +382,10 @@ int main(int argc, char** argv) {
         out << ": flows of " << config.congestion.seconds << " s through a "
             << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";
       else
-        out << ": port " << probe->dead_port << " (nothing there) and port "
+        out << ": port " << observed.semantics->dead_port << " (nothing there) and port "
             << options.port << " (the server)";
       out << "\n";
-      print_summary(out, result);
+      print_summary(out, observed, result);
     });
   });
 }

@@ -6,7 +6,7 @@
 #include "kernel/census.hpp"
 #include "program/client.hpp"
 #include "kernel/lifecycle.hpp"
-#include "kernel/syn.hpp"
+#include "syn.hpp"
 #include "kernel/tcp_info.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -67,6 +67,21 @@ void refused_check(const Attempt& a, const tcp::endpoint& server) {
     throw std::runtime_error("connect " + to_string(server) + ": connection refused — is netlab-handshake-server running?");
 }
 
+// One connect() from a fresh port, bounded by --timeout-ms (a refusal ends the run), logged under `story`.
+struct FirstConnect {
+  tcp::socket socket;
+  std::uint16_t port;
+  Attempt attempt;
+};
+awaitable<FirstConnect> connect_once(const tcp::endpoint& server, const FailureConfig& config, std::string_view story) {
+  auto socket = bound_socket(co_await asio::this_coro::executor, 0);
+  const std::uint16_t port = socket.local_endpoint().port();
+  Attempt a = co_await connect_within(socket, server, config.timeout_ms);
+  refused_check(a, server);
+  spdlog::info("{}: port {}: {} after {:.1f} ms", story, port, a.outcome, a.ended_ms - a.started_ms);
+  co_return FirstConnect{std::move(socket), port, std::move(a)};
+}
+
 // What TCP_INFO and TCP_REPAIR say about a connected socket.
 void describe_connected(tcp::socket& socket, json::object& o) {
   if (const auto info = read_tcp_info(socket.native_handle())) {
@@ -114,13 +129,9 @@ awaitable<void> old_syn(const tcp::endpoint& server, const FailureConfig& config
 // The SYN-ACK is lost: connect() returns only when a SYN-ACK gets through,
 // after a retransmission (ours of the SYN, or the server's of the SYN-ACK).
 awaitable<void> lost_synack(const tcp::endpoint& server, const FailureConfig& config, json::object& o) {
-  auto socket = bound_socket(co_await asio::this_coro::executor, 0);
-  const std::uint16_t port = socket.local_endpoint().port();
-  const Attempt a = co_await connect_within(socket, server, config.timeout_ms);
-  refused_check(a, server);
+  auto [socket, port, a] = co_await connect_once(server, config, "lost-synack");
   json::object attempt = attempt_json(a);
   if (a.finished && !a.error) describe_connected(socket, attempt);
-  spdlog::info("lost-synack: port {}: {} after {:.1f} ms", port, a.outcome, a.ended_ms - a.started_ms);
   o = {{"local_port", port}, {"connect", std::move(attempt)}};
   if (a.finished && !a.error) co_await close_after(socket, config.hold_ms);
 }
@@ -128,12 +139,8 @@ awaitable<void> lost_synack(const tcp::endpoint& server, const FailureConfig& co
 // The third segment is lost: connect() has returned — for this end the
 // connection is ESTABLISHED — while the server still waits in SYN-RECV.
 awaitable<void> lost_ack(const tcp::endpoint& server, const FailureConfig& config, json::object& o) {
-  auto socket = bound_socket(co_await asio::this_coro::executor, 0);
-  const std::uint16_t port = socket.local_endpoint().port();
-  const Attempt a = co_await connect_within(socket, server, config.timeout_ms);
-  refused_check(a, server);
+  auto [socket, port, a] = co_await connect_once(server, config, "lost-ack");
   o = {{"local_port", port}, {"connect", attempt_json(a)}};
-  spdlog::info("lost-ack: port {}: {} after {:.1f} ms", port, a.outcome, a.ended_ms - a.started_ms);
   if (!a.finished || a.error) co_return;
   o["client_state_after_connect"] = connection_state(port, server.port());
   co_await pause_for(std::chrono::milliseconds(config.data_after_ms));

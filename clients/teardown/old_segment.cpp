@@ -55,8 +55,8 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
   // bind() shares a port only when both sockets have it.
   tcp::socket first(co_await asio::this_coro::executor);
   if (auto ec = co_await connect_from(first, 0, server); ec)
-    throw std::runtime_error("connect " + options.host + ":" + std::to_string(options.port) + ": " + ec.message() +
-                             " — is netlab-teardown-server --mode old-segment running?");
+    throw failure("connect " + options.host + ":" + std::to_string(options.port), ec,
+                  " — is netlab-teardown-server --mode old-segment running?");
   const std::uint16_t port = first.local_endpoint().port();
   co_await send_all(first, "old-segment\n" + old_bytes, "connection 1: send");
   const bool bare = config.mode == "old-segment-bare";
@@ -82,9 +82,9 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
     co_await pause_for(std::chrono::milliseconds(reuse_ms + 200) -
                        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - closed));
     if (auto ec = co_await connect_from(second, port, server); ec)
-      throw std::runtime_error("connection 2 from port " + std::to_string(port) + ": " + refused.message() + " at once, " +
-                               ec.message() + " after " + std::to_string(reuse_ms + 200) + " ms (tcp_tw_reuse " +
-                               sysctl("tcp_tw_reuse") + ")");
+      throw failure("connection 2 from port " + std::to_string(port) + ": " + error_text(refused) + " at once, then after " +
+                        std::to_string(reuse_ms + 200) + " ms",
+                    ec, " (tcp_tw_reuse " + sysctl("tcp_tw_reuse") + ")");
   }
   co_await send_all(second, "old-segment\n", "connection 2: send");
   // The wire replays connection 1's segment 2.5 s after it first passed.

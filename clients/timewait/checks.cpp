@@ -53,14 +53,6 @@ std::size_t address_exhaustion(const Observed& o) {
   return found == o.connect_errors.end() ? 0 : found->second;
 }
 
-std::string fixed(double value, int decimals) {
-  std::ostringstream text;
-  text.setf(std::ios::fixed);
-  text.precision(decimals);
-  text << value;
-  return text.str();
-}
-
 void add_checks(const Config& config, const Run& run, const Observed& o, const std::optional<Baseline>& baseline,
                 Result& result) {
   const auto& tally = run.tally;

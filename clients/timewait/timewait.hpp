@@ -2,8 +2,9 @@
 // What the TIME_WAIT lab's client is made of (docs/labs/timewait.md): the
 // requests (requests.cpp), the census of our TIME_WAIT sockets (census.cpp) and
 // the note's claims against the numbers (checks.cpp).
+#include "format.hpp"
 #include "io/net.hpp"
-#include "io/pool.hpp"
+#include "pool.hpp"
 #include "kernel/census.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
@@ -123,7 +124,6 @@ std::string describe(const std::map<std::string, std::size_t>& counts);
 std::size_t total(const std::map<std::string, std::size_t>& counts);
 // connect()s that failed for want of a free local port.
 std::size_t address_exhaustion(const Observed& o);
-std::string fixed(double value, int decimals = 1);
 // The --compare-with result of a --mode short run.
 Baseline read_baseline(const std::string& path);
 // The note's claims, against what the run measured.

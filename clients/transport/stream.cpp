@@ -33,12 +33,11 @@ awaitable<void> pace(double rate, Clock::time_point start, std::size_t i) {
   co_await timer.async_wait(use_tuple);
 }
 
-std::runtime_error udp_failure(const asio::ip::udp::endpoint& to, const boost::system::error_code& ec) {
-  std::string hint = ec == asio::error::connection_refused
-                         ? " (ICMP port unreachable) — is " + std::string(server_program) + " running?"
-                         : "";
-  return std::runtime_error("udp " + to.address().to_string() + ":" + std::to_string(to.port()) + ": " +
-                            ec.message() + hint);
+StepError udp_failure(const asio::ip::udp::endpoint& to, const boost::system::error_code& ec) {
+  const std::string hint = ec == asio::error::connection_refused
+                               ? " (ICMP port unreachable) — is " + std::string(server_program) + " running?"
+                               : "";
+  return failure("udp " + to.address().to_string() + ":" + std::to_string(to.port()), ec, hint);
 }
 
 awaitable<boost::json::object> ask(asio::ip::udp::socket& socket, Kind kind, std::uint64_t sequence, Kind want, int attempts,

@@ -4,6 +4,7 @@
 // writes that count how often the kernel said "wait", the UDP "done"
 // exchange, and reading the server's report.
 #include "io/net.hpp"
+#include "program/client.hpp"
 #include "proto/transport_message.hpp"
 
 #include <boost/asio/ip/udp.hpp>
@@ -27,7 +28,9 @@ double seconds_since(Clock::time_point t);
 // average, and what leaves back to back is at most a millisecond's worth.
 asio::awaitable<void> pace(double rate, Clock::time_point start, std::size_t i);
 
-std::runtime_error udp_failure(const asio::ip::udp::endpoint& to, const boost::system::error_code& ec);
+// "udp 127.0.0.1:7001: connection refused (ICMP port unreachable) — is netlab-transport-server running?",
+// keeping the error code.
+StepError udp_failure(const asio::ip::udp::endpoint& to, const boost::system::error_code& ec);
 
 // Sends `kind` (done or relay_query) until a reply of kind `want` comes back:
 // UDP promises nothing, so the request is repeated, at most `attempts` times,

@@ -7,8 +7,8 @@
 
 namespace netlab {
 
-StepError::StepError(std::string step, const boost::system::error_code& ec)
-    : std::runtime_error(step + ": " + error_text(ec)), step_(std::move(step)), code_(ec) {}
+StepError::StepError(std::string step, const boost::system::error_code& ec, std::string_view hint)
+    : std::runtime_error(step + ": " + error_text(ec) + std::string(hint)), step_(std::move(step)), code_(ec) {}
 
 void ClientRun::within(asio::awaitable<void> operation, const std::function<std::string()>& progress) {
   if (run_client(io_, std::move(operation), options_.max_seconds)) return;

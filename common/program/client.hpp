@@ -40,10 +40,11 @@ namespace netlab {
 
 // The failure of one step of a conversation, keeping its error code, so that
 // code that handles it compares `code()` and `step()`, never the message text.
-// what() is the one line a person reads: "write: connection reset by peer".
+// what() is the one line a person reads: "write: connection reset by peer",
+// followed by `hint` when given (" — is netlab-x-server running?").
 class StepError : public std::runtime_error {
  public:
-  StepError(std::string step, const boost::system::error_code& ec);
+  StepError(std::string step, const boost::system::error_code& ec, std::string_view hint = {});
   const std::string& step() const { return step_; }
   const boost::system::error_code& code() const { return code_; }
 
@@ -52,7 +53,9 @@ class StepError : public std::runtime_error {
   boost::system::error_code code_;
 };
 
-inline StepError failure(std::string step, const boost::system::error_code& ec) { return {std::move(step), ec}; }
+inline StepError failure(std::string step, const boost::system::error_code& ec, std::string_view hint = {}) {
+  return {std::move(step), ec, hint};
+}
 
 // What a program's body sees while it runs.
 class ClientRun {

@@ -1,5 +1,5 @@
 // 粘包 and 拆包 as numbers: reads compared to writes on one byte stream.
-#include "proto/boundaries.hpp"
+#include "boundaries.hpp"
 
 #include <catch2/catch.hpp>
 

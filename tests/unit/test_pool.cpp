@@ -3,7 +3,7 @@
 // pool's own statistics must agree with it.
 #include <catch2/catch.hpp>
 
-#include "io/pool.hpp"
+#include "pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

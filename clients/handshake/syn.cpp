@@ -1,4 +1,4 @@
-#include "kernel/syn.hpp"
+#include "syn.hpp"
 
 #include <arpa/inet.h>
 #include <linux/tcp.h>

@@ -1,4 +1,4 @@
-#include "proto/boundaries.hpp"
+#include "boundaries.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "io/pool.hpp"
+#include "pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>

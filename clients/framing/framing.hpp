@@ -1,0 +1,115 @@
+#pragma once
+// What the 粘包 lab's client is made of (docs/labs/framing.md): the raw stream
+// set against the server's reads (raw.cpp), framed messages echoed or tallied
+// by the server (framed.cpp), and the note's claims against the numbers
+// (checks.cpp).
+#include "io/net.hpp"
+#include "observed.hpp"
+#include "program/result.hpp"
+#include "proto/codec.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/describe/class.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace netlab::framing {
+
+struct Config {
+  CodecKind codec = CodecKind::length;
+  std::size_t messages = 1000;
+  std::size_t min_size = 1;
+  std::size_t max_size = 512;
+  bool nodelay = false;
+  bool one_way = false;
+  std::uint64_t seed = 1;
+};
+
+// What the run has done so far: reported if the deadline cuts it short.
+struct Progress {
+  std::size_t sent = 0;
+  std::size_t received = 0;
+};
+
+// --codec raw: our writes against the server's reads of the same bytes.
+struct RawObserved {
+  std::size_t writes = 0, reads = 0, bytes_sent = 0, bytes_read_by_server = 0;
+  bool stream_intact = false;
+  std::size_t merged_reads = 0, split_writes = 0, exact_reads = 0, max_writes_in_one_read = 0;
+  boost::json::value server_read_size{};  // as the server's read log gives it
+  std::optional<std::uint32_t> segments_sent{};  // TCP_INFO of the sender, when readable
+  std::optional<std::string> tcp_info{};
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const RawObserved& o) {
+    v = present_members(o);
+  }
+};
+BOOST_DESCRIBE_STRUCT(RawObserved, (),
+                      (writes, reads, bytes_sent, bytes_read_by_server, stream_intact, merged_reads, split_writes,
+                       exact_reads, max_writes_in_one_read, server_read_size, segments_sent, tcp_info))
+
+// --codec delimiter|length: every echo checked against what was sent.
+struct EchoObserved {
+  std::size_t messages_sent = 0, messages_received = 0, intact = 0, mismatches = 0, missing = 0;
+  std::size_t bytes_sent = 0, bytes_received = 0, reads = 0;
+  double seconds = 0, messages_per_s = 0;
+  std::optional<std::string> tcp_info{};
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const EchoObserved& o) {
+    v = present_members(o);
+  }
+};
+BOOST_DESCRIBE_STRUCT(EchoObserved, (),
+                      (messages_sent, messages_received, intact, mismatches, missing, bytes_sent, bytes_received,
+                       reads, seconds, messages_per_s, tcp_info))
+
+// --one-way: the server's tally of the frames against ours.
+struct OneWayObserved {
+  bool one_way = true;
+  std::size_t messages_sent = 0, frames_counted_by_server = 0, payload_bytes = 0;
+  std::uint64_t payload_bytes_counted_by_server = 0;
+  std::uint32_t frames_crc32c = 0;
+  std::uint64_t server_frames_crc32c = 0;
+  std::size_t bytes_sent = 0;
+  double seconds = 0, messages_per_s = 0, payload_bytes_per_s = 0;
+  std::optional<std::string> tcp_info{};
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const OneWayObserved& o) {
+    v = present_members(o);
+  }
+};
+BOOST_DESCRIBE_STRUCT(OneWayObserved, (),
+                      (one_way, messages_sent, frames_counted_by_server, payload_bytes,
+                       payload_bytes_counted_by_server, frames_crc32c, server_frames_crc32c, bytes_sent, seconds,
+                       messages_per_s, payload_bytes_per_s, tcp_info))
+
+// What the run observed: the one its codec measured (the summary reads it).
+struct Observed {
+  std::optional<RawObserved> raw{};
+  std::optional<EchoObserved> echo{};
+  std::optional<OneWayObserved> one_way{};
+};
+
+// ---- raw.cpp
+boost::asio::awaitable<void> run_raw(tcp::socket& socket, const Config& config, Progress& progress,
+                                     RawObserved& observed);
+// The server's one reply (its read log, or its one-way tally) up to its FIN.
+boost::asio::awaitable<std::string> read_to_end(tcp::socket& socket, std::string_view what, std::size_t limit,
+                                                std::string_view over_limit);
+// The reply as one length-framed JSON object.
+boost::json::object parse_report(const std::string& reply, std::string_view wrong_mode);
+
+// ---- framed.cpp
+// --codec delimiter|length: echoed (EchoObserved) or, with --one-way, tallied by the server.
+boost::asio::awaitable<void> run_framed(tcp::socket& socket, const Config& config, Progress& progress,
+                                        Observed& observed);
+
+// ---- checks.cpp
+void raw_checks(const RawObserved& o, Result& result);
+void echo_checks(const Config& config, const EchoObserved& o, Result& result);
+void one_way_checks(const Config& config, const OneWayObserved& o, Result& result);
+
+}  // namespace netlab::framing

@@ -1,0 +1,96 @@
+#pragma once
+// What the http lab's client is made of (docs/labs/http.md): one request and
+// its response over Beast (session.cpp), the tour of status codes and headers
+// (tour.cpp), and keep-alive against Connection: close (http_client.cpp).
+#include "io/net.hpp"
+#include "observed.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
+#include "proto/http_basics.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/describe/class.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace netlab::http_lab {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using http_basics::Credentials;
+
+struct Config {
+  bool tour = false;
+  bool keepalive = false;
+  bool close = false;
+  std::size_t requests = 200;
+  Credentials reader{"alice", "wonderland"};
+  Credentials admin{"admin", "secret"};
+};
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+inline constexpr auto io_timeout = std::chrono::seconds(10);
+
+// One request of the tour as the result shows it (the malformed one has no credentials or headers).
+struct TourRow {
+  std::string request;
+  std::optional<std::string> credentials{};
+  unsigned status = 0, expected = 0;
+  std::optional<boost::json::object> headers{};
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const TourRow& r) {
+    v = present_members(r);
+  }
+};
+BOOST_DESCRIBE_STRUCT(TourRow, (), (request, credentials, status, expected, headers))
+
+// One phase (keep-alive or close) as the result shows it.
+struct PhaseRow {
+  std::size_t requests = 0, connections = 0, server_connection_ids = 0;
+  double seconds = 0, requests_per_s = 0;
+  std::size_t time_wait_server_side = 0, time_wait_client_side = 0;
+};
+BOOST_DESCRIBE_STRUCT(PhaseRow, (),
+                      (requests, connections, server_connection_ids, seconds, requests_per_s, time_wait_server_side,
+                       time_wait_client_side))
+
+// What the run observed (the result's "observed"): the parts this run measured.
+struct Observed {
+  std::optional<std::vector<TourRow>> tour{};
+  std::optional<std::size_t> tour_connections{};
+  std::optional<PhaseRow> keepalive{}, close{};
+  std::optional<double> keepalive_rate_ratio{};
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Observed& o) {
+    v = present_members(o);
+  }
+};
+BOOST_DESCRIBE_STRUCT(Observed, (), (tour, tour_connections, keepalive, close, keepalive_rate_ratio))
+
+// ---- session.cpp
+boost::asio::awaitable<beast::tcp_stream> open_connection(const CommonOptions& options);
+Request make_request(http::verb method, std::string target, const CommonOptions& options,
+                     const std::optional<Credentials>& credentials, bool keep_alive);
+// Writes `req` and reads the response, each bounded by io_timeout.
+boost::asio::awaitable<Response> exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, Request& req);
+// After Connection: close the server's FIN follows the response; wait for it,
+// so the server is the side that closed first.
+boost::asio::awaitable<void> drain_until_eof(beast::tcp_stream& stream);
+std::string status_line(const Response& res);
+
+// ---- tour.cpp
+// Every route on one keep-alive connection, then a malformed request; `printed`
+// gets the human walk-through, `observed` the tour, `result` its checks.
+boost::asio::awaitable<void> run_tour(const CommonOptions& options, const Config& config, std::string& printed,
+                                      Observed& observed, Result& result);
+
+}  // namespace netlab::http_lab
