@@ -140,9 +140,8 @@ awaitable<std::string> serve(tcp::socket& socket, const Config& config, Counters
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry,
                         asio::steady_timer& stopping) {
-  ConnectionRegistry::Entry entry(registry, socket);
-  const std::string who = describe_connection(socket);
-  spdlog::info("UP   {}", who);
+  // No IdleTimeout: --idle-timeout-ms races the reads itself (the lesson's defensive fix).
+  ServedConnection served(socket, registry);
   std::string ending;
   try {
     ending = co_await serve(socket, config, counters, stopping);
@@ -150,7 +149,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
     if (!is_normal_ending(e.code())) throw;
     ending = e.code().message();
   }
-  spdlog::info("DOWN {} ({})", who, ending);
+  served.down(ending);
 }
 
 }  // namespace

@@ -83,20 +83,17 @@ awaitable<void> sample_census(std::uint16_t port, long every_ms, Counters& count
 }
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
-  ConnectionRegistry::Entry entry(registry, socket);
-  const std::string who = describe_connection(socket);
-  spdlog::info("UP   {}", who);
-  IdleTimeout idle(socket, config.idle_timeout, who);
+  ServedConnection served(socket, registry, config.idle_timeout);
   char buffer[4096];
   for (;;) {
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
     if (ec) {
-      if (!is_normal_ending(ec)) spdlog::warn("read {}: {}", who, ec.message());
+      if (!is_normal_ending(ec)) spdlog::warn("read {}: {}", served.who(), ec.message());
       break;
     }
     counters.bytes_received += n;
   }
-  spdlog::info("DOWN {}", who);
+  served.down("");
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,

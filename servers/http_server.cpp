@@ -84,14 +84,14 @@ awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, R
 
 awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, const Config& config,
                         Counters& counters, ConnectionRegistry& registry) {
-  ConnectionRegistry::Entry entry(registry, stream.socket());
-  const std::string who = describe_connection(stream.socket());
+  ServedConnection served(stream.socket(), registry, 0, spdlog::level::info,
+                          "connection " + std::to_string(connection_id));
+  const std::string& who = served.who();
   // Answers are small and often several per round trip (pipelining): without
   // TCP_NODELAY, Nagle's algorithm holds the second one back until the first is
   // ACKed, and the peer's delayed ACK can make that 40 ms. nginx does the same.
   boost::system::error_code nodelay_ec;
   stream.socket().set_option(tcp::no_delay(true), nodelay_ec);
-  spdlog::info("UP   {} (connection {})", who, connection_id);
   beast::flat_buffer buffer;
   std::string ending;
   for (std::size_t number = 1;; ++number) {
@@ -150,7 +150,7 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  spdlog::info("DOWN {} ({})", who, ending);
+  served.down(ending);
 }
 
 }  // namespace

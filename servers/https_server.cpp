@@ -159,11 +159,8 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
 awaitable<void> session(tcp::socket socket, ssl::context& context, const Config& config, Counters& counters,
                         ConnectionRegistry& registry) {
   ssl_stream stream(std::move(socket), context);
-  ConnectionRegistry::Entry entry(registry, stream.next_layer());
-  const std::string who = describe_connection(stream.next_layer());
-  spdlog::info("UP   {}", who);
-  const std::string ending = co_await serve(stream, who, config, counters);
-  spdlog::info("DOWN {} ({})", who, ending);
+  ServedConnection served(stream.next_layer(), registry);
+  served.down(co_await serve(stream, served.who(), config, counters));
 }
 
 void print_summary(std::ostream& out, const Config& config, const ServerRun& run, const Counters& c) {
