@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0L, 3'600'000L));
   program.add_max_connections();
-  program.check_usage([&] {
+  program.after_parse([&] {
     // --bug is exempt from the default limit: its lesson is that every leaked
     // CLOSE_WAIT socket keeps a descriptor until the process runs out of them
     // (accept() fails with EMFILE). A limit given on the command line still holds.

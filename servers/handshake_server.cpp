@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0L, 1000L));
   program.add_max_connections();
-  program.check_usage([&] { program.backlog(config.backlog); });
+  program.after_parse([&] { program.backlog(config.backlog); });
   Counters counters;
   std::optional<asio::steady_timer> census_timer;
   bool stopping = false;

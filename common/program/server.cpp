@@ -1,7 +1,5 @@
 #include "program/server.hpp"
 
-#include "program/logging.hpp"
-#include "program/start.hpp"
 #include "program/readiness.hpp"
 
 #include <spdlog/spdlog.h>
@@ -38,9 +36,7 @@ void ServerRun::accept_loop_ended(std::exception_ptr error) {
 }
 
 ServerProgram::ServerProgram(std::string lab, const std::string& description, std::uint16_t default_port)
-    : lab_(std::move(lab)), name_("netlab-" + lab_ + "-server"), app_(description, name_) {
-  add_common_options(app_, options_, default_port, Role::server);
-}
+    : Program(std::move(lab), Role::server, description, default_port) {}
 
 void ServerProgram::add_max_connections(Refusal refusal) {
   refusal_ = refusal;
@@ -50,9 +46,8 @@ void ServerProgram::add_max_connections(Refusal refusal) {
 void ServerProgram::add_idle_timeout(double& seconds) { add_idle_timeout_option(app_, seconds); }
 
 int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun&)>& body) {
-  if (auto code = parse_and_check(app_, argc, argv, check_usage_)) return *code;
-  init_logging(lab_ + "-server", options_.log_level);
-  try {
+  if (auto code = start(argc, argv)) return *code;
+  return exit_code_of([&] {
     ServerRun run(options_, name_, backlog_, refusal_, open_sockets_);
     StopSignals signals(run.io_, options_.max_seconds, [&run](std::string_view reason) { run.stop(reason); });
     run.stop_ = [&run, &signals](std::string_view reason) {
@@ -85,14 +80,8 @@ int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun
       std::cerr << name_ << ": " << run.accept_failure_ << "\n";
       return 1;
     }
-  } catch (const UsageError& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
 
 }  // namespace netlab

@@ -33,6 +33,7 @@
 #include "io/serve.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
+#include "program/start.hpp"
 
 #include <functional>
 #include <iosfwd>
@@ -96,24 +97,17 @@ class ServerRun {
   double seconds_ = 0;
 };
 
-class ServerProgram {
+// app(), options(), name(), check_usage() and after_parse(): see program/start.hpp.
+class ServerProgram : public Program {
  public:
   // `lab` names the program netlab-<lab>-server and the result's "lab".
   ServerProgram(std::string lab, const std::string& description, std::uint16_t default_port);
-
-  CLI::App& app() { return app_; }
-  CommonOptions& options() { return options_; }
-  const std::string& name() const { return name_; }
-
-  // Checks the options together, after parsing and before anything is opened
-  // or connected: throw UsageError (exit 2) for options that contradict each other.
-  void check_usage(std::function<void()> check) { check_usage_ = std::move(check); }
 
   // --max-connections, and what a connection over it receives.
   void add_max_connections(Refusal refusal = Refusal::text_line);
   // --idle-timeout S into `seconds`.
   void add_idle_timeout(double& seconds);
-  // The listen() backlog (default: the system's maximum).
+  // The listen() backlog (default: the system's maximum); from an option, set it in after_parse.
   void backlog(int connections) { backlog_ = connections; }
   // For a server whose sockets are not one TCP listener on --host/--port (UDP
   // beside TCP, UDP alone): `open` runs instead of opening the listener, may
@@ -128,11 +122,6 @@ class ServerProgram {
   int run(int argc, char** argv, const std::function<void(ServerRun&)>& body);
 
  private:
-  std::string lab_;
-  std::string name_;
-  CLI::App app_;
-  CommonOptions options_;
-  std::function<void()> check_usage_;
   Refusal refusal_ = Refusal::text_line;
   int backlog_ = asio::socket_base::max_listen_connections;
   std::function<tcp::endpoint(ServerRun&)> open_sockets_;
