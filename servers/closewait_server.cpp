@@ -46,6 +46,16 @@ struct Counters {
   std::size_t fds_at_start = 0;
 };
 
+// The result's "observed", besides the skeleton's.
+struct Observed {
+  std::size_t connections = 0;
+  std::size_t close_wait_held_at_stop = 0;
+  std::size_t closed_on_eof = 0;
+  std::size_t closed_idle = 0;
+  std::size_t bad_requests = 0;
+};
+BOOST_DESCRIBE_STRUCT(Observed, (), (connections, close_wait_held_at_stop, closed_on_eof, closed_idle, bad_requests))
+
 // Waits for `duration`, or for ever when it is zero; a server stop cancels it.
 awaitable<void> idle_timer(std::chrono::milliseconds duration) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -196,11 +206,11 @@ int main(int argc, char** argv) {
                                      : "no connection limit"));
     run.report([&, mode](Result& result, std::ostream& out) {
       result.set_params(boost::json::object{{"mode", mode}, {"idle_timeout_ms", idle_ms}});
-      result.set_observed(boost::json::object{{"connections", counters.connections},
-                                              {"close_wait_held_at_stop", held_at_stop},
-                                              {"closed_on_eof", counters.closed_on_eof},
-                                              {"closed_idle", counters.closed_idle},
-                                              {"bad_requests", counters.bad_requests}});
+      result.set_observed(Observed{.connections = counters.connections,
+                                   .close_wait_held_at_stop = held_at_stop,
+                                   .closed_on_eof = counters.closed_on_eof,
+                                   .closed_idle = counters.closed_idle,
+                                   .bad_requests = counters.bad_requests});
       out << "netlab-closewait-server (--" << mode << ") on " << to_string(run.bound()) << " stopped by "
           << run.stop_reason() << "\n  connections " << counters.connections << ", closed on EOF "
           << counters.closed_on_eof << ", closed idle " << counters.closed_idle

@@ -55,6 +55,16 @@ struct Counters {
   std::size_t parse_errors = 0;
 };
 
+// The result's "observed", besides the skeleton's: responses by status code ("404": 2).
+struct Observed {
+  std::size_t connections = 0;
+  std::size_t requests = 0;
+  std::map<std::string, std::size_t> responses;
+  std::size_t idle_timeouts = 0;
+  std::size_t parse_errors = 0;
+};
+BOOST_DESCRIBE_STRUCT(Observed, (), (connections, requests, responses, idle_timeouts, parse_errors))
+
 using http_routes::Request;
 using http_routes::Response;
 
@@ -194,17 +204,17 @@ int main(int argc, char** argv) {
                                             {"max_body_bytes", config.max_body_bytes},
                                             {"chunked", config.chunked},
                                             {"users", config.users.size()}});
-      boost::json::object by_status;
+      Observed observed{.connections = counters.connections,
+                        .requests = counters.requests,
+                        .responses = {},
+                        .idle_timeouts = counters.idle_timeouts,
+                        .parse_errors = counters.parse_errors};
       std::string status_line;
       for (const auto& [code, count] : counters.responses) {
-        by_status[std::to_string(code)] = count;
+        observed.responses[std::to_string(code)] = count;
         status_line += " " + std::to_string(code) + "×" + std::to_string(count);
       }
-      result.set_observed(boost::json::object{{"connections", counters.connections},
-                                              {"requests", counters.requests},
-                                              {"responses", std::move(by_status)},
-                                              {"idle_timeouts", counters.idle_timeouts},
-                                              {"parse_errors", counters.parse_errors}});
+      result.set_observed(observed);
       out << "netlab-http-server on " << to_string(run.bound()) << " stopped by " << run.stop_reason() << " after "
           << run.seconds() << " s\n"
           << "  connections " << counters.connections << ", requests " << counters.requests << ", responses"
