@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
   // One over the limit reads "503 Service Unavailable": both kinds of client
   // connect before saying a byte, and a person with nc or curl reads HTTP.
   program.add_max_connections(Refusal::http_503);
+  program.concurrency_hint(1);  // one thread runs the event loop
   Counters counters;
   rpc::KeyValueStore store;
   return program.run(argc, argv, [&](ServerRun& run) {

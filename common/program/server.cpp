@@ -9,9 +9,9 @@
 
 namespace netlab {
 
-ServerRun::ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal,
-                     const std::function<tcp::endpoint(ServerRun&)>& open_sockets)
-    : options_(options), acceptor_(io_), limit_(options.max_connections, refusal) {
+ServerRun::ServerRun(const CommonOptions& options, std::string_view program, int concurrency_hint, int backlog,
+                     Refusal refusal, const std::function<tcp::endpoint(ServerRun&)>& open_sockets)
+    : io_(concurrency_hint), options_(options), acceptor_(io_), limit_(options.max_connections, refusal) {
   if (open_sockets) {
     bound_ = open_sockets(*this);
   } else {
@@ -48,12 +48,14 @@ void ServerProgram::add_idle_timeout(double& seconds) { add_idle_timeout_option(
 int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun&)>& body) {
   if (auto code = start(argc, argv)) return *code;
   return exit_code_of([&] {
-    ServerRun run(options_, name_, backlog_, refusal_, open_sockets_);
-    StopSignals signals(run.io_, options_.max_seconds, [&run](std::string_view reason) { run.stop(reason); });
-    run.stop_ = [&run, &signals](std::string_view reason) {
+    ServerRun run(options_, name_, concurrency_hint_, backlog_, refusal_, open_sockets_);
+    StopSignals signals(run.io_, 0, [&run](std::string_view reason) { run.stop(reason); });
+    asio::steady_timer deadline(run.io_);
+    run.stop_ = [&run, &signals, &deadline](std::string_view reason) {
       if (run.stop_reason_ != "?") return;  // once
       run.stop_reason_ = reason;
       signals.cancel();
+      deadline.cancel();
       for (auto& action : run.on_stop_) action(reason);
       spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, run.registry_.size());
       boost::system::error_code ignored;
@@ -61,6 +63,15 @@ int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun
       run.registry_.close_all();
     };
     body(run);
+    // --max-seconds bounds the serving, so it starts once the body has prepared
+    // everything (the https server generates its certificates there).
+    if (options_.max_seconds > 0 && run.stop_reason_ == "?") {
+      deadline.expires_after(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(options_.max_seconds)));
+      deadline.async_wait([&run](boost::system::error_code ec) {
+        if (!ec) run.stop("max-seconds");
+      });
+    }
     spdlog::info("listening on {}{}", to_string(run.bound_), run.listening_.empty() ? "" : " (" + run.listening_ + ")");
     if (!options_.port_file.empty()) write_port_file(options_.port_file, run.bound_.port());
     const auto started = Clock::now();

@@ -21,6 +21,8 @@
 //
 // The contract it keeps for every server:
 // - "listening on 127.0.0.1:7006 (<detail>)" once listening, then the port file;
+// - --max-seconds counts from the end of the program's body (what it prepares,
+//   e.g. the https server's certificates, is not part of it);
 // - a stop (SIGINT, SIGTERM, --max-seconds) runs the program's on_stop actions,
 //   closes the listener and every registered connection, logs one line;
 // - an exception escaping the accept loop is logged and stops the server (exit 1);
@@ -78,8 +80,8 @@ class ServerRun {
 
  private:
   friend class ServerProgram;
-  ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal,
-            const std::function<tcp::endpoint(ServerRun&)>& open_sockets);
+  ServerRun(const CommonOptions& options, std::string_view program, int concurrency_hint, int backlog,
+            Refusal refusal, const std::function<tcp::endpoint(ServerRun&)>& open_sockets);
   void accept_loop_ended(std::exception_ptr error);
 
   asio::io_context io_;
@@ -109,6 +111,9 @@ class ServerProgram : public Program {
   void add_idle_timeout(double& seconds);
   // The listen() backlog (default: the system's maximum); from an option, set it in after_parse.
   void backlog(int connections) { backlog_ = connections; }
+  // How many threads will run the event loop (io_context's concurrency hint):
+  // 1 tells Asio that no other thread needs waking, which spares it locking.
+  void concurrency_hint(int threads) { concurrency_hint_ = threads; }
   // For a server whose sockets are not one TCP listener on --host/--port (UDP
   // beside TCP, UDP alone): `open` runs instead of opening the listener, may
   // move the listener it opens into run.acceptor() (a stop closes it; its own
@@ -124,6 +129,7 @@ class ServerProgram : public Program {
  private:
   Refusal refusal_ = Refusal::text_line;
   int backlog_ = asio::socket_base::max_listen_connections;
+  int concurrency_hint_ = BOOST_ASIO_CONCURRENCY_HINT_DEFAULT;
   std::function<tcp::endpoint(ServerRun&)> open_sockets_;
 };
 
