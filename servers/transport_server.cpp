@@ -14,6 +14,7 @@
 // so the report sets our loss against the kernel's own count.
 // A TCP connection that moves no byte for --idle-timeout (default 300 s) is closed.
 #include "program/server.hpp"
+#include "kernel/netstat.hpp"
 #include "kernel/transport_kernel.hpp"
 #include "proto/transport_message.hpp"
 
