@@ -46,6 +46,16 @@ struct Counters {
   std::size_t fds_at_start = 0;
 };
 
+// The result's "observed", besides the skeleton's.
+struct Observed {
+  std::size_t connections = 0;
+  std::size_t close_wait_held_at_stop = 0;
+  std::size_t closed_on_eof = 0;
+  std::size_t closed_idle = 0;
+  std::size_t bad_requests = 0;
+};
+BOOST_DESCRIBE_STRUCT(Observed, (), (connections, close_wait_held_at_stop, closed_on_eof, closed_idle, bad_requests))
+
 // Waits for `duration`, or for ever when it is zero; a server stop cancels it.
 awaitable<void> idle_timer(std::chrono::milliseconds duration) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -140,9 +150,8 @@ awaitable<std::string> serve(tcp::socket& socket, const Config& config, Counters
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry,
                         asio::steady_timer& stopping) {
-  ConnectionRegistry::Entry entry(registry, socket);
-  const std::string who = describe_connection(socket);
-  spdlog::info("UP   {}", who);
+  // No IdleTimeout: --idle-timeout-ms races the reads itself (the lesson's defensive fix).
+  ServedConnection served(socket, registry);
   std::string ending;
   try {
     ending = co_await serve(socket, config, counters, stopping);
@@ -150,7 +159,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
     if (!is_normal_ending(e.code())) throw;
     ending = e.code().message();
   }
-  spdlog::info("DOWN {} ({})", who, ending);
+  served.down(ending);
 }
 
 }  // namespace
@@ -169,7 +178,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0L, 3'600'000L));
   program.add_max_connections();
-  program.check_usage([&] {
+  program.after_parse([&] {
     // --bug is exempt from the default limit: its lesson is that every leaked
     // CLOSE_WAIT socket keeps a descriptor until the process runs out of them
     // (accept() fails with EMFILE). A limit given on the command line still holds.
@@ -197,11 +206,11 @@ int main(int argc, char** argv) {
                                      : "no connection limit"));
     run.report([&, mode](Result& result, std::ostream& out) {
       result.set_params(boost::json::object{{"mode", mode}, {"idle_timeout_ms", idle_ms}});
-      result.set_observed(boost::json::object{{"connections", counters.connections},
-                                              {"close_wait_held_at_stop", held_at_stop},
-                                              {"closed_on_eof", counters.closed_on_eof},
-                                              {"closed_idle", counters.closed_idle},
-                                              {"bad_requests", counters.bad_requests}});
+      result.set_observed(Observed{.connections = counters.connections,
+                                   .close_wait_held_at_stop = held_at_stop,
+                                   .closed_on_eof = counters.closed_on_eof,
+                                   .closed_idle = counters.closed_idle,
+                                   .bad_requests = counters.bad_requests});
       out << "netlab-closewait-server (--" << mode << ") on " << to_string(run.bound()) << " stopped by "
           << run.stop_reason() << "\n  connections " << counters.connections << ", closed on EOF "
           << counters.closed_on_eof << ", closed idle " << counters.closed_idle

@@ -174,10 +174,7 @@ awaitable<std::string> serve_codec(tcp::socket& socket, Codec codec, const Confi
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters,
                         ConnectionRegistry& registry) {
-  ConnectionRegistry::Entry entry(registry, socket);
-  const std::string who = describe_connection(socket);
-  spdlog::info("UP   {}", who);
-  IdleTimeout idle(socket, config.idle_timeout, who);
+  ServedConnection served(socket, registry, config.idle_timeout);
   std::string ending;
   switch (config.codec) {
     case CodecKind::raw:
@@ -194,8 +191,8 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
           config, counters);
       break;
   }
-  if (idle.expired()) ending = "idle timeout";
-  spdlog::info("DOWN {} ({})", who, ending);
+  if (served.idle().expired()) ending = "idle timeout";
+  served.down(ending);
 }
 
 }  // namespace

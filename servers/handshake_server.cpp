@@ -50,13 +50,38 @@ double monotonic_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// An accept(): when, and whose connection it took from the queue.
+struct Accept {
+  double mono_ms = 0;
+  std::string peer;
+};
+BOOST_DESCRIBE_STRUCT(Accept, (), (mono_ms, peer))
+
+// A peer's socket on our port changed state ("gone" when it left the census).
+struct CensusChange {
+  double mono_ms = 0;
+  std::string peer;
+  std::string state;
+};
+BOOST_DESCRIBE_STRUCT(CensusChange, (), (mono_ms, peer, state))
+
 struct Counters {
   std::size_t accepted = 0;
   std::size_t bytes_received = 0;
-  boost::json::array accepts;          // {mono_ms, peer}
-  boost::json::array census_timeline;  // {mono_ms, peer, state}: each change of a peer's socket
+  std::vector<Accept> accepts;
   std::size_t census_samples = 0;
+  std::vector<CensusChange> census_timeline;
 };
+// The census fields go into the result only with --census-ms (CensusObserved).
+BOOST_DESCRIBE_STRUCT(Counters, (), (accepted, bytes_received, accepts))
+
+// With --census-ms.
+struct CensusObserved {
+  long census_every_ms = 0;
+  std::size_t census_samples = 0;
+  std::vector<CensusChange> census_timeline;
+};
+BOOST_DESCRIBE_STRUCT(CensusObserved, (), (census_every_ms, census_samples, census_timeline))
 
 // Every MS ms: the sockets on our port; a peer whose state changed (or whose
 // socket is gone) gets a line. A request socket shows as SYN-RECV.
@@ -71,9 +96,9 @@ awaitable<void> sample_census(std::uint16_t port, long every_ms, Counters& count
     const double at = monotonic_ms();
     for (const auto& [peer, state] : now)
       if (auto it = last.find(peer); it == last.end() || it->second != state)
-        counters.census_timeline.push_back({{"mono_ms", at}, {"peer", peer}, {"state", state}});
+        counters.census_timeline.push_back({.mono_ms = at, .peer = peer, .state = state});
     for (const auto& [peer, state] : last)
-      if (!now.contains(peer)) counters.census_timeline.push_back({{"mono_ms", at}, {"peer", peer}, {"state", "gone"}});
+      if (!now.contains(peer)) counters.census_timeline.push_back({.mono_ms = at, .peer = peer, .state = "gone"});
     last = std::move(now);
     ++counters.census_samples;
     timer.expires_after(std::chrono::milliseconds(every_ms));
@@ -83,20 +108,17 @@ awaitable<void> sample_census(std::uint16_t port, long every_ms, Counters& count
 }
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
-  ConnectionRegistry::Entry entry(registry, socket);
-  const std::string who = describe_connection(socket);
-  spdlog::info("UP   {}", who);
-  IdleTimeout idle(socket, config.idle_timeout, who);
+  ServedConnection served(socket, registry, config.idle_timeout);
   char buffer[4096];
   for (;;) {
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
     if (ec) {
-      if (!is_normal_ending(ec)) spdlog::warn("read {}: {}", who, ec.message());
+      if (!is_normal_ending(ec)) spdlog::warn("read {}: {}", served.who(), ec.message());
       break;
     }
     counters.bytes_received += n;
   }
-  spdlog::info("DOWN {}", who);
+  served.down("");
 }
 
 awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
@@ -121,7 +143,7 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Count
     {
       boost::system::error_code ignored;
       const auto peer = socket.remote_endpoint(ignored);
-      counters.accepts.push_back({{"mono_ms", monotonic_ms()}, {"peer", to_string(peer)}});
+      counters.accepts.push_back({.mono_ms = monotonic_ms(), .peer = to_string(peer)});
     }
     auto slot = limit.admit(socket);
     if (!slot) continue;
@@ -151,7 +173,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0L, 1000L));
   program.add_max_connections();
-  program.check_usage([&] { program.backlog(config.backlog); });
+  program.after_parse([&] { program.backlog(config.backlog); });
   Counters counters;
   std::optional<asio::steady_timer> census_timer;
   bool stopping = false;
@@ -182,12 +204,11 @@ int main(int argc, char** argv) {
                                             {"accept_delay_ms", config.accept_delay_ms},
                                             {"no_accept", config.no_accept},
                                             {"idle_timeout", config.idle_timeout}});
-      result.set_observed(boost::json::object{
-          {"accepted", counters.accepted}, {"bytes_received", counters.bytes_received}, {"accepts", counters.accepts}});
+      result.set_observed(counters);
       if (config.census_ms > 0)
-        result.set_observed(boost::json::object{{"census_every_ms", config.census_ms},
-                                                {"census_samples", counters.census_samples},
-                                                {"census_timeline", counters.census_timeline}});
+        result.set_observed(CensusObserved{.census_every_ms = config.census_ms,
+                                           .census_samples = counters.census_samples,
+                                           .census_timeline = counters.census_timeline});
       out << "netlab-handshake-server (backlog " << config.backlog << ", " << accepting() << ") on "
           << to_string(run.bound()) << " stopped by " << run.stop_reason() << "\n  accepted " << counters.accepted
           << " connection(s), refused (--max-connections " << run.limit().max() << ") " << run.limit().refused()

@@ -55,6 +55,16 @@ struct Counters {
   std::size_t parse_errors = 0;
 };
 
+// The result's "observed", besides the skeleton's: responses by status code ("404": 2).
+struct Observed {
+  std::size_t connections = 0;
+  std::size_t requests = 0;
+  std::map<std::string, std::size_t> responses;
+  std::size_t idle_timeouts = 0;
+  std::size_t parse_errors = 0;
+};
+BOOST_DESCRIBE_STRUCT(Observed, (), (connections, requests, responses, idle_timeouts, parse_errors))
+
 using http_routes::Request;
 using http_routes::Response;
 
@@ -84,14 +94,14 @@ awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, R
 
 awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, const Config& config,
                         Counters& counters, ConnectionRegistry& registry) {
-  ConnectionRegistry::Entry entry(registry, stream.socket());
-  const std::string who = describe_connection(stream.socket());
+  ServedConnection served(stream.socket(), registry, 0, spdlog::level::info,
+                          "connection " + std::to_string(connection_id));
+  const std::string& who = served.who();
   // Answers are small and often several per round trip (pipelining): without
   // TCP_NODELAY, Nagle's algorithm holds the second one back until the first is
   // ACKed, and the peer's delayed ACK can make that 40 ms. nginx does the same.
   boost::system::error_code nodelay_ec;
   stream.socket().set_option(tcp::no_delay(true), nodelay_ec);
-  spdlog::info("UP   {} (connection {})", who, connection_id);
   beast::flat_buffer buffer;
   std::string ending;
   for (std::size_t number = 1;; ++number) {
@@ -150,7 +160,7 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  spdlog::info("DOWN {} ({})", who, ending);
+  served.down(ending);
 }
 
 }  // namespace
@@ -194,17 +204,17 @@ int main(int argc, char** argv) {
                                             {"max_body_bytes", config.max_body_bytes},
                                             {"chunked", config.chunked},
                                             {"users", config.users.size()}});
-      boost::json::object by_status;
+      Observed observed{.connections = counters.connections,
+                        .requests = counters.requests,
+                        .responses = {},
+                        .idle_timeouts = counters.idle_timeouts,
+                        .parse_errors = counters.parse_errors};
       std::string status_line;
       for (const auto& [code, count] : counters.responses) {
-        by_status[std::to_string(code)] = count;
+        observed.responses[std::to_string(code)] = count;
         status_line += " " + std::to_string(code) + "×" + std::to_string(count);
       }
-      result.set_observed(boost::json::object{{"connections", counters.connections},
-                                              {"requests", counters.requests},
-                                              {"responses", std::move(by_status)},
-                                              {"idle_timeouts", counters.idle_timeouts},
-                                              {"parse_errors", counters.parse_errors}});
+      result.set_observed(observed);
       out << "netlab-http-server on " << to_string(run.bound()) << " stopped by " << run.stop_reason() << " after "
           << run.seconds() << " s\n"
           << "  connections " << counters.connections << ", requests " << counters.requests << ", responses"

@@ -55,8 +55,10 @@ struct Counters {
   std::size_t refused_by_client = 0;  // the client sent an alert: it did not accept us
   std::size_t other_failures = 0;
   std::map<std::string, std::size_t> negotiated;  // "TLSv1.3 TLS_AES_256_GCM_SHA384" -> count
-  boost::json::array exporter_digests;            // one per handshake, capped
+  std::vector<std::string> exporter_digests;      // one per handshake, capped
 };
+BOOST_DESCRIBE_STRUCT(Counters, (), (connections, handshakes, pages_served, not_tls, left_mid_handshake, timed_out,
+                                     refused_by_client, other_failures, negotiated, exporter_digests))
 constexpr std::size_t max_recorded_digests = 1000;
 
 constexpr std::string_view page_marker = "netlab-https-page";
@@ -140,7 +142,7 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
   const std::string suite = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
   const std::string digest = tls::exporter_digest(ssl);
   ++counters.negotiated[version + " " + suite];
-  if (counters.exporter_digests.size() < max_recorded_digests) counters.exporter_digests.push_back(digest.c_str());
+  if (counters.exporter_digests.size() < max_recorded_digests) counters.exporter_digests.push_back(digest);
   spdlog::info("TLS  {}: {} {}, exporter sha256 {}", who, version, suite, digest);
 
   // 3. One request, one page, close_notify.
@@ -159,11 +161,8 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
 awaitable<void> session(tcp::socket socket, ssl::context& context, const Config& config, Counters& counters,
                         ConnectionRegistry& registry) {
   ssl_stream stream(std::move(socket), context);
-  ConnectionRegistry::Entry entry(registry, stream.next_layer());
-  const std::string who = describe_connection(stream.next_layer());
-  spdlog::info("UP   {}", who);
-  const std::string ending = co_await serve(stream, who, config, counters);
-  spdlog::info("DOWN {} ({})", who, ending);
+  ServedConnection served(stream.next_layer(), registry);
+  served.down(co_await serve(stream, served.who(), config, counters));
 }
 
 void print_summary(std::ostream& out, const Config& config, const ServerRun& run, const Counters& c) {
@@ -230,18 +229,7 @@ int main(int argc, char** argv) {
                                             {"step_timeout", config.step_timeout},
                                             {"security_level", security_level},
                                             {"keylog", keylog}});
-      boost::json::object negotiated;
-      for (const auto& [name, count] : counters.negotiated) negotiated[name] = count;
-      result.set_observed(boost::json::object{{"connections", counters.connections},
-                                              {"handshakes", counters.handshakes},
-                                              {"pages_served", counters.pages_served},
-                                              {"not_tls", counters.not_tls},
-                                              {"left_mid_handshake", counters.left_mid_handshake},
-                                              {"timed_out", counters.timed_out},
-                                              {"refused_by_client", counters.refused_by_client},
-                                              {"other_failures", counters.other_failures},
-                                              {"negotiated", std::move(negotiated)},
-                                              {"exporter_digests", counters.exporter_digests}});
+      result.set_observed(counters);
       print_summary(out, config, run, counters);
       out << "  refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
     });

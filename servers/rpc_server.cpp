@@ -168,9 +168,8 @@ awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer&
 
 awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::KeyValueStore& store,
                         Counters& counters, ConnectionRegistry& registry) {
-  ConnectionRegistry::Entry entry(registry, stream.socket());
-  const std::string who = describe_connection(stream.socket());
-  spdlog::info("UP   {}", who);
+  ServedConnection served(stream.socket(), registry);
+  const std::string& who = served.who();
   // Answers are small and often several per round trip (pipelining): without
   // TCP_NODELAY, Nagle's algorithm holds the second one back until the first is
   // ACKed, and the peer's delayed ACK can make that 40 ms. nginx does the same.
@@ -193,7 +192,7 @@ awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::Key
       ending = "http: " + co_await serve_http(stream, buffer, config, store, counters, who);
     }
   }
-  spdlog::info("DOWN {} ({})", who, ending);
+  served.down(ending);
 }
 
 }  // namespace
@@ -213,6 +212,7 @@ int main(int argc, char** argv) {
   // One over the limit reads "503 Service Unavailable": both kinds of client
   // connect before saying a byte, and a person with nc or curl reads HTTP.
   program.add_max_connections(Refusal::http_503);
+  program.concurrency_hint(1);  // one thread runs the event loop
   Counters counters;
   rpc::KeyValueStore store;
   return program.run(argc, argv, [&](ServerRun& run) {

@@ -200,10 +200,7 @@ awaitable<std::string> play(tcp::socket& socket, const Request& request, Counter
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry,
                         Reports& reports) {
-  ConnectionRegistry::Entry entry(registry, socket);
-  const std::string who = describe_connection(socket);
-  spdlog::info("UP   {}", who);
-  IdleTimeout idle(socket, config.idle_timeout, who);
+  ServedConnection served(socket, registry, config.idle_timeout);
   std::string ending;
   try {
     std::string line;
@@ -214,7 +211,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
       if (ec == asio::error::eof) {
         ending = co_await passive_close(socket, reports);
         ++counters.completed;
-        spdlog::info("DOWN {} ({})", who, ending);
+        served.down(ending);
         co_return;
       }
       if (ec) throw boost::system::system_error(ec, "read request");
@@ -236,7 +233,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
         co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
         ending = error;
       } else {
-        ending = co_await play(socket, *request, counters, idle, reports);
+        ending = co_await play(socket, *request, counters, served.idle(), reports);
         ++counters.completed;
       }
     }
@@ -247,11 +244,11 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
     ++counters.bad_requests;
     ending = e.what();
   }
-  if (idle.expired()) {
+  if (served.idle().expired()) {
     ++counters.idle_closed;
     ending = "idle timeout";
   }
-  spdlog::info("DOWN {} ({})", who, ending);
+  served.down(ending);
 }
 
 }  // namespace

@@ -73,16 +73,14 @@ awaitable<std::tuple<boost::system::error_code, std::size_t>> read_request(tcp::
 }
 
 awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
-  ConnectionRegistry::Entry entry(registry, socket);
-  const std::string who = describe_connection(socket);
-  spdlog::debug("UP   {}", who);
   // A keep-alive timeout: a connection nobody used for a while is closed by us.
-  IdleTimeout idle(socket, config.idle_timeout, who);
+  ServedConnection served(socket, registry, config.idle_timeout, spdlog::level::debug);
+  const std::string& who = served.who();
   std::string buffer;
   std::string ending;
   for (;;) {
     auto [ec, n] = co_await read_request(socket, buffer);
-    if (idle.expired()) {
+    if (served.idle().expired()) {
       ++counters.idle_closed;
       ++counters.closed_first_by_server;
       ending = "idle timeout: server closes first";
@@ -129,7 +127,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
   // -> TIME_WAIT; sent after the client's FIN, it only ends our LAST_ACK.
   boost::system::error_code ignored;
   socket.close(ignored);
-  spdlog::debug("DOWN {} ({})", who, ending);
+  served.down(ending);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 // so the report sets our loss against the kernel's own count.
 // A TCP connection that moves no byte for --idle-timeout (default 300 s) is closed.
 #include "program/server.hpp"
+#include "kernel/netstat.hpp"
 #include "kernel/transport_kernel.hpp"
 #include "proto/transport_message.hpp"
 
@@ -200,10 +201,8 @@ awaitable<void> serve_udp(asio::ip::udp::socket& socket, const Config& config, C
 
 awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& counters,
                             ConnectionRegistry& registry) {
-  ConnectionRegistry::Entry entry(registry, socket);
-  const std::string who = describe_connection(socket);
-  spdlog::info("UP   {}", who);
-  IdleTimeout idle(socket, config.idle_timeout, who);
+  ServedConnection served(socket, registry, config.idle_timeout);
+  const std::string& who = served.who();
   tr::StreamDecoder decoder;
   tr::SequenceAccounting account;
   std::vector<tr::StreamDecoder::Owned> messages;
@@ -212,7 +211,7 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
   for (;;) {
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
     if (ec) {
-      if (idle.expired()) {
+      if (served.idle().expired()) {
         ++counters.tcp_idle_closed;
         ending = "idle timeout";
       } else if (ec == asio::error::eof && decoder.buffered() > 0) {
@@ -226,7 +225,7 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
     }
     // A slow reader (--reader-delay-us) works through its full receive buffer
     // while the kernel moves no byte: that is progress, not idleness.
-    idle.touch();
+    served.idle().touch();
     messages.clear();
     const auto error = decoder.feed({buffer.data(), n}, messages);
     bool stop = false;
@@ -260,7 +259,7 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
       break;
     }
   }
-  spdlog::info("DOWN {} ({}; {} messages)", who, ending, account.received());
+  served.down(ending + "; " + std::to_string(account.received()) + " messages");
 }
 
 // ---- binding both on one port number ----------------------------------------

@@ -195,3 +195,25 @@ IdleTimeout::Busy::~Busy() {
 }
 
 }  // namespace netlab
+
+namespace netlab {
+
+// ---- the opening and the ending of a session -------------------------------------
+
+ServedConnection::ServedConnection(tcp::socket& socket, ConnectionRegistry& registry, double idle_seconds,
+                                   spdlog::level::level_enum level, std::string_view up_detail)
+    : entry_(registry, socket), who_(describe_connection(socket)), level_(level), idle_(socket, idle_seconds, who_) {
+  if (up_detail.empty())
+    spdlog::log(level_, "UP   {}", who_);
+  else
+    spdlog::log(level_, "UP   {} ({})", who_, up_detail);
+}
+
+void ServedConnection::down(std::string_view ending) const {
+  if (ending.empty())
+    spdlog::log(level_, "DOWN {}", who_);
+  else
+    spdlog::log(level_, "DOWN {} ({})", who_, ending);
+}
+
+}  // namespace netlab

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace netlab {
@@ -157,6 +158,36 @@ class IdleTimeout {
 
  private:
   std::shared_ptr<State> state_;
+};
+
+}  // namespace netlab
+
+namespace netlab {
+
+// What every session does first, and its last line: the connection joins the
+// registry (a stop closes it), one log line "UP   <peer -> local>" (what a
+// class matches against `ss`), and the idle timeout is armed (`idle_seconds`
+// 0 = none). `down(ending)` logs "DOWN <peer -> local> (<ending>)". Servers
+// that make many short connections log both lines at debug.
+//
+//   ServedConnection served(socket, registry, config.idle_timeout);
+//   ... the lesson's steps, served.idle().expired() ...
+//   served.down(ending);
+class ServedConnection {
+ public:
+  ServedConnection(tcp::socket& socket, ConnectionRegistry& registry, double idle_seconds = 0,
+                   spdlog::level::level_enum level = spdlog::level::info, std::string_view up_detail = {});
+
+  const std::string& who() const { return who_; }
+  IdleTimeout& idle() { return idle_; }
+  // "DOWN <who> (<ending>)", or "DOWN <who>" when `ending` is empty.
+  void down(std::string_view ending) const;
+
+ private:
+  ConnectionRegistry::Entry entry_;
+  std::string who_;
+  spdlog::level::level_enum level_;
+  IdleTimeout idle_;
 };
 
 }  // namespace netlab

@@ -8,58 +8,71 @@ namespace netlab {
 
 namespace {
 
-std::vector<std::string> words(const std::string& line) {
-  std::istringstream in(line);
+std::vector<std::string> words(std::string_view line) {
   std::vector<std::string> out;
+  std::istringstream in{std::string(line)};
   for (std::string word; in >> word;) out.push_back(word);
   return out;
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::optional<std::int64_t> find(const std::map<std::string, std::int64_t>& counters, std::string_view name) {
+  const auto it = counters.find(std::string(name));
+  if (it == counters.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace
 
-// The file holds pairs of lines: "TcpExt: Name1 Name2 ..." then "TcpExt: 1 2 ...".
-std::optional<ListenCounters> read_listen_counters(const std::string& path) {
-  std::ifstream in(path);
-  std::string names_line, values_line;
-  while (std::getline(in, names_line) && std::getline(in, values_line)) {
-    if (names_line.rfind("TcpExt:", 0) != 0) continue;
-    const auto names = words(names_line);
-    const auto values = words(values_line);
-    if (names.size() != values.size()) return std::nullopt;
-    std::optional<std::uint64_t> overflows, drops;
-    for (std::size_t i = 1; i < names.size(); ++i) {
-      try {
-        if (names[i] == "ListenOverflows") overflows = std::stoull(values[i]);
-        if (names[i] == "ListenDrops") drops = std::stoull(values[i]);
-      } catch (const std::exception&) {
-        return std::nullopt;
-      }
-    }
-    if (overflows && drops) return ListenCounters{*overflows, *drops};
-    return std::nullopt;
+std::map<std::string, std::int64_t> parse_snmp(std::string_view text, std::string_view group) {
+  const std::string prefix = std::string(group) + ":";
+  std::vector<std::vector<std::string>> lines;
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    const auto line = text.substr(0, end);
+    if (line.substr(0, prefix.size()) == prefix && (line.size() == prefix.size() || line[prefix.size()] == ' '))
+      lines.push_back(words(line.substr(prefix.size())));
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
   }
-  return std::nullopt;
+  std::map<std::string, std::int64_t> counters;
+  if (lines.size() < 2 || lines[0].size() != lines[1].size()) return counters;
+  for (std::size_t i = 0; i < lines[0].size(); ++i) {
+    try {
+      counters[lines[0][i]] = std::stoll(lines[1][i]);
+    } catch (const std::exception&) {
+      return {};
+    }
+  }
+  return counters;
+}
+
+std::map<std::string, std::int64_t> read_snmp(std::string_view group) {
+  return parse_snmp(read_text("/proc/net/snmp"), group);
+}
+
+std::optional<std::int64_t> read_snmp_counter(std::string_view group, std::string_view name) {
+  return find(read_snmp(group), name);
 }
 
 std::optional<std::uint64_t> read_kernel_counter(const std::string& table, const std::string& name) {
-  for (const char* path : {"/proc/net/snmp", "/proc/net/netstat"}) {
-    std::ifstream in(path);
-    std::string names_line, values_line;
-    while (std::getline(in, names_line) && std::getline(in, values_line)) {
-      if (names_line.rfind(table + ":", 0) != 0) continue;
-      const auto names = words(names_line);
-      const auto values = words(values_line);
-      for (std::size_t i = 1; i < names.size() && i < values.size(); ++i)
-        if (names[i] == name) {
-          try {
-            return std::stoull(values[i]);
-          } catch (const std::exception&) {
-            return std::nullopt;
-          }
-        }
-    }
-  }
+  for (const char* path : {"/proc/net/snmp", "/proc/net/netstat"})
+    if (auto value = find(parse_snmp(read_text(path), table), name); value && *value >= 0)
+      return static_cast<std::uint64_t>(*value);
   return std::nullopt;
+}
+
+std::optional<ListenCounters> read_listen_counters(const std::string& path) {
+  const auto counters = parse_snmp(read_text(path), "TcpExt");
+  const auto overflows = find(counters, "ListenOverflows"), drops = find(counters, "ListenDrops");
+  if (!overflows || !drops || *overflows < 0 || *drops < 0) return std::nullopt;
+  return ListenCounters{static_cast<std::uint64_t>(*overflows), static_cast<std::uint64_t>(*drops)};
 }
 
 }  // namespace netlab

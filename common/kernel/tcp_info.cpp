@@ -15,13 +15,16 @@ namespace netlab {
 
 namespace {
 
-// The kernel copies min(our length, its struct size) and returns that length:
-// an older kernel fills only the front of the struct. A field past the returned
-// length was never written and counts as "not reported".
-bool reported(socklen_t length, std::size_t offset, std::size_t size) { return offset + size <= length; }
-
 TcpInfoSnapshot to_snapshot(const tcp_info& info, socklen_t length) {
   TcpInfoSnapshot snapshot;
+  // The kernel copies min(our length, its struct size) and returns that length:
+  // an older kernel fills only the front of the struct. A field past the
+  // returned length was never written and stays "not reported".
+  const auto if_reported = [&](auto field, auto& into) {
+    const auto offset = static_cast<std::size_t>(reinterpret_cast<const char*>(&(info.*field)) -
+                                                 reinterpret_cast<const char*>(&info));
+    if (offset + sizeof(info.*field) <= length) into = info.*field;
+  };
   snapshot.state = info.tcpi_state;
   snapshot.rtt_us = info.tcpi_rtt;
   snapshot.rtt_var_us = info.tcpi_rttvar;
@@ -32,24 +35,17 @@ TcpInfoSnapshot to_snapshot(const tcp_info& info, socklen_t length) {
   snapshot.rcv_space = info.tcpi_rcv_space;
   snapshot.unacked = info.tcpi_unacked;
   // Linux 4.1 added the byte counters, 4.2 the segment counters.
-  if (reported(length, offsetof(tcp_info, tcpi_bytes_acked), sizeof info.tcpi_bytes_acked))
-    snapshot.bytes_acked = info.tcpi_bytes_acked;
-  if (reported(length, offsetof(tcp_info, tcpi_bytes_received), sizeof info.tcpi_bytes_received))
-    snapshot.bytes_received = info.tcpi_bytes_received;
-  if (reported(length, offsetof(tcp_info, tcpi_segs_out), sizeof info.tcpi_segs_out))
-    snapshot.segs_out = info.tcpi_segs_out;
-  if (reported(length, offsetof(tcp_info, tcpi_segs_in), sizeof info.tcpi_segs_in))
-    snapshot.segs_in = info.tcpi_segs_in;
+  if_reported(&tcp_info::tcpi_bytes_acked, snapshot.bytes_acked);
+  if_reported(&tcp_info::tcpi_bytes_received, snapshot.bytes_received);
+  if_reported(&tcp_info::tcpi_segs_out, snapshot.segs_out);
+  if_reported(&tcp_info::tcpi_segs_in, snapshot.segs_in);
   snapshot.snd_ssthresh = info.tcpi_snd_ssthresh;
   snapshot.ca_state = info.tcpi_ca_state;
   snapshot.lost = info.tcpi_lost;
-  if (reported(length, offsetof(tcp_info, tcpi_pacing_rate), sizeof info.tcpi_pacing_rate))
-    snapshot.pacing_rate = info.tcpi_pacing_rate;
-  if (reported(length, offsetof(tcp_info, tcpi_min_rtt), sizeof info.tcpi_min_rtt))
-    snapshot.min_rtt_us = info.tcpi_min_rtt;
+  if_reported(&tcp_info::tcpi_pacing_rate, snapshot.pacing_rate);
+  if_reported(&tcp_info::tcpi_min_rtt, snapshot.min_rtt_us);
   // Linux 4.9 added the delivery rate.
-  if (reported(length, offsetof(tcp_info, tcpi_delivery_rate), sizeof info.tcpi_delivery_rate))
-    snapshot.delivery_rate = info.tcpi_delivery_rate;
+  if_reported(&tcp_info::tcpi_delivery_rate, snapshot.delivery_rate);
   return snapshot;
 }
 

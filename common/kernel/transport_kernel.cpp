@@ -4,64 +4,12 @@
 
 #include <sys/socket.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
-#include <vector>
 
 namespace netlab {
-
-namespace {
-
-std::vector<std::string> words(std::string_view line) {
-  std::vector<std::string> out;
-  std::istringstream in{std::string(line)};
-  for (std::string word; in >> word;) out.push_back(word);
-  return out;
-}
-
-}  // namespace
-
-std::map<std::string, std::int64_t> parse_snmp(std::string_view text, std::string_view group) {
-  const std::string prefix = std::string(group) + ":";
-  std::vector<std::vector<std::string>> lines;
-  while (!text.empty()) {
-    const auto end = text.find('\n');
-    const auto line = text.substr(0, end);
-    if (line.substr(0, prefix.size()) == prefix && (line.size() == prefix.size() || line[prefix.size()] == ' '))
-      lines.push_back(words(line.substr(prefix.size())));
-    if (end == std::string_view::npos) break;
-    text.remove_prefix(end + 1);
-  }
-  std::map<std::string, std::int64_t> counters;
-  if (lines.size() < 2 || lines[0].size() != lines[1].size()) return counters;
-  for (std::size_t i = 0; i < lines[0].size(); ++i) {
-    try {
-      counters[lines[0][i]] = std::stoll(lines[1][i]);
-    } catch (const std::exception&) {
-      return {};
-    }
-  }
-  return counters;
-}
-
-std::map<std::string, std::int64_t> read_snmp(std::string_view group) {
-  std::ifstream in("/proc/net/snmp");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_snmp(text.str(), group);
-}
-
-std::optional<std::int64_t> read_snmp_counter(std::string_view group, std::string_view name) {
-  const auto counters = read_snmp(group);
-  const auto it = counters.find(std::string(name));
-  if (it == counters.end()) return std::nullopt;
-  return it->second;
-}
 
 void enable_drop_count(int fd) {
   const int on = 1;

@@ -2,7 +2,8 @@
 // What the kernel itself counts for the transport lab, so that the lab's own
 // numbers can be set against the kernel's:
 //   - /proc/net/snmp: UdpRcvbufErrors (datagrams dropped because a socket's
-//     receive buffer was full) and friends, for the whole network namespace;
+//     receive buffer was full) and friends, for the whole network namespace
+//     (read with kernel/netstat.hpp);
 //   - SO_RXQ_OVFL: the same drops for one socket, stamped on every datagram;
 //   - TCP_INFO flow-control fields (transport_flow.hpp).
 #include "kernel/transport_flow.hpp"
@@ -12,24 +13,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace netlab {
-
-// The counters of one group ("Udp", "Tcp", "Ip" ...) of /proc/net/snmp text:
-// a line of names, then a line of values, both starting with "<group>:".
-// Empty when the group is missing or the two lines do not match.
-std::map<std::string, std::int64_t> parse_snmp(std::string_view text, std::string_view group);
-
-// The group read from /proc/net/snmp now (empty when unreadable).
-std::map<std::string, std::int64_t> read_snmp(std::string_view group);
-
-// One counter now, or nullopt.
-std::optional<std::int64_t> read_snmp_counter(std::string_view group, std::string_view name);
 
 // Asks the kernel to stamp each datagram with the socket's drop count (SO_RXQ_OVFL).
 // Throws std::system_error when refused.

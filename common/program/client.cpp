@@ -1,8 +1,5 @@
 #include "program/client.hpp"
 
-#include "program/logging.hpp"
-#include "program/start.hpp"
-
 #include <iostream>
 
 namespace netlab {
@@ -19,33 +16,25 @@ void ClientRun::within(asio::awaitable<void> operation, const std::function<std:
 
 ClientProgram::ClientProgram(std::string lab, const std::string& description, std::uint16_t default_port,
                              double default_max_seconds)
-    : lab_(std::move(lab)), name_("netlab-" + lab_ + "-client"), app_(description, name_) {
-  add_common_options(app_, options_, default_port, Role::client, default_max_seconds);
-}
+    : Program(std::move(lab), Role::client, description, default_port, default_max_seconds) {}
 
 int ClientProgram::run(int argc, char** argv, const std::function<void(ClientRun&)>& body) {
-  if (auto code = parse_and_check(app_, argc, argv, check_usage_)) return *code;
-  init_logging(lab_ + "-client", options_.log_level);
+  if (auto code = start(argc, argv)) return *code;
   Result result(lab_, "client");
   ClientRun run(options_, result);
-  try {
+  const int experiment = exit_code_of([&] {
     resolve_client_port(options_);
     result.params()["port"] = options_.port;
     body(run);
-  } catch (const UsageError& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 1;
-  }
-  try {
+    return 0;
+  });
+  if (experiment != 0) return experiment;
+  const int written = exit_code_of([&] {
     if (options_.json != "-" && run.summary_) run.summary_(std::cout);
     result.write(options_.json);
-  } catch (const std::exception& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 1;
-  }
+    return 0;
+  });
+  if (written != 0) return written;
   if (run.failed_) {
     std::cerr << name_ << ": " << *run.failed_ << "\n";
     return 1;

@@ -26,6 +26,7 @@
 #include "io/net.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
+#include "program/start.hpp"
 
 #include <boost/system/error_code.hpp>
 
@@ -86,31 +87,17 @@ class ClientRun {
   std::optional<std::string> failed_;
 };
 
-class ClientProgram {
+// app(), options(), name(), check_usage() and after_parse(): see program/start.hpp.
+class ClientProgram : public Program {
  public:
   // `lab` names the program netlab-<lab>-client and the result's "lab".
   ClientProgram(std::string lab, const std::string& description, std::uint16_t default_port,
                 double default_max_seconds);
 
-  CLI::App& app() { return app_; }
-  CommonOptions& options() { return options_; }
-  const std::string& name() const { return name_; }
-
-  // Checks the options together, after parsing and before anything is opened
-  // or connected: throw UsageError (exit 2) for options that contradict each other.
-  void check_usage(std::function<void()> check) { check_usage_ = std::move(check); }
-
   // Parses argv, starts the logging, resolves --port-file (the port goes into
   // the result's params), runs `body` and keeps the contract above. Returns
   // the exit code.
   int run(int argc, char** argv, const std::function<void(ClientRun&)>& body);
-
- private:
-  std::string lab_;
-  std::string name_;
-  CLI::App app_;
-  CommonOptions options_;
-  std::function<void()> check_usage_;
 };
 
 }  // namespace netlab

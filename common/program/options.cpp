@@ -1,5 +1,4 @@
 #include "program/options.hpp"
-#include "program/start.hpp"
 #include "program/readiness.hpp"
 
 #include <iostream>
@@ -60,17 +59,6 @@ std::optional<int> parse_options(CLI::App& app, int argc, char** argv) {
     return 0;
   } catch (const CLI::ParseError& e) {
     std::cerr << app.get_name() << ": " << e.what() << " (see --help)\n";
-    return 2;
-  }
-  return std::nullopt;
-}
-
-std::optional<int> parse_and_check(CLI::App& app, int argc, char** argv, const std::function<void()>& check_usage) {
-  if (auto code = parse_options(app, argc, argv)) return code;
-  try {
-    if (check_usage) check_usage();
-  } catch (const UsageError& e) {
-    std::cerr << app.get_name() << ": " << e.what() << "\n";
     return 2;
   }
   return std::nullopt;

@@ -1,7 +1,5 @@
 #include "program/server.hpp"
 
-#include "program/logging.hpp"
-#include "program/start.hpp"
 #include "program/readiness.hpp"
 
 #include <spdlog/spdlog.h>
@@ -11,9 +9,9 @@
 
 namespace netlab {
 
-ServerRun::ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal,
-                     const std::function<tcp::endpoint(ServerRun&)>& open_sockets)
-    : options_(options), acceptor_(io_), limit_(options.max_connections, refusal) {
+ServerRun::ServerRun(const CommonOptions& options, std::string_view program, int concurrency_hint, int backlog,
+                     Refusal refusal, const std::function<tcp::endpoint(ServerRun&)>& open_sockets)
+    : io_(concurrency_hint), options_(options), acceptor_(io_), limit_(options.max_connections, refusal) {
   if (open_sockets) {
     bound_ = open_sockets(*this);
   } else {
@@ -38,9 +36,7 @@ void ServerRun::accept_loop_ended(std::exception_ptr error) {
 }
 
 ServerProgram::ServerProgram(std::string lab, const std::string& description, std::uint16_t default_port)
-    : lab_(std::move(lab)), name_("netlab-" + lab_ + "-server"), app_(description, name_) {
-  add_common_options(app_, options_, default_port, Role::server);
-}
+    : Program(std::move(lab), Role::server, description, default_port) {}
 
 void ServerProgram::add_max_connections(Refusal refusal) {
   refusal_ = refusal;
@@ -50,15 +46,16 @@ void ServerProgram::add_max_connections(Refusal refusal) {
 void ServerProgram::add_idle_timeout(double& seconds) { add_idle_timeout_option(app_, seconds); }
 
 int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun&)>& body) {
-  if (auto code = parse_and_check(app_, argc, argv, check_usage_)) return *code;
-  init_logging(lab_ + "-server", options_.log_level);
-  try {
-    ServerRun run(options_, name_, backlog_, refusal_, open_sockets_);
-    StopSignals signals(run.io_, options_.max_seconds, [&run](std::string_view reason) { run.stop(reason); });
-    run.stop_ = [&run, &signals](std::string_view reason) {
+  if (auto code = start(argc, argv)) return *code;
+  return exit_code_of([&] {
+    ServerRun run(options_, name_, concurrency_hint_, backlog_, refusal_, open_sockets_);
+    StopSignals signals(run.io_, 0, [&run](std::string_view reason) { run.stop(reason); });
+    asio::steady_timer deadline(run.io_);
+    run.stop_ = [&run, &signals, &deadline](std::string_view reason) {
       if (run.stop_reason_ != "?") return;  // once
       run.stop_reason_ = reason;
       signals.cancel();
+      deadline.cancel();
       for (auto& action : run.on_stop_) action(reason);
       spdlog::info("stopping ({}): closing the listener and {} connection(s)", reason, run.registry_.size());
       boost::system::error_code ignored;
@@ -66,6 +63,15 @@ int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun
       run.registry_.close_all();
     };
     body(run);
+    // --max-seconds bounds the serving, so it starts once the body has prepared
+    // everything (the https server generates its certificates there).
+    if (options_.max_seconds > 0 && run.stop_reason_ == "?") {
+      deadline.expires_after(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(options_.max_seconds)));
+      deadline.async_wait([&run](boost::system::error_code ec) {
+        if (!ec) run.stop("max-seconds");
+      });
+    }
     spdlog::info("listening on {}{}", to_string(run.bound_), run.listening_.empty() ? "" : " (" + run.listening_ + ")");
     if (!options_.port_file.empty()) write_port_file(options_.port_file, run.bound_.port());
     const auto started = Clock::now();
@@ -85,14 +91,8 @@ int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun
       std::cerr << name_ << ": " << run.accept_failure_ << "\n";
       return 1;
     }
-  } catch (const UsageError& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << name_ << ": " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
 
 }  // namespace netlab

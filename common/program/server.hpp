@@ -21,6 +21,8 @@
 //
 // The contract it keeps for every server:
 // - "listening on 127.0.0.1:7006 (<detail>)" once listening, then the port file;
+// - --max-seconds counts from the end of the program's body (what it prepares,
+//   e.g. the https server's certificates, is not part of it);
 // - a stop (SIGINT, SIGTERM, --max-seconds) runs the program's on_stop actions,
 //   closes the listener and every registered connection, logs one line;
 // - an exception escaping the accept loop is logged and stops the server (exit 1);
@@ -33,6 +35,7 @@
 #include "io/serve.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
+#include "program/start.hpp"
 
 #include <functional>
 #include <iosfwd>
@@ -77,8 +80,8 @@ class ServerRun {
 
  private:
   friend class ServerProgram;
-  ServerRun(const CommonOptions& options, std::string_view program, int backlog, Refusal refusal,
-            const std::function<tcp::endpoint(ServerRun&)>& open_sockets);
+  ServerRun(const CommonOptions& options, std::string_view program, int concurrency_hint, int backlog,
+            Refusal refusal, const std::function<tcp::endpoint(ServerRun&)>& open_sockets);
   void accept_loop_ended(std::exception_ptr error);
 
   asio::io_context io_;
@@ -96,25 +99,21 @@ class ServerRun {
   double seconds_ = 0;
 };
 
-class ServerProgram {
+// app(), options(), name(), check_usage() and after_parse(): see program/start.hpp.
+class ServerProgram : public Program {
  public:
   // `lab` names the program netlab-<lab>-server and the result's "lab".
   ServerProgram(std::string lab, const std::string& description, std::uint16_t default_port);
-
-  CLI::App& app() { return app_; }
-  CommonOptions& options() { return options_; }
-  const std::string& name() const { return name_; }
-
-  // Checks the options together, after parsing and before anything is opened
-  // or connected: throw UsageError (exit 2) for options that contradict each other.
-  void check_usage(std::function<void()> check) { check_usage_ = std::move(check); }
 
   // --max-connections, and what a connection over it receives.
   void add_max_connections(Refusal refusal = Refusal::text_line);
   // --idle-timeout S into `seconds`.
   void add_idle_timeout(double& seconds);
-  // The listen() backlog (default: the system's maximum).
+  // The listen() backlog (default: the system's maximum); from an option, set it in after_parse.
   void backlog(int connections) { backlog_ = connections; }
+  // How many threads will run the event loop (io_context's concurrency hint):
+  // 1 tells Asio that no other thread needs waking, which spares it locking.
+  void concurrency_hint(int threads) { concurrency_hint_ = threads; }
   // For a server whose sockets are not one TCP listener on --host/--port (UDP
   // beside TCP, UDP alone): `open` runs instead of opening the listener, may
   // move the listener it opens into run.acceptor() (a stop closes it; its own
@@ -128,13 +127,9 @@ class ServerProgram {
   int run(int argc, char** argv, const std::function<void(ServerRun&)>& body);
 
  private:
-  std::string lab_;
-  std::string name_;
-  CLI::App app_;
-  CommonOptions options_;
-  std::function<void()> check_usage_;
   Refusal refusal_ = Refusal::text_line;
   int backlog_ = asio::socket_base::max_listen_connections;
+  int concurrency_hint_ = BOOST_ASIO_CONCURRENCY_HINT_DEFAULT;
   std::function<tcp::endpoint(ServerRun&)> open_sockets_;
 };
 

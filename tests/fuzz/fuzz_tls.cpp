@@ -21,7 +21,7 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-// Written here again, not taken from tls.cpp: the check must not compare the decoder with itself.
+// Written here again, not taken from tls/names.cpp: the check must not compare the decoder with itself.
 std::string hex(std::span<const std::uint8_t> bytes) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string text;

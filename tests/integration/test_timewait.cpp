@@ -8,7 +8,7 @@
 #include "process.hpp"
 
 #include "kernel/census.hpp"
-#include "kernel/transport_kernel.hpp"
+#include "kernel/netstat.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

@@ -8,7 +8,7 @@
 #include "process.hpp"
 
 #include "program/readiness.hpp"
-#include "kernel/transport_kernel.hpp"
+#include "kernel/netstat.hpp"
 #include "proto/transport_message.hpp"
 
 #include <boost/json.hpp>

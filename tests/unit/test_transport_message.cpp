@@ -1,6 +1,6 @@
 // The transport lab's message header and the receiver's accounting, on
 // hand-made bytes and hand-made sequences: no sockets.
-#include "kernel/transport_kernel.hpp"
+#include "kernel/netstat.hpp"
 #include "proto/transport_message.hpp"
 
 #include <catch2/catch.hpp>
