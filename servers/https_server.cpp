@@ -183,7 +183,9 @@ int main(int argc, char** argv) {
       7443);
   auto& app = program.app();
   Config config;
-  app.add_option("--tls", config.mode, "1.3 | 1.2-ecdhe | 1.2-rsa")
+  app.add_option("--tls", config.mode,
+                 "1.3 | 1.2-ecdhe | 1.2-rsa (1.2-rsa: RSA key transport, no forward secrecy — the historical "
+                 "handshake the note describes, for teaching only)")
       ->transform(CLI::CheckedTransformer(tls::mode_names()))
       ->default_str("1.3");
   app.add_option("--cert-dir", config.cert_dir,

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# testssl.sh (Debian package testssl.sh) against the https lab's server, where
-# it is installed: the default mode (TLS 1.3) offers TLS 1.3 only, is not
+# testssl.sh (Debian package testssl.sh, installed by scripts/setup.sh) against
+# the https lab's server: the default mode (TLS 1.3) offers TLS 1.3 only, is not
 # found vulnerable to anything testssl checks, and its certificate chains to the
-# lab's CA; the deliberate historical mode (1.2-rsa) is flagged for having no
-# forward secrecy. Skips (77) when testssl is not installed.
+# lab's CA; the 1.2-ecdhe mode offers no protocol below TLS 1.2 and forward
+# secrecy only; neither offers a NULL, anonymous, export, low, RC4 or 3DES
+# suite; the deliberate historical mode (1.2-rsa) is flagged for having no
+# forward secrecy — and netlab-https-server --help says so. Skips (77) when
+# testssl is not installed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -39,12 +42,19 @@ start() {
   fail "netlab-https-server --tls $1 did not start"
 }
 
-# scan MODE: protocols (-p), server defaults (-S), preferences (-P), forward secrecy (-f), vulnerabilities (-U); JSON findings to $TMP/MODE.json.
+# scan MODE [CHECKS...]: by default protocols (-p), the standard cipher
+# categories (-s), server defaults (-S), preferences (-P), forward secrecy
+# (-f), vulnerabilities (-U); JSON findings to $TMP/MODE.json.
 scan() {
+  local mode=$1
+  shift
+  local -a checks=("$@")
+  ((${#checks[@]})) || checks=(-p -s -S -P -f -U)
+  set -- "$mode"
   start "$1"
   # testssl's exit status counts what it found; the JSON findings are read instead.
   timeout 300 "$TESTSSL" --quiet --color 0 --warnings batch --ip one --add-ca "$TMP/certs/ca.pem" \
-    -p -S -P -f -U --jsonfile "$TMP/$1.json" "127.0.0.1:$(cat "$TMP/port")" >"$TMP/$1.txt" 2>&1 || true
+    "${checks[@]}" --jsonfile "$TMP/$1.json" "127.0.0.1:$(cat "$TMP/port")" >"$TMP/$1.txt" 2>&1 || true
   stop_server
   python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TMP/$1.json" 2>/dev/null ||
     fail "testssl on --tls $1 wrote no findings ($(tail -n 3 "$TMP/$1.txt"))"
@@ -67,7 +77,18 @@ for f in json.load(open(sys.argv[1])):
         print(f["id"] + ": " + f["finding"])' "$TMP/$1.json"
 }
 
+# no_weak_suites MODE: testssl's standard cipher categories that must not be offered.
+no_weak_suites() {
+  local category
+  for category in NULL aNULL EXPORT LOW 3DES_IDEA; do
+    [[ $(finding "$1" "cipherlist_$category") == "not offered"* ]] ||
+      fail "$1 mode: $category suites are '$(finding "$1" "cipherlist_$category")', expected not offered"
+  done
+  [[ $(finding "$1" RC4) == *"no RC4"* ]] || fail "$1 mode: RC4 is '$(finding "$1" RC4)', expected no RC4 ciphers"
+}
+
 scan 1.3
+no_weak_suites 1.3
 for old in SSLv2 SSLv3 TLS1 TLS1_1 TLS1_2; do
   [[ $(finding 1.3 "$old") == "not offered"* ]] || fail "1.3 mode: $old is '$(finding 1.3 "$old")', expected not offered"
 done
@@ -78,6 +99,19 @@ bad=$(severe 1.3)
 [[ -z $bad ]] || fail "1.3 mode: testssl rates these HIGH or CRITICAL: $bad"
 echo "ok: --tls 1.3 offers TLS 1.3 only, chains to the lab's CA, no HIGH/CRITICAL finding"
 
+scan 1.2-ecdhe -p -s -f -4
+for old in SSLv2 SSLv3 TLS1 TLS1_1; do
+  [[ $(finding 1.2-ecdhe "$old") == "not offered"* ]] ||
+    fail "1.2-ecdhe mode: $old is '$(finding 1.2-ecdhe "$old")', expected not offered"
+done
+[[ $(finding 1.2-ecdhe TLS1_2) == "offered"* ]] || fail "1.2-ecdhe mode: TLS 1.2 is '$(finding 1.2-ecdhe TLS1_2)'"
+no_weak_suites 1.2-ecdhe
+[[ $(finding 1.2-ecdhe PFS) == "offered"* ]] ||
+  fail "1.2-ecdhe mode: forward secrecy is '$(finding 1.2-ecdhe PFS)', expected offered"
+echo "ok: --tls 1.2-ecdhe offers TLS 1.2 and nothing older, forward secrecy ($(finding 1.2-ecdhe PFS_ECDHE_curves)), no NULL/anonymous/export/low/RC4/3DES suite"
+
+"$BIN/netlab-https-server" --help | grep -q -- '1.2-rsa.*no forward secrecy' ||
+  fail "netlab-https-server --help does not say that 1.2-rsa has no forward secrecy"
 scan 1.2-rsa
 [[ $(finding 1.2-rsa PFS) == *"No ciphers supporting"* ]] ||
   fail "1.2-rsa mode: expected testssl to flag the missing forward secrecy, got '$(finding 1.2-rsa PFS)'"
