@@ -114,6 +114,12 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
     (void)written;
     if (write_ec) {
       ending = "write: " + write_ec.message();
+      // A client that never reads our answers is cut by the idle timeout while this write waits.
+      if (idle.expired()) {
+        ++counters.idle_closed;
+        ++counters.closed_first_by_server;
+        ending = "idle timeout while writing: server closes first";
+      }
       break;
     }
     if (++counters.requests == 1) spdlog::info("serving: first request answered ({})", who);

@@ -3,8 +3,10 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -123,11 +125,17 @@ asio::awaitable<void> ConnectionLimit::refuse(tcp::socket socket) {
 
 struct IdleTimeout::State {
   State(tcp::socket& s, Clock::duration t, std::string w)
-      : timer(s.get_executor()), socket(&s), timeout(t), last_touch(Clock::now()), who(std::move(w)) {}
+      : timer(s.get_executor()),
+        socket(&s),
+        timeout(t),
+        last_touch(Clock::now()),
+        last_busy(last_touch),
+        who(std::move(w)) {}
   asio::steady_timer timer;
   tcp::socket* socket;  // nullptr once the IdleTimeout is gone
   Clock::duration timeout;
-  Clock::time_point last_touch;
+  Clock::time_point last_touch;  // progress the session reported (touch, Busy)
+  Clock::time_point last_busy;   // the end of the last pause made on purpose (Busy), or the start
   int busy = 0;
   bool expired = false;
   std::string who;
@@ -135,13 +143,25 @@ struct IdleTimeout::State {
 
 namespace {
 
-// How long ago the kernel last received or sent data on `socket`.
-Clock::duration kernel_quiet_for(tcp::socket& socket) {
+// What the kernel says about the traffic of one connection.
+struct KernelTraffic {
+  Clock::duration since_data_in = Clock::duration::max();   // TCP_INFO last_data_recv
+  Clock::duration since_data_out = Clock::duration::max();  // TCP_INFO last_data_sent
+  int bytes_waiting = 0;  // SIOCOUTQ: written by us, not yet acknowledged by the peer (sent or not)
+};
+
+// last_data_recv moves when a segment with data is queued for us, last_data_sent
+// when a segment carrying data leaves (a retransmission too), never for a
+// zero-window probe, which carries no data. SIOCOUTQ is write_seq - snd_una.
+KernelTraffic kernel_traffic(tcp::socket& socket) {
+  KernelTraffic traffic;
   tcp_info info{};
   socklen_t size = sizeof info;
-  if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0)
-    return Clock::duration::max();
-  return std::chrono::milliseconds(std::min(info.tcpi_last_data_recv, info.tcpi_last_data_sent));
+  if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return traffic;
+  traffic.since_data_in = std::chrono::milliseconds(info.tcpi_last_data_recv);
+  traffic.since_data_out = std::chrono::milliseconds(info.tcpi_last_data_sent);
+  if (::ioctl(socket.native_handle(), SIOCOUTQ, &traffic.bytes_waiting) != 0) traffic.bytes_waiting = 0;
+  return traffic;
 }
 
 void watch(const std::shared_ptr<IdleTimeout::State>& state, Clock::duration after) {
@@ -149,15 +169,31 @@ void watch(const std::shared_ptr<IdleTimeout::State>& state, Clock::duration aft
   state->timer.async_wait([state](boost::system::error_code ec) {
     if (ec || !state->socket || !state->socket->is_open()) return;
     const auto now = Clock::now();
-    if (state->busy > 0) state->last_touch = now;
-    const auto quiet = std::min(now - state->last_touch, kernel_quiet_for(*state->socket));
-    if (quiet < state->timeout) {
-      watch(state, state->timeout - quiet);
+    if (state->busy > 0) state->last_touch = state->last_busy = now;
+    const auto kernel = kernel_traffic(*state->socket);
+    // Idle: no byte in either direction.
+    const auto quiet = std::min({now - state->last_touch, kernel.since_data_in, kernel.since_data_out});
+    // Stalled: our bytes wait and none leaves, however much the peer still
+    // sends. A peer that never reads closes its receive window; the kernel then
+    // only probes it (no data), and keeps the connection for as long as the
+    // probes are answered (RFC 1122 4.2.2.17). Its requests keep arriving while
+    // our answers pile up in a send buffer that autotuning grows to
+    // net.ipv4.tcp_wmem's maximum: measured from the kernel, not from a write
+    // the session waits on, the stall counts from when our output stopped.
+    const auto stalled =
+        kernel.bytes_waiting > 0 ? std::min(now - state->last_busy, kernel.since_data_out) : Clock::duration::zero();
+    const auto timeout_s = std::chrono::duration<double>(state->timeout).count();
+    if (stalled >= state->timeout) {
+      spdlog::warn("{}: {} bytes of ours wait and the kernel sent none for {:g} s (the peer takes no more) — "
+                   "closing (--idle-timeout)",
+                   state->who, kernel.bytes_waiting, timeout_s);
+    } else if (quiet >= state->timeout) {
+      spdlog::warn("{}: no bytes in or out for {:g} s — closing (--idle-timeout)", state->who, timeout_s);
+    } else {
+      watch(state, state->timeout - std::max(quiet, stalled));
       return;
     }
     state->expired = true;
-    spdlog::warn("{}: no bytes in or out for {:g} s — closing (--idle-timeout)", state->who,
-                 std::chrono::duration<double>(state->timeout).count());
     boost::system::error_code ignored;
     state->socket->close(ignored);
   });
@@ -191,7 +227,7 @@ IdleTimeout::Busy::Busy(IdleTimeout& idle) : idle_(idle) {
 IdleTimeout::Busy::~Busy() {
   if (!idle_.state_) return;
   --idle_.state_->busy;
-  idle_.state_->last_touch = Clock::now();
+  idle_.state_->last_touch = idle_.state_->last_busy = Clock::now();
 }
 
 }  // namespace netlab

@@ -9,8 +9,8 @@
 // - the connection limit (--max-connections): a connection over it is answered
 //   at once with a refusal a person with `nc` can read, then closed, and the
 //   server logs it (at most one line a second, however many are refused);
-// - the idle timeout (--idle-timeout): a connection that has moved no byte in
-//   either direction for that long is closed with one log line.
+// - the idle timeout (--idle-timeout): a connection that has moved no byte in either direction for that
+//   long, or whose peer has taken none of our waiting bytes for that long, is closed with one log line.
 #include "io/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -124,15 +124,15 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimit& limi
   }
 }
 
-// Closes `socket` once it has carried no byte in either direction for
-// `seconds` (0 = never), with one log line "<who>: no bytes in or out for T s
-// — closing (--idle-timeout)". Traffic is what the kernel counts for the socket
-// (TCP_INFO's last_data_recv / last_data_sent), so the session's code needs no
-// calls: a peer that sends nothing, trickles slower than T, or stops reading
-// while our send buffer is full is closed. `touch()` adds progress the kernel
-// does not see (a slow reader working through its receive buffer); a `Busy`
-// guard covers a pause the server makes on purpose. The socket must outlive
-// this object; the session's pending operation ends with operation_aborted.
+// Closes `socket` once it has carried no byte in either direction for `seconds` (0 = never), with one log
+// line "<who>: no bytes in or out for T s — closing (--idle-timeout)", or once bytes we wrote wait and the
+// kernel has sent none for `seconds`: "<who>: N bytes of ours wait and the kernel sent none for T s (the
+// peer takes no more) — closing (--idle-timeout)". Traffic is what the kernel counts for the socket
+// (TCP_INFO's last_data_recv / last_data_sent, SIOCOUTQ), so the session's code needs no calls: a peer that
+// sends nothing, trickles slower than T, or stops reading our answers (even while it goes on sending requests
+// that the session reads and answers into its send buffer) is closed. `touch()` adds inbound progress the
+// kernel does not see (a slow reader working through its receive buffer); a `Busy` guard covers a pause the
+// server makes on purpose, for both rules. The socket must outlive this object; its pending operation aborts.
 class IdleTimeout {
  public:
   IdleTimeout(tcp::socket& socket, double seconds, std::string who);
