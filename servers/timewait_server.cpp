@@ -115,7 +115,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
     if (write_ec) {
       ending = "write: " + write_ec.message();
       // A client that never reads our answers is cut by the idle timeout while this write waits.
-      if (idle.expired()) {
+      if (served.idle().expired()) {
         ++counters.idle_closed;
         ++counters.closed_first_by_server;
         ending = "idle timeout while writing: server closes first";
