@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
     const std::string mode = config.bug ? "bug" : "fixed";
     counters.fds_at_start = open_fd_count();
     stopping.emplace(run.io(), asio::steady_timer::time_point::max());
+    run.at_exit([&] { stopping.reset(); });  // made on run.io(): gone before it
     run.on_stop([&](std::string_view reason) {
       held_at_stop = counters.close_wait_held;
       spdlog::info("stopping ({}): {} connection(s) held in CLOSE_WAIT", reason, held_at_stop);

@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
   };
   return program.run(argc, argv, [&](ServerRun& run) {
     census_timer.emplace(run.io());
+    run.at_exit([&] { census_timer.reset(); });  // made on run.io(): gone before it
     // Closing the listener makes the kernel reset what is still in its accept queue.
     run.on_stop([&](std::string_view) {
       stopping = true;

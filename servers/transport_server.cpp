@@ -333,6 +333,7 @@ int main(int argc, char** argv) {
   });
   Counters counters;
   return program.run(argc, argv, [&](ServerRun& run) {
+    run.at_exit([&] { udp_socket.reset(); });  // made on run.io(): gone before it
     run.on_stop([&](std::string_view) {
       boost::system::error_code ignored;
       if (udp_socket) udp_socket->close(ignored);

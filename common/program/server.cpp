@@ -95,4 +95,8 @@ int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun
   });
 }
 
+ServerRun::~ServerRun() {
+  for (auto action = at_exit_.rbegin(); action != at_exit_.rend(); ++action) (*action)();
+}
+
 }  // namespace netlab

@@ -71,6 +71,17 @@ class ServerRun {
   // Fills the result and writes the human summary, after the event loop ended.
   void report(std::function<void(Result&, std::ostream&)> report) { report_ = std::move(report); }
 
+  // Runs when the run ends, on every path (an exception too), while io() still
+  // exists: releases what main() made on io(). A timer declared in main() and
+  // made on io() would otherwise outlive the io_context (ASan: use after free
+  // at exit): `std::optional<asio::steady_timer> t; ... t.emplace(run.io());
+  // run.at_exit([&] { t.reset(); });`.
+  void at_exit(std::function<void()> action) { at_exit_.push_back(std::move(action)); }
+
+  ServerRun(const ServerRun&) = delete;
+  ServerRun& operator=(const ServerRun&) = delete;
+  ~ServerRun();
+
   // After the run: what stopped it ("SIGINT", "SIGTERM", "max-seconds") and how long it ran.
   const std::string& stop_reason() const { return stop_reason_; }
   double seconds() const { return seconds_; }
@@ -93,6 +104,7 @@ class ServerRun {
   std::string listening_;
   std::vector<std::function<void(std::string_view)>> on_stop_;
   std::function<void(Result&, std::ostream&)> report_;
+  std::vector<std::function<void()>> at_exit_;
   std::function<void(std::string_view)> stop_;
   std::string stop_reason_ = "?";
   std::string accept_failure_;
