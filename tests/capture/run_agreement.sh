@@ -24,8 +24,12 @@ skip() {
   exit 77
 }
 
+# The loopback step's background processes: globals, for its EXIT trap runs
+# after the function's locals are gone.
+LOOPBACK_PIDS=()
+
 loopback() {
-  local dir=$1 port tcpdump_pid server_pid
+  local dir=$1 port tcpdump_pid server_pid i
   ((EUID == 0)) || skip "not root: tcpdump needs CAP_NET_RAW to capture"
   command -v tcpdump >/dev/null || skip "no tcpdump"
   command -v iperf3 >/dev/null || skip "no iperf3"
@@ -34,11 +38,18 @@ loopback() {
   # A 64 KiB capture buffer (-B 64) and 128-byte snaps: tcpdump falls behind and drops.
   tcpdump -i lo -s 128 -B 64 -U -w "$dir/loopback-drops.pcap" "tcp port $port" 2> "$dir/tcpdump.log" &
   tcpdump_pid=$!
-  trap 'kill "$tcpdump_pid" "${server_pid:-}" 2>/dev/null || true' EXIT
-  for _ in $(seq 50); do grep -q listening "$dir/tcpdump.log" && break; sleep 0.1; done
+  LOOPBACK_PIDS=("$tcpdump_pid")
+  trap 'kill "${LOOPBACK_PIDS[@]}" 2>/dev/null || true' EXIT
+  for _ in $(seq 200); do grep -q listening "$dir/tcpdump.log" && break; sleep 0.1; done
   iperf3 -s -1 -p "$port" > /dev/null 2>&1 &
   server_pid=$!
-  for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.1; done
+  LOOPBACK_PIDS+=("$server_pid")
+  # Bounded (20 s: a busy machine starts iperf3 slowly), and said when it is not listening.
+  for ((i = 0; i < 200; i++)); do
+    ss -ltn "sport = :$port" | grep -q LISTEN && break
+    sleep 0.1
+  done
+  ((i < 200)) || { echo "FAIL: iperf3 -s did not listen on port $port within 20 s" >&2; exit 1; }
   iperf3 -c 127.0.0.1 -p "$port" -t 2 > /dev/null
   wait "$server_pid" || true
   kill "$tcpdump_pid"
