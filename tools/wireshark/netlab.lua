@@ -61,6 +61,19 @@ local function register_ports(proto, table, registered)
   table:add(registered.range, proto)
 end
 
+-- errors(PROTO_NAME, {key = "text", ...}): one expert-info error per broken
+-- case (group Malformed; a key named bad_checksum is in group Checksum), and
+-- the list Proto.experts wants.
+local function errors(proto_name, texts)
+  local experts, list = {}, {}
+  for key, text in pairs(texts) do
+    local group = key == "bad_checksum" and expert.group.CHECKSUM or expert.group.MALFORMED
+    experts[key] = ProtoExpert.new(proto_name .. "." .. key, text, group, expert.severity.ERROR)
+    list[#list + 1] = experts[key]
+  end
+  return experts, list
+end
+
 -- ---- netlab_transport ------------------------------------------------------------
 
 local transport = Proto("netlab_transport", "netlab transport message")
@@ -80,22 +93,15 @@ local tf = {
 }
 transport.fields = { tf.magic, tf.kind, tf.reserved, tf.sequence, tf.send_time, tf.length, tf.checksum, tf.checksum_ok,
                      tf.payload }
-local te = {
-  bad_magic = ProtoExpert.new("netlab_transport.bad_magic", "Not a netlab transport message (magic is not NLT1)",
-                              expert.group.MALFORMED, expert.severity.ERROR),
-  bad_kind = ProtoExpert.new("netlab_transport.bad_kind", "Unknown message kind", expert.group.MALFORMED,
-                             expert.severity.ERROR),
-  oversized = ProtoExpert.new("netlab_transport.oversized", "Payload length over the lab's maximum (65000)",
-                              expert.group.MALFORMED, expert.severity.ERROR),
-  length_mismatch = ProtoExpert.new("netlab_transport.length_mismatch",
-                                    "The datagram is not exactly header + length bytes", expert.group.MALFORMED,
-                                    expert.severity.ERROR),
-  bad_checksum = ProtoExpert.new("netlab_transport.bad_checksum", "CRC-32 does not match: the bytes changed",
-                                 expert.group.CHECKSUM, expert.severity.ERROR),
-  truncated = ProtoExpert.new("netlab_transport.truncated", "Shorter than a 32-byte header", expert.group.MALFORMED,
-                              expert.severity.ERROR),
-}
-transport.experts = { te.bad_magic, te.bad_kind, te.oversized, te.length_mismatch, te.bad_checksum, te.truncated }
+local te, transport_experts = errors("netlab_transport", {
+  bad_magic = "Not a netlab transport message (magic is not NLT1)",
+  bad_kind = "Unknown message kind",
+  oversized = "Payload length over the lab's maximum (65000)",
+  length_mismatch = "The datagram is not exactly header + length bytes",
+  bad_checksum = "CRC-32 does not match: the bytes changed",
+  truncated = "Shorter than a 32-byte header",
+})
+transport.experts = transport_experts
 transport.prefs.ports = Pref.range("Ports", "7001", "TCP and UDP ports of the transport lab's server", 65535)
 transport.prefs.verify = Pref.bool("Verify CRC-32", true, "Compute every message's CRC-32 (slower on big captures)")
 
@@ -205,11 +211,10 @@ local ff = {
   raw = ProtoField.bytes("netlab_framing.raw", "Unframed bytes (--codec raw: where one write ends is not on the wire)"),
 }
 framing.fields = { ff.codec, ff.length, ff.payload, ff.payload_size, ff.report, ff.raw }
-local fe = {
-  oversized = ProtoExpert.new("netlab_framing.oversized", "Frame over the codec's maximum: the server closes this connection",
-                              expert.group.MALFORMED, expert.severity.ERROR),
-}
-framing.experts = { fe.oversized }
+local fe, framing_experts = errors("netlab_framing", {
+  oversized = "Frame over the codec's maximum: the server closes this connection",
+})
+framing.experts = framing_experts
 framing.prefs.ports = Pref.range("Ports", "7006", "TCP ports of the framing lab's server", 65535)
 framing.prefs.codec = Pref.enum("Codec", 0, "auto: length when the client's first bytes are a plausible length header, "
                                 .. "raw when the server's report is a read log, delimiter otherwise",
@@ -355,19 +360,14 @@ local rf = {
   error = ProtoField.string("netlab_rpc.error", "Error"),
 }
 rpc.fields = { rf.length, rf.kind, rf.id, rf.method, rf.key_length, rf.key, rf.value, rf.status, rf.error }
-local re = {
-  oversized = ProtoExpert.new("netlab_rpc.oversized", "Frame over the lab's maximum (65536): the server closes",
-                              expert.group.MALFORMED, expert.severity.ERROR),
-  short = ProtoExpert.new("netlab_rpc.short", "Frame too short for its fields", expert.group.MALFORMED,
-                          expert.severity.ERROR),
-  bad_method = ProtoExpert.new("netlab_rpc.bad_method", "Unknown method id: the server answers unknown_method",
-                               expert.group.MALFORMED, expert.severity.ERROR),
-  bad_status = ProtoExpert.new("netlab_rpc.bad_status", "Unknown status", expert.group.MALFORMED,
-                               expert.severity.ERROR),
-  bad_key = ProtoExpert.new("netlab_rpc.bad_key", "Key length over the frame or over the lab's maximum (1024)",
-                            expert.group.MALFORMED, expert.severity.ERROR),
-}
-rpc.experts = { re.oversized, re.short, re.bad_method, re.bad_status, re.bad_key }
+local re, rpc_experts = errors("netlab_rpc", {
+  oversized = "Frame over the lab's maximum (65536): the server closes",
+  short = "Frame too short for its fields",
+  bad_method = "Unknown method id: the server answers unknown_method",
+  bad_status = "Unknown status",
+  bad_key = "Key length over the frame or over the lab's maximum (1024)",
+})
+rpc.experts = rpc_experts
 rpc.prefs.ports = Pref.range("Ports", "7007", "TCP ports of the rpc lab's server", 65535)
 
 local rpc_streams = {}  -- tcp.stream -> "binary" | "http"
