@@ -21,9 +21,10 @@ source "$LIB/common.sh"
 # curl, testssl.sh: the http, rpc and https interop tests (they skip, exit 77,
 # without them, so a fresh install must have them or those tests never run).
 # slowhttptest: scripts.slow-attacks (slowloris, slow body, range, slow read).
+# tcpreplay: scripts.test_wire replays garbage frames into both sides of netlab-wire.
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
   libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables ethtool libpcap-dev tshark
-  curl testssl.sh iperf3 slowhttptest)
+  curl testssl.sh iperf3 slowhttptest tcpreplay)
 # The fuzz preset only: clang, and libclang-rt-14-dev for libFuzzer and the sanitizer runtimes.
 readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

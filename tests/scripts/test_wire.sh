@@ -11,6 +11,9 @@
 #   - a cut cable on demand: new rules through --rules-file and SIGHUP stop a
 #     connection from opening, and emptying them lets it open; SIGUSR1 writes
 #     the stats while the wire runs
+#   - garbage (broken IPv4 and TCP/UDP headers, random frames) replayed into
+#     both sides with tcpreplay: the wire keeps running, counts the broken
+#     frames, and carries a transfer whole afterwards
 #   - a rule that does not parse is a usage error naming the wrong word
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -140,6 +143,75 @@ check_usage() {
   echo "ok: a bad rule is a usage error naming 'flag=S'"
 }
 
+# garbage_pcap FILE SEED: Ethernet frames a peer could send by mistake or on
+# purpose, as a pcap (text2pcap): hand-made broken IPv4 — a header cut short,
+# options past the frame, a TCP data offset past the frame, a total length
+# past the frame, version 6 under EtherType IPv4, a UDP header cut short — a
+# frame of another EtherType, and 200 seeded random frames (14..1514 bytes),
+# half of them made to say IPv4 (EtherType 0800, often 0x45 next).
+garbage_pcap() {
+  local file=$1 seed=$2 mac='02 00 00 00 00 01 02 00 00 00 00 02'
+  {
+    printf '0000 %s 08 00 45 00 00 28 00 00\n' "$mac"
+    printf '0000 %s 08 00 4f 00 00 28 00 00 00 00 40 06 00 00 c6 12 00 01 c6 12 00 02\n' "$mac"
+    printf '0000 %s 08 00 45 00 00 3c 00 00 00 00 40 06 00 00 c6 12 00 01 c6 12 00 02 9c 40 1b 59 00 00 00 01 00 00 00 00 f0 02\n' "$mac"
+    printf '0000 %s 08 00 45 00 05 dc 00 00 00 00 40 06 00 00 c6 12 00 01 c6 12 00 02 9c 40 1b 59 00 00 00 01 00 00 00 00 50 02 ff ff 00 00 00 00\n' "$mac"
+    printf '0000 %s 08 00 60 00 00 00 00 14 06 40 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01\n' "$mac"
+    printf '0000 %s 08 00 45 00 00 1e 00 00 00 00 40 11 00 00 c6 12 00 01 c6 12 00 02 9c 40\n' "$mac"
+    printf '0000 %s 88 b5 de ad be ef\n' "$mac"
+    awk -v seed="$seed" 'BEGIN {
+      srand(seed)
+      for (f = 0; f < 200; ++f) {
+        len = 14 + int(rand() * 1501)
+        printf "0000"
+        for (i = 0; i < len; ++i) {
+          b = int(rand() * 256)
+          if (f % 2 == 0 && i == 12) b = 8
+          if (f % 2 == 0 && i == 13) b = 0
+          if (f % 4 == 0 && i == 14) b = 69
+          printf " %02x", b
+        }
+        printf "\n"
+      }
+    }'
+  } >"$file.txt"
+  text2pcap -q -l 1 "$file.txt" "$file" 2>"$file.log" || fail "$WHO: text2pcap: $(tail -n 1 "$file.log")"
+}
+
+# Garbage into both sides of a running wire (tcpreplay from each namespace):
+# it reads every frame and applies its rules to each without crashing,
+# counts the broken ones, and a transfer through it afterwards arrives whole.
+check_garbage() {
+  local pcap=$NETLAB_RUN/garbage.pcap json=$NETLAB_RUN/after-garbage.json d frames sent side status=0
+  command -v tcpreplay >/dev/null || fail "tcpreplay is not installed (scripts/setup.sh installs it)"
+  garbage_pcap "$pcap" 20261206
+  frames=$(($(wc -l <"$pcap.txt")))
+  wire_start garbage --rule 'both tcp flags=S nth=1 delay=1' --rule 'right>left udp len>0 drop'
+  for side in client server; do
+    local -a in_ns=("${NETLAB_IN_CLIENT[@]}")
+    local dev=nlc0
+    [[ $side == client ]] || { in_ns=("${NETLAB_IN_SERVER[@]}"); dev=nls0; }
+    "${in_ns[@]}" tcpreplay -q -i "$dev" "$pcap" >"$NETLAB_RUN/tcpreplay-$side.log" 2>&1 ||
+      fail "$WHO: tcpreplay into the $side side: $(tail -n 2 "$NETLAB_RUN/tcpreplay-$side.log")"
+  done
+  pid_running "$NETLAB_WIRE_PID" || fail "$WHO: netlab-wire died on the garbage (see $NETLAB_WIRE_LOG)"
+  server_up --proto tcp
+  client --proto tcp --messages 300 --size 1000 --json "$json"
+  stop_server "$NETLAB_SERVER_PID"
+  release_pid "$NETLAB_WIRE_PID" TERM || status=$?
+  NETLAB_WIRE_PID=""
+  ((status == 0)) || fail "$WHO: netlab-wire exited $status after the garbage (see $NETLAB_WIRE_LOG)"
+  [[ $(value "$json" /observed/tcp/server/unique) == 300 && $(value "$json" /observed/tcp/server/corrupted) == 0 ]] ||
+    fail "$WHO: after the garbage, the transfer through the wire did not arrive whole"
+  for d in 'left>right' 'right>left'; do
+    sent=$(wire_value "/directions/$d/frames_in")
+    ((sent >= frames)) || fail "$WHO: $d: the wire read $sent frames, $frames garbage frames were sent into it"
+    (($(wire_value "/directions/$d/malformed") >= 5)) ||
+      fail "$WHO: $d: the wire counted $(wire_value "/directions/$d/malformed") malformed frames, at least 5 of the hand-made ones are"
+  done
+  echo "ok ($WHO): $frames garbage frames into each side of the wire (malformed left>right $(wire_value '/directions/left>right/malformed'), not IPv4 $(wire_value '/directions/left>right/not_ipv4')): it kept running, read and counted every one, and then carried 300 messages whole"
+}
+
 run_checks() {
   local blocker
   NETLAB_RUN=$TMP/$WHO
@@ -153,6 +225,7 @@ run_checks() {
   check_loss
   check_delay
   check_reload
+  check_garbage
   run_cleanups
 }
 
