@@ -21,10 +21,13 @@ by state, and tests running side by side would change each other's counts.
 Every preset also replays the fuzz regression inputs (tests/fuzz/regressions)
 and generated seeds through each fuzz harness (tests fuzz_replay.*).
 
-The asan preset leaves out scripts.tour and scripts.bench-smoke: they run the
-same programs the lab tests run (under ASan the tour alone took 5 minutes of
-CI's 60), and what is their own — the narration, the report card, the bench's
-tables — is tested in the default preset.
+The asan preset leaves out scripts.tour, scripts.bench-smoke and
+scripts.test_testssl: the first two run the same programs the lab tests run
+(under ASan the tour alone took 5 minutes of CI's 60), and what is their own
+— the narration, the report card, the bench's tables — is tested in the
+default preset; testssl's three scans (3 minutes under ASan) judge the TLS
+configuration, which is the same in both builds, while the https server's
+handshake code runs under ASan in the https tests and the tls fuzz target.
 
 --fuzz builds the fuzz preset (clang; setup.sh installs clang and
 libclang-rt-14-dev when missing) into build/fuzz, only the libFuzzer targets,
