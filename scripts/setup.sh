@@ -121,8 +121,11 @@ configure_and_build() {
   if ((status == 0)); then
     say "building ${target:-everything} in build/$preset with $(nproc) jobs (the compiler's output: $log)$(
       [[ ! -s $last_file ]] || printf '; the last build here took %s s' "$(<"$last_file")")"
-    cmake --build --preset "$preset" -j"$(nproc)" ${target:+--target "$target"} 2>&1 | tee -a "$log" | progress_lines
-    status=${PIPESTATUS[0]}
+    # In a || list errexit is off, so a failed build reaches the message below.
+    {
+      cmake --build --preset "$preset" -j"$(nproc)" ${target:+--target "$target"} 2>&1 | tee -a "$log" | progress_lines
+      status=${PIPESTATUS[0]}
+    } || true
   fi
   seconds=$((SECONDS - start))
   if ((status != 0)); then
