@@ -13,6 +13,11 @@ target_compile_definitions(netlab_options INTERFACE
   BOOST_ASIO_DISABLE_BOOST_BIND
   BOOST_ASIO_DISABLE_BOOST_DATE_TIME
   BOOST_ASIO_DISABLE_BOOST_REGEX
+  # Asio's and Beast's non-template code is compiled once, in
+  # common/program/boost_compiled.cpp (and Asio SSL's in common/tls/asio_ssl.cpp),
+  # instead of in every file that includes them (issue #20: the first build).
+  BOOST_ASIO_SEPARATE_COMPILATION
+  BOOST_BEAST_SEPARATE_COMPILATION
   # Failed Boost assertions go to netlab's handler (common/program/boost_assert.cpp):
   # it aborts like assert() except for one assertion that is wrong in Boost 1.81.
   # The DEBUG variant keeps NDEBUG builds (default, release) free of Boost's
