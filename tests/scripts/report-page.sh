@@ -118,7 +118,6 @@ main() {
   local min=1  # ss-chart.svg
   if [[ -f $RUN/ladder.svg ]]; then min=2; fi
   check_well_formed "$RUN/index.html"
-  check_in_browser "$RUN/index.html" "$min"
 
   # A tour's folder: a folder per lab (here the one run), as scripts/lab tour links them.
   mkdir "$TMP/runs/tour"
@@ -146,7 +145,7 @@ EOF
   "$BIN/netlab-report" html "$RUN" --lang zh >"$RUN/index.html"
   grep -qF '&lt;script&gt;document.title=&quot;planted&quot;&lt;/script&gt;' "$RUN/index.html" ||
     fail "the planted line is not on the page as text"
-  check_in_browser "$RUN/index.html" "$min"
+  check_in_browser "$RUN/index.html" "$min"  # the lab's page, planted
   grep -qF '&lt;script&gt;document.title="planted"&lt;/script&gt;' "$TMP/dom.html" ||
     fail "Chromium's DOM lacks the planted line as text"
 }

@@ -128,6 +128,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: .45em .6em; border-bottom: 1px solid #bbb; }
 th { font-size: .85em; color: #333; }
 td.measured { font-size: .85em; }
+td:first-child, td:last-child, th:last-child { white-space: nowrap; }
 .badge { display: inline-block; min-width: 6.5em; text-align: center; padding: .15em .5em; border-radius: .4em;
          font-weight: bold; color: #fff; border: 2px solid transparent; }
 .v-confirmed { background: #176b2c; }
