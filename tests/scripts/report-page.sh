@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Test: the report page (index.html) that a lab run writes, and the page of a
-# tour-shaped folder over that run, loaded in headless Chromium: no console
+# tour-shaped folder over that run loaded in headless Chromium: no console
 # message, every image (the run's SVG charts) decodes, markup planted in the
-# run's server.log and claim text shows as text and never runs; a strict
-# parser finds every element closed in order. A screenshot of the tour page
-# is kept as an artefact (NETLAB_ARTIFACTS_DIR, default: the working folder).
-# One quick framing run (capture as root: then ladder.svg is on the page too).
+# run's server.log and in a check's words shows as text and never runs; a
+# strict parser finds both pages' elements closed in order. A screenshot of
+# the tour page is kept as an artefact (NETLAB_ARTIFACTS_DIR, default: the
+# working folder). One quick framing run (as root with its capture, so
+# ladder.svg is on the page beside ss-chart.svg); two Chromium starts.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -119,35 +120,38 @@ main() {
   if [[ -f $RUN/ladder.svg ]]; then min=2; fi
   check_well_formed "$RUN/index.html"
 
-  # A tour's folder: a folder per lab (here the one run), as scripts/lab tour links them.
-  mkdir "$TMP/runs/tour"
-  ln -s "../${RUN##*/}" "$TMP/runs/tour/framing"
-  "$BIN/netlab-report" html "$TMP/runs/tour" --lang en >"$TMP/runs/tour/index.html"
-  check_well_formed "$TMP/runs/tour/index.html"
-  check_in_browser "$TMP/runs/tour/index.html" "$min"
-  grep -q '<a href="framing/summary.md">' "$TMP/runs/tour/index.html" || fail "the tour page does not link framing/summary.md"
-
-  local artefacts=${NETLAB_ARTIFACTS_DIR:-$PWD}
-  mkdir -p -- "$artefacts"
-  chromium_run --screenshot="$artefacts/report-page.png" --window-size=1600,2000 --hide-scrollbars \
-    "file://$TMP/runs/tour/index.html" >/dev/null || fail "chromium --screenshot failed: $(tail -n 5 "$TMP/chromium.log")"
-  [[ -s $artefacts/report-page.png ]] || fail "no screenshot at $artefacts/report-page.png"
-  echo "ok: screenshot $artefacts/report-page.png"
-
-  # Markup in what the page quotes (a log line, a check's words) is text.
+  # Markup in what the page quotes (a log line, a check's words) must stay
+  # text: planted in the run's server.log and as a check of its client.json
+  # (an id not in the table: the page lists it at the end, with its words).
   printf '<script>document.title="planted"</script><img src=x onerror="document.title=1">\n' >>"$RUN/server.log"
   python3 - "$RUN/client.json" <<'EOF'
 import json, sys
 result = json.load(open(sys.argv[1]))
-result["checks"][0]["observed"] = '<script>document.title="planted"</script>'
+result["checks"].append({"id": "planted-markup", "note": '<script>document.title="planted"</script>', "expected": "",
+                         "observed": "", "verdict": "fact", "evidence": ""})
 json.dump(result, open(sys.argv[1], "w"))
 EOF
-  "$BIN/netlab-report" html "$RUN" --lang zh >"$RUN/index.html"
-  grep -qF '&lt;script&gt;document.title=&quot;planted&quot;&lt;/script&gt;' "$RUN/index.html" ||
-    fail "the planted line is not on the page as text"
-  check_in_browser "$RUN/index.html" "$min"  # the lab's page, planted
-  grep -qF '&lt;script&gt;document.title="planted"&lt;/script&gt;' "$TMP/dom.html" ||
-    fail "Chromium's DOM lacks the planted line as text"
+
+  # A tour's folder: a folder per lab (here the one run), as scripts/lab tour links them.
+  local page=$TMP/runs/tour/index.html
+  mkdir "$TMP/runs/tour"
+  ln -s "../${RUN##*/}" "$TMP/runs/tour/framing"
+  "$BIN/netlab-report" html "$TMP/runs/tour" --lang en >"$page"
+  grep -q '<a href="framing/summary.md">' "$page" || fail "the tour page does not link framing/summary.md"
+  [[ $(grep -cF '&lt;script&gt;document.title=&quot;planted&quot;&lt;/script&gt;' "$page") == 2 ]] ||
+    fail "the planted log line and check are not both on the page as text"
+  check_well_formed "$page"
+  check_in_browser "$page" "$min"
+  [[ $(grep -cF '&lt;script&gt;document.title="planted"&lt;/script&gt;' "$TMP/dom.html") == 2 ]] ||
+    fail "Chromium's DOM lacks the planted log line or check as text"
+  echo "ok: the planted markup is text in Chromium's DOM, and the title was not changed"
+
+  local artefacts=${NETLAB_ARTIFACTS_DIR:-$PWD}
+  mkdir -p -- "$artefacts"
+  chromium_run --screenshot="$artefacts/report-page.png" --window-size=1600,2000 --hide-scrollbars \
+    "file://$page" >/dev/null || fail "chromium --screenshot failed: $(tail -n 5 "$TMP/chromium.log")"
+  [[ -s $artefacts/report-page.png ]] || fail "no screenshot at $artefacts/report-page.png"
+  echo "ok: screenshot $artefacts/report-page.png"
 }
 
 main "$@"
