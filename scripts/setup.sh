@@ -22,9 +22,12 @@ source "$LIB/common.sh"
 # without them, so a fresh install must have them or those tests never run).
 # slowhttptest: scripts.slow-attacks (slowloris, slow body, range, slow read).
 # tcpreplay: scripts.test_wire replays garbage frames into both sides of netlab-wire.
+# tmux: scripts/lab <lab> --tmux (live panes) and scripts.lab-tmux; chromium:
+# scripts.report-page loads the report page (index.html) in headless Chromium;
+# fonts-wqy-microhei: a Chinese font for it (its screenshot shows the zh text).
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
   libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables ethtool libpcap-dev tshark
-  curl testssl.sh iperf3 slowhttptest tcpreplay)
+  curl testssl.sh iperf3 slowhttptest tcpreplay tmux chromium fonts-wqy-microhei)
 # The fuzz preset only: clang, and libclang-rt-14-dev for libFuzzer and the sanitizer runtimes.
 readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

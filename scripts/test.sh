@@ -28,6 +28,9 @@ scripts.test_testssl: the first two run the same programs the lab tests run
 default preset; testssl's three scans (3 minutes under ASan) judge the TLS
 configuration, which is the same in both builds, while the https server's
 handshake code runs under ASan in the https tests and the tls fuzz target.
+It leaves out scripts.lab-tmux too: the tmux session and its panes are
+scripts, the same in both builds, around the framing lab that
+scripts.lab-framing runs under ASan.
 
 --fuzz builds the fuzz preset (clang; setup.sh installs clang and
 libclang-rt-14-dev when missing) into build/fuzz, only the libFuzzer targets,

@@ -6,11 +6,13 @@
 //   checks  FILE              one tab-separated line per check: step, id, verdict, note, observed, evidence
 //   chart   SS_CSV [--svg F]  sparklines of the socket states over time (ss.csv), and an SVG chart
 //   card    RUN_DIR --lang L  the report card: one row per claim of the note (report/claims.cpp)
+//   html    RUN_DIR --lang L  the report page (index.html): the card, the charts, both languages (report/html.cpp)
 //   claims                    the table of claims, tab-separated (id, heading, source, zh, en, also)
 // It reads files only; it opens no socket.
 #include "program/options.hpp"
 #include "report/card.hpp"
 #include "report/claims.hpp"
+#include "report/html.hpp"
 #include "report/result_file.hpp"
 
 #include <boost/json.hpp>
@@ -291,6 +293,11 @@ int card(const std::string& dir, const std::string& lang, const std::string& for
   return 0;
 }
 
+int html(const std::string& dir, const std::string& lang) {
+  netlab::report::write_html(dir, lang == "zh" ? netlab::report::Lang::zh : netlab::report::Lang::en, std::cout);
+  return 0;
+}
+
 int claims() {
   for (const auto& claim : netlab::report::claims())
     std::cout << claim.id << '\t' << claim.heading << '\t' << to_string(claim.source) << '\t' << claim.zh << '\t'
@@ -345,6 +352,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"markdown", "text"}))
       ->capture_default_str();
 
+  auto* html_cmd = app.add_subcommand("html", "the report page of a run (index.html): verdicts, charts, both languages");
+  html_cmd->add_option("dir", file, "a lab's run folder, or a tour's (a folder per lab, each with client.json)")
+      ->required();
+  html_cmd->add_option("--lang", lang, "the language it opens in: zh or en")
+      ->check(CLI::IsMember({"zh", "en"}))
+      ->capture_default_str();
+
   auto* claims_cmd = app.add_subcommand(
       "claims", "the table of claims, one tab-separated line each: id, heading, source, zh, en, also");
 
@@ -356,6 +370,7 @@ int main(int argc, char** argv) {
     if (*checks_cmd) return checks(file);
     if (*chart_cmd) return chart(file, svg);
     if (*card_cmd) return card(file, lang, format);
+    if (*html_cmd) return html(file, lang);
     if (*claims_cmd) return claims();
     return get(file, pointer);
   } catch (const std::exception& e) {

@@ -5,7 +5,7 @@
 # one cleanup trap by calling trap_cleanup (a lab's lab_begin does, lab.sh);
 # cleanup calls run_cleanups, which releases in reverse order only what was
 # registered here: processes this script started, directories, network
-# namespaces, veth pairs and nftables tables it made.
+# namespaces, veth pairs and nftables tables it made, tmux sessions (tmux.sh).
 
 NETLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NETLAB_BIN_DIR=${NETLAB_BIN_DIR:-$NETLAB_ROOT/build/default/bin}
@@ -191,6 +191,7 @@ run_cleanups() {
       netns:*) ip netns delete "${entry#netns:}" 2>/dev/null || true ;;
       veth:*) release_veth "${entry#veth:}" ;;
       nft:*) release_nft_table "${entry#nft:}" ;;
+      tmux:*) rest=${entry#tmux:}; release_tmux_session "${rest%%:*}" "${rest#*:}" ;;  # tmux.sh
     esac
   done
   NETLAB_CLEANUPS=()

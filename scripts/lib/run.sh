@@ -152,8 +152,24 @@ write_summary() {
     fi
     capture_report "$run"
     printf '\n## Files\n\n'
-    for file in "${files[@]}" summary.md; do printf -- '- [%s](%s)\n' "$file" "$file"; done
+    for file in "${files[@]}" summary.md index.html; do printf -- '- [%s](%s)\n' "$file" "$file"; done
   } >"$run/summary.md"
+  write_page "$run"
+}
+
+# write_page DIR: DIR/index.html, the report page of a lab's or a tour's run
+# folder (netlab-report html), opening in NETLAB_LANG (the tour's --lang),
+# else in the language of LANG. A page that cannot be made is a warning only:
+# summary.md and the JSON hold the same results.
+write_page() {
+  local dir=$1 lang=en
+  [[ ${NETLAB_LANG:-${LC_ALL:-${LANG-}}} == zh* ]] && lang=zh
+  if "$NETLAB_BIN_DIR/netlab-report" html "$dir" --lang "$lang" >"$dir/index.html.tmp"; then
+    mv -- "$dir/index.html.tmp" "$dir/index.html"
+  else
+    rm -f -- "$dir/index.html.tmp"
+    warn "no report page for $dir (netlab-report html failed)"
+  fi
 }
 
 # record_failed_run STATUS: called by cleanup when a lab ends with an error or

@@ -39,6 +39,12 @@ check_card() {
       grep -Ec '` \| \*\*(confirmed|nuanced|refuted|skipped|成立|有条件|不成立|未测)\*\* \| ') || true
     ((judged == rows)) || fail "$lab: $judged of its $rows rows on the report card have a verdict"
   done
+  # Its report page (index.html beside the card) links every lab's summary.
+  local page=${cards[0]%/*}/index.html
+  [[ -s $page ]] || fail "no index.html beside ${cards[0]}"
+  for lab in $(labs); do
+    grep -qF "<a href=\"${lab}/summary.md\">" "$page" || fail "the report page $page has no $lab"
+  done
   CARD=${cards[0]}
 }
 
@@ -48,6 +54,7 @@ tour_as_root() {
     fail "scripts/lab tour --quick exited $?"
   check_card "$TMP/root"
   grep -q "The claim:" "$OUT" || fail "no narration"
+  grep -q "^report page: file:///.*-tour/index.html\$" "$OUT" || fail "the tour did not print its report page"
   if command -v tcpdump >/dev/null; then
     grep -q "SYN seq=0" "$OUT" || fail "no ladder drawn although root can capture"
   fi

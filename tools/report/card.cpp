@@ -329,4 +329,25 @@ std::vector<std::string> write_card(const std::vector<CardInput>& inputs, const 
   return ids;
 }
 
+CardData card_data(const std::vector<CardInput>& inputs, Lang lang) {
+  std::vector<StepResult> unknown;
+  const std::vector<Row> rows = rows_of(inputs, unknown);
+  CardData data;
+  for (const auto heading : note_headings()) {
+    for (const auto& row : rows) {
+      if (row.claim->heading != heading) continue;
+      CardRow out{row.claim, verdict_of(row.steps), "", std::string(word(lang, to_string(row.claim->source))),
+                  deciding(row.steps, lang), {}};
+      out.verdict_word = word(lang, out.verdict);
+      for (const auto& step : row.steps)
+        if (std::find(out.labs.begin(), out.labs.end(), step.lab) == out.labs.end()) out.labs.push_back(step.lab);
+      data.rows.push_back(std::move(out));
+    }
+  }
+  for (const auto& step : unknown) data.unknown.push_back({step.lab, step.label, step.check_id, step.verdict, step.note});
+  data.tally = tally(rows, lang);
+  data.capture_notes = capture_notes(inputs);
+  return data;
+}
+
 }  // namespace netlab::report
