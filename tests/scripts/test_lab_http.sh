@@ -14,7 +14,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SKIPPED=""
 
-value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
+# client.json merges the client's result (step 0) and the auth-flow server's (step 1).
+value() { "$BIN/netlab-report" get "$RUN/client.json" "/observed/steps/0${1}"; }
 
 check_files() {
   check_run_files server.log client.json client.txt curl.txt ss.csv env.txt summary.md server-auth.json client-auth.txt
