@@ -176,7 +176,7 @@ capture_checks() {
 decrypt_capture() {
   local decrypted pages verdict
   tshark -r "$NETLAB_RUN/capture.pcap" -o "tls.keylog_file:$NETLAB_RUN/keylog.txt" -d "tcp.port==$NETLAB_PORT,tls" \
-    -Y http -O http,data-text-lines -V >"$NETLAB_RUN/decrypted.txt" 2>"$NETLAB_RUN/decrypted.err" || true
+    -Y 'tls && http' -O http,data-text-lines -V >"$NETLAB_RUN/decrypted.txt" 2>"$NETLAB_RUN/decrypted.err" || true
   decrypted=$(grep -caE '^    (GET|HEAD|POST) .* HTTP/1\.[01]\\r\\n' "$NETLAB_RUN/decrypted.txt" || true)
   pages=$(grep -caF "$PAGE_MARKER" "$NETLAB_RUN/decrypted.txt" || true)
   say ""
