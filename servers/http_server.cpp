@@ -183,7 +183,8 @@ void add_client_checks(const std::vector<SeenConnection>& seen, Result& result) 
         "each client first asks without credentials, gets 401 + WWW-Authenticate, then sends credentials that are "
         "accepted (RFC 9110 §11.6.1, §15.5.2)",
         challenged, bad401, "the requests the server saw on each connection, in order (--auth-flow-checks)");
-  check("403-forbidden", "403 means authenticated but forbidden: the client does not ask again with the same credentials",
+  check("403-forbidden",
+        "403 means authenticated but forbidden: the client does not ask again with the same credentials",
         "after a 403 to accepted credentials, no request for the same path with the same credentials (RFC 9110 "
         "§15.5.4)",
         forbidden, bad403, "the requests the server saw on each connection, in order (--auth-flow-checks)");

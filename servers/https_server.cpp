@@ -188,7 +188,8 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
   if (ec == asio::error::eof || ec == ssl::error::stream_truncated)
     co_return "closed after the handshake, no request";  // openssl s_client < /dev/null does this
   if (ec) co_return "read request: " + ec.message();
-  if (!co_await finish_within(send_page(stream, page_response(version, suite, digest, extra_headers), ec), config.step_timeout))
+  const std::string response = page_response(version, suite, digest, extra_headers);
+  if (!co_await finish_within(send_page(stream, response, ec), config.step_timeout))
     co_return "page sent, close_notify not answered";
   if (ec && !is_normal_ending(ec) && ec != ssl::error::stream_truncated) co_return "send page: " + ec.message();
   ++counters.pages_served;

@@ -195,9 +195,9 @@ TEST_CASE("auth flow: curl --anyauth and the client send credentials only after 
   std::size_t askers = 1;
   if (const auto curl = on_path("curl"); !curl.empty()) {
     const std::string url = "http://127.0.0.1:" + server.port_text();
-    for (const std::vector<std::string>& args : {std::vector<std::string>{"--anyauth", "-u", "alice:wonderland", url + "/private"},
-                                                 std::vector<std::string>{"--anyauth", "-u", "alice:wonderland", url + "/admin"},
-                                                 std::vector<std::string>{"-L", url + "/old"}}) {
+    using Args = std::vector<std::string>;
+    for (const Args& args : {Args{"--anyauth", "-u", "alice:wonderland", url + "/private"},
+                             Args{"--anyauth", "-u", "alice:wonderland", url + "/admin"}, Args{"-L", url + "/old"}}) {
       std::vector<std::string> argv{curl, "-s", "-o", "/dev/null", "--max-time", "10"};
       argv.insert(argv.end(), args.begin(), args.end());
       CHECK(run(argv, 30s).exit_code == 0);
