@@ -4,13 +4,16 @@
 //                request line, the status line and the headers that matter, with
 //                one line on why (401 = "who are you?", 403 = "I know you, and no");
 //                then one malformed request on a connection of its own (400, closed).
+//   --auth-flow  /private, /admin and /old as a browser asks them: credentials
+//                only after a 401 with WWW-Authenticate, a 403 not retried, a 301
+//                followed; the server (--auth-flow-checks) grades what it saw.
 //   --keepalive  N requests over one persistent connection;
 //   --close      N requests, each with Connection: close (a connection each).
 //                Both report connections opened, requests/s and the TIME_WAIT
 //                left behind, counted by the socket census on our own ports —
 //                with close the server closes first, so the TIME_WAIT is the
 //                server's: the timewait lab, seen from HTTP.
-// Without any of the three, all three run. Verdicts come from this run's counts.
+// Without any of them, --tour, --keepalive and --close run. Verdicts come from this run's counts.
 #include "http/http.hpp"
 #include "kernel/census.hpp"
 #include "proto/http_basics.hpp"
@@ -42,6 +45,14 @@ using namespace netlab;
 using namespace netlab::http_lab;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// The run's parameters (the result's "params").
+struct Params {
+  bool tour = false, auth_flow = false, keepalive = false, close = false;
+  std::size_t requests = 0;
+  std::string host;
+};
+BOOST_DESCRIBE_STRUCT(Params, (), (tour, auth_flow, keepalive, close, requests, host))
 
 // ---- keep-alive against Connection: close ---------------------------------------
 
@@ -162,7 +173,9 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Ob
 
 awaitable<void> run_lab(const CommonOptions& options, const Config& config, std::string& printed, Observed& observed,
                         Result& result) {
-  if (config.tour) co_await run_tour(options, config, printed, observed, result);
+  if (config.tour) co_await run_tour(options, config, printed, observed);
+  if (config.auth_flow) co_await run_auth_flow(options, config, printed, observed);
+  result.set_observed(observed);
   Phase ka, cl;
   if (config.keepalive) {
     co_await run_phase(options, config.requests, true, ka);
@@ -179,9 +192,9 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
 
 void print_summary(std::ostream& out, const Config& config, const std::string& tour, const Observed& o,
                    const Result& result) {
-  out << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.keepalive ? " --keepalive" : "")
-            << (config.close ? " --close" : "") << "\n";
-  if (config.tour) out << tour;
+  out << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.auth_flow ? " --auth-flow" : "")
+      << (config.keepalive ? " --keepalive" : "") << (config.close ? " --close" : "") << "\n";
+  out << tour;
   for (const auto& [mode, phase] : {std::pair{"keepalive", &o.keepalive}, std::pair{"close", &o.close}}) {
     if (!*phase) continue;
     const auto& p = **phase;
@@ -207,6 +220,9 @@ int main(int argc, char** argv) {
   Config config;
   std::string reader = "alice:wonderland", admin = "admin:secret";
   app.add_flag("--tour", config.tour, "walk every route and explain each status code");
+  app.add_flag("--auth-flow", config.auth_flow,
+               "ask /private, /admin and /old as a browser does: credentials (--reader) only after a 401 with "
+               "WWW-Authenticate, no retry of a 403, a 301 followed (graded by a server run with --auth-flow-checks)");
   app.add_flag("--keepalive", config.keepalive, "--requests over one persistent connection");
   app.add_flag("--close", config.close, "--requests each with Connection: close");
   app.add_option("--requests", config.requests, "requests for --keepalive and --close")
@@ -219,16 +235,14 @@ int main(int argc, char** argv) {
     if (!reader_credentials || !admin_credentials) throw UsageError("--reader and --admin take USER:PASSWORD (see --help)");
     config.reader = *reader_credentials;
     config.admin = *admin_credentials;
-    if (!config.tour && !config.keepalive && !config.close) config.tour = config.keepalive = config.close = true;
+    if (!config.tour && !config.auth_flow && !config.keepalive && !config.close)
+      config.tour = config.keepalive = config.close = true;
   });
   Observed observed;  // kept here: the summary reads it after the body has returned
   return program.run(argc, argv, [&](ClientRun& run) {
     Result& result = run.result();
-    result.set_params(boost::json::object{{"tour", config.tour},
-                                          {"keepalive", config.keepalive},
-                                          {"close", config.close},
-                                          {"requests", config.requests},
-                                          {"host", run.options().host}});
+    result.set_params(Params{.tour = config.tour, .auth_flow = config.auth_flow, .keepalive = config.keepalive,
+                             .close = config.close, .requests = config.requests, .host = run.options().host});
     std::string tour;
     run.within(run_lab(run.options(), config, tour, observed, result));
     run.summary([&, tour](std::ostream& out) { print_summary(out, config, tour, observed, result); });

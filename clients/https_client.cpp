@@ -7,8 +7,10 @@
 //   client random 1 + its algorithms      -> ClientHello
 //   server random 2 + its choice + cert   -> ServerHello, Certificate
 //   random 3 encrypted with the public key -> ClientKeyExchange (1.2-rsa only)
-//   both derive the session key            -> Finished; checked by comparing the
-//                                             exporter digests of both ends
+//   both derive the session key            -> Finished; in 1.2-rsa checked by the
+//                                             server's recomputation of the master
+//                                             secret against the client's, else by
+//                                             the exporter digests of both ends
 // The verdicts come from that trace and that comparison, in this run.
 #include "program/client.hpp"
 #include "program/logging.hpp"
@@ -29,6 +31,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+
+#include <boost/describe/class.hpp>
 
 #include <algorithm>
 #include <iostream>
@@ -56,6 +60,47 @@ struct Config {
   bool verify = true;
   bool force_hrr = false;
 };
+
+// The run's parameters, typed (the result's "params").
+struct Params {
+  std::string mode, ca, server_name;
+  bool verify = true;
+  bool force_hrr = false;
+  std::string keylog;  // the key log file used ("" = none)
+};
+BOOST_DESCRIBE_STRUCT(Params, (), (mode, ca, server_name, verify, force_hrr, keylog))
+
+// What this run saw, typed (the result's "observed"; the summary reads this, not the JSON).
+struct CertificateSeen {
+  std::string subject, issuer, key, not_after;
+  bool expired = false;
+};
+BOOST_DESCRIBE_STRUCT(CertificateSeen, (), (subject, issuer, key, not_after, expired))
+
+struct Observed {
+  unsigned short client_port = 0;  // picks this connection out of a capture: tcpdump 'tcp port N'
+  long verify_result = 0;
+  std::string verify_error;
+  bool handshake_ok = false;
+  std::string handshake_error;
+  double handshake_ms = 0;
+  std::string version, cipher_suite, group, key_exchange;
+  bool hello_retry_request = false;
+  std::string exporter_digest_client, exporter_digest_server;
+  std::string master_secret_sha256_client;               // TLS 1.2: SHA-256 of OpenSSL's master secret here
+  std::string master_secret_sha256_recomputed_by_server;  // 1.2-rsa: the server's recomputation
+  std::string master_secret_inputs;                       // ... and its inputs (or why it failed)
+  std::string status_line;
+  std::size_t page_bytes = 0;
+  bool page_marker_found = false;
+  CertificateSeen certificate;
+  boost::json::array trace;
+};
+BOOST_DESCRIBE_STRUCT(Observed, (), (client_port, verify_result, verify_error, handshake_ok, handshake_error,
+                                     handshake_ms, version, cipher_suite, group, key_exchange, hello_retry_request,
+                                     exporter_digest_client, exporter_digest_server, master_secret_sha256_client,
+                                     master_secret_sha256_recomputed_by_server, master_secret_inputs, status_line,
+                                     page_bytes, page_marker_found, certificate, trace))
 
 // The handshake failed: the message is the one line for stderr; the trace and
 // the verification result are still reported.
@@ -101,19 +146,19 @@ std::string header_value(const std::string& head, std::string_view name) {
 }
 
 awaitable<void> run_lab(const CommonOptions& options, const Config& config, const std::string& ca,
-                        tls::Trace& trace, Result& result) {
+                        tls::Trace& trace, Params& params, Observed& observed, Result& result) {
   // 1. TCP first: TLS runs over an established connection.
   tcp::socket socket = co_await connect_to(options.host, options.port, "netlab-https-server");
   const std::string who = describe_connection(socket);
   spdlog::info("UP   {}", who);
   // The client's port picks this connection out of a capture: tcpdump 'tcp port N'.
-  result.observed()["client_port"] = socket.local_endpoint().port();
+  observed.client_port = socket.local_endpoint().port();
 
   ssl::context context(ssl::context::tls_client);
   tls::configure_client(context, config.mode, ca, config.verify, config.force_hrr);
   const std::string keylog = tls::enable_keylog(context, config.keylog);
   if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
-  result.params()["keylog"] = keylog;
+  params.keylog = keylog;
 
   ssl::stream<tcp::socket> stream(std::move(socket), context);
   SSL* ssl = stream.native_handle();
@@ -126,11 +171,9 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   const double handshake_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   Session s;
   s.verify_result = SSL_get_verify_result(ssl);
-  auto& observed = result.observed();
-  observed["verify_result"] = s.verify_result;
-  observed["verify_error"] = X509_verify_cert_error_string(s.verify_result);
+  observed.verify_result = s.verify_result;
+  observed.verify_error = X509_verify_cert_error_string(s.verify_result);
   if (handshake_ec) {
-    observed["handshake_ok"] = false;
     std::string message = "TLS handshake with " + to_string(stream.next_layer().remote_endpoint()) + " failed: ";
     if (s.verify_result != X509_V_OK) {
       message += std::string("certificate verify failed: ") + X509_verify_cert_error_string(s.verify_result) +
@@ -144,7 +187,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
     } else {
       message += handshake_ec.message();
     }
-    observed["handshake_error"] = message;
+    observed.handshake_error = message;
     throw HandshakeFailed(message);
   }
   s.version = SSL_get_version(ssl);
@@ -154,6 +197,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   s.group = group_nid ? OBJ_nid2sn(group_nid) : "none";
   if (X509* cert = SSL_get0_peer_certificate(ssl)) s.server_key_bits = EVP_PKEY_get_bits(X509_get0_pubkey(cert));
   s.client_digest = tls::exporter_digest(ssl);
+  if (!s.tls13) s.client_master_sha256 = tls::sha256_hex(tls::session_master_key(ssl));
 
   // 3. One request, the page back, until the server's close_notify.
   const std::string request = "GET " + config.path + " HTTP/1.1\r\nHost: " + config.server_name +
@@ -179,26 +223,33 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
 
   const auto [head, body] = split_response(response);
   s.server_digest = header_value(head, "x-netlab-exporter-sha256");
+  s.server_recomputed_master_sha256 = header_value(head, "x-netlab-master-secret-sha256");
+  s.server_recomputed_inputs = header_value(head, "x-netlab-master-secret-inputs");
+  s.server_recompute_error = header_value(head, "x-netlab-master-secret-error");
   const auto& steps = trace.steps();
-  observed["handshake_ok"] = true;
-  observed["handshake_ms"] = handshake_ms;
-  observed["version"] = s.version;
-  observed["cipher_suite"] = s.suite;
-  observed["group"] = s.group;
-  observed["key_exchange"] = s.tls13 ? "key shares (TLS 1.3)"
-                             : find_step(steps, Direction::received, "ServerKeyExchange") ? "ECDHE"
-                                                                                     : "RSA key transport";
-  observed["hello_retry_request"] = find_step(steps, Direction::received, "HelloRetryRequest") != nullptr;
-  observed["exporter_digest_client"] = s.client_digest;
-  observed["exporter_digest_server"] = s.server_digest;
-  observed["status_line"] = head.substr(0, head.find("\r\n"));
-  observed["page_bytes"] = body.size();
-  observed["page_marker_found"] = body.find("netlab-https-page") != std::string::npos;
+  observed.handshake_ok = true;
+  observed.handshake_ms = handshake_ms;
+  observed.version = s.version;
+  observed.cipher_suite = s.suite;
+  observed.group = s.group;
+  observed.key_exchange = s.tls13 ? "key shares (TLS 1.3)"
+                          : find_step(steps, Direction::received, "ServerKeyExchange") ? "ECDHE"
+                                                                                  : "RSA key transport";
+  observed.hello_retry_request = find_step(steps, Direction::received, "HelloRetryRequest") != nullptr;
+  observed.exporter_digest_client = s.client_digest;
+  observed.exporter_digest_server = s.server_digest;
+  observed.master_secret_sha256_client = s.client_master_sha256;
+  observed.master_secret_sha256_recomputed_by_server = s.server_recomputed_master_sha256;
+  observed.master_secret_inputs =
+      s.server_recompute_error.empty() ? s.server_recomputed_inputs : "not recomputed: " + s.server_recompute_error;
+  observed.status_line = head.substr(0, head.find("\r\n"));
+  observed.page_bytes = body.size();
+  observed.page_marker_found = body.find("netlab-https-page") != std::string::npos;
   if (const Step* cert = find_step(steps, Direction::received, "Certificate")) {
     if (auto summary = tls::summarize_certificate(cert->leaf_certificate_der))
-      observed["certificate"] = {{"subject", summary->subject}, {"issuer", summary->issuer},
-                                 {"key", summary->key_type + "-" + std::to_string(summary->key_bits)},
-                                 {"not_after", summary->not_after}, {"expired", summary->expired}};
+      observed.certificate = {.subject = summary->subject, .issuer = summary->issuer,
+                              .key = summary->key_type + "-" + std::to_string(summary->key_bits),
+                              .not_after = summary->not_after, .expired = summary->expired};
   }
   https::add_checks(steps, s, config.verify, ca, result);
 }
@@ -215,21 +266,25 @@ void print_trace(std::ostream& out, const std::vector<Step>& steps, bool tls13) 
   }
 }
 
-void print_summary(std::ostream& out, const Config& config, const CommonOptions& options, const tls::Trace& trace, const Result& result) {
-  const auto& o = result.observed();
+bool is_tls13(const Observed& o) { return o.version == "TLSv1.3"; }
+
+void print_summary(std::ostream& out, const Config& config, const CommonOptions& options, const tls::Trace& trace,
+                   const Observed& o, const Result& result) {
   out << "netlab-https-client --tls " << (config.mode ? std::string(tls::mode_name(*config.mode)) : "any")
             << " -> " << options.host << ":" << options.port << " (server name " << config.server_name << ")\n";
-  const bool tls13 = o.contains("version") && o.at("version") == "TLSv1.3";
-  print_trace(out, trace.steps(), tls13);
-  const auto text = [&](std::string_view key) { return std::string(o.at(key).as_string()); };
-  if (o.contains("version")) {
-    out << "  session keys derived: " << text("version") << " " << text("cipher_suite") << ", key exchange "
-              << text("key_exchange") << " (group " << text("group") << ")\n"
-              << "  exporter SHA-256: client " << text("exporter_digest_client") << "\n"
-              << "                    server " << text("exporter_digest_server") << "\n"
-              << "  page: " << text("status_line") << ", " << o.at("page_bytes") << " bytes\n";
-  } else if (o.contains("handshake_error")) {
-    out << "  no session keys: " << text("handshake_error") << "\n";
+  print_trace(out, trace.steps(), is_tls13(o));
+  if (o.handshake_ok) {
+    out << "  session keys derived: " << o.version << " " << o.cipher_suite << ", key exchange " << o.key_exchange
+        << " (group " << o.group << ")\n"
+        << "  exporter SHA-256: client " << o.exporter_digest_client << "\n"
+        << "                    server " << o.exporter_digest_server << "\n";
+    if (!o.master_secret_inputs.empty())
+      out << "  master secret SHA-256: client (OpenSSL)       " << o.master_secret_sha256_client << "\n"
+          << "                         recomputed by server   " << o.master_secret_sha256_recomputed_by_server << "\n"
+          << "                         from " << o.master_secret_inputs << "\n";
+    out << "  page: " << o.status_line << ", " << o.page_bytes << " bytes\n";
+  } else if (!o.handshake_error.empty()) {
+    out << "  no session keys: " << o.handshake_error << "\n";
   }
   out << render_checks(result.checks());
 }
@@ -260,24 +315,24 @@ int main(int argc, char** argv) {
       throw UsageError("--path must start with / and hold no spaces or line breaks");
   });
   tls::Trace trace;  // the summary prints it after the body has returned
+  Observed observed;
   return program.run(argc, argv, [&](ClientRun& run) {
     const auto& options = run.options();
     const std::string ca = config.ca.empty() ? config.cert_dir + "/ca.pem" : config.ca;
     if (!config.verify)
       spdlog::warn("--no-verify-demo: the server's certificate is NOT checked; never do this outside the demo");
     Result& result = run.result();
-    result.set_params(boost::json::object{{"mode", config.mode ? tls::mode_name(*config.mode) : "any"},
-                                          {"ca", ca},
-                                          {"server_name", config.server_name},
-                                          {"verify", config.verify},
-                                          {"force_hrr", config.force_hrr}});
+    Params params{.mode = std::string(config.mode ? tls::mode_name(*config.mode) : "any"), .ca = ca,
+                  .server_name = config.server_name, .verify = config.verify, .force_hrr = config.force_hrr,
+                  .keylog = ""};
     try {
-      run.within(run_lab(options, config, ca, trace, result));
+      run.within(run_lab(options, config, ca, trace, params, observed, result));
     } catch (const HandshakeFailed& e) {
       run.fail(e.what());  // the refusal is this run's result: written, then exit 1
     }
-    const bool tls13 = result.observed().contains("version") && result.observed().at("version") == "TLSv1.3";
-    result.observed()["trace"] = trace_json(trace.steps(), tls13);
-    run.summary([&](std::ostream& out) { print_summary(out, config, options, trace, result); });
+    observed.trace = trace_json(trace.steps(), is_tls13(observed));
+    result.set_params(params);
+    result.set_observed(observed);
+    run.summary([&](std::ostream& out) { print_summary(out, config, options, trace, observed, result); });
   });
 }

@@ -15,7 +15,8 @@ source "$LIB/common.sh"
 # checks (openssl s_client).
 # zlib1g-dev: crc32() (end-to-end checksums of every echo and transfer).
 # libpcap-dev: netlab-pcap reads captures (pcap and pcapng, any link type) through libpcap;
-# tshark: the tests compare netlab-pcap's TCP analysis with Wireshark's on the same file.
+# tshark: the tests compare netlab-pcap's TCP analysis with Wireshark's on the same file,
+# and the https lab decrypts its own capture with the key log it writes (keylog-decrypts).
 # iperf3: the capture agreement tests make their captures with it (through
 # netlab-wire, and on loopback); without it they skip.
 # curl, testssl.sh: the http, rpc and https interop tests (they skip, exit 77,

@@ -14,6 +14,11 @@
 // its headers one byte at a time (slowloris) is cut off, not waited for.
 // Every response says which connection and which request on it it answers
 // (X-Netlab-Connection, X-Netlab-Request): keep-alive made visible.
+// The server counts the requests it saw per route, with and without
+// credentials; with --auth-flow-checks it also keeps each connection's requests
+// in order and grades what the clients did (RFC 9110 §11.6.1, §15.5.2,
+// §15.5.4): credentials sent only after a 401 with WWW-Authenticate, a 403 not
+// retried with the same credentials, a 301 followed to its Location.
 #include "proto/http_basics.hpp"
 #include "proto/http_routes.hpp"
 #include "proto/http_session.hpp"
@@ -45,7 +50,29 @@ struct Config {
   std::size_t max_header_bytes = 8 * 1024;
   std::size_t max_body_bytes = 64 * 1024;
   bool chunked = false;
+  bool auth_flow_checks = false;
 };
+
+// One request as the server saw it, for --auth-flow-checks.
+struct SeenRequest {
+  std::string path;
+  std::string user;  // the Basic credentials' user name, "" for none
+  unsigned status = 0;
+  bool challenge = false;  // the answer carried WWW-Authenticate
+  std::string location;    // the answer's Location
+};
+struct SeenConnection {
+  std::string agent;  // User-Agent
+  std::vector<SeenRequest> requests;
+};
+constexpr std::size_t max_seen_connections = 256, max_seen_requests = 32;
+
+// Requests per route: with and without an Authorization header.
+struct RouteRequests {
+  std::size_t without_credentials = 0;
+  std::size_t with_credentials = 0;
+};
+BOOST_DESCRIBE_STRUCT(RouteRequests, (), (without_credentials, with_credentials))
 
 struct Counters {
   std::size_t connections = 0;
@@ -53,6 +80,8 @@ struct Counters {
   std::map<unsigned, std::size_t> responses;  // by status code
   std::size_t idle_timeouts = 0;
   std::size_t parse_errors = 0;
+  std::map<std::string, RouteRequests> requests_by_route;  // known routes, and "other"
+  std::vector<SeenConnection> seen;                          // --auth-flow-checks
 };
 
 // The result's "observed", besides the skeleton's: responses by status code ("404": 2).
@@ -62,8 +91,107 @@ struct Observed {
   std::map<std::string, std::size_t> responses;
   std::size_t idle_timeouts = 0;
   std::size_t parse_errors = 0;
+  std::map<std::string, RouteRequests> requests_by_route;
+  std::vector<std::string> connections_seen;  // --auth-flow-checks: each connection's requests in order
 };
-BOOST_DESCRIBE_STRUCT(Observed, (), (connections, requests, responses, idle_timeouts, parse_errors))
+BOOST_DESCRIBE_STRUCT(Observed, (), (connections, requests, responses, idle_timeouts, parse_errors, requests_by_route,
+                                     connections_seen))
+
+// ---- what the clients did, graded (--auth-flow-checks) -----------------------------------------
+
+std::string describe(const SeenConnection& c) {
+  std::string out = (c.agent.empty() ? "(no User-Agent)" : c.agent) + ":";
+  for (const auto& r : c.requests)
+    out += " " + r.path + " " + (r.user.empty() ? "no credentials" : r.user) + "->" + std::to_string(r.status) +
+           (r.challenge ? "+WWW-Authenticate" : "") + ";";
+  if (!out.empty() && out.back() == ';') out.pop_back();
+  return out;
+}
+
+// 401: on each path, the first request that carries credentials follows a 401
+// with WWW-Authenticate for that path, and is then not answered 401 again.
+// Returns the connections that were challenged (nothing to grade otherwise).
+std::size_t challenged_flows(const std::vector<SeenConnection>& seen, std::vector<std::string>& bad) {
+  std::size_t flows = 0;
+  for (const auto& c : seen) {
+    std::map<std::string, bool> challenged;  // path -> a 401 with WWW-Authenticate came
+    std::map<std::string, bool> answered;    // path -> credentials were sent after it
+    for (const auto& r : c.requests) {
+      if (!r.user.empty() && !answered[r.path]) {
+        if (!challenged[r.path]) bad.push_back(describe(c) + " (credentials before any challenge on " + r.path + ")");
+        else if (r.status == 401) bad.push_back(describe(c) + " (credentials after the challenge refused)");
+        answered[r.path] = true;
+      }
+      if (r.status == 401 && r.challenge && !challenged[r.path]) {
+        challenged[r.path] = true;
+        ++flows;
+      }
+    }
+    for (const auto& [path, was] : challenged)
+      if (was && !answered[path]) bad.push_back(describe(c) + " (challenged on " + path + ", never answered)");
+  }
+  return flows;
+}
+
+// 403: no later request on the same connection for the same path with the same credentials.
+std::size_t forbidden_flows(const std::vector<SeenConnection>& seen, std::vector<std::string>& bad) {
+  std::size_t flows = 0;
+  for (const auto& c : seen)
+    for (std::size_t i = 0; i < c.requests.size(); ++i) {
+      const auto& r = c.requests[i];
+      if (r.status != 403) continue;
+      ++flows;
+      for (std::size_t j = i + 1; j < c.requests.size(); ++j)
+        if (c.requests[j].path == r.path && c.requests[j].user == r.user) {
+          bad.push_back(describe(c) + " (403 retried with the same credentials)");
+          break;
+        }
+    }
+  return flows;
+}
+
+// 301: the next request on the connection asks for its Location.
+std::size_t redirect_flows(const std::vector<SeenConnection>& seen, std::vector<std::string>& bad) {
+  std::size_t flows = 0;
+  for (const auto& c : seen)
+    for (std::size_t i = 0; i < c.requests.size(); ++i) {
+      if (c.requests[i].status != 301) continue;
+      ++flows;
+      if (i + 1 == c.requests.size() || c.requests[i + 1].path != c.requests[i].location)
+        bad.push_back(describe(c) + " (301 to " + c.requests[i].location + " not followed)");
+    }
+  return flows;
+}
+
+void add_client_checks(const std::vector<SeenConnection>& seen, Result& result) {
+  std::string all;
+  for (const auto& c : seen) all += (all.empty() ? "" : " | ") + describe(c);
+  const auto check = [&](std::string id, std::string claim, std::string expected, std::size_t flows,
+                         const std::vector<std::string>& bad, std::string evidence) {
+    result.add_check({.id = std::move(id), .claim = std::move(claim), .expected = std::move(expected),
+                      .observed = !bad.empty() ? std::to_string(bad.size()) + " not as expected: " + bad.front()
+                                  : flows == 0 ? "no such exchange seen"
+                                               : std::to_string(flows) + " seen, all as expected: " + all,
+                      .verdict = !bad.empty() ? Verdict::refuted : flows == 0 ? Verdict::skipped : Verdict::confirmed,
+                      .evidence = std::move(evidence)});
+  };
+  std::vector<std::string> bad401, bad403, bad301;
+  const auto challenged = challenged_flows(seen, bad401);
+  const auto forbidden = forbidden_flows(seen, bad403);
+  const auto redirected = redirect_flows(seen, bad301);
+  check("401-unauthenticated", "401 means unauthenticated: a client sends credentials only when asked",
+        "each client first asks without credentials, gets 401 + WWW-Authenticate, then sends credentials that are "
+        "accepted (RFC 9110 §11.6.1, §15.5.2)",
+        challenged, bad401, "the requests the server saw on each connection, in order (--auth-flow-checks)");
+  check("403-forbidden",
+        "403 means authenticated but forbidden: the client does not ask again with the same credentials",
+        "after a 403 to accepted credentials, no request for the same path with the same credentials (RFC 9110 "
+        "§15.5.4)",
+        forbidden, bad403, "the requests the server saw on each connection, in order (--auth-flow-checks)");
+  check("status-codes", "a client acts on the code: a 301 is followed to its Location",
+        "after each 301, the next request on the connection asks for the Location", redirected, bad301,
+        "the requests the server saw on each connection, in order (--auth-flow-checks)");
+}
 
 using http_routes::Request;
 using http_routes::Response;
@@ -92,10 +220,39 @@ awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, R
   co_return ec;
 }
 
+// Per route, with or without credentials; with --auth-flow-checks, the request in its connection's order.
+// `seen` indexes this connection's entry in counters.seen (none yet: npos), so
+// the record is whole whenever the server reports, even mid-connection.
+void count_request(const Request& req, const Response& res, const Config& config, Counters& counters,
+                   std::size_t& seen) {
+  std::string path(req.target().substr(0, req.target().find('?')));
+  if (path != "/" && path != "/old" && path != "/private" && path != "/admin" && path != "/headers") path = "other";
+  const auto authorization = req.find(http::field::authorization);
+  auto& route = counters.requests_by_route[path];
+  ++(authorization == req.end() ? route.without_credentials : route.with_credentials);
+  if (!config.auth_flow_checks) return;
+  if (seen == std::string::npos) {
+    if (counters.seen.size() >= max_seen_connections) return;
+    seen = counters.seen.size();
+    counters.seen.push_back({.agent = std::string(req[http::field::user_agent]).substr(0, 64), .requests = {}});
+  }
+  auto& requests = counters.seen[seen].requests;
+  if (requests.size() >= max_seen_requests) return;
+  std::string user;
+  if (authorization != req.end()) {
+    const auto credentials = http_basics::parse_basic_authorization(authorization->value());
+    user = credentials ? credentials->user.substr(0, 32) : "(not Basic)";
+  }
+  requests.push_back({.path = path, .user = user, .status = res.result_int(),
+                           .challenge = res.find(http::field::www_authenticate) != res.end(),
+                           .location = std::string(res[http::field::location])});
+}
+
 awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, const Config& config,
                         Counters& counters, ConnectionRegistry& registry) {
   ServedConnection served(stream.socket(), registry, 0, spdlog::level::info,
                           "connection " + std::to_string(connection_id));
+  std::size_t seen = std::string::npos;  // this connection in counters.seen
   const std::string& who = served.who();
   // Answers are small and often several per round trip (pipelining): without
   // TCP_NODELAY, Nagle's algorithm holds the second one back until the first is
@@ -142,6 +299,7 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
     ++counters.requests;
     Request req = parser.release();
     Response res = http_routes::route(req, config.users);
+    count_request(req, res, config, counters, seen);
     res.set("X-Netlab-Connection", std::to_string(connection_id));
     res.set("X-Netlab-Request", std::to_string(number));
     ++counters.responses[res.result_int()];
@@ -182,6 +340,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{0}, std::size_t{16} << 20));
   app.add_flag("--chunked", config.chunked, "serve / with Transfer-Encoding: chunked");
+  app.add_flag("--auth-flow-checks", config.auth_flow_checks,
+               "keep each connection's requests in order and grade what the clients did: credentials only after a "
+               "401 with WWW-Authenticate, no retry of a 403, a 301 followed (for clients asked to log in when "
+               "challenged: curl --anyauth, netlab-http-client --auth-flow)");
   // One over the limit reads "503 Service Unavailable" (Connection: close), as from nginx or curl.
   program.add_max_connections(Refusal::http_503);
   program.check_usage([&] {
@@ -203,12 +365,17 @@ int main(int argc, char** argv) {
                                             {"max_header_bytes", config.max_header_bytes},
                                             {"max_body_bytes", config.max_body_bytes},
                                             {"chunked", config.chunked},
-                                            {"users", config.users.size()}});
+                                            {"users", config.users.size()},
+                                            {"auth_flow_checks", config.auth_flow_checks}});
       Observed observed{.connections = counters.connections,
                         .requests = counters.requests,
                         .responses = {},
                         .idle_timeouts = counters.idle_timeouts,
-                        .parse_errors = counters.parse_errors};
+                        .parse_errors = counters.parse_errors,
+                        .requests_by_route = counters.requests_by_route,
+                        .connections_seen = {}};
+      for (const auto& c : counters.seen) observed.connections_seen.push_back(describe(c));
+      if (config.auth_flow_checks) add_client_checks(counters.seen, result);
       std::string status_line;
       for (const auto& [code, count] : counters.responses) {
         observed.responses[std::to_string(code)] = count;

@@ -9,7 +9,10 @@
 //                    encrypted, the handshake signed in CertificateVerify
 // The certificate and key come from the lab's own CA, generated at the first run
 // into --cert-dir. Each response carries the SHA-256 of keying material exported
-// from the session, so the client can prove both ends derived the same keys.
+// from the session, so the client can prove both ends derived the same keys;
+// in 1.2-rsa, the server also decrypts the traced ClientKeyExchange with its key
+// and recomputes the master secret with the TLS 1.2 PRF (tls/prf.hpp), and the
+// response carries that recomputation's SHA-256 for the client to compare.
 // A peer that sends non-TLS bytes, leaves mid-handshake, sends nothing, or
 // rejects our certificate gets one log line; everyone else keeps being served.
 #include "program/server.hpp"
@@ -43,6 +46,7 @@ struct Config {
   std::string cert_dir = "state/https";
   std::string keylog;
   double step_timeout = 5;
+  bool extended_master_secret = false;  // 1.2-rsa: EMS off unless asked, so the randoms enter directly
 };
 
 struct Counters {
@@ -54,11 +58,16 @@ struct Counters {
   std::size_t timed_out = 0;
   std::size_t refused_by_client = 0;  // the client sent an alert: it did not accept us
   std::size_t other_failures = 0;
+  std::size_t master_secret_recomputed = 0;   // 1.2-rsa: recomputed and equal to OpenSSL's
+  std::size_t master_secret_different = 0;    // 1.2-rsa: recomputed and NOT equal to OpenSSL's
+  std::size_t master_secret_not_recomputed = 0;
   std::map<std::string, std::size_t> negotiated;  // "TLSv1.3 TLS_AES_256_GCM_SHA384" -> count
   std::vector<std::string> exporter_digests;      // one per handshake, capped
 };
 BOOST_DESCRIBE_STRUCT(Counters, (), (connections, handshakes, pages_served, not_tls, left_mid_handshake, timed_out,
-                                     refused_by_client, other_failures, negotiated, exporter_digests))
+                                     refused_by_client, other_failures, master_secret_recomputed,
+                                     master_secret_different, master_secret_not_recomputed, negotiated,
+                                     exporter_digests))
 constexpr std::size_t max_recorded_digests = 1000;
 
 constexpr std::string_view page_marker = "netlab-https-page";
@@ -97,13 +106,22 @@ void report_handshake_failure(const std::string& who, const boost::system::error
 
 // ---- the page --------------------------------------------------------------
 
-std::string page_response(const std::string& version, const std::string& suite, const std::string& digest) {
+// Response headers telling the client what the server recomputed (1.2-rsa): the
+// SHA-256 of the master secret, never the secret, and from which inputs.
+std::string recomputation_headers(const tls::MasterSecretRecomputation& r) {
+  if (!r.error.empty()) return "X-Netlab-Master-Secret-Error: " + r.error + "\r\n";
+  return "X-Netlab-Master-Secret-SHA256: " + tls::sha256_hex(r.master) + "\r\nX-Netlab-Master-Secret-Inputs: " +
+         r.inputs + "\r\n";
+}
+
+std::string page_response(const std::string& version, const std::string& suite, const std::string& digest,
+                          const std::string& extra_headers) {
   const std::string body = "<!doctype html>\n<title>netlab https</title>\n<p>" + std::string(page_marker) +
                            ": this text travelled inside TLS application_data records (" + version + ", " +
                            suite + ").</p>\n";
   return "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\nConnection: close\r\nX-Netlab-TLS: " + version + " " + suite +
-         "\r\nX-Netlab-Exporter-SHA256: " + digest + "\r\n\r\n" + body;
+         "\r\nX-Netlab-Exporter-SHA256: " + digest + "\r\n" + extra_headers + "\r\n" + body;
 }
 
 awaitable<void> read_request(ssl_stream& stream, std::string& request, boost::system::error_code& ec) {
@@ -121,8 +139,25 @@ awaitable<void> send_page(ssl_stream& stream, const std::string& response, boost
 
 // ---- one connection --------------------------------------------------------
 
+// 1.2-rsa: random 1 + random 2 + the pre-master secret ("random 3") -> master secret,
+// recomputed from the trace and compared with the one OpenSSL derived.
+std::string recompute_master_secret(SSL* ssl, const tls::Trace& trace, const std::string& who, Counters& counters) {
+  const auto r = tls::recompute_master_secret(ssl, trace.steps());
+  if (!r.error.empty()) {
+    ++counters.master_secret_not_recomputed;
+    spdlog::warn("KEY  {}: master secret not recomputed: {}", who, r.error);
+  } else {
+    ++(r.matches_openssl ? counters.master_secret_recomputed : counters.master_secret_different);
+    spdlog::info("KEY  {}: recomputed master secret {} OpenSSL's ({})", who, r.matches_openssl ? "==" : "!=",
+                 r.inputs);
+  }
+  return recomputation_headers(r);
+}
+
 awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const Config& config, Counters& counters) {
   boost::system::error_code ec;
+  tls::Trace trace;  // 1.2-rsa: the ClientKeyExchange to decrypt
+  if (config.mode == tls::Mode::tls12_rsa) trace.attach(stream.native_handle());
   // 1. The handshake, bounded: a peer that sends nothing, or half a ClientHello,
   //    cannot hold this connection open.
   if (!co_await finish_within(handshake(stream, ec), config.step_timeout)) {
@@ -144,6 +179,8 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
   ++counters.negotiated[version + " " + suite];
   if (counters.exporter_digests.size() < max_recorded_digests) counters.exporter_digests.push_back(digest);
   spdlog::info("TLS  {}: {} {}, exporter sha256 {}", who, version, suite, digest);
+  const std::string extra_headers =
+      config.mode == tls::Mode::tls12_rsa ? recompute_master_secret(ssl, trace, who, counters) : "";
 
   // 3. One request, one page, close_notify.
   std::string request;
@@ -151,7 +188,8 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
   if (ec == asio::error::eof || ec == ssl::error::stream_truncated)
     co_return "closed after the handshake, no request";  // openssl s_client < /dev/null does this
   if (ec) co_return "read request: " + ec.message();
-  if (!co_await finish_within(send_page(stream, page_response(version, suite, digest), ec), config.step_timeout))
+  const std::string response = page_response(version, suite, digest, extra_headers);
+  if (!co_await finish_within(send_page(stream, response, ec), config.step_timeout))
     co_return "page sent, close_notify not answered";
   if (ec && !is_normal_ending(ec) && ec != ssl::error::stream_truncated) co_return "send page: " + ec.message();
   ++counters.pages_served;
@@ -172,6 +210,10 @@ void print_summary(std::ostream& out, const Config& config, const ServerRun& run
       << "\n"
       << "  refused: not TLS " << c.not_tls << ", left mid-handshake " << c.left_mid_handshake << ", timed out "
       << c.timed_out << ", refused by the client " << c.refused_by_client << ", other " << c.other_failures << "\n";
+  if (config.mode == tls::Mode::tls12_rsa)
+    out << "  master secret recomputed from the decrypted pre-master: equal to OpenSSL's " << c.master_secret_recomputed
+        << ", different " << c.master_secret_different << ", not recomputed " << c.master_secret_not_recomputed
+        << " (Extended Master Secret " << (config.extended_master_secret ? "on" : "off") << ")\n";
   for (const auto& [negotiated, count] : c.negotiated) out << "  " << negotiated << ": " << count << "\n";
 }
 
@@ -198,6 +240,9 @@ int main(int argc, char** argv) {
       ->default_str("valid");
   app.add_option("--keylog", config.keylog,
                  "append the session secrets in NSS key log format (default: $SSLKEYLOGFILE when set)");
+  app.add_flag("--extended-master-secret", config.extended_master_secret,
+               "1.2-rsa: keep Extended Master Secret (RFC 7627) on, so the master secret comes from the session "
+               "hash instead of the two randoms (default off in 1.2-rsa, the handshake as the note tells it)");
   app.add_option("--step-timeout", config.step_timeout, "seconds a client gets for the handshake and for its request")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 600.0));
@@ -215,6 +260,8 @@ int main(int argc, char** argv) {
                    pki.ca_cert().string());
     context.emplace(ssl::context::tls_server);
     tls::configure_server(*context, config.mode, pki, config.cert);
+    if (config.mode == tls::Mode::tls12_rsa && !config.extended_master_secret)
+      SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
     keylog = tls::enable_keylog(*context, config.keylog);
     if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
     security_level = SSL_CTX_get_security_level(context->native_handle());
@@ -229,6 +276,7 @@ int main(int argc, char** argv) {
                                             {"cert", config.cert == tls::CertChoice::valid ? "valid" : "expired"},
                                             {"cert_dir", config.cert_dir},
                                             {"step_timeout", config.step_timeout},
+                                            {"extended_master_secret", config.extended_master_secret},
                                             {"security_level", security_level},
                                             {"keylog", keylog}});
       result.set_observed(counters);

@@ -30,6 +30,7 @@ struct Config {
   bool tour = false;
   bool keepalive = false;
   bool close = false;
+  bool auth_flow = false;
   std::size_t requests = 200;
   Credentials reader{"alice", "wonderland"};
   Credentials admin{"admin", "secret"};
@@ -69,12 +70,13 @@ struct Observed {
   std::optional<std::size_t> tour_connections{};
   std::optional<PhaseRow> keepalive{}, close{};
   std::optional<double> keepalive_rate_ratio{};
+  std::optional<std::vector<std::string>> auth_flow{};  // --auth-flow: each request and its answer
 
   friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Observed& o) {
     v = present_members(o);
   }
 };
-BOOST_DESCRIBE_STRUCT(Observed, (), (tour, tour_connections, keepalive, close, keepalive_rate_ratio))
+BOOST_DESCRIBE_STRUCT(Observed, (), (tour, tour_connections, keepalive, close, keepalive_rate_ratio, auth_flow))
 
 // ---- session.cpp
 boost::asio::awaitable<beast::tcp_stream> open_connection(const CommonOptions& options);
@@ -91,6 +93,13 @@ std::string status_line(const Response& res);
 // Every route on one keep-alive connection, then a malformed request; `printed`
 // gets the human walk-through, `observed` the tour, `result` its checks.
 boost::asio::awaitable<void> run_tour(const CommonOptions& options, const Config& config, std::string& printed,
-                                      Observed& observed, Result& result);
+                                      Observed& observed);
+
+// --auth-flow: /private, /admin and /old on one connection as a browser asks
+// them: no credentials until a 401 with WWW-Authenticate asks for them, no
+// second try after a 403, a 301 followed to its Location. The server run with
+// --auth-flow-checks grades what it saw; `printed` gets the exchanges.
+boost::asio::awaitable<void> run_auth_flow(const CommonOptions& options, const Config& config, std::string& printed,
+                                           Observed& observed);
 
 }  // namespace netlab::http_lab

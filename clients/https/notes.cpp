@@ -57,6 +57,50 @@ boost::json::array trace_json(const std::vector<Step>& steps, bool tls13) {
 
 // ---- the checks, from the trace and the exporter comparison -----------------------------
 
+Check same_session_key(const Session& s, bool rsa_key_transport) {
+  Check check{.id = "same-session-key", .claim = "both sides derive the same session key", .expected = "",
+              .observed = "", .verdict = Verdict::skipped, .evidence = ""};
+  if (rsa_key_transport) {
+    check.expected = "the master secret recomputed from random 1 + random 2 + the decrypted pre-master secret "
+                     "(\"random 3\") equals the client's OpenSSL master secret";
+    check.evidence = "server: RSA-decrypts the traced ClientKeyExchange, TLS 1.2 PRF (EVP_KDF TLS1-PRF); client: "
+                     "SSL_SESSION_get_master_key; compared as SHA-256 (X-Netlab-Master-Secret-SHA256)";
+    if (!s.server_recompute_error.empty()) {
+      check.observed = "the server could not recompute the master secret: " + s.server_recompute_error;
+      check.verdict = Verdict::refuted;
+    } else if (s.server_recomputed_master_sha256.empty()) {
+      check.observed = "the server sent no recomputed master secret (not a netlab-https-server --tls 1.2-rsa?)";
+      check.verdict = Verdict::skipped;
+    } else {
+      const bool same = s.server_recomputed_master_sha256 == s.client_master_sha256;
+      check.observed = "recomputed master secret SHA-256 " + s.server_recomputed_master_sha256.substr(0, 16) +
+                       "... " + (same ? "==" : "!=") + " the client's OpenSSL master secret " +
+                       s.client_master_sha256.substr(0, 16) + "...; inputs: " + s.server_recomputed_inputs;
+      check.verdict = same ? Verdict::confirmed : Verdict::refuted;
+    }
+    return check;
+  }
+  // ECDHE and TLS 1.3: the key comes from a key exchange no one can replay from the
+  // capture; equal exporter digests are what a finished handshake already implies.
+  check.expected = "equal digests of keying material exported on each side (no pre-master secret to recompute "
+                   "from: the key comes from an ECDHE exchange)";
+  check.evidence = std::string("SSL_export_keying_material(\"") + std::string(tls::exporter_label) +
+                   "\", 32 B), SHA-256, compared with the server's X-Netlab-Exporter-SHA256";
+  if (s.server_digest.empty()) {
+    check.observed = "the server sent no exporter digest (not a netlab-https-server?)";
+    check.verdict = Verdict::skipped;
+  } else {
+    const bool same = s.server_digest == s.client_digest;
+    check.observed = "exporter SHA-256 client " + s.client_digest.substr(0, 16) + "... " + (same ? "==" : "!=") +
+                     " server " + s.server_digest.substr(0, 16) + "... (" + s.version +
+                     ": a finished handshake implies equal keys; random 3 is not part of this key exchange)";
+    // Not a measurement that could have come out otherwise once the handshake
+    // finished: nuanced, not confirmed (the note's random 3 does not exist here).
+    check.verdict = same ? Verdict::nuanced : Verdict::refuted;
+  }
+  return check;
+}
+
 void add_checks(const std::vector<Step>& steps, const Session& s, bool verify, const std::string& ca, Result& result) {
   const Step* hello = find_step(steps, Direction::sent, "ClientHello");
   const bool hello_ok = hello && hello->random_hex.size() == 64 && !hello->cipher_suites.empty();
@@ -102,17 +146,7 @@ void add_checks(const std::vector<Step>& steps, const Session& s, bool verify, c
                     .expected = "a ClientKeyExchange carrying an RSA-encrypted pre-master secret", .observed = observed, .verdict = random3,
                     .evidence = "decoded ClientKeyExchange / ServerKeyExchange / key_share extensions"});
 
-  Verdict same = Verdict::skipped;
-  std::string digests = "the server sent no exporter digest (not a netlab-https-server?)";
-  if (!s.server_digest.empty()) {
-    same = s.server_digest == s.client_digest ? Verdict::confirmed : Verdict::refuted;
-    digests = "exporter SHA-256 client " + s.client_digest.substr(0, 16) + "... " +
-              (same == Verdict::confirmed ? "==" : "!=") + " server " + s.server_digest.substr(0, 16) + "...";
-  }
-  result.add_check({.id = "same-session-key", .claim = "both sides derive the same session key",
-                    .expected = "equal digests of keying material exported on each side", .observed = digests, .verdict = same,
-                    .evidence = std::string("SSL_export_keying_material(\"") + std::string(tls::exporter_label) +
-                        "\", 32 B), SHA-256, compared with the server's X-Netlab-Exporter-SHA256"});
+  result.add_check(same_session_key(s, key_exchange && key_exchange->encrypted_premaster_length > 0));
 
   if (certificate) {
     result.add_check({.id = "certificate-in-clear", .claim = "the certificate travels in the clear",

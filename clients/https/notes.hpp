@@ -20,6 +20,11 @@ struct Session {
   long verify_result = 0;
   int server_key_bits = 0;
   std::string client_digest, server_digest;
+  // The master secret (TLS 1.2): the SHA-256 of this side's, as OpenSSL holds it,
+  // and what the server says it recomputed (1.2-rsa: from the pre-master secret it
+  // decrypted out of the ClientKeyExchange, with the TLS 1.2 PRF).
+  std::string client_master_sha256;
+  std::string server_recomputed_master_sha256, server_recomputed_inputs, server_recompute_error;
 };
 
 // The first message `message` sent or received in the trace (nullptr: none).
@@ -28,6 +33,11 @@ const tls::Step* find_step(const std::vector<tls::Step>& steps, tls::Direction d
 std::string note_step(const tls::Step& step, bool tls13);
 // The trace for the result JSON.
 boost::json::array trace_json(const std::vector<tls::Step>& steps, bool tls13);
+// same-session-key: with RSA key transport, confirmed only when the master secret
+// the server recomputed from the decrypted pre-master and the two randoms equals
+// this side's OpenSSL master secret; otherwise (ECDHE, TLS 1.3: no pre-master
+// crosses the wire) the exporter comparison, which a finished handshake implies.
+Check same_session_key(const Session& s, bool rsa_key_transport);
 // The note's claims, from the trace and the exporter comparison.
 void add_checks(const std::vector<tls::Step>& steps, const Session& s, bool verify, const std::string& ca,
                 Result& result);

@@ -6,9 +6,11 @@
 //   tls/keylog.hpp    the NSS key log (--keylog, SSLKEYLOGFILE) and the exporter digest
 //   tls/names.hpp     TLS's numbers by name (groups, suites, versions, alerts)
 //   tls/trace.hpp     the handshake trace: OpenSSL's message callback, decoded message by message
+//   tls/prf.hpp       the TLS 1.2 PRF and master secret, recomputed from the traced handshake
 // This header includes them all.
 #include "tls/contexts.hpp"
 #include "tls/keylog.hpp"
 #include "tls/names.hpp"
 #include "tls/pki.hpp"
+#include "tls/prf.hpp"
 #include "tls/trace.hpp"

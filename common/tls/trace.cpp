@@ -240,6 +240,7 @@ Step decode_handshake(Direction direction, std::span<const std::uint8_t> bytes, 
       const std::size_t size = body.size();
       if (size >= 2 && static_cast<std::size_t>((body[0] << 8) | body[1]) + 2 == size) {
         step.encrypted_premaster_length = size - 2;
+        step.encrypted_premaster.assign(body.begin() + 2, body.end());
         step.detail = "pre-master secret (48 B: version + 46 random bytes) encrypted with the server's RSA key: " +
                       std::to_string(step.encrypted_premaster_length) + " B";
       } else if (size >= 1 && static_cast<std::size_t>(body[0]) + 1 == size) {
@@ -357,6 +358,7 @@ void Trace::on_message(int write_p, int, int content_type, const void* buf, std:
     case SSL3_RT_HANDSHAKE: {
       Step step = decode_handshake(direction, bytes, trace->tls13_);
       step.encrypted_record = trace->last_record_type_[side] == SSL3_RT_APPLICATION_DATA;
+      step.message_bytes.assign(bytes.begin(), bytes.end());
       if (step.handshake_type == 2 && !step.supported_versions.empty() && step.supported_versions[0] == 0x0304)
         trace->tls13_ = true;
       trace->steps_.push_back(std::move(step));

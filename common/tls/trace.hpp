@@ -36,10 +36,13 @@ struct Step {
   std::uint16_t named_group = 0;           // ServerKeyExchange
   std::size_t public_key_length = 0;       // ServerKeyExchange / ClientKeyExchange (ECDHE)
   std::size_t encrypted_premaster_length = 0;  // ClientKeyExchange (RSA key transport)
+  std::vector<std::uint8_t> encrypted_premaster;  // its bytes, for the server to decrypt (tls/prf.hpp)
   std::uint16_t signature_scheme = 0;      // ServerKeyExchange / CertificateVerify
   std::size_t certificate_count = 0;
   std::vector<std::uint8_t> leaf_certificate_der;
   std::string alert;                       // "fatal unknown_ca"
+  std::vector<std::uint8_t> message_bytes;  // Trace: the handshake message as sent (header + body),
+                                            // for the session hash of Extended Master Secret
 };
 
 // Decodes one handshake message as OpenSSL's message callback hands it over:

@@ -6,11 +6,14 @@
 #     section is empty. Asked next: the other codes, and keep-alive reusing one connection.
 # lab-claim-zh: 笔记（http code）：401 你是谁，403 我认识你但你不行；它的 http header 一节是空的。
 #     追问：其他状态码，以及 keep-alive 复用一个连接。
-# lab-run: a tour of the routes with and without credentials, then N requests with keep-alive and
-#     with Connection: close
-# lab-run-zh: 带与不带凭据走一遍各个路由，再分别用 keep-alive 和 Connection: close 发 N 个请求
-# lab-look: status lines and the headers that matter; connections opened; TIME-WAIT left
-# lab-look-zh: 状态行和关键的头；打开的连接数；剩下的 TIME-WAIT
+# lab-run: curl --anyauth and the lab's client asking protected routes as a browser does, counted by
+#     the server; a tour of the routes; then N requests with keep-alive and with Connection: close
+# lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
+#     再分别用 keep-alive 和 Connection: close 发 N 个请求
+# lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
+#     403); status lines and the headers that matter; connections opened; TIME-WAIT left
+# lab-look-zh: 服务端按顺序看到的请求（收到 401 之后才带凭据，403 不重试）；状态行和关键的头；
+#     打开的连接数；剩下的 TIME-WAIT
 #
 # The http lab: every status code the note lists, produced by a real HTTP/1.1
 # server (Boost.Beast) and read back with its headers — 200, 301 + Location,
@@ -20,6 +23,12 @@
 # closed first. While it runs, ss samples the port's socket states into ss.csv
 # and tcpdump records the segments (the requests and responses are plain text:
 # read them with tcpdump -A). When curl is installed it asks the same routes.
+# First, what clients do with the codes is measured, not the routes: a server
+# of its own (--auth-flow-checks) keeps each connection's requests in order
+# while curl --anyauth -u and the lab's client (--auth-flow) ask /private,
+# /admin and /old; the server grades 401-unauthenticated (credentials sent only
+# after a 401 with WWW-Authenticate), 403-forbidden (not retried with the same
+# credentials) and status-codes (a 301 followed) from what it saw.
 # shellcheck source-path=SCRIPTDIR/../lib
 set -euo pipefail
 
@@ -30,7 +39,9 @@ lab_usage() {
 Runs netlab-http-server on one port (default $DEFAULT_PORT), asks it with curl
 (when installed), then runs netlab-http-client: the tour of status codes, then
 --requests over one keep-alive connection and with Connection: close. Writes
-runs/<UTC time>-http/: server.log, curl.txt, client.txt, client.json, ss.csv,
+runs/<UTC time>-http/: server.log, server-auth.json (the requests the server
+saw from curl --anyauth and --auth-flow, and its verdicts), client-auth.txt,
+curl.txt, client.txt, client.json, ss.csv,
 capture.pcap (root, or a user namespace), env.txt, summary.md.
 
 $(lab_options_help "the server's port")
@@ -74,20 +85,43 @@ ask_with_curl() {
   done
 }
 
+# What real clients do with 401, 403 and 301: counted by a server of its own.
+auth_flow_step() {
+  local url ask code
+  lab_server auth "auth flow: --auth-flow-checks" --auth-flow-checks --json "$NETLAB_RUN/server-auth.json"
+  url="http://127.0.0.1:$NETLAB_PORT"
+  say ""
+  say "--- what clients do with 401, 403 and 301 (the server keeps each connection's requests: server-auth.json)"
+  if command -v curl >/dev/null; then
+    for ask in "--anyauth -u alice:wonderland $url/private" "--anyauth -u alice:wonderland $url/admin" "-L $url/old"; do
+      # shellcheck disable=SC2086  # each entry is a list of curl arguments
+      code=$(run_child curl -s -o /dev/null -w '%{http_code}' --max-time 10 $ask) || code="(curl failed)"
+      printf '  curl %-48s last answer %s\n' "$ask" "$code"
+    done
+  else
+    say "  curl: skipped (curl is not installed); only the lab's client asks"
+  fi
+  lab_client auth "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" --auth-flow >"$NETLAB_RUN/client-auth.txt"
+  sed -n '/^  \[/q;p' "$NETLAB_RUN/client-auth.txt"
+  stop_server "$NETLAB_SERVER_PID"
+}
+
 report() {
+  lab_merge "$NETLAB_RUN/client.json" "$NETLAB_RUN/server-auth.json"
   lab_verdicts
   if command -v ss >/dev/null; then
     say "ss now: $(ss -Htan state time-wait "( sport = :$NETLAB_PORT )" 2>/dev/null | wc -l) TIME-WAIT sockets" \
       "on the server's side of port $NETLAB_PORT (ss -tan state time-wait '( sport = :$NETLAB_PORT )')"
   fi
-  lab_run_folder "summary.md, client.json, client.txt, curl.txt, ss.csv, server.log"
+  lab_run_folder "summary.md, client.json, client.txt, server-auth.json, client-auth.txt, curl.txt, ss.csv, server.log"
   [[ -n $NETLAB_CAPTURE_SKIPPED ]] ||
     say "read the exchanges: tcpdump -r $NETLAB_RUN/capture.pcap -n -A 'tcp[tcpflags] & tcp-push != 0' | less"
 }
 
 main() {
   lab_begin "$@"
-  lab_server "" ""
+  auth_flow_step
+  lab_server "" "main run"
   ask_with_curl
   lab_client_shown --requests 200
   stop_server "$NETLAB_SERVER_PID"

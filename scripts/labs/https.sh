@@ -18,8 +18,9 @@
 # key) and as TLS 1.2 ECDHE and TLS 1.3 really do it. It runs the https pair in
 # the three modes on one port while ss samples the sockets and tcpdump records
 # the port, then looks into the capture: is the certificate readable on the
-# wire, is the page's text? With the key log the run writes, tshark (when
-# installed) decrypts the capture. Then the failure demos: a client without the
+# wire, is the page's text? With the key log the run writes, tshark
+# (scripts/setup.sh installs it) decrypts the capture and shows the request
+# lines and the page. Then the failure demos: a client without the
 # lab's CA, a wrong host name, an expired certificate, non-TLS bytes — the
 # server stays up through all of them — and openssl s_client / curl interop.
 # shellcheck source-path=SCRIPTDIR/../lib
@@ -156,17 +157,38 @@ capture_checks() {
       "--tls $mode, connection from port $port ($packets segments): page text $([[ $page == yes ]] && echo FOUND || echo 'not found') in the captured payloads" \
       "$verdict" "netlab-pcap facts capture.pcap --port $port --contains '$PAGE_MARKER' (each direction's payloads end to end)")")
   done
-  if [[ -z $NETLAB_CAPTURE_SKIPPED && -s $NETLAB_RUN/capture.pcap ]] && command -v tshark >/dev/null; then
-    decrypted=$(tshark -r "$NETLAB_RUN/capture.pcap" -o "tls.keylog_file:$NETLAB_RUN/keylog.txt" \
-      -d "tcp.port==$NETLAB_PORT,tls" -Y http -V 2>/dev/null | grep -caF "$PAGE_MARKER" || true)
-    if ((decrypted > 0)); then verdict=confirmed; else verdict=refuted; fi
+  if [[ -n $NETLAB_CAPTURE_SKIPPED || ! -s $NETLAB_RUN/capture.pcap ]]; then
+    say "decryption not shown: no capture (${NETLAB_CAPTURE_SKIPPED:-capture.pcap is empty})"
+  elif ! command -v tshark >/dev/null; then
+    say "decryption not shown: tshark is not installed (scripts/setup.sh installs it)"
     checks+=("$(check_json "keylog-decrypts" "with the session keys, the traffic can be read" \
-      "tshark with keylog.txt shows the page" "$decrypted decrypted HTTP message(s) hold the page text" \
-      "$verdict" "tshark -o tls.keylog_file:keylog.txt")")
+      "tshark with keylog.txt shows the page" "tshark is not installed" skipped "scripts/setup.sh installs tshark")")
   else
-    say "decryption not shown: $(command -v tshark >/dev/null && echo 'no capture' || echo 'tshark is not installed (apt-get install tshark)')"
+    decrypt_capture
+    checks+=("$KEYLOG_CHECK")
   fi
   result_json "$NETLAB_RUN/capture.json" capture "${checks[@]}"
+}
+
+# decrypt_capture: the capture read by tshark with the key log the run wrote
+# (NSS format): the decrypted request lines and the page shown, decrypted.txt
+# written; the keylog-decrypts check in KEYLOG_CHECK.
+decrypt_capture() {
+  local decrypted pages verdict
+  tshark -r "$NETLAB_RUN/capture.pcap" -o "tls.keylog_file:$NETLAB_RUN/keylog.txt" -d "tcp.port==$NETLAB_PORT,tls" \
+    -Y 'tls && http' -O http,data-text-lines -V >"$NETLAB_RUN/decrypted.txt" 2>"$NETLAB_RUN/decrypted.err" || true
+  decrypted=$(grep -caE '^    (GET|HEAD|POST) .* HTTP/1\.[01]\\r\\n' "$NETLAB_RUN/decrypted.txt" || true)
+  pages=$(grep -caF "$PAGE_MARKER" "$NETLAB_RUN/decrypted.txt" || true)
+  say ""
+  say "--- the capture decrypted with keylog.txt (tshark -o tls.keylog_file:keylog.txt; all of it in decrypted.txt)"
+  { grep -aE '^    (GET|HEAD|POST) .* HTTP/1\.[01]\\r\\n|^    HTTP/1\.1 [0-9]{3} ' "$NETLAB_RUN/decrypted.txt" || true; } |
+    sed -n '1,8{s/^    /  /; s/\\r\\n$//; p}'
+  grep -a -m1 -F "$PAGE_MARKER" "$NETLAB_RUN/decrypted.txt" | sed 's/^ */  page: /; s/\\n$//' || true
+  if ((pages > 0)); then verdict=confirmed; else verdict=refuted; fi
+  KEYLOG_CHECK=$(check_json "keylog-decrypts" "with the session keys, the traffic can be read" \
+    "tshark with keylog.txt shows the request line and the page" \
+    "$decrypted decrypted request line(s), $pages decrypted line(s) holding the page text ('$PAGE_MARKER')" \
+    "$verdict" "tshark -r capture.pcap -o tls.keylog_file:keylog.txt -Y http (decrypted.txt)")
 }
 
 # --- the failure demos --------------------------------------------------------

@@ -169,7 +169,7 @@ TEST_CASE("keep-alive: many requests, one connection, answered in order", "[keep
   CHECK(server.stop() == 0);
 }
 
-TEST_CASE("the client's tour: every code, and 401 and 403 told apart", "[client]") {
+TEST_CASE("the client's tour: every route answers with the code it was built to give", "[client]") {
   Server server("netlab-http-server", {});
   const auto result = run_client(server, {"--tour"});
   const auto& tour = result.at("observed").at("tour").as_array();
@@ -178,12 +178,64 @@ TEST_CASE("the client's tour: every code, and 401 and 403 told apart", "[client]
     INFO(json::serialize(step));
     CHECK(step.at("status") == step.at("expected"));
   }
-  CHECK(check(result, "status-codes").at("verdict") == "confirmed");
-  CHECK(check(result, "401-unauthenticated").at("verdict") == "confirmed");
-  CHECK(check(result, "403-forbidden").at("verdict") == "confirmed");
+  // The routes are the lab's own: the tour shows them, the server grades clients (below).
+  CHECK_FALSE(has_check(result, "status-codes"));
   // The tour is one keep-alive connection (the malformed request gets its own).
   CHECK(number(result.at("observed").at("tour_connections")) == 1);
   CHECK(server.stop() == 0);
+}
+
+TEST_CASE("auth flow: curl --anyauth and the client send credentials only after a 401 and do not retry a 403",
+          "[client][curl]") {
+  TempDir dir;
+  Server server("netlab-http-server", {"--auth-flow-checks", "--json", dir.file("server.json")});
+  const auto client = run_client(server, {"--auth-flow"});
+  // The client's own record: /private and /admin asked twice (challenge, then credentials), /old followed.
+  CHECK(client.at("observed").at("auth_flow").as_array().size() == 6);
+  std::size_t askers = 1;
+  if (const auto curl = on_path("curl"); !curl.empty()) {
+    const std::string url = "http://127.0.0.1:" + server.port_text();
+    using Args = std::vector<std::string>;
+    for (const Args& args : {Args{"--anyauth", "-u", "alice:wonderland", url + "/private"},
+                             Args{"--anyauth", "-u", "alice:wonderland", url + "/admin"}, Args{"-L", url + "/old"}}) {
+      std::vector<std::string> argv{curl, "-s", "-o", "/dev/null", "--max-time", "10"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      CHECK(run(argv, 30s).exit_code == 0);
+    }
+    ++askers;
+  }
+  REQUIRE(server.stop() == 0);
+  const auto result = read_json(dir.file("server.json")).as_object();
+  INFO(json::serialize(result.at("observed").at("connections_seen")));
+  // What the server counted per route: each asker once without and once with credentials.
+  const auto& routes = result.at("observed").at("requests_by_route").as_object();
+  for (const char* route : {"/private", "/admin"}) {
+    CHECK(number(routes.at(route).at("without_credentials")) == askers);
+    CHECK(number(routes.at(route).at("with_credentials")) == askers);
+  }
+  CHECK(number(routes.at("/old").at("without_credentials")) == askers);
+  for (const char* id : {"401-unauthenticated", "403-forbidden", "status-codes"}) {
+    INFO(id << ": " << json::serialize(check(result, id)));
+    CHECK(check(result, id).at("verdict") == "confirmed");
+  }
+}
+
+TEST_CASE("auth flow: credentials sent before any challenge, or a 403 retried, are refuted by the server",
+          "[client]") {
+  TempDir dir;
+  Server server("netlab-http-server", {"--auth-flow-checks", "--json", dir.file("server.json")});
+  // Credentials sent unasked, then the same credentials again after the 403, on one connection.
+  Connection connection(server.port(), no_delay);
+  const std::string ask_admin = "GET /admin HTTP/1.1\r\nHost: x\r\n" + alice + "\r\n";
+  REQUIRE(connection.send(ask_admin + ask_admin));
+  CHECK(read_response(connection).status == 403);
+  CHECK(read_response(connection).status == 403);
+  connection.close();
+  REQUIRE(server.stop() == 0);
+  const auto result = read_json(dir.file("server.json")).as_object();
+  CHECK(check(result, "401-unauthenticated").at("verdict") == "refuted");
+  CHECK(check(result, "403-forbidden").at("verdict") == "refuted");
+  CHECK(check(result, "status-codes").at("verdict") == "skipped");
 }
 
 TEST_CASE("keep-alive uses one connection, close one per request and leaves server TIME_WAIT", "[keepalive]") {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Test: `scripts/lab http --port 0 -- --requests 50` runs the tour and the
-# keep-alive / close comparison and writes its run folder; every status code
-# comes back as the route was built to give it (the note names only 401 and 403), 401 and 403 are told apart, keep-alive uses
+# keep-alive / close comparison and writes its run folder. What clients do with
+# the codes is graded by the server that counted their requests: curl --anyauth
+# and the lab's client sent credentials only after a 401, did not retry a 403 and
+# followed a 301 (server-auth.json: the counts per route); keep-alive uses
 # one connection and close 50, each leaving its TIME_WAIT on the side that
 # closed first; curl (when installed) got the same codes; as root with tcpdump,
 # capture.pcap holds the plain-text exchanges.
@@ -12,10 +14,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SKIPPED=""
 
-value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
+# client.json merges the client's result (step 0) and the auth-flow server's (step 1).
+value() { "$BIN/netlab-report" get "$RUN/client.json" "/observed/steps/0${1}"; }
 
 check_files() {
-  check_run_files server.log client.json client.txt curl.txt ss.csv env.txt summary.md
+  check_run_files server.log client.json client.txt curl.txt ss.csv env.txt summary.md server-auth.json client-auth.txt
   check_ss_sampled
   grep -q '403-forbidden' "$RUN/summary.md" || fail "summary.md lacks the 403 check"
   grep -q 'HTTP/1.1 401 Unauthorized' "$TMP/out.txt" || fail "the tour was not printed"
@@ -29,6 +32,17 @@ check_verdicts() {
     [[ $(verdict "$id") == confirmed ]] || fail "$id is $(verdict "$id")"
     echo "ok: $id confirmed"
   done
+  # The server's own counts of the auth flow: each asker (curl when installed, the
+  # lab's client) once without and once with credentials, on each protected route.
+  local askers=1 route counted
+  command -v curl >/dev/null && askers=2
+  for route in private admin; do
+    for counted in without_credentials with_credentials; do
+      [[ $("$BIN/netlab-report" get "$RUN/server-auth.json" "/observed/requests_by_route/~1$route/$counted") == "$askers" ]] ||
+        fail "the server counted $("$BIN/netlab-report" get "$RUN/server-auth.json" "/observed/requests_by_route/~1$route/$counted") requests $counted on /$route, not $askers"
+    done
+  done
+  echo "ok: the server saw /private and /admin $askers time(s) without, then $askers with credentials"
   [[ $(value /observed/keepalive/connections) == 1 ]] || fail "keep-alive used $(value /observed/keepalive/connections) connections"
   [[ $(value /observed/close/connections) == 50 ]] || fail "close used $(value /observed/close/connections) connections"
   [[ $(value /observed/close/time_wait_server_side) == 50 ]] ||
