@@ -111,13 +111,17 @@ struct DataInCloseWait {
   std::string from;                  // the netlab-teardown-client --mode half-close JSON
   std::size_t response_bytes = 0;    // what the server had to send when our FIN came
   std::size_t bytes_after_peer_fin = 0, wrong_bytes = 0;  // what reached the client after its FIN
-  bool passive_side_was_close_wait = false;  // the server's socket, in the census, once the FIN was acked
-  bool then_last_ack = false;                // and LAST_ACK after its close()
-  std::string ended_by;                      // "FIN": the server's close() came after the data
+  // The server's socket in the census once our FIN was acknowledged: CLOSE-WAIT (its
+  // data not written yet), or LAST-ACK if it had already written and called close()
+  // — then its Send-Q is the data it still had to send after our FIN.
+  std::string passive_state_after_peer_fin;
+  std::size_t passive_send_queue_after_peer_fin = 0;
+  bool then_last_ack = false;  // LAST_ACK seen after its close()
+  std::string ended_by;        // "FIN": the server's FIN came after all its data
 };
 BOOST_DESCRIBE_STRUCT(DataInCloseWait, (),
-                      (from, response_bytes, bytes_after_peer_fin, wrong_bytes, passive_side_was_close_wait,
-                       then_last_ack, ended_by))
+                      (from, response_bytes, bytes_after_peer_fin, wrong_bytes, passive_state_after_peer_fin,
+                       passive_send_queue_after_peer_fin, then_last_ack, ended_by))
 
 DataInCloseWait read_half_close(const std::string& path) {
   const auto value = read_json_object(path, "--half-close-json");
@@ -128,12 +132,15 @@ DataInCloseWait read_half_close(const std::string& path) {
     throw std::runtime_error("--half-close-json " + path +
                              ": not the JSON of netlab-teardown-client --mode half-close");
   const auto& o = observed->as_object();
-  const auto count = [&](const char* key) { return o.at(key).to_number<std::size_t>(); };
+  const auto count = [&](const auto& object, const char* key) { return object.at(key).template to_number<std::size_t>(); };
+  // The first census row, "request sent, then our FIN": taken once our FIN was acknowledged.
+  const auto& after_fin = o.at("steps").as_array().at(0).as_object();
   return {.from = path,
-          .response_bytes = count("response_bytes"),
-          .bytes_after_peer_fin = count("bytes_after_our_fin"),
-          .wrong_bytes = count("wrong_bytes"),
-          .passive_side_was_close_wait = o.at("server_was_close_wait").as_bool(),
+          .response_bytes = count(o, "response_bytes"),
+          .bytes_after_peer_fin = count(o, "bytes_after_our_fin"),
+          .wrong_bytes = count(o, "wrong_bytes"),
+          .passive_state_after_peer_fin = std::string(after_fin.at("server").as_string()),
+          .passive_send_queue_after_peer_fin = count(after_fin, "server_send_q"),
           .then_last_ack = o.at("server_seen_in_last_ack").as_bool(),
           .ended_by = std::string(o.at("ended_by").as_string())};
 }
@@ -178,15 +185,19 @@ void close_wait_sending_check(Result& result, const Observed& o) {
                               std::to_string(o.observe_ms) + " ms with " +
                               std::to_string(o.server_close_wait_send_queue_bytes) + " bytes queued to send";
   const auto& h = o.half_close;
-  const bool sending = h && h->passive_side_was_close_wait && h->response_bytes > 0 &&
-                       h->bytes_after_peer_fin == h->response_bytes && h->wrong_bytes == 0 && h->ended_by == "FIN";
+  // The passive side had our FIN and still had data to send: CLOSE-WAIT, or already
+  // LAST-ACK with its data queued behind its close(); and all of it arrived, then its FIN.
+  const bool had_data_at_fin =
+      h && (h->passive_state_after_peer_fin == "CLOSE-WAIT" ||
+            (h->passive_state_after_peer_fin == "LAST-ACK" && h->passive_send_queue_after_peer_fin > 0));
+  const bool sending = had_data_at_fin && h->response_bytes > 0 && h->bytes_after_peer_fin == h->response_bytes &&
+                       h->wrong_bytes == 0 && h->ended_by == "FIN";
   std::string observed = "--bug: " + lasting + ", until close()";
   if (h)
-    observed += "; half-close: the server was " + std::string(h->passive_side_was_close_wait ? "" : "not ") +
-                "in CLOSE_WAIT after our FIN and sent " + std::to_string(h->bytes_after_peer_fin) + " of its " +
-                std::to_string(h->response_bytes) + " bytes, then " +
-                (h->ended_by == "FIN" ? "its FIN" : "ended by " + h->ended_by) +
-                (h->then_last_ack ? " (LAST_ACK)" : "");
+    observed += "; half-close: once our FIN was acked the server was " + h->passive_state_after_peer_fin +
+                " with " + std::to_string(h->passive_send_queue_after_peer_fin) + " bytes queued, and " +
+                std::to_string(h->bytes_after_peer_fin) + " of its " + std::to_string(h->response_bytes) +
+                " bytes reached us, then " + (h->ended_by == "FIN" ? "its FIN" : "ended by " + h->ended_by);
   const Verdict verdict = !h ? (idle ? Verdict::refuted : Verdict::nuanced)
                           : idle && sending ? Verdict::nuanced
                           : idle            ? Verdict::refuted
@@ -299,8 +310,10 @@ void print_summary(std::ostream& out, const Observed& o, const Result& result) {
       << o.server_fds_before << " -> " << o.server_fds_after << "\n"
       << "  our side:    " << o.client_states << "\n";
   if (o.half_close)
-    out << "  half-close (" << o.half_close->from << "): " << o.half_close->bytes_after_peer_fin << " of "
-        << o.half_close->response_bytes << " bytes sent in CLOSE_WAIT, then " << o.half_close->ended_by << "\n";
+    out << "  half-close (" << o.half_close->from << "): the server " << o.half_close->passive_state_after_peer_fin
+        << " with " << o.half_close->passive_send_queue_after_peer_fin << " bytes queued after our FIN; "
+        << o.half_close->bytes_after_peer_fin << " of " << o.half_close->response_bytes << " bytes, then "
+        << o.half_close->ended_by << "\n";
   if (o.server_close_wait_after_idle_timeout)
     out << "  after the server's idle timeout: CLOSE-WAIT " << *o.server_close_wait_after_idle_timeout << "\n";
   out << render_checks(result.checks());

@@ -66,10 +66,13 @@ lab_step_look() { [[ $1 != bug ]] || snapshot_close_wait "$NETLAB_SERVER_PID"; }
 # the bug steps weigh for close-wait-is-not-sending; it is not a step of
 # client.json (its own check, half-close, is the teardown lab's).
 half_close_step() {
-  local SERVER=netlab-teardown-server  # lab_server starts $SERVER
-  lab_server half-close "half-close: $SERVER --mode half-close" --mode half-close
+  local server=netlab-teardown-server  # not this lab's $SERVER, which lab_server starts
+  printf '===== half-close: %s --mode half-close (%s) =====\n' "$server" "$(date -u +%H:%M:%SZ)" >>"$NETLAB_RUN/server.log"
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.half-close" "$NETLAB_BIN_DIR/$server" --mode half-close \
+    --port "$NETLAB_PORT" --log-level info
+  [[ $NETLAB_PORT != 0 ]] || adopt_server_port "the next steps reuse it"
   say ""
-  say "--- half-close: $SERVER --mode half-close; netlab-teardown-client --mode half-close"
+  say "--- half-close: $server --mode half-close; netlab-teardown-client --mode half-close"
   lab_client half-close "$NETLAB_BIN_DIR/netlab-teardown-client" --port "$NETLAB_PORT" --mode half-close
   stop_server "$NETLAB_SERVER_PID"
 }
