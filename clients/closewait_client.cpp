@@ -9,6 +9,11 @@
 //     or TIME_WAIT (the server did close);
 //   - the server's open file descriptors before and after (its STATUS line).
 // --bug leaves N CLOSE_WAIT and N more descriptors; --fixed leaves none.
+// --half-close-json: the teardown lab's half-close, measured by its own
+// programs (netlab-teardown-client --mode half-close): a passive side that
+// still had data when the FIN came sent it all in CLOSE_WAIT, then closed.
+// With it, close-wait-is-not-sending weighs both: the bug server's CLOSE_WAIT
+// with nothing to send, and that one's CLOSE_WAIT spent sending.
 #include "kernel/lifecycle.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
@@ -22,6 +27,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/describe/class.hpp>
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -38,9 +44,21 @@ constexpr auto server_program = "netlab-closewait-server";
 
 struct Config {
   std::size_t connections = 5;
+  std::string half_close_json;  // the teardown client's --mode half-close result, or ""
   std::chrono::milliseconds settle{3000};   // bound on waiting for the states to show
   std::chrono::milliseconds observe{500};   // how long a CLOSE_WAIT is watched to see it last
 };
+
+// The result's "params": this run's options, then the server's mode (asked with STATUS).
+struct Params {
+  std::size_t connections = 0;
+  long settle_ms = 0, observe_ms = 0;
+};
+BOOST_DESCRIBE_STRUCT(Params, (), (connections, settle_ms, observe_ms))
+struct ServerMode {
+  std::string mode;  // bug, bug+idle-timeout or fixed
+};
+BOOST_DESCRIBE_STRUCT(ServerMode, (), (mode))
 
 // Sends one request line and returns the server's one-line answer.
 awaitable<std::string> ask(tcp::socket& socket, const std::string& request) {
@@ -87,6 +105,46 @@ StateCounts client_side(std::uint16_t server_port, const std::set<std::uint16_t>
 
 std::size_t number(const boost::json::object& o, const char* key) { return o.at(key).to_number<std::size_t>(); }
 
+// The teardown lab's half-close, as its client measured it: the server read
+// our request and FIN (CLOSE_WAIT), then sent its whole response, then closed.
+struct DataInCloseWait {
+  std::string from;                  // the netlab-teardown-client --mode half-close JSON
+  std::size_t response_bytes = 0;    // what the server had to send when our FIN came
+  std::size_t bytes_after_peer_fin = 0, wrong_bytes = 0;  // what reached the client after its FIN
+  // The server's socket in the census once our FIN was acknowledged: CLOSE-WAIT (its
+  // data not written yet), or LAST-ACK if it had already written and called close()
+  // — then its Send-Q is the data it still had to send after our FIN.
+  std::string passive_state_after_peer_fin;
+  std::size_t passive_send_queue_after_peer_fin = 0;
+  bool then_last_ack = false;  // LAST_ACK seen after its close()
+  std::string ended_by;        // "FIN": the server's FIN came after all its data
+};
+BOOST_DESCRIBE_STRUCT(DataInCloseWait, (),
+                      (from, response_bytes, bytes_after_peer_fin, wrong_bytes, passive_state_after_peer_fin,
+                       passive_send_queue_after_peer_fin, then_last_ack, ended_by))
+
+DataInCloseWait read_half_close(const std::string& path) {
+  const auto value = read_json_object(path, "--half-close-json");
+  const auto* params = value.if_contains("params");
+  const auto* observed = value.if_contains("observed");
+  const auto* mode = params && params->is_object() ? params->as_object().if_contains("mode") : nullptr;
+  if (!mode || !mode->is_string() || mode->as_string() != "half-close" || !observed || !observed->is_object())
+    throw std::runtime_error("--half-close-json " + path +
+                             ": not the JSON of netlab-teardown-client --mode half-close");
+  const auto& o = observed->as_object();
+  const auto count = [&](const auto& object, const char* key) { return object.at(key).template to_number<std::size_t>(); };
+  // The first census row, "request sent, then our FIN": taken once our FIN was acknowledged.
+  const auto& after_fin = o.at("steps").as_array().at(0).as_object();
+  return {.from = path,
+          .response_bytes = count(o, "response_bytes"),
+          .bytes_after_peer_fin = count(o, "bytes_after_our_fin"),
+          .wrong_bytes = count(o, "wrong_bytes"),
+          .passive_state_after_peer_fin = std::string(after_fin.at("server").as_string()),
+          .passive_send_queue_after_peer_fin = count(after_fin, "server_send_q"),
+          .then_last_ack = o.at("server_seen_in_last_ack").as_bool(),
+          .ended_by = std::string(o.at("ended_by").as_string())};
+}
+
 // What the run observed (the result's "observed"): the summary and the checks read these.
 struct Observed {
   std::string server_mode;  // the server's: bug or fixed
@@ -102,6 +160,7 @@ struct Observed {
   std::size_t server_fds_before = 0, server_fds_after = 0;
   long server_fd_growth = 0;
   std::optional<std::size_t> server_close_wait_after_idle_timeout{};  // the server has an idle timeout
+  std::optional<DataInCloseWait> half_close{};  // --half-close-json
 
   friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Observed& o) {
     v = present_members(o);
@@ -111,13 +170,57 @@ BOOST_DESCRIBE_STRUCT(Observed, (),
                       (server_mode, server_idle_timeout_ms, connections, server_established_before_close, settled,
                        server_close_wait, server_close_wait_send_queue_bytes, server_close_wait_after_observe,
                        observe_ms, server_states, client_fin_wait_2, client_time_wait, client_states,
-                       server_fds_before, server_fds_after, server_fd_growth, server_close_wait_after_idle_timeout))
+                       server_fds_before, server_fds_after, server_fd_growth, server_close_wait_after_idle_timeout,
+                       half_close))
+
+// The note reads CLOSE_WAIT as waiting for the remaining data to be sent.
+// CLOSE_WAIT is the passive side after the peer's FIN (RFC 9293 §3.3.2): it
+// may still send, and it stays until its application calls close(), whether
+// it has anything to send or not. Two measurements: the --bug server's
+// CLOSE_WAIT, lasting with nothing queued; and (--half-close-json) a server
+// that had data when the FIN came, sending it all in CLOSE_WAIT, then closing.
+void close_wait_sending_check(Result& result, const Observed& o) {
+  const bool idle = o.server_close_wait_after_observe > 0 && o.server_close_wait_send_queue_bytes == 0;
+  const std::string lasting = std::to_string(o.server_close_wait_after_observe) + " still in CLOSE_WAIT after " +
+                              std::to_string(o.observe_ms) + " ms with " +
+                              std::to_string(o.server_close_wait_send_queue_bytes) + " bytes queued to send";
+  const auto& h = o.half_close;
+  // The passive side had our FIN and still had data to send: CLOSE-WAIT, or already
+  // LAST-ACK with its data queued behind its close(); and all of it arrived, then its FIN.
+  const bool had_data_at_fin =
+      h && (h->passive_state_after_peer_fin == "CLOSE-WAIT" ||
+            (h->passive_state_after_peer_fin == "LAST-ACK" && h->passive_send_queue_after_peer_fin > 0));
+  const bool sending = had_data_at_fin && h->response_bytes > 0 && h->bytes_after_peer_fin == h->response_bytes &&
+                       h->wrong_bytes == 0 && h->ended_by == "FIN";
+  std::string observed = "--bug: " + lasting + ", until close()";
+  if (h)
+    observed += "; half-close: once our FIN was acked the server was " + h->passive_state_after_peer_fin +
+                " with " + std::to_string(h->passive_send_queue_after_peer_fin) + " bytes queued, and " +
+                std::to_string(h->bytes_after_peer_fin) + " of its " + std::to_string(h->response_bytes) +
+                " bytes reached us, then " + (h->ended_by == "FIN" ? "its FIN" : "ended by " + h->ended_by);
+  const Verdict verdict = !h ? (idle ? Verdict::refuted : Verdict::nuanced)
+                          : idle && sending ? Verdict::nuanced
+                          : idle            ? Verdict::refuted
+                          : sending         ? Verdict::confirmed
+                                            : Verdict::nuanced;
+  result.add_check({.id = "close-wait-is-not-sending", .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
+                    .expected = "CLOSE_WAIT sockets with data still queued to send",
+                    .observed = observed,
+                    .verdict = verdict,
+                    .evidence = "Send-Q of the --bug server's CLOSE_WAIT sockets in the census, twice, " +
+                                std::to_string(o.observe_ms) + " ms apart" +
+                                (h ? "; " + h->from +
+                                         ": bytes read after our FIN and the server's state in the census. CLOSE_WAIT "
+                                         "is when the passive side may finish sending, and it lasts until close() "
+                                         "whether there is data or not (RFC 9293 §3.3.2)"
+                                   : "; the half-close (a server with data left) was not measured in this run")});
+}
 
 awaitable<void> run_lab(const CommonOptions& options, const Config& config, Result& result, Observed& o) {
   const auto before = co_await server_status(options);
   const bool bug = before.at("mode") == "bug";
   const auto idle_ms = number(before, "idle_timeout_ms");
-  result.params()["mode"] = bug ? (idle_ms > 0 ? "bug+idle-timeout" : "bug") : "fixed";  // the server's
+  result.set_params(ServerMode{bug ? (idle_ms > 0 ? "bug+idle-timeout" : "bug") : "fixed"});
 
   // 1. N connections, each greeted.
   std::vector<tcp::socket> sockets;
@@ -178,6 +281,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
        .server_fds_after = number(status, "open_fds"),
        .server_fd_growth = fd_growth,
        .server_close_wait_after_idle_timeout = after_idle};
+  if (!config.half_close_json.empty()) o.half_close = read_half_close(config.half_close_json);
   result.set_observed(o);
 
   const std::string counts = std::to_string(close_wait) + " of " + std::to_string(n) +
@@ -191,14 +295,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
                     .evidence = "census of the server's sockets for our " + std::to_string(n) +
                         " ports after our close(); the server's /proc/self/fd before and after"});
   if (bug)
-    result.add_check({.id = "close-wait-is-not-sending", .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
-                      .expected = "CLOSE_WAIT sockets with data still queued to send",
-                      .observed = std::to_string(close_wait_later) + " still in CLOSE_WAIT after " +
-                          std::to_string(config.observe.count()) + " ms with " + std::to_string(send_queue) +
-                          " bytes queued to send: it lasts until the application calls close()",
-                      .verdict = close_wait_later > 0 && send_queue == 0 ? Verdict::refuted : Verdict::nuanced,
-                      .evidence = "Send-Q of the CLOSE_WAIT sockets in the census, twice, " +
-                          std::to_string(config.observe.count()) + " ms apart"});
+    close_wait_sending_check(result, o);
   else
     result.add_check({.id = "close-wait-is-not-sending", .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
                       .expected = "a CLOSE_WAIT that lasts with nothing to send", .observed = "the server closed at once: nothing to watch",
@@ -212,6 +309,11 @@ void print_summary(std::ostream& out, const Observed& o, const Result& result) {
       << o.server_close_wait_after_observe << " after " << o.observe_ms << " ms), descriptors "
       << o.server_fds_before << " -> " << o.server_fds_after << "\n"
       << "  our side:    " << o.client_states << "\n";
+  if (o.half_close)
+    out << "  half-close (" << o.half_close->from << "): the server " << o.half_close->passive_state_after_peer_fin
+        << " with " << o.half_close->passive_send_queue_after_peer_fin << " bytes queued after our FIN; "
+        << o.half_close->bytes_after_peer_fin << " of " << o.half_close->response_bytes << " bytes, then "
+        << o.half_close->ended_by << "\n";
   if (o.server_close_wait_after_idle_timeout)
     out << "  after the server's idle timeout: CLOSE-WAIT " << *o.server_close_wait_after_idle_timeout << "\n";
   out << render_checks(result.checks());
@@ -235,13 +337,15 @@ int main(int argc, char** argv) {
   app.add_option("--observe-ms", observe_ms, "how long the CLOSE_WAIT sockets are watched")
       ->capture_default_str()
       ->check(CLI::Range(0L, 60'000L));
+  app.add_option("--half-close-json", config.half_close_json,
+                 "the JSON of netlab-teardown-client --mode half-close: a server that still had data at the FIN")
+      ->check(CLI::ExistingFile);
   Observed observed;  // kept here: the summary reads it after the body has returned
   return program.run(argc, argv, [&](ClientRun& run) {
     config.settle = std::chrono::milliseconds(settle_ms);
     config.observe = std::chrono::milliseconds(observe_ms);
     Result& result = run.result();
-    result.set_params(boost::json::object{
-        {"connections", config.connections}, {"settle_ms", settle_ms}, {"observe_ms", observe_ms}});
+    result.set_params(Params{.connections = config.connections, .settle_ms = settle_ms, .observe_ms = observe_ms});
     run.within(run_lab(run.options(), config, result, observed));
     run.summary([&](std::ostream& out) { print_summary(out, observed, result); });
   });

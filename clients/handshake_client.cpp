@@ -12,10 +12,13 @@
 // (CAP_NET_RAW in this network namespace: root, or a user namespace), as an old
 // duplicate SYN would arrive: the server's kernel answers SYN-ACK, ours
 // answers RST, and no connection is created.
+// --isn-capture PCAP: from the lab's capture, whether each handshake's two
+// ISNs were acknowledged (ack = ISN + 1): handshake/isns.hpp.
 // --mode old-syn | lost-synack | lost-ack: the failure stories across
 // netlab-wire (handshake/failures.hpp); --judge RUN.json then gives their
 // verdicts from the capture, the server's census and the wire's rule log.
 #include "handshake/failures.hpp"
+#include "handshake/isns.hpp"
 #include "kernel/lifecycle.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
@@ -25,10 +28,12 @@
 #include "program/result.hpp"
 #include "handshake/syn.hpp"
 #include "kernel/tcp_info.hpp"
+#include "observed.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/describe/class.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <netinet/in.h>
@@ -70,13 +75,43 @@ std::optional<SocketRecord> listener(std::uint16_t port) {
   return std::nullopt;
 }
 
+// What the queue run observed (the result's "observed"): one connect() each.
+struct Attempt {
+  std::uint16_t local_port = 0;
+  double ms = 0;
+  std::string outcome{};
+  std::optional<std::uint32_t> segments_out{}, segments_in{}, syn_retransmits{};  // TCP_INFO, once connected
+
+  friend void tag_invoke(json::value_from_tag, json::value& v, const Attempt& a) { v = present_members(a); }
+};
+BOOST_DESCRIBE_STRUCT(Attempt, (), (local_port, ms, outcome, segments_out, segments_in, syn_retransmits))
+
+struct Isns {
+  std::uint16_t local_port = 0;
+  std::uint32_t client_isn = 0, server_isn = 0;
+};
+BOOST_DESCRIBE_STRUCT(Isns, (), (local_port, client_isn, server_isn))
+
+struct QueueObserved {
+  std::vector<Attempt> attempts;
+  std::size_t connected = 0, stalled = 0, client_established = 0, server_established = 0;
+  std::size_t accept_queue_length = 0, backlog = 0;
+  std::vector<Isns> isns;
+  std::optional<std::uint64_t> listen_overflows_delta{}, listen_drops_delta{};  // when /proc/net/netstat was read
+
+  friend void tag_invoke(json::value_from_tag, json::value& v, const QueueObserved& o) { v = present_members(o); }
+};
+BOOST_DESCRIBE_STRUCT(QueueObserved, (),
+                      (attempts, connected, stalled, client_established, server_established, accept_queue_length,
+                       backlog, isns, listen_overflows_delta, listen_drops_delta))
+
 awaitable<void> run_queue(const CommonOptions& options, const Config& config, Result& result) {
   const tcp::endpoint server(asio::ip::make_address(options.host), options.port);
   const auto counters_before = read_listen_counters();
   std::vector<tcp::socket> open;
   std::set<std::uint16_t> ours;
-  json::array attempts, isns;
-  std::size_t connected = 0, stalled = 0, three_segment = 0, clean = 0;
+  QueueObserved o;
+  std::size_t three_segment = 0, clean = 0;
   std::string isn_skipped;
   for (std::size_t i = 0; i < config.connections; ++i) {
     tcp::socket socket(co_await asio::this_coro::executor);
@@ -91,22 +126,22 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
     boost::system::error_code ignored;
     const std::uint16_t port = socket.local_endpoint(ignored).port();
     ours.insert(port);
-    json::object attempt{{"local_port", port}, {"ms", ms}};
+    Attempt attempt{.local_port = port, .ms = ms};
     if (!finished) {
       // Still SYN-SENT: the server's kernel dropped our SYN (its accept queue is full).
-      attempt["outcome"] = "timed out in " + connection_state(port, options.port);
-      ++stalled;
+      attempt.outcome = "timed out in " + connection_state(port, options.port);
+      ++o.stalled;
     } else if (error) {
-      attempt["outcome"] = error.message();
+      attempt.outcome = error.message();
     } else {
-      ++connected;
-      attempt["outcome"] = "connected";
+      ++o.connected;
+      attempt.outcome = "connected";
       if (const auto info = read_tcp_info(socket.native_handle())) {
-        attempt["segments_out"] = info->segs_out;
-        attempt["segments_in"] = info->segs_in;
-        attempt["syn_retransmits"] = info->total_retrans;
+        attempt.segments_out = info->segs_out;
+        attempt.segments_in = info->segs_in;
+        attempt.syn_retransmits = info->total_retrans;
         if (info->total_retrans > 0) {
-          ++stalled;  // connected, but only after its SYN was retransmitted
+          ++o.stalled;  // connected, but only after its SYN was retransmitted
         } else {
           ++clean;
           three_segment += info->segs_out + info->segs_in == 3;
@@ -114,71 +149,69 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
       }
       std::string why_not;
       if (auto isn = read_initial_sequence_numbers(socket.native_handle(), why_not))
-        isns.push_back({{"local_port", port}, {"client_isn", isn->local}, {"server_isn", isn->remote}});
+        o.isns.push_back({.local_port = port, .client_isn = isn->local, .server_isn = isn->remote});
       else
         isn_skipped = why_not;
       open.push_back(std::move(socket));
     }
-    spdlog::info("connection {}: {} after {:.1f} ms", i + 1, attempt["outcome"].as_string().c_str(), ms);
-    attempts.push_back(std::move(attempt));
+    spdlog::info("connection {}: {} after {:.1f} ms", i + 1, attempt.outcome, ms);
+    o.attempts.push_back(std::move(attempt));
   }
   // The census, with every connection still open.
   const auto queue = listener(options.port);
-  std::size_t server_established = 0, client_established = 0;
   for (const auto& s : both_ends(options.port)) {
     const bool server_end = s.local_port == options.port;
     if (s.state == TcpState::established && ours.contains(server_end ? s.remote_port : s.local_port))
-      ++(server_end ? server_established : client_established);
+      ++(server_end ? o.server_established : o.client_established);
   }
   const auto counters_after = read_listen_counters();
   co_await pause_for(std::chrono::milliseconds(config.hold_ms));  // for `ss` to see it too
 
-  const std::size_t queue_length = queue ? queue->receive_queue : 0, backlog = queue ? queue->send_queue : 0;
-  auto& o = result.observed();
-  o = {{"attempts", std::move(attempts)}, {"connected", connected}, {"stalled", stalled},
-       {"client_established", client_established}, {"server_established", server_established},
-       {"accept_queue_length", queue_length}, {"backlog", backlog}, {"isns", isns}};
+  o.accept_queue_length = queue ? queue->receive_queue : 0;
+  o.backlog = queue ? queue->send_queue : 0;
   if (counters_before && counters_after) {
-    o["listen_overflows_delta"] = counters_after->overflows - counters_before->overflows;
-    o["listen_drops_delta"] = counters_after->drops - counters_before->drops;
+    o.listen_overflows_delta = counters_after->overflows - counters_before->overflows;
+    o.listen_drops_delta = counters_after->drops - counters_before->drops;
   }
+  result.set_observed(o);
   result.add_check({.id = "three-segments", .claim = "三次握手: the connection is established after three segments",
                     .expected = "SYN, SYN-ACK, ACK: 3 segments per connect()",
                     .observed = std::to_string(three_segment) + " of " + std::to_string(clean) +
                         " connections without retransmission took 3 segments",
-                    .verdict = clean == 0 ? Verdict::skipped : three_segment == clean ? Verdict::confirmed : Verdict::refuted,
+                    // A fact: a connect() that returns has done the handshake the kernel implements.
+                    .verdict = clean == 0 ? Verdict::skipped : Verdict::fact,
                     .evidence = "TCP_INFO segs_out + segs_in of each socket when connect() returned"});
   result.add_check({.id = "kernel-handshake", .claim = "the handshake is done by the kernel, before accept()",
                     .expected = "connect() returns while the connection waits in the accept queue",
-                    .observed = std::to_string(client_established) + " ESTAB here, " + std::to_string(server_established) +
-                        " ESTAB at the server, accept queue " + std::to_string(queue_length) + " (backlog " +
-                        std::to_string(backlog) + ")",
-                    .verdict = queue_length == 0 ? Verdict::skipped
-                    : server_established > 0 && client_established > 0 ? Verdict::confirmed
-                                                                         : Verdict::refuted,
-                    .evidence = queue_length > 0 ? "census: the listener's Recv-Q is the accept queue"
+                    .observed = std::to_string(o.client_established) + " ESTAB here, " +
+                        std::to_string(o.server_established) + " ESTAB at the server, accept queue " +
+                        std::to_string(o.accept_queue_length) + " (backlog " + std::to_string(o.backlog) + ")",
+                    .verdict = o.accept_queue_length == 0 ? Verdict::skipped
+                    : o.server_established > 0 && o.client_established > 0 ? Verdict::confirmed
+                                                                             : Verdict::refuted,
+                    .evidence = o.accept_queue_length > 0 ? "census: the listener's Recv-Q is the accept queue"
                                      : "the server accepted at once: run it with --no-accept or --accept-delay-ms"});
   // The kernel's own count must agree with the stalls we timed (when /proc/net/netstat could be read).
-  const bool kernel_counted =
-      !o.contains("listen_overflows_delta") || o["listen_overflows_delta"].to_number<long>() > 0;
-  const bool overflowed = stalled > 0 && kernel_counted;
+  const bool kernel_counted = !o.listen_overflows_delta || *o.listen_overflows_delta > 0;
+  const bool overflowed = o.stalled > 0 && kernel_counted;
   result.add_check({.id = "backlog-bounds-queue", .claim = "a full accept queue makes new connections wait (backlog)",
                     .expected = "connections beyond backlog + 1 stall; ListenOverflows grows",
-                    .observed = std::to_string(stalled) + " of " + std::to_string(config.connections) +
+                    .observed = std::to_string(o.stalled) + " of " + std::to_string(config.connections) +
                         " stalled (SYN retransmitted or timed out), ListenOverflows +" +
-                        (o.contains("listen_overflows_delta") ? json::serialize(o["listen_overflows_delta"]) : "?"),
-                    .verdict = overflowed ? Verdict::confirmed : stalled > 0 ? Verdict::nuanced : Verdict::skipped,
+                        (o.listen_overflows_delta ? std::to_string(*o.listen_overflows_delta) : "?"),
+                    .verdict = overflowed ? Verdict::confirmed : o.stalled > 0 ? Verdict::nuanced : Verdict::skipped,
                     .evidence = overflowed ? "connect() timings and TCP_INFO retransmissions; /proc/net/netstat (namespace-wide)"
                                : "no connection stalled: use more connections than backlog + 1 against --no-accept"});
   std::set<std::uint32_t> distinct;
-  for (const auto& isn : isns) distinct.insert(isn.at("client_isn").to_number<std::uint32_t>());
+  for (const auto& isn : o.isns) distinct.insert(isn.client_isn);
   result.add_check({.id = "isn-per-connection", .claim = "each connection starts from its own initial sequence number",
                     .expected = "a different client ISN for every connection",
-                    .observed = isns.empty() ? isn_skipped
-                                 : std::to_string(distinct.size()) + " distinct of " + std::to_string(isns.size()),
-                    .verdict = isns.empty() ? Verdict::skipped : distinct.size() == isns.size() ? Verdict::confirmed
-                                                                                      : Verdict::refuted,
-                    .evidence = isns.empty() ? "the capture shows them (tcpdump -S)" : "TCP_REPAIR / TCP_QUEUE_SEQ before any data"});
+                    .observed = o.isns.empty() ? isn_skipped
+                                 : std::to_string(distinct.size()) + " distinct of " + std::to_string(o.isns.size()),
+                    // A fact of the kernel's ISN generator (RFC 6528); what the handshake does with
+                    // the ISNs is isn-acknowledged, judged from the capture (--isn-capture).
+                    .verdict = o.isns.empty() ? Verdict::skipped : Verdict::fact,
+                    .evidence = o.isns.empty() ? "the capture shows them (tcpdump -S)" : "TCP_REPAIR / TCP_QUEUE_SEQ before any data"});
 }
 
 // ---- --stale-syn: an old duplicate SYN, from a port with no socket ----------
@@ -195,6 +228,26 @@ std::string raw_socket_blocker() {
   return std::string("a raw socket is refused (") + std::strerror(errno) +
          "): it needs CAP_NET_RAW in this network namespace (root, or scripts/lab's user namespace)";
 }
+
+// What --stale-syn observed (the result's "observed").
+struct SeenSegment {
+  double at_ms = 0;
+  std::string from;  // "server" or "stale port"
+  std::string flags;
+  std::uint32_t seq = 0, ack = 0;
+};
+BOOST_DESCRIBE_STRUCT(SeenSegment, (), (at_ms, from, flags, seq, ack))
+
+struct StaleObserved {
+  std::uint16_t stale_port = 0;
+  std::uint32_t syn_seq = 0;
+  std::vector<SeenSegment> segments{};
+  bool syn_ack_seen = false, rst_seen = false;
+  std::size_t sockets_created = 0, accept_queue_before = 0, accept_queue_after = 0;
+};
+BOOST_DESCRIBE_STRUCT(StaleObserved, (),
+                      (stale_port, syn_seq, segments, syn_ack_seen, rst_seen, sockets_created, accept_queue_before,
+                       accept_queue_after))
 
 void run_stale_syn(const CommonOptions& options, Result& result) {
   // A port that is ours but has no connection and no listener: bound only.
@@ -218,21 +271,22 @@ void run_stale_syn(const CommonOptions& options, Result& result) {
     std::this_thread::sleep_for(10ms);
   }
   const auto after = listener(options.port);
-  json::array seen;
-  bool syn_ack = false, rst = false;
+  StaleObserved o{.stale_port = stale_port, .syn_seq = seq};
   for (const auto& s : segments) {
     const bool from_server = s.source_port == options.port;
-    seen.push_back({{"at_ms", s.at_ms}, {"from", from_server ? "server" : "stale port"}, {"flags", s.flag_text()},
-                    {"seq", s.seq}, {"ack", s.ack}});
-    syn_ack = syn_ack || (from_server && s.flag_text() == "S." && s.ack == seq + 1);
-    rst = rst || (!from_server && (s.flags & RawTcpProbe::rst) && s.seq == seq + 1);
+    o.segments.push_back({.at_ms = s.at_ms, .from = from_server ? "server" : "stale port", .flags = s.flag_text(),
+                          .seq = s.seq, .ack = s.ack});
+    o.syn_ack_seen = o.syn_ack_seen || (from_server && s.flag_text() == "S." && s.ack == seq + 1);
+    o.rst_seen = o.rst_seen || (!from_server && (s.flags & RawTcpProbe::rst) && s.seq == seq + 1);
     spdlog::info("{:8.3f} ms  {} -> {}  [{}] seq {} ack {}", s.at_ms, s.source_port, s.destination_port,
                  s.flag_text(), s.seq, s.ack);
   }
-  const std::size_t queue_before = before->receive_queue, queue_after = after ? after->receive_queue : 0;
-  result.observed() = {{"stale_port", stale_port}, {"syn_seq", seq},  {"segments", seen},
-                       {"syn_ack_seen", syn_ack}, {"rst_seen", rst}, {"sockets_created", created},
-                       {"accept_queue_before", queue_before}, {"accept_queue_after", queue_after}};
+  o.sockets_created = created;
+  o.accept_queue_before = before->receive_queue;
+  o.accept_queue_after = after ? after->receive_queue : 0;
+  result.set_observed(o);
+  const bool syn_ack = o.syn_ack_seen, rst = o.rst_seen;
+  const std::size_t queue_before = o.accept_queue_before, queue_after = o.accept_queue_after;
   std::string flags;
   for (const auto& s : segments) flags += (flags.empty() ? "" : ", ") + s.flag_text();
   const bool nothing = created == 0 && queue_after <= queue_before;
@@ -306,6 +360,8 @@ int main(int argc, char** argv) {
   app.add_option("--server-json", evidence.server_json, "with --judge: netlab-handshake-server's JSON");
   app.add_option("--wire-json", evidence.wire_json, "with --judge: netlab-wire's stats JSON");
   app.add_option("--pcap", evidence.pcap, "with --judge: the capture on the client's link");
+  std::string isn_capture;
+  app.add_option("--isn-capture", isn_capture, "judge whether each handshake in this capture (on --port) acked both ISNs");
   program.check_usage([&] {
     if (!evidence.run_json.empty() && (evidence.server_json.empty() || evidence.wire_json.empty()))
       throw UsageError("--judge needs --server-json and --wire-json");
@@ -315,6 +371,11 @@ int main(int argc, char** argv) {
     Result& result = run.result();
     if (!evidence.run_json.empty()) {
       handshake::judge_failure(evidence, result);  // the recorded run's params replace ours
+      run.summary([&](std::ostream& out) { out << render_checks(result.checks()); });
+      return;
+    }
+    if (!isn_capture.empty()) {
+      handshake::judge_isns(isn_capture, options.port, result);
       run.summary([&](std::ostream& out) { out << render_checks(result.checks()); });
       return;
     }

@@ -36,6 +36,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/describe/class.hpp>
 
 #include <iostream>
 
@@ -53,6 +54,15 @@ struct Config {
   std::size_t response_bytes = 0;  // 0 = the server's default for the mode
   std::chrono::milliseconds settle{3000};
 };
+
+// The result's "params": this run's options (response_bytes 0: the server's default).
+struct Params {
+  std::string mode;
+  long pause_ms = 0;
+  bool quickack = false;
+  std::size_t response_bytes = 0;
+};
+BOOST_DESCRIBE_STRUCT(Params, (), (mode, pause_ms, quickack, response_bytes))
 
 // One connection, seen from both ends.
 struct Connection {
@@ -319,10 +329,8 @@ int main(int argc, char** argv) {
   return program.run(argc, argv, [&](ClientRun& run) {
     config.settle = std::chrono::milliseconds(settle_ms);
     Result& result = run.result();
-    result.set_params(boost::json::object{{"mode", config.mode},
-                                          {"pause_ms", config.pause_ms},
-                                          {"quickack", config.quickack},
-                                          {"response_bytes", config.response_bytes}});
+    result.set_params(Params{.mode = config.mode, .pause_ms = config.pause_ms, .quickack = config.quickack,
+                             .response_bytes = config.response_bytes});
     const auto& options = run.options();
     const teardown::WireConfig wire{config.mode, config.settle, compare_with};
     run.within(teardown::is_wire_mode(config.mode) ? teardown::wire_scenario(options, wire, result)

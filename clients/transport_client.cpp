@@ -14,6 +14,8 @@
 // namespaces), TCP_INFO sampled every few milliseconds: slow start, the
 // back-off after a loss, two flows sharing, UDP beside TCP, one flow per
 // congestion-control algorithm (transport/congestion.hpp).
+// --mode overhead-capture --pcap FILE: the bytes per message counted in the
+// capture of a --proto both run (made with --overhead-by-capture), for tcp-costs-more.
 // Every verdict is computed from what this run measured.
 #include "program/client.hpp"
 #include "program/logging.hpp"
@@ -53,7 +55,7 @@ using tr::SendTally;
 using tr::sample_window;
 
 enum class Proto { tcp, udp, both };
-enum class Mode { stream, semantics, congestion };
+enum class Mode { stream, semantics, congestion, overhead_capture };
 
 struct Config {
   Proto proto = Proto::both;
@@ -69,6 +71,8 @@ struct Config {
   int done_interval_ms = 200;
   std::uint64_t seed = 1;
   tr::CongestionConfig congestion;
+  std::string pcap;  // overhead-capture: the capture to count
+  tr::OverheadCheck overhead_check = tr::OverheadCheck::from_headers;
 };
 
 // The result's "params": this run's options.
@@ -268,6 +272,19 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
     co_await tr::run_congestion(options, config.congestion, result);
     co_return;
   }
+  if (config.mode == Mode::overhead_capture) {
+    observed.overhead = tr::capture_overhead(config.pcap, options.port, config.messages);
+    result.set_observed(observed);
+    if (observed.overhead->tcp_packets_per_message > 0 && observed.overhead->udp_packets_per_message > 0)
+      tr::costs_more_check(result, *observed.overhead);
+    else
+      result.add_check({.id = "tcp-costs-more", .claim = "TCP is heavier: more header bytes and packets per message",
+                        .expected = "more bytes on the wire per message over TCP than over UDP",
+                        .observed = "not run", .verdict = Verdict::skipped,
+                        .evidence = "the capture " + config.pcap + " holds no TCP or no UDP packet on port " +
+                                    std::to_string(options.port)});
+    co_return;
+  }
   if (config.mode == Mode::semantics) {
     observed.semantics = co_await semantics(options, config);
     result.set_observed(observed);
@@ -285,7 +302,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
     tr::udp_checks(result, *observed.udp, config.relay, config.link_loss);
   }
   if (config.proto == Proto::both) {
-    observed.overhead = tr::comparison_checks(result, *observed.tcp, *observed.udp);
+    observed.overhead = tr::comparison_checks(result, *observed.tcp, *observed.udp, config.overhead_check);
     result.set_observed(observed);
   }
 }
@@ -310,10 +327,17 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, Proto>{
           {"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
       ->capture_default_str();
-  app.add_option("--mode", config.mode, "stream | semantics | congestion")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{
-          {"stream", Mode::stream}, {"semantics", Mode::semantics}, {"congestion", Mode::congestion}}))
+  app.add_option("--mode", config.mode, "stream | semantics | congestion | overhead-capture")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{{"stream", Mode::stream},
+                                                                      {"semantics", Mode::semantics},
+                                                                      {"congestion", Mode::congestion},
+                                                                      {"overhead-capture", Mode::overhead_capture}}))
       ->capture_default_str();
+  app.add_option("--pcap", config.pcap, "overhead-capture: the capture of a --proto both run (on --port)");
+  app.add_flag_function(
+      "--overhead-by-capture",
+      [&](std::int64_t) { config.overhead_check = tr::OverheadCheck::from_capture; },
+      "stream: leave tcp-costs-more to --mode overhead-capture over this run's capture");
   auto& cc = config.congestion;
   app.add_option("--scenario", cc.scenarios, "congestion: single share udp algorithms (any of them)")
       ->check(CLI::IsMember({"single", "share", "udp", "algorithms"}))->delimiter(',');
@@ -356,6 +380,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--done-interval-ms", config.done_interval_ms, "wait for a report this long per attempt")
       ->capture_default_str()->check(CLI::Range(1, 10'000));
+  program.check_usage([&] {
+    if ((config.mode == Mode::overhead_capture) != !config.pcap.empty())
+      throw UsageError("--pcap goes with --mode overhead-capture, and it needs one");
+  });
   tr::Observed observed;  // --mode stream and semantics: what the run measured (the summary reads it)
   return program.run(argc, argv, [&](ClientRun& run) {
     const auto& options = run.options();
@@ -364,9 +392,10 @@ int main(int argc, char** argv) {
     config.congestion.seed = options.seed;
     if (app.count("--size") > 0) config.congestion.size = config.size;  // else full-sized segments
     Result& result = run.result();
-    const char* mode = config.mode == Mode::stream      ? "stream"
-                       : config.mode == Mode::semantics ? "semantics"
-                                                        : "congestion";
+    const char* mode = config.mode == Mode::stream       ? "stream"
+                       : config.mode == Mode::semantics  ? "semantics"
+                       : config.mode == Mode::congestion ? "congestion"
+                                                         : "overhead-capture";
     const char* proto = config.proto == Proto::tcp ? "tcp" : config.proto == Proto::udp ? "udp" : "both";
     result.set_params(Params{.mode = step.empty() ? std::string(mode) : step, .scenario = mode, .proto = proto,
                              .messages = config.messages, .size = config.size, .rate = rate,
@@ -378,6 +407,8 @@ int main(int argc, char** argv) {
       if (config.mode == Mode::stream)
         out << " --proto " << proto << ": " << config.messages << " messages of " << config.size << " bytes, rate "
             << rate;
+      else if (config.mode == Mode::overhead_capture)
+        out << ": " << config.pcap << ", " << config.messages << " messages over each protocol";
       else if (config.mode == Mode::congestion)
         out << ": flows of " << config.congestion.seconds << " s through a "
             << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";

@@ -6,30 +6,16 @@
 
 #include "capture/pcap.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 
 namespace netlab::handshake {
 namespace {
 
 namespace json = boost::json;
 using namespace tcp_flag;
-
-json::object read_json(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + std::string(what) + " " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  boost::system::error_code ec;
-  auto value = json::parse(text.str(), ec);
-  if (ec || !value.is_object()) throw std::runtime_error(std::string(what) + " " + path + " is not a JSON object");
-  return value.as_object();
-}
 
 double number(const json::value* v) { return v && v->is_number() ? v->to_number<double>() : 0; }
 double number(const json::object& o, std::string_view key) { return number(o.if_contains(key)); }
@@ -348,9 +334,9 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
 }  // namespace
 
 void judge_failure(const Evidence& evidence, Result& result) {
-  const auto run = read_json(evidence.run_json, "the scenario's record");
-  const auto server = read_json(evidence.server_json, "the server's JSON");
-  const auto wire = read_json(evidence.wire_json, "the wire's stats");
+  const auto run = read_json_object(evidence.run_json, "the scenario's record");
+  const auto server = read_json_object(evidence.server_json, "the server's JSON");
+  const auto wire = read_json_object(evidence.wire_json, "the wire's stats");
   const auto& params = object_at(run, "params");
   result.params() = params;
   json::object o = object_at(run, "observed");

@@ -76,7 +76,8 @@ struct UdpStream {
 };
 BOOST_DESCRIBE_STRUCT(UdpStream, (), (sent, bytes_sent, send_seconds, done_attempts, server, relay))
 
-// Bytes and packets per message on the wire, estimated from header sizes.
+// Bytes and packets per message on the wire: estimated from header sizes, or
+// counted in a capture (source says which).
 struct Overhead {
   std::string source;
   double tcp_packets_per_message = 0, udp_packets_per_message = 0;
@@ -136,8 +137,17 @@ std::string account_text(const ServerAccount& server);
 void tcp_checks(Result& result, const TcpStream& tcp);
 // `relay`: the UDP stream went through netlab-relay; `link_loss`: the lossy link's configured share.
 void udp_checks(Result& result, const UdpStream& udp, bool relay, double link_loss);
+// Who judges tcp-costs-more: the estimate from header sizes (by hand, no
+// capture), or the capture of the run, read afterwards (--mode overhead-capture).
+enum class OverheadCheck { from_headers, from_capture };
 // The two side by side; the wire overhead per message when TCP_INFO counted the segments.
-std::optional<Overhead> comparison_checks(Result& result, const TcpStream& tcp, const UdpStream& udp);
+std::optional<Overhead> comparison_checks(Result& result, const TcpStream& tcp, const UdpStream& udp,
+                                          OverheadCheck bytes_check);
+// tcp-costs-more from bytes per message, said with where they came from (overhead.source).
+void costs_more_check(Result& result, const Overhead& overhead);
+// --mode overhead-capture: the bytes and packets per message of the TCP and UDP
+// flows on `port` in `pcap`, `messages` sent over each; tcp-costs-more from them.
+Overhead capture_overhead(const std::string& pcap, std::uint16_t port, std::size_t messages);
 void semantics_checks(Result& result, const Semantics& semantics);
 
 }  // namespace netlab::transport

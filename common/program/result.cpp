@@ -1,10 +1,13 @@
 #include "program/result.hpp"
 #include "program/readiness.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 
 namespace netlab {
 
@@ -13,6 +16,7 @@ std::string_view to_string(Verdict verdict) {
     case Verdict::confirmed: return "confirmed";
     case Verdict::refuted: return "refuted";
     case Verdict::nuanced: return "nuanced";
+    case Verdict::fact: return "fact";
     case Verdict::skipped: return "skipped";
   }
   return "skipped";
@@ -49,6 +53,17 @@ void Result::write(const std::string& path) const {
     return;
   }
   write_file_atomically(path, text);
+}
+
+boost::json::object read_json_object(const std::string& path, std::string_view what) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + std::string(what) + " " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  auto value = boost::json::parse(text.str(), ec);
+  if (ec || !value.is_object()) throw std::runtime_error(std::string(what) + " " + path + " is not a JSON object");
+  return std::move(value.as_object());
 }
 
 std::string render_checks(const std::vector<Check>& checks) {

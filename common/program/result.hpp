@@ -14,7 +14,10 @@
 
 namespace netlab {
 
-enum class Verdict { confirmed, refuted, nuanced, skipped };
+// confirmed, refuted, nuanced: graded against a measurement that could have
+// come out otherwise. fact: what the lab's own setup decides (our routes
+// answer the codes we coded), printed and never graded. skipped: not run.
+enum class Verdict { confirmed, refuted, nuanced, fact, skipped };
 
 std::string_view to_string(Verdict verdict);
 
@@ -64,6 +67,12 @@ class Result {
   boost::json::object observed_;
   std::vector<Check> checks_;
 };
+
+// A JSON object another program wrote to a file (its result, or a report
+// such as netlab-wire's stats), for a program that weighs it as evidence.
+// Throws std::runtime_error "<what> <path>: ..." when the file cannot be read
+// or holds no JSON object.
+boost::json::object read_json_object(const std::string& path, std::string_view what);
 
 // The checks as a small aligned table for a terminal, one line per check.
 std::string render_checks(const std::vector<Check>& checks);

@@ -173,6 +173,19 @@ list_isns() {
   grep '^handshake ' "$file" | sed 's/^/    /'
 }
 
+# isn-capture: from the same capture, whether each handshake acknowledged both
+# ISNs (ack = ISN + 1) — what the three segments synchronise; a step of its
+# own in client.json (client-isn-capture.json).
+isn_capture_step() {
+  [[ -z $NETLAB_CAPTURE_SKIPPED && -s $NETLAB_RUN/capture.pcap ]] || return 0
+  say ""
+  say "--- isn-capture: $CLIENT --isn-capture capture.pcap --port $NETLAB_PORT"
+  run_child "$NETLAB_BIN_DIR/$CLIENT" --isn-capture "$NETLAB_RUN/capture.pcap" --port "$NETLAB_PORT" \
+    --json "$NETLAB_RUN/client-isn-capture.json" 2>>"$NETLAB_RUN/client.log" | sed 's/^/    /' ||
+    die "$CLIENT --isn-capture failed (see $NETLAB_RUN/client.log)"
+  STEPS+=(isn-capture)
+}
+
 # --- the failure stories, across netlab-wire ------------------------------------
 
 
@@ -325,6 +338,7 @@ main() {
   wire_steps
   stop_observers
   list_isns
+  isn_capture_step
   lab_end
 }
 

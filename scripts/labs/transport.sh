@@ -267,9 +267,16 @@ step_overhead() {
   server_up overhead
   step_capture_start "$pcap" "port $NETLAB_PORT"
   client_args --messages 2000 --size 200 --seed 1
+  # With a capture, tcp-costs-more is judged from its bytes (overhead-capture
+  # below), not from header sizes.
+  [[ -z ${STEP_CAPTURE_PID-} ]] || NETLAB_CLIENT_ARGS+=(--overhead-by-capture)
   client overhead "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" "${NETLAB_CLIENT_ARGS[@]}"
   step_capture_stop
   stop_server "$NETLAB_SERVER_PID"
+  if [[ " ${NETLAB_CLIENT_ARGS[*]} " == *" --overhead-by-capture "* && -s $pcap ]]; then
+    client overhead-capture "$NETLAB_BIN_DIR/$CLIENT" --mode overhead-capture --pcap "$pcap" --port "$NETLAB_PORT" \
+      --messages "$(value "$NETLAB_RUN/client-overhead.json" /params/messages)"
+  fi
   if [[ -s $pcap ]]; then
     local messages tcp_packets udp_packets tcp_bytes udp_bytes line
     messages=$(value "$NETLAB_RUN/client-overhead.json" /params/messages)

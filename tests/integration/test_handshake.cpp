@@ -12,6 +12,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include <iostream>
 
 using namespace netlab::test;
@@ -47,7 +49,7 @@ TEST_CASE("no accept(): connect() succeeds, both ends ESTAB, the accept queue ho
     CHECK(number(a.at("segments_out")) == 2);
     CHECK(number(a.at("segments_in")) == 1);
   }
-  CHECK(verdict(result, "three-segments") == "confirmed");
+  CHECK(verdict(result, "three-segments") == "fact");  // printed, not graded: the segments are counted above
   CHECK(verdict(result, "kernel-handshake") == "confirmed");
   CHECK(verdict(result, "backlog-bounds-queue") == "skipped");
   // Nobody ever called accept(): the kernel still holds the three.
@@ -102,7 +104,10 @@ TEST_CASE("TCP_REPAIR reads a different initial sequence number for every connec
   const auto result = run_client(server, {"--connections", "4"});
   const auto& isns = result.at("observed").at("isns").as_array();
   CHECK(isns.size() == 4);
-  CHECK(verdict(result, "isn-per-connection") == "confirmed");
+  std::set<std::int64_t> client_isns;
+  for (const auto& isn : isns) client_isns.insert(isn.at("client_isn").to_number<std::int64_t>());
+  CHECK(client_isns.size() == 4);
+  CHECK(verdict(result, "isn-per-connection") == "fact");  // the kernel's ISN generator: printed, not graded
   CHECK(server.stop() == 0);
 }
 

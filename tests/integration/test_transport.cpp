@@ -164,8 +164,11 @@ TEST_CASE("slow reader: UDP loss equals the kernel's drop count, TCP loses nothi
   CHECK(number(tcp.at("unique")) == 3000);
   CHECK(number(tcp.at("lost")) == 0);
   const auto& sender = result.at("observed").at("tcp").as_object();
-  CHECK((number(sender.at("would_block")) > 0 || sender.at("rwnd_limited_ms").as_double() > 0));
-  CHECK(check(result, "flow-control").at("verdict") == "confirmed");
+  // Confirmed on the receiver's window (rwnd-limited time or a zero window seen), not on EAGAIN.
+  const bool window_closed = sender.at("rwnd_limited_ms").as_double() > 0 ||
+                             (sender.contains("zero_window_samples") && number(sender.at("zero_window_samples")) > 0);
+  CHECK(window_closed);
+  CHECK(check(result, "flow-control").at("verdict") == (window_closed ? "confirmed" : "nuanced"));
   CHECK(server.stop() == 0);
 }
 
@@ -242,7 +245,7 @@ TEST_CASE("connection semantics: TCP is refused at once, UDP sendto succeeds int
   CHECK(number(s.at("tcp_one_message_packets")) >= 7);
   CHECK(s.at("udp_one_message_arrived").as_bool());
   CHECK(check(result, "tcp-needs-connection").at("verdict") == "confirmed");
-  CHECK(check(result, "tcp-costs-more-packets").at("verdict") == "confirmed");
+  CHECK(check(result, "tcp-costs-more-packets").at("verdict") == "fact");  // counted above, not graded
   CHECK(server.stop() == 0);
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Test: `scripts/lab closewait` runs bug, fixed and idle-timeout on one port
-# and writes its run folder; the bug step leaves 5 CLOSE_WAIT sockets and 5
+# Test: `scripts/lab closewait` runs half-close, bug, fixed and idle-timeout on
+# one port and writes its run folder; the half-close server sends its whole
+# response in CLOSE_WAIT and close-wait-is-not-sending is nuanced from both
+# measurements; the bug step leaves 5 CLOSE_WAIT sockets and 5
 # more descriptors (and close-wait.txt shows them as ss does), the fixed step
 # none, the idle timeout cleans up; as root, the capture shows no FIN from
 # the server on the bug step's connections and one on each of the fixed step's.
@@ -26,13 +28,37 @@ check_steps() {
   [[ $(value bug /observed/server_close_wait) == 5 ]] || fail "bug: server_close_wait is not 5"
   [[ $(value bug /observed/server_fd_growth) == 5 ]] || fail "bug: server descriptors did not grow by 5"
   [[ $(value bug /checks/0/verdict) == confirmed ]] || fail "bug: the CLOSE_WAIT check is not confirmed"
-  [[ $(value bug /checks/1/verdict) == refuted ]] || fail "bug: the note's 'waiting to send' is not refuted"
+  check_sending_in_close_wait
   [[ $(value fixed /observed/server_close_wait) == 0 ]] || fail "fixed: CLOSE_WAIT left behind"
   [[ $(value fixed /observed/server_fd_growth) == 0 ]] || fail "fixed: descriptors grew"
   [[ $(value idle-timeout /observed/server_close_wait) == 5 ]] || fail "idle-timeout: the leak did not show first"
   [[ $(value idle-timeout /observed/server_close_wait_after_idle_timeout) == 0 ]] ||
     fail "idle-timeout: CLOSE_WAIT left after the timeout"
   echo "ok: bug 5 CLOSE_WAIT (+5 fds), fixed 0, idle timeout 5 -> 0"
+}
+
+# close-wait-is-not-sending weighs two measurements: the bug server's
+# CLOSE_WAIT lasting with 0 bytes queued (not waiting for data), and the
+# teardown half-close (client-half-close.json): a server with data left at
+# the FIN sent all of it in CLOSE_WAIT, then its FIN. Both held: nuanced.
+check_sending_in_close_wait() {
+  local bytes sent state queued verdict
+  bytes=$(value half-close /observed/response_bytes)
+  sent=$(value half-close /observed/bytes_after_our_fin)
+  state=$(value half-close /observed/steps/0/server)
+  queued=$(value half-close /observed/steps/0/server_send_q)
+  ((bytes > 0 && sent == bytes)) || fail "half-close: $sent of $bytes bytes after the client's FIN"
+  # Once the client's FIN was acked the server still had its data: CLOSE-WAIT
+  # (not written yet), or LAST-ACK with it queued behind its close().
+  [[ $state == CLOSE-WAIT || ($state == LAST-ACK && $queued -gt 0) ]] ||
+    fail "half-close: after the client's FIN the server was $state with $queued bytes queued: no data left"
+  [[ $(value bug /observed/half_close/bytes_after_peer_fin) == "$sent" ]] ||
+    fail "bug: observed.half_close is not client-half-close.json's measurement"
+  (($(value bug /observed/server_close_wait_after_observe) == 5)) || fail "bug: CLOSE_WAIT did not last"
+  [[ $(value bug /observed/server_close_wait_send_queue_bytes) == 0 ]] || fail "bug: CLOSE_WAIT with bytes queued"
+  verdict=$(value bug /checks/1/verdict)
+  [[ $verdict == nuanced ]] || fail "bug: close-wait-is-not-sending is $verdict, want nuanced: $(value bug /checks/1/observed)"
+  echo "ok: close-wait-is-not-sending nuanced: bug CLOSE_WAIT with 0 bytes queued; half-close: $state, $queued bytes queued after the FIN, $sent sent"
 }
 
 check_capture() {

@@ -5,7 +5,9 @@
 # 6th stalls; the slow acceptor's dropped SYNs get in after a retransmission;
 # the stale SYN (a raw socket) is answered S., R and creates nothing, and isn.txt
 # lists the handshakes' ISNs from the capture, with each connection's
-# segments and ISNs as netlab-pcap facts counts them (equal to TCP_REPAIR's).
+# segments and ISNs as netlab-pcap facts counts them (equal to TCP_REPAIR's);
+# the client's judge of that capture (isn-capture) finds each of the 8
+# handshakes acked both ISNs + 1, the numbers equal to TCP_REPAIR's + 1.
 # As root the lab runs twice: as root, then as nobody, who gets the same stale
 # SYN, capture and ISNs inside an unprivileged user namespace; where the system
 # forbids one, the only thing accepted instead is the one line that says so.
@@ -102,6 +104,41 @@ check_facts() {
       "$RUN/isn.txt" || fail "isn.txt: port $port lacks 3 segments with ISNs $client_isn / $server_isn (TCP_REPAIR)"
   done
   echo "ok: isn.txt: 8 handshakes established ($retried after a SYN sent again), the stale SYN reset; ISNs = TCP_REPAIR's"
+  check_isn_acknowledged
+}
+
+# isn-capture: the client's judge of the same capture. Its 8 handshakes each
+# acked both ISNs; for the no-accept ports the numbers are checked here too,
+# against the ISNs TCP_REPAIR read: SYN-ACK ack = client ISN + 1, the third
+# segment's ack = server ISN + 1 (mod 2^32); the stale SYN's SYN-ACK was
+# answered by no ACK.
+check_isn_acknowledged() {
+  local verdict i k client port repair_client repair_server got_client got_server matched=0
+  [[ -s $RUN/client-isn-capture.json ]] || fail "no client-isn-capture.json ($MODE)"
+  verdict=$(value isn-capture /checks/0/verdict)
+  [[ $verdict == confirmed ]] || fail "isn-acknowledged is $verdict: $(value isn-capture /checks/0/observed)"
+  [[ $(value isn-capture /observed/handshakes) == 8 ]] || fail "isn-capture: $(value isn-capture /observed/handshakes) handshakes, want 8"
+  (($(value isn-capture /observed/unanswered) >= 1)) || fail "isn-capture: the stale SYN's SYN-ACK is not counted unanswered"
+  for ((k = 0; k < 5; k++)); do
+    port=$(value no-accept "/observed/isns/$k/local_port")
+    repair_client=$(value no-accept "/observed/isns/$k/client_isn")
+    repair_server=$(value no-accept "/observed/isns/$k/server_isn")
+    for ((i = 0; i < 20; i++)); do
+      client=$(value isn-capture "/observed/connections/$i/client" 2>/dev/null) || break
+      [[ $client == *:"$port" ]] || continue
+      [[ $(value isn-capture "/observed/connections/$i/client_isn") == "$repair_client" ]] ||
+        fail "isn-capture: port $port: client ISN is not TCP_REPAIR's $repair_client"
+      got_client=$(value isn-capture "/observed/connections/$i/syn_ack_ack")
+      got_server=$(value isn-capture "/observed/connections/$i/third_ack")
+      ((got_client == (repair_client + 1) % 4294967296)) ||
+        fail "isn-capture: port $port: SYN-ACK ack $got_client, not client ISN $repair_client + 1"
+      ((got_server == (repair_server + 1) % 4294967296)) ||
+        fail "isn-capture: port $port: third segment ack $got_server, not server ISN $repair_server + 1"
+      matched=$((matched + 1))
+    done
+  done
+  ((matched == 5)) || fail "isn-capture: $matched of the 5 no-accept connections found in its JSON"
+  echo "ok: isn-acknowledged confirmed: 8 handshakes, each ISN acked + 1 (5 checked against TCP_REPAIR)"
 }
 
 # The client's segments of one step: tcpdump -r -n -S, one line each.

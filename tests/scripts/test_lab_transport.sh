@@ -9,7 +9,10 @@
 # congestion step sampled TCP_INFO into cwnd.csv, drew cwnd.svg, and every
 # check got a verdict while the bottleneck queue really dropped; with
 # tcpdump, the per-step captures hold the RST and the ICMP port unreachables
-# from the closed port (netlab-pcap facts), as the lab reported them.
+# from the closed port (netlab-pcap facts), as the lab reported them, and
+# tcp-costs-more is judged from the overhead capture's bytes (tcpdump's own).
+# flow-control is confirmed exactly when the sender saw the receiver's window
+# hold it back (rwnd-limited time or a zero window) and UDP lost datagrams.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -57,6 +60,15 @@ check_steps() {
   ((lost > 0)) || fail "slow-reader: UDP lost nothing"
   [[ $lost == "$kernel" ]] || fail "slow-reader: UDP lost $lost but SO_RXQ_OVFL counted $kernel"
   echo "ok: slow reader: UDP lost $lost = the kernel's $kernel"
+  # flow-control is confirmed only on the receiver's window: TCP_INFO's
+  # rwnd-limited time or a zero window seen by the sender, not EAGAIN.
+  local rwnd zero got want
+  rwnd=$(value "/observed/steps/$i/observed/tcp/rwnd_limited_ms" 2>/dev/null) || rwnd=0
+  zero=$(value "/observed/steps/$i/observed/tcp/zero_window_samples" 2>/dev/null) || zero=0
+  got=$(verdict flow-control "$RUN/client-slow-reader.json")
+  want=$(awk -v r="$rwnd" -v z="$zero" -v l="$lost" 'BEGIN { print ((r > 0 || z > 0) && l > 0 ? "confirmed" : "nuanced") }')
+  [[ $got == "$want" ]] || fail "slow-reader: flow-control is $got; rwnd-limited $rwnd ms, $zero zero-window samples: want $want"
+  echo "ok: slow reader: flow-control $got (rwnd-limited $rwnd ms, $zero zero-window samples)"
 
   i=$(step_index impaired)
   local what
@@ -202,18 +214,23 @@ check_overhead() {
     END { printf "%.1f %.1f\n", tcp / n, udp / n }')
   [[ $said_tcp == "$wire_tcp" && $said_udp == "$wire_udp" ]] ||
     fail "summary.md says TCP $said_tcp / UDP $said_udp IP bytes per message, tcpdump reads $wire_tcp / $wire_udp"
-  # tcpdump on a busy machine may miss packets (the lab says so): then the
-  # capture undercounts and cannot judge the verdict.
-  local missed
-  missed=$(capture_dropped "$pcap.log")
-  if ((${missed:-0} > 0)); then
-    echo "not judged: overhead: tcpdump missed $missed packets, so tcp-costs-more is not compared with the capture"
-    return 0
-  fi
+  # With a capture, the capture judges: the overhead step leaves tcp-costs-more
+  # to overhead-capture, which reads the same file as tcpdump here: its verdict
+  # and numbers are tcpdump's, even when tcpdump missed packets (then the lab
+  # says the counts undercount).
+  local judge=$RUN/client-overhead-capture.json observed missed
   want=$(awk -v t="$wire_tcp" -v u="$wire_udp" 'BEGIN { print (t > u ? "confirmed" : "nuanced") }')
-  [[ $(verdict tcp-costs-more "$RUN/client-overhead.json") == "$want" ]] ||
-    fail "overhead: tcp-costs-more is $(verdict tcp-costs-more "$RUN/client-overhead.json"), the capture says $want (TCP $wire_tcp, UDP $wire_udp B/message)"
-  echo "ok: overhead: TCP $wire_tcp, UDP $wire_udp IP bytes per message (tcpdump agrees with summary.md); tcp-costs-more $want"
+  [[ -s $judge ]] || fail "no client-overhead-capture.json although the lab captured"
+  [[ $("$BIN/netlab-report" checks "$RUN/client-overhead.json" | cut -f2 | grep -cx tcp-costs-more || true) == 0 ]] ||
+    fail "overhead: the header-size estimate still judged tcp-costs-more although there was a capture"
+  [[ $(verdict tcp-costs-more "$judge") == "$want" ]] ||
+    fail "overhead: tcp-costs-more is $(verdict tcp-costs-more "$judge"), the capture says $want (TCP $wire_tcp, UDP $wire_udp B/message)"
+  observed=$("$BIN/netlab-report" checks "$judge" | awk -F'\t' '$2 == "tcp-costs-more" { print $5 }')
+  [[ $observed == "per message: TCP $wire_tcp bytes in "*", UDP $wire_udp bytes in "* ]] ||
+    fail "overhead-capture says '$observed', tcpdump reads TCP $wire_tcp / UDP $wire_udp IP bytes per message"
+  missed=$(capture_dropped "$pcap.log")
+  ((${missed:-0} == 0)) || echo "note: tcpdump missed $missed packets of capture-overhead.pcap: both readings undercount alike"
+  echo "ok: overhead: TCP $wire_tcp, UDP $wire_udp IP bytes per message (tcpdump agrees with summary.md and overhead-capture); tcp-costs-more $want"
 }
 
 # capture-overhead.pcap as the Wireshark dissector decodes it

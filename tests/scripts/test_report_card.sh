@@ -27,6 +27,7 @@ verdicts() {
       成立) verdict=confirmed ;;
       不成立) verdict=refuted ;;
       有条件) verdict=nuanced ;;
+      事实) verdict=fact ;;
       未测) verdict=skipped ;;
     esac
     printf '%s %s\n' "$id" "$verdict"
@@ -73,7 +74,7 @@ check_languages() {
   done
   diff <(sort "$TMP/verdicts.zh") <(sort "$TMP/verdicts.en") >"$TMP/verdicts.diff" ||
     fail "the zh and en cards disagree: $(cat "$TMP/verdicts.diff")"
-  grep -qE ' (confirmed|refuted|nuanced|skipped)$' "$TMP/verdicts.en" || fail "no verdict word on the card"
+  grep -qE ' (confirmed|refuted|nuanced|fact|skipped)$' "$TMP/verdicts.en" || fail "no verdict word on the card"
   echo "ok: zh and en cards, $(wc -l <"$TMP/verdicts.en") claims, the same verdicts, none twice"
 }
 

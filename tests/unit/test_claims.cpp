@@ -187,3 +187,20 @@ TEST_CASE("steps that disagree make one nuanced row naming which step gave which
   CHECK(en.find("`made-up-check` — **confirmed**") != std::string::npos);
   CHECK(en.find("capture skipped: not root (synthetic)") != std::string::npos);
 }
+
+TEST_CASE("a fact is printed on the card but not tallied among the graded verdicts", "[card]") {
+  // three-segments only states facts; isn-per-connection has a fact and a
+  // graded step (the graded one decides); tcp-needs-connection is graded.
+  const SyntheticRun run(check("three-segments", "plain", "fact", "SYN, SYN-ACK, ACK") + "," +
+                         check("isn-per-connection", "plain", "fact", "3 different ISNs") + "," +
+                         check("isn-per-connection", "capture", "confirmed", "ISN acknowledged") + "," +
+                         check("tcp-needs-connection", "plain", "refuted", "x"));
+  const std::string en = run.card(netlab::report::Lang::en);
+  const std::string zh = run.card(netlab::report::Lang::zh);
+  CHECK(row_of(en, "three-segments").find("| **fact** | SYN, SYN-ACK, ACK |") != std::string::npos);
+  CHECK(row_of(zh, "three-segments").find("| **事实** | SYN, SYN-ACK, ACK |") != std::string::npos);
+  CHECK(row_of(en, "isn-per-connection").find("| **confirmed** |") != std::string::npos);
+  // Two graded claims (one confirmed, one refuted), the fact apart.
+  CHECK(en.find("` · 2 claims: 1 confirmed, 1 refuted; 1 fact, not graded\n") != std::string::npos);
+  CHECK(zh.find("` · 2 个论断：1 成立，1 不成立；另有 1 条事实，不评分\n") != std::string::npos);
+}

@@ -41,5 +41,6 @@ TEST_CASE("verdict names", "[result]") {
   CHECK(netlab::to_string(netlab::Verdict::confirmed) == "confirmed");
   CHECK(netlab::to_string(netlab::Verdict::refuted) == "refuted");
   CHECK(netlab::to_string(netlab::Verdict::nuanced) == "nuanced");
+  CHECK(netlab::to_string(netlab::Verdict::fact) == "fact");
   CHECK(netlab::to_string(netlab::Verdict::skipped) == "skipped");
 }

@@ -35,12 +35,15 @@ struct Row {
   std::vector<StepResult> steps;
 };
 
-constexpr std::string_view verdict_order[] = {"confirmed", "refuted", "nuanced", "skipped"};
+constexpr std::string_view verdict_order[] = {"confirmed", "refuted", "nuanced", "fact", "skipped"};
+
+// A fact is what the lab's own setup decides: printed, never graded.
+bool graded(std::string_view verdict) { return verdict == "confirmed" || verdict == "refuted" || verdict == "nuanced"; }
 
 std::string_view word(Lang lang, std::string_view en) {
   if (lang == Lang::en) return en;
   static const std::map<std::string_view, std::string_view> zh{
-      {"confirmed", "成立"},  {"refuted", "不成立"}, {"nuanced", "有条件"}, {"skipped", "未测"},
+      {"confirmed", "成立"},  {"refuted", "不成立"}, {"nuanced", "有条件"}, {"fact", "事实"}, {"skipped", "未测"},
       {"note", "笔记"},       {"asked next", "追问"}};
   const auto found = zh.find(en);
   return found == zh.end() ? en : found->second;
@@ -83,16 +86,19 @@ std::string measured(const StepResult& step) {
   return text;
 }
 
-// The claim's verdict: the steps' verdict when the steps that ran agree,
-// nuanced when they disagree, skipped when none ran.
+// The claim's verdict: the graded steps' verdict when they agree, nuanced
+// when they disagree; a fact when its steps ran but only stated facts;
+// skipped when none ran.
 std::string verdict_of(const std::vector<StepResult>& steps) {
   std::string agreed;
+  bool fact = false;
   for (const auto& step : steps) {
-    if (step.verdict == "skipped") continue;
+    fact = fact || step.verdict == "fact";
+    if (!graded(step.verdict)) continue;
     if (agreed.empty()) agreed = step.verdict;
     else if (agreed != step.verdict) return "nuanced";
   }
-  return agreed.empty() ? "skipped" : agreed;
+  return !agreed.empty() ? agreed : fact ? "fact" : "skipped";
 }
 
 std::string joined(const std::vector<std::string>& parts, std::string_view separator) {
@@ -241,15 +247,25 @@ const Words& words(Lang lang) {
 
 std::string_view claim_text(const Claim& claim, Lang lang) { return lang == Lang::zh ? claim.zh : claim.en; }
 
+// "12 claims: 8 confirmed, 2 refuted, 1 nuanced; 1 fact, not graded": a
+// fact is shown but not counted among the graded verdicts.
 std::string tally(const std::vector<Row>& rows, Lang lang) {
   std::map<std::string, std::size_t> counts;
   for (const auto& row : rows) ++counts[verdict_of(row.steps)];
   std::vector<std::string> parts;
+  std::size_t claims = 0;
   for (const auto verdict : verdict_order)
-    if (counts.contains(std::string(verdict)))
+    if (verdict != "fact" && counts.contains(std::string(verdict))) {
+      claims += counts[std::string(verdict)];
       parts.push_back(std::to_string(counts[std::string(verdict)]) + " " + std::string(word(lang, verdict)));
-  return std::to_string(rows.size()) + " " + std::string(words(lang).claims_word) + (lang == Lang::zh ? "：" : ": ") +
-         joined(parts, lang == Lang::zh ? "，" : ", ");
+    }
+  std::string text = std::to_string(claims) + " " + std::string(words(lang).claims_word) +
+                     (lang == Lang::zh ? "：" : ": ") + joined(parts, lang == Lang::zh ? "，" : ", ");
+  if (counts.contains("fact"))
+    text += lang == Lang::zh ? "；另有 " + std::to_string(counts["fact"]) + " 条事实，不评分"
+                             : "; " + std::to_string(counts["fact"]) + (counts["fact"] == 1 ? " fact" : " facts") +
+                                   ", not graded";
+  return text;
 }
 
 }  // namespace
