@@ -10,8 +10,13 @@
 //   --one-way          (delimiter/length, with the server's --one-way) no echo:
 //                      the server counts and checksums the frames and sends the
 //                      tally back at our end of stream; a bulk transfer.
+//   --write-write-read N  (length) N requests written as a header write and a
+//                      body write, then a wait for the echo: with Nagle on,
+//                      each waits for the server's delayed ACK; timed beside
+//                      TCP_NODELAY, one writev and TCP_CORK (framing/stall.cpp).
 // The verdicts come from those counts, measured in this run.
 #include "framing/framing.hpp"
+#include "format.hpp"
 #include "program/client.hpp"
 
 #include <spdlog/spdlog.h>
@@ -25,6 +30,10 @@ using namespace netlab::framing;
 
 asio::awaitable<void> run_lab(const CommonOptions& options, const Config& config, Progress& progress,
                               Observed& observed) {
+  if (config.write_write_read > 0) {
+    co_await run_stall(options.host, options.port, config, progress, observed.stall.emplace());
+    co_return;
+  }
   tcp::socket socket = co_await connect_to(options.host, options.port, "netlab-framing-server");
   // Nagle's algorithm holds small writes back while data is unacknowledged, which
   // merges them into one segment; TCP_NODELAY sends each write at once.
@@ -50,6 +59,10 @@ void print_summary(std::ostream& out, const Config& config, const Observed& o, c
     out << "  writes " << o.raw->writes << ", server reads " << o.raw->reads << ", merged reads "
               << o.raw->merged_reads << ", split writes " << o.raw->split_writes << ", exact reads "
               << o.raw->exact_reads << "\n";
+  else if (o.stall)
+    for (const auto& v : o.stall->variants)
+      out << "  " << v.name << ": median " << fixed(v.median_ms, 2) << " ms, max " << fixed(v.max_ms, 2)
+          << " ms per request" << (v.delayed_acks ? ", delayed ACKs " + std::to_string(*v.delayed_acks) : "") << "\n";
   else if (o.echo)
     out << "  echoed intact " << o.echo->intact << ", mismatches " << o.echo->mismatches << ", missing "
               << o.echo->missing << ", " << static_cast<long>(o.echo->messages_per_s) << " messages/s\n";
@@ -77,7 +90,13 @@ int main(int argc, char** argv) {
   app.add_flag("--nodelay", config.nodelay, "set TCP_NODELAY (turn Nagle's algorithm off)");
   app.add_flag("--one-way", config.one_way,
                "delimiter/length: no echo; compare the server's tally at the end (server: --one-way)");
+  app.add_option("--write-write-read", config.write_write_read,
+                 "length: instead of the stream, N requests as two writes each (header, body), timed with Nagle, "
+                 "TCP_NODELAY, one writev and TCP_CORK")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
   program.check_usage([&] {
+    if (config.write_write_read > 0 && (config.codec != CodecKind::length || config.one_way))
+      throw UsageError("--write-write-read needs --codec length and no --one-way (the server echoes each request)");
     if (config.one_way && config.codec == CodecKind::raw)
       throw UsageError("--one-way needs --codec delimiter or length (raw is one-way already)");
     if (config.min_size > config.max_size) throw UsageError("--min-size must not exceed --max-size (see --help)");
@@ -91,12 +110,15 @@ int main(int argc, char** argv) {
     result.set_params(boost::json::object{{"codec", codec_name(config.codec)}, {"messages", config.messages},
                                           {"min_size", config.min_size},       {"max_size", config.max_size},
                                           {"nodelay", config.nodelay},         {"one_way", config.one_way},
-                                          {"seed", config.seed}});
+                                          {"write_write_read", config.write_write_read}, {"seed", config.seed}});
     Progress progress;
     run.within(run_lab(run.options(), config, progress, observed), [&] {
       return "sent " + std::to_string(progress.sent) + ", received " + std::to_string(progress.received);
     });
-    if (observed.raw) {
+    if (observed.stall) {
+      result.set_observed(*observed.stall);
+      stall_checks(*observed.stall, result);
+    } else if (observed.raw) {
       result.set_observed(*observed.raw);
       raw_checks(*observed.raw, result);
     } else if (observed.echo) {
@@ -107,7 +129,7 @@ int main(int argc, char** argv) {
       one_way_checks(config, *observed.one_way, result);
     }
     run.summary([&](std::ostream& out) { print_summary(out, config, observed, result); });
-    if (config.codec != CodecKind::raw && result.checks().front().verdict != Verdict::confirmed)
+    if (config.codec != CodecKind::raw && !observed.stall && result.checks().front().verdict != Verdict::confirmed)
       run.fail(config.one_way ? "the server's tally did not match what was sent" : "echoes did not match what was sent");
   });
 }

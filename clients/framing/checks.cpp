@@ -1,6 +1,10 @@
 // The 粘包 note's claims against what the framing client measured.
 #include "framing.hpp"
 
+#include "format.hpp"
+
+#include <algorithm>
+
 namespace netlab::framing {
 
 namespace {
@@ -58,6 +62,40 @@ void one_way_checks(const Config& config, const OneWayObserved& o, Result& resul
   check.verdict = same ? Verdict::confirmed : Verdict::refuted;
   check.evidence = "--one-way: the server's frame count and its tally of every frame's size and CRC-32C, against ours";
   result.add_check(std::move(check));
+}
+
+}  // namespace netlab::framing
+
+namespace netlab::framing {
+
+void stall_checks(const StallObserved& o, Result& result) {
+  if (o.variants.size() < 2) return;
+  const StallVariant& nagle = o.variants.front();
+  double slowest_fix = 0;
+  std::string fixes;
+  for (std::size_t i = 1; i < o.variants.size(); ++i) {
+    const StallVariant& v = o.variants[i];
+    slowest_fix = std::max(slowest_fix, v.median_ms);
+    fixes += (fixes.empty() ? "" : ", ") + v.name + " " + fixed(v.median_ms, 2) + " ms";
+  }
+  // The kernel's own word that the receiver held its ACKs back, when it can be read.
+  const bool acks_delayed = !nagle.delayed_acks || *nagle.delayed_acks * 2 >= static_cast<std::int64_t>(nagle.requests);
+  const bool stalled = acks_delayed && nagle.median_ms > 4 * slowest_fix;
+  const bool all_fixed = stalled && std::all_of(o.variants.begin() + 1, o.variants.end(), [&](const StallVariant& v) {
+                           return v.median_ms * 4 < nagle.median_ms;
+                         });
+  const std::string acks = nagle.delayed_acks ? std::to_string(*nagle.delayed_acks) + " delayed ACKs counted by the kernel"
+                                              : "the kernel's DelayedACKs counter was not readable";
+  result.add_check(
+      {.id = "nagle-delayed-ack-stall",
+       .claim = "asked next (粘包怎么解决): write-write-read meets Nagle and the delayed ACK; TCP_NODELAY, one writev or "
+                "TCP_CORK take the stall away",
+       .expected = "Nagle's requests wait for the delayed ACK (median several times the others'); each way out is fast",
+       .observed = "median per request: nagle " + fixed(nagle.median_ms, 2) + " ms (" + acks + " over " +
+                   std::to_string(nagle.requests) + " requests); " + fixes,
+       .verdict = all_fixed ? Verdict::confirmed : stalled ? Verdict::nuanced : Verdict::refuted,
+       .evidence = "each request timed from its first write to its whole echo, " + std::to_string(o.requests_per_variant) +
+                   " per variant on its own connection; TcpExt DelayedACKs of this network namespace around each"});
 }
 
 }  // namespace netlab::framing

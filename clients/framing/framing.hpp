@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace netlab::framing {
 
@@ -25,6 +26,7 @@ struct Config {
   std::size_t max_size = 512;
   bool nodelay = false;
   bool one_way = false;
+  std::size_t write_write_read = 0;  // requests per variant of the Nagle step (0: not run)
   std::uint64_t seed = 1;
 };
 
@@ -86,11 +88,37 @@ BOOST_DESCRIBE_STRUCT(OneWayObserved, (),
                        payload_bytes_counted_by_server, frames_crc32c, server_frames_crc32c, bytes_sent, seconds,
                        messages_per_s, payload_bytes_per_s, tcp_info))
 
+// --write-write-read: one way of sending a request (a header write and a body
+// write, then wait for the echo), timed over its own connection.
+struct StallVariant {
+  std::string name;          // nagle | nodelay | writev | cork
+  std::string how;           // what the sender did, in words
+  std::size_t requests = 0;  // answered intact
+  double median_ms = 0, max_ms = 0;
+  std::optional<std::int64_t> delayed_acks{};  // TcpExt DelayedACKs of this namespace over the variant
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const StallVariant& o) {
+    v = present_members(o);
+  }
+};
+BOOST_DESCRIBE_STRUCT(StallVariant, (), (name, how, requests, median_ms, max_ms, delayed_acks))
+
+struct StallObserved {
+  std::size_t requests_per_variant = 0, body_bytes = 0;
+  std::vector<StallVariant> variants{};  // nagle first, then the three ways out
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const StallObserved& o) {
+    v = present_members(o);
+  }
+};
+BOOST_DESCRIBE_STRUCT(StallObserved, (), (requests_per_variant, body_bytes, variants))
+
 // What the run observed: the one its codec measured (the summary reads it).
 struct Observed {
   std::optional<RawObserved> raw{};
   std::optional<EchoObserved> echo{};
   std::optional<OneWayObserved> one_way{};
+  std::optional<StallObserved> stall{};
 };
 
 // ---- raw.cpp
@@ -107,9 +135,15 @@ boost::json::object parse_report(const std::string& reply, std::string_view wron
 boost::asio::awaitable<void> run_framed(tcp::socket& socket, const Config& config, Progress& progress,
                                         Observed& observed);
 
+// ---- stall.cpp
+// --write-write-read: Nagle's algorithm meets the receiver's delayed ACK.
+boost::asio::awaitable<void> run_stall(const std::string& host, std::uint16_t port, const Config& config,
+                                       Progress& progress, StallObserved& observed);
+
 // ---- checks.cpp
 void raw_checks(const RawObserved& o, Result& result);
 void echo_checks(const Config& config, const EchoObserved& o, Result& result);
 void one_way_checks(const Config& config, const OneWayObserved& o, Result& result);
+void stall_checks(const StallObserved& o, Result& result);
 
 }  // namespace netlab::framing
