@@ -115,7 +115,7 @@ TEST_CASE("each mode: the trace has the note's messages in order and both ends d
   CHECK(text(observed.at("exporter_digest_server")) == digest);
   // 1.2-rsa: graded by the recomputed master secret (next test case); the others
   // have only the exporter comparison, which a finished handshake implies.
-  CHECK(verdict(client, "same-session-key") == (mode == "1.2-rsa" ? "confirmed" : "nuanced"));
+  CHECK(verdict(client, "same-session-key") == (mode == "1.2-rsa" ? "confirmed" : "fact"));
   CHECK(observed.at("page_marker_found").as_bool());
 
   CHECK(verdict(client, "client-random-and-algorithms") == "confirmed");
@@ -170,7 +170,7 @@ TEST_CASE("TLS 1.3: a first key share for a group the server does not take bring
   CHECK(std::count(sent.begin(), sent.end(), "ClientHello") == 2);
   CHECK(in_order(messages(retried, "received"), {"HelloRetryRequest", "ServerHello", "Finished"}));
   // Equal exporter digests after the retry (nuanced: TLS 1.3 has no random 3 to recompute from).
-  CHECK(verdict(retried, "same-session-key") == "nuanced");
+  CHECK(verdict(retried, "same-session-key") == "fact");
   CHECK(text(retried.at("observed").at("exporter_digest_server")) ==
         text(retried.at("observed").at("exporter_digest_client")));
   CHECK(lab.server.stop() == 0);
