@@ -46,24 +46,17 @@ cleanup_all() {
 
 # start KIND PROGRAM ARGS...: netlab-PROGRAM with 64 descriptors, its log in $TMP/KIND.log.
 start() {
-  local kind=$1 program=$2 i
+  local kind=$1 program=$2
   shift 2
   rm -f -- "$TMP/port"
   STARTED=$SECONDS
   (ulimit -n 64 && exec "$BIN/netlab-$program" --port 0 --port-file "$TMP/port" "$@") >/dev/null 2>"$TMP/$kind.log" &
   SERVER_PID=$!
-  for ((i = 0; i < 200; i++)); do
-    [[ -s $TMP/port ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "netlab-$program did not start: $(tail -n 3 "$TMP/$kind.log")"
-    sleep 0.1
-  done
-  [[ -s $TMP/port ]] || fail "netlab-$program wrote no port file within 20 s"
-  PORT=$(<"$TMP/port")
+  PORT=$(port_when_listening "netlab-$program" "$SERVER_PID" "$TMP/port" "$TMP/$kind.log")
 }
 
 stop() {
-  kill -TERM "$SERVER_PID"
-  wait "$SERVER_PID" || fail "netlab-$1 exited $? on SIGTERM"
+  stop_server "netlab-$1" "$SERVER_PID"
   SERVER_PID=""
 }
 
