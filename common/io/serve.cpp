@@ -19,17 +19,27 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Descriptors kept back from the connection limit: the listener, the logs, the
-// event loop, files a server opens now and then, and the lingering refusals.
-constexpr std::size_t max_lingering_refusals = 32;
-constexpr std::size_t reserved_fds = 32 + max_lingering_refusals;
+// Descriptors kept back from the connection limit, for the listener, stdin,
+// stdout and stderr, the event loop (epoll, its eventfd and timerfd), a file a
+// server opens now and then (the port file, the https lab's certificates, a
+// key log), and the lingering refusals. A server needs about a dozen of these
+// whatever its limit, so the reserve is a fraction of RLIMIT_NOFILE, capped:
+// a fixed 64 left one connection at `ulimit -n 64`; a quarter (at most 32) for
+// the program and a sixteenth (1 to 32) for lingering refusals leave 44 there,
+// and 960 at the usual 1024 as before.
+std::size_t lingering_room(std::size_t soft) { return std::clamp<std::size_t>(soft / 16, 1, 32); }
+std::size_t reserved_fds(std::size_t soft) { return std::min<std::size_t>(soft / 4, 32) + lingering_room(soft); }
 
-std::size_t fd_room() {
+std::size_t soft_fd_limit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
     return std::numeric_limits<std::size_t>::max();
-  const auto soft = static_cast<std::size_t>(limit.rlim_cur);
-  return soft > reserved_fds ? soft - reserved_fds : 1;
+  return static_cast<std::size_t>(limit.rlim_cur);
+}
+
+std::size_t fd_room(std::size_t soft) {
+  if (soft == std::numeric_limits<std::size_t>::max()) return soft;
+  return soft > reserved_fds(soft) ? soft - reserved_fds(soft) : 1;
 }
 
 }  // namespace
@@ -53,9 +63,10 @@ std::string refusal_bytes(Refusal style, std::size_t max) {
   return "ERR server busy: " + why + "\n";
 }
 
-ConnectionLimit::ConnectionLimit(std::size_t max, Refusal style) : requested_(max), max_(max) {
+ConnectionLimit::ConnectionLimit(std::size_t max, Refusal style)
+    : requested_(max), max_(max), max_lingering_(lingering_room(soft_fd_limit())) {
   if (max_ > 0) {
-    const std::size_t room = fd_room();
+    const std::size_t room = fd_room(soft_fd_limit());
     if (max_ > room) {
       max_ = room;
       spdlog::info("at most {} connections at once, not {}: RLIMIT_NOFILE leaves room for no more (ulimit -n)",
@@ -80,7 +91,7 @@ std::optional<ConnectionLimit::Slot> ConnectionLimit::admit(tcp::socket& socket)
   } else {
     ++refused_since_log_;
   }
-  if (lingering_ >= max_lingering_refusals) {
+  if (lingering_ >= max_lingering_) {
     // A flood: say it without waiting for anything, and close at once. A fresh
     // socket's send buffer is empty, so the few bytes go out whole.
     boost::system::error_code ignored;
@@ -93,6 +104,23 @@ std::optional<ConnectionLimit::Slot> ConnectionLimit::admit(tcp::socket& socket)
   const auto executor = socket.get_executor();
   asio::co_spawn(executor, refuse(std::move(socket)), log_session_failure);
   return std::nullopt;
+}
+
+void AcceptFailures::failed(const boost::system::error_code& ec) {
+  ++count_;
+  const auto now = Clock::now();
+  if (count_ > 1 && now - last_log_ < std::chrono::seconds(1)) {
+    ++since_log_;
+    return;
+  }
+  // EMFILE (ENFILE for the whole system): no descriptor for the new connection.
+  const bool out_of_descriptors = ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system;
+  const std::string limit =
+      out_of_descriptors ? fmt::format(" (the process is at its limit of {} descriptors, ulimit -n)", soft_fd_limit()) : "";
+  const std::string more = since_log_ > 0 ? fmt::format(" ({} more since the last line)", since_log_) : "";
+  spdlog::warn("accept: {}{}; retrying every 100 ms{}", ec.message(), limit, more);
+  last_log_ = now;
+  since_log_ = 0;
 }
 
 namespace {

@@ -89,6 +89,7 @@ class ConnectionLimit {
   std::string refusal_;
   std::size_t live_ = 0;
   std::size_t refused_ = 0;
+  std::size_t max_lingering_;            // at most this many at once (a part of RLIMIT_NOFILE)
   std::size_t lingering_ = 0;            // refused sockets still in their lingering close
   std::size_t refused_since_log_ = 0;
   Clock::time_point last_log_{};
@@ -103,16 +104,32 @@ inline asio::awaitable<void> hold_slot(ConnectionLimit::Slot slot, asio::awaitab
   co_await std::move(session);
 }
 
+// A failing accept(), said once and then at most once a second with the count
+// of failures in between: "accept: Too many open files (the process is at its
+// limit of N descriptors, ulimit -n); retrying every 100 ms (K more since the
+// last line)". The connection waits in the accept queue meanwhile.
+class AcceptFailures {
+ public:
+  void failed(const boost::system::error_code& ec);
+  std::size_t count() const { return count_; }
+
+ private:
+  std::size_t count_ = 0;
+  std::size_t since_log_ = 0;
+  Clock::time_point last_log_{};
+};
+
 // `start_session(tcp::socket)` returns the awaitable<void> that serves one connection.
 template <typename StartSession>
 asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimit& limit, StartSession start_session) {
   constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
   asio::steady_timer backoff(acceptor.get_executor());
+  AcceptFailures failures;
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
-      spdlog::warn("accept: {}", ec.message());
+      failures.failed(ec);
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(use_tuple);
       continue;

@@ -23,6 +23,26 @@ cleanup() {
   [[ -z $TMP ]] || rm -rf -- "$TMP"
 }
 
+# port_when_listening PROGRAM PID PORT_FILE LOG: the port PROGRAM (pid PID,
+# started with --port 0 --port-file PORT_FILE, its stderr in LOG) listens on,
+# once it has written it (at most 20 s); fails if PROGRAM ends first.
+port_when_listening() {
+  local program=$1 pid=$2 port_file=$3 log=$4 i
+  for ((i = 0; i < 200; i++)); do
+    [[ -s $port_file ]] && break
+    kill -0 "$pid" 2>/dev/null || fail "$program did not start: $(tail -n 3 "$log")"
+    sleep 0.1
+  done
+  [[ -s $port_file ]] || fail "$program wrote no port file within 20 s"
+  echo "$(<"$port_file")"
+}
+
+# stop_server PROGRAM PID: SIGTERM, and PROGRAM must exit 0 on it.
+stop_server() {
+  kill -TERM "$2"
+  wait "$2" || fail "$1 exited $? on SIGTERM"
+}
+
 # run_lab LAB [OPTIONS...]: scripts/lab LAB into $TMP/runs; sets RUN to its one run folder.
 run_lab() { run_lab_as "" "$@"; }
 

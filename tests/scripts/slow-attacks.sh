@@ -31,25 +31,18 @@ cleanup_all() {
 
 # start SERVER ARGS...: netlab-SERVER on a free port, its result in $TMP/SERVER.json.
 start() {
-  local name=$1 i
+  local name=$1
   shift
   rm -f -- "$TMP/port"
   "$BIN/netlab-$name" --port 0 --port-file "$TMP/port" --json "$TMP/$name.json" --log-level warn "$@" \
     >"$TMP/$name.log" 2>&1 &
   SERVER_PID=$!
-  for ((i = 0; i < 200; i++)); do
-    [[ -s $TMP/port ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "netlab-$name did not start: $(tail -n 3 "$TMP/$name.log")"
-    sleep 0.1
-  done
-  [[ -s $TMP/port ]] || fail "netlab-$name wrote no port file within 20 s"
-  PORT=$(<"$TMP/port")
+  PORT=$(port_when_listening "netlab-$name" "$SERVER_PID" "$TMP/port" "$TMP/$name.log")
 }
 
 # stop NAME: SIGTERM, then the server's result.
 stop() {
-  kill -TERM "$SERVER_PID"
-  wait "$SERVER_PID" || fail "netlab-$1 exited $? on SIGTERM"
+  stop_server "netlab-$1" "$SERVER_PID"
   SERVER_PID=""
 }
 
