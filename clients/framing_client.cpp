@@ -48,7 +48,11 @@ asio::awaitable<void> run_lab(const CommonOptions& options, const Config& config
 }
 
 void print_summary(std::ostream& out, const Config& config, const Observed& o, const Result& result) {
-  out << "netlab-framing-client --codec " << codec_name(config.codec) << ": " << config.messages
+  if (o.stall)
+    out << "netlab-framing-client --codec length --write-write-read " << config.write_write_read
+        << ": requests of a 4-byte header and a " << o.stall->body_bytes << "-byte body, two writes each, four ways\n";
+  else
+    out << "netlab-framing-client --codec " << codec_name(config.codec) << ": " << config.messages
             << " messages of " << config.min_size << ".." << config.max_size << " bytes"
             << (config.nodelay ? ", TCP_NODELAY" : "") << (config.one_way ? ", one-way" : "") << "\n";
   if (o.one_way)

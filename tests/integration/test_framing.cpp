@@ -117,6 +117,28 @@ TEST_CASE("one-way: the server tallies the frames and the client compares the ta
   CHECK(number(server_observed.at("bytes_received")) == number(observed.at("bytes_sent")));
 }
 
+// Nagle meets the delayed ACK: the server's own count of echoed frames, and
+// the kernel's DelayedACKs counter (not a time) say the stall was the delayed ACK.
+TEST_CASE("write-write-read: four ways, each request echoed, and Nagle's wait on the delayed ACK is counted", "[pair]") {
+  TempDir dir;
+  Server server("netlab-framing-server", {"--codec", "length", "--json", dir.file("server.json")});
+  const auto result = run_client(server, {"--codec", "length", "--write-write-read", "10"});
+  const auto& variants = result.at("observed").at("variants").as_array();
+  REQUIRE(variants.size() == 4);
+  for (const auto& v : variants) CHECK(number(v.at("requests")) == 10);
+  CHECK(variants[0].at("name") == "nagle");
+  // Linux delays the ACK of a header that brings no answer: at least half of them
+  // (the first requests may still be in the connection's quick-ACK start).
+  CHECK(number(variants[0].at("delayed_acks")) >= 5);
+  const auto& check = only_check(result);
+  CHECK(check.at("id") == "nagle-delayed-ack-stall");
+  CHECK(check.at("verdict") == "confirmed");
+  REQUIRE(server.stop() == 0);
+  const auto served = read_json(dir.file("server.json")).at("observed").as_object();
+  CHECK(number(served.at("frames_echoed")) == 40);
+  CHECK(number(served.at("connections")) == 4);
+}
+
 TEST_CASE("one-way: a different stream gives a different tally", "[pair]") {
   // The tally is what the verdict rests on: one frame fewer, or the same
   // bytes cut differently, must not pass. Sent by hand: "ab","c" vs "a","bc".
@@ -228,7 +250,10 @@ TEST_CASE("usage errors exit 2", "[errors]") {
   expect_usage_errors("netlab-framing-client", {{"--codec", "morse"},
                                                 {"--min-size", "10", "--max-size", "5"},
                                                 {"--codec", "delimiter", "--max-size", "70000"},
-                                                {"--messages", "0"}});
+                                                {"--messages", "0"},
+                                                {"--codec", "raw", "--write-write-read", "5"},
+                                                {"--codec", "length", "--one-way", "--write-write-read", "5"},
+                                                {"--codec", "length", "--write-write-read", "0"}});
   expect_usage_errors("netlab-framing-server", {{"--read-size", "0"}});
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Test: `scripts/lab framing` runs raw, delimiter and length on one port and
-# writes its run folder (server.log, client.json with 3 steps, ss.csv, env.txt,
+# Test: `scripts/lab framing` runs raw, delimiter, length and the Nagle step
+# (length, --write-write-read) on one port and writes its run folder
+# (server.log, client.json with 4 steps, ss.csv, env.txt,
 # summary.md); both framings echo every message intact; as root with tcpdump,
 # capture.pcap holds the data segments of the lab's port.
 set -euo pipefail
@@ -23,8 +24,8 @@ check_files() {
 
 check_steps() {
   local i codec
-  value /observed/steps/2 >/dev/null 2>&1 || fail "client.json has fewer than 3 steps"
-  ! value /observed/steps/3 >/dev/null 2>&1 || fail "client.json has more than 3 steps"
+  value /observed/steps/3 >/dev/null 2>&1 || fail "client.json has fewer than 4 steps"
+  ! value /observed/steps/4 >/dev/null 2>&1 || fail "client.json has more than 4 steps"
   [[ $(value /observed/steps/0/params/codec) == raw ]] || fail "step 0 is not raw"
   for i in 1 2; do
     codec=$(value "/observed/steps/$i/params/codec")
@@ -46,6 +47,17 @@ check_steps() {
   ((reads == writes)) || [[ $raw_verdict == confirmed ]] ||
     fail "raw: the server read $reads times for $writes writes, yet write-is-not-read is $raw_verdict"
   echo "ok: raw: $writes writes, $reads server reads, write-is-not-read $raw_verdict"
+  # The Nagle step: four ways, 20 requests each, every echo compared by the client.
+  [[ $(value /observed/steps/3/params/write_write_read) == 20 ]] || fail "step 3 is not the Nagle step"
+  for i in 0 1 2 3; do
+    [[ $(value "/observed/steps/3/observed/variants/$i/requests") == 20 ]] ||
+      fail "Nagle step: way $(value "/observed/steps/3/observed/variants/$i/name") answered fewer than 20 requests"
+  done
+  case $(verdict nagle-delayed-ack-stall) in
+    confirmed | nuanced | refuted) ;;
+    *) fail "nagle-delayed-ack-stall has no verdict" ;;
+  esac
+  echo "ok: nagle: 4 ways × 20 requests echoed, nagle-delayed-ack-stall $(verdict nagle-delayed-ack-stall)"
 }
 
 # As root the capture must be there; without root it is checked when the lab
