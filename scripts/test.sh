@@ -35,8 +35,9 @@ scripts.lab-framing runs under ASan.
 --fuzz builds the fuzz preset (clang; setup.sh installs clang and
 libclang-rt-14-dev when missing) into build/fuzz, only the libFuzzer targets,
 then runs ctest --preset fuzz -L fuzz: each decoder's target (codecs,
-transport_message, rpc_frame, pcap, http, tls) is fuzzed under ASan + UBSan
-for 30 seconds (NETLAB_FUZZ_SECONDS) from seeds the build generates. Any crash,
+transport_message, rpc_frame, pcap, http, tls, wire) is fuzzed under ASan + UBSan
+for 30 seconds (NETLAB_FUZZ_SECONDS), two targets at a time (each is one
+process on one core, with no sockets), from seeds the build generates. Any crash,
 sanitizer report, leak or per-input timeout fails its test and leaves the
 input in build/fuzz/tests/fuzz/findings-<target>/ (tests/fuzz/README.md says
 how it becomes a regression input).
@@ -57,7 +58,8 @@ main() {
   "$ROOT/scripts/setup.sh" --preset "$preset"
   cd "$ROOT"
   if [[ $preset == fuzz ]]; then
-    exec ctest --preset fuzz -L fuzz --parallel 1
+    # Each fuzz target is one process on one core, with no sockets: two at a time.
+    exec ctest --preset fuzz -L fuzz --parallel 2
   fi
   exec ctest --preset "$preset" --parallel 1
 }
