@@ -81,8 +81,8 @@ TEST_CASE("a run's JSON, log and SVG reach the page as text and images only", "[
     // The SVG is an <img> of a data: URI: its script is inert bytes in base64.
     CHECK(page.find("<img src=\"" + data_uri("image/svg+xml", R"(<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(4)</script></svg>)") + "\"") !=
           std::string::npos);
-    // "fact" is not a verdict the page colours: it is printed, in a neutral badge.
-    CHECK(page.find("<span class=\"badge v-other\"><span class=\"zh\" lang=\"zh\">fact</span>") != std::string::npos);
+    // A fact is printed, in its own outlined badge, in both languages.
+    CHECK(page.find("<span class=\"badge v-fact\"><span class=\"zh\" lang=\"zh\">事实</span>") != std::string::npos);
     CHECK(page.find("<span class=\"badge v-confirmed\">") != std::string::npos);
     CHECK(page.find(lang == netlab::report::Lang::zh ? "id=\"lang-zh\" class=\"switch\" checked>"
                                                      : "id=\"lang-en\" class=\"switch\" checked>") != std::string::npos);

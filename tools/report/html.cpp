@@ -80,10 +80,11 @@ std::string both(std::string_view zh, std::string_view en) {
          html_escape(en) + "</span>";
 }
 
-// The badge's colour class: the verdicts the page knows; any other word (a
-// verdict added later, e.g. fact) is shown as it is, in a neutral badge.
+// The badge's colour class: the verdicts the page knows (a fact, printed and
+// not graded, in an outlined badge); any other word is shown as it is, in a
+// neutral badge.
 std::string_view verdict_class(std::string_view verdict) {
-  for (const std::string_view known : {"confirmed", "refuted", "nuanced", "skipped"})
+  for (const std::string_view known : {"confirmed", "refuted", "nuanced", "fact", "skipped"})
     if (verdict == known) return known;
   return "other";
 }
@@ -135,6 +136,7 @@ td:first-child, td:last-child, th:last-child { white-space: nowrap; }
 .v-refuted { background: #b3261e; }
 .v-nuanced { background: #8a5a00; }
 .v-skipped { background: #5f6368; }
+.v-fact { background: #fff; color: #1a3c6e; border-color: #1a3c6e; }
 .v-other { background: #fff; color: #111; border-color: #111; }
 figure { margin: 1em 0; }
 figure img { width: 100%; max-width: 1200px; height: auto; border: 1px solid #ccc; }
