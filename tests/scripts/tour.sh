@@ -36,7 +36,7 @@ check_card() {
     rows=$(grep -c "](${lab}/summary.md#" "${cards[0]}") || true
     ((rows > 0)) || fail "the report card has no row for $lab"
     judged=$(grep "](${lab}/summary.md#" "${cards[0]}" |
-      grep -Ec '` \| \*\*(confirmed|nuanced|refuted|skipped|成立|有条件|不成立|未测)\*\* \| ') || true
+      grep -Ec '` \| \*\*(confirmed|nuanced|refuted|fact|skipped|成立|有条件|不成立|事实|未测)\*\* \| ') || true
     ((judged == rows)) || fail "$lab: $judged of its $rows rows on the report card have a verdict"
   done
   # Its report page (index.html beside the card) links every lab's summary.
