@@ -70,7 +70,7 @@ check_capture() {
   # (its FIN comes only when the server stops); fixed: all 5 at once;
   # idle-timeout: the bug again (the timer's FIN comes later).
   [[ $groups == $'5 0\n5 5\n5 0' ]] ||
-    fail "server FINs (HELLO connections, FINs before the client's next STATUS) per step, want '5 0 / 5 5 / 5 0': $(echo $groups)"
+    fail "server FINs (HELLO connections, FINs before the client's next STATUS) per step, want '5 0 / 5 5 / 5 0': ${groups//$'\n'/ \/ }"
   echo "ok: capture.pcap: the server sent no FIN on the bug step's 5 connections, 5 of 5 on the fixed step's"
 }
 

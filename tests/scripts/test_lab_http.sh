@@ -69,7 +69,8 @@ check_curl() {
     SKIPPED="curl is not installed: the curl part did not run"
     return 0
   fi
-  local url="http://127.0.0.1:$(<"$RUN/port")" ask want got
+  local url ask want got
+  url="http://127.0.0.1:$(<"$RUN/port")"
   local -a asks=(
     "$url/=200" "$url/old=301" "$url/missing=404" "-X POST $url/=405" "$url/private=401"
     "-u alice:wrong $url/private=401" "-u alice:wonderland $url/private=200"
