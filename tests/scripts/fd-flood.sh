@@ -70,6 +70,13 @@ kinds() {
 flood() {
   local kind=$1 program=$2 bad log result before refused held quiet burst hold ratio after lines bytes bound seconds limit
   log=$TMP/$kind.log
+  # At EMFILE the sanitizers' runtime fails too: UBSan's vptr check tests that
+  # memory is readable through a pipe(2) of its own, gets EMFILE, and reports
+  # "invalid vptr" (seen in fmt's buffer). That case runs in the default build.
+  if [[ $kind == emfile ]] && grep -qa __ubsan_handle_dynamic_type_cache_miss "$BIN/netlab-$program"; then
+    echo "skipped: $kind: at EMFILE the sanitizer runtime cannot open its own pipe (UBSan's vptr check); the default build runs it"
+    return 0
+  fi
   start "$@"
 
   # closewait --bug keeps every connection it served (its lesson): no bad-request flood there.
