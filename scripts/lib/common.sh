@@ -179,7 +179,13 @@ ended_on_its_own() {
 }
 
 run_cleanups() {
-  local i entry rest
+  local i entry rest pid
+  # A background child whose PID was not registered yet — the signal landed
+  # between its start and register_pid (seen: a timewait server started in its
+  # namespace survived a SIGINT that way) — is this script's too.
+  for pid in $(jobs -p); do
+    if [[ " ${NETLAB_CLEANUPS[*]-} " != *":$pid "* ]] && pid_running "$pid"; then stop_pid "$pid" TERM || true; fi
+  done
   for ((i = ${#NETLAB_CLEANUPS[@]} - 1; i >= 0; i--)); do
     entry=${NETLAB_CLEANUPS[i]}
     case $entry in
