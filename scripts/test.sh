@@ -30,7 +30,9 @@ configuration, which is the same in both builds, while the https server's
 handshake code runs under ASan in the https tests and the tls fuzz target.
 It leaves out scripts.lab-tmux too: the tmux session and its panes are
 scripts, the same in both builds, around the framing lab that
-scripts.lab-framing runs under ASan.
+scripts.lab-framing runs under ASan; and scripts.report-page: Chromium is
+not built with ASan, and the page's own code (netlab-report html, its
+escaping) runs under ASan in the html unit tests.
 
 --fuzz builds the fuzz preset (clang; setup.sh installs clang and
 libclang-rt-14-dev when missing) into build/fuzz, only the libFuzzer targets,
