@@ -249,6 +249,10 @@ int main(int argc, char** argv) {
   // One over the limit gets a TLS alert (fatal internal_error) in plaintext,
   // the only thing a TLS client understands before a handshake.
   program.add_max_connections(Refusal::tls_alert);
+  program.check_usage([&] {
+    if (config.extended_master_secret && config.mode != tls::Mode::tls12_rsa)
+      throw UsageError("--extended-master-secret goes with --tls 1.2-rsa (the other modes always use it or TLS 1.3)");
+  });
   Counters counters;
   std::optional<ssl::context> context;
   std::string keylog;

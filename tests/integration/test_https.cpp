@@ -334,5 +334,6 @@ TEST_CASE("errors: server not running, port in use, bad usage, missing CA", "[er
   CHECK(lab.server.stop() == 0);
 
   expect_usage_errors("netlab-https-client", {{"--tls", "1.1"}, {"--path", "no-slash"}});
-  expect_usage_errors("netlab-https-server", {{"--cert", "stolen"}, {"--step-timeout", "0"}});
+  expect_usage_errors("netlab-https-server", {{"--cert", "stolen"}, {"--step-timeout", "0"},
+                                               {"--tls", "1.3", "--extended-master-secret"}});
 }
