@@ -14,13 +14,13 @@
 // still had data when the FIN came sent it all in CLOSE_WAIT, then closed.
 // With it, close-wait-is-not-sending weighs both: the bug server's CLOSE_WAIT
 // with nothing to send, and that one's CLOSE_WAIT spent sending.
+#include "io/net.hpp"
 #include "kernel/lifecycle.hpp"
+#include "observed.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
-#include "io/net.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
-#include "observed.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -44,9 +44,9 @@ constexpr auto server_program = "netlab-closewait-server";
 
 struct Config {
   std::size_t connections = 5;
-  std::string half_close_json;  // the teardown client's --mode half-close result, or ""
-  std::chrono::milliseconds settle{3000};   // bound on waiting for the states to show
-  std::chrono::milliseconds observe{500};   // how long a CLOSE_WAIT is watched to see it last
+  std::string half_close_json;             // the teardown client's --mode half-close result, or ""
+  std::chrono::milliseconds settle{3000};  // bound on waiting for the states to show
+  std::chrono::milliseconds observe{500};  // how long a CLOSE_WAIT is watched to see it last
 };
 
 // The result's "params": this run's options, then the server's mode (asked with STATUS).
@@ -108,8 +108,8 @@ std::size_t number(const boost::json::object& o, const char* key) { return o.at(
 // The teardown lab's half-close, as its client measured it: the server read
 // our request and FIN (CLOSE_WAIT), then sent its whole response, then closed.
 struct DataInCloseWait {
-  std::string from;                  // the netlab-teardown-client --mode half-close JSON
-  std::size_t response_bytes = 0;    // what the server had to send when our FIN came
+  std::string from;                                       // the netlab-teardown-client --mode half-close JSON
+  std::size_t response_bytes = 0;                         // what the server had to send when our FIN came
   std::size_t bytes_after_peer_fin = 0, wrong_bytes = 0;  // what reached the client after its FIN
   // The server's socket in the census once our FIN was acknowledged: CLOSE-WAIT (its
   // data not written yet), or LAST-ACK if it had already written and called close()
@@ -132,7 +132,9 @@ DataInCloseWait read_half_close(const std::string& path) {
     throw std::runtime_error("--half-close-json " + path +
                              ": not the JSON of netlab-teardown-client --mode half-close");
   const auto& o = observed->as_object();
-  const auto count = [&](const auto& object, const char* key) { return object.at(key).template to_number<std::size_t>(); };
+  const auto count = [&](const auto& object, const char* key) {
+    return object.at(key).template to_number<std::size_t>();
+  };
   // The first census row, "request sent, then our FIN": taken once our FIN was acknowledged.
   const auto& after_fin = o.at("steps").as_array().at(0).as_object();
   return {.from = path,
@@ -160,7 +162,7 @@ struct Observed {
   std::size_t server_fds_before = 0, server_fds_after = 0;
   long server_fd_growth = 0;
   std::optional<std::size_t> server_close_wait_after_idle_timeout{};  // the server has an idle timeout
-  std::optional<DataInCloseWait> half_close{};  // --half-close-json
+  std::optional<DataInCloseWait> half_close{};                        // --half-close-json
 
   friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Observed& o) {
     v = present_members(o);
@@ -169,9 +171,8 @@ struct Observed {
 BOOST_DESCRIBE_STRUCT(Observed, (),
                       (server_mode, server_idle_timeout_ms, connections, server_established_before_close, settled,
                        server_close_wait, server_close_wait_send_queue_bytes, server_close_wait_after_observe,
-                       observe_ms, server_states, client_fin_wait_2, client_time_wait, client_states,
-                       server_fds_before, server_fds_after, server_fd_growth, server_close_wait_after_idle_timeout,
-                       half_close))
+                       observe_ms, server_states, client_fin_wait_2, client_time_wait, client_states, server_fds_before,
+                       server_fds_after, server_fd_growth, server_close_wait_after_idle_timeout, half_close))
 
 // The note reads CLOSE_WAIT as waiting for the remaining data to be sent.
 // CLOSE_WAIT is the passive side after the peer's FIN (RFC 9293 §3.3.2): it
@@ -194,16 +195,17 @@ void close_wait_sending_check(Result& result, const Observed& o) {
                        h->wrong_bytes == 0 && h->ended_by == "FIN";
   std::string observed = "--bug: " + lasting + ", until close()";
   if (h)
-    observed += "; half-close: once our FIN was acked the server was " + h->passive_state_after_peer_fin +
-                " with " + std::to_string(h->passive_send_queue_after_peer_fin) + " bytes queued, and " +
+    observed += "; half-close: once our FIN was acked the server was " + h->passive_state_after_peer_fin + " with " +
+                std::to_string(h->passive_send_queue_after_peer_fin) + " bytes queued, and " +
                 std::to_string(h->bytes_after_peer_fin) + " of its " + std::to_string(h->response_bytes) +
                 " bytes reached us, then " + (h->ended_by == "FIN" ? "its FIN" : "ended by " + h->ended_by);
-  const Verdict verdict = !h ? (idle ? Verdict::refuted : Verdict::nuanced)
+  const Verdict verdict = !h                ? (idle ? Verdict::refuted : Verdict::nuanced)
                           : idle && sending ? Verdict::nuanced
                           : idle            ? Verdict::refuted
                           : sending         ? Verdict::confirmed
                                             : Verdict::nuanced;
-  result.add_check({.id = "close-wait-is-not-sending", .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
+  result.add_check({.id = "close-wait-is-not-sending",
+                    .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
                     .expected = "CLOSE_WAIT sockets with data still queued to send",
                     .observed = observed,
                     .verdict = verdict,
@@ -285,29 +287,34 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
   result.set_observed(o);
 
   const std::string counts = std::to_string(close_wait) + " of " + std::to_string(n) +
-                             " server sockets in CLOSE_WAIT, server descriptors " +
-                             (fd_growth >= 0 ? "+" : "") + std::to_string(fd_growth);
+                             " server sockets in CLOSE_WAIT, server descriptors " + (fd_growth >= 0 ? "+" : "") +
+                             std::to_string(fd_growth);
   const bool matches = close_wait == expected_close_wait && fd_growth == static_cast<long>(expected_close_wait);
-  result.add_check({.id = "close-wait-means-not-closed", .claim = "CLOSE_WAIT: the peer has closed, the local application has not",
+  result.add_check({.id = "close-wait-means-not-closed",
+                    .claim = "CLOSE_WAIT: the peer has closed, the local application has not",
                     .expected = bug ? "server --bug: N CLOSE_WAIT and N more descriptors"
-                        : "server --fixed: 0 CLOSE_WAIT, no descriptor left",
-                    .observed = counts, .verdict = matches ? Verdict::confirmed : Verdict::refuted,
+                                    : "server --fixed: 0 CLOSE_WAIT, no descriptor left",
+                    .observed = counts,
+                    .verdict = matches ? Verdict::confirmed : Verdict::refuted,
                     .evidence = "census of the server's sockets for our " + std::to_string(n) +
-                        " ports after our close(); the server's /proc/self/fd before and after"});
+                                " ports after our close(); the server's /proc/self/fd before and after"});
   if (bug)
     close_wait_sending_check(result, o);
   else
-    result.add_check({.id = "close-wait-is-not-sending", .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
-                      .expected = "a CLOSE_WAIT that lasts with nothing to send", .observed = "the server closed at once: nothing to watch",
-                      .verdict = Verdict::skipped, .evidence = "run the server with --bug to watch a CLOSE_WAIT that lasts"});
+    result.add_check({.id = "close-wait-is-not-sending",
+                      .claim = "CLOSE_WAIT is waiting for the remaining data to be sent",
+                      .expected = "a CLOSE_WAIT that lasts with nothing to send",
+                      .observed = "the server closed at once: nothing to watch",
+                      .verdict = Verdict::skipped,
+                      .evidence = "run the server with --bug to watch a CLOSE_WAIT that lasts"});
 }
 
 void print_summary(std::ostream& out, const Observed& o, const Result& result) {
   out << "netlab-closewait-client: " << o.connections << " connections to a server running --" << o.server_mode
       << ", all closed by us\n"
       << "  server side: " << o.server_states << " (CLOSE-WAIT " << o.server_close_wait << ", still "
-      << o.server_close_wait_after_observe << " after " << o.observe_ms << " ms), descriptors "
-      << o.server_fds_before << " -> " << o.server_fds_after << "\n"
+      << o.server_close_wait_after_observe << " after " << o.observe_ms << " ms), descriptors " << o.server_fds_before
+      << " -> " << o.server_fds_after << "\n"
       << "  our side:    " << o.client_states << "\n";
   if (o.half_close)
     out << "  half-close (" << o.half_close->from << "): the server " << o.half_close->passive_state_after_peer_fin

@@ -15,8 +15,8 @@
 //                      each waits for the server's delayed ACK; timed beside
 //                      TCP_NODELAY, one writev and TCP_CORK (framing/stall.cpp).
 // The verdicts come from those counts, measured in this run.
-#include "framing/framing.hpp"
 #include "format.hpp"
+#include "framing/framing.hpp"
 #include "program/client.hpp"
 
 #include <spdlog/spdlog.h>
@@ -52,24 +52,23 @@ void print_summary(std::ostream& out, const Config& config, const Observed& o, c
     out << "netlab-framing-client --codec length --write-write-read " << config.write_write_read
         << ": requests of a 4-byte header and a " << o.stall->body_bytes << "-byte body, two writes each, four ways\n";
   else
-    out << "netlab-framing-client --codec " << codec_name(config.codec) << ": " << config.messages
-            << " messages of " << config.min_size << ".." << config.max_size << " bytes"
-            << (config.nodelay ? ", TCP_NODELAY" : "") << (config.one_way ? ", one-way" : "") << "\n";
+    out << "netlab-framing-client --codec " << codec_name(config.codec) << ": " << config.messages << " messages of "
+        << config.min_size << ".." << config.max_size << " bytes" << (config.nodelay ? ", TCP_NODELAY" : "")
+        << (config.one_way ? ", one-way" : "") << "\n";
   if (o.one_way)
     out << "  frames counted by the server " << o.one_way->frames_counted_by_server << ", "
-              << static_cast<long>(o.one_way->messages_per_s) << " messages/s, "
-              << static_cast<long>(o.one_way->payload_bytes_per_s / 1e6) << " MB/s of payload\n";
+        << static_cast<long>(o.one_way->messages_per_s) << " messages/s, "
+        << static_cast<long>(o.one_way->payload_bytes_per_s / 1e6) << " MB/s of payload\n";
   else if (o.raw)
-    out << "  writes " << o.raw->writes << ", server reads " << o.raw->reads << ", merged reads "
-              << o.raw->merged_reads << ", split writes " << o.raw->split_writes << ", exact reads "
-              << o.raw->exact_reads << "\n";
+    out << "  writes " << o.raw->writes << ", server reads " << o.raw->reads << ", merged reads " << o.raw->merged_reads
+        << ", split writes " << o.raw->split_writes << ", exact reads " << o.raw->exact_reads << "\n";
   else if (o.stall)
     for (const auto& v : o.stall->variants)
       out << "  " << v.name << ": median " << fixed(v.median_ms, 2) << " ms, max " << fixed(v.max_ms, 2)
           << " ms per request" << (v.delayed_acks ? ", delayed ACKs " + std::to_string(*v.delayed_acks) : "") << "\n";
   else if (o.echo)
     out << "  echoed intact " << o.echo->intact << ", mismatches " << o.echo->mismatches << ", missing "
-              << o.echo->missing << ", " << static_cast<long>(o.echo->messages_per_s) << " messages/s\n";
+        << o.echo->missing << ", " << static_cast<long>(o.echo->messages_per_s) << " messages/s\n";
   out << render_checks(result.checks());
 }
 
@@ -111,10 +110,14 @@ int main(int argc, char** argv) {
   return program.run(argc, argv, [&](ClientRun& run) {
     config.seed = run.options().seed;
     Result& result = run.result();
-    result.set_params(boost::json::object{{"codec", codec_name(config.codec)}, {"messages", config.messages},
-                                          {"min_size", config.min_size},       {"max_size", config.max_size},
-                                          {"nodelay", config.nodelay},         {"one_way", config.one_way},
-                                          {"write_write_read", config.write_write_read}, {"seed", config.seed}});
+    result.set_params(boost::json::object{{"codec", codec_name(config.codec)},
+                                          {"messages", config.messages},
+                                          {"min_size", config.min_size},
+                                          {"max_size", config.max_size},
+                                          {"nodelay", config.nodelay},
+                                          {"one_way", config.one_way},
+                                          {"write_write_read", config.write_write_read},
+                                          {"seed", config.seed}});
     Progress progress;
     run.within(run_lab(run.options(), config, progress, observed), [&] {
       return "sent " + std::to_string(progress.sent) + ", received " + std::to_string(progress.received);
@@ -134,6 +137,7 @@ int main(int argc, char** argv) {
     }
     run.summary([&](std::ostream& out) { print_summary(out, config, observed, result); });
     if (config.codec != CodecKind::raw && !observed.stall && result.checks().front().verdict != Verdict::confirmed)
-      run.fail(config.one_way ? "the server's tally did not match what was sent" : "echoes did not match what was sent");
+      run.fail(config.one_way ? "the server's tally did not match what was sent"
+                              : "echoes did not match what was sent");
   });
 }

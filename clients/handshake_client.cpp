@@ -19,16 +19,16 @@
 // verdicts from the capture, the server's census and the wire's rule log.
 #include "handshake/failures.hpp"
 #include "handshake/isns.hpp"
-#include "kernel/lifecycle.hpp"
-#include "program/client.hpp"
-#include "program/logging.hpp"
-#include "io/net.hpp"
-#include "kernel/netstat.hpp"
-#include "program/options.hpp"
-#include "program/result.hpp"
 #include "handshake/syn.hpp"
+#include "io/net.hpp"
+#include "kernel/lifecycle.hpp"
+#include "kernel/netstat.hpp"
 #include "kernel/tcp_info.hpp"
 #include "observed.hpp"
+#include "program/client.hpp"
+#include "program/logging.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -118,7 +118,8 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
     socket.open(server.protocol());
     boost::system::error_code error;
     const auto started = Clock::now();
-    const bool finished = co_await finish_within(connect_socket(socket, server, error), static_cast<double>(config.timeout_ms) / 1000.0);
+    const bool finished =
+        co_await finish_within(connect_socket(socket, server, error), static_cast<double>(config.timeout_ms) / 1000.0);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (finished && error == asio::error::connection_refused && i == 0)
       throw std::runtime_error("connect " + to_string(server) + ": connection refused — is " + server_program +
@@ -174,44 +175,54 @@ awaitable<void> run_queue(const CommonOptions& options, const Config& config, Re
     o.listen_drops_delta = counters_after->drops - counters_before->drops;
   }
   result.set_observed(o);
-  result.add_check({.id = "three-segments", .claim = "三次握手: the connection is established after three segments",
+  result.add_check({.id = "three-segments",
+                    .claim = "三次握手: the connection is established after three segments",
                     .expected = "SYN, SYN-ACK, ACK: 3 segments per connect()",
                     .observed = std::to_string(three_segment) + " of " + std::to_string(clean) +
-                        " connections without retransmission took 3 segments",
+                                " connections without retransmission took 3 segments",
                     // A fact: a connect() that returns has done the handshake the kernel implements.
                     .verdict = clean == 0 ? Verdict::skipped : Verdict::fact,
                     .evidence = "TCP_INFO segs_out + segs_in of each socket when connect() returned"});
-  result.add_check({.id = "kernel-handshake", .claim = "the handshake is done by the kernel, before accept()",
+  result.add_check({.id = "kernel-handshake",
+                    .claim = "the handshake is done by the kernel, before accept()",
                     .expected = "connect() returns while the connection waits in the accept queue",
                     .observed = std::to_string(o.client_established) + " ESTAB here, " +
-                        std::to_string(o.server_established) + " ESTAB at the server, accept queue " +
-                        std::to_string(o.accept_queue_length) + " (backlog " + std::to_string(o.backlog) + ")",
-                    .verdict = o.accept_queue_length == 0 ? Verdict::skipped
-                    : o.server_established > 0 && o.client_established > 0 ? Verdict::confirmed
-                                                                             : Verdict::refuted,
-                    .evidence = o.accept_queue_length > 0 ? "census: the listener's Recv-Q is the accept queue"
-                                     : "the server accepted at once: run it with --no-accept or --accept-delay-ms"});
+                                std::to_string(o.server_established) + " ESTAB at the server, accept queue " +
+                                std::to_string(o.accept_queue_length) + " (backlog " + std::to_string(o.backlog) + ")",
+                    .verdict = o.accept_queue_length == 0                             ? Verdict::skipped
+                               : o.server_established > 0 && o.client_established > 0 ? Verdict::confirmed
+                                                                                      : Verdict::refuted,
+                    .evidence = o.accept_queue_length > 0
+                                    ? "census: the listener's Recv-Q is the accept queue"
+                                    : "the server accepted at once: run it with --no-accept or --accept-delay-ms"});
   // The kernel's own count must agree with the stalls we timed (when /proc/net/netstat could be read).
   const bool kernel_counted = !o.listen_overflows_delta || *o.listen_overflows_delta > 0;
   const bool overflowed = o.stalled > 0 && kernel_counted;
-  result.add_check({.id = "backlog-bounds-queue", .claim = "a full accept queue makes new connections wait (backlog)",
-                    .expected = "connections beyond backlog + 1 stall; ListenOverflows grows",
-                    .observed = std::to_string(o.stalled) + " of " + std::to_string(config.connections) +
-                        " stalled (SYN retransmitted or timed out), ListenOverflows +" +
-                        (o.listen_overflows_delta ? std::to_string(*o.listen_overflows_delta) : "?"),
-                    .verdict = overflowed ? Verdict::confirmed : o.stalled > 0 ? Verdict::nuanced : Verdict::skipped,
-                    .evidence = overflowed ? "connect() timings and TCP_INFO retransmissions; /proc/net/netstat (namespace-wide)"
-                               : "no connection stalled: use more connections than backlog + 1 against --no-accept"});
+  result.add_check(
+      {.id = "backlog-bounds-queue",
+       .claim = "a full accept queue makes new connections wait (backlog)",
+       .expected = "connections beyond backlog + 1 stall; ListenOverflows grows",
+       .observed = std::to_string(o.stalled) + " of " + std::to_string(config.connections) +
+                   " stalled (SYN retransmitted or timed out), ListenOverflows +" +
+                   (o.listen_overflows_delta ? std::to_string(*o.listen_overflows_delta) : "?"),
+       .verdict = overflowed      ? Verdict::confirmed
+                  : o.stalled > 0 ? Verdict::nuanced
+                                  : Verdict::skipped,
+       .evidence = overflowed ? "connect() timings and TCP_INFO retransmissions; /proc/net/netstat (namespace-wide)"
+                              : "no connection stalled: use more connections than backlog + 1 against --no-accept"});
   std::set<std::uint32_t> distinct;
   for (const auto& isn : o.isns) distinct.insert(isn.client_isn);
-  result.add_check({.id = "isn-per-connection", .claim = "each connection starts from its own initial sequence number",
+  result.add_check({.id = "isn-per-connection",
+                    .claim = "each connection starts from its own initial sequence number",
                     .expected = "a different client ISN for every connection",
-                    .observed = o.isns.empty() ? isn_skipped
-                                 : std::to_string(distinct.size()) + " distinct of " + std::to_string(o.isns.size()),
+                    .observed = o.isns.empty()
+                                    ? isn_skipped
+                                    : std::to_string(distinct.size()) + " distinct of " + std::to_string(o.isns.size()),
                     // A fact of the kernel's ISN generator (RFC 6528); what the handshake does with
                     // the ISNs is isn-acknowledged, judged from the capture (--isn-capture).
                     .verdict = o.isns.empty() ? Verdict::skipped : Verdict::fact,
-                    .evidence = o.isns.empty() ? "the capture shows them (tcpdump -S)" : "TCP_REPAIR / TCP_QUEUE_SEQ before any data"});
+                    .evidence = o.isns.empty() ? "the capture shows them (tcpdump -S)"
+                                               : "TCP_REPAIR / TCP_QUEUE_SEQ before any data"});
 }
 
 // ---- --stale-syn: an old duplicate SYN, from a port with no socket ----------
@@ -274,12 +285,15 @@ void run_stale_syn(const CommonOptions& options, Result& result) {
   StaleObserved o{.stale_port = stale_port, .syn_seq = seq};
   for (const auto& s : segments) {
     const bool from_server = s.source_port == options.port;
-    o.segments.push_back({.at_ms = s.at_ms, .from = from_server ? "server" : "stale port", .flags = s.flag_text(),
-                          .seq = s.seq, .ack = s.ack});
+    o.segments.push_back({.at_ms = s.at_ms,
+                          .from = from_server ? "server" : "stale port",
+                          .flags = s.flag_text(),
+                          .seq = s.seq,
+                          .ack = s.ack});
     o.syn_ack_seen = o.syn_ack_seen || (from_server && s.flag_text() == "S." && s.ack == seq + 1);
     o.rst_seen = o.rst_seen || (!from_server && (s.flags & RawTcpProbe::rst) && s.seq == seq + 1);
-    spdlog::info("{:8.3f} ms  {} -> {}  [{}] seq {} ack {}", s.at_ms, s.source_port, s.destination_port,
-                 s.flag_text(), s.seq, s.ack);
+    spdlog::info("{:8.3f} ms  {} -> {}  [{}] seq {} ack {}", s.at_ms, s.source_port, s.destination_port, s.flag_text(),
+                 s.seq, s.ack);
   }
   o.sockets_created = created;
   o.accept_queue_before = before->receive_queue;
@@ -290,12 +304,15 @@ void run_stale_syn(const CommonOptions& options, Result& result) {
   std::string flags;
   for (const auto& s : segments) flags += (flags.empty() ? "" : ", ") + s.flag_text();
   const bool nothing = created == 0 && queue_after <= queue_before;
-  result.add_check({.id = "stale-syn-rejected", .claim = "三次握手 lets the client reject an old duplicate SYN: no connection",
+  result.add_check({.id = "stale-syn-rejected",
+                    .claim = "三次握手 lets the client reject an old duplicate SYN: no connection",
                     .expected = "S, S., R and no connection at the server",
-                    .observed = "segments " + (flags.empty() ? std::string("none") : flags) + "; sockets at the server for it " +
-                        std::to_string(created) + ", accept queue " + std::to_string(queue_before) + " -> " +
-                        std::to_string(queue_after),
-                    .verdict = syn_ack && rst && nothing ? Verdict::confirmed : !nothing ? Verdict::refuted : Verdict::nuanced,
+                    .observed = "segments " + (flags.empty() ? std::string("none") : flags) +
+                                "; sockets at the server for it " + std::to_string(created) + ", accept queue " +
+                                std::to_string(queue_before) + " -> " + std::to_string(queue_after),
+                    .verdict = syn_ack && rst && nothing ? Verdict::confirmed
+                               : !nothing                ? Verdict::refuted
+                                                         : Verdict::nuanced,
                     .evidence = "a raw socket sees the segments; the census shows what the server's kernel kept"});
 }
 
@@ -305,26 +322,25 @@ void print_summary(std::ostream& out, const Result& result) {
   if (o.contains("attempts")) {
     for (const auto& a : o.at("attempts").as_array())
       out << "  port " << a.at("local_port") << ": " << a.at("outcome").as_string().c_str() << " after "
-                << static_cast<long>(a.at("ms").as_double()) << " ms\n";
+          << static_cast<long>(a.at("ms").as_double()) << " ms\n";
     out << "  accept queue " << o.at("accept_queue_length") << " (backlog " << o.at("backlog") << ")";
     if (o.contains("listen_overflows_delta"))
-      out << ", ListenOverflows +" << o.at("listen_overflows_delta") << ", ListenDrops +"
-                << o.at("listen_drops_delta");
+      out << ", ListenOverflows +" << o.at("listen_overflows_delta") << ", ListenDrops +" << o.at("listen_drops_delta");
     out << "\n";
     for (const auto& isn : o.at("isns").as_array())
       out << "  port " << isn.at("local_port") << ": client ISN " << isn.at("client_isn") << ", server ISN "
-                << isn.at("server_isn") << "\n";
+          << isn.at("server_isn") << "\n";
   }
   for (const char* key : {"first", "second", "connect"})
     if (const auto* a = o.if_contains(key); a && a->is_object())
       out << "  port " << o.at("local_port") << ", " << (key == std::string("connect") ? "" : key)
-                << (key == std::string("connect") ? "" : " ") << "connect(): "
-                << a->as_object().at("outcome").as_string().c_str() << " after "
-                << static_cast<long>(a->as_object().at("ms").as_double()) << " ms\n";
+          << (key == std::string("connect") ? "" : " ")
+          << "connect(): " << a->as_object().at("outcome").as_string().c_str() << " after "
+          << static_cast<long>(a->as_object().at("ms").as_double()) << " ms\n";
   if (o.contains("segments"))
     for (const auto& s : o.at("segments").as_array())
       out << "  " << s.at("from").as_string().c_str() << " [" << s.at("flags").as_string().c_str() << "] seq "
-                << s.at("seq") << " ack " << s.at("ack") << "\n";
+          << s.at("seq") << " ack " << s.at("ack") << "\n";
   out << render_checks(result.checks());
 }
 
@@ -361,7 +377,8 @@ int main(int argc, char** argv) {
   app.add_option("--wire-json", evidence.wire_json, "with --judge: netlab-wire's stats JSON");
   app.add_option("--pcap", evidence.pcap, "with --judge: the capture on the client's link");
   std::string isn_capture;
-  app.add_option("--isn-capture", isn_capture, "judge whether each handshake in this capture (on --port) acked both ISNs");
+  app.add_option("--isn-capture", isn_capture,
+                 "judge whether each handshake in this capture (on --port) acked both ISNs");
   program.check_usage([&] {
     if (!evidence.run_json.empty() && (evidence.server_json.empty() || evidence.wire_json.empty()))
       throw UsageError("--judge needs --server-json and --wire-json");
@@ -386,8 +403,12 @@ int main(int argc, char** argv) {
     const std::string raw_refused = config.stale_syn ? raw_socket_blocker() : std::string();
     if (!raw_refused.empty()) {
       std::cerr << "netlab-handshake-client: --stale-syn skipped: " << raw_refused << "\n";
-      result.add_check({.id = "stale-syn-rejected", .claim = "三次握手 lets the client reject an old duplicate SYN: no connection",
-                        .expected = "S, S., R and no connection at the server", .observed = "not run", .verdict = Verdict::skipped, .evidence = raw_refused});
+      result.add_check({.id = "stale-syn-rejected",
+                        .claim = "三次握手 lets the client reject an old duplicate SYN: no connection",
+                        .expected = "S, S., R and no connection at the server",
+                        .observed = "not run",
+                        .verdict = Verdict::skipped,
+                        .evidence = raw_refused});
     } else if (config.stale_syn) {
       run_stale_syn(options, result);
     } else if (handshake::is_failure_mode(failure.mode)) {

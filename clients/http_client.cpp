@@ -15,13 +15,13 @@
 //                server's: the timewait lab, seen from HTTP.
 // Without any of them, --tour, --keepalive and --close run. Verdicts come from this run's counts.
 #include "http/http.hpp"
+#include "io/net.hpp"
 #include "kernel/census.hpp"
-#include "proto/http_basics.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
-#include "io/net.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
+#include "proto/http_basics.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -101,7 +101,8 @@ awaitable<void> run_phase(const CommonOptions& options, std::size_t requests, bo
     const auto res = co_await exchange(*stream, buffer, req);
     if (res.result() != http::status::ok) throw std::runtime_error("GET / answered " + status_line(res));
     ++phase.requests;
-    if (auto id = res.find("X-Netlab-Connection"); id != res.end()) phase.server_connection_ids.insert(std::string(id->value()));
+    if (auto id = res.find("X-Netlab-Connection"); id != res.end())
+      phase.server_connection_ids.insert(std::string(id->value()));
     if (!res.keep_alive()) {
       co_await drain_until_eof(*stream);
       stream.reset();  // closed second: no TIME_WAIT on our side
@@ -114,9 +115,12 @@ awaitable<void> run_phase(const CommonOptions& options, std::size_t requests, bo
 }
 
 PhaseRow row(const Phase& p) {
-  return {.requests = p.requests, .connections = p.connections,
-          .server_connection_ids = p.server_connection_ids.size(), .seconds = p.seconds,
-          .requests_per_s = p.rate(), .time_wait_server_side = p.time_wait_server,
+  return {.requests = p.requests,
+          .connections = p.connections,
+          .server_connection_ids = p.server_connection_ids.size(),
+          .seconds = p.seconds,
+          .requests_per_s = p.rate(),
+          .time_wait_server_side = p.time_wait_server,
           .time_wait_client_side = p.time_wait_client};
 }
 
@@ -133,10 +137,12 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Ob
       reused = reused && cl.connections == n && cl.server_connection_ids.size() == n;
       observed += "; Connection: close: " + describe_phase(cl);
     }
-    result.add_check({.id = "keepalive-reuses-connection", .claim = "keep-alive reuses one connection for many requests",
+    result.add_check({.id = "keepalive-reuses-connection",
+                      .claim = "keep-alive reuses one connection for many requests",
                       .expected = "1 connection for " + std::to_string(n) + " requests" +
-                          (config.close ? ", " + std::to_string(n) + " with Connection: close" : ""),
-                      .observed = observed, .verdict = reused ? Verdict::confirmed : Verdict::refuted,
+                                  (config.close ? ", " + std::to_string(n) + " with Connection: close" : ""),
+                      .observed = observed,
+                      .verdict = reused ? Verdict::confirmed : Verdict::refuted,
                       .evidence = "connections opened by the client; X-Netlab-Connection ids answered by the server"});
   }
   if (config.close) {
@@ -144,17 +150,21 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Ob
     std::string observed = "Connection: close left " + std::to_string(cl.time_wait_server) +
                            " TIME_WAIT on the server's side and " + std::to_string(cl.time_wait_client) + " on ours";
     if (config.keepalive)
-      observed += "; keep-alive left " + std::to_string(ka.time_wait_server) + " and " + std::to_string(ka.time_wait_client);
-    result.add_check({.id = "close-leaves-server-time-wait",
-                      .claim = "short connections pile up TIME_WAIT on the side that closes first — with Connection: close, the server",
-                      .expected = "one server-side TIME_WAIT per request with close" +
-                          std::string(config.keepalive ? ", at most one (ours) with keep-alive" : ""),
-                      .observed = observed,
-                      .verdict = per_request                                              ? Verdict::confirmed
-                      : cl.time_wait_server == 0 && cl.time_wait_client > 0 ? Verdict::refuted
-                                                                              : Verdict::nuanced,
-                      .evidence = per_request ? "socket census (sock_diag) of our own ephemeral ports, both ends"
-                                  : "fewer than one per request: see net.ipv4.tcp_max_tw_buckets, or a close raced the census"});
+      observed +=
+          "; keep-alive left " + std::to_string(ka.time_wait_server) + " and " + std::to_string(ka.time_wait_client);
+    result.add_check(
+        {.id = "close-leaves-server-time-wait",
+         .claim =
+             "short connections pile up TIME_WAIT on the side that closes first — with Connection: close, the server",
+         .expected = "one server-side TIME_WAIT per request with close" +
+                     std::string(config.keepalive ? ", at most one (ours) with keep-alive" : ""),
+         .observed = observed,
+         .verdict = per_request                                           ? Verdict::confirmed
+                    : cl.time_wait_server == 0 && cl.time_wait_client > 0 ? Verdict::refuted
+                                                                          : Verdict::nuanced,
+         .evidence = per_request
+                         ? "socket census (sock_diag) of our own ephemeral ports, both ends"
+                         : "fewer than one per request: see net.ipv4.tcp_max_tw_buckets, or a close raced the census"});
   }
   if (config.keepalive && config.close && cl.rate() > 0) {
     const double ratio = ka.rate() / cl.rate();
@@ -163,11 +173,16 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Ob
     observed << "keep-alive " << ka.rate() << " requests/s, close " << cl.rate() << " requests/s (x" << ratio << ")";
     o.keepalive_rate_ratio = ratio;
     result.set_observed(o);
-    result.add_check({.id = "keepalive-faster", .claim = "keep-alive saves a handshake and a teardown per request",
-                      .expected = "keep-alive at least 1.2x the request rate of Connection: close", .observed = observed.str(),
-                      .verdict = ratio >= 1.2 ? Verdict::confirmed : ratio >= 0.8 ? Verdict::nuanced : Verdict::refuted,
-                      .evidence = ratio >= 1.2 ? "requests/s measured on loopback in this run"
-                                   : "on loopback a handshake costs microseconds; over a real RTT the gap widens"});
+    result.add_check({.id = "keepalive-faster",
+                      .claim = "keep-alive saves a handshake and a teardown per request",
+                      .expected = "keep-alive at least 1.2x the request rate of Connection: close",
+                      .observed = observed.str(),
+                      .verdict = ratio >= 1.2   ? Verdict::confirmed
+                                 : ratio >= 0.8 ? Verdict::nuanced
+                                                : Verdict::refuted,
+                      .evidence = ratio >= 1.2
+                                      ? "requests/s measured on loopback in this run"
+                                      : "on loopback a handshake costs microseconds; over a real RTT the gap widens"});
   }
 }
 
@@ -232,7 +247,8 @@ int main(int argc, char** argv) {
   app.add_option("--admin", admin, "USER:PASSWORD of the admin")->capture_default_str();
   program.check_usage([&] {
     const auto reader_credentials = parse_credentials(reader), admin_credentials = parse_credentials(admin);
-    if (!reader_credentials || !admin_credentials) throw UsageError("--reader and --admin take USER:PASSWORD (see --help)");
+    if (!reader_credentials || !admin_credentials)
+      throw UsageError("--reader and --admin take USER:PASSWORD (see --help)");
     config.reader = *reader_credentials;
     config.admin = *admin_credentials;
     if (!config.tour && !config.auth_flow && !config.keepalive && !config.close)
@@ -241,8 +257,12 @@ int main(int argc, char** argv) {
   Observed observed;  // kept here: the summary reads it after the body has returned
   return program.run(argc, argv, [&](ClientRun& run) {
     Result& result = run.result();
-    result.set_params(Params{.tour = config.tour, .auth_flow = config.auth_flow, .keepalive = config.keepalive,
-                             .close = config.close, .requests = config.requests, .host = run.options().host});
+    result.set_params(Params{.tour = config.tour,
+                             .auth_flow = config.auth_flow,
+                             .keepalive = config.keepalive,
+                             .close = config.close,
+                             .requests = config.requests,
+                             .host = run.options().host});
     std::string tour;
     run.within(run_lab(run.options(), config, tour, observed, result));
     run.summary([&, tour](std::ostream& out) { print_summary(out, config, tour, observed, result); });

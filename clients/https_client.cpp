@@ -12,13 +12,13 @@
 //                                             secret against the client's, else by
 //                                             the exporter digests of both ends
 // The verdicts come from that trace and that comparison, in this run.
+#include "https/notes.hpp"
+#include "io/net.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
-#include "io/net.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
 #include "tls/tls.hpp"
-#include "https/notes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -42,18 +42,18 @@ namespace {
 using namespace netlab;
 using asio::awaitable;
 namespace ssl = asio::ssl;
-using tls::Direction;
-using tls::Step;
-using https::Session;
 using https::find_step;
 using https::note_step;
+using https::Session;
 using https::trace_json;
+using tls::Direction;
+using tls::Step;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Config {
   std::optional<tls::Mode> mode;  // none = offer 1.2 and 1.3
   std::string cert_dir = "state/https";
-  std::string ca;                 // "" = <cert-dir>/ca.pem
+  std::string ca;  // "" = <cert-dir>/ca.pem
   std::string server_name = "localhost";
   std::string keylog;
   std::string path = "/";
@@ -87,7 +87,7 @@ struct Observed {
   std::string version, cipher_suite, group, key_exchange;
   bool hello_retry_request = false;
   std::string exporter_digest_client, exporter_digest_server;
-  std::string master_secret_sha256_client;               // TLS 1.2: SHA-256 of OpenSSL's master secret here
+  std::string master_secret_sha256_client;                // TLS 1.2: SHA-256 of OpenSSL's master secret here
   std::string master_secret_sha256_recomputed_by_server;  // 1.2-rsa: the server's recomputation
   std::string master_secret_inputs;                       // ... and its inputs (or why it failed)
   std::string status_line;
@@ -96,11 +96,11 @@ struct Observed {
   CertificateSeen certificate;
   boost::json::array trace;
 };
-BOOST_DESCRIBE_STRUCT(Observed, (), (client_port, verify_result, verify_error, handshake_ok, handshake_error,
-                                     handshake_ms, version, cipher_suite, group, key_exchange, hello_retry_request,
-                                     exporter_digest_client, exporter_digest_server, master_secret_sha256_client,
-                                     master_secret_sha256_recomputed_by_server, master_secret_inputs, status_line,
-                                     page_bytes, page_marker_found, certificate, trace))
+BOOST_DESCRIBE_STRUCT(Observed, (),
+                      (client_port, verify_result, verify_error, handshake_ok, handshake_error, handshake_ms, version,
+                       cipher_suite, group, key_exchange, hello_retry_request, exporter_digest_client,
+                       exporter_digest_server, master_secret_sha256_client, master_secret_sha256_recomputed_by_server,
+                       master_secret_inputs, status_line, page_bytes, page_marker_found, certificate, trace))
 
 // The handshake failed: the message is the one line for stderr; the trace and
 // the verification result are still reported.
@@ -116,8 +116,8 @@ std::string verify_failure_hint(long code, const Config& config, const std::stri
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
       return " — the server's certificate is not signed by a CA in " +
-             (ca == "system" ? std::string("the system's trust store") : ca) + " (the lab's CA is " +
-             config.cert_dir + "/ca.pem)";
+             (ca == "system" ? std::string("the system's trust store") : ca) + " (the lab's CA is " + config.cert_dir +
+             "/ca.pem)";
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return " — the certificate is for localhost and 127.0.0.1, not '" + config.server_name + "'";
@@ -145,8 +145,8 @@ std::string header_value(const std::string& head, std::string_view name) {
   return head.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
-awaitable<void> run_lab(const CommonOptions& options, const Config& config, const std::string& ca,
-                        tls::Trace& trace, Params& params, Observed& observed, Result& result) {
+awaitable<void> run_lab(const CommonOptions& options, const Config& config, const std::string& ca, tls::Trace& trace,
+                        Params& params, Observed& observed, Result& result) {
   // 1. TCP first: TLS runs over an established connection.
   tcp::socket socket = co_await connect_to(options.host, options.port, "netlab-https-server");
   const std::string who = describe_connection(socket);
@@ -179,11 +179,13 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
       message += std::string("certificate verify failed: ") + X509_verify_cert_error_string(s.verify_result) +
                  verify_failure_hint(s.verify_result, config, ca);
       // The refusal itself is the evidence that the client checks the certificate.
-      result.add_check({.id = "client-checks-certificate", .claim = "the client checks the certificate",
+      result.add_check({.id = "client-checks-certificate",
+                        .claim = "the client checks the certificate",
                         .expected = "a certificate that does not verify is refused",
                         .observed = std::string("refused: verify result ") + std::to_string(s.verify_result) + " (" +
-                            X509_verify_cert_error_string(s.verify_result) + "), handshake aborted",
-                        .verdict = Verdict::confirmed, .evidence = "SSL_get_verify_result with SSL_VERIFY_PEER and SSL_set1_host"});
+                                    X509_verify_cert_error_string(s.verify_result) + "), handshake aborted",
+                        .verdict = Verdict::confirmed,
+                        .evidence = "SSL_get_verify_result with SSL_VERIFY_PEER and SSL_set1_host"});
     } else {
       message += handshake_ec.message();
     }
@@ -232,9 +234,9 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   observed.version = s.version;
   observed.cipher_suite = s.suite;
   observed.group = s.group;
-  observed.key_exchange = s.tls13 ? "key shares (TLS 1.3)"
+  observed.key_exchange = s.tls13                                                      ? "key shares (TLS 1.3)"
                           : find_step(steps, Direction::received, "ServerKeyExchange") ? "ECDHE"
-                                                                                  : "RSA key transport";
+                                                                                       : "RSA key transport";
   observed.hello_retry_request = find_step(steps, Direction::received, "HelloRetryRequest") != nullptr;
   observed.exporter_digest_client = s.client_digest;
   observed.exporter_digest_server = s.server_digest;
@@ -247,9 +249,11 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   observed.page_marker_found = body.find("netlab-https-page") != std::string::npos;
   if (const Step* cert = find_step(steps, Direction::received, "Certificate")) {
     if (auto summary = tls::summarize_certificate(cert->leaf_certificate_der))
-      observed.certificate = {.subject = summary->subject, .issuer = summary->issuer,
+      observed.certificate = {.subject = summary->subject,
+                              .issuer = summary->issuer,
                               .key = summary->key_type + "-" + std::to_string(summary->key_bits),
-                              .not_after = summary->not_after, .expired = summary->expired};
+                              .not_after = summary->not_after,
+                              .expired = summary->expired};
   }
   https::add_checks(steps, s, config.verify, ca, result);
 }
@@ -270,8 +274,8 @@ bool is_tls13(const Observed& o) { return o.version == "TLSv1.3"; }
 
 void print_summary(std::ostream& out, const Config& config, const CommonOptions& options, const tls::Trace& trace,
                    const Observed& o, const Result& result) {
-  out << "netlab-https-client --tls " << (config.mode ? std::string(tls::mode_name(*config.mode)) : "any")
-            << " -> " << options.host << ":" << options.port << " (server name " << config.server_name << ")\n";
+  out << "netlab-https-client --tls " << (config.mode ? std::string(tls::mode_name(*config.mode)) : "any") << " -> "
+      << options.host << ":" << options.port << " (server name " << config.server_name << ")\n";
   print_trace(out, trace.steps(), is_tls13(o));
   if (o.handshake_ok) {
     out << "  session keys derived: " << o.version << " " << o.cipher_suite << ", key exchange " << o.key_exchange
@@ -292,19 +296,21 @@ void print_summary(std::ostream& out, const Config& config, const CommonOptions&
 }  // namespace
 
 int main(int argc, char** argv) {
-  ClientProgram program("https", "The https 过程 lab's client: the TLS handshake traced step by step, the page fetched.",
-                        7443, 20);
+  ClientProgram program(
+      "https", "The https 过程 lab's client: the TLS handshake traced step by step, the page fetched.", 7443, 20);
   auto& app = program.app();
   Config config;
   app.add_option("--tls", config.mode, "1.3 | 1.2-ecdhe | 1.2-rsa (default: offer TLS 1.2 and 1.3, the server picks)")
       ->transform(CLI::CheckedTransformer(tls::mode_names()));
   app.add_option("--cert-dir", config.cert_dir, "where the server keeps the lab's CA")->capture_default_str();
-  app.add_option("--ca", config.ca, "CA file to verify the server with (default <cert-dir>/ca.pem; 'system' = the "
-                                    "system's trust store, which does not know the lab's CA)");
+  app.add_option("--ca", config.ca,
+                 "CA file to verify the server with (default <cert-dir>/ca.pem; 'system' = the "
+                 "system's trust store, which does not know the lab's CA)");
   app.add_option("--server-name", config.server_name, "the name sent in SNI and checked in the certificate")
       ->capture_default_str();
-  app.add_flag("--no-verify-demo", [&](std::int64_t) { config.verify = false; },
-               "DEMO ONLY: do not verify the server (shows what verification would have refused)");
+  app.add_flag(
+      "--no-verify-demo", [&](std::int64_t) { config.verify = false; },
+      "DEMO ONLY: do not verify the server (shows what verification would have refused)");
   app.add_option("--keylog", config.keylog,
                  "append the session secrets in NSS key log format (default: $SSLKEYLOGFILE when set)");
   app.add_flag("--force-hrr", config.force_hrr,
@@ -322,8 +328,11 @@ int main(int argc, char** argv) {
     if (!config.verify)
       spdlog::warn("--no-verify-demo: the server's certificate is NOT checked; never do this outside the demo");
     Result& result = run.result();
-    Params params{.mode = std::string(config.mode ? tls::mode_name(*config.mode) : "any"), .ca = ca,
-                  .server_name = config.server_name, .verify = config.verify, .force_hrr = config.force_hrr,
+    Params params{.mode = std::string(config.mode ? tls::mode_name(*config.mode) : "any"),
+                  .ca = ca,
+                  .server_name = config.server_name,
+                  .verify = config.verify,
+                  .force_hrr = config.force_hrr,
                   .keylog = ""};
     try {
       run.within(run_lab(options, config, ca, trace, params, observed, result));

@@ -25,15 +25,14 @@ inline constexpr bool is_optional_v<std::optional<T>> = true;
 template <class Described>
 boost::json::object present_members(const Described& value) {
   boost::json::object out;
-  boost::mp11::mp_for_each<boost::describe::describe_members<Described, boost::describe::mod_public>>(
-      [&](auto member) {
-        const auto& field = value.*member.pointer;
-        if constexpr (is_optional_v<std::decay_t<decltype(field)>>) {
-          if (field) out[member.name] = boost::json::value_from(*field);
-        } else {
-          out[member.name] = boost::json::value_from(field);
-        }
-      });
+  boost::mp11::mp_for_each<boost::describe::describe_members<Described, boost::describe::mod_public>>([&](auto member) {
+    const auto& field = value.*member.pointer;
+    if constexpr (is_optional_v<std::decay_t<decltype(field)>>) {
+      if (field) out[member.name] = boost::json::value_from(*field);
+    } else {
+      out[member.name] = boost::json::value_from(field);
+    }
+  });
   return out;
 }
 

@@ -7,16 +7,16 @@
 // writes and reads (headers and length prefixes included), times every call,
 // and checks that both transports gave the same results. Verdicts on "RPC
 // carries less" and "RPC is faster" come from the ratios measured here.
+#include "format.hpp"
+#include "io/net.hpp"
+#include "io/stats.hpp"
+#include "observed.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
-#include "io/net.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
-#include "format.hpp"
-#include "observed.hpp"
-#include "proto/rpc_protocol.hpp"
-#include "io/stats.hpp"
 #include "proto/codec.hpp"
+#include "proto/rpc_protocol.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -63,7 +63,9 @@ struct Run {
   std::size_t answered_out_of_order = 0;
   double seconds = 0;
   double rate() const { return seconds > 0 ? static_cast<double>(results.size()) / seconds : 0; }
-  double per_call(std::size_t bytes) const { return results.empty() ? 0 : static_cast<double>(bytes) / static_cast<double>(results.size()); }
+  double per_call(std::size_t bytes) const {
+    return results.empty() ? 0 : static_cast<double>(bytes) / static_cast<double>(results.size());
+  }
 };
 
 // The seeded call mix; keys get a per-run prefix so every run starts from an empty store.
@@ -189,8 +191,8 @@ void run_http(BlockingSocket& socket, const std::vector<rpc::Request>& calls, co
   }
 }
 
-awaitable<void> run_one(const CommonOptions& options, Clock::time_point deadline, const std::vector<rpc::Request>& calls,
-                        Run& run, char letter) {
+awaitable<void> run_one(const CommonOptions& options, Clock::time_point deadline,
+                        const std::vector<rpc::Request>& calls, Run& run, char letter) {
   tcp::socket connection = co_await connect_to(options.host, options.port, "netlab-rpc-server");
   ++run.connections;
   connection.set_option(tcp::no_delay(true));  // latency per call, not Nagle's batching
@@ -220,11 +222,18 @@ BOOST_DESCRIBE_STRUCT(RunRow, (),
                        bytes_out, bytes_in, bytes_out_per_call, bytes_in_per_call, answered_out_of_order))
 
 RunRow row(const Run& run) {
-  return {.transport = run.transport, .window = run.window, .calls = run.results.size(),
-          .connections = run.connections, .seconds = run.seconds, .calls_per_s = run.rate(),
-          .latency_p50_us = percentile(run.latencies_us, 50), .latency_p99_us = percentile(run.latencies_us, 99),
-          .bytes_out = run.bytes_out, .bytes_in = run.bytes_in,
-          .bytes_out_per_call = run.per_call(run.bytes_out), .bytes_in_per_call = run.per_call(run.bytes_in),
+  return {.transport = run.transport,
+          .window = run.window,
+          .calls = run.results.size(),
+          .connections = run.connections,
+          .seconds = run.seconds,
+          .calls_per_s = run.rate(),
+          .latency_p50_us = percentile(run.latencies_us, 50),
+          .latency_p99_us = percentile(run.latencies_us, 99),
+          .bytes_out = run.bytes_out,
+          .bytes_in = run.bytes_in,
+          .bytes_out_per_call = run.per_call(run.bytes_out),
+          .bytes_in_per_call = run.per_call(run.bytes_in),
           .answered_out_of_order = run.answered_out_of_order};
 }
 
@@ -253,10 +262,11 @@ void add_checks(const std::vector<Run>& runs, Observed& o, Result& result) {
     for (std::size_t i = 0; i < run.results.size(); ++i, ++compared)
       mismatches += !rpc::same_outcome(run.results[i], runs.front().results[i]);
   o.result_mismatches = mismatches;
-  result.add_check({.id = "same-results", .claim = "one service, two transports: the same calls give the same results",
+  result.add_check({.id = "same-results",
+                    .claim = "one service, two transports: the same calls give the same results",
                     .expected = "every run's results equal, call by call",
-                    .observed = std::to_string(compared - mismatches) + " of " + std::to_string(compared) + " results equal over " +
-                        std::to_string(runs.size()) + " runs",
+                    .observed = std::to_string(compared - mismatches) + " of " + std::to_string(compared) +
+                                " results equal over " + std::to_string(runs.size()) + " runs",
                     .verdict = mismatches == 0 ? Verdict::confirmed : Verdict::refuted,
                     .evidence = "status and value of every call compared with the first run's"});
 
@@ -267,11 +277,13 @@ void add_checks(const std::vector<Run>& runs, Observed& o, Result& result) {
   const double bin_bytes = bin_seq->per_call(bin_seq->bytes_out + bin_seq->bytes_in);
   const double byte_ratio = bin_bytes > 0 ? http_bytes / bin_bytes : 0;
   o.byte_ratio = byte_ratio;
-  result.add_check({.id = "rpc-fewer-bytes", .claim = "RPC carries less per call than HTTP+JSON",
+  result.add_check({.id = "rpc-fewer-bytes",
+                    .claim = "RPC carries less per call than HTTP+JSON",
                     .expected = "fewer bytes per call (both directions, headers included) over the binary RPC",
-                    .observed = "HTTP+JSON " + fixed(http_bytes) + " B/call (" + fixed(http_seq->per_call(http_seq->bytes_out)) +
-                        " out, " + fixed(http_seq->per_call(http_seq->bytes_in)) + " in), binary " + fixed(bin_bytes) +
-                        " B/call: HTTP+JSON carries x" + fixed(byte_ratio, 2),
+                    .observed = "HTTP+JSON " + fixed(http_bytes) + " B/call (" +
+                                fixed(http_seq->per_call(http_seq->bytes_out)) + " out, " +
+                                fixed(http_seq->per_call(http_seq->bytes_in)) + " in), binary " + fixed(bin_bytes) +
+                                " B/call: HTTP+JSON carries x" + fixed(byte_ratio, 2),
                     .verdict = bin_bytes < http_bytes ? Verdict::confirmed : Verdict::refuted,
                     .evidence = "bytes written to and read from the socket by this client, counted per call"});
 
@@ -287,25 +299,30 @@ void add_checks(const std::vector<Run>& runs, Observed& o, Result& result) {
     observed += "; pipelined: binary " + fixed(bin_pipe->rate(), 0) + ", HTTP+JSON " + fixed(http_pipe->rate(), 0) +
                 " (x" + fixed(pipelined_ratio, 2) + ")";
   }
-  const Verdict verdict = rate_ratio >= 1.5 ? Verdict::confirmed : rate_ratio >= 1.0 ? Verdict::nuanced : Verdict::refuted;
-  result.add_check({.id = "rpc-faster", .claim = "RPC is faster than HTTP",
-                    .expected = "binary at least 1.5x the calls/s of HTTP+JSON, one call at a time on a kept-alive connection",
-                    .observed = observed, .verdict = verdict,
-                    .evidence = verdict == Verdict::confirmed
-                        ? "calls/s measured in this run; both transports kept one connection open"
-                        : "HTTP/1.1 keep-alive comes close: with the connection reused, what is left is parsing "
-                          "and bytes, and a round trip costs the same either way"});
+  const Verdict verdict = rate_ratio >= 1.5   ? Verdict::confirmed
+                          : rate_ratio >= 1.0 ? Verdict::nuanced
+                                              : Verdict::refuted;
+  result.add_check(
+      {.id = "rpc-faster",
+       .claim = "RPC is faster than HTTP",
+       .expected = "binary at least 1.5x the calls/s of HTTP+JSON, one call at a time on a kept-alive connection",
+       .observed = observed,
+       .verdict = verdict,
+       .evidence = verdict == Verdict::confirmed
+                       ? "calls/s measured in this run; both transports kept one connection open"
+                       : "HTTP/1.1 keep-alive comes close: with the connection reused, what is left is parsing "
+                         "and bytes, and a round trip costs the same either way"});
 }
 
 void print_summary(std::ostream& out, const Config& config, const std::vector<Run>& runs, const Result& result) {
   out << "netlab-rpc-client: " << config.calls << " calls each run, pipeline window " << config.pipeline << "\n"
-            << "  transport  window   calls/s   p50 us   p99 us  B/call out  B/call in  connections\n";
+      << "  transport  window   calls/s   p50 us   p99 us  B/call out  B/call in  connections\n";
   for (const auto& run : runs)
     out << "  " << std::left << std::setw(10) << run.transport << std::right << std::setw(7) << run.window
-              << std::setw(10) << fixed(run.rate(), 0) << std::setw(9) << fixed(percentile(run.latencies_us, 50), 0)
-              << std::setw(9) << fixed(percentile(run.latencies_us, 99), 0) << std::setw(12)
-              << fixed(run.per_call(run.bytes_out)) << std::setw(11) << fixed(run.per_call(run.bytes_in))
-              << std::setw(13) << run.connections << "\n";
+        << std::setw(10) << fixed(run.rate(), 0) << std::setw(9) << fixed(percentile(run.latencies_us, 50), 0)
+        << std::setw(9) << fixed(percentile(run.latencies_us, 99), 0) << std::setw(12)
+        << fixed(run.per_call(run.bytes_out)) << std::setw(11) << fixed(run.per_call(run.bytes_in)) << std::setw(13)
+        << run.connections << "\n";
   out << render_checks(result.checks());
 }
 
@@ -348,8 +365,8 @@ int main(int argc, char** argv) {
       if (config.transport != Transport::binary) runs.push_back({.transport = "http+json", .window = window});
       if (config.transport != Transport::http) runs.push_back({.transport = "binary", .window = window});
     }
-    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                             std::chrono::duration<double>(options.max_seconds));
+    const auto deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.max_seconds));
     const auto all_runs = [&]() -> awaitable<void> {
       char letter = 'a';
       for (auto& run : runs) co_await run_one(options, deadline, calls, run, letter++);

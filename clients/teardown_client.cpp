@@ -22,13 +22,13 @@
 //   old-segment         an old segment replayed into a new connection on the
 //                       same four-tuple (server --mode old-segment);
 //                       old-segment-bare: no TIME_WAIT (linger 0), no timestamps
+#include "io/net.hpp"
 #include "kernel/lifecycle.hpp"
+#include "kernel/tcp_info.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
-#include "io/net.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
-#include "kernel/tcp_info.hpp"
 #include "teardown/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -161,7 +161,10 @@ awaitable<json::object> close_first(const CommonOptions& options, const Config& 
   const Received got = co_await read_response(c, 0);  // waits for the server's FIN
   const auto after = read_tcp_info(c.socket.native_handle());
   c.record("server's FIN read (EOF)");
-  json::object row{{"connection", label}, {"local_port", c.our_port}, {"pause_ms", pause}, {"quickack", quickack},
+  json::object row{{"connection", label},
+                   {"local_port", c.our_port},
+                   {"pause_ms", pause},
+                   {"quickack", quickack},
                    {"ended_by", got.ending == asio::error::eof ? "FIN" : got.ending.message()}};
   for (auto& [key, value] : segments(before, after)) row[key] = value;
   row["steps"] = std::move(c.steps);
@@ -173,7 +176,8 @@ std::string verdict_counts(const json::array& connections) {
   for (const auto& c : connections) {
     if (!text.empty()) text += ", ";
     const auto& n = c.at("closing_segments");
-    text += std::string(c.at("connection").as_string()) + ": " + (n.is_null() ? "?" : std::to_string(n.to_number<long>()));
+    text +=
+        std::string(c.at("connection").as_string()) + ": " + (n.is_null() ? "?" : std::to_string(n.to_number<long>()));
   }
   return text;
 }
@@ -197,13 +201,19 @@ awaitable<void> normal(const CommonOptions& options, const Config& config, Resul
   }
   const bool known = counted == connections.size();
   result.observed()["connections"] = connections;
-  result.add_check({.id = "four-segments-to-close", .claim = "四次挥手: closing a connection takes four segments",
-                    .expected = "4 segments for every close", .observed = verdict_counts(connections) + " segments",
-                    .verdict = !known ? Verdict::skipped : fours == connections.size() ? Verdict::confirmed
-                                              : threes == connections.size() ? Verdict::refuted : Verdict::nuanced,
-                    .evidence = known ? "TCP_INFO segs_out + segs_in of our socket from shutdown() to EOF; 3 when the passive "
-                            "side's FIN carries its delayed ACK of ours"
-                          : "this kernel reports no segment counters (TCP_INFO segs_in/segs_out): count in the capture"});
+  result.add_check(
+      {.id = "four-segments-to-close",
+       .claim = "四次挥手: closing a connection takes four segments",
+       .expected = "4 segments for every close",
+       .observed = verdict_counts(connections) + " segments",
+       .verdict = !known                         ? Verdict::skipped
+                  : fours == connections.size()  ? Verdict::confirmed
+                  : threes == connections.size() ? Verdict::refuted
+                                                 : Verdict::nuanced,
+       .evidence = known
+                       ? "TCP_INFO segs_out + segs_in of our socket from shutdown() to EOF; 3 when the passive "
+                         "side's FIN carries its delayed ACK of ours"
+                       : "this kernel reports no segment counters (TCP_INFO segs_in/segs_out): count in the capture"});
 }
 
 awaitable<void> half_close(const CommonOptions& options, const Config& config, Result& result) {
@@ -214,7 +224,8 @@ awaitable<void> half_close(const CommonOptions& options, const Config& config, R
   co_await poll_until([&] { return c.fin_acknowledged(); }, config.settle);
   const auto after_fin = c.record("request sent, then our FIN");
   // Not reading yet: the server writes into its send buffer and closes.
-  co_await poll_until([&] { return c.server_state() != "CLOSE-WAIT"; }, std::chrono::milliseconds(config.pause_ms) + config.settle);
+  co_await poll_until([&] { return c.server_state() != "CLOSE-WAIT"; },
+                      std::chrono::milliseconds(config.pause_ms) + config.settle);
   c.record("server paused, wrote, closed; we read nothing yet");
   bool saw_last_ack = false;
   const std::size_t size = co_await read_header(c);
@@ -226,14 +237,20 @@ awaitable<void> half_close(const CommonOptions& options, const Config& config, R
   bool last_ack = saw_last_ack;
   for (const auto& step : c.steps) last_ack = last_ack || step.at("server") == "LAST-ACK";
   const bool whole = got.bytes == size && got.wrong == 0 && got.ending == asio::error::eof;
-  result.observed() = {{"local_port", c.our_port}, {"response_bytes", size}, {"bytes_after_our_fin", got.bytes}, {"wrong_bytes", got.wrong},
+  result.observed() = {{"local_port", c.our_port},
+                       {"response_bytes", size},
+                       {"bytes_after_our_fin", got.bytes},
+                       {"wrong_bytes", got.wrong},
                        {"ended_by", got.ending == asio::error::eof ? "FIN" : got.ending.message()},
                        {"server_was_close_wait", after_fin.at("server") == "CLOSE-WAIT"},
-                       {"server_seen_in_last_ack", last_ack}, {"steps", std::move(c.steps)}};
-  result.add_check({.id = "half-close", .claim = "either side can still send after receiving a FIN (半关闭)",
+                       {"server_seen_in_last_ack", last_ack},
+                       {"steps", std::move(c.steps)}};
+  result.add_check({.id = "half-close",
+                    .claim = "either side can still send after receiving a FIN (半关闭)",
                     .expected = std::to_string(size) + " bytes after our FIN, intact",
                     .observed = std::to_string(got.bytes) + " bytes after our FIN, " + std::to_string(got.wrong) +
-                        " wrong; the server was " + std::string(after_fin.at("server").as_string()) + " meanwhile",
+                                " wrong; the server was " + std::string(after_fin.at("server").as_string()) +
+                                " meanwhile",
                     .verdict = whole ? Verdict::confirmed : Verdict::refuted,
                     .evidence = "bytes read after shutdown(SHUT_WR), each checked; server state from the census"});
 }
@@ -263,19 +280,26 @@ awaitable<void> reset(const CommonOptions& options, const Config& config, Result
         (s.local_port == c.server_port && s.remote_port == c.our_port))
       time_wait += s.state == TcpState::time_wait;
   const std::size_t lost = size > got.bytes ? size - got.bytes : 0;
-  result.observed() = {{"local_port", c.our_port}, {"response_bytes", size}, {"bytes_received", got.bytes}, {"bytes_lost", lost},
-                       {"wrong_bytes", got.wrong}, {"ended_by", was_reset ? "ECONNRESET" : got.ending.message()},
+  result.observed() = {{"local_port", c.our_port},       {"response_bytes", size},
+                       {"bytes_received", got.bytes},    {"bytes_lost", lost},
+                       {"wrong_bytes", got.wrong},       {"ended_by", was_reset ? "ECONNRESET" : got.ending.message()},
                        {"time_wait_sockets", time_wait}, {"steps", std::move(c.steps)}};
   const std::string what = std::string(was_reset ? "ECONNRESET" : got.ending.message()) + " after " +
                            std::to_string(got.bytes) + " of " + std::to_string(size) + " bytes (" +
                            std::to_string(lost) + " lost), TIME_WAIT sockets " + std::to_string(time_wait);
   if (unread)
-    result.add_check({.id = "close-is-graceful", .claim = "close() always ends a connection gracefully, with FIN (四次挥手)",
-                      .expected = "FIN and the whole response", .observed = what, .verdict = was_reset ? Verdict::refuted : Verdict::confirmed,
-                      .evidence = "the server closed with our second request unread in its receive queue; our read's ending"});
+    result.add_check(
+        {.id = "close-is-graceful",
+         .claim = "close() always ends a connection gracefully, with FIN (四次挥手)",
+         .expected = "FIN and the whole response",
+         .observed = what,
+         .verdict = was_reset ? Verdict::refuted : Verdict::confirmed,
+         .evidence = "the server closed with our second request unread in its receive queue; our read's ending"});
   else
-    result.add_check({.id = "linger0-aborts", .claim = "SO_LINGER {on, 0}: close() aborts with RST and leaves no TIME_WAIT",
-                      .expected = "ECONNRESET and 0 TIME_WAIT", .observed = what,
+    result.add_check({.id = "linger0-aborts",
+                      .claim = "SO_LINGER {on, 0}: close() aborts with RST and leaves no TIME_WAIT",
+                      .expected = "ECONNRESET and 0 TIME_WAIT",
+                      .observed = what,
                       .verdict = was_reset && time_wait == 0 ? Verdict::confirmed : Verdict::refuted,
                       .evidence = "our read's ending; the census of both ends after it"});
 }
@@ -286,12 +310,12 @@ void print_summary(std::ostream& out, const Config& config, const Result& result
   auto print_steps = [&out](const json::array& steps) {
     for (const auto& s : steps)
       out << "  " << s.at("step").as_string().c_str() << ": client " << s.at("client").as_string().c_str()
-                << ", server " << s.at("server").as_string().c_str() << " (Send-Q " << s.at("server_send_q") << ")\n";
+          << ", server " << s.at("server").as_string().c_str() << " (Send-Q " << s.at("server_send_q") << ")\n";
   };
   if (o.contains("connections"))
     for (const auto& c : o.at("connections").as_array()) {
       out << " " << c.at("connection").as_string().c_str() << ": " << c.at("closing_segments")
-                << " segments to close\n";
+          << " segments to close\n";
       print_steps(c.at("steps").as_array());
     }
   if (o.contains("steps")) print_steps(o.at("steps").as_array());
@@ -311,7 +335,8 @@ int main(int argc, char** argv) {
   std::string compare_with;
   app.add_option("--mode", config.mode,
                  "normal | half-close | unread-data | linger0 (as the server's --mode); across the wire: "
-                 "lost-last-ack | no-time-wait | rfc1337 (server passive-close), simultaneous-close, old-segment, old-segment-bare (server old-segment)")
+                 "lost-last-ack | no-time-wait | rfc1337 (server passive-close), simultaneous-close, old-segment, "
+                 "old-segment-bare (server old-segment)")
       ->capture_default_str()
       ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "lost-last-ack", "no-time-wait",
                              "simultaneous-close", "rfc1337", "old-segment", "old-segment-bare"}));
@@ -329,14 +354,16 @@ int main(int argc, char** argv) {
   return program.run(argc, argv, [&](ClientRun& run) {
     config.settle = std::chrono::milliseconds(settle_ms);
     Result& result = run.result();
-    result.set_params(Params{.mode = config.mode, .pause_ms = config.pause_ms, .quickack = config.quickack,
+    result.set_params(Params{.mode = config.mode,
+                             .pause_ms = config.pause_ms,
+                             .quickack = config.quickack,
                              .response_bytes = config.response_bytes});
     const auto& options = run.options();
     const teardown::WireConfig wire{config.mode, config.settle, compare_with};
     run.within(teardown::is_wire_mode(config.mode) ? teardown::wire_scenario(options, wire, result)
-               : config.mode == "normal"          ? normal(options, config, result)
-               : config.mode == "half-close"      ? half_close(options, config, result)
-                                                  : reset(options, config, result));
+               : config.mode == "normal"           ? normal(options, config, result)
+               : config.mode == "half-close"       ? half_close(options, config, result)
+                                                   : reset(options, config, result));
     run.summary([&](std::ostream& out) { print_summary(out, config, result); });
   });
 }

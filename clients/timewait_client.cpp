@@ -33,8 +33,8 @@ void print_summary(std::ostream& out, const Config& config, const Observed& o,
       << (config.linger0 ? ", SO_LINGER 0" : "") << "\n"
       << "  succeeded " << o.succeeded << ", failed " << o.failed << " (connect " << describe(o.connect_errors)
       << ", request " << describe(o.request_errors) << ")\n"
-      << "  " << fixed(o.requests_per_s, 0) << " requests/s, latency p50 " << fixed(o.latency_ms.p50, 3)
-      << " ms, p99 " << fixed(o.latency_ms.p99, 3) << " ms\n"
+      << "  " << fixed(o.requests_per_s, 0) << " requests/s, latency p50 " << fixed(o.latency_ms.p50, 3) << " ms, p99 "
+      << fixed(o.latency_ms.p99, 3) << " ms\n"
       << "  TIME-WAIT after the run: client side " << o.time_wait.client_side << ", server side "
       << o.time_wait.server_side << "; lifetime " << fixed(o.time_wait.lifetime_s) << " s\n";
   if (pool) out << "  pool: " << boost::json::serialize(*pool) << "\n";
@@ -44,13 +44,13 @@ void print_summary(std::ostream& out, const Config& config, const Observed& o,
 }  // namespace
 
 int main(int argc, char** argv) {
-  ClientProgram program("timewait",
-                        "The TIME_WAIT lab's client: N requests, a connection each (short) or through a pool.", 7004,
-                        120);
+  ClientProgram program(
+      "timewait", "The TIME_WAIT lab's client: N requests, a connection each (short) or through a pool.", 7004, 120);
   auto& app = program.app();
   Config config;
   app.add_option("--mode", config.mode, "short (a connection per request) | pool (a connection pool)")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{{"short", Mode::short_lived}, {"pool", Mode::pool}}))
+      ->transform(
+          CLI::CheckedTransformer(std::map<std::string, Mode>{{"short", Mode::short_lived}, {"pool", Mode::pool}}))
       ->capture_default_str();
   app.add_option("--requests", config.requests, "requests to send (at most 100000)")
       ->capture_default_str()
@@ -72,16 +72,16 @@ int main(int argc, char** argv) {
   return program.run(argc, argv, [&](ClientRun& lab) {
     const auto& options = lab.options();
     Result& result = lab.result();
-    result.set_params(boost::json::object{
-        {"mode", mode_name(config.mode)},
-        {"requests", config.requests},
-        {"concurrency", config.concurrency},
-        {"pool_size", config.mode == Mode::pool ? boost::json::value(config.pool_size) : nullptr},
-        {"linger0", config.linger0},
-        {"request_timeout", config.request_timeout},
-        {"host", options.host},
-        {"tcp_tw_reuse", read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse")},
-        {"ip_local_port_range", read_sysctl("/proc/sys/net/ipv4/ip_local_port_range")}});
+    result.set_params(
+        boost::json::object{{"mode", mode_name(config.mode)},
+                            {"requests", config.requests},
+                            {"concurrency", config.concurrency},
+                            {"pool_size", config.mode == Mode::pool ? boost::json::value(config.pool_size) : nullptr},
+                            {"linger0", config.linger0},
+                            {"request_timeout", config.request_timeout},
+                            {"host", options.host},
+                            {"tcp_tw_reuse", read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse")},
+                            {"ip_local_port_range", read_sysctl("/proc/sys/net/ipv4/ip_local_port_range")}});
     std::optional<Baseline> baseline;
     if (!config.compare_with.empty()) baseline = read_baseline(config.compare_with);
     Run run{options, config, tcp::endpoint(parse_host(options.host, "--host"), options.port), {}, nullptr};
@@ -116,11 +116,15 @@ int main(int argc, char** argv) {
     result.set_observed(o);
     if (run.pool) {
       const auto& s = run.pool->stats();
-      pool = boost::json::object{{"created", s.created},     {"reused", s.reused},
-                                 {"discarded", s.discarded}, {"discarded_closed_by_peer", s.discarded_closed_by_peer},
+      pool = boost::json::object{{"created", s.created},
+                                 {"reused", s.reused},
+                                 {"discarded", s.discarded},
+                                 {"discarded_closed_by_peer", s.discarded_closed_by_peer},
                                  {"discarded_after_error", s.discarded_after_error},
-                                 {"expired", s.expired},     {"waited", s.waited},
-                                 {"timed_out", s.timed_out}, {"rejected", s.rejected},
+                                 {"expired", s.expired},
+                                 {"waited", s.waited},
+                                 {"timed_out", s.timed_out},
+                                 {"rejected", s.rejected},
                                  {"connect_failures", s.connect_failures}};
       result.observed()["pool"] = *pool;
     }

@@ -17,13 +17,13 @@
 // --mode overhead-capture --pcap FILE: the bytes per message counted in the
 // capture of a --proto both run (made with --overhead-by-capture), for tcp-costs-more.
 // Every verdict is computed from what this run measured.
-#include "program/client.hpp"
-#include "program/logging.hpp"
 #include "io/net.hpp"
-#include "program/options.hpp"
-#include "program/result.hpp"
 #include "io/stats.hpp"
 #include "kernel/transport_kernel.hpp"
+#include "program/client.hpp"
+#include "program/logging.hpp"
+#include "program/options.hpp"
+#include "program/result.hpp"
 #include "proto/transport_message.hpp"
 #include "transport/checks.hpp"
 #include "transport/congestion.hpp"
@@ -49,10 +49,10 @@ using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using tr::now_us;
-using tr::seconds_since;
-using tr::server_program;
-using tr::SendTally;
 using tr::sample_window;
+using tr::seconds_since;
+using tr::SendTally;
+using tr::server_program;
 
 enum class Proto { tcp, udp, both };
 enum class Mode { stream, semantics, congestion, overhead_capture };
@@ -114,8 +114,11 @@ awaitable<tr::UdpStream> udp_stream(const CommonOptions& options, const Config& 
   int attempts = 0;
   auto server = co_await tr::ask(socket, tr::Kind::done, config.messages, tr::Kind::report, config.done_attempts,
                                  config.done_interval_ms, tr::server_program, attempts);
-  tr::UdpStream result{.sent = config.messages, .bytes_sent = bytes, .send_seconds = send_seconds,
-                       .done_attempts = attempts, .server = tr::read_account(std::move(server))};
+  tr::UdpStream result{.sent = config.messages,
+                       .bytes_sent = bytes,
+                       .send_seconds = send_seconds,
+                       .done_attempts = attempts,
+                       .server = tr::read_account(std::move(server))};
   if (config.relay) {
     int relay_attempts = 0;
     auto reply = co_await tr::ask(socket, tr::Kind::relay_query, 0, tr::Kind::relay_report, config.done_attempts,
@@ -162,8 +165,11 @@ awaitable<tr::TcpStream> tcp_stream(const CommonOptions& options, const Config& 
   co_await tr::read_until(socket, decoder, tr::Kind::report, bytes_in);
   spdlog::info("DOWN {}", who);
 
-  tr::TcpStream result{.sent = config.messages, .bytes_sent = bytes, .bytes_received = bytes_in,
-                       .send_seconds = send_seconds, .would_block = tally.would_block,
+  tr::TcpStream result{.sent = config.messages,
+                       .bytes_sent = bytes,
+                       .bytes_received = bytes_in,
+                       .send_seconds = send_seconds,
+                       .would_block = tally.would_block,
                        .blocked_seconds = tally.blocked_seconds,
                        .server = tr::read_account(json::parse(report->payload).as_object())};
   if (tally.min_peer_window != UINT32_MAX) {
@@ -221,7 +227,8 @@ awaitable<tr::Semantics> semantics(const CommonOptions& options, const Config& c
   // UDP unconnected: sendto hands the datagram to the kernel and returns; the
   // ICMP "port unreachable" that comes back is not reported to this socket.
   asio::ip::udp::socket loose(executor, asio::ip::udp::v4());
-  auto [send_ec, sent] = co_await loose.async_send_to(asio::buffer(message), asio::ip::udp::endpoint(address, dead), use_tuple);
+  auto [send_ec, sent] =
+      co_await loose.async_send_to(asio::buffer(message), asio::ip::udp::endpoint(address, dead), use_tuple);
   out.udp_sendto_error = send_ec ? send_ec.message() : "none";
   out.udp_sendto_bytes = sent;
   out.udp_unconnected_then = co_await wait_for_anything(loose, 300);
@@ -278,9 +285,11 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
     if (observed.overhead->tcp_packets_per_message > 0 && observed.overhead->udp_packets_per_message > 0)
       tr::costs_more_check(result, *observed.overhead);
     else
-      result.add_check({.id = "tcp-costs-more", .claim = "TCP is heavier: more header bytes and packets per message",
+      result.add_check({.id = "tcp-costs-more",
+                        .claim = "TCP is heavier: more header bytes and packets per message",
                         .expected = "more bytes on the wire per message over TCP than over UDP",
-                        .observed = "not run", .verdict = Verdict::skipped,
+                        .observed = "not run",
+                        .verdict = Verdict::skipped,
                         .evidence = "the capture " + config.pcap + " holds no TCP or no UDP packet on port " +
                                     std::to_string(options.port)});
     co_return;
@@ -316,16 +325,16 @@ void print_summary(std::ostream& out, const tr::Observed& observed, const Result
 }  // namespace
 
 int main(int argc, char** argv) {
-  ClientProgram program("transport",
-                        "The tcp和udp lab's client: one numbered stream over TCP and UDP, set against the server's account.",
-                        7001, 60);
+  ClientProgram program(
+      "transport", "The tcp和udp lab's client: one numbered stream over TCP and UDP, set against the server's account.",
+      7001, 60);
   auto& app = program.app();
   Config config;
   std::string rate = "max";
   std::string step;
   app.add_option("--proto", config.proto, "tcp | udp | both")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Proto>{
-          {"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Proto>{{"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
       ->capture_default_str();
   app.add_option("--mode", config.mode, "stream | semantics | congestion | overhead-capture")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{{"stream", Mode::stream},
@@ -335,51 +344,63 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pcap", config.pcap, "overhead-capture: the capture of a --proto both run (on --port)");
   app.add_flag_function(
-      "--overhead-by-capture",
-      [&](std::int64_t) { config.overhead_check = tr::OverheadCheck::from_capture; },
+      "--overhead-by-capture", [&](std::int64_t) { config.overhead_check = tr::OverheadCheck::from_capture; },
       "stream: leave tcp-costs-more to --mode overhead-capture over this run's capture");
   auto& cc = config.congestion;
   app.add_option("--scenario", cc.scenarios, "congestion: single share udp algorithms (any of them)")
-      ->check(CLI::IsMember({"single", "share", "udp", "algorithms"}))->delimiter(',');
+      ->check(CLI::IsMember({"single", "share", "udp", "algorithms"}))
+      ->delimiter(',');
   app.add_option("--seconds", cc.seconds, "congestion: how long each flow sends")
-      ->capture_default_str()->check(CLI::Range(0.5, 120.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 120.0));
   app.add_option("--sample-ms", cc.sample_ms, "congestion: TCP_INFO every this many ms")
-      ->capture_default_str()->check(CLI::Range(1.0, 1000.0));
-  app.add_option("--bottleneck-kbit", cc.bottleneck_kbit, "congestion: the bottleneck's rate (what netlab-wire was given)")
-      ->capture_default_str()->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1000.0));
+  app.add_option("--bottleneck-kbit", cc.bottleneck_kbit,
+                 "congestion: the bottleneck's rate (what netlab-wire was given)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
   app.add_option("--udp-factor", cc.udp_factor, "congestion: the UDP sender's rate, times the bottleneck")
-      ->capture_default_str()->check(CLI::Range(0.1, 10.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 10.0));
   app.add_option("--cc", cc.algorithms, "congestion: algorithms for the algorithms scenario (default cubic,reno,bbr)")
       ->delimiter(',');
-  app.add_option("--wire-events", cc.wire_events, "congestion: netlab-wire's --events file, to set its drops beside TCP_INFO");
+  app.add_option("--wire-events", cc.wire_events,
+                 "congestion: netlab-wire's --events file, to set its drops beside TCP_INFO");
   app.add_option("--csv", cc.csv, "congestion: write every TCP_INFO sample here");
   app.add_option("--svg", cc.svg, "congestion: draw cwnd and the queue here (and NAME-algorithms.svg)");
   app.add_option("--messages", config.messages, "messages per protocol")
-      ->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   app.add_option("--size", config.size, "payload bytes per message (a 32-byte header is added)")
-      ->capture_default_str()->check(CLI::Range(std::size_t{0}, tr::max_payload));
-  app.add_option("--rate", rate, "messages per second, or max")->capture_default_str()
-      ->check([](const std::string& v) {
-        if (v == "max") return std::string();
-        try {
-          const double r = std::stod(v);
-          return r > 0 && r <= 10'000'000 ? std::string() : std::string("--rate wants max or 0 < R <= 1e7");
-        } catch (const std::exception&) {
-          return std::string("--rate wants max or a number");
-        }
-      });
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, tr::max_payload));
+  app.add_option("--rate", rate, "messages per second, or max")->capture_default_str()->check([](const std::string& v) {
+    if (v == "max") return std::string();
+    try {
+      const double r = std::stod(v);
+      return r > 0 && r <= 10'000'000 ? std::string() : std::string("--rate wants max or 0 < R <= 1e7");
+    } catch (const std::exception&) {
+      return std::string("--rate wants max or a number");
+    }
+  });
   app.add_option("--step", step, "name this run in the result (params.mode; default: the mode), e.g. slow-reader");
   app.add_flag("--relay", config.relay, "--port is a netlab-relay: ask it for its counts after the UDP run");
   app.add_option("--sndbuf", config.sndbuf, "TCP SO_SNDBUF in bytes (0 = the kernel's default)")
-      ->capture_default_str()->check(CLI::Range(0, 64 << 20));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64 << 20));
   app.add_option("--link-loss", config.link_loss, "the share the lossy link drops (for the report only)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--dead-port", config.dead_port, "semantics: a port where nothing listens (0 = pick one)")
-      ->capture_default_str()->check(CLI::Range(0, 65535));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   app.add_option("--done-attempts", config.done_attempts, "how often UDP 'done' is sent before giving up")
-      ->capture_default_str()->check(CLI::Range(1, 1000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   app.add_option("--done-interval-ms", config.done_interval_ms, "wait for a report this long per attempt")
-      ->capture_default_str()->check(CLI::Range(1, 10'000));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000));
   program.check_usage([&] {
     if ((config.mode == Mode::overhead_capture) != !config.pcap.empty())
       throw UsageError("--pcap goes with --mode overhead-capture, and it needs one");
@@ -397,10 +418,17 @@ int main(int argc, char** argv) {
                        : config.mode == Mode::congestion ? "congestion"
                                                          : "overhead-capture";
     const char* proto = config.proto == Proto::tcp ? "tcp" : config.proto == Proto::udp ? "udp" : "both";
-    result.set_params(Params{.mode = step.empty() ? std::string(mode) : step, .scenario = mode, .proto = proto,
-                             .messages = config.messages, .size = config.size, .rate = rate,
-                             .sndbuf = config.sndbuf, .relay = config.relay, .link_loss = config.link_loss,
-                             .seed = config.seed, .host = options.host});
+    result.set_params(Params{.mode = step.empty() ? std::string(mode) : step,
+                             .scenario = mode,
+                             .proto = proto,
+                             .messages = config.messages,
+                             .size = config.size,
+                             .rate = rate,
+                             .sndbuf = config.sndbuf,
+                             .relay = config.relay,
+                             .link_loss = config.link_loss,
+                             .seed = config.seed,
+                             .host = options.host});
     run.within(run_lab(options, config, result, observed));
     run.summary([&, mode, proto](std::ostream& out) {
       out << "netlab-transport-client --mode " << mode;
@@ -413,8 +441,8 @@ int main(int argc, char** argv) {
         out << ": flows of " << config.congestion.seconds << " s through a "
             << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";
       else
-        out << ": port " << observed.semantics->dead_port << " (nothing there) and port "
-            << options.port << " (the server)";
+        out << ": port " << observed.semantics->dead_port << " (nothing there) and port " << options.port
+            << " (the server)";
       out << "\n";
       print_summary(out, observed, result);
     });

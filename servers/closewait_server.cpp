@@ -94,8 +94,9 @@ awaitable<std::string> serve(tcp::socket& socket, const Config& config, Counters
                              asio::steady_timer& stopping) {
   using namespace asio::experimental::awaitable_operators;
   std::string line;
-  auto first = co_await (asio::async_read_until(socket, asio::dynamic_buffer(line, max_request_line), '\n', use_tuple) ||
-                         idle_timer(config.idle_timeout));
+  auto first =
+      co_await (asio::async_read_until(socket, asio::dynamic_buffer(line, max_request_line), '\n', use_tuple) ||
+                idle_timer(config.idle_timeout));
   if (first.index() == 1) {
     ++counters.closed_idle;
     co_return "idle before its request: closed (--idle-timeout-ms)";
@@ -143,7 +144,7 @@ awaitable<std::string> serve(tcp::socket& socket, const Config& config, Counters
   if (held.index() == 0) {
     ++counters.closed_idle;
     co_return "held in CLOSE_WAIT " + std::to_string(config.idle_timeout.count()) +
-              " ms, then closed by --idle-timeout-ms";
+        " ms, then closed by --idle-timeout-ms";
   }
   co_return "held in CLOSE_WAIT until the server stopped";
 }
@@ -165,9 +166,8 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 }  // namespace
 
 int main(int argc, char** argv) {
-  ServerProgram program("closewait",
-                        "The closewait lab's server: --bug never closes after EOF (CLOSE_WAIT leaks), --fixed does.",
-                        7005);
+  ServerProgram program(
+      "closewait", "The closewait lab's server: --bug never closes after EOF (CLOSE_WAIT leaks), --fixed does.", 7005);
   auto& app = program.app();
   Config config;
   bool fixed = false;
@@ -202,9 +202,9 @@ int main(int argc, char** argv) {
       ++counters.connections;
       return session(std::move(socket), config, counters, run.registry(), *stopping);
     });
-    run.listening("--" + mode + ", idle timeout " + std::to_string(idle_ms) + " ms, " +
-                  (run.limit().max() ? "at most " + std::to_string(run.limit().max()) + " connections"
-                                     : "no connection limit"));
+    run.listening(
+        "--" + mode + ", idle timeout " + std::to_string(idle_ms) + " ms, " +
+        (run.limit().max() ? "at most " + std::to_string(run.limit().max()) + " connections" : "no connection limit"));
     run.report([&, mode](Result& result, std::ostream& out) {
       result.set_params(boost::json::object{{"mode", mode}, {"idle_timeout_ms", idle_ms}});
       result.set_observed(Observed{.connections = counters.connections,
@@ -214,9 +214,9 @@ int main(int argc, char** argv) {
                                    .bad_requests = counters.bad_requests});
       out << "netlab-closewait-server (--" << mode << ") on " << to_string(run.bound()) << " stopped by "
           << run.stop_reason() << "\n  connections " << counters.connections << ", closed on EOF "
-          << counters.closed_on_eof << ", closed idle " << counters.closed_idle
-          << ", still in CLOSE_WAIT at the stop " << held_at_stop << ", bad requests " << counters.bad_requests
-          << ", refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
+          << counters.closed_on_eof << ", closed idle " << counters.closed_idle << ", still in CLOSE_WAIT at the stop "
+          << held_at_stop << ", bad requests " << counters.bad_requests << ", refused (--max-connections "
+          << run.limit().max() << ") " << run.limit().refused() << "\n";
     });
   });
 }

@@ -37,7 +37,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Config {
   CodecKind codec = CodecKind::length;
-  std::size_t max_frame = 0;     // 0 = the codec's default
+  std::size_t max_frame = 0;  // 0 = the codec's default
   std::size_t read_size = 65536;
   double idle_timeout = default_idle_timeout;  // --idle-timeout
   bool one_way = false;
@@ -172,8 +172,7 @@ awaitable<std::string> serve_codec(tcp::socket& socket, Codec codec, const Confi
   co_return co_await serve_frames(socket, std::move(codec), counters);
 }
 
-awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters,
-                        ConnectionRegistry& registry) {
+awaitable<void> session(tcp::socket socket, const Config& config, Counters& counters, ConnectionRegistry& registry) {
   ServedConnection served(socket, registry, config.idle_timeout);
   std::string ending;
   switch (config.codec) {
@@ -182,13 +181,13 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
       break;
     case CodecKind::delimiter:
       ending = co_await serve_codec(
-          socket, DelimiterCodec('\n', config.max_frame ? config.max_frame : DelimiterCodec::default_max_frame),
-          config, counters);
+          socket, DelimiterCodec('\n', config.max_frame ? config.max_frame : DelimiterCodec::default_max_frame), config,
+          counters);
       break;
     case CodecKind::length:
       ending = co_await serve_codec(
-          socket, LengthHeaderCodec(config.max_frame ? config.max_frame : LengthHeaderCodec::default_max_frame),
-          config, counters);
+          socket, LengthHeaderCodec(config.max_frame ? config.max_frame : LengthHeaderCodec::default_max_frame), config,
+          counters);
       break;
   }
   if (served.idle().expired()) ending = "idle timeout";
@@ -227,17 +226,18 @@ int main(int argc, char** argv) {
     });
     run.listening("codec " + std::string(codec_name(config.codec)) + (config.one_way ? ", one-way" : ""));
     run.report([&](Result& result, std::ostream& out) {
-      result.set_params(boost::json::object{{"codec", codec_name(config.codec)}, {"read_size", config.read_size},
-                                            {"max_frame", config.max_frame}, {"one_way", config.one_way},
+      result.set_params(boost::json::object{{"codec", codec_name(config.codec)},
+                                            {"read_size", config.read_size},
+                                            {"max_frame", config.max_frame},
+                                            {"one_way", config.one_way},
                                             {"idle_timeout", config.idle_timeout}});
       result.set_observed(counters);
       out << "netlab-framing-server (codec " << codec_name(config.codec) << ") on " << to_string(run.bound())
           << " stopped by " << run.stop_reason() << " after " << run.seconds() << " s\n"
           << "  connections " << counters.connections << ", reads " << counters.reads << ", bytes in "
-          << counters.bytes_received << ", frames echoed " << counters.frames_echoed
-          << ", frames counted (one-way) " << counters.frames_counted << ", codec errors "
-          << counters.codec_errors << ", refused (--max-connections " << run.limit().max() << ") "
-          << run.limit().refused() << "\n";
+          << counters.bytes_received << ", frames echoed " << counters.frames_echoed << ", frames counted (one-way) "
+          << counters.frames_counted << ", codec errors " << counters.codec_errors << ", refused (--max-connections "
+          << run.limit().max() << ") " << run.limit().refused() << "\n";
     });
   });
 }

@@ -121,8 +121,8 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
   served.down("");
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters,
-                            ConnectionLimit& limit, ConnectionRegistry& registry) {
+awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters, ConnectionLimit& limit,
+                            ConnectionRegistry& registry) {
   asio::steady_timer delay(acceptor.get_executor());
   while (acceptor.is_open()) {
     if (config.accept_delay_ms > 0) {
@@ -156,8 +156,8 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Count
 }  // namespace
 
 int main(int argc, char** argv) {
-  ServerProgram program("handshake", "The handshake lab's server: a listener whose accept queue a class can watch fill up.",
-                        7002);
+  ServerProgram program("handshake",
+                        "The handshake lab's server: a listener whose accept queue a class can watch fill up.", 7002);
   auto& app = program.app();
   Config config;
   app.add_option("--backlog", config.backlog, "listen() backlog: the accept queue holds backlog + 1")
@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
   std::optional<asio::steady_timer> census_timer;
   bool stopping = false;
   const auto accepting = [&] {
-    return config.no_accept               ? std::string("never accepting")
+    return config.no_accept             ? std::string("never accepting")
            : config.accept_delay_ms > 0 ? "accepting every " + std::to_string(config.accept_delay_ms) + " ms"
                                         : std::string("accepting at once");
   };

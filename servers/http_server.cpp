@@ -19,10 +19,10 @@
 // in order and grades what the clients did (RFC 9110 §11.6.1, §15.5.2,
 // §15.5.4): credentials sent only after a 401 with WWW-Authenticate, a 403 not
 // retried with the same credentials, a 301 followed to its Location.
+#include "program/server.hpp"
 #include "proto/http_basics.hpp"
 #include "proto/http_routes.hpp"
 #include "proto/http_session.hpp"
-#include "program/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -81,7 +81,7 @@ struct Counters {
   std::size_t idle_timeouts = 0;
   std::size_t parse_errors = 0;
   std::map<std::string, RouteRequests> requests_by_route;  // known routes, and "other"
-  std::vector<SeenConnection> seen;                          // --auth-flow-checks
+  std::vector<SeenConnection> seen;                        // --auth-flow-checks
 };
 
 // The result's "observed", besides the skeleton's: responses by status code ("404": 2).
@@ -94,8 +94,9 @@ struct Observed {
   std::map<std::string, RouteRequests> requests_by_route;
   std::vector<std::string> connections_seen;  // --auth-flow-checks: each connection's requests in order
 };
-BOOST_DESCRIBE_STRUCT(Observed, (), (connections, requests, responses, idle_timeouts, parse_errors, requests_by_route,
-                                     connections_seen))
+BOOST_DESCRIBE_STRUCT(Observed, (),
+                      (connections, requests, responses, idle_timeouts, parse_errors, requests_by_route,
+                       connections_seen))
 
 // ---- what the clients did, graded (--auth-flow-checks) -----------------------------------------
 
@@ -118,8 +119,10 @@ std::size_t challenged_flows(const std::vector<SeenConnection>& seen, std::vecto
     std::map<std::string, bool> answered;    // path -> credentials were sent after it
     for (const auto& r : c.requests) {
       if (!r.user.empty() && !answered[r.path]) {
-        if (!challenged[r.path]) bad.push_back(describe(c) + " (credentials before any challenge on " + r.path + ")");
-        else if (r.status == 401) bad.push_back(describe(c) + " (credentials after the challenge refused)");
+        if (!challenged[r.path])
+          bad.push_back(describe(c) + " (credentials before any challenge on " + r.path + ")");
+        else if (r.status == 401)
+          bad.push_back(describe(c) + " (credentials after the challenge refused)");
         answered[r.path] = true;
       }
       if (r.status == 401 && r.challenge && !challenged[r.path]) {
@@ -168,11 +171,15 @@ void add_client_checks(const std::vector<SeenConnection>& seen, Result& result) 
   for (const auto& c : seen) all += (all.empty() ? "" : " | ") + describe(c);
   const auto check = [&](std::string id, std::string claim, std::string expected, std::size_t flows,
                          const std::vector<std::string>& bad, std::string evidence) {
-    result.add_check({.id = std::move(id), .claim = std::move(claim), .expected = std::move(expected),
+    result.add_check({.id = std::move(id),
+                      .claim = std::move(claim),
+                      .expected = std::move(expected),
                       .observed = !bad.empty() ? std::to_string(bad.size()) + " not as expected: " + bad.front()
                                   : flows == 0 ? "no such exchange seen"
                                                : std::to_string(flows) + " seen, all as expected: " + all,
-                      .verdict = !bad.empty() ? Verdict::refuted : flows == 0 ? Verdict::skipped : Verdict::confirmed,
+                      .verdict = !bad.empty() ? Verdict::refuted
+                                 : flows == 0 ? Verdict::skipped
+                                              : Verdict::confirmed,
                       .evidence = std::move(evidence)});
   };
   std::vector<std::string> bad401, bad403, bad301;
@@ -198,8 +205,7 @@ using http_routes::Response;
 
 using http_routes::make_response;
 
-awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, Response& res, bool head,
-                                                    bool chunked) {
+awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, Response& res, bool head, bool chunked) {
   if (head || !chunked) {
     // HEAD: the same header, Content-Length included, and no body.
     co_return co_await http_session::write_message(stream, res, head);
@@ -243,13 +249,15 @@ void count_request(const Request& req, const Response& res, const Config& config
     const auto credentials = http_basics::parse_basic_authorization(authorization->value());
     user = credentials ? credentials->user.substr(0, 32) : "(not Basic)";
   }
-  requests.push_back({.path = path, .user = user, .status = res.result_int(),
-                           .challenge = res.find(http::field::www_authenticate) != res.end(),
-                           .location = std::string(res[http::field::location])});
+  requests.push_back({.path = path,
+                      .user = user,
+                      .status = res.result_int(),
+                      .challenge = res.find(http::field::www_authenticate) != res.end(),
+                      .location = std::string(res[http::field::location])});
 }
 
-awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, const Config& config,
-                        Counters& counters, ConnectionRegistry& registry) {
+awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, const Config& config, Counters& counters,
+                        ConnectionRegistry& registry) {
   ServedConnection served(stream.socket(), registry, 0, spdlog::level::info,
                           "connection " + std::to_string(connection_id));
   std::size_t seen = std::string::npos;  // this connection in counters.seen

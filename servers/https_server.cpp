@@ -58,16 +58,16 @@ struct Counters {
   std::size_t timed_out = 0;
   std::size_t refused_by_client = 0;  // the client sent an alert: it did not accept us
   std::size_t other_failures = 0;
-  std::size_t master_secret_recomputed = 0;   // 1.2-rsa: recomputed and equal to OpenSSL's
-  std::size_t master_secret_different = 0;    // 1.2-rsa: recomputed and NOT equal to OpenSSL's
+  std::size_t master_secret_recomputed = 0;  // 1.2-rsa: recomputed and equal to OpenSSL's
+  std::size_t master_secret_different = 0;   // 1.2-rsa: recomputed and NOT equal to OpenSSL's
   std::size_t master_secret_not_recomputed = 0;
   std::map<std::string, std::size_t> negotiated;  // "TLSv1.3 TLS_AES_256_GCM_SHA384" -> count
   std::vector<std::string> exporter_digests;      // one per handshake, capped
 };
-BOOST_DESCRIBE_STRUCT(Counters, (), (connections, handshakes, pages_served, not_tls, left_mid_handshake, timed_out,
-                                     refused_by_client, other_failures, master_secret_recomputed,
-                                     master_secret_different, master_secret_not_recomputed, negotiated,
-                                     exporter_digests))
+BOOST_DESCRIBE_STRUCT(Counters, (),
+                      (connections, handshakes, pages_served, not_tls, left_mid_handshake, timed_out, refused_by_client,
+                       other_failures, master_secret_recomputed, master_secret_different, master_secret_not_recomputed,
+                       negotiated, exporter_digests))
 constexpr std::size_t max_recorded_digests = 1000;
 
 constexpr std::string_view page_marker = "netlab-https-page";
@@ -95,8 +95,8 @@ void report_handshake_failure(const std::string& who, const boost::system::error
     }
     if (reason > SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
       ++counters.refused_by_client;
-      spdlog::warn("handshake {}: the client refused the handshake, alert \"{}\" (did it verify our certificate?)",
-                   who, tls::alert_name(static_cast<std::uint8_t>(reason - SSL_AD_REASON_OFFSET)));
+      spdlog::warn("handshake {}: the client refused the handshake, alert \"{}\" (did it verify our certificate?)", who,
+                   tls::alert_name(static_cast<std::uint8_t>(reason - SSL_AD_REASON_OFFSET)));
       return;
     }
   }
@@ -110,18 +110,18 @@ void report_handshake_failure(const std::string& who, const boost::system::error
 // SHA-256 of the master secret, never the secret, and from which inputs.
 std::string recomputation_headers(const tls::MasterSecretRecomputation& r) {
   if (!r.error.empty()) return "X-Netlab-Master-Secret-Error: " + r.error + "\r\n";
-  return "X-Netlab-Master-Secret-SHA256: " + tls::sha256_hex(r.master) + "\r\nX-Netlab-Master-Secret-Inputs: " +
-         r.inputs + "\r\n";
+  return "X-Netlab-Master-Secret-SHA256: " + tls::sha256_hex(r.master) +
+         "\r\nX-Netlab-Master-Secret-Inputs: " + r.inputs + "\r\n";
 }
 
 std::string page_response(const std::string& version, const std::string& suite, const std::string& digest,
                           const std::string& extra_headers) {
   const std::string body = "<!doctype html>\n<title>netlab https</title>\n<p>" + std::string(page_marker) +
-                           ": this text travelled inside TLS application_data records (" + version + ", " +
-                           suite + ").</p>\n";
-  return "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\nX-Netlab-TLS: " + version + " " + suite +
-         "\r\nX-Netlab-Exporter-SHA256: " + digest + "\r\n" + extra_headers + "\r\n" + body;
+                           ": this text travelled inside TLS application_data records (" + version + ", " + suite +
+                           ").</p>\n";
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\nX-Netlab-TLS: " + version + " " + suite + "\r\nX-Netlab-Exporter-SHA256: " + digest +
+         "\r\n" + extra_headers + "\r\n" + body;
 }
 
 awaitable<void> read_request(ssl_stream& stream, std::string& request, boost::system::error_code& ec) {
@@ -148,8 +148,7 @@ std::string recompute_master_secret(SSL* ssl, const tls::Trace& trace, const std
     spdlog::warn("KEY  {}: master secret not recomputed: {}", who, r.error);
   } else {
     ++(r.matches_openssl ? counters.master_secret_recomputed : counters.master_secret_different);
-    spdlog::info("KEY  {}: recomputed master secret {} OpenSSL's ({})", who, r.matches_openssl ? "==" : "!=",
-                 r.inputs);
+    spdlog::info("KEY  {}: recomputed master secret {} OpenSSL's ({})", who, r.matches_openssl ? "==" : "!=", r.inputs);
   }
   return recomputation_headers(r);
 }

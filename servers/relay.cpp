@@ -15,12 +15,12 @@
 // the server must count them as corrupt. Control messages ("done") wait until
 // every delayed datagram has gone, so they never overtake the data.
 // One client at a time: replies go to the last client that sent data.
-#include "program/logging.hpp"
 #include "io/net.hpp"
+#include "kernel/transport_kernel.hpp"
+#include "program/logging.hpp"
 #include "program/options.hpp"
 #include "program/readiness.hpp"
 #include "program/result.hpp"
-#include "kernel/transport_kernel.hpp"
 #include "proto/transport_message.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -58,23 +58,34 @@ struct Counts {
   std::uint64_t data_in = 0, dropped = 0, duplicated = 0, held = 0, forwarded = 0;
   std::uint64_t garbage_forwarded = 0, controls_forwarded = 0, replies_forwarded = 0, send_errors = 0;
   std::uint32_t drops_before = 0, socket_drops = 0;  // SO_RXQ_OVFL on the client side
-  std::uint64_t expected = 0;                       // from the client's "done"
-  tr::SequenceAccounting sent;                      // the data as it left towards the server
+  std::uint64_t expected = 0;                        // from the client's "done"
+  tr::SequenceAccounting sent;                       // the data as it left towards the server
 
   boost::json::object to_json() const {
-    return {{"data_in", data_in}, {"dropped", dropped}, {"duplicated", duplicated}, {"reorder_held", held},
-            {"forwarded", forwarded}, {"garbage_forwarded", garbage_forwarded},
-            {"controls_forwarded", controls_forwarded}, {"replies_forwarded", replies_forwarded},
-            {"send_errors", send_errors}, {"socket_drops", socket_drops}, {"expected", expected},
+    return {{"data_in", data_in},
+            {"dropped", dropped},
+            {"duplicated", duplicated},
+            {"reorder_held", held},
+            {"forwarded", forwarded},
+            {"garbage_forwarded", garbage_forwarded},
+            {"controls_forwarded", controls_forwarded},
+            {"replies_forwarded", replies_forwarded},
+            {"send_errors", send_errors},
+            {"socket_drops", socket_drops},
+            {"expected", expected},
             // The server's view of the same stream, if the last hop loses nothing:
-            {"lost", sent.lost(expected)}, {"reordered", sent.reordered()}, {"duplicated_out", sent.duplicated()}};
+            {"lost", sent.lost(expected)},
+            {"reordered", sent.reordered()},
+            {"duplicated_out", sent.duplicated()}};
   }
 };
 
 class Relay {
  public:
   Relay(udp::socket downstream, udp::socket upstream, const Config& config)
-      : downstream_(std::move(downstream)), upstream_(std::move(upstream)), config_(config),
+      : downstream_(std::move(downstream)),
+        upstream_(std::move(upstream)),
+        config_(config),
         wake_(downstream_.get_executor()) {}
 
   awaitable<void> from_clients();
@@ -97,7 +108,11 @@ class Relay {
   void on_data(std::string bytes, std::uint64_t sequence);
   void schedule(Clock::time_point due, Pending pending);
   awaitable<void> send_upstream(const Pending& pending);
-  template <typename F> void count(F f) { f(session_); f(total_); }
+  template <typename F>
+  void count(F f) {
+    f(session_);
+    f(total_);
+  }
 
   udp::socket downstream_, upstream_;
   Config config_;
@@ -127,14 +142,15 @@ void Relay::start_session(const udp::endpoint& client, std::uint32_t drops) {
 void Relay::on_data(std::string bytes, std::uint64_t sequence) {
   std::uniform_real_distribution<double> chance(0.0, 1.0);
   const double drop = chance(rng_), twice = chance(rng_), hold = chance(rng_);
-  const auto jitter_us = std::uniform_int_distribution<std::int64_t>(
-      0, static_cast<std::int64_t>(config_.jitter_ms * 1000))(rng_);
+  const auto jitter_us =
+      std::uniform_int_distribution<std::int64_t>(0, static_cast<std::int64_t>(config_.jitter_ms * 1000))(rng_);
   count([](Counts& c) { ++c.data_in; });
   if (drop < config_.loss) {
     count([](Counts& c) { ++c.dropped; });
     return;
   }
-  const auto due = Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(config_.delay_ms * 1000) + jitter_us);
+  const auto due =
+      Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(config_.delay_ms * 1000) + jitter_us);
   const bool held = hold < config_.reorder;
   if (held) count([](Counts& c) { ++c.held; });
   if (twice < config_.duplicate) {
@@ -239,8 +255,9 @@ awaitable<void> Relay::from_server() {
   while (!stopped_) {
     auto [ec, n] = co_await upstream_.async_receive(asio::buffer(buffer), use_tuple);
     if (ec == asio::error::connection_refused) {  // ICMP port unreachable: nothing listens there
-      if (++refused <= 3) spdlog::warn("the server {}:{} refused a datagram — is netlab-transport-server running?",
-                                       config_.server_host, config_.server_port);
+      if (++refused <= 3)
+        spdlog::warn("the server {}:{} refused a datagram — is netlab-transport-server running?", config_.server_host,
+                     config_.server_port);
       continue;
     }
     if (ec) co_return;
@@ -260,9 +277,9 @@ void Relay::stop() {
 }
 
 boost::json::object Relay::report() const {
-  return {{"session", session_.to_json()}, {"total", total_.to_json()}, {"sessions", sessions_},
-          {"loss", config_.loss}, {"duplicate", config_.duplicate}, {"reorder", config_.reorder},
-          {"delay_ms", config_.delay_ms}, {"jitter_ms", config_.jitter_ms}, {"seed", config_.seed}};
+  return {{"session", session_.to_json()}, {"total", total_.to_json()},      {"sessions", sessions_},
+          {"loss", config_.loss},          {"duplicate", config_.duplicate}, {"reorder", config_.reorder},
+          {"delay_ms", config_.delay_ms},  {"jitter_ms", config_.jitter_ms}, {"seed", config_.seed}};
 }
 
 // A big client-side buffer: the relay itself must not be where datagrams are lost.
@@ -284,19 +301,27 @@ int main(int argc, char** argv) {
   add_common_options(app, options, 7101, Role::server);
   Config config;
   app.add_option("--server-host", config.server_host, "where netlab-transport-server listens")->capture_default_str();
-  app.add_option("--server-port", config.server_port, "its UDP port")->capture_default_str()->check(CLI::Range(1, 65535));
+  app.add_option("--server-port", config.server_port, "its UDP port")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
   app.add_option("--loss", config.loss, "share of data datagrams dropped (0..1)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--duplicate", config.duplicate, "share of data datagrams sent twice (0..1)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--reorder", config.reorder, "share held back behind the next datagram (0..1)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--delay-ms", config.delay_ms, "delay added to every data datagram")
-      ->capture_default_str()->check(CLI::Range(0.0, 10'000.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10'000.0));
   app.add_option("--jitter-ms", config.jitter_ms, "plus a uniform random 0..J ms (J > send gap reorders)")
-      ->capture_default_str()->check(CLI::Range(0.0, 10'000.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10'000.0));
   app.add_option("--rcvbuf", config.rcvbuf, "SO_RCVBUF of the client-side socket")
-      ->capture_default_str()->check(CLI::Range(4096, 256 << 20));
+      ->capture_default_str()
+      ->check(CLI::Range(4096, 256 << 20));
   if (auto code = parse_options(app, argc, argv)) return *code;
   config.seed = options.seed;
   init_logging("relay", options.log_level);
@@ -328,9 +353,15 @@ int main(int argc, char** argv) {
     io.run();
 
     Result result("transport", "relay");
-    result.params() = {{"port", port}, {"server_host", config.server_host}, {"server_port", config.server_port},
-                       {"loss", config.loss}, {"duplicate", config.duplicate}, {"reorder", config.reorder},
-                       {"delay_ms", config.delay_ms}, {"jitter_ms", config.jitter_ms}, {"seed", config.seed}};
+    result.params() = {{"port", port},
+                       {"server_host", config.server_host},
+                       {"server_port", config.server_port},
+                       {"loss", config.loss},
+                       {"duplicate", config.duplicate},
+                       {"reorder", config.reorder},
+                       {"delay_ms", config.delay_ms},
+                       {"jitter_ms", config.jitter_ms},
+                       {"seed", config.seed}};
     result.observed() = relay.report();
     result.observed()["stopped_by"] = stop_reason;
     if (options.json != "-") {

@@ -13,11 +13,11 @@
 // Bad input never stops the server: an unknown method id, a bad field or
 // invalid JSON get an error answer; an oversized frame or body, a frame too
 // short to hold an id, or a stream cut inside a frame close that connection only.
+#include "program/server.hpp"
 #include "proto/codec.hpp"
 #include "proto/http_basics.hpp"
 #include "proto/http_routes.hpp"
 #include "proto/http_session.hpp"
-#include "program/server.hpp"
 #include "proto/rpc_protocol.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -51,8 +51,9 @@ struct Counters {
   std::size_t closed_for_input = 0;  // connections closed because of what they sent
   std::size_t idle_timeouts = 0;
 };
-BOOST_DESCRIBE_STRUCT(Counters, (), (connections, binary_connections, http_connections, binary_calls, http_calls,
-                                     error_answers, closed_for_input, idle_timeouts))
+BOOST_DESCRIBE_STRUCT(Counters, (),
+                      (connections, binary_connections, http_connections, binary_calls, http_calls, error_answers,
+                       closed_for_input, idle_timeouts))
 
 // ---- binary RPC -------------------------------------------------------------
 
@@ -143,10 +144,9 @@ awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer&
       spdlog::warn("{}: bad HTTP request ({}) — answering {} and closing", who, ec.message(),
                    static_cast<unsigned>(status));
       auto res = http_routes::json_response(static_cast<unsigned>(status), false,
-                               rpc::json_response_body({0, rpc::Status::bad_request, 0, ec.message()}));
+                                            rpc::json_response_body({0, rpc::Status::bad_request, 0, ec.message()}));
       stream.expires_after(std::chrono::seconds(5));
-      if (!co_await http_session::write_message(stream, res))
-        co_await http_session::linger_then_close(stream);
+      if (!co_await http_session::write_message(stream, res)) co_await http_session::linger_then_close(stream);
       co_return "bad HTTP request";
     }
     const auto req = parser.release();
@@ -154,8 +154,7 @@ awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer&
     auto res = http_routes::rpc_call(req, store, counts);
     counters.http_calls += counts.calls;
     counters.error_answers += counts.error_answers;
-    if (auto write_ec = co_await http_session::write_message(stream, res))
-      co_return "write: " + write_ec.message();
+    if (auto write_ec = co_await http_session::write_message(stream, res)) co_return "write: " + write_ec.message();
     if (!res.keep_alive()) {
       boost::system::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -166,8 +165,8 @@ awaitable<std::string> serve_http(beast::tcp_stream& stream, beast::flat_buffer&
 
 // ---- one connection, either way ----------------------------------------------
 
-awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::KeyValueStore& store,
-                        Counters& counters, ConnectionRegistry& registry) {
+awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::KeyValueStore& store, Counters& counters,
+                        ConnectionRegistry& registry) {
   ServedConnection served(stream.socket(), registry);
   const std::string& who = served.who();
   // Answers are small and often several per round trip (pipelining): without
@@ -186,8 +185,8 @@ awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::Key
     buffer.commit(n);
     const auto first = static_cast<unsigned char>(*static_cast<const char*>(buffer.data().data()));
     if (first == 0) {
-      ending = "binary: " + co_await serve_binary(stream, beast::buffers_to_string(buffer.data()), config, store,
-                                                  counters, who);
+      ending = "binary: " +
+               co_await serve_binary(stream, beast::buffers_to_string(buffer.data()), config, store, counters, who);
     } else {
       ending = "http: " + co_await serve_http(stream, buffer, config, store, counters, who);
     }
@@ -198,12 +197,12 @@ awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::Key
 }  // namespace
 
 int main(int argc, char** argv) {
-  ServerProgram program("rpc",
-                        "The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.",
-                        7007);
+  ServerProgram program(
+      "rpc", "The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.", 7007);
   auto& app = program.app();
   Config config;
-  app.add_option("--idle-timeout", config.idle_timeout, "seconds a connection may stay silent (or take for one HTTP request)")
+  app.add_option("--idle-timeout", config.idle_timeout,
+                 "seconds a connection may stay silent (or take for one HTTP request)")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 3600.0));
   app.add_option("--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes")

@@ -73,7 +73,6 @@ struct Request {
   long report_port = -1;
 };
 
-
 struct Counters {
   std::size_t connections = 0, completed = 0, resets_sent = 0, bad_requests = 0, idle_closed = 0;
 };
@@ -92,12 +91,18 @@ std::optional<Request> parse_request(const std::string& line, const Config& conf
     const auto eq = item.find('=');
     const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
     try {
-      if (key == "pause") request.pause_ms = std::stol(value);
-      else if (key == "quickack") request.quickack = std::stoi(value) != 0;
-      else if (key == "bytes") request.bytes = std::stoul(value);
-      else if (key == "at") request.at_ns = std::stoll(value);
-      else if (key == "port" && request.mode == "report") request.report_port = std::stol(value);
-      else throw std::invalid_argument(key);
+      if (key == "pause")
+        request.pause_ms = std::stol(value);
+      else if (key == "quickack")
+        request.quickack = std::stoi(value) != 0;
+      else if (key == "bytes")
+        request.bytes = std::stoul(value);
+      else if (key == "at")
+        request.at_ns = std::stoll(value);
+      else if (key == "port" && request.mode == "report")
+        request.report_port = std::stol(value);
+      else
+        throw std::invalid_argument(key);
     } catch (const std::exception&) {
       error = "bad item '" + item.substr(0, 32) + "' (pause=MS quickack=0|1 bytes=N)";
       return std::nullopt;
@@ -168,14 +173,15 @@ awaitable<std::string> play(tcp::socket& socket, const Request& request, Counter
     }
     co_await pause_busy(pause, idle);
     socket.close();
-    co_return "passive close after " + std::to_string(request.pause_ms) + " ms" + (request.quickack ? ", quickack" : "");
+    co_return "passive close after " + std::to_string(request.pause_ms) + " ms" +
+        (request.quickack ? ", quickack" : "");
   }
   if (request.mode == "half-close") {
     co_await drain_until_eof(socket);  // the request came with the client's FIN
     co_await pause_busy(pause, idle);  // CLOSE_WAIT here, FIN_WAIT_2 there
     hold_response_in_send_buffer(socket, request.bytes);
     co_await send_response(socket, request.bytes);  // data after the peer's FIN
-    socket.close();  // LAST_ACK until the client has taken every byte and our FIN
+    socket.close();                                 // LAST_ACK until the client has taken every byte and our FIN
     co_return std::to_string(request.bytes) + " bytes sent after the client's FIN, then closed";
   }
   if (request.mode == "unread-data") {
@@ -254,16 +260,15 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 }  // namespace
 
 int main(int argc, char** argv) {
-  ServerProgram program("teardown",
-                        "The teardown lab's server: passive close, half-close, close with unread data, SO_LINGER 0.",
-                        7003);
+  ServerProgram program(
+      "teardown", "The teardown lab's server: passive close, half-close, close with unread data, SO_LINGER 0.", 7003);
   auto& app = program.app();
   Config config;
   app.add_option("--mode", config.mode,
                  "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close | old-segment")
       ->capture_default_str()
-      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close",
-                             "old-segment"}));
+      ->check(CLI::IsMember(
+          {"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close", "old-segment"}));
   app.add_option("--pause-ms", config.pause_ms, "pause before closing (when the client's request names none)")
       ->capture_default_str()
       ->check(CLI::Range(0L, max_pause_ms));
@@ -290,8 +295,8 @@ int main(int argc, char** argv) {
       out << "netlab-teardown-server (--mode " << config.mode << ") on " << to_string(run.bound()) << " stopped by "
           << run.stop_reason() << "\n  connections " << counters.connections << ", completed " << counters.completed
           << ", closed with RST " << counters.resets_sent << ", bad requests " << counters.bad_requests
-          << "\n  closed idle " << counters.idle_closed << ", refused (--max-connections " << run.limit().max()
-          << ") " << run.limit().refused() << "\n";
+          << "\n  closed idle " << counters.idle_closed << ", refused (--max-connections " << run.limit().max() << ") "
+          << run.limit().refused() << "\n";
     });
   });
 }

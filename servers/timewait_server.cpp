@@ -47,8 +47,9 @@ struct Counters {
   std::size_t closed_first_by_server = 0;  // we sent the first FIN: we hold it
   std::size_t idle_closed = 0;
 };
-BOOST_DESCRIBE_STRUCT(Counters, (), (connections, requests, bad_requests, closed_first_by_client,
-                                     closed_first_by_server, idle_closed))
+BOOST_DESCRIBE_STRUCT(Counters, (),
+                      (connections, requests, bad_requests, closed_first_by_client, closed_first_by_server,
+                       idle_closed))
 
 // "PING 42" is the longest useful request by far; anything longer is not ours.
 constexpr std::size_t max_request_line = 64;
@@ -108,8 +109,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
     buffer.erase(0, n);
     // "close" tells the client we are about to send our FIN, as HTTP's
     // "Connection: close" does, so it waits for it instead of closing too.
-    const std::string reply =
-        "PONG " + std::to_string(number) + (config.closer == Closer::server ? " close\n" : "\n");
+    const std::string reply = "PONG " + std::to_string(number) + (config.closer == Closer::server ? " close\n" : "\n");
     auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(reply), use_tuple);
     (void)written;
     if (write_ec) {
@@ -143,9 +143,10 @@ int main(int argc, char** argv) {
                         7004);
   auto& app = program.app();
   Config config;
-  app.add_option("--closer", config.closer, "who closes first: client (wait for its FIN) | server (close after replying)")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Closer>{{"client", Closer::client},
-                                                                         {"server", Closer::server}}))
+  app.add_option("--closer", config.closer,
+                 "who closes first: client (wait for its FIN) | server (close after replying)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Closer>{{"client", Closer::client}, {"server", Closer::server}}))
       ->capture_default_str();
   program.add_idle_timeout(config.idle_timeout);
   program.add_max_connections();
@@ -162,15 +163,15 @@ int main(int argc, char** argv) {
       // What is left on our port once everything is closed: TIME_WAIT sockets
       // here are connections this server closed first.
       const auto left = count_tcp_states({.local_port = run.bound().port()});
-      result.set_params(boost::json::object{{"closer", closer_name(config.closer)},
-                                            {"idle_timeout", config.idle_timeout}});
+      result.set_params(
+          boost::json::object{{"closer", closer_name(config.closer)}, {"idle_timeout", config.idle_timeout}});
       result.set_observed(counters);
       result.observed()["time_wait_on_port_at_stop"] = left.of(TcpState::time_wait);
       out << "netlab-timewait-server (closer " << closer_name(config.closer) << ") on " << to_string(run.bound())
           << " stopped by " << run.stop_reason() << " after " << run.seconds() << " s\n"
-          << "  connections " << counters.connections << ", requests " << counters.requests
-          << ", bad requests " << counters.bad_requests << ", refused (--max-connections " << run.limit().max()
-          << ") " << run.limit().refused() << "\n"
+          << "  connections " << counters.connections << ", requests " << counters.requests << ", bad requests "
+          << counters.bad_requests << ", refused (--max-connections " << run.limit().max() << ") "
+          << run.limit().refused() << "\n"
           << "  closed first by the client " << counters.closed_first_by_client << ", by this server "
           << counters.closed_first_by_server << " (idle " << counters.idle_closed << ")\n"
           << "  on port " << run.bound().port() << " now: " << describe(left) << "\n";

@@ -13,9 +13,9 @@
 // socket's drop count (SO_RXQ_OVFL) and /proc/net/snmp counts UdpRcvbufErrors,
 // so the report sets our loss against the kernel's own count.
 // A TCP connection that moves no byte for --idle-timeout (default 300 s) is closed.
-#include "program/server.hpp"
 #include "kernel/netstat.hpp"
 #include "kernel/transport_kernel.hpp"
+#include "program/server.hpp"
 #include "proto/transport_message.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -50,8 +50,9 @@ struct Counters {
   std::size_t udp_datagrams = 0, udp_bad_datagrams = 0, udp_messages = 0, udp_senders = 0;
   std::size_t reports_sent = 0;
 };
-BOOST_DESCRIBE_STRUCT(Counters, (), (tcp_connections, tcp_bad_streams, tcp_messages, tcp_idle_closed, udp_datagrams,
-                                     udp_bad_datagrams, udp_messages, udp_senders, reports_sent))
+BOOST_DESCRIBE_STRUCT(Counters, (),
+                      (tcp_connections, tcp_bad_streams, tcp_messages, tcp_idle_closed, udp_datagrams,
+                       udp_bad_datagrams, udp_messages, udp_senders, reports_sent))
 
 // Bad input is logged, but a flood of it must not flood the log.
 bool worth_logging(std::size_t count) { return count <= 10 || count % 1000 == 0; }
@@ -64,10 +65,14 @@ awaitable<void> pause_reader(std::uint32_t microseconds) {
 }
 
 boost::json::object accounting(const tr::SequenceAccounting& account, std::uint64_t expected) {
-  return {{"expected", expected},           {"received", account.received()},
-          {"unique", account.unique()},     {"lost", account.lost(expected)},
-          {"reordered", account.reordered()}, {"duplicated", account.duplicated()},
-          {"corrupted", account.corrupted()}, {"bytes", account.bytes()}};
+  return {{"expected", expected},
+          {"received", account.received()},
+          {"unique", account.unique()},
+          {"lost", account.lost(expected)},
+          {"reordered", account.reordered()},
+          {"duplicated", account.duplicated()},
+          {"corrupted", account.corrupted()},
+          {"bytes", account.bytes()}};
 }
 
 // ---- UDP -------------------------------------------------------------------
@@ -76,7 +81,7 @@ struct UdpSender {
   tr::SequenceAccounting account;
   std::uint32_t drops_before = 0;  // the socket's drop count when this sender's first datagram was queued
   std::optional<std::int64_t> rcvbuf_errors_before;
-  std::string report;              // once done: the encoded report, resent for every further done
+  std::string report;  // once done: the encoded report, resent for every further done
 };
 
 constexpr std::size_t max_udp_senders = 1024;
@@ -114,7 +119,8 @@ void account_udp(asio::ip::udp::socket& socket, std::string_view datagram, const
     if (senders.size() >= max_udp_senders) std::erase_if(senders, [](auto& s) { return !s.second.report.empty(); });
     if (senders.size() >= max_udp_senders) {
       ++counters.udp_bad_datagrams;
-      if (worth_logging(counters.udp_bad_datagrams)) spdlog::warn("udp: over {} senders, ignoring {}", max_udp_senders, got.from.address().to_string());
+      if (worth_logging(counters.udp_bad_datagrams))
+        spdlog::warn("udp: over {} senders, ignoring {}", max_udp_senders, got.from.address().to_string());
       return;
     }
     it = senders.emplace(got.from, UdpSender{}).first;
@@ -124,7 +130,8 @@ void account_udp(asio::ip::udp::socket& socket, std::string_view datagram, const
     spdlog::info("udp: first datagram from {}:{}", got.from.address().to_string(), got.from.port());
   }
   UdpSender& sender = it->second;
-  const auto decoded = got.truncated ? tr::Decoded{std::nullopt, tr::DecodeError::oversized} : tr::decode_datagram(datagram);
+  const auto decoded =
+      got.truncated ? tr::Decoded{std::nullopt, tr::DecodeError::oversized} : tr::decode_datagram(datagram);
   if (decoded.error) {
     ++counters.udp_bad_datagrams;
     sender.account.on_corrupted();
@@ -189,8 +196,10 @@ awaitable<void> serve_udp(asio::ip::udp::socket& socket, const Config& config, C
       if (!reply.empty()) {
         auto [send_ec, sent] = co_await socket.async_send_to(asio::buffer(reply), got.from, use_tuple);
         (void)sent;
-        if (send_ec) spdlog::warn("udp: send report: {}", send_ec.message());
-        else ++counters.reports_sent;
+        if (send_ec)
+          spdlog::warn("udp: send report: {}", send_ec.message());
+        else
+          ++counters.reports_sent;
       }
       co_await pause_reader(config.reader_delay_us);
     }
@@ -244,10 +253,14 @@ awaitable<void> tcp_session(tcp::socket socket, const Config& config, Counters& 
         tr::encode(tr::Kind::report, message.header.sequence, 0, boost::json::serialize(report), frame);
         auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(frame), use_tuple);
         (void)written;
-        if (write_ec) { ending = "write report: " + write_ec.message(); stop = true; break; }
+        if (write_ec) {
+          ending = "write report: " + write_ec.message();
+          stop = true;
+          break;
+        }
         ++counters.reports_sent;
-        spdlog::info("{}: done after {} messages: received {}, lost {}", who, message.header.sequence,
-                     account.unique(), account.lost(message.header.sequence));
+        spdlog::info("{}: done after {} messages: received {}, lost {}", who, message.header.sequence, account.unique(),
+                     account.lost(message.header.sequence));
       }
     }
     if (stop) break;
@@ -300,9 +313,7 @@ Sockets bind_sockets(asio::io_context& io, const CommonOptions& options, const C
   }
 }
 
-std::string_view proto_name(Proto proto) {
-  return proto == Proto::tcp ? "tcp" : proto == Proto::udp ? "udp" : "both";
-}
+std::string_view proto_name(Proto proto) { return proto == Proto::tcp ? "tcp" : proto == Proto::udp ? "udp" : "both"; }
 
 }  // namespace
 
@@ -312,8 +323,8 @@ int main(int argc, char** argv) {
   auto& app = program.app();
   Config config;
   app.add_option("--proto", config.proto, "tcp | udp | both (both: one port number for TCP and UDP)")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Proto>{
-          {"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Proto>{{"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
       ->capture_default_str();
   app.add_option("--rcvbuf", config.rcvbuf, "SO_RCVBUF in bytes (0 = the kernel's default)")
       ->capture_default_str()
@@ -344,8 +355,8 @@ int main(int argc, char** argv) {
         return tcp_session(std::move(socket), config, counters, run.registry());
       });
     if (udp_socket) asio::co_spawn(run.io(), serve_udp(*udp_socket, config, counters), asio::detached);
-    const int rcvbuf = udp_socket ? receive_buffer(udp_socket->native_handle())
-                                  : receive_buffer(run.acceptor().native_handle());
+    const int rcvbuf =
+        udp_socket ? receive_buffer(udp_socket->native_handle()) : receive_buffer(run.acceptor().native_handle());
     run.listening(fmt::format("{}, SO_RCVBUF {} bytes, reader delay {} us", proto_name(config.proto), rcvbuf,
                               config.reader_delay_us));
     run.report([&, rcvbuf](Result& result, std::ostream& out) {

@@ -21,17 +21,17 @@
 
 #include <boost/json.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <deque>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <tuple>
 #include <string>
-#include <unistd.h>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -330,29 +330,37 @@ int main(int argc, char** argv) {
   auto* ladder_cmd = app.add_subcommand("ladder", "the ladder diagram of one flow (default: a representative one)");
   auto* facts_cmd = app.add_subcommand("facts", "per-flow facts as JSON");
   auto* flows_cmd = app.add_subcommand("flows", "the flows, one line each");
-  auto* analysis_cmd = app.add_subcommand(
-      "analysis", "each TCP segment the analysis classifies, one line: frame number, classes (as Wireshark's "
-                  "tcp.analysis.<class> filters match)");
+  auto* analysis_cmd =
+      app.add_subcommand("analysis",
+                         "each TCP segment the analysis classifies, one line: frame number, classes (as Wireshark's "
+                         "tcp.analysis.<class> filters match)");
   for (auto* cmd : {ladder_cmd, facts_cmd, flows_cmd, analysis_cmd}) {
-    cmd->add_option("file", file, "a capture: pcap or pcapng (tcpdump -w, Wireshark)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("file", file, "a capture: pcap or pcapng (tcpdump -w, Wireshark)")
+        ->required()
+        ->check(CLI::ExistingFile);
     cmd->add_option("--port", port, "only flows touching this port (0 = all)")->check(CLI::Range(0, 65535));
   }
   ladder_cmd->add_option("--flow", flow_index, "the flow's number (see flows)")->check(CLI::NonNegativeNumber);
   ladder_cmd->add_flag("--all", all, "every flow, one after the other");
   ladder_cmd->add_flag("--full", options.full, "every segment, no summary lines");
   ladder_cmd->add_option("--format", format, "text | svg | mermaid")
-      ->check(CLI::IsMember({"text", "svg", "mermaid"}))->capture_default_str();
+      ->check(CLI::IsMember({"text", "svg", "mermaid"}))
+      ->capture_default_str();
   ladder_cmd->add_option("--color", color, "auto | always | never")
-      ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   ladder_cmd->add_option("--width", options.width, "columns of the text ladder")
-      ->check(CLI::Range(60, 400))->capture_default_str();
+      ->check(CLI::Range(60, 400))
+      ->capture_default_str();
   ladder_cmd->add_option("--tls-port", tls_port, "name the TLS records of this port's segments")
-      ->check(CLI::Range(0, 65535))->capture_default_str();
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   facts_cmd->add_option("--contains", needle, "also say whether these bytes appear in any payload");
   std::vector<std::string> pointers;
-  facts_cmd->add_option("--get", pointers,
-                        "print only this value, by JSON pointer (e.g. /flow_facts/0/close_segments); "
-                        "repeat for more, one line each")
+  facts_cmd
+      ->add_option("--get", pointers,
+                   "print only this value, by JSON pointer (e.g. /flow_facts/0/close_segments); "
+                   "repeat for more, one line each")
       ->allow_extra_args(false);
 
   if (auto code = parse_options(app, argc, argv)) return *code;
@@ -388,8 +396,8 @@ int main(int argc, char** argv) {
     options.tls_port = static_cast<std::uint16_t>(tls_port);
     options.color = color == "always" || (color == "auto" && format == "text" && ::isatty(STDOUT_FILENO));
     if (flows.empty()) {
-      std::cerr << "netlab-pcap: no TCP or UDP flow" << (port ? " on port " + std::to_string(port) : "")
-                << " in " << file << "\n";
+      std::cerr << "netlab-pcap: no TCP or UDP flow" << (port ? " on port " + std::to_string(port) : "") << " in "
+                << file << "\n";
       return 1;
     }
     std::vector<std::size_t> chosen;
@@ -404,9 +412,12 @@ int main(int argc, char** argv) {
       chosen.push_back(static_cast<std::size_t>(index));
     }
     for (auto i : chosen) {
-      if (format == "svg") std::cout << ladder_svg(flows[i], options);
-      else if (format == "mermaid") std::cout << ladder_mermaid(flows[i], options);
-      else std::cout << ladder_text(flows[i], options) << (chosen.size() > 1 ? "\n" : "");
+      if (format == "svg")
+        std::cout << ladder_svg(flows[i], options);
+      else if (format == "mermaid")
+        std::cout << ladder_mermaid(flows[i], options);
+      else
+        std::cout << ladder_text(flows[i], options) << (chosen.size() > 1 ? "\n" : "");
     }
   } catch (const std::exception& e) {
     std::cerr << "netlab-pcap: " << e.what() << "\n";

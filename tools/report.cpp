@@ -75,9 +75,12 @@ int merge(const std::string& lab, const std::vector<std::string>& paths) {
 void flatten(const json::object& object, const std::string& prefix, std::vector<std::string>& out) {
   for (const auto& [key, value] : object) {
     const std::string name = prefix + std::string(key);
-    if (value.is_object()) flatten(value.as_object(), name + ".", out);
-    else if (value.is_array()) out.push_back(name + "=[" + std::to_string(value.as_array().size()) + " items]");
-    else out.push_back(name + "=" + text_of(&value));
+    if (value.is_object())
+      flatten(value.as_object(), name + ".", out);
+    else if (value.is_array())
+      out.push_back(name + "=[" + std::to_string(value.as_array().size()) + " items]");
+    else
+      out.push_back(name + "=" + text_of(&value));
   }
 }
 
@@ -114,8 +117,8 @@ int summary(const std::string& lab, const std::string& path) {
     // The claim in the table's words and with its source, as on the report
     // card; a check the table does not have keeps the lab's own words.
     const auto* claim = netlab::report::claim_of(id);
-    std::string name = claim ? "(" + std::string(to_string(claim->source)) + ") " + std::string(claim->en)
-                             : field(check, "note");
+    std::string name =
+        claim ? "(" + std::string(to_string(claim->source)) + ") " + std::string(claim->en) : field(check, "note");
     name += " (`" + id + "`";
     if (auto step = field(check, "step"); !step.empty()) name += ", " + step;
     name += ")";
@@ -128,8 +131,8 @@ int summary(const std::string& lab, const std::string& path) {
   if (steps && steps->is_array()) {
     for (const auto& step : steps->as_array()) {
       if (!step.is_object()) continue;
-      std::cout << "- **" << step_name(step.as_object(), "step") << "**: "
-                << compact(step.as_object().if_contains("observed")) << "\n";
+      std::cout << "- **" << step_name(step.as_object(), "step")
+                << "**: " << compact(step.as_object().if_contains("observed")) << "\n";
     }
   } else {
     std::cout << "- " << compact(observed) << "\n";
@@ -220,7 +223,8 @@ std::string sparkline(const std::vector<double>& values, double top, std::size_t
   const std::size_t buckets = std::min(width, values.size());
   for (std::size_t b = 0; b < buckets; ++b) {
     const std::size_t from = b * values.size() / buckets, to = (b + 1) * values.size() / buckets;
-    const double peak = *std::max_element(values.begin() + static_cast<long>(from), values.begin() + static_cast<long>(to));
+    const double peak =
+        *std::max_element(values.begin() + static_cast<long>(from), values.begin() + static_cast<long>(to));
     line += top > 0 ? bars[std::min<std::size_t>(7, static_cast<std::size_t>(peak / top * 7.999))] : bars[0];
   }
   return line;
@@ -232,10 +236,13 @@ std::string chart_svg(const StateSeries& series, const std::vector<std::size_t>&
   const double width = 640, height = 220, left = 50, bottom = 190, right = 620, upper = 20;
   const double end = series.elapsed_ms.empty() ? 1 : std::max(1.0, series.elapsed_ms.back());
   std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height + 20 * static_cast<double>(shown.size())
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\""
+      << height + 20 * static_cast<double>(shown.size())
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<line x1=\"" << left << "\" y1=\"" << bottom << "\" x2=\"" << right << "\" y2=\"" << bottom << "\" stroke=\"#444\"/>\n"
-      << "<line x1=\"" << left << "\" y1=\"" << upper << "\" x2=\"" << left << "\" y2=\"" << bottom << "\" stroke=\"#444\"/>\n"
+      << "<line x1=\"" << left << "\" y1=\"" << bottom << "\" x2=\"" << right << "\" y2=\"" << bottom
+      << "\" stroke=\"#444\"/>\n"
+      << "<line x1=\"" << left << "\" y1=\"" << upper << "\" x2=\"" << left << "\" y2=\"" << bottom
+      << "\" stroke=\"#444\"/>\n"
       << "<text x=\"" << left - 6 << "\" y=\"" << upper + 4 << "\" text-anchor=\"end\">" << top << "</text>\n"
       << "<text x=\"" << left - 6 << "\" y=\"" << bottom << "\" text-anchor=\"end\">0</text>\n"
       << "<text x=\"" << right << "\" y=\"" << bottom + 16 << "\" text-anchor=\"end\">" << end / 1000 << " s</text>\n";
@@ -243,9 +250,11 @@ std::string chart_svg(const StateSeries& series, const std::vector<std::size_t>&
     const auto& column = series.counts[shown[k]];
     svg << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colours[k % 7] << "\" points=\"";
     for (std::size_t i = 0; i < column.size(); ++i)
-      svg << left + (right - left) * series.elapsed_ms[i] / end << "," << bottom - (bottom - upper) * column[i] / top << " ";
-    svg << "\"/>\n<text x=\"" << left << "\" y=\"" << height + 20 * static_cast<double>(k) << "\" fill=\"" << colours[k % 7] << "\">"
-        << series.states[shown[k]] << " (peak " << *std::max_element(column.begin(), column.end()) << ")</text>\n";
+      svg << left + (right - left) * series.elapsed_ms[i] / end << "," << bottom - (bottom - upper) * column[i] / top
+          << " ";
+    svg << "\"/>\n<text x=\"" << left << "\" y=\"" << height + 20 * static_cast<double>(k) << "\" fill=\""
+        << colours[k % 7] << "\">" << series.states[shown[k]] << " (peak "
+        << *std::max_element(column.begin(), column.end()) << ")</text>\n";
   }
   svg << "</svg>\n";
   return svg.str();
@@ -330,7 +339,8 @@ int main(int argc, char** argv) {
   auto* table_cmd = app.add_subcommand("table", "the checks as an aligned table for a terminal");
   table_cmd->add_option("file", file, "result JSON file")->required();
 
-  auto* get_cmd = app.add_subcommand("get", "print one value of a JSON file (a result, netlab-wire's stats) by JSON pointer");
+  auto* get_cmd =
+      app.add_subcommand("get", "print one value of a JSON file (a result, netlab-wire's stats) by JSON pointer");
   get_cmd->add_option("file", file, "result JSON file")->required();
   get_cmd->add_option("pointer", pointer, "JSON pointer, e.g. /observed/steps/0/observed/mismatches")->required();
 
@@ -352,7 +362,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"markdown", "text"}))
       ->capture_default_str();
 
-  auto* html_cmd = app.add_subcommand("html", "the report page of a run (index.html): verdicts, charts, both languages");
+  auto* html_cmd =
+      app.add_subcommand("html", "the report page of a run (index.html): verdicts, charts, both languages");
   html_cmd->add_option("dir", file, "a lab's run folder, or a tour's (a folder per lab, each with client.json)")
       ->required();
   html_cmd->add_option("--lang", lang, "the language it opens in: zh or en")

@@ -7,14 +7,21 @@ namespace netlab {
 // Walk both lists as intervals over the same byte stream. A read "merges"
 // when it covers bytes of more than one write; a write is "split" when its
 // bytes come out of more than one read.
-BoundaryReport compare_boundaries(std::span<const std::size_t> write_sizes,
-                                  std::span<const std::size_t> read_sizes) {
+BoundaryReport compare_boundaries(std::span<const std::size_t> write_sizes, std::span<const std::size_t> read_sizes) {
   BoundaryReport report;
-  for (auto w : write_sizes) if (w > 0) { ++report.writes; report.write_bytes += w; }
-  for (auto r : read_sizes) if (r > 0) { ++report.reads; report.read_bytes += r; }
+  for (auto w : write_sizes)
+    if (w > 0) {
+      ++report.writes;
+      report.write_bytes += w;
+    }
+  for (auto r : read_sizes)
+    if (r > 0) {
+      ++report.reads;
+      report.read_bytes += r;
+    }
 
   std::size_t wi = 0, ri = 0;
-  std::size_t w_left = 0, r_left = 0;           // bytes left in the current write / read
+  std::size_t w_left = 0, r_left = 0;  // bytes left in the current write / read
   std::size_t writes_in_read = 0, reads_in_write = 0;
   auto next_write = [&] {
     while (wi < write_sizes.size() && write_sizes[wi] == 0) ++wi;

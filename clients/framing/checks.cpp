@@ -25,16 +25,18 @@ void raw_checks(const RawObserved& o, Result& result) {
   const bool boundaries_lost = o.merged_reads + o.split_writes > 0;
   const std::string numbers = std::to_string(o.writes) + " writes arrived as " + std::to_string(o.reads) +
                               " reads: " + std::to_string(o.merged_reads) + " reads merged several writes (up to " +
-                              std::to_string(o.max_writes_in_one_read) + " in one), " +
-                              std::to_string(o.split_writes) + " writes were split";
-  result.add_check({.id = "write-is-not-read", .claim = "TCP is a byte stream: one write is not one read (粘包/拆包)",
-                    .expected = "reads that merge writes or writes split over reads",
-                    .observed = numbers,
-                    .verdict = boundaries_lost ? Verdict::confirmed : Verdict::nuanced,
-                    .evidence = boundaries_lost
-                        ? "the server's read sizes against our write sizes, over the same byte stream (CRC-32 equal)"
-                        : "every read matched one write in this run — the boundaries were kept by timing, "
-                          "not by TCP; run with more or smaller messages, or --nodelay off"});
+                              std::to_string(o.max_writes_in_one_read) + " in one), " + std::to_string(o.split_writes) +
+                              " writes were split";
+  result.add_check(
+      {.id = "write-is-not-read",
+       .claim = "TCP is a byte stream: one write is not one read (粘包/拆包)",
+       .expected = "reads that merge writes or writes split over reads",
+       .observed = numbers,
+       .verdict = boundaries_lost ? Verdict::confirmed : Verdict::nuanced,
+       .evidence = boundaries_lost
+                       ? "the server's read sizes against our write sizes, over the same byte stream (CRC-32 equal)"
+                       : "every read matched one write in this run — the boundaries were kept by timing, "
+                         "not by TCP; run with more or smaller messages, or --nodelay off"});
 }
 
 void echo_checks(const Config& config, const EchoObserved& o, Result& result) {
@@ -42,9 +44,8 @@ void echo_checks(const Config& config, const EchoObserved& o, Result& result) {
   const bool restored = o.intact == n && o.mismatches == 0 && o.missing == 0;
   Check check = restores_boundaries(config);
   check.expected = std::to_string(n) + " of " + std::to_string(n) + " messages echoed intact, in order";
-  check.observed = std::to_string(o.intact) + " of " + std::to_string(n) + " intact, " +
-                   std::to_string(o.mismatches) + " mismatched, " + std::to_string(o.missing) + " missing, over " +
-                   std::to_string(o.reads) + " reads";
+  check.observed = std::to_string(o.intact) + " of " + std::to_string(n) + " intact, " + std::to_string(o.mismatches) +
+                   " mismatched, " + std::to_string(o.missing) + " missing, over " + std::to_string(o.reads) + " reads";
   check.verdict = restored ? Verdict::confirmed : Verdict::refuted;
   check.evidence = "length and CRC-32C of every echoed frame compared, in order, with what was sent";
   result.add_check(std::move(check));
@@ -84,17 +85,22 @@ void stall_checks(const StallObserved& o, Result& result) {
   const bool all_fixed = stalled && std::all_of(o.variants.begin() + 1, o.variants.end(), [&](const StallVariant& v) {
                            return v.median_ms * 4 < nagle.median_ms;
                          });
-  const std::string acks = nagle.delayed_acks ? std::to_string(*nagle.delayed_acks) + " delayed ACKs counted by the kernel"
-                                              : "the kernel's DelayedACKs counter was not readable";
+  const std::string acks = nagle.delayed_acks
+                               ? std::to_string(*nagle.delayed_acks) + " delayed ACKs counted by the kernel"
+                               : "the kernel's DelayedACKs counter was not readable";
   result.add_check(
       {.id = "nagle-delayed-ack-stall",
-       .claim = "asked next (粘包怎么解决): write-write-read meets Nagle and the delayed ACK; TCP_NODELAY, one writev or "
-                "TCP_CORK take the stall away",
+       .claim =
+           "asked next (粘包怎么解决): write-write-read meets Nagle and the delayed ACK; TCP_NODELAY, one writev or "
+           "TCP_CORK take the stall away",
        .expected = "Nagle's requests wait for the delayed ACK (median several times the others'); each way out is fast",
        .observed = "median per request: nagle " + fixed(nagle.median_ms, 2) + " ms (" + acks + " over " +
                    std::to_string(nagle.requests) + " requests); " + fixes,
-       .verdict = all_fixed ? Verdict::confirmed : stalled ? Verdict::nuanced : Verdict::refuted,
-       .evidence = "each request timed from its first write to its whole echo, " + std::to_string(o.requests_per_variant) +
+       .verdict = all_fixed ? Verdict::confirmed
+                  : stalled ? Verdict::nuanced
+                            : Verdict::refuted,
+       .evidence = "each request timed from its first write to its whole echo, " +
+                   std::to_string(o.requests_per_variant) +
                    " per variant on its own connection; TcpExt DelayedACKs of this network namespace around each"});
 }
 

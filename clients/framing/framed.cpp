@@ -68,7 +68,8 @@ awaitable<void> send_messages(tcp::socket& socket, Codec codec, const Config& co
     }
     if constexpr (std::is_same_v<Codec, LengthHeaderCodec>) {
       for (std::size_t k = 0; k < batch.size(); ++k) {
-        buffers.push_back(asio::buffer(encoded.data() + k * LengthHeaderCodec::header_size, LengthHeaderCodec::header_size));
+        buffers.push_back(
+            asio::buffer(encoded.data() + k * LengthHeaderCodec::header_size, LengthHeaderCodec::header_size));
         buffers.push_back(asio::buffer(batch[k]));
       }
     } else {
@@ -95,7 +96,8 @@ awaitable<void> receive_echoes(tcp::socket& socket, Codec codec, std::deque<Sent
     ++tally.reads;
     tally.bytes_received += n;
     frames.clear();
-    if (auto error = codec.decode({buffer.data(), n}, frames)) throw std::runtime_error("decode echoes: " + error->message);
+    if (auto error = codec.decode({buffer.data(), n}, frames))
+      throw std::runtime_error("decode echoes: " + error->message);
     for (const auto& frame : frames) {
       ++progress.received;
       if (in_flight.empty()) {  // an echo of something never sent
@@ -168,15 +170,17 @@ awaitable<void> run_one_way(tcp::socket& socket, Codec codec, const Config& conf
   } catch (const StepError& e) {
     // A write that failed: the server closed on us (it logs why) before any tally.
     if (!reader_failed && e.step() == "write")
-      throw std::runtime_error(std::string(e.what()) + " — the server closed the connection without a tally; "
-                                                       "its log says why (a frame over its --max-frame?)");
+      throw std::runtime_error(std::string(e.what()) +
+                               " — the server closed the connection without a tally; "
+                               "its log says why (a frame over its --max-frame?)");
     if (!reader_failed) throw;
   }
   if (reader_failed) std::rethrow_exception(reader_failed);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   if (reply.empty())
-    throw std::runtime_error("the server closed the connection without a tally — its log says why "
-                             "(a frame over its --max-frame?)");
+    throw std::runtime_error(
+        "the server closed the connection without a tally — its log says why "
+        "(a frame over its --max-frame?)");
   const auto tally_json = parse_report(reply, "the server's reply is not a one-way tally — is it running --one-way?");
 
   // Our side of the same tally: every frame's size and CRC-32C, in order.

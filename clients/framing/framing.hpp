@@ -41,7 +41,7 @@ struct RawObserved {
   std::size_t writes = 0, reads = 0, bytes_sent = 0, bytes_read_by_server = 0;
   bool stream_intact = false;
   std::size_t merged_reads = 0, split_writes = 0, exact_reads = 0, max_writes_in_one_read = 0;
-  boost::json::value server_read_size{};  // as the server's read log gives it
+  boost::json::value server_read_size{};         // as the server's read log gives it
   std::optional<std::uint32_t> segments_sent{};  // TCP_INFO of the sender, when readable
   std::optional<std::string> tcp_info{};
 
@@ -65,8 +65,8 @@ struct EchoObserved {
   }
 };
 BOOST_DESCRIBE_STRUCT(EchoObserved, (),
-                      (messages_sent, messages_received, intact, mismatches, missing, bytes_sent, bytes_received,
-                       reads, seconds, messages_per_s, tcp_info))
+                      (messages_sent, messages_received, intact, mismatches, missing, bytes_sent, bytes_received, reads,
+                       seconds, messages_per_s, tcp_info))
 
 // --one-way: the server's tally of the frames against ours.
 struct OneWayObserved {
@@ -84,9 +84,9 @@ struct OneWayObserved {
   }
 };
 BOOST_DESCRIBE_STRUCT(OneWayObserved, (),
-                      (one_way, messages_sent, frames_counted_by_server, payload_bytes,
-                       payload_bytes_counted_by_server, frames_crc32c, server_frames_crc32c, bytes_sent, seconds,
-                       messages_per_s, payload_bytes_per_s, tcp_info))
+                      (one_way, messages_sent, frames_counted_by_server, payload_bytes, payload_bytes_counted_by_server,
+                       frames_crc32c, server_frames_crc32c, bytes_sent, seconds, messages_per_s, payload_bytes_per_s,
+                       tcp_info))
 
 // --write-write-read: one way of sending a request (a header write and a body
 // write, then wait for the echo), timed over its own connection.

@@ -77,8 +77,8 @@ asio::awaitable<void> run_raw(tcp::socket& socket, const Config& config, Progres
   const bool intact = server_bytes == bytes_sent && server_crc == crc;
   if (!intact)
     throw std::runtime_error("the server read " + std::to_string(server_bytes) + " bytes with CRC " +
-                             std::to_string(server_crc) + ", we sent " + std::to_string(bytes_sent) +
-                             " with CRC " + std::to_string(crc));
+                             std::to_string(server_crc) + ", we sent " + std::to_string(bytes_sent) + " with CRC " +
+                             std::to_string(crc));
 
   const auto report = compare_boundaries(write_sizes, read_sizes);
   observed = {.writes = report.writes,

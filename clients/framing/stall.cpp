@@ -101,7 +101,8 @@ awaitable<StallVariant> run_variant(const std::string& host, std::uint16_t port,
     auto [ec, n] = co_await asio::async_read(socket, asio::buffer(echo), use_tuple);
     if (ec) throw failure("read echo", ec, "is the server running --codec length (and not --one-way)?");
     latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-    if (echo != header + body) throw std::runtime_error("the echo of request " + std::to_string(i + 1) + " differs from it");
+    if (echo != header + body)
+      throw std::runtime_error("the echo of request " + std::to_string(i + 1) + " differs from it");
     ++progress.received;
     ++variant.requests;
   }

@@ -15,12 +15,12 @@ using namespace tcp_flag;
 
 // One handshake in the capture: the two ISNs and the acks that answered them.
 struct Synchronised {
-  std::string client;              // "ip:port" of the side that sent the SYN
-  std::uint32_t client_isn = 0;    // the SYN's seq
-  std::uint32_t syn_ack_ack = 0;   // the SYN-ACK's ack: the client's ISN + 1 when acknowledged
-  std::uint32_t server_isn = 0;    // the SYN-ACK's seq
-  bool third_segment = false;      // the client answered the SYN-ACK with an ACK (not an RST)
-  std::uint32_t third_ack = 0;     // that ACK's ack: the server's ISN + 1 when acknowledged
+  std::string client;             // "ip:port" of the side that sent the SYN
+  std::uint32_t client_isn = 0;   // the SYN's seq
+  std::uint32_t syn_ack_ack = 0;  // the SYN-ACK's ack: the client's ISN + 1 when acknowledged
+  std::uint32_t server_isn = 0;   // the SYN-ACK's seq
+  bool third_segment = false;     // the client answered the SYN-ACK with an ACK (not an RST)
+  std::uint32_t third_ack = 0;    // that ACK's ack: the server's ISN + 1 when acknowledged
 };
 BOOST_DESCRIBE_STRUCT(Synchronised, (), (client, client_isn, syn_ack_ack, server_isn, third_segment, third_ack))
 
@@ -79,17 +79,17 @@ void judge_isns(const std::string& pcap, std::uint16_t port, Result& result) {
   result.set_observed(o);
   const auto n = [](std::size_t v) { return std::to_string(v); };
   const bool all = o.client_isn_acked == o.handshakes && o.server_isn_acked == o.handshakes;
-  result.add_check({.id = "isn-acknowledged",
-                    .claim = "the three segments synchronise the sequence numbers: each side's ISN is acknowledged",
-                    .expected = "SYN-ACK ack = client ISN + 1 and the third segment's ack = server ISN + 1, every handshake",
-                    .observed = n(o.handshakes) + " handshakes: the SYN-ACK acked the client's ISN + 1 in " +
-                                n(o.client_isn_acked) + ", the third segment acked the server's ISN + 1 in " +
-                                n(o.server_isn_acked) + (o.unanswered ? "; " + n(o.unanswered) +
-                                                                            " SYN-ACK answered by no ACK (not counted)"
-                                                                      : ""),
-                    .verdict = o.handshakes == 0 ? Verdict::skipped : all ? Verdict::confirmed : Verdict::refuted,
-                    .evidence = "seq and ack of each connection's SYN, SYN-ACK and third segment in " + pcap +
-                                " (RFC 9293 §3.4)"});
+  result.add_check(
+      {.id = "isn-acknowledged",
+       .claim = "the three segments synchronise the sequence numbers: each side's ISN is acknowledged",
+       .expected = "SYN-ACK ack = client ISN + 1 and the third segment's ack = server ISN + 1, every handshake",
+       .observed = n(o.handshakes) + " handshakes: the SYN-ACK acked the client's ISN + 1 in " + n(o.client_isn_acked) +
+                   ", the third segment acked the server's ISN + 1 in " + n(o.server_isn_acked) +
+                   (o.unanswered ? "; " + n(o.unanswered) + " SYN-ACK answered by no ACK (not counted)" : ""),
+       .verdict = o.handshakes == 0 ? Verdict::skipped
+                  : all             ? Verdict::confirmed
+                                    : Verdict::refuted,
+       .evidence = "seq and ack of each connection's SYN, SYN-ACK and third segment in " + pcap + " (RFC 9293 §3.4)"});
 }
 
 }  // namespace netlab::handshake

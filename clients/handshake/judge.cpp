@@ -129,8 +129,10 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
   for (const auto& p : c.packets)
     if (c.from_client(p) && exactly(p, syn)) {
       ++syns;
-      if (!old_isn) old_isn = p.seq;
-      else if (!new_isn && p.seq != *old_isn) new_isn = p.seq;
+      if (!old_isn)
+        old_isn = p.seq;
+      else if (!new_isn && p.seq != *old_isn)
+        new_isn = p.seq;
     }
   std::optional<std::size_t> old_synack, rst, new_synack, new_ack;
   for (std::size_t i = 0; i < c.packets.size(); ++i) {
@@ -155,43 +157,49 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
   const bool reconnected = text_at(second, "outcome") == "connected";
   const std::size_t accepted = server.accepts.size();
 
-  o["capture"] = json::object{{"syn_segments", syns}, {"old_isn", old_isn ? json::value(*old_isn) : nullptr},
+  o["capture"] = json::object{{"syn_segments", syns},
+                              {"old_isn", old_isn ? json::value(*old_isn) : nullptr},
                               {"new_isn", new_isn ? json::value(*new_isn) : nullptr},
                               {"old_syn_ack_ack", old_synack ? json::value(c.packets[*old_synack].ack) : nullptr},
                               {"rst_seq", rst ? json::value(c.packets[*rst].seq) : nullptr},
                               {"new_syn_ack_ack", new_synack ? json::value(c.packets[*new_synack].ack) : nullptr},
                               {"new_handshake_complete", new_ack.has_value()}};
-  o["server"] = json::object{{"syn_recv_stretches", stretches.size()},
-                             {"half_open_dropped_ms", dropped ? json::value(dropped->to_ms - dropped->from_ms) : nullptr},
-                             {"accepted_from_port", accepted}};
+  o["server"] =
+      json::object{{"syn_recv_stretches", stretches.size()},
+                   {"half_open_dropped_ms", dropped ? json::value(dropped->to_ms - dropped->from_ms) : nullptr},
+                   {"accepted_from_port", accepted}};
   o["wire_rule_firings"] = rules.size();
 
   std::vector<std::string> seen, missing;
   auto need = [&](bool ok, std::string what) { (ok ? seen : missing).push_back(std::move(what)); };
   need(gave_up && reconnected, "the client gave up on its first connect() and connected again from port " + n(c.port));
-  need(old_isn && new_isn, old_isn && new_isn ? "old ISN " + std::to_string(*old_isn) + ", new ISN " +
-                                                    std::to_string(*new_isn)
-                                              : "two SYNs with different ISNs in the capture");
-  need(old_synack.has_value(), old_synack ? "the server's SYN-ACK ack " + std::to_string(c.packets[*old_synack].ack) +
-                                                " (old ISN + 1)"
-                                          : "a SYN-ACK acknowledging the old ISN");
+  need(old_isn && new_isn, old_isn && new_isn
+                               ? "old ISN " + std::to_string(*old_isn) + ", new ISN " + std::to_string(*new_isn)
+                               : "two SYNs with different ISNs in the capture");
+  need(old_synack.has_value(),
+       old_synack ? "the server's SYN-ACK ack " + std::to_string(c.packets[*old_synack].ack) + " (old ISN + 1)"
+                  : "a SYN-ACK acknowledging the old ISN");
   need(rst.has_value(), rst ? "our kernel's RST seq " + std::to_string(c.packets[*rst].seq)
                             : "an RST from the client with seq = old ISN + 1");
-  need(dropped.has_value(), dropped ? "the server's SYN-RECV socket gone after " +
-                                          ms_text(dropped->to_ms - dropped->from_ms)
-                                    : "a SYN-RECV socket at the server that disappeared (census)");
+  need(dropped.has_value(),
+       dropped ? "the server's SYN-RECV socket gone after " + ms_text(dropped->to_ms - dropped->from_ms)
+               : "a SYN-RECV socket at the server that disappeared (census)");
   need(accepted == 1, "accept() returned " + n(accepted) + " connection(s) from port " + n(c.port));
   need(new_ack.has_value(), "the new connection established (SYN-ACK ack new ISN + 1, ACK)");
   const bool confirmed = missing.empty();
   const bool refuted = accepted > 1;  // the old SYN became a connection the application took
-  result.add_check({.id = "old-duplicate-syn-rejected",
-                    .claim = "为什么三次握手: 防止旧的连接请求被错误地当作新连接 (the note)",
-                    .expected = "old SYN answered SYN-ACK (ack old ISN + 1), our RST, the half-open socket dropped, "
-                    "accept() never sees it, the new connection completes",
-                    .observed = join(seen) + (missing.empty() ? "" : "; not seen: " + join(missing)),
-                    .verdict = confirmed ? Verdict::confirmed : refuted ? Verdict::refuted : Verdict::nuanced,
-                    .evidence = "capture on the client's link (tcpdump -S), the server's census every few ms and its accepts "
-                    "(server namespace), the wire's rule log" + c.unseen()});
+  result.add_check(
+      {.id = "old-duplicate-syn-rejected",
+       .claim = "为什么三次握手: 防止旧的连接请求被错误地当作新连接 (the note)",
+       .expected = "old SYN answered SYN-ACK (ack old ISN + 1), our RST, the half-open socket dropped, "
+                   "accept() never sees it, the new connection completes",
+       .observed = join(seen) + (missing.empty() ? "" : "; not seen: " + join(missing)),
+       .verdict = confirmed ? Verdict::confirmed
+                  : refuted ? Verdict::refuted
+                            : Verdict::nuanced,
+       .evidence = "capture on the client's link (tcpdump -S), the server's census every few ms and its accepts "
+                   "(server namespace), the wire's rule log" +
+                   c.unseen()});
 
   // The counterfactual: the socket a two-way handshake would have made ESTABLISHED.
   std::string observed;
@@ -209,8 +217,11 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
     observed = "the old SYN was answered, but the census never saw a SYN-RECV socket for it (syncookies?)";
     verdict = Verdict::refuted;
   }
-  result.add_check({.id = "two-way-would-accept", .claim = "为什么三次握手: with two segments the old SYN would open a connection",
-                    .expected = "a SYN-RECV socket for the old SYN existed at the server (census)", .observed = observed, .verdict = verdict,
+  result.add_check({.id = "two-way-would-accept",
+                    .claim = "为什么三次握手: with two segments the old SYN would open a connection",
+                    .expected = "a SYN-RECV socket for the old SYN existed at the server (census)",
+                    .observed = observed,
+                    .verdict = verdict,
                     .evidence = "census of the server's namespace; the capture's SYN-ACK" + c.unseen()});
 }
 
@@ -242,23 +253,29 @@ void judge_lost_synack(const Conversation& c, const std::vector<json::object>& r
   const double connect_ms = number(connect, "ms");
   const bool connected = text_at(connect, "outcome") == "connected";
   const double wait_ms = first_syn >= 0 && first_synack >= 0 ? (first_synack - first_syn) * 1000 : -1;
-  o["capture"] = json::object{{"syn_segments", syns}, {"syn_isns", isns.size()}, {"syn_ack_segments", synacks},
-                              {"syn_ack_same_seq_as_dropped", same}, {"first_syn_to_syn_ack_ms", wait_ms},
+  o["capture"] = json::object{{"syn_segments", syns},
+                              {"syn_isns", isns.size()},
+                              {"syn_ack_segments", synacks},
+                              {"syn_ack_same_seq_as_dropped", same},
+                              {"first_syn_to_syn_ack_ms", wait_ms},
                               {"handshake_complete", acked}};
   const bool one_rto = connected && connect_ms >= 800 && connect_ms < 3000;
   const bool segments = dropped_seq && same >= 1 && syns >= 2 && isns.size() == 1 && acked;
   std::string observed = "connect() took " + ms_text(connect_ms) + "; the wire dropped SYN-ACK seq " +
                          (dropped_seq ? std::to_string(*dropped_seq) : std::string("(none)")) + "; the client sent " +
-                         n(syns) + " SYN (" + n(isns.size()) + " ISN), " + n(same) + " SYN-ACK with that seq reached it" +
+                         n(syns) + " SYN (" + n(isns.size()) + " ISN), " + n(same) +
+                         " SYN-ACK with that seq reached it" +
                          (wait_ms >= 0 ? " " + ms_text(wait_ms) + " after the first SYN" : "");
-  result.add_check({.id = "lost-synack-costs-one-rto", .claim = "asked next: what if the SYN-ACK is lost?",
-                    .expected = "the SYN and the SYN-ACK are sent again (same ISNs) and connect() waits about one RTO (1 s)",
-                    .observed = observed,
-                    .verdict = !dropped_seq        ? Verdict::skipped
-                    : one_rto && segments ? Verdict::confirmed
-                    : connected && connect_ms < 800 ? Verdict::refuted
-                                                    : Verdict::nuanced,
-                    .evidence = "connect() timed in the client; capture on the client's link; the wire's rule log" + c.unseen()});
+  result.add_check(
+      {.id = "lost-synack-costs-one-rto",
+       .claim = "asked next: what if the SYN-ACK is lost?",
+       .expected = "the SYN and the SYN-ACK are sent again (same ISNs) and connect() waits about one RTO (1 s)",
+       .observed = observed,
+       .verdict = !dropped_seq                    ? Verdict::skipped
+                  : one_rto && segments           ? Verdict::confirmed
+                  : connected && connect_ms < 800 ? Verdict::refuted
+                                                  : Verdict::nuanced,
+       .evidence = "connect() timed in the client; capture on the client's link; the wire's rule log" + c.unseen()});
 }
 
 // ---- lost-ack ------------------------------------------------------------------------
@@ -287,9 +304,11 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
     if (!waited) waited = s;
   const double syn_recv_ms = waited && waited->to_ms > 0 ? waited->to_ms - waited->from_ms : 0;
   const double syn_recv_after_connect = waited && waited->to_ms > 0 ? waited->to_ms - connected_at : 0;
-  o["capture"] = json::object{{"syn_ack_segments", synacks}, {"server_isns", synack_seqs.size()},
+  o["capture"] = json::object{{"syn_ack_segments", synacks},
+                              {"server_isns", synack_seqs.size()},
                               {"data_ack", data ? json::value(data->ack) : nullptr}};
-  o["server"] = json::object{{"syn_recv_ms", syn_recv_ms}, {"syn_recv_then", waited ? waited->then : ""},
+  o["server"] = json::object{{"syn_recv_ms", syn_recv_ms},
+                             {"syn_recv_then", waited ? waited->then : ""},
                              {"accepted", server.accepts.size()},
                              {"accepted_after_data_ms", accepted_at > 0 && data_at > 0 ? accepted_at - data_at : 0},
                              {"bytes_received", server.bytes_received}};
@@ -298,37 +317,41 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
   const bool client_connected = text_at(connect, "outcome") == "connected";
   const bool waited_long = waited && syn_recv_after_connect > 300;  // SYN-RECV well after we were ESTABLISHED
   const bool retransmitted = synacks >= 2 && synack_seqs.size() == 1;
-  result.add_check({.id = "lost-ack-server-stays-syn-recv", .claim = "asked next: what if the third segment (ACK) is lost?",
-                    .expected = "the client is connected while the server stays SYN-RECV and sends its SYN-ACK again",
-                    .observed = "the wire dropped " + n(acks_dropped) + " ACK(s); connect() returned after " +
-                        ms_text(number(connect, "ms")) + " (client " + text_at(o, "client_state_after_connect") +
-                        "); the server's census: SYN-RECV seen for " + ms_text(syn_recv_ms) + ", until " +
-                        ms_text(syn_recv_after_connect) + " after the client's connect() returned, then " +
-                        (waited ? waited->then : std::string("(never SYN-RECV)")) + "; " + n(synacks) +
-                        " SYN-ACK(s) with " + n(synack_seqs.size()) + " ISN reached the client",
-                    .verdict = !client_connected || acks_dropped == 0 ? Verdict::skipped
-                    : waited_long && retransmitted         ? Verdict::confirmed
-                    : waited_long                          ? Verdict::nuanced
-                                                           : Verdict::refuted,
-                    .evidence = "census of the server's namespace every few ms; capture on the client's link; the wire's rule log" +
-                        c.unseen()});
+  result.add_check(
+      {.id = "lost-ack-server-stays-syn-recv",
+       .claim = "asked next: what if the third segment (ACK) is lost?",
+       .expected = "the client is connected while the server stays SYN-RECV and sends its SYN-ACK again",
+       .observed = "the wire dropped " + n(acks_dropped) + " ACK(s); connect() returned after " +
+                   ms_text(number(connect, "ms")) + " (client " + text_at(o, "client_state_after_connect") +
+                   "); the server's census: SYN-RECV seen for " + ms_text(syn_recv_ms) + ", until " +
+                   ms_text(syn_recv_after_connect) + " after the client's connect() returned, then " +
+                   (waited ? waited->then : std::string("(never SYN-RECV)")) + "; " + n(synacks) + " SYN-ACK(s) with " +
+                   n(synack_seqs.size()) + " ISN reached the client",
+       .verdict = !client_connected || acks_dropped == 0 ? Verdict::skipped
+                  : waited_long && retransmitted         ? Verdict::confirmed
+                  : waited_long                          ? Verdict::nuanced
+                                                         : Verdict::refuted,
+       .evidence = "census of the server's namespace every few ms; capture on the client's link; the wire's rule log" +
+                   c.unseen()});
   const bool after_data = accepted_at > 0 && data_at > 0 && accepted_at >= data_at;
   const bool carried = data && !synack_seqs.empty() && data->ack == *synack_seqs.begin() + 1;
-  result.add_check({.id = "first-data-completes-handshake", .claim = "asked next: who completes the handshake when the ACK is lost?",
-                    .expected = "the server's connection is ESTABLISHED and accepted only after the client's first data segment "
-                    "(which carries the same ACK) arrives",
-                    .observed = "data sent at +" + ms_text(data_at - connected_at) + " after connect(), ack " +
-                        (data ? std::to_string(data->ack) : std::string("?")) + "; accept() at " +
-                        (accepted_at > 0 ? (accepted_at >= data_at ? "+" : "") + ms_text(accepted_at - data_at) +
-                                               " from the data"
-                                         : std::string("never")) +
-                        "; the server read " + n(static_cast<std::size_t>(server.bytes_received)) + " bytes",
-                    .verdict = data_at == 0 || acks_dropped == 0 ? Verdict::skipped
-                    : after_data && carried && waited && waited->then == "ESTAB" ? Verdict::confirmed
-                    : accepted_at > 0 && accepted_at < data_at ? Verdict::refuted
-                                                               : Verdict::nuanced,
-                    .evidence = "CLOCK_MONOTONIC times of the client's send and the server's accept(); the capture's ack" +
-                        c.unseen()});
+  result.add_check(
+      {.id = "first-data-completes-handshake",
+       .claim = "asked next: who completes the handshake when the ACK is lost?",
+       .expected = "the server's connection is ESTABLISHED and accepted only after the client's first data segment "
+                   "(which carries the same ACK) arrives",
+       .observed =
+           "data sent at +" + ms_text(data_at - connected_at) + " after connect(), ack " +
+           (data ? std::to_string(data->ack) : std::string("?")) + "; accept() at " +
+           (accepted_at > 0 ? (accepted_at >= data_at ? "+" : "") + ms_text(accepted_at - data_at) + " from the data"
+                            : std::string("never")) +
+           "; the server read " + n(static_cast<std::size_t>(server.bytes_received)) + " bytes",
+       .verdict = data_at == 0 || acks_dropped == 0                            ? Verdict::skipped
+                  : after_data && carried && waited && waited->then == "ESTAB" ? Verdict::confirmed
+                  : accepted_at > 0 && accepted_at < data_at                   ? Verdict::refuted
+                                                                               : Verdict::nuanced,
+       .evidence =
+           "CLOCK_MONOTONIC times of the client's send and the server's accept(); the capture's ack" + c.unseen()});
 }
 
 }  // namespace
@@ -345,12 +368,17 @@ void judge_failure(const Evidence& evidence, Result& result) {
   if (port == 0) throw std::runtime_error(evidence.run_json + " names no local port: the scenario did not run");
   const auto c = conversation(evidence.pcap, port);
   const auto view = server_view(server, port);
-  if (!view.census) throw std::runtime_error(evidence.server_json + " has no census timeline (run the server with --census-ms)");
+  if (!view.census)
+    throw std::runtime_error(evidence.server_json + " has no census timeline (run the server with --census-ms)");
   const auto rules = rule_log(wire);
-  if (mode == "old-syn") judge_old_syn(c, view, rules, o, result);
-  else if (mode == "lost-synack") judge_lost_synack(c, rules, o, result);
-  else if (mode == "lost-ack") judge_lost_ack(c, view, rules, o, result);
-  else throw std::runtime_error(evidence.run_json + ": mode '" + mode + "' has no judge");
+  if (mode == "old-syn")
+    judge_old_syn(c, view, rules, o, result);
+  else if (mode == "lost-synack")
+    judge_lost_synack(c, rules, o, result);
+  else if (mode == "lost-ack")
+    judge_lost_ack(c, view, rules, o, result);
+  else
+    throw std::runtime_error(evidence.run_json + ": mode '" + mode + "' has no judge");
   o["capture_segments"] = c.packets.size();
   result.observed() = std::move(o);
 }

@@ -4,15 +4,15 @@
 #include "failures.hpp"
 
 #include "kernel/census.hpp"
-#include "program/client.hpp"
 #include "kernel/lifecycle.hpp"
-#include "syn.hpp"
 #include "kernel/tcp_info.hpp"
+#include "program/client.hpp"
+#include "syn.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 namespace netlab::handshake {
 namespace {
@@ -58,13 +58,16 @@ tcp::socket bound_socket(const asio::any_io_executor& executor, std::uint16_t po
 }
 
 json::object attempt_json(const Attempt& a) {
-  return {{"started_mono_ms", a.started_ms}, {"ended_mono_ms", a.ended_ms},
-          {"ms", a.ended_ms - a.started_ms}, {"outcome", a.outcome}};
+  return {{"started_mono_ms", a.started_ms},
+          {"ended_mono_ms", a.ended_ms},
+          {"ms", a.ended_ms - a.started_ms},
+          {"outcome", a.outcome}};
 }
 
 void refused_check(const Attempt& a, const tcp::endpoint& server) {
   if (a.finished && a.error == asio::error::connection_refused)
-    throw std::runtime_error("connect " + to_string(server) + ": connection refused — is netlab-handshake-server running?");
+    throw std::runtime_error("connect " + to_string(server) +
+                             ": connection refused — is netlab-handshake-server running?");
 }
 
 // One connect() from a fresh port, bounded by --timeout-ms (a refusal ends the run), logged under `story`.
@@ -120,8 +123,8 @@ awaitable<void> old_syn(const tcp::endpoint& server, const FailureConfig& config
   const Attempt again = co_await connect_within(second, server, config.timeout_ms);
   json::object second_json = attempt_json(again);
   if (again.finished && !again.error) describe_connected(second, second_json);
-  spdlog::info("old-syn: port {}: first attempt {}, second {} after {:.1f} ms", port, given_up.outcome,
-               again.outcome, again.ended_ms - again.started_ms);
+  spdlog::info("old-syn: port {}: first attempt {}, second {} after {:.1f} ms", port, given_up.outcome, again.outcome,
+               again.ended_ms - again.started_ms);
   o = {{"local_port", port}, {"first", attempt_json(given_up)}, {"second", std::move(second_json)}};
   if (again.finished && !again.error) co_await close_after(second, config.hold_ms);
 }

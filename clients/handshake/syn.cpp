@@ -63,7 +63,8 @@ std::uint16_t tcp_checksum(std::uint32_t source, std::uint32_t destination, cons
 std::optional<InitialSequenceNumbers> read_initial_sequence_numbers(int fd, std::string& why_not) {
   int on = 1;
   if (::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) != 0) {
-    why_not = errno == EPERM ? "TCP_REPAIR needs root (CAP_NET_ADMIN)" : std::string("TCP_REPAIR: ") + std::strerror(errno);
+    why_not =
+        errno == EPERM ? "TCP_REPAIR needs root (CAP_NET_ADMIN)" : std::string("TCP_REPAIR: ") + std::strerror(errno);
     return std::nullopt;
   }
   std::uint32_t send_next = 0, receive_next = 0;
@@ -135,7 +136,8 @@ std::vector<Segment> RawTcpProbe::collect(std::uint16_t port_a, std::uint16_t po
   std::array<unsigned char, 65536> packet{};
   // Every TCP segment of this host arrives here: the loop is bounded by time and count.
   for (int received = 0; received < 100000; ++received) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd ready{fd_, POLLIN, 0};
     if (::poll(&ready, 1, static_cast<int>(left.count())) <= 0) break;

@@ -35,7 +35,8 @@ awaitable<Response> exchange(beast::tcp_stream& stream, beast::flat_buffer& buff
   if (auto [ec, n] = co_await http::async_write(stream, req, use_tuple); ec) throw failure("write request", ec);
   http::response_parser<http::string_body> parser;
   parser.body_limit(1 << 20);
-  if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec) throw failure("read response", ec);
+  if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec)
+    throw failure("read response", ec);
   co_return parser.release();
 }
 

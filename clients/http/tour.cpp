@@ -31,9 +31,9 @@ struct Step {
 
 std::string headers_that_matter(const Response& res) {
   std::string out;
-  for (auto field : {http::field::location, http::field::www_authenticate, http::field::allow,
-                     http::field::content_type, http::field::content_length, http::field::transfer_encoding,
-                     http::field::connection})
+  for (auto field :
+       {http::field::location, http::field::www_authenticate, http::field::allow, http::field::content_type,
+        http::field::content_length, http::field::transfer_encoding, http::field::connection})
     if (auto it = res.find(field); it != res.end())
       out += "    " + std::string(it->name_string()) + ": " + std::string(it->value()) + "\n";
   return out;
@@ -47,12 +47,24 @@ awaitable<void> run_tour(const CommonOptions& options, const Config& config, std
       {http::verb::get, "/", {}, "", 200, "200 = here it is"},
       {http::verb::get, "/old", {}, "", 301, "301 = moved for good; the client follows Location"},
       {http::verb::get, "/missing", {}, "", 404, "404 = no such resource"},
-      {http::verb::post, "/", {}, "", 405, "405 = the resource exists, not for this method; Allow lists the ones that work"},
-      {http::verb::get, "/private", {}, "no credentials", 401, "401 = \"who are you?\": WWW-Authenticate says how to log in"},
-      {http::verb::get, "/private", wrong, wrong.user + " with a wrong password", 401, "401 again: wrong credentials are no credentials"},
+      {http::verb::post,
+       "/",
+       {},
+       "",
+       405,
+       "405 = the resource exists, not for this method; Allow lists the ones that work"},
+      {http::verb::get,
+       "/private",
+       {},
+       "no credentials",
+       401,
+       "401 = \"who are you?\": WWW-Authenticate says how to log in"},
+      {http::verb::get, "/private", wrong, wrong.user + " with a wrong password", 401,
+       "401 again: wrong credentials are no credentials"},
       {http::verb::get, "/private", config.reader, config.reader.user, 200, "200: known user"},
       {http::verb::get, "/admin", {}, "no credentials", 401, "401 = \"who are you?\""},
-      {http::verb::get, "/admin", config.reader, config.reader.user, 403, "403 = \"I know you, and no\": the same credentials get the same answer; other ones may not (RFC 9110 §15.5.4)"},
+      {http::verb::get, "/admin", config.reader, config.reader.user, 403,
+       "403 = \"I know you, and no\": the same credentials get the same answer; other ones may not (RFC 9110 §15.5.4)"},
       {http::verb::get, "/admin", config.admin, config.admin.user, 200, "200: the admin may"},
       {http::verb::get, "/headers", {}, "", 200, "200, the server echoes the request headers it received"},
   };
@@ -68,8 +80,9 @@ awaitable<void> run_tour(const CommonOptions& options, const Config& config, std
     const unsigned status = res.result_int();
     if (auto id = res.find("X-Netlab-Connection"); id != res.end()) connection_ids.insert(std::string(id->value()));
     out << req.method_string() << " " << step.target << " HTTP/1.1" << (step.who.empty() ? "" : "   (" + step.who + ")")
-        << "\n  " << status_line(res) << (status == step.expected ? "" : "   <- expected " + std::to_string(step.expected))
-        << "\n" << headers_that_matter(res) << "    why: " << step.why << "\n";
+        << "\n  " << status_line(res)
+        << (status == step.expected ? "" : "   <- expected " + std::to_string(step.expected)) << "\n"
+        << headers_that_matter(res) << "    why: " << step.why << "\n";
     boost::json::object headers;
     for (const auto& field : res) headers[std::string(field.name_string())] = std::string(field.value());
     tour.push_back({.request = std::string(req.method_string()) + " " + step.target,
@@ -85,7 +98,8 @@ awaitable<void> run_tour(const CommonOptions& options, const Config& config, std
   auto bad = co_await open_connection(options);
   const std::string malformed = "GET /\r\nHost localhost\r\n\r\n";
   bad.expires_after(io_timeout);
-  if (auto [ec, n] = co_await asio::async_write(bad, asio::buffer(malformed), use_tuple); ec) throw failure("write", ec);
+  if (auto [ec, n] = co_await asio::async_write(bad, asio::buffer(malformed), use_tuple); ec)
+    throw failure("write", ec);
   http::response_parser<http::string_body> parser;
   if (auto [ec, n] = co_await http::async_read(bad, buffer, parser, use_tuple); ec) throw failure("read 400", ec);
   const auto res400 = parser.release();

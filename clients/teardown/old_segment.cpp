@@ -23,7 +23,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Connects from a given local port (SO_REUSEADDR: bind may share a port with a
 // TIME_WAIT socket; connect() is where the kernel decides on the four-tuple).
-awaitable<boost::system::error_code> connect_from(tcp::socket& socket, std::uint16_t port, const tcp::endpoint& server) {
+awaitable<boost::system::error_code> connect_from(tcp::socket& socket, std::uint16_t port,
+                                                  const tcp::endpoint& server) {
   boost::system::error_code ec;
   socket.open(tcp::v4(), ec);
   if (!ec) socket.set_option(tcp::socket::reuse_address(true), ec);
@@ -79,16 +80,18 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
   const auto refused = co_await connect_from(second, port, server);
   if (refused) {
     second.close();
-    co_await pause_for(std::chrono::milliseconds(reuse_ms + 200) -
-                       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - closed));
+    co_await pause_for(
+        std::chrono::milliseconds(reuse_ms + 200) -
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - closed));
     if (auto ec = co_await connect_from(second, port, server); ec)
-      throw failure("connection 2 from port " + std::to_string(port) + ": " + error_text(refused) + " at once, then after " +
-                        std::to_string(reuse_ms + 200) + " ms",
+      throw failure("connection 2 from port " + std::to_string(port) + ": " + error_text(refused) +
+                        " at once, then after " + std::to_string(reuse_ms + 200) + " ms",
                     ec, " (tcp_tw_reuse " + sysctl("tcp_tw_reuse") + ")");
   }
   co_await send_all(second, "old-segment\n", "connection 2: send");
   // The wire replays connection 1's segment 2.5 s after it first passed.
-  co_await pause_for(3200ms - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - closed));
+  co_await pause_for(3200ms -
+                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - closed));
   co_await send_all(second, new_bytes, "connection 2: send");
   second.shutdown(tcp::socket::shutdown_send);
   co_await read_to_eof(second, config.settle);
@@ -97,41 +100,52 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
   const std::string data(report.at("data").as_string());
   const auto paws = report.at("paws_estab").to_number<std::uint64_t>();
   const bool old_in_new = data.find("OLD-DATA") != std::string::npos;
-  result.observed() = {{"local_port", port}, {"first_end_after_close", time_wait},
+  result.observed() = {{"local_port", port},
+                       {"first_end_after_close", time_wait},
                        {"reuse_at_once", refused ? refused.message() : "connected"},
-                       {"tcp_tw_reuse", sysctl("tcp_tw_reuse")}, {"tcp_timestamps", sysctl("tcp_timestamps")},
-                       {"reuse_delay_ms", reuse_ms}, {"reuse_refused_at_once", refused.value() == EADDRNOTAVAIL},
+                       {"tcp_tw_reuse", sysctl("tcp_tw_reuse")},
+                       {"tcp_timestamps", sysctl("tcp_timestamps")},
+                       {"reuse_delay_ms", reuse_ms},
+                       {"reuse_refused_at_once", refused.value() == EADDRNOTAVAIL},
                        {"second_data_at_server", data},
-                       {"server_paws_estab", paws}, {"old_bytes_in_new_connection", old_in_new},
+                       {"server_paws_estab", paws},
+                       {"old_bytes_in_new_connection", old_in_new},
                        {"our_path", "connection 1 " + time_wait + "; connection 2 on the same four-tuple"}};
   const std::string what = "connection 1 left " + time_wait + "; the same four-tuple at once: " +
                            (refused ? refused.message() + ", after " + std::to_string(reuse_ms + 200) + " ms: connected"
-                                    : time_wait == "TIME-WAIT" ? "connected (the TIME_WAIT socket taken over)"
-                                                               : "connected") +
+                            : time_wait == "TIME-WAIT" ? "connected (the TIME_WAIT socket taken over)"
+                                                       : "connected") +
                            "; the wire replayed connection 1's data into it; the server's connection 2 got " +
                            std::to_string(data.size()) + " bytes (" +
-                           (old_in_new ? "the old ones among them" : "only the new ones") + "), " + std::to_string(paws) +
-                           " PAWS drop(s)";
+                           (old_in_new ? "the old ones among them" : "only the new ones") + "), " +
+                           std::to_string(paws) + " PAWS drop(s)";
   if (bare) {
-    result.add_check({.id = "old-segment-without-time-wait",
-                      .claim = "asked next: with no TIME_WAIT and no timestamps (no PAWS), do the old bytes enter the new "
-                      "connection?",
-                      .expected = "the old bytes in the server's connection 2", .observed = what,
-                      .verdict = old_in_new ? Verdict::confirmed : data == new_bytes ? Verdict::refuted : Verdict::nuanced,
-                      .evidence = "the server's bytes on connection 2 (its receive buffer, read to the FIN); tcp_timestamps " +
-                          sysctl("tcp_timestamps") + " here; the old and new sequence numbers in wire-steps.txt "
-                          "(the rule log's seq, connection 2's SYN)"});
+    result.add_check(
+        {.id = "old-segment-without-time-wait",
+         .claim = "asked next: with no TIME_WAIT and no timestamps (no PAWS), do the old bytes enter the new "
+                  "connection?",
+         .expected = "the old bytes in the server's connection 2",
+         .observed = what,
+         .verdict = old_in_new          ? Verdict::confirmed
+                    : data == new_bytes ? Verdict::refuted
+                                        : Verdict::nuanced,
+         .evidence = "the server's bytes on connection 2 (its receive buffer, read to the FIN); tcp_timestamps " +
+                     sysctl("tcp_timestamps") +
+                     " here; the old and new sequence numbers in wire-steps.txt "
+                     "(the rule log's seq, connection 2's SYN)"});
     co_return;
   }
-  result.add_check({.id = "old-segment-rejected",
-                    .claim = "asked next (2MSL's second reason): can an old segment of connection 1 land in a new connection on "
-                    "the same four-tuple?",
-                    .expected = "no: TIME_WAIT refuses the four-tuple, or, where it is taken over, PAWS drops the old segment", .observed = what,
-                    .verdict = old_in_new                                 ? Verdict::refuted
-                    : data == new_bytes && (refused || paws > 0) ? Verdict::confirmed
-                                                                 : Verdict::nuanced,
-                    .evidence = "our connect() errors; the server's bytes and its namespace's TcpExt PAWSEstab delta, reported "
-                    "after; the wire's replay in wire-old-segment.json"});
+  result.add_check(
+      {.id = "old-segment-rejected",
+       .claim = "asked next (2MSL's second reason): can an old segment of connection 1 land in a new connection on "
+                "the same four-tuple?",
+       .expected = "no: TIME_WAIT refuses the four-tuple, or, where it is taken over, PAWS drops the old segment",
+       .observed = what,
+       .verdict = old_in_new                                   ? Verdict::refuted
+                  : data == new_bytes && (refused || paws > 0) ? Verdict::confirmed
+                                                               : Verdict::nuanced,
+       .evidence = "our connect() errors; the server's bytes and its namespace's TcpExt PAWSEstab delta, reported "
+                   "after; the wire's replay in wire-old-segment.json"});
 }
 
 }  // namespace netlab::teardown

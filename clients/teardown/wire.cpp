@@ -1,18 +1,18 @@
 // The teardown stories that need a real path (netlab-wire): see wire.hpp.
 #include "helpers.hpp"
 
-#include "kernel/lifecycle.hpp"
-#include "program/logging.hpp"
 #include "io/net.hpp"
+#include "kernel/lifecycle.hpp"
 #include "kernel/netstat.hpp"
 #include "kernel/tcp_info.hpp"
+#include "program/logging.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
@@ -42,7 +42,8 @@ awaitable<void> read_to_eof(tcp::socket& socket, std::chrono::milliseconds bound
   std::vector<char> chunk(4096);
   const auto deadline = std::chrono::steady_clock::now() + bound;
   for (;;) {
-    if (std::chrono::steady_clock::now() >= deadline) throw std::runtime_error("no FIN from the server within the bound");
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error("no FIN from the server within the bound");
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk), use_tuple);
     if (ec == asio::error::eof) co_return;
     if (ec) throw failure("wait for the server's FIN", ec);
@@ -80,8 +81,12 @@ std::uint64_t counter(const std::string& table, const std::string& name) {
 json::array to_json(const std::vector<EndSample>& samples) {
   json::array rows;
   for (const auto& s : samples)
-    rows.push_back({{"at_ms", s.at_ms}, {"state", s.state}, {"timer", s.timer}, {"timer_ms", s.timer_ms},
-                    {"retransmits", s.retransmits}, {"timer_before_ms", s.timer_before_ms},
+    rows.push_back({{"at_ms", s.at_ms},
+                    {"state", s.state},
+                    {"timer", s.timer},
+                    {"timer_ms", s.timer_ms},
+                    {"retransmits", s.retransmits},
+                    {"timer_before_ms", s.timer_before_ms},
                     {"restarted", s.restarted}});
   return rows;
 }
@@ -91,7 +96,8 @@ std::string path_of(const json::array& samples) {
   std::string path, last;
   for (const auto& s : samples) {
     const std::string state(s.at("state").as_string());
-    if (state != last) path += (path.empty() ? "" : " > ") + state;
+    if (state != last)
+      path += (path.empty() ? "" : " > ") + state;
     else if (s.at("restarted").as_bool())  // the same state, its timer started over
       path += s.at("timer").as_string() == "on" ? " (retransmission timer restarted)" : " (timer restarted)";
     last = state;
@@ -127,11 +133,14 @@ awaitable<void> lost_last_ack(const CommonOptions& options, const WireConfig& co
   // Our end from now on: TIME_WAIT with its 60 s timer, or (no room for a
   // TIME_WAIT socket) nothing. Until the server's FIN has come again: the
   // timer starting over, or our kernel sending RST.
-  const auto samples = co_await watch_end(our_port, options.port, [&](const std::vector<EndSample>& s) {
-    for (const auto& x : s)
-      if (x.restarted) return true;
-    return counter("Tcp", "OutRsts") > rsts;
-  }, config.settle);
+  const auto samples = co_await watch_end(
+      our_port, options.port,
+      [&](const std::vector<EndSample>& s) {
+        for (const auto& x : s)
+          if (x.restarted) return true;
+        return counter("Tcp", "OutRsts") > rsts;
+      },
+      config.settle);
   const auto rsts_sent = counter("Tcp", "OutRsts") - rsts;
   const auto overflowed = counter("TcpExt", "TCPTimeWaitOverflow") - overflows;
   socket.close();
@@ -144,49 +153,62 @@ awaitable<void> lost_last_ack(const CommonOptions& options, const WireConfig& co
   const auto fin_retransmits = server.at("fin_retransmits").to_number<std::uint64_t>();
   const auto& server_samples = server.at("samples").as_array();
   const bool server_gone = !server.at("gone_after_ms").is_null();
-  result.observed() = {{"local_port", our_port}, {"our_end", ours}, {"our_path", path_of(ours)},
-                       {"time_wait_seen", time_wait}, {"time_wait_restarted", restart != nullptr},
+  result.observed() = {{"local_port", our_port},
+                       {"our_end", ours},
+                       {"our_path", path_of(ours)},
+                       {"time_wait_seen", time_wait},
+                       {"time_wait_restarted", restart != nullptr},
                        {"timer_before_ms", restart ? restart->timer_before_ms : 0},
                        {"timer_after_ms", restart ? restart->timer_ms : 0},
                        {"restart_at_ms", restart ? json::value(restart->at_ms) : nullptr},
-                       {"our_rsts_sent", rsts_sent}, {"time_wait_overflows", overflowed},
+                       {"our_rsts_sent", rsts_sent},
+                       {"time_wait_overflows", overflowed},
                        {"tcp_max_tw_buckets", sysctl("tcp_max_tw_buckets")},
-                       {"server_end", server_samples}, {"server_path", path_of(server_samples)},
-                       {"server_fin_retransmits", fin_retransmits}, {"server_gone_after_ms", server.at("gone_after_ms")}};
-  const std::string server_said = "the server's end " + path_of(server_samples) + ", " +
-                                  std::to_string(fin_retransmits) + " FIN retransmission(s)" +
-                                  (server_gone ? ", gone after " + std::to_string(server.at("gone_after_ms").to_number<long>()) + " ms" : ", still there");
+                       {"server_end", server_samples},
+                       {"server_path", path_of(server_samples)},
+                       {"server_fin_retransmits", fin_retransmits},
+                       {"server_gone_after_ms", server.at("gone_after_ms")}};
+  const std::string server_said =
+      "the server's end " + path_of(server_samples) + ", " + std::to_string(fin_retransmits) +
+      " FIN retransmission(s)" +
+      (server_gone ? ", gone after " + std::to_string(server.at("gone_after_ms").to_number<long>()) + " ms"
+                   : ", still there");
   if (expect_time_wait) {
     const std::string what = server_said + "; ours " + path_of(ours) + ", TIME_WAIT timer " +
                              (restart ? seconds(restart->timer_before_ms) + " -> " + seconds(restart->timer_ms) +
                                             " at +" + std::to_string(restart->at_ms) + " ms"
                                       : "never restarted") +
                              "; RSTs we sent " + std::to_string(rsts_sent);
-    result.add_check({.id = "time-wait-answers-retransmitted-fin",
-                      .claim = "2MSL: 接收端可能收不到第四次挥手, 重新发送第三次挥手 — the closer, still in TIME_WAIT, answers the "
-                      "retransmitted FIN",
-                      .expected = "the server's FIN again (LAST_ACK); our TIME_WAIT ACKs it (no RST), its timer starts over, the "
-                      "server's end closes",
-                      .observed = what,
-                      .verdict = fin_retransmits == 0 ? Verdict::skipped
-                      : time_wait && restart && rsts_sent == 0 && server_gone ? Verdict::confirmed
-                                                                              : Verdict::refuted,
-                      .evidence = fin_retransmits == 0 ? "the wire did not make the server retransmit (our last ACK was not lost)"
-                                           : "our end: the census (TIME_WAIT timer) in our namespace; RSTs: Tcp OutRsts "
-                                             "delta; the server's end: its census, reported after the close"});
+    result.add_check(
+        {.id = "time-wait-answers-retransmitted-fin",
+         .claim = "2MSL: 接收端可能收不到第四次挥手, 重新发送第三次挥手 — the closer, still in TIME_WAIT, answers the "
+                  "retransmitted FIN",
+         .expected = "the server's FIN again (LAST_ACK); our TIME_WAIT ACKs it (no RST), its timer starts over, the "
+                     "server's end closes",
+         .observed = what,
+         .verdict = fin_retransmits == 0                                    ? Verdict::skipped
+                    : time_wait && restart && rsts_sent == 0 && server_gone ? Verdict::confirmed
+                                                                            : Verdict::refuted,
+         .evidence = fin_retransmits == 0 ? "the wire did not make the server retransmit (our last ACK was not lost)"
+                                          : "our end: the census (TIME_WAIT timer) in our namespace; RSTs: Tcp OutRsts "
+                                            "delta; the server's end: its census, reported after the close"});
   } else {
-    const std::string what = server_said + "; ours " + path_of(ours) + " (no TIME_WAIT socket: " +
-                             std::to_string(overflowed) + " TCPTimeWaitOverflow), RSTs we sent " + std::to_string(rsts_sent);
-    result.add_check({.id = "no-time-wait-means-rst",
-                      .claim = "asked next: without TIME_WAIT, what happens to the retransmitted FIN? (2MSL's first reason)",
-                      .expected = "no TIME_WAIT socket; the server's FIN again is answered by our RST", .observed = what,
-                      .verdict = time_wait || fin_retransmits == 0 ? Verdict::skipped
-                      : rsts_sent > 0                   ? Verdict::confirmed
-                                                        : Verdict::refuted,
-                      .evidence = time_wait ? "a TIME_WAIT socket was there after all: this run cannot say"
-                      : fin_retransmits == 0 ? "the server did not retransmit its FIN"
-                                             : "our namespace has no room for TIME_WAIT (tcp_max_tw_buckets " +
-                                                   sysctl("tcp_max_tw_buckets") + "); Tcp OutRsts delta; the server's census"});
+    const std::string what = server_said + "; ours " + path_of(ours) +
+                             " (no TIME_WAIT socket: " + std::to_string(overflowed) +
+                             " TCPTimeWaitOverflow), RSTs we sent " + std::to_string(rsts_sent);
+    result.add_check(
+        {.id = "no-time-wait-means-rst",
+         .claim = "asked next: without TIME_WAIT, what happens to the retransmitted FIN? (2MSL's first reason)",
+         .expected = "no TIME_WAIT socket; the server's FIN again is answered by our RST",
+         .observed = what,
+         .verdict = time_wait || fin_retransmits == 0 ? Verdict::skipped
+                    : rsts_sent > 0                   ? Verdict::confirmed
+                                                      : Verdict::refuted,
+         .evidence = time_wait ? "a TIME_WAIT socket was there after all: this run cannot say"
+                     : fin_retransmits == 0
+                         ? "the server did not retransmit its FIN"
+                         : "our namespace has no room for TIME_WAIT (tcp_max_tw_buckets " +
+                               sysctl("tcp_max_tw_buckets") + "); Tcp OutRsts delta; the server's census"});
   }
 }
 
@@ -202,12 +224,16 @@ awaitable<void> simultaneous_close(const CommonOptions& options, const WireConfi
     throw failure("send request", ec);
   // Asleep until 30 ms before, then spinning: a timer on a busy machine wakes
   // up milliseconds late, and the FINs must leave well within one 20 ms trip.
-  co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(at - 30ms - std::chrono::steady_clock::now()));
-  while (std::chrono::steady_clock::now() < at) {}
+  co_await pause_for(
+      std::chrono::duration_cast<std::chrono::milliseconds>(at - 30ms - std::chrono::steady_clock::now()));
+  while (std::chrono::steady_clock::now() < at) {
+  }
   const auto before = read_tcp_info(socket.native_handle());
   socket.shutdown(tcp::socket::shutdown_send);
-  const auto samples = co_await watch_end(our_port, options.port, [](const std::vector<EndSample>& s) {
-    return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, config.settle, 0ms);
+  const auto samples = co_await watch_end(
+      our_port, options.port,
+      [](const std::vector<EndSample>& s) { return s.back().state == "TIME-WAIT" || s.back().state == "none"; },
+      config.settle, 0ms);
   const auto after = read_tcp_info(socket.native_handle());
   socket.close();
   const json::object server = co_await server_report(options, our_port);
@@ -223,21 +249,29 @@ awaitable<void> simultaneous_close(const CommonOptions& options, const WireConfi
   };
   const bool both_time_wait = !ours.empty() && !theirs.empty() && ours.back().at("state") == "TIME-WAIT" &&
                               theirs.back().at("state") == "TIME-WAIT";
-  result.observed() = {{"local_port", our_port}, {"our_end", ours}, {"our_path", path_of(ours)},
-                       {"server_end", theirs}, {"server_path", path_of(theirs)},
-                       {"segments_sent", sent}, {"segments_received", received},
-                       {"server_segments_sent", server.contains("segments_sent") ? server.at("segments_sent") : nullptr},
-                       {"server_segments_received", server.contains("segments_received") ? server.at("segments_received") : nullptr}};
+  result.observed() = {
+      {"local_port", our_port},
+      {"our_end", ours},
+      {"our_path", path_of(ours)},
+      {"server_end", theirs},
+      {"server_path", path_of(theirs)},
+      {"segments_sent", sent},
+      {"segments_received", received},
+      {"server_segments_sent", server.contains("segments_sent") ? server.at("segments_sent") : nullptr},
+      {"server_segments_received", server.contains("segments_received") ? server.at("segments_received") : nullptr}};
   const std::string what = "ours " + path_of(ours) + ", the server's " + path_of(theirs) + "; we sent " +
                            std::to_string(sent) + " and received " + std::to_string(received) + " segments";
-  result.add_check({.id = "simultaneous-close-both-time-wait",
-                    .claim = "asked next: when both sides close at once, who holds TIME_WAIT? (四次挥手, simultaneous close)",
-                    .expected = "both FIN_WAIT_1 > CLOSING > TIME_WAIT: TIME_WAIT on both sides", .observed = what,
-                    .verdict = both_time_wait && full_path(ours) && full_path(theirs) ? Verdict::confirmed
-                    : both_time_wait                                       ? Verdict::nuanced
-                                                                           : Verdict::refuted,
-                    .evidence = "each end's census, sampled back to back in its own namespace (the server's reported after); TCP_INFO "
-                    "segs_out/segs_in from shutdown() to TIME_WAIT"});
+  result.add_check(
+      {.id = "simultaneous-close-both-time-wait",
+       .claim = "asked next: when both sides close at once, who holds TIME_WAIT? (四次挥手, simultaneous close)",
+       .expected = "both FIN_WAIT_1 > CLOSING > TIME_WAIT: TIME_WAIT on both sides",
+       .observed = what,
+       .verdict = both_time_wait && full_path(ours) && full_path(theirs) ? Verdict::confirmed
+                  : both_time_wait                                       ? Verdict::nuanced
+                                                                         : Verdict::refuted,
+       .evidence =
+           "each end's census, sampled back to back in its own namespace (the server's reported after); TCP_INFO "
+           "segs_out/segs_in from shutdown() to TIME_WAIT"});
 }
 
 // rfc1337: the wire replays the server's FIN after the connection has closed
@@ -250,12 +284,15 @@ awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, 
   socket.shutdown(tcp::socket::shutdown_send);
   co_await read_to_eof(socket, config.settle);
   // Until our TIME_WAIT is gone, or 300 ms after the replayed FIN restarted its timer.
-  const auto samples = co_await watch_end(our_port, options.port, [](const std::vector<EndSample>& s) {
-    if (s.back().state == "none") return true;
-    for (const auto& x : s)
-      if (x.restarted && s.back().at_ms >= x.at_ms + 300) return true;
-    return false;
-  }, config.settle);
+  const auto samples = co_await watch_end(
+      our_port, options.port,
+      [](const std::vector<EndSample>& s) {
+        if (s.back().state == "none") return true;
+        for (const auto& x : s)
+          if (x.restarted && s.back().at_ms >= x.at_ms + 300) return true;
+        return false;
+      },
+      config.settle);
   socket.close();
   const json::object server = co_await server_report(options, our_port);
   const json::array ours = to_json(samples);
@@ -269,11 +306,17 @@ awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, 
   const std::string setting = sysctl("tcp_rfc1337");
   const bool killed = time_wait && gone && server_rsts > 0;
   const bool kept = time_wait && !gone && server_rsts > 0;
-  result.observed() = {{"local_port", our_port}, {"tcp_rfc1337", setting}, {"our_end", ours}, {"our_path", path_of(ours)},
-                       {"time_wait_seen", time_wait}, {"time_wait_gone", gone},
+  result.observed() = {{"local_port", our_port},
+                       {"tcp_rfc1337", setting},
+                       {"our_end", ours},
+                       {"our_path", path_of(ours)},
+                       {"time_wait_seen", time_wait},
+                       {"time_wait_gone", gone},
                        {"time_wait_gone_at_ms", gone ? json::value(ours.back().at("at_ms")) : nullptr},
-                       {"timer_left_ms", left_ms}, {"server_rsts_sent", server_rsts},
-                       {"assassinated", killed}, {"kept", kept}};
+                       {"timer_left_ms", left_ms},
+                       {"server_rsts_sent", server_rsts},
+                       {"assassinated", killed},
+                       {"kept", kept}};
   if (config.compare_with.empty()) co_return;
   // With the other setting's run: one verdict over both.
   std::ifstream in(config.compare_with);
@@ -283,29 +326,35 @@ awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, 
   try {
     other = json::parse(text.str()).at("observed");
   } catch (const std::exception& e) {
-    throw std::runtime_error("--compare-with " + config.compare_with + ": not a teardown rfc1337 result (" + e.what() + ")");
+    throw std::runtime_error("--compare-with " + config.compare_with + ": not a teardown rfc1337 result (" + e.what() +
+                             ")");
   }
   auto line = [](const std::string& rfc, bool k, bool kp, std::uint64_t rst, std::uint32_t left) {
     return "tcp_rfc1337=" + rfc + ": " + std::to_string(rst) + " RST from the server, TIME_WAIT " +
-           (k ? "gone with " + seconds(left) + " left" : kp ? "kept" : "not measured");
+           (k    ? "gone with " + seconds(left) + " left"
+            : kp ? "kept"
+                 : "not measured");
   };
   const bool other_killed = other.at("assassinated").as_bool(), other_kept = other.at("kept").as_bool();
   const std::string other_setting(other.at("tcp_rfc1337").as_string());
-  const std::string what = line(other_setting, other_killed, other_kept, other.at("server_rsts_sent").to_number<std::uint64_t>(),
-                                static_cast<std::uint32_t>(other.at("timer_left_ms").to_number<std::uint64_t>())) +
-                           "; " + line(setting, killed, kept, server_rsts, left_ms);
+  const std::string what =
+      line(other_setting, other_killed, other_kept, other.at("server_rsts_sent").to_number<std::uint64_t>(),
+           static_cast<std::uint32_t>(other.at("timer_left_ms").to_number<std::uint64_t>())) +
+      "; " + line(setting, killed, kept, server_rsts, left_ms);
   const bool both_measured = (killed || kept) && (other_killed || other_kept);
   const int killed_count = int(killed) + int(other_killed);
-  result.add_check({.id = "rst-kills-time-wait",
-                    .claim = "asked next: an RST that reaches a TIME_WAIT socket ends it early (TIME_WAIT assassination, RFC 1337)",
-                    .expected = "TIME_WAIT gone at the RST (with either tcp_rfc1337)", .observed = what,
-                    .verdict = !both_measured ? Verdict::skipped
-                    : killed_count == 2 ? Verdict::confirmed
-                    : killed_count == 0 ? Verdict::refuted
-                                        : Verdict::nuanced,
-                    .evidence = both_measured ? "our census in our namespace with each setting; the server's RSTs: its Tcp OutRsts "
-                                    "delta since the close; the wire's replay in wire-<step>.json"
-                                  : "a run saw no RST or no TIME_WAIT: see its our_end and server_rsts_sent"});
+  result.add_check(
+      {.id = "rst-kills-time-wait",
+       .claim = "asked next: an RST that reaches a TIME_WAIT socket ends it early (TIME_WAIT assassination, RFC 1337)",
+       .expected = "TIME_WAIT gone at the RST (with either tcp_rfc1337)",
+       .observed = what,
+       .verdict = !both_measured      ? Verdict::skipped
+                  : killed_count == 2 ? Verdict::confirmed
+                  : killed_count == 0 ? Verdict::refuted
+                                      : Verdict::nuanced,
+       .evidence = both_measured ? "our census in our namespace with each setting; the server's RSTs: its Tcp OutRsts "
+                                   "delta since the close; the wire's replay in wire-<step>.json"
+                                 : "a run saw no RST or no TIME_WAIT: see its our_end and server_rsts_sent"});
 }
 
 }  // namespace

@@ -63,7 +63,8 @@ std::string read_sysctl(const std::string& path) {
   std::ifstream in(path);
   std::string text;
   std::getline(in, text);
-  for (auto& c : text) if (c == '\t') c = ' ';
+  for (auto& c : text)
+    if (c == '\t') c = ' ';
   return text.empty() ? "unavailable" : text;
 }
 

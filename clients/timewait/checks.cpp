@@ -71,37 +71,42 @@ void add_checks(const Config& config, const Run& run, const Observed& o, const s
   if (config.linger0) {
     const std::uint64_t resets = kernel.resets_sent.value_or(0);
     const bool no_tw = tw.client_side + tw.server_side == 0;
-    result.add_check({.id = "linger0-is-not-the-fix", .claim = "SO_LINGER 0 is a fix for mass TIME_WAIT",
-                      .expected = "no TIME_WAIT, but each connection aborted by an RST instead of closed by a FIN",
-                      .observed = "TIME_WAIT: client side " + std::to_string(tw.client_side) + ", server side " +
-                          std::to_string(tw.server_side) + "; RSTs sent by this namespace's TCP: " +
-                          std::to_string(resets) + " for " + std::to_string(tally.succeeded) + " connections",
-                      .verdict = !no_tw                         ? Verdict::refuted
-                      : resets >= tally.succeeded ? Verdict::nuanced
-                                                  : Verdict::skipped,
-                      .evidence = no_tw ? "TIME_WAIT is gone only because every connection was aborted: an RST throws away "
-                              "unsent data, the peer's next read fails with ECONNRESET, and nothing guards the "
-                              "port against the old connection's late segments; fewer closes (a pool) is the fix. " +
-                                  census + "; Tcp OutRsts of /proc/net/snmp"
-                            : "TIME_WAIT sockets remained: " + census});
+    result.add_check(
+        {.id = "linger0-is-not-the-fix",
+         .claim = "SO_LINGER 0 is a fix for mass TIME_WAIT",
+         .expected = "no TIME_WAIT, but each connection aborted by an RST instead of closed by a FIN",
+         .observed = "TIME_WAIT: client side " + std::to_string(tw.client_side) + ", server side " +
+                     std::to_string(tw.server_side) + "; RSTs sent by this namespace's TCP: " + std::to_string(resets) +
+                     " for " + std::to_string(tally.succeeded) + " connections",
+         .verdict = !no_tw                      ? Verdict::refuted
+                    : resets >= tally.succeeded ? Verdict::nuanced
+                                                : Verdict::skipped,
+         .evidence = no_tw ? "TIME_WAIT is gone only because every connection was aborted: an RST throws away "
+                             "unsent data, the peer's next read fails with ECONNRESET, and nothing guards the "
+                             "port against the old connection's late segments; fewer closes (a pool) is the fix. " +
+                                 census + "; Tcp OutRsts of /proc/net/snmp"
+                           : "TIME_WAIT sockets remained: " + census});
     return;
   }
 
   if (closes > 0) {
     const bool on_closer = closer_tw > 0 && other_tw * 10 <= closer_tw;
     const bool rfc_lifetime = std::abs(tw.lifetime_s - 240.0) <= 5.0;
-    result.add_check(
-        {"closer-holds-time-wait", "主动关闭的一方进入TIME_WAIT, 持续2MSL",
-         "TIME_WAIT on the side that closed first, lasting 2 x MSL (RFC 793: MSL = 2 min, so 4 min)",
-         counts + "; TIME_WAIT lifetime " + fixed(tw.lifetime_s) + " s (timer " + std::to_string(tw.timer_max_ms) +
-             " ms left at the census)",
-         !on_closer ? Verdict::refuted : rfc_lifetime ? Verdict::confirmed : Verdict::nuanced,
-         !on_closer ? census
-                    : "the " + closer + " closed first and holds them; the lifetime is the TIME_WAIT timer read by "
-                      "the census plus the time since the connection ended" +
-                          (rfc_lifetime ? std::string()
-                                        : " — Linux does not compute 2MSL: it is the constant TCP_TIMEWAIT_LEN "
-                                          "(60 s), whatever the RTT or the RFC's MSL")});
+    result.add_check({"closer-holds-time-wait", "主动关闭的一方进入TIME_WAIT, 持续2MSL",
+                      "TIME_WAIT on the side that closed first, lasting 2 x MSL (RFC 793: MSL = 2 min, so 4 min)",
+                      counts + "; TIME_WAIT lifetime " + fixed(tw.lifetime_s) + " s (timer " +
+                          std::to_string(tw.timer_max_ms) + " ms left at the census)",
+                      !on_closer     ? Verdict::refuted
+                      : rfc_lifetime ? Verdict::confirmed
+                                     : Verdict::nuanced,
+                      !on_closer
+                          ? census
+                          : "the " + closer +
+                                " closed first and holds them; the lifetime is the TIME_WAIT timer read by "
+                                "the census plus the time since the connection ended" +
+                                (rfc_lifetime ? std::string()
+                                              : " — Linux does not compute 2MSL: it is the constant TCP_TIMEWAIT_LEN "
+                                                "(60 s), whatever the RTT or the RFC's MSL")});
   }
 
   if (config.mode == Mode::short_lived && closes > 0) {
@@ -114,52 +119,59 @@ void add_checks(const Config& config, const Run& run, const Observed& o, const s
     const bool piled = (closer_tw + taken_over) * 100 >= closes * 95;
     std::string how;
     if (tally.reused_after_our_close > 0)
-      how += "; " + std::to_string(tally.reused_after_our_close) + " of our TIME_WAIT ports were reused by connect(): "
-             "tcp_tw_reuse " + read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse") +
-             " lets connect() reuse a TIME_WAIT port older than " + reuse_delay() +
-             " (2 = loopback only), which ends that TIME_WAIT early";
+      how += "; " + std::to_string(tally.reused_after_our_close) +
+             " of our TIME_WAIT ports were reused by connect(): "
+             "tcp_tw_reuse " +
+             read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse") + " lets connect() reuse a TIME_WAIT port older than " +
+             reuse_delay() + " (2 = loopback only), which ends that TIME_WAIT early";
     if (tally.reused_after_server_close > 0)
-      how += "; " + std::to_string(tally.reused_after_server_close) + " SYNs from a port whose earlier connection the "
+      how += "; " + std::to_string(tally.reused_after_server_close) +
+             " SYNs from a port whose earlier connection the "
              "server closed first met the server's TIME_WAIT socket, which accepts a SYN with a newer sequence number "
              "or timestamp itself (tcp_timewait_state_process, RFC 6191) whatever tcp_tw_reuse says";
-    result.add_check({.id = "mass-time-wait-from-many-closes", .claim = "出现大量timewait: many connections closing leave many TIME_WAIT",
-                      .expected = "one TIME_WAIT socket per connection closed (>= 95%)",
-                      .observed = counts + "; " + std::to_string(taken_over) +
-                          " TIME_WAIT ports were taken over by later connections of this run (" +
-                          std::to_string(tally.reused_after_our_close) + " on our side, " +
-                          std::to_string(tally.reused_after_server_close) + " on the server's)",
-                      .verdict = piled ? Verdict::confirmed : Verdict::nuanced,
-                      .evidence = (piled ? census
-                             : census + "; fewer than closes: tcp_max_tw_buckets reached, or sockets of ours "
-                                        "not seen") + how});
+    result.add_check(
+        {.id = "mass-time-wait-from-many-closes",
+         .claim = "出现大量timewait: many connections closing leave many TIME_WAIT",
+         .expected = "one TIME_WAIT socket per connection closed (>= 95%)",
+         .observed = counts + "; " + std::to_string(taken_over) +
+                     " TIME_WAIT ports were taken over by later connections of this run (" +
+                     std::to_string(tally.reused_after_our_close) + " on our side, " +
+                     std::to_string(tally.reused_after_server_close) + " on the server's)",
+         .verdict = piled ? Verdict::confirmed : Verdict::nuanced,
+         .evidence = (piled ? census
+                            : census + "; fewer than closes: tcp_max_tw_buckets reached, or sockets of ours "
+                                       "not seen") +
+                     how});
     if (kernel.retransmitted_segments) {
       const auto lost = *kernel.retransmitted_segments;
       const bool refuted = piled && lost * 10 < closer_tw;
-      result.add_check({.id = "time-wait-not-from-lost-fourth-segment",
-                        .claim = "大量timewait comes from the fourth segment (the last ACK) failing",
-                        .expected = "TIME_WAIT sockets only where segments were lost",
-                        .observed = std::to_string(closer_tw) + " TIME_WAIT sockets, " + std::to_string(lost) +
-                            " segments retransmitted during the run",
-                        .verdict = refuted ? Verdict::refuted : Verdict::nuanced,
-                        .evidence = std::string("every active close enters TIME_WAIT when it sends the last ACK, lost or not; "
-                                    "Tcp RetransSegs of /proc/net/snmp (this network namespace, all sockets)") +
-                            (refuted ? "" : " — too many retransmissions here to tell; run in a quiet namespace")});
+      result.add_check(
+          {.id = "time-wait-not-from-lost-fourth-segment",
+           .claim = "大量timewait comes from the fourth segment (the last ACK) failing",
+           .expected = "TIME_WAIT sockets only where segments were lost",
+           .observed = std::to_string(closer_tw) + " TIME_WAIT sockets, " + std::to_string(lost) +
+                       " segments retransmitted during the run",
+           .verdict = refuted ? Verdict::refuted : Verdict::nuanced,
+           .evidence = std::string("every active close enters TIME_WAIT when it sends the last ACK, lost or not; "
+                                   "Tcp RetransSegs of /proc/net/snmp (this network namespace, all sockets)") +
+                       (refuted ? "" : " — too many retransmissions here to tell; run in a quiet namespace")});
     }
     const std::size_t exhausted = address_exhaustion(o);
     const std::string range = read_sysctl("/proc/sys/net/ipv4/ip_local_port_range");
-    result.add_check({.id = "time-wait-exhausts-ports", .claim = "asked next (出现大量timewait): do TIME_WAIT sockets use up the local ports?",
-                      .expected = "connect() fails with EADDRNOTAVAIL once the ephemeral range is full",
-                      .observed = std::to_string(exhausted) + " connects failed with EADDRNOTAVAIL after " +
-                          std::to_string(tally.succeeded) + " succeeded; ip_local_port_range " + range +
-                          ", tcp_tw_reuse " + read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse"),
-                      .verdict = exhausted > 0 ? Verdict::confirmed : Verdict::nuanced,
-                      .evidence = exhausted > 0 ? "connect errors counted by errno; the sysctls of this network namespace"
-                                  : server_closed
-                                      ? "no exhaustion in this run: the TIME_WAIT sockets were on the server's side, "
-                                        "which holds none of our local ports (see scripts/lab timewait, step exhaustion)"
-                                      : "no exhaustion in this run: more free ports than connections, or "
-                                        "tcp_tw_reuse let connect() take over our TIME_WAIT ports "
-                                        "(see scripts/lab timewait, step exhaustion)"});
+    result.add_check(
+        {.id = "time-wait-exhausts-ports",
+         .claim = "asked next (出现大量timewait): do TIME_WAIT sockets use up the local ports?",
+         .expected = "connect() fails with EADDRNOTAVAIL once the ephemeral range is full",
+         .observed = std::to_string(exhausted) + " connects failed with EADDRNOTAVAIL after " +
+                     std::to_string(tally.succeeded) + " succeeded; ip_local_port_range " + range + ", tcp_tw_reuse " +
+                     read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse"),
+         .verdict = exhausted > 0 ? Verdict::confirmed : Verdict::nuanced,
+         .evidence = exhausted > 0   ? "connect errors counted by errno; the sysctls of this network namespace"
+                     : server_closed ? "no exhaustion in this run: the TIME_WAIT sockets were on the server's side, "
+                                       "which holds none of our local ports (see scripts/lab timewait, step exhaustion)"
+                                     : "no exhaustion in this run: more free ports than connections, or "
+                                       "tcp_tw_reuse let connect() take over our TIME_WAIT ports "
+                                       "(see scripts/lab timewait, step exhaustion)"});
   }
 
   if (config.mode == Mode::pool) {
@@ -167,8 +179,8 @@ void add_checks(const Config& config, const Run& run, const Observed& o, const s
     const bool bounded = tw.client_side <= k && tw.server_side <= k && tally.succeeded == config.requests;
     std::string observed = std::to_string(tally.succeeded) + " of " + std::to_string(config.requests) +
                            " requests over " + std::to_string(run.pool->stats().created) +
-                           " connections; TIME_WAIT: client side " + std::to_string(tw.client_side) +
-                           ", server side " + std::to_string(tw.server_side);
+                           " connections; TIME_WAIT: client side " + std::to_string(tw.client_side) + ", server side " +
+                           std::to_string(tw.server_side);
     Verdict verdict = bounded ? Verdict::confirmed : Verdict::refuted;
     std::string evidence = census;
     if (baseline) {
@@ -183,9 +195,13 @@ void add_checks(const Config& config, const Run& run, const Observed& o, const s
       if (bounded) verdict = Verdict::nuanced;
       evidence += "; no rate ratio: give a --mode short result with --compare-with";
     }
-    result.add_check({.id = "pool-fixes-time-wait", .claim = "解决: 长连接 / 连接池 (long connections, a connection pool)",
-                      .expected = "at most K = " + std::to_string(k) + " TIME_WAIT sockets for N requests, and a higher rate",
-                      .observed = observed, .verdict = verdict, .evidence = evidence});
+    result.add_check(
+        {.id = "pool-fixes-time-wait",
+         .claim = "解决: 长连接 / 连接池 (long connections, a connection pool)",
+         .expected = "at most K = " + std::to_string(k) + " TIME_WAIT sockets for N requests, and a higher rate",
+         .observed = observed,
+         .verdict = verdict,
+         .evidence = evidence});
   }
 }
 

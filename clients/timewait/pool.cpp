@@ -154,7 +154,9 @@ ConnectionPool::Lease::Lease(std::shared_ptr<State> state, std::unique_ptr<tcp::
     : state_(std::move(state)), socket_(std::move(socket)), reused_(reused) {}
 
 ConnectionPool::Lease::Lease(Lease&& other) noexcept
-    : state_(std::move(other.state_)), socket_(std::move(other.socket_)), reused_(other.reused_),
+    : state_(std::move(other.state_)),
+      socket_(std::move(other.socket_)),
+      reused_(other.reused_),
       broken_(other.broken_) {}
 
 ConnectionPool::Lease& ConnectionPool::Lease::operator=(Lease&& other) noexcept {
@@ -270,9 +272,8 @@ asio::awaitable<ConnectionPool::Lease> ConnectionPool::acquire() {
     if (waiter->pool_closed) throw PoolError("connection pool closed");
     std::erase(state->waiters, waiter);
     ++state->stats.timed_out;
-    throw PoolError("connection pool: no connection within " +
-                    std::to_string(state->options.acquire_timeout.count()) + " ms (all " +
-                    std::to_string(state->options.max_size) + " in use)");
+    throw PoolError("connection pool: no connection within " + std::to_string(state->options.acquire_timeout.count()) +
+                    " ms (all " + std::to_string(state->options.max_size) + " in use)");
   }
   throw PoolError("connection pool: acquire made no progress");  // unreachable: each round above returns or throws
 }

@@ -32,23 +32,23 @@
 namespace netlab {
 
 struct PoolOptions {
-  std::size_t max_size = 8;       // connections open at once (in use + idle), at least 1
-  std::size_t max_waiters = 1024; // acquire() calls allowed to wait when all are in use
+  std::size_t max_size = 8;        // connections open at once (in use + idle), at least 1
+  std::size_t max_waiters = 1024;  // acquire() calls allowed to wait when all are in use
   std::chrono::milliseconds acquire_timeout{5000};
   std::chrono::milliseconds idle_timeout{30000};
 };
 
 struct PoolStats {
-  std::size_t created = 0;          // connections opened
-  std::size_t reused = 0;           // checkouts served by an existing connection
-  std::size_t discarded = 0;        // connections closed as broken or stale (all causes below)
+  std::size_t created = 0;                   // connections opened
+  std::size_t reused = 0;                    // checkouts served by an existing connection
+  std::size_t discarded = 0;                 // connections closed as broken or stale (all causes below)
   std::size_t discarded_closed_by_peer = 0;  // found closed (EOF/RST/unexpected bytes) on checkout
   std::size_t discarded_after_error = 0;     // returned by a lease that saw an error
-  std::size_t expired = 0;          // idle longer than idle_timeout (closed, also in discarded)
-  std::size_t waited = 0;           // acquire() calls that had to queue
-  std::size_t timed_out = 0;        // ... and gave up after acquire_timeout
-  std::size_t rejected = 0;         // acquire() calls refused: the wait queue was full
-  std::size_t connect_failures = 0; // the connector threw
+  std::size_t expired = 0;                   // idle longer than idle_timeout (closed, also in discarded)
+  std::size_t waited = 0;                    // acquire() calls that had to queue
+  std::size_t timed_out = 0;                 // ... and gave up after acquire_timeout
+  std::size_t rejected = 0;                  // acquire() calls refused: the wait queue was full
+  std::size_t connect_failures = 0;          // the connector threw
 };
 
 // Thrown by acquire() when it cannot give a connection: timeout, full queue,
@@ -106,9 +106,9 @@ class ConnectionPool {
 
   const PoolStats& stats() const;
   const PoolOptions& options() const;
-  std::size_t idle() const;    // open, waiting in the pool
-  std::size_t in_use() const;  // checked out (or being opened)
-  std::size_t waiting() const; // acquire() calls queued
+  std::size_t idle() const;     // open, waiting in the pool
+  std::size_t in_use() const;   // checked out (or being opened)
+  std::size_t waiting() const;  // acquire() calls queued
 
  private:
   std::shared_ptr<State> state_;

@@ -179,7 +179,8 @@ awaitable<void> worker(Run& run) {
     count_error(tally, *outcome);
     if (tally.refused_in_a_row >= give_up_after_refused_in_a_row ||
         (tally.succeeded == 0 && tally.refused >= run.config.concurrency)) {
-      if (!run.stopping && tally.succeeded > 0) spdlog::warn("{} connects refused in a row: the server is gone, stopping", tally.refused_in_a_row);
+      if (!run.stopping && tally.succeeded > 0)
+        spdlog::warn("{} connects refused in a row: the server is gone, stopping", tally.refused_in_a_row);
       run.stopping = true;
     }
   }

@@ -4,8 +4,8 @@
 // the note's claims against the numbers (checks.cpp).
 #include "format.hpp"
 #include "io/net.hpp"
-#include "pool.hpp"
 #include "kernel/census.hpp"
+#include "pool.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
 

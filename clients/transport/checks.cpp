@@ -18,7 +18,8 @@ std::uint64_t number_or_zero(const json::object& o, std::string_view key) {
 
 std::string share(std::uint64_t part, std::uint64_t whole) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.2f%%", whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
+  std::snprintf(text, sizeof text, "%.2f%%",
+                whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
   return text;
 }
 
@@ -57,40 +58,49 @@ std::string account_text(const ServerAccount& s) {
 
 void tcp_checks(Result& result, const TcpStream& tcp) {
   const auto& s = tcp.server;
-  const bool perfect = s.unique == s.expected && s.lost == 0 && s.reordered == 0 && s.duplicated == 0 &&
-                       s.corrupted == 0;
+  const bool perfect =
+      s.unique == s.expected && s.lost == 0 && s.reordered == 0 && s.duplicated == 0 && s.corrupted == 0;
   const std::uint64_t retrans = tcp.total_retrans.value_or(0);
-  result.add_check({.id = "tcp-reliable-ordered", .claim = "TCP is reliable and ordered (acks and retransmission)",
-                    .expected = "every message once, in order, even when segments were lost underneath",
-                    .observed = account_text(s) + "; " + std::to_string(retrans) + " segments retransmitted",
-                    .verdict = !perfect ? Verdict::refuted : retrans > 0 ? Verdict::confirmed : Verdict::nuanced,
-                    .evidence = retrans > 0 ? "the server's per-sender account; tcpi_total_retrans of the sender"
-                                : "the server's per-sender account; nothing was lost underneath (0 retransmissions), "
-                                  "so this run shows order and completeness, not recovery — see the lossy link"});
+  result.add_check(
+      {.id = "tcp-reliable-ordered",
+       .claim = "TCP is reliable and ordered (acks and retransmission)",
+       .expected = "every message once, in order, even when segments were lost underneath",
+       .observed = account_text(s) + "; " + std::to_string(retrans) + " segments retransmitted",
+       .verdict = !perfect      ? Verdict::refuted
+                  : retrans > 0 ? Verdict::confirmed
+                                : Verdict::nuanced,
+       .evidence = retrans > 0 ? "the server's per-sender account; tcpi_total_retrans of the sender"
+                               : "the server's per-sender account; nothing was lost underneath (0 retransmissions), "
+                                 "so this run shows order and completeness, not recovery — see the lossy link"});
 }
 
 void udp_checks(Result& result, const UdpStream& udp, bool relay, double link_loss) {
   const auto& s = udp.server;
   const std::uint64_t lost = s.lost, reordered = s.reordered, duplicated = s.duplicated;
   std::string observed = account_text(s) + " (loss " + share(lost, s.expected) + ")";
-  if (link_loss > 0) observed += "; configured link loss " + share(static_cast<std::uint64_t>(link_loss * 1e6), 1'000'000);
-  result.add_check({.id = "udp-no-guarantee", .claim = "UDP does not guarantee delivery or order",
-                    .expected = "messages lost, reordered or duplicated with nothing in UDP to notice or repair it", .observed = observed,
-                    .verdict = lost + reordered + duplicated > 0 ? Verdict::confirmed : Verdict::nuanced,
-                    .evidence = lost + reordered + duplicated > 0
-                        ? "the server's per-sender account of the numbered datagrams"
-                        : "nothing went wrong on this path: with room in the buffers, loopback loses and reorders "
-                          "nothing — UDP did not repair anything, there was nothing to repair"});
+  if (link_loss > 0)
+    observed += "; configured link loss " + share(static_cast<std::uint64_t>(link_loss * 1e6), 1'000'000);
+  result.add_check(
+      {.id = "udp-no-guarantee",
+       .claim = "UDP does not guarantee delivery or order",
+       .expected = "messages lost, reordered or duplicated with nothing in UDP to notice or repair it",
+       .observed = observed,
+       .verdict = lost + reordered + duplicated > 0 ? Verdict::confirmed : Verdict::nuanced,
+       .evidence = lost + reordered + duplicated > 0
+                       ? "the server's per-sender account of the numbered datagrams"
+                       : "nothing went wrong on this path: with room in the buffers, loopback loses and reorders "
+                         "nothing — UDP did not repair anything, there was nothing to repair"});
   // The loss a slow reader causes is the kernel's drop at a full receive buffer.
   if (!relay && link_loss == 0 && (lost > 0 || s.socket_drops > 0)) {
     const std::uint64_t kernel = s.socket_drops_of_data;
     const auto& snmp = s.udp_rcvbuf_errors_delta;
     const bool agree = kernel == lost && (!snmp || *snmp >= static_cast<std::int64_t>(s.socket_drops));
-    result.add_check({.id = "udp-loss-is-kernel-drop", .claim = "UDP has no flow control: a slow receiver loses datagrams",
+    result.add_check({.id = "udp-loss-is-kernel-drop",
+                      .claim = "UDP has no flow control: a slow receiver loses datagrams",
                       .expected = "the receiver's count of lost messages equals the kernel's count of drops",
                       .observed = "server counted " + std::to_string(lost) + " lost; SO_RXQ_OVFL counted " +
-                          std::to_string(kernel) + " data drops on the socket; UdpRcvbufErrors grew by " +
-                          (snmp ? std::to_string(*snmp) : std::string("(unreadable)")) + " (whole host)",
+                                  std::to_string(kernel) + " data drops on the socket; UdpRcvbufErrors grew by " +
+                                  (snmp ? std::to_string(*snmp) : std::string("(unreadable)")) + " (whole host)",
                       .verdict = agree ? Verdict::confirmed : Verdict::refuted,
                       .evidence = "SO_RXQ_OVFL stamps on the server's datagrams; /proc/net/snmp before and after"});
   }
@@ -98,13 +108,14 @@ void udp_checks(Result& result, const UdpStream& udp, bool relay, double link_lo
     const auto& r = *udp.relay;
     const bool equal = r.lost == lost && r.reordered == reordered && r.duplicated_out == duplicated &&
                        r.garbage_forwarded == s.corrupted;
-    result.add_check({.id = "relay-equals-server", .claim = "the impaired path: what the relay did is what the receiver saw",
-                      .expected = "server's lost/reordered/duplicated/corrupted = relay's dropped/reordered/duplicated/garbage",
-                      .observed = "relay dropped " + std::to_string(r.dropped) + ", duplicated " +
-                          std::to_string(r.duplicated) + ", sent " + std::to_string(r.reordered) +
-                          " out of order; server: " + account_text(s),
-                      .verdict = equal ? Verdict::confirmed : Verdict::refuted,
-                      .evidence = "netlab-relay's counts (relay_query) against the server's account of the same stream"});
+    result.add_check(
+        {.id = "relay-equals-server",
+         .claim = "the impaired path: what the relay did is what the receiver saw",
+         .expected = "server's lost/reordered/duplicated/corrupted = relay's dropped/reordered/duplicated/garbage",
+         .observed = "relay dropped " + std::to_string(r.dropped) + ", duplicated " + std::to_string(r.duplicated) +
+                     ", sent " + std::to_string(r.reordered) + " out of order; server: " + account_text(s),
+         .verdict = equal ? Verdict::confirmed : Verdict::refuted,
+         .evidence = "netlab-relay's counts (relay_query) against the server's account of the same stream"});
   }
 }
 
@@ -118,30 +129,34 @@ std::optional<Overhead> comparison_checks(Result& result, const TcpStream& tcp, 
     // held back by it when TCP_INFO counts time limited by the receiver's
     // window, or when it saw that window at zero. EAGAIN alone is only a full
     // send buffer, which a slow network would give too.
-    const bool window_closed = (tcp.rwnd_limited_ms && *tcp.rwnd_limited_ms > 0) ||
-                               (tcp.zero_window_samples && *tcp.zero_window_samples > 0);
+    const bool window_closed =
+        (tcp.rwnd_limited_ms && *tcp.rwnd_limited_ms > 0) || (tcp.zero_window_samples && *tcp.zero_window_samples > 0);
     std::string observed = "TCP: lost " + std::to_string(tcp_lost) + ", sender refused " +
                            std::to_string(tcp.would_block) + " times, blocked " +
                            std::to_string(static_cast<long>(tcp.blocked_seconds * 1000)) + " ms";
-    observed += tcp.rwnd_limited_ms ? ", rwnd-limited " + std::to_string(static_cast<long>(*tcp.rwnd_limited_ms)) + " ms"
-                                    : std::string(", rwnd-limited time unreadable");
+    observed += tcp.rwnd_limited_ms
+                    ? ", rwnd-limited " + std::to_string(static_cast<long>(*tcp.rwnd_limited_ms)) + " ms"
+                    : std::string(", rwnd-limited time unreadable");
     if (tcp.min_peer_window)
       observed += ", smallest window seen " + std::to_string(*tcp.min_peer_window) + " B (" +
                   std::to_string(tcp.zero_window_samples.value_or(0)) + " samples at 0)";
     observed += "; UDP: lost " + std::to_string(udp_lost) + " of " + std::to_string(us.expected);
-    result.add_check({.id = "flow-control", .claim = "TCP has flow control, UDP has none",
-                      .expected = "slow reader: TCP loses nothing and the sender is held by the receiver's window; "
-                                  "UDP's sender never waits and datagrams drop",
-                      .observed = observed,
-                      .verdict = tcp_lost > 0 ? Verdict::refuted
-                      : (window_closed && udp_lost > 0) ? Verdict::confirmed : Verdict::nuanced,
-                      .evidence = (window_closed && udp_lost > 0)
-                          ? "TCP_INFO tcpi_rwnd_limited and tcpi_snd_wnd of the sender (the receiver's window), "
-                            "the server's accounts"
-                          : !window_closed
-                          ? "TCP_INFO never showed the receiver's window holding the sender back (no rwnd-limited "
-                            "time, no zero window): slow the reader further (--reader-delay-us, --rcvbuf)"
-                          : "UDP lost nothing: the reader kept up with it in this run"});
+    result.add_check(
+        {.id = "flow-control",
+         .claim = "TCP has flow control, UDP has none",
+         .expected = "slow reader: TCP loses nothing and the sender is held by the receiver's window; "
+                     "UDP's sender never waits and datagrams drop",
+         .observed = observed,
+         .verdict = tcp_lost > 0                      ? Verdict::refuted
+                    : (window_closed && udp_lost > 0) ? Verdict::confirmed
+                                                      : Verdict::nuanced,
+         .evidence = (window_closed && udp_lost > 0)
+                         ? "TCP_INFO tcpi_rwnd_limited and tcpi_snd_wnd of the sender (the receiver's window), "
+                           "the server's accounts"
+                     : !window_closed
+                         ? "TCP_INFO never showed the receiver's window holding the sender back (no rwnd-limited "
+                           "time, no zero window): slow the reader further (--reader-delay-us, --rcvbuf)"
+                         : "UDP lost nothing: the reader kept up with it in this run"});
   }
   // Bytes on the wire, from header sizes: IPv4 20 + TCP 20 (+12 with timestamps) per segment
   // (segments counted by TCP_INFO, both directions) against IPv4 20 + UDP 8 per datagram.
@@ -153,8 +168,10 @@ std::optional<Overhead> comparison_checks(Result& result, const TcpStream& tcp, 
   const double udp_packets = static_cast<double>(udp.sent + 2 * static_cast<std::uint64_t>(udp.done_attempts));
   const double udp_bytes = static_cast<double>(udp.bytes_sent) + udp_packets * 28;
   Overhead overhead{.source = "header sizes x packet counts (TCP_INFO segs_out+segs_in; datagrams sent)",
-                    .tcp_packets_per_message = tcp_packets / n, .udp_packets_per_message = udp_packets / n,
-                    .tcp_wire_bytes_per_message = tcp_bytes / n, .udp_wire_bytes_per_message = udp_bytes / n};
+                    .tcp_packets_per_message = tcp_packets / n,
+                    .udp_packets_per_message = udp_packets / n,
+                    .tcp_wire_bytes_per_message = tcp_bytes / n,
+                    .udp_wire_bytes_per_message = udp_bytes / n};
   if (bytes_check == OverheadCheck::from_headers) costs_more_check(result, overhead);
   return overhead;
 }
@@ -165,14 +182,18 @@ void costs_more_check(Result& result, const Overhead& o) {
                 o.tcp_wire_bytes_per_message, o.tcp_packets_per_message, o.udp_wire_bytes_per_message,
                 o.udp_packets_per_message);
   const bool costlier = o.tcp_wire_bytes_per_message > o.udp_wire_bytes_per_message;
-  const std::string from = o.source.rfind("capture", 0) == 0 ? "the IP bytes of every packet in the " + o.source
-                                                             : "estimated from " + o.source + ", not counted in a capture";
-  result.add_check({.id = "tcp-costs-more", .claim = "TCP is heavier: more header bytes and packets per message",
-                    .expected = "more bytes on the wire per message over TCP than over UDP", .observed = text,
+  const std::string from = o.source.rfind("capture", 0) == 0
+                               ? "the IP bytes of every packet in the " + o.source
+                               : "estimated from " + o.source + ", not counted in a capture";
+  result.add_check({.id = "tcp-costs-more",
+                    .claim = "TCP is heavier: more header bytes and packets per message",
+                    .expected = "more bytes on the wire per message over TCP than over UDP",
+                    .observed = text,
                     .verdict = costlier ? Verdict::confirmed : Verdict::nuanced,
-                    .evidence = costlier ? from
-                                         : from + ": TCP packed many messages into each segment (a byte stream), so "
-                                                  "its headers cost less per message than one UDP header per datagram"});
+                    .evidence = costlier
+                                    ? from
+                                    : from + ": TCP packed many messages into each segment (a byte stream), so "
+                                             "its headers cost less per message than one UDP header per datagram"});
 }
 
 json::object to_json(const Semantics& semantics) {
@@ -195,25 +216,28 @@ json::object to_json(const Semantics& semantics) {
 
 void semantics_checks(Result& result, const Semantics& s) {
   const bool udp_silent = s.udp_sendto_error == "none" && s.udp_unconnected_then.empty();
-  result.add_check({.id = "tcp-needs-connection", .claim = "TCP needs a connection, UDP does not",
-                    .expected = "TCP connect to a closed port fails (RST); UDP sendto there succeeds and nothing comes back",
-                    .observed = "TCP connect: " + s.tcp_connect_error + " after " +
-                        std::to_string(s.tcp_connect_ms).substr(0, 5) + " ms; UDP sendto: " +
-                        std::to_string(s.udp_sendto_bytes) + " bytes accepted, then " +
-                        (udp_silent ? std::string("nothing") : s.udp_unconnected_then) +
-                        "; connected UDP: " + s.udp_connected_then,
-                    .verdict = s.tcp_connect_refused && udp_silent ? Verdict::confirmed : Verdict::refuted,
-                    .evidence = "return codes of connect(), sendto() and the next receive; a connected UDP socket does learn of "
-                    "the ICMP port unreachable (ECONNREFUSED) — the kernel, not UDP, tells it"});
+  result.add_check(
+      {.id = "tcp-needs-connection",
+       .claim = "TCP needs a connection, UDP does not",
+       .expected = "TCP connect to a closed port fails (RST); UDP sendto there succeeds and nothing comes back",
+       .observed = "TCP connect: " + s.tcp_connect_error + " after " + std::to_string(s.tcp_connect_ms).substr(0, 5) +
+                   " ms; UDP sendto: " + std::to_string(s.udp_sendto_bytes) + " bytes accepted, then " +
+                   (udp_silent ? std::string("nothing") : s.udp_unconnected_then) +
+                   "; connected UDP: " + s.udp_connected_then,
+       .verdict = s.tcp_connect_refused && udp_silent ? Verdict::confirmed : Verdict::refuted,
+       .evidence = "return codes of connect(), sendto() and the next receive; a connected UDP socket does learn of "
+                   "the ICMP port unreachable (ECONNREFUSED) — the kernel, not UDP, tells it"});
   if (s.tcp_one_message) {
     const auto tcp_packets = s.tcp_one_message->packets;
-    result.add_check({.id = "tcp-costs-more-packets", .claim = "TCP costs more: one message takes a handshake, acks and a teardown",
-                      .expected = "more packets than UDP's single datagram",
-                      .observed = "one message: TCP " + std::to_string(tcp_packets) + " packets (both directions), UDP 1 datagram" +
-                          (s.udp_one_message_arrived ? " (it arrived)" : " (it did not arrive)"),
-                      // A fact: a TCP connection is opened and closed by segments of its own.
-                      .verdict = Verdict::fact,
-                      .evidence = "TCP_INFO segs_out + segs_in at the end of the connection; the capture shows each packet"});
+    result.add_check(
+        {.id = "tcp-costs-more-packets",
+         .claim = "TCP costs more: one message takes a handshake, acks and a teardown",
+         .expected = "more packets than UDP's single datagram",
+         .observed = "one message: TCP " + std::to_string(tcp_packets) + " packets (both directions), UDP 1 datagram" +
+                     (s.udp_one_message_arrived ? " (it arrived)" : " (it did not arrive)"),
+         // A fact: a TCP connection is opened and closed by segments of its own.
+         .verdict = Verdict::fact,
+         .evidence = "TCP_INFO segs_out + segs_in at the end of the connection; the capture shows each packet"});
   }
 }
 

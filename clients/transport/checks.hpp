@@ -21,8 +21,8 @@ struct ServerAccount {
   std::uint64_t expected = 0, unique = 0, lost = 0, reordered = 0, duplicated = 0, corrupted = 0;
   std::uint64_t reader_delay_us = 0;
   std::uint64_t socket_drops = 0, socket_drops_of_data = 0;  // UDP: SO_RXQ_OVFL on the server's socket
-  std::optional<std::int64_t> udp_rcvbuf_errors_delta{};  // UDP: when /proc/net/snmp was readable
-  boost::json::object report{};  // as the server sent it (the result's "server")
+  std::optional<std::int64_t> udp_rcvbuf_errors_delta{};     // UDP: when /proc/net/snmp was readable
+  boost::json::object report{};                              // as the server sent it (the result's "server")
 
   friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const ServerAccount& a) { v = a.report; }
 };

@@ -3,9 +3,9 @@
 #include "cwnd.hpp"
 #include "stream.hpp"
 
-#include "program/readiness.hpp"
 #include "io/stats.hpp"
 #include "kernel/tcp_info.hpp"
+#include "program/readiness.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -31,7 +31,9 @@ using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-std::int64_t mono_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+std::int64_t mono_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
 
 CwndSample sample(int fd, Clock::time_point start) {
   CwndSample s;
@@ -87,7 +89,8 @@ awaitable<void> tcp_flow(const CommonOptions& options, const CongestionConfig& c
   };
   auto sampler = [&]() -> awaitable<void> {
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(config.sample_ms));
+    const auto period =
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(config.sample_ms));
     for (std::size_t n = 0; sending && n < 1'000'000; ++n) {
       run.series.samples.push_back(sample(fd, start));
       timer.expires_after(period);
@@ -132,7 +135,8 @@ awaitable<void> udp_flood(const CommonOptions& options, const CongestionConfig& 
   }
   run.send_seconds = seconds_since(start);
   // IP + UDP headers on top of what the socket took: the rate on the link.
-  run.sent_mbit = (static_cast<double>(run.bytes_sent) + 28.0 * static_cast<double>(run.sent)) * 8 / 1e6 / run.send_seconds;
+  run.sent_mbit =
+      (static_cast<double>(run.bytes_sent) + 28.0 * static_cast<double>(run.sent)) * 8 / 1e6 / run.send_seconds;
   int used = 0;
   run.server = co_await ask(socket, Kind::done, run.sent, Kind::report, 25, 200, server_program, used);
 }
@@ -171,14 +175,25 @@ json::object flow_json(const FlowRun& run) {
   const auto slow = analyse_slow_start(run.series.samples);
   const auto back = analyse_back_off(run.series.samples);
   std::uint32_t retrans = run.series.samples.empty() ? 0 : run.series.samples.back().total_retrans;
-  return {{"label", run.series.label},     {"algorithm", run.series.algorithm},
-          {"messages_sent", run.sent},     {"bytes_sent", run.bytes_sent},
-          {"goodput_mbit", run.goodput_mbit}, {"samples", run.series.samples.size()},
+  return {{"label", run.series.label},
+          {"algorithm", run.series.algorithm},
+          {"messages_sent", run.sent},
+          {"bytes_sent", run.bytes_sent},
+          {"goodput_mbit", run.goodput_mbit},
+          {"samples", run.series.samples.size()},
           {"total_retrans", retrans},
-          {"slow_start", {{"measured", slow.measured}, {"growth_per_rtt", slow.growth_per_rtt},
-                          {"end_ms", slow.end_ms}, {"end_cwnd", slow.end_cwnd}, {"ended_by", slow.ended_by}}},
-          {"back_off", {{"loss_seen", back.loss_seen}, {"loss_ms", back.loss_ms}, {"cwnd_before", back.cwnd_before},
-                        {"ssthresh_after", back.ssthresh_after}, {"ratio", back.ratio}}},
+          {"slow_start",
+           {{"measured", slow.measured},
+            {"growth_per_rtt", slow.growth_per_rtt},
+            {"end_ms", slow.end_ms},
+            {"end_cwnd", slow.end_cwnd},
+            {"ended_by", slow.ended_by}}},
+          {"back_off",
+           {{"loss_seen", back.loss_seen},
+            {"loss_ms", back.loss_ms},
+            {"cwnd_before", back.cwnd_before},
+            {"ssthresh_after", back.ssthresh_after},
+            {"ratio", back.ratio}}},
           {"server", run.server}};
 }
 
@@ -224,7 +239,8 @@ awaitable<void> run_congestion(const CommonOptions& options, const CongestionCon
     std::vector<FlowRun> flows(2);
     flows[0].series.label = "share-1";
     flows[1].series.label = "share-2";
-    co_await (tcp_flow(options, config, main_algorithm, flows[0]) && tcp_flow(options, config, main_algorithm, flows[1]));
+    co_await (tcp_flow(options, config, main_algorithm, flows[0]) &&
+              tcp_flow(options, config, main_algorithm, flows[1]));
     json::array list;
     for (const auto& f : flows) list.push_back(flow_json(f)), keep(f);
     observed["share"] = {{"flows", list}, {"jain_index", jain_index({flows[0].goodput_mbit, flows[1].goodput_mbit})}};
@@ -236,8 +252,12 @@ awaitable<void> run_congestion(const CommonOptions& options, const CongestionCon
     UdpRun udp;
     co_await (tcp_flow(options, config, main_algorithm, tcp) && udp_flood(options, config, udp));
     observed["udp"] = {{"tcp", flow_json(tcp)},
-                       {"udp", {{"sent", udp.sent}, {"bytes_sent", udp.bytes_sent}, {"sent_mbit", udp.sent_mbit},
-                                {"target_mbit", udp.target_mbit}, {"server", udp.server}}}};
+                       {"udp",
+                        {{"sent", udp.sent},
+                         {"bytes_sent", udp.bytes_sent},
+                         {"sent_mbit", udp.sent_mbit},
+                         {"target_mbit", udp.target_mbit},
+                         {"server", udp.server}}}};
     congestion::udp_checks(result, tcp, udp, alone_mbit);
     keep(tcp);
   }
@@ -263,19 +283,23 @@ awaitable<void> run_congestion(const CommonOptions& options, const CongestionCon
     observed["algorithms"] = {{"flows", list}, {"missing", missing_json}};
     congestion::algorithm_check(result, runs, missing);
     if (!runs.empty()) {
-      const auto svg = cwnd_svg([&] {
-        std::vector<FlowSeries> all;
-        for (const auto& r : runs) all.push_back(r.series);
-        return all;
-      }(), {}, "cwnd per congestion-control algorithm, one flow each through the same bottleneck");
-      if (!config.svg.empty()) write_file_atomically(config.svg.substr(0, config.svg.rfind('.')) + "-algorithms.svg", svg);
+      const auto svg = cwnd_svg(
+          [&] {
+            std::vector<FlowSeries> all;
+            for (const auto& r : runs) all.push_back(r.series);
+            return all;
+          }(),
+          {}, "cwnd per congestion-control algorithm, one flow each through the same bottleneck");
+      if (!config.svg.empty())
+        write_file_atomically(config.svg.substr(0, config.svg.rfind('.')) + "-algorithms.svg", svg);
     }
   }
   if (!config.csv.empty()) write_file_atomically(config.csv, csv);
   if (!config.svg.empty() && !charted.empty())
-    write_file_atomically(config.svg, cwnd_svg(charted, charted_queue,
-                                               "one TCP flow through a " + fixed(static_cast<double>(config.bottleneck_kbit) / 1000, 0) +
-                                                   " Mbit/s bottleneck: cwnd and the queue"));
+    write_file_atomically(
+        config.svg, cwnd_svg(charted, charted_queue,
+                             "one TCP flow through a " + fixed(static_cast<double>(config.bottleneck_kbit) / 1000, 0) +
+                                 " Mbit/s bottleneck: cwnd and the queue"));
 }
 
 }  // namespace netlab::transport

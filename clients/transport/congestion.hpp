@@ -19,14 +19,14 @@ namespace netlab::transport {
 
 struct CongestionConfig {
   std::vector<std::string> scenarios = {"single", "share", "udp", "algorithms"};
-  double seconds = 10;             // each flow
-  std::size_t size = 1368;         // payload per message: 1400 bytes with the header
-  double sample_ms = 10;           // TCP_INFO every this often
+  double seconds = 10;                     // each flow
+  std::size_t size = 1368;                 // payload per message: 1400 bytes with the header
+  double sample_ms = 10;                   // TCP_INFO every this often
   std::uint64_t bottleneck_kbit = 20'000;  // what the wire was told (for "fills the link")
-  double udp_factor = 1.5;         // the UDP sender's rate, times the bottleneck
-  std::vector<std::string> algorithms;  // empty: cubic, reno and bbr where the kernel has them
-  std::string wire_events;         // netlab-wire's --events file
-  std::string csv, svg;            // the samples, and the chart
+  double udp_factor = 1.5;                 // the UDP sender's rate, times the bottleneck
+  std::vector<std::string> algorithms;     // empty: cubic, reno and bbr where the kernel has them
+  std::string wire_events;                 // netlab-wire's --events file
+  std::string csv, svg;                    // the samples, and the chart
   std::uint64_t seed = 1;
 };
 

@@ -21,8 +21,8 @@ struct FlowRun {
   FlowSeries series;
   std::int64_t start_ns = 0, end_ns = 0;  // CLOCK_MONOTONIC: the sending window
   std::uint64_t sent = 0, bytes_sent = 0;
-  double goodput_mbit = 0;  // acknowledged bytes in the sending window, per second
-  boost::json::object server;      // the server's account: every message once, checksums right
+  double goodput_mbit = 0;     // acknowledged bytes in the sending window, per second
+  boost::json::object server;  // the server's account: every message once, checksums right
 };
 
 // A UDP sender at a fixed rate, and the server's account of it.

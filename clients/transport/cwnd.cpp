@@ -99,13 +99,13 @@ std::string cwnd_svg(const std::vector<FlowSeries>& flows, const std::vector<Que
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       << "<text x=\"" << left << "\" y=\"24\" font-size=\"16\">" << title << "</text>\n"
       << "<line x1=\"" << left << "\" y1=\"" << bottom << "\" x2=\"" << right << "\" y2=\"" << bottom
-      << "\" stroke=\"black\"/>\n<line x1=\"" << left << "\" y1=\"" << top << "\" x2=\"" << left << "\" y2=\""
-      << bottom << "\" stroke=\"black\"/>\n";
+      << "\" stroke=\"black\"/>\n<line x1=\"" << left << "\" y1=\"" << top << "\" x2=\"" << left << "\" y2=\"" << bottom
+      << "\" stroke=\"black\"/>\n";
   for (int k = 0; k <= 4; ++k) {
     const double v = highest / 1.1 * k / 4, t = end_ms * k / 4;
     svg << "<text x=\"" << left - 6 << "\" y=\"" << y(v) + 4 << "\" text-anchor=\"end\">" << std::lround(v)
-        << "</text>\n<text x=\"" << x(t) << "\" y=\"" << bottom + 18 << "\" text-anchor=\"middle\">"
-        << std::lround(t) << " ms</text>\n";
+        << "</text>\n<text x=\"" << x(t) << "\" y=\"" << bottom + 18 << "\" text-anchor=\"middle\">" << std::lround(t)
+        << " ms</text>\n";
   }
   svg << "<text x=\"14\" y=\"" << (top + bottom) / 2 << "\" transform=\"rotate(-90 14 " << (top + bottom) / 2
       << ")\" text-anchor=\"middle\">segments / packets</text>\n";
@@ -125,8 +125,8 @@ std::string cwnd_svg(const std::vector<FlowSeries>& flows, const std::vector<Que
       svg << "<line x1=\"" << lx << "\" y1=\"" << top << "\" x2=\"" << lx << "\" y2=\"" << bottom << "\" stroke=\""
           << colour << "\" stroke-dasharray=\"4 3\"/>\n";
     }
-    svg << "<text x=\"" << left << "\" y=\"" << height + 20 * static_cast<double>(k) << "\" fill=\"" << colour
-        << "\">" << f.label << " (" << f.algorithm << "): cwnd, segments; dashed: first loss</text>\n";
+    svg << "<text x=\"" << left << "\" y=\"" << height + 20 * static_cast<double>(k) << "\" fill=\"" << colour << "\">"
+        << f.label << " (" << f.algorithm << "): cwnd, segments; dashed: first loss</text>\n";
   }
   if (!queue.empty())
     svg << "<text x=\"" << right << "\" y=\"" << top - 6

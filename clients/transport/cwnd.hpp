@@ -14,14 +14,14 @@ namespace netlab::transport {
 inline constexpr std::uint32_t infinite_ssthresh = 0x7fffffff;
 
 struct CwndSample {
-  double t_ms = 0;              // since the flow started
-  std::int64_t mono_ns = 0;     // CLOCK_MONOTONIC, to line up with netlab-wire's events
-  std::uint32_t cwnd = 0;       // segments
+  double t_ms = 0;           // since the flow started
+  std::int64_t mono_ns = 0;  // CLOCK_MONOTONIC, to line up with netlab-wire's events
+  std::uint32_t cwnd = 0;    // segments
   std::uint32_t ssthresh = infinite_ssthresh;
   std::uint32_t srtt_us = 0;
   std::uint32_t total_retrans = 0;
   std::uint32_t lost = 0;
-  std::uint8_t ca_state = 0;    // 0 open, 1 disorder, 2 CWR, 3 recovery, 4 loss
+  std::uint8_t ca_state = 0;  // 0 open, 1 disorder, 2 CWR, 3 recovery, 4 loss
   double delivery_mbit = 0;
   std::uint64_t bytes_acked = 0;
 };
@@ -41,16 +41,16 @@ struct SlowStart {
   double growth_per_rtt = 0;  // cwnd multiplies by this per round trip (2 in textbook slow start)
   double end_ms = 0;          // when ssthresh was first set (slow start ended)
   std::uint32_t end_cwnd = 0;
-  std::string ended_by;       // "loss", "hystart" (ssthresh set before any loss), "still growing"
+  std::string ended_by;  // "loss", "hystart" (ssthresh set before any loss), "still growing"
 };
 SlowStart analyse_slow_start(const std::vector<CwndSample>& samples);
 
 struct BackOff {
   bool loss_seen = false;
   double loss_ms = 0;
-  std::uint32_t cwnd_before = 0;    // the largest window in the round trip before the loss showed
-  std::uint32_t ssthresh_after = 0; // what the algorithm set
-  double ratio = 0;                 // ssthresh_after / cwnd_before
+  std::uint32_t cwnd_before = 0;     // the largest window in the round trip before the loss showed
+  std::uint32_t ssthresh_after = 0;  // what the algorithm set
+  double ratio = 0;                  // ssthresh_after / cwnd_before
 };
 BackOff analyse_back_off(const std::vector<CwndSample>& samples);
 
@@ -70,7 +70,8 @@ struct QueuePoint {
 std::string cwnd_svg(const std::vector<FlowSeries>& flows, const std::vector<QueuePoint>& queue,
                      const std::string& title);
 
-// One CSV row per sample: flow,algorithm,t_ms,cwnd,ssthresh,srtt_ms,ca_state,total_retrans,lost,delivery_mbit,bytes_acked
+// One CSV row per sample:
+// flow,algorithm,t_ms,cwnd,ssthresh,srtt_ms,ca_state,total_retrans,lost,delivery_mbit,bytes_acked
 std::string cwnd_csv_header();
 std::string cwnd_csv_rows(const FlowSeries& flow);
 

@@ -17,8 +17,8 @@ Overhead capture_overhead(const std::string& pcap, std::uint16_t port, std::size
     }
   }
   const double n = static_cast<double>(messages);
-  return {.source = "capture " + pcap + " (" + std::to_string(tcp_packets) + " TCP and " +
-                    std::to_string(udp_packets) + " UDP packets)",
+  return {.source = "capture " + pcap + " (" + std::to_string(tcp_packets) + " TCP and " + std::to_string(udp_packets) +
+                    " UDP packets)",
           .tcp_packets_per_message = static_cast<double>(tcp_packets) / n,
           .udp_packets_per_message = static_cast<double>(udp_packets) / n,
           .tcp_wire_bytes_per_message = static_cast<double>(tcp_bytes) / n,

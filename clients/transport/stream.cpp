@@ -25,8 +25,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 awaitable<void> pace(double rate, Clock::time_point start, std::size_t i) {
   if (rate <= 0) co_return;
-  const auto due = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(static_cast<double>(i) / rate));
+  const auto due =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(i) / rate));
   if (due - Clock::now() < std::chrono::milliseconds(1)) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_at(due);
@@ -40,8 +40,8 @@ StepError udp_failure(const asio::ip::udp::endpoint& to, const boost::system::er
   return failure("udp " + to.address().to_string() + ":" + std::to_string(to.port()), ec, hint);
 }
 
-awaitable<boost::json::object> ask(asio::ip::udp::socket& socket, Kind kind, std::uint64_t sequence, Kind want, int attempts,
-                                   int interval_ms, std::string_view peer, int& used) {
+awaitable<boost::json::object> ask(asio::ip::udp::socket& socket, Kind kind, std::uint64_t sequence, Kind want,
+                                   int attempts, int interval_ms, std::string_view peer, int& used) {
   asio::steady_timer timer(socket.get_executor());
   std::vector<char> buffer(65536);
   const auto to = socket.remote_endpoint();
@@ -61,8 +61,8 @@ awaitable<boost::json::object> ask(asio::ip::udp::socket& socket, Kind kind, std
         co_return boost::json::parse(decoded.message->payload).as_object();
     }
   }
-  throw std::runtime_error("no answer after " + std::to_string(attempts) + " requests, " +
-                           std::to_string(interval_ms) + " ms apart — is " + std::string(peer) + " running there?");
+  throw std::runtime_error("no answer after " + std::to_string(attempts) + " requests, " + std::to_string(interval_ms) +
+                           " ms apart — is " + std::string(peer) + " running there?");
 }
 
 awaitable<void> write_counted(tcp::socket& socket, std::string_view bytes, SendTally& tally) {

@@ -40,8 +40,8 @@ asio::awaitable<boost::json::object> ask(asio::ip::udp::socket& socket, Kind kin
                                          int attempts, int interval_ms, std::string_view peer, int& used);
 
 struct SendTally {
-  std::uint64_t would_block = 0;   // writes the kernel refused: the send buffer was full
-  double blocked_seconds = 0;      // time spent waiting for room
+  std::uint64_t would_block = 0;  // writes the kernel refused: the send buffer was full
+  double blocked_seconds = 0;     // time spent waiting for room
   std::uint32_t min_peer_window = UINT32_MAX;
   std::uint64_t zero_window_samples = 0;
 };

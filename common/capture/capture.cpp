@@ -28,13 +28,13 @@ std::uint64_t elapsed(std::int64_t then, std::int64_t now) { return static_cast<
 }  // namespace
 
 SegmentInfo segment_info(const Packet& p) {
-  return {p.number, p.stamp_ns, p.is_tcp, p.flags, p.seq, p.ack, p.window, p.window_scale, p.payload_length,
-          p.ip_bytes};
+  return {p.number, p.stamp_ns, p.is_tcp,       p.flags,          p.seq,
+          p.ack,    p.window,   p.window_scale, p.payload_length, p.ip_bytes};
 }
 
 SegmentInfo segment_info(const PacketView& p, const Frame& frame) {
-  return {frame.number, frame.stamp_ns, p.is_tcp, p.flags, p.seq, p.ack, p.window, p.window_scale,
-          p.payload_length, p.ip_bytes};
+  return {frame.number, frame.stamp_ns, p.is_tcp,       p.flags,          p.seq,
+          p.ack,        p.window,       p.window_scale, p.payload_length, p.ip_bytes};
 }
 
 namespace {
@@ -211,8 +211,8 @@ std::uint32_t TcpAnalyser::classify(const SegmentInfo& s, int side) {
       flags |= a::lost_segment;
       // Further ahead than twice anything the receiver allowed (2^30, the
       // largest TCP window, when its window scale is unknown): see sequence_jump.
-      const std::uint64_t allowed = rev.window_scale == -2 ? (std::uint64_t{1} << 30)
-                                                           : std::max<std::uint64_t>(2 * rev.max_window, 1u << 20);
+      const std::uint64_t allowed =
+          rev.window_scale == -2 ? (std::uint64_t{1} << 30) : std::max<std::uint64_t>(2 * rev.max_window, 1u << 20);
       if (static_cast<std::uint32_t>(s.seq - fwd.next_seq) > allowed) flags |= a::sequence_jump;
     }
     if ((seglen == 0 || seglen == 1) && s.seq == fwd.next_seq - 1 && plain) flags |= a::keep_alive;

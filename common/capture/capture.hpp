@@ -23,13 +23,13 @@ namespace netlab {
 
 // What the analysis needs of one packet (from a Packet or a streamed PacketView).
 struct SegmentInfo {
-  std::uint64_t number = 0;     // frame number in the file
-  std::int64_t stamp_ns = 0;    // capture time
+  std::uint64_t number = 0;   // frame number in the file
+  std::int64_t stamp_ns = 0;  // capture time
   bool is_tcp = false;
   std::uint8_t flags = 0;
   std::uint32_t seq = 0, ack = 0;
-  std::uint16_t window = 0;     // as sent
-  std::int8_t window_scale = -1;  // SYN / SYN-ACK option, -1 when absent
+  std::uint16_t window = 0;        // as sent
+  std::int8_t window_scale = -1;   // SYN / SYN-ACK option, -1 when absent
   std::size_t payload_length = 0;  // as sent
   std::size_t ip_bytes = 0;
 };
@@ -41,21 +41,17 @@ SegmentInfo segment_info(const PacketView& p, const Frame& frame);
 // kinds and out of order); the others can combine.
 namespace tcp_analysis {
 inline constexpr std::uint32_t retransmission = 1u << 0,  // resent data, none of the two kinds below
-    fast_retransmission = 1u << 1,     // resent right after >= 2 duplicate ACKs asked for it
-    spurious_retransmission = 1u << 2, // resent data the receiver had already acknowledged
-    out_of_order = 1u << 3,            // below the highest sequence sent, but too soon to be a resend
-    lost_segment = 1u << 4,            // "previous segment not captured": a hole in the capture
-    ack_lost_segment = 1u << 5,        // "ACKed unseen segment": acknowledges data the capture never saw
-    duplicate_ack = 1u << 6,
-    zero_window = 1u << 7,
-    zero_window_probe = 1u << 8,
-    zero_window_probe_ack = 1u << 9,
-    keep_alive = 1u << 10,
-    keep_alive_ack = 1u << 11,
-    // Not Wireshark's: a segment further ahead of the highest sequence seen
-    // than the receiver ever allowed (twice its largest window): a corrupt or
-    // forged segment, or a capture that missed several windows. Counted as an
-    // anomaly besides lost_segment, which Wireshark also sets.
+    fast_retransmission = 1u << 1,                        // resent right after >= 2 duplicate ACKs asked for it
+    spurious_retransmission = 1u << 2,                    // resent data the receiver had already acknowledged
+    out_of_order = 1u << 3,      // below the highest sequence sent, but too soon to be a resend
+    lost_segment = 1u << 4,      // "previous segment not captured": a hole in the capture
+    ack_lost_segment = 1u << 5,  // "ACKed unseen segment": acknowledges data the capture never saw
+    duplicate_ack = 1u << 6, zero_window = 1u << 7, zero_window_probe = 1u << 8, zero_window_probe_ack = 1u << 9,
+                               keep_alive = 1u << 10, keep_alive_ack = 1u << 11,
+                               // Not Wireshark's: a segment further ahead of the highest sequence seen
+                               // than the receiver ever allowed (twice its largest window): a corrupt or
+                               // forged segment, or a capture that missed several windows. Counted as an
+                               // anomaly besides lost_segment, which Wireshark also sets.
     sequence_jump = 1u << 12;
 inline constexpr std::uint32_t any_retransmission = retransmission | fast_retransmission | spurious_retransmission;
 }  // namespace tcp_analysis
@@ -91,7 +87,7 @@ class TcpAnalyser {
   struct Direction {
     bool base_set = false;
     std::uint32_t base_seq = 0;
-    std::uint32_t next_seq = 0;          // just past the highest sequence sent; 0 = nothing seen yet
+    std::uint32_t next_seq = 0;  // just past the highest sequence sent; 0 = nothing seen yet
     std::int64_t next_seq_time = 0;
     std::uint32_t max_seq_to_be_acked = 0;  // the end of the contiguous sequence space seen
     std::uint32_t last_ack = 0;
@@ -107,45 +103,45 @@ class TcpAnalyser {
   static constexpr std::uint32_t unseen_noted = ~std::uint32_t{0};
   void restart();
   Direction sides_[2];
-  std::int64_t last_syn_time_ = 0;   // of the most recent SYN (without ACK)
-  std::uint64_t first_rtt_ = 0;      // SYN to the first ACK (0 = not seen): the out-of-order time limit
+  std::int64_t last_syn_time_ = 0;  // of the most recent SYN (without ACK)
+  std::uint64_t first_rtt_ = 0;     // SYN to the first ACK (0 = not seen): the out-of-order time limit
 };
 
 struct FlowFacts {
   std::string client, server;
   bool is_tcp = false;
   std::size_t packets = 0;
-  std::size_t payload_bytes = 0;       // application bytes, both directions, as sent (retransmissions again)
+  std::size_t payload_bytes = 0;  // application bytes, both directions, as sent (retransmissions again)
   // Application bytes, both directions, each counted once: for TCP the span of
   // sequence numbers that carried payload in each direction (a retransmission
   // or a window probe adds nothing; a hole the capture missed still counts);
   // for UDP the same as payload_bytes.
   std::size_t stream_bytes = 0;
-  std::size_t ip_bytes = 0;            // everything above the link layer, both directions
-  std::size_t data_segments = 0;       // segments carrying payload
+  std::size_t ip_bytes = 0;       // everything above the link layer, both directions
+  std::size_t data_segments = 0;  // segments carrying payload
   // Segments from the first SYN to the client's first ACK of the SYN-ACK
   // (3 for a clean handshake; more when a SYN was retransmitted); 0 if no SYN was captured.
   std::size_t handshake_segments = 0;
   bool handshake_complete = false;
-  std::size_t syn_segments = 0;        // SYN without ACK, sent again ones included
+  std::size_t syn_segments = 0;  // SYN without ACK, sent again ones included
   std::size_t syn_ack_segments = 0;
   std::uint32_t client_isn = 0, server_isn = 0;  // of the first SYN and SYN-ACK; 0 when none was captured
   // FIN segments plus the first segment of each side acknowledging the other's
   // FIN: 4 for FIN/ACK/FIN/ACK, 3 when the ACK of the first FIN rides on the
   // second FIN; 0 if no FIN was captured.
   std::size_t close_segments = 0;
-  std::string first_fin_from;          // "client", "server" or "" (no FIN)
-  std::size_t fin_segments = 0;        // segments with FIN, both sides, sent again ones included
+  std::string first_fin_from;    // "client", "server" or "" (no FIN)
+  std::size_t fin_segments = 0;  // segments with FIN, both sides, sent again ones included
   // Of those, FINs the TCP analysis calls a retransmission (of any kind): the
   // peer did not acknowledge it in time (e.g. the last ACK of a close was lost).
   std::size_t fin_retransmissions = 0;
   std::size_t rst_segments = 0;
-  std::size_t rst_from_server = 0;     // of those, sent by the server (the side the SYN went to)
+  std::size_t rst_from_server = 0;  // of those, sent by the server (the side the SYN went to)
   std::string first_rst_from;
-  std::size_t zero_window_segments = 0;  // a receiver announcing a window of 0 (flow control), FINs included
+  std::size_t zero_window_segments = 0;     // a receiver announcing a window of 0 (flow control), FINs included
   std::size_t zero_window_from_server = 0;  // of those, sent by the server: its receive buffer was full
-  TcpAnalysisCounts analysis;          // Wireshark's classes, both directions
-  TcpAnalysisCounts analysis_by_side[2];  // from the client, from the server
+  TcpAnalysisCounts analysis;               // Wireshark's classes, both directions
+  TcpAnalysisCounts analysis_by_side[2];    // from the client, from the server
 };
 
 // Facts of one flow, one packet at a time, in capture order.

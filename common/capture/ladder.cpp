@@ -12,19 +12,32 @@ namespace {
 
 std::string handshake_type(unsigned char type) {
   switch (type) {
-    case 0: return "HelloRequest";
-    case 1: return "ClientHello";
-    case 2: return "ServerHello";
-    case 4: return "NewSessionTicket";
-    case 8: return "EncryptedExtensions";
-    case 11: return "Certificate";
-    case 12: return "ServerKeyExchange";
-    case 13: return "CertificateRequest";
-    case 14: return "ServerHelloDone";
-    case 15: return "CertificateVerify";
-    case 16: return "ClientKeyExchange";
-    case 20: return "Finished";
-    default: return "Handshake(" + std::to_string(type) + ")";
+    case 0:
+      return "HelloRequest";
+    case 1:
+      return "ClientHello";
+    case 2:
+      return "ServerHello";
+    case 4:
+      return "NewSessionTicket";
+    case 8:
+      return "EncryptedExtensions";
+    case 11:
+      return "Certificate";
+    case 12:
+      return "ServerKeyExchange";
+    case 13:
+      return "CertificateRequest";
+    case 14:
+      return "ServerHelloDone";
+    case 15:
+      return "CertificateVerify";
+    case 16:
+      return "ClientKeyExchange";
+    case 20:
+      return "Finished";
+    default:
+      return "Handshake(" + std::to_string(type) + ")";
   }
 }
 
@@ -103,11 +116,20 @@ std::string escape_xml(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -142,14 +164,20 @@ std::vector<std::string> tls_records(const std::string& payload) {
     const std::size_t length = (static_cast<std::size_t>(static_cast<unsigned char>(payload[at + 3])) << 8) |
                                static_cast<unsigned char>(payload[at + 4]);
     switch (type) {
-      case 20: names.push_back("ChangeCipherSpec"); break;
-      case 21: names.push_back("Alert"); break;
+      case 20:
+        names.push_back("ChangeCipherSpec");
+        break;
+      case 21:
+        names.push_back("Alert");
+        break;
       case 22:
         // A handshake record whose body is encrypted (1.2 Finished) starts with a random byte.
         names.push_back(payload.size() > at + 5 ? handshake_type(static_cast<unsigned char>(payload[at + 5]))
                                                 : "Handshake");
         break;
-      case 23: names.push_back("ApplicationData"); break;
+      case 23:
+        names.push_back("ApplicationData");
+        break;
     }
     at += 5 + length;
   }
@@ -221,7 +249,8 @@ std::vector<LadderRow> ladder_rows(const Flow& flow, const LadderOptions& option
 
 std::string ladder_text(const Flow& flow, const LadderOptions& options) {
   const std::size_t time_width = 11;  // "  12.345678"
-  const std::size_t lane = std::max<std::size_t>(options.width > time_width + 4 ? options.width - time_width - 3 : 40, 40);
+  const std::size_t lane =
+      std::max<std::size_t>(options.width > time_width + 4 ? options.width - time_width - 3 : 40, 40);
   const char* red = options.color ? "\x1b[31m" : "";
   const char* dim = options.color ? "\x1b[2m" : "";
   const char* reset = options.color ? "\x1b[0m" : "";
@@ -231,8 +260,10 @@ std::string ladder_text(const Flow& flow, const LadderOptions& options) {
   std::string header(time_width + 1, ' ');
   header += left;
   const std::size_t total = time_width + 1 + lane + 2;
-  if (header.size() + right.size() + 1 < total) header += std::string(total - header.size() - right.size(), ' ');
-  else header += "  ";
+  if (header.size() + right.size() + 1 < total)
+    header += std::string(total - header.size() - right.size(), ' ');
+  else
+    header += "  ";
   header += right;
   out << header << "\n";
   for (const auto& row : ladder_rows(flow, options)) {
@@ -309,8 +340,8 @@ std::string ladder_svg(const Flow& flow, const LadderOptions& options) {
     } else {
       const int x1 = row.from_client ? left : right, x2 = row.from_client ? right : left;
       const char* colour = row.alarming ? "#c00" : "#1a5fb4";
-      out << "<line x1=\"" << x1 << "\" y1=\"" << y - 6 << "\" x2=\"" << x2 << "\" y2=\"" << y + 6
-          << "\" stroke=\"" << colour << "\" stroke-width=\"1.5\" marker-end=\"url(#a)\"/>\n"
+      out << "<line x1=\"" << x1 << "\" y1=\"" << y - 6 << "\" x2=\"" << x2 << "\" y2=\"" << y + 6 << "\" stroke=\""
+          << colour << "\" stroke-width=\"1.5\" marker-end=\"url(#a)\"/>\n"
           << "<text x=\"" << (left + right) / 2 << "\" y=\"" << y - 8 << "\" text-anchor=\"middle\" fill=\"" << colour
           << "\">" << label << "</text>\n";
     }

@@ -14,20 +14,20 @@
 namespace netlab {
 
 struct LadderOptions {
-  bool full = false;           // every segment, no summary lines
-  bool color = false;          // ANSI colours (terminal only)
-  std::size_t width = 100;     // columns of the text ladder
+  bool full = false;              // every segment, no summary lines
+  bool color = false;             // ANSI colours (terminal only)
+  std::size_t width = 100;        // columns of the text ladder
   std::uint16_t tls_port = 7443;  // segments to/from this port get their TLS records named
-  std::size_t edge_rows = 4;   // data segments kept before and after a summarised run
+  std::size_t edge_rows = 4;      // data segments kept before and after a summarised run
 };
 
 // One row of a ladder: an arrow, or a note standing for segments left out.
 struct LadderRow {
   bool is_note = false;
-  double time = 0;             // seconds since the flow's first packet
+  double time = 0;  // seconds since the flow's first packet
   bool from_client = true;
-  std::string label;           // "SYN seq=0", "PSH-ACK seq=1:6 ack=1 len=5", "… 812 segments …"
-  bool alarming = false;       // RST, resent / out of order / after a capture hole, zero window: drawn in red
+  std::string label;      // "SYN seq=0", "PSH-ACK seq=1:6 ack=1 len=5", "… 812 segments …"
+  bool alarming = false;  // RST, resent / out of order / after a capture hole, zero window: drawn in red
 };
 
 std::vector<LadderRow> ladder_rows(const Flow& flow, const LadderOptions& options);

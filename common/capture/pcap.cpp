@@ -40,7 +40,8 @@ PcapReader::~PcapReader() {
 void PcapReader::open_failed(const char* why) {
   std::string reason = why;
   // libpcap's words for a file that is neither pcap nor pcapng.
-  if (reason.find("unknown file format") != std::string::npos || reason.find("truncated dump file") != std::string::npos)
+  if (reason.find("unknown file format") != std::string::npos ||
+      reason.find("truncated dump file") != std::string::npos)
     reason = "not a pcap or pcapng file (" + reason + ")";
   throw std::runtime_error(name_ + ": " + reason);
 }
@@ -73,9 +74,7 @@ std::uint16_t be16(std::string_view b, std::size_t at) {
   return static_cast<std::uint16_t>((static_cast<unsigned char>(b[at]) << 8) | static_cast<unsigned char>(b[at + 1]));
 }
 
-std::uint32_t be32(std::string_view b, std::size_t at) {
-  return (std::uint32_t{be16(b, at)} << 16) | be16(b, at + 2);
-}
+std::uint32_t be32(std::string_view b, std::size_t at) { return (std::uint32_t{be16(b, at)} << 16) | be16(b, at + 2); }
 
 // The IP packet inside a link-layer frame, or an empty view (not IP).
 std::string_view ip_of(int link, std::string_view frame) {
@@ -172,7 +171,8 @@ std::int8_t window_scale_option(std::string_view options) {
     if (at + 1 >= options.size()) break;
     const auto length = static_cast<unsigned char>(options[at + 1]);
     if (length < 2 || at + length > options.size()) break;
-    if (kind == 3 && length == 3) return static_cast<std::int8_t>(std::min<unsigned>(14, static_cast<unsigned char>(options[at + 2])));
+    if (kind == 3 && length == 3)
+      return static_cast<std::int8_t>(std::min<unsigned>(14, static_cast<unsigned char>(options[at + 2])));
     at += length;
   }
   return -1;

@@ -39,10 +39,10 @@ inline constexpr int null = 0, ethernet = 1, raw = 12, raw_openbsd = 14, loop = 
 
 // One captured frame as libpcap hands it over: valid until the next read.
 struct Frame {
-  std::uint64_t number = 0;     // 1 for the first frame of the file, as Wireshark numbers them
-  std::int64_t stamp_ns = 0;    // capture time, nanoseconds since the epoch
+  std::uint64_t number = 0;           // 1 for the first frame of the file, as Wireshark numbers them
+  std::int64_t stamp_ns = 0;          // capture time, nanoseconds since the epoch
   std::uint32_t original_length = 0;  // the frame's bytes on the wire (the record may hold fewer)
-  std::string_view bytes;       // what was captured (at most the snap length)
+  std::string_view bytes;             // what was captured (at most the snap length)
 };
 
 // Reads frames from a capture file through libpcap. Throws std::runtime_error
@@ -83,17 +83,17 @@ struct IpAddress {
 
 // A TCP segment or UDP datagram decoded from a frame: views into the frame.
 struct PacketView {
-  bool is_tcp = false;          // else UDP
+  bool is_tcp = false;  // else UDP
   IpAddress src, dst;
   std::uint16_t src_port = 0, dst_port = 0;
-  std::uint8_t flags = 0;       // TCP flags (tcp_flag::*)
+  std::uint8_t flags = 0;  // TCP flags (tcp_flag::*)
   std::uint32_t seq = 0, ack = 0;
-  std::uint16_t window = 0;     // as sent, before window scaling
-  std::int8_t window_scale = -1;  // the window scale option's shift (SYN and SYN-ACK only), -1 if absent
-  std::size_t ip_bytes = 0;     // IP header + transport header + payload: the bytes on the wire above the link
-  std::size_t header_bytes = 0; // IP + TCP/UDP headers, options included
+  std::uint16_t window = 0;        // as sent, before window scaling
+  std::int8_t window_scale = -1;   // the window scale option's shift (SYN and SYN-ACK only), -1 if absent
+  std::size_t ip_bytes = 0;        // IP header + transport header + payload: the bytes on the wire above the link
+  std::size_t header_bytes = 0;    // IP + TCP/UDP headers, options included
   std::size_t payload_length = 0;  // as sent (the IP header's length)
-  std::string_view payload;     // as captured (may be cut short by the snap length)
+  std::string_view payload;        // as captured (may be cut short by the snap length)
 };
 
 // Decodes a frame of link type `link`; false when it is not TCP or UDP over
@@ -105,7 +105,7 @@ bool decode_frame(int link, std::string_view frame, PacketView& out);
 // quotes the datagram's headers, so it names the datagram's ports.
 struct PortUnreachable {
   double time = 0;
-  std::string src_ip, dst_ip;    // of the ICMP message: from the host that refused the datagram
+  std::string src_ip, dst_ip;  // of the ICMP message: from the host that refused the datagram
   std::uint16_t datagram_src_port = 0, datagram_dst_port = 0;  // of the quoted UDP datagram
   std::size_t ip_bytes = 0;
 };
@@ -115,19 +115,19 @@ bool decode_port_unreachable(int link, std::string_view frame, PortUnreachable& 
 
 // A decoded packet that owns its bytes (read_pcap's vector).
 struct Packet {
-  std::uint64_t number = 0;     // the frame's number in the file (1 = first)
-  double time = 0;              // seconds since the capture's first second (stamps kept exact to the ns)
-  std::int64_t stamp_ns = 0;    // capture time, nanoseconds since the epoch
-  bool is_tcp = false;          // else UDP
+  std::uint64_t number = 0;   // the frame's number in the file (1 = first)
+  double time = 0;            // seconds since the capture's first second (stamps kept exact to the ns)
+  std::int64_t stamp_ns = 0;  // capture time, nanoseconds since the epoch
+  bool is_tcp = false;        // else UDP
   std::string src_ip, dst_ip;
   std::uint16_t src_port = 0, dst_port = 0;
-  std::uint8_t flags = 0;       // TCP flags (tcp_flag::*)
+  std::uint8_t flags = 0;  // TCP flags (tcp_flag::*)
   std::uint32_t seq = 0, ack = 0;
-  std::uint16_t window = 0;     // as sent, before window scaling
-  std::int8_t window_scale = -1;  // SYN and SYN-ACK: the window scale option, -1 if absent
-  std::size_t ip_bytes = 0;     // IP header + transport header + payload: the bytes on the wire above the link
-  std::size_t header_bytes = 0; // IP + TCP/UDP headers, options included
-  std::string payload;          // as captured (may be cut short by the snap length)
+  std::uint16_t window = 0;        // as sent, before window scaling
+  std::int8_t window_scale = -1;   // SYN and SYN-ACK: the window scale option, -1 if absent
+  std::size_t ip_bytes = 0;        // IP header + transport header + payload: the bytes on the wire above the link
+  std::size_t header_bytes = 0;    // IP + TCP/UDP headers, options included
+  std::string payload;             // as captured (may be cut short by the snap length)
   std::size_t payload_length = 0;  // as sent
 };
 

@@ -28,8 +28,7 @@ std::string describe_connection(const tcp::socket& socket) {
   boost::system::error_code peer_ec, local_ec;
   const auto peer = socket.remote_endpoint(peer_ec);
   const auto local = socket.local_endpoint(local_ec);
-  return (peer_ec ? std::string("?") : to_string(peer)) + " -> " +
-         (local_ec ? std::string("?") : to_string(local));
+  return (peer_ec ? std::string("?") : to_string(peer)) + " -> " + (local_ec ? std::string("?") : to_string(local));
 }
 
 std::string error_text(const boost::system::error_code& ec) {
@@ -56,8 +55,8 @@ std::string bind_error(const std::string& where, const boost::system::error_code
   return "bind " + where + ": " + error_text(ec) + hint;
 }
 
-tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::uint16_t port,
-                            std::string_view program, int backlog) {
+tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::uint16_t port, std::string_view program,
+                            int backlog) {
   const tcp::endpoint endpoint(parse_host(host, "bind"), port);
   tcp::acceptor acceptor(io);
   const std::string where = host + ":" + std::to_string(port);
@@ -72,16 +71,14 @@ tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::
   return acceptor;
 }
 
-asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port,
-                                        std::string_view server_program) {
+asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port, std::string_view server_program) {
   const tcp::endpoint endpoint(parse_host(host, "connect"), port);
   tcp::socket socket(co_await asio::this_coro::executor);
   try {
     co_await socket.async_connect(endpoint, asio::use_awaitable);
   } catch (const boost::system::system_error& e) {
     std::string hint;
-    if (e.code() == asio::error::connection_refused)
-      hint = " — is " + std::string(server_program) + " running?";
+    if (e.code() == asio::error::connection_refused) hint = " — is " + std::string(server_program) + " running?";
     throw std::runtime_error("connect " + to_string(endpoint) + ": " + error_text(e.code()) + hint);
   }
   co_return socket;
@@ -118,25 +115,22 @@ asio::awaitable<bool> finish_within(asio::awaitable<void> operation, double seco
 bool run_client(asio::io_context& io, asio::awaitable<void> operation, double seconds) {
   std::exception_ptr error;
   bool finished = false;
-  asio::co_spawn(io, finish_within(std::move(operation), seconds),
-                 [&](std::exception_ptr e, bool done) {
-                   error = e;
-                   finished = done;
-                 });
+  asio::co_spawn(io, finish_within(std::move(operation), seconds), [&](std::exception_ptr e, bool done) {
+    error = e;
+    finished = done;
+  });
   io.run();
   if (error) std::rethrow_exception(error);
   return finished;
 }
 
-StopSignals::StopSignals(asio::io_context& io, double max_seconds,
-                         std::function<void(std::string_view)> on_stop)
+StopSignals::StopSignals(asio::io_context& io, double max_seconds, std::function<void(std::string_view)> on_stop)
     : signals_(io, SIGINT, SIGTERM), deadline_(io), on_stop_(std::move(on_stop)) {
   signals_.async_wait([this](boost::system::error_code ec, int signal) {
     if (!ec) fire(signal == SIGINT ? "SIGINT" : "SIGTERM");
   });
   if (max_seconds > 0) {
-    deadline_.expires_after(std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(max_seconds)));
+    deadline_.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_seconds)));
     deadline_.async_wait([this](boost::system::error_code ec) {
       if (!ec) fire("max-seconds");
     });
@@ -233,9 +227,8 @@ std::size_t BlockingSocket::transfer_or_throw(bool reading, Pieces pieces) {
 }
 
 bool is_normal_ending(const boost::system::error_code& ec) {
-  return ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::operation_aborted || ec == asio::error::broken_pipe ||
-         ec == asio::error::bad_descriptor;
+  return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor;
 }
 
 }  // namespace netlab

@@ -45,13 +45,12 @@ std::string describe_connection(const tcp::socket& socket);
 // while old connections sit in TIME_WAIT). Throws std::runtime_error with one line:
 //   "bind 127.0.0.1:7006: Address already in use — is another netlab-framing-server
 //    running? (--port 0 picks a free port)"
-tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::uint16_t port,
-                            std::string_view program, int backlog = asio::socket_base::max_listen_connections);
+tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::uint16_t port, std::string_view program,
+                            int backlog = asio::socket_base::max_listen_connections);
 
 // Connects to host:port. Throws std::runtime_error with one line, e.g.
 //   "connect 127.0.0.1:7006: Connection refused — is netlab-framing-server running?"
-asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port,
-                                        std::string_view server_program);
+asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port, std::string_view server_program);
 
 // Runs `operation` against a deadline of `seconds`. Returns true if it
 // finished, false if the deadline came first (the operation is cancelled);

@@ -69,8 +69,8 @@ ConnectionLimit::ConnectionLimit(std::size_t max, Refusal style)
     const std::size_t room = fd_room(soft_fd_limit());
     if (max_ > room) {
       max_ = room;
-      spdlog::info("at most {} connections at once, not {}: RLIMIT_NOFILE leaves room for no more (ulimit -n)",
-                   max_, requested_);
+      spdlog::info("at most {} connections at once, not {}: RLIMIT_NOFILE leaves room for no more (ulimit -n)", max_,
+                   requested_);
     }
   }
   refusal_ = refusal_bytes(style, max_);
@@ -84,8 +84,8 @@ std::optional<ConnectionLimit::Slot> ConnectionLimit::admit(tcp::socket& socket)
   if (refused_ == 1 || now - last_log_ >= std::chrono::seconds(1)) {
     const std::string more =
         refused_since_log_ > 0 ? " (" + std::to_string(refused_since_log_) + " more refused since the last line)" : "";
-    spdlog::warn("refusing {}: {} connections open, the maximum (--max-connections {}){}",
-                 describe_connection(socket), live_, max_, more);
+    spdlog::warn("refusing {}: {} connections open, the maximum (--max-connections {}){}", describe_connection(socket),
+                 live_, max_, more);
     last_log_ = now;
     refused_since_log_ = 0;
   } else {
@@ -114,9 +114,11 @@ void AcceptFailures::failed(const boost::system::error_code& ec) {
     return;
   }
   // EMFILE (ENFILE for the whole system): no descriptor for the new connection.
-  const bool out_of_descriptors = ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system;
+  const bool out_of_descriptors =
+      ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system;
   const std::string limit =
-      out_of_descriptors ? fmt::format(" (the process is at its limit of {} descriptors, ulimit -n)", soft_fd_limit()) : "";
+      out_of_descriptors ? fmt::format(" (the process is at its limit of {} descriptors, ulimit -n)", soft_fd_limit())
+                         : "";
   const std::string more = since_log_ > 0 ? fmt::format(" ({} more since the last line)", since_log_) : "";
   spdlog::warn("accept: {}{}; retrying every 100 ms{}", ec.message(), limit, more);
   last_log_ = now;
@@ -212,9 +214,10 @@ void watch(const std::shared_ptr<IdleTimeout::State>& state, Clock::duration aft
         kernel.bytes_waiting > 0 ? std::min(now - state->last_busy, kernel.since_data_out) : Clock::duration::zero();
     const auto timeout_s = std::chrono::duration<double>(state->timeout).count();
     if (stalled >= state->timeout) {
-      spdlog::warn("{}: {} bytes of ours wait and the kernel sent none for {:g} s (the peer takes no more) — "
-                   "closing (--idle-timeout)",
-                   state->who, kernel.bytes_waiting, timeout_s);
+      spdlog::warn(
+          "{}: {} bytes of ours wait and the kernel sent none for {:g} s (the peer takes no more) — "
+          "closing (--idle-timeout)",
+          state->who, kernel.bytes_waiting, timeout_s);
     } else if (quiet >= state->timeout) {
       spdlog::warn("{}: no bytes in or out for {:g} s — closing (--idle-timeout)", state->who, timeout_s);
     } else {

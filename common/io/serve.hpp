@@ -13,10 +13,10 @@
 //   long, or whose peer has taken none of our waiting bytes for that long, is closed with one log line.
 #include "io/net.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <exception>
@@ -75,7 +75,7 @@ class ConnectionLimit {
   // lingering close so the refusal is read rather than reset).
   std::optional<Slot> admit(tcp::socket& socket);
 
-  std::size_t max() const { return max_; }           // the limit in force (0 = none)
+  std::size_t max() const { return max_; }  // the limit in force (0 = none)
   std::size_t requested() const { return requested_; }
   std::size_t live() const { return live_; }
   std::size_t refused() const { return refused_; }
@@ -89,8 +89,8 @@ class ConnectionLimit {
   std::string refusal_;
   std::size_t live_ = 0;
   std::size_t refused_ = 0;
-  std::size_t max_lingering_;            // at most this many at once (a part of RLIMIT_NOFILE)
-  std::size_t lingering_ = 0;            // refused sockets still in their lingering close
+  std::size_t max_lingering_;  // at most this many at once (a part of RLIMIT_NOFILE)
+  std::size_t lingering_ = 0;  // refused sockets still in their lingering close
   std::size_t refused_since_log_ = 0;
   Clock::time_point last_log_{};
 };

@@ -19,8 +19,7 @@ std::uint32_t crc32(std::string_view bytes, std::uint32_t crc) {
   // zlib answers a null buffer with its initial value (0), not with `crc`: an
   // empty view may have a null data().
   if (bytes.empty()) return crc;
-  return static_cast<std::uint32_t>(
-      ::crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+  return static_cast<std::uint32_t>(::crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
 }
 
 namespace {
@@ -43,8 +42,7 @@ std::uint32_t crc32c_table(const unsigned char* p, std::size_t n, std::uint32_t 
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const unsigned char* p, std::size_t n,
-                                                              std::uint32_t crc) {
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(const unsigned char* p, std::size_t n, std::uint32_t crc) {
   std::uint64_t c = ~crc;
   for (; n >= 8; p += 8, n -= 8) {
     std::uint64_t word;

@@ -21,29 +21,46 @@ namespace netlab {
 
 std::string_view state_name(TcpState state) {
   switch (state) {
-    case TcpState::established: return "ESTAB";
-    case TcpState::syn_sent: return "SYN-SENT";
-    case TcpState::syn_recv: return "SYN-RECV";
-    case TcpState::fin_wait1: return "FIN-WAIT-1";
-    case TcpState::fin_wait2: return "FIN-WAIT-2";
-    case TcpState::time_wait: return "TIME-WAIT";
-    case TcpState::close: return "UNCONN";  // ss's name: a closed socket is "not connected"
-    case TcpState::close_wait: return "CLOSE-WAIT";
-    case TcpState::last_ack: return "LAST-ACK";
-    case TcpState::listen: return "LISTEN";
-    case TcpState::closing: return "CLOSING";
-    case TcpState::new_syn_recv: return "NEW-SYN-RECV";
+    case TcpState::established:
+      return "ESTAB";
+    case TcpState::syn_sent:
+      return "SYN-SENT";
+    case TcpState::syn_recv:
+      return "SYN-RECV";
+    case TcpState::fin_wait1:
+      return "FIN-WAIT-1";
+    case TcpState::fin_wait2:
+      return "FIN-WAIT-2";
+    case TcpState::time_wait:
+      return "TIME-WAIT";
+    case TcpState::close:
+      return "UNCONN";  // ss's name: a closed socket is "not connected"
+    case TcpState::close_wait:
+      return "CLOSE-WAIT";
+    case TcpState::last_ack:
+      return "LAST-ACK";
+    case TcpState::listen:
+      return "LISTEN";
+    case TcpState::closing:
+      return "CLOSING";
+    case TcpState::new_syn_recv:
+      return "NEW-SYN-RECV";
   }
   return "UNKNOWN";
 }
 
 std::string_view timer_name(SocketTimer timer) {
   switch (timer) {
-    case SocketTimer::none: return "off";
-    case SocketTimer::retransmit: return "on";
-    case SocketTimer::keepalive: return "keepalive";
-    case SocketTimer::time_wait: return "timewait";
-    case SocketTimer::probe: return "persist";
+    case SocketTimer::none:
+      return "off";
+    case SocketTimer::retransmit:
+      return "on";
+    case SocketTimer::keepalive:
+      return "keepalive";
+    case SocketTimer::time_wait:
+      return "timewait";
+    case SocketTimer::probe:
+      return "persist";
   }
   return "unknown";
 }
@@ -139,8 +156,7 @@ std::size_t receive_batch(int fd, std::span<unsigned char> buffer) {
 SocketTimer to_timer(std::uint8_t timer) {
   // 1 covers every retransmission-like timer (RTO, loss probe, reordering);
   // values a future kernel might add are reported as no timer.
-  return timer <= static_cast<std::uint8_t>(SocketTimer::probe) ? static_cast<SocketTimer>(timer)
-                                                                  : SocketTimer::none;
+  return timer <= static_cast<std::uint8_t>(SocketTimer::probe) ? static_cast<SocketTimer>(timer) : SocketTimer::none;
 }
 
 std::string address_text(std::uint8_t family, const std::uint32_t (&words)[4]) {

@@ -14,8 +14,18 @@ namespace netlab {
 
 // The kernel's TCP states (include/net/tcp_states.h), numbered as the kernel numbers them.
 enum class TcpState : std::uint8_t {
-  established = 1, syn_sent, syn_recv, fin_wait1, fin_wait2, time_wait,
-  close, close_wait, last_ack, listen, closing, new_syn_recv,
+  established = 1,
+  syn_sent,
+  syn_recv,
+  fin_wait1,
+  fin_wait2,
+  time_wait,
+  close,
+  close_wait,
+  last_ack,
+  listen,
+  closing,
+  new_syn_recv,
 };
 inline constexpr std::size_t tcp_state_count = 13;  // index 0 unused
 

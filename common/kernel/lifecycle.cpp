@@ -12,8 +12,7 @@ namespace netlab {
 namespace asio = boost::asio;
 
 std::optional<SocketRecord> find_socket(std::uint16_t local_port, std::uint16_t remote_port) {
-  for (auto& socket : list_tcp_sockets({.local_port = local_port, .remote_port = remote_port}))
-    return socket;
+  for (auto& socket : list_tcp_sockets({.local_port = local_port, .remote_port = remote_port})) return socket;
   return std::nullopt;
 }
 
@@ -39,8 +38,8 @@ asio::awaitable<bool> poll_until(std::function<bool()> done, std::chrono::millis
 }
 
 asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std::uint16_t remote_port,
-                                                 std::function<bool(const std::vector<EndSample>&)> done,
-                                                 std::chrono::milliseconds bound, std::chrono::milliseconds period) {
+                                                  std::function<bool(const std::vector<EndSample>&)> done,
+                                                  std::chrono::milliseconds bound, std::chrono::milliseconds period) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<EndSample> kept;
   EndSample last;
@@ -60,7 +59,8 @@ asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std:
     if (!first) {
       changed = sample.state != last.state || sample.timer != last.timer || sample.retransmits != last.retransmits;
       // The timer only runs down; more time left than a moment ago is the kernel starting it over.
-      if (!changed && sample.timer != "none" && sample.timer_ms > last.timer_ms + 2 * std::max<long>(period.count(), 1)) {
+      if (!changed && sample.timer != "none" &&
+          sample.timer_ms > last.timer_ms + 2 * std::max<long>(period.count(), 1)) {
         sample.restarted = true;
         sample.timer_before_ms = last.timer_ms;
         changed = true;
@@ -75,8 +75,10 @@ asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std:
     last = sample;
     if (done(kept) || now - start >= bound) break;
     // period 0: sample back to back (a state that lasts one round trip on a busy machine).
-    if (period.count() > 0) co_await pause_for(period);
-    else std::this_thread::yield();  // the peer program may share this CPU
+    if (period.count() > 0)
+      co_await pause_for(period);
+    else
+      std::this_thread::yield();  // the peer program may share this CPU
   }
   if (pending) kept.push_back(last);
   co_return kept;
@@ -98,8 +100,7 @@ std::size_t count_wrong_bytes(std::string_view chunk, std::size_t offset) {
 std::size_t open_fd_count() {
   std::size_t count = 0;
   std::error_code ec;
-  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec))
-    ++count;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) ++count;
   // The directory listing itself held one descriptor while it was read.
   return count > 0 ? count - 1 : 0;
 }

@@ -47,10 +47,9 @@ struct EndSample {
 // one where the state, the timer's kind or the retransmission count changed,
 // or the timer went up, and the last one. A period of 0 samples back to back,
 // without yielding to the io_context (for states that last milliseconds).
-boost::asio::awaitable<std::vector<EndSample>> watch_end(std::uint16_t local_port, std::uint16_t remote_port,
-                                                         std::function<bool(const std::vector<EndSample>&)> done,
-                                                         std::chrono::milliseconds bound,
-                                                         std::chrono::milliseconds period = std::chrono::milliseconds(2));
+boost::asio::awaitable<std::vector<EndSample>> watch_end(
+    std::uint16_t local_port, std::uint16_t remote_port, std::function<bool(const std::vector<EndSample>&)> done,
+    std::chrono::milliseconds bound, std::chrono::milliseconds period = std::chrono::milliseconds(2));
 
 // Sleeps without blocking the io_context.
 boost::asio::awaitable<void> pause_for(std::chrono::milliseconds duration);

@@ -21,8 +21,8 @@ TcpInfoSnapshot to_snapshot(const tcp_info& info, socklen_t length) {
   // an older kernel fills only the front of the struct. A field past the
   // returned length was never written and stays "not reported".
   const auto if_reported = [&](auto field, auto& into) {
-    const auto offset = static_cast<std::size_t>(reinterpret_cast<const char*>(&(info.*field)) -
-                                                 reinterpret_cast<const char*>(&info));
+    const auto offset =
+        static_cast<std::size_t>(reinterpret_cast<const char*>(&(info.*field)) - reinterpret_cast<const char*>(&info));
     if (offset + sizeof(info.*field) <= length) into = info.*field;
   };
   snapshot.state = info.tcpi_state;

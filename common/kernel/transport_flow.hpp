@@ -10,13 +10,13 @@ namespace netlab {
 
 // The flow-control side of TCP_INFO (fields newer than those in tcp_info.hpp).
 struct TcpFlowInfo {
-  std::uint32_t peer_window = 0;         // tcpi_snd_wnd: the receive window the peer advertised (bytes)
-  bool peer_window_known = false;        // Linux 6.2+
-  std::uint64_t rwnd_limited_us = 0;     // time the sender was held back by the peer's window
-  std::uint64_t sndbuf_limited_us = 0;   // ... by its own send buffer
-  std::uint64_t busy_us = 0;             // time with data to send
+  std::uint32_t peer_window = 0;        // tcpi_snd_wnd: the receive window the peer advertised (bytes)
+  bool peer_window_known = false;       // Linux 6.2+
+  std::uint64_t rwnd_limited_us = 0;    // time the sender was held back by the peer's window
+  std::uint64_t sndbuf_limited_us = 0;  // ... by its own send buffer
+  std::uint64_t busy_us = 0;            // time with data to send
   std::uint32_t rcv_space = 0;
-  bool timestamps = false;               // TCP timestamps option in use (12 more header bytes)
+  bool timestamps = false;  // TCP timestamps option in use (12 more header bytes)
   std::uint32_t segs_out = 0;
   std::uint32_t segs_in = 0;
   std::uint32_t total_retrans = 0;

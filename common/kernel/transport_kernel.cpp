@@ -49,8 +49,8 @@ boost::system::error_code receive_datagram(int fd, std::span<char> buffer, Recei
 
 namespace netlab {
 
-boost::asio::ip::udp::socket open_udp_socket(boost::asio::io_context& io, const std::string& host,
-                                             std::uint16_t port, std::string_view program) {
+boost::asio::ip::udp::socket open_udp_socket(boost::asio::io_context& io, const std::string& host, std::uint16_t port,
+                                             std::string_view program) {
   namespace asio = boost::asio;
   const std::string where = host + ":" + std::to_string(port) + "/udp";
   const auto address = parse_host(host, "bind");

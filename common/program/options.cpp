@@ -9,21 +9,18 @@ void add_common_options(CLI::App& app, CommonOptions& o, std::uint16_t default_p
                         double default_max_seconds) {
   o.port = default_port;
   o.max_seconds = default_max_seconds;
-  app.add_option("--host", o.host, "address to bind (server) or connect to (client)")
-      ->capture_default_str();
+  app.add_option("--host", o.host, "address to bind (server) or connect to (client)")->capture_default_str();
   app.add_option("--port", o.port, "TCP/UDP port; 0 = any free port")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   app.add_option("--port-file", o.port_file,
-                 role == Role::server
-                     ? "write the bound port to PATH (atomically) once listening"
-                     : "read the server's port from PATH (as written by the server)");
+                 role == Role::server ? "write the bound port to PATH (atomically) once listening"
+                                      : "read the server's port from PATH (as written by the server)");
   app.add_option("--json", o.json, "write the result JSON to PATH ('-' = stdout)");
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off (logs go to stderr)")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.add_option("--seed", o.seed, "seed for every random choice (same seed, same run)")
-      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed for every random choice (same seed, same run)")->capture_default_str();
   app.add_option("--max-seconds", o.max_seconds,
                  role == Role::server ? "stop after this many seconds (0 = until SIGINT/SIGTERM)"
                                       : "give up after this many seconds")

@@ -23,11 +23,11 @@ enum class Role { server, client };
 struct CommonOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
-  std::string port_file;          // server: written once listening; client: read the port from it
-  std::string json;               // "" = none, "-" = stdout, else a file path
+  std::string port_file;  // server: written once listening; client: read the port from it
+  std::string json;       // "" = none, "-" = stdout, else a file path
   std::string log_level = "info";
   std::uint64_t seed = 1;
-  double max_seconds = 0;         // server: stop after this long (0 = run until a signal)
+  double max_seconds = 0;           // server: stop after this long (0 = run until a signal)
   std::size_t max_connections = 0;  // TCP server: connections served at once (see add_max_connections_option)
 };
 
@@ -41,8 +41,8 @@ constexpr double default_idle_timeout = 300;
 
 // Adds --host, --port, --port-file, --json, --log-level, --seed, --max-seconds.
 // `default_max_seconds` is the bound a client's whole run gets by default.
-void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t default_port,
-                        Role role, double default_max_seconds = 0);
+void add_common_options(CLI::App& app, CommonOptions& options, std::uint16_t default_port, Role role,
+                        double default_max_seconds = 0);
 
 // Adds --max-connections N (TCP servers; sets options.max_connections to the default).
 void add_max_connections_option(CLI::App& app, CommonOptions& options);

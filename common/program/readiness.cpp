@@ -1,11 +1,11 @@
 #include "program/readiness.hpp"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
-#include <unistd.h>
 
 namespace netlab {
 

@@ -13,11 +13,16 @@ namespace netlab {
 
 std::string_view to_string(Verdict verdict) {
   switch (verdict) {
-    case Verdict::confirmed: return "confirmed";
-    case Verdict::refuted: return "refuted";
-    case Verdict::nuanced: return "nuanced";
-    case Verdict::fact: return "fact";
-    case Verdict::skipped: return "skipped";
+    case Verdict::confirmed:
+      return "confirmed";
+    case Verdict::refuted:
+      return "refuted";
+    case Verdict::nuanced:
+      return "nuanced";
+    case Verdict::fact:
+      return "fact";
+    case Verdict::skipped:
+      return "skipped";
   }
   return "skipped";
 }
@@ -36,9 +41,8 @@ boost::json::value Result::to_json() const {
                                          {"verdict", to_string(c.verdict)},
                                          {"evidence", c.evidence}});
   }
-  return boost::json::object{{"lab", lab_},           {"role", role_},
-                             {"params", params_},     {"observed", observed_},
-                             {"checks", std::move(checks)}};
+  return boost::json::object{
+      {"lab", lab_}, {"role", role_}, {"params", params_}, {"observed", observed_}, {"checks", std::move(checks)}};
 }
 
 void Result::merge(boost::json::object& into, const boost::json::value& from) {

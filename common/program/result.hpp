@@ -46,9 +46,13 @@ class Result {
   // what is there, a member replacing a key of the same name). Verdict code
   // reads the struct, never the JSON back.
   template <class Described>
-  void set_params(const Described& params) { merge(params_, boost::json::value_from(params)); }
+  void set_params(const Described& params) {
+    merge(params_, boost::json::value_from(params));
+  }
   template <class Described>
-  void set_observed(const Described& observed) { merge(observed_, boost::json::value_from(observed)); }
+  void set_observed(const Described& observed) {
+    merge(observed_, boost::json::value_from(observed));
+  }
   const std::vector<Check>& checks() const { return checks_; }
   void add_check(Check check);
 

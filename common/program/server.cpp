@@ -66,8 +66,8 @@ int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun
     // --max-seconds bounds the serving, so it starts once the body has prepared
     // everything (the https server generates its certificates there).
     if (options_.max_seconds > 0 && run.stop_reason_ == "?") {
-      deadline.expires_after(std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(options_.max_seconds)));
+      deadline.expires_after(
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.max_seconds)));
       deadline.async_wait([&run](boost::system::error_code ec) {
         if (!ec) run.stop("max-seconds");
       });
@@ -80,9 +80,8 @@ int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun
 
     Result result(lab_, "server");
     result.params() = {{"host", options_.host}, {"port", run.bound_.port()}, {"max_connections", run.limit_.max()}};
-    result.observed() = {{"refused_connections", run.limit_.refused()},
-                         {"stopped_by", run.stop_reason_},
-                         {"seconds", run.seconds_}};
+    result.observed() = {
+        {"refused_connections", run.limit_.refused()}, {"stopped_by", run.stop_reason_}, {"seconds", run.seconds_}};
     std::ostringstream human;
     if (run.report_) run.report_(result, human);
     if (options_.json != "-") std::cout << human.str() << std::flush;

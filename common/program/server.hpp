@@ -91,8 +91,8 @@ class ServerRun {
 
  private:
   friend class ServerProgram;
-  ServerRun(const CommonOptions& options, std::string_view program, int concurrency_hint, int backlog,
-            Refusal refusal, const std::function<tcp::endpoint(ServerRun&)>& open_sockets);
+  ServerRun(const CommonOptions& options, std::string_view program, int concurrency_hint, int backlog, Refusal refusal,
+            const std::function<tcp::endpoint(ServerRun&)>& open_sockets);
   void accept_loop_ended(std::exception_ptr error);
 
   asio::io_context io_;

@@ -15,8 +15,7 @@ FramingError oversized(std::string what, std::size_t size, std::size_t max) {
 
 // ---- DelimiterCodec -------------------------------------------------------
 
-DelimiterCodec::DelimiterCodec(char delimiter, std::size_t max_frame)
-    : delimiter_(delimiter), max_frame_(max_frame) {}
+DelimiterCodec::DelimiterCodec(char delimiter, std::size_t max_frame) : delimiter_(delimiter), max_frame_(max_frame) {}
 
 std::optional<FramingError> DelimiterCodec::encode(std::string_view payload, std::string& out) const {
   if (payload.find(delimiter_) != std::string_view::npos)
@@ -55,8 +54,8 @@ std::optional<FramingError> DelimiterCodec::decode_each(std::string_view chunk, 
   // A frame still without its delimiter past the maximum can never become valid:
   // refuse it now instead of buffering an attacker's endless line.
   if (buffer_.size() > max_frame_) {
-    error_ = FramingError{FramingError::Kind::oversized,
-                          "no delimiter within " + std::to_string(max_frame_) + " bytes"};
+    error_ =
+        FramingError{FramingError::Kind::oversized, "no delimiter within " + std::to_string(max_frame_) + " bytes"};
     return error_;
   }
   return std::nullopt;
@@ -65,9 +64,9 @@ std::optional<FramingError> DelimiterCodec::decode_each(std::string_view chunk, 
 std::optional<FramingError> DelimiterCodec::finish() const {
   if (error_) return error_;
   if (!buffer_.empty())
-    return FramingError{FramingError::Kind::truncated,
-                        "stream ended inside a frame: " + std::to_string(buffer_.size()) +
-                            " bytes without a delimiter"};
+    return FramingError{
+        FramingError::Kind::truncated,
+        "stream ended inside a frame: " + std::to_string(buffer_.size()) + " bytes without a delimiter"};
   return std::nullopt;
 }
 
@@ -156,9 +155,12 @@ std::optional<FramingError> LengthHeaderCodec::finish() const {
 
 std::string_view codec_name(CodecKind codec) {
   switch (codec) {
-    case CodecKind::raw: return "raw";
-    case CodecKind::delimiter: return "delimiter";
-    case CodecKind::length: return "length";
+    case CodecKind::raw:
+      return "raw";
+    case CodecKind::delimiter:
+      return "delimiter";
+    case CodecKind::length:
+      return "length";
   }
   return "?";
 }

@@ -51,8 +51,8 @@ inline boost::asio::awaitable<void> linger_then_close(beast::tcp_stream& stream)
   stream.expires_after(std::chrono::seconds(1));
   std::array<char, 4096> sink;
   for (int reads = 0; reads < 256; ++reads) {
-    auto [ec, n] = co_await stream.async_read_some(boost::asio::buffer(sink),
-                                                   boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, n] =
+        co_await stream.async_read_some(boost::asio::buffer(sink), boost::asio::as_tuple(boost::asio::use_awaitable));
     if (ec) break;
   }
   stream.socket().close(ignored);

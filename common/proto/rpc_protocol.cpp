@@ -13,9 +13,12 @@ namespace netlab::rpc {
 
 std::string_view method_name(Method method) {
   switch (method) {
-    case Method::put: return "put";
-    case Method::get: return "get";
-    case Method::add: return "add";
+    case Method::put:
+      return "put";
+    case Method::get:
+      return "get";
+    case Method::add:
+      return "add";
   }
   return "?";
 }
@@ -29,10 +32,14 @@ std::optional<Method> method_from_name(std::string_view name) {
 
 std::string_view status_name(Status status) {
   switch (status) {
-    case Status::ok: return "ok";
-    case Status::not_found: return "not_found";
-    case Status::bad_request: return "bad_request";
-    case Status::unknown_method: return "unknown_method";
+    case Status::ok:
+      return "ok";
+    case Status::not_found:
+      return "not_found";
+    case Status::bad_request:
+      return "bad_request";
+    case Status::unknown_method:
+      return "unknown_method";
   }
   return "?";
 }
@@ -45,10 +52,14 @@ std::optional<Status> status_from_name(std::string_view name) {
 
 unsigned http_status(Status status) {
   switch (status) {
-    case Status::ok: return 200;
-    case Status::not_found: return 404;
-    case Status::bad_request: return 400;
-    case Status::unknown_method: return 404;
+    case Status::ok:
+      return 200;
+    case Status::not_found:
+      return 404;
+    case Status::bad_request:
+      return 400;
+    case Status::unknown_method:
+      return 404;
   }
   return 500;
 }
@@ -93,8 +104,10 @@ std::size_t utf8_character(std::string_view text) {
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
   const unsigned char lead = byte(0);
   if (lead < 0x80) return 1;
-  const std::size_t length = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
-                             : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+  const std::size_t length = lead >= 0xC2 && lead <= 0xDF   ? 2
+                             : lead >= 0xE0 && lead <= 0xEF ? 3
+                             : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                            : 0;
   if (length == 0 || text.size() < length) return 0;
   for (std::size_t i = 1; i < length; ++i)
     if ((byte(i) & 0xC0) != 0x80) return 0;
@@ -155,9 +168,7 @@ std::optional<DecodeError> decode_request(std::string_view body, Request& out) {
     return DecodeError{Status::bad_request, std::nullopt,
                        "request of " + std::to_string(body.size()) + " bytes has no room for an id"};
   const auto id = static_cast<std::uint32_t>(get_unsigned(body, 0, 4));
-  const auto fail = [&](Status status, std::string message) {
-    return DecodeError{status, id, std::move(message)};
-  };
+  const auto fail = [&](Status status, std::string message) { return DecodeError{status, id, std::move(message)}; };
   if (body.size() < request_fixed_size)
     return fail(Status::bad_request, "request " + std::to_string(id) + ": " + std::to_string(body.size()) +
                                          " bytes, the fixed part alone is " + std::to_string(request_fixed_size));

@@ -51,11 +51,11 @@ inline bool same_outcome(const Response& a, const Response& b) {
   return a.status == b.status && (a.status != Status::ok || a.value == b.value);
 }
 
-inline constexpr std::size_t max_frame = 64 * 1024;   // the LengthHeaderCodec cap for RPC frames
-inline constexpr std::size_t max_key = 1024;          // bytes
-inline constexpr std::size_t max_error = 512;         // bytes of error text in a response
-inline constexpr std::size_t request_fixed_size = 7;  // id + method + key length
-inline constexpr std::size_t response_fixed_size = 5; // id + status
+inline constexpr std::size_t max_frame = 64 * 1024;    // the LengthHeaderCodec cap for RPC frames
+inline constexpr std::size_t max_key = 1024;           // bytes
+inline constexpr std::size_t max_error = 512;          // bytes of error text in a response
+inline constexpr std::size_t request_fixed_size = 7;   // id + method + key length
+inline constexpr std::size_t response_fixed_size = 5;  // id + status
 
 // ---- binary -----------------------------------------------------------------
 
@@ -66,9 +66,9 @@ void encode_request(const Request& request, std::string& out);
 void encode_response(const Response& response, std::string& out);
 
 struct DecodeError {
-  Status status = Status::bad_request;        // what to answer: bad_request or unknown_method
-  std::optional<std::uint32_t> id;            // nullopt: the body is too short to hold an id
-  std::string message;                        // one line
+  Status status = Status::bad_request;  // what to answer: bad_request or unknown_method
+  std::optional<std::uint32_t> id;      // nullopt: the body is too short to hold an id
+  std::string message;                  // one line
 };
 
 // Decodes a request frame body (as LengthHeaderCodec delivers it).

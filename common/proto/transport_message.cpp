@@ -56,12 +56,18 @@ std::uint32_t checksum_of(std::string_view header_bytes, std::string_view payloa
 
 std::string_view to_string(DecodeError error) {
   switch (error) {
-    case DecodeError::too_short: return "shorter than a 32-byte header";
-    case DecodeError::bad_magic: return "bad magic (not a netlab transport message)";
-    case DecodeError::bad_kind: return "unknown message kind";
-    case DecodeError::oversized: return "length over the 65000-byte maximum";
-    case DecodeError::length_mismatch: return "datagram size differs from header + length";
-    case DecodeError::bad_checksum: return "checksum mismatch (corrupted)";
+    case DecodeError::too_short:
+      return "shorter than a 32-byte header";
+    case DecodeError::bad_magic:
+      return "bad magic (not a netlab transport message)";
+    case DecodeError::bad_kind:
+      return "unknown message kind";
+    case DecodeError::oversized:
+      return "length over the 65000-byte maximum";
+    case DecodeError::length_mismatch:
+      return "datagram size differs from header + length";
+    case DecodeError::bad_checksum:
+      return "checksum mismatch (corrupted)";
   }
   return "?";
 }
@@ -150,7 +156,8 @@ SequenceAccounting::Arrival SequenceAccounting::on_message(std::uint64_t sequenc
 
 std::uint64_t SequenceAccounting::lost(std::uint64_t expected) const {
   const auto limit = static_cast<std::size_t>(std::min<std::uint64_t>(expected, seen_.size()));
-  const auto arrived = static_cast<std::uint64_t>(std::count(seen_.begin(), seen_.begin() + static_cast<long>(limit), true));
+  const auto arrived =
+      static_cast<std::uint64_t>(std::count(seen_.begin(), seen_.begin() + static_cast<long>(limit), true));
   return expected - arrived;
 }
 

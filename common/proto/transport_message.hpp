@@ -53,12 +53,12 @@ struct Message {
 };
 
 enum class DecodeError {
-  too_short,     // fewer bytes than a header (UDP: a truncated datagram)
-  bad_magic,     // not a netlab transport message at all
+  too_short,  // fewer bytes than a header (UDP: a truncated datagram)
+  bad_magic,  // not a netlab transport message at all
   bad_kind,
-  oversized,     // length over max_payload
+  oversized,        // length over max_payload
   length_mismatch,  // UDP: the datagram is not exactly header + length bytes
-  bad_checksum,  // the bytes changed on the way (or were never ours)
+  bad_checksum,     // the bytes changed on the way (or were never ours)
 };
 
 std::string_view to_string(DecodeError error);

@@ -12,9 +12,12 @@ namespace fs = std::filesystem;
 
 std::string_view mode_name(Mode mode) {
   switch (mode) {
-    case Mode::tls13: return "1.3";
-    case Mode::tls12_ecdhe: return "1.2-ecdhe";
-    case Mode::tls12_rsa: return "1.2-rsa";
+    case Mode::tls13:
+      return "1.3";
+    case Mode::tls12_ecdhe:
+      return "1.2-ecdhe";
+    case Mode::tls12_rsa:
+      return "1.2-rsa";
   }
   return "?";
 }
@@ -31,7 +34,8 @@ void set_versions(SSL_CTX* ctx, int min, int max) {
 }
 
 // TLS 1.2 suites by key exchange: ECDHE (forward secret) or RSA key transport.
-constexpr const char* ecdhe_suites = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* ecdhe_suites =
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr const char* rsa_suites = "AES128-GCM-SHA256:AES256-GCM-SHA384";
 
 void set_mode(SSL_CTX* ctx, Mode mode) {

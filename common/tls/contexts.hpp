@@ -16,7 +16,7 @@ namespace netlab::tls {
 
 enum class Mode { tls13, tls12_ecdhe, tls12_rsa };
 
-std::string_view mode_name(Mode mode);  // "1.3", "1.2-ecdhe", "1.2-rsa"
+std::string_view mode_name(Mode mode);                   // "1.3", "1.2-ecdhe", "1.2-rsa"
 std::vector<std::pair<std::string, Mode>> mode_names();  // for CLI11's CheckedTransformer
 
 // The server takes these key-exchange groups and no others, so that a client

@@ -65,13 +65,12 @@ std::string enable_keylog(boost::asio::ssl::context& context, std::string path) 
 
 std::string exporter_digest(SSL* ssl) {
   std::array<unsigned char, 32> material{};
-  if (SSL_export_keying_material(ssl, material.data(), material.size(), exporter_label.data(),
-                                 exporter_label.size(), nullptr, 0, 0) != 1)
+  if (SSL_export_keying_material(ssl, material.data(), material.size(), exporter_label.data(), exporter_label.size(),
+                                 nullptr, 0, 0) != 1)
     fail("exporting keying material");
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
-  if (EVP_Digest(material.data(), material.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1)
-    fail("SHA-256");
+  if (EVP_Digest(material.data(), material.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) fail("SHA-256");
   return hex_bytes({digest.data(), length});
 }
 

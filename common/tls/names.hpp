@@ -8,10 +8,10 @@
 namespace netlab::tls {
 
 std::string handshake_type_name(std::uint8_t type);
-std::string group_name(std::uint16_t group);          // "x25519", "secp256r1", ...
-std::string version_name(std::uint16_t version);      // "TLSv1.3"
+std::string group_name(std::uint16_t group);      // "x25519", "secp256r1", ...
+std::string version_name(std::uint16_t version);  // "TLSv1.3"
 std::string signature_scheme_name(std::uint16_t scheme);
-std::string cipher_suite_name(std::uint16_t suite);   // OpenSSL's name, or "0x1301"
+std::string cipher_suite_name(std::uint16_t suite);  // OpenSSL's name, or "0x1301"
 std::string alert_name(std::uint8_t description);
 
 // Bytes as lower-case hex, two digits each.

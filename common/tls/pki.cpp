@@ -124,8 +124,8 @@ bool ensure_pki(const fs::path& dir) {
   fs::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cert dir " + dir.string() + ": " + ec.message());
   FileLock lock(dir / ".lock");
-  const bool complete = fs::exists(pki.ca_cert()) && fs::exists(pki.server_cert()) &&
-                        fs::exists(pki.server_key()) && fs::exists(pki.expired_cert());
+  const bool complete = fs::exists(pki.ca_cert()) && fs::exists(pki.server_cert()) && fs::exists(pki.server_key()) &&
+                        fs::exists(pki.expired_cert());
   if (complete) return false;
 
   constexpr long hour = 3600, day = 24 * hour;

@@ -55,8 +55,7 @@ const Step* find(const std::vector<Step>& steps, Direction direction, std::strin
 // RSAES-PKCS1-v1_5 decryption with the server's key (RFC 5246 §7.4.7.1).
 Bytes decrypt_pre_master(EVP_PKEY* key, std::span<const std::uint8_t> encrypted) {
   std::unique_ptr<EVP_PKEY_CTX, FreeKdf> ctx(EVP_PKEY_CTX_new(key, nullptr));
-  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
+  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
     fail("RSA decryption setup");
   std::size_t length = 0;
   if (EVP_PKEY_decrypt(ctx.get(), nullptr, &length, encrypted.data(), encrypted.size()) != 1)
@@ -150,8 +149,8 @@ MasterSecretRecomputation recompute_master_secret(SSL* ssl, const std::vector<St
       }
       r.master = extended_master_secret(digest, pre_master, digest_of(digest, transcript));
       r.inputs = from + " + session hash (" + digest + " over " + std::to_string(transcript.size()) +
-                 " B of handshake messages, ClientHello..ClientKeyExchange); Extended Master Secret on, PRF " +
-                 digest + " (RFC 7627 §4)";
+                 " B of handshake messages, ClientHello..ClientKeyExchange); Extended Master Secret on, PRF " + digest +
+                 " (RFC 7627 §4)";
     } else {
       r.master = master_secret(digest, pre_master, client_random, server_random);
       r.inputs = from + " + client random " + hello->random_hex.substr(0, 8) + "... + server random " +

@@ -42,10 +42,10 @@ Bytes session_master_key(SSL* ssl);
 
 // The server's recomputation of one TLS 1.2 RSA key-transport handshake.
 struct MasterSecretRecomputation {
-  std::string error;       // non-empty: it could not be recomputed, and why
-  Bytes master;            // the master secret the lab computed
+  std::string error;             // non-empty: it could not be recomputed, and why
+  Bytes master;                  // the master secret the lab computed
   bool matches_openssl = false;  // equal to the server's own session master key
-  std::string inputs;      // which inputs went in, in one line
+  std::string inputs;            // which inputs went in, in one line
 };
 
 // From the server's trace (`steps`: the ClientHello's random 1, the ServerHello's

@@ -63,7 +63,12 @@ constexpr std::array<std::uint8_t, 32> hello_retry_random = {
     0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
     0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
 
-enum : std::uint16_t { ext_server_name = 0, ext_supported_groups = 10, ext_supported_versions = 43, ext_key_share = 51 };
+enum : std::uint16_t {
+  ext_server_name = 0,
+  ext_supported_groups = 10,
+  ext_supported_versions = 43,
+  ext_key_share = 51
+};
 
 void decode_extensions(Reader extensions, Step& step, bool client_hello, bool hello_retry) {
   while (extensions.ok() && extensions.left() > 0) {
@@ -141,7 +146,8 @@ void decode_hello(Reader& r, Step& step, bool client_hello) {
   if (r.ok() && r.left() > 0) decode_extensions(r.vector(2), step, client_hello, hello_retry);
   if (!r.ok()) return;
   if (client_hello) {
-    step.detail = "random " + step.random_hex.substr(0, 16) + "... (32 B); " + std::to_string(step.cipher_suites.size()) +
+    step.detail = "random " + step.random_hex.substr(0, 16) + "... (32 B); " +
+                  std::to_string(step.cipher_suites.size()) +
                   " suites offered: " + join_names(step.cipher_suites, cipher_suite_name, 3);
     if (!step.supported_versions.empty())
       step.detail += "; versions " + join_names(step.supported_versions, version_name, 4);
@@ -155,8 +161,8 @@ void decode_hello(Reader& r, Step& step, bool client_hello) {
     step.detail = "random " + step.random_hex.substr(0, 16) + "... (32 B); chose " + version_name(version) + " " +
                   cipher_suite_name(step.cipher_suites[0]);
     if (!step.key_share_groups.empty())
-      step.detail += "; key share " + group_name(step.key_share_groups[0]) + " (" +
-                     std::to_string(step.public_key_length) + " B)";
+      step.detail +=
+          "; key share " + group_name(step.key_share_groups[0]) + " (" + std::to_string(step.public_key_length) + " B)";
   }
 }
 
@@ -166,7 +172,7 @@ void decode_certificate(Reader& r, Step& step, bool tls13) {
   while (list.ok() && list.left() > 0) {
     const auto der = list.take(list.u24());
     if (tls13) list.take(list.u16());  // per-certificate extensions
-    if (!list.ok()) return;  // and the message is bad
+    if (!list.ok()) return;            // and the message is bad
     if (step.certificate_count++ == 0) step.leaf_certificate_der.assign(der.begin(), der.end());
   }
   if (!r.ok()) return;
@@ -199,8 +205,8 @@ Step decode_handshake(Direction direction, std::span<const std::uint8_t> bytes, 
   auto body = header.take(header.left());
   step.length = body.size();
   if (declared != body.size()) {
-    step.error = "the header says " + std::to_string(declared) + " bytes, the message has " +
-                 std::to_string(body.size());
+    step.error =
+        "the header says " + std::to_string(declared) + " bytes, the message has " + std::to_string(body.size());
     return step;
   }
   Reader r(body);
@@ -245,8 +251,7 @@ Step decode_handshake(Direction direction, std::span<const std::uint8_t> bytes, 
                       std::to_string(step.encrypted_premaster_length) + " B";
       } else if (size >= 1 && static_cast<std::size_t>(body[0]) + 1 == size) {
         step.public_key_length = size - 1;
-        step.detail = "client's ECDHE public key, " + std::to_string(step.public_key_length) +
-                      " B — no secret is sent";
+        step.detail = "client's ECDHE public key, " + std::to_string(step.public_key_length) + " B — no secret is sent";
       } else {
         step.error = "neither an RSA nor an ECDHE ClientKeyExchange";
       }
@@ -259,8 +264,8 @@ Step decode_handshake(Direction direction, std::span<const std::uint8_t> bytes, 
     case 4: {
       const std::uint32_t lifetime = r.number(4);
       if (tls13) {
-        r.number(4);        // ticket_age_add
-        r.take(r.u8());     // nonce
+        r.number(4);     // ticket_age_add
+        r.take(r.u8());  // nonce
       }
       const std::size_t ticket = r.take(r.u16()).size();
       step.detail = "session ticket " + std::to_string(ticket) + " B, lifetime " + std::to_string(lifetime) + " s";

@@ -19,28 +19,28 @@ enum class Direction { sent, received };
 // One decoded handshake-layer message (or ChangeCipherSpec, or alert).
 struct Step {
   Direction direction = Direction::sent;
-  std::string message;          // "ClientHello", "ServerHello", "HelloRetryRequest", "ChangeCipherSpec", ...
+  std::string message;              // "ClientHello", "ServerHello", "HelloRetryRequest", "ChangeCipherSpec", ...
   std::uint8_t handshake_type = 0;  // 0 for ChangeCipherSpec and alerts
-  std::size_t length = 0;       // bytes of the message body
-  bool encrypted_record = false;  // carried in an encrypted record (outer type application_data)
-  std::string detail;           // what the message says, in a line
-  std::string error;            // why it could not be decoded, if it could not
+  std::size_t length = 0;           // bytes of the message body
+  bool encrypted_record = false;    // carried in an encrypted record (outer type application_data)
+  std::string detail;               // what the message says, in a line
+  std::string error;                // why it could not be decoded, if it could not
 
   // Decoded fields (those that apply).
-  std::string random_hex;                  // Client/ServerHello
-  std::vector<std::uint16_t> cipher_suites;  // ClientHello: offered; ServerHello: [chosen]
-  std::vector<std::uint16_t> key_share_groups;  // key_share (ClientHello: offered; ServerHello/HRR: chosen)
+  std::string random_hex;                         // Client/ServerHello
+  std::vector<std::uint16_t> cipher_suites;       // ClientHello: offered; ServerHello: [chosen]
+  std::vector<std::uint16_t> key_share_groups;    // key_share (ClientHello: offered; ServerHello/HRR: chosen)
   std::vector<std::uint16_t> supported_versions;  // ClientHello: offered; ServerHello: [chosen]
-  std::string server_name;                 // SNI
+  std::string server_name;                        // SNI
   std::uint16_t legacy_version = 0;
-  std::uint16_t named_group = 0;           // ServerKeyExchange
-  std::size_t public_key_length = 0;       // ServerKeyExchange / ClientKeyExchange (ECDHE)
-  std::size_t encrypted_premaster_length = 0;  // ClientKeyExchange (RSA key transport)
+  std::uint16_t named_group = 0;                  // ServerKeyExchange
+  std::size_t public_key_length = 0;              // ServerKeyExchange / ClientKeyExchange (ECDHE)
+  std::size_t encrypted_premaster_length = 0;     // ClientKeyExchange (RSA key transport)
   std::vector<std::uint8_t> encrypted_premaster;  // its bytes, for the server to decrypt (tls/prf.hpp)
-  std::uint16_t signature_scheme = 0;      // ServerKeyExchange / CertificateVerify
+  std::uint16_t signature_scheme = 0;             // ServerKeyExchange / CertificateVerify
   std::size_t certificate_count = 0;
   std::vector<std::uint8_t> leaf_certificate_der;
-  std::string alert;                       // "fatal unknown_ca"
+  std::string alert;                        // "fatal unknown_ca"
   std::vector<std::uint8_t> message_bytes;  // Trace: the handshake message as sent (header + body),
                                             // for the session hash of Extended Master Secret
 };

@@ -23,8 +23,12 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 boost::json::array to_json(const std::vector<EndSample>& samples) {
   boost::json::array rows;
   for (const auto& s : samples)
-    rows.push_back({{"at_ms", s.at_ms}, {"state", s.state}, {"timer", s.timer}, {"timer_ms", s.timer_ms},
-                    {"retransmits", s.retransmits}, {"restarted", s.restarted}});
+    rows.push_back({{"at_ms", s.at_ms},
+                    {"state", s.state},
+                    {"timer", s.timer},
+                    {"timer_ms", s.timer_ms},
+                    {"retransmits", s.retransmits},
+                    {"restarted", s.restarted}});
   return rows;
 }
 
@@ -44,14 +48,17 @@ awaitable<std::string> passive_close(tcp::socket& socket, Reports& reports) {
   const auto rsts = read_kernel_counter("Tcp", "OutRsts");
   const auto retransmitted = read_kernel_counter("Tcp", "RetransSegs").value_or(0);
   socket.close();
-  const auto samples = co_await watch_end(local, remote, [](const auto& s) { return s.back().state == "none"; }, 10s);
+  const auto samples = co_await watch_end(
+      local, remote, [](const auto& s) { return s.back().state == "none"; }, 10s);
   const bool gone = samples.back().state == "none";
   // The census shows a retransmission only while the next one is pending; the
   // namespace's counter keeps it (this server has no other connection now).
   const auto counted = read_kernel_counter("Tcp", "RetransSegs").value_or(0) - retransmitted;
-  reports.by_port[remote] = {{"mode", "passive-close"}, {"samples", to_json(samples)},
+  reports.by_port[remote] = {{"mode", "passive-close"},
+                             {"samples", to_json(samples)},
                              {"fin_retransmits", std::max<std::uint64_t>(most_retransmits(samples), counted)},
-                             {"census_retransmits", most_retransmits(samples)}, {"retrans_segs_delta", counted},
+                             {"census_retransmits", most_retransmits(samples)},
+                             {"retrans_segs_delta", counted},
                              {"gone_after_ms", gone ? boost::json::value(samples.back().at_ms) : nullptr},
                              {"out_rsts_at_close", rsts ? boost::json::value(*rsts) : nullptr}};
   co_return "closed at once; our end " + std::string(gone ? "gone" : "still there") + " after " +
@@ -68,11 +75,12 @@ awaitable<std::string> simultaneous_close(tcp::socket& socket, long long at_ns, 
   if (wait > 5s) throw std::runtime_error("at= is more than 5 s away");
   // Asleep until 30 ms before, then spinning: a late timer would let the FINs not cross.
   if (wait > 30ms) co_await pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait - 30ms));
-  while (std::chrono::steady_clock::now() < at) {}  // the last fraction of a millisecond
+  while (std::chrono::steady_clock::now() < at) {
+  }  // the last fraction of a millisecond
   const auto before = read_tcp_info(socket.native_handle());
   socket.shutdown(tcp::socket::shutdown_send);
-  const auto samples = co_await watch_end(local, remote, [](const auto& s) {
-    return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, 3s, 0ms);
+  const auto samples = co_await watch_end(
+      local, remote, [](const auto& s) { return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, 3s, 0ms);
   const auto after = read_tcp_info(socket.native_handle());
   boost::json::object report{{"mode", "simultaneous-close"}, {"samples", to_json(samples)}};
   if (before && after) {
@@ -99,8 +107,8 @@ awaitable<std::string> receive_and_report(tcp::socket& socket, Reports& reports)
     if (data.size() < 65536) data.append(buffer, n);
   }
   const auto dropped = read_kernel_counter("TcpExt", "PAWSEstab").value_or(0) - paws;
-  reports.by_port[remote] = {{"mode", "old-segment"}, {"bytes", data.size()}, {"data", data.substr(0, 256)},
-                             {"paws_estab", dropped}};
+  reports.by_port[remote] = {
+      {"mode", "old-segment"}, {"bytes", data.size()}, {"data", data.substr(0, 256)}, {"paws_estab", dropped}};
   socket.close();
   co_return std::to_string(data.size()) + " bytes after the request line, " + std::to_string(dropped) + " PAWS drop(s)";
 }

@@ -37,9 +37,9 @@ struct Segment {
   bool from_client = true;
   std::uint8_t flags = flag::ack;
   std::uint32_t seq = 0, ack = 0;
-  std::uint32_t length = 0;       // payload bytes (filled with 'x')
+  std::uint32_t length = 0;  // payload bytes (filled with 'x')
   std::uint16_t window = 512;
-  int window_scale = -1;          // SYN / SYN-ACK: the option's shift, -1 for none
+  int window_scale = -1;  // SYN / SYN-ACK: the option's shift, -1 for none
   std::uint16_t client_port = 40000;
 };
 
@@ -50,7 +50,8 @@ inline std::string ipv4_tcp(const Segment& s) {
   std::string ip("\x45\x00", 2);
   be16(ip, static_cast<std::uint16_t>(20 + 20 + options.size() + s.length));
   ip += std::string("\x00\x00\x40\x00\x40\x06\x00\x00", 8);  // id, DF, TTL 64, TCP, checksum
-  ip += s.from_client ? std::string("\x0a\x00\x00\x01\x0a\x00\x00\x02", 8) : std::string("\x0a\x00\x00\x02\x0a\x00\x00\x01", 8);
+  ip += s.from_client ? std::string("\x0a\x00\x00\x01\x0a\x00\x00\x02", 8)
+                      : std::string("\x0a\x00\x00\x02\x0a\x00\x00\x01", 8);
   be16(ip, s.from_client ? s.client_port : 7006);
   be16(ip, s.from_client ? 7006 : s.client_port);
   be32(ip, s.seq);
@@ -71,15 +72,26 @@ inline std::uint32_t linktype_of(Link link) { return link == Link::vlan ? 1 : st
 inline std::string frame(Link link, const std::string& ip) {
   std::string f;
   switch (link) {
-    case Link::ethernet: f = std::string(12, '\x02') + std::string("\x08\x00", 2); break;
-    case Link::vlan: f = std::string(12, '\x02') + std::string("\x81\x00\x00\x07\x08\x00", 6); break;
-    case Link::null: le32(f, 2); break;   // AF_INET in the writer's (little-endian) order
-    case Link::loop: be32(f, 2); break;   // AF_INET in network order
-    case Link::raw: break;
-    case Link::sll: f = std::string("\x00\x00\x03\x04\x00\x06", 6) + std::string(8, '\x02') + std::string("\x08\x00", 2); break;
+    case Link::ethernet:
+      f = std::string(12, '\x02') + std::string("\x08\x00", 2);
+      break;
+    case Link::vlan:
+      f = std::string(12, '\x02') + std::string("\x81\x00\x00\x07\x08\x00", 6);
+      break;
+    case Link::null:
+      le32(f, 2);
+      break;  // AF_INET in the writer's (little-endian) order
+    case Link::loop:
+      be32(f, 2);
+      break;  // AF_INET in network order
+    case Link::raw:
+      break;
+    case Link::sll:
+      f = std::string("\x00\x00\x03\x04\x00\x06", 6) + std::string(8, '\x02') + std::string("\x08\x00", 2);
+      break;
     case Link::sll2:
-      f = std::string("\x08\x00\x00\x00", 4);  // protocol, reserved
-      be32(f, 1);                             // interface index
+      f = std::string("\x08\x00\x00\x00", 4);   // protocol, reserved
+      be32(f, 1);                               // interface index
       f += std::string("\x00\x01\x00\x06", 4);  // ARPHRD_ETHER, packet type, address length
       f += std::string(8, '\x02');
       break;
@@ -107,10 +119,10 @@ class CaptureWriter {
       le16(idb, static_cast<std::uint16_t>(linktype_of(link_)));
       le16(idb, 0);
       le32(idb, snaplen_);
-      le16(idb, 9);   // if_tsresol
+      le16(idb, 9);  // if_tsresol
       le16(idb, 1);
       idb += std::string("\x09\x00\x00\x00", 4);
-      le32(idb, 0);   // opt_endofopt
+      le32(idb, 0);  // opt_endofopt
       block(1, idb);
     } else {
       le32(bytes_, format_ == Format::pcap_ns ? 0xa1b23c4d : 0xa1b2c3d4);

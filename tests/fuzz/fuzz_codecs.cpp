@@ -37,7 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   const std::size_t chunk = 1 + (control >> 1) % 64;
   // A small cap so the fuzzer reaches "over the cap" without megabyte inputs.
-  if (control & 1) run(netlab::LengthHeaderCodec(256), input, chunk);
-  else run(netlab::DelimiterCodec('\n', 256), input, chunk);
+  if (control & 1)
+    run(netlab::LengthHeaderCodec(256), input, chunk);
+  else
+    run(netlab::DelimiterCodec('\n', 256), input, chunk);
   return 0;
 }

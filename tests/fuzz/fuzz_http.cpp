@@ -35,7 +35,6 @@
 #include <string_view>
 #include <vector>
 
-
 namespace {
 
 namespace http = boost::beast::http;

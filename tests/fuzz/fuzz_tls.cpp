@@ -104,8 +104,8 @@ void check_handshake(const tls::Step& step, tls::Direction direction, std::span<
 
   if (step.error.empty()) {
     check(header_matches);
-    const bool described = hello || type == 4 || type == 8 || type == 11 || type == 12 || type == 14 ||
-                           type == 15 || type == 16 || type == 20;
+    const bool described = hello || type == 4 || type == 8 || type == 11 || type == 12 || type == 14 || type == 15 ||
+                           type == 16 || type == 20;
     if (described) check(!step.detail.empty());
   }
 }

@@ -8,13 +8,13 @@
 // in memory between two OpenSSL objects with the lab's own contexts and PKI;
 // for netlab-wire, Ethernet frames of a TCP life and a UDP datagram, and rules.
 // Valid inputs take the fuzzer deep quickly; it finds the invalid ones itself.
+#include "../capture/synthetic.hpp"
+#include "capture/pcap.hpp"
 #include "proto/codec.hpp"
 #include "proto/http_basics.hpp"
-#include "capture/pcap.hpp"
-#include "../capture/synthetic.hpp"
 #include "proto/rpc_protocol.hpp"
-#include "tls/tls.hpp"
 #include "proto/transport_message.hpp"
+#include "tls/tls.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -157,8 +157,9 @@ void http_seeds(Seeds& seeds) {
               request("GET / HTTP/1.1", {}) + request("GET /old HTTP/1.1", {}) +
                   request("GET /private HTTP/1.1", {admin, "Connection: close"}));
   seeds.write("http", "body-over-limit", request("POST / HTTP/1.1", {"Content-Length: 100000"}));
-  seeds.write("http", "chunked-post", request("POST / HTTP/1.1", {"Transfer-Encoding: chunked"},
-                                              "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n"));
+  seeds.write("http", "chunked-post",
+              request("POST / HTTP/1.1", {"Transfer-Encoding: chunked"},
+                      "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n"));
   // The rpc lab's HTTP side: POST /rpc/<method> with a JSON body.
   const auto call = [](std::string_view method, const rpc::Request& r) {
     const std::string body = rpc::json_request_body(r);
@@ -170,8 +171,9 @@ void http_seeds(Seeds& seeds) {
                   call("add", {0, rpc::Method::add, "apples", 2}) + call("get", {0, rpc::Method::get, "pears", 0}));
   seeds.write("http", "rpc-unknown-method", call("nope", {0, rpc::Method::get, "apples", 0}));
   seeds.write("http", "rpc-get-not-post", request("GET /rpc/get HTTP/1.1", {}));
-  seeds.write("http", "rpc-chunked", request("POST /rpc/put HTTP/1.1", {"Transfer-Encoding: chunked"},
-                                             "8\r\n{\"key\":\"\r\n11\r\nk\",\"value\":9000}\r\n0\r\n\r\n"));
+  seeds.write("http", "rpc-chunked",
+              request("POST /rpc/put HTTP/1.1", {"Transfer-Encoding: chunked"},
+                      "8\r\n{\"key\":\"\r\n11\r\nk\",\"value\":9000}\r\n0\r\n\r\n"));
 }
 
 // ---- pcap: small captures built byte by byte ----------------------------------
@@ -339,7 +341,8 @@ std::vector<Segment> tcp_life(std::string_view request, std::string_view answer,
 void wire_seeds(Seeds& seeds) {
   const auto life = tcp_life("hello\n", "hello\n", 1);
   for (std::size_t i = 0; i < life.size(); ++i)
-    seeds.write("wire", "frame-tcp-" + std::to_string(i), '\0' + frame(1, false, ip_packet(life[i], false, 40000, 7001)));
+    seeds.write("wire", "frame-tcp-" + std::to_string(i),
+                '\0' + frame(1, false, ip_packet(life[i], false, 40000, 7001)));
   const Segment datagram{true, false, 0, 0, 0, 0, "a datagram"};
   const std::string udp = frame(1, false, ip_packet(datagram, false, 40000, 7001));
   seeds.write("wire", "frame-udp", '\0' + udp);
@@ -389,10 +392,10 @@ void pcap_seeds(Seeds& seeds) {
   ng.unknown_block();
   segment(true, f::ack, 101, 901, 0);
   segment(true, f::ack, 101, 901, 100);
-  segment(true, f::ack, 301, 901, 100);       // 201..301 not captured
-  segment(false, f::ack, 901, 201, 0, 0);     // zero window
-  segment(true, f::ack, 201, 901, 1);         // window probe
-  segment(true, f::ack, 101, 901, 100);       // resent
+  segment(true, f::ack, 301, 901, 100);                  // 201..301 not captured
+  segment(false, f::ack, 901, 201, 0, 0);                // zero window
+  segment(true, f::ack, 201, 901, 1);                    // window probe
+  segment(true, f::ack, 101, 901, 100);                  // resent
   segment(true, f::ack, 401 + 1'000'000'000u, 901, 10);  // a billion-byte jump
   seeds.write("pcap", "pcapng-sll2-tcp-analysis", ng.bytes());
 }
@@ -480,7 +483,7 @@ std::vector<TlsMessage> run_handshake(const TlsHandshake& handshake, const tls::
     (void)SSL_read(client.get(), &byte, 1);  // takes in the session tickets, then wants more
     (void)SSL_shutdown(client.get());        // close_notify, sent
     (void)SSL_shutdown(server.get());
-    (void)SSL_shutdown(client.get());        // close_notify, received
+    (void)SSL_shutdown(client.get());  // close_notify, received
   }
   ERR_clear_error();
   return messages;
@@ -509,8 +512,7 @@ struct TemporaryFolder {
 };
 
 void tls_seeds(Seeds& seeds) {
-  const TemporaryFolder pki_folder{fs::temp_directory_path() /
-                                   ("netlab-fuzz-seeds-pki-" + std::to_string(::getpid()))};
+  const TemporaryFolder pki_folder{fs::temp_directory_path() / ("netlab-fuzz-seeds-pki-" + std::to_string(::getpid()))};
   const tls::Pki pki{pki_folder.path};
   tls::ensure_pki(pki.dir);
   const std::vector<TlsHandshake> handshakes = {

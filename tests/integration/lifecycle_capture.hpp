@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -27,7 +28,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 namespace netlab::test {
@@ -91,7 +91,9 @@ inline std::size_t payload_from(const Flow& flow, bool client) {
 // `margin` (relative) of a threshold: there two honest timings of the same
 // run (the client's clock, the capture's stamps) may land on either side.
 inline std::string graded(double ratio, double upper, double lower, double margin = 0.25) {
-  const auto near = [&](double threshold) { return ratio > threshold / (1 + margin) && ratio < threshold * (1 + margin); };
+  const auto near = [&](double threshold) {
+    return ratio > threshold / (1 + margin) && ratio < threshold * (1 + margin);
+  };
   if (near(upper) || near(lower)) return "";
   return ratio >= upper ? "confirmed" : ratio >= lower ? "nuanced" : "refuted";
 }
@@ -99,9 +101,8 @@ inline std::string graded(double ratio, double upper, double lower, double margi
 // A rate ratio timed twice, by the client and from the capture's own stamps:
 // the check's verdict is the one the wire's ratio earns (unless it lies near a
 // threshold, see graded), and the client's ratio is the wire's within a factor of 2.
-inline void expect_verdict_follows_wire(const boost::json::object& result, std::string_view check_id,
-                                        double wire_ratio, double client_ratio, double upper, double lower,
-                                        double margin = 0.25) {
+inline void expect_verdict_follows_wire(const boost::json::object& result, std::string_view check_id, double wire_ratio,
+                                        double client_ratio, double upper, double lower, double margin = 0.25) {
   INFO(check_id << ": rate ratio " << wire_ratio << " on the wire, " << client_ratio << " by the client");
   if (const auto expected = graded(wire_ratio, upper, lower, margin); !expected.empty())
     CHECK(text(check(result, check_id).at("verdict")) == expected);

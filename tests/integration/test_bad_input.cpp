@@ -16,9 +16,9 @@
 #include "loopback.hpp"
 #include "process.hpp"
 
+#include "io/serve.hpp"
 #include "proto/codec.hpp"
 #include "proto/rpc_protocol.hpp"
-#include "io/serve.hpp"
 #include "proto/transport_message.hpp"
 
 #include <boost/json.hpp>
@@ -52,7 +52,7 @@ namespace {
 
 struct Lab {
   std::string name;
-  std::string server;                    // program
+  std::string server;  // program
   std::vector<std::string> server_args;
   std::string client;                    // its own client program
   std::vector<std::string> client_args;  // small counts: seconds, not minutes
@@ -99,8 +99,15 @@ std::string transport_request() {
 }
 
 Lab framing(const std::string& codec) {
-  Lab lab{"framing-" + codec, "netlab-framing-server", {"--codec", codec}, "netlab-framing-client",
-          {"--codec", codec, "--messages", "20", "--max-size", "200"}, "", "", "", ""};
+  Lab lab{"framing-" + codec,
+          "netlab-framing-server",
+          {"--codec", codec},
+          "netlab-framing-client",
+          {"--codec", codec, "--messages", "20", "--max-size", "200"},
+          "",
+          "",
+          "",
+          ""};
   if (codec == "length") {
     lab.request = lab.expect = length_frame("hello");
     lab.oversized = std::string("\xff\xff\xff\xff", 4) + std::string(1000, 'x');
@@ -146,8 +153,12 @@ const std::string& https_cert_dir() {
 
 Lab https_lab() {
   const std::string hello = client_hello();
-  Lab lab{"https", "netlab-https-server", {"--cert-dir", https_cert_dir()}, "netlab-https-client",
-          {"--cert-dir", https_cert_dir()}, hello,
+  Lab lab{"https",
+          "netlab-https-server",
+          {"--cert-dir", https_cert_dir()},
+          "netlab-https-client",
+          {"--cert-dir", https_cert_dir()},
+          hello,
           // a ServerHello: a handshake record (22) of TLS 1.2's record version
           std::string("\x16\x03\x03", 3),
           // a handshake record header announcing more than TLS allows (2^14 + 2048)
@@ -166,28 +177,76 @@ std::vector<Lab> tcp_labs() {
       framing("length"),
       framing("delimiter"),
       framing("raw"),
-      {"timewait", "netlab-timewait-server", {}, "netlab-timewait-client",
-       {"--mode", "short", "--requests", "5", "--concurrency", "1"}, "PING 1\n", "PONG 1", long_line, "PING 12"},
-      {"closewait", "netlab-closewait-server", {"--fixed"}, "netlab-closewait-client",
-       {"--connections", "2", "--observe-ms", "0"}, "HELLO\n", "OK ", long_line, "HEL"},
-      {"teardown", "netlab-teardown-server", {}, "netlab-teardown-client",
-       {"--mode", "normal", "--pause-ms", "0"}, "normal pause=0\n", "OK 1000\n", long_line, "norm"},
+      {"timewait",
+       "netlab-timewait-server",
+       {},
+       "netlab-timewait-client",
+       {"--mode", "short", "--requests", "5", "--concurrency", "1"},
+       "PING 1\n",
+       "PONG 1",
+       long_line,
+       "PING 12"},
+      {"closewait",
+       "netlab-closewait-server",
+       {"--fixed"},
+       "netlab-closewait-client",
+       {"--connections", "2", "--observe-ms", "0"},
+       "HELLO\n",
+       "OK ",
+       long_line,
+       "HEL"},
+      {"teardown",
+       "netlab-teardown-server",
+       {},
+       "netlab-teardown-client",
+       {"--mode", "normal", "--pause-ms", "0"},
+       "normal pause=0\n",
+       "OK 1000\n",
+       long_line,
+       "norm"},
       // A full accept queue (the lab's default backlog is 4) drops SYNs and makes
       // each connect wait for a retransmission: the lab's lesson, tested in
       // test_handshake.cpp; here the server's robustness is, so a deep queue.
-      {"handshake", "netlab-handshake-server", {"--backlog", "1024"}, "netlab-handshake-client",
-       {"--connections", "2", "--hold-ms", "0"}, "hello", "", std::string(1 << 20, 'x'), "abc"},
-      {"http", "netlab-http-server", {}, "netlab-http-client",
-       {"--keepalive", "--requests", "3"}, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "HTTP/1.1 200",
+      {"handshake",
+       "netlab-handshake-server",
+       {"--backlog", "1024"},
+       "netlab-handshake-client",
+       {"--connections", "2", "--hold-ms", "0"},
+       "hello",
+       "",
+       std::string(1 << 20, 'x'),
+       "abc"},
+      {"http",
+       "netlab-http-server",
+       {},
+       "netlab-http-client",
+       {"--keepalive", "--requests", "3"},
+       "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+       "HTTP/1.1 200",
        "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + std::string(64 * 1024, 'x') + "\r\n\r\n",
        "GET / HTTP/1.1\r\nHost: loc"},
-      {"rpc", "netlab-rpc-server", {}, "netlab-rpc-client",
-       {"--calls", "5", "--pipeline", "1"}, rpc_put_request(), rpc_put_response(),
-       std::string("\0\xff\xff\xff", 4) + std::string(1000, 'x'), rpc_put_request().substr(0, 6)},
-      {"transport-tcp", "netlab-transport-server", {"--proto", "tcp"}, "netlab-transport-client",
-       {"--proto", "tcp", "--messages", "50", "--size", "100"}, transport_request(), "NLT1",
+      {"rpc",
+       "netlab-rpc-server",
+       {},
+       "netlab-rpc-client",
+       {"--calls", "5", "--pipeline", "1"},
+       rpc_put_request(),
+       rpc_put_response(),
+       std::string("\0\xff\xff\xff", 4) + std::string(1000, 'x'),
+       rpc_put_request().substr(0, 6)},
+      {"transport-tcp",
+       "netlab-transport-server",
+       {"--proto", "tcp"},
+       "netlab-transport-client",
+       {"--proto", "tcp", "--messages", "50", "--size", "100"},
+       transport_request(),
+       "NLT1",
        // a header whose length is over max_payload
-       [] { std::string h = transport_request().substr(0, 32); h[24] = h[25] = h[26] = h[27] = '\xff'; return h; }(),
+       [] {
+         std::string h = transport_request().substr(0, 32);
+         h[24] = h[25] = h[26] = h[27] = '\xff';
+         return h;
+       }(),
        transport_request().substr(0, 20)},
   };
   for (auto& lab : labs) {
@@ -328,8 +387,10 @@ std::vector<Case> catalogue() {
            CHECK(answer.substr(0, lab.expect.size()) == lab.expect);
          } else if (lab.expect.empty()) {
            // handshake: it reads to our FIN and closes without a word; raw: its read log, then its close.
-           if (lab.name != "framing-raw") CHECK(answer.empty());
-           else CHECK(answer.size() > 4);
+           if (lab.name != "framing-raw")
+             CHECK(answer.empty());
+           else
+             CHECK(answer.size() > 4);
            CHECK(closed);
          } else {
            CHECK(answer.substr(0, lab.expect.size()) == lab.expect);
@@ -396,7 +457,10 @@ std::vector<Case> catalogue() {
          const auto deadline = Clock::now() + 2s;
          while (sent < (16u << 20) && Clock::now() < deadline) {
            const auto n = ::send(s.fd(), many.data(), many.size(), MSG_NOSIGNAL);
-           if (n > 0) { sent += static_cast<std::size_t>(n); continue; }
+           if (n > 0) {
+             sent += static_cast<std::size_t>(n);
+             continue;
+           }
            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;  // the server closed
            pollfd p{s.fd(), POLLOUT, 0};
            if (::poll(&p, 1, 300) == 0) break;  // stuck: the server is not reading
@@ -518,7 +582,7 @@ void check_key_figures(const Lab& lab, const boost::json::value& json) {
 void served_correctly(const Lab& lab, const Server& server) {
   TempDir dir;
   std::vector<std::string> argv{bin(lab.client), "--port", server.port_text(), "--json", dir.file("client.json"),
-                                "--log-level", "warn"};
+                                "--log-level",   "warn"};
   argv.insert(argv.end(), lab.client_args.begin(), lab.client_args.end());
   const auto result = run(argv, 60s);
   INFO("client stderr: " << result.err);
@@ -536,7 +600,10 @@ void run_matrix(const Lab& lab) {
   for (const auto& c : catalogue()) {
     INFO(lab.name << ": " << c.name);
     c.run(lab, server.port());
-    INFO("server log tail: " << [&] { auto l = server.log(); return l.substr(l.size() > 2000 ? l.size() - 2000 : 0); }());
+    INFO("server log tail: " << [&] {
+      auto l = server.log();
+      return l.substr(l.size() > 2000 ? l.size() - 2000 : 0);
+    }());
     REQUIRE(alive(server.pid()));
     served_correctly(lab, server);
     CHECK(settle_fds(server.pid(), baseline) == baseline);
@@ -567,8 +634,15 @@ TEST_CASE("https survives the catalogue", "[bad-input]") { run_matrix(lab_named(
 
 TEST_CASE("transport-udp survives garbage datagrams", "[bad-input]") {
   Server server("netlab-transport-server", {"--proto", "udp"});
-  const Lab lab{"transport-udp", "netlab-transport-server", {}, "netlab-transport-client",
-                {"--proto", "udp", "--messages", "50", "--size", "100"}, "", "", "", ""};
+  const Lab lab{"transport-udp",
+                "netlab-transport-server",
+                {},
+                "netlab-transport-client",
+                {"--proto", "udp", "--messages", "50", "--size", "100"},
+                "",
+                "",
+                "",
+                ""};
   const auto baseline = open_fds(server.pid());
   served_correctly(lab, server);
   std::mt19937 random(11);
@@ -793,13 +867,12 @@ void connection_limit(const Lab& lab) {
 }  // namespace
 
 // One test case per server and limit, so ctest names the server that fails.
-#define NETLAB_LIMIT_TESTS(lab)                                                                             \
-  TEST_CASE(lab ": slowloris slower than the idle timeout is closed, others are served",                    \
-            "[bad-input][limits]") {                                                                        \
-    slowloris(lab_named(lab));                                                                              \
-  }                                                                                                         \
-  TEST_CASE(lab ": --max-connections 4 refuses the 5th at once, then serves again", "[bad-input][limits]") { \
-    connection_limit(lab_named(lab));                                                                       \
+#define NETLAB_LIMIT_TESTS(lab)                                                                                   \
+  TEST_CASE(lab ": slowloris slower than the idle timeout is closed, others are served", "[bad-input][limits]") { \
+    slowloris(lab_named(lab));                                                                                    \
+  }                                                                                                               \
+  TEST_CASE(lab ": --max-connections 4 refuses the 5th at once, then serves again", "[bad-input][limits]") {      \
+    connection_limit(lab_named(lab));                                                                             \
   }
 
 NETLAB_LIMIT_TESTS("framing-length")
@@ -815,10 +888,9 @@ NETLAB_LIMIT_TESTS("transport-tcp")
 NETLAB_LIMIT_TESTS("https")
 
 // The servers that answer request after request on one connection.
-#define NETLAB_STUCK_READER_TEST(lab)                                                                \
-  TEST_CASE(lab ": a client that never reads its answers is cut off, others are served",            \
-            "[bad-input][limits]") {                                                               \
-    stuck_reader(lab_named(lab));                                                                  \
+#define NETLAB_STUCK_READER_TEST(lab)                                                                             \
+  TEST_CASE(lab ": a client that never reads its answers is cut off, others are served", "[bad-input][limits]") { \
+    stuck_reader(lab_named(lab));                                                                                 \
   }
 
 NETLAB_STUCK_READER_TEST("framing-length")

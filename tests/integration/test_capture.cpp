@@ -10,10 +10,10 @@
 
 #include <catch2/catch.hpp>
 
-#include <csignal>
 #include <sys/socket.h>
-#include <thread>
 #include <unistd.h>
+#include <csignal>
+#include <thread>
 
 using namespace netlab::test;
 
@@ -28,8 +28,8 @@ void require_root_and_tcpdump() {
 class Capture {
  public:
   Capture(std::uint16_t port)
-      : process_({"/usr/bin/env", "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0", "-w", dir_.file("capture.pcap"),
-                  "tcp port " + std::to_string(port)},
+      : process_({"/usr/bin/env", "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0", "-w",
+                  dir_.file("capture.pcap"), "tcp port " + std::to_string(port)},
                  dir_.file("out"), dir_.file("err")) {
     for (int i = 0; i < 500 && read_text(dir_.file("err")).find("listening on") == std::string::npos; ++i)
       std::this_thread::sleep_for(10ms);
@@ -71,10 +71,10 @@ TEST_CASE("a real connection: three-segment handshake, a close of three or four"
   REQUIRE(recorded.client.send("hello"));
   char buffer[16];
   REQUIRE(::recv(recorded.server, buffer, sizeof buffer, 0) == 5);
-  recorded.client.close();                   // the client closes first ...
+  recorded.client.close();  // the client closes first ...
   REQUIRE(::recv(recorded.server, buffer, sizeof buffer, 0) == 0);
-  recorded.close_server();                   // ... and the server after reading its FIN
-  std::this_thread::sleep_for(50ms);          // let the last ACK reach the capture
+  recorded.close_server();            // ... and the server after reading its FIN
+  std::this_thread::sleep_for(50ms);  // let the last ACK reach the capture
   const auto flows = capture.stop(port);
   REQUIRE(flows.size() == 1);
   const auto facts = netlab::analyse_flow(flows[0]);

@@ -92,8 +92,8 @@ TEST_CASE("length framing carries zero-length and 1 MiB frames", "[pair]") {
   Server server("netlab-framing-server", {"--codec", "length"});
   auto result = run_client(server, {"--codec", "length", "--messages", "50", "--min-size", "0", "--max-size", "0"});
   CHECK(number(result.at("observed").at("intact")) == 50);
-  result = run_client(server, {"--codec", "length", "--messages", "3", "--min-size", "1048576", "--max-size",
-                               "1048576"});
+  result =
+      run_client(server, {"--codec", "length", "--messages", "3", "--min-size", "1048576", "--max-size", "1048576"});
   CHECK(number(result.at("observed").at("intact")) == 3);
   CHECK(server.stop() == 0);
 }
@@ -119,7 +119,8 @@ TEST_CASE("one-way: the server tallies the frames and the client compares the ta
 
 // Nagle meets the delayed ACK: the server's own count of echoed frames, and
 // the kernel's DelayedACKs counter (not a time) say the stall was the delayed ACK.
-TEST_CASE("write-write-read: four ways, each request echoed, and Nagle's wait on the delayed ACK is counted", "[pair]") {
+TEST_CASE("write-write-read: four ways, each request echoed, and Nagle's wait on the delayed ACK is counted",
+          "[pair]") {
   TempDir dir;
   Server server("netlab-framing-server", {"--codec", "length", "--json", dir.file("server.json")});
   const auto result = run_client(server, {"--codec", "length", "--write-write-read", "10"});
@@ -149,8 +150,8 @@ TEST_CASE("one-way: a different stream gives a different tally", "[pair]") {
     c.half_close();
     const std::string header = c.receive(4);
     REQUIRE(header.size() == 4);
-    const std::size_t length = (std::size_t{static_cast<unsigned char>(header[2])} << 8) |
-                               static_cast<unsigned char>(header[3]);
+    const std::size_t length =
+        (std::size_t{static_cast<unsigned char>(header[2])} << 8) | static_cast<unsigned char>(header[3]);
     return json::parse(c.receive(length)).as_object();
   };
   const auto a = tally_of({"ab", "c"});
@@ -171,8 +172,8 @@ TEST_CASE("one-way on one side only is a clear error, not a hang", "[errors]") {
   CHECK(echo.stop() == 0);
   // A frame over the one-way server's --max-frame: it closes without a tally, and the client says so.
   Server small("netlab-framing-server", {"--codec", "length", "--one-way", "--max-frame", "1000"});
-  const auto refused = run({bin("netlab-framing-client"), "--port", small.port_text(), "--codec", "length",
-                            "--one-way", "--messages", "5", "--min-size", "2000", "--max-size", "2000"});
+  const auto refused = run({bin("netlab-framing-client"), "--port", small.port_text(), "--codec", "length", "--one-way",
+                            "--messages", "5", "--min-size", "2000", "--max-size", "2000"});
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("without a tally") != std::string::npos);
   CHECK(small.stop() == 0);

@@ -34,7 +34,7 @@ HttpResponse ask(std::uint16_t port, const std::string& method, const std::strin
 // by hand so the test does not share the server's base64 code.
 const std::string alice = "Authorization: Basic YWxpY2U6d29uZGVybGFuZA==\r\n";
 const std::string alice_wrong = "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n";  // alice:wrong
-const std::string admin = "Authorization: Basic YWRtaW46c2VjcmV0\r\n";       // admin:secret
+const std::string admin = "Authorization: Basic YWRtaW46c2VjcmV0\r\n";        // admin:secret
 
 void expect_standard_headers(const HttpResponse& res) {
   INFO(res.status_line);
@@ -220,8 +220,7 @@ TEST_CASE("auth flow: curl --anyauth and the client send credentials only after 
   }
 }
 
-TEST_CASE("auth flow: credentials sent before any challenge, or a 403 retried, are refuted by the server",
-          "[client]") {
+TEST_CASE("auth flow: credentials sent before any challenge, or a 403 retried, are refuted by the server", "[client]") {
   TempDir dir;
   Server server("netlab-http-server", {"--auth-flow-checks", "--json", dir.file("server.json")});
   // Credentials sent unasked, then the same credentials again after the 403, on one connection.
@@ -309,8 +308,8 @@ TEST_CASE("curl gets the same codes and headers", "[curl]") {
   CHECK(moved.status == 301);
   CHECK(moved.header("location") == "/");
   // -L follows Location: one redirect, then 200.
-  const auto followed = run({"/bin/sh", "-c", "exec curl -s -L -o /dev/null -w '%{http_code} %{num_redirects}' \"$0\"",
-                             url + "/old"}, 30s);
+  const auto followed = run(
+      {"/bin/sh", "-c", "exec curl -s -L -o /dev/null -w '%{http_code} %{num_redirects}' \"$0\"", url + "/old"}, 30s);
   CHECK(followed.out == "200 1");
   CHECK(curl({url + "/missing"}).status == 404);
   const auto post = curl({"-X", "POST", url + "/"});
@@ -331,8 +330,8 @@ TEST_CASE("curl gets the same codes and headers", "[curl]") {
 
 TEST_CASE("bad requests get 400/431/413 and a closed connection, and others are still served", "[bad-input]") {
   TempDir dir;
-  Server server("netlab-http-server", {"--max-body-bytes", "100", "--max-header-bytes", "1024", "--json",
-                                       dir.file("server.json")});
+  Server server("netlab-http-server",
+                {"--max-body-bytes", "100", "--max-header-bytes", "1024", "--json", dir.file("server.json")});
   Connection bystander(server.port(), no_delay);  // opened before, used after every bad peer
   unsigned expected = 0;
   std::string bytes;
@@ -375,8 +374,10 @@ TEST_CASE("a client sending its headers one byte at a time is cut off by the idl
   bool cut_off = false;
   std::size_t sent = 0;
   for (; sent < trickle.size() && !cut_off; ++sent) {
-    if (!slow.send(trickle.substr(sent, 1))) cut_off = true;
-    else cut_off = slow.closed_within(100);
+    if (!slow.send(trickle.substr(sent, 1)))
+      cut_off = true;
+    else
+      cut_off = slow.closed_within(100);
   }
   CHECK(cut_off);
   CHECK(sent < trickle.size());

@@ -29,16 +29,23 @@ struct Lab {
   Server server;
   Lab(const std::string& mode, std::vector<std::string> extra = {})
       : server("netlab-https-server", [&] {
-          std::vector<std::string> args{"--tls", mode, "--cert-dir", dir.file("certs"), "--json",
-                                        dir.file("server.json")};
+          std::vector<std::string> args{"--tls",           mode,     "--cert-dir",
+                                        dir.file("certs"), "--json", dir.file("server.json")};
           args.insert(args.end(), extra.begin(), extra.end());
           return args;
         }()) {}
   std::string ca() const { return certs + "/ca.pem"; }
 
   RunResult client(std::vector<std::string> args, const std::string& json_path) const {
-    std::vector<std::string> argv{bin("netlab-https-client"), "--port", server.port_text(), "--cert-dir", certs,
-                                  "--json", json_path, "--log-level", "warn"};
+    std::vector<std::string> argv{bin("netlab-https-client"),
+                                  "--port",
+                                  server.port_text(),
+                                  "--cert-dir",
+                                  certs,
+                                  "--json",
+                                  json_path,
+                                  "--log-level",
+                                  "warn"};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
   }
@@ -91,9 +98,8 @@ TEST_CASE("each mode: the trace has the note's messages in order and both ends d
   CHECK(received.front() == "ServerHello");
   if (mode == "1.3") {
     CHECK(text(observed.at("version")) == "TLSv1.3");
-    CHECK(in_order(received,
-                   {"ServerHello", "EncryptedExtensions", "Certificate", "CertificateVerify", "Finished",
-                    "NewSessionTicket"}));
+    CHECK(in_order(received, {"ServerHello", "EncryptedExtensions", "Certificate", "CertificateVerify", "Finished",
+                              "NewSessionTicket"}));
     CHECK(in_order(sent, {"ClientHello", "Finished"}));
     CHECK(!in_order(sent, {"ClientKeyExchange"}));
   } else {
@@ -123,8 +129,9 @@ TEST_CASE("each mode: the trace has the note's messages in order and both ends d
   CHECK(verdict(client, "random-3-encrypted-with-public-key") == (mode == "1.2-rsa" ? "confirmed" : "refuted"));
   CHECK(verdict(client, "certificate-in-clear") == (mode == "1.3" ? "refuted" : "confirmed"));
   CHECK(verdict(client, "client-checks-certificate") == "confirmed");
-  CHECK(text(observed.at("key_exchange")) ==
-        (mode == "1.3" ? "key shares (TLS 1.3)" : mode == "1.2-ecdhe" ? "ECDHE" : "RSA key transport"));
+  CHECK(text(observed.at("key_exchange")) == (mode == "1.3"         ? "key shares (TLS 1.3)"
+                                              : mode == "1.2-ecdhe" ? "ECDHE"
+                                                                    : "RSA key transport"));
 
   const auto server = lab.stop_and_report();
   CHECK(server.at("handshakes").to_number<int>() == 1);
@@ -176,8 +183,7 @@ TEST_CASE("TLS 1.3: a first key share for a group the server does not take bring
   CHECK(lab.server.stop() == 0);
 }
 
-TEST_CASE("verification failures: no CA, wrong name, expired certificate - the server keeps serving",
-          "[failures]") {
+TEST_CASE("verification failures: no CA, wrong name, expired certificate - the server keeps serving", "[failures]") {
   Lab lab("1.3");
   TempDir out;
   expect_failure(lab.client({"--ca", "system"}, out.file("no-ca.json")), 1, {"unable to get local issuer certificate"});
@@ -242,8 +248,7 @@ TEST_CASE("non-TLS bytes, an aborted handshake and silence: one log line each, t
   CHECK(log.find("no complete handshake within 3 s") != std::string::npos);
 }
 
-TEST_CASE("key log: NSS lines whose client random is the ClientHello's, from --keylog and SSLKEYLOGFILE",
-          "[keylog]") {
+TEST_CASE("key log: NSS lines whose client random is the ClientHello's, from --keylog and SSLKEYLOGFILE", "[keylog]") {
   const std::string mode = GENERATE(as<std::string>{}, "1.3", "1.2-rsa");
   Lab lab(mode);
   TempDir out;
@@ -274,14 +279,13 @@ TEST_CASE("key log: NSS lines whose client random is the ClientHello's, from --k
   CHECK(lab.server.stop() == 0);
 }
 
-TEST_CASE("interop: openssl s_client verifies against the lab's CA and 1.2-rsa takes AES128-GCM-SHA256",
-          "[interop]") {
+TEST_CASE("interop: openssl s_client verifies against the lab's CA and 1.2-rsa takes AES128-GCM-SHA256", "[interop]") {
   const std::string openssl = require_tool("openssl");
   Lab lab("1.2-rsa");
   const std::string target = "127.0.0.1:" + lab.server.port_text();
-  auto result = run({openssl, "s_client", "-connect", target, "-CAfile", lab.ca(), "-servername", "localhost",
-                     "-verify_hostname", "localhost", "-verify_return_error", "-tls1_2", "-cipher",
-                     "AES128-GCM-SHA256"});
+  auto result =
+      run({openssl, "s_client", "-connect", target, "-CAfile", lab.ca(), "-servername", "localhost", "-verify_hostname",
+           "localhost", "-verify_return_error", "-tls1_2", "-cipher", "AES128-GCM-SHA256"});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
   CHECK(result.out.find("Verify return code: 0 (ok)") != std::string::npos);
@@ -334,6 +338,6 @@ TEST_CASE("errors: server not running, port in use, bad usage, missing CA", "[er
   CHECK(lab.server.stop() == 0);
 
   expect_usage_errors("netlab-https-client", {{"--tls", "1.1"}, {"--path", "no-slash"}});
-  expect_usage_errors("netlab-https-server", {{"--cert", "stolen"}, {"--step-timeout", "0"},
-                                               {"--tls", "1.3", "--extended-master-secret"}});
+  expect_usage_errors("netlab-https-server",
+                      {{"--cert", "stolen"}, {"--step-timeout", "0"}, {"--tls", "1.3", "--extended-master-secret"}});
 }

@@ -42,8 +42,10 @@ boost::json::object only_json(const std::string& program, const std::string& out
   CHECK(result.contains("params"));
   CHECK(result.contains("observed"));
   CHECK(result.contains("checks"));
-  if (const auto* r = result.if_contains("role")) CHECK(text(*r) == role);
-  else FAIL(program << ": its result has no \"role\"");
+  if (const auto* r = result.if_contains("role"))
+    CHECK(text(*r) == role);
+  else
+    FAIL(program << ": its result has no \"role\"");
   return result;
 }
 
@@ -139,8 +141,7 @@ TEST_CASE("a client run that fails writes nothing on stdout with --json -, and o
   // written when the experiment finished").
   Server server("netlab-framing-server", {"--codec", "length", "--log-level", "warn"});
   const auto client = run_client("netlab-framing-client", server.port(),
-                                 {"--codec", "length", "--one-way", "--messages", "20", "--max-size", "200"},
-                                 "off");
+                                 {"--codec", "length", "--one-way", "--messages", "20", "--max-size", "200"}, "off");
   INFO("stdout:\n" << client.out << "\nstderr:\n" << client.err);
   CHECK(client.exit_code == 1);
   CHECK(client.out.empty());

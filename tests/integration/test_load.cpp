@@ -78,8 +78,9 @@ bool raise_fd_limit(std::string& why) {
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
     why = std::string("setrlimit RLIMIT_NOFILE ") + std::to_string(wanted_fds) + ": " + std::strerror(errno);
     if (raising_hard && errno == EPERM)
-      why += " (root without CAP_SYS_RESOURCE, as in some containers, cannot raise the hard limit; raise it with "
-             "ulimit -Hn before the tests)";
+      why +=
+          " (root without CAP_SYS_RESOURCE, as in some containers, cannot raise the hard limit; raise it with "
+          "ulimit -Hn before the tests)";
     return false;
   }
   return true;
@@ -278,8 +279,9 @@ TEST_CASE("the rpc server holds and serves 5000 connections (binary calls)", "[l
       "netlab-rpc-server", {},
       [](std::size_t i) {
         std::string out;
-        rpc::encode_request({static_cast<std::uint32_t>(i), rpc::Method::put, "k" + std::to_string(i),
-                             static_cast<std::int64_t>(i)}, out);
+        rpc::encode_request(
+            {static_cast<std::uint32_t>(i), rpc::Method::put, "k" + std::to_string(i), static_cast<std::int64_t>(i)},
+            out);
         return out;
       },
       exactly([](std::size_t i) {
@@ -297,15 +299,15 @@ TEST_CASE("the http server holds and serves 5000 connections (keep-alive)", "[lo
 
 TEST_CASE("the closewait server (--fixed) holds and serves 5000 connections", "[load]") {
   hold_and_serve(
-      "netlab-closewait-server", {"--fixed"}, [](std::size_t) { return std::string("HELLO\n"); },
-      line_starting("OK "));
+      "netlab-closewait-server", {"--fixed"}, [](std::size_t) { return std::string("HELLO\n"); }, line_starting("OK "));
 }
 
 TEST_CASE("the handshake server holds 5000 accepted connections", "[load]") {
   // It reads and drops what comes and answers nothing: held, not served.
   TempDir dir;
-  hold_and_serve("netlab-handshake-server", {"--backlog", "1024", "--json", dir.file("server.json")},
-                 [](std::size_t) { return std::string("hello"); }, held_silently());
+  hold_and_serve(
+      "netlab-handshake-server", {"--backlog", "1024", "--json", dir.file("server.json")},
+      [](std::size_t) { return std::string("hello"); }, held_silently());
   // What it read: every connection's 5 bytes, counted by the server, not by us.
   const auto observed = read_json(dir.file("server.json")).at("observed");
   CHECK(observed.at("accepted").to_number<std::size_t>() == connections);
@@ -331,8 +333,8 @@ TEST_CASE("the teardown server holds 5000 connections and serves a request on ea
   // after its answer), so the connections are held before the requests and
   // closed by the server after them.
   hold_and_serve(
-      "netlab-teardown-server", {}, [](std::size_t) { return std::string("normal pause=0\n"); },
-      line_starting("OK "), AfterAnswer::closed_by_server);
+      "netlab-teardown-server", {}, [](std::size_t) { return std::string("normal pause=0\n"); }, line_starting("OK "),
+      AfterAnswer::closed_by_server);
 }
 
 TEST_CASE("the https server holds 5000 TLS connections and serves a request on each", "[load]") {
@@ -354,11 +356,14 @@ TEST_CASE("the https server holds 5000 TLS connections and serves a request on e
   // 1. Every connection opened and its handshake finished, all in flight at once.
   for (std::size_t i = 0; i < connections; ++i) {
     auto& stream = *streams.emplace_back(std::make_unique<ssl::stream<tcp::socket>>(io, context));
-    boost::asio::co_spawn(io, [&stream, &handshakes, server_end]() -> boost::asio::awaitable<void> {
-      co_await stream.next_layer().async_connect(server_end, boost::asio::use_awaitable);
-      co_await stream.async_handshake(ssl::stream_base::client, boost::asio::use_awaitable);
-      ++handshakes;
-    }, [](std::exception_ptr) {});
+    boost::asio::co_spawn(
+        io,
+        [&stream, &handshakes, server_end]() -> boost::asio::awaitable<void> {
+          co_await stream.next_layer().async_connect(server_end, boost::asio::use_awaitable);
+          co_await stream.async_handshake(ssl::stream_base::client, boost::asio::use_awaitable);
+          ++handshakes;
+        },
+        [](std::exception_ptr) {});
   }
   io.run_for(120s);
   CHECK(handshakes == connections);
@@ -367,19 +372,22 @@ TEST_CASE("the https server holds 5000 TLS connections and serves a request on e
   // 2. One GET on each; the page ends with the server's close_notify.
   io.restart();
   for (auto& s : streams) {
-    boost::asio::co_spawn(io, [&stream = *s, &pages]() -> boost::asio::awaitable<void> {
-      const std::string get = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-      co_await boost::asio::async_write(stream, boost::asio::buffer(get), boost::asio::use_awaitable);
-      std::string page;
-      char buffer[4096];
-      for (;;) {
-        auto [ec, n] = co_await stream.async_read_some(boost::asio::buffer(buffer),
-                                                       boost::asio::as_tuple(boost::asio::use_awaitable));
-        page.append(buffer, n);
-        if (ec) break;  // eof: the server's close_notify
-      }
-      if (page.rfind("HTTP/1.1 200", 0) == 0) ++pages;
-    }, [](std::exception_ptr) {});
+    boost::asio::co_spawn(
+        io,
+        [&stream = *s, &pages]() -> boost::asio::awaitable<void> {
+          const std::string get = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+          co_await boost::asio::async_write(stream, boost::asio::buffer(get), boost::asio::use_awaitable);
+          std::string page;
+          char buffer[4096];
+          for (;;) {
+            auto [ec, n] = co_await stream.async_read_some(boost::asio::buffer(buffer),
+                                                           boost::asio::as_tuple(boost::asio::use_awaitable));
+            page.append(buffer, n);
+            if (ec) break;  // eof: the server's close_notify
+          }
+          if (page.rfind("HTTP/1.1 200", 0) == 0) ++pages;
+        },
+        [](std::exception_ptr) {});
   }
   io.run_for(120s);
   CHECK(pages == connections);

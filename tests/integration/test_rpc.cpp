@@ -56,8 +56,9 @@ Response call(Connection& connection, const Request& request) {
 
 std::string http_call(const std::string& method, const std::string& target, const std::string& body,
                       bool close = false) {
-  return method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n" + body;
+  return method + " " + target +
+         " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n" + body;
 }
 
 // A binary bystander: proves the server still serves other connections.
@@ -120,8 +121,9 @@ TEST_CASE("capture: bytes per call and call rates on the wire back the byte and 
     const auto& flow = flows[i];
     INFO("run " << i << ": " << json::serialize(r));
     // The run's transport, as the wire shows it: HTTP starts with a request line.
-    const auto first = std::find_if(flow.packets.begin(), flow.packets.end(),
-                                     [&](const netlab::Packet& p) { return flow.from_client(p) && p.payload_length > 0; });
+    const auto first = std::find_if(flow.packets.begin(), flow.packets.end(), [&](const netlab::Packet& p) {
+      return flow.from_client(p) && p.payload_length > 0;
+    });
     REQUIRE(first != flow.packets.end());
     const bool http = r.at("transport") == "http+json";
     CHECK((first->payload.rfind("POST /rpc/", 0) == 0) == http);
@@ -315,8 +317,10 @@ TEST_CASE("curl can call the HTTP+JSON side", "[curl]") {
   Server server("netlab-rpc-server", {});
   const std::string url = "http://127.0.0.1:" + server.port_text() + "/rpc/";
   const auto curl = [&](const std::string& method, const std::string& body) {
-    const auto result = run({"/bin/sh", "-c", "exec curl -s --max-time 10 -H 'Content-Type: application/json' -d \"$1\" \"$0\"",
-                             url + method, body}, 30s);
+    const auto result =
+        run({"/bin/sh", "-c", "exec curl -s --max-time 10 -H 'Content-Type: application/json' -d \"$1\" \"$0\"",
+             url + method, body},
+            30s);
     REQUIRE(result.exit_code == 0);
     return json::parse(result.out);
   };
@@ -340,10 +344,10 @@ TEST_CASE("rpc: a server that accepts but never answers: the client gives up at 
   for (const char* transport : {"binary", "http"}) {
     INFO(transport);
     // Bounded by the test's own limit (run's 30 s), far over the client's 1 s.
-    expect_failure(run({bin("netlab-rpc-client"), "--port", port, "--transport", transport, "--calls", "5",
-                        "--max-seconds", "1"},
-                       30s),
-                   1, {"no answer before --max-seconds ran out"});
+    expect_failure(
+        run({bin("netlab-rpc-client"), "--port", port, "--transport", transport, "--calls", "5", "--max-seconds", "1"},
+            30s),
+        1, {"no answer before --max-seconds ran out"});
   }
 }
 

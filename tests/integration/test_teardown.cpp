@@ -109,7 +109,8 @@ TEST_CASE("linger0: an abort with RST leaves no TIME_WAIT", "[pair]") {
   CHECK(server.stop() == 0);
 }
 
-TEST_CASE("capture: closes on the wire match the client's counts and its verdict, unread-data ends in R", "[root][capture]") {
+TEST_CASE("capture: closes on the wire match the client's counts and its verdict, unread-data ends in R",
+          "[root][capture]") {
   require_capture();
   Server normal("netlab-teardown-server", {"--mode", "normal"});
   Capture capture(normal.port());

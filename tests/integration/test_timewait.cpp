@@ -62,8 +62,10 @@ void expect_lifetime_verdict(const json::object& result, const netlab::PortFilte
   const double lifetime = result.at("observed").at("time_wait").at("lifetime_s").to_number<double>();
   CHECK(lifetime >= longest_ms / 1000.0 - 0.5);
   const auto& c = check(result, "closer-holds-time-wait");
-  if (longest_ms <= 120'000) CHECK(c.at("verdict") == "nuanced");
-  else CHECK(c.at("verdict") == (std::abs(lifetime - 240.0) <= 5.0 ? "confirmed" : "nuanced"));
+  if (longest_ms <= 120'000)
+    CHECK(c.at("verdict") == "nuanced");
+  else
+    CHECK(c.at("verdict") == (std::abs(lifetime - 240.0) <= 5.0 ? "confirmed" : "nuanced"));
 }
 
 // TCP's retransmitted segments, whole host (/proc/net/snmp).
@@ -137,13 +139,13 @@ TEST_CASE("a pool of 4 leaves at most 4 TIME_WAIT sockets for 500 requests", "[p
   TempDir dir;
   Server server(server_program, {"--closer", "client"});
   // The short run first, as the baseline the pool is compared with.
-  const auto baseline = run({bin(client_program), "--port", server.port_text(), "--mode", "short", "--requests",
-                             "500", "--json", dir.file("short.json"), "--log-level", "warn"});
+  const auto baseline = run({bin(client_program), "--port", server.port_text(), "--mode", "short", "--requests", "500",
+                             "--json", dir.file("short.json"), "--log-level", "warn"});
   REQUIRE(baseline.exit_code == 0);
   const std::size_t before = time_wait_toward(server.port());
   REQUIRE(before > 0);
-  const auto result = run_client_ok(server, {"--mode", "pool", "--pool-size", "4", "--requests", "500",
-                                             "--concurrency", "16", "--compare-with", dir.file("short.json")});
+  const auto result = run_client_ok(server, {"--mode", "pool", "--pool-size", "4", "--requests", "500", "--concurrency",
+                                             "16", "--compare-with", dir.file("short.json")});
   const auto& observed = result.at("observed").as_object();
   CHECK(number(observed.at("succeeded")) == 500);
   const auto& tw = observed.at("time_wait").as_object();
@@ -248,8 +250,7 @@ TEST_CASE("the server dies mid-run: the pool discards broken connections, errors
                   "--requests", "100000", "--json", dir.file("client.json"), "--log-level", "warn"},
                  dir.file("out"), dir.file("err"));
   // Wait (bounded) until the server has answered a request, then kill it.
-  REQUIRE(eventually([&] { return server->log().find("serving: first request answered") != std::string::npos; },
-                     30s));
+  REQUIRE(eventually([&] { return server->log().find("serving: first request answered") != std::string::npos; }, 30s));
   ::kill(server->pid(), SIGKILL);
   server.reset();
   const int code = client.wait(90s);
@@ -300,9 +301,11 @@ TEST_CASE("a port already in use is a clear error", "[errors]") {
 }
 
 TEST_CASE("usage errors exit 2 with one line", "[errors]") {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--pool-size", "0"}, {"--requests", "0"}, {"--requests", "100000000"},
-        {"--concurrency", "0"}, {"--mode", "long"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--pool-size", "0"},
+                                               {"--requests", "0"},
+                                               {"--requests", "100000000"},
+                                               {"--concurrency", "0"},
+                                               {"--mode", "long"}}) {
     const auto result = run({bin(client_program), args[0], args[1]});
     CHECK(result.exit_code == 2);
     CHECK(result.err.find(args[0]) != std::string::npos);
@@ -328,7 +331,8 @@ void write_sysctl(const std::string& key, const std::string& value) {
     out << value << "\n";
   }
   std::string back = read_text(path);
-  for (auto& c : back) if (c == '\t') c = ' ';
+  for (auto& c : back)
+    if (c == '\t') c = ' ';
   while (!back.empty() && back.back() == '\n') back.pop_back();
   REQUIRE(back == value);
 }
@@ -371,7 +375,8 @@ class NetworkNamespace {
 
 }  // namespace
 
-TEST_CASE("port exhaustion: 400 ports, tcp_tw_reuse 0 — short connections run out, a pool does not", "[root][exhaustion]") {
+TEST_CASE("port exhaustion: 400 ports, tcp_tw_reuse 0 — short connections run out, a pool does not",
+          "[root][exhaustion]") {
   require_root("creates a network namespace and sets its sysctls");
   NetworkNamespace ns;
   write_sysctl("net/ipv4/ip_local_port_range", "40000 40399");

@@ -7,8 +7,8 @@
 #include "loopback.hpp"
 #include "process.hpp"
 
-#include "program/readiness.hpp"
 #include "kernel/netstat.hpp"
+#include "program/readiness.hpp"
 #include "proto/transport_message.hpp"
 
 #include <boost/json.hpp>
@@ -146,7 +146,8 @@ TEST_CASE("capture: tcp-costs-more follows the IP bytes on the wire, not the hea
   CHECK(server.stop() == 0);
 }
 
-TEST_CASE("slow reader: UDP loss equals the kernel's drop count, TCP loses nothing and the sender waits", "[pair][slow]") {
+TEST_CASE("slow reader: UDP loss equals the kernel's drop count, TCP loses nothing and the sender waits",
+          "[pair][slow]") {
   TempDir dir;
   Server server("netlab-transport-server",
                 {"--rcvbuf", "4096", "--reader-delay-us", "100", "--json", dir.file("server.json")});
@@ -157,7 +158,8 @@ TEST_CASE("slow reader: UDP loss equals the kernel's drop count, TCP loses nothi
   CHECK(lost > 0);
   CHECK(lost == number(udp.at("socket_drops_of_data")));  // SO_RXQ_OVFL, this socket only
   REQUIRE(udp.contains("udp_rcvbuf_errors_delta"));       // the whole host: other programs may add to it
-  CHECK(udp.at("udp_rcvbuf_errors_delta").to_number<std::int64_t>() >= static_cast<std::int64_t>(number(udp.at("socket_drops"))));
+  CHECK(udp.at("udp_rcvbuf_errors_delta").to_number<std::int64_t>() >=
+        static_cast<std::int64_t>(number(udp.at("socket_drops"))));
   CHECK(check(result, "udp-loss-is-kernel-drop").at("verdict") == "confirmed");
 
   const auto& tcp = server_account(result, "tcp");
@@ -172,12 +174,13 @@ TEST_CASE("slow reader: UDP loss equals the kernel's drop count, TCP loses nothi
   CHECK(server.stop() == 0);
 }
 
-TEST_CASE("impaired path: the relay's counts equal the server's, and the same seed makes the same choices", "[pair][relay]") {
+TEST_CASE("impaired path: the relay's counts equal the server's, and the same seed makes the same choices",
+          "[pair][relay]") {
   TempDir dir;
   Server server("netlab-transport-server", {"--proto", "udp"});
-  Server relay("netlab-relay", {"--server-port", server.port_text(), "--loss", "0.05", "--duplicate", "0.03",
-                                "--reorder", "0.02", "--delay-ms", "1", "--jitter-ms", "2", "--seed", "11",
-                                "--json", dir.file("relay.json")});
+  Server relay("netlab-relay",
+               {"--server-port", server.port_text(), "--loss", "0.05", "--duplicate", "0.03", "--reorder", "0.02",
+                "--delay-ms", "1", "--jitter-ms", "2", "--seed", "11", "--json", dir.file("relay.json")});
   const std::vector<std::string> args{"--proto", "udp", "--relay", "--messages", "3000", "--rate", "4000"};
   const auto first = run_client(relay.port(), args);
   const auto second = run_client(relay.port(), args);
@@ -239,7 +242,7 @@ TEST_CASE("connection semantics: TCP is refused at once, UDP sendto succeeds int
   CHECK(s.at("tcp_connect_refused").as_bool());
   CHECK(s.at("udp_sendto_error") == "none");
   CHECK(number(s.at("udp_sendto_bytes")) == 32 + 200);
-  CHECK(s.at("udp_unconnected_then") == "");  // no error and no datagram came back
+  CHECK(s.at("udp_unconnected_then") == "");       // no error and no datagram came back
   CHECK(s.at("udp_connected_refused").as_bool());  // a connected socket hears the ICMP error
   // Three for the handshake, the data, two FINs and the last ACK at the very least.
   CHECK(number(s.at("tcp_one_message_packets")) >= 7);
@@ -255,9 +258,9 @@ TEST_CASE("bad UDP input is counted and logged, the server goes on", "[bad-input
   {
     Connection socket(server.port(), udp_socket);
     const std::string good = encoded(tr::Kind::data, 0, "abc");
-    REQUIRE(socket.send(good.substr(0, 10)));           // a truncated header
-    REQUIRE(socket.send(good + "trailing"));            // length mismatch
-    REQUIRE(socket.send(std::string(100, '\xff')));     // garbage
+    REQUIRE(socket.send(good.substr(0, 10)));        // a truncated header
+    REQUIRE(socket.send(good + "trailing"));         // length mismatch
+    REQUIRE(socket.send(std::string(100, '\xff')));  // garbage
     std::string oversized = good;
     oversized.replace(24, 4, std::string("\x7f\xff\xff\xff", 4));
     REQUIRE(socket.send(oversized));
@@ -310,10 +313,8 @@ TEST_CASE("clear errors: no server, port in use, bad usage", "[errors]") {
                  {"address already in use — is another netlab-relay running?"});
   CHECK(first.stop() == 0);
 
-  expect_usage_errors("netlab-transport-client", {{"--rate", "fast"},
-                                                  {"--proto", "sctp"},
-                                                  {"--size", "70000"},
-                                                  {"--messages", "0"}});
+  expect_usage_errors("netlab-transport-client",
+                      {{"--rate", "fast"}, {"--proto", "sctp"}, {"--size", "70000"}, {"--messages", "0"}});
   expect_usage_errors("netlab-relay", {{"--loss", "2"}});
   expect_usage_errors("netlab-transport-server", {{"--reader-delay-us", "-1"}});
 }
@@ -361,17 +362,21 @@ class LossyLink {
     namespaces_.b = b_;
     veth_ = "nltra" + suffix;
     const std::string peer = "nltrb" + suffix;
-    const std::string setup =
-        "ip netns add " + a_ + " && ip netns add " + b_ + " && ip link add " + veth_ + " netns " + a_ +
-        " type veth peer name " + peer + " netns " + b_ + " && ip -n " + a_ + " addr add 198.18.0.1/30 dev " + veth_ +
-        " && ip -n " + b_ + " addr add 198.18.0.2/30 dev " + peer + " && ip -n " + a_ + " link set " + veth_ +
-        " up && ip -n " + b_ + " link set " + peer + " up && ip -n " + a_ + " link set lo up && ip -n " + b_ +
-        " link set lo up";
+    const std::string setup = "ip netns add " + a_ + " && ip netns add " + b_ + " && ip link add " + veth_ + " netns " +
+                              a_ + " type veth peer name " + peer + " netns " + b_ + " && ip -n " + a_ +
+                              " addr add 198.18.0.1/30 dev " + veth_ + " && ip -n " + b_ +
+                              " addr add 198.18.0.2/30 dev " + peer + " && ip -n " + a_ + " link set " + veth_ +
+                              " up && ip -n " + b_ + " link set " + peer + " up && ip -n " + a_ +
+                              " link set lo up && ip -n " + b_ + " link set lo up";
     REQUIRE(shell(setup) == 0);
     const std::string p = std::to_string(per_mille);
-    const std::string rules = "table inet netlab {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
-                              "  iifname \"" + veth_ + "\" meta l4proto udp numgen random mod 1000 < " + p + " counter drop\n"
-                              "  iifname \"" + veth_ + "\" meta l4proto tcp numgen random mod 1000 < " + p + " counter drop\n }\n}\n";
+    const std::string rules =
+        "table inet netlab {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
+        "  iifname \"" +
+        veth_ + "\" meta l4proto udp numgen random mod 1000 < " + p +
+        " counter drop\n"
+        "  iifname \"" +
+        veth_ + "\" meta l4proto tcp numgen random mod 1000 < " + p + " counter drop\n }\n}\n";
     REQUIRE(shell("ip netns exec " + a_ + " nft -f - <<'EOF'\n" + rules + "EOF") == 0);
   }
   LossyLink(const LossyLink&) = delete;
@@ -412,9 +417,16 @@ TEST_CASE("lossy link: TCP delivers everything by retransmitting, UDP loses what
     if (!port) std::this_thread::sleep_for(10ms);
   }
   REQUIRE(port);
-  const auto client = run({"/usr/bin/env", "ip", "netns", "exec", link.b(), bin("netlab-transport-client"), "--host",
-                           "198.18.0.1", "--port", std::to_string(*port), "--messages", "3000", "--rate", "20000",
-                           "--link-loss", "0.1", "--json", dir.file("client.json"), "--log-level", "warn"},
+  const auto client = run({"/usr/bin/env", "ip",
+                           "netns",        "exec",
+                           link.b(),       bin("netlab-transport-client"),
+                           "--host",       "198.18.0.1",
+                           "--port",       std::to_string(*port),
+                           "--messages",   "3000",
+                           "--rate",       "20000",
+                           "--link-loss",  "0.1",
+                           "--json",       dir.file("client.json"),
+                           "--log-level",  "warn"},
                           100s);
   INFO("client stderr: " << client.err);
   REQUIRE(client.exit_code == 0);

@@ -19,11 +19,11 @@ namespace netlab::test {
 std::size_t number(const json::value& v) { return v.to_number<std::size_t>(); }
 std::string text(const json::value& v) { return std::string(v.as_string()); }
 
-ClientRun run_lab_client(const std::string& client_program, std::uint16_t port,
-                         const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+ClientRun run_lab_client(const std::string& client_program, std::uint16_t port, const std::vector<std::string>& args,
+                         std::chrono::milliseconds timeout) {
   TempDir dir;
   std::vector<std::string> argv{bin(client_program), "--port", std::to_string(port), "--json", dir.file("client.json"),
-                                "--log-level", "warn"};
+                                "--log-level",       "warn"};
   argv.insert(argv.end(), args.begin(), args.end());
   const auto result = run(argv, timeout);
   json::object object;
@@ -31,8 +31,8 @@ ClientRun run_lab_client(const std::string& client_program, std::uint16_t port,
   return {result.exit_code, result.err, std::move(object)};
 }
 
-json::object run_client_json(const std::string& client_program, std::uint16_t port, const std::vector<std::string>& args,
-                             std::chrono::milliseconds timeout) {
+json::object run_client_json(const std::string& client_program, std::uint16_t port,
+                             const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   auto client = run_lab_client(client_program, port, args, timeout);
   INFO("client stderr: " << client.err);
   REQUIRE(client.exit_code == 0);

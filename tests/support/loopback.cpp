@@ -121,8 +121,10 @@ Ending Connection::read_to_end() {
       break;
     }
     if (n < 0) {
-      if (errno == ECONNRESET) ending.ended_by = "RST";
-      else if (errno != EAGAIN && errno != EWOULDBLOCK) ending.ended_by = std::strerror(errno);
+      if (errno == ECONNRESET)
+        ending.ended_by = "RST";
+      else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        ending.ended_by = std::strerror(errno);
       break;
     }
     ending.text.append(buffer, static_cast<std::size_t>(n));

@@ -135,8 +135,8 @@ TEST_CASE("active closer holds TIME-WAIT") {
   }
 
   // The passive closer goes LAST-ACK -> CLOSED: only the listener stays.
-  const auto server = netlab::count_states(poll_census(
-      {.local_port = port}, [](const auto& sockets) { return sockets.size() == 1; }));
+  const auto server =
+      netlab::count_states(poll_census({.local_port = port}, [](const auto& sockets) { return sockets.size() == 1; }));
   CHECK(server.of(TcpState::time_wait) == 0);
   CHECK(server.total - server.of(TcpState::listen) == 0);
 }

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -14,7 +15,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 using netlab::report::Claim;
@@ -35,7 +35,8 @@ std::string read_file(const fs::path& path) {
 // An id ending in "-$mode" stands for that id with some mode: "-1.3" here.
 std::set<std::string> emitted_ids() {
   std::set<std::string> ids;
-  const std::regex program(R"re(add_check\(\s*\{\s*(?:\.id\s*=\s*)?(?:[a-z_]+\s*\?\s*)?"([a-z0-9.-]+)"(?:\s*:\s*"([a-z0-9.-]+)")?)re");
+  const std::regex program(
+      R"re(add_check\(\s*\{\s*(?:\.id\s*=\s*)?(?:[a-z_]+\s*\?\s*)?"([a-z0-9.-]+)"(?:\s*:\s*"([a-z0-9.-]+)")?)re");
   const std::regex script(R"re((?:check_json|demo_check) "?([a-z0-9.-]+(?:\$mode)?))re");
   const fs::path root = NETLAB_SOURCE_DIR;
   for (const char* dir : {"clients", "servers", "scripts"}) {

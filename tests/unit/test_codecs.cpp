@@ -1,7 +1,7 @@
 // The codecs must give the same frames whatever the chunking of the stream:
 // that is the whole point of framing over a byte stream.
-#include "proto/codec.hpp"
 #include "io/stats.hpp"
+#include "proto/codec.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -65,7 +65,9 @@ TEST_CASE("length codec: any chunking yields the same frames", "[length]") {
 TEST_CASE("length codec: header is 4 bytes big-endian", "[length]") {
   std::string out;
   REQUIRE_FALSE(LengthHeaderCodec().encode("abc", out));
-  CHECK(out == std::string("\x00\x00\x00\x03" "abc", 7));
+  CHECK(out == std::string("\x00\x00\x00\x03"
+                           "abc",
+                           7));
   out.clear();
   LengthHeaderCodec::put_header(0x01020304, out);
   CHECK(out == "\x01\x02\x03\x04");

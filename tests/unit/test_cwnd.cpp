@@ -92,7 +92,8 @@ TEST_CASE("a tail loss probe (a retransmission, no recovery) is not a loss") {
 }
 
 TEST_CASE("too short to measure slow start says so") {
-  const std::vector<CwndSample> two = {{.t_ms = 0, .cwnd = 10, .srtt_us = 40'000}, {.t_ms = 10, .cwnd = 12, .srtt_us = 40'000}};
+  const std::vector<CwndSample> two = {{.t_ms = 0, .cwnd = 10, .srtt_us = 40'000},
+                                       {.t_ms = 10, .cwnd = 12, .srtt_us = 40'000}};
   CHECK_FALSE(analyse_slow_start(two).measured);
 }
 
@@ -107,8 +108,8 @@ TEST_CASE("the chart draws each flow, the queue and the first loss, and the CSV 
   FlowSeries flow{"single", "cubic", doubling_then_loss(300, 0.7)};
   const auto svg = cwnd_svg({flow}, {{0, 0}, {100, 30}, {200, 66}}, "title");
   CHECK(svg.find("<svg") == 0);
-  CHECK(svg.find("stroke=\"#999\"") != std::string::npos);    // the queue
-  CHECK(svg.find("stroke-dasharray") != std::string::npos);   // the first loss
+  CHECK(svg.find("stroke=\"#999\"") != std::string::npos);   // the queue
+  CHECK(svg.find("stroke-dasharray") != std::string::npos);  // the first loss
   CHECK(svg.find("single (cubic)") != std::string::npos);
   const auto rows = cwnd_csv_rows(flow);
   CHECK(static_cast<std::size_t>(std::count(rows.begin(), rows.end(), '\n')) == flow.samples.size());

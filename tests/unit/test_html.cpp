@@ -5,13 +5,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 using netlab::report::data_uri;
@@ -20,7 +20,8 @@ using netlab::report::html_escape;
 namespace {
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
 
@@ -38,7 +39,8 @@ struct HostileRun {
         << R"({"id":"no-such-claim","note":"<img src=x onerror=alert(2)>","expected":"x","observed":"o","verdict":"refuted","evidence":"e","step":"plain"})"
         << "]}";
     std::ofstream(dir / "server.log") << "ok line\n<script>alert(3)</script>\n";
-    std::ofstream(dir / "ladder.svg") << R"(<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(4)</script></svg>)";
+    std::ofstream(dir / "ladder.svg")
+        << R"(<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(4)</script></svg>)";
   }
   ~HostileRun() { fs::remove_all(dir); }
   std::string page(netlab::report::Lang lang) const {
@@ -79,12 +81,17 @@ TEST_CASE("a run's JSON, log and SVG reach the page as text and images only", "[
     CHECK(page.find("&lt;script&gt;alert(3)&lt;/script&gt;") != std::string::npos);
     CHECK(page.find("&lt;img src=x onerror=alert(2)&gt;") != std::string::npos);
     // The SVG is an <img> of a data: URI: its script is inert bytes in base64.
-    CHECK(page.find("<img src=\"" + data_uri("image/svg+xml", R"(<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(4)</script></svg>)") + "\"") !=
-          std::string::npos);
+    CHECK(page.find(
+              "<img src=\"" +
+              data_uri(
+                  "image/svg+xml",
+                  R"(<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(4)</script></svg>)") +
+              "\"") != std::string::npos);
     // A fact is printed, in its own outlined badge, in both languages.
     CHECK(page.find("<span class=\"badge v-fact\"><span class=\"zh\" lang=\"zh\">事实</span>") != std::string::npos);
     CHECK(page.find("<span class=\"badge v-confirmed\">") != std::string::npos);
-    CHECK(page.find(lang == netlab::report::Lang::zh ? "id=\"lang-zh\" class=\"switch\" checked>"
-                                                     : "id=\"lang-en\" class=\"switch\" checked>") != std::string::npos);
+    CHECK(page.find(lang == netlab::report::Lang::zh
+                        ? "id=\"lang-zh\" class=\"switch\" checked>"
+                        : "id=\"lang-en\" class=\"switch\" checked>") != std::string::npos);
   }
 }

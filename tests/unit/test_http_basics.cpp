@@ -14,9 +14,13 @@
 using namespace netlab::http_basics;
 
 TEST_CASE("base64 matches RFC 4648's test vectors", "[base64]") {
-  const std::vector<std::pair<std::string, std::string>> vectors{
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::vector<std::pair<std::string, std::string>> vectors{{"", ""},
+                                                                 {"f", "Zg=="},
+                                                                 {"fo", "Zm8="},
+                                                                 {"foo", "Zm9v"},
+                                                                 {"foob", "Zm9vYg=="},
+                                                                 {"fooba", "Zm9vYmE="},
+                                                                 {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     CHECK(base64_encode(plain) == encoded);
     REQUIRE(base64_decode(encoded).has_value());
@@ -28,10 +32,10 @@ TEST_CASE("base64 matches RFC 4648's test vectors", "[base64]") {
 }
 
 TEST_CASE("base64_decode refuses what is not base64", "[base64]") {
-  CHECK_FALSE(base64_decode("Zg="));     // length not a multiple of 4
-  CHECK_FALSE(base64_decode("Z!=="));    // outside the alphabet
-  CHECK_FALSE(base64_decode("Zg==Zm8=")); // padding in the middle
-  CHECK_FALSE(base64_decode("Z=g="));    // data after padding
+  CHECK_FALSE(base64_decode("Zg="));       // length not a multiple of 4
+  CHECK_FALSE(base64_decode("Z!=="));      // outside the alphabet
+  CHECK_FALSE(base64_decode("Zg==Zm8="));  // padding in the middle
+  CHECK_FALSE(base64_decode("Z=g="));      // data after padding
   CHECK_FALSE(base64_decode("===="));
 }
 

@@ -59,18 +59,24 @@ TEST_CASE("write_all: a write larger than both socket buffers arrives whole and 
   const std::string sent = pattern(16 << 20);
   boost::system::error_code write_result = asio::error::would_block;
   std::string received;
-  asio::co_spawn(io, [&]() -> awaitable<void> {
-    write_result = co_await netlab::write_all(writer, asio::buffer(sent));
-    writer.shutdown(tcp::socket::shutdown_send);
-  }, asio::detached);
-  asio::co_spawn(io, [&]() -> awaitable<void> {
-    std::array<char, 1500> chunk;
-    for (std::size_t reads = 0; reads < (16u << 20); ++reads) {
-      auto [ec, n] = co_await reader.async_read_some(asio::buffer(chunk), use_tuple);
-      received.append(chunk.data(), n);
-      if (ec) break;
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        write_result = co_await netlab::write_all(writer, asio::buffer(sent));
+        writer.shutdown(tcp::socket::shutdown_send);
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        std::array<char, 1500> chunk;
+        for (std::size_t reads = 0; reads < (16u << 20); ++reads) {
+          auto [ec, n] = co_await reader.async_read_some(asio::buffer(chunk), use_tuple);
+          received.append(chunk.data(), n);
+          if (ec) break;
+        }
+      },
+      asio::detached);
   io.run_for(std::chrono::seconds(60));
   CHECK_FALSE(write_result);
   REQUIRE(received.size() == sent.size());
@@ -84,9 +90,12 @@ TEST_CASE("write_all to a peer that has gone: the error comes back, from either 
   const std::string bytes = pattern(100'000);
   boost::system::error_code last;
   std::size_t writes = 0;
-  asio::co_spawn(io, [&]() -> awaitable<void> {
-    for (; writes < 100 && !last; ++writes) last = co_await netlab::write_all(writer, asio::buffer(bytes));
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        for (; writes < 100 && !last; ++writes) last = co_await netlab::write_all(writer, asio::buffer(bytes));
+      },
+      asio::detached);
   io.run_for(std::chrono::seconds(30));
   INFO(writes << " writes, then: " << last.message());
   CHECK((last == asio::error::broken_pipe || last == asio::error::connection_reset));

@@ -5,10 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -40,8 +40,8 @@ TEST_CASE("defaults follow DESIGN.md", "[options]") {
 
 TEST_CASE("every common option parses", "[options]") {
   netlab::CommonOptions o;
-  REQUIRE_FALSE(parse(o, {"--host", "::1", "--port", "0", "--port-file", "/tmp/p", "--json", "-",
-                          "--log-level", "debug", "--seed", "99", "--max-seconds", "2.5"}));
+  REQUIRE_FALSE(parse(o, {"--host", "::1", "--port", "0", "--port-file", "/tmp/p", "--json", "-", "--log-level",
+                          "debug", "--seed", "99", "--max-seconds", "2.5"}));
   CHECK(o.host == "::1");
   CHECK(o.port == 0);
   CHECK(o.port_file == "/tmp/p");

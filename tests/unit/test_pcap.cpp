@@ -242,7 +242,7 @@ TEST_CASE("retransmissions and zero windows are counted", "[facts]") {
 TEST_CASE("a FIN sent again: the last ACK of the close was lost", "[facts]") {
   PcapWriter w;
   w.handshake()
-      .tcp(true, f::fin | f::ack, 1001, 5001)   // the client closes first
+      .tcp(true, f::fin | f::ack, 1001, 5001)  // the client closes first
       .tcp(false, f::ack, 5001, 1002)
       .tcp(false, f::fin | f::ack, 5001, 1002)  // the server's FIN; the client's ACK of it is lost
       .tcp(false, f::fin | f::ack, 5001, 1002)  // so the server sends the same FIN again
@@ -274,7 +274,10 @@ TEST_CASE("a FIN sent again: the last ACK of the close was lost", "[facts]") {
 
 TEST_CASE("a SYN sent again counts in the handshake and as a retransmission", "[facts]") {
   PcapWriter w;
-  w.tcp(true, f::syn, 1000, 0).tcp(true, f::syn, 1000, 0).tcp(false, f::syn | f::ack, 5000, 1001).tcp(true, f::ack, 1001, 5001);
+  w.tcp(true, f::syn, 1000, 0)
+      .tcp(true, f::syn, 1000, 0)
+      .tcp(false, f::syn | f::ack, 5000, 1001)
+      .tcp(true, f::ack, 1001, 5001);
   const auto facts = facts_of(w);
   CHECK(facts.handshake_segments == 4);
   CHECK(facts.syn_segments == 2);
@@ -414,16 +417,17 @@ TEST_CASE("files that are not captures are refused clearly", "[pcap][errors]") {
   w.handshake();
   const std::string cut = w.bytes().substr(0, w.bytes().size() - 3);
   CHECK_THROWS_WITH(parse_pcap(cut), Catch::Contains("truncated") && Catch::Contains("after frame 2"));
-  CHECK_THROWS_WITH(read_pcap("/nonexistent.pcap"), Catch::Contains("/nonexistent.pcap") && Catch::Contains("No such file"));
+  CHECK_THROWS_WITH(read_pcap("/nonexistent.pcap"),
+                    Catch::Contains("/nonexistent.pcap") && Catch::Contains("No such file"));
 }
 
 TEST_CASE("zero windows and RSTs are told apart by who sent them", "[facts]") {
   PcapWriter w;
   w.handshake()
       .tcp(true, f::psh | f::ack, 1001, 5001, "data")
-      .tcp(false, f::ack, 5001, 1005, {}, 0)   // the server's buffer is full
-      .tcp(false, f::ack, 5001, 1005, {}, 0)   // still full
-      .tcp(true, f::ack, 1005, 5001, {}, 0)    // the client's, too
+      .tcp(false, f::ack, 5001, 1005, {}, 0)  // the server's buffer is full
+      .tcp(false, f::ack, 5001, 1005, {}, 0)  // still full
+      .tcp(true, f::ack, 1005, 5001, {}, 0)   // the client's, too
       .tcp(false, f::rst | f::ack, 5001, 1005);
   const auto facts = facts_of(w);
   CHECK(facts.zero_window_segments == 3);

@@ -269,7 +269,8 @@ TEST_CASE("exhaustion: the wait queue is bounded, and a returned connection goes
     auto held = co_await pool.acquire();
     // One waiter fills the queue; the next caller is refused at once.
     std::optional<std::string> waiter_got;
-    asio::co_spawn(io, [&]() -> awaitable<void> { waiter_got = co_await request(pool, "after you"); }, asio::detached);
+    asio::co_spawn(
+        io, [&]() -> awaitable<void> { waiter_got = co_await request(pool, "after you"); }, asio::detached);
     CHECK_EVENTUALLY([&] { return pool.waiting() == 1; });
     bool refused = false;
     const auto asked = std::chrono::steady_clock::now();
@@ -412,13 +413,16 @@ TEST_CASE("close() fails waiting callers", "[pool][lifecycle]") {
   run(io, server, [&]() -> awaitable<void> {
     auto held = co_await pool.acquire();
     std::optional<std::string> waiter_error;
-    asio::co_spawn(io, [&]() -> awaitable<void> {
-      try {
-        (void)co_await pool.acquire();
-      } catch (const PoolError& e) {
-        waiter_error = e.what();
-      }
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          try {
+            (void)co_await pool.acquire();
+          } catch (const PoolError& e) {
+            waiter_error = e.what();
+          }
+        },
+        asio::detached);
     CHECK_EVENTUALLY([&] { return pool.waiting() == 1; });
     pool.close();
     CHECK_EVENTUALLY([&] { return waiter_error.has_value(); });

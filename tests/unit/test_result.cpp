@@ -4,18 +4,22 @@
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 TEST_CASE("result JSON has the DESIGN.md schema", "[result]") {
   netlab::Result result("framing", "client");
   result.params()["messages"] = 10;
   result.observed()["mismatches"] = 0;
-  result.add_check({.id = "length-restores-boundaries", .claim = "length header restores boundaries", .expected = "10 of 10",
-                    .observed = "10 of 10", .verdict = netlab::Verdict::confirmed, .evidence = "checksums"});
+  result.add_check({.id = "length-restores-boundaries",
+                    .claim = "length header restores boundaries",
+                    .expected = "10 of 10",
+                    .observed = "10 of 10",
+                    .verdict = netlab::Verdict::confirmed,
+                    .evidence = "checksums"});
   const auto json = result.to_json().as_object();
   CHECK(json.at("lab") == "framing");
   CHECK(json.at("role") == "client");

@@ -4,8 +4,8 @@
 #include "proto/codec.hpp"
 #include "proto/rpc_protocol.hpp"
 
-#include <cstdint>
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <limits>
 
@@ -36,19 +36,38 @@ TEST_CASE("a request frame, byte by byte, big-endian", "[binary]") {
   std::string frame;
   encode_request({0x01020304, Method::put, "ab", -2}, frame);
   //           length    id        put keylen key  value (-2, two's complement)
-  CHECK(hex(frame) == "00000011" "01020304" "01" "0002" "6162" "fffffffffffffffe");
+  CHECK(hex(frame) ==
+        "00000011"
+        "01020304"
+        "01"
+        "0002"
+        "6162"
+        "fffffffffffffffe");
   frame.clear();
   encode_request({7, Method::get, "k", 99}, frame);  // get carries no value
-  CHECK(hex(frame) == "00000008" "00000007" "02" "0001" "6b");
+  CHECK(hex(frame) ==
+        "00000008"
+        "00000007"
+        "02"
+        "0001"
+        "6b");
 }
 
 TEST_CASE("a response frame, byte by byte", "[binary]") {
   std::string frame;
   encode_response({5, Status::ok, 258, {}}, frame);
-  CHECK(hex(frame) == "0000000d" "00000005" "00" "0000000000000102");
+  CHECK(hex(frame) ==
+        "0000000d"
+        "00000005"
+        "00"
+        "0000000000000102");
   frame.clear();
   encode_response({6, Status::not_found, 0, "no"}, frame);
-  CHECK(hex(frame) == "00000007" "00000006" "01" "6e6f");
+  CHECK(hex(frame) ==
+        "00000007"
+        "00000006"
+        "01"
+        "6e6f");
 }
 
 TEST_CASE("requests and responses survive LengthHeaderCodec one byte at a time", "[binary]") {
@@ -137,8 +156,8 @@ TEST_CASE("responses that do not decode", "[binary][bad-input]") {
   Response decoded;
   CHECK(decode_response("", decoded));
   CHECK(decode_response(std::string("\0\0\0\1", 4), decoded));
-  CHECK(decode_response(std::string("\0\0\0\1\x09", 5), decoded));                   // unknown status
-  CHECK(decode_response(std::string("\0\0\0\1\0\0\0\0", 8), decoded));               // ok, short value
+  CHECK(decode_response(std::string("\0\0\0\1\x09", 5), decoded));                        // unknown status
+  CHECK(decode_response(std::string("\0\0\0\1\0\0\0\0", 8), decoded));                    // ok, short value
   CHECK(decode_response(std::string("\0\0\0\1\1", 5) + std::string(600, 'e'), decoded));  // error text too long
 }
 

@@ -233,8 +233,8 @@ TEST_CASE("a capture whose stamps run backwards: the gap counts as huge, as in t
   s::CaptureWriter w;
   open(w);
   w.wait(10 * us).segment(seg(true, s::flag::ack, 1001, 5001, 100));
-  w.wait(10 * us).segment(seg(true, s::flag::ack, 1201, 5001, 100));   // 4: 1101 not captured
-  w.wait(-2 * us).segment(seg(true, s::flag::ack, 1101, 5001, 100));   // 5: stamped 2 us earlier
+  w.wait(10 * us).segment(seg(true, s::flag::ack, 1201, 5001, 100));  // 4: 1101 not captured
+  w.wait(-2 * us).segment(seg(true, s::flag::ack, 1101, 5001, 100));  // 5: stamped 2 us earlier
   const auto c = classes_of(w);
   CHECK(c[4] == a::lost_segment);
   CHECK(c[5] == a::retransmission);  // not "out of order": the time since the highest segment is not small

@@ -1,8 +1,8 @@
 // The TLS 1.2 PRF and master secret the https lab recomputes (tls/prf.hpp), on
 // published and independently computed vectors, and the same-session-key check
 // built from them: a wrong pre-master secret must give "refuted".
-#include "tls/tls.hpp"
 #include "notes.hpp"
+#include "tls/tls.hpp"
 
 #include <catch2/catch.hpp>
 

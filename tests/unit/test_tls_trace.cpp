@@ -53,7 +53,7 @@ void append(Bytes& out, const Bytes& more) { out.insert(out.end(), more.begin(),
 Bytes client_hello() {
   Bytes body;
   put(body, 0x0303, 2);
-  body.insert(body.end(), 32, 0x11);  // random
+  body.insert(body.end(), 32, 0x11);              // random
   append(body, with_length(Bytes(32, 0x22), 1));  // legacy session id
   append(body, with_length({0x13, 0x01, 0x13, 0x02, 0x00, 0x9c}, 2));
   append(body, with_length({0x00}, 1));
@@ -213,7 +213,8 @@ TEST_CASE("a length inside a list that runs past the list makes the message malf
     return handshake(2, body);
   };
   // supported_versions with no version in it: not "chose 0x0000".
-  const Step empty_version = netlab::tls::decode_handshake(Direction::received, server_hello_with(extension(43, {})), false);
+  const Step empty_version =
+      netlab::tls::decode_handshake(Direction::received, server_hello_with(extension(43, {})), false);
   CHECK_FALSE(empty_version.error.empty());
   CHECK(empty_version.supported_versions.empty());
   // A key share whose key is longer than the extension.
@@ -221,8 +222,8 @@ TEST_CASE("a length inside a list that runs past the list makes the message malf
   put(share, 0x001d, 2);
   append(share, with_length(Bytes(32, 0x33), 2));
   share.pop_back();
-  CHECK_FALSE(netlab::tls::decode_handshake(Direction::received, server_hello_with(extension(51, share)), false)
-                  .error.empty());
+  CHECK_FALSE(
+      netlab::tls::decode_handshake(Direction::received, server_hello_with(extension(51, share)), false).error.empty());
   // An extension longer than the extension block.
   Bytes cut = extension(43, {0x03, 0x04});
   cut.pop_back();
@@ -273,9 +274,9 @@ TEST_CASE("the lab's PKI: generated once, server key private, one valid and one 
   netlab::test::TempDir dir;
   const netlab::tls::Pki pki{dir.path() / "certs"};
   CHECK(netlab::tls::ensure_pki(pki.dir));
-  CHECK_FALSE(netlab::tls::ensure_pki(pki.dir));  // already there: kept
+  CHECK_FALSE(netlab::tls::ensure_pki(pki.dir));             // already there: kept
   CHECK_FALSE(std::filesystem::exists(pki.dir / "ca.key"));  // the CA's key is never written
-  struct stat info{};
+  struct stat info {};
   REQUIRE(::stat(pki.server_key().c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0600);
 

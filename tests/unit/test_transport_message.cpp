@@ -85,8 +85,8 @@ TEST_CASE("encode refuses a payload over the cap", "[header]") {
 }
 
 TEST_CASE("the stream decoder takes messages one byte at a time", "[stream]") {
-  const std::string stream = message(0, "first") + message(1, "") + message(2, std::string(1000, 'z')) +
-                             message(3, "", tr::Kind::done);
+  const std::string stream =
+      message(0, "first") + message(1, "") + message(2, std::string(1000, 'z')) + message(3, "", tr::Kind::done);
   tr::StreamDecoder decoder;
   std::vector<tr::StreamDecoder::Owned> got;
   for (char c : stream) REQUIRE_FALSE(decoder.feed({&c, 1}, got));

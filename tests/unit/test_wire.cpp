@@ -47,7 +47,9 @@ Bytes make_frame(std::uint8_t protocol, std::uint8_t flags, std::uint32_t seq, s
   }
   return b;
 }
-Bytes tcp(std::uint8_t flags, std::uint32_t seq = 1, std::size_t payload = 0) { return make_frame(6, flags, seq, payload); }
+Bytes tcp(std::uint8_t flags, std::uint32_t seq = 1, std::size_t payload = 0) {
+  return make_frame(6, flags, seq, payload);
+}
 Bytes udp(std::size_t payload, std::uint8_t fill = 0) { return make_frame(17, 0, 0, payload, fill); }
 
 Bytes arp() {
@@ -275,7 +277,8 @@ TEST_CASE("delay holds a frame and hands back the same bytes when it is due") {
 
 TEST_CASE("jitter never reorders: the link stays first in, first out") {
   auto e = engine({.delay_ms = 10, .jitter_ms = 9});
-  for (std::uint8_t i = 0; i < 200; ++i) CHECK_FALSE(e.on_frame(l2r, t0 + std::chrono::microseconds(i * 100), udp(8, i)));
+  for (std::uint8_t i = 0; i < 200; ++i)
+    CHECK_FALSE(e.on_frame(l2r, t0 + std::chrono::microseconds(i * 100), udp(8, i)));
   std::vector<Engine::Released> out;
   e.release(t0 + milliseconds(100), out);
   REQUIRE(out.size() == 200);
@@ -284,8 +287,8 @@ TEST_CASE("jitter never reorders: the link stays first in, first out") {
 
 TEST_CASE("reordering holds a frame back until the next one has gone") {
   auto e = engine({.reorder = 1.0});
-  CHECK_FALSE(e.on_frame(l2r, t0, udp(8, 1)));    // held
-  CHECK(e.on_frame(l2r, t0, udp(8, 2)));          // goes now (only one is held at a time)
+  CHECK_FALSE(e.on_frame(l2r, t0, udp(8, 1)));  // held
+  CHECK(e.on_frame(l2r, t0, udp(8, 2)));        // goes now (only one is held at a time)
   std::vector<Engine::Released> out;
   e.release(t0, out);
   REQUIRE(out.size() == 1);
@@ -366,7 +369,8 @@ TEST_CASE("a full queue drops at the tail, and the drop is an event with the dep
 }
 
 TEST_CASE("a rules file: one rule a line, comments and blank lines skipped, a bad line named by number") {
-  const auto rules = parse_rules_file("# the cut cable\n\nboth ip drop\n  left>right tcp flags=S nth=1 delay=100  \r\n");
+  const auto rules =
+      parse_rules_file("# the cut cable\n\nboth ip drop\n  left>right tcp flags=S nth=1 delay=100  \r\n");
   REQUIRE(rules.size() == 2);
   CHECK(rules[0].text == "both ip drop");
   CHECK(rules[1].text == "left>right tcp flags=S nth=1 delay=100");

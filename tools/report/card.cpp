@@ -43,8 +43,8 @@ bool graded(std::string_view verdict) { return verdict == "confirmed" || verdict
 std::string_view word(Lang lang, std::string_view en) {
   if (lang == Lang::en) return en;
   static const std::map<std::string_view, std::string_view> zh{
-      {"confirmed", "成立"},  {"refuted", "不成立"}, {"nuanced", "有条件"}, {"fact", "事实"}, {"skipped", "未测"},
-      {"note", "笔记"},       {"asked next", "追问"}};
+      {"confirmed", "成立"}, {"refuted", "不成立"}, {"nuanced", "有条件"}, {"fact", "事实"},
+      {"skipped", "未测"},   {"note", "笔记"},      {"asked next", "追问"}};
   const auto found = zh.find(en);
   return found == zh.end() ? en : found->second;
 }
@@ -95,8 +95,10 @@ std::string verdict_of(const std::vector<StepResult>& steps) {
   for (const auto& step : steps) {
     fact = fact || step.verdict == "fact";
     if (!graded(step.verdict)) continue;
-    if (agreed.empty()) agreed = step.verdict;
-    else if (agreed != step.verdict) return "nuanced";
+    if (agreed.empty())
+      agreed = step.verdict;
+    else if (agreed != step.verdict)
+      return "nuanced";
   }
   return !agreed.empty() ? agreed : fact ? "fact" : "skipped";
 }
@@ -120,21 +122,25 @@ std::string deciding(const std::vector<StepResult>& steps, Lang lang) {
   const auto rank = [](const std::string& verdict) {
     return std::find(std::begin(verdict_order), std::end(verdict_order), verdict) - std::begin(verdict_order);
   };
-  std::stable_sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+  std::stable_sort(groups.begin(), groups.end(),
+                   [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
   const auto labels = [&](const std::vector<const StepResult*>& group) {
     std::vector<std::string> names;
     for (const auto* step : group)
       if (std::find(names.begin(), names.end(), step->label) == names.end()) names.push_back(step->label);
     return joined(names, lang == Lang::zh ? "、" : ", ");
   };
-  const std::size_t ran = std::count_if(groups.begin(), groups.end(), [](const auto& g) { return g.first != "skipped"; });
+  const std::size_t ran =
+      std::count_if(groups.begin(), groups.end(), [](const auto& g) { return g.first != "skipped"; });
   std::vector<std::string> parts;
   if (ran <= 1) {
-    const auto& group = ran == 1 ? *std::find_if(groups.begin(), groups.end(), [](const auto& g) { return g.first != "skipped"; })
-                                 : groups.front();
-    std::string text = (steps.size() > 1 ? group.second.front()->label + ": " : "") + clip(measured(*group.second.front()), 180);
+    const auto& group =
+        ran == 1 ? *std::find_if(groups.begin(), groups.end(), [](const auto& g) { return g.first != "skipped"; })
+                 : groups.front();
+    std::string text =
+        (steps.size() > 1 ? group.second.front()->label + ": " : "") + clip(measured(*group.second.front()), 180);
     if (group.second.size() > 1)
-      text += lang == Lang::zh ? "（另有 " + std::to_string(group.second.size() - 1) + " 步相同）"
+      text += lang == Lang::zh           ? "（另有 " + std::to_string(group.second.size() - 1) + " 步相同）"
               : group.second.size() == 2 ? std::string(" (1 more step alike)")
                                          : " (" + std::to_string(group.second.size() - 1) + " more steps alike)";
     parts.push_back(text);
@@ -160,7 +166,7 @@ std::string step_links(const std::vector<StepResult>& steps, Lang lang) {
     if (std::find(seen.begin(), seen.end(), step.lab) != seen.end()) continue;
     seen.push_back(step.lab);
     const auto count = std::count_if(steps.begin(), steps.end(), [&](const auto& s) { return s.lab == step.lab; });
-    const std::string what = count == 1 ? step.label
+    const std::string what = count == 1         ? step.label
                              : lang == Lang::zh ? std::to_string(count) + " 步"
                                                 : std::to_string(count) + " steps";
     links.push_back("[" + step.lab + (lang == Lang::zh ? "（" + what + "）" : " (" + what + ")") + "](" +
@@ -177,8 +183,14 @@ std::vector<Row> rows_of(const std::vector<CardInput>& inputs, std::vector<StepR
     for (const auto& value : result.at("checks").as_array()) {
       if (!value.is_object()) continue;
       const auto& check = value.as_object();
-      StepResult step{input.lab, input.link_prefix, field(check, "id"), field(check, "step"), field(check, "verdict"),
-                      field(check, "observed"), field(check, "evidence"), field(check, "note")};
+      StepResult step{input.lab,
+                      input.link_prefix,
+                      field(check, "id"),
+                      field(check, "step"),
+                      field(check, "verdict"),
+                      field(check, "observed"),
+                      field(check, "evidence"),
+                      field(check, "note")};
       if (step.label.empty()) step.label = "run";
       const Claim* claim = claim_of(step.check_id);
       if (!claim) {
@@ -262,9 +274,9 @@ std::string tally(const std::vector<Row>& rows, Lang lang) {
   std::string text = std::to_string(claims) + " " + std::string(words(lang).claims_word) +
                      (lang == Lang::zh ? "：" : ": ") + joined(parts, lang == Lang::zh ? "，" : ", ");
   if (counts.contains("fact"))
-    text += lang == Lang::zh ? "；另有 " + std::to_string(counts["fact"]) + " 条事实，不评分"
-                             : "; " + std::to_string(counts["fact"]) + (counts["fact"] == 1 ? " fact" : " facts") +
-                                   ", not graded";
+    text += lang == Lang::zh
+                ? "；另有 " + std::to_string(counts["fact"]) + " 条事实，不评分"
+                : "; " + std::to_string(counts["fact"]) + (counts["fact"] == 1 ? " fact" : " facts") + ", not graded";
   return text;
 }
 
@@ -304,16 +316,20 @@ std::vector<std::string> write_card(const std::vector<CardInput>& inputs, const 
   const Words& w = words(lang);
   const bool markdown = format == CardFormat::markdown;
 
-  if (markdown) out << "# " << w.title << "\n\n`" << title_dir << "` · " << tally(rows, lang) << "\n\n" << w.source_help << "\n";
-  else out << w.title << " — " << title_dir << "\n" << tally(rows, lang) << "\n";
+  if (markdown)
+    out << "# " << w.title << "\n\n`" << title_dir << "` · " << tally(rows, lang) << "\n\n" << w.source_help << "\n";
+  else
+    out << w.title << " — " << title_dir << "\n" << tally(rows, lang) << "\n";
 
   for (const auto heading : note_headings()) {
-    const bool any = std::any_of(rows.begin(), rows.end(), [&](const Row& row) { return row.claim->heading == heading; });
+    const bool any =
+        std::any_of(rows.begin(), rows.end(), [&](const Row& row) { return row.claim->heading == heading; });
     if (!any) continue;
     if (markdown)
       out << "\n## " << heading << "\n\n| " << w.source << " | " << w.claim << " | " << w.verdict << " | "
           << w.measurement << " | " << w.steps << " |\n|---|---|---|---|---|\n";
-    else out << "\n" << heading << "\n";
+    else
+      out << "\n" << heading << "\n";
     for (const auto& row : rows) {
       if (row.claim->heading != heading) continue;
       const std::string verdict(word(lang, verdict_of(row.steps)));
@@ -352,15 +368,20 @@ CardData card_data(const std::vector<CardInput>& inputs, Lang lang) {
   for (const auto heading : note_headings()) {
     for (const auto& row : rows) {
       if (row.claim->heading != heading) continue;
-      CardRow out{row.claim, verdict_of(row.steps), "", std::string(word(lang, to_string(row.claim->source))),
-                  deciding(row.steps, lang), {}};
+      CardRow out{row.claim,
+                  verdict_of(row.steps),
+                  "",
+                  std::string(word(lang, to_string(row.claim->source))),
+                  deciding(row.steps, lang),
+                  {}};
       out.verdict_word = word(lang, out.verdict);
       for (const auto& step : row.steps)
         if (std::find(out.labs.begin(), out.labs.end(), step.lab) == out.labs.end()) out.labs.push_back(step.lab);
       data.rows.push_back(std::move(out));
     }
   }
-  for (const auto& step : unknown) data.unknown.push_back({step.lab, step.label, step.check_id, step.verdict, step.note});
+  for (const auto& step : unknown)
+    data.unknown.push_back({step.lab, step.label, step.check_id, step.verdict, step.note});
   data.tally = tally(rows, lang);
   data.capture_notes = capture_notes(inputs);
   return data;

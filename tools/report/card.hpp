@@ -15,10 +15,10 @@ enum class Lang { zh, en };
 enum class CardFormat { markdown, text };
 
 struct CardInput {
-  std::string lab;          // the result's "lab"
-  std::string link_prefix;  // where its summary.md is, relative to the card ("" or "transport/")
-  std::string summary_path; // its summary.md on disk (for "capture skipped" lines), may not exist
-  std::string json_path;    // its client.json
+  std::string lab;           // the result's "lab"
+  std::string link_prefix;   // where its summary.md is, relative to the card ("" or "transport/")
+  std::string summary_path;  // its summary.md on disk (for "capture skipped" lines), may not exist
+  std::string json_path;     // its client.json
 };
 
 // The labs of RUN_DIR: RUN_DIR/client.json (one lab's run), else each
@@ -31,10 +31,10 @@ std::vector<CardInput> card_inputs(const std::string& run_dir);
 // measurement in one language, the checks the table does not have, the tally.
 struct CardRow {
   const Claim* claim = nullptr;
-  std::string verdict;       // as the labs emit it: confirmed, refuted, nuanced, skipped, or another word
-  std::string verdict_word;  // the verdict in the language
-  std::string source_word;   // "note" / "asked next" in the language
-  std::string deciding;      // the deciding measurement
+  std::string verdict;            // as the labs emit it: confirmed, refuted, nuanced, skipped, or another word
+  std::string verdict_word;       // the verdict in the language
+  std::string source_word;        // "note" / "asked next" in the language
+  std::string deciding;           // the deciding measurement
   std::vector<std::string> labs;  // the labs whose steps measured it, in run order
 };
 

@@ -19,13 +19,25 @@ std::string html_escape(std::string_view text) {
   out.reserve(text.size());
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       case '\t':
-      case '\n': out += c; break;
+      case '\n':
+        out += c;
+        break;
       default:
         // Control characters are not allowed in HTML text; the rest is UTF-8 as it came.
         if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7F) out += c;
@@ -41,10 +53,8 @@ std::string data_uri(std::string_view mime, std::string_view bytes) {
   for (std::size_t i = 0; i < bytes.size(); i += 3) {
     const std::size_t left = std::min<std::size_t>(3, bytes.size() - i);
     std::uint32_t group = 0;
-    for (std::size_t k = 0; k < 3; ++k)
-      group = group << 8 | (k < left ? static_cast<unsigned char>(bytes[i + k]) : 0U);
-    for (std::size_t k = 0; k < 4; ++k)
-      out += k <= left ? alphabet[(group >> (18 - 6 * k)) & 0x3F] : '=';
+    for (std::size_t k = 0; k < 3; ++k) group = group << 8 | (k < left ? static_cast<unsigned char>(bytes[i + k]) : 0U);
+    for (std::size_t k = 0; k < 4; ++k) out += k <= left ? alphabet[(group >> (18 - 6 * k)) & 0x3F] : '=';
   }
   return out;
 }
@@ -160,7 +170,8 @@ void write_html(const std::string& run_dir, Lang lang, std::ostream& out) {
   const char* checked_zh = lang == Lang::zh ? " checked" : "";
   const char* checked_en = lang == Lang::en ? " checked" : "";
 
-  out << "<!DOCTYPE html>\n<html lang=\"" << (lang == Lang::zh ? "zh" : "en") << "\">\n<head>\n<meta charset=\"utf-8\">\n"
+  out << "<!DOCTYPE html>\n<html lang=\"" << (lang == Lang::zh ? "zh" : "en")
+      << "\">\n<head>\n<meta charset=\"utf-8\">\n"
       << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>netlab — "
       << html_escape(title) << "</title>\n<style>" << style << "</style>\n</head>\n<body>\n"
       << "<input type=\"radio\" name=\"lang\" id=\"lang-zh\" class=\"switch\"" << checked_zh << ">\n"
@@ -168,14 +179,16 @@ void write_html(const std::string& run_dir, Lang lang, std::ostream& out) {
       << "<nav class=\"langs\"><label for=\"lang-zh\">中文</label><label for=\"lang-en\">English</label></nav>\n"
       << "<h1>" << both("笔记成绩单", "Report card of the note") << "</h1>\n"
       << "<p><code>" << html_escape(title) << "</code> · " << both(zh.tally, en.tally) << "</p>\n"
-      << "<p>" << both("来源：笔记——笔记的标题和它的原话；追问——面试官接着会问、由实验补上的问题。",
-                       "Source: note — the note's heading and its words; asked next — the follow-up an interviewer "
-                       "asks, which the lab adds.")
+      << "<p>"
+      << both("来源：笔记——笔记的标题和它的原话；追问——面试官接着会问、由实验补上的问题。",
+              "Source: note — the note's heading and its words; asked next — the follow-up an interviewer "
+              "asks, which the lab adds.")
       << "</p>\n";
 
   std::vector<std::string> shown_labs;
   for (const auto heading : note_headings()) {
-    const bool any = std::any_of(zh.rows.begin(), zh.rows.end(), [&](const CardRow& row) { return row.claim->heading == heading; });
+    const bool any =
+        std::any_of(zh.rows.begin(), zh.rows.end(), [&](const CardRow& row) { return row.claim->heading == heading; });
     if (!any) continue;
     out << "<section>\n<h2>" << html_escape(heading) << "</h2>\n<table>\n<thead><tr><th>" << both("结论", "verdict")
         << "</th><th>" << both("论断", "claim") << "</th><th>" << both("决定性的测量", "deciding measurement")
@@ -187,9 +200,10 @@ void write_html(const std::string& run_dir, Lang lang, std::ostream& out) {
       if (row_zh.claim->heading != heading) continue;
       out << "<tr id=\"" << html_escape(row_zh.claim->id) << "\"><td><span class=\"badge v-"
           << verdict_class(row_zh.verdict) << "\">" << both(row_zh.verdict_word, row_en.verdict_word)
-          << "</span></td><td>" << both(row_zh.claim->zh, row_zh.claim->en) << " <code>" << html_escape(row_zh.claim->id)
-          << "</code></td><td class=\"measured\">" << both(row_zh.deciding, row_en.deciding) << "</td><td>"
-          << both(row_zh.source_word, row_en.source_word) << "</td></tr>\n";
+          << "</span></td><td>" << both(row_zh.claim->zh, row_zh.claim->en) << " <code>"
+          << html_escape(row_zh.claim->id) << "</code></td><td class=\"measured\">"
+          << both(row_zh.deciding, row_en.deciding) << "</td><td>" << both(row_zh.source_word, row_en.source_word)
+          << "</td></tr>\n";
       for (const auto& lab : row_zh.labs)
         if (std::find(shown_labs.begin(), shown_labs.end(), lab) == shown_labs.end()) {
           shown_labs.push_back(lab);
@@ -206,7 +220,9 @@ void write_html(const std::string& run_dir, Lang lang, std::ostream& out) {
     return std::find(shown_labs.begin(), shown_labs.end(), input.lab) == shown_labs.end();
   });
   if (!zh.unknown.empty() || rest) {
-    out << "<section>\n<h2>" << both("不在论断表里的检查（实验自己的说法）", "Checks that are not in the table of claims (the lab's own words)")
+    out << "<section>\n<h2>"
+        << both("不在论断表里的检查（实验自己的说法）",
+                "Checks that are not in the table of claims (the lab's own words)")
         << "</h2>\n<ul>\n";
     for (const auto& check : zh.unknown)
       out << "<li><span class=\"badge v-" << verdict_class(check.verdict) << "\">" << html_escape(check.verdict)

@@ -16,8 +16,8 @@
 // every frame is a real, MSS-sized segment with a complete checksum.
 #include "model.hpp"
 
-#include "program/logging.hpp"
 #include "io/net.hpp"
+#include "program/logging.hpp"
 #include "program/options.hpp"
 #include "program/readiness.hpp"
 
@@ -52,7 +52,7 @@ using asio::awaitable;
 using wire::Direction;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t batch_size = 64;       // frames per recvmmsg / sendmmsg
+constexpr std::size_t batch_size = 64;         // frames per recvmmsg / sendmmsg
 constexpr std::size_t frame_capacity = 16384;  // room for a jumbo frame; a longer one is counted and dropped
 constexpr std::size_t max_event_lines = 1'000'000;
 constexpr std::size_t max_logged_rules = 10'000;
@@ -171,7 +171,8 @@ class PacketPort {
   void flush() {
     std::size_t sent = 0;
     while (sent < pending_) {
-      const int n = ::sendmmsg(descriptor_.native_handle(), out_.data() + sent, static_cast<unsigned>(pending_ - sent), 0);
+      const int n =
+          ::sendmmsg(descriptor_.native_handle(), out_.data() + sent, static_cast<unsigned>(pending_ - sent), 0);
       if (n <= 0) {
         // Full (the send timed out) or refused: that frame is lost on the wire, counted.
         ++send_errors_;
@@ -235,8 +236,13 @@ boost::json::object frame_json(const wire::FrameInfo& f) {
 class Wire {
  public:
   Wire(asio::io_context& io, const Options& options, wire::Engine& engine)
-      : io_(io), options_(options), engine_(engine), left_(io, options.left), right_(io, options.right),
-        timer_(io), started_(now()) {
+      : io_(io),
+        options_(options),
+        engine_(engine),
+        left_(io, options.left),
+        right_(io, options.right),
+        timer_(io),
+        started_(now()) {
     if (!options.events.empty()) {
       events_ = std::fopen(options.events.c_str(), "w");
       if (!events_) throw os_error("--events " + options.events, errno);
@@ -389,8 +395,8 @@ class Wire {
 };
 
 boost::json::object link_json(const wire::LinkConfig& l) {
-  return {{"delay_ms", l.delay_ms}, {"jitter_ms", l.jitter_ms}, {"loss", l.loss},
-          {"duplicate", l.duplicate}, {"reorder", l.reorder}, {"rate_kbit", l.rate_kbit},
+  return {{"delay_ms", l.delay_ms},          {"jitter_ms", l.jitter_ms}, {"loss", l.loss},
+          {"duplicate", l.duplicate},        {"reorder", l.reorder},     {"rate_kbit", l.rate_kbit},
           {"queue_packets", l.queue_packets}};
 }
 
@@ -399,22 +405,34 @@ boost::json::object Wire::report() {
   boost::json::object directions;
   for (auto d : {Direction::left_to_right, Direction::right_to_left}) {
     const auto s = engine_.stats(d);
-    directions[wire::to_string(d)] = {
-        {"link", link_json(engine_.link(d))},
-        {"frames_in", s.frames_in}, {"bytes_in", s.bytes_in},
-        {"frames_out", s.frames_out}, {"bytes_out", s.bytes_out},
-        {"dropped", {{"loss", s.dropped_loss}, {"queue", s.dropped_queue}, {"rule", s.dropped_rule},
-                     {"held_limit", s.dropped_held_limit}, {"tcp", s.dropped_tcp}, {"udp", s.dropped_udp}}},
-        {"duplicated", s.duplicated}, {"reordered", s.reordered}, {"delayed", s.delayed},
-        {"replayed", s.replayed}, {"not_ipv4", s.not_ipv4}, {"malformed", s.malformed},
-        {"queue_max", s.queue_max},
-        {"queue_mean", elapsed > 0 ? s.queue_waiting_seconds / elapsed : 0.0},
-        {"send_errors", out(d).send_errors()}};
+    directions[wire::to_string(d)] = {{"link", link_json(engine_.link(d))},
+                                      {"frames_in", s.frames_in},
+                                      {"bytes_in", s.bytes_in},
+                                      {"frames_out", s.frames_out},
+                                      {"bytes_out", s.bytes_out},
+                                      {"dropped",
+                                       {{"loss", s.dropped_loss},
+                                        {"queue", s.dropped_queue},
+                                        {"rule", s.dropped_rule},
+                                        {"held_limit", s.dropped_held_limit},
+                                        {"tcp", s.dropped_tcp},
+                                        {"udp", s.dropped_udp}}},
+                                      {"duplicated", s.duplicated},
+                                      {"reordered", s.reordered},
+                                      {"delayed", s.delayed},
+                                      {"replayed", s.replayed},
+                                      {"not_ipv4", s.not_ipv4},
+                                      {"malformed", s.malformed},
+                                      {"queue_max", s.queue_max},
+                                      {"queue_mean", elapsed > 0 ? s.queue_waiting_seconds / elapsed : 0.0},
+                                      {"send_errors", out(d).send_errors()}};
   }
   boost::json::array rules;
   for (std::size_t r = 0; r < engine_.rules().size(); ++r)
-    rules.push_back({{"text", engine_.rules()[r].text}, {"matches", engine_.rule_matches(r)},
-                     {"fired", engine_.rule_fired(r)}, {"active", engine_.rules()[r].active},
+    rules.push_back({{"text", engine_.rules()[r].text},
+                     {"matches", engine_.rule_matches(r)},
+                     {"fired", engine_.rule_fired(r)},
+                     {"active", engine_.rules()[r].active},
                      {"from_file", engine_.rules()[r].from_file}});
   return {{"program", "netlab-wire"},
           {"left", options_.left},
@@ -440,8 +458,8 @@ std::string Wire::summary() {
             ", queue max " + std::to_string(s.queue_max) + "\n";
   }
   for (std::size_t r = 0; r < engine_.rules().size(); ++r)
-    text += "rule '" + engine_.rules()[r].text + "': matched " + std::to_string(engine_.rule_matches(r)) +
-            ", fired " + std::to_string(engine_.rule_fired(r)) + "\n";
+    text += "rule '" + engine_.rules()[r].text + "': matched " + std::to_string(engine_.rule_matches(r)) + ", fired " +
+            std::to_string(engine_.rule_fired(r)) + "\n";
   return text;
 }
 
@@ -480,11 +498,18 @@ std::array<wire::LinkConfig, 2> link_config(const Options& o) {
   };
   apply(o.delay, "--delay", links, [](auto& l, double v, auto&) { l.delay_ms = v; });
   apply(o.jitter, "--jitter", links, [](auto& l, double v, auto&) { l.jitter_ms = v; });
-  apply(o.loss, "--loss", links, [&](auto& l, double v, auto& t) { probability("--loss")(l, v, t); l.loss = v; });
-  apply(o.duplicate, "--duplicate", links,
-        [&](auto& l, double v, auto& t) { probability("--duplicate")(l, v, t); l.duplicate = v; });
-  apply(o.reorder, "--reorder", links,
-        [&](auto& l, double v, auto& t) { probability("--reorder")(l, v, t); l.reorder = v; });
+  apply(o.loss, "--loss", links, [&](auto& l, double v, auto& t) {
+    probability("--loss")(l, v, t);
+    l.loss = v;
+  });
+  apply(o.duplicate, "--duplicate", links, [&](auto& l, double v, auto& t) {
+    probability("--duplicate")(l, v, t);
+    l.duplicate = v;
+  });
+  apply(o.reorder, "--reorder", links, [&](auto& l, double v, auto& t) {
+    probability("--reorder")(l, v, t);
+    l.reorder = v;
+  });
   apply(o.rate, "--rate", links, [](auto& l, double v, auto& t) {
     if (v > 100e6) throw wire::RuleError("--rate '" + t + "': at most 100000000 kbit/s");
     l.rate_kbit = static_cast<std::uint64_t>(v);
@@ -505,10 +530,11 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::uint64_t seed = 1;
   double max_seconds = 0;
-  CLI::App app{"netlab-wire: forward Ethernet frames between two interfaces (AF_PACKET) with seeded delay, "
-               "jitter, loss, duplication, reordering, a rate-limited drop-tail queue and targeted rules. "
-               "Settings take 'V' (both directions) or 'DIR=V', DIR = left>right | right>left.",
-               "netlab-wire"};
+  CLI::App app{
+      "netlab-wire: forward Ethernet frames between two interfaces (AF_PACKET) with seeded delay, "
+      "jitter, loss, duplication, reordering, a rate-limited drop-tail queue and targeted rules. "
+      "Settings take 'V' (both directions) or 'DIR=V', DIR = left>right | right>left.",
+      "netlab-wire"};
   app.add_option("--left", o.left, "the client's side (an interface in this namespace)")->required();
   app.add_option("--right", o.right, "the server's side (an interface in this namespace)")->required();
   app.add_option("--delay", o.delay, "one-way delay, ms")->take_all();
@@ -525,7 +551,8 @@ int main(int argc, char** argv) {
   app.add_option("--rules-file", o.rules_file,
                  "more rules, one per line ('#' comments); read again on SIGHUP, its new rules replacing its old ones");
   app.add_option("--seed", seed, "seed for every random decision (same seed, same decisions)")->capture_default_str();
-  app.add_option("--stats-json,--json", o.stats_json, "write the counters and the rule log here at exit and on SIGUSR1 ('-' = stdout)");
+  app.add_option("--stats-json,--json", o.stats_json,
+                 "write the counters and the rule log here at exit and on SIGUSR1 ('-' = stdout)");
   app.add_option("--events", o.events, "write one JSON line per rule firing, drop and queue sample here");
   app.add_option("--ready-file", o.ready_file,
                  "write 'ready' here once both interfaces are open (and the number of rules to PATH.reloaded after "
@@ -560,8 +587,10 @@ int main(int argc, char** argv) {
     auto write_stats = [&] {
       if (!o.stats_json.empty()) {
         const auto text = boost::json::serialize(link.report()) + "\n";
-        if (o.stats_json == "-") std::cout << text << std::flush;
-        else write_file_atomically(o.stats_json, text);
+        if (o.stats_json == "-")
+          std::cout << text << std::flush;
+        else
+          write_file_atomically(o.stats_json, text);
       }
     };
     asio::signal_set usr1(io, SIGUSR1), hup(io, SIGHUP);

@@ -59,20 +59,28 @@ std::string_view to_string(Direction direction) {
 
 std::string_view to_string(Action action) {
   switch (action) {
-    case Action::drop: return "drop";
-    case Action::delay: return "delay";
-    case Action::duplicate: return "duplicate";
-    case Action::hold_and_replay: return "hold-and-replay";
+    case Action::drop:
+      return "drop";
+    case Action::delay:
+      return "delay";
+    case Action::duplicate:
+      return "duplicate";
+    case Action::hold_and_replay:
+      return "hold-and-replay";
   }
   return "?";
 }
 
 std::string_view to_string(DropCause cause) {
   switch (cause) {
-    case DropCause::loss: return "loss";
-    case DropCause::queue: return "queue";
-    case DropCause::rule: return "rule";
-    case DropCause::held_limit: return "held-limit";
+    case DropCause::loss:
+      return "loss";
+    case DropCause::queue:
+      return "queue";
+    case DropCause::rule:
+      return "rule";
+    case DropCause::held_limit:
+      return "held-limit";
   }
   return "?";
 }
@@ -132,11 +140,16 @@ FrameInfo classify(std::span<const std::uint8_t> frame) {
 
 bool LengthTest::holds(std::size_t length) const {
   switch (op) {
-    case Op::eq: return length == value;
-    case Op::gt: return length > value;
-    case Op::ge: return length >= value;
-    case Op::lt: return length < value;
-    case Op::le: return length <= value;
+    case Op::eq:
+      return length == value;
+    case Op::gt:
+      return length > value;
+    case Op::ge:
+      return length >= value;
+    case Op::lt:
+      return length < value;
+    case Op::le:
+      return length <= value;
   }
   return false;
 }
@@ -147,10 +160,17 @@ bool Rule::matches(Direction d, const FrameInfo& frame) const {
   const bool needs_transport = flags || length || port || source_port || destination_port;
   if (frame.malformed && (needs_transport || protocol != Protocol::any)) return false;
   switch (protocol) {
-    case Protocol::any: break;
-    case Protocol::tcp: if (frame.protocol != 6) return false; break;
-    case Protocol::udp: if (frame.protocol != 17) return false; break;
-    case Protocol::icmp: if (frame.protocol != 1) return false; break;
+    case Protocol::any:
+      break;
+    case Protocol::tcp:
+      if (frame.protocol != 6) return false;
+      break;
+    case Protocol::udp:
+      if (frame.protocol != 17) return false;
+      break;
+    case Protocol::icmp:
+      if (frame.protocol != 1) return false;
+      break;
   }
   if (needs_transport && frame.protocol != 6 && frame.protocol != 17) return false;
   if (flags && (frame.protocol != 6 || frame.tcp_flags != *flags)) return false;
@@ -200,8 +220,8 @@ Rule parse_rule(std::string_view text) {
     const auto key = word.substr(0, eq);
     const auto value = eq == std::string_view::npos ? std::string_view{} : word.substr(eq + 1);
     if (i == 1 && (word == "tcp" || word == "udp" || word == "icmp" || word == "ip")) {
-      rule.protocol = word == "tcp" ? Protocol::tcp
-                      : word == "udp" ? Protocol::udp
+      rule.protocol = word == "tcp"    ? Protocol::tcp
+                      : word == "udp"  ? Protocol::udp
                       : word == "icmp" ? Protocol::icmp
                                        : Protocol::any;
     } else if (word == "tcp" || word == "udp" || word == "icmp" || word == "ip") {
@@ -210,8 +230,8 @@ Rule parse_rule(std::string_view text) {
       if (value.empty()) throw fail(word, "names no flag (use letters of S F R P A U E C, e.g. flags=SA)");
       std::uint8_t set = 0;
       for (char c : value) {
-        auto it = std::find_if(std::begin(flag_letters), std::end(flag_letters),
-                               [c](auto pair) { return pair.first == c; });
+        auto it =
+            std::find_if(std::begin(flag_letters), std::end(flag_letters), [c](auto pair) { return pair.first == c; });
         if (it == std::end(flag_letters))
           throw fail(word, std::string("has '") + c + "', not one of the flags S F R P A U E C");
         set |= it->second;
@@ -223,12 +243,18 @@ Rule parse_rule(std::string_view text) {
     } else if (word.starts_with("len")) {
       auto rest = word.substr(3);
       LengthTest test;
-      if (rest.starts_with(">=")) test.op = LengthTest::Op::ge, rest.remove_prefix(2);
-      else if (rest.starts_with("<=")) test.op = LengthTest::Op::le, rest.remove_prefix(2);
-      else if (rest.starts_with(">")) test.op = LengthTest::Op::gt, rest.remove_prefix(1);
-      else if (rest.starts_with("<")) test.op = LengthTest::Op::lt, rest.remove_prefix(1);
-      else if (rest.starts_with("=")) test.op = LengthTest::Op::eq, rest.remove_prefix(1);
-      else throw fail(word, "wants a comparison: len=N, len>N, len>=N, len<N or len<=N");
+      if (rest.starts_with(">="))
+        test.op = LengthTest::Op::ge, rest.remove_prefix(2);
+      else if (rest.starts_with("<="))
+        test.op = LengthTest::Op::le, rest.remove_prefix(2);
+      else if (rest.starts_with(">"))
+        test.op = LengthTest::Op::gt, rest.remove_prefix(1);
+      else if (rest.starts_with("<"))
+        test.op = LengthTest::Op::lt, rest.remove_prefix(1);
+      else if (rest.starts_with("="))
+        test.op = LengthTest::Op::eq, rest.remove_prefix(1);
+      else
+        throw fail(word, "wants a comparison: len=N, len>N, len>=N, len<N or len<=N");
       auto n = parse_number<std::size_t>(rest);
       if (!n || *n > 65535) throw fail(word, "wants a payload length from 0 to 65535");
       test.value = *n;
@@ -264,11 +290,13 @@ Rule parse_rule(std::string_view text) {
     } else if (key == "hold-and-replay" && eq != std::string_view::npos) {
       rule.action = Action::hold_and_replay, rule.delay = ms_value(word, value), have_action = true;
     } else {
-      throw fail(word, "is not a condition (flags=, len, port=, sport=, dport=, nth=) or an action "
-                       "(drop, delay=MS, duplicate, hold-and-replay=MS)");
+      throw fail(word,
+                 "is not a condition (flags=, len, port=, sport=, dport=, nth=) or an action "
+                 "(drop, delay=MS, duplicate, hold-and-replay=MS)");
     }
   }
-  if (!have_action) throw fail(words.back(), "is not an action: a rule ends with drop, delay=MS, duplicate or hold-and-replay=MS");
+  if (!have_action)
+    throw fail(words.back(), "is not an action: a rule ends with drop, delay=MS, duplicate or hold-and-replay=MS");
   return rule;
 }
 
@@ -317,7 +345,8 @@ DirectionalValue parse_directional(std::string_view text, std::string_view optio
 // --- the bottleneck ---------------------------------------------------------------------
 
 Bottleneck::Bottleneck(std::uint64_t rate_bits_per_s, std::size_t limit)
-    : rate_(std::max<std::uint64_t>(rate_bits_per_s, 1)), limit_(std::max<std::size_t>(limit, 1)),
+    : rate_(std::max<std::uint64_t>(rate_bits_per_s, 1)),
+      limit_(std::max<std::size_t>(limit, 1)),
       departures_(limit_) {}
 
 std::size_t Bottleneck::depth(Time now) {
@@ -344,7 +373,10 @@ std::optional<Time> Bottleneck::admit(Time now, std::size_t bytes) {
 // --- the engine -----------------------------------------------------------------------
 
 Engine::Engine(std::array<LinkConfig, 2> links, std::vector<Rule> rules, std::uint64_t seed, std::size_t max_held)
-    : links_(links), rules_(std::move(rules)), rule_matches_(rules_.size()), rule_fired_(rules_.size()),
+    : links_(links),
+      rules_(std::move(rules)),
+      rule_matches_(rules_.size()),
+      rule_fired_(rules_.size()),
       max_held_(max_held) {
   for (std::size_t i = 0; i < 2; ++i) {
     for (std::size_t kind = 0; kind < 3; ++kind) {
@@ -389,10 +421,18 @@ std::optional<std::size_t> Engine::fire_rule(Direction direction, const FrameInf
 void Engine::count_drop(Direction direction, const FrameInfo& info, DropCause cause) {
   auto& s = stats_[index(direction)];
   switch (cause) {
-    case DropCause::loss: ++s.dropped_loss; break;
-    case DropCause::queue: ++s.dropped_queue; break;
-    case DropCause::rule: ++s.dropped_rule; break;
-    case DropCause::held_limit: ++s.dropped_held_limit; break;
+    case DropCause::loss:
+      ++s.dropped_loss;
+      break;
+    case DropCause::queue:
+      ++s.dropped_queue;
+      break;
+    case DropCause::rule:
+      ++s.dropped_rule;
+      break;
+    case DropCause::held_limit:
+      ++s.dropped_held_limit;
+      break;
   }
   if (!info.malformed && info.protocol == 6) ++s.dropped_tcp;
   if (!info.malformed && info.protocol == 17) ++s.dropped_udp;
@@ -426,7 +466,11 @@ bool Engine::on_frame(Direction direction, Time now, std::span<const std::uint8_
   bool extra_copy = false;
   if (auto r = fire_rule(direction, info)) {
     const Rule& rule = rules_[*r];
-    emit({.kind = Event::Kind::rule, .at = now, .direction = direction, .frame = info, .rule = *r,
+    emit({.kind = Event::Kind::rule,
+          .at = now,
+          .direction = direction,
+          .frame = info,
+          .rule = *r,
           .action = rule.action});
     switch (rule.action) {
       case Action::drop:
@@ -451,8 +495,7 @@ bool Engine::on_frame(Direction direction, Time now, std::span<const std::uint8_
   // so one seed gives one run whatever is switched on.
   auto& random = random_[i][info.malformed ? 2 : info.protocol == 6 ? 0 : info.protocol == 17 ? 1 : 2];
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const double u_loss = unit(random), u_duplicate = unit(random), u_reorder = unit(random),
-               u_jitter = unit(random);
+  const double u_loss = unit(random), u_duplicate = unit(random), u_reorder = unit(random), u_jitter = unit(random);
   if (u_loss < link.loss) {
     count_drop(direction, info, DropCause::loss);
     emit({.kind = Event::Kind::drop, .at = now, .direction = direction, .frame = info, .cause = DropCause::loss});
@@ -470,7 +513,11 @@ bool Engine::on_frame(Direction direction, Time now, std::span<const std::uint8_
     const auto depth = bottleneck->depth(now);
     if (!admitted) {
       count_drop(direction, info, DropCause::queue);
-      emit({.kind = Event::Kind::drop, .at = now, .direction = direction, .frame = info, .cause = DropCause::queue,
+      emit({.kind = Event::Kind::drop,
+            .at = now,
+            .direction = direction,
+            .frame = info,
+            .cause = DropCause::queue,
             .queue_depth = depth});
       return false;
     }

@@ -31,17 +31,16 @@ std::string_view to_string(Direction direction);  // "left>right", "right>left"
 // --- what a frame is ------------------------------------------------------------
 
 namespace tcp_flag {
-constexpr std::uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10, urg = 0x20, ece = 0x40,
-                       cwr = 0x80;
+constexpr std::uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10, urg = 0x20, ece = 0x40, cwr = 0x80;
 }
 
 // "SA", "FA", "PA", "R": the set flags in the order S F R P A U E C ("" for none).
 std::string flags_text(std::uint8_t flags);
 
 struct FrameInfo {
-  bool ipv4 = false;       // EtherType 0x0800 with a whole IPv4 header
-  bool malformed = false;  // IPv4 that is cut short (header or TCP/UDP header past the frame)
-  std::uint8_t protocol = 0;  // 1 icmp, 6 tcp, 17 udp
+  bool ipv4 = false;                          // EtherType 0x0800 with a whole IPv4 header
+  bool malformed = false;                     // IPv4 that is cut short (header or TCP/UDP header past the frame)
+  std::uint8_t protocol = 0;                  // 1 icmp, 6 tcp, 17 udp
   std::uint32_t source = 0, destination = 0;  // host byte order
   std::uint16_t source_port = 0, destination_port = 0;
   std::uint8_t tcp_flags = 0;
@@ -69,12 +68,12 @@ struct Rule {
   std::string text;
   std::optional<Direction> direction;  // nullopt: both
   Protocol protocol = Protocol::any;
-  std::optional<std::uint8_t> flags;   // the exact set of TCP flags
-  std::optional<LengthTest> length;    // payload length
+  std::optional<std::uint8_t> flags;  // the exact set of TCP flags
+  std::optional<LengthTest> length;   // payload length
   std::optional<std::uint16_t> port, source_port, destination_port;
   std::uint64_t nth_first = 1, nth_last = UINT64_MAX;  // which matches fire (1-based)
   Action action = Action::drop;
-  Time delay{0};  // delay=MS, hold-and-replay=MS
+  Time delay{0};           // delay=MS, hold-and-replay=MS
   bool active = true;      // a rule replaced by a reload of --rules-file stays listed, inactive
   bool from_file = false;  // came from --rules-file (a reload replaces these)
 
@@ -111,8 +110,8 @@ DirectionalValue parse_directional(std::string_view text, std::string_view optio
 struct LinkConfig {
   double delay_ms = 0, jitter_ms = 0;
   double loss = 0, duplicate = 0, reorder = 0;  // probabilities 0..1
-  std::uint64_t rate_kbit = 0;                   // 0: no bottleneck
-  std::size_t queue_packets = 1000;              // the bottleneck's drop-tail queue
+  std::uint64_t rate_kbit = 0;                  // 0: no bottleneck
+  std::size_t queue_packets = 1000;             // the bottleneck's drop-tail queue
 };
 
 // The bottleneck: frames leave one after another at `rate`; a frame that
@@ -156,16 +155,15 @@ struct Event {
   Time at{0};
   Direction direction = Direction::left_to_right;
   FrameInfo frame;
-  std::size_t rule = 0;          // kind rule: its index
-  Action action = Action::drop;  // kind rule
+  std::size_t rule = 0;               // kind rule: its index
+  Action action = Action::drop;       // kind rule
   DropCause cause = DropCause::loss;  // kind drop
-  std::size_t queue_depth = 0;   // kind queue (and drop by queue)
+  std::size_t queue_depth = 0;        // kind queue (and drop by queue)
 };
 
 class Engine {
  public:
-  Engine(std::array<LinkConfig, 2> links, std::vector<Rule> rules, std::uint64_t seed,
-         std::size_t max_held = 200'000);
+  Engine(std::array<LinkConfig, 2> links, std::vector<Rule> rules, std::uint64_t seed, std::size_t max_held = 200'000);
 
   void on_event(std::function<void(const Event&)> sink) { sink_ = std::move(sink); }
 
