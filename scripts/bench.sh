@@ -668,7 +668,7 @@ bench_walltime() {
 readonly FIRST_RUN_LIMIT=1800
 # A verdict line of `netlab-report table` (the tour prints it under each lab):
 # the check id, two spaces, the verdict, two spaces.
-readonly VERDICT_LINE='^([^ ]+  +)?[a-z0-9-]+  +(confirmed|refuted|nuanced|fact)  '
+readonly VERDICT_LINE='^([^ ]+  +)?[a-z0-9._-]+  +(confirmed|refuted|nuanced|fact)  '
 
 # first_verdict CLONE: runs the tour there; sets FR_VERDICT (s to the first
 # verdict line, or "") and FR_BUILD (setup.sh's "built in N s", or ""), FR_STATUS.
