@@ -50,8 +50,8 @@ until its first verdict line (and the build part, from setup.sh's own
 (tests included) of the default preset in such a clone. Each is bounded by
 30 min, the clone removed after. They run without --quick/--smoke/--no-build,
 or when --only names them; firstrun with --smoke only checks the mechanics:
-ccache read-only from CCACHE_DIR (its hits make the number meaningless, the
-row says so). NETLAB_BENCH_FIRSTRUN_LAUNCHER: a compiler launcher for the
+the programs are copied from the bench's bin folder into the clone, so there
+is no build and the time is not a first run's (the row says so). NETLAB_BENCH_FIRSTRUN_LAUNCHER: a compiler launcher for the
 first run's build (not ccache; e.g. one that logs each file's CPU time).
 The slow row runs wrk against netlab-http-server while slowhttptest holds 200
 slowloris connections, against the same wrk without the attack.
@@ -707,13 +707,15 @@ bench_first_run() {
   fi
   local -a FIRST_RUN_ENV=(CCACHE_DISABLE=1 ${NETLAB_BENCH_FIRSTRUN_LAUNCHER:+CMAKE_CXX_COMPILER_LAUNCHER="$NETLAB_BENCH_FIRSTRUN_LAUNCHER"})
   note="no ccache, -j$(nproc)"
-  if [[ $MODE == smoke ]]; then
-    FIRST_RUN_ENV=(CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_READONLY=1 CCACHE_NOHASHDIR=1 CCACHE_BASEDIR="$WORK")
-    note="--smoke: ccache read-only ON, so NOT a first run's time (the mechanics only)"
-  fi
   clone=$WORK/clone
+  [[ $MODE != smoke ]] || note="--smoke: the programs copied from $BIN, no build, so NOT a first run's time (the mechanics only)"
   progress "first run: git clone of HEAD into $clone, then scripts/lab tour --quick ($note)"
   fresh_clone "$clone"
+  if [[ $MODE == smoke ]]; then
+    [[ -x $BIN/netlab-report ]] || die "--smoke --only firstrun copies the programs from $BIN: build them first (or set NETLAB_BENCH_BIN_DIR)"
+    mkdir -p "$clone/build/default/bin"
+    cp -- "$BIN"/netlab-* "$clone/build/default/bin/"
+  fi
   first_verdict "$clone"
   row "first run: fresh clone to the first verdict of scripts/lab tour --quick" "s" "first verdict" \
     "${FR_VERDICT:-nan}" "goal" "300" "one run, $note; tour stopped after it (status $FR_STATUS)"
