@@ -676,7 +676,10 @@ first_verdict() {
   local clone=$1 out=$WORK/first-run.txt pid t0 i line
   FR_VERDICT="" FR_BUILD="" FR_STATUS=0
   t0=$EPOCHREALTIME
-  (cd "$clone" && exec timeout -k 10 "$FIRST_RUN_LIMIT" env -u CMAKE_CXX_COMPILER_LAUNCHER -u NETLAB_BIN_DIR \
+  # --foreground: a stop reaches scripts/lab alone, whose own cleanup stops its
+  # lab (a signal to the whole group, then KILL after -k, once left a lab's
+  # namespaces behind when its cleanup was slow on a loaded machine).
+  (cd "$clone" && exec timeout --foreground -k 120 "$FIRST_RUN_LIMIT" env -u CMAKE_CXX_COMPILER_LAUNCHER -u NETLAB_BIN_DIR \
     NETLAB_RUNS_DIR="$WORK/first-runs" "${FIRST_RUN_ENV[@]}" scripts/lab tour --quick --lang en) >"$out" 2>&1 </dev/null &
   pid=$!
   register_pid "$pid" TERM
