@@ -3,6 +3,7 @@
 # the same loopback, the same run, netlab and the peer alternated A B A B ...
 #
 #   scripts/bench.sh [--quick] [--smoke] [--only ROWS] [--json FILE] [--help]
+#   scripts/bench.sh --only firstrun     # a new user's first run, from a fresh clone
 #
 # Rows: short connections (timewait short vs pool; wrk Connection: close vs
 # nginx), HTTP keep-alive (wrk vs nginx), request/response (binary RPC vs
@@ -11,7 +12,9 @@
 # iperf3 -u), netlab-wire (iperf3 and ping through the wire against a direct
 # veth pair, its rate and its delay; root), capture facts (netlab-pcap facts
 # vs tshark's TCP analysis on a capture the bench makes, 10 MB and 1.1 GB: time
-# and peak memory), tour and build wall time. Each row reports min/median/max of
+# and peak memory), tour and build wall time, and a new user's first run
+# (a fresh clone, no ccache: the time to the first verdict of the tour, and a
+# clean build of every target of the default preset). Each row reports min/median/max of
 # both sides and the median ratio netlab/peer: a Markdown table on stdout,
 # JSON to --json. No thresholds: people run it and report (docs/performance.md).
 #
@@ -39,7 +42,17 @@ netlab/peer); --json FILE writes the same as JSON.
 As root, missing peers are installed with apt-get; otherwise their rows
 are skipped. The clean-build row runs only without --quick/--smoke/--no-build.
 --only ROWS runs some rows only, comma-separated: timewait, http, slow, rpc,
-stream, udp, wire, pcap, walltime (e.g. --only pcap,wire).
+stream, udp, wire, pcap, walltime, firstrun, cleanbuild (e.g. --only pcap,wire).
+The firstrun rows (a new user's first run) clone this repository's HEAD into
+TMPDIR and, without ccache (CCACHE_DISABLE=1), time `scripts/lab tour --quick`
+until its first verdict line (and the build part, from setup.sh's own
+"built in N s" line); the cleanbuild row times a clean build of every target
+(tests included) of the default preset in such a clone. Each is bounded by
+30 min, the clone removed after. They run without --quick/--smoke/--no-build,
+or when --only names them; firstrun with --smoke only checks the mechanics:
+the programs are copied from the bench's bin folder into the clone, so there
+is no build and the time is not a first run's (the row says so). NETLAB_BENCH_FIRSTRUN_LAUNCHER: a compiler launcher for the
+first run's build (not ccache; e.g. one that logs each file's CPU time).
 The slow row runs wrk against netlab-http-server while slowhttptest holds 200
 slowloris connections, against the same wrk without the attack.
 The pcap rows time netlab-pcap facts against tshark on captures of iperf3
@@ -60,8 +73,8 @@ while (($#)); do
     --only)
       (($# >= 2)) || usage_error "--only needs ROWS (e.g. pcap)"
       ONLY=$2
-      [[ $2 =~ ^(timewait|http|slow|rpc|stream|udp|wire|pcap|walltime)(,(timewait|http|slow|rpc|stream|udp|wire|pcap|walltime))*$ ]] ||
-        usage_error "--only takes rows from timewait, http, slow, rpc, stream, udp, wire, pcap, walltime, not '$2'"
+      [[ $2 =~ ^(timewait|http|slow|rpc|stream|udp|wire|pcap|walltime|firstrun|cleanbuild)(,(timewait|http|slow|rpc|stream|udp|wire|pcap|walltime|firstrun|cleanbuild))*$ ]] ||
+        usage_error "--only takes rows from timewait, http, slow, rpc, stream, udp, wire, pcap, walltime, firstrun, cleanbuild, not '$2'"
       shift
       ;;
     --json)
@@ -100,6 +113,7 @@ peers() {
   local -A pkg_of=([iperf3]=iperf3 [sockperf]=sockperf [nginx]=nginx-light [wrk]=wrk [ping]=iputils-ping)
   local tool missing=() tools=(iperf3 sockperf nginx wrk ping)
   [[ $ONLY != pcap ]] || tools=(iperf3)  # the pcap rows need iperf3 only
+  [[ ! $ONLY =~ ^(firstrun|cleanbuild)(,(firstrun|cleanbuild))?$ ]] || return 0  # no peer needed
   for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null 2>&1 ||
       missing+=("${pkg_of[$tool]}")
@@ -126,6 +140,7 @@ PROGRAMS=(netlab-timewait-client netlab-timewait-server netlab-http-server netla
   netlab-rpc-server netlab-framing-client netlab-framing-server netlab-transport-client
   netlab-transport-server netlab-report netlab-pcap netlab-wire)
 [[ $ONLY != pcap ]] || PROGRAMS=(netlab-pcap netlab-report)
+[[ ! $ONLY =~ ^(firstrun|cleanbuild)(,(firstrun|cleanbuild))?$ ]] || PROGRAMS=()  # they build in clones
 readonly PROGRAMS
 programs() {
   local p
@@ -632,8 +647,9 @@ bench_walltime() {
     progress "wall time: a clean Release build with -j2"
     status=0
     t0=$(date +%s.%N)
-    { cmake -S "$NETLAB_ROOT" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-      run_child timeout -k 10 3600 cmake --build "$WORK/build" -j2 >/dev/null; } 2>"$WORK/build.err" || status=$?
+    # No ccache: a clean build compiles every file.
+    { CCACHE_DISABLE=1 cmake -S "$NETLAB_ROOT" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+      CCACHE_DISABLE=1 run_child timeout -k 10 3600 cmake --build "$WORK/build" -j2 >/dev/null; } 2>"$WORK/build.err" || status=$?
     t1=$(date +%s.%N)
     rm -rf "$WORK/build"
     row "wall time: clean build, cmake --build -j2 (Release)" "s" "build" \
@@ -641,6 +657,102 @@ bench_walltime() {
   else
     skip_row "wall time: clean build -j2" "only without --quick/--smoke/--no-build"
   fi
+}
+
+# --- (6b) a new user's first run -------------------------------------------------
+# From a fresh clone of this repository's HEAD, with the packages installed and
+# no ccache (a new user has none): `scripts/lab tour --quick` until its first
+# verdict line, the build part read from setup.sh's own "built in N s" line;
+# then a clean build of every target (tests included) of the default preset.
+
+readonly FIRST_RUN_LIMIT=1800
+# A verdict line of `netlab-report table` (the tour prints it under each lab):
+# the check id, two spaces, the verdict, two spaces.
+readonly VERDICT_LINE='^([^ ]+  +)?[a-z0-9._-]+  +(confirmed|refuted|nuanced|fact)  '
+
+# first_verdict CLONE: runs the tour there; sets FR_VERDICT (s to the first
+# verdict line, or "") and FR_BUILD (setup.sh's "built in N s", or ""), FR_STATUS.
+first_verdict() {
+  local clone=$1 out=$WORK/first-run.txt pid t0 i line
+  FR_VERDICT="" FR_BUILD="" FR_STATUS=0
+  t0=$EPOCHREALTIME
+  # --foreground: a stop reaches scripts/lab alone, whose own cleanup stops its
+  # lab (a signal to the whole group, then KILL after -k, once left a lab's
+  # namespaces behind when its cleanup was slow on a loaded machine).
+  (cd "$clone" && exec timeout --foreground -k 120 "$FIRST_RUN_LIMIT" env -u CMAKE_CXX_COMPILER_LAUNCHER -u NETLAB_BIN_DIR \
+    NETLAB_RUNS_DIR="$WORK/first-runs" "${FIRST_RUN_ENV[@]}" scripts/lab tour --quick --lang en) >"$out" 2>&1 </dev/null &
+  pid=$!
+  register_pid "$pid" TERM
+  # Polled every 0.5 s, bounded by the limit (the tour is killed by timeout then).
+  for ((i = 0; i < 2 * FIRST_RUN_LIMIT + 60; i++)); do
+    if line=$(grep -m1 -E "$VERDICT_LINE" "$out"); then
+      FR_VERDICT=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+      progress "first verdict after $FR_VERDICT s: $line"
+      break
+    fi
+    pid_running "$pid" || break
+    sleep 0.5
+  done
+  FR_BUILD=$(sed -n 's/^.*built in \([0-9]*\) s$/\1/p' "$out" | head -n 1)
+  # The rest of the tour is not timed: stopped as a user would (its cleanup runs).
+  if pid_running "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || FR_STATUS=$?
+  [[ -n $FR_VERDICT ]] || { warn "no verdict line from the first run; its end:"; tail -n 20 "$out" >&2; }
+}
+
+bench_first_run() {
+  local explicit=0 clone note
+  [[ ,$ONLY, == *,firstrun,* ]] && explicit=1
+  if ((!explicit)) && [[ $MODE != full || -n $NO_BUILD ]]; then
+    skip_row "first run: fresh clone to the first verdict of scripts/lab tour --quick" \
+      "only without --quick/--smoke/--no-build, or with --only firstrun"
+    return 0
+  fi
+  local -a FIRST_RUN_ENV=(CCACHE_DISABLE=1 ${NETLAB_BENCH_FIRSTRUN_LAUNCHER:+CMAKE_CXX_COMPILER_LAUNCHER="$NETLAB_BENCH_FIRSTRUN_LAUNCHER"})
+  note="no ccache, -j$(nproc)"
+  clone=$WORK/clone
+  [[ $MODE != smoke ]] || note="--smoke: the programs copied from $BIN, no build, so NOT a first run's time (the mechanics only)"
+  progress "first run: git clone of HEAD into $clone, then scripts/lab tour --quick ($note)"
+  fresh_clone "$clone"
+  if [[ $MODE == smoke ]]; then
+    [[ -x $BIN/netlab-report ]] || die "--smoke --only firstrun copies the programs from $BIN: build them first (or set NETLAB_BENCH_BIN_DIR)"
+    mkdir -p "$clone/build/default/bin"
+    cp -- "$BIN"/netlab-* "$clone/build/default/bin/"
+  fi
+  first_verdict "$clone"
+  row "first run: fresh clone to the first verdict of scripts/lab tour --quick" "s" "first verdict" \
+    "${FR_VERDICT:-nan}" "goal" "300" "one run, $note; tour stopped after it (status $FR_STATUS)"
+  row "first run: its build part (setup.sh --labs, the programs only)" "s" "build" \
+    "${FR_BUILD:-nan}" "-" "" "one run, $note; setup.sh's own 'built in N s'"
+  rm -rf -- "$clone"
+}
+
+# fresh_clone DIR: this repository's HEAD cloned into DIR (no hardlinks: a new user's files).
+fresh_clone() {
+  if ! git clone --quiet --no-hardlinks "$NETLAB_ROOT" "$1" ||
+    ! git -C "$1" checkout --quiet --detach "$(git -C "$NETLAB_ROOT" rev-parse HEAD)"; then
+    die "git clone of $NETLAB_ROOT into $1 failed"
+  fi
+}
+
+# A clean build of every target (tests included) of the default preset, in a
+# fresh clone, no ccache: before, ~570 s (issue 20).
+bench_clean_build() {
+  local clone=$WORK/clone-build t0 status=0 name
+  name="wall time: clean build of every target, cmake --build -j$(nproc) (default preset)"
+  if [[ ,$ONLY, != *,cleanbuild,* ]] && [[ $MODE != full || -n $NO_BUILD ]]; then
+    skip_row "$name" "only without --quick/--smoke/--no-build, or with --only cleanbuild"
+    return 0
+  fi
+  progress "a clean build of every target of the default preset in a fresh clone (-j$(nproc), no ccache)"
+  fresh_clone "$clone"
+  t0=$EPOCHREALTIME
+  (cd "$clone" && env -u CMAKE_CXX_COMPILER_LAUNCHER CCACHE_DISABLE=1 cmake --preset default >/dev/null &&
+    exec env -u CMAKE_CXX_COMPILER_LAUNCHER CCACHE_DISABLE=1 timeout -k 10 "$FIRST_RUN_LIMIT" \
+      cmake --build --preset default -j"$(nproc)" >"$WORK/clean-default.log" 2>&1) || status=$?
+  row "$name" "s" "build" "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" "before" "570" \
+    "one run, no ccache; exit status $status; before: ~570 s (issue 20)"
+  rm -rf -- "$clone"
 }
 
 # --- (7) netlab-wire -----------------------------------------------------------
@@ -750,6 +862,8 @@ wanted udp && bench_udp
 wanted wire && bench_wire
 wanted pcap && bench_pcap
 wanted walltime && bench_walltime
+wanted firstrun && bench_first_run
+wanted cleanbuild && bench_clean_build
 
 say "## netlab bench ($MODE: $PAIRS pair(s) per row, netlab and peer alternated; $STARTED, $(nproc) CPU(s), kernel $(uname -r))"
 say ""

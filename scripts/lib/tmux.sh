@@ -21,7 +21,8 @@ readonly TMUX_TICK=0.2
 readonly TMUX_MAX_TICKS=$((5 * 3600 * 4))
 
 # tmux_port ARGS...: the lab's port from its arguments (--port P before --),
-# else its default. Dies for port 0: the panes watch a port known in advance.
+# else its default. 0 (any free port) is known only once the server listens:
+# the panes then read it from the run folder's port files (tmux_run_ports).
 tmux_port() {
   local lab=$1 port=""
   shift
@@ -35,7 +36,6 @@ tmux_port() {
   done
   [[ -n $port ]] || port=$(lab_field "$lab" port)
   [[ $port =~ ^[0-9]+$ ]] || usage_error "--tmux: the lab's port is not a number: '$port'"
-  ((port != 0)) || usage_error "--tmux watches a port known in advance: give --port P (not 0)"
   printf '%s\n' "$port"
 }
 
@@ -43,30 +43,126 @@ tmux_port() {
 tmux_filter() {
   local port filter=""
   for port in "$@"; do filter+="${filter:+ or }sport = :$port or dport = :$port"; done
-  printf '( %s )' "$filter"
+  printf '( %s )' "${filter:-sport = :0}"
 }
 
-# tmux_ss_view TITLE PORT...: the socket-state pane. Each frame is printed
-# whole (no flicker): counts by state, then the latest lines of ss -tan.
-tmux_ss_view() {
-  local title=$1 filter lines frame state i
+# tmux_newest_run MARKER NAME_GLOB: the newest run folder made after MARKER
+# whose name matches NAME_GLOB (the tour's next lab takes over), or nothing.
+tmux_newest_run() {
+  find "$NETLAB_RUNS_DIR" -mindepth 1 -maxdepth 1 -type d -name "$2" -newer "$1" 2>/dev/null | sort | tail -n 1
+}
+
+# tmux_run_ports RUN PORT...: the ports given (not 0) and the ports the run's
+# servers wrote to their port files (RUN/port, RUN/port.STEP), once each.
+tmux_run_ports() {
+  local run=$1 port file
   shift
-  filter=$(tmux_filter "$@")
+  {
+    for port in "$@"; do ((port == 0)) || echo "$port"; done
+    if [[ -n $run ]]; then
+      for file in "$run"/port "$run"/port.*; do
+        [[ -f $file ]] && read -r port <"$file" && [[ $port =~ ^[0-9]+$ ]] && echo "$port"
+      done
+    fi
+  } | sort -un
+}
+
+# tmux_lab_userns_pid ROOT_PID: without root the lab re-runs itself inside a
+# user + network namespace of its own (observe.sh, enter_namespace_if_needed),
+# invisible to the host's ss: its PID, found as the first process under
+# ROOT_PID (the lab pane's shell) in another user namespace; or nothing.
+# Breadth first through /proc/PID/task/PID/children, at most 200 processes.
+tmux_lab_userns_pid() {
+  local mine pid ns n=0
+  local -a queue=("$1") kids
+  mine=$(readlink /proc/self/ns/user)
+  while ((${#queue[@]} && n < 200)); do
+    pid=${queue[0]}
+    queue=("${queue[@]:1}")
+    n=$((n + 1))
+    # Another user's process (runuser, sudo) is not readable: its children may be.
+    ns=$(readlink "/proc/$pid/ns/user" 2>/dev/null) || ns=$mine
+    if [[ $ns != "$mine" ]]; then
+      printf '%s\n' "$pid"
+      return 0
+    fi
+    # (The file has no final newline: read returns 1 with the words read.)
+    kids=()
+    read -r -a kids <"/proc/$pid/task/$pid/children" 2>/dev/null || true
+    queue+=("${kids[@]}")
+  done
+}
+
+# tmux_where RUN USERNS_PID: where the lab's sockets are, one line each:
+# "LABEL<TAB>COMMAND..." for the ss that looks there. The lab's own network
+# (the host's, or its user namespace's without root), then the client and
+# server namespaces of its path (netns.sh writes their names to RUN/env.txt)
+# while they exist; as root `ip netns` names, without root the same names
+# inside the lab's mount namespace, entered with nsenter through its PID.
+tmux_where() {
+  local run=$1 pid=$2 line name
+  if [[ -n $pid ]]; then
+    printf 'lab user ns (pid %s)\tnsenter --preserve-credentials -U -n -t %s\n' "$pid" "$pid"
+  else
+    printf 'host\t\n'
+  fi
+  [[ -n $run && -f $run/env.txt ]] || return 0
+  line=$(grep -m1 '^path client ' "$run/env.txt" 2>/dev/null) || return 0
+  for name in "$(awk '{ print $3 }' <<<"$line")" "$(awk '{ for (i = 1; i < NF; i++) if ($i == "server") print $(i + 1) }' <<<"$line")"; do
+    [[ $name =~ ^netlab-(client|server)-[0-9a-f]+$ ]] || continue
+    if [[ -n $pid ]]; then
+      [[ -e /proc/$pid/root/run/netns/$name ]] &&
+        printf '%s\tnsenter --preserve-credentials -U -t %s --net=/proc/%s/root/run/netns/%s\n' "$name" "$pid" "$pid" "$name"
+    elif [[ -e /run/netns/$name ]]; then
+      printf '%s\tnsenter --net=/run/netns/%s\n' "$name" "$name"
+    fi
+  done
+  return 0
+}
+
+# tmux_ss_view STATE TITLE PORT...: the socket-state pane. Each frame is
+# printed whole (no flicker): where it looks, counts by state, then the
+# latest lines of ss -tan for the ports, from every place the lab's sockets
+# are (tmux_where). A port 0 is read from the run's port files.
+tmux_ss_view() {
+  local state=$1 title=$2 filter lines frame i run="" pid="" where label command table places ports_now
+  shift 2
+  local -a ports=("$@") watched
+  local glob marker
+  glob=$(<"$state/glob") marker=$state/marker
   for ((i = 0; i < TMUX_MAX_TICKS; i++)); do
     lines=$(tput lines 2>/dev/null || echo 24)
+    # The run folder and the lab's user namespace are looked for once a second.
+    if ((i % 5 == 0)); then
+      run=$(tmux_newest_run "$marker" "$glob")
+      if [[ -z $pid || ! -e /proc/$pid ]] && [[ -s $state/lab_shell ]]; then
+        pid=$(tmux_lab_userns_pid "$(<"$state/lab_shell")")
+      fi
+      mapfile -t watched < <(tmux_run_ports "$run" "${ports[@]}")
+      filter=$(tmux_filter "${watched[@]}")
+      where=$(tmux_where "$run" "$pid")
+    fi
+    table="" places=""
+    while IFS=$'\t' read -r label command; do
+      [[ -n $label ]] || continue
+      places+="${places:+, }$label"
+      # shellcheck disable=SC2086  # COMMAND is words made by tmux_where
+      table+=$($command ss -Htan state all "$filter" 2>/dev/null)$'\n'
+    done <<<"$where"
     local -A count=([ESTAB]=0 [TIME-WAIT]=0 [CLOSE-WAIT]=0)
-    local table
-    table=$(ss -Htan state all "$filter" 2>&1 || true)
-    while read -r state _; do
-      [[ -n $state ]] && count[$state]=$((${count[$state]:-0} + 1))
+    local state_name
+    while read -r state_name _; do
+      [[ -n $state_name ]] && count[$state_name]=$((${count[$state_name]:-0} + 1))
     done <<<"$table"
     frame="$title — ss -tan, every ${TMUX_TICK} s — $(date +%T)"$'\n'
+    ports_now=${watched[*]:-"(waiting for the port file of the server)"}
+    frame+="port $ports_now — in: $places"$'\n'
     frame+="ESTAB ${count[ESTAB]}   TIME-WAIT ${count[TIME-WAIT]}   CLOSE-WAIT ${count[CLOSE-WAIT]}"
-    for state in "${!count[@]}"; do
-      case $state in ESTAB | TIME-WAIT | CLOSE-WAIT) ;; *) frame+="   $state ${count[$state]}" ;; esac
+    for state_name in "${!count[@]}"; do
+      case $state_name in ESTAB | TIME-WAIT | CLOSE-WAIT) ;; *) frame+="   $state_name ${count[$state_name]}" ;; esac
     done
     frame+=$'\n\n'"State       Recv-Q Send-Q  Local                 Peer"$'\n'
-    frame+=$(tail -n $((lines > 8 ? lines - 6 : 2)) <<<"$table" | awk '{printf "%-11s %6s %6s  %-21s %s\n", $1, $2, $3, $4, $5}')
+    frame+=$(grep -v '^$' <<<"$table" | tail -n $((lines > 9 ? lines - 7 : 2)) | awk '{printf "%-11s %6s %6s  %-21s %s\n", $1, $2, $3, $4, $5}')
     printf '\033[H\033[2J%s' "$frame"
     unset count
     sleep "$TMUX_TICK"
@@ -80,7 +176,7 @@ tmux_log_view() {
   local marker=$1 glob=$2 dir current="" offset=0 size i
   printf 'waiting for the run folder (%s/%s) ...\n' "$NETLAB_RUNS_DIR" "$glob"
   for ((i = 0; i < TMUX_MAX_TICKS; i++)); do
-    dir=$(find "$NETLAB_RUNS_DIR" -mindepth 1 -maxdepth 1 -type d -name "$glob" -newer "$marker" 2>/dev/null | sort | tail -n 1)
+    dir=$(tmux_newest_run "$marker" "$glob")
     if [[ -n $dir && $dir != "$current" ]]; then
       current=$dir offset=0
       printf '\n== %s/server.log ==\n' "$current"
@@ -96,12 +192,29 @@ tmux_log_view() {
   done
 }
 
+# tmux_tcpdump_view STATE: tcpdump on the port the lab's server wrote to its
+# port file (--port 0), once it is there (waited for as long as a session lasts).
+tmux_tcpdump_view() {
+  local state=$1 run port="" i
+  printf 'waiting for the port file of the server ...\n'
+  for ((i = 0; i < TMUX_MAX_TICKS; i++)); do
+    run=$(tmux_newest_run "$state/marker" "$(<"$state/glob")")
+    port=$(tmux_run_ports "$run" | head -n 1)
+    [[ -z $port ]] || break
+    sleep "$TMUX_TICK"
+  done
+  [[ -n $port ]] || return 0
+  exec tcpdump -l -nn -i lo "port $port"
+}
+
 # tmux_lab_pane STATE WHAT ARGS...: the lab pane: waits until the other
 # panes are up, runs scripts/lab WHAT ARGS, writes its exit status to
 # STATE/status; on a terminal, waits for Enter and closes the session.
 tmux_lab_pane() {
   local state=$1 status=0 i
   shift
+  # The ss pane looks for the lab's user namespace among this shell's children.
+  printf '%s\n' "$$" >"$state/lab_shell"
   for ((i = 0; i < 100; i++)); do [[ -e $state/go ]] && break; sleep 0.1; done
   "$NETLAB_ROOT/scripts/lab" "$@" || status=$?
   printf '%s\n' "$status" >"$state/status"
@@ -131,14 +244,20 @@ tmux_session() {
   command -v tmux >/dev/null || die "--tmux needs tmux (scripts/setup.sh installs it: apt-get install tmux)"
   local -a ports=() args=("$@")
   if [[ $what == tour ]]; then
-    while read -r lab; do ports+=("$(lab_field "$lab" port)"); done < <(available_labs)
+    local labs
+    labs=$(tour_labs "$(tour_only "$@")") || exit 2
+    while read -r lab; do ports+=("$(lab_field "$lab" port)"); done <<<"$labs"
     title="netlab tour — ports ${ports[*]}"
     glob="*-*"
   else
     ports=("$(tmux_port "$what" "$@")") || exit 2
-    title="netlab $what — port ${ports[0]}"
     glob="*-$what"
-    # The lab must use the port the panes watch (not an ephemeral one).
+    if ((ports[0] == 0)); then
+      title="netlab $what — the port its server binds"
+    else
+      title="netlab $what — port ${ports[0]}"
+    fi
+    # The lab must use the port the panes watch (its default, or the one given).
     [[ " ${args[*]} " == *" --port"* ]] || args=(--port "${ports[0]}" "${args[@]}")
   fi
   session=${NETLAB_TMUX_SESSION:-netlab-$what}
@@ -148,6 +267,7 @@ tmux_session() {
   register_dir "$state"
   touch "$state/marker"
   printf '%s\n' "$session" >"$state/session"
+  printf '%s\n' "$glob" >"$state/glob"
   mkdir -p -- "$NETLAB_RUNS_DIR"
 
   lab_pane=$(tmux new-session -d -P -F '#{pane_id}' -s "$session" -x 220 -y 55 \
@@ -157,14 +277,21 @@ tmux_session() {
   tmux set-option -t "$lab_pane" pane-border-status top >/dev/null
   tmux set-option -t "$lab_pane" pane-border-format ' #{pane_title} ' >/dev/null
   tmux select-pane -t "$lab_pane" -T "scripts/lab $what"
-  pane=$(tmux split-window -h -l 45% -P -F '#{pane_id}' -t "$lab_pane" "$(tmux_pane_command tmux_ss_view "$title" "${ports[@]}")")
-  tmux select-pane -t "$pane" -T "ss ${ports[*]}"
+  pane=$(tmux split-window -h -l 45% -P -F '#{pane_id}' -t "$lab_pane" "$(tmux_pane_command tmux_ss_view "$state" "$title" "${ports[@]}")")
+  if ((ports[0] == 0)); then
+    tmux select-pane -t "$pane" -T "ss (the port from the port file)"
+  else
+    tmux select-pane -t "$pane" -T "ss ${ports[*]}"
+  fi
   pane=$(tmux split-window -v -P -F '#{pane_id}' -t "$pane" "$(tmux_pane_command tmux_log_view "$state/marker" "$glob")")
   tmux select-pane -t "$pane" -T "server.log"
   if [[ " ${args[*]} " == *" --no-capture "* ]]; then
     say "--tmux: no tcpdump pane (--no-capture)"
   elif ((EUID != 0)) || ! command -v tcpdump >/dev/null; then
     say "--tmux: no tcpdump pane: it needs root and tcpdump (the lab's own capture says what it could do)"
+  elif ((ports[0] == 0)); then
+    pane=$(tmux split-window -v -P -F '#{pane_id}' -t "$pane" "$(tmux_pane_command tmux_tcpdump_view "$state")")
+    tmux select-pane -t "$pane" -T "tcpdump -l -nn -i lo port (from the port file)"
   else
     local filter="" port
     for port in "${ports[@]}"; do filter+="${filter:+ or }port $port"; done
