@@ -17,6 +17,7 @@
 // --mode old-syn | lost-synack | lost-ack: the failure stories across
 // netlab-wire (handshake/failures.hpp); --judge RUN.json then gives their
 // verdicts from the capture, the server's census and the wire's rule log.
+#include "handshake/asked_next.hpp"
 #include "handshake/failures.hpp"
 #include "handshake/isns.hpp"
 #include "handshake/syn.hpp"
@@ -363,8 +364,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0L, 60'000L));
   app.add_flag("--stale-syn", config.stale_syn, "send a SYN from a port with no socket (raw socket: CAP_NET_RAW)");
   handshake::FailureConfig failure;
-  app.add_option("--mode", failure.mode, "a failure story across netlab-wire: old-syn, lost-synack, lost-ack")
-      ->check(CLI::IsMember({"old-syn", "lost-synack", "lost-ack"}));
+  app.add_option("--mode", failure.mode,
+                 "across netlab-wire: old-syn, lost-synack, lost-ack; syn-queue, syn-flood, simultaneous-open")
+      ->check(CLI::IsMember({"old-syn", "lost-synack", "lost-ack", "syn-queue", "syn-flood", "simultaneous-open"}));
+  handshake::AskedNextConfig asked;
+  app.add_option("--server-netns", asked.server_netns,
+                 "syn-queue, syn-flood, simultaneous-open: the server's network namespace (/run/netns/NAME)");
+  app.add_option("--flood-syns", asked.flood_syns, "syn-flood: spoofed SYNs in the burst")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
   app.add_option("--give-up-ms", failure.give_up_ms, "old-syn: abandon the first connect() after this")
       ->capture_default_str()
       ->check(CLI::Range(20L, 900L));
@@ -411,6 +419,13 @@ int main(int argc, char** argv) {
                         .evidence = raw_refused});
     } else if (config.stale_syn) {
       run_stale_syn(options, result);
+    } else if (handshake::is_asked_next_mode(failure.mode)) {
+      asked.mode = failure.mode;
+      asked.connections = config.connections;
+      asked.timeout_ms = config.timeout_ms;
+      asked.seed = options.seed;
+      result.params()["mode"] = failure.mode;
+      handshake::run_asked_next(options, asked, result);
     } else if (handshake::is_failure_mode(failure.mode)) {
       failure.timeout_ms = config.timeout_ms;
       failure.hold_ms = config.hold_ms;

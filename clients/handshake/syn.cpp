@@ -111,17 +111,24 @@ RawTcpProbe::RawTcpProbe(const std::string& ipv4_address) : started_(std::chrono
 
 RawTcpProbe::~RawTcpProbe() { ::close(fd_); }
 
-void RawTcpProbe::send_syn(std::uint16_t source_port, std::uint16_t destination_port, std::uint32_t seq) {
+std::array<unsigned char, 24> syn_segment(std::uint32_t source, std::uint32_t destination, std::uint16_t source_port,
+                                          std::uint16_t destination_port, std::uint32_t seq, std::uint16_t mss) {
   std::array<unsigned char, 24> segment{};  // 20-byte header + MSS option
   put_u16(&segment[0], source_port);
   put_u16(&segment[2], destination_port);
   put_u32(&segment[4], seq);
   segment[12] = 6 << 4;  // header length: 6 words
-  segment[13] = syn;
+  segment[13] = RawTcpProbe::syn;
   put_u16(&segment[14], 65495);
-  segment[20] = 2, segment[21] = 4;  // MSS = 65495, loopback's
-  put_u16(&segment[22], 65495);
-  put_u16(&segment[16], tcp_checksum(address_, address_, segment.data(), segment.size()));
+  segment[20] = 2, segment[21] = 4;
+  put_u16(&segment[22], mss);
+  put_u16(&segment[16], tcp_checksum(source, destination, segment.data(), segment.size()));
+  return segment;
+}
+
+void RawTcpProbe::send_syn(std::uint16_t source_port, std::uint16_t destination_port, std::uint32_t seq) {
+  // MSS = 65495, loopback's.
+  const auto segment = syn_segment(address_, address_, source_port, destination_port, seq, 65495);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = address_;
@@ -149,8 +156,9 @@ std::vector<Segment> RawTcpProbe::collect(std::uint16_t port_a, std::uint16_t po
     Segment segment;
     segment.source_port = read_u16(tcp);
     segment.destination_port = read_u16(tcp + 2);
-    const bool ours = (segment.source_port == port_a && segment.destination_port == port_b) ||
-                      (segment.source_port == port_b && segment.destination_port == port_a);
+    const bool ours = port_b == 0 ? segment.source_port == port_a || segment.destination_port == port_a
+                                  : (segment.source_port == port_a && segment.destination_port == port_b) ||
+                                        (segment.source_port == port_b && segment.destination_port == port_a);
     if (!ours) continue;
     segment.seq = read_u32(tcp + 4);
     segment.ack = read_u32(tcp + 8);

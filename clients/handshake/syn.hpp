@@ -5,6 +5,7 @@
 //   - a raw TCP socket (CAP_NET_RAW) that sends a SYN from a port where no socket
 //     exists, as an old duplicate SYN would arrive, and sees the segments the
 //     two kernels exchange about it (every TCP segment delivered on this host).
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -34,6 +35,12 @@ struct Segment {
   std::string flag_text() const;  // tcpdump's notation: "S", "S.", "R", "R.", "F." ...
 };
 
+// A bare SYN with an MSS option, its checksum over the pseudo-header of
+// source -> destination (addresses in network order): what RawTcpProbe sends,
+// and what the SYN flood (asked_next.hpp) sends from addresses that are not ours.
+std::array<unsigned char, 24> syn_segment(std::uint32_t source, std::uint32_t destination, std::uint16_t source_port,
+                                          std::uint16_t destination_port, std::uint32_t seq, std::uint16_t mss);
+
 class RawTcpProbe {
  public:
   // Throws std::system_error ("raw socket: Operation not permitted") without CAP_NET_RAW.
@@ -45,7 +52,7 @@ class RawTcpProbe {
   // A bare SYN (with an MSS option) from address:source_port to address:destination_port.
   void send_syn(std::uint16_t source_port, std::uint16_t destination_port, std::uint32_t seq);
 
-  // The segments between the two ports, in arrival order, until one with a flag
+  // The segments between the two ports (port_b 0: port_a and any), in arrival order, until one with a flag
   // in `stop_flags` (e.g. RST) has been seen or `bound` has passed.
   std::vector<Segment> collect(std::uint16_t port_a, std::uint16_t port_b, std::uint8_t stop_flags,
                                std::chrono::milliseconds bound);

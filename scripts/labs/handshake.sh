@@ -2,6 +2,7 @@
 # lab-note: 为什么三次握手
 # lab-order: 2
 # lab-port: 7002
+# lab-options: [--quick]
 # lab-programs: netlab-pcap netlab-wire
 # lab-netns: the stale SYN's raw socket needs CAP_NET_RAW and the wire steps make network
 #     namespaces: without root, in a user namespace (with --no-capture too)
@@ -9,18 +10,27 @@
 # lab-claim-zh: 三次握手建立连接；防止旧的连接请求被错误地当作新连接。
 # lab-run: a server that never calls accept(), a full accept queue, a stale SYN through a raw
 #     socket; then across netlab-wire: an old SYN held in the wire arriving after the client
-#     reconnected from the same port, a lost SYN-ACK, a lost third ACK
+#     reconnected from the same port, a lost SYN-ACK, a lost third ACK; then what is asked next:
+#     half-open connections in the SYN queue, a SYN flood without and with SYN cookies, and a
+#     simultaneous open
 # lab-run-zh: 一个从不调用 accept() 的服务器、一个满的全连接队列、通过原始套接字发出的旧
 #     SYN；然后经过 netlab-wire：被链路扣住的旧 SYN 在客户端从同一端口重连之后才到达、丢失的
-#     SYN-ACK、丢失的第三次握手 ACK
+#     SYN-ACK、丢失的第三次握手 ACK；然后是面试官接着问的：SYN 队列（半连接队列）里的半开连接、
+#     没有和有 SYN cookie 时的 SYN 洪泛、同时打开
 # lab-look: ss -lnt Recv-Q growing without accept(); S, S., R for the stale SYN; old-syn: the
 #     SYN-ACK acking the old ISN + 1, the client's RST, the server's SYN-RECV gone and one accept();
 #     lost-synack: about 1 s of connect(); lost-ack: SYN-RECV at the server until the client's first
-#     data
+#     data; syn-queue: SYN-RECV at the server while the client is connected, the SYN-ACK again
+#     tcp_synack_retries times; syn-flood: the legitimate connect() stalls, syncookies: it connects,
+#     SyncookiesSent; simultaneous-open: S, S, S., S. and both ends SYN-SENT, SYN-RECV, ESTAB
 # lab-look-zh: 没有 accept() 时 ss -lnt 的 Recv-Q 在涨；旧 SYN 得到 S, S., R；old-syn：SYN-ACK
 #     确认旧 ISN + 1，客户端内核回 RST，服务端的 SYN-RECV 消失，只 accept()
 #     了一个连接；lost-synack：connect() 多等约 1 秒；lost-ack：服务端停在
-#     SYN-RECV，直到客户端的第一个数据段
+#     SYN-RECV，直到客户端的第一个数据段；syn-queue：客户端已连接，服务端停在 SYN-RECV，
+#     SYN-ACK 重传 tcp_synack_retries 次；syn-flood：正常客户端的 connect() 卡住，syncookies：
+#     它连上了，SyncookiesSent 在涨；simultaneous-open：S、S、S.、S.，两端都经过 SYN-SENT、
+#     SYN-RECV、ESTAB
+# lab-tour-quick: --quick
 #
 # The handshake lab: the kernel does the three-way handshake, before and
 # without accept(); the accept queue (backlog) bounds how many finished
@@ -51,6 +61,18 @@
 #   lost-ack     the client's ACK is dropped (and its answer to the SYN-ACK the
 #                server sends again): the server stays SYN-RECV until the
 #                client's first data segment, sent 1.5 s after connect()
+# Then what the interviewer asks next, on the same path (the server
+# namespace's sysctls read, then set small there, never on the host):
+#   syn-queue    the wire drops every pure ACK of the client: 3 connect()s
+#                return, the server holds 3 request sockets in SYN-RECV (the
+#                SYN queue; its accept queue stays 0), sends each SYN-ACK again
+#                tcp_synack_retries times (2; --quick 1), then forgets them
+#   syn-flood    tcp_syncookies=0, tcp_max_syn_backlog=16, listen backlog 8:
+#                64 SYNs (--quick 32) from spoofed 198.18.0.100-199 (nobody
+#                answers ARP for them), then one legitimate connect(): stalls
+#   syncookies   the same with tcp_syncookies=1: cookies, and it connects
+#   simultaneous-open  no server: a socket in each namespace, both bound to
+#                port 7002, connect to each other at once; the SYNs cross
 # Each writes wire-<step>.json, capture-<step>.pcap (tcpdump on the client's
 # link), ladder-<step>.txt, server-<step>.json (the server's census of its
 # namespace every 2 ms, its accepts), ss-server-<step>.txt (ss in the server
@@ -69,6 +91,10 @@ readonly OLD_SYN_HOLD_MS=600   # the first SYN, held in the wire
 readonly NEW_SYN_HOLD_MS=700   # every later SYN: it reaches the server after the old one
 readonly GIVE_UP_MS=200        # before the kernel's own SYN retransmission (1 s)
 readonly DATA_AFTER_MS=1500    # lost-ack: after the server's SYN-ACK retransmission (~1 s)
+SYNACK_RETRIES=2               # syn-queue, in the server namespace (--quick: 1)
+FLOOD_SYNS=64                  # syn-flood (--quick: 32)
+readonly MAX_SYN_BACKLOG=16    # syn-flood, in the server namespace
+readonly FLOOD_BACKLOG=8       # syn-flood: the server's listen() backlog, the SYN queue's bound
 
 lab_usage() {
   cat <<EOF
@@ -78,14 +104,23 @@ inside an unprivileged user namespace, where the system allows one), each
 against netlab-handshake-client, on one port (default $DEFAULT_PORT). Then
 old-syn, lost-synack and lost-ack across netlab-wire between two network
 namespaces (root, or that user namespace; skipped with one line otherwise).
+Then syn-queue, syn-flood, syncookies and simultaneous-open on the same
+path (the server namespace's sysctls set small there, never on the host).
 Writes runs/<UTC time>-handshake/: server.log, client-<step>.json, client.json,
 ss.csv, accept-queue.txt, capture.pcap and isn.txt (root, or a user namespace),
 wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt, server-<step>.json,
 ss-server-<step>.txt, env.txt, summary.md.
 
 $(lab_options_help "the port for every step")
+  --quick        tcp_synack_retries 1 instead of 2, a flood of 32 SYNs instead of 64
   -- ...         more client options, e.g. -- --timeout-ms 4000
 EOF
+}
+
+# --quick: this lab's own option (parse_lab_args).
+lab_option() {
+  [[ $1 == --quick ]] || return 1
+  SYNACK_RETRIES=1 FLOOD_SYNS=32 OPTION_WORDS=1
 }
 
 # The stale-SYN step takes none of the queue options.
@@ -317,6 +352,103 @@ wire_steps() {
   step_lost_ack
 }
 
+# --- what the interviewer asks next, across netlab-wire ------------------------------
+
+# server_sysctl KEY [VALUE]: the server namespace's KEY, or set it there (only there).
+server_sysctl() {
+  if (($# == 1)); then "${NETLAB_IN_SERVER[@]}" sysctl -n "$1" 2>/dev/null || echo unavailable; return 0; fi
+  "${NETLAB_IN_SERVER[@]}" sysctl -qw "$1=$2" || die "sysctl -w $1=$2 in $NETLAB_NS_SERVER failed"
+}
+
+# What the steps rely on, read before they change it: the host's (read only)
+# and the server namespace's own (a new namespace starts from the kernel's
+# defaults, not the host's), for env.txt.
+asked_sysctls_env() {
+  local key
+  for key in net.ipv4.tcp_synack_retries net.ipv4.tcp_syncookies net.ipv4.tcp_max_syn_backlog net.core.somaxconn; do
+    printf 'host %s = %s; server-ns before the asked-next steps = %s\n' "$key" \
+      "$(sysctl -n "$key" 2>/dev/null || echo unavailable)" "$(server_sysctl "$key")"
+  done >>"$NETLAB_RUN/env.txt"
+}
+
+# asked_step STEP MODE "SERVER-OPTIONS" CLIENT-OPTIONS...: a wire (WIRE_ARGS),
+# the server in its namespace (none for "-"), the capture on the client's
+# link, and the client in its namespace, which looks into the server's.
+asked_step() {
+  local step=$1 mode=$2 server_options=$3 pcap=$NETLAB_RUN/capture-$1.pcap
+  shift 3
+  local -a server_args
+  read -r -a server_args <<<"$server_options"
+  wire_start "$step" "${WIRE_ARGS[@]}"
+  if [[ $server_options != - ]]; then
+    printf '===== %s (%s, in %s) =====\n' "$step" "$(date -u +%H:%M:%SZ)" "$NETLAB_NS_SERVER" >>"$NETLAB_RUN/server.log"
+    start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$step" "${NETLAB_IN_SERVER[@]}" "$NETLAB_BIN_DIR/$SERVER" \
+      --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" "${server_args[@]}" --log-level info
+  fi
+  step_capture "$pcap"
+  say ""
+  say "--- $step: netlab-wire ${WIRE_ARGS[*]}"
+  [[ $server_options == - ]] || say "    $SERVER $server_options"
+  say "    $CLIENT --mode $mode $*"
+  lab_client "$step" "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --host "$NETLAB_SERVER_ADDR" \
+    --port "$DEFAULT_PORT" --mode "$mode" --server-netns "/run/netns/$NETLAB_NS_SERVER" "$@"
+  sleep 0.2  # the last segments reach tcpdump
+  side_stop
+  [[ $server_options == - ]] || stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  STEPS+=("$step")
+}
+
+# capture_syns STEP FILTER N: the first N segments of the step's capture that
+# match FILTER, with their time since the capture's first segment (-ttttt).
+capture_syns() {
+  [[ -s $NETLAB_RUN/capture-$1.pcap ]] || return 0
+  say "    \$ tcpdump -r capture-$1.pcap -n -S -ttttt '$2'"
+  tcpdump -r "$NETLAB_RUN/capture-$1.pcap" -n -S -ttttt "$2" 2>/dev/null | head -n "$3" |
+    sed -E 's/, (win|options|length).*//; s/^/      /' || true
+}
+
+step_syn_queue() {
+  server_sysctl net.ipv4.tcp_synack_retries "$SYNACK_RETRIES"
+  WIRE_ARGS=(--delay "$WIRE_DELAY_MS" --rule "left>right tcp flags=A len=0 drop")
+  asked_step syn-queue syn-queue "--backlog 4" --connections 3 --timeout-ms 3000
+  wire_note syn-queue "tcp_synack_retries $SYNACK_RETRIES (host: $(sysctl -n net.ipv4.tcp_synack_retries 2>/dev/null || echo ?)); $(report_value syn-queue /observed/connected) connected here, $(report_value syn-queue /observed/syn_recv_peak) SYN-RECV at the server, accept queue at most $(report_value syn-queue /observed/accept_queue_peak); $(report_value syn-queue /checks/1/observed) (capture-syn-queue.pcap)"
+  capture_syns syn-queue "tcp[tcpflags] == (tcp-syn|tcp-ack)" 12
+}
+
+step_syn_flood() {
+  server_sysctl net.ipv4.tcp_max_syn_backlog "$MAX_SYN_BACKLOG"
+  WIRE_ARGS=(--delay "$WIRE_DELAY_MS")
+  local step cookies
+  for step in syn-flood syncookies; do
+    cookies=0
+    [[ $step == syn-flood ]] || cookies=1
+    server_sysctl net.ipv4.tcp_syncookies "$cookies"
+    asked_step "$step" syn-flood "--backlog $FLOOD_BACKLOG" --flood-syns "$FLOOD_SYNS" --timeout-ms 2500
+    wire_note "$step" "tcp_syncookies $cookies: $FLOOD_SYNS spoofed SYNs, $(report_value "$step" /observed/spoofed_syn_recv) kept SYN-RECV (backlog $FLOOD_BACKLOG); ListenDrops +$(report_value "$step" /observed/counters/ListenDrops), SyncookiesSent +$(report_value "$step" /observed/counters/SyncookiesSent), SyncookiesRecv +$(report_value "$step" /observed/counters/SyncookiesRecv); the legitimate connect(): $(report_value "$step" /observed/legitimate_connect) after $(printf '%.0f' "$(report_value "$step" /observed/legitimate_connect_ms)") ms"
+  done
+}
+
+step_simultaneous_open() {
+  WIRE_ARGS=(--delay "$WIRE_DELAY_MS")
+  asked_step simultaneous-open simultaneous-open - --timeout-ms 2000
+  wire_note simultaneous-open "client $(report_value simultaneous-open /observed/client/local) and server $(report_value simultaneous-open /observed/server/local), no listener; $(report_value simultaneous-open /checks/0/observed)"
+  capture_syns simultaneous-open "tcp[tcpflags] & tcp-syn != 0" 4
+}
+
+asked_next_steps() {
+  if ! path_ready; then
+    WIRE_NOTES+=("syn-queue, syn-flood, syncookies, simultaneous-open: skipped — $PATH_BLOCKER")
+    say ""
+    say "--- syn-queue, syn-flood, syncookies, simultaneous-open: skipped: $PATH_BLOCKER"
+    return 0
+  fi
+  asked_sysctls_env
+  step_syn_queue
+  step_syn_flood
+  step_simultaneous_open
+}
+
 report() {
   local note
   lab_merge "${STEPS[@]}"
@@ -336,6 +468,7 @@ main() {
   lab_step slow-accept "--backlog 0 --accept-delay-ms 500" --connections 3 --timeout-ms 5000 --hold-ms 300
   stale_syn_step
   wire_steps
+  asked_next_steps
   stop_observers
   list_isns
   isn_capture_step

@@ -25,6 +25,20 @@
 #   lost-ack     SYN-RECV at the server for > 1 s while the client is connected,
 #                the SYN-ACK twice with one ISN, then ESTAB and accept() only
 #                after the client's first data segment (which acks it)
+# Then what is asked next (the lab runs with --quick: tcp_synack_retries 1,
+# a flood of 32), on the same path:
+#   syn-queue    3 connected, 3 SYN-RECV at the server at once, its accept
+#                queue 0; each connection's SYN-ACK 1 + 1 times (the program's
+#                raw socket, the census's idiag_retrans and tcpdump's capture
+#                agree), then gone
+#   syn-flood    some spoofed SYNs kept SYN-RECV, not all; ListenDrops grew;
+#                the legitimate connect() timed out or needed a SYN retransmission
+#   syncookies   SyncookiesSent and SyncookiesRecv grew; the legitimate
+#                connect() connected without retransmission
+#   simultaneous-open  both ends SYN-SENT, SYN-RECV, ESTAB; in the capture one
+#                SYN and one SYN-ACK each way between 198.18.0.1:7002 and
+#                198.18.0.2:7002
+# and the host's tcp_syncookies / tcp_synack_retries are what they were.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -240,6 +254,60 @@ check_wire_steps() {
   check_lost_ack
 }
 
+# The asked-next steps ran, or, where namespaces are refused, one line said why.
+check_asked_next() {
+  local k n port synacks
+  step_ran "syn-queue, syn-flood, syncookies, simultaneous-open" client-syn-queue.json || return 0
+  check_run_files client-syn-flood.json client-syncookies.json client-simultaneous-open.json wire-syn-queue.json
+  [[ $(value syn-queue /observed/tcp_synack_retries) == 1 ]] || fail "syn-queue: tcp_synack_retries in the server namespace is not 1 (--quick)"
+  [[ $(value syn-queue /observed/connected) == 3 ]] || fail "syn-queue: $(value syn-queue /observed/connected) connected, want 3"
+  [[ $(value syn-queue /observed/syn_recv_peak) == 3 ]] || fail "syn-queue: $(value syn-queue /observed/syn_recv_peak) SYN-RECV at once, want 3"
+  [[ $(value syn-queue /observed/accept_queue_peak) == 0 ]] || fail "syn-queue: the accept queue was not empty"
+  for ((k = 0; k < 3; k++)); do
+    n=$("$BIN/netlab-report" get "$RUN/client-syn-queue.json" "/observed/connections/$k/synack_ms" | tr ',' '\n' | grep -c .)
+    ((n == 2)) || fail "syn-queue: connection $k: $n SYN-ACKs seen by the raw socket, want 1 + 1"
+    [[ $(value syn-queue "/observed/connections/$k/census_retransmits") == 1 ]] || fail "syn-queue: connection $k: census retransmits not 1"
+    [[ $(value syn-queue "/observed/connections/$k/then") == gone ]] || fail "syn-queue: connection $k: its SYN-RECV did not go"
+    port=$(value syn-queue "/observed/connections/$k/local_port")
+    if [[ -s $RUN/capture-syn-queue.pcap ]]; then
+      synacks=$(segments syn-queue | grep -cE "198\.18\.0\.2\.7002 > 198\.18\.0\.1\.$port: Flags \[S\.\]") || true
+      ((synacks == 2)) || fail "syn-queue: port $port: $synacks SYN-ACKs in the capture, want 2"
+    fi
+  done
+  [[ $(verdict syn-queue-holds-half-open) == confirmed ]] || fail "syn-queue: $(value syn-queue /checks/0/observed)"
+  [[ $(verdict synack-retries-bound-half-open) == confirmed ]] || fail "syn-queue: $(value syn-queue /checks/1/observed)"
+  echo "ok ($MODE): syn-queue: $(value syn-queue /checks/1/observed)"
+  n=$(value syn-flood /observed/spoofed_syn_recv)
+  ((n >= 1 && n < 32)) || fail "syn-flood: $n of 32 spoofed SYNs kept SYN-RECV"
+  (($(value syn-flood /observed/counters/ListenDrops) > 0)) || fail "syn-flood: ListenDrops did not grow"
+  [[ $(value syn-flood /observed/legitimate_connect) != connected || $(value syn-flood /observed/legitimate_syn_retransmits) != 0 ]] ||
+    fail "syn-flood: the legitimate connect() got in at once"
+  [[ $(verdict syn-flood-fills-syn-queue) == confirmed ]] || fail "syn-flood: $(value syn-flood /checks/0/observed)"
+  (($(value syncookies /observed/counters/SyncookiesSent) > 0)) || fail "syncookies: SyncookiesSent did not grow"
+  (($(value syncookies /observed/counters/SyncookiesRecv) >= 1)) || fail "syncookies: SyncookiesRecv did not grow"
+  [[ $(value syncookies /observed/legitimate_connect) == connected && $(value syncookies /observed/legitimate_syn_retransmits) == 0 ]] ||
+    fail "syncookies: the legitimate connect(): $(value syncookies /observed/legitimate_connect)"
+  [[ $(verdict syncookies-keep-serving) == confirmed ]] || fail "syncookies: $(value syncookies /checks/0/observed)"
+  echo "ok ($MODE): syn-flood: $(value syn-flood /checks/0/observed)"
+  echo "ok ($MODE): syncookies: $(value syncookies /checks/0/observed)"
+  for k in client server; do
+    [[ $(value simultaneous-open "/observed/$k/states" | grep -o '"state":"[A-Z-]*"' | cut -d'"' -f4 | paste -sd' ') == "SYN-SENT SYN-RECV ESTAB" ]] ||
+      fail "simultaneous-open: the $k's states: $(value simultaneous-open "/observed/$k/states")"
+  done
+  if [[ -s $RUN/capture-simultaneous-open.pcap ]]; then
+    local text
+    text=$(segments simultaneous-open)
+    for k in "198\.18\.0\.1\.7002 > 198\.18\.0\.2\.7002" "198\.18\.0\.2\.7002 > 198\.18\.0\.1\.7002"; do
+      [[ $(grep -cE "$k: Flags \[S\]," <<<"$text") == 1 && $(grep -cE "$k: Flags \[S\.\]," <<<"$text") == 1 ]] ||
+        fail "simultaneous-open: not one SYN and one SYN-ACK $k in the capture"
+    done
+  fi
+  [[ $(verdict simultaneous-open-one-connection) == confirmed ]] || fail "simultaneous-open: $(value simultaneous-open /checks/0/observed)"
+  echo "ok ($MODE): simultaneous-open: $(value simultaneous-open /checks/0/observed)"
+  [[ $(sysctl -n net.ipv4.tcp_syncookies) == "$HOST_SYNCOOKIES" && $(sysctl -n net.ipv4.tcp_synack_retries) == "$HOST_SYNACK_RETRIES" ]] ||
+    fail "the host's tcp_syncookies / tcp_synack_retries changed"
+}
+
 check_run() {
   check_where
   check_files
@@ -247,12 +315,15 @@ check_run() {
   check_stale_syn
   check_capture
   check_wire_steps
+  check_asked_next
 }
 
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab_three_ways netlab-handshake-client handshake
+  HOST_SYNCOOKIES=$(sysctl -n net.ipv4.tcp_syncookies)
+  HOST_SYNACK_RETRIES=$(sysctl -n net.ipv4.tcp_synack_retries)
+  run_lab_three_ways netlab-handshake-client handshake --quick
 }
 
 main "$@"
