@@ -64,6 +64,7 @@ struct Phase {
   double seconds = 0;
   std::size_t time_wait_server = 0;  // TIME_WAIT held by the server's side of our connections
   std::size_t time_wait_client = 0;  // ... and by ours
+  std::optional<bool> so_keepalive_ours, keepalive_timer_server;  // TCP keep-alive, on the reused connection
   double rate() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
 };
 
@@ -81,6 +82,25 @@ awaitable<void> count_time_wait(std::uint16_t server_port, Phase& phase) {
     phase.time_wait_server = server_tw;
     phase.time_wait_client = client_tw;
     if (unsettled == 0) co_return;
+    pause.expires_after(std::chrono::milliseconds(10));
+    co_await pause.async_wait(use_tuple);
+  }
+}
+
+// HTTP keep-alive is not TCP keep-alive: on the idle reused connection, is
+// SO_KEEPALIVE on on our socket, and is the server's end's keep-alive timer
+// armed (the census shows it once no retransmission timer hides it)?
+awaitable<void> read_tcp_keepalive(tcp::socket& socket, std::uint16_t server_port, Phase& phase) {
+  int on = 0;
+  socklen_t length = sizeof on;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_KEEPALIVE, &on, &length) == 0) phase.so_keepalive_ours = on;
+  const auto ours = socket.local_endpoint().port();
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    for (const auto& s : both_ends(server_port))
+      if (s.local_port == server_port && s.remote_port == ours && s.timer != SocketTimer::retransmit)
+        phase.keepalive_timer_server = s.timer == SocketTimer::keepalive;
+    if (phase.keepalive_timer_server) co_return;
     pause.expires_after(std::chrono::milliseconds(10));
     co_await pause.async_wait(use_tuple);
   }
@@ -108,6 +128,7 @@ awaitable<void> run_phase(const CommonOptions& options, std::size_t requests, bo
       stream.reset();  // closed second: no TIME_WAIT on our side
     }
   }
+  if (stream) co_await read_tcp_keepalive(stream->socket(), options.port, phase);
   // Keep-alive: we are done, so we close first — one TIME_WAIT, ours.
   stream.reset();
   phase.seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -121,7 +142,9 @@ PhaseRow row(const Phase& p) {
           .seconds = p.seconds,
           .requests_per_s = p.rate(),
           .time_wait_server_side = p.time_wait_server,
-          .time_wait_client_side = p.time_wait_client};
+          .time_wait_client_side = p.time_wait_client,
+          .so_keepalive_ours = p.so_keepalive_ours,
+          .keepalive_timer_server = p.keepalive_timer_server};
 }
 
 void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Observed& o, Result& result) {
@@ -144,6 +167,19 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Ob
                       .observed = observed,
                       .verdict = reused ? Verdict::confirmed : Verdict::refuted,
                       .evidence = "connections opened by the client; X-Netlab-Connection ids answered by the server"});
+    const bool measured = ka.so_keepalive_ours && ka.keepalive_timer_server, one = ka.connections == 1;
+    const auto on_off = [](const std::optional<bool>& b) { return b ? (*b ? "on" : "off") : "?"; };
+    result.add_check(
+        {.id = "http-keep-alive-is-not-tcp-keepalive",
+         .claim = "asked next: HTTP keep-alive (reusing the connection) is not TCP keep-alive (probes on an idle one)",
+         .expected = "one connection for every request, with TCP keep-alive off on both ends",
+         .observed = describe_phase(ka) + "; on it, idle: SO_KEEPALIVE " + on_off(ka.so_keepalive_ours) +
+                     " on ours, the server's keep-alive timer " + on_off(ka.keepalive_timer_server),
+         .verdict = !measured || !one                                       ? Verdict::skipped
+                    : !*ka.so_keepalive_ours && !*ka.keepalive_timer_server ? Verdict::confirmed
+                                                                            : Verdict::nuanced,
+         .evidence = "getsockopt(SO_KEEPALIVE) on our socket; the server's end in the socket census (sock_diag "
+                     "timer: keepalive when SO_KEEPALIVE is set); connections opened by the client"});
   }
   if (config.close) {
     const bool per_request = cl.time_wait_server == cl.connections && cl.time_wait_client == 0;

@@ -22,6 +22,8 @@
 //   old-segment         an old segment replayed into a new connection on the
 //                       same four-tuple (server --mode old-segment);
 //                       old-segment-bare: no TIME_WAIT (linger 0), no timestamps
+//   cut-cable, keepalive  a dead peer: the cable cut under a connection
+//                       (teardown/dead_peer.cpp; server --mode dead-peer)
 #include "io/net.hpp"
 #include "kernel/lifecycle.hpp"
 #include "kernel/tcp_info.hpp"
@@ -29,6 +31,7 @@
 #include "program/logging.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
+#include "teardown/dead_peer.hpp"
 #include "teardown/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -336,10 +339,13 @@ int main(int argc, char** argv) {
   app.add_option("--mode", config.mode,
                  "normal | half-close | unread-data | linger0 (as the server's --mode); across the wire: "
                  "lost-last-ack | no-time-wait | rfc1337 (server passive-close), simultaneous-close, old-segment, "
-                 "old-segment-bare (server old-segment)")
+                 "old-segment-bare (server old-segment); cut-cable | keepalive (server dead-peer)")
       ->capture_default_str()
       ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "lost-last-ack", "no-time-wait",
-                             "simultaneous-close", "rfc1337", "old-segment", "old-segment-bare"}));
+                             "simultaneous-close", "rfc1337", "old-segment", "old-segment-bare", "cut-cable",
+                             "keepalive"}));
+  teardown::DeadPeerConfig dead_peer;
+  teardown::add_dead_peer_options(app, dead_peer);
   app.add_option("--compare-with", compare_with, "rfc1337: the result JSON of the run with the other tcp_rfc1337")
       ->check(CLI::ExistingFile);
   app.add_option("--pause-ms", config.pause_ms, "the server's pause before it closes (normal: second connection)")
@@ -360,10 +366,13 @@ int main(int argc, char** argv) {
                              .response_bytes = config.response_bytes});
     const auto& options = run.options();
     const teardown::WireConfig wire{config.mode, config.settle, compare_with};
-    run.within(teardown::is_wire_mode(config.mode) ? teardown::wire_scenario(options, wire, result)
-               : config.mode == "normal"           ? normal(options, config, result)
-               : config.mode == "half-close"       ? half_close(options, config, result)
-                                                   : reset(options, config, result));
+    dead_peer.settle = config.settle;
+    run.within(teardown::is_dead_peer_mode(config.mode)
+                   ? teardown::dead_peer_scenario(options, config.mode, dead_peer, result)
+               : teardown::is_wire_mode(config.mode) ? teardown::wire_scenario(options, wire, result)
+               : config.mode == "normal"             ? normal(options, config, result)
+               : config.mode == "half-close"         ? half_close(options, config, result)
+                                                     : reset(options, config, result));
     run.summary([&](std::ostream& out) { print_summary(out, config, result); });
   });
 }

@@ -24,6 +24,8 @@
 //                    our end (FIN_WAIT_1, CLOSING, TIME_WAIT).
 //   old-segment      read to the client's FIN and report the bytes and the
 //                    PAWS drops (an old segment replayed into a new connection).
+//   dead-peer        read the request line and then nothing: the peer that a
+//                    cut cable leaves behind (the client's dead-peer stories).
 // In every mode, "report port=N" answers "OK <n>\n" and what we saw of our
 // end of the connection from client port N, as JSON.
 // A connection that moves no byte for --idle-timeout (default 300 s) is closed;
@@ -163,6 +165,10 @@ awaitable<std::string> play(tcp::socket& socket, const Request& request, Counter
   const auto pause = std::chrono::milliseconds(request.pause_ms);
   if (request.mode == "simultaneous-close") co_return co_await simultaneous_close(socket, request.at_ns, reports);
   if (request.mode == "old-segment") co_return co_await receive_and_report(socket, reports);
+  if (request.mode == "dead-peer") {  // silent: the wire cuts the cable, nothing more reaches us
+    co_await drain_until_eof(socket);
+    co_return "the client's FIN";
+  }
   if (request.mode == "normal") {
     co_await send_response(socket, request.bytes);
     co_await drain_until_eof(socket);  // their FIN: we are in CLOSE_WAIT, our ACK of it is delayed
@@ -265,10 +271,11 @@ int main(int argc, char** argv) {
   auto& app = program.app();
   Config config;
   app.add_option("--mode", config.mode,
-                 "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close | old-segment")
+                 "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close | old-segment | "
+                 "dead-peer")
       ->capture_default_str()
-      ->check(CLI::IsMember(
-          {"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close", "old-segment"}));
+      ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close",
+                             "old-segment", "dead-peer"}));
   app.add_option("--pause-ms", config.pause_ms, "pause before closing (when the client's request names none)")
       ->capture_default_str()
       ->check(CLI::Range(0L, max_pause_ms));

@@ -59,10 +59,12 @@ struct PhaseRow {
   std::size_t requests = 0, connections = 0, server_connection_ids = 0;
   double seconds = 0, requests_per_s = 0;
   std::size_t time_wait_server_side = 0, time_wait_client_side = 0;
+  // keep-alive, its connection idle after the last answer: TCP keep-alive on either end?
+  std::optional<bool> so_keepalive_ours{}, keepalive_timer_server{};
 };
 BOOST_DESCRIBE_STRUCT(PhaseRow, (),
                       (requests, connections, server_connection_ids, seconds, requests_per_s, time_wait_server_side,
-                       time_wait_client_side))
+                       time_wait_client_side, so_keepalive_ours, keepalive_timer_server))
 
 // What the run observed (the result's "observed"): the parts this run measured.
 struct Observed {

@@ -20,6 +20,8 @@ inline constexpr std::string_view server_program = "netlab-teardown-server";
 // This namespace's setting (the process reads /proc/sys/net of its own network
 // namespace): sysctl("tcp_rfc1337"), or "?".
 std::string sysctl(const std::string& key);
+// "1.234 s".
+std::string seconds(std::uint64_t ms);
 // Waits for the peer's FIN (EOF), at most `bound`.
 boost::asio::awaitable<void> read_to_eof(tcp::socket& socket, std::chrono::milliseconds bound);
 // What the server saw of its own end of our connection ("report port=N").

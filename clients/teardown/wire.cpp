@@ -37,6 +37,13 @@ std::string sysctl(const std::string& key) {
   return value.empty() ? "?" : value;
 }
 
+std::string seconds(std::uint64_t ms) {
+  std::ostringstream out;
+  out.precision(3);
+  out << std::fixed << static_cast<double>(ms) / 1000.0 << " s";
+  return out.str();
+}
+
 // Waits for the peer's FIN (EOF), at most `bound`.
 awaitable<void> read_to_eof(tcp::socket& socket, std::chrono::milliseconds bound) {
   std::vector<char> chunk(4096);
@@ -109,13 +116,6 @@ bool went_through(const json::array& samples, std::string_view state) {
   for (const auto& s : samples)
     if (s.at("state").as_string() == state) return true;
   return false;
-}
-
-std::string seconds(std::uint64_t ms) {
-  std::ostringstream out;
-  out.precision(3);
-  out << std::fixed << static_cast<double>(ms) / 1000.0 << " s";
-  return out.str();
 }
 
 // lost-last-ack and no-time-wait: nothing is sent, we close first. On the

@@ -2,6 +2,7 @@
 # lab-note: 为什么四次挥手
 # lab-order: 3
 # lab-port: 7003
+# lab-options: [--quick]
 # lab-programs: netlab-pcap
 # lab-netns: the wire steps make network namespaces: without root, in a user namespace
 # lab-claim: Four segments close a connection, because each side closes its own direction.
@@ -10,19 +11,27 @@
 #     with unread data, SO_LINGER 0; then across netlab-wire: the last ACK dropped (with and without
 #     a TIME_WAIT socket), both sides closing at once on a 20 ms wire, a replayed FIN whose RST
 #     reaches TIME_WAIT (tcp_rfc1337 0 and 1), and an old data segment replayed into a new
-#     connection on the same four-tuple
+#     connection on the same four-tuple; a dead peer: the cable cut under a connection with
+#     unacknowledged data (retransmissions backing off, TCP_USER_TIMEOUT) and under idle ones
+#     (nothing noticed, until TCP keep-alive)
 # lab-run-zh: 正常关闭（有无停顿）、FIN 之后仍发数据的半关闭、有未读数据时 close()、SO_LINGER
 #     0；然后经过 netlab-wire：丢掉第四次挥手的 ACK（有和没有 TIME_WAIT 套接字）、20 ms
 #     链路上双方同时关闭、重放的 FIN 引出的 RST 打到 TIME_WAIT（tcp_rfc1337 为 0 和
-#     1）、旧数据报文被重放进同一四元组的新连接
+#     1）、旧数据报文被重放进同一四元组的新连接；对端死掉：有未确认数据时剪断网线（重传
+#     间隔指数退避，TCP_USER_TIMEOUT 结束它），空闲连接剪断网线（什么都察觉不到，直到 TCP
+#     keep-alive 探测）
 # lab-look: 3 or 4 segments in the ladder; FIN-WAIT-2 and CLOSE-WAIT in ss; RST instead of FIN;
 #     wire-steps.txt: the server's FIN sent twice and TIME_WAIT's timer starting over (or our RST
 #     when there is none), CLOSING and TIME_WAIT on both sides, TIME_WAIT gone at the RST only with
-#     tcp_rfc1337 0, the old segment dropped by PAWS
+#     tcp_rfc1337 0, the old segment dropped by PAWS; the cut cable's retransmissions, each gap
+#     twice the last, then ETIMEDOUT; keep-alive probes, then ETIMEDOUT, while the connection
+#     without keep-alive stays ESTABLISHED
 # lab-look-zh: 时序图里是 3 段还是 4 段；ss 里的 FIN-WAIT-2 和 CLOSE-WAIT；RST 代替
 #     FIN；wire-steps.txt：服务端的 FIN 发了两次、TIME_WAIT 的计时器重新开始（没有 TIME_WAIT
 #     时我们回 RST）、双方都经过 CLOSING 进入 TIME_WAIT、只有 tcp_rfc1337=0 时 RST 才提前结束
-#     TIME_WAIT、旧报文被 PAWS 丢弃
+#     TIME_WAIT、旧报文被 PAWS 丢弃；剪断网线后的重传，每次间隔翻倍，然后 ETIMEDOUT；
+#     keep-alive 探测报文，然后 ETIMEDOUT，而没有 keep-alive 的连接一直是 ESTABLISHED
+# lab-tour-quick: --quick
 #
 # The teardown lab: how a TCP connection closes, state by state. Steps, on one
 # port (default 7003), a fresh server for each, while ss samples the socket
@@ -52,6 +61,13 @@
 #   old-segment         connection 1's data segment replayed 2.5 s later into
 #                       connection 2 on the same four-tuple: refused, or PAWS
 #   old-segment-bare    the same with no TIME_WAIT (linger 0) and no timestamps
+#   cut-cable           once the connection is up the wire drops everything both
+#                       ways (wire_rules, asked for by the client); 1000 bytes
+#                       written: retransmitted with backoff until TCP_USER_TIMEOUT
+#                       (3 s; --quick 2 s) ends it with ETIMEDOUT
+#   keepalive           two idle connections, the cable cut: the one without
+#                       SO_KEEPALIVE stays ESTABLISHED and silent; the one with it
+#                       (1 s, 1 s, 3 probes; --quick 2) probes, then ETIMEDOUT
 # As root, closes.txt counts each normal close's segments in the capture, and
 # the RSTs that end unread-data and linger0 (netlab-pcap facts).
 # shellcheck source-path=SCRIPTDIR/../lib disable=SC2016  # backquotes are Markdown
@@ -67,12 +83,21 @@ again with --quickack), half-close, unread-data and linger0, on one port
 client-<step>.json, client.json, ss.csv, capture.pcap and closes.txt (root, or
 a user namespace), env.txt, summary.md. Then, across netlab-wire (root, or a
 user namespace): lost-last-ack, no-time-wait, simultaneous-close, rfc1337-off,
-rfc1337-on, old-segment and old-segment-bare, with
+rfc1337-on, old-segment, old-segment-bare, cut-cable and keepalive, with
 wire-<step>.json, capture-<step>.pcap, ladder-<step>.txt and wire-steps.txt.
 
+  --quick        the dead-peer steps shorter: TCP_USER_TIMEOUT 2 s, 2 keep-alive probes
 $(lab_options_help "the port for every step")
   -- ...         more client options, e.g. -- --pause-ms 500
 EOF
+}
+
+USER_TIMEOUT_MS=3000  # cut-cable's TCP_USER_TIMEOUT (--quick: 2000)
+KEEP_CNT=3            # keepalive's TCP_KEEPCNT (--quick: 2)
+
+lab_option() {
+  [[ $1 == --quick ]] || return 1
+  USER_TIMEOUT_MS=2000 KEEP_CNT=2 OPTION_WORDS=1
 }
 
 # The quickack step: the second server ACKs our FIN at once instead of pausing.
@@ -181,6 +206,32 @@ step_old_segment_bare() {
   "${NETLAB_IN_CLIENT[@]}" sysctl -qw net.ipv4.tcp_timestamps="$timestamps"
 }
 
+# A dead peer: the cable is cut under a connection that is up. The client
+# writes cut-STEP once its connection is up; cut_when_asked (wire_step runs it
+# in the background meanwhile) makes the wire drop everything both ways and
+# writes cut-STEP.cut. The client reads its own capture once the connection is dead.
+cut_when_asked() {
+  local asked=$NETLAB_RUN/cut-$1
+  wait_for_file "$asked" $$ 200 || exit 0
+  wire_rules 'both ip drop'
+  date +%s.%N >"$asked.cut"  # when, in the capture's clock (tcpdump -tt)
+}
+
+dead_peer_step() {
+  local step=$1
+  shift
+  WIRE_DURING=cut_when_asked
+  wire_step "$step" dead-peer -- -- --mode "$step" --cut-file "$NETLAB_RUN/cut-$step" \
+    --capture "$NETLAB_RUN/capture-$step.pcap" "$@"
+  WIRE_DURING=""
+}
+
+# cut-cable: unacknowledged data, retransmitted with backoff until TCP_USER_TIMEOUT.
+step_cut_cable() { dead_peer_step cut-cable --user-timeout-ms "$USER_TIMEOUT_MS"; }
+
+# keepalive: idle connections notice nothing, unless TCP keep-alive probes.
+step_keepalive() { dead_peer_step keepalive --keep-idle 1 --keep-intvl 1 --keep-cnt "$KEEP_CNT"; }
+
 wire_steps() {
   path_ready || { wire_skip "$PATH_BLOCKER"; return 0; }
   step_lost_last_ack
@@ -189,6 +240,8 @@ wire_steps() {
   step_rfc1337
   step_old_segment
   step_old_segment_bare
+  step_cut_cable
+  step_keepalive
 }
 
 report() {

@@ -11,7 +11,7 @@
 
 WIRE_CAPTURE_PID=""
 WIRE_CAPTURE_FILE=""
-
+WIRE_DURING=""  # a function wire_step runs in the background during its client (see wire_step)
 
 # wire_skip REASON: the one line saying the wire steps did not run, and why.
 wire_skip() {
@@ -64,7 +64,16 @@ wire_step() {
   wire_capture_start "$step"
   say ""
   say "--- $step (netlab-wire ${wire_args[*]}): $SERVER --mode $mode; $CLIENT $*"
+  # WIRE_DURING: a function run in the background while the client runs (it
+  # may change the wire's rules mid-step: wire_rules), stopped after it.
+  local during=""
+  if [[ -n ${WIRE_DURING-} ]]; then
+    "$WIRE_DURING" "$step" &
+    during=$!
+    register_pid "$during" TERM
+  fi
   lab_client "$step" "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" "$@"
+  [[ -z $during ]] || release_pid "$during" TERM || true
   wire_capture_stop
   stop_server "$NETLAB_SERVER_PID"
   wire_stop

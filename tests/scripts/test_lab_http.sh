@@ -28,7 +28,8 @@ check_files() {
 
 check_verdicts() {
   local id
-  for id in status-codes 401-unauthenticated 403-forbidden keepalive-reuses-connection close-leaves-server-time-wait; do
+  for id in status-codes 401-unauthenticated 403-forbidden keepalive-reuses-connection close-leaves-server-time-wait \
+    http-keep-alive-is-not-tcp-keepalive; do
     [[ $(verdict "$id") == confirmed ]] || fail "$id is $(verdict "$id")"
     echo "ok: $id confirmed"
   done
@@ -49,6 +50,10 @@ check_verdicts() {
     fail "close left $(value /observed/close/time_wait_server_side) server-side TIME_WAIT, not 50"
   [[ $(value /observed/keepalive/time_wait_client_side) == 1 ]] || fail "keep-alive did not leave its one client TIME_WAIT"
   echo "ok: keep-alive 1 connection, close 50, TIME_WAIT on the closer's side"
+  # HTTP keep-alive reused that one connection with TCP keep-alive off on both ends.
+  [[ $(value /observed/keepalive/so_keepalive_ours) == false && $(value /observed/keepalive/keepalive_timer_server) == false ]] ||
+    fail "keep-alive: SO_KEEPALIVE $(value /observed/keepalive/so_keepalive_ours), server keep-alive timer $(value /observed/keepalive/keepalive_timer_server)"
+  echo "ok: HTTP keep-alive's connection: SO_KEEPALIVE off on ours, no keep-alive timer on the server's"
 }
 
 # curl_status ARGS: the status code curl got for the request `curl -s -i ARGS`

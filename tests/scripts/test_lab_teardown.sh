@@ -11,7 +11,11 @@
 # socket); a simultaneous close leaves both sides in TIME_WAIT after CLOSING;
 # a replayed FIN draws the server's RST, which ends TIME_WAIT only with
 # tcp_rfc1337 0; an old data segment replayed into a new connection on the
-# same four-tuple is kept out (PAWS, or TIME_WAIT refusing the four-tuple).
+# same four-tuple is kept out (PAWS, or TIME_WAIT refusing the four-tuple);
+# a dead peer (--quick): with the cable cut, unacknowledged data is sent again
+# with each gap about twice the last until TCP_USER_TIMEOUT (2 s) ends it with
+# ETIMEDOUT; two idle connections: the one with SO_KEEPALIVE sends 2 probes and
+# gets ETIMEDOUT, the other stays ESTABLISHED and sends nothing.
 # Each in the step's capture on the client's veth too. Where
 # user namespaces are refused, only the one line saying so.
 set -euo pipefail
@@ -204,6 +208,66 @@ check_old_segment_bare() {
   echo "ok: old-segment-bare capture: the old segment's seq $old lies before connection 2's ISN $new"
 }
 
+# cut-cable (--quick: TCP_USER_TIMEOUT 2000 ms).
+check_cut_cable() {
+  local after retrans backoff rto0 rto_max sent last i b r
+  [[ $(step_verdict cut-cable rto-backs-off) == confirmed ]] || fail "cut-cable: $(value cut-cable /checks/0/observed)"
+  [[ $(value cut-cable /observed/ended_by) == ETIMEDOUT ]] || fail "cut-cable: ended by $(value cut-cable /observed/ended_by)"
+  after=$(value cut-cable /observed/ended_after_ms)
+  # The kernel keeps trying until the user timeout has passed since the first transmission, not before.
+  ((after >= $(value cut-cable /observed/user_timeout_ms) - 5)) || fail "cut-cable: ETIMEDOUT after $after ms, before TCP_USER_TIMEOUT"
+  retrans=$("$BIN/netlab-report" get "$RUN/client-cut-cable.json" /observed/retransmission_ms | tr -d '[]' | tr ',' '\n' | grep -c .) || true
+  ((retrans >= 3)) || fail "cut-cable: $retrans retransmissions, want at least 3"
+  last=$("$BIN/netlab-report" get "$RUN/client-cut-cable.json" /observed/retransmission_ms | tr -d '[]' | awk -F, '{ print int($NF) }')
+  ((last < after)) || fail "cut-cable: a retransmission at $last ms, after the ETIMEDOUT at $after ms"
+  # TCP_INFO while it happened: the backoff counted up, the RTO grew from its value before the cut.
+  backoff=0 rto_max=0
+  rto0=$(value cut-cable /observed/rto_before_cut_ms)
+  for ((i = 0; ; i++)); do
+    value cut-cable "/observed/tcp_info/$i/backoff" >/dev/null 2>&1 || break
+    b=$(value cut-cable "/observed/tcp_info/$i/backoff") r=$(value cut-cable "/observed/tcp_info/$i/rto_ms")
+    ((b > backoff)) && backoff=$b
+    ((r > rto_max)) && rto_max=$r
+  done
+  ((backoff >= 2 && rto_max >= 4 * rto0)) || fail "cut-cable: TCP_INFO backoff up to $backoff, rto $rto0 -> $rto_max ms"
+  # tcp(7): tcp_retries2 15 is "a hypothetical timeout of 924.6 seconds".
+  if [[ $(value cut-cable /observed/tcp_retries2) == 15 && $(value cut-cable /observed/tcp_rto_max_ms) == 120000 ]]; then
+    [[ $(value cut-cable /observed/retries2_timeout_ms) == 924600 ]] ||
+      fail "cut-cable: tcp_retries2 15 computed as $(value cut-cable /observed/retries2_timeout_ms) ms, not 924600"
+  fi
+  echo "ok: cut-cable: $(value cut-cable /checks/0/observed); TCP_INFO backoff up to $backoff, rto $rto0 -> $rto_max ms"
+  [[ -s $RUN/capture-cut-cable.pcap ]] || return 0
+  [[ $(value cut-cable /observed/transmissions_from) == capture ]] || fail "cut-cable: a capture, yet the times are not from it"
+  sent=$(segments cut-cable 'greater 1000' | from_client | grep -c 'length 1000') || true
+  ((sent == retrans + 1)) || fail "cut-cable: the capture has the 1000 bytes $sent times, the client counted 1 + $retrans"
+  echo "ok: cut-cable capture: the 1000 bytes sent $sent times, no ACK came back"
+}
+
+# keepalive (--quick: idle 1 s, interval 1 s, 2 probes).
+check_keepalive() {
+  local cut probes quiet
+  [[ $(step_verdict keepalive tcp-keepalive-detects-dead-peer) == confirmed ]] ||
+    fail "keepalive: $(value keepalive /checks/0/observed)"
+  [[ $(value keepalive /observed/ended_by) == ETIMEDOUT ]] || fail "keepalive: ended by $(value keepalive /observed/ended_by)"
+  [[ $(value keepalive /observed/quiet_state) == ESTAB ]] || fail "keepalive: the connection without keep-alive is $(value keepalive /observed/quiet_state)"
+  # The timer cannot end it before idle + interval x count.
+  (($(value keepalive /observed/ended_after_ms) >= $(value keepalive /observed/expected_after_ms))) ||
+    fail "keepalive: ETIMEDOUT after $(value keepalive /observed/ended_after_ms) ms, before idle + intvl x cnt"
+  [[ $(value keepalive /observed/probes) == 2 ]] || fail "keepalive: $(value keepalive /observed/probes) probes, want 2 (--keep-cnt 2)"
+  echo "ok: keepalive: $(value keepalive /checks/0/observed)"
+  [[ -s $RUN/capture-keepalive.pcap ]] || return 0
+  # After the cut (cut-keepalive.cut: its time), tcpdump's own count: the probed connection's probes, nothing from the other.
+  cut=$(<"$RUN/cut-keepalive.cut")
+  probes=$(segments keepalive | from_client | awk -v cut="$cut" '$1 > cut && /Flags \[\.\]/ && / length 0$/' | wc -l)
+  ((probes == 2)) || fail "keepalive: $probes pure ACKs from the probed connection after the cut in the capture, want 2"
+  # (Its FIN, when the client exits after the measurement, is not counted.)
+  quiet=$(tcpdump -r "$RUN/capture-keepalive.pcap" -n -tt \
+    "tcp src port $(value keepalive /observed/quiet_port) and tcp[tcpflags] & tcp-fin == 0" 2>/dev/null |
+    awk -v cut="$cut" '$1 > cut' | wc -l)
+  ((quiet == 0)) || fail "keepalive: the connection without keep-alive sent $quiet segments after the cut"
+  echo "ok: keepalive capture: 2 probes after the cut, none from the connection without keep-alive"
+}
+
 check_wire() {
   if ! step_ran "across the wire" client-lost-last-ack.json; then
     [[ $(<"$RUN/wire-steps.txt") == "skipped: $SKIP_REASON" ]] || fail "wire-steps.txt is not the skip line"
@@ -215,6 +279,8 @@ check_wire() {
   check_rfc1337
   check_old_segment
   check_old_segment_bare
+  check_cut_cable
+  check_keepalive
   grep -q 'time-wait-answers-retransmitted-fin' "$RUN/summary.md" || fail "summary.md lacks the wire steps"
   if [[ -s $RUN/capture-lost-last-ack.pcap ]]; then
     grep -q 'dropped by the wire' "$RUN/wire-steps.txt" || fail "wire-steps.txt does not mark the dropped ACK"
@@ -234,7 +300,7 @@ check_run() {
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
-  run_lab_three_ways netlab-teardown-client teardown
+  run_lab_three_ways netlab-teardown-client teardown --quick
 }
 
 main "$@"
