@@ -110,7 +110,7 @@ struct ClosedConnection {
   bool quickack = false;
   std::string ended_by;
   std::optional<std::uint64_t> closing_segments{}, segments_sent{}, segments_received{};  // null: not counted
-  std::vector<Step> steps;
+  std::vector<Step> steps{};
 };
 BOOST_DESCRIBE_STRUCT(ClosedConnection, (),
                       (connection, local_port, pause_ms, quickack, ended_by, closing_segments, segments_sent,

@@ -26,17 +26,23 @@ struct Rfc1337Outcome {
   std::uint64_t server_rsts_sent = 0;
   bool assassinated = false, kept = false;
 };
-BOOST_DESCRIBE_STRUCT(Rfc1337Outcome, (), (tcp_rfc1337, timer_left_ms, server_rsts_sent, assassinated, kept))
 
-struct Rfc1337Observed : Rfc1337Outcome {
+struct Rfc1337Observed {
   std::uint16_t local_port = 0;
+  std::string tcp_rfc1337;
   std::vector<EndSample> our_end;
   std::string our_path;
   bool time_wait_seen = false, time_wait_gone = false;
   std::optional<long> time_wait_gone_at_ms{};
+  std::uint32_t timer_left_ms = 0;  // the TIME_WAIT timer's last value before it was gone
+  std::uint64_t server_rsts_sent = 0;
+  bool assassinated = false, kept = false;
+
+  Rfc1337Outcome outcome() const { return {tcp_rfc1337, timer_left_ms, server_rsts_sent, assassinated, kept}; }
 };
-BOOST_DESCRIBE_STRUCT(Rfc1337Observed, (Rfc1337Outcome),
-                      (local_port, our_end, our_path, time_wait_seen, time_wait_gone, time_wait_gone_at_ms))
+BOOST_DESCRIBE_STRUCT(Rfc1337Observed, (),
+                      (local_port, tcp_rfc1337, our_end, our_path, time_wait_seen, time_wait_gone, time_wait_gone_at_ms,
+                       timer_left_ms, server_rsts_sent, assassinated, kept))
 
 }  // namespace
 
@@ -85,10 +91,11 @@ awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, 
   Rfc1337Outcome other;
   try {
     const auto& observed = json::parse(text.str()).at("observed").as_object();
-    json::object fields;
-    for (const auto& key : {"tcp_rfc1337", "timer_left_ms", "server_rsts_sent", "assassinated", "kept"})
-      fields[key] = observed.at(key);
-    other = json::value_to<Rfc1337Outcome>(fields);
+    other = {.tcp_rfc1337 = std::string(observed.at("tcp_rfc1337").as_string()),
+             .timer_left_ms = json::value_to<std::uint32_t>(observed.at("timer_left_ms")),
+             .server_rsts_sent = json::value_to<std::uint64_t>(observed.at("server_rsts_sent")),
+             .assassinated = observed.at("assassinated").as_bool(),
+             .kept = observed.at("kept").as_bool()};
   } catch (const std::exception& e) {
     throw std::runtime_error("--compare-with " + config.compare_with + ": not a teardown rfc1337 result (" + e.what() +
                              ")");
@@ -101,7 +108,7 @@ awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, 
                              : "not measured");
   };
   const bool killed = o.assassinated, kept = o.kept, other_killed = other.assassinated, other_kept = other.kept;
-  const std::string what = line(other) + "; " + line(o);
+  const std::string what = line(other) + "; " + line(o.outcome());
   const bool both_measured = (killed || kept) && (other_killed || other_kept);
   const int killed_count = int(killed) + int(other_killed);
   result.add_check(

@@ -1,6 +1,7 @@
 // The numbered stream over UDP and over TCP: transport/experiments.hpp.
 #include "experiments.hpp"
 #include "io/net.hpp"
+#include "io/stats.hpp"
 #include "kernel/transport_kernel.hpp"
 #include "program/logging.hpp"
 #include "stream.hpp"
