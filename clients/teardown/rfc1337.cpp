@@ -90,7 +90,8 @@ awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, 
   text << in.rdbuf();
   Rfc1337Outcome other;
   try {
-    const auto& observed = json::parse(text.str()).at("observed").as_object();
+    const json::value parsed = json::parse(text.str());
+    const auto& observed = parsed.at("observed").as_object();
     other = {.tcp_rfc1337 = std::string(observed.at("tcp_rfc1337").as_string()),
              .timer_left_ms = json::value_to<std::uint32_t>(observed.at("timer_left_ms")),
              .server_rsts_sent = json::value_to<std::uint64_t>(observed.at("server_rsts_sent")),
