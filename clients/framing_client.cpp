@@ -20,6 +20,7 @@
 #include "program/client.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/describe/class.hpp>
 
 #include <iostream>
 
@@ -27,6 +28,16 @@ namespace {
 
 using namespace netlab;
 using namespace netlab::framing;
+
+// The result's "params": this run's options.
+struct Params {
+  std::string codec;
+  std::size_t messages = 0, min_size = 0, max_size = 0;
+  bool nodelay = false, one_way = false;
+  std::size_t write_write_read = 0;
+  std::uint64_t seed = 0;
+};
+BOOST_DESCRIBE_STRUCT(Params, (), (codec, messages, min_size, max_size, nodelay, one_way, write_write_read, seed))
 
 asio::awaitable<void> run_lab(const CommonOptions& options, const Config& config, Progress& progress,
                               Observed& observed) {
@@ -47,7 +58,7 @@ asio::awaitable<void> run_lab(const CommonOptions& options, const Config& config
   spdlog::info("DOWN {}", who);
 }
 
-void print_summary(std::ostream& out, const Config& config, const Observed& o, const Result& result) {
+void print_summary(std::ostream& out, const Config& config, const Observed& o) {
   if (o.stall)
     out << "netlab-framing-client --codec length --write-write-read " << config.write_write_read
         << ": requests of a 4-byte header and a " << o.stall->body_bytes << "-byte body, two writes each, four ways\n";
@@ -69,7 +80,6 @@ void print_summary(std::ostream& out, const Config& config, const Observed& o, c
   else if (o.echo)
     out << "  echoed intact " << o.echo->intact << ", mismatches " << o.echo->mismatches << ", missing "
         << o.echo->missing << ", " << static_cast<long>(o.echo->messages_per_s) << " messages/s\n";
-  out << render_checks(result.checks());
 }
 
 }  // namespace
@@ -81,15 +91,11 @@ int main(int argc, char** argv) {
   app.add_option("--codec", config.codec, "raw | delimiter | length")
       ->transform(CLI::CheckedTransformer(codec_kinds()))
       ->capture_default_str();
-  app.add_option("--messages", config.messages, "messages to send")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
-  app.add_option("--min-size", config.min_size, "smallest message, bytes")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
-  app.add_option("--max-size", config.max_size, "largest message, bytes (delimiter: at most 65536)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+  add_bounded_option(app, "--messages", config.messages, "messages to send", std::size_t{1}, std::size_t{100'000});
+  add_bounded_option(app, "--min-size", config.min_size, "smallest message, bytes", std::size_t{0},
+                     std::size_t{1} << 20);
+  add_bounded_option(app, "--max-size", config.max_size, "largest message, bytes (delimiter: at most 65536)",
+                     std::size_t{0}, std::size_t{1} << 20);
   app.add_flag("--nodelay", config.nodelay, "set TCP_NODELAY (turn Nagle's algorithm off)");
   app.add_flag("--one-way", config.one_way,
                "delimiter/length: no echo; compare the server's tally at the end (server: --one-way)");
@@ -110,14 +116,14 @@ int main(int argc, char** argv) {
   return program.run(argc, argv, [&](ClientRun& run) {
     config.seed = run.options().seed;
     Result& result = run.result();
-    result.set_params(boost::json::object{{"codec", codec_name(config.codec)},
-                                          {"messages", config.messages},
-                                          {"min_size", config.min_size},
-                                          {"max_size", config.max_size},
-                                          {"nodelay", config.nodelay},
-                                          {"one_way", config.one_way},
-                                          {"write_write_read", config.write_write_read},
-                                          {"seed", config.seed}});
+    result.set_params(Params{.codec = std::string(codec_name(config.codec)),
+                             .messages = config.messages,
+                             .min_size = config.min_size,
+                             .max_size = config.max_size,
+                             .nodelay = config.nodelay,
+                             .one_way = config.one_way,
+                             .write_write_read = config.write_write_read,
+                             .seed = config.seed});
     Progress progress;
     run.within(run_lab(run.options(), config, progress, observed), [&] {
       return "sent " + std::to_string(progress.sent) + ", received " + std::to_string(progress.received);
@@ -135,7 +141,7 @@ int main(int argc, char** argv) {
       result.set_observed(*observed.one_way);
       one_way_checks(config, *observed.one_way, result);
     }
-    run.summary([&](std::ostream& out) { print_summary(out, config, observed, result); });
+    run.summary([&](std::ostream& out) { print_summary(out, config, observed); });
     if (config.codec != CodecKind::raw && !observed.stall && result.checks().front().verdict != Verdict::confirmed)
       run.fail(config.one_way ? "the server's tally did not match what was sent"
                               : "echoes did not match what was sent");

@@ -241,8 +241,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
   add_phase_checks(config, ka, cl, observed, result);
 }
 
-void print_summary(std::ostream& out, const Config& config, const std::string& tour, const Observed& o,
-                   const Result& result) {
+void print_summary(std::ostream& out, const Config& config, const std::string& tour, const Observed& o) {
   out << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.auth_flow ? " --auth-flow" : "")
       << (config.keepalive ? " --keepalive" : "") << (config.close ? " --close" : "") << "\n";
   out << tour;
@@ -253,7 +252,6 @@ void print_summary(std::ostream& out, const Config& config, const std::string& t
         << static_cast<long>(p.requests_per_s) << " requests/s, TIME_WAIT left: " << p.time_wait_server_side
         << " server side, " << p.time_wait_client_side << " client side\n";
   }
-  out << render_checks(result.checks());
 }
 
 std::optional<Credentials> parse_credentials(const std::string& text) {
@@ -276,9 +274,8 @@ int main(int argc, char** argv) {
                "WWW-Authenticate, no retry of a 403, a 301 followed (graded by a server run with --auth-flow-checks)");
   app.add_flag("--keepalive", config.keepalive, "--requests over one persistent connection");
   app.add_flag("--close", config.close, "--requests each with Connection: close");
-  app.add_option("--requests", config.requests, "requests for --keepalive and --close")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+  add_bounded_option(app, "--requests", config.requests, "requests for --keepalive and --close", std::size_t{1},
+                     std::size_t{10'000});
   app.add_option("--reader", reader, "USER:PASSWORD of a known user who is not admin")->capture_default_str();
   app.add_option("--admin", admin, "USER:PASSWORD of the admin")->capture_default_str();
   program.check_usage([&] {
@@ -301,6 +298,6 @@ int main(int argc, char** argv) {
                              .host = run.options().host});
     std::string tour;
     run.within(run_lab(run.options(), config, tour, observed, result));
-    run.summary([&, tour](std::ostream& out) { print_summary(out, config, tour, observed, result); });
+    run.summary([&, tour](std::ostream& out) { print_summary(out, config, tour, observed); });
   });
 }

@@ -273,7 +273,7 @@ void print_trace(std::ostream& out, const std::vector<Step>& steps, bool tls13) 
 bool is_tls13(const Observed& o) { return o.version == "TLSv1.3"; }
 
 void print_summary(std::ostream& out, const Config& config, const CommonOptions& options, const tls::Trace& trace,
-                   const Observed& o, const Result& result) {
+                   const Observed& o) {
   out << "netlab-https-client --tls " << (config.mode ? std::string(tls::mode_name(*config.mode)) : "any") << " -> "
       << options.host << ":" << options.port << " (server name " << config.server_name << ")\n";
   print_trace(out, trace.steps(), is_tls13(o));
@@ -290,7 +290,6 @@ void print_summary(std::ostream& out, const Config& config, const CommonOptions&
   } else if (!o.handshake_error.empty()) {
     out << "  no session keys: " << o.handshake_error << "\n";
   }
-  out << render_checks(result.checks());
 }
 
 }  // namespace
@@ -342,6 +341,6 @@ int main(int argc, char** argv) {
     observed.trace = trace_json(trace.steps(), is_tls13(observed));
     result.set_params(params);
     result.set_observed(observed);
-    run.summary([&](std::ostream& out) { print_summary(out, config, options, trace, observed, result); });
+    run.summary([&](std::ostream& out) { print_summary(out, config, options, trace, observed); });
   });
 }

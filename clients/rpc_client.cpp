@@ -52,6 +52,15 @@ struct Config {
   std::size_t keys = 32;
 };
 
+// The result's "params": this run's options.
+struct Params {
+  std::string transport;  // http, binary or both
+  std::size_t calls = 0, pipeline = 0, keys = 0;
+  std::uint64_t seed = 0;
+  std::string host;
+};
+BOOST_DESCRIBE_STRUCT(Params, (), (transport, calls, pipeline, keys, seed, host))
+
 // One run: one transport, one connection, sequential or pipelined.
 struct Run {
   std::string transport;  // "http+json" | "binary"
@@ -314,7 +323,7 @@ void add_checks(const std::vector<Run>& runs, Observed& o, Result& result) {
                          "and bytes, and a round trip costs the same either way"});
 }
 
-void print_summary(std::ostream& out, const Config& config, const std::vector<Run>& runs, const Result& result) {
+void print_summary(std::ostream& out, const Config& config, const std::vector<Run>& runs) {
   out << "netlab-rpc-client: " << config.calls << " calls each run, pipeline window " << config.pipeline << "\n"
       << "  transport  window   calls/s   p50 us   p99 us  B/call out  B/call in  connections\n";
   for (const auto& run : runs)
@@ -323,7 +332,6 @@ void print_summary(std::ostream& out, const Config& config, const std::vector<Ru
         << std::setw(9) << fixed(percentile(run.latencies_us, 99), 0) << std::setw(12)
         << fixed(run.per_call(run.bytes_out)) << std::setw(11) << fixed(run.per_call(run.bytes_in)) << std::setw(13)
         << run.connections << "\n";
-  out << render_checks(result.checks());
 }
 
 }  // namespace
@@ -337,28 +345,24 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, Transport>{
           {"http", Transport::http}, {"binary", Transport::binary}, {"both", Transport::both}}))
       ->capture_default_str();
-  app.add_option("--calls", config.calls, "calls in each run")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
-  app.add_option("--pipeline", config.pipeline, "calls written at once in the pipelined runs (1 = no pipelined run)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
-  app.add_option("--keys", config.keys, "distinct keys the calls use")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  add_bounded_option(app, "--calls", config.calls, "calls in each run", std::size_t{1}, std::size_t{100'000});
+  add_bounded_option(app, "--pipeline", config.pipeline,
+                     "calls written at once in the pipelined runs (1 = no pipelined run)", std::size_t{1},
+                     std::size_t{1024});
+  add_bounded_option(app, "--keys", config.keys, "distinct keys the calls use", std::size_t{1}, std::size_t{1000});
   // Kept in main(): the summary reads them after the body has returned.
   std::vector<Run> runs;
   return program.run(argc, argv, [&](ClientRun& lab) {
     const auto& options = lab.options();
     Result& result = lab.result();
-    result.set_params(boost::json::object{{"transport", config.transport == Transport::http     ? "http"
-                                                        : config.transport == Transport::binary ? "binary"
-                                                                                                : "both"},
-                                          {"calls", config.calls},
-                                          {"pipeline", config.pipeline},
-                                          {"keys", config.keys},
-                                          {"seed", options.seed},
-                                          {"host", options.host}});
+    result.set_params(Params{.transport = config.transport == Transport::http     ? "http"
+                                          : config.transport == Transport::binary ? "binary"
+                                                                                  : "both",
+                             .calls = config.calls,
+                             .pipeline = config.pipeline,
+                             .keys = config.keys,
+                             .seed = options.seed,
+                             .host = options.host});
     const auto calls = plan_calls(config, options.seed);
     for (std::size_t window : {std::size_t{1}, config.pipeline}) {
       if (window == 1 && !runs.empty()) break;  // --pipeline 1: sequential only
@@ -383,7 +387,7 @@ int main(int argc, char** argv) {
     for (const auto& run : runs) observed.runs.push_back(row(run));
     add_checks(runs, observed, result);
     result.set_observed(observed);
-    lab.summary([&](std::ostream& out) { print_summary(out, config, runs, result); });
+    lab.summary([&](std::ostream& out) { print_summary(out, config, runs); });
     if (result.checks().front().verdict != Verdict::confirmed) lab.fail("the transports gave different results");
   });
 }

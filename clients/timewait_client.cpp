@@ -17,6 +17,7 @@
 #include "program/client.hpp"
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 
 #include <iostream>
 
@@ -26,7 +27,7 @@ using namespace netlab;
 using namespace netlab::timewait;
 
 void print_summary(std::ostream& out, const Config& config, const Observed& o,
-                   const std::optional<boost::json::object>& pool, const Result& result) {
+                   const std::optional<boost::json::object>& pool) {
   out << "netlab-timewait-client --mode " << mode_name(config.mode) << ": " << config.requests << " requests, "
       << config.concurrency << " at a time"
       << (config.mode == Mode::pool ? ", pool of " + std::to_string(config.pool_size) : std::string())
@@ -38,7 +39,6 @@ void print_summary(std::ostream& out, const Config& config, const Observed& o,
       << "  TIME-WAIT after the run: client side " << o.time_wait.client_side << ", server side "
       << o.time_wait.server_side << "; lifetime " << fixed(o.time_wait.lifetime_s) << " s\n";
   if (pool) out << "  pool: " << boost::json::serialize(*pool) << "\n";
-  out << render_checks(result.checks());
 }
 
 }  // namespace
@@ -52,19 +52,15 @@ int main(int argc, char** argv) {
       ->transform(
           CLI::CheckedTransformer(std::map<std::string, Mode>{{"short", Mode::short_lived}, {"pool", Mode::pool}}))
       ->capture_default_str();
-  app.add_option("--requests", config.requests, "requests to send (at most 100000)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
-  app.add_option("--concurrency", config.concurrency, "requests in flight at once (at most 1000)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
-  app.add_option("--pool-size", config.pool_size, "connections in the pool (--mode pool, at least 1, at most 1000)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  add_bounded_option(app, "--requests", config.requests, "requests to send (at most 100000)", std::size_t{1},
+                     std::size_t{100'000});
+  add_bounded_option(app, "--concurrency", config.concurrency, "requests in flight at once (at most 1000)",
+                     std::size_t{1}, std::size_t{1000});
+  add_bounded_option(app, "--pool-size", config.pool_size,
+                     "connections in the pool (--mode pool, at least 1, at most 1000)", std::size_t{1},
+                     std::size_t{1000});
   app.add_flag("--linger0", config.linger0, "close with SO_LINGER {on, 0}: an RST instead of a FIN, no TIME_WAIT");
-  app.add_option("--request-timeout", config.request_timeout, "seconds one request may take")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 60.0));
+  add_bounded_option(app, "--request-timeout", config.request_timeout, "seconds one request may take", 0.01, 60.0);
   app.add_option("--compare-with", config.compare_with, "a --mode short result JSON: report the pool's rate ratio");
   // Kept in main(): the summary reads them after the body has returned.
   Observed o;
@@ -115,21 +111,11 @@ int main(int argc, char** argv) {
     o.closed_first_by_server = tally.closed_first_by_server;
     result.set_observed(o);
     if (run.pool) {
-      const auto& s = run.pool->stats();
-      pool = boost::json::object{{"created", s.created},
-                                 {"reused", s.reused},
-                                 {"discarded", s.discarded},
-                                 {"discarded_closed_by_peer", s.discarded_closed_by_peer},
-                                 {"discarded_after_error", s.discarded_after_error},
-                                 {"expired", s.expired},
-                                 {"waited", s.waited},
-                                 {"timed_out", s.timed_out},
-                                 {"rejected", s.rejected},
-                                 {"connect_failures", s.connect_failures}};
+      pool = boost::json::value_from(run.pool->stats()).as_object();
       result.observed()["pool"] = *pool;
     }
     add_checks(config, run, o, baseline, result);
-    lab.summary([&](std::ostream& out) { print_summary(out, config, o, pool, result); });
+    lab.summary([&](std::ostream& out) { print_summary(out, config, o, pool); });
     // Running out of ports is what the lab shows; any other failure is a failure.
     if (const std::size_t exhausted = address_exhaustion(o); o.failed > exhausted)
       lab.fail(std::to_string(o.failed - exhausted) + " of " + std::to_string(config.requests) +

@@ -50,3 +50,27 @@ function(netlab_program name source)
   target_link_libraries(${name} PRIVATE netlab::common)
   set_property(GLOBAL APPEND PROPERTY NETLAB_PROGRAMS ${name})
 endfunction()
+
+# netlab_lab(<lab> [LINK <targets>...]): a lab's pair of programs from its own
+# files, with nothing else to edit (README, Layout: "to add a lab"):
+#   netlab-<lab>-server  servers/<lab>_server.cpp and servers/<lab>/*.cpp
+#   netlab-<lab>-client  clients/<lab>_client.cpp and clients/<lab>/*.cpp
+# A lab's folder is globbed (CONFIGURE_DEPENDS): a new file there is built
+# without touching a CMakeLists. Each program includes from its side's folder
+# (clients/observed.hpp, "handshake/failures.hpp"). LINK: what it uses beyond
+# netlab::common (netlab::tls for the https pair).
+function(netlab_lab lab)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "LINK")
+  foreach(side server client)
+    set(dir ${PROJECT_SOURCE_DIR}/${side}s)
+    set(main ${dir}/${lab}_${side}.cpp)
+    if(NOT EXISTS ${main})
+      message(FATAL_ERROR "netlab_lab(${lab}): ${side}s/${lab}_${side}.cpp is missing")
+    endif()
+    file(GLOB parts CONFIGURE_DEPENDS ${dir}/${lab}/*.cpp)
+    netlab_program(netlab-${lab}-${side} ${main})
+    target_sources(netlab-${lab}-${side} PRIVATE ${parts})
+    target_include_directories(netlab-${lab}-${side} PRIVATE ${dir})
+    target_link_libraries(netlab-${lab}-${side} PRIVATE ${arg_LINK})
+  endforeach()
+endfunction()

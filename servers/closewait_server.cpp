@@ -174,9 +174,8 @@ int main(int argc, char** argv) {
   long idle_ms = 0;
   auto* bug_flag = app.add_flag("--bug", config.bug, "never close a connection after reading EOF (the leak)");
   app.add_flag("--fixed", fixed, "close as soon as EOF is read (the default)")->excludes(bug_flag);
-  app.add_option("--idle-timeout-ms", idle_ms, "close a connection idle this long (0 = never)")
-      ->capture_default_str()
-      ->check(CLI::Range(0L, 3'600'000L));
+  add_bounded_option(app, "--idle-timeout-ms", idle_ms, "close a connection idle this long (0 = never)", 0L,
+                     3'600'000L);
   program.add_max_connections();
   program.after_parse([&] {
     // --bug is exempt from the default limit: its lesson is that every leaked

@@ -206,9 +206,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-frame", config.max_frame,
                  "largest frame accepted (default: 65536 for delimiter, 1048576 for length)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20));
-  app.add_option("--read-size", config.read_size, "bytes asked of each read (raw)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+  add_bounded_option(app, "--read-size", config.read_size, "bytes asked of each read (raw)", std::size_t{1},
+                     std::size_t{1} << 24);
   program.add_idle_timeout(config.idle_timeout);
   program.add_max_connections();
   app.add_flag("--one-way", config.one_way,

@@ -22,8 +22,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/describe/class.hpp>
 
 #include <iostream>
 #include <map>
@@ -33,7 +33,6 @@ namespace {
 
 using namespace netlab;
 using asio::awaitable;
-using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Config {
@@ -43,6 +42,8 @@ struct Config {
   double idle_timeout = default_idle_timeout;
   long census_ms = 0;
 };
+// The result's "params".
+BOOST_DESCRIBE_STRUCT(Config, (), (backlog, accept_delay_ms, no_accept, idle_timeout))
 
 // CLOCK_MONOTONIC in ms: the same clock in every network namespace, so the
 // client's times and these line up.
@@ -121,38 +122,6 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
   served.down("");
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, const Config& config, Counters& counters, ConnectionLimit& limit,
-                            ConnectionRegistry& registry) {
-  asio::steady_timer delay(acceptor.get_executor());
-  while (acceptor.is_open()) {
-    if (config.accept_delay_ms > 0) {
-      // Meanwhile the kernel goes on completing handshakes into the accept queue.
-      delay.expires_after(std::chrono::milliseconds(config.accept_delay_ms));
-      auto [ec] = co_await delay.async_wait(use_tuple);
-      if (ec || !acceptor.is_open()) co_return;
-    }
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      spdlog::warn("accept: {}", ec.message());
-      delay.expires_after(100ms);
-      co_await delay.async_wait(use_tuple);
-      continue;
-    }
-    ++counters.accepted;
-    {
-      boost::system::error_code ignored;
-      const auto peer = socket.remote_endpoint(ignored);
-      counters.accepts.push_back({.mono_ms = monotonic_ms(), .peer = to_string(peer)});
-    }
-    auto slot = limit.admit(socket);
-    if (!slot) continue;
-    asio::co_spawn(acceptor.get_executor(),
-                   hold_slot(std::move(*slot), session(std::move(socket), config, counters, registry)),
-                   log_session_failure);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,22 +129,18 @@ int main(int argc, char** argv) {
                         "The handshake lab's server: a listener whose accept queue a class can watch fill up.", 7002);
   auto& app = program.app();
   Config config;
-  app.add_option("--backlog", config.backlog, "listen() backlog: the accept queue holds backlog + 1")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 4096));
-  auto* delay = app.add_option("--accept-delay-ms", config.accept_delay_ms, "wait this long before each accept()")
-                    ->capture_default_str()
-                    ->check(CLI::Range(0L, 60'000L));
+  add_bounded_option(app, "--backlog", config.backlog, "listen() backlog: the accept queue holds backlog + 1", 0, 4096);
+  auto* delay = add_bounded_option(app, "--accept-delay-ms", config.accept_delay_ms,
+                                   "wait this long before each accept()", 0L, 60'000L);
   app.add_flag("--no-accept", config.no_accept, "never call accept(): the kernel alone does the handshakes")
       ->excludes(delay);
   program.add_idle_timeout(config.idle_timeout);
-  app.add_option("--census-ms", config.census_ms, "sample this port's socket states every MS ms (0: off)")
-      ->capture_default_str()
-      ->check(CLI::Range(0L, 1000L));
+  add_bounded_option(app, "--census-ms", config.census_ms, "sample this port's socket states every MS ms (0: off)", 0L,
+                     1000L);
   program.add_max_connections();
   program.after_parse([&] { program.backlog(config.backlog); });
   Counters counters;
-  std::optional<asio::steady_timer> census_timer;
+  std::optional<asio::steady_timer> census_timer, accept_delay;
   bool stopping = false;
   const auto accepting = [&] {
     return config.no_accept             ? std::string("never accepting")
@@ -184,27 +149,44 @@ int main(int argc, char** argv) {
   };
   return program.run(argc, argv, [&](ServerRun& run) {
     census_timer.emplace(run.io());
-    run.at_exit([&] { census_timer.reset(); });  // made on run.io(): gone before it
+    accept_delay.emplace(run.io());
+    run.at_exit([&] {  // made on run.io(): gone before it
+      census_timer.reset();
+      accept_delay.reset();
+    });
     // Closing the listener makes the kernel reset what is still in its accept queue.
     run.on_stop([&](std::string_view) {
       stopping = true;
       census_timer->cancel();
+      accept_delay->cancel();
     });
-    // Not run.serve(): this accept loop waits before each accept() (or never
-    // accepts), which is the lab; the skeleton keeps the listener, the limit,
-    // the registry, the stops and the report.
+    AcceptHooks hooks{.accepted = [&](const tcp::socket& socket) {
+      ++counters.accepted;
+      boost::system::error_code ignored;
+      counters.accepts.push_back({.mono_ms = monotonic_ms(), .peer = to_string(socket.remote_endpoint(ignored))});
+    }};
+    // Meanwhile the kernel goes on completing handshakes into the accept queue.
+    if (config.accept_delay_ms > 0)
+      hooks.before_each = [&]() -> awaitable<void> {
+        accept_delay->expires_after(std::chrono::milliseconds(config.accept_delay_ms));
+        co_await accept_delay->async_wait(use_tuple);
+      };
+    // --no-accept: the listener stays open and nobody takes from its queue.
     if (!config.no_accept)
-      asio::co_spawn(run.io(), accept_loop(run.acceptor(), config, counters, run.limit(), run.registry()),
-                     asio::detached);
+      run.serve([&](tcp::socket socket) { return session(std::move(socket), config, counters, run.registry()); },
+                std::move(hooks));
     if (config.census_ms > 0)
       asio::co_spawn(run.io(), sample_census(run.bound().port(), config.census_ms, counters, *census_timer, stopping),
-                     asio::detached);
+                     [](std::exception_ptr error) {
+                       if (error) try {
+                           std::rethrow_exception(error);
+                         } catch (const std::exception& e) {
+                           spdlog::error("census: {}", e.what());
+                         }
+                     });
     run.listening("backlog " + std::to_string(config.backlog) + ", " + accepting());
     run.report([&](Result& result, std::ostream& out) {
-      result.set_params(boost::json::object{{"backlog", config.backlog},
-                                            {"accept_delay_ms", config.accept_delay_ms},
-                                            {"no_accept", config.no_accept},
-                                            {"idle_timeout", config.idle_timeout}});
+      result.set_params(config);
       result.set_observed(counters);
       if (config.census_ms > 0)
         result.set_observed(CensusObserved{.census_every_ms = config.census_ms,

@@ -338,15 +338,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> user_specs{"alice:wonderland:reader", "admin:secret:admin"};
   app.add_option("--user", user_specs, "NAME:PASSWORD:ROLE, repeatable; role admin may see /admin")
       ->capture_default_str();
-  app.add_option("--idle-timeout", config.idle_timeout, "seconds a connection may take to send one whole request")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 3600.0));
-  app.add_option("--max-header-bytes", config.max_header_bytes, "largest request header accepted (else 431)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 20));
-  app.add_option("--max-body-bytes", config.max_body_bytes, "largest request body accepted (else 413)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{0}, std::size_t{16} << 20));
+  add_bounded_option(app, "--idle-timeout", config.idle_timeout,
+                     "seconds a connection may take to send one whole request", 0.01, 3600.0);
+  add_bounded_option(app, "--max-header-bytes", config.max_header_bytes, "largest request header accepted (else 431)",
+                     std::size_t{64}, std::size_t{1} << 20);
+  add_bounded_option(app, "--max-body-bytes", config.max_body_bytes, "largest request body accepted (else 413)",
+                     std::size_t{0}, std::size_t{16} << 20);
   app.add_flag("--chunked", config.chunked, "serve / with Transfer-Encoding: chunked");
   app.add_flag("--auth-flow-checks", config.auth_flow_checks,
                "keep each connection's requests in order and grade what the clients did: credentials only after a "

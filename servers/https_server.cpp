@@ -242,9 +242,8 @@ int main(int argc, char** argv) {
   app.add_flag("--extended-master-secret", config.extended_master_secret,
                "1.2-rsa: keep Extended Master Secret (RFC 7627) on, so the master secret comes from the session "
                "hash instead of the two randoms (default off in 1.2-rsa, the handshake as the note tells it)");
-  app.add_option("--step-timeout", config.step_timeout, "seconds a client gets for the handshake and for its request")
-      ->capture_default_str()
-      ->check(CLI::Range(0.05, 600.0));
+  add_bounded_option(app, "--step-timeout", config.step_timeout,
+                     "seconds a client gets for the handshake and for its request", 0.05, 600.0);
   // One over the limit gets a TLS alert (fatal internal_error) in plaintext,
   // the only thing a TLS client understands before a handshake.
   program.add_max_connections(Refusal::tls_alert);

@@ -27,6 +27,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/describe/class.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <sys/socket.h>
@@ -52,6 +53,9 @@ struct Config {
   int rcvbuf = 4 << 20;
   std::uint64_t seed = 1;
 };
+// The result's "params" (with the relay's own port).
+BOOST_DESCRIBE_STRUCT(Config, (),
+                      (server_host, server_port, loss, duplicate, reorder, delay_ms, jitter_ms, rcvbuf, seed))
 
 // What the relay did for one client (a session) or over its whole life.
 struct Counts {
@@ -301,27 +305,14 @@ int main(int argc, char** argv) {
   add_common_options(app, options, 7101, Role::server);
   Config config;
   app.add_option("--server-host", config.server_host, "where netlab-transport-server listens")->capture_default_str();
-  app.add_option("--server-port", config.server_port, "its UDP port")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 65535));
-  app.add_option("--loss", config.loss, "share of data datagrams dropped (0..1)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--duplicate", config.duplicate, "share of data datagrams sent twice (0..1)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--reorder", config.reorder, "share held back behind the next datagram (0..1)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--delay-ms", config.delay_ms, "delay added to every data datagram")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 10'000.0));
-  app.add_option("--jitter-ms", config.jitter_ms, "plus a uniform random 0..J ms (J > send gap reorders)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 10'000.0));
-  app.add_option("--rcvbuf", config.rcvbuf, "SO_RCVBUF of the client-side socket")
-      ->capture_default_str()
-      ->check(CLI::Range(4096, 256 << 20));
+  add_bounded_option(app, "--server-port", config.server_port, "its UDP port", 1, 65535);
+  add_bounded_option(app, "--loss", config.loss, "share of data datagrams dropped (0..1)", 0.0, 1.0);
+  add_bounded_option(app, "--duplicate", config.duplicate, "share of data datagrams sent twice (0..1)", 0.0, 1.0);
+  add_bounded_option(app, "--reorder", config.reorder, "share held back behind the next datagram (0..1)", 0.0, 1.0);
+  add_bounded_option(app, "--delay-ms", config.delay_ms, "delay added to every data datagram", 0.0, 10'000.0);
+  add_bounded_option(app, "--jitter-ms", config.jitter_ms, "plus a uniform random 0..J ms (J > send gap reorders)", 0.0,
+                     10'000.0);
+  add_bounded_option(app, "--rcvbuf", config.rcvbuf, "SO_RCVBUF of the client-side socket", 4096, 256 << 20);
   if (auto code = parse_options(app, argc, argv)) return *code;
   config.seed = options.seed;
   init_logging("relay", options.log_level);
@@ -353,15 +344,8 @@ int main(int argc, char** argv) {
     io.run();
 
     Result result("transport", "relay");
-    result.params() = {{"port", port},
-                       {"server_host", config.server_host},
-                       {"server_port", config.server_port},
-                       {"loss", config.loss},
-                       {"duplicate", config.duplicate},
-                       {"reorder", config.reorder},
-                       {"delay_ms", config.delay_ms},
-                       {"jitter_ms", config.jitter_ms},
-                       {"seed", config.seed}};
+    result.params()["port"] = port;
+    result.set_params(config);
     result.observed() = relay.report();
     result.observed()["stopped_by"] = stop_reason;
     if (options.json != "-") {

@@ -201,13 +201,10 @@ int main(int argc, char** argv) {
       "rpc", "The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.", 7007);
   auto& app = program.app();
   Config config;
-  app.add_option("--idle-timeout", config.idle_timeout,
-                 "seconds a connection may stay silent (or take for one HTTP request)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 3600.0));
-  app.add_option("--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 20));
+  add_bounded_option(app, "--idle-timeout", config.idle_timeout,
+                     "seconds a connection may stay silent (or take for one HTTP request)", 0.01, 3600.0);
+  add_bounded_option(app, "--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes",
+                     std::size_t{64}, std::size_t{1} << 20);
   // One over the limit reads "503 Service Unavailable": both kinds of client
   // connect before saying a byte, and a person with nc or curl reads HTTP.
   program.add_max_connections(Refusal::http_503);

@@ -39,6 +39,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/describe/class.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,6 +66,8 @@ struct Config {
   std::size_t response_bytes = 0;  // 0 = the mode's default
   double idle_timeout = default_idle_timeout;
 };
+// The result's "params".
+BOOST_DESCRIBE_STRUCT(Config, (), (mode, pause_ms, quickack, idle_timeout))
 
 struct Request {
   std::string mode;
@@ -276,9 +279,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"normal", "half-close", "unread-data", "linger0", "passive-close", "simultaneous-close",
                              "old-segment", "dead-peer"}));
-  app.add_option("--pause-ms", config.pause_ms, "pause before closing (when the client's request names none)")
-      ->capture_default_str()
-      ->check(CLI::Range(0L, max_pause_ms));
+  add_bounded_option(app, "--pause-ms", config.pause_ms, "pause before closing (when the client's request names none)",
+                     0L, max_pause_ms);
   app.add_flag("--quickack", config.quickack, "normal: ACK the client's FIN at once (when the request names none)");
   app.add_option("--response-bytes", config.response_bytes,
                  "response size when the request names none (default: 262144 half-close/unread-data, else 1000)")
@@ -294,10 +296,7 @@ int main(int argc, char** argv) {
     });
     run.listening("--mode " + config.mode);
     run.report([&](Result& result, std::ostream& out) {
-      result.set_params(boost::json::object{{"mode", config.mode},
-                                            {"pause_ms", config.pause_ms},
-                                            {"quickack", config.quickack},
-                                            {"idle_timeout", config.idle_timeout}});
+      result.set_params(config);
       result.set_observed(counters);
       out << "netlab-teardown-server (--mode " << config.mode << ") on " << to_string(run.bound()) << " stopped by "
           << run.stop_reason() << "\n  connections " << counters.connections << ", completed " << counters.completed

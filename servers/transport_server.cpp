@@ -326,12 +326,9 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, Proto>{{"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
       ->capture_default_str();
-  app.add_option("--rcvbuf", config.rcvbuf, "SO_RCVBUF in bytes (0 = the kernel's default)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 64 << 20));
-  app.add_option("--reader-delay-us", config.reader_delay_us, "pause after each message: a slow reader")
-      ->capture_default_str()
-      ->check(CLI::Range(0u, 1'000'000u));
+  add_bounded_option(app, "--rcvbuf", config.rcvbuf, "SO_RCVBUF in bytes (0 = the kernel's default)", 0, 64 << 20);
+  add_bounded_option(app, "--reader-delay-us", config.reader_delay_us, "pause after each message: a slow reader", 0u,
+                     1'000'000u);
   program.add_idle_timeout(config.idle_timeout);
   program.add_max_connections();
   // UDP beside TCP on one port number (or UDP alone): this server opens its own sockets.

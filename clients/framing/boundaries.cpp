@@ -4,6 +4,27 @@
 
 namespace netlab {
 
+namespace {
+
+// One of the two lists, walked as consecutive intervals of the byte stream
+// (empty writes and reads take no bytes and are skipped).
+struct Intervals {
+  std::span<const std::size_t> sizes;
+  std::size_t next_index = 0;
+  std::size_t left = 0;      // bytes left in the current interval
+  std::size_t overlaps = 0;  // intervals of the other list the current one has met
+
+  bool next() {
+    while (next_index < sizes.size() && sizes[next_index] == 0) ++next_index;
+    if (next_index == sizes.size()) return false;
+    left = sizes[next_index++];
+    overlaps = 0;
+    return true;
+  }
+};
+
+}  // namespace
+
 // Walk both lists as intervals over the same byte stream. A read "merges"
 // when it covers bytes of more than one write; a write is "split" when its
 // bytes come out of more than one read.
@@ -20,40 +41,24 @@ BoundaryReport compare_boundaries(std::span<const std::size_t> write_sizes, std:
       report.read_bytes += r;
     }
 
-  std::size_t wi = 0, ri = 0;
-  std::size_t w_left = 0, r_left = 0;  // bytes left in the current write / read
-  std::size_t writes_in_read = 0, reads_in_write = 0;
-  auto next_write = [&] {
-    while (wi < write_sizes.size() && write_sizes[wi] == 0) ++wi;
-    if (wi == write_sizes.size()) return false;
-    w_left = write_sizes[wi++];
-    reads_in_write = 0;
-    return true;
-  };
-  auto next_read = [&] {
-    while (ri < read_sizes.size() && read_sizes[ri] == 0) ++ri;
-    if (ri == read_sizes.size()) return false;
-    r_left = read_sizes[ri++];
-    writes_in_read = 0;
-    return true;
-  };
-  if (!next_write() || !next_read()) return report;
+  Intervals write{write_sizes}, read{read_sizes};  // overlaps: reads in the write, writes in the read
+  if (!write.next() || !read.next()) return report;
   for (;;) {
     // The current read and write overlap here.
-    ++writes_in_read;
-    ++reads_in_write;
-    const std::size_t n = std::min(w_left, r_left);
-    w_left -= n;
-    r_left -= n;
-    const bool write_done = w_left == 0, read_done = r_left == 0;
-    if (write_done && reads_in_write > 1) ++report.split_writes;
+    ++read.overlaps;
+    ++write.overlaps;
+    const std::size_t n = std::min(write.left, read.left);
+    write.left -= n;
+    read.left -= n;
+    const bool write_done = write.left == 0, read_done = read.left == 0;
+    if (write_done && write.overlaps > 1) ++report.split_writes;
     if (read_done) {
-      if (writes_in_read > 1) ++report.merged_reads;
-      if (write_done && writes_in_read == 1 && reads_in_write == 1) ++report.exact_reads;
-      report.max_writes_in_one_read = std::max(report.max_writes_in_one_read, writes_in_read);
+      if (read.overlaps > 1) ++report.merged_reads;
+      if (write_done && read.overlaps == 1 && write.overlaps == 1) ++report.exact_reads;
+      report.max_writes_in_one_read = std::max(report.max_writes_in_one_read, read.overlaps);
     }
-    if (write_done && !next_write()) break;
-    if (read_done && !next_read()) break;
+    if (write_done && !write.next()) break;
+    if (read_done && !read.next()) break;
   }
   return report;
 }

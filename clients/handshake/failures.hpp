@@ -11,9 +11,15 @@
 // server's JSON (accepts, census timeline), the wire's stats (rule log) and
 // the capture on the client's link — and gives the verdicts.
 #include "io/net.hpp"
+#include "observed.hpp"
 #include "program/options.hpp"
 #include "program/result.hpp"
 
+#include <boost/describe/class.hpp>
+#include <boost/json/value_from.hpp>
+
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace netlab::handshake {
@@ -27,6 +33,43 @@ struct FailureConfig {
 };
 
 bool is_failure_mode(const std::string& mode);
+
+// One connect() of a story, on CLOCK_MONOTONIC (the clock of the server's
+// census and of the wire's rule log).
+struct ConnectRecord {
+  double started_mono_ms = 0, ended_mono_ms = 0, ms = 0;
+  std::string outcome;  // "connected", "gave up", or the error
+  // Once connected: TCP_INFO, and the two ISNs where TCP_REPAIR is allowed (root).
+  std::optional<std::uint32_t> segments_out{}, segments_in{}, retransmits{}, client_isn{}, server_isn{};
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const ConnectRecord& r) {
+    v = present_members(r);
+  }
+};
+BOOST_DESCRIBE_STRUCT(ConnectRecord, (),
+                      (started_mono_ms, ended_mono_ms, ms, outcome, segments_out, segments_in, retransmits, client_isn,
+                       server_isn))
+
+// What the scenario recorded (its result's "observed"): old-syn has `first`
+// and `second`, lost-synack and lost-ack `connect`; lost-ack also the data it
+// sent after connect() returned.
+struct FailureRecord {
+  std::uint16_t local_port = 0;
+  std::optional<ConnectRecord> first{}, second{}, connect{};
+  std::optional<std::string> client_state_after_connect{};
+  std::optional<double> data_sent_mono_ms{};
+  std::optional<std::size_t> data_bytes{};
+
+  friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const FailureRecord& r) {
+    v = present_members(r);
+  }
+};
+BOOST_DESCRIBE_STRUCT(FailureRecord, (),
+                      (local_port, first, second, connect, client_state_after_connect, data_sent_mono_ms, data_bytes))
+
+// The record back from a scenario's result JSON (for the judge); throws when
+// it is not one.
+FailureRecord read_failure_record(const boost::json::object& observed);
 
 // The scenario: the connections, from this (the client's) namespace.
 asio::awaitable<void> run_failure(const CommonOptions& options, const FailureConfig& config, Result& result);

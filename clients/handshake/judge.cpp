@@ -122,7 +122,7 @@ std::string join(const std::vector<std::string>& parts) {
 // ---- old-syn -------------------------------------------------------------------------
 
 void judge_old_syn(const Conversation& c, const ServerView& server, const std::vector<json::object>& rules,
-                   json::object& o, Result& result) {
+                   const FailureRecord& record, json::object& o, Result& result) {
   // Our SYNs: the first is the old one; the first with another ISN, the new one.
   std::optional<std::uint32_t> old_isn, new_isn;
   std::size_t syns = 0;
@@ -151,10 +151,8 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
   std::optional<SynRecv> dropped;  // SYN-RECV, then gone: the half-open connection the RST removed
   for (const auto& s : stretches)
     if (s.then == "gone" && !dropped) dropped = s;
-  const json::object first = object_at(o, "first");
-  const json::object second = object_at(o, "second");
-  const bool gave_up = text_at(first, "outcome") == "gave up";
-  const bool reconnected = text_at(second, "outcome") == "connected";
+  const bool gave_up = record.first && record.first->outcome == "gave up";
+  const bool reconnected = record.second && record.second->outcome == "connected";
   const std::size_t accepted = server.accepts.size();
 
   o["capture"] = json::object{{"syn_segments", syns},
@@ -227,7 +225,8 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
 
 // ---- lost-synack ---------------------------------------------------------------------
 
-void judge_lost_synack(const Conversation& c, const std::vector<json::object>& rules, json::object& o, Result& result) {
+void judge_lost_synack(const Conversation& c, const std::vector<json::object>& rules, const FailureRecord& record,
+                       json::object& o, Result& result) {
   std::optional<std::uint32_t> dropped_seq;
   for (const auto& r : rules)
     if (text_at(r, "dir") == "right>left" && text_at(r, "flags") == "SA" && text_at(r, "action") == "drop")
@@ -249,9 +248,9 @@ void judge_lost_synack(const Conversation& c, const std::vector<json::object>& r
     }
     acked = acked || (synacks > 0 && c.from_client(p) && exactly(p, ack));
   }
-  const json::object connect = object_at(o, "connect");  // a copy: o grows below
-  const double connect_ms = number(connect, "ms");
-  const bool connected = text_at(connect, "outcome") == "connected";
+  const ConnectRecord connect = record.connect.value_or(ConnectRecord{});
+  const double connect_ms = connect.ms;
+  const bool connected = connect.outcome == "connected";
   const double wait_ms = first_syn >= 0 && first_synack >= 0 ? (first_synack - first_syn) * 1000 : -1;
   o["capture"] = json::object{{"syn_segments", syns},
                               {"syn_isns", isns.size()},
@@ -281,7 +280,7 @@ void judge_lost_synack(const Conversation& c, const std::vector<json::object>& r
 // ---- lost-ack ------------------------------------------------------------------------
 
 void judge_lost_ack(const Conversation& c, const ServerView& server, const std::vector<json::object>& rules,
-                    json::object& o, Result& result) {
+                    const FailureRecord& record, json::object& o, Result& result) {
   std::size_t acks_dropped = 0;
   for (const auto& r : rules) acks_dropped += text_at(r, "dir") == "left>right" && text_at(r, "action") == "drop";
   std::size_t synacks = 0;
@@ -294,9 +293,9 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
     }
     if (!data && c.from_client(p) && p.payload_length > 0) data = p;
   }
-  const json::object connect = object_at(o, "connect");  // a copy: o grows below
-  const double connected_at = number(connect, "ended_mono_ms");
-  const double data_at = number(o, "data_sent_mono_ms");
+  const ConnectRecord connect = record.connect.value_or(ConnectRecord{});
+  const double connected_at = connect.ended_mono_ms;
+  const double data_at = record.data_sent_mono_ms.value_or(0);
   const auto stretches = syn_recv_stretches(server);
   const double accepted_at = server.accepts.empty() ? 0 : server.accepts.front();
   std::optional<SynRecv> waited;
@@ -314,15 +313,15 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
                              {"bytes_received", server.bytes_received}};
   o["wire_acks_dropped"] = acks_dropped;
 
-  const bool client_connected = text_at(connect, "outcome") == "connected";
+  const bool client_connected = connect.outcome == "connected";
   const bool waited_long = waited && syn_recv_after_connect > 300;  // SYN-RECV well after we were ESTABLISHED
   const bool retransmitted = synacks >= 2 && synack_seqs.size() == 1;
   result.add_check(
       {.id = "lost-ack-server-stays-syn-recv",
        .claim = "asked next: what if the third segment (ACK) is lost?",
        .expected = "the client is connected while the server stays SYN-RECV and sends its SYN-ACK again",
-       .observed = "the wire dropped " + n(acks_dropped) + " ACK(s); connect() returned after " +
-                   ms_text(number(connect, "ms")) + " (client " + text_at(o, "client_state_after_connect") +
+       .observed = "the wire dropped " + n(acks_dropped) + " ACK(s); connect() returned after " + ms_text(connect.ms) +
+                   " (client " + record.client_state_after_connect.value_or("") +
                    "); the server's census: SYN-RECV seen for " + ms_text(syn_recv_ms) + ", until " +
                    ms_text(syn_recv_after_connect) + " after the client's connect() returned, then " +
                    (waited ? waited->then : std::string("(never SYN-RECV)")) + "; " + n(synacks) + " SYN-ACK(s) with " +
@@ -362,9 +361,11 @@ void judge_failure(const Evidence& evidence, Result& result) {
   const auto wire = read_json_object(evidence.wire_json, "the wire's stats");
   const auto& params = object_at(run, "params");
   result.params() = params;
-  json::object o = object_at(run, "observed");
+  const FailureRecord record = read_failure_record(object_at(run, "observed"));
+  // What the judge found goes beside the record.
+  json::object o = json::value_from(record).as_object();
   const auto mode = text_at(params, "mode");
-  const auto port = static_cast<std::uint16_t>(number(o, "local_port"));
+  const auto port = record.local_port;
   if (port == 0) throw std::runtime_error(evidence.run_json + " names no local port: the scenario did not run");
   const auto c = conversation(evidence.pcap, port);
   const auto view = server_view(server, port);
@@ -372,11 +373,11 @@ void judge_failure(const Evidence& evidence, Result& result) {
     throw std::runtime_error(evidence.server_json + " has no census timeline (run the server with --census-ms)");
   const auto rules = rule_log(wire);
   if (mode == "old-syn")
-    judge_old_syn(c, view, rules, o, result);
+    judge_old_syn(c, view, rules, record, o, result);
   else if (mode == "lost-synack")
-    judge_lost_synack(c, rules, o, result);
+    judge_lost_synack(c, rules, record, o, result);
   else if (mode == "lost-ack")
-    judge_lost_ack(c, view, rules, o, result);
+    judge_lost_ack(c, view, rules, record, o, result);
   else
     throw std::runtime_error(evidence.run_json + ": mode '" + mode + "' has no judge");
   o["capture_segments"] = c.packets.size();

@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/describe/class.hpp>
 #include <boost/json.hpp>
 
 #include <cerrno>
@@ -38,6 +39,24 @@ awaitable<void> send_all(tcp::socket& socket, const std::string& bytes, const ch
   if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), use_tuple); ec)
     throw failure(std::string(what), ec);
 }
+
+// What the old-segment stories observed (the result's "observed").
+struct OldSegmentObserved {
+  std::uint16_t local_port = 0;
+  std::string first_end_after_close;  // connection 1's end once closed: TIME-WAIT, or none (linger 0)
+  std::string reuse_at_once;          // connect() on the same four-tuple at once: its error, or "connected"
+  std::string tcp_tw_reuse, tcp_timestamps;
+  long reuse_delay_ms = 0;
+  bool reuse_refused_at_once = false;
+  std::string second_data_at_server;
+  std::uint64_t server_paws_estab = 0;
+  bool old_bytes_in_new_connection = false;
+  std::string our_path;
+};
+BOOST_DESCRIBE_STRUCT(OldSegmentObserved, (),
+                      (local_port, first_end_after_close, reuse_at_once, tcp_tw_reuse, tcp_timestamps, reuse_delay_ms,
+                       reuse_refused_at_once, second_data_at_server, server_paws_estab, old_bytes_in_new_connection,
+                       our_path))
 
 }  // namespace
 
@@ -100,17 +119,18 @@ awaitable<void> old_segment(const CommonOptions& options, const WireConfig& conf
   const std::string data(report.at("data").as_string());
   const auto paws = report.at("paws_estab").to_number<std::uint64_t>();
   const bool old_in_new = data.find("OLD-DATA") != std::string::npos;
-  result.observed() = {{"local_port", port},
-                       {"first_end_after_close", time_wait},
-                       {"reuse_at_once", refused ? refused.message() : "connected"},
-                       {"tcp_tw_reuse", sysctl("tcp_tw_reuse")},
-                       {"tcp_timestamps", sysctl("tcp_timestamps")},
-                       {"reuse_delay_ms", reuse_ms},
-                       {"reuse_refused_at_once", refused.value() == EADDRNOTAVAIL},
-                       {"second_data_at_server", data},
-                       {"server_paws_estab", paws},
-                       {"old_bytes_in_new_connection", old_in_new},
-                       {"our_path", "connection 1 " + time_wait + "; connection 2 on the same four-tuple"}};
+  result.set_observed(
+      OldSegmentObserved{.local_port = port,
+                         .first_end_after_close = time_wait,
+                         .reuse_at_once = refused ? refused.message() : "connected",
+                         .tcp_tw_reuse = sysctl("tcp_tw_reuse"),
+                         .tcp_timestamps = sysctl("tcp_timestamps"),
+                         .reuse_delay_ms = reuse_ms,
+                         .reuse_refused_at_once = refused.value() == EADDRNOTAVAIL,
+                         .second_data_at_server = data,
+                         .server_paws_estab = paws,
+                         .old_bytes_in_new_connection = old_in_new,
+                         .our_path = "connection 1 " + time_wait + "; connection 2 on the same four-tuple"});
   const std::string what = "connection 1 left " + time_wait + "; the same four-tuple at once: " +
                            (refused ? refused.message() + ", after " + std::to_string(reuse_ms + 200) + " ms: connected"
                             : time_wait == "TIME-WAIT" ? "connected (the TIME_WAIT socket taken over)"

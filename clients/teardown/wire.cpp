@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -79,44 +80,76 @@ awaitable<json::object> server_report(const CommonOptions& options, std::uint16_
   co_return json::parse(buffer.substr(0, size)).as_object();
 }
 
+// "FIN-WAIT-1 > CLOSING > TIME-WAIT": the states one end went through, in order.
+std::string path_of(const std::vector<EndSample>& samples) {
+  std::string path, last;
+  for (const auto& s : samples) {
+    if (s.state != last)
+      path += (path.empty() ? "" : " > ") + s.state;
+    else if (s.restarted)  // the same state, its timer started over
+      path += s.timer == "on" ? " (retransmission timer restarted)" : " (timer restarted)";
+    last = s.state;
+  }
+  return path;
+}
+
+bool went_through(const std::vector<EndSample>& samples, std::string_view state) {
+  return std::any_of(samples.begin(), samples.end(), [&](const EndSample& s) { return s.state == state; });
+}
+
+ServerEnd read_server_end(const json::object& report) {
+  const auto number = [&](const char* key) -> std::optional<std::uint64_t> {
+    const auto* v = report.if_contains(key);
+    return v && v->is_number() ? std::optional(v->to_number<std::uint64_t>()) : std::nullopt;
+  };
+  ServerEnd end{.samples = json::value_to<std::vector<EndSample>>(report.at("samples")),
+                .fin_retransmits = number("fin_retransmits").value_or(0),
+                .segments_sent = number("segments_sent"),
+                .segments_received = number("segments_received"),
+                .out_rsts_since_close = number("out_rsts_since_close")};
+  if (const auto gone = number("gone_after_ms")) end.gone_after_ms = static_cast<long>(*gone);
+  return end;
+}
+
 namespace {
 
 std::uint64_t counter(const std::string& table, const std::string& name) {
   return read_kernel_counter(table, name).value_or(0);
 }
 
-json::array to_json(const std::vector<EndSample>& samples) {
-  json::array rows;
-  for (const auto& s : samples)
-    rows.push_back({{"at_ms", s.at_ms},
-                    {"state", s.state},
-                    {"timer", s.timer},
-                    {"timer_ms", s.timer_ms},
-                    {"retransmits", s.retransmits},
-                    {"timer_before_ms", s.timer_before_ms},
-                    {"restarted", s.restarted}});
-  return rows;
-}
+// lost-last-ack and no-time-wait (the result's "observed").
+struct LastAckObserved {
+  std::uint16_t local_port = 0;
+  std::vector<EndSample> our_end;
+  std::string our_path;
+  bool time_wait_seen = false, time_wait_restarted = false;
+  std::uint32_t timer_before_ms = 0, timer_after_ms = 0;
+  std::optional<long> restart_at_ms{};
+  std::uint64_t our_rsts_sent = 0, time_wait_overflows = 0;
+  std::string tcp_max_tw_buckets;
+  std::vector<EndSample> server_end;
+  std::string server_path;
+  std::uint64_t server_fin_retransmits = 0;
+  std::optional<long> server_gone_after_ms{};
+};
+BOOST_DESCRIBE_STRUCT(LastAckObserved, (),
+                      (local_port, our_end, our_path, time_wait_seen, time_wait_restarted, timer_before_ms,
+                       timer_after_ms, restart_at_ms, our_rsts_sent, time_wait_overflows, tcp_max_tw_buckets,
+                       server_end, server_path, server_fin_retransmits, server_gone_after_ms))
 
-// "FIN-WAIT-1 > CLOSING > TIME-WAIT": the states one end went through, in order.
-std::string path_of(const json::array& samples) {
-  std::string path, last;
-  for (const auto& s : samples) {
-    const std::string state(s.at("state").as_string());
-    if (state != last)
-      path += (path.empty() ? "" : " > ") + state;
-    else if (s.at("restarted").as_bool())  // the same state, its timer started over
-      path += s.at("timer").as_string() == "on" ? " (retransmission timer restarted)" : " (timer restarted)";
-    last = state;
-  }
-  return path;
-}
-
-bool went_through(const json::array& samples, std::string_view state) {
-  for (const auto& s : samples)
-    if (s.at("state").as_string() == state) return true;
-  return false;
-}
+// simultaneous-close; segments -1: TCP_INFO could not count them.
+struct SimultaneousObserved {
+  std::uint16_t local_port = 0;
+  std::vector<EndSample> our_end;
+  std::string our_path;
+  std::vector<EndSample> server_end;
+  std::string server_path;
+  long segments_sent = -1, segments_received = -1;
+  std::optional<std::uint64_t> server_segments_sent{}, server_segments_received{};
+};
+BOOST_DESCRIBE_STRUCT(SimultaneousObserved, (),
+                      (local_port, our_end, our_path, server_end, server_path, segments_sent, segments_received,
+                       server_segments_sent, server_segments_received))
 
 // lost-last-ack and no-time-wait: nothing is sent, we close first. On the
 // wire: S, SA, A, FA (ours), FA (theirs, carrying the ACK of ours), A — the
@@ -144,37 +177,34 @@ awaitable<void> lost_last_ack(const CommonOptions& options, const WireConfig& co
   const auto rsts_sent = counter("Tcp", "OutRsts") - rsts;
   const auto overflowed = counter("TcpExt", "TCPTimeWaitOverflow") - overflows;
   socket.close();
-  const json::object server = co_await server_report(options, our_port);
-  const json::array ours = to_json(samples);
+  const ServerEnd server = read_server_end(co_await server_report(options, our_port));
   const EndSample* restart = nullptr;
   for (const auto& s : samples)
     if (s.restarted) restart = &s;
-  const bool time_wait = went_through(ours, "TIME-WAIT");
-  const auto fin_retransmits = server.at("fin_retransmits").to_number<std::uint64_t>();
-  const auto& server_samples = server.at("samples").as_array();
-  const bool server_gone = !server.at("gone_after_ms").is_null();
-  result.observed() = {{"local_port", our_port},
-                       {"our_end", ours},
-                       {"our_path", path_of(ours)},
-                       {"time_wait_seen", time_wait},
-                       {"time_wait_restarted", restart != nullptr},
-                       {"timer_before_ms", restart ? restart->timer_before_ms : 0},
-                       {"timer_after_ms", restart ? restart->timer_ms : 0},
-                       {"restart_at_ms", restart ? json::value(restart->at_ms) : nullptr},
-                       {"our_rsts_sent", rsts_sent},
-                       {"time_wait_overflows", overflowed},
-                       {"tcp_max_tw_buckets", sysctl("tcp_max_tw_buckets")},
-                       {"server_end", server_samples},
-                       {"server_path", path_of(server_samples)},
-                       {"server_fin_retransmits", fin_retransmits},
-                       {"server_gone_after_ms", server.at("gone_after_ms")}};
+  const bool time_wait = went_through(samples, "TIME-WAIT");
+  const auto fin_retransmits = server.fin_retransmits;
+  const bool server_gone = server.gone_after_ms.has_value();
+  result.set_observed(LastAckObserved{.local_port = our_port,
+                                      .our_end = samples,
+                                      .our_path = path_of(samples),
+                                      .time_wait_seen = time_wait,
+                                      .time_wait_restarted = restart != nullptr,
+                                      .timer_before_ms = restart ? restart->timer_before_ms : 0,
+                                      .timer_after_ms = restart ? restart->timer_ms : 0,
+                                      .restart_at_ms = restart ? std::optional(restart->at_ms) : std::nullopt,
+                                      .our_rsts_sent = rsts_sent,
+                                      .time_wait_overflows = overflowed,
+                                      .tcp_max_tw_buckets = sysctl("tcp_max_tw_buckets"),
+                                      .server_end = server.samples,
+                                      .server_path = path_of(server.samples),
+                                      .server_fin_retransmits = fin_retransmits,
+                                      .server_gone_after_ms = server.gone_after_ms});
   const std::string server_said =
-      "the server's end " + path_of(server_samples) + ", " + std::to_string(fin_retransmits) +
+      "the server's end " + path_of(server.samples) + ", " + std::to_string(fin_retransmits) +
       " FIN retransmission(s)" +
-      (server_gone ? ", gone after " + std::to_string(server.at("gone_after_ms").to_number<long>()) + " ms"
-                   : ", still there");
+      (server_gone ? ", gone after " + std::to_string(*server.gone_after_ms) + " ms" : ", still there");
   if (expect_time_wait) {
-    const std::string what = server_said + "; ours " + path_of(ours) + ", TIME_WAIT timer " +
+    const std::string what = server_said + "; ours " + path_of(samples) + ", TIME_WAIT timer " +
                              (restart ? seconds(restart->timer_before_ms) + " -> " + seconds(restart->timer_ms) +
                                             " at +" + std::to_string(restart->at_ms) + " ms"
                                       : "never restarted") +
@@ -193,7 +223,7 @@ awaitable<void> lost_last_ack(const CommonOptions& options, const WireConfig& co
                                           : "our end: the census (TIME_WAIT timer) in our namespace; RSTs: Tcp OutRsts "
                                             "delta; the server's end: its census, reported after the close"});
   } else {
-    const std::string what = server_said + "; ours " + path_of(ours) +
+    const std::string what = server_said + "; ours " + path_of(samples) +
                              " (no TIME_WAIT socket: " + std::to_string(overflowed) +
                              " TCPTimeWaitOverflow), RSTs we sent " + std::to_string(rsts_sent);
     result.add_check(
@@ -236,125 +266,40 @@ awaitable<void> simultaneous_close(const CommonOptions& options, const WireConfi
       config.settle, 0ms);
   const auto after = read_tcp_info(socket.native_handle());
   socket.close();
-  const json::object server = co_await server_report(options, our_port);
-  const json::array ours = to_json(samples);
-  const auto& theirs = server.at("samples").as_array();
+  const ServerEnd server = read_server_end(co_await server_report(options, our_port));
+  const auto& theirs = server.samples;
   long sent = -1, received = -1;
   if (before && after) {
     sent = static_cast<long>(after->segs_out - before->segs_out);
     received = static_cast<long>(after->segs_in - before->segs_in);
   }
-  auto full_path = [](const json::array& s) {
+  auto full_path = [](const std::vector<EndSample>& s) {
     return went_through(s, "FIN-WAIT-1") && went_through(s, "CLOSING") && went_through(s, "TIME-WAIT");
   };
-  const bool both_time_wait = !ours.empty() && !theirs.empty() && ours.back().at("state") == "TIME-WAIT" &&
-                              theirs.back().at("state") == "TIME-WAIT";
-  result.observed() = {
-      {"local_port", our_port},
-      {"our_end", ours},
-      {"our_path", path_of(ours)},
-      {"server_end", theirs},
-      {"server_path", path_of(theirs)},
-      {"segments_sent", sent},
-      {"segments_received", received},
-      {"server_segments_sent", server.contains("segments_sent") ? server.at("segments_sent") : nullptr},
-      {"server_segments_received", server.contains("segments_received") ? server.at("segments_received") : nullptr}};
-  const std::string what = "ours " + path_of(ours) + ", the server's " + path_of(theirs) + "; we sent " +
+  const bool both_time_wait =
+      !samples.empty() && !theirs.empty() && samples.back().state == "TIME-WAIT" && theirs.back().state == "TIME-WAIT";
+  result.set_observed(SimultaneousObserved{.local_port = our_port,
+                                           .our_end = samples,
+                                           .our_path = path_of(samples),
+                                           .server_end = theirs,
+                                           .server_path = path_of(theirs),
+                                           .segments_sent = sent,
+                                           .segments_received = received,
+                                           .server_segments_sent = server.segments_sent,
+                                           .server_segments_received = server.segments_received});
+  const std::string what = "ours " + path_of(samples) + ", the server's " + path_of(theirs) + "; we sent " +
                            std::to_string(sent) + " and received " + std::to_string(received) + " segments";
   result.add_check(
       {.id = "simultaneous-close-both-time-wait",
        .claim = "asked next: when both sides close at once, who holds TIME_WAIT? (四次挥手, simultaneous close)",
        .expected = "both FIN_WAIT_1 > CLOSING > TIME_WAIT: TIME_WAIT on both sides",
        .observed = what,
-       .verdict = both_time_wait && full_path(ours) && full_path(theirs) ? Verdict::confirmed
-                  : both_time_wait                                       ? Verdict::nuanced
-                                                                         : Verdict::refuted,
+       .verdict = both_time_wait && full_path(samples) && full_path(theirs) ? Verdict::confirmed
+                  : both_time_wait                                          ? Verdict::nuanced
+                                                                            : Verdict::refuted,
        .evidence =
            "each end's census, sampled back to back in its own namespace (the server's reported after); TCP_INFO "
            "segs_out/segs_in from shutdown() to TIME_WAIT"});
-}
-
-// rfc1337: the wire replays the server's FIN after the connection has closed
-// ('right>left tcp flags=FA nth=1 hold-and-replay=MS'). Our TIME_WAIT answers
-// it with an ACK; the server has no socket for it any more and answers that
-// with an RST whose sequence number is exactly the one TIME_WAIT expects.
-awaitable<void> rfc1337(const CommonOptions& options, const WireConfig& config, Result& result) {
-  tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
-  const std::uint16_t our_port = socket.local_endpoint().port();
-  socket.shutdown(tcp::socket::shutdown_send);
-  co_await read_to_eof(socket, config.settle);
-  // Until our TIME_WAIT is gone, or 300 ms after the replayed FIN restarted its timer.
-  const auto samples = co_await watch_end(
-      our_port, options.port,
-      [](const std::vector<EndSample>& s) {
-        if (s.back().state == "none") return true;
-        for (const auto& x : s)
-          if (x.restarted && s.back().at_ms >= x.at_ms + 300) return true;
-        return false;
-      },
-      config.settle);
-  socket.close();
-  const json::object server = co_await server_report(options, our_port);
-  const json::array ours = to_json(samples);
-  const bool time_wait = went_through(ours, "TIME-WAIT");
-  const bool gone = ours.back().at("state") == "none";
-  std::uint32_t left_ms = 0;  // the TIME_WAIT timer's last value before it was gone
-  for (const auto& s : samples)
-    if (s.state == "TIME-WAIT") left_ms = s.timer_ms;
-  const std::uint64_t server_rsts =
-      server.contains("out_rsts_since_close") ? server.at("out_rsts_since_close").to_number<std::uint64_t>() : 0;
-  const std::string setting = sysctl("tcp_rfc1337");
-  const bool killed = time_wait && gone && server_rsts > 0;
-  const bool kept = time_wait && !gone && server_rsts > 0;
-  result.observed() = {{"local_port", our_port},
-                       {"tcp_rfc1337", setting},
-                       {"our_end", ours},
-                       {"our_path", path_of(ours)},
-                       {"time_wait_seen", time_wait},
-                       {"time_wait_gone", gone},
-                       {"time_wait_gone_at_ms", gone ? json::value(ours.back().at("at_ms")) : nullptr},
-                       {"timer_left_ms", left_ms},
-                       {"server_rsts_sent", server_rsts},
-                       {"assassinated", killed},
-                       {"kept", kept}};
-  if (config.compare_with.empty()) co_return;
-  // With the other setting's run: one verdict over both.
-  std::ifstream in(config.compare_with);
-  std::stringstream text;
-  text << in.rdbuf();
-  json::value other;
-  try {
-    other = json::parse(text.str()).at("observed");
-  } catch (const std::exception& e) {
-    throw std::runtime_error("--compare-with " + config.compare_with + ": not a teardown rfc1337 result (" + e.what() +
-                             ")");
-  }
-  auto line = [](const std::string& rfc, bool k, bool kp, std::uint64_t rst, std::uint32_t left) {
-    return "tcp_rfc1337=" + rfc + ": " + std::to_string(rst) + " RST from the server, TIME_WAIT " +
-           (k    ? "gone with " + seconds(left) + " left"
-            : kp ? "kept"
-                 : "not measured");
-  };
-  const bool other_killed = other.at("assassinated").as_bool(), other_kept = other.at("kept").as_bool();
-  const std::string other_setting(other.at("tcp_rfc1337").as_string());
-  const std::string what =
-      line(other_setting, other_killed, other_kept, other.at("server_rsts_sent").to_number<std::uint64_t>(),
-           static_cast<std::uint32_t>(other.at("timer_left_ms").to_number<std::uint64_t>())) +
-      "; " + line(setting, killed, kept, server_rsts, left_ms);
-  const bool both_measured = (killed || kept) && (other_killed || other_kept);
-  const int killed_count = int(killed) + int(other_killed);
-  result.add_check(
-      {.id = "rst-kills-time-wait",
-       .claim = "asked next: an RST that reaches a TIME_WAIT socket ends it early (TIME_WAIT assassination, RFC 1337)",
-       .expected = "TIME_WAIT gone at the RST (with either tcp_rfc1337)",
-       .observed = what,
-       .verdict = !both_measured      ? Verdict::skipped
-                  : killed_count == 2 ? Verdict::confirmed
-                  : killed_count == 0 ? Verdict::refuted
-                                      : Verdict::nuanced,
-       .evidence = both_measured ? "our census in our namespace with each setting; the server's RSTs: its Tcp OutRsts "
-                                   "delta since the close; the wire's replay in wire-<step>.json"
-                                 : "a run saw no RST or no TIME_WAIT: see its our_end and server_rsts_sent"});
 }
 
 }  // namespace
@@ -366,7 +311,7 @@ bool is_wire_mode(const std::string& mode) {
 
 awaitable<void> wire_scenario(const CommonOptions& options, const WireConfig& config, Result& result) {
   if (config.mode == "simultaneous-close") return simultaneous_close(options, config, result);
-  if (config.mode == "rfc1337") return rfc1337(options, config, result);
+  if (config.mode == "rfc1337") return rfc1337(options, config, result);  // rfc1337.cpp
   if (config.mode == "old-segment" || config.mode == "old-segment-bare") return old_segment(options, config, result);
   return lost_last_ack(options, config, result);
 }

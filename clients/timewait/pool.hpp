@@ -22,6 +22,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/describe/class.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -50,6 +51,9 @@ struct PoolStats {
   std::size_t rejected = 0;                  // acquire() calls refused: the wait queue was full
   std::size_t connect_failures = 0;          // the connector threw
 };
+BOOST_DESCRIBE_STRUCT(PoolStats, (),
+                      (created, reused, discarded, discarded_closed_by_peer, discarded_after_error, expired, waited,
+                       timed_out, rejected, connect_failures))
 
 // Thrown by acquire() when it cannot give a connection: timeout, full queue,
 // pool closed. A connector's own exception is passed on unchanged.

@@ -177,6 +177,15 @@ std::optional<Overhead> comparison_checks(Result& result, const TcpStream& tcp, 
 }
 
 void costs_more_check(Result& result, const Overhead& o) {
+  if (o.tcp_packets_per_message <= 0 || o.udp_packets_per_message <= 0) {
+    result.add_check({.id = "tcp-costs-more",
+                      .claim = "TCP is heavier: more header bytes and packets per message",
+                      .expected = "more bytes on the wire per message over TCP than over UDP",
+                      .observed = "not run",
+                      .verdict = Verdict::skipped,
+                      .evidence = "no TCP or no UDP packet of this run in the " + o.source});
+    return;
+  }
   char text[200];
   std::snprintf(text, sizeof text, "per message: TCP %.1f bytes in %.3f packets, UDP %.1f bytes in %.3f packets",
                 o.tcp_wire_bytes_per_message, o.tcp_packets_per_message, o.udp_wire_bytes_per_message,

@@ -143,7 +143,8 @@ enum class OverheadCheck { from_headers, from_capture };
 // The two side by side; the wire overhead per message when TCP_INFO counted the segments.
 std::optional<Overhead> comparison_checks(Result& result, const TcpStream& tcp, const UdpStream& udp,
                                           OverheadCheck bytes_check);
-// tcp-costs-more from bytes per message, said with where they came from (overhead.source).
+// tcp-costs-more from bytes per message, said with where they came from (overhead.source);
+// skipped when a protocol has no packet there.
 void costs_more_check(Result& result, const Overhead& overhead);
 // --mode overhead-capture: the bytes and packets per message of the TCP and UDP
 // flows on `port` in `pcap`, `messages` sent over each; tcp-costs-more from them.

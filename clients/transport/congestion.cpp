@@ -5,13 +5,16 @@
 
 #include "io/stats.hpp"
 #include "kernel/tcp_info.hpp"
+#include "observed.hpp"
 #include "program/readiness.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/describe/class.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/value_from.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -171,31 +174,75 @@ std::vector<QueuePoint> queue_during(const WireRecord& wire, std::int64_t start_
   return points;
 }
 
-json::object flow_json(const FlowRun& run) {
-  const auto slow = analyse_slow_start(run.series.samples);
-  const auto back = analyse_back_off(run.series.samples);
-  std::uint32_t retrans = run.series.samples.empty() ? 0 : run.series.samples.back().total_retrans;
-  return {{"label", run.series.label},
-          {"algorithm", run.series.algorithm},
-          {"messages_sent", run.sent},
-          {"bytes_sent", run.bytes_sent},
-          {"goodput_mbit", run.goodput_mbit},
-          {"samples", run.series.samples.size()},
-          {"total_retrans", retrans},
-          {"slow_start",
-           {{"measured", slow.measured},
-            {"growth_per_rtt", slow.growth_per_rtt},
-            {"end_ms", slow.end_ms},
-            {"end_cwnd", slow.end_cwnd},
-            {"ended_by", slow.ended_by}}},
-          {"back_off",
-           {{"loss_seen", back.loss_seen},
-            {"loss_ms", back.loss_ms},
-            {"cwnd_before", back.cwnd_before},
-            {"ssthresh_after", back.ssthresh_after},
-            {"ratio", back.ratio}}},
-          {"server", run.server}};
+// One TCP flow as the result's "observed" shows it.
+struct FlowObserved {
+  std::string label, algorithm;
+  std::uint64_t messages_sent = 0, bytes_sent = 0;
+  double goodput_mbit = 0;
+  std::size_t samples = 0;
+  std::uint32_t total_retrans = 0;
+  SlowStart slow_start;
+  BackOff back_off;
+  json::object server;
+};
+BOOST_DESCRIBE_STRUCT(FlowObserved, (),
+                      (label, algorithm, messages_sent, bytes_sent, goodput_mbit, samples, total_retrans, slow_start,
+                       back_off, server))
+
+FlowObserved observe(const FlowRun& run) {
+  return {.label = run.series.label,
+          .algorithm = run.series.algorithm,
+          .messages_sent = run.sent,
+          .bytes_sent = run.bytes_sent,
+          .goodput_mbit = run.goodput_mbit,
+          .samples = run.series.samples.size(),
+          .total_retrans = run.series.samples.empty() ? 0 : run.series.samples.back().total_retrans,
+          .slow_start = analyse_slow_start(run.series.samples),
+          .back_off = analyse_back_off(run.series.samples),
+          .server = run.server};
 }
+
+std::vector<FlowObserved> observe(const std::vector<FlowRun>& runs) {
+  std::vector<FlowObserved> flows;
+  for (const auto& run : runs) flows.push_back(observe(run));
+  return flows;
+}
+
+struct ShareObserved {
+  std::vector<FlowObserved> flows;
+  double jain_index = 0;
+};
+BOOST_DESCRIBE_STRUCT(ShareObserved, (), (flows, jain_index))
+
+struct UdpSenderObserved {
+  std::uint64_t sent = 0, bytes_sent = 0;
+  double sent_mbit = 0, target_mbit = 0;
+  json::object server;
+};
+BOOST_DESCRIBE_STRUCT(UdpSenderObserved, (), (sent, bytes_sent, sent_mbit, target_mbit, server))
+
+struct BesideUdpObserved {
+  FlowObserved tcp;
+  UdpSenderObserved udp;
+};
+BOOST_DESCRIBE_STRUCT(BesideUdpObserved, (), (tcp, udp))
+
+struct AlgorithmsObserved {
+  std::vector<FlowObserved> flows;
+  std::vector<std::string> missing;  // asked for, not offered by this kernel
+};
+BOOST_DESCRIBE_STRUCT(AlgorithmsObserved, (), (flows, missing))
+
+// What --mode congestion observed (the result's "observed"): the steps that ran.
+struct CongestionObserved {
+  std::optional<FlowObserved> single{};
+  std::optional<ShareObserved> share{};
+  std::optional<BesideUdpObserved> udp{};
+  std::optional<AlgorithmsObserved> algorithms{};
+
+  friend void tag_invoke(json::value_from_tag, json::value& v, const CongestionObserved& o) { v = present_members(o); }
+};
+BOOST_DESCRIBE_STRUCT(CongestionObserved, (), (single, share, udp, algorithms))
 
 std::vector<std::string> available_algorithms() {
   std::ifstream in("/proc/sys/net/ipv4/tcp_available_congestion_control");
@@ -207,7 +254,7 @@ std::vector<std::string> available_algorithms() {
 }  // namespace
 
 awaitable<void> run_congestion(const CommonOptions& options, const CongestionConfig& config, Result& result) {
-  auto& observed = result.observed();
+  CongestionObserved observed;  // into the result as each step ends
   std::vector<FlowSeries> charted;
   std::vector<QueuePoint> charted_queue;
   std::string csv = cwnd_csv_header();
@@ -228,7 +275,8 @@ awaitable<void> run_congestion(const CommonOptions& options, const CongestionCon
     run.series.label = "single";
     co_await tcp_flow(options, config, main_algorithm, run);
     const auto wire = read_wire_events(config.wire_events);
-    observed["single"] = flow_json(run);
+    observed.single = observe(run);
+    result.set_observed(observed);
     congestion::single_checks(result, run, wire, config);
     alone_mbit = run.goodput_mbit;
     keep(run);
@@ -241,9 +289,10 @@ awaitable<void> run_congestion(const CommonOptions& options, const CongestionCon
     flows[1].series.label = "share-2";
     co_await (tcp_flow(options, config, main_algorithm, flows[0]) &&
               tcp_flow(options, config, main_algorithm, flows[1]));
-    json::array list;
-    for (const auto& f : flows) list.push_back(flow_json(f)), keep(f);
-    observed["share"] = {{"flows", list}, {"jain_index", jain_index({flows[0].goodput_mbit, flows[1].goodput_mbit})}};
+    for (const auto& f : flows) keep(f);
+    observed.share = ShareObserved{.flows = observe(flows),
+                                   .jain_index = jain_index({flows[0].goodput_mbit, flows[1].goodput_mbit})};
+    result.set_observed(observed);
     congestion::share_checks(result, flows, config);
   }
   if (wants("udp")) {
@@ -251,13 +300,13 @@ awaitable<void> run_congestion(const CommonOptions& options, const CongestionCon
     tcp.series.label = "beside-udp";
     UdpRun udp;
     co_await (tcp_flow(options, config, main_algorithm, tcp) && udp_flood(options, config, udp));
-    observed["udp"] = {{"tcp", flow_json(tcp)},
-                       {"udp",
-                        {{"sent", udp.sent},
-                         {"bytes_sent", udp.bytes_sent},
-                         {"sent_mbit", udp.sent_mbit},
-                         {"target_mbit", udp.target_mbit},
-                         {"server", udp.server}}}};
+    observed.udp = BesideUdpObserved{.tcp = observe(tcp),
+                                     .udp = {.sent = udp.sent,
+                                             .bytes_sent = udp.bytes_sent,
+                                             .sent_mbit = udp.sent_mbit,
+                                             .target_mbit = udp.target_mbit,
+                                             .server = udp.server}};
+    result.set_observed(observed);
     congestion::udp_checks(result, tcp, udp, alone_mbit);
     keep(tcp);
   }
@@ -276,11 +325,8 @@ awaitable<void> run_congestion(const CommonOptions& options, const CongestionCon
       keep(run);
       runs.push_back(std::move(run));
     }
-    json::array list;
-    for (const auto& r : runs) list.push_back(flow_json(r));
-    json::array missing_json;
-    for (const auto& m : missing) missing_json.push_back(json::string(m));
-    observed["algorithms"] = {{"flows", list}, {"missing", missing_json}};
+    observed.algorithms = AlgorithmsObserved{.flows = observe(runs), .missing = missing};
+    result.set_observed(observed);
     congestion::algorithm_check(result, runs, missing);
     if (!runs.empty()) {
       const auto svg = cwnd_svg(

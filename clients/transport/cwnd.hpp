@@ -3,6 +3,8 @@
 // milliseconds, and what it says: how fast it grew in slow start, how far it
 // fell after the first loss, how two flows shared a link. Pure: no sockets,
 // so the unit tests feed it hand-made samples.
+#include <boost/describe/class.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +45,7 @@ struct SlowStart {
   std::uint32_t end_cwnd = 0;
   std::string ended_by;  // "loss", "hystart" (ssthresh set before any loss), "still growing"
 };
+BOOST_DESCRIBE_STRUCT(SlowStart, (), (measured, growth_per_rtt, end_ms, end_cwnd, ended_by))
 SlowStart analyse_slow_start(const std::vector<CwndSample>& samples);
 
 struct BackOff {
@@ -52,6 +55,7 @@ struct BackOff {
   std::uint32_t ssthresh_after = 0;  // what the algorithm set
   double ratio = 0;                  // ssthresh_after / cwnd_before
 };
+BOOST_DESCRIBE_STRUCT(BackOff, (), (loss_seen, loss_ms, cwnd_before, ssthresh_after, ratio))
 BackOff analyse_back_off(const std::vector<CwndSample>& samples);
 
 // The factor a loss-based algorithm multiplies the window by on a loss

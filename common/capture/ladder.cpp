@@ -1,5 +1,7 @@
 #include "capture/ladder.hpp"
 #include "capture/capture.hpp"
+#include "proto/markup.hpp"
+#include "proto/tls_names.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -11,34 +13,8 @@ namespace netlab {
 namespace {
 
 std::string handshake_type(unsigned char type) {
-  switch (type) {
-    case 0:
-      return "HelloRequest";
-    case 1:
-      return "ClientHello";
-    case 2:
-      return "ServerHello";
-    case 4:
-      return "NewSessionTicket";
-    case 8:
-      return "EncryptedExtensions";
-    case 11:
-      return "Certificate";
-    case 12:
-      return "ServerKeyExchange";
-    case 13:
-      return "CertificateRequest";
-    case 14:
-      return "ServerHelloDone";
-    case 15:
-      return "CertificateVerify";
-    case 16:
-      return "ClientKeyExchange";
-    case 20:
-      return "Finished";
-    default:
-      return "Handshake(" + std::to_string(type) + ")";
-  }
+  if (const auto name = tls_numbers::handshake_type(type)) return std::string(*name);
+  return "Handshake(" + std::to_string(type) + ")";
 }
 
 struct Direction {
@@ -109,30 +85,6 @@ std::string fixed(double value, int decimals) {
   char text[32];
   std::snprintf(text, sizeof text, "%.*f", decimals, value);
   return text;
-}
-
-// Mermaid and SVG text must not carry their own syntax characters.
-std::string escape_xml(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string mermaid_safe(std::string text) {
@@ -323,9 +275,9 @@ std::string ladder_svg(const Flow& flow, const LadderOptions& options) {
          "<path d=\"M0,0 L10,4 L0,8 z\" fill=\"context-stroke\"/></marker></defs>\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       << "<text x=\"" << left << "\" y=\"24\" text-anchor=\"middle\" font-weight=\"bold\">client "
-      << escape_xml(flow.client) << "</text>\n"
+      << html_escape(flow.client) << "</text>\n"
       << "<text x=\"" << right << "\" y=\"24\" text-anchor=\"middle\" font-weight=\"bold\">server "
-      << escape_xml(flow.server) << "</text>\n"
+      << html_escape(flow.server) << "</text>\n"
       << "<line x1=\"" << left << "\" y1=\"34\" x2=\"" << left << "\" y2=\"" << height - 10
       << "\" stroke=\"#444\" stroke-width=\"2\"/>\n"
       << "<line x1=\"" << right << "\" y1=\"34\" x2=\"" << right << "\" y2=\"" << height - 10
@@ -333,7 +285,7 @@ std::string ladder_svg(const Flow& flow, const LadderOptions& options) {
   int y = top;
   for (const auto& row : rows) {
     out << "<text x=\"10\" y=\"" << y + 4 << "\" fill=\"#666\">" << fixed(row.time * 1000, 3) << " ms</text>\n";
-    const std::string label = escape_xml(row.label);
+    const std::string label = html_escape(row.label);
     if (row.is_note) {
       out << "<text x=\"" << (left + right) / 2 << "\" y=\"" << y + 4
           << "\" text-anchor=\"middle\" fill=\"#666\" font-style=\"italic\">" << label << "</text>\n";

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,13 +120,29 @@ class AcceptFailures {
   Clock::time_point last_log_{};
 };
 
+// Where a lab's accept loop departs from accepting at once (the handshake
+// lab's server, whose lesson is the accept queue):
+struct AcceptHooks {
+  // Awaited before each accept(): a pause while the kernel goes on completing
+  // handshakes into the accept queue. A stop closes the listener; the loop
+  // ends after this returns, so the pause must end at a stop too.
+  std::function<asio::awaitable<void>()> before_each{};
+  // Each connection accept() took from the queue, before the limit admits it.
+  std::function<void(const tcp::socket&)> accepted{};
+};
+
 // `start_session(tcp::socket)` returns the awaitable<void> that serves one connection.
 template <typename StartSession>
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimit& limit, StartSession start_session) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimit& limit, StartSession start_session,
+                                  AcceptHooks hooks = {}) {
   constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
   asio::steady_timer backoff(acceptor.get_executor());
   AcceptFailures failures;
   while (acceptor.is_open()) {
+    if (hooks.before_each) {
+      co_await hooks.before_each();
+      if (!acceptor.is_open()) co_return;
+    }
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
@@ -134,6 +151,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimit& limi
       co_await backoff.async_wait(use_tuple);
       continue;
     }
+    if (hooks.accepted) hooks.accepted(socket);
     auto slot = limit.admit(socket);
     if (!slot) continue;
     asio::co_spawn(acceptor.get_executor(), hold_slot(std::move(*slot), start_session(std::move(socket))),

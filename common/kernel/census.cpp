@@ -286,4 +286,10 @@ std::vector<SocketRecord> both_ends(std::uint16_t port) {
   return sockets;
 }
 
+std::optional<SocketRecord> find_listener(std::uint16_t port) {
+  for (auto& s : list_tcp_sockets({.local_port = port}))
+    if (s.state == TcpState::listen) return s;
+  return std::nullopt;
+}
+
 }  // namespace netlab

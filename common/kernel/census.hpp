@@ -69,6 +69,10 @@ std::vector<SocketRecord> list_tcp_sockets(const PortFilter& filter);
 // (local port = `port`, the listener included) and the clients' (remote port = `port`).
 std::vector<SocketRecord> both_ends(std::uint16_t port);
 
+// The socket listening on `port`, if any: its receive_queue is the accept
+// queue's length, its send_queue the backlog.
+std::optional<SocketRecord> find_listener(std::uint16_t port);
+
 struct StateCounts {
   std::array<std::size_t, tcp_state_count> by_state{};
   std::size_t total = 0;

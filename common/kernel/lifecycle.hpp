@@ -6,6 +6,7 @@
 #include "kernel/census.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/describe/class.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -41,6 +42,7 @@ struct EndSample {
   std::uint32_t timer_before_ms = 0;  // the timer's last value before it went up (restarted), or 0
   bool restarted = false;             // the same timer, with more time left than a moment ago
 };
+BOOST_DESCRIBE_STRUCT(EndSample, (), (at_ms, state, timer, timer_ms, retransmits, timer_before_ms, restarted))
 
 // Samples the socket (local_port, remote_port) every `period` until
 // done(samples) holds or `bound` has passed; keeps the first sample and each

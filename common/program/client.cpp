@@ -30,7 +30,10 @@ int ClientProgram::run(int argc, char** argv, const std::function<void(ClientRun
   });
   if (experiment != 0) return experiment;
   const int written = exit_code_of([&] {
-    if (options_.json != "-" && run.summary_) run.summary_(std::cout);
+    if (options_.json != "-") {
+      if (run.summary_) run.summary_(std::cout);
+      std::cout << render_checks(result.checks());  // every summary ends with the verdicts
+    }
     result.write(options_.json);
     return 0;
   });

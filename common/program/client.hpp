@@ -71,7 +71,8 @@ class ClientRun {
   // throws "gave up after N s (--max-seconds)" followed by `progress()` when given.
   void within(asio::awaitable<void> operation, const std::function<std::string()>& progress = {});
 
-  // The human summary, printed on stdout after the run unless --json -.
+  // The human summary, printed on stdout after the run unless --json -; the
+  // verdicts (render_checks) follow it.
   void summary(std::function<void(std::ostream&)> print) { summary_ = std::move(print); }
 
   // The run measured what it set out to, and it is wrong (echoes that differ):

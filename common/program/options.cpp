@@ -10,9 +10,7 @@ void add_common_options(CLI::App& app, CommonOptions& o, std::uint16_t default_p
   o.port = default_port;
   o.max_seconds = default_max_seconds;
   app.add_option("--host", o.host, "address to bind (server) or connect to (client)")->capture_default_str();
-  app.add_option("--port", o.port, "TCP/UDP port; 0 = any free port")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
+  add_bounded_option(app, "--port", o.port, "TCP/UDP port; 0 = any free port", 0, 65535);
   app.add_option("--port-file", o.port_file,
                  role == Role::server ? "write the bound port to PATH (atomically) once listening"
                                       : "read the server's port from PATH (as written by the server)");
@@ -21,28 +19,24 @@ void add_common_options(CLI::App& app, CommonOptions& o, std::uint16_t default_p
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.add_option("--seed", o.seed, "seed for every random choice (same seed, same run)")->capture_default_str();
-  app.add_option("--max-seconds", o.max_seconds,
-                 role == Role::server ? "stop after this many seconds (0 = until SIGINT/SIGTERM)"
-                                      : "give up after this many seconds")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 86400.0));
+  add_bounded_option(app, "--max-seconds", o.max_seconds,
+                     role == Role::server ? "stop after this many seconds (0 = until SIGINT/SIGTERM)"
+                                          : "give up after this many seconds",
+                     0.0, 86400.0);
 }
 
 void add_max_connections_option(CLI::App& app, CommonOptions& o) {
   o.max_connections = default_max_connections;
-  app.add_option("--max-connections", o.max_connections,
-                 "connections served at once; one more is refused at once with a message, then closed "
-                 "(lowered to what ulimit -n allows)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+  add_bounded_option(app, "--max-connections", o.max_connections,
+                     "connections served at once; one more is refused at once with a message, then closed "
+                     "(lowered to what ulimit -n allows)",
+                     std::size_t{1}, std::size_t{1'000'000});
 }
 
 void add_idle_timeout_option(CLI::App& app, double& seconds, double default_seconds) {
   seconds = default_seconds;
-  app.add_option("--idle-timeout", seconds,
-                 "close a connection that moved no byte in or out for this many seconds (0 = never)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 86400.0));
+  add_bounded_option(app, "--idle-timeout", seconds,
+                     "close a connection that moved no byte in or out for this many seconds (0 = never)", 0.0, 86400.0);
 }
 
 std::optional<int> parse_options(CLI::App& app, int argc, char** argv) {

@@ -50,6 +50,15 @@ void add_max_connections_option(CLI::App& app, CommonOptions& options);
 // Adds --idle-timeout S: close a connection that moved no byte for S seconds (0 = never).
 void add_idle_timeout_option(CLI::App& app, double& seconds, double default_seconds = default_idle_timeout);
 
+// `--name VALUE`, its default shown in --help, VALUE refused (exit 2) outside
+// [low, high]: the shape of most of the labs' numeric options. The bounds keep
+// their own type, as CLI::Range(low, high) would.
+template <class T, class Bound>
+CLI::Option* add_bounded_option(CLI::App& app, const std::string& name, T& value, const std::string& description,
+                                Bound low, Bound high) {
+  return app.add_option(name, value, description)->capture_default_str()->check(CLI::Range(low, high));
+}
+
 // Parses argv. Returns nullopt to go on, or the exit code to return now:
 // 0 after --help, 2 after a usage error (one line on stderr).
 std::optional<int> parse_options(CLI::App& app, int argc, char** argv);

@@ -55,10 +55,11 @@ class ServerRun {
   ConnectionLimit& limit() { return limit_; }
 
   // Accepts until a stop; `start_session(tcp::socket)` returns the
-  // awaitable<void> that serves one connection (see accept_loop).
+  // awaitable<void> that serves one connection (see accept_loop, and
+  // AcceptHooks for a loop that pauses before each accept()).
   template <typename StartSession>
-  void serve(StartSession start_session) {
-    asio::co_spawn(io_, accept_loop(acceptor_, limit_, std::move(start_session)),
+  void serve(StartSession start_session, AcceptHooks hooks = {}) {
+    asio::co_spawn(io_, accept_loop(acceptor_, limit_, std::move(start_session), std::move(hooks)),
                    [this](std::exception_ptr error) { accept_loop_ended(error); });
   }
 

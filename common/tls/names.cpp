@@ -1,5 +1,6 @@
 #include "tls/names.hpp"
 
+#include "proto/tls_names.hpp"
 #include "tls/openssl.hpp"
 
 #include <cstdio>
@@ -27,117 +28,23 @@ std::string hex_bytes(std::span<const std::uint8_t> bytes) {
 }
 
 std::string handshake_type_name(std::uint8_t type) {
-  switch (type) {
-    case 0:
-      return "HelloRequest";
-    case 1:
-      return "ClientHello";
-    case 2:
-      return "ServerHello";
-    case 4:
-      return "NewSessionTicket";
-    case 5:
-      return "EndOfEarlyData";
-    case 8:
-      return "EncryptedExtensions";
-    case 11:
-      return "Certificate";
-    case 12:
-      return "ServerKeyExchange";
-    case 13:
-      return "CertificateRequest";
-    case 14:
-      return "ServerHelloDone";
-    case 15:
-      return "CertificateVerify";
-    case 16:
-      return "ClientKeyExchange";
-    case 20:
-      return "Finished";
-    case 22:
-      return "CertificateStatus";
-    case 24:
-      return "KeyUpdate";
-    case 254:
-      return "MessageHash";
-    default:
-      return "handshake type " + std::to_string(type);
-  }
+  const auto name = tls_numbers::handshake_type(type);
+  return name ? std::string(*name) : "handshake type " + std::to_string(type);
 }
 
 std::string group_name(std::uint16_t group) {
-  switch (group) {
-    case 0x0017:
-      return "secp256r1";
-    case 0x0018:
-      return "secp384r1";
-    case 0x0019:
-      return "secp521r1";
-    case 0x001d:
-      return "x25519";
-    case 0x001e:
-      return "x448";
-    case 0x0100:
-      return "ffdhe2048";
-    case 0x0101:
-      return "ffdhe3072";
-    case 0x0102:
-      return "ffdhe4096";
-    default:
-      return hex16(group);
-  }
+  const auto name = tls_numbers::group(group);
+  return name ? std::string(*name) : hex16(group);
 }
 
 std::string version_name(std::uint16_t version) {
-  switch (version) {
-    case 0x0300:
-      return "SSLv3";
-    case 0x0301:
-      return "TLSv1.0";
-    case 0x0302:
-      return "TLSv1.1";
-    case 0x0303:
-      return "TLSv1.2";
-    case 0x0304:
-      return "TLSv1.3";
-    default:
-      return hex16(version);
-  }
+  const auto name = tls_numbers::version(version);
+  return name ? std::string(*name) : hex16(version);
 }
 
 std::string signature_scheme_name(std::uint16_t scheme) {
-  switch (scheme) {
-    case 0x0401:
-      return "rsa_pkcs1_sha256";
-    case 0x0501:
-      return "rsa_pkcs1_sha384";
-    case 0x0601:
-      return "rsa_pkcs1_sha512";
-    case 0x0403:
-      return "ecdsa_secp256r1_sha256";
-    case 0x0503:
-      return "ecdsa_secp384r1_sha384";
-    case 0x0603:
-      return "ecdsa_secp521r1_sha512";
-    case 0x0804:
-      return "rsa_pss_rsae_sha256";
-    case 0x0805:
-      return "rsa_pss_rsae_sha384";
-    case 0x0806:
-      return "rsa_pss_rsae_sha512";
-    case 0x0807:
-      return "ed25519";
-    case 0x0808:
-      return "ed448";
-    case 0x0809:
-      return "rsa_pss_pss_sha256";
-    case 0x080a:
-      return "rsa_pss_pss_sha384";
-    case 0x080b:
-      return "rsa_pss_pss_sha512";
-    default:
-      return hex16(scheme);
-  }
+  const auto name = tls_numbers::signature_scheme(scheme);
+  return name ? std::string(*name) : hex16(scheme);
 }
 
 std::string cipher_suite_name(std::uint16_t suite) {

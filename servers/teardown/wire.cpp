@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 
 #include <algorithm>
 
@@ -19,18 +20,6 @@ namespace {
 using asio::awaitable;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-boost::json::array to_json(const std::vector<EndSample>& samples) {
-  boost::json::array rows;
-  for (const auto& s : samples)
-    rows.push_back({{"at_ms", s.at_ms},
-                    {"state", s.state},
-                    {"timer", s.timer},
-                    {"timer_ms", s.timer_ms},
-                    {"retransmits", s.retransmits},
-                    {"restarted", s.restarted}});
-  return rows;
-}
 
 std::uint32_t most_retransmits(const std::vector<EndSample>& samples) {
   std::uint32_t most = 0;
@@ -55,7 +44,7 @@ awaitable<std::string> passive_close(tcp::socket& socket, Reports& reports) {
   // namespace's counter keeps it (this server has no other connection now).
   const auto counted = read_kernel_counter("Tcp", "RetransSegs").value_or(0) - retransmitted;
   reports.by_port[remote] = {{"mode", "passive-close"},
-                             {"samples", to_json(samples)},
+                             {"samples", boost::json::value_from(samples)},
                              {"fin_retransmits", std::max<std::uint64_t>(most_retransmits(samples), counted)},
                              {"census_retransmits", most_retransmits(samples)},
                              {"retrans_segs_delta", counted},
@@ -82,7 +71,7 @@ awaitable<std::string> simultaneous_close(tcp::socket& socket, long long at_ns, 
   const auto samples = co_await watch_end(
       local, remote, [](const auto& s) { return s.back().state == "TIME-WAIT" || s.back().state == "none"; }, 3s, 0ms);
   const auto after = read_tcp_info(socket.native_handle());
-  boost::json::object report{{"mode", "simultaneous-close"}, {"samples", to_json(samples)}};
+  boost::json::object report{{"mode", "simultaneous-close"}, {"samples", boost::json::value_from(samples)}};
   if (before && after) {
     report["segments_sent"] = after->segs_out - before->segs_out;
     report["segments_received"] = after->segs_in - before->segs_in;

@@ -110,15 +110,8 @@ TEST_CASE("bad input is answered and closed, and the server keeps serving", "[ba
   CHECK(number(stop_and_read(server, dir.file("server.json")).at("bad_requests")) == 2);
 }
 
-TEST_CASE("the client says clearly when the server is not running", "[errors]") {
-  expect_failure(run_without_server("netlab-closewait-server", "netlab-closewait-client"), 1,
-                 {"connection refused — is netlab-closewait-server running?"});
-}
-
-TEST_CASE("closewait: a port already in use is a clear error", "[errors]") {
-  Server first("netlab-closewait-server", {});
-  expect_failure(run_on_taken_port(first, "netlab-closewait-server"), 1, {"address already in use"});
-  CHECK(first.stop() == 0);
+TEST_CASE("closewait: no server, or a port already in use, is a clear error", "[errors]") {
+  expect_clear_start_failures("closewait");
 }
 
 TEST_CASE("closewait: usage errors exit 2", "[errors]") {

@@ -387,17 +387,10 @@ TEST_CASE("a client sending its headers one byte at a time is cut off by the idl
   CHECK(server.log().find("idle timeout") != std::string::npos);
 }
 
-TEST_CASE("http: the client says clearly when the server is not running", "[errors]") {
-  expect_failure(run_without_server("netlab-http-server", "netlab-http-client"), 1,
-                 {"connection refused", "is netlab-http-server running?"});
-}
-
-TEST_CASE("http: port in use and usage errors", "[errors]") {
-  Server first("netlab-http-server", {});
-  expect_failure(run_on_taken_port(first, "netlab-http-server"), 1, {"address already in use"});
+TEST_CASE("http: no server, port in use and usage errors", "[errors]") {
+  expect_clear_start_failures("http");
   expect_usage_errors("netlab-http-server", {{"--user", "nopassword"}, {"--idle-timeout", "0"}});
   expect_usage_errors("netlab-http-client", {{"--requests", "0"}, {"--reader", "nocolon"}});
-  CHECK(first.stop() == 0);
 }
 
 TEST_CASE("http: SIGTERM closes idle keep-alive connections and the server exits 0", "[lifecycle]") {

@@ -200,15 +200,8 @@ TEST_CASE("bad input: a wrong mode, garbage, a vanished client, and the server k
   CHECK(number(stop_and_read(server, dir.file("server.json")).at("bad_requests")) == 2);
 }
 
-TEST_CASE("teardown: the client says clearly when the server is not running", "[errors]") {
-  expect_failure(run_without_server("netlab-teardown-server", "netlab-teardown-client"), 1,
-                 {"connection refused — is netlab-teardown-server running?"});
-}
-
-TEST_CASE("teardown: a port in use and bad usage are clear errors", "[errors]") {
-  Server first("netlab-teardown-server", {});
-  expect_failure(run_on_taken_port(first, "netlab-teardown-server"), 1, {"address already in use"});
-  CHECK(first.stop() == 0);
+TEST_CASE("teardown: no server, a port in use and bad usage are clear errors", "[errors]") {
+  expect_clear_start_failures("teardown");
   expect_usage_errors("netlab-teardown-server", {{"--mode", "slam"}});
   expect_usage_errors("netlab-teardown-client", {{"--pause-ms", "999999"}});
 }

@@ -98,6 +98,15 @@ void expect_failure(const RunResult& result, int code, std::initializer_list<std
   }
 }
 
+void expect_clear_start_failures(const std::string& lab) {
+  const std::string server = "netlab-" + lab + "-server", client = "netlab-" + lab + "-client";
+  const std::string refused = "connection refused — is " + server + " running?";
+  expect_failure(run_without_server(server, client), 1, {refused});
+  Server first(server, {});
+  expect_failure(run_on_taken_port(first, server), 1, {"address already in use"});
+  CHECK(first.stop() == 0);
+}
+
 void expect_usage_errors(const std::string& program, std::initializer_list<std::vector<std::string>> wrong_args) {
   for (const auto& args : wrong_args) {
     std::vector<std::string> argv{bin(program)};

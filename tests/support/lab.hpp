@@ -58,6 +58,10 @@ RunResult run_on_taken_port(const Server& first, const std::string& server_progr
                             const std::vector<std::string>& args = {});
 // The run ended with exit code `code` and said each of `phrases` on stderr.
 void expect_failure(const RunResult& result, int code, std::initializer_list<std::string_view> phrases);
+// The two ways every lab must fail clearly (exit 1, one line): its client with
+// no server ("connection refused — is netlab-<lab>-server running?") and a
+// second server on the port the first one holds ("address already in use").
+void expect_clear_start_failures(const std::string& lab);
 // `program <args>` is refused as a usage error (exit 2), for each of `wrong_args`.
 void expect_usage_errors(const std::string& program, std::initializer_list<std::vector<std::string>> wrong_args);
 

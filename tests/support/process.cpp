@@ -1,5 +1,6 @@
 #include "process.hpp"
 
+#include "kernel/netstat.hpp"
 #include "program/readiness.hpp"
 
 #include <boost/json/parse.hpp>
@@ -134,18 +135,9 @@ std::size_t open_fds(pid_t pid) {
   return count;
 }
 
-std::int64_t kernel_counter(const std::string& file, const std::string& group, const std::string& name) {
-  // Two lines per group: "Tcp: RtoAlgorithm RtoMin ..." then "Tcp: 1 200 ...".
-  std::ifstream in(file);
-  const std::string prefix = group + ":";
-  for (std::string names, values; std::getline(in, names);) {
-    if (names.rfind(prefix, 0) != 0 || !std::getline(in, values) || values.rfind(prefix, 0) != 0) continue;
-    std::istringstream n(names.substr(prefix.size())), v(values.substr(prefix.size()));
-    std::string column, value;
-    while (n >> column && v >> value)
-      if (column == name) return std::stoll(value);
-  }
-  throw std::runtime_error(file + " has no " + group + " " + name);
+std::int64_t kernel_counter(const std::string& group, const std::string& name) {
+  if (const auto value = read_kernel_counter(group, name)) return static_cast<std::int64_t>(*value);
+  throw std::runtime_error("/proc/net/snmp and /proc/net/netstat have no " + group + " " + name);
 }
 
 }  // namespace netlab::test

@@ -87,10 +87,11 @@ class Server {
 // Open file descriptors of a process (entries of /proc/<pid>/fd).
 std::size_t open_fds(pid_t pid);
 
-// A kernel counter of /proc/net/snmp or /proc/net/netstat, read by the test
-// itself (its own parser, not the lab's): `group` is the line's prefix
-// ("Tcp", "TcpExt", "Udp"), `name` the column. Throws when it is not there.
-// The counters are the network namespace's: a delta is "at least this many".
-std::int64_t kernel_counter(const std::string& file, const std::string& group, const std::string& name);
+// A kernel counter of /proc/net/snmp or /proc/net/netstat, through
+// common/kernel/netstat.hpp (whose parser tests/unit checks line by line):
+// `group` is the line's prefix ("Tcp", "TcpExt", "Udp"), `name` the column.
+// Throws when it is not there, so a missing counter cannot pass as 0. The
+// counters are the network namespace's: a delta is "at least this many".
+std::int64_t kernel_counter(const std::string& group, const std::string& name);
 
 }  // namespace netlab::test

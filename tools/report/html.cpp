@@ -14,38 +14,6 @@ namespace fs = std::filesystem;
 
 namespace netlab::report {
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      case '\t':
-      case '\n':
-        out += c;
-        break;
-      default:
-        // Control characters are not allowed in HTML text; the rest is UTF-8 as it came.
-        if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7F) out += c;
-    }
-  }
-  return out;
-}
-
 std::string data_uri(std::string_view mime, std::string_view bytes) {
   static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out = "data:" + std::string(mime) + ";base64,";

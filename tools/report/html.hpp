@@ -6,6 +6,7 @@
 // ss-chart.svg, cwnd.svg) inlined as data: images, and both languages in the
 // page (a pure CSS switch shows the other one). No script, no network.
 #include "card.hpp"
+#include "proto/markup.hpp"
 
 #include <iosfwd>
 #include <string>
@@ -13,9 +14,8 @@
 
 namespace netlab::report {
 
-// Text made safe for HTML element content and quoted attribute values: & < > " '
-// become entities, control characters other than tab and newline are dropped.
-std::string html_escape(std::string_view text);
+// Text made safe for HTML element content and quoted attribute values (proto/markup.hpp).
+using netlab::html_escape;
 
 // "data:<mime>;base64,..." of some bytes.
 std::string data_uri(std::string_view mime, std::string_view bytes);
