@@ -14,6 +14,8 @@
 // namespaces), TCP_INFO sampled every few milliseconds: slow start, the
 // back-off after a loss, two flows sharing, UDP beside TCP, one flow per
 // congestion-control algorithm (transport/congestion.hpp).
+// --mode probes-capture --pcap FILE: the persist timer's probes in a capture (transport/persist.hpp).
+// --mode window / window-verdicts: the window over a long path (transport/window.hpp).
 // --mode overhead-capture --pcap FILE: the bytes per message counted in the
 // capture of a --proto both run (made with --overhead-by-capture), for tcp-costs-more.
 // Every verdict is computed from what this run measured.
@@ -27,7 +29,9 @@
 #include "proto/transport_message.hpp"
 #include "transport/checks.hpp"
 #include "transport/congestion.hpp"
+#include "transport/persist.hpp"
 #include "transport/stream.hpp"
+#include "transport/window.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -55,7 +59,7 @@ using tr::SendTally;
 using tr::server_program;
 
 enum class Proto { tcp, udp, both };
-enum class Mode { stream, semantics, congestion, overhead_capture };
+enum class Mode { stream, semantics, congestion, overhead_capture, window, window_verdicts, probes_capture };
 
 struct Config {
   Proto proto = Proto::both;
@@ -71,6 +75,7 @@ struct Config {
   int done_interval_ms = 200;
   std::uint64_t seed = 1;
   tr::CongestionConfig congestion;
+  tr::WindowConfig window;
   std::string pcap;  // overhead-capture: the capture to count
   tr::OverheadCheck overhead_check = tr::OverheadCheck::from_headers;
 };
@@ -279,6 +284,20 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, Resu
     co_await tr::run_congestion(options, config.congestion, result);
     co_return;
   }
+  if (config.mode == Mode::probes_capture) {
+    const auto probes = tr::capture_probes(config.pcap, options.port);
+    result.set_observed(tr::PersistObserved{probes});
+    tr::probes_check(result, probes);
+    co_return;
+  }
+  if (config.mode == Mode::window) {
+    co_await tr::run_window(options, config.window, result);
+    co_return;
+  }
+  if (config.mode == Mode::window_verdicts) {
+    tr::window_verdicts(config.window, result);
+    co_return;
+  }
   if (config.mode == Mode::overhead_capture) {
     observed.overhead = tr::capture_overhead(config.pcap, options.port, config.messages);
     result.set_observed(observed);
@@ -336,12 +355,23 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, Proto>{{"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
       ->capture_default_str();
-  app.add_option("--mode", config.mode, "stream | semantics | congestion | overhead-capture")
+  app.add_option("--mode", config.mode,
+                 "stream | semantics | congestion | overhead-capture | window | window-verdicts | probes-capture")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{{"stream", Mode::stream},
                                                                       {"semantics", Mode::semantics},
                                                                       {"congestion", Mode::congestion},
-                                                                      {"overhead-capture", Mode::overhead_capture}}))
+                                                                      {"overhead-capture", Mode::overhead_capture},
+                                                                      {"window", Mode::window},
+                                                                      {"window-verdicts", Mode::window_verdicts},
+                                                                      {"probes-capture", Mode::probes_capture}}))
       ->capture_default_str();
+  app.add_option("--window-case", config.window.window_case, "window: this flow's name (small, autotuned, unscaled)")
+      ->capture_default_str();
+  app.add_option("--window-seconds", config.window.seconds, "window: how long the flow sends")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 60.0));
+  app.add_option("--runs", config.window.runs, "window-verdicts: the small, autotuned and unscaled flows' results")
+      ->delimiter(',');
   app.add_option("--pcap", config.pcap, "overhead-capture: the capture of a --proto both run (on --port)");
   app.add_flag_function(
       "--overhead-by-capture", [&](std::int64_t) { config.overhead_check = tr::OverheadCheck::from_capture; },
@@ -402,8 +432,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000));
   program.check_usage([&] {
-    if ((config.mode == Mode::overhead_capture) != !config.pcap.empty())
-      throw UsageError("--pcap goes with --mode overhead-capture, and it needs one");
+    if ((config.mode == Mode::overhead_capture || config.mode == Mode::probes_capture) != !config.pcap.empty())
+      throw UsageError("--pcap goes with --mode overhead-capture or probes-capture, and they need one");
+    if ((config.mode == Mode::window_verdicts) != !config.window.runs.empty() ||
+        (!config.window.runs.empty() && config.window.runs.size() != 3))
+      throw UsageError("--runs SMALL,AUTOTUNED,UNSCALED goes with --mode window-verdicts, and it needs all three");
   });
   tr::Observed observed;  // --mode stream and semantics: what the run measured (the summary reads it)
   return program.run(argc, argv, [&](ClientRun& run) {
@@ -411,12 +444,16 @@ int main(int argc, char** argv) {
     config.rate = rate == "max" ? 0 : std::stod(rate);
     config.seed = options.seed;
     config.congestion.seed = options.seed;
+    config.window.seed = options.seed;
     if (app.count("--size") > 0) config.congestion.size = config.size;  // else full-sized segments
     Result& result = run.result();
-    const char* mode = config.mode == Mode::stream       ? "stream"
-                       : config.mode == Mode::semantics  ? "semantics"
-                       : config.mode == Mode::congestion ? "congestion"
-                                                         : "overhead-capture";
+    const char* mode = config.mode == Mode::stream            ? "stream"
+                       : config.mode == Mode::semantics       ? "semantics"
+                       : config.mode == Mode::congestion      ? "congestion"
+                       : config.mode == Mode::window          ? "window"
+                       : config.mode == Mode::window_verdicts ? "window-verdicts"
+                       : config.mode == Mode::probes_capture  ? "probes-capture"
+                                                              : "overhead-capture";
     const char* proto = config.proto == Proto::tcp ? "tcp" : config.proto == Proto::udp ? "udp" : "both";
     result.set_params(Params{.mode = step.empty() ? std::string(mode) : step,
                              .scenario = mode,
@@ -437,6 +474,10 @@ int main(int argc, char** argv) {
             << rate;
       else if (config.mode == Mode::overhead_capture)
         out << ": " << config.pcap << ", " << config.messages << " messages over each protocol";
+      else if (config.mode == Mode::window || config.mode == Mode::window_verdicts)
+        out << ": the window over a long path";
+      else if (config.mode == Mode::probes_capture)
+        out << ": zero-window probes in " << config.pcap;
       else if (config.mode == Mode::congestion)
         out << ": flows of " << config.congestion.seconds << " s through a "
             << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";
