@@ -43,7 +43,7 @@
 #                  buffers (autotuning), one with tcp_window_scaling=0 in both
 #                  namespaces: goodput against window / RTT, the window scale
 #                  option in the SYNs (capture-window-*.pcap)
-#   9 persist      on loopback, a reader that stops for seconds behind a 4 KiB
+#   9 persist      on loopback, a reader that stops for seconds behind a 2 KiB
 #                  buffer: the sender's zero-window probes and their backoff,
 #                  from the step's capture
 # Steps 4, 7 and 8 build their path of namespaces as root, or for a normal user
@@ -73,8 +73,9 @@ readonly WINDOW_DELAY_MS=25
 readonly WINDOW_QUEUE=165
 readonly WINDOW_RCVBUF=65536
 WINDOW_SECONDS=3           # each flow of the window step (--quick: 1.5)
-# The persist step: 4 KiB of receive buffer, 400 ms per message read.
-PERSIST_MESSAGES=10        # (--quick: 6)
+# The persist step: 2 KiB of receive buffer (two messages), 1 s per message read:
+# each zero window lasts about 2 s, long enough for three probes (RTO 200 ms, doubling).
+PERSIST_MESSAGES=5         # (--quick: 3)
 
 STEPS=()          # the client result of each step, in order
 CAPTURE_NOTES=()  # what the captures show, for summary.md
@@ -96,7 +97,7 @@ namespaces: as root, or for a normal user inside an unprivileged user
 namespace; where the system allows neither, they say so and are skipped.
 
   --quick        congestion flows of 3 s instead of 10, window flows of 1.5 s
-                 instead of 3, a persist step of 6 messages instead of 10
+                 instead of 3, a persist step of 3 messages instead of 5
 $(lab_options_help "the server's port for every step")
   -- ...         more client options for the stream steps, e.g. -- --messages 2000
 EOF
@@ -302,7 +303,7 @@ step_window() {
 # than its RTO, and the persist timer probes it.
 step_persist() {
   local pcap=$NETLAB_RUN/capture-persist.pcap probes
-  server_up persist --proto tcp --rcvbuf 4096 --reader-delay-us 400000
+  server_up persist --proto tcp --rcvbuf 2048 --reader-delay-us 1000000
   step_capture_start "$pcap" "tcp port $NETLAB_PORT"
   client persist "$NETLAB_BIN_DIR/$CLIENT" --proto tcp --port "$NETLAB_PORT" --messages "$PERSIST_MESSAGES" --size 1000 \
     --sndbuf 65536 --seed 1
@@ -381,7 +382,7 @@ step_overhead() {
 # --quick: this lab's own option (parse_lab_args).
 lab_option() {
   [[ $1 == --quick ]] || return 1
-  CONGESTION_SECONDS=3 WINDOW_SECONDS=1.5 PERSIST_MESSAGES=6 OPTION_WORDS=1
+  CONGESTION_SECONDS=3 WINDOW_SECONDS=1.5 PERSIST_MESSAGES=3 OPTION_WORDS=1
 }
 
 # For env.txt: the receive buffers the slow-reader step runs into.
