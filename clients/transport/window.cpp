@@ -84,6 +84,10 @@ void summarise(const std::vector<Sample>& samples, WindowFlow& flow) {
 awaitable<void> run_window(const CommonOptions& options, const WindowConfig& config, Result& result) {
   tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
   const int fd = socket.native_handle();
+  // A fixed send buffer well above what the path holds (its bandwidth-delay
+  // product and the wire's queue, 500 kB here): the sender never waits on its
+  // own buffer, and what is left to drain once sending stops is short.
+  socket.set_option(asio::socket_base::send_buffer_size(1 << 20));
   socket.non_blocking(true);
   WindowFlow flow{.window_case = config.window_case,
                   .seconds = config.seconds,

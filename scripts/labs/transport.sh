@@ -5,20 +5,24 @@
 # lab-dissector: netlab_transport
 # lab-options: [--quick]
 # lab-programs: netlab-relay netlab-pcap netlab-wire
-# lab-netns: the lossy-link and congestion steps make network namespaces: without root, in a user
-#     namespace
+# lab-netns: the lossy-link, congestion and window steps make network namespaces: without root, in a
+#     user namespace
 # lab-claim: TCP is connection-oriented, reliable, ordered and flow-controlled; UDP is none of these
 #     and lighter.
 # lab-claim-zh: TCP 面向连接、可靠、有序、有流量控制；UDP 都没有，但更轻。
 # lab-run: the same numbered stream over TCP and UDP: plain loopback, a slow reader, an impairing
-#     relay, a lossy link and a 20 Mbit/s bottleneck between namespaces (netlab-wire), a closed port
+#     relay, a lossy link and a 20 Mbit/s bottleneck between namespaces (netlab-wire), a closed port;
+#     then one flow over a 50 ms path against a 64 KiB window, autotuning and no window scaling, and a
+#     reader that stops long enough for zero-window probes
 # lab-run-zh: 同一串编号消息分别走 TCP 和 UDP：普通回环、慢读者、丢包中继、命名空间之间的丢包链路和
-#     20 Mbit/s 瓶颈（netlab-wire）、关闭的端口
+#     20 Mbit/s 瓶颈（netlab-wire）、关闭的端口；再在 50 ms 往返的路径上各跑一条流：64 KiB
+#     窗口、自动调优、关闭窗口扩大；最后让读者停得足够久，看零窗口探测
 # lab-look: lost / reordered counts next to the kernel's own drop counters; RST against ICMP for a
 #     closed port; packets per message; cwnd.svg: slow start, the back-off at a loss, UDP not
-#     backing off
+#     backing off; goodput against window / RTT and the wscale in the SYNs; the probes' backoff
 # lab-look-zh: 丢失/乱序计数与内核自己的丢弃计数对照；关闭端口时 TCP 收到 RST，UDP 收到
-#     ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让
+#     ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让；吞吐对照窗口/RTT、
+#     SYN 里的 wscale；零窗口探测的间隔逐次加倍
 # lab-tour-quick: --quick
 #
 # The transport lab: the same numbered message stream over TCP and over UDP,
