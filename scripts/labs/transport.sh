@@ -315,8 +315,10 @@ step_persist() {
   stop_server "$NETLAB_SERVER_PID"
   if [[ -s $pcap ]]; then
     client persist-probes "$NETLAB_BIN_DIR/$CLIENT" --mode probes-capture --pcap "$pcap" --port "$NETLAB_PORT"
-    probes=$(value "$NETLAB_RUN/client-persist-probes.json" /observed/persist/probes)
-    CAPTURE_NOTES+=("persist: $probes zero-window probes from the client; times since each zero window (ms): $(value "$NETLAB_RUN/client-persist-probes.json" /observed/persist/probe_times_ms) (capture-persist.pcap$(pcap_missed "$pcap.log"))")
+    # "N probes in M zero-window stalls; gaps in ms ...", as the check measured it.
+    probes=$("$NETLAB_BIN_DIR/netlab-report" checks "$NETLAB_RUN/client-persist-probes.json" |
+      awk -F'\t' '$2 == "zero-window-probes-back-off" { print $5 }')
+    CAPTURE_NOTES+=("persist: $probes (capture-persist.pcap$(pcap_missed "$pcap.log"))")
   else
     CAPTURE_NOTES+=("persist: no capture — the probes are counted from capture-persist.pcap only")
   fi
