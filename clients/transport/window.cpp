@@ -176,9 +176,9 @@ void rwnd_check(Result& result, const WindowFlow& small, const WindowFlow& big) 
        .verdict = above_bound                    ? Verdict::refuted
                   : at_bound && autotuned_faster ? Verdict::confirmed
                                                  : Verdict::nuanced,
-       .evidence = "TCP_INFO every 10 ms on the sender across netlab-wire: tcpi_snd_wnd (the server's advertised "
-                   "window), tcpi_rtt, tcpi_bytes_acked over the last two thirds of each flow; the server's "
-                   "SO_RCVBUF set on its listening socket before the SYN came"});
+       .evidence = "TCP_INFO on the sender between writes, 10 ms apart, across netlab-wire: tcpi_snd_wnd (the "
+                   "server's advertised window), tcpi_rtt, tcpi_bytes_acked over the last two thirds of each flow; the "
+                   "server's SO_RCVBUF set on its listening socket before the SYN came"});
 }
 
 // Without the scale option the window field stops at 65535 bytes, and so does the flow.

@@ -1,6 +1,6 @@
 #pragma once
 // The window over a long path (tcp和udp, asked next): one TCP flow across
-// netlab-wire with a real round trip, TCP_INFO sampled on the side — the
+// netlab-wire with a real round trip, TCP_INFO sampled between writes — the
 // receive window the server advertises (tcpi_snd_wnd), the smoothed RTT, the
 // bytes acknowledged, the window scale both SYNs agreed on. A flow can go no
 // faster than window / RTT; whether it does is measured, not assumed.
