@@ -103,7 +103,12 @@ int main(int argc, char** argv) {
                  "length: instead of the stream, N requests as two writes each (header, body), timed with Nagle, "
                  "TCP_NODELAY, one writev and TCP_CORK")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  app.add_option("--loopback-result", config.loopback_result,
+                 "--write-write-read across a wire: the loopback run's result, set beside this one in the check")
+      ->check(CLI::ExistingFile);
   program.check_usage([&] {
+    if (!config.loopback_result.empty() && config.write_write_read == 0)
+      throw UsageError("--loopback-result goes with --write-write-read");
     if (config.write_write_read > 0 && (config.codec != CodecKind::length || config.one_way))
       throw UsageError("--write-write-read needs --codec length and no --one-way (the server echoes each request)");
     if (config.one_way && config.codec == CodecKind::raw)

@@ -14,6 +14,8 @@
 // namespaces), TCP_INFO sampled every few milliseconds: slow start, the
 // back-off after a loss, two flows sharing, UDP beside TCP, one flow per
 // congestion-control algorithm (transport/congestion.hpp).
+// --mode probes-capture --pcap FILE: the persist timer's probes in a capture (transport/persist.hpp).
+// --mode window / window-verdicts: the window over a long path (transport/window.hpp).
 // --mode overhead-capture --pcap FILE: the bytes per message counted in the
 // capture of a --proto both run (made with --overhead-by-capture), for tcp-costs-more.
 // Every verdict is computed from what this run measured.
@@ -24,6 +26,7 @@
 #include "transport/checks.hpp"
 #include "transport/congestion.hpp"
 #include "transport/experiments.hpp"
+#include "transport/persist.hpp"
 
 #include <boost/describe/class.hpp>
 
@@ -60,6 +63,20 @@ awaitable<void> run_lab(const CommonOptions& options, const tr::Config& config, 
                         tr::Observed& observed) {
   if (config.mode == Mode::congestion) {
     co_await tr::run_congestion(options, config.congestion, result);
+    co_return;
+  }
+  if (config.mode == Mode::probes_capture) {
+    const auto probes = tr::capture_probes(config.pcap, options.port);
+    result.set_observed(tr::PersistObserved{probes});
+    tr::probes_check(result, probes);
+    co_return;
+  }
+  if (config.mode == Mode::window) {
+    co_await tr::run_window(options, config.window, result);
+    co_return;
+  }
+  if (config.mode == Mode::window_verdicts) {
+    tr::window_verdicts(config.window, result);
     co_return;
   }
   if (config.mode == Mode::overhead_capture) {
@@ -109,12 +126,21 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, Proto>{{"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
       ->capture_default_str();
-  app.add_option("--mode", config.mode, "stream | semantics | congestion | overhead-capture")
+  app.add_option("--mode", config.mode,
+                 "stream | semantics | congestion | overhead-capture | window | window-verdicts | probes-capture")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Mode>{{"stream", Mode::stream},
                                                                       {"semantics", Mode::semantics},
                                                                       {"congestion", Mode::congestion},
-                                                                      {"overhead-capture", Mode::overhead_capture}}))
+                                                                      {"overhead-capture", Mode::overhead_capture},
+                                                                      {"window", Mode::window},
+                                                                      {"window-verdicts", Mode::window_verdicts},
+                                                                      {"probes-capture", Mode::probes_capture}}))
       ->capture_default_str();
+  app.add_option("--window-case", config.window.window_case, "window: this flow's name (small, autotuned, unscaled)")
+      ->capture_default_str();
+  add_bounded_option(app, "--window-seconds", config.window.seconds, "window: how long the flow sends", 0.5, 60.0);
+  app.add_option("--runs", config.window.runs, "window-verdicts: the small, autotuned and unscaled flows' results")
+      ->delimiter(',');
   app.add_option("--pcap", config.pcap, "overhead-capture: the capture of a --proto both run (on --port)");
   app.add_flag_function(
       "--overhead-by-capture", [&](std::int64_t) { config.overhead_check = tr::OverheadCheck::from_capture; },
@@ -161,8 +187,11 @@ int main(int argc, char** argv) {
   add_bounded_option(app, "--done-interval-ms", config.done_interval_ms, "wait for a report this long per attempt", 1,
                      10'000);
   program.check_usage([&] {
-    if ((config.mode == Mode::overhead_capture) != !config.pcap.empty())
-      throw UsageError("--pcap goes with --mode overhead-capture, and it needs one");
+    if ((config.mode == Mode::overhead_capture || config.mode == Mode::probes_capture) != !config.pcap.empty())
+      throw UsageError("--pcap goes with --mode overhead-capture or probes-capture, and they need one");
+    if ((config.mode == Mode::window_verdicts) != !config.window.runs.empty() ||
+        (!config.window.runs.empty() && config.window.runs.size() != 3))
+      throw UsageError("--runs SMALL,AUTOTUNED,UNSCALED goes with --mode window-verdicts, and it needs all three");
   });
   tr::Observed observed;  // --mode stream and semantics: what the run measured (the summary reads it)
   return program.run(argc, argv, [&](ClientRun& run) {
@@ -170,12 +199,16 @@ int main(int argc, char** argv) {
     config.rate = rate == "max" ? 0 : std::stod(rate);
     config.seed = options.seed;
     config.congestion.seed = options.seed;
+    config.window.seed = options.seed;
     if (app.count("--size") > 0) config.congestion.size = config.size;  // else full-sized segments
     Result& result = run.result();
-    const char* mode = config.mode == Mode::stream       ? "stream"
-                       : config.mode == Mode::semantics  ? "semantics"
-                       : config.mode == Mode::congestion ? "congestion"
-                                                         : "overhead-capture";
+    const char* mode = config.mode == Mode::stream            ? "stream"
+                       : config.mode == Mode::semantics       ? "semantics"
+                       : config.mode == Mode::congestion      ? "congestion"
+                       : config.mode == Mode::window          ? "window"
+                       : config.mode == Mode::window_verdicts ? "window-verdicts"
+                       : config.mode == Mode::probes_capture  ? "probes-capture"
+                                                              : "overhead-capture";
     const char* proto = config.proto == Proto::tcp ? "tcp" : config.proto == Proto::udp ? "udp" : "both";
     result.set_params(Params{.mode = step.empty() ? std::string(mode) : step,
                              .scenario = mode,
@@ -196,6 +229,10 @@ int main(int argc, char** argv) {
             << rate;
       else if (config.mode == Mode::overhead_capture)
         out << ": " << config.pcap << ", " << config.messages << " messages over each protocol";
+      else if (config.mode == Mode::window || config.mode == Mode::window_verdicts)
+        out << ": the window over a long path";
+      else if (config.mode == Mode::probes_capture)
+        out << ": zero-window probes in " << config.pcap;
       else if (config.mode == Mode::congestion)
         out << ": flows of " << config.congestion.seconds << " s through a "
             << static_cast<double>(config.congestion.bottleneck_kbit) / 1000 << " Mbit/s bottleneck";

@@ -27,6 +27,7 @@ struct Config {
   bool nodelay = false;
   bool one_way = false;
   std::size_t write_write_read = 0;  // requests per variant of the Nagle step (0: not run)
+  std::string loopback_result;       // --write-write-read across a wire: the loopback run's result, set beside it
   std::uint64_t seed = 1;
 };
 
@@ -95,23 +96,33 @@ struct StallVariant {
   std::string how;           // what the sender did, in words
   std::size_t requests = 0;  // answered intact
   double median_ms = 0, max_ms = 0;
-  std::optional<std::int64_t> delayed_acks{};  // TcpExt DelayedACKs of this namespace over the variant
+  std::optional<std::int64_t> delayed_acks{};  // TcpExt DelayedACKs over the variant (peer in this namespace)
+  double min_rtt_ms = 0;                       // TCP_INFO tcpi_min_rtt at the end: the path's round trip
 
   friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const StallVariant& o) {
     v = present_members(o);
   }
 };
-BOOST_DESCRIBE_STRUCT(StallVariant, (), (name, how, requests, median_ms, max_ms, delayed_acks))
+BOOST_DESCRIBE_STRUCT(StallVariant, (), (name, how, requests, median_ms, max_ms, delayed_acks, min_rtt_ms))
 
 struct StallObserved {
   std::size_t requests_per_variant = 0, body_bytes = 0;
+  bool peer_in_this_namespace = true;    // the server's DelayedACKs are ours to read (loopback)
   std::vector<StallVariant> variants{};  // nagle first, then the three ways out
+  // Nagle's median less the slowest way out's, less one round trip: how long
+  // the server held the header's ACK back (the stall beyond the round trip
+  // Nagle waits anyway), and which timer that makes the decider.
+  double ack_held_ms = 0;
+  std::string decided_by{};
+  std::optional<std::vector<StallVariant>> loopback{};  // --loopback-result: the same four ways on loopback
 
   friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const StallObserved& o) {
     v = present_members(o);
   }
 };
-BOOST_DESCRIBE_STRUCT(StallObserved, (), (requests_per_variant, body_bytes, variants))
+BOOST_DESCRIBE_STRUCT(StallObserved, (),
+                      (requests_per_variant, body_bytes, peer_in_this_namespace, variants, ack_held_ms, decided_by,
+                       loopback))
 
 // What the run observed: the one its codec measured (the summary reads it).
 struct Observed {
@@ -139,6 +150,8 @@ boost::asio::awaitable<void> run_framed(tcp::socket& socket, const Config& confi
 // --write-write-read: Nagle's algorithm meets the receiver's delayed ACK.
 boost::asio::awaitable<void> run_stall(const std::string& host, std::uint16_t port, const Config& config,
                                        Progress& progress, StallObserved& observed);
+// The variants of an earlier --write-write-read result (its JSON file).
+std::vector<StallVariant> read_stall_variants(const std::string& path);
 
 // ---- checks.cpp
 void raw_checks(const RawObserved& o, Result& result);

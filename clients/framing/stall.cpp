@@ -8,10 +8,14 @@
 // out are timed beside it: TCP_NODELAY, one gathered write (writev), and
 // TCP_CORK around the two writes. Each variant runs on its own connection,
 // and the kernel's count of delayed ACKs (TcpExt DelayedACKs, this network
-// namespace) is read around it.
+// namespace) is read around it when the server shares the namespace.
+// Across a wire (the server in another namespace, a real round trip) the
+// body waits for the header's ACK a round trip anyway: what the delayed ACK
+// adds is Nagle's time less the slowest way out's less that round trip.
 #include "framing.hpp"
 
 #include "kernel/netstat.hpp"
+#include "kernel/tcp_info.hpp"
 #include "program/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -34,6 +38,9 @@ namespace {
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t body_bytes = 100;
+// Linux holds an ACK back at least TCP_DELACK_MIN (HZ/25: 40 ms); a hold of
+// half that or more is that timer, not scheduling noise.
+constexpr double delayed_ack_floor_ms = 20;
 
 enum class Way { nagle, nodelay, writev, cork };
 
@@ -83,11 +90,15 @@ awaitable<void> send_request(tcp::socket& socket, Way way, std::string_view head
 }
 
 awaitable<StallVariant> run_variant(const std::string& host, std::uint16_t port, const WayText& way,
-                                    std::size_t requests, Progress& progress) {
+                                    std::size_t requests, Progress& progress, bool& peer_in_this_namespace) {
   tcp::socket socket = co_await connect_to(host, port, "netlab-framing-server --codec length");
   if (way.way == Way::nodelay) socket.set_option(tcp::no_delay(true));
   StallVariant variant{.name = way.name, .how = way.how};
-  const auto acks_before = delayed_acks();
+  // The server's delayed ACKs are counted in its network namespace: ours only
+  // when it talks to us from one of our own addresses (loopback).
+  const bool peer_here = socket.local_endpoint().address() == socket.remote_endpoint().address();
+  peer_in_this_namespace = peer_here;
+  const auto acks_before = peer_here ? delayed_acks() : std::nullopt;
   std::string header;
   LengthHeaderCodec::put_header(static_cast<std::uint32_t>(body_bytes), header);
   std::string body(body_bytes, 'x');
@@ -106,8 +117,9 @@ awaitable<StallVariant> run_variant(const std::string& host, std::uint16_t port,
     ++progress.received;
     ++variant.requests;
   }
-  if (const auto acks_after = delayed_acks(); acks_before && acks_after)
+  if (const auto acks_after = peer_here ? delayed_acks() : std::nullopt; acks_before && acks_after)
     variant.delayed_acks = *acks_after - *acks_before;
+  if (const auto info = read_tcp_info(socket.native_handle())) variant.min_rtt_ms = info->min_rtt_us / 1000.0;
   variant.median_ms = median(latencies_ms);
   variant.max_ms = latencies_ms.empty() ? 0 : *std::max_element(latencies_ms.begin(), latencies_ms.end());
   co_return variant;
@@ -120,7 +132,38 @@ awaitable<void> run_stall(const std::string& host, std::uint16_t port, const Con
   observed.requests_per_variant = config.write_write_read;
   observed.body_bytes = body_bytes;
   for (const auto& way : ways)
-    observed.variants.push_back(co_await run_variant(host, port, way, config.write_write_read, progress));
+    observed.variants.push_back(
+        co_await run_variant(host, port, way, config.write_write_read, progress, observed.peer_in_this_namespace));
+  const StallVariant& nagle = observed.variants.front();
+  double slowest_fix = 0;
+  for (std::size_t i = 1; i < observed.variants.size(); ++i)
+    slowest_fix = std::max(slowest_fix, observed.variants[i].median_ms);
+  observed.ack_held_ms = std::max(0.0, nagle.median_ms - slowest_fix - nagle.min_rtt_ms);
+  observed.decided_by = observed.ack_held_ms >= delayed_ack_floor_ms
+                            ? "the delayed-ACK timer: the server held the header's ACK back"
+                            : "the round trip: the header's ACK came back at once, Nagle waited one RTT for it";
+  if (!config.loopback_result.empty()) observed.loopback = read_stall_variants(config.loopback_result);
+}
+
+std::vector<StallVariant> read_stall_variants(const std::string& path) {
+  const auto result = read_json_object(path, "the loopback run's result");
+  const auto* observed = result.if_contains("observed");
+  const auto* variants = observed && observed->is_object() ? observed->as_object().if_contains("variants") : nullptr;
+  if (!variants || !variants->is_array())
+    throw std::runtime_error(path + ": no observed.variants (a --write-write-read result?)");
+  std::vector<StallVariant> out;
+  for (const auto& v : variants->as_array()) {
+    const auto& o = v.as_object();
+    StallVariant s{.name = std::string(o.at("name").as_string()),
+                   .how = std::string(o.at("how").as_string()),
+                   .requests = o.at("requests").to_number<std::size_t>(),
+                   .median_ms = o.at("median_ms").to_number<double>(),
+                   .max_ms = o.at("max_ms").to_number<double>()};
+    if (const auto* acks = o.if_contains("delayed_acks")) s.delayed_acks = acks->to_number<std::int64_t>();
+    if (const auto* rtt = o.if_contains("min_rtt_ms")) s.min_rtt_ms = rtt->to_number<double>();
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace netlab::framing

@@ -9,6 +9,7 @@
 #include "checks.hpp"
 #include "congestion.hpp"
 #include "program/options.hpp"
+#include "window.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -19,7 +20,7 @@
 namespace netlab::transport {
 
 enum class Proto { tcp, udp, both };
-enum class Mode { stream, semantics, congestion, overhead_capture };
+enum class Mode { stream, semantics, congestion, overhead_capture, window, window_verdicts, probes_capture };
 
 struct Config {
   Proto proto = Proto::both;
@@ -35,7 +36,8 @@ struct Config {
   int done_interval_ms = 200;
   std::uint64_t seed = 1;
   CongestionConfig congestion;
-  std::string pcap;  // overhead-capture: the capture to count
+  WindowConfig window;
+  std::string pcap;  // overhead-capture and probes-capture: the capture to read
   OverheadCheck overhead_check = OverheadCheck::from_headers;
 };
 

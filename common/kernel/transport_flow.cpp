@@ -18,6 +18,9 @@ std::optional<TcpFlowInfo> read_tcp_flow(int fd) {
   TcpFlowInfo flow;
   flow.rcv_space = info.tcpi_rcv_space;
   flow.timestamps = (info.tcpi_options & TCPI_OPT_TIMESTAMPS) != 0;
+  flow.window_scaling = (info.tcpi_options & TCPI_OPT_WSCALE) != 0;
+  flow.snd_wscale = info.tcpi_snd_wscale;
+  flow.rcv_wscale = info.tcpi_rcv_wscale;
   flow.total_retrans = info.tcpi_total_retrans;
   if (reported(offsetof(tcp_info, tcpi_segs_in), sizeof info.tcpi_segs_in)) {
     flow.segs_out = info.tcpi_segs_out;

@@ -16,7 +16,10 @@ struct TcpFlowInfo {
   std::uint64_t sndbuf_limited_us = 0;  // ... by its own send buffer
   std::uint64_t busy_us = 0;            // time with data to send
   std::uint32_t rcv_space = 0;
-  bool timestamps = false;  // TCP timestamps option in use (12 more header bytes)
+  bool timestamps = false;      // TCP timestamps option in use (12 more header bytes)
+  bool window_scaling = false;  // both SYNs carried the window scale option (RFC 7323)
+  std::uint8_t snd_wscale = 0;  // the peer's shift: its advertised windows are this many bits larger
+  std::uint8_t rcv_wscale = 0;  // ours
   std::uint32_t segs_out = 0;
   std::uint32_t segs_in = 0;
   std::uint32_t total_retrans = 0;

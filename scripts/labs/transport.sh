@@ -5,20 +5,24 @@
 # lab-dissector: netlab_transport
 # lab-options: [--quick]
 # lab-programs: netlab-relay netlab-pcap netlab-wire
-# lab-netns: the lossy-link and congestion steps make network namespaces: without root, in a user
-#     namespace
+# lab-netns: the lossy-link, congestion and window steps make network namespaces: without root, in a
+#     user namespace
 # lab-claim: TCP is connection-oriented, reliable, ordered and flow-controlled; UDP is none of these
 #     and lighter.
 # lab-claim-zh: TCP 面向连接、可靠、有序、有流量控制；UDP 都没有，但更轻。
 # lab-run: the same numbered stream over TCP and UDP: plain loopback, a slow reader, an impairing
-#     relay, a lossy link and a 20 Mbit/s bottleneck between namespaces (netlab-wire), a closed port
+#     relay, a lossy link and a 20 Mbit/s bottleneck between namespaces (netlab-wire), a closed port;
+#     then one flow over a 50 ms path against a 64 KiB window, autotuning and no window scaling, and a
+#     reader that stops long enough for zero-window probes
 # lab-run-zh: 同一串编号消息分别走 TCP 和 UDP：普通回环、慢读者、丢包中继、命名空间之间的丢包链路和
-#     20 Mbit/s 瓶颈（netlab-wire）、关闭的端口
+#     20 Mbit/s 瓶颈（netlab-wire）、关闭的端口；再在 50 ms 往返的路径上各跑一条流：64 KiB
+#     窗口、自动调优、关闭窗口扩大；最后让读者停得足够久，看零窗口探测
 # lab-look: lost / reordered counts next to the kernel's own drop counters; RST against ICMP for a
 #     closed port; packets per message; cwnd.svg: slow start, the back-off at a loss, UDP not
-#     backing off
+#     backing off; goodput against window / RTT and the wscale in the SYNs; the probes' backoff
 # lab-look-zh: 丢失/乱序计数与内核自己的丢弃计数对照；关闭端口时 TCP 收到 RST，UDP 收到
-#     ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让
+#     ICMP；每条消息的包数；cwnd.svg：慢启动、丢包时的退让、UDP 不退让；吞吐对照窗口/RTT、
+#     SYN 里的 wscale；零窗口探测的间隔逐次加倍
 # lab-tour-quick: --quick
 #
 # The transport lab: the same numbered message stream over TCP and over UDP,
@@ -38,7 +42,15 @@
 #                  of one bandwidth-delay product: TCP_INFO every 10 ms (cwnd.csv,
 #                  cwnd.svg) — slow start, the back-off after a loss, two flows
 #                  sharing, UDP beside TCP, one flow per congestion algorithm
-# Steps 4 and 7 build their path of namespaces as root, or for a normal user
+#   8 window       the wire at 40 Mbit/s, 25 ms each way (RTT 50 ms): one flow
+#                  to a server whose SO_RCVBUF is 64 KiB, one with default
+#                  buffers (autotuning), one with tcp_window_scaling=0 in both
+#                  namespaces: goodput against window / RTT, the window scale
+#                  option in the SYNs (capture-window-*.pcap)
+#   9 persist      on loopback, a reader that stops for seconds behind a 2 KiB
+#                  buffer: the sender's zero-window probes and their backoff,
+#                  from the step's capture
+# Steps 4, 7 and 8 build their path of namespaces as root, or for a normal user
 # inside an unprivileged user namespace (scripts/lib/netns.sh).
 # ss samples the lab port throughout, tcpdump records it (root, or a user
 # namespace), and each step prints the note's claims with their verdicts.
@@ -57,6 +69,17 @@ readonly BOTTLENECK_KBIT=20000
 readonly BOTTLENECK_DELAY_MS=20
 readonly BOTTLENECK_QUEUE=66
 CONGESTION_SECONDS=10      # each flow of the congestion step (--quick: 3)
+# The long path: 50 ms round trip, 40 Mbit/s, a queue of one bandwidth-delay
+# product (40 Mbit/s x 50 ms = 250 kB = 165 frames). A 64 KiB window over
+# 50 ms allows about 10.5 Mbit/s: well below the link, so the window shows.
+readonly WINDOW_KBIT=40000
+readonly WINDOW_DELAY_MS=25
+readonly WINDOW_QUEUE=165
+readonly WINDOW_RCVBUF=65536
+WINDOW_SECONDS=3           # each flow of the window step (--quick: 1.5)
+# The persist step: 2 KiB of receive buffer (two messages), 1 s per message read:
+# each zero window lasts about 2 s, long enough for three probes (RTO 200 ms, doubling).
+PERSIST_MESSAGES=5         # (--quick: 3)
 
 STEPS=()          # the client result of each step, in order
 CAPTURE_NOTES=()  # what the captures show, for summary.md
@@ -66,18 +89,19 @@ STEP_CAPTURE_FILE=""
 lab_usage() {
   cat <<EOF
 Runs netlab-transport-server, netlab-transport-client and netlab-relay through
-seven steps (plain, slow-reader, impaired, lossy-link, semantics, overhead,
-congestion) on one port (default $DEFAULT_PORT, TCP and UDP; the relay on $DEFAULT_RELAY_PORT) and
+nine steps (plain, slow-reader, impaired, lossy-link, semantics, overhead,
+congestion, window, persist) on one port (default $DEFAULT_PORT, TCP and UDP; the relay on $DEFAULT_RELAY_PORT) and
 writes runs/<UTC time>-transport/: server.log, relay.log, client-<step>.json,
 client.json, ss.csv, capture.pcap and per-step captures (root, or a user
 namespace), wire-<step>.json and .events (netlab-wire), cwnd.csv, cwnd.svg,
 env.txt, summary.md.
 
-The lossy-link and congestion steps run across netlab-wire between network
+The lossy-link, congestion and window steps run across netlab-wire between network
 namespaces: as root, or for a normal user inside an unprivileged user
 namespace; where the system allows neither, they say so and are skipped.
 
-  --quick        congestion flows of 3 s instead of 10
+  --quick        congestion flows of 3 s instead of 10, window flows of 1.5 s
+                 instead of 3, a persist step of 3 messages instead of 5
 $(lab_options_help "the server's port for every step")
   -- ...         more client options for the stream steps, e.g. -- --messages 2000
 EOF
@@ -190,11 +214,12 @@ skip_step() {
   CAPTURE_NOTES+=("$1: skipped — $2")
 }
 
-# The server on the server's side of the path, for one step.
+# path_server_up STEP [SERVER-OPTIONS...]: the server on the server's side of the path, for one step.
 path_server_up() {
   printf '===== %s (%s, in %s) =====\n' "$1" "$(date -u +%H:%M:%SZ)" "$NETLAB_NS_SERVER" >>"$NETLAB_RUN/server.log"
   start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.$1" \
-    "${NETLAB_IN_SERVER[@]}" "$NETLAB_BIN_DIR/$SERVER" --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" --log-level info
+    "${NETLAB_IN_SERVER[@]}" "$NETLAB_BIN_DIR/$SERVER" --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" --log-level info \
+    "${@:2}"
 }
 
 # The wire loses a seeded 10 % of what goes to the server; the same seed
@@ -231,6 +256,72 @@ step_congestion() {
   queue_drops=$(wire_value '/directions/left>right/dropped/queue')
   CAPTURE_NOTES+=("congestion: the bottleneck's queue dropped $queue_drops frames (max depth $(wire_value '/directions/left>right/queue_max')); cwnd over time: [cwnd.svg](cwnd.svg), [cwnd-algorithms.svg](cwnd-algorithms.svg), samples in cwnd.csv")
   say "netlab-wire: the queue dropped $queue_drops frames; chart: $NETLAB_RUN/cwnd.svg"
+}
+
+# window_flow CASE [SERVER-OPTIONS...]: one flow of the window step; its SYN
+# and SYN-ACK captured on the client's veth (capture-window-CASE.pcap).
+window_flow() {
+  local case=$1 scales
+  path_server_up "window-$case" --proto tcp "${@:2}"
+  wire_capture_start "window-$case" "tcp port $DEFAULT_PORT and tcp[tcpflags] & tcp-syn != 0"
+  client "window-$case" "${NETLAB_IN_CLIENT[@]}" "$NETLAB_BIN_DIR/$CLIENT" --mode window --window-case "$case" \
+    --host "$NETLAB_SERVER_ADDR" --port "$NETLAB_SERVER_PORT" --window-seconds "$WINDOW_SECONDS"
+  wire_capture_stop
+  stop_server "$NETLAB_SERVER_PID"
+  [[ -n $WIRE_CAPTURE_FILE && -s $WIRE_CAPTURE_FILE ]] || return 0
+  # tcpdump prints the options of each SYN: "wscale 7", or no wscale at all.
+  scales=$(tcpdump -r "$WIRE_CAPTURE_FILE" -n 2>/dev/null | awk '
+    { kind = index($0, "Flags [S.]") ? "SYN-ACK" : "SYN"; w = "no window scale"
+      if (match($0, /wscale [0-9]+/)) w = substr($0, RSTART, RLENGTH)
+      printf "%s%s %s", (NR > 1 ? ", " : ""), kind, w }')
+  CAPTURE_NOTES+=("window-$case: ${scales:-no SYN captured} (capture-window-$case.pcap)")
+  say "capture: $scales"
+}
+
+# window_scaling_set VALUE: net.ipv4.tcp_window_scaling in the client's and
+# the server's namespaces (ours: nothing outside them changes).
+window_scaling_set() {
+  "${NETLAB_IN_CLIENT[@]}" sysctl -qw "net.ipv4.tcp_window_scaling=$1" &&
+    "${NETLAB_IN_SERVER[@]}" sysctl -qw "net.ipv4.tcp_window_scaling=$1" ||
+    die "cannot set net.ipv4.tcp_window_scaling=$1 in the lab's namespaces"
+}
+
+# rwnd / RTT: a 64 KiB receive buffer, default buffers, and no window scaling.
+step_window() {
+  local before dir=$NETLAB_RUN
+  path_ready || { skip_step window "$PATH_BLOCKER"; return 0; }
+  wire_start window --rate "$WINDOW_KBIT" --delay "$WINDOW_DELAY_MS" --queue "$WINDOW_QUEUE" --seed 1
+  say "netlab-wire: ${WINDOW_KBIT} kbit/s, ${WINDOW_DELAY_MS} ms each way, queue $WINDOW_QUEUE frames"
+  window_flow small --rcvbuf "$WINDOW_RCVBUF"
+  window_flow autotuned
+  before=$("${NETLAB_IN_CLIENT[@]}" sysctl -n net.ipv4.tcp_window_scaling)
+  window_scaling_set 0
+  window_flow unscaled
+  window_scaling_set "$before"
+  wire_stop
+  client window "$NETLAB_BIN_DIR/$CLIENT" --mode window-verdicts \
+    --runs "$dir/client-window-small.json,$dir/client-window-autotuned.json,$dir/client-window-unscaled.json"
+}
+
+# A reader that stops for seconds: the sender meets a zero window for longer
+# than its RTO, and the persist timer probes it.
+step_persist() {
+  local pcap=$NETLAB_RUN/capture-persist.pcap probes
+  server_up persist --proto tcp --rcvbuf 2048 --reader-delay-us 1000000
+  step_capture_start "$pcap" "tcp port $NETLAB_PORT"
+  client persist "$NETLAB_BIN_DIR/$CLIENT" --proto tcp --port "$NETLAB_PORT" --messages "$PERSIST_MESSAGES" --size 1000 \
+    --sndbuf 65536 --seed 1
+  step_capture_stop
+  stop_server "$NETLAB_SERVER_PID"
+  if [[ -s $pcap ]]; then
+    client persist-probes "$NETLAB_BIN_DIR/$CLIENT" --mode probes-capture --pcap "$pcap" --port "$NETLAB_PORT"
+    # "N probes in M zero-window stalls; gaps in ms ...", as the check measured it.
+    probes=$("$NETLAB_BIN_DIR/netlab-report" checks "$NETLAB_RUN/client-persist-probes.json" |
+      awk -F'\t' '$2 == "zero-window-probes-back-off" { print $5 }')
+    CAPTURE_NOTES+=("persist: $probes (capture-persist.pcap$(pcap_missed "$pcap.log"))")
+  else
+    CAPTURE_NOTES+=("persist: no capture — the probes are counted from capture-persist.pcap only")
+  fi
 }
 
 step_semantics() {
@@ -297,7 +388,7 @@ step_overhead() {
 # --quick: this lab's own option (parse_lab_args).
 lab_option() {
   [[ $1 == --quick ]] || return 1
-  CONGESTION_SECONDS=3 OPTION_WORDS=1
+  CONGESTION_SECONDS=3 WINDOW_SECONDS=1.5 PERSIST_MESSAGES=3 OPTION_WORDS=1
 }
 
 # For env.txt: the receive buffers the slow-reader step runs into.
@@ -330,6 +421,8 @@ main() {
   step_semantics
   step_overhead
   step_congestion
+  step_window
+  step_persist
   lab_end
 }
 

@@ -20,8 +20,9 @@ wire_skip() {
   printf 'skipped: %s\n' "$1" >"$NETLAB_RUN/wire-steps.txt"
 }
 
-# A capture of one step on the client's veth (the client's side of the wire:
-# what the client sent, before the wire dropped or held it, and what reached it).
+# wire_capture_start STEP [FILTER]: a capture of one step on the client's veth
+# (the client's side of the wire: what the client sent, before the wire
+# dropped or held it, and what reached it); FILTER defaults to the lab's port.
 wire_capture_start() {
   local i
   local -a drop=()
@@ -32,7 +33,7 @@ wire_capture_start() {
   fi
   ((EUID == 0)) && drop=(-Z root)
   "${NETLAB_IN_CLIENT[@]}" tcpdump -i nlc0 --immediate-mode -U -s 0 -n "${drop[@]}" -w "$WIRE_CAPTURE_FILE" \
-    "tcp port $DEFAULT_PORT" 2>"$WIRE_CAPTURE_FILE.log" </dev/null &
+    "${2:-tcp port $DEFAULT_PORT}" 2>"$WIRE_CAPTURE_FILE.log" </dev/null &
   WIRE_CAPTURE_PID=$!
   register_pid "$WIRE_CAPTURE_PID" INT
   tcpdump_listening "$WIRE_CAPTURE_FILE.log" "$WIRE_CAPTURE_PID" && return 0

@@ -3,7 +3,12 @@
 # (length, --write-write-read) on one port and writes its run folder
 # (server.log, client.json with 4 steps, ss.csv, env.txt,
 # summary.md); both framings echo every message intact; as root with tcpdump,
-# capture.pcap holds the data segments of the lab's port.
+# capture.pcap holds the data segments of the lab's port. The Nagle step once
+# more across netlab-wire (nagle-wire, 20 ms each way), as root and as nobody
+# (a user namespace): four ways answered, the round trip TCP_INFO measured at
+# least the wire's 40 ms, the loopback run beside it, and the verdict follows
+# from the numbers (Nagle more than twice every other way; the ACK held at
+# least 20 ms).
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -25,7 +30,7 @@ check_files() {
 check_steps() {
   local i codec
   value /observed/steps/3 >/dev/null 2>&1 || fail "client.json has fewer than 4 steps"
-  ! value /observed/steps/4 >/dev/null 2>&1 || fail "client.json has more than 4 steps"
+  ! value /observed/steps/5 >/dev/null 2>&1 || fail "client.json has more than 5 steps"
   [[ $(value /observed/steps/0/params/codec) == raw ]] || fail "step 0 is not raw"
   for i in 1 2; do
     codec=$(value "/observed/steps/$i/params/codec")
@@ -111,6 +116,51 @@ check_dissected() {
   echo "ok: the Wireshark dissector decodes $delimiter delimiter frames, $length length frames (the read log among them), $raw raw packets"
 }
 
+# The Nagle step across the wire; its verdict recomputed from its numbers.
+check_nagle_wire() {
+  local j=$RUN/client-nagle-wire.json i nagle slowest=0 median held rtt want got
+  if grep -q -- '--- across the wire: skipped' "$TMP/out.txt"; then
+    ((EUID != 0)) || fail "as root the nagle-wire step must run"
+    echo "skipped: $(grep -m1 -- '--- across the wire: skipped' "$TMP/out.txt")"
+    return 0
+  fi
+  [[ -s $j ]] || fail "nagle-wire: no client-nagle-wire.json"
+  wv() { "$BIN/netlab-report" get "$j" "$1"; }
+  [[ $(wv /observed/peer_in_this_namespace) == false ]] || fail "nagle-wire: the server was in the client's namespace"
+  for i in 0 1 2 3; do
+    [[ $(wv "/observed/variants/$i/requests") == 20 ]] || fail "nagle-wire: way $(wv "/observed/variants/$i/name") answered fewer than 20"
+    rtt=$(wv "/observed/variants/$i/min_rtt_ms")
+    awk -v r="$rtt" 'BEGIN { exit !(r >= 40) }' || fail "nagle-wire: TCP_INFO's round trip $rtt ms is below the wire's 2 x 20 ms"
+  done
+  wv /observed/loopback/3/median_ms >/dev/null || fail "nagle-wire: the loopback run is not beside it"
+  nagle=$(wv /observed/variants/0/median_ms)
+  for i in 1 2 3; do
+    median=$(wv "/observed/variants/$i/median_ms")
+    slowest=$(awk -v a="$slowest" -v b="$median" 'BEGIN { print (b > a ? b : a) }')
+  done
+  held=$(wv /observed/ack_held_ms)
+  want=$(awk -v n="$nagle" -v s="$slowest" -v h="$held" 'BEGIN {
+    print (n > 2 * s && h >= 20 ? "confirmed" : n > 2 * s ? "nuanced" : "refuted") }')
+  got=$(verdict nagle-delayed-ack-stall "$j")
+  [[ $got == "$want" ]] || fail "nagle-wire: nagle-delayed-ack-stall is $got; nagle $nagle ms, slowest way out $slowest ms, ACK held $held ms: want $want"
+  echo "ok: nagle-wire: nagle $nagle ms, slowest way out $slowest ms, ACK held $held ms: $got ($(wv /observed/decided_by))"
+}
+
+# As nobody the lab makes its path inside a user namespace: the wire step runs there too.
+as_nobody() {
+  ((EUID == 0)) || return 0
+  chmod 755 "$TMP"
+  MODE=$(ns_mode "${NOBODY[@]}")
+  if [[ $MODE != userns ]]; then
+    echo "skipped as nobody: this system does not allow an unprivileged user + network namespace"
+    return 0
+  fi
+  run_lab_as_nobody "$PATH" framing -- --messages 200
+  ! grep -q -- '--- across the wire: skipped' "$TMP/out.txt" || fail "as nobody the nagle-wire step was skipped"
+  check_nagle_wire
+  echo "ok: as nobody, through a user namespace"
+}
+
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
@@ -118,6 +168,8 @@ main() {
   check_files
   check_steps
   check_capture
+  check_nagle_wire
+  as_nobody
 }
 
 main "$@"

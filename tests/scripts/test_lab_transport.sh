@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Test: `scripts/lab transport --quick` runs its seven steps and writes its run
+# Test: `scripts/lab transport --quick` runs its nine steps and writes its run
 # folder (server.log, relay.log, client.json with every step, ss.csv, env.txt,
 # summary.md); TCP delivers every message in every step; on the impaired path
 # the relay's counts equal the server's; the slow reader's UDP loss equals the
@@ -13,6 +13,12 @@
 # tcp-costs-more is judged from the overhead capture's bytes (tcpdump's own).
 # flow-control is confirmed exactly when the sender saw the receiver's window
 # hold it back (rwnd-limited time or a zero window) and UDP lost datagrams.
+# The window step (across the wire, as root and as nobody): its two verdicts
+# follow from its three flows' numbers, the unscaled flow agreed no scale and
+# never saw a window above 65535, the other two did; with tcpdump, the SYN and
+# SYN-ACK carry a wscale option except in the unscaled flow. The persist step:
+# the zero-window probes counted in its capture are Wireshark's (tshark), and
+# zero-window-probes-back-off follows from their gaps.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -148,6 +154,73 @@ check_congestion() {
   echo "ok: congestion: $rows samples of $flows flows, the queue dropped $drops frames, every check has a verdict"
 }
 
+# window/RTT: the verdicts recomputed from the three flows' numbers (so a
+# wrong rule fails here), and the facts the unscaled flow must show.
+check_window() {
+  if grep -q 'window: skipped' "$TMP/out.txt"; then
+    ((EUID != 0)) || fail "as root the window step must run"
+    echo "skipped: $(grep -m1 'window: skipped' "$TMP/out.txt")"
+    return 0
+  fi
+  local j=$RUN/client-window.json want got c
+  [[ -s $j ]] || fail "window: no client-window.json"
+  flow_value() { "$BIN/netlab-report" get "$RUN/client-window-$1.json" "/observed/window/$2"; }
+  [[ $(flow_value unscaled window_scaling) == false && $(flow_value unscaled sysctl_tcp_window_scaling) == 0 ]] ||
+    fail "window: the unscaled flow agreed a scale ($(flow_value unscaled window_scaling), sysctl $(flow_value unscaled sysctl_tcp_window_scaling))"
+  (($(flow_value unscaled peer_window_max) <= 65535)) || fail "window: the unscaled flow saw a window of $(flow_value unscaled peer_window_max)"
+  for c in small autotuned; do
+    [[ $(flow_value "$c" window_scaling) == true ]] || fail "window: the $c flow agreed no window scale"
+    [[ $(flow_value "$c" server_lost) == 0 && $(flow_value "$c" server_unique) -gt 0 ]] || fail "window: the $c flow lost messages"
+  done
+  want=$(awk -v s="$(flow_value small goodput_share_of_bound)" -v sg="$(flow_value small goodput_mbit)" -v sw="$(flow_value small peer_window_median)" \
+    -v ag="$(flow_value autotuned goodput_mbit)" -v aw="$(flow_value autotuned peer_window_median)" 'BEGIN {
+      print (s > 1.15 ? "refuted" : s >= 0.7 && ag >= 1.5 * sg && aw >= 1.5 * sw ? "confirmed" : "nuanced") }')
+  got=$(verdict rwnd-bounds-throughput "$j")
+  [[ $got == "$want" ]] || fail "window: rwnd-bounds-throughput is $got, the numbers say $want"
+  want=$(awk -v ug="$(flow_value unscaled goodput_mbit)" -v ur="$(flow_value unscaled srtt_ms)" -v am="$(flow_value autotuned peer_window_max)" \
+    -v ag="$(flow_value autotuned goodput_mbit)" 'BEGIN { cap = 65535 * 8 / 1e6 / (ur / 1000); opens = am > 65535; faster = ag >= 1.5 * ug
+      print (ug > 1.15 * cap || (opens && !faster) ? "refuted" : opens && faster ? "confirmed" : "nuanced") }')
+  got=$(verdict window-scaling-needed-for-long-fat-paths "$j")
+  [[ $got == "$want" ]] || fail "window: window-scaling-needed-for-long-fat-paths is $got, the numbers say $want"
+  if [[ -s $RUN/capture-window-small.pcap ]]; then
+    (($(tcpdump -r "$RUN/capture-window-autotuned.pcap" -n 2>/dev/null | grep -c 'wscale') == 2)) ||
+      fail "window: the autotuned flow's SYN and SYN-ACK do not both carry wscale"
+    (($(tcpdump -r "$RUN/capture-window-unscaled.pcap" -n 2>/dev/null | grep -c 'wscale') == 0)) ||
+      fail "window: a SYN of the unscaled flow carries wscale"
+  fi
+  echo "ok: window: small $(flow_value small goodput_mbit) Mbit/s at $(flow_value small goodput_share_of_bound) of its window/RTT, autotuned $(flow_value autotuned goodput_mbit), unscaled $(flow_value unscaled goodput_mbit) (window max $(flow_value unscaled peer_window_max)); verdicts follow"
+}
+
+# The persist step: our probe count is Wireshark's, the verdict follows from the gaps.
+check_persist() {
+  local j=$RUN/client-persist-probes.json pcap=$RUN/capture-persist.pcap port probes by_tshark want got
+  [[ -s $pcap ]] || { echo "skipped: no capture-persist.pcap"; return 0; }
+  [[ -s $j ]] || fail "persist: a capture but no client-persist-probes.json"
+  probes=$("$BIN/netlab-report" get "$j" /observed/persist/probes)
+  ((probes > 0)) || fail "persist: no zero-window probe in the capture"
+  port=$(<"$RUN/port.persist")
+  by_tshark=$(tshark -n -r "$pcap" -Y "tcp.dstport == $port && (tcp.analysis.zero_window_probe || tcp.analysis.keep_alive)" 2>/dev/null | wc -l)
+  ((probes == by_tshark)) || fail "persist: $probes probes counted, tshark marks $by_tshark"
+  # Each gap against the one before it in its stall: all at least 1.5 times -> confirmed.
+  local i k gap last pairs=0 grew=0
+  for ((i = 0; i < 50; i++)); do
+    "$BIN/netlab-report" get "$j" "/observed/persist/gaps_ms_per_stall/$i" >/dev/null 2>&1 || break
+    last=""
+    for ((k = 0; k < 50; k++)); do
+      gap=$("$BIN/netlab-report" get "$j" "/observed/persist/gaps_ms_per_stall/$i/$k" 2>/dev/null) || break
+      if [[ -n $last ]]; then
+        pairs=$((pairs + 1))
+        grew=$((grew + $(awk -v a="$last" -v b="$gap" 'BEGIN { print (b >= 1.5 * a) }')))
+      fi
+      last=$gap
+    done
+  done
+  want=$(awk -v p="$pairs" -v g="$grew" 'BEGIN { print (p == 0 ? "skipped" : g == p ? "confirmed" : g == 0 ? "refuted" : "nuanced") }')
+  got=$(verdict zero-window-probes-back-off "$j")
+  [[ $got == "$want" ]] || fail "persist: zero-window-probes-back-off is $got, the gaps say $want"
+  echo "ok: persist: $probes probes (tshark agrees), zero-window-probes-back-off $got"
+}
+
 check_capture() {
   if [[ ! -e $RUN/capture.pcap ]]; then
     ((EUID != 0)) || ! command -v tcpdump >/dev/null || fail "no capture.pcap as root with tcpdump"
@@ -196,6 +269,7 @@ as_nobody() {
   ! grep -qE '(lossy-link|congestion): skipped' "$TMP/out.txt" || fail "as nobody a wire step was skipped: $(grep -m1 -E '(lossy-link|congestion): skipped' "$TMP/out.txt")"
   check_lossy_link
   check_congestion
+  check_window
   echo "ok: as nobody, through a user namespace"
 }
 
@@ -268,7 +342,9 @@ main() {
   check_steps
   check_lossy_link
   check_congestion
+  check_window
   check_capture
+  check_persist
   as_nobody
 }
 
