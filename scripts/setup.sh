@@ -99,12 +99,18 @@ progress_lines() {
   done
 }
 
-# object_source "DIR/CMakeFiles/TARGET.dir/PATH.cpp.o": DIR/PATH.cpp
+# object_source "DIR/CMakeFiles/TARGET.dir/PATH.cpp.o": DIR/PATH.cpp; a target
+# of the top CMakeLists.txt (the labs' programs: "CMakeFiles/TARGET.dir/PATH.cpp.o"): PATH.cpp
 object_source() {
   local object=$1 dir rest
-  dir=${object%%/CMakeFiles/*}
-  rest=${object#*/CMakeFiles/*.dir/}
-  printf '%s/%s\n' "$dir" "${rest%.o}"
+  rest=${object#*CMakeFiles/*.dir/}
+  rest=${rest%.o}
+  if [[ $object == CMakeFiles/* ]]; then
+    printf '%s\n' "$rest"
+  else
+    dir=${object%%/CMakeFiles/*}
+    printf '%s/%s\n' "$dir" "$rest"
+  fi
 }
 
 # configure_and_build PRESET [TARGET]: configure once, then build TARGET (or
