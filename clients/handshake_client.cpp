@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
   program.check_usage([&] {
     if (!evidence.run_json.empty() && (evidence.server_json.empty() || evidence.wire_json.empty()))
       throw UsageError("--judge needs --server-json and --wire-json");
+    if (handshake::is_asked_next_mode(failure.mode) && asked.server_netns.empty())
+      throw UsageError("--mode " + failure.mode + " needs --server-netns");
   });
   return program.run(argc, argv, [&](ClientRun& run) {
     const auto& options = run.options();

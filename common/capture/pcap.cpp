@@ -43,6 +43,8 @@ void PcapReader::open_failed(const char* why) {
   if (reason.find("unknown file format") != std::string::npos ||
       reason.find("truncated dump file") != std::string::npos)
     reason = "not a pcap or pcapng file (" + reason + ")";
+  // libpcap names the file itself when it cannot open it ("PATH: No such file or directory").
+  if (reason.rfind(name_ + ": ", 0) == 0) throw std::runtime_error(reason);
   throw std::runtime_error(name_ + ": " + reason);
 }
 

@@ -164,7 +164,10 @@ TEST_CASE("handshake: clear errors — no server, port in use, bad usage", "[err
   expect_failure(run_on_taken_port(first, "netlab-handshake-server"), 1, {"address already in use"});
   CHECK(first.stop() == 0);
   expect_usage_errors("netlab-handshake-server", {{"--no-accept", "--accept-delay-ms", "10"}});
-  expect_usage_errors("netlab-handshake-client", {{"--connections", "0"}});
+  expect_usage_errors("netlab-handshake-client", {{"--connections", "0"},
+                                                  {"--mode", "syn-queue"},
+                                                  {"--mode", "syn-flood", "--flood-syns", "0"},
+                                                  {"--mode", "simultaneous-open"}});
 }
 
 TEST_CASE("a client arriving while the queue is full waits, bounded, and says so", "[bad-input]") {

@@ -417,8 +417,8 @@ TEST_CASE("files that are not captures are refused clearly", "[pcap][errors]") {
   w.handshake();
   const std::string cut = w.bytes().substr(0, w.bytes().size() - 3);
   CHECK_THROWS_WITH(parse_pcap(cut), Catch::Contains("truncated") && Catch::Contains("after frame 2"));
-  CHECK_THROWS_WITH(read_pcap("/nonexistent.pcap"),
-                    Catch::Contains("/nonexistent.pcap") && Catch::Contains("No such file"));
+  // The path once: libpcap's own message already names it.
+  CHECK_THROWS_WITH(read_pcap("/nonexistent.pcap"), "/nonexistent.pcap: No such file or directory");
 }
 
 TEST_CASE("zero windows and RSTs are told apart by who sent them", "[facts]") {
