@@ -372,18 +372,10 @@ void add_dead_peer_options(CLI::App& app, DeadPeerConfig& config) {
                  "cut-cable, keepalive: written once our connection is up; the script then cuts the wire and writes "
                  "PATH.cut");
   app.add_option("--capture", config.capture, "cut-cable, keepalive: the step's capture on our side of the wire");
-  app.add_option("--user-timeout-ms", config.user_timeout_ms, "cut-cable: TCP_USER_TIMEOUT")
-      ->capture_default_str()
-      ->check(CLI::Range(500L, 60'000L));
-  app.add_option("--keep-idle", config.keep_idle_s, "keepalive: TCP_KEEPIDLE, s")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 60));
-  app.add_option("--keep-intvl", config.keep_intvl_s, "keepalive: TCP_KEEPINTVL, s")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 60));
-  app.add_option("--keep-cnt", config.keep_cnt, "keepalive: TCP_KEEPCNT")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 20));
+  add_bounded_option(app, "--user-timeout-ms", config.user_timeout_ms, "cut-cable: TCP_USER_TIMEOUT", 500L, 60'000L);
+  add_bounded_option(app, "--keep-idle", config.keep_idle_s, "keepalive: TCP_KEEPIDLE, s", 1, 60);
+  add_bounded_option(app, "--keep-intvl", config.keep_intvl_s, "keepalive: TCP_KEEPINTVL, s", 1, 60);
+  add_bounded_option(app, "--keep-cnt", config.keep_cnt, "keepalive: TCP_KEEPCNT", 1, 20);
 }
 
 bool is_dead_peer_mode(const std::string& mode) { return mode == "cut-cable" || mode == "keepalive"; }

@@ -203,5 +203,7 @@ TEST_CASE("bad input: a wrong mode, garbage, a vanished client, and the server k
 TEST_CASE("teardown: no server, a port in use and bad usage are clear errors", "[errors]") {
   expect_clear_start_failures("teardown");
   expect_usage_errors("netlab-teardown-server", {{"--mode", "slam"}});
-  expect_usage_errors("netlab-teardown-client", {{"--pause-ms", "999999"}});
+  expect_usage_errors(
+      "netlab-teardown-client",
+      {{"--pause-ms", "999999"}, {"--mode", "keepalive", "--keep-cnt", "0"}, {"--user-timeout-ms", "1"}});
 }

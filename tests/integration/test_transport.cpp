@@ -313,8 +313,14 @@ TEST_CASE("clear errors: no server, port in use, bad usage", "[errors]") {
                  {"address already in use — is another netlab-relay running?"});
   CHECK(first.stop() == 0);
 
-  expect_usage_errors("netlab-transport-client",
-                      {{"--rate", "fast"}, {"--proto", "sctp"}, {"--size", "70000"}, {"--messages", "0"}});
+  expect_usage_errors("netlab-transport-client", {{"--rate", "fast"},
+                                                  {"--proto", "sctp"},
+                                                  {"--size", "70000"},
+                                                  {"--messages", "0"},
+                                                  {"--mode", "window-verdicts"},
+                                                  {"--mode", "window-verdicts", "--runs", "a,b"},
+                                                  {"--mode", "probes-capture"},
+                                                  {"--mode", "window", "--window-seconds", "0.1"}});
   expect_usage_errors("netlab-relay", {{"--loss", "2"}});
   expect_usage_errors("netlab-transport-server", {{"--reader-delay-us", "-1"}});
 }
