@@ -270,10 +270,17 @@ tmux_session() {
   printf '%s\n' "$glob" >"$state/glob"
   mkdir -p -- "$NETLAB_RUNS_DIR"
 
-  lab_pane=$(tmux new-session -d -P -F '#{pane_id}' -s "$session" -x 220 -y 55 \
+  # tmux runs each pane's command with its default shell: $SHELL where the
+  # server starts, else the user's login shell, which for nobody (or a
+  # service account, or a CI job without SHELL) is /usr/sbin/nologin — every
+  # pane would end at once. The panes' commands are bash's.
+  local shell
+  shell=$(command -v bash)
+  lab_pane=$(SHELL=$shell tmux new-session -d -P -F '#{pane_id}' -s "$session" -x 220 -y 55 \
     "$(tmux_pane_command tmux_lab_pane "$state" "$what" "${args[@]}")")
   register_tmux_session "$session" "$state"
   printf '%s\n' "$lab_pane" >"$state/lab_pane"
+  tmux set-option -t "$lab_pane" default-shell "$shell" >/dev/null
   tmux set-option -t "$lab_pane" pane-border-status top >/dev/null
   tmux set-option -t "$lab_pane" pane-border-format ' #{pane_title} ' >/dev/null
   tmux select-pane -t "$lab_pane" -T "scripts/lab $what"

@@ -119,7 +119,9 @@ main() {
   runs=("$TMP"/runs/*-framing)
   [[ -s ${runs[0]}/client.json && -s ${runs[0]}/index.html ]] || fail "the lab in the pane wrote no client.json and index.html"
   grep -q '^# interrupted' "${runs[0]}/summary.md" && fail "the finished run says interrupted"
-  PORT=$(cat -- "${runs[0]}"/port* | head -n 1)
+  # The first step's port file (the framing lab writes one per step: port.raw, port.nagle-wire, ...).
+  local port_files=("${runs[0]}"/port*)
+  PORT=$(head -n 1 -- "${port_files[0]}")
   echo "ok: the lab ran in its pane: ${runs[0]##*/}, on port $PORT (from its port file)"
   check_panes framing "ss (the port from the port file)" "tcpdump -l -nn -i lo port (from the port file)"
   check_nothing_left
