@@ -44,6 +44,23 @@ if(NETLAB_SANITIZE)
   target_link_options(netlab_options INTERFACE -fsanitize=address,undefined)
 endif()
 
+# Unity builds (issue 20, the clean build): the libraries of common/ and tools/
+# and the test executables compile their files in batches of
+# NETLAB_UNITY_BATCH, one translation unit per batch, so the headers every file
+# shares (Asio, Beast, Boost.JSON, spdlog, CLI11, Catch2) are parsed once per
+# batch instead of once per file (docs/performance.md: measured). A file that
+# must stay alone sets SKIP_UNITY_BUILD_INCLUSION. -DNETLAB_UNITY_BUILD=OFF
+# compiles every file on its own (its errors then point at it alone).
+option(NETLAB_UNITY_BUILD "Compile common libraries and tests in unity batches" ON)
+set(NETLAB_UNITY_BATCH 8 CACHE STRING "Files per unity batch (NETLAB_UNITY_BUILD)")
+
+# netlab_unity(<target>...): the targets compile in unity batches.
+function(netlab_unity)
+  if(NETLAB_UNITY_BUILD)
+    set_target_properties(${ARGN} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE ${NETLAB_UNITY_BATCH})
+  endif()
+endfunction()
+
 # netlab_program(<name> <source>): one lab executable, linked with the common library.
 function(netlab_program name source)
   add_executable(${name} ${source})

@@ -722,7 +722,7 @@ bench_first_run() {
   first_verdict "$clone"
   row "first run: fresh clone to the first verdict of scripts/lab tour --quick" "s" "first verdict" \
     "${FR_VERDICT:-nan}" "goal" "300" "one run, $note; tour stopped after it (status $FR_STATUS)"
-  row "first run: its build part (setup.sh --labs, the programs only)" "s" "build" \
+  row "first run: its build part before the first lab (the first lab's programs; the rest builds beside the tour)" "s" "build" \
     "${FR_BUILD:-nan}" "-" "" "one run, $note; setup.sh's own 'built in N s'"
   rm -rf -- "$clone"
 }

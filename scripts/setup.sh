@@ -9,6 +9,7 @@ set -euo pipefail
 
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/lib" && pwd)
 source "$LIB/common.sh"
+source "$LIB/declare.sh"
 
 # nftables: where a lab filters packets; ethtool: netlab-wire's veth ends need
 # their offloads off (scripts/lib/netns.sh); openssl: the https lab's interop
@@ -34,13 +35,18 @@ readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 usage() {
   cat <<'EOF'
-usage: scripts/setup.sh [--preset default|asan|release|fuzz] [--labs]
+usage: scripts/setup.sh [--preset default|asan|release|fuzz] [--labs | --targets T,T,...]
+       scripts/setup.sh [--preset P] --in-order LAB,LAB,... --ready FILE
 
 Installs the Debian packages netlab needs (as root; otherwise prints the
 apt-get command to run), then configures and builds the preset (default:
 default) into build/<preset>/. Programs land in build/<preset>/bin/.
 --labs builds only what the labs run (the programs and tools, target
-netlab_labs), not the test suites: scripts/lab's first build.
+netlab_labs), not the test suites; --targets only the targets named
+(scripts/lab: what one lab runs). --in-order builds the labs' programs lab
+after lab, appending each lab's name to FILE once its programs are built
+("failed LAB" if they are not; the compiler's output in
+build/<preset>/build-beside.log): what the tour builds beside its labs.
 The build prints one line per file; the compiler's whole output goes to
 build/<preset>/build.log, whose end is shown if the build fails.
 The fuzz preset also needs clang and libclang-rt-14-dev, and builds only the
@@ -113,37 +119,55 @@ object_source() {
   fi
 }
 
-# configure_and_build PRESET [TARGET]: configure once, then build TARGET (or
-# everything) with one progress line per file; the compiler's whole output is
-# in build/PRESET/build.log, and its end is shown when the build fails.
+# configure PRESET: cmake --preset PRESET, its output appended to BUILD_LOG.
+# Configured every time (a few seconds): a target a newer CMakeLists.txt
+# added (netlab_labs) must be known before it is asked for.
+configure() {
+  [[ -f build/$1/CMakeCache.txt ]] || say "configuring build/$1 (cmake --preset $1)"
+  cmake --preset "$1" >>"$BUILD_LOG" 2>&1
+}
+
+# build PRESET [TARGET...]: builds the targets (or everything) with one
+# progress line per file, the compiler's whole output appended to BUILD_LOG;
+# returns cmake's exit status.
+build() {
+  local preset=$1 status=0
+  shift
+  # In a || list errexit is off, so a failed build reaches the caller.
+  {
+    cmake --build --preset "$preset" -j"$(nproc)" ${1:+--target "$@"} 2>&1 | tee -a "$BUILD_LOG" | progress_lines
+    status=${PIPESTATUS[0]}
+  } || true
+  return "$status"
+}
+
+# build_failed SECONDS: the failure, with the end of the build log; exits 1.
+build_failed() {
+  warn "the build failed after $1 s; the end of $BUILD_LOG:"
+  tail -n 40 "$BUILD_LOG" >&2
+  exit 1
+}
+
+# configure_and_build PRESET [TARGET...]: configure once, then build the
+# targets (or everything) with one progress line per file; the compiler's
+# whole output is in build/PRESET/build.log, and its end is shown when the
+# build fails.
 configure_and_build() {
-  local preset=$1 target=${2-} log start status=0 last_file seconds
+  local preset=$1 start last_file seconds targets
+  shift
+  targets=${*:-everything}
   cd "$NETLAB_ROOT"
   mkdir -p "build/$preset"
-  log=build/$preset/build.log
+  BUILD_LOG=build/$preset/build.log
   last_file=build/$preset/.last-build-seconds
-  : >"$log"
+  : >"$BUILD_LOG"
   start=$SECONDS
-  # Configured every time (a few seconds): a target a newer CMakeLists.txt
-  # added (netlab_labs) must be known before it is asked for.
-  [[ -f build/$preset/CMakeCache.txt ]] || say "configuring build/$preset (cmake --preset $preset)"
-  cmake --preset "$preset" >>"$log" 2>&1 || status=$?
-  if ((status == 0)); then
-    say "building ${target:-everything} in build/$preset with $(nproc) jobs (the compiler's output: $log)$(
-      [[ ! -s $last_file ]] || printf '; the last build here took %s s' "$(<"$last_file")")"
-    # In a || list errexit is off, so a failed build reaches the message below.
-    {
-      cmake --build --preset "$preset" -j"$(nproc)" ${target:+--target "$target"} 2>&1 | tee -a "$log" | progress_lines
-      status=${PIPESTATUS[0]}
-    } || true
-  fi
+  configure "$preset" || build_failed $((SECONDS - start))
+  say "building ${targets// /, } in build/$preset with $(nproc) jobs (the compiler's output: $BUILD_LOG)$(
+    [[ ! -s $last_file || $# -gt 0 ]] || printf '; the last build here took %s s' "$(<"$last_file")")"
+  build "$preset" "$@" || build_failed $((SECONDS - start))
   seconds=$((SECONDS - start))
-  if ((status != 0)); then
-    warn "the build failed after $seconds s; the end of $log:"
-    tail -n 40 "$log" >&2
-    exit 1
-  fi
-  printf '%s\n' "$seconds" >"$last_file"
+  (($#)) || printf '%s\n' "$seconds" >"$last_file"
   say "built in $seconds s"
   if [[ $preset == fuzz ]]; then
     say "built: build/fuzz/tests/fuzz/ (the libFuzzer targets)"
@@ -152,11 +176,50 @@ configure_and_build() {
   fi
 }
 
+# build_in_order PRESET READY LAB...: the labs' programs (lab_programs), lab
+# after lab in the order given (the tour's), each lab's name appended to the
+# file READY once its programs are built, "failed LAB" if they could not be.
+# The compiler's output goes to build/PRESET/build-beside.log. What the tour
+# runs beside its labs (scripts/lab); it waits for each lab's line.
+build_in_order() {
+  local preset=$1 ready=$2 lab start=$SECONDS
+  local -a programs
+  shift 2
+  cd "$NETLAB_ROOT"
+  mkdir -p "build/$preset"
+  BUILD_LOG=build/$preset/build-beside.log
+  : >"$BUILD_LOG"
+  configure "$preset" || { printf 'failed %s\n' "$1" >>"$ready"; build_failed $((SECONDS - start)); }
+  for lab in "$@"; do
+    read -r -a programs <<<"$(lab_programs "$lab")"
+    say "building the $lab lab's programs: ${programs[*]}"
+    build "$preset" "${programs[@]}" || { printf 'failed %s\n' "$lab" >>"$ready"; build_failed $((SECONDS - start)); }
+    printf '%s\n' "$lab" >>"$ready"
+  done
+  say "built in $((SECONDS - start)) s"
+}
+
 main() {
-  local preset=default target=""
+  local preset=default target="" in_order="" ready=""
+  local -a targets=()
   while (($#)); do
     case $1 in
       --labs) target=netlab_labs; shift ;;
+      --targets | --targets=*)
+        option_value --targets "$@"
+        target=$OPTION_VALUE
+        shift "$OPTION_WORDS"
+        ;;
+      --in-order | --in-order=*)
+        option_value --in-order "$@"
+        in_order=$OPTION_VALUE
+        shift "$OPTION_WORDS"
+        ;;
+      --ready | --ready=*)
+        option_value --ready "$@"
+        ready=$OPTION_VALUE
+        shift "$OPTION_WORDS"
+        ;;
       --preset | --preset=*)
         option_value --preset "$@"
         preset=$OPTION_VALUE
@@ -166,13 +229,21 @@ main() {
       *) usage_error "unknown option '$1'" ;;
     esac
   done
-  [[ -z $target || $preset != fuzz ]] || usage_error "--labs builds the programs, which the fuzz preset does not have"
+  [[ -z $target$in_order || $preset != fuzz ]] || usage_error "--labs, --targets and --in-order build the programs, which the fuzz preset does not have"
+  [[ -z $in_order || (-n $ready && -z $target) ]] || usage_error "--in-order needs --ready FILE, and goes without --labs or --targets"
+  [[ -n $in_order || -z $ready ]] || usage_error "--ready goes with --in-order"
   case $preset in
     default | asan | release) install_packages ;;
     fuzz) install_packages "${FUZZ_PACKAGES[@]}" ;;
     *) usage_error "--preset is default, asan, release or fuzz, not '$preset'" ;;
   esac
-  configure_and_build "$preset" "$target"
+  if [[ -n $in_order ]]; then
+    read -r -a targets <<<"${in_order//,/ }"
+    build_in_order "$preset" "$ready" "${targets[@]}"
+    return
+  fi
+  read -r -a targets <<<"${target//,/ }"
+  configure_and_build "$preset" "${targets[@]}"
 }
 
 main "$@"

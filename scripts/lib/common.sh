@@ -93,6 +93,18 @@ stop_pid() {
   return "$status"
 }
 
+# stop_pgrp PID: SIGTERM to the process group PID leads (this script's child),
+# SIGKILL to the group if its leader has not ended within 5 s; reaps the leader.
+stop_pgrp() {
+  local pid=$1
+  kill -s TERM -- "-$pid" 2>/dev/null || true
+  if ! wait_exit_bounded "$pid" 50; then
+    warn "process group $pid ignored SIGTERM for 5 s: sending SIGKILL"
+    kill -s KILL -- "-$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
 # Runs a command as a registered background child and waits for it: bash runs
 # a trap only once a foreground command ends, but it interrupts `wait` at once,
 # so Ctrl-C or SIGTERM reaches this script's cleanup, which ends the child too.
@@ -108,7 +120,8 @@ run_child() {
 }
 
 # --- the registry of cleanups -----------------------------------------------
-# Entries are "pid:SIGNAL:PID", "dir:PATH", "netns:NAME", "veth:NETNS:IF" or
+# Entries are "pid:SIGNAL:PID", "pgrp:PGID" (a background job in its own
+# process group, e.g. a build: every process of the group is stopped), "dir:PATH", "netns:NAME", "veth:NETNS:IF" or
 # "nft:NETNS:FAMILY:TABLE" (NETNS "" = this one), released last-in first-out:
 # a namespace registered before the processes started in it, the veth pairs
 # and tables made in it, is removed after they have been stopped or deleted.
@@ -120,6 +133,9 @@ register_pid() {
   NETLAB_CLEANUPS+=("pid:$2:$1")
   [[ -z ${3-} ]] || NETLAB_PID_NAMES[$1]=$3
 }
+# register_pgrp PID: a child started as the leader of its own process group
+# (set -m; a build and its compilers): the cleanup stops the whole group.
+register_pgrp() { NETLAB_CLEANUPS+=("pgrp:$1"); }
 register_dir() { NETLAB_CLEANUPS+=("dir:$1"); }
 register_netns() { NETLAB_CLEANUPS+=("netns:$1"); }
 # register_veth NETNS IF: one end of a veth pair (deleting it deletes both).
@@ -127,11 +143,11 @@ register_veth() { NETLAB_CLEANUPS+=("veth:$1:$2"); }
 # register_nft_table NETNS FAMILY TABLE: an nftables table this script added.
 register_nft_table() { NETLAB_CLEANUPS+=("nft:$1:$2:$3"); }
 
-# Forgets PID (it was released by its owner already).
+# Forgets PID (it was released by its owner already), as a pid or a pgrp entry.
 unregister_pid() {
   local i
   for i in "${!NETLAB_CLEANUPS[@]}"; do
-    [[ ${NETLAB_CLEANUPS[i]} == pid:*:"$1" ]] && unset 'NETLAB_CLEANUPS[i]'
+    [[ ${NETLAB_CLEANUPS[i]} == pid:*:"$1" || ${NETLAB_CLEANUPS[i]} == "pgrp:$1" ]] && unset 'NETLAB_CLEANUPS[i]'
   done
   NETLAB_CLEANUPS=("${NETLAB_CLEANUPS[@]}")
 }
@@ -193,6 +209,7 @@ run_cleanups() {
         rest=${entry#pid:}
         ended_on_its_own "${rest#*:}" || stop_pid "${rest#*:}" "${rest%%:*}" || true
         ;;
+      pgrp:*) stop_pgrp "${entry#pgrp:}" ;;
       dir:*) rm -rf -- "${entry#dir:}" ;;
       netns:*) ip netns delete "${entry#netns:}" 2>/dev/null || true ;;
       veth:*) release_veth "${entry#veth:}" ;;

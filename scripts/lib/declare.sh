@@ -33,6 +33,13 @@ lab_field() {
     END { if (found) print value }' "$NETLAB_LABS_DIR/$1.sh"
 }
 
+# lab_programs LAB: the programs LAB runs, one line: its pair, netlab-report,
+# netlab-pcap (the summary's capture facts) and its lab-programs.
+lab_programs() {
+  printf '%s\n' "netlab-$1-server netlab-$1-client netlab-report netlab-pcap $(lab_field "$1" programs)" |
+    tr ' ' '\n' | awk 'NF && !seen[$0]++' | paste -sd' '
+}
+
 # The note's heading of a lab.
 note_heading() { lab_field "$1" note; }
 

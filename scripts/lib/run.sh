@@ -31,6 +31,8 @@ write_env_txt() {
     else
       printf 'network_namespace host\n'
     fi
+    # The tour's build beside its labs (scripts/lab): the CPU was shared.
+    [[ -z ${NETLAB_BUILD_BESIDE-} ]] || printf 'build_beside %s\n' "$NETLAB_BUILD_BESIDE"
     # tcp_tw_reuse_delay (ms, Linux 6.13+): how old a TIME_WAIT socket must be to be reused.
     for key in net.ipv4.tcp_tw_reuse net.ipv4.tcp_tw_reuse_delay net.ipv4.tcp_fin_timeout net.ipv4.ip_local_port_range \
                net.ipv4.tcp_timestamps net.ipv4.tcp_rmem net.ipv4.tcp_wmem net.core.somaxconn; do
@@ -144,6 +146,7 @@ write_summary() {
   mapfile -t files < <(cd "$run" && ls)
   {
     "$NETLAB_BIN_DIR/netlab-report" summary --lab "$lab" "$run/client.json"
+    [[ -z ${NETLAB_BUILD_BESIDE-} ]] || printf '\nNote: %s (nice 19: the lab'"'"'s programs had the CPU first, but its timings shared the machine).\n' "$NETLAB_BUILD_BESIDE"
     printf '\n## Socket states (ss.csv)\n\n'
     if [[ -f $run/ss.csv ]]; then printf '%s\n' "$(ss_peaks "$run/ss.csv")"; else echo "not sampled"; fi
     if [[ -f $run/ss-chart.txt ]]; then
