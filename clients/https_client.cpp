@@ -13,6 +13,7 @@
 //                                             the exporter digests of both ends
 // The verdicts come from that trace and that comparison, in this run.
 #include "https/notes.hpp"
+#include "https/resume.hpp"
 #include "io/net.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
@@ -59,6 +60,7 @@ struct Config {
   std::string path = "/";
   bool verify = true;
   bool force_hrr = false;
+  bool resume = false;
 };
 
 // The run's parameters, typed (the result's "params").
@@ -66,9 +68,10 @@ struct Params {
   std::string mode, ca, server_name;
   bool verify = true;
   bool force_hrr = false;
+  bool resume = false;
   std::string keylog;  // the key log file used ("" = none)
 };
-BOOST_DESCRIBE_STRUCT(Params, (), (mode, ca, server_name, verify, force_hrr, keylog))
+BOOST_DESCRIBE_STRUCT(Params, (), (mode, ca, server_name, verify, force_hrr, resume, keylog))
 
 // What this run saw, typed (the result's "observed"; the summary reads this, not the JSON).
 struct CertificateSeen {
@@ -95,12 +98,14 @@ struct Observed {
   bool page_marker_found = false;
   CertificateSeen certificate;
   boost::json::array trace;
+  std::optional<https::Resumption> resumption;  // --resume: the second connection
 };
 BOOST_DESCRIBE_STRUCT(Observed, (),
                       (client_port, verify_result, verify_error, handshake_ok, handshake_error, handshake_ms, version,
                        cipher_suite, group, key_exchange, hello_retry_request, exporter_digest_client,
                        exporter_digest_server, master_secret_sha256_client, master_secret_sha256_recomputed_by_server,
-                       master_secret_inputs, status_line, page_bytes, page_marker_found, certificate, trace))
+                       master_secret_inputs, status_line, page_bytes, page_marker_found, certificate, trace,
+                       resumption))
 
 // The handshake failed: the message is the one line for stderr; the trace and
 // the verification result are still reported.
@@ -169,6 +174,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   const auto started = Clock::now();
   auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
   const double handshake_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  const std::size_t handshake_steps = trace.steps().size();
   Session s;
   s.verify_result = SSL_get_verify_result(ssl);
   observed.verify_result = s.verify_result;
@@ -202,25 +208,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   if (!s.tls13) s.client_master_sha256 = tls::sha256_hex(tls::session_master_key(ssl));
 
   // 3. One request, the page back, until the server's close_notify.
-  const std::string request = "GET " + config.path + " HTTP/1.1\r\nHost: " + config.server_name +
-                              "\r\nUser-Agent: netlab-https-client\r\nConnection: close\r\n\r\n";
-  if (auto [ec, n] = co_await asio::async_write(stream, asio::buffer(request), use_tuple); ec)
-    throw failure("write request", ec);
-  std::string response;
-  std::vector<char> buffer(16384);
-  for (;;) {
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(buffer), use_tuple);
-    response.append(buffer.data(), n);
-    if (ec == asio::error::eof) break;  // close_notify: the page is complete
-    if (ec == ssl::error::stream_truncated) {
-      spdlog::warn("the server closed TCP without close_notify: the page could have been cut short");
-      break;
-    }
-    if (ec) throw failure("read page", ec);
-    if (response.size() > (1u << 20)) throw std::runtime_error("page over 1 MiB — not a netlab server?");
-  }
-  auto [shutdown_ec] = co_await stream.async_shutdown(use_tuple);
-  (void)shutdown_ec;  // the server has closed already; our close_notify is a courtesy
+  const std::string response = co_await https::fetch_page(stream, config.path, config.server_name);
   spdlog::info("DOWN {}", who);
 
   const auto [head, body] = split_response(response);
@@ -256,6 +244,16 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
                               .expired = summary->expired};
   }
   https::add_checks(steps, s, config.verify, ca, result);
+
+  // 4. --resume: a second connection offering this session back (its ticket or its id).
+  if (!config.resume) co_return;
+  https::Resumption& r = observed.resumption.emplace();
+  r.full = https::shape_of(steps, handshake_steps);
+  const std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> session(SSL_get1_session(ssl), SSL_SESSION_free);
+  r.offered = https::resumable_as(session.get(), s.tls13);
+  if (session)
+    co_await https::resume(options.host, options.port, context, config.server_name, config.path, session.get(), r);
+  result.add_check(https::resumption_check(r));
 }
 
 void print_trace(std::ostream& out, const std::vector<Step>& steps, bool tls13) {
@@ -287,6 +285,7 @@ void print_summary(std::ostream& out, const Config& config, const CommonOptions&
           << "                         recomputed by server   " << o.master_secret_sha256_recomputed_by_server << "\n"
           << "                         from " << o.master_secret_inputs << "\n";
     out << "  page: " << o.status_line << ", " << o.page_bytes << " bytes\n";
+    if (o.resumption) https::print_resumption(out, *o.resumption);
   } else if (!o.handshake_error.empty()) {
     out << "  no session keys: " << o.handshake_error << "\n";
   }
@@ -314,6 +313,9 @@ int main(int argc, char** argv) {
                  "append the session secrets in NSS key log format (default: $SSLKEYLOGFILE when set)");
   app.add_flag("--force-hrr", config.force_hrr,
                "offer a first key share for P-384, which the server does not take (TLS 1.3: HelloRetryRequest)");
+  app.add_flag("--resume", config.resume,
+               "then connect again offering the first connection's session (1.3: PSK from NewSessionTicket; 1.2: "
+               "session ticket or session id) and trace the resumed handshake");
   app.add_option("--path", config.path, "the path to GET")->capture_default_str();
   program.check_usage([&] {
     if (config.path.empty() || config.path[0] != '/' || config.path.find_first_of("\r\n ") != std::string::npos)
@@ -332,6 +334,7 @@ int main(int argc, char** argv) {
                   .server_name = config.server_name,
                   .verify = config.verify,
                   .force_hrr = config.force_hrr,
+                  .resume = config.resume,
                   .keylog = ""};
     try {
       run.within(run_lab(options, config, ca, trace, params, observed, result));

@@ -47,11 +47,13 @@ struct Config {
   std::string keylog;
   double step_timeout = 5;
   bool extended_master_secret = false;  // 1.2-rsa: EMS off unless asked, so the randoms enter directly
+  bool no_tickets = false;              // resume by session id from our cache (1.2), stateful tickets (1.3)
 };
 
 struct Counters {
   std::size_t connections = 0;
   std::size_t handshakes = 0;
+  std::size_t resumed = 0;  // handshakes that resumed an earlier session: no Certificate, no key transport
   std::size_t pages_served = 0;
   std::size_t not_tls = 0;
   std::size_t left_mid_handshake = 0;
@@ -65,9 +67,9 @@ struct Counters {
   std::vector<std::string> exporter_digests;      // one per handshake, capped
 };
 BOOST_DESCRIBE_STRUCT(Counters, (),
-                      (connections, handshakes, pages_served, not_tls, left_mid_handshake, timed_out, refused_by_client,
-                       other_failures, master_secret_recomputed, master_secret_different, master_secret_not_recomputed,
-                       negotiated, exporter_digests))
+                      (connections, handshakes, resumed, pages_served, not_tls, left_mid_handshake, timed_out,
+                       refused_by_client, other_failures, master_secret_recomputed, master_secret_different,
+                       master_secret_not_recomputed, negotiated, exporter_digests))
 constexpr std::size_t max_recorded_digests = 1000;
 
 constexpr std::string_view page_marker = "netlab-https-page";
@@ -172,14 +174,18 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
 
   // 2. Both ends now hold the same session keys; the exporter proves it.
   SSL* ssl = stream.native_handle();
+  // A resumed session skips the certificate and the key exchange: its keys come
+  // from the session (1.2: the cached master secret; 1.3: the PSK of the ticket).
+  const bool resumed = SSL_session_reused(ssl) == 1;
+  counters.resumed += resumed ? 1 : 0;
   const std::string version = SSL_get_version(ssl);
   const std::string suite = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
   const std::string digest = tls::exporter_digest(ssl);
   ++counters.negotiated[version + " " + suite];
   if (counters.exporter_digests.size() < max_recorded_digests) counters.exporter_digests.push_back(digest);
-  spdlog::info("TLS  {}: {} {}, exporter sha256 {}", who, version, suite, digest);
+  spdlog::info("TLS  {}: {} {}{}, exporter sha256 {}", who, version, suite, resumed ? ", resumed" : "", digest);
   const std::string extra_headers =
-      config.mode == tls::Mode::tls12_rsa ? recompute_master_secret(ssl, trace, who, counters) : "";
+      config.mode == tls::Mode::tls12_rsa && !resumed ? recompute_master_secret(ssl, trace, who, counters) : "";
 
   // 3. One request, one page, close_notify.
   std::string request;
@@ -205,8 +211,8 @@ awaitable<void> session(tcp::socket socket, ssl::context& context, const Config&
 void print_summary(std::ostream& out, const Config& config, const ServerRun& run, const Counters& c) {
   out << "netlab-https-server (--tls " << tls::mode_name(config.mode) << ") on " << to_string(run.bound())
       << " stopped by " << run.stop_reason() << " after " << run.seconds() << " s\n"
-      << "  connections " << c.connections << ", handshakes " << c.handshakes << ", pages served " << c.pages_served
-      << "\n"
+      << "  connections " << c.connections << ", handshakes " << c.handshakes << " (resumed " << c.resumed
+      << "), pages served " << c.pages_served << "\n"
       << "  refused: not TLS " << c.not_tls << ", left mid-handshake " << c.left_mid_handshake << ", timed out "
       << c.timed_out << ", refused by the client " << c.refused_by_client << ", other " << c.other_failures << "\n";
   if (config.mode == tls::Mode::tls12_rsa)
@@ -242,6 +248,9 @@ int main(int argc, char** argv) {
   app.add_flag("--extended-master-secret", config.extended_master_secret,
                "1.2-rsa: keep Extended Master Secret (RFC 7627) on, so the master secret comes from the session "
                "hash instead of the two randoms (default off in 1.2-rsa, the handshake as the note tells it)");
+  app.add_flag("--no-tickets", config.no_tickets,
+               "no session tickets (SSL_OP_NO_TICKET): TLS 1.2 resumes by session id from this server's cache; "
+               "TLS 1.3 still sends NewSessionTicket, its PSK then names an entry of that cache");
   add_bounded_option(app, "--step-timeout", config.step_timeout,
                      "seconds a client gets for the handshake and for its request", 0.05, 600.0);
   // One over the limit gets a TLS alert (fatal internal_error) in plaintext,
@@ -264,6 +273,7 @@ int main(int argc, char** argv) {
     tls::configure_server(*context, config.mode, pki, config.cert);
     if (config.mode == tls::Mode::tls12_rsa && !config.extended_master_secret)
       SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    tls::configure_resumption(*context, config.no_tickets);
     keylog = tls::enable_keylog(*context, config.keylog);
     if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
     security_level = SSL_CTX_get_security_level(context->native_handle());
@@ -279,6 +289,7 @@ int main(int argc, char** argv) {
                                             {"cert_dir", config.cert_dir},
                                             {"step_timeout", config.step_timeout},
                                             {"extended_master_secret", config.extended_master_secret},
+                                            {"no_tickets", config.no_tickets},
                                             {"security_level", security_level},
                                             {"keylog", keylog}});
       result.set_observed(counters);

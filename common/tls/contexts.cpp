@@ -72,6 +72,14 @@ void configure_server(boost::asio::ssl::context& context, Mode mode, const Pki& 
   if (SSL_CTX_check_private_key(ctx) != 1) fail("the key does not match " + cert_file.string());
 }
 
+void configure_resumption(boost::asio::ssl::context& context, bool no_tickets) {
+  SSL_CTX* ctx = context.native_handle();
+  static constexpr unsigned char id_context[] = "netlab-https";
+  if (SSL_CTX_set_session_id_context(ctx, id_context, sizeof id_context - 1) != 1) fail("session id context");
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  if (no_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+}
+
 void configure_client(boost::asio::ssl::context& context, std::optional<Mode> mode, const std::string& ca_file,
                       bool verify, bool force_hrr) {
   SSL_CTX* ctx = context.native_handle();

@@ -29,6 +29,12 @@ enum class CertChoice { valid, expired };
 // Server: the versions and key exchanges of `mode`, the lab's certificate and key.
 void configure_server(boost::asio::ssl::context& context, Mode mode, const Pki& pki, CertChoice cert);
 
+// Server: session resumption. OpenSSL's server session cache is on by default;
+// this names the sessions of this server (session id context) and, with
+// `no_tickets`, sends no TLS 1.2 session tickets (RFC 5077), so a 1.2 client can
+// only resume by session id (RFC 5246 7.4.1.2); 1.3 tickets become stateful.
+void configure_resumption(boost::asio::ssl::context& context, bool no_tickets);
+
 // Client: the versions of `mode` (none = offer TLS 1.2 and 1.3 and let the server
 // choose), verification against `ca_file` ("system" = the system's trust store,
 // which does not know the lab's CA), or no verification at all when `verify` is

@@ -66,6 +66,8 @@ constexpr std::array<std::uint8_t, 32> hello_retry_random = {
 enum : std::uint16_t {
   ext_server_name = 0,
   ext_supported_groups = 10,
+  ext_session_ticket = 35,
+  ext_pre_shared_key = 41,
   ext_supported_versions = 43,
   ext_key_share = 51
 };
@@ -113,6 +115,14 @@ void decode_extensions(Reader extensions, Step& step, bool client_hello, bool he
         }
         data.expect_end();
         break;
+      case ext_session_ticket:  // RFC 5077: a ClientHello carries its ticket; ServerHello's empty one promises a new
+                                // one
+        step.session_ticket_length = data.left();
+        step.session_ticket_extension = true;
+        break;
+      case ext_pre_shared_key:  // RFC 8446 4.2.11: offered identities (ClientHello), the one chosen (ServerHello)
+        step.pre_shared_key = true;
+        break;
       default:
         break;
     }
@@ -127,11 +137,21 @@ std::string join_names(const std::vector<std::uint16_t>& values, std::string (*n
   return text;
 }
 
+// What a ClientHello offers to resume with: a PSK identity (1.3), a ticket or a session id (1.2).
+std::string resumption_offer(const Step& step) {
+  if (step.pre_shared_key) return "; offers a PSK (resumption)";
+  if (step.session_ticket_length) return "; session ticket " + std::to_string(step.session_ticket_length) + " B";
+  // A 1.3 ClientHello always has a 32-byte legacy session id (middlebox compatibility, RFC 8446 D.4).
+  if (step.session_id_length && step.supported_versions.empty())
+    return "; session id " + std::to_string(step.session_id_length) + " B";
+  return "";
+}
+
 void decode_hello(Reader& r, Step& step, bool client_hello) {
   step.legacy_version = r.u16();
   const auto random = r.take(32);
   step.random_hex = hex_bytes(random);
-  r.take(r.u8());  // legacy session id
+  step.session_id_length = r.take(r.u8()).size();  // TLS 1.2: the session to resume; 1.3: for middleboxes only
   if (client_hello) {
     Reader suites = r.vector(2);
     while (suites.ok() && suites.left() >= 2) step.cipher_suites.push_back(suites.u16());
@@ -154,6 +174,7 @@ void decode_hello(Reader& r, Step& step, bool client_hello) {
     if (!step.key_share_groups.empty())
       step.detail += "; key share " + join_names(step.key_share_groups, group_name, 4);
     if (!step.server_name.empty()) step.detail += "; SNI " + step.server_name;
+    step.detail += resumption_offer(step);
   } else if (hello_retry) {
     step.detail = "no key share for a group I take: send one for " + join_names(step.key_share_groups, group_name, 1);
   } else {
@@ -163,6 +184,9 @@ void decode_hello(Reader& r, Step& step, bool client_hello) {
     if (!step.key_share_groups.empty())
       step.detail +=
           "; key share " + group_name(step.key_share_groups[0]) + " (" + std::to_string(step.public_key_length) + " B)";
+    if (step.pre_shared_key) step.detail += "; accepts the PSK (resumption)";
+    if (step.session_id_length && step.supported_versions.empty())  // 1.3 echoes the client's, meaning nothing
+      step.detail += "; session id " + std::to_string(step.session_id_length) + " B";
   }
 }
 

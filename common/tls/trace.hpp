@@ -32,6 +32,10 @@ struct Step {
   std::vector<std::uint16_t> key_share_groups;    // key_share (ClientHello: offered; ServerHello/HRR: chosen)
   std::vector<std::uint16_t> supported_versions;  // ClientHello: offered; ServerHello: [chosen]
   std::string server_name;                        // SNI
+  std::size_t session_id_length = 0;              // Client/ServerHello legacy_session_id (1.2: resumption by id)
+  bool session_ticket_extension = false;          // RFC 5077 session_ticket extension present
+  std::size_t session_ticket_length = 0;          // ... and the ticket it carries (ClientHello)
+  bool pre_shared_key = false;                    // RFC 8446 pre_shared_key: offered (ClientHello) / accepted
   std::uint16_t legacy_version = 0;
   std::uint16_t named_group = 0;                  // ServerKeyExchange
   std::size_t public_key_length = 0;              // ServerKeyExchange / ClientKeyExchange (ECDHE)

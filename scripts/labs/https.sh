@@ -7,11 +7,12 @@
 #     certificate; random 3 makes the session key.
 # lab-claim-zh: 客户端发随机数1和支持的算法，服务端发随机数2、选定的算法和证书；随机数3
 #     生成会话密钥。
-# lab-run: TLS 1.2 with RSA key transport as the note tells it, TLS 1.2 ECDHE, and TLS 1.3
-# lab-run-zh: 笔记里讲的 TLS 1.2 RSA 密钥传输、TLS 1.2 ECDHE 和 TLS 1.3
+# lab-run: TLS 1.2 with RSA key transport as the note tells it, TLS 1.2 ECDHE, and TLS 1.3, each
+#     connecting a second time to resume the session
+# lab-run-zh: 笔记里讲的 TLS 1.2 RSA 密钥传输、TLS 1.2 ECDHE 和 TLS 1.3，每种再连一次恢复会话
 # lab-look: the handshake trace step by step; the certificate in the clear (1.2) or not (1.3); the
-#     exporter digests equal on both sides
-# lab-look-zh: 逐步的握手记录；证书是明文（1.2）还是加密（1.3）；两端导出的密钥摘要相同
+#     exporter digests equal on both sides; the resumed handshake without a certificate
+# lab-look-zh: 逐步的握手记录；证书是明文（1.2）还是加密（1.3）；两端导出的密钥摘要相同；恢复会话的握手没有证书
 #
 # The https lab: the TLS handshake step by step, as the note tells it (TLS 1.2
 # with RSA key transport: the client encrypts "random 3" with the server's public
@@ -23,6 +24,10 @@
 # lines and the page. Then the failure demos: a client without the
 # lab's CA, a wrong host name, an expired certificate, non-TLS bytes — the
 # server stays up through all of them — and openssl s_client / curl interop.
+# Each mode's client connects a second time offering the first session back
+# (--resume): 1.2 by session id (1.2-rsa, its server runs --no-tickets) or
+# session ticket (1.2-ecdhe), 1.3 by the PSK of a NewSessionTicket; openssl
+# s_client -sess_out/-sess_in resumes too.
 # shellcheck source-path=SCRIPTDIR/../lib
 set -euo pipefail
 
@@ -70,15 +75,19 @@ start_https_server() {
   lab_server "$1" "$1" --cert-dir "$CERT_DIR" "${@:2}"
 }
 
-# One mode: the server, the client with the key log, the trace shown.
+# One mode: the server, the client with the key log, the trace shown; then a
+# second connection resuming the first one's session (--resume). The 1.2-rsa
+# server sends no tickets, so its client resumes by session id; 1.2-ecdhe by
+# session ticket (RFC 5077); 1.3 by the PSK of a NewSessionTicket.
 run_mode() {
-  local mode=$1
-  start_https_server "$mode" --tls "$mode"
+  local mode=$1 server_args=()
+  [[ $mode == 1.2-rsa ]] && server_args=(--no-tickets)
+  start_https_server "$mode" --tls "$mode" "${server_args[@]}"
   client_args --max-seconds 20
   say ""
-  say "--- $CLIENT --tls $mode --port $NETLAB_PORT --keylog keylog.txt ${NETLAB_CLIENT_ARGS[*]}"
+  say "--- $CLIENT --tls $mode --port $NETLAB_PORT --keylog keylog.txt --resume ${NETLAB_CLIENT_ARGS[*]}"
   lab_client "$mode" "$NETLAB_BIN_DIR/$CLIENT" --tls "$mode" --port "$NETLAB_PORT" --cert-dir "$CERT_DIR" \
-    --keylog "$NETLAB_RUN/keylog.txt" "${NETLAB_CLIENT_ARGS[@]}" >"$NETLAB_RUN/client-$mode.txt"
+    --keylog "$NETLAB_RUN/keylog.txt" --resume "${NETLAB_CLIENT_ARGS[@]}" >"$NETLAB_RUN/client-$mode.txt"
   cat "$NETLAB_RUN/client-$mode.txt"
   stop_server "$NETLAB_SERVER_PID"
 }
@@ -220,6 +229,31 @@ send_plain_http() {
   exec {fd}>&-
 }
 
+# s_client_get [OPTION...]: openssl s_client sending one request and reading until
+# the server's close_notify (-ign_eof), so that a TLS 1.3 NewSessionTicket, sent
+# after the handshake, is read before s_client ends.
+s_client_get() {
+  printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+    timeout 10 openssl s_client -ign_eof -connect "127.0.0.1:$NETLAB_PORT" -CAfile "$CERT_DIR/ca.pem" \
+      -servername localhost -verify_return_error "$@" 2>&1
+}
+
+# An outside client resumes: openssl s_client -sess_out, then -sess_in ("Reused");
+# the check in RESUMPTION_CHECK.
+openssl_resumption_check() {
+  local session=$NETLAB_RUN/s_client-session.pem out first second verdict=refuted
+  out=$(s_client_get -sess_out "$session") || true
+  first=$(grep -m1 -E '^(New|Reused), ' <<<"$out" || echo "no New/Reused line")
+  out=$(s_client_get -sess_in "$session") || true
+  second=$(grep -m1 -E '^(New|Reused), ' <<<"$out" || echo "no New/Reused line")
+  rm -f -- "$session"  # it holds the session's master secret
+  say "  openssl s_client -sess_out: $first; -sess_in: $second"
+  [[ $first == New,* && $second == Reused,* ]] && verdict=confirmed
+  RESUMPTION_CHECK=$(check_json openssl-resumption "an outside client resumes the session" \
+    "openssl s_client -sess_out, then -sess_in: New, then Reused" "first: $first; second: $second" "$verdict" \
+    "openssl s_client -sess_out/-sess_in against the --tls 1.3 server")
+}
+
 good_client_ok() {
   "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" --cert-dir "$CERT_DIR" --log-level warn >/dev/null 2>&1
 }
@@ -253,6 +287,10 @@ run_demos() {
     [[ $status == 0 && $out == *"0 (ok)"* ]] && verdict=confirmed
     checks+=("$(check_json openssl-interop "any TLS client can verify the server with the CA" \
       "openssl s_client -CAfile ca.pem: return code 0" "exit $status, $out" "$verdict" "openssl s_client")")
+  fi
+  if command -v openssl >/dev/null; then
+    openssl_resumption_check
+    checks+=("$RESUMPTION_CHECK")
   fi
   if command -v curl >/dev/null; then
     out=$(timeout 10 curl -sS --noproxy '*' --cacert "$CERT_DIR/ca.pem" "https://localhost:$NETLAB_PORT/" 2>&1) &&

@@ -341,3 +341,81 @@ TEST_CASE("errors: server not running, port in use, bad usage, missing CA", "[er
   expect_usage_errors("netlab-https-server",
                       {{"--cert", "stolen"}, {"--step-timeout", "0"}, {"--tls", "1.3", "--extended-master-secret"}});
 }
+
+namespace {
+
+// The resumed handshake's messages received from the server.
+std::vector<std::string> resumed_received(const json::object& client) {
+  std::vector<std::string> names;
+  for (const auto& step : client.at("observed").at("resumption").at("trace").as_array())
+    if (step.at("direction") == "received") names.emplace_back(step.at("message").as_string());
+  return names;
+}
+
+const json::object& check_named(const json::object& client, const std::string& id) {
+  for (const auto& check : client.at("checks").as_array())
+    if (check.at("id") == id.c_str()) return check.as_object();
+  FAIL("no check " << id);
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("resumption: the second handshake has no Certificate (1.3 PSK, 1.2 ticket, 1.2 session id)", "[resume]") {
+  struct Case {
+    std::string mode, server_flag, offered, in_client_hello;
+    int full_round_trips, resumed_round_trips;
+  };
+  const auto c = GENERATE(Case{"1.3", "", "PSK (NewSessionTicket)", "offers a PSK", 1, 1},
+                          Case{"1.2-ecdhe", "", "session ticket", "; session ticket ", 2, 1},
+                          Case{"1.2-ecdhe", "--no-tickets", "session id", "; session id 32 B", 2, 1});
+  Lab lab(c.mode, c.server_flag.empty() ? std::vector<std::string>{} : std::vector<std::string>{c.server_flag});
+  const auto client = lab.good_client({"--tls", c.mode, "--resume"});
+  const auto& r = client.at("observed").at("resumption").as_object();
+  INFO(c.mode << " " << c.server_flag << ": " << json::serialize(r));
+  CHECK(text(r.at("offered")) == c.offered);
+  CHECK(r.at("reused").as_bool());
+  CHECK(r.at("full").at("certificate").as_bool());
+  CHECK(!r.at("resumed").at("certificate").as_bool());
+  // The second ClientHello carries what it resumes with (decoded by the trace).
+  const auto& hello = r.at("trace").as_array().at(0).as_object();
+  CHECK(text(hello.at("message")) == "ClientHello");
+  CHECK(text(hello.at("detail")).find(c.in_client_hello) != std::string::npos);
+  const auto received = resumed_received(client);
+  CHECK(std::find(received.begin(), received.end(), "Certificate") == received.end());
+  CHECK(std::find(received.begin(), received.end(), "CertificateVerify") == received.end());
+  CHECK(std::find(received.begin(), received.end(), "ServerKeyExchange") == received.end());
+  // The round trips and bytes come from the two traces: the certificate was the bulk of what the server sent.
+  CHECK(r.at("full").at("round_trips").to_number<int>() == c.full_round_trips);
+  CHECK(r.at("resumed").at("round_trips").to_number<int>() == c.resumed_round_trips);
+  CHECK(r.at("resumed").at("bytes_received").to_number<int>() < r.at("full").at("bytes_received").to_number<int>());
+  CHECK(text(check_named(client, "tls-resumption-skips-certificate").at("verdict")) == "confirmed");
+  const auto server = lab.stop_and_report();
+  CHECK(server.at("handshakes").to_number<int>() == 2);
+  CHECK(server.at("resumed").to_number<int>() == 1);
+}
+
+TEST_CASE("resumption: openssl s_client -sess_out / -sess_in is Reused by the server", "[resume][interop]") {
+  const std::string openssl = require_tool("openssl");
+  const std::string mode = GENERATE(as<std::string>{}, "1.3", "1.2-ecdhe");
+  Lab lab(mode);
+  const std::string session = lab.dir.file("session.pem");
+  // -ign_eof with a request: s_client reads until the server's close_notify, so the
+  // TLS 1.3 NewSessionTicket (sent after the handshake) reaches the session file.
+  const auto s_client = [&](const std::string& sess_flag) {
+    return run({"/bin/sh", "-c",
+                "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | " + openssl +
+                    " s_client -ign_eof -connect 127.0.0.1:" + lab.server.port_text() + " -CAfile " + lab.ca() +
+                    " -servername localhost -verify_return_error " + sess_flag + " " + session});
+  };
+  auto first = s_client("-sess_out");
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.out.find("\nNew, ") != std::string::npos);
+  const auto second = s_client("-sess_in");
+  INFO(second.out << second.err);
+  CHECK(second.exit_code == 0);
+  CHECK(second.out.find("\nReused, ") != std::string::npos);
+  const auto server = lab.stop_and_report();
+  CHECK(server.at("resumed").to_number<int>() == 1);
+}

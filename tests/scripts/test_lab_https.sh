@@ -7,7 +7,9 @@
 # text is nowhere in it and the certificate's bytes are only in the 1.2 ones,
 # and tshark (scripts/setup.sh installs it) decrypts it with the run's key log.
 # In 1.2-rsa the master secret the server recomputed from the decrypted
-# pre-master equals the client's.
+# pre-master equals the client's. Each mode's client resumes on a second
+# connection (1.2 session id, 1.2 ticket, 1.3 PSK) without a Certificate, and
+# openssl s_client -sess_out/-sess_in is Reused.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -50,15 +52,41 @@ check_modes() {
   done
 }
 
+# --resume in each mode: 1.2-rsa's server sends no tickets (session id), 1.2-ecdhe
+# resumes by ticket, 1.3 by the PSK of a NewSessionTicket; no Certificate the second time.
+check_resumption() {
+  local mode offered
+  for mode in 1.2-rsa 1.2-ecdhe 1.3; do
+    case $mode in
+      1.2-rsa) offered="session id" ;;
+      1.2-ecdhe) offered="session ticket" ;;
+      1.3) offered="PSK (NewSessionTicket)" ;;
+    esac
+    [[ $(value "client-$mode.json" /observed/resumption/offered) == "$offered" ]] ||
+      fail "$mode: resumption offered $(value "client-$mode.json" /observed/resumption/offered), not $offered"
+    [[ $(value "client-$mode.json" /checks/6/id) == tls-resumption-skips-certificate ]] ||
+      fail "$mode: check 6 is not tls-resumption-skips-certificate"
+    [[ $(value "client-$mode.json" /checks/6/verdict) == confirmed ]] ||
+      fail "$mode: tls-resumption-skips-certificate: $(value "client-$mode.json" /checks/6/observed)"
+    grep -q 'resumption (--resume): offered .*the server resumed it' "$RUN/client-$mode.txt" ||
+      fail "$mode: the summary does not show a resumed second handshake"
+    [[ $(value "client-$mode.json" /observed/resumption/resumed/certificate) == false ]] ||
+      fail "$mode: the resumed handshake had a Certificate"
+    echo "ok: $mode: resumed by $offered, no Certificate, tls-resumption-skips-certificate confirmed"
+  done
+  grep -q 'handshakes 2 (resumed 1)' "$RUN/server.log" || fail "server.log lacks 'handshakes 2 (resumed 1)'"
+}
+
 check_demos() {
   local i id verdict
-  for i in 0 1 2 3 4 5; do
+  for i in 0 1 2 3 4 5 6 7; do
     id=$(value demos.json "/checks/$i/id" 2>/dev/null) || break
     verdict=$(value demos.json "/checks/$i/verdict")
     [[ $verdict == confirmed ]] || fail "demo $id: $verdict ($(value demos.json "/checks/$i/observed"))"
     echo "ok: demo $id confirmed"
   done
-  ((i >= 5)) || fail "only $i demo checks"
+  ((i >= 6)) || fail "only $i demo checks"
+  grep -q '"id":"openssl-resumption"' "$RUN/demos.json" || fail "no openssl-resumption demo check"
   grep -q 'not TLS —' "$RUN/server.log" || fail "server.log has no 'not TLS' line for the plain HTTP request"
 }
 
@@ -88,6 +116,7 @@ main() {
   NETLAB_HTTPS_CERT_DIR=$TMP/certs run_lab https --port 0
   check_files
   check_modes
+  check_resumption
   check_demos
   check_capture
 }
