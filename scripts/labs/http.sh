@@ -7,8 +7,10 @@
 # lab-claim-zh: 笔记（http code）：401 你是谁，403 我认识你但你不行；它的 http header 一节是空的。
 #     追问：其他状态码，以及 keep-alive 复用一个连接。
 # lab-run: curl --anyauth and the lab's client asking protected routes as a browser does, counted by
-#     the server; a tour of the routes; then N requests with keep-alive and with Connection: close
+#     the server; a tour of the routes; curl through redirects, without Host, with Content-Length and
+#     Transfer-Encoding, with Expect: 100-continue; then N requests with keep-alive and with Connection: close
 # lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
+#     用 curl 走各种重定向、不带 Host、同时带 Content-Length 和 Transfer-Encoding、带 Expect: 100-continue；
 #     再分别用 keep-alive 和 Connection: close 发 N 个请求
 # lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
 #     403); status lines and the headers that matter; connections opened; TIME-WAIT left
