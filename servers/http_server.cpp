@@ -8,6 +8,9 @@
 //   GET /admin     401 without valid credentials, 403 for a known user who is not admin, 200 for admin
 //   GET /headers   200, the request's headers echoed as JSON
 //   POST /         405 Allow: GET, HEAD          any other path: 404
+//   ANY /method    200, the method and body length that arrived (servers/http/status_routes.cpp)
+//   /redirect/301 … /redirect/308  that code, Location: /method;   GET /fail  500
+//   HTTP/1.1 without Host: 400; Expect: 100-continue: 100 Continue before the body is read
 //   a request that does not parse: 400 (431 headers too large, 413 body too large),
 //   then the connection is closed — after a parse error the byte stream cannot be trusted.
 // Each request must arrive whole within --idle-timeout, so a client that sends
