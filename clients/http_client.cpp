@@ -230,6 +230,10 @@ void add_phase_checks(const Config& config, const Phase& ka, const Phase& cl, Ob
 
 awaitable<void> run_lab(const CommonOptions& options, const Config& config, std::string& printed, Observed& observed,
                         Result& result) {
+  if (!config.curl_observed.empty()) {
+    grade_curl(config.curl_observed, observed, result);
+    co_return;
+  }
   if (config.tour) co_await run_tour(options, config, printed, observed);
   if (config.auth_flow) co_await run_auth_flow(options, config, printed, observed);
   result.set_observed(observed);
@@ -249,8 +253,11 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
 
 void print_summary(std::ostream& out, const Config& config, const std::string& tour, const Observed& o) {
   out << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.auth_flow ? " --auth-flow" : "")
-      << (config.keepalive ? " --keepalive" : "") << (config.close ? " --close" : "") << "\n";
+      << (config.keepalive ? " --keepalive" : "") << (config.close ? " --close" : "")
+      << (config.curl_observed.empty() ? "" : " --curl-observed " + config.curl_observed) << "\n";
   out << tour;
+  if (o.curl)
+    for (const auto& [condition, seen] : *o.curl) out << "  curl " << condition << ": " << seen << "\n";
   for (const auto& [mode, phase] : {std::pair{"keepalive", &o.keepalive}, std::pair{"close", &o.close}}) {
     if (!*phase) continue;
     const auto& p = **phase;
@@ -278,6 +285,8 @@ int main(int argc, char** argv) {
   app.add_flag("--auth-flow", config.auth_flow,
                "ask /private, /admin and /old as a browser does: credentials (--reader) only after a 401 with "
                "WWW-Authenticate, no retry of a 403, a 301 followed (graded by a server run with --auth-flow-checks)");
+  app.add_option("--curl-observed", config.curl_observed,
+                 "grade the status classes as curl met them (a file scripts/labs/http.sh writes); nothing else runs");
   app.add_flag("--keepalive", config.keepalive, "--requests over one persistent connection");
   app.add_flag("--close", config.close, "--requests each with Connection: close");
   add_bounded_option(app, "--requests", config.requests, "requests for --keepalive and --close", std::size_t{1},
@@ -290,7 +299,7 @@ int main(int argc, char** argv) {
       throw UsageError("--reader and --admin take USER:PASSWORD (see --help)");
     config.reader = *reader_credentials;
     config.admin = *admin_credentials;
-    if (!config.tour && !config.auth_flow && !config.keepalive && !config.close)
+    if (!config.tour && !config.auth_flow && !config.keepalive && !config.close && config.curl_observed.empty())
       config.tour = config.keepalive = config.close = true;
   });
   Observed observed;  // kept here: the summary reads it after the body has returned

@@ -8,6 +8,9 @@
 //   GET /admin     401 without valid credentials, 403 for a known user who is not admin, 200 for admin
 //   GET /headers   200, the request's headers echoed as JSON
 //   POST /         405 Allow: GET, HEAD          any other path: 404
+//   ANY /method    200, the method and body length that arrived (servers/http/status_routes.cpp)
+//   /redirect/301 … /redirect/308  that code, Location: /method;   GET /fail  500
+//   HTTP/1.1 without Host: 400; Expect: 100-continue: 100 Continue before the body is read
 //   a request that does not parse: 400 (431 headers too large, 413 body too large),
 //   then the connection is closed — after a parse error the byte stream cannot be trusted.
 // Each request must arrive whole within --idle-timeout, so a client that sends
@@ -19,6 +22,8 @@
 // in order and grades what the clients did (RFC 9110 §11.6.1, §15.5.2,
 // §15.5.4): credentials sent only after a 401 with WWW-Authenticate, a 403 not
 // retried with the same credentials, a 301 followed to its Location.
+#include "http/auth_flow.hpp"
+#include "http/status_routes.hpp"
 #include "program/server.hpp"
 #include "proto/http_basics.hpp"
 #include "proto/http_routes.hpp"
@@ -42,6 +47,10 @@ using asio::awaitable;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using http_basics::User;
+using http_server::describe;
+using http_server::max_seen_connections;
+using http_server::max_seen_requests;
+using http_server::SeenConnection;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Config {
@@ -52,20 +61,6 @@ struct Config {
   bool chunked = false;
   bool auth_flow_checks = false;
 };
-
-// One request as the server saw it, for --auth-flow-checks.
-struct SeenRequest {
-  std::string path;
-  std::string user;  // the Basic credentials' user name, "" for none
-  unsigned status = 0;
-  bool challenge = false;  // the answer carried WWW-Authenticate
-  std::string location;    // the answer's Location
-};
-struct SeenConnection {
-  std::string agent;  // User-Agent
-  std::vector<SeenRequest> requests;
-};
-constexpr std::size_t max_seen_connections = 256, max_seen_requests = 32;
 
 // Requests per route: with and without an Authorization header.
 struct RouteRequests {
@@ -98,108 +93,6 @@ BOOST_DESCRIBE_STRUCT(Observed, (),
                       (connections, requests, responses, idle_timeouts, parse_errors, requests_by_route,
                        connections_seen))
 
-// ---- what the clients did, graded (--auth-flow-checks) -----------------------------------------
-
-std::string describe(const SeenConnection& c) {
-  std::string out = (c.agent.empty() ? "(no User-Agent)" : c.agent) + ":";
-  for (const auto& r : c.requests)
-    out += " " + r.path + " " + (r.user.empty() ? "no credentials" : r.user) + "->" + std::to_string(r.status) +
-           (r.challenge ? "+WWW-Authenticate" : "") + ";";
-  if (!out.empty() && out.back() == ';') out.pop_back();
-  return out;
-}
-
-// 401: on each path, the first request that carries credentials follows a 401
-// with WWW-Authenticate for that path, and is then not answered 401 again.
-// Returns the connections that were challenged (nothing to grade otherwise).
-std::size_t challenged_flows(const std::vector<SeenConnection>& seen, std::vector<std::string>& bad) {
-  std::size_t flows = 0;
-  for (const auto& c : seen) {
-    std::map<std::string, bool> challenged;  // path -> a 401 with WWW-Authenticate came
-    std::map<std::string, bool> answered;    // path -> credentials were sent after it
-    for (const auto& r : c.requests) {
-      if (!r.user.empty() && !answered[r.path]) {
-        if (!challenged[r.path])
-          bad.push_back(describe(c) + " (credentials before any challenge on " + r.path + ")");
-        else if (r.status == 401)
-          bad.push_back(describe(c) + " (credentials after the challenge refused)");
-        answered[r.path] = true;
-      }
-      if (r.status == 401 && r.challenge && !challenged[r.path]) {
-        challenged[r.path] = true;
-        ++flows;
-      }
-    }
-    for (const auto& [path, was] : challenged)
-      if (was && !answered[path]) bad.push_back(describe(c) + " (challenged on " + path + ", never answered)");
-  }
-  return flows;
-}
-
-// 403: no later request on the same connection for the same path with the same credentials.
-std::size_t forbidden_flows(const std::vector<SeenConnection>& seen, std::vector<std::string>& bad) {
-  std::size_t flows = 0;
-  for (const auto& c : seen)
-    for (std::size_t i = 0; i < c.requests.size(); ++i) {
-      const auto& r = c.requests[i];
-      if (r.status != 403) continue;
-      ++flows;
-      for (std::size_t j = i + 1; j < c.requests.size(); ++j)
-        if (c.requests[j].path == r.path && c.requests[j].user == r.user) {
-          bad.push_back(describe(c) + " (403 retried with the same credentials)");
-          break;
-        }
-    }
-  return flows;
-}
-
-// 301: the next request on the connection asks for its Location.
-std::size_t redirect_flows(const std::vector<SeenConnection>& seen, std::vector<std::string>& bad) {
-  std::size_t flows = 0;
-  for (const auto& c : seen)
-    for (std::size_t i = 0; i < c.requests.size(); ++i) {
-      if (c.requests[i].status != 301) continue;
-      ++flows;
-      if (i + 1 == c.requests.size() || c.requests[i + 1].path != c.requests[i].location)
-        bad.push_back(describe(c) + " (301 to " + c.requests[i].location + " not followed)");
-    }
-  return flows;
-}
-
-void add_client_checks(const std::vector<SeenConnection>& seen, Result& result) {
-  std::string all;
-  for (const auto& c : seen) all += (all.empty() ? "" : " | ") + describe(c);
-  const auto check = [&](std::string id, std::string claim, std::string expected, std::size_t flows,
-                         const std::vector<std::string>& bad, std::string evidence) {
-    result.add_check({.id = std::move(id),
-                      .claim = std::move(claim),
-                      .expected = std::move(expected),
-                      .observed = !bad.empty() ? std::to_string(bad.size()) + " not as expected: " + bad.front()
-                                  : flows == 0 ? "no such exchange seen"
-                                               : std::to_string(flows) + " seen, all as expected: " + all,
-                      .verdict = !bad.empty() ? Verdict::refuted
-                                 : flows == 0 ? Verdict::skipped
-                                              : Verdict::confirmed,
-                      .evidence = std::move(evidence)});
-  };
-  std::vector<std::string> bad401, bad403, bad301;
-  const auto challenged = challenged_flows(seen, bad401);
-  const auto forbidden = forbidden_flows(seen, bad403);
-  const auto redirected = redirect_flows(seen, bad301);
-  check("401-unauthenticated", "401 means unauthenticated: a client sends credentials only when asked",
-        "each client first asks without credentials, gets 401 + WWW-Authenticate, then sends credentials that are "
-        "accepted (RFC 9110 §11.6.1, §15.5.2)",
-        challenged, bad401, "the requests the server saw on each connection, in order (--auth-flow-checks)");
-  check("403-forbidden",
-        "403 means authenticated but forbidden: the client does not ask again with the same credentials",
-        "after a 403 to accepted credentials, no request for the same path with the same credentials (RFC 9110 "
-        "§15.5.4)",
-        forbidden, bad403, "the requests the server saw on each connection, in order (--auth-flow-checks)");
-  check("status-codes", "a client acts on the code: a 301 is followed to its Location",
-        "after each 301, the next request on the connection asks for the Location", redirected, bad301,
-        "the requests the server saw on each connection, in order (--auth-flow-checks)");
-}
-
 using http_routes::Request;
 using http_routes::Response;
 
@@ -224,6 +117,20 @@ awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, R
   }
   if (!ec) std::tie(ec, n) = co_await asio::async_write(stream, http::make_chunk_last(), use_tuple);
   co_return ec;
+}
+
+// The rules every request meets first (Host), the status classes' routes, then the note's routes.
+Response answer(const Request& req, const http_server::Arrival& arrival, const Config& config, const std::string& who) {
+  if (auto refused = http_server::host_rule(req)) return *std::move(refused);
+  try {
+    if (auto res = http_server::status_route(req, arrival)) return *std::move(res);
+  } catch (const std::exception& e) {
+    // A handler that fails is the server's fault, not the client's: 5xx, and the connection stays usable.
+    spdlog::warn("{}: {} {} failed: {} — answering 500", who, req.method_string(), req.target(), e.what());
+    return make_response(http::status::internal_server_error, req.version(), req.keep_alive(),
+                         "text/plain; charset=utf-8", "500 Internal Server Error: " + std::string(e.what()) + "\n");
+  }
+  return http_routes::route(req, config.users);
 }
 
 // Per route, with or without credentials; with --auth-flow-checks, the request in its connection's order.
@@ -275,8 +182,8 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
     parser.body_limit(config.max_body_bytes);
     // One deadline for the whole request, not per byte: trickling bytes cannot keep a connection alive.
     http_session::expire_after_seconds(stream, config.idle_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-    (void)n;
+    http_server::Arrival arrival;
+    const auto ec = co_await http_server::read_request(stream, buffer, parser, config.max_body_bytes, arrival);
     if (ec == http::error::end_of_stream) {
       ending = "peer closed";
       break;
@@ -306,7 +213,7 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
     }
     ++counters.requests;
     Request req = parser.release();
-    Response res = http_routes::route(req, config.users);
+    Response res = answer(req, arrival, config, who);
     count_request(req, res, config, counters, seen);
     res.set("X-Netlab-Connection", std::to_string(connection_id));
     res.set("X-Netlab-Request", std::to_string(number));

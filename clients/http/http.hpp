@@ -16,6 +16,7 @@
 #include <boost/json/object.hpp>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ struct Config {
   bool keepalive = false;
   bool close = false;
   bool auth_flow = false;
+  std::string curl_observed;  // --curl-observed FILE: grade what curl met, nothing else
   std::size_t requests = 200;
   Credentials reader{"alice", "wonderland"};
   Credentials admin{"admin", "secret"};
@@ -72,13 +74,14 @@ struct Observed {
   std::optional<std::size_t> tour_connections{};
   std::optional<PhaseRow> keepalive{}, close{};
   std::optional<double> keepalive_rate_ratio{};
-  std::optional<std::vector<std::string>> auth_flow{};  // --auth-flow: each request and its answer
+  std::optional<std::vector<std::string>> auth_flow{};       // --auth-flow: each request and its answer
+  std::optional<std::map<std::string, std::string>> curl{};  // --curl-observed: condition -> code and what arrived
 
   friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Observed& o) {
     v = present_members(o);
   }
 };
-BOOST_DESCRIBE_STRUCT(Observed, (), (tour, tour_connections, keepalive, close, keepalive_rate_ratio, auth_flow))
+BOOST_DESCRIBE_STRUCT(Observed, (), (tour, tour_connections, keepalive, close, keepalive_rate_ratio, auth_flow, curl))
 
 // ---- session.cpp
 boost::asio::awaitable<beast::tcp_stream> open_connection(const CommonOptions& options);
@@ -103,5 +106,10 @@ boost::asio::awaitable<void> run_tour(const CommonOptions& options, const Config
 // --auth-flow-checks grades what it saw; `printed` gets the exchanges.
 boost::asio::awaitable<void> run_auth_flow(const CommonOptions& options, const Config& config, std::string& printed,
                                            Observed& observed);
+
+// ---- curl_grades.cpp
+// --curl-observed FILE: the status classes as curl met them (scripts/labs/http.sh writes FILE), graded:
+// redirect-303-becomes-get, redirect-307-keeps-post, host-required-400, cl-te-conflict-400, expect-100-continue.
+void grade_curl(const std::string& path, Observed& observed, Result& result);
 
 }  // namespace netlab::http_lab

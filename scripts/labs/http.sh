@@ -7,8 +7,10 @@
 # lab-claim-zh: 笔记（http code）：401 你是谁，403 我认识你但你不行；它的 http header 一节是空的。
 #     追问：其他状态码，以及 keep-alive 复用一个连接。
 # lab-run: curl --anyauth and the lab's client asking protected routes as a browser does, counted by
-#     the server; a tour of the routes; then N requests with keep-alive and with Connection: close
+#     the server; a tour of the routes; curl through redirects, without Host, with Content-Length and
+#     Transfer-Encoding, with Expect: 100-continue; then N requests with keep-alive and with Connection: close
 # lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
+#     用 curl 走各种重定向、不带 Host、同时带 Content-Length 和 Transfer-Encoding、带 Expect: 100-continue；
 #     再分别用 keep-alive 和 Connection: close 发 N 个请求
 # lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
 #     403); status lines and the headers that matter; connections opened; TIME-WAIT left
@@ -106,8 +108,49 @@ auth_flow_step() {
   stop_server "$NETLAB_SERVER_PID"
 }
 
+# The status classes as curl meets them, on the main run's server: each
+# condition is one curl request; its code, what it uploaded and the answer
+# (/method says what arrived) go to curl-status.tsv, which the lab's client
+# grades (--curl-observed). Printed as they come.
+status_classes_step() {
+  local url="http://127.0.0.1:$NETLAB_PORT" tsv=$NETLAB_RUN/curl-status.tsv
+  say ""
+  say "--- the status classes through curl (curl-status.tsv; each answer of /method says what arrived)"
+  curl_or_skip "$NETLAB_RUN/curl-status.txt" || return 0
+  head -c 2000000 /dev/zero >"$NETLAB_RUN/large-body"
+  : >"$tsv"
+  local code
+  for code in 301 302 303 307 308; do
+    curl_condition "redirect-$code" 5 -L -d hello "$url/redirect/$code"
+  done
+  curl_condition redirect-303-X-POST 5 -L -X POST -d hello "$url/redirect/303"
+  curl_condition host 0 "$url/method"
+  curl_condition no-host 0 -H 'Host:' "$url/method"
+  curl_condition no-host-http1.0 0 -0 -H 'Host:' "$url/method"
+  curl_condition chunked 5 -H 'Transfer-Encoding: chunked' -d hello "$url/method"
+  curl_condition cl-te 5 -H 'Transfer-Encoding: chunked' -H 'Content-Length: 5' -d hello "$url/method"
+  curl_condition expect 5 -H 'Expect: 100-continue' -d hello "$url/method"
+  curl_condition expect-large 2000000 --data-binary "@$NETLAB_RUN/large-body" "$url/method"
+  curl_condition fail 0 "$url/fail"
+  rm -f -- "$NETLAB_RUN/large-body"
+  lab_client status "$NETLAB_BIN_DIR/$CLIENT" --curl-observed "$tsv" >"$NETLAB_RUN/client-status.txt"
+}
+
+# curl_condition NAME SENT CURL-ARGS...: one request; a line of curl-status.tsv
+# (name, body bytes given to curl, code, bytes uploaded, the answer on one line).
+curl_condition() {
+  local name=$1 sent=$2 body=$NETLAB_RUN/curl-body out
+  shift 2
+  out=$(run_child curl -s --max-time 10 -o "$body" -w '%{http_code}\t%{size_upload}' "$@") || out=$'000\t0'
+  printf '%s\t%s\t%s\t%s\n' "$name" "$sent" "$out" "$(tr -d '\t\r\n' <"$body" 2>/dev/null | head -c 300)" >>"$NETLAB_RUN/curl-status.tsv"
+  printf '  %-20s curl %-58s %s  %s\n' "$name" "$*" "${out%%$'\t'*}" "$(tr -d '\r\n' <"$body" 2>/dev/null | head -c 110)"
+  rm -f -- "$body"
+}
+
 report() {
-  lab_merge "$NETLAB_RUN/client.json" "$NETLAB_RUN/server-auth.json"
+  local -a results=("$NETLAB_RUN/client.json" "$NETLAB_RUN/server-auth.json")
+  [[ ! -f $NETLAB_RUN/client-status.json ]] || results+=("$NETLAB_RUN/client-status.json")
+  lab_merge "${results[@]}"
   lab_verdicts
   if command -v ss >/dev/null; then
     say "ss now: $(ss -Htan state time-wait "( sport = :$NETLAB_PORT )" 2>/dev/null | wc -l) TIME-WAIT sockets" \
@@ -123,6 +166,7 @@ main() {
   auth_flow_step
   lab_server "" "main run"
   ask_with_curl
+  status_classes_step
   lab_client_shown --requests 200
   stop_server "$NETLAB_SERVER_PID"
   lab_end

@@ -89,6 +89,20 @@ check_curl() {
   echo "ok: curl got the expected code for each of ${#asks[@]} requests"
 }
 
+# The status classes as curl met them (the status-classes step), graded by the
+# lab's client from curl-status.tsv: each check confirmed, and the rows it read.
+check_status_classes() {
+  command -v curl >/dev/null || return 0
+  local id
+  for id in redirect-303-becomes-get redirect-307-keeps-post host-required-400 cl-te-conflict-400 expect-100-continue; do
+    [[ $(verdict "$id") == confirmed ]] || fail "$id is $(verdict "$id")"
+  done
+  grep -q $'^fail\t0\t500\t' "$RUN/curl-status.tsv" || fail "curl did not get 500 from /fail"
+  grep -q $'^expect-large\t2000000\t413\t0\t' "$RUN/curl-status.tsv" ||
+    fail "the 2 MB body with curl's own Expect was not refused before it was sent"
+  echo "ok: the status classes through curl (5 checks confirmed, /fail 500, 2 MB refused with 0 bytes uploaded)"
+}
+
 check_capture() {
   capture_to_check capture.pcap || return 0
   local port seen
@@ -105,6 +119,7 @@ main() {
   check_files
   check_verdicts
   check_curl
+  check_status_classes
   check_capture
   if [[ -n $SKIPPED ]]; then
     echo "skipped: $SKIPPED"
