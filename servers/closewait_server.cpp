@@ -32,6 +32,9 @@ using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_request_line = 64;
 
+const ProgramInfo program_info{
+    "closewait", "The closewait lab's server: --bug never closes after EOF (CLOSE_WAIT leaks), --fixed does.", 7005};
+
 struct Config {
   bool bug = false;
   std::chrono::milliseconds idle_timeout{0};  // 0 = never
@@ -165,11 +168,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program(
-      "closewait", "The closewait lab's server: --bug never closes after EOF (CLOSE_WAIT leaks), --fixed does.", 7005);
-  auto& app = program.app();
-  Config config;
+int closewait_server(ServerProgram& program, CLI::App& app, Config& config) {
   bool fixed = false;
   long idle_ms = 0;
   auto* bug_flag = app.add_flag("--bug", config.bug, "never close a connection after reading EOF (the leak)");
@@ -187,7 +186,7 @@ int main(int argc, char** argv) {
   Counters counters;
   std::optional<asio::steady_timer> stopping;  // cancelled at the stop: ends every CLOSE_WAIT held
   std::size_t held_at_stop = 0;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     const std::string mode = config.bug ? "bug" : "fixed";
     counters.fds_at_start = open_fd_count();
     stopping.emplace(run.io(), asio::steady_timer::time_point::max());
@@ -219,3 +218,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, closewait_server); }

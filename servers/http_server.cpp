@@ -44,6 +44,8 @@ namespace http = beast::http;
 using http_basics::User;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+const ProgramInfo program_info{"http", "The http lab's server: status codes, headers, Basic auth, keep-alive.", 7080};
+
 struct Config {
   std::vector<User> users;
   double idle_timeout = 10;
@@ -331,10 +333,7 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program("http", "The http lab's server: status codes, headers, Basic auth, keep-alive.", 7080);
-  auto& app = program.app();
-  Config config;
+int http_server(ServerProgram& program, CLI::App& app, Config& config) {
   std::vector<std::string> user_specs{"alice:wonderland:reader", "admin:secret:admin"};
   app.add_option("--user", user_specs, "NAME:PASSWORD:ROLE, repeatable; role admin may see /admin")
       ->capture_default_str();
@@ -359,7 +358,7 @@ int main(int argc, char** argv) {
     }
   });
   Counters counters;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     run.serve([&](tcp::socket socket) {
       const std::size_t id = ++counters.connections;
       return session(beast::tcp_stream(std::move(socket)), id, config, counters, run.registry());
@@ -396,3 +395,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, http_server); }
