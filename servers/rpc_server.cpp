@@ -45,11 +45,8 @@ struct Config {
 };
 
 struct Counters {
-  std::size_t connections = 0;
-  std::size_t binary_connections = 0;
-  std::size_t http_connections = 0;
-  std::size_t binary_calls = 0;
-  std::size_t http_calls = 0;
+  std::size_t connections = 0, binary_connections = 0, http_connections = 0;  // all, then by what they spoke
+  std::size_t binary_calls = 0, http_calls = 0;
   std::size_t error_answers = 0;     // calls answered with an error status
   std::size_t closed_for_input = 0;  // connections closed because of what they sent
   std::size_t idle_timeouts = 0;
