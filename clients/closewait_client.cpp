@@ -351,4 +351,4 @@ int closewait_client(ClientProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, closewait_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, closewait_client); }

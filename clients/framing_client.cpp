@@ -153,4 +153,4 @@ int framing_client(ClientProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, framing_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, framing_client); }

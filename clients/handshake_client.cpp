@@ -143,4 +143,4 @@ int handshake_client(ClientProgram& program, CLI::App& app, handshake::QueueConf
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, handshake_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, handshake_client); }

@@ -307,4 +307,4 @@ int http_client(ClientProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, http_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, http_client); }

@@ -344,4 +344,4 @@ int https_client(ClientProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, https_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, https_client); }

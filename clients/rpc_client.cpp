@@ -391,4 +391,4 @@ int rpc_client(ClientProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, rpc_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, rpc_client); }

@@ -113,4 +113,4 @@ int teardown_client(ClientProgram& program, CLI::App& app, teardown::Config& con
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, teardown_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, teardown_client); }

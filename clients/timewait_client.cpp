@@ -123,4 +123,4 @@ int timewait_client(ClientProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, timewait_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, timewait_client); }

@@ -244,4 +244,4 @@ int transport_client(ClientProgram& program, CLI::App& app, tr::Config& config) 
   });
 }
 
-int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, transport_client); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, transport_client); }

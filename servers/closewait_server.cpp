@@ -210,4 +210,4 @@ int closewait_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, closewait_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, closewait_server); }

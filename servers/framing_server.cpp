@@ -241,4 +241,4 @@ int framing_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, framing_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, framing_server); }

@@ -199,4 +199,4 @@ int handshake_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, handshake_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, handshake_server); }

@@ -396,4 +396,4 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, http_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, http_server); }

@@ -287,4 +287,4 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, https_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, https_server); }

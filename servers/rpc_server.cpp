@@ -229,4 +229,4 @@ int rpc_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, rpc_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, rpc_server); }

@@ -308,4 +308,4 @@ int teardown_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, teardown_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, teardown_server); }

@@ -178,4 +178,4 @@ int timewait_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, timewait_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, timewait_server); }

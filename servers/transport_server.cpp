@@ -374,4 +374,4 @@ int transport_server(ServerProgram& program, CLI::App& app, Config& config) {
   });
 }
 
-int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, transport_server); }
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, transport_server); }

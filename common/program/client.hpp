@@ -2,7 +2,7 @@
 // The skeleton of every lab client (DESIGN.md, "Program contract"): the common
 // options, the result JSON, stdout, stderr and the exit code, so that a
 // client is its own options plus its experiment, and its main() one line that
-// names them (run_lab_client, at the end of this file):
+// names them (run_lab, program/start.hpp):
 //
 //   const ProgramInfo program_info{"framing", "The 粘包 lab's client: ...", 7006, 60};
 //
@@ -16,7 +16,7 @@
 //     });
 //   }
 //
-//   int main(int argc, char** argv) { return run_lab_client(argc, argv, program_info, framing_client); }
+//   int main(int argc, char** argv) { return run_lab(argc, argv, program_info, framing_client); }
 //
 // The contract it keeps for every client:
 // - stdout holds the human summary, or with `--json -` only the JSON (also when
@@ -102,15 +102,5 @@ class ClientProgram : public Program {
   // the exit code.
   int run(const std::function<void(ClientRun&)>& body);
 };
-
-// The whole main() of a lab's client: makes the program (named by `info`) and
-// its Config, and hands both to `lab`, which adds its options and returns
-// program.run(...).
-template <class Config>
-int run_lab_client(int argc, char** argv, const ProgramInfo& info, int (*lab)(ClientProgram&, CLI::App&, Config&)) {
-  ClientProgram program(info, argc, argv);
-  Config config;
-  return lab(program, program.app(), config);
-}
 
 }  // namespace netlab

@@ -4,7 +4,7 @@
 // its refusal, the registry a stop closes, SIGINT/SIGTERM/--max-seconds, the
 // accept loop, the summary, the result JSON and the exit code — so that a
 // server is its own options plus its session, and its main() one line that
-// names them (run_lab_server, at the end of this file):
+// names them (run_lab, program/start.hpp):
 //
 //   const ProgramInfo program_info{"framing", "The 粘包 lab's server: ...", 7006};
 //
@@ -20,7 +20,7 @@
 //     });
 //   }
 //
-//   int main(int argc, char** argv) { return run_lab_server(argc, argv, program_info, framing_server); }
+//   int main(int argc, char** argv) { return run_lab(argc, argv, program_info, framing_server); }
 //
 // The contract it keeps for every server:
 // - "listening on 127.0.0.1:7006 (<detail>)" once listening, then the port file;
@@ -148,16 +148,5 @@ class ServerProgram : public Program {
   int concurrency_hint_ = BOOST_ASIO_CONCURRENCY_HINT_DEFAULT;
   std::function<tcp::endpoint(ServerRun&)> open_sockets_;
 };
-
-// The whole main() of a lab's server: makes the program (named by `info`) and
-// its Config, and hands both to `lab`, which adds its options and returns
-// program.run(...). The lab keeps what its report reads (counters) as locals
-// before run(): they live until run() returns.
-template <class Config>
-int run_lab_server(int argc, char** argv, const ProgramInfo& info, int (*lab)(ServerProgram&, CLI::App&, Config&)) {
-  ServerProgram program(info, argc, argv);
-  Config config;
-  return lab(program, program.app(), config);
-}
 
 }  // namespace netlab

@@ -15,7 +15,7 @@
 
 namespace netlab {
 
-// What names a program and its defaults (see run_lab_server, run_lab_client).
+// What names a program and its defaults (see run_lab, below).
 struct ProgramInfo {
   std::string lab;          // the program is netlab-<lab>-<role>, its result's "lab" is <lab>
   std::string description;  // the first line of --help
@@ -64,5 +64,16 @@ class Program {
   std::function<void()> check_usage_;
   std::vector<std::function<void()>> after_parse_;
 };
+
+// The whole main() of a lab's program: makes the program (a ServerProgram or a
+// ClientProgram, named by `info`) and its Config, and hands both to `lab`,
+// which adds its options and returns program.run(...). What the report or the
+// summary reads after the run (counters) the lab keeps as locals before run().
+template <class LabProgram, class Config>
+int run_lab(int argc, char** argv, const ProgramInfo& info, int (*lab)(LabProgram&, CLI::App&, Config&)) {
+  LabProgram program(info, argc, argv);
+  Config config;
+  return lab(program, program.app(), config);
+}
 
 }  // namespace netlab
