@@ -42,6 +42,9 @@ using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto server_program = "netlab-closewait-server";
 
+const ProgramInfo program_info{
+    "closewait", "The closewait lab's client: N connections closed by us; the server's CLOSE_WAIT counted.", 7005, 60};
+
 struct Config {
   std::size_t connections = 5;
   std::string half_close_json;             // the teardown client's --mode half-close result, or ""
@@ -327,12 +330,7 @@ void print_summary(std::ostream& out, const Observed& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program("closewait",
-                        "The closewait lab's client: N connections closed by us; the server's CLOSE_WAIT counted.",
-                        7005, 60);
-  auto& app = program.app();
-  Config config;
+int closewait_client(ClientProgram& program, CLI::App& app, Config& config) {
   long settle_ms = config.settle.count(), observe_ms = config.observe.count();
   add_bounded_option(app, "--connections", config.connections, "connections to open and close", std::size_t{1},
                      std::size_t{1000});
@@ -343,7 +341,7 @@ int main(int argc, char** argv) {
                  "the JSON of netlab-teardown-client --mode half-close: a server that still had data at the FIN")
       ->check(CLI::ExistingFile);
   Observed observed;  // kept here: the summary reads it after the body has returned
-  return program.run(argc, argv, [&](ClientRun& run) {
+  return program.run([&](ClientRun& run) {
     config.settle = std::chrono::milliseconds(settle_ms);
     config.observe = std::chrono::milliseconds(observe_ms);
     Result& result = run.result();
@@ -352,3 +350,5 @@ int main(int argc, char** argv) {
     run.summary([&](std::ostream& out) { print_summary(out, observed); });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, closewait_client); }

@@ -29,6 +29,9 @@ namespace {
 using namespace netlab;
 using namespace netlab::framing;
 
+const ProgramInfo program_info{"framing", "The 粘包 lab's client: many small writes, then boundaries compared.", 7006,
+                               60};
+
 // The result's "params": this run's options.
 struct Params {
   std::string codec;
@@ -84,10 +87,7 @@ void print_summary(std::ostream& out, const Config& config, const Observed& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program("framing", "The 粘包 lab's client: many small writes, then boundaries compared.", 7006, 60);
-  auto& app = program.app();
-  Config config;
+int framing_client(ClientProgram& program, CLI::App& app, Config& config) {
   app.add_option("--codec", config.codec, "raw | delimiter | length")
       ->transform(CLI::CheckedTransformer(codec_kinds()))
       ->capture_default_str();
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
       throw UsageError("--max-size is at most 65536 with --codec delimiter (the server's default --max-frame)");
   });
   Observed observed;  // kept here: the summary reads it after the body has returned
-  return program.run(argc, argv, [&](ClientRun& run) {
+  return program.run([&](ClientRun& run) {
     config.seed = run.options().seed;
     Result& result = run.result();
     result.set_params(Params{.codec = std::string(codec_name(config.codec)),
@@ -152,3 +152,5 @@ int main(int argc, char** argv) {
                               : "echoes did not match what was sent");
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, framing_client); }

@@ -33,6 +33,10 @@ namespace {
 
 using namespace netlab;
 
+const ProgramInfo program_info{
+    "handshake", "The handshake lab's client: connects, times, counts segments; --stale-syn sends an old SYN.", 7002,
+    60};
+
 void print_summary(std::ostream& out, const Result& result) {
   const auto& o = result.observed();
   out << "netlab-handshake-client\n";
@@ -62,12 +66,7 @@ void print_summary(std::ostream& out, const Result& result) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program("handshake",
-                        "The handshake lab's client: connects, times, counts segments; --stale-syn sends an old SYN.",
-                        7002, 60);
-  auto& app = program.app();
-  handshake::QueueConfig config;
+int handshake_client(ClientProgram& program, CLI::App& app, handshake::QueueConfig& config) {
   bool stale_syn = false;
   add_bounded_option(app, "--connections", config.connections, "connections to open, one after another", std::size_t{1},
                      std::size_t{64});
@@ -102,7 +101,7 @@ int main(int argc, char** argv) {
     if (handshake::is_asked_next_mode(failure.mode) && asked.server_netns.empty())
       throw UsageError("--mode " + failure.mode + " needs --server-netns");
   });
-  return program.run(argc, argv, [&](ClientRun& run) {
+  return program.run([&](ClientRun& run) {
     const auto& options = run.options();
     Result& result = run.result();
     if (!evidence.run_json.empty()) {
@@ -143,3 +142,5 @@ int main(int argc, char** argv) {
     run.summary([&](std::ostream& out) { print_summary(out, result); });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, handshake_client); }

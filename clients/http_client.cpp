@@ -46,6 +46,9 @@ using namespace netlab::http_lab;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+const ProgramInfo program_info{
+    "http", "The http lab's client: a tour of status codes and headers, keep-alive against close.", 7080, 60};
+
 // The run's parameters (the result's "params").
 struct Params {
   bool tour = false, auth_flow = false, keepalive = false, close = false;
@@ -275,11 +278,7 @@ std::optional<Credentials> parse_credentials(const std::string& text) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program("http", "The http lab's client: a tour of status codes and headers, keep-alive against close.",
-                        7080, 60);
-  auto& app = program.app();
-  Config config;
+int http_client(ClientProgram& program, CLI::App& app, Config& config) {
   std::string reader = "alice:wonderland", admin = "admin:secret";
   app.add_flag("--tour", config.tour, "walk every route and explain each status code");
   app.add_flag("--auth-flow", config.auth_flow,
@@ -303,7 +302,7 @@ int main(int argc, char** argv) {
       config.tour = config.keepalive = config.close = true;
   });
   Observed observed;  // kept here: the summary reads it after the body has returned
-  return program.run(argc, argv, [&](ClientRun& run) {
+  return program.run([&](ClientRun& run) {
     Result& result = run.result();
     result.set_params(Params{.tour = config.tour,
                              .auth_flow = config.auth_flow,
@@ -316,3 +315,5 @@ int main(int argc, char** argv) {
     run.summary([&, tour](std::ostream& out) { print_summary(out, config, tour, observed); });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, http_client); }

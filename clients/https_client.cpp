@@ -51,6 +51,9 @@ using tls::Direction;
 using tls::Step;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+const ProgramInfo program_info{
+    "https", "The https 过程 lab's client: the TLS handshake traced step by step, the page fetched.", 7443, 20};
+
 struct Config {
   std::optional<tls::Mode> mode;  // none = offer 1.2 and 1.3
   std::string cert_dir = "state/https";
@@ -293,11 +296,7 @@ void print_summary(std::ostream& out, const Config& config, const CommonOptions&
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program(
-      "https", "The https 过程 lab's client: the TLS handshake traced step by step, the page fetched.", 7443, 20);
-  auto& app = program.app();
-  Config config;
+int https_client(ClientProgram& program, CLI::App& app, Config& config) {
   app.add_option("--tls", config.mode, "1.3 | 1.2-ecdhe | 1.2-rsa (default: offer TLS 1.2 and 1.3, the server picks)")
       ->transform(CLI::CheckedTransformer(tls::mode_names()));
   app.add_option("--cert-dir", config.cert_dir, "where the server keeps the lab's CA")->capture_default_str();
@@ -323,7 +322,7 @@ int main(int argc, char** argv) {
   });
   tls::Trace trace;  // the summary prints it after the body has returned
   Observed observed;
-  return program.run(argc, argv, [&](ClientRun& run) {
+  return program.run([&](ClientRun& run) {
     const auto& options = run.options();
     const std::string ca = config.ca.empty() ? config.cert_dir + "/ca.pem" : config.ca;
     if (!config.verify)
@@ -347,3 +346,5 @@ int main(int argc, char** argv) {
     run.summary([&](std::ostream& out) { print_summary(out, config, options, trace, observed); });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, https_client); }

@@ -45,6 +45,9 @@ namespace http = beast::http;
 
 enum class Transport { http, binary, both };
 
+const ProgramInfo program_info{
+    "rpc", "The rpc lab's client: the same calls over HTTP/1.1+JSON and a binary RPC, measured.", 7007, 120};
+
 struct Config {
   Transport transport = Transport::both;
   std::size_t calls = 2000;
@@ -336,11 +339,7 @@ void print_summary(std::ostream& out, const Config& config, const std::vector<Ru
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program("rpc", "The rpc lab's client: the same calls over HTTP/1.1+JSON and a binary RPC, measured.",
-                        7007, 120);
-  auto& app = program.app();
-  Config config;
+int rpc_client(ClientProgram& program, CLI::App& app, Config& config) {
   app.add_option("--transport", config.transport, "http | binary | both")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Transport>{
           {"http", Transport::http}, {"binary", Transport::binary}, {"both", Transport::both}}))
@@ -350,9 +349,9 @@ int main(int argc, char** argv) {
                      "calls written at once in the pipelined runs (1 = no pipelined run)", std::size_t{1},
                      std::size_t{1024});
   add_bounded_option(app, "--keys", config.keys, "distinct keys the calls use", std::size_t{1}, std::size_t{1000});
-  // Kept in main(): the summary reads them after the body has returned.
+  // Kept outside the body: the summary reads them after the body has returned.
   std::vector<Run> runs;
-  return program.run(argc, argv, [&](ClientRun& lab) {
+  return program.run([&](ClientRun& lab) {
     const auto& options = lab.options();
     Result& result = lab.result();
     result.set_params(Params{.transport = config.transport == Transport::http     ? "http"
@@ -391,3 +390,5 @@ int main(int argc, char** argv) {
     if (result.checks().front().verdict != Verdict::confirmed) lab.fail("the transports gave different results");
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, rpc_client); }

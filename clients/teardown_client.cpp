@@ -41,6 +41,9 @@ namespace {
 using namespace netlab;
 namespace json = boost::json;
 
+const ProgramInfo program_info{"teardown", "The teardown lab's client: how a TCP connection closes, state by state.",
+                               7003, 60};
+
 // The result's "params": this run's options (response_bytes 0: the server's default).
 struct Params {
   std::string mode;
@@ -71,11 +74,7 @@ void print_summary(std::ostream& out, const teardown::Config& config, const Resu
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program("teardown", "The teardown lab's client: how a TCP connection closes, state by state.", 7003,
-                        60);
-  auto& app = program.app();
-  teardown::Config config;
+int teardown_client(ClientProgram& program, CLI::App& app, teardown::Config& config) {
   long settle_ms = config.settle.count();
   std::string compare_with;
   app.add_option("--mode", config.mode,
@@ -96,7 +95,7 @@ int main(int argc, char** argv) {
   app.add_option("--response-bytes", config.response_bytes, "response size (default: the server's for the mode)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{16} << 20));
   add_bounded_option(app, "--settle-ms", settle_ms, "bound on each wait for a state to show", 10L, 60'000L);
-  return program.run(argc, argv, [&](ClientRun& run) {
+  return program.run([&](ClientRun& run) {
     config.settle = std::chrono::milliseconds(settle_ms);
     Result& result = run.result();
     result.set_params(Params{.mode = config.mode,
@@ -113,3 +112,5 @@ int main(int argc, char** argv) {
     run.summary([&](std::ostream& out) { print_summary(out, config, result); });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, teardown_client); }

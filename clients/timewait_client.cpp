@@ -26,6 +26,9 @@ namespace {
 using namespace netlab;
 using namespace netlab::timewait;
 
+const ProgramInfo program_info{
+    "timewait", "The TIME_WAIT lab's client: N requests, a connection each (short) or through a pool.", 7004, 120};
+
 void print_summary(std::ostream& out, const Config& config, const Observed& o,
                    const std::optional<boost::json::object>& pool) {
   out << "netlab-timewait-client --mode " << mode_name(config.mode) << ": " << config.requests << " requests, "
@@ -43,11 +46,7 @@ void print_summary(std::ostream& out, const Config& config, const Observed& o,
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program(
-      "timewait", "The TIME_WAIT lab's client: N requests, a connection each (short) or through a pool.", 7004, 120);
-  auto& app = program.app();
-  Config config;
+int timewait_client(ClientProgram& program, CLI::App& app, Config& config) {
   app.add_option("--mode", config.mode, "short (a connection per request) | pool (a connection pool)")
       ->transform(
           CLI::CheckedTransformer(std::map<std::string, Mode>{{"short", Mode::short_lived}, {"pool", Mode::pool}}))
@@ -62,10 +61,10 @@ int main(int argc, char** argv) {
   app.add_flag("--linger0", config.linger0, "close with SO_LINGER {on, 0}: an RST instead of a FIN, no TIME_WAIT");
   add_bounded_option(app, "--request-timeout", config.request_timeout, "seconds one request may take", 0.01, 60.0);
   app.add_option("--compare-with", config.compare_with, "a --mode short result JSON: report the pool's rate ratio");
-  // Kept in main(): the summary reads them after the body has returned.
+  // Kept outside the body: the summary reads them after the body has returned.
   Observed o;
   std::optional<boost::json::object> pool;
-  return program.run(argc, argv, [&](ClientRun& lab) {
+  return program.run([&](ClientRun& lab) {
     const auto& options = lab.options();
     Result& result = lab.result();
     result.set_params(
@@ -123,3 +122,5 @@ int main(int argc, char** argv) {
                ", " + std::to_string(o.not_sent) + " not sent) — did netlab-timewait-server stop?");
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, timewait_client); }

@@ -41,6 +41,10 @@ using asio::awaitable;
 using tr::Mode;
 using tr::Proto;
 
+const ProgramInfo program_info{
+    "transport", "The tcp和udp lab's client: one numbered stream over TCP and UDP, set against the server's account.",
+    7001, 60};
+
 // The result's "params": this run's options.
 struct Params {
   std::string mode;      // --step, or the mode
@@ -114,12 +118,7 @@ void print_summary(std::ostream& out, const tr::Observed& observed) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ClientProgram program(
-      "transport", "The tcp和udp lab's client: one numbered stream over TCP and UDP, set against the server's account.",
-      7001, 60);
-  auto& app = program.app();
-  tr::Config config;
+int transport_client(ClientProgram& program, CLI::App& app, tr::Config& config) {
   std::string rate = "max";
   std::string step;
   app.add_option("--proto", config.proto, "tcp | udp | both")
@@ -194,7 +193,7 @@ int main(int argc, char** argv) {
       throw UsageError("--runs SMALL,AUTOTUNED,UNSCALED goes with --mode window-verdicts, and it needs all three");
   });
   tr::Observed observed;  // --mode stream and semantics: what the run measured (the summary reads it)
-  return program.run(argc, argv, [&](ClientRun& run) {
+  return program.run([&](ClientRun& run) {
     const auto& options = run.options();
     config.rate = rate == "max" ? 0 : std::stod(rate);
     config.seed = options.seed;
@@ -244,3 +243,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, transport_client); }

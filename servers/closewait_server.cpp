@@ -32,29 +32,28 @@ using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_request_line = 64;
 
+const ProgramInfo program_info{
+    "closewait", "The closewait lab's server: --bug never closes after EOF (CLOSE_WAIT leaks), --fixed does.", 7005};
+
 struct Config {
   bool bug = false;
   std::chrono::milliseconds idle_timeout{0};  // 0 = never
-};
-
-struct Counters {
-  std::size_t connections = 0;
-  std::size_t close_wait_held = 0;  // EOF read, close() not called (yet)
-  std::size_t closed_on_eof = 0;
-  std::size_t closed_idle = 0;
-  std::size_t bad_requests = 0;
-  std::size_t fds_at_start = 0;
 };
 
 // The result's "observed", besides the skeleton's.
 struct Observed {
   std::size_t connections = 0;
   std::size_t close_wait_held_at_stop = 0;
-  std::size_t closed_on_eof = 0;
-  std::size_t closed_idle = 0;
+  std::size_t closed_on_eof = 0, closed_idle = 0;  // closed by us: after the client's EOF, or idle
   std::size_t bad_requests = 0;
 };
 BOOST_DESCRIBE_STRUCT(Observed, (), (connections, close_wait_held_at_stop, closed_on_eof, closed_idle, bad_requests))
+
+// What the sessions count: the observed figures, and the live ones.
+struct Counters : Observed {
+  std::size_t close_wait_held = 0;  // EOF read, close() not called (yet)
+  std::size_t fds_at_start = 0;
+};
 
 // Waits for `duration`, or for ever when it is zero; a server stop cancels it.
 awaitable<void> idle_timer(std::chrono::milliseconds duration) {
@@ -165,11 +164,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program(
-      "closewait", "The closewait lab's server: --bug never closes after EOF (CLOSE_WAIT leaks), --fixed does.", 7005);
-  auto& app = program.app();
-  Config config;
+int closewait_server(ServerProgram& program, CLI::App& app, Config& config) {
   bool fixed = false;
   long idle_ms = 0;
   auto* bug_flag = app.add_flag("--bug", config.bug, "never close a connection after reading EOF (the leak)");
@@ -186,15 +181,14 @@ int main(int argc, char** argv) {
   });
   Counters counters;
   std::optional<asio::steady_timer> stopping;  // cancelled at the stop: ends every CLOSE_WAIT held
-  std::size_t held_at_stop = 0;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     const std::string mode = config.bug ? "bug" : "fixed";
     counters.fds_at_start = open_fd_count();
     stopping.emplace(run.io(), asio::steady_timer::time_point::max());
     run.at_exit([&] { stopping.reset(); });  // made on run.io(): gone before it
     run.on_stop([&](std::string_view reason) {
-      held_at_stop = counters.close_wait_held;
-      spdlog::info("stopping ({}): {} connection(s) held in CLOSE_WAIT", reason, held_at_stop);
+      counters.close_wait_held_at_stop = counters.close_wait_held;
+      spdlog::info("stopping ({}): {} connection(s) held in CLOSE_WAIT", reason, counters.close_wait_held_at_stop);
       stopping->cancel();
     });
     run.serve([&](tcp::socket socket) {
@@ -206,16 +200,14 @@ int main(int argc, char** argv) {
         (run.limit().max() ? "at most " + std::to_string(run.limit().max()) + " connections" : "no connection limit"));
     run.report([&, mode](Result& result, std::ostream& out) {
       result.set_params(boost::json::object{{"mode", mode}, {"idle_timeout_ms", idle_ms}});
-      result.set_observed(Observed{.connections = counters.connections,
-                                   .close_wait_held_at_stop = held_at_stop,
-                                   .closed_on_eof = counters.closed_on_eof,
-                                   .closed_idle = counters.closed_idle,
-                                   .bad_requests = counters.bad_requests});
+      result.set_observed(static_cast<const Observed&>(counters));
       out << "netlab-closewait-server (--" << mode << ") on " << to_string(run.bound()) << " stopped by "
           << run.stop_reason() << "\n  connections " << counters.connections << ", closed on EOF "
           << counters.closed_on_eof << ", closed idle " << counters.closed_idle << ", still in CLOSE_WAIT at the stop "
-          << held_at_stop << ", bad requests " << counters.bad_requests << ", refused (--max-connections "
-          << run.limit().max() << ") " << run.limit().refused() << "\n";
+          << counters.close_wait_held_at_stop << ", bad requests " << counters.bad_requests
+          << ", refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, closewait_server); }

@@ -35,6 +35,9 @@ using namespace netlab;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+const ProgramInfo program_info{"framing", "The 粘包 lab's server: records reads (raw) or echoes framed messages.",
+                               7006};
+
 struct Config {
   CodecKind codec = CodecKind::length;
   std::size_t max_frame = 0;  // 0 = the codec's default
@@ -196,10 +199,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program("framing", "The 粘包 lab's server: records reads (raw) or echoes framed messages.", 7006);
-  auto& app = program.app();
-  Config config;
+int framing_server(ServerProgram& program, CLI::App& app, Config& config) {
   app.add_option("--codec", config.codec, "raw | delimiter | length")
       ->transform(CLI::CheckedTransformer(codec_kinds()))
       ->capture_default_str();
@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
       throw UsageError("--one-way needs --codec delimiter or length (raw is one-way already)");
   });
   Counters counters;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     run.serve([&](tcp::socket socket) {
       ++counters.connections;
       return session(std::move(socket), config, counters, run.registry());
@@ -240,3 +240,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, framing_server); }

@@ -35,6 +35,9 @@ using namespace netlab;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+const ProgramInfo program_info{
+    "handshake", "The handshake lab's server: a listener whose accept queue a class can watch fill up.", 7002};
+
 struct Config {
   int backlog = 4;
   long accept_delay_ms = 0;
@@ -124,11 +127,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program("handshake",
-                        "The handshake lab's server: a listener whose accept queue a class can watch fill up.", 7002);
-  auto& app = program.app();
-  Config config;
+int handshake_server(ServerProgram& program, CLI::App& app, Config& config) {
   add_bounded_option(app, "--backlog", config.backlog, "listen() backlog: the accept queue holds backlog + 1", 0, 4096);
   auto* delay = add_bounded_option(app, "--accept-delay-ms", config.accept_delay_ms,
                                    "wait this long before each accept()", 0L, 60'000L);
@@ -147,7 +146,7 @@ int main(int argc, char** argv) {
            : config.accept_delay_ms > 0 ? "accepting every " + std::to_string(config.accept_delay_ms) + " ms"
                                         : std::string("accepting at once");
   };
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     census_timer.emplace(run.io());
     accept_delay.emplace(run.io());
     run.at_exit([&] {  // made on run.io(): gone before it
@@ -199,3 +198,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, handshake_server); }

@@ -53,6 +53,8 @@ using http_server::max_seen_requests;
 using http_server::SeenConnection;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+const ProgramInfo program_info{"http", "The http lab's server: status codes, headers, Basic auth, keep-alive.", 7080};
+
 struct Config {
   std::vector<User> users;
   double idle_timeout = 10;
@@ -238,10 +240,7 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program("http", "The http lab's server: status codes, headers, Basic auth, keep-alive.", 7080);
-  auto& app = program.app();
-  Config config;
+int http_server(ServerProgram& program, CLI::App& app, Config& config) {
   std::vector<std::string> user_specs{"alice:wonderland:reader", "admin:secret:admin"};
   app.add_option("--user", user_specs, "NAME:PASSWORD:ROLE, repeatable; role admin may see /admin")
       ->capture_default_str();
@@ -266,7 +265,7 @@ int main(int argc, char** argv) {
     }
   });
   Counters counters;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     run.serve([&](tcp::socket socket) {
       const std::size_t id = ++counters.connections;
       return session(beast::tcp_stream(std::move(socket)), id, config, counters, run.registry());
@@ -303,3 +302,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, http_server); }

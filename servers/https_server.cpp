@@ -40,6 +40,10 @@ namespace ssl = asio::ssl;
 using ssl_stream = ssl::stream<tcp::socket>;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+const ProgramInfo program_info{
+    "https", "The https 过程 lab's server: a small page over TLS 1.3, TLS 1.2 ECDHE or TLS 1.2 RSA key transport.",
+    7443};
+
 struct Config {
   tls::Mode mode = tls::Mode::tls13;
   tls::CertChoice cert = tls::CertChoice::valid;
@@ -224,12 +228,7 @@ void print_summary(std::ostream& out, const Config& config, const ServerRun& run
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program(
-      "https", "The https 过程 lab's server: a small page over TLS 1.3, TLS 1.2 ECDHE or TLS 1.2 RSA key transport.",
-      7443);
-  auto& app = program.app();
-  Config config;
+int https_server(ServerProgram& program, CLI::App& app, Config& config) {
   app.add_option("--tls", config.mode,
                  "1.3 | 1.2-ecdhe | 1.2-rsa (1.2-rsa: RSA key transport, no forward secrecy — the historical "
                  "handshake the note describes, for teaching only)")
@@ -264,7 +263,7 @@ int main(int argc, char** argv) {
   std::optional<ssl::context> context;
   std::string keylog;
   int security_level = 0;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     const tls::Pki pki{config.cert_dir};
     if (tls::ensure_pki(pki.dir))
       spdlog::info("generated the lab's CA and server certificate in {} (CA: {})", pki.dir.string(),
@@ -298,3 +297,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, https_server); }

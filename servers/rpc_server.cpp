@@ -36,17 +36,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+const ProgramInfo program_info{
+    "rpc", "The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.", 7007};
+
 struct Config {
   double idle_timeout = 30;
   std::size_t max_frame = rpc::max_frame;  // binary frame and HTTP body cap
 };
 
 struct Counters {
-  std::size_t connections = 0;
-  std::size_t binary_connections = 0;
-  std::size_t http_connections = 0;
-  std::size_t binary_calls = 0;
-  std::size_t http_calls = 0;
+  std::size_t connections = 0, binary_connections = 0, http_connections = 0;  // all, then by what they spoke
+  std::size_t binary_calls = 0, http_calls = 0;
   std::size_t error_answers = 0;     // calls answered with an error status
   std::size_t closed_for_input = 0;  // connections closed because of what they sent
   std::size_t idle_timeouts = 0;
@@ -196,11 +196,7 @@ awaitable<void> session(beast::tcp_stream stream, const Config& config, rpc::Key
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program(
-      "rpc", "The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.", 7007);
-  auto& app = program.app();
-  Config config;
+int rpc_server(ServerProgram& program, CLI::App& app, Config& config) {
   add_bounded_option(app, "--idle-timeout", config.idle_timeout,
                      "seconds a connection may stay silent (or take for one HTTP request)", 0.01, 3600.0);
   add_bounded_option(app, "--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes",
@@ -211,7 +207,7 @@ int main(int argc, char** argv) {
   program.concurrency_hint(1);  // one thread runs the event loop
   Counters counters;
   rpc::KeyValueStore store;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     run.serve([&](tcp::socket socket) {
       ++counters.connections;
       return session(beast::tcp_stream(std::move(socket)), config, store, counters, run.registry());
@@ -232,3 +228,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, rpc_server); }

@@ -55,9 +55,13 @@ using namespace netlab::teardown;
 using asio::awaitable;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
 constexpr std::size_t max_request_line = 128;
 constexpr std::size_t max_response = std::size_t{16} << 20;
 constexpr long max_pause_ms = 10'000;
+
+const ProgramInfo program_info{
+    "teardown", "The teardown lab's server: passive close, half-close, close with unread data, SO_LINGER 0.", 7003};
 
 struct Config {
   std::string mode = "normal";
@@ -66,6 +70,7 @@ struct Config {
   std::size_t response_bytes = 0;  // 0 = the mode's default
   double idle_timeout = default_idle_timeout;
 };
+
 // The result's "params".
 BOOST_DESCRIBE_STRUCT(Config, (), (mode, pause_ms, quickack, idle_timeout))
 
@@ -268,11 +273,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program(
-      "teardown", "The teardown lab's server: passive close, half-close, close with unread data, SO_LINGER 0.", 7003);
-  auto& app = program.app();
-  Config config;
+int teardown_server(ServerProgram& program, CLI::App& app, Config& config) {
   app.add_option("--mode", config.mode,
                  "normal | half-close | unread-data | linger0 | passive-close | simultaneous-close | old-segment | "
                  "dead-peer")
@@ -289,7 +290,7 @@ int main(int argc, char** argv) {
   program.add_max_connections();
   Counters counters;
   Reports reports;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     run.serve([&](tcp::socket socket) {
       ++counters.connections;
       return session(std::move(socket), config, counters, run.registry(), reports);
@@ -306,3 +307,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, teardown_server); }

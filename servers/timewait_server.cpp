@@ -34,6 +34,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 enum class Closer { client, server };
 
+const ProgramInfo program_info{
+    "timewait", "The TIME_WAIT lab's server: PING n -> PONG n; --closer decides who closes first.", 7004};
+
 struct Config {
   Closer closer = Closer::client;
   double idle_timeout = default_idle_timeout;  // seconds; 0 = keep idle connections forever
@@ -138,11 +141,7 @@ awaitable<void> session(tcp::socket socket, const Config& config, Counters& coun
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program("timewait", "The TIME_WAIT lab's server: PING n -> PONG n; --closer decides who closes first.",
-                        7004);
-  auto& app = program.app();
-  Config config;
+int timewait_server(ServerProgram& program, CLI::App& app, Config& config) {
   app.add_option("--closer", config.closer,
                  "who closes first: client (wait for its FIN) | server (close after replying)")
       ->transform(CLI::CheckedTransformer(
@@ -153,7 +152,7 @@ int main(int argc, char** argv) {
   // A backlog large enough for a burst of short connections.
   program.backlog(4096);
   Counters counters;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     run.serve([&](tcp::socket socket) {
       ++counters.connections;
       return session(std::move(socket), config, counters, run.registry());
@@ -178,3 +177,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, timewait_server); }

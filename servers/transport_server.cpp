@@ -38,6 +38,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 enum class Proto { tcp, udp, both };
 
+const ProgramInfo program_info{
+    "transport", "The tcp和udp lab's server: accounts for a numbered message stream over TCP and UDP.", 7001};
+
 struct Config {
   Proto proto = Proto::both;
   int rcvbuf = 0;  // 0 = the kernel's default
@@ -317,11 +320,7 @@ std::string_view proto_name(Proto proto) { return proto == Proto::tcp ? "tcp" : 
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ServerProgram program("transport",
-                        "The tcp和udp lab's server: accounts for a numbered message stream over TCP and UDP.", 7001);
-  auto& app = program.app();
-  Config config;
+int transport_server(ServerProgram& program, CLI::App& app, Config& config) {
   app.add_option("--proto", config.proto, "tcp | udp | both (both: one port number for TCP and UDP)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, Proto>{{"tcp", Proto::tcp}, {"udp", Proto::udp}, {"both", Proto::both}}))
@@ -340,7 +339,7 @@ int main(int argc, char** argv) {
     return tcp::endpoint(parse_host(run.options().host, "--host"), sockets.port);
   });
   Counters counters;
-  return program.run(argc, argv, [&](ServerRun& run) {
+  return program.run([&](ServerRun& run) {
     run.at_exit([&] { udp_socket.reset(); });  // made on run.io(): gone before it
     run.on_stop([&](std::string_view) {
       boost::system::error_code ignored;
@@ -374,3 +373,5 @@ int main(int argc, char** argv) {
     });
   });
 }
+
+int main(int argc, char** argv) { return run_lab(argc, argv, program_info, transport_server); }

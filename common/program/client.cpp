@@ -14,12 +14,11 @@ void ClientRun::within(asio::awaitable<void> operation, const std::function<std:
   throw std::runtime_error(cause);
 }
 
-ClientProgram::ClientProgram(std::string lab, const std::string& description, std::uint16_t default_port,
-                             double default_max_seconds)
-    : Program(std::move(lab), Role::client, description, default_port, default_max_seconds) {}
+ClientProgram::ClientProgram(const ProgramInfo& info, int argc, char** argv)
+    : Program(info, Role::client, argc, argv) {}
 
-int ClientProgram::run(int argc, char** argv, const std::function<void(ClientRun&)>& body) {
-  if (auto code = start(argc, argv)) return *code;
+int ClientProgram::run(const std::function<void(ClientRun&)>& body) {
+  if (auto code = start()) return *code;
   Result result(lab_, "client");
   ClientRun run(options_, result);
   const int experiment = exit_code_of([&] {

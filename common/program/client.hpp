@@ -1,19 +1,22 @@
 #pragma once
 // The skeleton of every lab client (DESIGN.md, "Program contract"): the common
 // options, the result JSON, stdout, stderr and the exit code, so that a
-// client's main() is its own options plus its experiment.
+// client is its own options plus its experiment, and its main() one line that
+// names them (run_lab, program/start.hpp):
 //
-//   int main(int argc, char** argv) {
-//     ClientProgram program("framing", "The 粘包 lab's client: ...", 7006, 60);
-//     Config config;
-//     program.app().add_option("--messages", config.messages, "...");
+//   const ProgramInfo program_info{"framing", "The 粘包 lab's client: ...", 7006, 60};
+//
+//   int framing_client(ClientProgram& program, CLI::App& app, Config& config) {
+//     app.add_option("--messages", config.messages, "...");
 //     program.check_usage([&] { if (config.min_size > config.max_size) throw UsageError("--min-size ..."); });
-//     return program.run(argc, argv, [&](ClientRun& run) {
+//     return program.run([&](ClientRun& run) {
 //       run.within(experiment(run.options(), config, run.result()));   // bounded by --max-seconds
 //       run.summary([&](std::ostream& out) { out << ...; });           // the human summary
 //       if (echoes_differ) run.fail("echoes did not match what was sent");
 //     });
 //   }
+//
+//   int main(int argc, char** argv) { return run_lab(argc, argv, program_info, framing_client); }
 //
 // The contract it keeps for every client:
 // - stdout holds the human summary, or with `--json -` only the JSON (also when
@@ -91,14 +94,13 @@ class ClientRun {
 // app(), options(), name(), check_usage() and after_parse(): see program/start.hpp.
 class ClientProgram : public Program {
  public:
-  // `lab` names the program netlab-<lab>-client and the result's "lab".
-  ClientProgram(std::string lab, const std::string& description, std::uint16_t default_port,
-                double default_max_seconds);
+  // `info.lab` names the program netlab-<lab>-client and the result's "lab".
+  ClientProgram(const ProgramInfo& info, int argc, char** argv);
 
   // Parses argv, starts the logging, resolves --port-file (the port goes into
   // the result's params), runs `body` and keeps the contract above. Returns
   // the exit code.
-  int run(int argc, char** argv, const std::function<void(ClientRun&)>& body);
+  int run(const std::function<void(ClientRun&)>& body);
 };
 
 }  // namespace netlab

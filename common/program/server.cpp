@@ -35,8 +35,8 @@ void ServerRun::accept_loop_ended(std::exception_ptr error) {
   stop("accept loop failed");
 }
 
-ServerProgram::ServerProgram(std::string lab, const std::string& description, std::uint16_t default_port)
-    : Program(std::move(lab), Role::server, description, default_port) {}
+ServerProgram::ServerProgram(const ProgramInfo& info, int argc, char** argv)
+    : Program(info, Role::server, argc, argv) {}
 
 void ServerProgram::add_max_connections(Refusal refusal) {
   refusal_ = refusal;
@@ -45,8 +45,8 @@ void ServerProgram::add_max_connections(Refusal refusal) {
 
 void ServerProgram::add_idle_timeout(double& seconds) { add_idle_timeout_option(app_, seconds); }
 
-int ServerProgram::run(int argc, char** argv, const std::function<void(ServerRun&)>& body) {
-  if (auto code = start(argc, argv)) return *code;
+int ServerProgram::run(const std::function<void(ServerRun&)>& body) {
+  if (auto code = start()) return *code;
   return exit_code_of([&] {
     ServerRun run(options_, name_, concurrency_hint_, backlog_, refusal_, open_sockets_);
     StopSignals signals(run.io_, 0, [&run](std::string_view reason) { run.stop(reason); });

@@ -3,21 +3,24 @@
 // common options, the listener and its --port-file, the connection limit and
 // its refusal, the registry a stop closes, SIGINT/SIGTERM/--max-seconds, the
 // accept loop, the summary, the result JSON and the exit code — so that a
-// server's main() is its own options plus its session.
+// server is its own options plus its session, and its main() one line that
+// names them (run_lab, program/start.hpp):
 //
-//   int main(int argc, char** argv) {
-//     ServerProgram program("framing", "The 粘包 lab's server: ...", 7006);
-//     Config config;
-//     program.app().add_option("--codec", config.codec, "...");
+//   const ProgramInfo program_info{"framing", "The 粘包 lab's server: ...", 7006};
+//
+//   int framing_server(ServerProgram& program, CLI::App& app, Config& config) {
+//     app.add_option("--codec", config.codec, "...");
 //     program.add_max_connections();
 //     program.check_usage([&] { if (...) throw UsageError("--one-way needs --codec delimiter or length"); });
-//     return program.run(argc, argv, [&](ServerRun& run) {
-//       Counters counters;
+//     Counters counters;
+//     return program.run([&](ServerRun& run) {
 //       run.serve([&](tcp::socket socket) { return session(std::move(socket), config, counters, run.registry()); });
 //       run.listening("codec raw");
 //       run.report([&](Result& result, std::ostream& out) { result.set_observed(...); out << ...; });
 //     });
 //   }
+//
+//   int main(int argc, char** argv) { return run_lab(argc, argv, program_info, framing_server); }
 //
 // The contract it keeps for every server:
 // - "listening on 127.0.0.1:7006 (<detail>)" once listening, then the port file;
@@ -73,7 +76,7 @@ class ServerRun {
   void report(std::function<void(Result&, std::ostream&)> report) { report_ = std::move(report); }
 
   // Runs when the run ends, on every path (an exception too), while io() still
-  // exists: releases what main() made on io(). A timer declared in main() and
+  // exists: releases what the lab made on io(). A timer declared before run() and
   // made on io() would otherwise outlive the io_context (ASan: use after free
   // at exit): `std::optional<asio::steady_timer> t; ... t.emplace(run.io());
   // run.at_exit([&] { t.reset(); });`.
@@ -115,8 +118,8 @@ class ServerRun {
 // app(), options(), name(), check_usage() and after_parse(): see program/start.hpp.
 class ServerProgram : public Program {
  public:
-  // `lab` names the program netlab-<lab>-server and the result's "lab".
-  ServerProgram(std::string lab, const std::string& description, std::uint16_t default_port);
+  // `info.lab` names the program netlab-<lab>-server and the result's "lab".
+  ServerProgram(const ProgramInfo& info, int argc, char** argv);
 
   // --max-connections, and what a connection over it receives.
   void add_max_connections(Refusal refusal = Refusal::text_line);
@@ -137,7 +140,7 @@ class ServerProgram : public Program {
   // Parses argv, starts the logging, listens, runs `body` (which starts
   // serving), writes the port file, runs the event loop to a stop, reports.
   // Returns the exit code.
-  int run(int argc, char** argv, const std::function<void(ServerRun&)>& body);
+  int run(const std::function<void(ServerRun&)>& body);
 
  private:
   Refusal refusal_ = Refusal::text_line;

@@ -12,17 +12,18 @@ std::string_view role_name(Role role) { return role == Role::server ? "server" :
 
 }  // namespace
 
-Program::Program(std::string lab, Role role, const std::string& description, std::uint16_t default_port,
-                 double default_max_seconds)
+Program::Program(const ProgramInfo& info, Role role, int argc, char** argv)
     : role_(role),
-      lab_(std::move(lab)),
+      lab_(info.lab),
       name_("netlab-" + lab_ + "-" + std::string(role_name(role))),
-      app_(description, name_) {
-  add_common_options(app_, options_, default_port, role, default_max_seconds);
+      app_(info.description, name_),
+      argc_(argc),
+      argv_(argv) {
+  add_common_options(app_, options_, info.default_port, role, info.default_max_seconds);
 }
 
-std::optional<int> Program::start(int argc, char** argv) {
-  if (auto code = parse_options(app_, argc, argv)) return code;
+std::optional<int> Program::start() {
+  if (auto code = parse_options(app_, argc_, argv_)) return code;
   try {
     if (check_usage_) check_usage_();
     for (const auto& apply : after_parse_) apply();
