@@ -47,10 +47,10 @@ using asio::awaitable;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using http_basics::User;
-using http_server::describe;
-using http_server::max_seen_connections;
-using http_server::max_seen_requests;
-using http_server::SeenConnection;
+using httpd::describe;
+using httpd::max_seen_connections;
+using httpd::max_seen_requests;
+using httpd::SeenConnection;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 const ProgramInfo program_info{"http", "The http lab's server: status codes, headers, Basic auth, keep-alive.", 7080};
@@ -122,10 +122,10 @@ awaitable<boost::system::error_code> write_response(beast::tcp_stream& stream, R
 }
 
 // The rules every request meets first (Host), the status classes' routes, then the note's routes.
-Response answer(const Request& req, const http_server::Arrival& arrival, const Config& config, const std::string& who) {
-  if (auto refused = http_server::host_rule(req)) return *std::move(refused);
+Response answer(const Request& req, const httpd::Arrival& arrival, const Config& config, const std::string& who) {
+  if (auto refused = httpd::host_rule(req)) return *std::move(refused);
   try {
-    if (auto res = http_server::status_route(req, arrival)) return *std::move(res);
+    if (auto res = httpd::status_route(req, arrival)) return *std::move(res);
   } catch (const std::exception& e) {
     // A handler that fails is the server's fault, not the client's: 5xx, and the connection stays usable.
     spdlog::warn("{}: {} {} failed: {} — answering 500", who, req.method_string(), req.target(), e.what());
@@ -184,8 +184,8 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
     parser.body_limit(config.max_body_bytes);
     // One deadline for the whole request, not per byte: trickling bytes cannot keep a connection alive.
     http_session::expire_after_seconds(stream, config.idle_timeout);
-    http_server::Arrival arrival;
-    const auto ec = co_await http_server::read_request(stream, buffer, parser, config.max_body_bytes, arrival);
+    httpd::Arrival arrival;
+    const auto ec = co_await httpd::read_request(stream, buffer, parser, config.max_body_bytes, arrival);
     if (ec == http::error::end_of_stream) {
       ending = "peer closed";
       break;

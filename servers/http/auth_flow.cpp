@@ -3,7 +3,7 @@
 
 #include <map>
 
-namespace netlab::http_server {
+namespace netlab::httpd {
 
 std::string describe(const SeenConnection& c) {
   std::string out = (c.agent.empty() ? "(no User-Agent)" : c.agent) + ":";
@@ -109,4 +109,4 @@ void add_client_checks(const std::vector<SeenConnection>& seen, Result& result) 
         "the requests the server saw on each connection, in order (--auth-flow-checks)");
 }
 
-}  // namespace netlab::http_server
+}  // namespace netlab::httpd

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace netlab::http_server {
+namespace netlab::httpd {
 
 // One request as the server saw it, for --auth-flow-checks.
 struct SeenRequest {
@@ -30,4 +30,4 @@ std::string describe(const SeenConnection& c);
 // The checks 401-unauthenticated, 403-forbidden and status-codes, from what the server saw.
 void add_client_checks(const std::vector<SeenConnection>& seen, Result& result);
 
-}  // namespace netlab::http_server
+}  // namespace netlab::httpd

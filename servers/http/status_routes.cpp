@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace netlab::http_server {
+namespace netlab::httpd {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -106,4 +106,4 @@ std::optional<Response> status_route(const Request& req, const Arrival& arrival)
   return std::nullopt;
 }
 
-}  // namespace netlab::http_server
+}  // namespace netlab::httpd

@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <optional>
 
-namespace netlab::http_server {
+namespace netlab::httpd {
 
 using http_routes::Request;
 using http_routes::Response;
@@ -49,4 +49,4 @@ std::optional<Response> host_rule(const Request& req);
 // std::runtime_error, as a handler with a bug does: the session answers 500.
 std::optional<Response> status_route(const Request& req, const Arrival& arrival);
 
-}  // namespace netlab::http_server
+}  // namespace netlab::httpd
