@@ -210,6 +210,10 @@ TEST_CASE("capture: the pool's rate against the short run's, timed on the wire",
 
 TEST_CASE("linger0: no TIME_WAIT anywhere, an RST per connection instead", "[pair][linger]") {
   Server server(server_program, {"--closer", "client"});
+  // The server's port (any free port) may be one an earlier test's server had:
+  // its clients' TIME_WAIT toward it stay for 60 s after that server is gone
+  // (seen once in CI: 1). Those are counted before, and may only go.
+  const auto time_wait_before = time_wait_toward(server.port()) + time_wait_at(server.port());
   const auto resets_before = kernel_counter("Tcp", "OutRsts");
   const auto result = run_client_ok(server, {"--mode", "short", "--requests", "200", "--linger0"});
   const auto resets = kernel_counter("Tcp", "OutRsts") - resets_before;
@@ -217,7 +221,8 @@ TEST_CASE("linger0: no TIME_WAIT anywhere, an RST per connection instead", "[pai
   CHECK(number(observed.at("succeeded")) == 200);
   CHECK(number(observed.at("time_wait").at("client_side")) == 0);
   CHECK(number(observed.at("time_wait").at("server_side")) == 0);
-  CHECK(time_wait_toward(server.port()) + time_wait_at(server.port()) == 0);
+  INFO("TIME_WAIT on the server's port before the run: " << time_wait_before);
+  CHECK(time_wait_toward(server.port()) + time_wait_at(server.port()) <= time_wait_before);
   // Tcp OutRsts read by the test around the client's run: the namespace's
   // counter counts everyone's resets, so at least our 200; the client's own
   // delta, taken inside that span, cannot be larger.
