@@ -102,6 +102,10 @@ Verdict verdict_of(bool asked, bool holds, bool opposite) {
   return !asked ? Verdict::skipped : holds ? Verdict::confirmed : opposite ? Verdict::refuted : Verdict::nuanced;
 }
 
+// What the lab's own server decides (its Host rule, its parser): a fact when
+// it did what it was built to do, printed and not graded; refuted when not.
+Verdict fact_of(bool asked, bool holds) { return !asked ? Verdict::skipped : holds ? Verdict::fact : Verdict::refuted; }
+
 void grade_redirects(const CurlRows& rows, Result& result) {
   const CurlRow* r303 = find(rows, "redirect-303");
   result.add_check(
@@ -110,8 +114,9 @@ void grade_redirects(const CurlRows& rows, Result& result) {
        .expected = "curl -L -d: /method receives GET with 0 body bytes after /redirect/303 (RFC 9110 §15.4.4)",
        .observed = after(rows, "redirect-303") + "; also " + after(rows, "redirect-301") + ", " +
                    after(rows, "redirect-302") + "; with -X POST: " + after(rows, "redirect-303-X-POST"),
-       .verdict = verdict_of(r303 && !r303->arrived.empty(), r303 && arrived_method(*r303) == "GET",
-                             r303 && arrived_method(*r303) == "POST"),
+       .verdict = verdict_of(r303 && !r303->arrived.empty(),
+                             r303 && arrived_method(*r303) == "GET" && arrived_bytes(*r303) == 0,
+                             r303 && (arrived_method(*r303) == "POST" || arrived_bytes(*r303) > 0)),
        .evidence = "what /method answered curl: the method and body length that arrived after the redirect. 301 and "
                    "302 turn POST into GET in curl too, for history's sake (RFC 9110 §15.4.2, §15.4.3 allow it); "
                    "-X forces its method on every request, the body is still dropped"});
@@ -139,9 +144,10 @@ void grade_header_rules(const CurlRows& rows, Result& result) {
        .expected = "curl -H 'Host:' (no Host line) gets 400; the same request with Host 200 (RFC 9112 "
                    "§3.2); HTTP/1.0 without Host is still served",
        .observed = code_of(rows, "no-host") + ", " + code_of(rows, "host") + ", " + code_of(rows, "no-host-http1.0"),
-       .verdict = verdict_of(bare && with, bare && with && bare->code == 400 && with->code == 200,
-                             bare && bare->code / 100 == 2),
-       .evidence = "the status codes curl got" + std::string(old ? "" : " (HTTP/1.0 not asked)")});
+       .verdict = fact_of(bare && with, bare && with && bare->code == 400 && with->code == 200),
+       .evidence = "the status codes curl got from this lab's server, whose own rule (host_rule in "
+                   "servers/http/status_routes.cpp) answers 400: what our server decides, a fact" +
+                   std::string(old ? "" : " (HTTP/1.0 not asked)")});
   const CurlRow *both = find(rows, "cl-te"), *chunked = find(rows, "chunked");
   const bool chunked_whole = chunked && chunked->code == 200 && arrived_bytes(*chunked) == chunked->sent;
   result.add_check(
@@ -150,12 +156,17 @@ void grade_header_rules(const CurlRows& rows, Result& result) {
        .expected = "curl with both headers gets 400 and the connection closed; chunked alone is accepted whole (RFC "
                    "9112 §6.1, §6.3)",
        .observed = code_of(rows, "cl-te") + "; " + after(rows, "chunked"),
-       .verdict = verdict_of(both && chunked, both && both->code == 400 && chunked_whole, both && both->code < 400),
-       .evidence = "the status codes curl got, and the body length /method received in chunks"});
+       .verdict = fact_of(both && chunked, both && both->code == 400 && chunked_whole),
+       .evidence = "the status codes curl got, and the body length /method received in chunks; the pair is "
+                   "refused by the HTTP parser this lab's server uses (Boost.Beast): what our server decides, a "
+                   "fact"});
   const CurlRow *small = find(rows, "expect"), *large = find(rows, "expect-large");
+  // The large body (curl adds Expect by itself), when asked: refused before
+  // most of it was sent, which only waiting for the answer makes possible.
+  const bool large_held = !large || (large->code == 413 && large->uploaded < large->sent);
   const bool waited = small && small->arrived.contains("body_bytes_before_continue") &&
                       arrived_bytes(*small, "body_bytes_before_continue") == 0 &&
-                      arrived_bytes(*small) == small->sent && small->sent > 0;
+                      arrived_bytes(*small) == small->sent && small->sent > 0 && large_held;
   std::string observed = small && small->arrived.contains("body_bytes_before_continue")
                              ? "Expect: 100-continue with " + std::to_string(small->sent) +
                                    " bytes: " + std::to_string(arrived_bytes(*small, "body_bytes_before_continue")) +
@@ -171,7 +182,8 @@ void grade_header_rules(const CurlRows& rows, Result& result) {
                                 "before it is sent (RFC 9110 §10.1.1, §15.2.1)",
                     .observed = observed,
                     .verdict = verdict_of(small && small->arrived.contains("body_bytes_before_continue"), waited,
-                                          small && arrived_bytes(*small, "body_bytes_before_continue") > 0),
+                                          (small && arrived_bytes(*small, "body_bytes_before_continue") > 0) ||
+                                              (large && large->uploaded == large->sent && large->sent > 0)),
                     .evidence = "/method's answer: body bytes in the server's buffer and socket after it gave them " +
                                 std::to_string(small ? arrived_bytes(*small, "continue_wait_ms") : 0) +
                                 " ms to come; curl's %{size_upload} for the large body"});

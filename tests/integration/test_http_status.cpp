@@ -137,7 +137,8 @@ TEST_CASE(
     return run_client_json("netlab-http-client", 1, {"--curl-observed", dir.file("curl.tsv")});
   };
   const std::string expect_ok =
-      "expect\t5\t200\t5\t{\"method\":\"POST\",\"body_bytes\":5,\"body_bytes_before_continue\":0}\n";
+      "expect\t5\t200\t5\t{\"method\":\"POST\",\"body_bytes\":5,\"body_bytes_before_continue\":0}\n"
+      "expect-large\t2000000\t413\t0\tno\n";
   const std::string as_rfc =
       "redirect-303\t5\t200\t5\t{\"method\":\"GET\",\"body_bytes\":0}\n"
       "redirect-307\t5\t200\t5\t{\"method\":\"POST\",\"body_bytes\":5}\n"
@@ -146,9 +147,10 @@ TEST_CASE(
       "chunked\t5\t200\t5\t{\"method\":\"POST\",\"body_bytes\":5}\ncl-te\t5\t400\t5\tno\n" +
       expect_ok;
   auto result = grade(as_rfc);
-  for (const char* id : {"redirect-303-becomes-get", "redirect-307-keeps-post", "host-required-400",
-                         "cl-te-conflict-400", "expect-100-continue"})
+  for (const char* id : {"redirect-303-becomes-get", "redirect-307-keeps-post", "expect-100-continue"})
     CHECK(verdict(result, id) == "confirmed");
+  // What the lab's own server decides: facts when it did, refuted below when not.
+  for (const char* id : {"host-required-400", "cl-te-conflict-400"}) CHECK(verdict(result, id) == "fact");
   const std::string otherwise =
       "redirect-303\t5\t200\t5\t{\"method\":\"POST\",\"body_bytes\":5}\n"
       "redirect-307\t5\t200\t5\t{\"method\":\"GET\",\"body_bytes\":0}\n"
@@ -160,6 +162,14 @@ TEST_CASE(
   for (const char* id : {"redirect-303-becomes-get", "redirect-307-keeps-post", "host-required-400",
                          "cl-te-conflict-400", "expect-100-continue"})
     CHECK(verdict(result, id) == "refuted");
+  // 303 turned into GET but the body came along; the small Expect waited but
+  // the large body was sent whole before its 413: both refuted too.
+  result = grade(
+      "redirect-303\t5\t200\t5\t{\"method\":\"GET\",\"body_bytes\":5}\n"
+      "expect\t5\t200\t5\t{\"method\":\"POST\",\"body_bytes\":5,\"body_bytes_before_continue\":0}\n"
+      "expect-large\t2000000\t413\t2000000\tno\n");
+  CHECK(verdict(result, "redirect-303-becomes-get") == "refuted");
+  CHECK(verdict(result, "expect-100-continue") == "refuted");
   // A malformed line is a runtime failure with its cause, not a verdict.
   std::ofstream(dir.file("bad.tsv")) << "redirect-303\tfive\t200\t5\t{}\n";
   const auto bad = run({bin("netlab-http-client"), "--curl-observed", dir.file("bad.tsv")}, 30s);
