@@ -14,6 +14,7 @@
 // still had data when the FIN came sent it all in CLOSE_WAIT, then closed.
 // With it, close-wait-is-not-sending weighs both: the bug server's CLOSE_WAIT
 // with nothing to send, and that one's CLOSE_WAIT spent sending.
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "kernel/lifecycle.hpp"
 #include "observed.hpp"
@@ -39,7 +40,6 @@ namespace {
 using namespace netlab;
 using asio::awaitable;
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto server_program = "netlab-closewait-server";
 
 const ProgramInfo program_info{

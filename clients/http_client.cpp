@@ -15,6 +15,7 @@
 //                server's: the timewait lab, seen from HTTP.
 // Without any of them, --tour, --keepalive and --close run. Verdicts come from this run's counts.
 #include "http/http.hpp"
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "kernel/census.hpp"
 #include "program/client.hpp"
@@ -44,7 +45,6 @@ namespace {
 using namespace netlab;
 using namespace netlab::http_lab;
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 const ProgramInfo program_info{
     "http", "The http lab's client: a tour of status codes and headers, keep-alive against close.", 7080, 60};

@@ -14,6 +14,7 @@
 // The verdicts come from that trace and that comparison, in this run.
 #include "https/notes.hpp"
 #include "https/resume.hpp"
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
@@ -49,7 +50,6 @@ using https::Session;
 using https::trace_json;
 using tls::Direction;
 using tls::Step;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 const ProgramInfo program_info{
     "https", "The https 过程 lab's client: the TLS handshake traced step by step, the page fetched.", 7443, 20};

@@ -10,6 +10,7 @@
 //            T ms is closed, whether the peer vanished or the code forgot it.
 // Protocol (one line per connection): "HELLO\n" -> "OK <n>\n", then the client
 // closes; "STATUS\n" -> one JSON line (open fds, connections held), then we close.
+#include "io/coro.hpp"
 #include "kernel/lifecycle.hpp"
 #include "program/server.hpp"
 
@@ -29,7 +30,6 @@ namespace {
 using namespace netlab;
 using asio::awaitable;
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_request_line = 64;
 
 const ProgramInfo program_info{

@@ -16,6 +16,7 @@
 // maximum, stream cut inside a frame) gets one log line and its connection
 // closed; every other connection keeps being served. So does one that moves
 // no byte for --idle-timeout (default 300 s).
+#include "io/coro.hpp"
 #include "io/stats.hpp"
 #include "program/server.hpp"
 #include "proto/codec.hpp"
@@ -33,7 +34,6 @@ namespace {
 
 using namespace netlab;
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 const ProgramInfo program_info{"framing", "The 粘包 lab's server: records reads (raw) or echoes framed messages.",
                                7006};

@@ -17,6 +17,7 @@
 //                        (SYN-RECV, ESTAB, gone) with CLOCK_MONOTONIC times, next
 //                        to the time of every accept(): a half-open connection
 //                        the kernel dropped is one that never reached accept()
+#include "io/coro.hpp"
 #include "kernel/census.hpp"
 #include "program/server.hpp"
 
@@ -33,7 +34,6 @@ namespace {
 
 using namespace netlab;
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 const ProgramInfo program_info{
     "handshake", "The handshake lab's server: a listener whose accept queue a class can watch fill up.", 7002};

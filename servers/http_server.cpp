@@ -24,6 +24,7 @@
 // retried with the same credentials, a 301 followed to its Location.
 #include "http/auth_flow.hpp"
 #include "http/status_routes.hpp"
+#include "io/coro.hpp"
 #include "program/server.hpp"
 #include "proto/http_basics.hpp"
 #include "proto/http_routes.hpp"
@@ -51,7 +52,6 @@ using httpd::describe;
 using httpd::max_seen_connections;
 using httpd::max_seen_requests;
 using httpd::SeenConnection;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 const ProgramInfo program_info{"http", "The http lab's server: status codes, headers, Basic auth, keep-alive.", 7080};
 

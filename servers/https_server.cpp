@@ -15,6 +15,7 @@
 // response carries that recomputation's SHA-256 for the client to compare.
 // A peer that sends non-TLS bytes, leaves mid-handshake, sends nothing, or
 // rejects our certificate gets one log line; everyone else keeps being served.
+#include "io/coro.hpp"
 #include "program/server.hpp"
 #include "tls/tls.hpp"
 
@@ -38,7 +39,6 @@ using namespace netlab;
 using asio::awaitable;
 namespace ssl = asio::ssl;
 using ssl_stream = ssl::stream<tcp::socket>;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 const ProgramInfo program_info{
     "https", "The https 过程 lab's server: a small page over TLS 1.3, TLS 1.2 ECDHE or TLS 1.2 RSA key transport.",

@@ -15,6 +15,7 @@
 // the server must count them as corrupt. Control messages ("done") wait until
 // every delayed datagram has gone, so they never overtake the data.
 // One client at a time: replies go to the last client that sent data.
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "kernel/transport_kernel.hpp"
 #include "program/logging.hpp"
@@ -43,7 +44,6 @@ using namespace netlab;
 namespace tr = netlab::transport;
 using asio::awaitable;
 using udp = asio::ip::udp;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Config {
   std::string server_host = "127.0.0.1";

@@ -13,6 +13,7 @@
 // Bad input never stops the server: an unknown method id, a bad field or
 // invalid JSON get an error answer; an oversized frame or body, a frame too
 // short to hold an id, or a stream cut inside a frame close that connection only.
+#include "io/coro.hpp"
 #include "program/server.hpp"
 #include "proto/codec.hpp"
 #include "proto/http_basics.hpp"
@@ -34,7 +35,6 @@ using namespace netlab;
 using asio::awaitable;
 namespace beast = boost::beast;
 namespace http = beast::http;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 const ProgramInfo program_info{
     "rpc", "The rpc lab's server: one key-value service over HTTP/1.1+JSON and a binary RPC, on one port.", 7007};

@@ -30,6 +30,7 @@
 // end of the connection from client port N, as JSON.
 // A connection that moves no byte for --idle-timeout (default 300 s) is closed;
 // the pauses a request asks for do not count as idle.
+#include "io/coro.hpp"
 #include "kernel/lifecycle.hpp"
 #include "program/server.hpp"
 #include "teardown/wire.hpp"
@@ -54,7 +55,6 @@ using namespace netlab;
 using namespace netlab::teardown;
 using asio::awaitable;
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t max_request_line = 128;
 constexpr std::size_t max_response = std::size_t{16} << 20;

@@ -13,6 +13,7 @@
 //                     not reuse it.
 // A malformed request gets "ERR ..." and that connection is closed; every
 // other connection keeps being served.
+#include "io/coro.hpp"
 #include "kernel/census.hpp"
 #include "program/server.hpp"
 
@@ -30,7 +31,6 @@ namespace {
 
 using namespace netlab;
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 enum class Closer { client, server };
 

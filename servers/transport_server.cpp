@@ -13,6 +13,7 @@
 // socket's drop count (SO_RXQ_OVFL) and /proc/net/snmp counts UdpRcvbufErrors,
 // so the report sets our loss against the kernel's own count.
 // A TCP connection that moves no byte for --idle-timeout (default 300 s) is closed.
+#include "io/coro.hpp"
 #include "kernel/netstat.hpp"
 #include "kernel/transport_kernel.hpp"
 #include "program/server.hpp"
@@ -34,7 +35,6 @@ namespace {
 using namespace netlab;
 namespace tr = netlab::transport;
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 enum class Proto { tcp, udp, both };
 

@@ -3,6 +3,7 @@
 // checksums the frames instead and sends its tally at our end of stream.
 #include "framing.hpp"
 
+#include "io/coro.hpp"
 #include "io/stats.hpp"
 #include "kernel/tcp_info.hpp"
 #include "program/client.hpp"
@@ -22,7 +23,6 @@ namespace netlab::framing {
 namespace {
 
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Sent {
   std::size_t size;

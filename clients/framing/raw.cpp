@@ -4,6 +4,7 @@
 #include "framing.hpp"
 
 #include "boundaries.hpp"
+#include "io/coro.hpp"
 #include "io/stats.hpp"
 #include "kernel/tcp_info.hpp"
 #include "program/client.hpp"
@@ -17,9 +18,7 @@
 
 namespace netlab::framing {
 
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}  // namespace
+namespace {}  // namespace
 
 asio::awaitable<std::string> read_to_end(tcp::socket& socket, std::string_view what, std::size_t limit,
                                          std::string_view over_limit) {

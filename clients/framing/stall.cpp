@@ -14,6 +14,7 @@
 // adds is Nagle's time less the slowest way out's less that round trip.
 #include "framing.hpp"
 
+#include "io/coro.hpp"
 #include "kernel/netstat.hpp"
 #include "kernel/tcp_info.hpp"
 #include "program/client.hpp"
@@ -36,7 +37,6 @@ namespace netlab::framing {
 namespace {
 
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t body_bytes = 100;
 // Linux holds an ACK back at least TCP_DELACK_MIN (HZ/25: 40 ms); a hold of
 // half that or more is that timer, not scheduling noise.

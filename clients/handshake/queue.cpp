@@ -1,5 +1,6 @@
 // The accept-queue experiment: handshake/experiments.hpp.
 #include "experiments.hpp"
+#include "io/coro.hpp"
 #include "kernel/census.hpp"
 #include "kernel/lifecycle.hpp"
 #include "kernel/netstat.hpp"
@@ -21,7 +22,6 @@ namespace {
 
 using asio::awaitable;
 namespace json = boost::json;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 awaitable<void> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, boost::system::error_code& error) {
   auto [ec] = co_await socket.async_connect(endpoint, use_tuple);

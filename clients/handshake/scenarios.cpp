@@ -3,6 +3,7 @@
 // down when, on CLOCK_MONOTONIC.
 #include "failures.hpp"
 
+#include "io/coro.hpp"
 #include "kernel/census.hpp"
 #include "kernel/lifecycle.hpp"
 #include "kernel/tcp_info.hpp"
@@ -19,7 +20,6 @@ namespace {
 
 namespace json = boost::json;
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 double monotonic_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();

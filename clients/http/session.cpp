@@ -1,6 +1,7 @@
 // One HTTP/1.1 request and its response over Beast, bounded in time.
 #include "http.hpp"
 
+#include "io/coro.hpp"
 #include "program/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,7 +13,6 @@ namespace netlab::http_lab {
 
 namespace {
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
 awaitable<beast::tcp_stream> open_connection(const CommonOptions& options) {

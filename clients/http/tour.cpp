@@ -3,6 +3,7 @@
 // --auth-flow: the protected routes asked as a browser asks them.
 #include "http.hpp"
 
+#include "io/coro.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
 
@@ -18,7 +19,6 @@ namespace netlab::http_lab {
 namespace {
 
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Step {
   http::verb method;

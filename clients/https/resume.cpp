@@ -1,6 +1,7 @@
 #include "resume.hpp"
 
 #include "https/notes.hpp"
+#include "io/coro.hpp"
 #include "program/client.hpp"
 #include "program/logging.hpp"
 
@@ -13,7 +14,6 @@ namespace netlab::https {
 
 namespace ssl = boost::asio::ssl;
 using tls::Direction;
-constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 boost::asio::awaitable<std::string> fetch_page(ssl_stream& stream, const std::string& path, const std::string& host) {
   const std::string request =

@@ -4,6 +4,7 @@
 #include "helpers.hpp"
 
 #include "capture/pcap.hpp"
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "kernel/census.hpp"
 #include "kernel/lifecycle.hpp"
@@ -36,7 +37,6 @@ using asio::awaitable;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 const std::string request = "dead-peer\n";
 
 long ms_since(Clock::time_point start) {

@@ -1,6 +1,7 @@
 // The teardown stories on loopback: see loopback.hpp.
 #include "loopback.hpp"
 
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "kernel/census.hpp"
 #include "kernel/lifecycle.hpp"
@@ -23,7 +24,6 @@ namespace netlab::teardown {
 namespace {
 
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Both ends' states at one step of the story (the census).
 struct Step {

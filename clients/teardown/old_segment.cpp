@@ -2,6 +2,7 @@
 // second reason for 2MSL): see wire.hpp.
 #include "helpers.hpp"
 
+#include "io/coro.hpp"
 #include "kernel/lifecycle.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -20,7 +21,6 @@ namespace {
 using asio::awaitable;
 using namespace std::chrono_literals;
 namespace json = boost::json;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Connects from a given local port (SO_REUSEADDR: bind may share a port with a
 // TIME_WAIT socket; connect() is where the kernel decides on the four-tuple).

@@ -1,6 +1,7 @@
 // The teardown stories that need a real path (netlab-wire): see wire.hpp.
 #include "helpers.hpp"
 
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "kernel/lifecycle.hpp"
 #include "kernel/netstat.hpp"
@@ -26,9 +27,7 @@ namespace netlab::teardown {
 using asio::awaitable;
 using namespace std::chrono_literals;
 namespace json = boost::json;
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}  // namespace
+namespace {}  // namespace
 
 // The helpers the wire stories share (helpers.hpp).
 std::string sysctl(const std::string& key) {

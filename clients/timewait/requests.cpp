@@ -1,5 +1,6 @@
 #include "timewait.hpp"
 
+#include "io/coro.hpp"
 #include "program/logging.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -23,7 +24,6 @@ namespace {
 
 using asio::awaitable;
 using error_code = boost::system::error_code;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // The connection on our `port` ended; note who closed it first.
 void note_close(Tally& tally, std::uint16_t port, bool server_closed) {

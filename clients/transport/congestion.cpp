@@ -3,6 +3,7 @@
 #include "cwnd.hpp"
 #include "stream.hpp"
 
+#include "io/coro.hpp"
 #include "io/stats.hpp"
 #include "kernel/tcp_info.hpp"
 #include "observed.hpp"
@@ -32,7 +33,6 @@ namespace {
 namespace json = boost::json;
 using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::int64_t mono_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();

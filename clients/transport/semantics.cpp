@@ -1,5 +1,6 @@
 // What "connection-oriented" means on the wire: transport/experiments.hpp.
 #include "experiments.hpp"
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "kernel/transport_kernel.hpp"
 #include "stream.hpp"
@@ -16,7 +17,6 @@ namespace netlab::transport {
 using asio::awaitable;
 namespace {
 using namespace asio::experimental::awaitable_operators;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // ---- semantics: connections, and what one message costs ---------------------------
 

@@ -1,5 +1,6 @@
 #include "stream.hpp"
 
+#include "io/coro.hpp"
 #include "kernel/transport_kernel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -13,7 +14,6 @@ namespace netlab::transport {
 namespace {
 using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
 std::uint64_t now_us() {

@@ -1,5 +1,6 @@
 // The numbered stream over UDP and over TCP: transport/experiments.hpp.
 #include "experiments.hpp"
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "io/stats.hpp"
 #include "kernel/transport_kernel.hpp"
@@ -15,9 +16,7 @@ namespace netlab::transport {
 
 using asio::awaitable;
 namespace json = boost::json;
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}  // namespace
+namespace {}  // namespace
 
 // ---- UDP: the stream, then "done" ----------------------------------------------
 

@@ -1,4 +1,5 @@
 #include "io/serve.hpp"
+#include "io/coro.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
@@ -16,8 +17,6 @@
 namespace netlab {
 
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Descriptors kept back from the connection limit, for the listener, stdin,
 // stdout and stderr, the event loop (epoll, its eventfd and timerfd), a file a

@@ -11,6 +11,7 @@
 //   server logs it (at most one line a second, however many are refused);
 // - the idle timeout (--idle-timeout): a connection that has moved no byte in either direction for that
 //   long, or whose peer has taken none of our waiting bytes for that long, is closed with one log line.
+#include "io/coro.hpp"
 #include "io/net.hpp"
 
 #include <spdlog/spdlog.h>
@@ -135,7 +136,6 @@ struct AcceptHooks {
 template <typename StartSession>
 asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimit& limit, StartSession start_session,
                                   AcceptHooks hooks = {}) {
-  constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
   asio::steady_timer backoff(acceptor.get_executor());
   AcceptFailures failures;
   while (acceptor.is_open()) {

@@ -1,6 +1,7 @@
 // The teardown server's stories across netlab-wire: see wire.hpp.
 #include "wire.hpp"
 
+#include "io/coro.hpp"
 #include "kernel/lifecycle.hpp"
 #include "kernel/netstat.hpp"
 #include "kernel/tcp_info.hpp"
@@ -19,7 +20,6 @@ namespace {
 
 using asio::awaitable;
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::uint32_t most_retransmits(const std::vector<EndSample>& samples) {
   std::uint32_t most = 0;

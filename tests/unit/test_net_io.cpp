@@ -2,6 +2,8 @@
 // write_all's inline send, its fall-back to async_write when the socket cannot
 // take all the bytes now, and the errors of either path; BlockingSocket's
 // transfers, its bounded wait, the end of the stream and a peer that has gone.
+#include "io/coro.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "io/net.hpp"
@@ -25,7 +27,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using netlab::use_tuple;
 
 struct Pair {
   tcp::socket writer, reader;

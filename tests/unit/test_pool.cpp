@@ -1,6 +1,8 @@
 // The connection pool on real loopback connections: an in-process line-echo
 // server on 127.0.0.1:0 counts what the pool really opened and closed, and the
 // pool's own statistics must agree with it.
+#include "io/coro.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "pool.hpp"
@@ -28,9 +30,9 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using netlab::ConnectionPool;
 using netlab::PoolError;
+using netlab::use_tuple;
 using netlab::PoolOptions;
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Behaviour {
   std::chrono::milliseconds close_when_idle{0};  // 0 = never

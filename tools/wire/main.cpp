@@ -16,6 +16,7 @@
 // every frame is a real, MSS-sized segment with a complete checksum.
 #include "model.hpp"
 
+#include "io/coro.hpp"
 #include "io/net.hpp"
 #include "program/logging.hpp"
 #include "program/options.hpp"
@@ -50,7 +51,6 @@ using namespace netlab;
 namespace wire = netlab::wire;
 using asio::awaitable;
 using wire::Direction;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t batch_size = 64;         // frames per recvmmsg / sendmmsg
 constexpr std::size_t frame_capacity = 16384;  // room for a jumbo frame; a longer one is counted and dropped
