@@ -106,16 +106,34 @@ void udp_checks(Result& result, const UdpStream& udp, bool relay, double link_lo
   }
   if (udp.relay) {
     const auto& r = *udp.relay;
+    // The server's own receive buffer is a second place a datagram can die on
+    // this host (a busy machine that does not schedule the server for a few
+    // tens of milliseconds). Each such drop (SO_RXQ_OVFL) either loses a
+    // message or takes one copy of a duplicated one: the accounts are then
+    // compared within those drops, and the claim cannot be confirmed exactly.
+    const std::uint64_t kernel = s.socket_drops_of_data;
     const bool equal = r.lost == lost && r.reordered == reordered && r.duplicated_out == duplicated &&
                        r.garbage_forwarded == s.corrupted;
+    const bool within = lost >= r.lost && duplicated <= r.duplicated_out && reordered <= r.reordered &&
+                        s.corrupted <= r.garbage_forwarded &&
+                        (lost - r.lost) + (r.duplicated_out - duplicated) + (r.garbage_forwarded - s.corrupted) <=
+                            kernel;
+    std::string observed = "relay dropped " + std::to_string(r.dropped) + ", duplicated " +
+                           std::to_string(r.duplicated) + ", sent " + std::to_string(r.reordered) +
+                           " out of order; server: " + account_text(s);
+    if (kernel > 0)
+      observed += "; the server's receive buffer dropped " + std::to_string(kernel) + " datagrams itself (SO_RXQ_OVFL)";
     result.add_check(
         {.id = "relay-equals-server",
          .claim = "the impaired path: what the relay did is what the receiver saw",
          .expected = "server's lost/reordered/duplicated/corrupted = relay's dropped/reordered/duplicated/garbage",
-         .observed = "relay dropped " + std::to_string(r.dropped) + ", duplicated " + std::to_string(r.duplicated) +
-                     ", sent " + std::to_string(r.reordered) + " out of order; server: " + account_text(s),
-         .verdict = equal ? Verdict::confirmed : Verdict::refuted,
-         .evidence = "netlab-relay's counts (relay_query) against the server's account of the same stream"});
+         .observed = observed,
+         .verdict = kernel == 0 ? (equal ? Verdict::confirmed : Verdict::refuted)
+                                : (within ? Verdict::nuanced : Verdict::refuted),
+         .evidence = kernel == 0
+                         ? "netlab-relay's counts (relay_query) against the server's account of the same stream"
+                         : "netlab-relay's counts against the server's account: the difference is no more than the "
+                           "server's own socket drops, a second cause on this host, so equality could not be shown"});
   }
 }
 

@@ -191,14 +191,25 @@ TEST_CASE("impaired path: the relay's counts equal the server's, and the same se
     // start, less the millisecond the pacer may run ahead (a bound the clock
     // gives, not a speed threshold: no machine sends the 3000 sooner).
     CHECK(result->at("observed").at("udp").at("send_seconds").as_double() >= 2999.0 / 4000 - 0.001);
+    INFO("server: " << json::serialize(s) << "\nrelay: " << json::serialize(r));
     CHECK(number(r.at("socket_drops")) == 0);  // the relay itself dropped nothing by accident
-    CHECK(number(s.at("lost")) == number(r.at("dropped")));
-    CHECK(number(s.at("duplicated")) == number(r.at("duplicated")));
-    CHECK(number(s.at("reordered")) == number(r.at("reordered")));
-    CHECK(number(s.at("lost")) > 0);
-    CHECK(number(s.at("duplicated")) > 0);
+    // The server's own socket may drop too on a busy host (SO_RXQ_OVFL): each
+    // such drop loses a message or one copy of a duplicated one, no more.
+    const auto kernel = number(s.at("socket_drops_of_data"));
+    const auto lost = number(s.at("lost")), duplicated = number(s.at("duplicated"));
+    CHECK(lost >= number(r.at("dropped")));
+    CHECK(duplicated <= number(r.at("duplicated")));
+    CHECK(lost - number(r.at("dropped")) + (number(r.at("duplicated")) - duplicated) <= kernel);
+    CHECK(number(s.at("reordered")) <= number(r.at("reordered")));
+    if (kernel == 0) {
+      CHECK(lost == number(r.at("dropped")));
+      CHECK(duplicated == number(r.at("duplicated")));
+      CHECK(number(s.at("reordered")) == number(r.at("reordered")));
+    }
+    CHECK(lost > 0);
+    CHECK(duplicated > 0);
     CHECK(number(s.at("reordered")) > 0);
-    CHECK(check(*result, "relay-equals-server").at("verdict") == "confirmed");
+    CHECK(check(*result, "relay-equals-server").at("verdict") == (kernel == 0 ? "confirmed" : "nuanced"));
     CHECK(check(*result, "udp-no-guarantee").at("verdict") == "confirmed");
   }
   // Loss, duplication and hold-back are drawn from the seed, per datagram: the same in both runs.
