@@ -4,7 +4,8 @@
 # the left pane, where its --pause and its output are; on the right, the
 # socket states of its port (ss -tan, 5 times a second, with the ESTAB,
 # TIME-WAIT and CLOSE-WAIT counts), the server log of the newest run folder,
-# and tcpdump -l -nn on the port when capture is possible (root).
+# and tcpdump -l -nn on the port when capture is possible (root), on the
+# loopback or inside the server's namespace while a step runs across the wire.
 #
 # The session is registered for the cleanup (register_tmux_session): leaving
 # it (Enter in the lab pane once the lab has finished, detaching, Ctrl-C)
@@ -192,19 +193,61 @@ tmux_log_view() {
   done
 }
 
-# tmux_tcpdump_view STATE: tcpdump on the port the lab's server wrote to its
-# port file (--port 0), once it is there (waited for as long as a session lasts).
+# tmux_capture_place RUN: where the lab's server is, as one line
+# "LABEL<TAB>INTERFACE<TAB>COMMAND...": the server's namespace of the path
+# (netns.sh writes its name to RUN/env.txt) while it exists, on every
+# interface of it; else the host's loopback. Root only (the pane is).
+tmux_capture_place() {
+  local run=$1 line name
+  if [[ -n $run && -f $run/env.txt ]] && line=$(grep -m1 '^path client ' "$run/env.txt" 2>/dev/null); then
+    name=$(awk '{ for (i = 1; i < NF; i++) if ($i == "server") print $(i + 1) }' <<<"$line")
+    if [[ $name =~ ^netlab-server-[0-9a-f]+$ && -e /run/netns/$name ]]; then
+      printf '%s\tany\tnsenter --net=/run/netns/%s\n' "$name" "$name"
+      return 0
+    fi
+  fi
+  printf 'host\tlo\t\n'
+}
+
+# tmux_tcpdump_view STATE PORT...: tcpdump -l -nn on the lab's ports (a port
+# 0 is read from the run's port files) where its server is: on the host's
+# loopback, or inside the server's namespace while a step runs across the
+# wire (tmux_capture_place). Looked at once a second; when the place or the
+# ports change, the tcpdump there is stopped and one starts at the new place,
+# under a line "== tcpdump in PLACE: FILTER ==".
 tmux_tcpdump_view() {
-  local state=$1 run port="" i
-  printf 'waiting for the port file of the server ...\n'
-  for ((i = 0; i < TMUX_MAX_TICKS; i++)); do
+  local state=$1 run place="" now filter i tcpdump="" label interface command port sleeper=""
+  shift
+  local -a ports=("$@") watched
+  # shellcheck disable=SC2317  # called by the trap
+  stop_tcpdump() { [[ -z $tcpdump ]] || { kill "$tcpdump" 2>/dev/null; wait "$tcpdump" 2>/dev/null; }; tcpdump=""; }
+  # (A signal ends the wait for the sleep at once: closing the session ends this pane now.)
+  trap 'stop_tcpdump; [[ -z $sleeper ]] || kill "$sleeper" 2>/dev/null' EXIT
+  trap 'exit 0' HUP TERM INT
+  printf 'waiting for the port of the server ...\n'
+  for ((i = 0; i < TMUX_MAX_TICKS; i += 5)); do
     run=$(tmux_newest_run "$state/marker" "$(<"$state/glob")")
-    port=$(tmux_run_ports "$run" | head -n 1)
-    [[ -z $port ]] || break
-    sleep "$TMUX_TICK"
+    mapfile -t watched < <(tmux_run_ports "$run" "${ports[@]}")
+    filter=""
+    for port in "${watched[@]}"; do filter+="${filter:+ or }port $port"; done
+    now=""
+    [[ -z $filter ]] || now="$(tmux_capture_place "$run")"$'\t'"$filter"
+    if [[ $now != "$place" ]] || { [[ -n $tcpdump ]] && ! kill -0 "$tcpdump" 2>/dev/null; }; then
+      stop_tcpdump
+      place=$now
+      if [[ -n $place ]]; then
+        IFS=$'\t' read -r label interface command _ <<<"$place"
+        printf '\n== tcpdump in %s (-i %s): %s ==\n' "$label" "$interface" "$filter"
+        # shellcheck disable=SC2086  # COMMAND is words made by tmux_capture_place
+        $command tcpdump -l -nn -i "$interface" "$filter" 2>&1 &
+        tcpdump=$!
+      fi
+    fi
+    sleep 1 &
+    sleeper=$!
+    wait "$sleeper" || true
+    sleeper=""
   done
-  [[ -n $port ]] || return 0
-  exec tcpdump -l -nn -i lo "port $port"
 }
 
 # tmux_lab_pane STATE WHAT ARGS...: the lab pane: waits until the other
@@ -296,15 +339,9 @@ tmux_session() {
     say "--tmux: no tcpdump pane (--no-capture)"
   elif ((EUID != 0)) || ! command -v tcpdump >/dev/null; then
     say "--tmux: no tcpdump pane: it needs root and tcpdump (the lab's own capture says what it could do)"
-  elif ((ports[0] == 0)); then
-    pane=$(tmux split-window -v -P -F '#{pane_id}' -t "$pane" "$(tmux_pane_command tmux_tcpdump_view "$state")")
-    tmux select-pane -t "$pane" -T "tcpdump -l -nn -i lo port (from the port file)"
   else
-    local filter="" port
-    for port in "${ports[@]}"; do filter+="${filter:+ or }port $port"; done
-    pane=$(tmux split-window -v -P -F '#{pane_id}' -t "$pane" \
-      "$(printf '%q ' tcpdump -l -nn -i lo "$filter")")
-    tmux select-pane -t "$pane" -T "tcpdump -l -nn -i lo $filter"
+    pane=$(tmux split-window -v -P -F '#{pane_id}' -t "$pane" "$(tmux_pane_command tmux_tcpdump_view "$state" "${ports[@]}")")
+    tmux select-pane -t "$pane" -T "tcpdump -l -nn (the lab's ports, where its server is)"
   fi
   tmux select-pane -t "$lab_pane"
   touch "$state/go"

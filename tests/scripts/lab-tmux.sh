@@ -4,7 +4,9 @@
 # has the lab's pane, the ss pane, the server.log pane and, as root, the
 # tcpdump pane; the ss pane finds the port the server bound in its port file
 # and shows a socket of it while the lab runs; the lab finishes in its pane
-# and writes its run folder. Then the same lab on a given port is left mid-run
+# and writes its run folder; as root the tcpdump pane captured on lo and,
+# while the nagle-wire step ran between namespaces, inside the server's
+# namespace (its "== tcpdump in PLACE" lines). Then the same lab on a given port is left mid-run
 # (SIGTERM to scripts/lab, as Ctrl-C would): its pane gets Ctrl-C, the run
 # folder says "interrupted". Then `scripts/lab tour --tmux --only framing
 # --quick` as nobody (as root; else as this user): the tour's panes, its run
@@ -54,12 +56,15 @@ watch_panes() {
   local stop=${1-} i pane
   : >"$TMP/panes.txt"
   : >"$TMP/ss-screens.txt"
+  : >"$TMP/tcpdump-places.txt"
   for ((i = 0; i < 600; i++)); do
     kill -0 "$LAB_PID" 2>/dev/null || break
     if tmux_as list-panes -s -t "=$SESSION" -F '#{pane_id} #{pane_title}' >"$TMP/panes.now" 2>/dev/null; then
       (($(wc -l <"$TMP/panes.now") < $(wc -l <"$TMP/panes.txt"))) || cp "$TMP/panes.now" "$TMP/panes.txt"
       pane=$(awk '$2 == "ss" { print $1 }' "$TMP/panes.now")
       [[ -z $pane ]] || tmux_as capture-pane -p -t "$pane" >>"$TMP/ss-screens.txt" 2>/dev/null || true
+      pane=$(awk '$2 == "tcpdump" { print $1 }' "$TMP/panes.now")
+      [[ -z $pane ]] || tmux_as capture-pane -p -S -200 -t "$pane" 2>/dev/null | grep '^== tcpdump in ' >>"$TMP/tcpdump-places.txt" || true
       if [[ -n $stop ]] && grep -q "127.0.0.1:$PORT" "$TMP/ss-screens.txt"; then
         kill -TERM "$LAB_PID"
         stop=""
@@ -91,12 +96,30 @@ check_panes() {
   echo "ok: panes $(cut -d' ' -f2- "$TMP/panes.txt" | paste -sd'|'), the ss pane showed port $PORT"
 }
 
+# check_tcpdump_places RUN: as root, the tcpdump pane captured on the host's
+# loopback for the port, and — when a step of RUN ran across the wire between
+# namespaces (a "path client" line in its env.txt) — inside the server's one.
+check_tcpdump_places() {
+  ((EUID == 0 && ${#AS[@]} == 0)) && command -v tcpdump >/dev/null || return 0
+  grep -Eq "^== tcpdump in host \(-i lo\): (.* )?port $PORT( |$)" "$TMP/tcpdump-places.txt" ||
+    fail "the tcpdump pane never captured on lo for port $PORT: $(cat "$TMP/tcpdump-places.txt")"
+  local server
+  server=$(awk '/^path client / { for (i = 1; i < NF; i++) if ($i == "server") print $(i + 1) }' "$1/env.txt" | head -n 1)
+  if [[ -n $server ]]; then
+    grep -q "^== tcpdump in $server (-i any): port " "$TMP/tcpdump-places.txt" ||
+      fail "a step ran in $server but the tcpdump pane did not follow it there: $(cat "$TMP/tcpdump-places.txt")"
+    echo "ok: the tcpdump pane captured on lo, then inside $server while the wire step ran"
+  else
+    echo "ok: the tcpdump pane captured on lo (no step of this run crossed the wire)"
+  fi
+}
+
 # check_nothing_left: the session, its tmux server and what ran in it are gone.
 check_nothing_left() {
   local left
   ! tmux_as has-session -t "=$SESSION" 2>/dev/null || fail "the session $SESSION is still open"
   ! tmux_as list-sessions >/dev/null 2>&1 || fail "the test's tmux server still has sessions: $(tmux_as list-sessions)"
-  left=$(pgrep -af -- "$TMP|tcpdump -l -nn -i lo port $PORT|tmux_ss_view" || true)
+  left=$(pgrep -af -- "$TMP|tcpdump -l -nn -i (lo|any) port $PORT|tmux_ss_view|tmux_tcpdump_view" || true)
   [[ -z $left ]] || fail "left running: $left"
   [[ -z $(ss -Htln "sport = :$PORT") ]] || fail "something still listens on port $PORT"
   echo "ok: nothing left (no session, pane process, tcpdump, listener)"
@@ -123,7 +146,8 @@ main() {
   local port_files=("${runs[0]}"/port*)
   PORT=$(head -n 1 -- "${port_files[0]}")
   echo "ok: the lab ran in its pane: ${runs[0]##*/}, on port $PORT (from its port file)"
-  check_panes framing "ss (the port from the port file)" "tcpdump -l -nn -i lo port (from the port file)"
+  check_panes framing "ss (the port from the port file)" "tcpdump -l -nn (the lab's ports, where its server is)"
+  check_tcpdump_places "${runs[0]}"
   check_nothing_left
 
   # Left mid-run: many messages, so the lab is still running when stopped.
@@ -164,7 +188,7 @@ tour_tmux() {
     [[ -n $(find "$TMP/runs" -name report-card.md -path '*-tour/*' -size +0) ]] || fail "the tour wrote no report card"
   runs=("$TMP"/runs/*-framing)
   [[ -s ${runs[0]}/client.json ]] || fail "the tour's framing run wrote no client.json"
-  check_panes tour "ss 7006" "tcpdump -l -nn -i lo port 7006"
+  check_panes tour "ss 7006" "tcpdump -l -nn (the lab's ports, where its server is)"
   if ((userns)); then
     grep -q -- "— in: lab user ns (pid [0-9]*)" "$TMP/ss-screens.txt" ||
       fail "as $who the lab is in a user namespace, but the ss pane did not look inside it: $(grep -m3 -- '— in:' "$TMP/ss-screens.txt")"
