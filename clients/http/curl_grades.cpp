@@ -16,17 +16,6 @@
 
 namespace netlab::http_lab {
 
-namespace {
-
-struct CurlRow {
-  std::size_t sent = 0;  // body bytes curl was given
-  unsigned code = 0;
-  std::size_t uploaded = 0;
-  boost::json::object arrived;  // /method's answer; empty for any other
-  std::string body;
-};
-using CurlRows = std::map<std::string, CurlRow>;
-
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> fields;
   for (std::size_t at = 0;;) {
@@ -46,6 +35,21 @@ std::size_t number(const std::string& text, const std::string& what) {
   }
   throw std::runtime_error("--curl-observed: " + what + " '" + text + "' is not a number");
 }
+
+Verdict verdict_of(bool asked, bool holds, bool opposite) {
+  return !asked ? Verdict::skipped : holds ? Verdict::confirmed : opposite ? Verdict::refuted : Verdict::nuanced;
+}
+
+namespace {
+
+struct CurlRow {
+  std::size_t sent = 0;  // body bytes curl was given
+  unsigned code = 0;
+  std::size_t uploaded = 0;
+  boost::json::object arrived;  // /method's answer; empty for any other
+  std::string body;
+};
+using CurlRows = std::map<std::string, CurlRow>;
 
 CurlRows read_rows(const std::string& path) {
   std::ifstream in(path);
@@ -96,10 +100,6 @@ std::string after(const CurlRows& rows, const std::string& condition) {
 std::string code_of(const CurlRows& rows, const std::string& condition) {
   const CurlRow* row = find(rows, condition);
   return condition + " " + (row ? std::to_string(row->code) : "not asked");
-}
-
-Verdict verdict_of(bool asked, bool holds, bool opposite) {
-  return !asked ? Verdict::skipped : holds ? Verdict::confirmed : opposite ? Verdict::refuted : Verdict::nuanced;
 }
 
 // What the lab's own server decides (its Host rule, its parser): a fact when
@@ -192,6 +192,7 @@ void grade_header_rules(const CurlRows& rows, Result& result) {
 }  // namespace
 
 void grade_curl(const std::string& path, Observed& observed, Result& result) {
+  if (grade_cache(path, observed, result)) return;
   const CurlRows rows = read_rows(path);
   std::map<std::string, std::string> seen;
   for (const auto& [condition, row] : rows)
