@@ -8,9 +8,11 @@
 #     追问：其他状态码，以及 keep-alive 复用一个连接。
 # lab-run: curl --anyauth and the lab's client asking protected routes as a browser does, counted by
 #     the server; a tour of the routes; curl through redirects, without Host, with Content-Length and
-#     Transfer-Encoding, with Expect: 100-continue; then N requests with keep-alive and with Connection: close
+#     Transfer-Encoding, with Expect: 100-continue; conditional GETs, ranges and --compressed; then N
+#     requests with keep-alive and with Connection: close
 # lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
 #     用 curl 走各种重定向、不带 Host、同时带 Content-Length 和 Transfer-Encoding、带 Expect: 100-continue；
+#     条件请求、Range 和 --compressed；
 #     再分别用 keep-alive 和 Connection: close 发 N 个请求
 # lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
 #     403); status lines and the headers that matter; connections opened; TIME-WAIT left
@@ -43,7 +45,7 @@ Runs netlab-http-server on one port (default $DEFAULT_PORT), asks it with curl
 --requests over one keep-alive connection and with Connection: close. Writes
 runs/<UTC time>-http/: server.log, server-auth.json (the requests the server
 saw from curl --anyauth and --auth-flow, and its verdicts), client-auth.txt,
-curl.txt, client.txt, client.json, ss.csv,
+curl.txt, curl-status.tsv, curl-cache.tsv, client.txt, client.json, ss.csv,
 capture.pcap (root, or a user namespace), env.txt, summary.md.
 
 $(lab_options_help "the server's port")
