@@ -8,7 +8,6 @@
 // come back whole, or had --compressed not saved a byte, they would say so.
 #include "http/http.hpp"
 
-#include <fstream>
 #include <map>
 #include <stdexcept>
 
@@ -29,16 +28,13 @@ using CacheRows = std::map<std::string, CacheRow>;
 
 // The rows, or nullopt when the file's first line is not a caching row.
 std::optional<CacheRows> read_cache_rows(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("--curl-observed " + path + ": cannot open");
+  const auto lines = read_tsv(path);
+  if (lines.empty() || lines.front().size() != cache_fields) return std::nullopt;
   CacheRows rows;
-  std::string line;
-  for (std::size_t count = 0; std::getline(in, line) && count < 64; ++count) {
-    const auto fields = split_tabs(line);
-    if (count == 0 && fields.size() != cache_fields) return std::nullopt;
+  for (const auto& fields : lines) {
     if (fields.size() != cache_fields)
       throw std::runtime_error("--curl-observed: not " + std::to_string(cache_fields) +
-                               " tab-separated fields: " + line);
+                               " tab-separated fields in the line of " + fields[0]);
     rows[fields[0]] = {.code = static_cast<unsigned>(number(fields[1], "code")),
                        .body = number(fields[2], "size_download"),
                        .header = number(fields[3], "size_header"),
@@ -46,7 +42,6 @@ std::optional<CacheRows> read_cache_rows(const std::string& path) {
                        .content_encoding = fields[5],
                        .sha256 = fields[6]};
   }
-  if (rows.empty()) return std::nullopt;
   return rows;
 }
 

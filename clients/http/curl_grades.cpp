@@ -16,6 +16,8 @@
 
 namespace netlab::http_lab {
 
+namespace {
+
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> fields;
   for (std::size_t at = 0;;) {
@@ -24,6 +26,17 @@ std::vector<std::string> split_tabs(const std::string& line) {
     if (tab == std::string::npos) return fields;
     at = tab + 1;
   }
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> read_tsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("--curl-observed " + path + ": cannot open");
+  std::vector<std::vector<std::string>> lines;
+  std::string line;
+  while (lines.size() < 256 && std::getline(in, line)) lines.push_back(split_tabs(line));
+  return lines;
 }
 
 std::size_t number(const std::string& text, const std::string& what) {
@@ -52,13 +65,10 @@ struct CurlRow {
 using CurlRows = std::map<std::string, CurlRow>;
 
 CurlRows read_rows(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("--curl-observed " + path + ": cannot open");
   CurlRows rows;
-  std::string line;
-  for (std::size_t count = 0; std::getline(in, line) && count < 256; ++count) {
-    const auto fields = split_tabs(line);
-    if (fields.size() != 5) throw std::runtime_error("--curl-observed: not 5 tab-separated fields: " + line);
+  for (const auto& fields : read_tsv(path)) {
+    if (fields.size() != 5)
+      throw std::runtime_error("--curl-observed: not 5 tab-separated fields in the line of " + fields[0]);
     CurlRow row{.sent = number(fields[1], "sent"),
                 .code = static_cast<unsigned>(number(fields[2], "code")),
                 .uploaded = number(fields[3], "size_upload"),

@@ -61,12 +61,6 @@ std::string etag_of(const std::string& body, bool gzipped) {
   return "\"etag-" + std::string(hex, end) + (gzipped ? "-gzip\"" : "\"");
 }
 
-std::string_view trim_ows(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 // If-None-Match against the current ETag: "*" or any listed entity-tag equal
 // under the weak comparison (W/ ignored on both sides, RFC 9110 §8.8.3.2,
 // §13.1.2). A member that does not parse ends the list: what came before still counts.

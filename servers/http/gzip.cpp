@@ -2,13 +2,14 @@
 #include "http/gzip.hpp"
 
 #include <zlib.h>
+#include <boost/beast/core/string.hpp>
 
 #include <optional>
 #include <stdexcept>
 
 namespace netlab::httpd {
 
-namespace {
+namespace beast = boost::beast;
 
 std::string_view trim_ows(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -16,14 +17,7 @@ std::string_view trim_ows(std::string_view text) {
   return text;
 }
 
-bool equal_nocase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+namespace {
 
 // The weight of one list member ("gzip;q=0.5"): false when it is q=0 (RFC
 // 9110 §12.4.2: "not acceptable"), true for any other or none.
@@ -31,7 +25,7 @@ bool weight_above_zero(std::string_view parameters) {
   for (std::size_t at = 0; at < parameters.size();) {
     const auto semicolon = parameters.find(';', at);
     const auto parameter = trim_ows(parameters.substr(at, semicolon - at));
-    if (parameter.size() > 2 && equal_nocase(parameter.substr(0, 2), "q=")) {
+    if (parameter.size() > 2 && beast::iequals(parameter.substr(0, 2), "q=")) {
       return parameter.substr(2).find_first_not_of("0.") != std::string_view::npos;
     }
     if (semicolon == std::string_view::npos) break;
@@ -52,7 +46,7 @@ bool accepts_gzip(std::string_view accept_encoding) {
     const auto semicolon = member.find(';');
     const auto coding = trim_ows(member.substr(0, semicolon));
     const bool weighted = weight_above_zero(semicolon == std::string_view::npos ? "" : member.substr(semicolon + 1));
-    if (equal_nocase(coding, "gzip") || equal_nocase(coding, "x-gzip")) named = weighted;
+    if (beast::iequals(coding, "gzip") || beast::iequals(coding, "x-gzip")) named = weighted;
     if (coding == "*") any = weighted;
     if (comma == std::string_view::npos) break;
     at = comma + 1;

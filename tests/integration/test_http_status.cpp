@@ -33,6 +33,19 @@ json::object arrived(const HttpResponse& res) {
   return json::parse(res.body).as_object();
 }
 
+// One request with Host on a keep-alive connection, its response read whole.
+HttpResponse ask_on(Connection& connection, const std::string& method, const std::string& target,
+                    const std::string& headers) {
+  REQUIRE(connection.send(request(method, target, "Host: h\r\n" + headers)));
+  return read_response(connection);
+}
+
+// netlab-http-client --curl-observed on `rows` (written to a file in `dir`): its result.
+json::object grade_curl_rows(const TempDir& dir, const std::string& rows) {
+  std::ofstream(dir.file("curl.tsv")) << rows;
+  return run_client_json("netlab-http-client", 1, {"--curl-observed", dir.file("curl.tsv")});
+}
+
 // A gzip body inflated with zlib, independently of the server's deflate (at most 1 MiB).
 std::string gunzip(const std::string& gzipped) {
   z_stream stream{};
@@ -151,10 +164,7 @@ TEST_CASE(
     "otherwise",
     "[status][client]") {
   TempDir dir;
-  const auto grade = [&](const std::string& rows) {
-    std::ofstream(dir.file("curl.tsv")) << rows;
-    return run_client_json("netlab-http-client", 1, {"--curl-observed", dir.file("curl.tsv")});
-  };
+  const auto grade = [&](const std::string& rows) { return grade_curl_rows(dir, rows); };
   const std::string expect_ok =
       "expect\t5\t200\t5\t{\"method\":\"POST\",\"body_bytes\":5,\"body_bytes_before_continue\":0}\n"
       "expect-large\t2000000\t413\t0\tno\n";
@@ -200,8 +210,7 @@ TEST_CASE("/etag: 304 without a body for a matching If-None-Match or If-Modified
   Server server("netlab-http-server", {});
   Connection connection(server.port(), no_delay);
   const auto ask = [&](const std::string& method, const std::string& headers) {
-    REQUIRE(connection.send(request(method, "/etag", "Host: h\r\n" + headers)));
-    return read_response(connection);
+    return ask_on(connection, method, "/etag", headers);
   };
   const auto full = ask("GET", "");
   REQUIRE(full.status == 200);
@@ -241,9 +250,7 @@ TEST_CASE("/range: one range gets 206 with those bytes, past the end 416, a malf
   Server server("netlab-http-server", {});
   Connection connection(server.port(), no_delay);
   const auto ask = [&](const std::string& range) {
-    REQUIRE(
-        connection.send(request("GET", "/range", "Host: h\r\n" + (range.empty() ? "" : "Range: " + range + "\r\n"))));
-    return read_response(connection);
+    return ask_on(connection, "GET", "/range", range.empty() ? "" : "Range: " + range + "\r\n");
   };
   const auto whole = ask("");
   REQUIRE(whole.status == 200);
@@ -283,8 +290,7 @@ TEST_CASE("gzip: sent when Accept-Encoding takes it, inflating to the plain body
   Server server("netlab-http-server", {});
   Connection connection(server.port(), no_delay);
   const auto ask = [&](const std::string& target, const std::string& headers) {
-    REQUIRE(connection.send(request("GET", target, "Host: h\r\n" + headers)));
-    return read_response(connection);
+    return ask_on(connection, "GET", target, headers);
   };
   for (const std::string target : {"/etag", "/range"}) {
     INFO(target);
@@ -321,10 +327,7 @@ TEST_CASE("gzip: sent when Accept-Encoding takes it, inflating to the plain body
 
 TEST_CASE("the client grades curl's caching rows (curl-cache.tsv) from curl's figures, both ways", "[cache][client]") {
   TempDir dir;
-  const auto grade = [&](const std::string& rows) {
-    std::ofstream(dir.file("cache.tsv")) << rows;
-    return run_client_json("netlab-http-client", 1, {"--curl-observed", dir.file("cache.tsv")});
-  };
+  const auto grade = [&](const std::string& rows) { return grade_curl_rows(dir, rows); };
   // name, code, size_download, size_header, Content-Range, Content-Encoding, SHA-256 of the body.
   const std::string as_measured =
       "etag\t200\t5568\t316\t\t\taaaa\netag-if-none-match\t304\t0\t263\t\t\te3b0\n"
