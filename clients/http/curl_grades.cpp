@@ -18,6 +18,15 @@ namespace netlab::http_lab {
 
 namespace {
 
+struct CurlRow {
+  std::size_t sent = 0;  // body bytes curl was given
+  unsigned code = 0;
+  std::size_t uploaded = 0;
+  boost::json::object arrived;  // /method's answer; empty for any other
+  std::string body;
+};
+using CurlRows = std::map<std::string, CurlRow>;
+
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> fields;
   for (std::size_t at = 0;;) {
@@ -49,20 +58,7 @@ std::size_t number(const std::string& text, const std::string& what) {
   throw std::runtime_error("--curl-observed: " + what + " '" + text + "' is not a number");
 }
 
-Verdict verdict_of(bool asked, bool holds, bool opposite) {
-  return !asked ? Verdict::skipped : holds ? Verdict::confirmed : opposite ? Verdict::refuted : Verdict::nuanced;
-}
-
 namespace {
-
-struct CurlRow {
-  std::size_t sent = 0;  // body bytes curl was given
-  unsigned code = 0;
-  std::size_t uploaded = 0;
-  boost::json::object arrived;  // /method's answer; empty for any other
-  std::string body;
-};
-using CurlRows = std::map<std::string, CurlRow>;
 
 CurlRows read_rows(const std::string& path) {
   CurlRows rows;
@@ -111,6 +107,14 @@ std::string code_of(const CurlRows& rows, const std::string& condition) {
   const CurlRow* row = find(rows, condition);
   return condition + " " + (row ? std::to_string(row->code) : "not asked");
 }
+
+}  // namespace
+
+Verdict verdict_of(bool asked, bool holds, bool opposite) {
+  return !asked ? Verdict::skipped : holds ? Verdict::confirmed : opposite ? Verdict::refuted : Verdict::nuanced;
+}
+
+namespace {
 
 // What the lab's own server decides (its Host rule, its parser): a fact when
 // it did what it was built to do, printed and not graded; refuted when not.
