@@ -23,6 +23,7 @@
 // §15.5.4): credentials sent only after a 401 with WWW-Authenticate, a 403 not
 // retried with the same credentials, a 301 followed to its Location.
 #include "http/auth_flow.hpp"
+#include "http/cache_routes.hpp"
 #include "http/status_routes.hpp"
 #include "io/coro.hpp"
 #include "program/server.hpp"
@@ -126,6 +127,7 @@ Response answer(const Request& req, const httpd::Arrival& arrival, const Config&
   if (auto refused = httpd::host_rule(req)) return *std::move(refused);
   try {
     if (auto res = httpd::status_route(req, arrival)) return *std::move(res);
+    if (auto res = httpd::cache_route(req)) return *std::move(res);
   } catch (const std::exception& e) {
     // A handler that fails is the server's fault, not the client's: 5xx, and the connection stays usable.
     spdlog::warn("{}: {} {} failed: {} — answering 500", who, req.method_string(), req.target(), e.what());

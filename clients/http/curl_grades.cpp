@@ -37,6 +37,17 @@ std::vector<std::string> split_tabs(const std::string& line) {
   }
 }
 
+}  // namespace
+
+std::vector<std::vector<std::string>> read_tsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("--curl-observed " + path + ": cannot open");
+  std::vector<std::vector<std::string>> lines;
+  std::string line;
+  while (lines.size() < 256 && std::getline(in, line)) lines.push_back(split_tabs(line));
+  return lines;
+}
+
 std::size_t number(const std::string& text, const std::string& what) {
   try {
     std::size_t used = 0;
@@ -47,14 +58,13 @@ std::size_t number(const std::string& text, const std::string& what) {
   throw std::runtime_error("--curl-observed: " + what + " '" + text + "' is not a number");
 }
 
+namespace {
+
 CurlRows read_rows(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("--curl-observed " + path + ": cannot open");
   CurlRows rows;
-  std::string line;
-  for (std::size_t count = 0; std::getline(in, line) && count < 256; ++count) {
-    const auto fields = split_tabs(line);
-    if (fields.size() != 5) throw std::runtime_error("--curl-observed: not 5 tab-separated fields: " + line);
+  for (const auto& fields : read_tsv(path)) {
+    if (fields.size() != 5)
+      throw std::runtime_error("--curl-observed: not 5 tab-separated fields in the line of " + fields[0]);
     CurlRow row{.sent = number(fields[1], "sent"),
                 .code = static_cast<unsigned>(number(fields[2], "code")),
                 .uploaded = number(fields[3], "size_upload"),
@@ -98,9 +108,13 @@ std::string code_of(const CurlRows& rows, const std::string& condition) {
   return condition + " " + (row ? std::to_string(row->code) : "not asked");
 }
 
+}  // namespace
+
 Verdict verdict_of(bool asked, bool holds, bool opposite) {
   return !asked ? Verdict::skipped : holds ? Verdict::confirmed : opposite ? Verdict::refuted : Verdict::nuanced;
 }
+
+namespace {
 
 // What the lab's own server decides (its Host rule, its parser): a fact when
 // it did what it was built to do, printed and not graded; refuted when not.
@@ -192,6 +206,7 @@ void grade_header_rules(const CurlRows& rows, Result& result) {
 }  // namespace
 
 void grade_curl(const std::string& path, Observed& observed, Result& result) {
+  if (grade_cache(path, observed, result)) return;
   const CurlRows rows = read_rows(path);
   std::map<std::string, std::string> seen;
   for (const auto& [condition, row] : rows)

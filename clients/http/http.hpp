@@ -110,6 +110,20 @@ boost::asio::awaitable<void> run_auth_flow(const CommonOptions& options, const C
 // ---- curl_grades.cpp
 // --curl-observed FILE: the status classes as curl met them (scripts/labs/http.sh writes FILE), graded:
 // redirect-303-becomes-get, redirect-307-keeps-post, host-required-400, cl-te-conflict-400, expect-100-continue.
+// A file of curl's caching rows (7 fields, curl-cache.tsv) goes to grade_cache instead.
 void grade_curl(const std::string& path, Observed& observed, Result& result);
+// The lines of a --curl-observed FILE (at most 256), each cut at its tabs.
+std::vector<std::vector<std::string>> read_tsv(const std::string& path);
+// A field of digits as a number, else a runtime error naming `what`.
+std::size_t number(const std::string& text, const std::string& what);
+// skipped when not asked, confirmed when it holds, refuted when the opposite was seen, nuanced otherwise.
+Verdict verdict_of(bool asked, bool holds, bool opposite);
+
+// ---- cache_grades.cpp
+// --curl-observed FILE when FILE is curl's caching table (scripts/labs/http.sh,
+// step "caching": curl-cache.tsv, 7 fields a row): etag-304-saves-bytes,
+// range-206, gzip-smaller-on-wire, graded from curl's own figures; false (and
+// nothing graded) when FILE holds other rows.
+bool grade_cache(const std::string& path, Observed& observed, Result& result);
 
 }  // namespace netlab::http_lab

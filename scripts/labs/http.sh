@@ -8,9 +8,11 @@
 #     追问：其他状态码，以及 keep-alive 复用一个连接。
 # lab-run: curl --anyauth and the lab's client asking protected routes as a browser does, counted by
 #     the server; a tour of the routes; curl through redirects, without Host, with Content-Length and
-#     Transfer-Encoding, with Expect: 100-continue; then N requests with keep-alive and with Connection: close
+#     Transfer-Encoding, with Expect: 100-continue; conditional GETs, ranges and --compressed; then N
+#     requests with keep-alive and with Connection: close
 # lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
 #     用 curl 走各种重定向、不带 Host、同时带 Content-Length 和 Transfer-Encoding、带 Expect: 100-continue；
+#     条件请求、Range 和 --compressed；
 #     再分别用 keep-alive 和 Connection: close 发 N 个请求
 # lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
 #     403); status lines and the headers that matter; connections opened; TIME-WAIT left
@@ -43,7 +45,7 @@ Runs netlab-http-server on one port (default $DEFAULT_PORT), asks it with curl
 --requests over one keep-alive connection and with Connection: close. Writes
 runs/<UTC time>-http/: server.log, server-auth.json (the requests the server
 saw from curl --anyauth and --auth-flow, and its verdicts), client-auth.txt,
-curl.txt, client.txt, client.json, ss.csv,
+curl.txt, curl-status.tsv, curl-cache.tsv, client.txt, client.json, ss.csv,
 capture.pcap (root, or a user namespace), env.txt, summary.md.
 
 $(lab_options_help "the server's port")
@@ -147,9 +149,60 @@ curl_condition() {
   rm -f -- "$body"
 }
 
+# Caching, ranges and gzip as curl meets them, on the main run's server: each
+# condition is one curl request; its code, the body and header bytes on the
+# wire (%{size_download} counts the body as received, before curl decodes
+# gzip), the Content-Range and Content-Encoding it got and the SHA-256 of the
+# body curl wrote go to curl-cache.tsv, which the lab's client grades
+# (--curl-observed). The conditional requests send back what the first
+# answer carried (ETag, Last-Modified); the range past the end starts at the
+# length the plain GET downloaded.
+caching_step() {
+  local url="http://127.0.0.1:$NETLAB_PORT" tsv=$NETLAB_RUN/curl-cache.tsv headers=$NETLAB_RUN/etag-headers
+  local etag modified length
+  say ""
+  say "--- caching, ranges and gzip through curl (curl-cache.tsv: code, body + header bytes on the wire)"
+  curl_or_skip "$NETLAB_RUN/curl-cache.txt" || return 0
+  : >"$tsv"
+  : >"$headers"
+  cache_condition etag -D "$headers" "$url/etag"
+  etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' "$headers" | tr -d '\r')
+  modified=$(sed -n 's/^[Ll]ast-[Mm]odified: *//p' "$headers" | tr -d '\r')
+  rm -f -- "$headers"
+  cache_condition etag-if-none-match -H "If-None-Match: $etag" "$url/etag"
+  cache_condition etag-if-modified-since -H "If-Modified-Since: $modified" "$url/etag"
+  cache_condition range-full "$url/range"
+  length=$(awk -F'\t' '$1 == "range-full" { print $3 }' "$tsv")
+  cache_condition range-0-99 -r 0-99 "$url/range"
+  cache_condition range-past-end -r "${length:-0}-" "$url/range"
+  cache_condition gzip-plain "$url/etag"
+  cache_condition gzip-compressed --compressed "$url/etag"
+  lab_client cache "$NETLAB_BIN_DIR/$CLIENT" --curl-observed "$tsv" >"$NETLAB_RUN/client-cache.txt"
+}
+
+# cache_condition NAME CURL-ARGS...: one request; a line of curl-cache.tsv
+# (name, code, size_download, size_header, Content-Range, Content-Encoding, SHA-256 of the body).
+cache_condition() {
+  local name=$1 body=$NETLAB_RUN/curl-body out sum
+  shift
+  : >"$body"  # a 304 or a failure writes no body: its checksum is the empty file's
+  out=$(run_child curl -s --max-time 10 -o "$body" \
+    -w '%{http_code}\t%{size_download}\t%{size_header}\t%header{content-range}\t%header{content-encoding}' "$@") ||
+    out=$'000\t0\t0\t\t'
+  sum=$(sha256sum <"$body" | cut -d' ' -f1)
+  printf '%s\t%s\t%s\n' "$name" "$out" "$sum" >>"$NETLAB_RUN/curl-cache.tsv"
+  printf '  %-24s curl %-44s %s\n' "$name" "$*" "$(awk -F'\t' '{
+    printf "%s, %s body + %s header bytes", $1, $2, $3
+    if ($4 != "") printf ", Content-Range: %s", $4
+    if ($5 != "") printf ", Content-Encoding: %s", $5
+  }' <<<"$out")"
+  rm -f -- "$body"
+}
+
 report() {
   local -a results=("$NETLAB_RUN/client.json" "$NETLAB_RUN/server-auth.json")
   [[ ! -f $NETLAB_RUN/client-status.json ]] || results+=("$NETLAB_RUN/client-status.json")
+  [[ ! -f $NETLAB_RUN/client-cache.json ]] || results+=("$NETLAB_RUN/client-cache.json")
   lab_merge "${results[@]}"
   lab_verdicts
   if command -v ss >/dev/null; then
@@ -167,6 +220,7 @@ main() {
   lab_server "" "main run"
   ask_with_curl
   status_classes_step
+  caching_step
   lab_client_shown --requests 200
   stop_server "$NETLAB_SERVER_PID"
   lab_end

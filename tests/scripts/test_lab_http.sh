@@ -5,8 +5,9 @@
 # and the lab's client sent credentials only after a 401, did not retry a 403 and
 # followed a 301 (server-auth.json: the counts per route); keep-alive uses
 # one connection and close 50, each leaving its TIME_WAIT on the side that
-# closed first; curl (when installed) got the same codes; as root with tcpdump,
-# capture.pcap holds the plain-text exchanges.
+# closed first; curl (when installed) got the same codes, and the caching
+# step's verdicts (304, 206, gzip) follow curl's figures in curl-cache.tsv;
+# as root with tcpdump, capture.pcap holds the plain-text exchanges.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -107,6 +108,46 @@ check_status_classes() {
   echo "ok: the status classes through curl (3 checks confirmed, 2 facts, /fail 500, 2 MB refused with 0 bytes uploaded)"
 }
 
+# cache_field COLUMN NAME: a column of curl-cache.tsv's row NAME (2 code,
+# 3 size_download, 4 size_header, 5 Content-Range, 6 Content-Encoding, 7 SHA-256).
+cache_field() { awk -F'\t' -v name="$2" -v column="$1" '$1 == name { print $column; exit }' "$RUN/curl-cache.tsv"; }
+
+# cache_verdict ID HOLDS: what curl-cache.tsv says (HOLDS 1: the claim held
+# in curl's figures, read here without the client) is what the check says, in
+# client.json and in summary.md's row.
+cache_verdict() {
+  local id=$1 holds=$2 got
+  got=$(verdict "$id")
+  grep -qF "(\`$id\`, cache) | **$got**" "$RUN/summary.md" || fail "summary.md does not show $id as $got"
+  ((holds)) || fail "curl-cache.tsv does not show $id holding: $(tr '\t\n' ' ;' <"$RUN/curl-cache.tsv")"
+  [[ $got == confirmed ]] || fail "$id is $got, though curl-cache.tsv shows it holding"
+}
+
+# Caching, ranges and gzip as curl met them (the caching step), graded by the
+# lab's client from curl-cache.tsv: each verdict follows curl's own figures.
+check_caching() {
+  command -v curl >/dev/null || return 0
+  local holds=0 length plain compressed
+  [[ $(cache_field 2 etag) == 200 && $(cache_field 3 etag) -gt 0 ]] &&
+    [[ $(cache_field 2 etag-if-none-match) == 304 && $(cache_field 3 etag-if-none-match) == 0 ]] &&
+    [[ $(cache_field 2 etag-if-modified-since) == 304 && $(cache_field 3 etag-if-modified-since) == 0 ]] && holds=1
+  cache_verdict etag-304-saves-bytes "$holds"
+  holds=0
+  length=$(cache_field 3 range-full)
+  [[ $(cache_field 2 range-0-99) == 206 && $(cache_field 3 range-0-99) == 100 ]] &&
+    [[ $(cache_field 5 range-0-99) == "bytes 0-99/$length" && $(cache_field 2 range-past-end) == 416 ]] &&
+    [[ $(cache_field 5 range-past-end) == "bytes */$length" ]] && holds=1
+  cache_verdict range-206 "$holds"
+  holds=0
+  plain=$(($(cache_field 3 gzip-plain) + $(cache_field 4 gzip-plain)))
+  compressed=$(($(cache_field 3 gzip-compressed) + $(cache_field 4 gzip-compressed)))
+  [[ $(cache_field 6 gzip-compressed) == gzip && $(cache_field 7 gzip-compressed) == "$(cache_field 7 gzip-plain)" ]] &&
+    ((compressed < plain)) && holds=1
+  cache_verdict gzip-smaller-on-wire "$holds"
+  echo "ok: caching through curl (etag-304-saves-bytes, range-206, gzip-smaller-on-wire confirmed as curl-cache.tsv" \
+    "shows: $plain bytes plain, $compressed with --compressed)"
+}
+
 check_capture() {
   capture_to_check capture.pcap || return 0
   local port seen
@@ -124,6 +165,7 @@ main() {
   check_verdicts
   check_curl
   check_status_classes
+  check_caching
   check_capture
   if [[ -n $SKIPPED ]]; then
     echo "skipped: $SKIPPED"
