@@ -16,17 +16,6 @@
 
 namespace netlab::http_lab {
 
-namespace {
-
-struct CurlRow {
-  std::size_t sent = 0;  // body bytes curl was given
-  unsigned code = 0;
-  std::size_t uploaded = 0;
-  boost::json::object arrived;  // /method's answer; empty for any other
-  std::string body;
-};
-using CurlRows = std::map<std::string, CurlRow>;
-
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> fields;
   for (std::size_t at = 0;;) {
@@ -46,6 +35,17 @@ std::size_t number(const std::string& text, const std::string& what) {
   }
   throw std::runtime_error("--curl-observed: " + what + " '" + text + "' is not a number");
 }
+
+namespace {
+
+struct CurlRow {
+  std::size_t sent = 0;  // body bytes curl was given
+  unsigned code = 0;
+  std::size_t uploaded = 0;
+  boost::json::object arrived;  // /method's answer; empty for any other
+  std::string body;
+};
+using CurlRows = std::map<std::string, CurlRow>;
 
 CurlRows read_rows(const std::string& path) {
   std::ifstream in(path);
@@ -192,6 +192,9 @@ void grade_header_rules(const CurlRows& rows, Result& result) {
 }  // namespace
 
 void grade_curl(const std::string& path, Observed& observed, Result& result) {
+  std::string first;
+  if (std::ifstream in(path); in && std::getline(in, first) && first.rfind("#gateway", 0) == 0)
+    return grade_gateway(path, observed, result);
   const CurlRows rows = read_rows(path);
   std::map<std::string, std::string> seen;
   for (const auto& [condition, row] : rows)

@@ -110,6 +110,15 @@ boost::asio::awaitable<void> run_auth_flow(const CommonOptions& options, const C
 // ---- curl_grades.cpp
 // --curl-observed FILE: the status classes as curl met them (scripts/labs/http.sh writes FILE), graded:
 // redirect-303-becomes-get, redirect-307-keeps-post, host-required-400, cl-te-conflict-400, expect-100-continue.
+// A file that begins "#gateway" is the gateway step's (gateway_grades.cpp).
 void grade_curl(const std::string& path, Observed& observed, Result& result);
+// One line of such a file, split at tabs; a field that must be a number ("what" names it in the error).
+std::vector<std::string> split_tabs(const std::string& line);
+std::size_t number(const std::string& text, const std::string& what);
+
+// ---- gateway_grades.cpp
+// The gateway step's curl-gateway.tsv (scripts/labs/http.sh, gateway_step), graded:
+// gateway-502-upstream-down, gateway-502-garbage, gateway-504-slow, gateway-503-retry-after.
+void grade_gateway(const std::string& path, Observed& observed, Result& result);
 
 }  // namespace netlab::http_lab
