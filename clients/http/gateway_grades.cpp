@@ -75,6 +75,10 @@ Verdict graded(const GatewayRow* row, bool holds) {
 
 std::string code_text(const GatewayRow* row) { return row ? "curl got " + std::to_string(row->code) : "not asked"; }
 
+std::string upstream_counted(const GatewayRow& row, const std::string& route) {
+  return "; the upstream counted " + std::to_string(row.evidence) + " " + route + " request(s) meanwhile";
+}
+
 }  // namespace
 
 void grade_gateway(const std::string& path, Observed& observed, Result& result) {
@@ -101,8 +105,8 @@ void grade_gateway(const std::string& path, Observed& observed, Result& result) 
                               std::to_string(down->evidence) + (down->evidence == 7 ? " (could not connect)" : "")
                         : "not asked",
        .verdict = graded(down, down && down->code == 502 && down->evidence == 7),
-       .evidence = "the status code curl got from netlab-http-server --upstream, with the upstream port reserved "
-                   "and closed by the script; a second curl to that port right after"});
+       .evidence = "the status code curl got from netlab-http-server --upstream after the script stopped the "
+                   "upstream server; a curl straight to the upstream's port just before"});
 
   const GatewayRow* garbage = find("garbage");
   result.add_check(
@@ -110,9 +114,7 @@ void grade_gateway(const std::string& path, Observed& observed, Result& result) 
        .claim = "a gateway whose upstream answers something that is not HTTP answers 502 Bad Gateway",
        .expected = "curl through the gateway to the upstream's /garbage gets 502, and the upstream saw that request "
                    "(RFC 9110 §15.6.3: an invalid response from the upstream)",
-       .observed = garbage ? code_text(garbage) + "; the upstream counted " + std::to_string(garbage->evidence) +
-                                 " /garbage request(s) meanwhile"
-                           : "not asked",
+       .observed = garbage ? code_text(garbage) + upstream_counted(*garbage, "/garbage") : "not asked",
        .verdict = graded(garbage, garbage && garbage->code == 502 && garbage->evidence >= 1),
        .evidence = "curl's status code; the upstream's own count of /garbage requests (its /seen), before and after"});
 
@@ -124,9 +126,9 @@ void grade_gateway(const std::string& path, Observed& observed, Result& result) 
        .expected = "curl through the gateway to the upstream's /slow (" + (slow ? slow->detail : std::string("?")) +
                    ") gets 504 no sooner than --upstream-timeout " + std::to_string(setup.upstream_timeout_ms) +
                    " ms, and the upstream saw that request (RFC 9110 §15.6.5)",
-       .observed = slow ? code_text(slow) + " after " + std::to_string(slow->seconds) + " s; the upstream counted " +
-                              std::to_string(slow->evidence) + " /slow request(s) meanwhile"
-                        : "not asked",
+       .observed =
+           slow ? code_text(slow) + " after " + std::to_string(slow->seconds) + " s" + upstream_counted(*slow, "/slow")
+                : "not asked",
        .verdict = graded(slow, slow && slow->code == 504 && slow->seconds >= timeout_s && slow->evidence >= 1),
        .evidence = "curl's status code and %{time_total}; the upstream's own count of /slow requests (its /seen)"});
 

@@ -32,6 +32,8 @@ constexpr std::uint32_t upstream_header_limit = 16 * 1024;
 constexpr std::size_t upstream_body_limit = 1024 * 1024;
 constexpr long max_slow_ms = 10'000;
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
 Response text(const Request& req, http::status status, const std::string& body) {
   return http_routes::make_response(status, req.version(), req.keep_alive(), "text/plain; charset=utf-8", body + "\n");
 }
@@ -128,7 +130,7 @@ std::optional<long> slow_ms(std::string_view target) {
   const auto query = target.find("?ms=");
   if (query == std::string_view::npos) return std::nullopt;
   const std::string digits(target.substr(query + 4));
-  if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return std::nullopt;
+  if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), is_digit)) return std::nullopt;
   const long ms = std::stol(digits);
   return ms <= max_slow_ms ? std::optional<long>(ms) : std::nullopt;
 }
@@ -138,7 +140,7 @@ std::optional<long> slow_ms(std::string_view target) {
 tcp::endpoint parse_upstream(const std::string& text) {
   const auto colon = text.rfind(':');
   const std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) || std::stoul(port) == 0 ||
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit) || std::stoul(port) == 0 ||
       std::stoul(port) > 65535)
     throw std::invalid_argument("--upstream " + text + ": expected HOST:PORT, e.g. 127.0.0.1:7081");
   try {
