@@ -10,6 +10,8 @@
 //   POST /         405 Allow: GET, HEAD          any other path: 404
 //   ANY /method    200, the method and body length that arrived (servers/http/status_routes.cpp)
 //   /redirect/301 … /redirect/308  that code, Location: /method;   GET /fail  500
+//   ANY /via-upstream/...  forwarded to --upstream (502, 504 when it fails: servers/http/gateway.cpp);
+//   /slow?ms=N, /garbage, /seen: the upstream the lab controls (a slow answer, bytes that are not HTTP)
 //   HTTP/1.1 without Host: 400; Expect: 100-continue: 100 Continue before the body is read
 //   a request that does not parse: 400 (431 headers too large, 413 body too large),
 //   then the connection is closed — after a parse error the byte stream cannot be trusted.
@@ -24,6 +26,7 @@
 // retried with the same credentials, a 301 followed to its Location.
 #include "http/auth_flow.hpp"
 #include "http/cache_routes.hpp"
+#include "http/gateway.hpp"
 #include "http/status_routes.hpp"
 #include "io/coro.hpp"
 #include "program/server.hpp"
@@ -63,6 +66,7 @@ struct Config {
   std::size_t max_body_bytes = 64 * 1024;
   bool chunked = false;
   bool auth_flow_checks = false;
+  httpd::GatewayConfig gateway;
 };
 
 // Requests per route: with and without an Authorization header.
@@ -80,6 +84,7 @@ struct Counters {
   std::size_t parse_errors = 0;
   std::map<std::string, RouteRequests> requests_by_route;  // known routes, and "other"
   std::vector<SeenConnection> seen;                        // --auth-flow-checks
+  httpd::GatewayCounts gateway;
 };
 
 // The result's "observed", besides the skeleton's: responses by status code ("404": 2).
@@ -91,10 +96,11 @@ struct Observed {
   std::size_t parse_errors = 0;
   std::map<std::string, RouteRequests> requests_by_route;
   std::vector<std::string> connections_seen;  // --auth-flow-checks: each connection's requests in order
+  httpd::GatewayCounts gateway;               // as a gateway (--upstream) and as the lab's upstream
 };
 BOOST_DESCRIBE_STRUCT(Observed, (),
                       (connections, requests, responses, idle_timeouts, parse_errors, requests_by_route,
-                       connections_seen))
+                       connections_seen, gateway))
 
 using http_routes::Request;
 using http_routes::Response;
@@ -217,7 +223,13 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
     }
     ++counters.requests;
     Request req = parser.release();
-    Response res = answer(req, arrival, config, who);
+    httpd::Routed routed;  // (GCC 12 cannot compile co_await inside ?:)
+    if (!httpd::host_rule(req)) routed = co_await httpd::gateway_route(stream, req, config.gateway, counters.gateway);
+    if (routed.closed) {
+      ending = std::string(req.target()) + ": closed without an answer";
+      break;
+    }
+    Response res = routed.response ? *std::move(routed.response) : answer(req, arrival, config, who);
     count_request(req, res, config, counters, seen);
     res.set("X-Netlab-Connection", std::to_string(connection_id));
     res.set("X-Netlab-Request", std::to_string(number));
@@ -257,6 +269,12 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
                "keep each connection's requests in order and grade what the clients did: credentials only after a "
                "401 with WWW-Authenticate, no retry of a 403, a 301 followed (for clients asked to log in when "
                "challenged: curl --anyauth, netlab-http-client --auth-flow)");
+  std::string upstream;
+  std::size_t upstream_timeout_ms = 1000;
+  app.add_option("--upstream", upstream, "HOST:PORT: forward /via-upstream/... there (502, 504 when it fails)");
+  add_bounded_option(app, "--upstream-timeout", upstream_timeout_ms,
+                     "milliseconds the upstream has to answer a forwarded request whole (else 504)", std::size_t{1},
+                     std::size_t{60'000});
   // One over the limit reads "503 Service Unavailable" (Connection: close), as from nginx or curl.
   program.add_max_connections(Refusal::http_503);
   program.check_usage([&] {
@@ -264,6 +282,12 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
       auto user = http_basics::parse_user(spec);
       if (!user) throw UsageError("--user " + spec + ": expected NAME:PASSWORD:ROLE (see --help)");
       config.users.push_back(*user);
+    }
+    config.gateway.upstream_timeout = std::chrono::milliseconds(upstream_timeout_ms);
+    try {
+      if (!upstream.empty()) config.gateway.upstream = httpd::parse_upstream(upstream);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
     }
   });
   Counters counters;
@@ -279,14 +303,17 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
                                             {"max_body_bytes", config.max_body_bytes},
                                             {"chunked", config.chunked},
                                             {"users", config.users.size()},
-                                            {"auth_flow_checks", config.auth_flow_checks}});
+                                            {"auth_flow_checks", config.auth_flow_checks},
+                                            {"upstream", upstream},
+                                            {"upstream_timeout_ms", upstream_timeout_ms}});
       Observed observed{.connections = counters.connections,
                         .requests = counters.requests,
                         .responses = {},
                         .idle_timeouts = counters.idle_timeouts,
                         .parse_errors = counters.parse_errors,
                         .requests_by_route = counters.requests_by_route,
-                        .connections_seen = {}};
+                        .connections_seen = {},
+                        .gateway = counters.gateway};
       for (const auto& c : counters.seen) observed.connections_seen.push_back(describe(c));
       if (config.auth_flow_checks) add_client_checks(counters.seen, result);
       std::string status_line;
@@ -301,6 +328,11 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
           << (status_line.empty() ? " none" : status_line) << "\n"
           << "  bad requests " << counters.parse_errors << ", idle timeouts " << counters.idle_timeouts
           << ", refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
+      const auto& g = counters.gateway;
+      if (config.gateway.upstream || g.slow + g.garbage + g.via > 0)
+        out << "  gateway" << (upstream.empty() ? "" : " to " + upstream) << ": forwarded " << g.forwarded << ", 502 "
+            << g.bad_gateway << ", 504 " << g.gateway_timeout << "; as upstream: /slow " << g.slow << ", /garbage "
+            << g.garbage << ", with Via " << g.via << "\n";
     });
   });
 }

@@ -110,7 +110,8 @@ boost::asio::awaitable<void> run_auth_flow(const CommonOptions& options, const C
 // ---- curl_grades.cpp
 // --curl-observed FILE: the status classes as curl met them (scripts/labs/http.sh writes FILE), graded:
 // redirect-303-becomes-get, redirect-307-keeps-post, host-required-400, cl-te-conflict-400, expect-100-continue.
-// A file of curl's caching rows (7 fields, curl-cache.tsv) goes to grade_cache instead.
+// A file of curl's caching rows (7 fields, curl-cache.tsv) goes to grade_cache instead, and a
+// file that begins "#gateway" (the gateway step's) to grade_gateway.
 void grade_curl(const std::string& path, Observed& observed, Result& result);
 // The lines of a --curl-observed FILE (at most 256), each cut at its tabs.
 std::vector<std::vector<std::string>> read_tsv(const std::string& path);
@@ -125,5 +126,10 @@ Verdict verdict_of(bool asked, bool holds, bool opposite);
 // range-206, gzip-smaller-on-wire, graded from curl's own figures; false (and
 // nothing graded) when FILE holds other rows.
 bool grade_cache(const std::string& path, Observed& observed, Result& result);
+
+// ---- gateway_grades.cpp
+// The gateway step's curl-gateway.tsv (scripts/labs/http.sh, gateway_step), graded:
+// gateway-502-upstream-down, gateway-502-garbage, gateway-504-slow, gateway-503-retry-after.
+void grade_gateway(const std::string& path, Observed& observed, Result& result);
 
 }  // namespace netlab::http_lab

@@ -9,11 +9,12 @@
 # lab-run: curl --anyauth and the lab's client asking protected routes as a browser does, counted by
 #     the server; a tour of the routes; curl through redirects, without Host, with Content-Length and
 #     Transfer-Encoding, with Expect: 100-continue; conditional GETs, ranges and --compressed; then N
-#     requests with keep-alive and with Connection: close
+#     requests with keep-alive and with Connection: close; then curl through a gateway to an upstream
+#     that answers, sends garbage, is slow, is down, and at the limit
 # lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
 #     用 curl 走各种重定向、不带 Host、同时带 Content-Length 和 Transfer-Encoding、带 Expect: 100-continue；
 #     条件请求、Range 和 --compressed；
-#     再分别用 keep-alive 和 Connection: close 发 N 个请求
+#     再分别用 keep-alive 和 Connection: close 发 N 个请求；最后用 curl 经网关访问上游：正常、回乱码、太慢、挂掉、到连接上限
 # lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
 #     403); status lines and the headers that matter; connections opened; TIME-WAIT left
 # lab-look-zh: 服务端按顺序看到的请求（收到 401 之后才带凭据，403 不重试）；状态行和关键的头；
@@ -45,7 +46,9 @@ Runs netlab-http-server on one port (default $DEFAULT_PORT), asks it with curl
 --requests over one keep-alive connection and with Connection: close. Writes
 runs/<UTC time>-http/: server.log, server-auth.json (the requests the server
 saw from curl --anyauth and --auth-flow, and its verdicts), client-auth.txt,
-curl.txt, curl-status.tsv, curl-cache.tsv, client.txt, client.json, ss.csv,
+curl.txt, curl-status.tsv, curl-cache.tsv, curl-gateway.tsv (the gateway
+step: a second server as the upstream, server-upstream.log), client.txt,
+client.json, ss.csv,
 capture.pcap (root, or a user namespace), env.txt, summary.md.
 
 $(lab_options_help "the server's port")
@@ -138,6 +141,104 @@ status_classes_step() {
   lab_client status "$NETLAB_BIN_DIR/$CLIENT" --curl-observed "$tsv" >"$NETLAB_RUN/client-status.txt"
 }
 
+# The codes a gateway answers with, each from the condition that causes it:
+# a second netlab-http-server is the upstream the lab controls (/slow,
+# /garbage, /seen: servers/http/gateway.hpp), and a gateway server
+# (--upstream, --upstream-timeout, --max-connections) on the lab's port is
+# asked by curl: a good request (200, Via), garbage (502), a slow answer (504),
+# its own limit (503 + Retry-After), then the upstream stopped (502). One line
+# of curl-gateway.tsv per condition, with what shows the condition was real
+# (the upstream's own counts, a direct connect, the held connections still
+# served); the lab's client grades it (--curl-observed).
+gateway_step() {
+  local timeout_ms=300 gateway_pid upstream_pid direct=0
+  say ""
+  say "--- a gateway's status codes through curl (curl-gateway.tsv; upstream: a second $SERVER, server-upstream.log)"
+  curl_or_skip "$NETLAB_RUN/curl-gateway.txt" || return 0
+  start_server "$NETLAB_RUN/server-upstream.log" "$NETLAB_RUN/port.upstream" "$NETLAB_BIN_DIR/$SERVER" --port 0 \
+    --log-level info
+  upstream_pid=$NETLAB_SERVER_PID UPSTREAM=127.0.0.1:$NETLAB_SERVER_PORT
+  # --max-connections 2: gateway_at_limit holds two.
+  lab_server gateway "gateway: --upstream $UPSTREAM" --upstream "$UPSTREAM" --upstream-timeout "$timeout_ms" \
+    --max-connections 2 --json "$NETLAB_RUN/server-gateway.json"
+  gateway_pid=$NETLAB_SERVER_PID
+  printf '#gateway\tupstream_timeout_ms\t%s\tmax_connections\t2\n' "$timeout_ms" >"$NETLAB_RUN/curl-gateway.tsv"
+  gateway_counted forward via /via-upstream/headers
+  gateway_counted garbage garbage /via-upstream/garbage
+  gateway_counted slow slow "/via-upstream/slow?ms=$((timeout_ms + 700))"
+  gateway_at_limit
+  # The upstream down: nothing listens on its port any more, which a direct curl shows (exit 7).
+  stop_server "$upstream_pid"
+  run_child curl -s -o /dev/null --max-time 5 "http://$UPSTREAM/" || direct=$?
+  gateway_curl /via-upstream/
+  gateway_row down "$direct" "$UPSTREAM"
+  stop_server "$gateway_pid"
+  lab_client gateway "$NETLAB_BIN_DIR/$CLIENT" --curl-observed "$NETLAB_RUN/curl-gateway.tsv" \
+    >"$NETLAB_RUN/client-gateway.txt"
+}
+
+# upstream_seen KEY: the upstream's own count KEY (its /seen), 0 when it does not answer.
+upstream_seen() {
+  local seen
+  seen=$(run_child curl -s --max-time 5 "http://$UPSTREAM/seen") || seen=""
+  seen=$(grep -o "\"$1\":[0-9]*" <<<"$seen") || seen=":0"
+  printf '%s\n' "${seen##*:}"
+}
+
+# gateway_counted NAME KEY PATH: curl PATH through the gateway; the evidence is
+# how much the upstream's own count KEY grew meanwhile.
+gateway_counted() {
+  local before
+  before=$(upstream_seen "$2")
+  gateway_curl "$3"
+  gateway_row "$1" "$(($(upstream_seen "$2") - before))" "$3"
+}
+
+# gateway_curl PATH: one request through the gateway; sets GATEWAY_ANSWER
+# (code, Retry-After or -, time_total: tab-separated) and GATEWAY_VIA.
+gateway_curl() {
+  local headers=$NETLAB_RUN/curl-headers out retry
+  out=$(run_child curl -s --max-time 10 -D "$headers" -o /dev/null -w '%{http_code}\t%{time_total}' \
+    "http://127.0.0.1:$NETLAB_PORT$1") || out=$'000\t0'
+  retry=$(grep -i '^Retry-After:' "$headers" | tr -d '\r' | cut -d' ' -f2) || retry=""
+  GATEWAY_VIA=$(grep -i '^Via:' "$headers" | tr -d '\r' | cut -d' ' -f2-) || GATEWAY_VIA=""
+  GATEWAY_ANSWER=${out%%$'\t'*}$'\t'${retry:--}$'\t'${out#*$'\t'}
+  rm -f -- "$headers"
+}
+
+# gateway_row NAME EVIDENCE DETAIL: the last answer as a line of curl-gateway.tsv, and printed.
+gateway_row() {
+  local detail=$3 code retry seconds
+  [[ $1 != forward ]] || detail="Via: ${GATEWAY_VIA:-none}"
+  printf '%s\t%s\t%s\t%s\n' "$1" "$GATEWAY_ANSWER" "$2" "$detail" >>"$NETLAB_RUN/curl-gateway.tsv"
+  IFS=$'\t' read -r code retry seconds <<<"$GATEWAY_ANSWER"
+  [[ $retry != - ]] || retry=""
+  printf '  %-8s %s%s after %s s; evidence %s (%s)\n' "$1" "$code" "${retry:+ Retry-After: $retry}" "$seconds" "$2" \
+    "$detail"
+}
+
+# gateway_at_limit: two connections held open (the gateway's --max-connections
+# 2), curl once more, then a request on each held one: the evidence is how
+# many of them were still answered 200.
+gateway_at_limit() {
+  local held1 held2 fd line served=0 i
+  # The earlier requests' connections gone first (their sessions hold slots until they end).
+  for ((i = 0; i < 50; i++)); do
+    [[ -n $(ss -Htn state established state close-wait "( sport = :$NETLAB_PORT )" 2>/dev/null) ]] || break
+    sleep 0.1
+  done
+  exec {held1}<>"/dev/tcp/127.0.0.1/$NETLAB_PORT" {held2}<>"/dev/tcp/127.0.0.1/$NETLAB_PORT"
+  gateway_curl /
+  for fd in "$held1" "$held2"; do
+    printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' 1>&"$fd" 2>/dev/null || continue
+    line=""
+    read -r -t 5 line <&"$fd" || true
+    [[ $line != "HTTP/1.1 200"* ]] || served=$((served + 1))
+  done
+  exec {held1}>&- {held2}>&-
+  gateway_row limit "$served" "2 held"
+}
+
 # curl_condition NAME SENT CURL-ARGS...: one request; a line of curl-status.tsv
 # (name, body bytes given to curl, code, bytes uploaded, the answer on one line).
 curl_condition() {
@@ -203,13 +304,15 @@ report() {
   local -a results=("$NETLAB_RUN/client.json" "$NETLAB_RUN/server-auth.json")
   [[ ! -f $NETLAB_RUN/client-status.json ]] || results+=("$NETLAB_RUN/client-status.json")
   [[ ! -f $NETLAB_RUN/client-cache.json ]] || results+=("$NETLAB_RUN/client-cache.json")
+  [[ ! -f $NETLAB_RUN/client-gateway.json ]] || results+=("$NETLAB_RUN/client-gateway.json")
   lab_merge "${results[@]}"
   lab_verdicts
   if command -v ss >/dev/null; then
     say "ss now: $(ss -Htan state time-wait "( sport = :$NETLAB_PORT )" 2>/dev/null | wc -l) TIME-WAIT sockets" \
       "on the server's side of port $NETLAB_PORT (ss -tan state time-wait '( sport = :$NETLAB_PORT )')"
   fi
-  lab_run_folder "summary.md, client.json, client.txt, server-auth.json, client-auth.txt, curl.txt, ss.csv, server.log"
+  lab_run_folder "summary.md, client.json, client.txt, server-auth.json, client-auth.txt, curl.txt, curl-gateway.tsv," \
+    "server-upstream.log, ss.csv, server.log"
   [[ -n $NETLAB_CAPTURE_SKIPPED ]] ||
     say "read the exchanges: tcpdump -r $NETLAB_RUN/capture.pcap -n -A 'tcp[tcpflags] & tcp-push != 0' | less"
 }
@@ -223,6 +326,7 @@ main() {
   caching_step
   lab_client_shown --requests 200
   stop_server "$NETLAB_SERVER_PID"
+  gateway_step
   lab_end
 }
 

@@ -354,3 +354,73 @@ TEST_CASE("the client grades curl's caching rows (curl-cache.tsv) from curl's fi
   std::ofstream(dir.file("bad.tsv")) << "etag\t200\tmany\t316\t\t\taaaa\n";
   CHECK(run({bin("netlab-http-client"), "--curl-observed", dir.file("bad.tsv")}, 30s).exit_code == 1);
 }
+
+TEST_CASE(
+    "a gateway forwards with Via, answers 502 for garbage or a refused upstream, 504 for a slow one, 503 at its "
+    "limit",
+    "[status][gateway]") {
+  Server upstream("netlab-http-server", {});
+  Server gateway("netlab-http-server", {"--upstream", "127.0.0.1:" + upstream.port_text(), "--upstream-timeout", "200",
+                                        "--max-connections", "2"});
+  // Connection: close, so that the gateway's session (and its slot) has ended when the answer is read.
+  const auto ask = [](std::uint16_t port, const std::string& target) {
+    Connection connection(port, no_delay);
+    REQUIRE(connection.send("GET " + target + " HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+    return read_response(connection);
+  };
+  const auto upstream_saw = [&](const char* key) {
+    return number(json::parse(ask(upstream.port(), "/seen").body).at(key));
+  };
+  // Forwarded without the prefix: the upstream's /headers shows the Via the gateway added; the answer has it too.
+  const auto forwarded = ask(gateway.port(), "/via-upstream/headers");
+  INFO(forwarded.status_line << " " << forwarded.body);
+  REQUIRE(forwarded.status == 200);
+  CHECK(forwarded.header("via") == "1.1 netlab");
+  CHECK(json::parse(forwarded.body).at("headers").at("Via") == "1.1 netlab");
+  // Bytes that are not HTTP, and an answer too late: the upstream saw each request.
+  CHECK(ask(gateway.port(), "/via-upstream/garbage").status == 502);
+  CHECK(upstream_saw("garbage") == 1);
+  CHECK(ask(gateway.port(), "/via-upstream/slow?ms=400").status == 504);
+  CHECK(upstream_saw("slow") == 1);
+  // The upstream gone: nothing listens on its port, the gateway answers 502 and keeps serving.
+  CHECK(upstream.stop() == 0);
+  const auto down = ask(gateway.port(), "/via-upstream/");
+  CHECK(down.status == 502);
+  CHECK(down.body.find("connection refused") != std::string::npos);
+  // Two connections served and held open (--max-connections 2): the third gets 503 with Retry-After.
+  Connection first(gateway.port(), no_delay), second(gateway.port(), no_delay);
+  for (auto* held : {&first, &second}) {
+    REQUIRE(held->send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+    CHECK(read_response(*held).status == 200);
+  }
+  Connection third(gateway.port(), no_delay);
+  const auto refused = parse_head(third.receive_all());
+  CHECK(refused.status == 503);
+  CHECK(refused.header("retry-after") == "1");
+  REQUIRE(first.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  CHECK(read_response(first).status == 200);
+  CHECK(gateway.stop() == 0);
+}
+
+TEST_CASE("the client grades the gateway's codes from curl-gateway.tsv, both ways", "[status][gateway][client]") {
+  TempDir dir;
+  const auto grade = [&](const std::string& rows) {
+    std::ofstream(dir.file("gateway.tsv")) << "#gateway\tupstream_timeout_ms\t300\tmax_connections\t2\n" << rows;
+    return run_client_json("netlab-http-client", 1, {"--curl-observed", dir.file("gateway.tsv")});
+  };
+  const char* ids[] = {"gateway-502-upstream-down", "gateway-502-garbage", "gateway-504-slow",
+                       "gateway-503-retry-after"};
+  auto result = grade(
+      "down\t502\t-\t0.002\t7\t127.0.0.1:9\ngarbage\t502\t-\t0.004\t1\t/via-upstream/garbage\n"
+      "slow\t504\t-\t0.301\t1\tms=1000\nlimit\t503\t1\t0.001\t2\t2 held\n");
+  for (const char* id : ids) CHECK(verdict(result, id) == "confirmed");
+  // The codes right, the conditions not: the upstream listening, garbage never arriving, a 504 sooner than the
+  // timeout, a held connection not served afterwards.
+  result = grade(
+      "down\t502\t-\t0.002\t0\t127.0.0.1:9\ngarbage\t502\t-\t0.004\t0\t/via-upstream/garbage\n"
+      "slow\t504\t-\t0.101\t1\tms=1000\nlimit\t503\t1\t0.001\t1\t2 held\n");
+  for (const char* id : ids) CHECK(verdict(result, id) == "refuted");
+  result = grade("limit\t503\t-\t0.001\t2\t2 held\n");
+  CHECK(verdict(result, "gateway-503-retry-after") == "refuted");
+  CHECK(verdict(result, "gateway-504-slow") == "skipped");
+}

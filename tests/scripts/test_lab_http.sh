@@ -7,7 +7,9 @@
 # one connection and close 50, each leaving its TIME_WAIT on the side that
 # closed first; curl (when installed) got the same codes, and the caching
 # step's verdicts (304, 206, gzip) follow curl's figures in curl-cache.tsv;
-# as root with tcpdump, capture.pcap holds the plain-text exchanges.
+# as root with tcpdump, capture.pcap holds the plain-text exchanges. Through a gateway (curl-gateway.tsv)
+# curl got 200 with Via, 502 (garbage, upstream down), 504 (slow), 503 with
+# Retry-After (at --max-connections), each gateway-* verdict following its row.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -148,6 +150,33 @@ check_caching() {
     "shows: $plain bytes plain, $compressed with --compressed)"
 }
 
+# The gateway step: curl got 200 with Via, 502, 502, 504 and 503 with
+# Retry-After from the gateway, and each of the four checks' verdicts follows
+# its row of curl-gateway.tsv (the code and the evidence the condition was real).
+check_gateway() {
+  command -v curl >/dev/null || return 0
+  local tsv=$RUN/curl-gateway.tsv id condition want timeout_s
+  [[ -s $tsv ]] || fail "no curl-gateway.tsv"
+  timeout_s=$(awk -F'\t' 'NR == 1 { print $3 / 1000 }' "$tsv")
+  grep -q $'^forward\t200\t-\t.*\tVia: 1.1 netlab$' "$tsv" || fail "the forwarded request: $(grep '^forward' "$tsv")"
+  for condition in down=502 garbage=502 slow=504 limit=503; do
+    awk -F'\t' -v c="${condition%=*}" -v code="${condition#*=}" '$1 == c && $2 == code { found = 1 } END { exit !found }' \
+      "$tsv" || fail "curl-gateway.tsv: ${condition%=*} did not get ${condition#*=}: $(grep "^${condition%=*}" "$tsv")"
+  done
+  for id in gateway-502-upstream-down=down gateway-502-garbage=garbage gateway-504-slow=slow \
+    gateway-503-retry-after=limit; do
+    condition=${id#*=}
+    id=${id%=*}
+    want=refuted
+    awk -F'\t' -v c="$condition" -v t="$timeout_s" '$1 == c &&
+      ((c == "down" && $2 == 502 && $5 == 7) || (c == "garbage" && $2 == 502 && $5 >= 1) ||
+       (c == "slow" && $2 == 504 && $4 >= t && $5 >= 1) || (c == "limit" && $2 == 503 && $3 != "-" && $5 == 2)) { found = 1 }
+      END { exit !found }' "$tsv" && want=confirmed
+    [[ $(verdict "$id") == "$want" ]] || fail "$id is $(verdict "$id"), curl-gateway.tsv says $want: $(grep "^$condition" "$tsv")"
+    echo "ok: $id $want, as curl-gateway.tsv's $condition row says"
+  done
+}
+
 check_capture() {
   capture_to_check capture.pcap || return 0
   local port seen
@@ -166,6 +195,7 @@ main() {
   check_curl
   check_status_classes
   check_caching
+  check_gateway
   check_capture
   if [[ -n $SKIPPED ]]; then
     echo "skipped: $SKIPPED"
