@@ -93,8 +93,9 @@ boost::asio::awaitable<void> probe(const std::string& host, std::uint16_t port, 
   unsigned int chosen_length = 0;
   SSL_get0_alpn_selected(ssl, &chosen, &chosen_length);
   p.alpn_chosen.assign(reinterpret_cast<const char*>(chosen), chosen_length);
-  const auto [head, body] =
-      split_response(co_await fetch_page(stream, "/", p.server_name.empty() ? "localhost" : p.server_name));
+  const std::string host_header = p.server_name.empty() ? "localhost" : p.server_name;
+  const std::string response = co_await fetch_page(stream, "/", host_header);
+  const auto [head, body] = split_response(response);
   p.status_line = head.substr(0, head.find("\r\n"));
   p.server_alpn = header_value(head, "x-netlab-alpn-server");
   spdlog::info("NAME {}: SNI '{}' -> {}; ALPN '{}' -> '{}'", who, p.server_name, p.certificate_subject, p.alpn_offered,
