@@ -188,7 +188,7 @@ Check alpn_check(const Names& names) {
       // Only an offer with nothing in common may end the handshake, and with this alert.
       wrong = wrong || !expected.empty() || p.alert.find("no application protocol") == std::string::npos;
     } else if (p.alpn_chosen.empty()) {
-      ignored = true;  // RFC 7301 3.2 lets a server ignore the extension
+      ignored = true;  // RFC 7301 3.1: a server MAY answer the extension; this one did not
       wrong = wrong || !expected.empty();
     } else {
       const bool in_offer = std::find(offered.begin(), offered.end(), p.alpn_chosen) != offered.end();
