@@ -15,6 +15,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 using namespace netlab::test;
 namespace json = boost::json;
@@ -480,4 +481,37 @@ TEST_CASE("ALPN off: the server ignores the extension, h2 alone is served with n
   }
   CHECK(text(check_named(client, "alpn-negotiated").at("verdict")) == "nuanced");
   CHECK(lab.stop_and_report().at("no_application_protocol").to_number<int>() == 0);
+}
+
+TEST_CASE("against openssl s_server (one certificate for every name, no ALPN): SNI refuted, ALPN nuanced",
+          "[names][interop]") {
+  const std::string openssl = require_tool("openssl");
+  Lab lab("1.3");  // only for the lab's certificates
+  REQUIRE(lab.server.stop() == 0);
+  Process s_server({openssl, "s_server", "-accept", "127.0.0.1:0", "-cert", lab.certs + "/server.pem", "-key",
+                    lab.certs + "/server.key", "-www"},
+                   lab.dir.file("s_server.out"), lab.dir.file("s_server.err"));
+  // s_server says its port once listening: "ACCEPT 127.0.0.1:PORT" (polled, at most 10 s).
+  std::string port;
+  const std::regex accept_line("ACCEPT 127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 100 && port.empty(); ++i) {
+    std::smatch m;
+    const std::string out = read_text(lab.dir.file("s_server.out"));
+    if (std::regex_search(out, m, accept_line))
+      port = m[1];
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(!port.empty());
+  TempDir out;
+  const auto result = run({bin("netlab-https-client"), "--port", port, "--cert-dir", lab.certs, "--names", "--json",
+                           out.file("client.json"), "--log-level", "warn"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const auto client = read_json(out.file("client.json")).as_object();
+  INFO(json::serialize(client.at("observed").at("names")));
+  CHECK(text(probe(client, "sni", 0).at("certificate_subject")).find("CN = localhost") != std::string::npos);
+  CHECK(text(check_named(client, "sni-selects-certificate").at("verdict")) == "refuted");
+  CHECK(probe(client, "alpn", 1).at("handshake_ok").as_bool());  // h2 alone: ignored, not refused
+  CHECK(text(check_named(client, "alpn-negotiated").at("verdict")) == "nuanced");
 }
