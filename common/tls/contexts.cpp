@@ -6,9 +6,10 @@
 
 #include <arpa/inet.h>
 
-#include <cstdio>
-
 #include <array>
+#include <cstdio>
+#include <utility>
+#include <vector>
 
 namespace netlab::tls {
 
@@ -85,8 +86,12 @@ SniCertificates::SniCertificates(boost::asio::ssl::context& context, const Pki& 
     if (!object) fail("load " + path.string());
     return object;
   };
-  key_ = read(pki.server_key(), PEM_read_PrivateKey);
-  for (const auto name : sni_names) certificates_.emplace(name, read(pki.name_cert(name), PEM_read_X509));
+  // Owned until all are loaded: a file that does not load leaks nothing.
+  Owned<EVP_PKEY> key(read(pki.server_key(), PEM_read_PrivateKey));
+  std::vector<std::pair<std::string_view, Owned<X509>>> certificates;
+  for (const auto name : sni_names) certificates.emplace_back(name, read(pki.name_cert(name), PEM_read_X509));
+  key_ = key.release();
+  for (auto& [name, cert] : certificates) certificates_.emplace(name, cert.release());
   SSL_CTX* ctx = context.native_handle();
   // SSL_CTX_set_tlsext_servername_callback/_arg are macros with C casts; the calls they stand for:
   SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB, reinterpret_cast<void (*)()>(&on_server_name));

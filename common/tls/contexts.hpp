@@ -6,6 +6,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
