@@ -12,6 +12,7 @@
 //                                             secret against the client's, else by
 //                                             the exporter digests of both ends
 // The verdicts come from that trace and that comparison, in this run.
+#include "https/names.hpp"
 #include "https/notes.hpp"
 #include "https/resume.hpp"
 #include "io/coro.hpp"
@@ -45,8 +46,10 @@ using namespace netlab;
 using asio::awaitable;
 namespace ssl = asio::ssl;
 using https::find_step;
+using https::header_value;
 using https::note_step;
 using https::Session;
+using https::split_response;
 using https::trace_json;
 using tls::Direction;
 using tls::Step;
@@ -64,6 +67,7 @@ struct Config {
   bool verify = true;
   bool force_hrr = false;
   bool resume = false;
+  bool names = false;
 };
 
 // The run's parameters, typed (the result's "params").
@@ -72,9 +76,10 @@ struct Params {
   bool verify = true;
   bool force_hrr = false;
   bool resume = false;
+  bool names = false;
   std::string keylog;  // the key log file used ("" = none)
 };
-BOOST_DESCRIBE_STRUCT(Params, (), (mode, ca, server_name, verify, force_hrr, resume, keylog))
+BOOST_DESCRIBE_STRUCT(Params, (), (mode, ca, server_name, verify, force_hrr, resume, names, keylog))
 
 // What this run saw, typed (the result's "observed"; the summary reads this, not the JSON).
 struct CertificateSeen {
@@ -102,13 +107,14 @@ struct Observed {
   CertificateSeen certificate;
   boost::json::array trace;
   std::optional<https::Resumption> resumption;  // --resume: the second connection
+  std::optional<https::Names> names;            // --names: SNI and ALPN, one connection each
 };
 BOOST_DESCRIBE_STRUCT(Observed, (),
                       (client_port, verify_result, verify_error, handshake_ok, handshake_error, handshake_ms, version,
                        cipher_suite, group, key_exchange, hello_retry_request, exporter_digest_client,
                        exporter_digest_server, master_secret_sha256_client, master_secret_sha256_recomputed_by_server,
-                       master_secret_inputs, status_line, page_bytes, page_marker_found, certificate, trace,
-                       resumption))
+                       master_secret_inputs, status_line, page_bytes, page_marker_found, certificate, trace, resumption,
+                       names))
 
 // The handshake failed: the message is the one line for stderr; the trace and
 // the verification result are still reported.
@@ -134,23 +140,6 @@ std::string verify_failure_hint(long code, const Config& config, const std::stri
     default:
       return "";
   }
-}
-
-std::pair<std::string, std::string> split_response(const std::string& response) {
-  const auto end = response.find("\r\n\r\n");
-  if (end == std::string::npos) return {response, ""};
-  return {response.substr(0, end), response.substr(end + 4)};
-}
-
-std::string header_value(const std::string& head, std::string_view name) {
-  std::string lower = head;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  const auto at = lower.find("\r\n" + std::string(name) + ":");
-  if (at == std::string::npos) return "";
-  auto start = at + 3 + name.size();
-  const auto end = head.find("\r\n", start);
-  while (start < head.size() && head[start] == ' ') ++start;
-  return head.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
 awaitable<void> run_lab(const CommonOptions& options, const Config& config, const std::string& ca, tls::Trace& trace,
@@ -249,14 +238,22 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   https::add_checks(steps, s, config.verify, ca, result);
 
   // 4. --resume: a second connection offering this session back (its ticket or its id).
-  if (!config.resume) co_return;
-  https::Resumption& r = observed.resumption.emplace();
-  r.full = https::shape_of(steps, handshake_steps);
-  const std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> session(SSL_get1_session(ssl), SSL_SESSION_free);
-  r.offered = https::resumable_as(session.get(), s.tls13);
-  if (session)
-    co_await https::resume(options.host, options.port, context, config.server_name, config.path, session.get(), r);
-  result.add_check(https::resumption_check(r));
+  if (config.resume) {
+    https::Resumption& r = observed.resumption.emplace();
+    r.full = https::shape_of(steps, handshake_steps);
+    const std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> session(SSL_get1_session(ssl), SSL_SESSION_free);
+    r.offered = https::resumable_as(session.get(), s.tls13);
+    if (session)
+      co_await https::resume(options.host, options.port, context, config.server_name, config.path, session.get(), r);
+    result.add_check(https::resumption_check(r));
+  }
+
+  // 5. --names: SNI picks the certificate, ALPN the protocol; one connection each.
+  if (!config.names) co_return;
+  https::Names& names = observed.names.emplace();
+  co_await https::probe_names(options.host, options.port, context, config.server_name, names);
+  result.add_check(https::sni_check(names));
+  result.add_check(https::alpn_check(names));
 }
 
 void print_trace(std::ostream& out, const std::vector<Step>& steps, bool tls13) {
@@ -289,6 +286,7 @@ void print_summary(std::ostream& out, const Config& config, const CommonOptions&
           << "                         from " << o.master_secret_inputs << "\n";
     out << "  page: " << o.status_line << ", " << o.page_bytes << " bytes\n";
     if (o.resumption) https::print_resumption(out, *o.resumption);
+    if (o.names) https::print_names(out, *o.names);
   } else if (!o.handshake_error.empty()) {
     out << "  no session keys: " << o.handshake_error << "\n";
   }
@@ -315,6 +313,10 @@ int https_client(ClientProgram& program, CLI::App& app, Config& config) {
   app.add_flag("--resume", config.resume,
                "then connect again offering the first connection's session (1.3: PSK from NewSessionTicket; 1.2: "
                "session ticket or session id) and trace the resumed handshake");
+  app.add_flag("--names", config.names,
+               "then one connection per server_name (a.netlab.test, b.netlab.test, unknown.netlab.test, none: "
+               "which certificate each gets, SNI) and per ALPN offer (h2,http/1.1; h2; http/1.1: which protocol "
+               "the server picks, or its alert)");
   app.add_option("--path", config.path, "the path to GET")->capture_default_str();
   program.check_usage([&] {
     if (config.path.empty() || config.path[0] != '/' || config.path.find_first_of("\r\n ") != std::string::npos)
@@ -334,6 +336,7 @@ int https_client(ClientProgram& program, CLI::App& app, Config& config) {
                   .verify = config.verify,
                   .force_hrr = config.force_hrr,
                   .resume = config.resume,
+                  .names = config.names,
                   .keylog = ""};
     try {
       run.within(run_lab(options, config, ca, trace, params, observed, result));

@@ -8,7 +8,10 @@
 //   --tls 1.3        TLS 1.3: key shares in the hellos, everything after ServerHello
 //                    encrypted, the handshake signed in CertificateVerify
 // The certificate and key come from the lab's own CA, generated at the first run
-// into --cert-dir. Each response carries the SHA-256 of keying material exported
+// into --cert-dir. SNI: a ClientHello naming a.netlab.test or b.netlab.test gets
+// that name's own certificate; any other name, or none, gets localhost's. ALPN:
+// the server speaks HTTP/1.1 only and agrees to nothing else (--alpn off: it
+// ignores the extension). Each response carries the SHA-256 of keying material exported
 // from the session, so the client can prove both ends derived the same keys;
 // in 1.2-rsa, the server also decrypts the traced ClientKeyExchange with its key
 // and recomputes the master secret with the TLS 1.2 PRF (tls/prf.hpp), and the
@@ -29,6 +32,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -52,6 +56,7 @@ struct Config {
   double step_timeout = 5;
   bool extended_master_secret = false;  // 1.2-rsa: EMS off unless asked, so the randoms enter directly
   bool no_tickets = false;              // resume by session id from our cache (1.2), stateful tickets (1.3)
+  std::string alpn{tls::served_alpn};   // "http/1.1" or "off"
 };
 
 struct Counters {
@@ -64,16 +69,20 @@ struct Counters {
   std::size_t timed_out = 0;
   std::size_t refused_by_client = 0;  // the client sent an alert: it did not accept us
   std::size_t other_failures = 0;
+  std::size_t no_application_protocol = 0;   // ALPN: nothing offered that we speak, fatal alert sent
   std::size_t master_secret_recomputed = 0;  // 1.2-rsa: recomputed and equal to OpenSSL's
   std::size_t master_secret_different = 0;   // 1.2-rsa: recomputed and NOT equal to OpenSSL's
   std::size_t master_secret_not_recomputed = 0;
-  std::map<std::string, std::size_t> negotiated;  // "TLSv1.3 TLS_AES_256_GCM_SHA384" -> count
-  std::vector<std::string> exporter_digests;      // one per handshake, capped
+  std::map<std::string, std::size_t> negotiated;    // "TLSv1.3 TLS_AES_256_GCM_SHA384" -> count
+  std::vector<std::string> exporter_digests;        // one per handshake, capped
+  std::map<std::string, std::size_t> certificates;  // "server_name a.netlab.test -> CN = a.netlab.test" -> count
+  std::map<std::string, std::size_t> alpn;          // "offered h2,http/1.1 -> http/1.1" -> count
 };
 BOOST_DESCRIBE_STRUCT(Counters, (),
                       (connections, handshakes, resumed, pages_served, not_tls, left_mid_handshake, timed_out,
-                       refused_by_client, other_failures, master_secret_recomputed, master_secret_different,
-                       master_secret_not_recomputed, negotiated, exporter_digests))
+                       refused_by_client, other_failures, no_application_protocol, master_secret_recomputed,
+                       master_secret_different, master_secret_not_recomputed, negotiated, exporter_digests,
+                       certificates, alpn))
 constexpr std::size_t max_recorded_digests = 1000;
 
 constexpr std::string_view page_marker = "netlab-https-page";
@@ -84,8 +93,22 @@ awaitable<void> handshake(ssl_stream& stream, boost::system::error_code& ec) {
   std::tie(ec) = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
 }
 
+// The client's offers, as the trace decoded its ClientHello.
+const tls::Step* client_hello(const tls::Trace& trace) {
+  for (const auto& step : trace.steps())
+    if (step.direction == tls::Direction::received && step.message == "ClientHello") return &step;
+  return nullptr;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ",") + name;
+  return text.empty() ? "nothing" : text;
+}
+
 // One line saying what went wrong, in the lesson's terms; the counter it belongs to.
-void report_handshake_failure(const std::string& who, const boost::system::error_code& ec, Counters& counters) {
+void report_handshake_failure(const std::string& who, const boost::system::error_code& ec, const tls::Trace& trace,
+                              Counters& counters) {
   if (ec == ssl::error::stream_truncated || is_normal_ending(ec)) {
     ++counters.left_mid_handshake;
     spdlog::warn("handshake {}: the client left mid-handshake ({})", who, ec.message());
@@ -97,6 +120,17 @@ void report_handshake_failure(const std::string& who, const boost::system::error
         reason == SSL_R_UNKNOWN_PROTOCOL || reason == SSL_R_PACKET_LENGTH_TOO_LONG) {
       ++counters.not_tls;
       spdlog::warn("handshake {}: not TLS — the first bytes are not a TLS record ({})", who, ec.message());
+      return;
+    }
+    if (reason == SSL_R_NO_APPLICATION_PROTOCOL) {
+      const tls::Step* hello = client_hello(trace);
+      const std::string offered = joined(hello ? hello->alpn_protocols : std::vector<std::string>{});
+      ++counters.no_application_protocol;
+      ++counters.alpn["offered " + offered + " -> no_application_protocol alert"];
+      spdlog::warn(
+          "handshake {}: ALPN: the client offered {}, this server speaks {} only: fatal "
+          "no_application_protocol alert (RFC 7301 3.2)",
+          who, offered, tls::served_alpn);
       return;
     }
     if (reason > SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
@@ -145,6 +179,30 @@ awaitable<void> send_page(ssl_stream& stream, const std::string& response, boost
 
 // ---- one connection --------------------------------------------------------
 
+// SNI and ALPN: what the ClientHello asked for, what this server chose; logged,
+// counted, and told to the client in two headers (the server's ALPN list and choice).
+std::string names_chosen(SSL* ssl, const tls::Trace& trace, const std::string& who, const Config& config,
+                         Counters& counters) {
+  const tls::Step* hello = client_hello(trace);
+  const std::string asked = hello && !hello->server_name.empty() ? hello->server_name : "";
+  const bool own = std::find(tls::sni_names.begin(), tls::sni_names.end(), asked) != tls::sni_names.end();
+  const std::string subject = tls::subject_of(SSL_get_certificate(ssl));
+  const std::string sni = (asked.empty() ? "no server_name" : "server_name " + asked) + " -> " +
+                          (own ? "" : "default certificate ") + subject;
+  ++counters.certificates[sni];
+  spdlog::info("SNI  {}: {}", who, sni);
+  const unsigned char* chosen_bytes = nullptr;
+  unsigned int chosen_length = 0;
+  SSL_get0_alpn_selected(ssl, &chosen_bytes, &chosen_length);
+  const std::string chosen =
+      chosen_length ? std::string(reinterpret_cast<const char*>(chosen_bytes), chosen_length) : std::string("none");
+  const std::string alpn =
+      "offered " + joined(hello ? hello->alpn_protocols : std::vector<std::string>{}) + " -> " + chosen;
+  ++counters.alpn[alpn];
+  spdlog::info("ALPN {}: {} (this server: {})", who, alpn, config.alpn);
+  return "X-Netlab-ALPN-Server: " + config.alpn + "\r\nX-Netlab-ALPN-Chosen: " + chosen + "\r\n";
+}
+
 // 1.2-rsa: random 1 + random 2 + the pre-master secret ("random 3") -> master secret,
 // recomputed from the trace and compared with the one OpenSSL derived.
 std::string recompute_master_secret(SSL* ssl, const tls::Trace& trace, const std::string& who, Counters& counters) {
@@ -161,8 +219,8 @@ std::string recompute_master_secret(SSL* ssl, const tls::Trace& trace, const std
 
 awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const Config& config, Counters& counters) {
   boost::system::error_code ec;
-  tls::Trace trace;  // 1.2-rsa: the ClientKeyExchange to decrypt
-  if (config.mode == tls::Mode::tls12_rsa) trace.attach(stream.native_handle());
+  tls::Trace trace;  // the ClientHello's server_name and ALPN; 1.2-rsa: the ClientKeyExchange to decrypt
+  trace.attach(stream.native_handle());
   // 1. The handshake, bounded: a peer that sends nothing, or half a ClientHello,
   //    cannot hold this connection open.
   if (!co_await finish_within(handshake(stream, ec), config.step_timeout)) {
@@ -171,7 +229,7 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
     co_return "handshake timeout";
   }
   if (ec) {
-    report_handshake_failure(who, ec, counters);
+    report_handshake_failure(who, ec, trace, counters);
     co_return "handshake failed";
   }
   ++counters.handshakes;
@@ -188,8 +246,9 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
   ++counters.negotiated[version + " " + suite];
   if (counters.exporter_digests.size() < max_recorded_digests) counters.exporter_digests.push_back(digest);
   spdlog::info("TLS  {}: {} {}{}, exporter sha256 {}", who, version, suite, resumed ? ", resumed" : "", digest);
-  const std::string extra_headers =
+  std::string extra_headers =
       config.mode == tls::Mode::tls12_rsa && !resumed ? recompute_master_secret(ssl, trace, who, counters) : "";
+  extra_headers += names_chosen(ssl, trace, who, config, counters);
 
   // 3. One request, one page, close_notify.
   std::string request;
@@ -224,6 +283,8 @@ void print_summary(std::ostream& out, const Config& config, const ServerRun& run
         << ", different " << c.master_secret_different << ", not recomputed " << c.master_secret_not_recomputed
         << " (Extended Master Secret " << (config.extended_master_secret ? "on" : "off") << ")\n";
   for (const auto& [negotiated, count] : c.negotiated) out << "  " << negotiated << ": " << count << "\n";
+  for (const auto& [sni, count] : c.certificates) out << "  SNI " << sni << ": " << count << "\n";
+  for (const auto& [alpn, count] : c.alpn) out << "  ALPN " << alpn << ": " << count << "\n";
 }
 
 }  // namespace
@@ -235,8 +296,10 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
       ->transform(CLI::CheckedTransformer(tls::mode_names()))
       ->default_str("1.3");
   app.add_option("--cert-dir", config.cert_dir,
-                 "the lab's CA and server certificate; generated here at the first run (ca.pem, server.pem, "
-                 "server.key, expired.pem)")
+                 "the lab's CA and server certificates; generated here at the first run (ca.pem, server.pem, "
+                 "server.key, expired.pem, a.netlab.test.pem, b.netlab.test.pem). SNI: a client naming "
+                 "a.netlab.test or b.netlab.test gets that name's certificate; any other name, or none, gets "
+                 "server.pem (localhost, 127.0.0.1)")
       ->capture_default_str();
   app.add_option("--cert", config.cert, "valid | expired (a certificate whose validity ended yesterday)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, tls::CertChoice>{
@@ -247,6 +310,12 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
   app.add_flag("--extended-master-secret", config.extended_master_secret,
                "1.2-rsa: keep Extended Master Secret (RFC 7627) on, so the master secret comes from the session "
                "hash instead of the two randoms (default off in 1.2-rsa, the handshake as the note tells it)");
+  app.add_option("--alpn", config.alpn,
+                 "ALPN (RFC 7301): http/1.1 = agree to http/1.1 only, the one protocol this server speaks (a client "
+                 "offering h2,http/1.1 gets http/1.1; one offering only h2 gets the fatal no_application_protocol "
+                 "alert) | off = ignore the extension, choose nothing")
+      ->check(CLI::IsMember({std::string(tls::served_alpn), std::string("off")}))
+      ->capture_default_str();
   app.add_flag("--no-tickets", config.no_tickets,
                "no session tickets (SSL_OP_NO_TICKET): TLS 1.2 resumes by session id from this server's cache; "
                "TLS 1.3 still sends NewSessionTicket, its PSK then names an entry of that cache");
@@ -260,6 +329,7 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
       throw UsageError("--extended-master-secret goes with --tls 1.2-rsa (the other modes always use it or TLS 1.3)");
   });
   Counters counters;
+  std::optional<tls::SniCertificates> sni;  // outlives the context that calls it
   std::optional<ssl::context> context;
   std::string keylog;
   int security_level = 0;
@@ -273,6 +343,8 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
     if (config.mode == tls::Mode::tls12_rsa && !config.extended_master_secret)
       SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
     tls::configure_resumption(*context, config.no_tickets);
+    sni.emplace(*context, pki);
+    if (config.alpn != "off") tls::configure_alpn(*context);
     keylog = tls::enable_keylog(*context, config.keylog);
     if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
     security_level = SSL_CTX_get_security_level(context->native_handle());
@@ -283,14 +355,17 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
     run.listening(fmt::format("--tls {}, certificate {}, OpenSSL security level {}", tls::mode_name(config.mode),
                               config.cert == tls::CertChoice::valid ? "valid" : "expired", security_level));
     run.report([&](Result& result, std::ostream& out) {
-      result.set_params(boost::json::object{{"mode", tls::mode_name(config.mode)},
-                                            {"cert", config.cert == tls::CertChoice::valid ? "valid" : "expired"},
-                                            {"cert_dir", config.cert_dir},
-                                            {"step_timeout", config.step_timeout},
-                                            {"extended_master_secret", config.extended_master_secret},
-                                            {"no_tickets", config.no_tickets},
-                                            {"security_level", security_level},
-                                            {"keylog", keylog}});
+      result.set_params(
+          boost::json::object{{"mode", tls::mode_name(config.mode)},
+                              {"cert", config.cert == tls::CertChoice::valid ? "valid" : "expired"},
+                              {"cert_dir", config.cert_dir},
+                              {"step_timeout", config.step_timeout},
+                              {"extended_master_secret", config.extended_master_secret},
+                              {"no_tickets", config.no_tickets},
+                              {"alpn", config.alpn},
+                              {"sni_names", boost::json::array(tls::sni_names.begin(), tls::sni_names.end())},
+                              {"security_level", security_level},
+                              {"keylog", keylog}});
       result.set_observed(counters);
       print_summary(out, config, run, counters);
       out << "  refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";

@@ -3,6 +3,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string_view>
 
 namespace netlab::https {
@@ -40,6 +41,23 @@ std::string note_step(const Step& step, bool tls13) {
     return step.alert.find("close notify") != std::string::npos ? "end of the connection, authenticated"
                                                                 : "the handshake is refused";
   return "";
+}
+
+std::pair<std::string, std::string> split_response(const std::string& response) {
+  const auto end = response.find("\r\n\r\n");
+  if (end == std::string::npos) return {response, ""};
+  return {response.substr(0, end), response.substr(end + 4)};
+}
+
+std::string header_value(const std::string& head, std::string_view name) {
+  std::string lower = head;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  const auto at = lower.find("\r\n" + std::string(name) + ":");
+  if (at == std::string::npos) return "";
+  auto start = at + 3 + name.size();
+  const auto end = head.find("\r\n", start);
+  while (start < head.size() && head[start] == ' ') ++start;
+  return head.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
 boost::json::array trace_json(const std::vector<Step>& steps, bool tls13) {

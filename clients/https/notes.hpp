@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace netlab::https {
@@ -26,6 +27,11 @@ struct Session {
   std::string client_master_sha256;
   std::string server_recomputed_master_sha256, server_recomputed_inputs, server_recompute_error;
 };
+
+// A response's head and body, split at the blank line.
+std::pair<std::string, std::string> split_response(const std::string& response);
+// The value of header `name` (lower case) in a response head ("" when absent).
+std::string header_value(const std::string& head, std::string_view name);
 
 // The first message `message` sent or received in the trace (nullptr: none).
 const tls::Step* find_step(const std::vector<tls::Step>& steps, tls::Direction direction, std::string_view message);

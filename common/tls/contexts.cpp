@@ -2,9 +2,14 @@
 
 #include "tls/openssl.hpp"
 
+#include <openssl/pem.h>
+
 #include <arpa/inet.h>
 
 #include <array>
+#include <cstdio>
+#include <utility>
+#include <vector>
 
 namespace netlab::tls {
 
@@ -72,6 +77,78 @@ void configure_server(boost::asio::ssl::context& context, Mode mode, const Pki& 
   if (SSL_CTX_check_private_key(ctx) != 1) fail("the key does not match " + cert_file.string());
 }
 
+SniCertificates::SniCertificates(boost::asio::ssl::context& context, const Pki& pki) {
+  const auto read = [](const fs::path& path, auto reader) {
+    std::FILE* file = std::fopen(path.c_str(), "r");
+    if (!file) fail("open " + path.string());
+    auto* object = reader(file, nullptr, nullptr, nullptr);
+    std::fclose(file);
+    if (!object) fail("load " + path.string());
+    return object;
+  };
+  // Owned until all are loaded: a file that does not load leaks nothing.
+  Owned<EVP_PKEY> key(read(pki.server_key(), PEM_read_PrivateKey));
+  std::vector<std::pair<std::string_view, Owned<X509>>> certificates;
+  for (const auto name : sni_names) certificates.emplace_back(name, read(pki.name_cert(name), PEM_read_X509));
+  key_ = key.release();
+  for (auto& [name, cert] : certificates) certificates_.emplace(name, cert.release());
+  SSL_CTX* ctx = context.native_handle();
+  // SSL_CTX_set_tlsext_servername_callback/_arg are macros with C casts; the calls they stand for:
+  SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB, reinterpret_cast<void (*)()>(&on_server_name));
+  SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG, 0, this);
+}
+
+SniCertificates::~SniCertificates() {
+  for (auto& [name, cert] : certificates_) X509_free(cert);
+  EVP_PKEY_free(key_);
+}
+
+// Called while the ClientHello is processed, before the certificate is chosen.
+int SniCertificates::on_server_name(SSL* ssl, int* /*alert*/, void* arg) {
+  const auto* self = static_cast<const SniCertificates*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  const auto found = name ? self->certificates_.find(std::string_view(name)) : self->certificates_.end();
+  // A name we have no certificate of our own for: go on with the default one, and
+  // say nothing (no empty server_name in our hello: RFC 6066 section 3).
+  if (found == self->certificates_.end()) return SSL_TLSEXT_ERR_NOACK;
+  if (SSL_use_certificate(ssl, found->second) != 1 || SSL_use_PrivateKey(ssl, self->key_) != 1)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+std::string subject_of(X509* cert) {
+  if (!cert) return "";
+  Owned<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_ONELINE) < 0) return "";
+  return bio_text(bio.get());
+}
+
+namespace {
+
+// RFC 7301 3.2: the server picks by its own preference among what the client offered.
+int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                unsigned int in_length, void* /*arg*/) {
+  std::size_t at = 0;
+  while (at < in_length) {
+    const std::size_t length = in[at];
+    if (length == 0 || at + 1 + length > in_length) break;  // OpenSSL has checked the list; never read past it
+    if (std::string_view(reinterpret_cast<const char*>(in + at + 1), length) == served_alpn) {
+      *out = in + at + 1;
+      *out_length = static_cast<unsigned char>(length);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    at += 1 + length;
+  }
+  // OpenSSL answers this with the fatal no_application_protocol alert.
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+}  // namespace
+
+void configure_alpn(boost::asio::ssl::context& context) {
+  SSL_CTX_set_alpn_select_cb(context.native_handle(), select_alpn, nullptr);
+}
+
 void configure_resumption(boost::asio::ssl::context& context, bool no_tickets) {
   SSL_CTX* ctx = context.native_handle();
   static constexpr unsigned char id_context[] = "netlab-https";
@@ -109,10 +186,14 @@ void set_expected_server_name(SSL* ssl, const std::string& name) {
     if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) != 1) fail("expected address " + name);
     return;
   }
+  set_sni(ssl, name);
+  if (SSL_set1_host(ssl, name.c_str()) != 1) fail("expected host name " + name);
+}
+
+void set_sni(SSL* ssl, const std::string& name) {
   // SSL_set_tlsext_host_name() is a macro with a C cast; the call it stands for:
   if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str())) != 1)
     fail("SNI " + name);
-  if (SSL_set1_host(ssl, name.c_str()) != 1) fail("expected host name " + name);
 }
 
 }  // namespace netlab::tls

@@ -6,6 +6,8 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +31,35 @@ enum class CertChoice { valid, expired };
 // Server: the versions and key exchanges of `mode`, the lab's certificate and key.
 void configure_server(boost::asio::ssl::context& context, Mode mode, const Pki& pki, CertChoice cert);
 
+// Server: SNI (RFC 6066 section 3). Holds the certificate of each of sni_names
+// (pki.hpp; same key as server.pem) and, through the servername callback, puts the
+// one the ClientHello's server_name names on that connection before the server
+// picks its certificate. Another name, or none, keeps the context's certificate
+// (server.pem, localhost) and the server does not acknowledge the name. Must
+// outlive the context.
+class SniCertificates {
+ public:
+  SniCertificates(boost::asio::ssl::context& context, const Pki& pki);
+  ~SniCertificates();
+  SniCertificates(const SniCertificates&) = delete;
+  SniCertificates& operator=(const SniCertificates&) = delete;
+
+ private:
+  static int on_server_name(SSL* ssl, int* alert, void* arg);
+  std::map<std::string, X509*, std::less<>> certificates_;
+  EVP_PKEY* key_ = nullptr;
+};
+
+// A certificate's subject in a line ("O = netlab https lab, CN = localhost"; "" for none).
+std::string subject_of(X509* cert);
+
+// Server: ALPN (RFC 7301). The server speaks HTTP/1.1 only, so it agrees to
+// "http/1.1" and nothing else: a client offering h2 and http/1.1 gets http/1.1; a
+// client offering no protocol the server has gets the fatal no_application_protocol
+// alert (RFC 7301 section 3.2). A client without the ALPN extension gets no protocol.
+inline constexpr std::string_view served_alpn = "http/1.1";
+void configure_alpn(boost::asio::ssl::context& context);
+
 // Server: session resumption. OpenSSL's server session cache is on by default;
 // this names the sessions of this server (session id context) and, with
 // `no_tickets`, sends no TLS 1.2 session tickets (RFC 5077), so a 1.2 client can
@@ -45,6 +76,8 @@ void configure_client(boost::asio::ssl::context& context, std::optional<Mode> mo
 
 // Client, per connection: SNI (for a DNS name) and the name the certificate must carry.
 void set_expected_server_name(SSL* ssl, const std::string& name);
+// Client, per connection: SNI only; the certificate's name is left to the caller.
+void set_sni(SSL* ssl, const std::string& name);
 
 // The OpenSSL error queue and a verification result, as one line.
 std::string last_error_text();

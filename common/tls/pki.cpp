@@ -29,6 +29,7 @@ struct CertSpec {
   long valid_from_seconds;  // relative to now
   long valid_to_seconds;
   bool is_ca;
+  std::string alt_names;  // subjectAltName of a server certificate
 };
 
 Owned<X509> make_certificate(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer, EVP_PKEY* issuer_key) {
@@ -61,7 +62,7 @@ Owned<X509> make_certificate(const CertSpec& spec, EVP_PKEY* subject_key, X509* 
     // keyEncipherment: TLS 1.2 RSA key transport encrypts the pre-master secret with this key.
     add_extension(cert.get(), ctx, NID_key_usage, "critical,digitalSignature,keyEncipherment");
     add_extension(cert.get(), ctx, NID_ext_key_usage, "serverAuth");
-    add_extension(cert.get(), ctx, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+    add_extension(cert.get(), ctx, NID_subject_alt_name, spec.alt_names.c_str());
   }
   if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) fail("signing the certificate");
   return cert;
@@ -124,21 +125,31 @@ bool ensure_pki(const fs::path& dir) {
   fs::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cert dir " + dir.string() + ": " + ec.message());
   FileLock lock(dir / ".lock");
-  const bool complete = fs::exists(pki.ca_cert()) && fs::exists(pki.server_cert()) && fs::exists(pki.server_key()) &&
-                        fs::exists(pki.expired_cert());
+  bool complete = fs::exists(pki.ca_cert()) && fs::exists(pki.server_cert()) && fs::exists(pki.server_key()) &&
+                  fs::exists(pki.expired_cert());
+  for (const auto name : sni_names) complete = complete && fs::exists(pki.name_cert(name));
   if (complete) return false;
 
   constexpr long hour = 3600, day = 24 * hour;
+  const std::string localhost = "DNS:localhost,IP:127.0.0.1";
   Owned<EVP_PKEY> ca_key(EVP_EC_gen("P-256"));
   Owned<EVP_PKEY> server_key(EVP_RSA_gen(2048));
   if (!ca_key || !server_key) fail("generating keys");
-  auto ca = make_certificate({"netlab https lab CA", -hour, 365 * day, true}, ca_key.get(), nullptr, ca_key.get());
-  auto server = make_certificate({"localhost", -hour, 30 * day, false}, server_key.get(), ca.get(), ca_key.get());
-  auto expired = make_certificate({"localhost", -2 * day, -day, false}, server_key.get(), ca.get(), ca_key.get());
+  auto ca = make_certificate({"netlab https lab CA", -hour, 365 * day, true, ""}, ca_key.get(), nullptr, ca_key.get());
+  auto server =
+      make_certificate({"localhost", -hour, 30 * day, false, localhost}, server_key.get(), ca.get(), ca_key.get());
+  auto expired =
+      make_certificate({"localhost", -2 * day, -day, false, localhost}, server_key.get(), ca.get(), ca_key.get());
   // The CA's key is not written anywhere: nobody can sign anything else with it.
   write_private_file(pki.server_key(), pem_of(server_key.get()), 0600);
   write_private_file(pki.server_cert(), pem_of(server.get()), 0644);
   write_private_file(pki.expired_cert(), pem_of(expired.get()), 0644);
+  for (const auto name : sni_names) {
+    const std::string cn(name);
+    auto named =
+        make_certificate({cn.c_str(), -hour, 30 * day, false, "DNS:" + cn}, server_key.get(), ca.get(), ca_key.get());
+    write_private_file(pki.name_cert(name), pem_of(named.get()), 0644);
+  }
   write_private_file(pki.ca_cert(), pem_of(ca.get()), 0644);
   return true;
 }

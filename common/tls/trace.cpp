@@ -66,11 +66,28 @@ constexpr std::array<std::uint8_t, 32> hello_retry_random = {
 enum : std::uint16_t {
   ext_server_name = 0,
   ext_supported_groups = 10,
+  ext_alpn = 16,
   ext_session_ticket = 35,
   ext_pre_shared_key = 41,
   ext_supported_versions = 43,
   ext_key_share = 51
 };
+
+// RFC 7301 3.1: a list of protocol names, each 1..255 bytes (the server's answer is a list of one).
+void decode_alpn(Reader& data, Step& step) {
+  Reader names = data.vector(2);
+  while (names.ok() && names.left() > 0) {
+    auto name = names.take(names.u8());
+    if (names.ok() && step.alpn_protocols.size() < 16) step.alpn_protocols.emplace_back(name.begin(), name.end());
+  }
+  data.expect_end();
+}
+
+std::string join_texts(const std::vector<std::string>& texts) {
+  std::string text;
+  for (const auto& t : texts) text += (text.empty() ? "" : ",") + t;
+  return text;
+}
 
 void decode_extensions(Reader extensions, Step& step, bool client_hello, bool hello_retry) {
   while (extensions.ok() && extensions.left() > 0) {
@@ -88,6 +105,9 @@ void decode_extensions(Reader extensions, Step& step, bool client_hello, bool he
           }
           data.expect_end();
         }
+        break;
+      case ext_alpn:
+        decode_alpn(data, step);
         break;
       case ext_supported_versions:
         if (client_hello) {
@@ -174,6 +194,7 @@ void decode_hello(Reader& r, Step& step, bool client_hello) {
     if (!step.key_share_groups.empty())
       step.detail += "; key share " + join_names(step.key_share_groups, group_name, 4);
     if (!step.server_name.empty()) step.detail += "; SNI " + step.server_name;
+    if (!step.alpn_protocols.empty()) step.detail += "; ALPN " + join_texts(step.alpn_protocols);
     step.detail += resumption_offer(step);
   } else if (hello_retry) {
     step.detail = "no key share for a group I take: send one for " + join_names(step.key_share_groups, group_name, 1);
@@ -185,6 +206,7 @@ void decode_hello(Reader& r, Step& step, bool client_hello) {
       step.detail +=
           "; key share " + group_name(step.key_share_groups[0]) + " (" + std::to_string(step.public_key_length) + " B)";
     if (step.pre_shared_key) step.detail += "; accepts the PSK (resumption)";
+    if (!step.alpn_protocols.empty()) step.detail += "; ALPN " + join_texts(step.alpn_protocols);
     if (step.session_id_length && step.supported_versions.empty())  // 1.3 echoes the client's, meaning nothing
       step.detail += "; session id " + std::to_string(step.session_id_length) + " B";
   }
@@ -299,11 +321,14 @@ Step decode_handshake(Direction direction, std::span<const std::uint8_t> bytes, 
       Reader extensions = r.vector(2);
       std::size_t count = 0;
       while (extensions.ok() && extensions.left() > 0) {
-        extensions.u16();
-        extensions.take(extensions.u16());
-        if (extensions.ok()) ++count;
+        const std::uint16_t type = extensions.u16();
+        Reader data = extensions.vector(2);
+        if (!extensions.ok()) break;
+        ++count;
+        if (type == ext_alpn) decode_alpn(data, step);  // TLS 1.3: the chosen protocol travels encrypted here
       }
       step.detail = std::to_string(count) + " extension(s), the first message under the handshake keys";
+      if (!step.alpn_protocols.empty()) step.detail += "; ALPN " + join_texts(step.alpn_protocols);
       break;
     }
     default:

@@ -32,6 +32,8 @@ struct Step {
   std::vector<std::uint16_t> key_share_groups;    // key_share (ClientHello: offered; ServerHello/HRR: chosen)
   std::vector<std::uint16_t> supported_versions;  // ClientHello: offered; ServerHello: [chosen]
   std::string server_name;                        // SNI
+  std::vector<std::string> alpn_protocols;        // ALPN: offered (ClientHello); chosen (ServerHello 1.2,
+                                                  // EncryptedExtensions 1.3)
   std::size_t session_id_length = 0;              // Client/ServerHello legacy_session_id (1.2: resumption by id)
   bool session_ticket_extension = false;          // RFC 5077 session_ticket extension present
   std::size_t session_ticket_length = 0;          // ... and the ticket it carries (ClientHello)

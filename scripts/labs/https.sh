@@ -11,8 +11,10 @@
 #     connecting a second time to resume the session
 # lab-run-zh: 笔记里讲的 TLS 1.2 RSA 密钥传输、TLS 1.2 ECDHE 和 TLS 1.3，每种再连一次恢复会话
 # lab-look: the handshake trace step by step; the certificate in the clear (1.2) or not (1.3); the
-#     exporter digests equal on both sides; the resumed handshake without a certificate
-# lab-look-zh: 逐步的握手记录；证书是明文（1.2）还是加密（1.3）；两端导出的密钥摘要相同；恢复会话的握手没有证书
+#     exporter digests equal on both sides; the resumed handshake without a certificate; the
+#     certificate chosen by SNI and the protocol by ALPN
+# lab-look-zh: 逐步的握手记录；证书是明文（1.2）还是加密（1.3）；两端导出的密钥摘要相同；恢复会话的握手没有证书；
+#     按 SNI 选的证书、按 ALPN 选的协议
 #
 # The https lab: the TLS handshake step by step, as the note tells it (TLS 1.2
 # with RSA key transport: the client encrypts "random 3" with the server's public
@@ -27,7 +29,10 @@
 # Each mode's client connects a second time offering the first session back
 # (--resume): 1.2 by session id (1.2-rsa, its server runs --no-tickets) or
 # session ticket (1.2-ecdhe), 1.3 by the PSK of a NewSessionTicket; openssl
-# s_client -sess_out/-sess_in resumes too.
+# s_client -sess_out/-sess_in resumes too. The 1.3 client also runs --names:
+# SNI (a.netlab.test and b.netlab.test each get their own certificate, another
+# name or none localhost's) and ALPN (h2,http/1.1 -> http/1.1; h2 alone -> the
+# no_application_protocol alert); openssl s_client -servername / -alpn does the same.
 # shellcheck source-path=SCRIPTDIR/../lib
 set -euo pipefail
 
@@ -80,14 +85,16 @@ start_https_server() {
 # server sends no tickets, so its client resumes by session id; 1.2-ecdhe by
 # session ticket (RFC 5077); 1.3 by the PSK of a NewSessionTicket.
 run_mode() {
-  local mode=$1 server_args=()
+  local mode=$1 server_args=() names_args=()
   [[ $mode == 1.2-rsa ]] && server_args=(--no-tickets)
+  # SNI and ALPN once, on TLS 1.3: a connection per server_name and per ALPN offer.
+  [[ $mode == 1.3 ]] && names_args=(--names)
   start_https_server "$mode" --tls "$mode" "${server_args[@]}"
   client_args --max-seconds 20
   say ""
-  say "--- $CLIENT --tls $mode --port $NETLAB_PORT --keylog keylog.txt --resume ${NETLAB_CLIENT_ARGS[*]}"
+  say "--- $CLIENT --tls $mode --port $NETLAB_PORT --keylog keylog.txt --resume ${names_args[*]} ${NETLAB_CLIENT_ARGS[*]}"
   lab_client "$mode" "$NETLAB_BIN_DIR/$CLIENT" --tls "$mode" --port "$NETLAB_PORT" --cert-dir "$CERT_DIR" \
-    --keylog "$NETLAB_RUN/keylog.txt" --resume "${NETLAB_CLIENT_ARGS[@]}" >"$NETLAB_RUN/client-$mode.txt"
+    --keylog "$NETLAB_RUN/keylog.txt" --resume "${names_args[@]}" "${NETLAB_CLIENT_ARGS[@]}" >"$NETLAB_RUN/client-$mode.txt"
   cat "$NETLAB_RUN/client-$mode.txt"
   stop_server "$NETLAB_SERVER_PID"
 }
@@ -254,6 +261,44 @@ openssl_resumption_check() {
     "openssl s_client -sess_out/-sess_in against the --tls 1.3 server")
 }
 
+# s_client_hello [OPTION...]: a handshake and no request (the server logs "no request").
+s_client_hello() {
+  timeout 10 openssl s_client -connect "127.0.0.1:$NETLAB_PORT" -CAfile "$CERT_DIR/ca.pem" -verify_return_error \
+    "$@" </dev/null 2>&1
+}
+
+# An outside client asks for each SNI name (the certificate must name it: -verify_hostname);
+# the subject it got, in SNI_CHECK.
+openssl_sni_check() {
+  local name out subject seen=() verdict=confirmed
+  for name in a.netlab.test b.netlab.test; do
+    out=$(s_client_hello -servername "$name" -verify_hostname "$name") || verdict=refuted
+    subject=$(grep -m1 '^subject=' <<<"$out" || echo "no subject line")
+    [[ $subject == *"CN = $name" ]] || verdict=refuted
+    seen+=("$name -> ${subject#subject=}")
+  done
+  say "  openssl s_client -servername: ${seen[0]}; ${seen[1]}"
+  SNI_CHECK=$(check_json openssl-sni "an outside client gets the certificate of the name it asked for" \
+    "openssl s_client -servername a.netlab.test / b.netlab.test -verify_hostname: exit 0, subject CN = that name" \
+    "${seen[0]}; ${seen[1]}" "$verdict" "openssl s_client -servername NAME -verify_hostname NAME (subject= line)")
+}
+
+# An outside client offers ALPN h2,http/1.1 (the server speaks http/1.1), then h2 alone;
+# the protocol and the alert it recorded, in ALPN_CHECK.
+openssl_alpn_check() {
+  local both alone status=0 verdict=refuted
+  both=$(s_client_hello -servername localhost -alpn h2,http/1.1 | grep -m1 -E '^(ALPN protocol|No ALPN)' ||
+    echo "no ALPN line")
+  alone=$(s_client_hello -servername localhost -alpn h2) || status=$?
+  # The first "alert <name>" of OpenSSL's error line ("... tlsv1 alert no application protocol: ... alert number 120").
+  alone=$({ grep -o 'alert [a-z ]*[a-z]' <<<"$alone" || echo "no alert"; } | head -n1)
+  say "  openssl s_client -alpn h2,http/1.1: $both; -alpn h2: exit $status, $alone"
+  [[ $both == "ALPN protocol: http/1.1" && $status != 0 && $alone == "alert no application protocol" ]] && verdict=confirmed
+  ALPN_CHECK=$(check_json openssl-alpn "an outside client gets the server's protocol, and the alert for h2 alone" \
+    "-alpn h2,http/1.1: ALPN protocol: http/1.1; -alpn h2: exit 1, alert no application protocol" \
+    "h2,http/1.1: $both; h2: exit $status, $alone" "$verdict" "openssl s_client -alpn")
+}
+
 good_client_ok() {
   "$NETLAB_BIN_DIR/$CLIENT" --port "$NETLAB_PORT" --cert-dir "$CERT_DIR" --log-level warn >/dev/null 2>&1
 }
@@ -290,7 +335,9 @@ run_demos() {
   fi
   if command -v openssl >/dev/null; then
     openssl_resumption_check
-    checks+=("$RESUMPTION_CHECK")
+    openssl_sni_check
+    openssl_alpn_check
+    checks+=("$RESUMPTION_CHECK" "$SNI_CHECK" "$ALPN_CHECK")
   fi
   if command -v curl >/dev/null; then
     out=$(timeout 10 curl -sS --noproxy '*' --cacert "$CERT_DIR/ca.pem" "https://localhost:$NETLAB_PORT/" 2>&1) &&

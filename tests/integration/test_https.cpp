@@ -15,6 +15,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 using namespace netlab::test;
 namespace json = boost::json;
@@ -338,8 +339,9 @@ TEST_CASE("errors: server not running, port in use, bad usage, missing CA", "[er
   CHECK(lab.server.stop() == 0);
 
   expect_usage_errors("netlab-https-client", {{"--tls", "1.1"}, {"--path", "no-slash"}});
-  expect_usage_errors("netlab-https-server",
-                      {{"--cert", "stolen"}, {"--step-timeout", "0"}, {"--tls", "1.3", "--extended-master-secret"}});
+  expect_usage_errors(
+      "netlab-https-server",
+      {{"--cert", "stolen"}, {"--step-timeout", "0"}, {"--tls", "1.3", "--extended-master-secret"}, {"--alpn", "h2"}});
 }
 
 namespace {
@@ -418,4 +420,98 @@ TEST_CASE("resumption: openssl s_client -sess_out / -sess_in is Reused by the se
   CHECK(second.out.find("\nReused, ") != std::string::npos);
   const auto server = lab.stop_and_report();
   CHECK(server.at("resumed").to_number<int>() == 1);
+}
+
+namespace {
+
+const json::object& probe(const json::object& client, const std::string& kind, std::size_t i) {
+  return client.at("observed").at("names").at(kind).as_array().at(i).as_object();
+}
+
+}  // namespace
+
+TEST_CASE("SNI picks the certificate, ALPN the protocol: h2 alone gets the alert, the server keeps serving",
+          "[names]") {
+  const std::string mode = GENERATE(as<std::string>{}, "1.3", "1.2-ecdhe");
+  Lab lab(mode);
+  const auto client = lab.good_client({"--tls", mode, "--names"});
+  INFO(mode << ": " << json::serialize(client.at("observed").at("names")));
+  // SNI: a.netlab.test and b.netlab.test each get their own certificate; another name, or none, localhost's.
+  const std::vector<std::string> subjects{"CN = a.netlab.test", "CN = b.netlab.test", "CN = localhost",
+                                          "CN = localhost"};
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    const auto& p = probe(client, "sni", i);
+    CHECK(p.at("handshake_ok").as_bool());
+    CHECK(text(p.at("certificate_subject")).find(subjects[i]) != std::string::npos);
+    CHECK(p.at("certificate_names_server_name").as_bool() == (i < 2));
+  }
+  CHECK(text(probe(client, "sni", 2).at("server_name")) == "unknown.netlab.test");
+  CHECK(text(probe(client, "sni", 0).at("client_hello")).find("SNI a.netlab.test") != std::string::npos);
+  CHECK(text(probe(client, "sni", 0).at("certificate_sha256")) !=
+        text(probe(client, "sni", 1).at("certificate_sha256")));
+  CHECK(text(check_named(client, "sni-selects-certificate").at("verdict")) == "confirmed");
+  // ALPN: h2,http/1.1 -> http/1.1 (in the ServerHello in 1.2, in EncryptedExtensions in 1.3); h2 -> the
+  // alert; http/1.1 -> http/1.1.
+  const auto& both = probe(client, "alpn", 0);
+  CHECK(text(both.at("alpn_chosen")) == "http/1.1");
+  CHECK(text(both.at("client_hello")).find("ALPN h2,http/1.1") != std::string::npos);
+  CHECK(text(both.at("server_alpn_message")).rfind(mode == "1.3" ? "EncryptedExtensions" : "ServerHello", 0) == 0);
+  const auto& h2 = probe(client, "alpn", 1);
+  CHECK(text(h2.at("alpn_offered")) == "h2");
+  CHECK(!h2.at("handshake_ok").as_bool());
+  CHECK(text(h2.at("alert")) == "fatal no application protocol");
+  CHECK(text(probe(client, "alpn", 2).at("alpn_chosen")) == "http/1.1");
+  CHECK(text(check_named(client, "alpn-negotiated").at("verdict")) == "confirmed");
+  lab.good_client();  // served after the alert
+  const auto server = lab.stop_and_report();
+  CHECK(server.at("no_application_protocol").to_number<int>() == 1);
+  CHECK(server.at("pages_served").to_number<int>() == 8);  // 1 + 4 SNI + 2 ALPN, then the good client
+  CHECK(server.at("certificates").at("server_name a.netlab.test -> O = netlab https lab, CN = a.netlab.test") == 1);
+  CHECK(server.at("certificates").at("no server_name -> default certificate O = netlab https lab, CN = localhost") ==
+        1);
+}
+
+TEST_CASE("ALPN off: the server ignores the extension, h2 alone is served with no protocol: nuanced", "[names]") {
+  Lab lab("1.3", {"--alpn", "off"});
+  const auto client = lab.good_client({"--names"});
+  INFO(json::serialize(client.at("observed").at("names").at("alpn")));
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(probe(client, "alpn", i).at("handshake_ok").as_bool());
+    CHECK(text(probe(client, "alpn", i).at("alpn_chosen")).empty());
+  }
+  CHECK(text(check_named(client, "alpn-negotiated").at("verdict")) == "nuanced");
+  CHECK(lab.stop_and_report().at("no_application_protocol").to_number<int>() == 0);
+}
+
+TEST_CASE("against openssl s_server (one certificate for every name, no ALPN): SNI refuted, ALPN nuanced",
+          "[names][interop]") {
+  const std::string openssl = require_tool("openssl");
+  Lab lab("1.3");  // only for the lab's certificates
+  REQUIRE(lab.server.stop() == 0);
+  Process s_server({openssl, "s_server", "-accept", "127.0.0.1:0", "-cert", lab.certs + "/server.pem", "-key",
+                    lab.certs + "/server.key", "-www"},
+                   lab.dir.file("s_server.out"), lab.dir.file("s_server.err"));
+  // s_server says its port once listening: "ACCEPT 127.0.0.1:PORT" (polled, at most 10 s).
+  std::string port;
+  const std::regex accept_line("ACCEPT 127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 100 && port.empty(); ++i) {
+    std::smatch m;
+    const std::string out = read_text(lab.dir.file("s_server.out"));
+    if (std::regex_search(out, m, accept_line))
+      port = m[1];
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(!port.empty());
+  TempDir out;
+  const auto result = run({bin("netlab-https-client"), "--port", port, "--cert-dir", lab.certs, "--names", "--json",
+                           out.file("client.json"), "--log-level", "warn"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const auto client = read_json(out.file("client.json")).as_object();
+  INFO(json::serialize(client.at("observed").at("names")));
+  CHECK(text(probe(client, "sni", 0).at("certificate_subject")).find("CN = localhost") != std::string::npos);
+  CHECK(text(check_named(client, "sni-selects-certificate").at("verdict")) == "refuted");
+  CHECK(probe(client, "alpn", 1).at("handshake_ok").as_bool());  // h2 alone: ignored, not refused
+  CHECK(text(check_named(client, "alpn-negotiated").at("verdict")) == "nuanced");
 }

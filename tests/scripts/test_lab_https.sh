@@ -9,7 +9,9 @@
 # In 1.2-rsa the master secret the server recomputed from the decrypted
 # pre-master equals the client's. Each mode's client resumes on a second
 # connection (1.2 session id, 1.2 ticket, 1.3 PSK) without a Certificate, and
-# openssl s_client -sess_out/-sess_in is Reused.
+# openssl s_client -sess_out/-sess_in is Reused. The 1.3 client's --names: SNI
+# gives a.netlab.test and b.netlab.test their own certificates, ALPN http/1.1 and
+# the alert for h2 alone; openssl s_client -servername / -alpn graded on what it printed.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -79,15 +81,56 @@ check_resumption() {
 
 check_demos() {
   local i id verdict
-  for i in 0 1 2 3 4 5 6 7; do
+  for i in 0 1 2 3 4 5 6 7 8 9; do
     id=$(value demos.json "/checks/$i/id" 2>/dev/null) || break
     verdict=$(value demos.json "/checks/$i/verdict")
     [[ $verdict == confirmed ]] || fail "demo $id: $verdict ($(value demos.json "/checks/$i/observed"))"
     echo "ok: demo $id confirmed"
   done
-  ((i >= 6)) || fail "only $i demo checks"
+  ((i >= 8)) || fail "only $i demo checks"
   grep -q '"id":"openssl-resumption"' "$RUN/demos.json" || fail "no openssl-resumption demo check"
   grep -q 'not TLS —' "$RUN/server.log" || fail "server.log has no 'not TLS' line for the plain HTTP request"
+}
+
+# demo_named ID: the demo check's index in demos.json.
+demo_named() {
+  local i
+  for i in 0 1 2 3 4 5 6 7 8 9; do
+    [[ $(value demos.json "/checks/$i/id" 2>/dev/null) == "$1" ]] && { echo "$i"; return 0; }
+  done
+  fail "no $1 demo check"
+}
+
+# --names on the 1.3 client, and the outside client's verdicts following what it printed.
+check_names() {
+  local at observed expected
+  [[ $(value client-1.3.json /checks/7/id) == sni-selects-certificate ]] || fail "1.3: check 7 is not sni-selects-certificate"
+  [[ $(value client-1.3.json /checks/7/verdict) == confirmed ]] ||
+    fail "sni-selects-certificate: $(value client-1.3.json /checks/7/observed)"
+  [[ $(value client-1.3.json /checks/8/id) == alpn-negotiated ]] || fail "1.3: check 8 is not alpn-negotiated"
+  [[ $(value client-1.3.json /checks/8/verdict) == confirmed ]] ||
+    fail "alpn-negotiated: $(value client-1.3.json /checks/8/observed)"
+  [[ $(value client-1.3.json /observed/names/sni/2/certificate_subject) == *"CN = localhost" ]] ||
+    fail "an unknown server_name did not get the default certificate"
+  grep -q 'a.netlab.test -> O = netlab https lab, CN = a.netlab.test (names it)' "$RUN/client-1.3.txt" ||
+    fail "the 1.3 summary does not show the SNI certificates"
+  grep -q 'server_name b.netlab.test -> O = netlab https lab, CN = b.netlab.test' "$RUN/server.log" ||
+    fail "server.log does not say which certificate b.netlab.test got"
+  echo "ok: --names: sni-selects-certificate and alpn-negotiated confirmed"
+
+  at=$(demo_named openssl-sni)
+  observed=$(value demos.json "/checks/$at/observed")
+  expected=refuted
+  [[ $observed == *"a.netlab.test -> O = netlab https lab, CN = a.netlab.test;"* &&
+    $observed == *"b.netlab.test -> O = netlab https lab, CN = b.netlab.test" ]] && expected=confirmed
+  [[ $(value demos.json "/checks/$at/verdict") == "$expected" ]] || fail "openssl-sni not $expected: $observed"
+  at=$(demo_named openssl-alpn)
+  observed=$(value demos.json "/checks/$at/observed")
+  expected=refuted
+  [[ $observed == "h2,http/1.1: ALPN protocol: http/1.1; h2: exit 1, alert no application protocol" ]] &&
+    expected=confirmed
+  [[ $(value demos.json "/checks/$at/verdict") == "$expected" ]] || fail "openssl-alpn not $expected: $observed"
+  echo "ok: openssl s_client -servername / -alpn: $expected from what it printed"
 }
 
 check_capture() {
@@ -118,6 +161,7 @@ main() {
   check_modes
   check_resumption
   check_demos
+  check_names
   check_capture
 }
 

@@ -50,6 +50,13 @@ Bytes handshake(std::uint8_t type, const Bytes& body) {
 
 void append(Bytes& out, const Bytes& more) { out.insert(out.end(), more.begin(), more.end()); }
 
+// An ALPN extension's data (RFC 7301 3.1): a 2-byte list of 1-byte-prefixed names.
+Bytes alpn(const std::vector<std::string>& names) {
+  Bytes list;
+  for (const auto& name : names) append(list, with_length(Bytes(name.begin(), name.end()), 1));
+  return with_length(list, 2);
+}
+
 Bytes client_hello() {
   Bytes body;
   put(body, 0x0303, 2);
@@ -67,6 +74,7 @@ Bytes client_hello() {
   put(share, 0x001d, 2);
   append(share, with_length(Bytes(32, 0x33), 2));
   append(extensions, extension(51, with_length(share, 2)));
+  append(extensions, extension(16, alpn({"h2", "http/1.1"})));
   append(body, with_length(extensions, 2));
   return handshake(1, body);
 }
@@ -95,7 +103,7 @@ Bytes hello_retry_random() {
 
 }  // namespace
 
-TEST_CASE("ClientHello: random, offered suites, versions, key share, SNI", "[decode]") {
+TEST_CASE("ClientHello: random, offered suites, versions, key share, SNI, ALPN", "[decode]") {
   const Step step = netlab::tls::decode_handshake(Direction::sent, client_hello(), false);
   CHECK(step.error.empty());
   CHECK(step.message == "ClientHello");
@@ -105,6 +113,8 @@ TEST_CASE("ClientHello: random, offered suites, versions, key share, SNI", "[dec
   CHECK(step.supported_versions == std::vector<std::uint16_t>{0x0304, 0x0303});
   CHECK(step.key_share_groups == std::vector<std::uint16_t>{0x001d});
   CHECK(step.server_name == "localhost");
+  CHECK(step.alpn_protocols == std::vector<std::string>{"h2", "http/1.1"});
+  CHECK(step.detail.find("; SNI localhost; ALPN h2,http/1.1") != std::string::npos);
   CHECK(step.detail.find("3 suites offered: TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, AES128-GCM-SHA256") !=
         std::string::npos);
 }
@@ -119,6 +129,21 @@ TEST_CASE("ServerHello: chosen version from supported_versions, chosen suite and
   CHECK(step.key_share_groups == std::vector<std::uint16_t>{0x0017});
   CHECK(step.public_key_length == 65);
   CHECK(step.detail.find("chose TLSv1.3 TLS_AES_256_GCM_SHA384") != std::string::npos);
+}
+
+TEST_CASE("EncryptedExtensions: the protocol ALPN chose (TLS 1.3), and a name running past its list refused",
+          "[decode]") {
+  const Step step = netlab::tls::decode_handshake(
+      Direction::received, handshake(8, with_length(extension(16, alpn({"http/1.1"})), 2)), true);
+  CHECK(step.error.empty());
+  CHECK(step.message == "EncryptedExtensions");
+  CHECK(step.alpn_protocols == std::vector<std::string>{"http/1.1"});
+  CHECK(step.detail.find("1 extension(s)") == 0);
+  CHECK(step.detail.find("; ALPN http/1.1") != std::string::npos);
+  Bytes cut = alpn({"http/1.1"});
+  cut[2] = 9;  // the name claims one byte more than the list holds
+  CHECK_FALSE(netlab::tls::decode_handshake(Direction::received, handshake(8, with_length(extension(16, cut), 2)), true)
+                  .error.empty());
 }
 
 TEST_CASE("a ServerHello with the special random is a HelloRetryRequest naming a group", "[decode]") {
@@ -270,7 +295,8 @@ Bytes der_of_pem(const std::filesystem::path& path) {
 
 }  // namespace
 
-TEST_CASE("the lab's PKI: generated once, server key private, one valid and one expired certificate", "[pki]") {
+TEST_CASE("the lab's PKI: generated once, server key private, one valid and one expired certificate, SNI names",
+          "[pki]") {
   netlab::test::TempDir dir;
   const netlab::tls::Pki pki{dir.path() / "certs"};
   CHECK(netlab::tls::ensure_pki(pki.dir));
@@ -287,6 +313,13 @@ TEST_CASE("the lab's PKI: generated once, server key private, one valid and one 
   CHECK(valid->key_type == "RSA");
   CHECK(valid->key_bits == 2048);
   CHECK_FALSE(valid->expired);
+
+  for (const auto name : netlab::tls::sni_names) {  // SNI: one certificate per name, same key
+    const auto named = netlab::tls::summarize_certificate(der_of_pem(pki.name_cert(name)));
+    REQUIRE(named);
+    CHECK(named->subject.find("CN=" + std::string(name)) != std::string::npos);
+    CHECK(named->key_bits == 2048);
+  }
 
   const auto expired = netlab::tls::summarize_certificate(der_of_pem(pki.expired_cert()));
   REQUIRE(expired);
