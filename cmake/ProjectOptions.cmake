@@ -44,14 +44,14 @@ if(NETLAB_SANITIZE)
   target_link_options(netlab_options INTERFACE -fsanitize=address,undefined)
 endif()
 
-# Unity builds (issue 20, the clean build): the libraries of common/ and tools/
-# and the test executables compile their files in batches of
+# Unity builds (issue 20, the clean build): the libraries of common/ and tools/,
+# the lab programs (netlab_lab) and the test executables compile their files in batches of
 # NETLAB_UNITY_BATCH, one translation unit per batch, so the headers every file
 # shares (Asio, Beast, Boost.JSON, spdlog, CLI11, Catch2) are parsed once per
 # batch instead of once per file (docs/performance.md: measured). A file that
 # must stay alone sets SKIP_UNITY_BUILD_INCLUSION. -DNETLAB_UNITY_BUILD=OFF
 # compiles every file on its own (its errors then point at it alone).
-option(NETLAB_UNITY_BUILD "Compile common libraries and tests in unity batches" ON)
+option(NETLAB_UNITY_BUILD "Compile common libraries, lab programs and tests in unity batches" ON)
 set(NETLAB_UNITY_BATCH 8 CACHE STRING "Files per unity batch (NETLAB_UNITY_BUILD)")
 
 # netlab_unity(<target>...): the targets compile in unity batches.
@@ -89,5 +89,14 @@ function(netlab_lab lab)
     target_sources(netlab-${lab}-${side} PRIVATE ${parts})
     target_include_directories(netlab-${lab}-${side} PRIVATE ${dir})
     target_link_libraries(netlab-${lab}-${side} PRIVATE ${arg_LINK})
+    # Unity batches, but a file with a kernel header (<linux/tcp.h>) compiles
+    # alone: it redefines what <netinet/tcp.h>, included by Asio, declares.
+    foreach(part ${parts})
+      file(STRINGS ${part} kernel_header REGEX "^#include <linux/")
+      if(kernel_header)
+        set_source_files_properties(${part} PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+      endif()
+    endforeach()
+    netlab_unity(netlab-${lab}-${side})
   endforeach()
 endfunction()

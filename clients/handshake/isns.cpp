@@ -33,8 +33,6 @@ struct Observed {
 };
 BOOST_DESCRIBE_STRUCT(Observed, (), (handshakes, client_isn_acked, server_isn_acked, unanswered, connections))
 
-bool exactly(const Packet& p, std::uint8_t flags) { return p.flags == flags; }
-
 // The first SYN, the first SYN-ACK after it, and the client's first ACK after that.
 std::optional<Synchronised> synchronised(const Flow& flow) {
   const Packet* syn = nullptr;
@@ -42,9 +40,9 @@ std::optional<Synchronised> synchronised(const Flow& flow) {
   Synchronised s{.client = flow.client};
   for (const auto& p : flow.packets) {
     if (!syn) {
-      if (flow.from_client(p) && exactly(p, tcp_flag::syn)) syn = &p;
+      if (flow.from_client(p) && p.flags == tcp_flag::syn) syn = &p;
     } else if (!syn_ack) {
-      if (!flow.from_client(p) && exactly(p, tcp_flag::syn | tcp_flag::ack)) syn_ack = &p;
+      if (!flow.from_client(p) && p.flags == (tcp_flag::syn | tcp_flag::ack)) syn_ack = &p;
     } else if (flow.from_client(p) && (p.flags & tcp_flag::ack) && !(p.flags & (tcp_flag::syn | tcp_flag::rst))) {
       s.third_segment = true;
       s.third_ack = p.ack;

@@ -56,8 +56,6 @@ Conversation conversation(const std::string& pcap, std::uint16_t local_port) {
   return c;
 }
 
-bool exactly(const Packet& p, std::uint8_t flags) { return p.flags == flags; }
-
 // The server's census lines and accepts for our peer ("addr:port").
 struct ServerView {
   json::array timeline;  // {mono_ms, state}
@@ -127,7 +125,7 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
   std::optional<std::uint32_t> old_isn, new_isn;
   std::size_t syns = 0;
   for (const auto& p : c.packets)
-    if (c.from_client(p) && exactly(p, syn)) {
+    if (c.from_client(p) && p.flags == syn) {
       ++syns;
       if (!old_isn)
         old_isn = p.seq;
@@ -137,7 +135,7 @@ void judge_old_syn(const Conversation& c, const ServerView& server, const std::v
   std::optional<std::size_t> old_synack, rst, new_synack, new_ack;
   for (std::size_t i = 0; i < c.packets.size(); ++i) {
     const auto& p = c.packets[i];
-    if (!c.from_client(p) && exactly(p, syn | ack)) {
+    if (!c.from_client(p) && p.flags == (syn | ack)) {
       if (old_isn && p.ack == *old_isn + 1 && !old_synack) old_synack = i;
       if (new_isn && p.ack == *new_isn + 1 && !new_synack) new_synack = i;
     }
@@ -236,17 +234,17 @@ void judge_lost_synack(const Conversation& c, const std::vector<json::object>& r
   double first_syn = -1, first_synack = -1;
   bool acked = false;
   for (const auto& p : c.packets) {
-    if (c.from_client(p) && exactly(p, syn)) {
+    if (c.from_client(p) && p.flags == syn) {
       ++syns;
       isns.insert(p.seq);
       if (first_syn < 0) first_syn = p.time;
     }
-    if (!c.from_client(p) && exactly(p, syn | ack)) {
+    if (!c.from_client(p) && p.flags == (syn | ack)) {
       ++synacks;
       same += dropped_seq && p.seq == *dropped_seq;
       if (first_synack < 0) first_synack = p.time;
     }
-    acked = acked || (synacks > 0 && c.from_client(p) && exactly(p, ack));
+    acked = acked || (synacks > 0 && c.from_client(p) && p.flags == ack);
   }
   const ConnectRecord connect = record.connect.value_or(ConnectRecord{});
   const double connect_ms = connect.ms;
@@ -287,7 +285,7 @@ void judge_lost_ack(const Conversation& c, const ServerView& server, const std::
   std::set<std::uint32_t> synack_seqs;
   std::optional<Packet> data;
   for (const auto& p : c.packets) {
-    if (!c.from_client(p) && exactly(p, syn | ack)) {
+    if (!c.from_client(p) && p.flags == (syn | ack)) {
       ++synacks;
       synack_seqs.insert(p.seq);
     }

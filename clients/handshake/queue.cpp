@@ -23,11 +23,6 @@ namespace {
 using asio::awaitable;
 namespace json = boost::json;
 
-awaitable<void> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, boost::system::error_code& error) {
-  auto [ec] = co_await socket.async_connect(endpoint, use_tuple);
-  error = ec;
-}
-
 // What the queue run observed (the result's "observed"): one connect() each.
 struct Attempt {
   std::uint16_t local_port = 0;

@@ -25,21 +25,16 @@ double monotonic_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-struct Attempt {
+struct TimedConnect {
   bool finished = false;
   boost::system::error_code error;
   double started_ms = 0, ended_ms = 0;
   std::string outcome;
 };
 
-awaitable<void> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, boost::system::error_code& error) {
-  auto [ec] = co_await socket.async_connect(endpoint, use_tuple);
-  error = ec;
-}
-
 // connect() bounded by `ms`; on time out the socket is still SYN-SENT.
-awaitable<Attempt> connect_within(tcp::socket& socket, tcp::endpoint server, long ms) {
-  Attempt a;
+awaitable<TimedConnect> connect_within(tcp::socket& socket, tcp::endpoint server, long ms) {
+  TimedConnect a;
   a.started_ms = monotonic_ms();
   a.finished = co_await finish_within(connect_socket(socket, server, a.error), static_cast<double>(ms) / 1000.0);
   a.ended_ms = monotonic_ms();
@@ -57,14 +52,14 @@ tcp::socket bound_socket(const asio::any_io_executor& executor, std::uint16_t po
   return socket;
 }
 
-ConnectRecord record(const Attempt& a) {
+ConnectRecord record(const TimedConnect& a) {
   return {.started_mono_ms = a.started_ms,
           .ended_mono_ms = a.ended_ms,
           .ms = a.ended_ms - a.started_ms,
           .outcome = a.outcome};
 }
 
-void refused_check(const Attempt& a, const tcp::endpoint& server) {
+void refused_check(const TimedConnect& a, const tcp::endpoint& server) {
   if (a.finished && a.error == asio::error::connection_refused)
     throw std::runtime_error("connect " + to_string(server) +
                              ": connection refused — is netlab-handshake-server running?");
@@ -74,12 +69,12 @@ void refused_check(const Attempt& a, const tcp::endpoint& server) {
 struct FirstConnect {
   tcp::socket socket;
   std::uint16_t port;
-  Attempt attempt;
+  TimedConnect attempt;
 };
 awaitable<FirstConnect> connect_once(const tcp::endpoint& server, const FailureConfig& config, std::string_view story) {
   auto socket = bound_socket(co_await asio::this_coro::executor, 0);
   const std::uint16_t port = socket.local_endpoint().port();
-  Attempt a = co_await connect_within(socket, server, config.timeout_ms);
+  TimedConnect a = co_await connect_within(socket, server, config.timeout_ms);
   refused_check(a, server);
   spdlog::info("{}: port {}: {} after {:.1f} ms", story, port, a.outcome, a.ended_ms - a.started_ms);
   co_return FirstConnect{std::move(socket), port, std::move(a)};
@@ -114,13 +109,13 @@ awaitable<void> old_syn(const tcp::endpoint& server, const FailureConfig& config
   const auto executor = co_await asio::this_coro::executor;
   auto first = bound_socket(executor, 0);
   const std::uint16_t port = first.local_endpoint().port();
-  const Attempt given_up = co_await connect_within(first, server, config.give_up_ms);
+  const TimedConnect given_up = co_await connect_within(first, server, config.give_up_ms);
   refused_check(given_up, server);
   // Closing a SYN-SENT socket sends nothing: the SYN already in flight is on its own now.
   boost::system::error_code ignored;
   first.close(ignored);
   auto second = bound_socket(executor, port);
-  const Attempt again = co_await connect_within(second, server, config.timeout_ms);
+  const TimedConnect again = co_await connect_within(second, server, config.timeout_ms);
   ConnectRecord second_record = record(again);
   if (again.finished && !again.error) describe_connected(second, second_record);
   spdlog::info("old-syn: port {}: first attempt {}, second {} after {:.1f} ms", port, given_up.outcome, again.outcome,

@@ -1,6 +1,7 @@
 #include "io/net.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include "io/coro.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -82,6 +83,11 @@ asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t p
     throw std::runtime_error("connect " + to_string(endpoint) + ": " + error_text(e.code()) + hint);
   }
   co_return socket;
+}
+
+asio::awaitable<void> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, boost::system::error_code& error) {
+  auto [ec] = co_await socket.async_connect(endpoint, use_tuple);
+  error = ec;
 }
 
 namespace {
@@ -178,7 +184,7 @@ asio::awaitable<boost::system::error_code> write_all(tcp::socket& socket, asio::
   bytes += send_now(socket, bytes, ec);
   if (ec) co_return ec;
   if (bytes.size() == 0) co_return boost::system::error_code{};
-  auto [write_ec, written] = co_await asio::async_write(socket, bytes, asio::as_tuple(asio::use_awaitable));
+  auto [write_ec, written] = co_await asio::async_write(socket, bytes, use_tuple);
   co_return write_ec;
 }
 

@@ -52,6 +52,11 @@ tcp::acceptor open_listener(asio::io_context& io, const std::string& host, std::
 //   "connect 127.0.0.1:7006: Connection refused — is netlab-framing-server running?"
 asio::awaitable<tcp::socket> connect_to(const std::string& host, std::uint16_t port, std::string_view server_program);
 
+// Connects `socket` to `endpoint` and puts the outcome in `error` instead of
+// throwing, so that finish_within can bound it and the caller still reads why
+// it failed (a refusal, a reset) or sees it did not finish (still SYN-SENT).
+asio::awaitable<void> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, boost::system::error_code& error);
+
 // Runs `operation` against a deadline of `seconds`. Returns true if it
 // finished, false if the deadline came first (the operation is cancelled);
 // an exception from the operation is rethrown as it is.
