@@ -58,6 +58,14 @@ set(NETLAB_UNITY_BATCH 8 CACHE STRING "Files per unity batch (NETLAB_UNITY_BUILD
 function(netlab_unity)
   if(NETLAB_UNITY_BUILD)
     set_target_properties(${ARGN} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE ${NETLAB_UNITY_BATCH})
+    # GCC's -Wsubobject-linkage is meant for headers: it stays quiet for types
+    # of the main file, and in a unity batch every file but the first is an
+    # included one, so each coroutine frame that holds a type of a .cpp file's
+    # anonymous namespace is reported (a false positive there: the batch is one
+    # translation unit). The same files compiled one by one give no warning.
+    foreach(target ${ARGN})
+      target_compile_options(${target} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-Wno-subobject-linkage>)
+    endforeach()
   endif()
 endfunction()
 

@@ -37,7 +37,7 @@ using asio::awaitable;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
-const std::string request = "dead-peer\n";
+const std::string dead_peer_request = "dead-peer\n";
 
 long ms_since(Clock::time_point start) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
@@ -84,7 +84,7 @@ void set_int(tcp::socket& socket, int level, int name, int value, const char* wh
 // A connection the server reads and never answers; up once our request is acknowledged.
 awaitable<tcp::socket> open_silent(const CommonOptions& options) {
   tcp::socket socket = co_await connect_to(options.host, options.port, server_program);
-  if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(request), use_tuple); ec)
+  if (auto [ec, n] = co_await asio::async_write(socket, asio::buffer(dead_peer_request), use_tuple); ec)
     throw failure("send request", ec);
   const int fd = socket.native_handle();
   co_await poll_until(

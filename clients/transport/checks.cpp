@@ -114,20 +114,21 @@ void udp_checks(Result& result, const UdpStream& udp, bool relay, double link_lo
     const std::uint64_t kernel = s.socket_drops_of_data;
     const bool equal = r.lost == lost && r.reordered == reordered && r.duplicated_out == duplicated &&
                        r.garbage_forwarded == s.corrupted;
-    const bool within = lost >= r.lost && duplicated <= r.duplicated_out && reordered <= r.reordered &&
-                        s.corrupted <= r.garbage_forwarded &&
-                        (lost - r.lost) + (r.duplicated_out - duplicated) + (r.garbage_forwarded - s.corrupted) <=
-                            kernel;
-    std::string observed = "relay dropped " + std::to_string(r.dropped) + ", duplicated " +
-                           std::to_string(r.duplicated) + ", sent " + std::to_string(r.reordered) +
-                           " out of order; server: " + account_text(s);
+    const bool within =
+        lost >= r.lost && duplicated <= r.duplicated_out && reordered <= r.reordered &&
+        s.corrupted <= r.garbage_forwarded &&
+        (lost - r.lost) + (r.duplicated_out - duplicated) + (r.garbage_forwarded - s.corrupted) <= kernel;
+    std::string relay_observed = "relay dropped " + std::to_string(r.dropped) + ", duplicated " +
+                                 std::to_string(r.duplicated) + ", sent " + std::to_string(r.reordered) +
+                                 " out of order; server: " + account_text(s);
     if (kernel > 0)
-      observed += "; the server's receive buffer dropped " + std::to_string(kernel) + " datagrams itself (SO_RXQ_OVFL)";
+      relay_observed +=
+          "; the server's receive buffer dropped " + std::to_string(kernel) + " datagrams itself (SO_RXQ_OVFL)";
     result.add_check(
         {.id = "relay-equals-server",
          .claim = "the impaired path: what the relay did is what the receiver saw",
          .expected = "server's lost/reordered/duplicated/corrupted = relay's dropped/reordered/duplicated/garbage",
-         .observed = observed,
+         .observed = relay_observed,
          .verdict = kernel == 0 ? (equal ? Verdict::confirmed : Verdict::refuted)
                                 : (within ? Verdict::nuanced : Verdict::refuted),
          .evidence = kernel == 0

@@ -35,11 +35,11 @@ Response make_response(http::status status, unsigned version, bool keep_alive, s
   return res;
 }
 
-namespace {
-
 Response text(const Request& req, http::status status, std::string body) {
   return make_response(status, req.version(), req.keep_alive(), "text/plain; charset=utf-8", std::move(body) + "\n");
 }
+
+namespace {
 
 // Who is asking? nullptr when there is no Authorization header or it does not
 // name a known user with the right password: both are "unauthenticated".

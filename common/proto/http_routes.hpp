@@ -24,6 +24,9 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 Response make_response(boost::beast::http::status status, unsigned version, bool keep_alive,
                        std::string_view content_type, std::string body);
 
+// A text/plain response to `req` (its version and keep-alive): `body` and a newline.
+Response text(const Request& req, boost::beast::http::status status, std::string body);
+
 // netlab-http-server's routes: / (200), /old (301), /private and /admin (401
 // without valid Basic credentials of one of `users`, 403 for a non-admin on
 // /admin), /headers (the request's headers as JSON), 405 for other methods,

@@ -18,6 +18,8 @@
 
 namespace netlab::httpd {
 
+using http_routes::text;
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -33,10 +35,6 @@ constexpr std::size_t upstream_body_limit = 1024 * 1024;
 constexpr long max_slow_ms = 10'000;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-Response text(const Request& req, http::status status, const std::string& body) {
-  return http_routes::make_response(status, req.version(), req.keep_alive(), "text/plain; charset=utf-8", body + "\n");
-}
 
 // Hop-by-hop fields belong to one connection, not to the message, so a
 // gateway drops them, with every field the Connection header names (RFC 9110 §7.6.1).

@@ -16,6 +16,8 @@
 
 namespace netlab::httpd {
 
+using http_routes::text;
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -37,11 +39,6 @@ asio::awaitable<std::size_t> body_bytes_arrived(beast::tcp_stream& stream, const
   boost::system::error_code ec;
   const std::size_t queued = socket.available(ec);
   co_return buffer.size() + (ec ? 0 : queued);
-}
-
-Response text(const Request& req, http::status status, std::string body) {
-  return http_routes::make_response(status, req.version(), req.keep_alive(), "text/plain; charset=utf-8",
-                                    std::move(body) + "\n");
 }
 
 }  // namespace
