@@ -98,7 +98,7 @@ std::string mermaid_safe(std::string text) {
 // Terminal columns of UTF-8 text: "…" and "→" take one column and three bytes.
 std::size_t columns(const std::string& text) {
   std::size_t n = 0;
-  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  for (const char ch : text) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
   return n;
 }
 

@@ -8,12 +8,16 @@
 // ends the connection.
 //
 // The routing, the user check and the RPC calls are the servers' own code
-// (common/proto/http_routes.cpp, which both servers call); this harness adds
-// round-trip checks on what a request carries.
+// (common/proto/http_routes.cpp, which both servers call), and so are
+// netlab-http-server's caching routes (servers/http/cache_routes.cpp: the
+// If-None-Match, If-Modified-Since, Range and Accept-Encoding parsers); this
+// harness adds round-trip checks on what a request carries and on what a 206
+// or a 304 may hold.
 //
 // Like every netlab target, built with BOOST_ENABLE_ASSERT_DEBUG_HANDLER (and without NDEBUG): a failed
 // Boost assertion aborts as assert() would, except one that is known to be
 // wrong in Boost 1.81 (common/program/boost_assert.cpp).
+#include "http/cache_routes.hpp"
 #include "proto/http_basics.hpp"
 #include "proto/http_routes.hpp"
 #include "proto/http_session.hpp"
@@ -96,6 +100,17 @@ void check_rpc_call(const Request& req, const Response& res) {
   check(!rpc::parse_json_response(res.body(), read_back));
 }
 
+// A 304 has no body; a 206 holds exactly the bytes its Content-Range names,
+// within the resource (RFC 9110 §14.4, §15.4.5).
+void check_cache_answer(const Response& res) {
+  if (res.result() == http::status::not_modified) check(res.body().empty());
+  if (res.result() != http::status::partial_content) return;
+  const std::string range(res[http::field::content_range]);
+  unsigned long long first = 0, last = 0, length = 0;
+  check(std::sscanf(range.c_str(), "bytes %llu-%llu/%llu", &first, &last, &length) == 3);
+  check(first <= last && last < length && res.body().size() == last - first + 1);
+}
+
 // The peer's FIN, as http::read reports it: end_of_stream between requests,
 // partial_message (from the parser) inside one.
 void end_of_stream(http::request_parser<http::string_body>& parser, boost::system::error_code& ec) {
@@ -160,6 +175,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       res = netlab::http_routes::rpc_call(req, store, counts);
       check(counts.calls + counts.error_answers >= 1);
       check_rpc_call(req, res);
+    } else if (auto cached = netlab::httpd::cache_route(req)) {
+      res = std::move(*cached);
+      check_cache_answer(res);
     } else {
       res = netlab::http_routes::route(req, users());
     }

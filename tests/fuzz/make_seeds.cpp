@@ -169,6 +169,18 @@ void http_seeds(Seeds& seeds) {
   seeds.write("http", "rpc-put-get-add",
               call("put", {0, rpc::Method::put, "apples", 5}) + call("get", {0, rpc::Method::get, "apples", 0}) +
                   call("add", {0, rpc::Method::add, "apples", 2}) + call("get", {0, rpc::Method::get, "pears", 0}));
+  // The caching routes (servers/http/cache_routes.cpp): validators, ranges, gzip.
+  seeds.write("http", "etag-if-none-match",
+              request("GET /etag HTTP/1.1", {"If-None-Match: W/\"a\", \"etag-0\", *", "Accept-Encoding: gzip;q=0.5"}));
+  seeds.write("http", "etag-if-modified-since",
+              request("HEAD /etag HTTP/1.1", {"If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT"}));
+  seeds.write("http", "range-slices",
+              request("GET /range HTTP/1.1", {"Range: bytes=0-99"}) +
+                  request("GET /range HTTP/1.1", {"Range: bytes=-5"}) +
+                  request("GET /range HTTP/1.1", {"Range: bytes=9990-"}));
+  seeds.write("http", "range-odd",
+              request("GET /range HTTP/1.1", {"Range: bytes=0-1,5-6", "Accept-Encoding: *"}) +
+                  request("GET /range HTTP/1.1", {"Range: bytes=99999999999999999999-"}));
   seeds.write("http", "rpc-unknown-method", call("nope", {0, rpc::Method::get, "apples", 0}));
   seeds.write("http", "rpc-get-not-post", request("GET /rpc/get HTTP/1.1", {}));
   seeds.write("http", "rpc-chunked",
