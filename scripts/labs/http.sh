@@ -311,7 +311,8 @@ report() {
     say "ss now: $(ss -Htan state time-wait "( sport = :$NETLAB_PORT )" 2>/dev/null | wc -l) TIME-WAIT sockets" \
       "on the server's side of port $NETLAB_PORT (ss -tan state time-wait '( sport = :$NETLAB_PORT )')"
   fi
-  lab_run_folder "summary.md, client.json, client.txt, server-auth.json, client-auth.txt, curl.txt, curl-gateway.tsv," \
+  lab_run_folder "summary.md, client.json, client.txt, server-auth.json, client-auth.txt, curl.txt, curl-status.tsv," \
+    "curl-cache.tsv, curl-gateway.tsv," \
     "server-upstream.log, ss.csv, server.log"
   [[ -n $NETLAB_CAPTURE_SKIPPED ]] ||
     say "read the exchanges: tcpdump -r $NETLAB_RUN/capture.pcap -n -A 'tcp[tcpflags] & tcp-push != 0' | less"
