@@ -1,5 +1,6 @@
 // netlab-http-client --curl-observed curl-gateway.tsv: the gateway's status
-// codes as curl met them (scripts/labs/http.sh, gateway_step), graded. The
+// codes as curl met them (scripts/labs/http.sh, gateway_step): facts about our
+// gateway, refuted when curl saw otherwise. The
 // file's first line is the setup: "#gateway", then upstream_timeout_ms and
 // max_connections with their values. Each further line is one condition the
 // script set up and one curl request through the gateway:
@@ -72,8 +73,11 @@ GatewaySetup read_gateway(const std::string& path) {
   return setup;
 }
 
+// Which code a gateway answers is our gateway's own rule (servers/http/gateway.cpp),
+// as host-required-400 is our server's: a fact when it held, printed and not
+// graded; refuted when curl saw it do otherwise; skipped when not asked.
 Verdict graded(const GatewayRow* row, bool holds) {
-  return !row ? Verdict::skipped : holds ? Verdict::confirmed : Verdict::refuted;
+  return !row ? Verdict::skipped : holds ? Verdict::fact : Verdict::refuted;
 }
 
 std::string code_text(const GatewayRow* row) { return row ? "curl got " + std::to_string(row->code) : "not asked"; }
