@@ -34,22 +34,31 @@ loopback() {
   command -v tcpdump >/dev/null || skip "no tcpdump"
   command -v iperf3 >/dev/null || skip "no iperf3"
   mkdir -p "$dir"
-  port=$((20000 + RANDOM % 20000))
+  LOOPBACK_PIDS=()
+  trap 'kill "${LOOPBACK_PIDS[@]}" 2>/dev/null || true' EXIT
+  # The server first, on a random port: one another socket holds makes iperf3
+  # exit at once (bind fails), and another port is tried (5 at most). Each wait
+  # is bounded (20 s: a busy machine starts iperf3 slowly).
+  local attempt
+  for ((attempt = 0; attempt < 5; attempt++)); do
+    port=$((20000 + RANDOM % 20000))
+    iperf3 -s -1 -p "$port" > /dev/null 2>&1 &
+    server_pid=$!
+    for ((i = 0; i < 200; i++)); do
+      ss -ltn "sport = :$port" | grep -q LISTEN && break 2
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  done
+  ((attempt < 5)) || { echo "FAIL: iperf3 -s did not listen on any of 5 ports (the last $port)" >&2; exit 1; }
+  LOOPBACK_PIDS+=("$server_pid")
   # A 64 KiB capture buffer (-B 64) and 128-byte snaps: tcpdump falls behind and drops.
   tcpdump -i lo -s 128 -B 64 -U -w "$dir/loopback-drops.pcap" "tcp port $port" 2> "$dir/tcpdump.log" &
   tcpdump_pid=$!
-  LOOPBACK_PIDS=("$tcpdump_pid")
-  trap 'kill "${LOOPBACK_PIDS[@]}" 2>/dev/null || true' EXIT
+  LOOPBACK_PIDS+=("$tcpdump_pid")
   for _ in $(seq 200); do grep -q listening "$dir/tcpdump.log" && break; sleep 0.1; done
-  iperf3 -s -1 -p "$port" > /dev/null 2>&1 &
-  server_pid=$!
-  LOOPBACK_PIDS+=("$server_pid")
-  # Bounded (20 s: a busy machine starts iperf3 slowly), and said when it is not listening.
-  for ((i = 0; i < 200; i++)); do
-    ss -ltn "sport = :$port" | grep -q LISTEN && break
-    sleep 0.1
-  done
-  ((i < 200)) || { echo "FAIL: iperf3 -s did not listen on port $port within 20 s" >&2; exit 1; }
   iperf3 -c 127.0.0.1 -p "$port" -t 2 > /dev/null
   wait "$server_pid" || true
   kill "$tcpdump_pid"
