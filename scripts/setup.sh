@@ -27,9 +27,14 @@ source "$LIB/declare.sh"
 # tmux: scripts/lab <lab> --tmux (live panes) and scripts.lab-tmux; chromium:
 # scripts.report-page loads the report page (index.html) in headless Chromium;
 # fonts-wqy-microhei: a Chinese font for it (its screenshot shows the zh text).
+# libnghttp2-dev: HTTP/2 on the http and https servers (h2c, h2 through ALPN);
+# nghttp2-client: nghttp and h2load, the outside HTTP/2 clients of the http lab.
+# libgrpc++-dev, libprotobuf-dev, protobuf-compiler, protobuf-compiler-grpc: the rpc
+# lab's gRPC service (protoc and grpc_cpp_plugin generate its code at build time).
 readonly PACKAGES=(cmake g++ make libboost1.81-dev libboost-json1.81-dev libcli11-dev
   libspdlog-dev catch2 libssl-dev zlib1g-dev openssl tcpdump iproute2 nftables ethtool libpcap-dev tshark
-  curl testssl.sh iperf3 slowhttptest tcpreplay tmux chromium fonts-wqy-microhei)
+  curl testssl.sh iperf3 slowhttptest tcpreplay tmux chromium fonts-wqy-microhei
+  libnghttp2-dev nghttp2-client libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
 # The fuzz preset only: clang, and libclang-rt-14-dev for libFuzzer and the sanitizer runtimes.
 readonly FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
