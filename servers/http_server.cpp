@@ -27,6 +27,7 @@
 #include "http/auth_flow.hpp"
 #include "http/cache_routes.hpp"
 #include "http/gateway.hpp"
+#include "http/h2.hpp"
 #include "http/status_routes.hpp"
 #include "io/coro.hpp"
 #include "program/server.hpp"
@@ -67,6 +68,7 @@ struct Config {
   bool chunked = false;
   bool auth_flow_checks = false;
   httpd::GatewayConfig gateway;
+  h2::Limits h2;
 };
 
 // Requests per route: with and without an Authorization header.
@@ -85,6 +87,7 @@ struct Counters {
   std::map<std::string, RouteRequests> requests_by_route;  // known routes, and "other"
   std::vector<SeenConnection> seen;                        // --auth-flow-checks
   httpd::GatewayCounts gateway;
+  h2::Counts h2;  // h2c connections and their streams (their requests count in `requests` too)
 };
 
 // The result's "observed", besides the skeleton's: responses by status code ("404": 2).
@@ -97,10 +100,11 @@ struct Observed {
   std::map<std::string, RouteRequests> requests_by_route;
   std::vector<std::string> connections_seen;  // --auth-flow-checks: each connection's requests in order
   httpd::GatewayCounts gateway;               // as a gateway (--upstream) and as the lab's upstream
+  h2::Counts h2;
 };
 BOOST_DESCRIBE_STRUCT(Observed, (),
                       (connections, requests, responses, idle_timeouts, parse_errors, requests_by_route,
-                       connections_seen, gateway))
+                       connections_seen, gateway, h2))
 
 using http_routes::Request;
 using http_routes::Response;
@@ -173,6 +177,49 @@ void count_request(const Request& req, const Response& res, const Config& config
                       .location = std::string(res[http::field::location])});
 }
 
+// HTTP/2 with prior knowledge (RFC 9113 §3.3): a client that knows the server
+// speaks HTTP/2 starts with the 24-byte preface instead of a request line, so
+// the first bytes tell the two apart. They stay in `buffer` for either parser.
+awaitable<std::pair<bool, boost::system::error_code>> starts_with_h2_preface(beast::tcp_stream& stream,
+                                                                             beast::flat_buffer& buffer) {
+  // Bounded: each read adds at least one byte, and 24 bytes always decide.
+  for (;;) {
+    const auto seen = std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+    const auto preface = h2::match_preface(seen);
+    if (preface != h2::Preface::undecided)
+      co_return std::pair{preface == h2::Preface::yes, boost::system::error_code{}};
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+    if (ec) co_return std::pair{false, ec};
+    buffer.commit(n);
+  }
+}
+
+// One h2c connection: each stream is a request for the same routes as
+// HTTP/1.1 (answer()); the gateway's /via-upstream/ is not forwarded over HTTP/2.
+awaitable<std::string> serve_h2c(beast::tcp_stream& stream, beast::flat_buffer& buffer, std::size_t connection_id,
+                                 const std::string& who, const Config& config, Counters& counters) {
+  std::size_t seen = std::string::npos;
+  std::size_t number = 0;
+  h2::H2Connection h2(
+      [&](Request& req) {
+        ++counters.requests;
+        Response res = answer(req, httpd::Arrival{}, config, who);
+        count_request(req, res, config, counters, seen);
+        res.set("X-Netlab-Connection", std::to_string(connection_id));
+        res.set("X-Netlab-Request", std::to_string(++number));
+        ++counters.responses[res.result_int()];
+        return res;
+      },
+      config.h2, counters.h2);
+  stream.expires_never();  // serve_h2 bounds each read itself
+  const auto first = buffer.data();
+  const std::string ending = co_await h2::serve_h2(
+      stream.socket(), h2, std::span(static_cast<const std::uint8_t*>(first.data()), first.size()),
+      config.idle_timeout);
+  if (!h2.failure().empty()) spdlog::warn("{}: {} — closing", who, h2.failure());
+  co_return "h2c, " + std::to_string(number) + " streams: " + ending;
+}
+
 awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, const Config& config, Counters& counters,
                         ConnectionRegistry& registry) {
   ServedConnection served(stream.socket(), registry, 0, spdlog::level::info,
@@ -186,14 +233,19 @@ awaitable<void> session(beast::tcp_stream stream, std::size_t connection_id, con
   stream.socket().set_option(tcp::no_delay(true), nodelay_ec);
   beast::flat_buffer buffer;
   std::string ending;
-  for (std::size_t number = 1;; ++number) {
+  http_session::expire_after_seconds(stream, config.idle_timeout);
+  auto [h2c, first_ec] = co_await starts_with_h2_preface(stream, buffer);
+  if (h2c) ending = co_await serve_h2c(stream, buffer, connection_id, who, config, counters);
+  if (first_ec == asio::error::eof) first_ec = http::error::end_of_stream;  // as the parser reports it
+  for (std::size_t number = 1; !h2c; ++number) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
     parser.body_limit(config.max_body_bytes);
     // One deadline for the whole request, not per byte: trickling bytes cannot keep a connection alive.
     http_session::expire_after_seconds(stream, config.idle_timeout);
     httpd::Arrival arrival;
-    const auto ec = co_await httpd::read_request(stream, buffer, parser, config.max_body_bytes, arrival);
+    auto ec = std::exchange(first_ec, {});  // the preface read's ending, if it had one
+    if (!ec) ec = co_await httpd::read_request(stream, buffer, parser, config.max_body_bytes, arrival);
     if (ec == http::error::end_of_stream) {
       ending = "peer closed";
       break;
@@ -275,6 +327,10 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
   add_bounded_option(app, "--upstream-timeout", upstream_timeout_ms,
                      "milliseconds the upstream has to answer a forwarded request whole (else 504)", std::size_t{1},
                      std::size_t{60'000});
+  add_bounded_option(app, "--h2-max-streams", config.h2.max_concurrent_streams,
+                     "HTTP/2 (h2c): SETTINGS_MAX_CONCURRENT_STREAMS advertised and enforced; a stream over it is "
+                     "refused with RST_STREAM REFUSED_STREAM",
+                     std::uint32_t{1}, std::uint32_t{1000});
   // One over the limit reads "503 Service Unavailable" (Connection: close), as from nginx or curl.
   program.add_max_connections(Refusal::http_503);
   program.check_usage([&] {
@@ -284,6 +340,8 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
       config.users.push_back(*user);
     }
     config.gateway.upstream_timeout = std::chrono::milliseconds(upstream_timeout_ms);
+    config.h2.max_header_bytes = config.max_header_bytes;
+    config.h2.max_body_bytes = config.max_body_bytes;
     try {
       if (!upstream.empty()) config.gateway.upstream = httpd::parse_upstream(upstream);
     } catch (const std::invalid_argument& e) {
@@ -305,7 +363,8 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
                                             {"users", config.users.size()},
                                             {"auth_flow_checks", config.auth_flow_checks},
                                             {"upstream", upstream},
-                                            {"upstream_timeout_ms", upstream_timeout_ms}});
+                                            {"upstream_timeout_ms", upstream_timeout_ms},
+                                            {"h2_max_streams", config.h2.max_concurrent_streams}});
       Observed observed{.connections = counters.connections,
                         .requests = counters.requests,
                         .responses = {},
@@ -313,7 +372,8 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
                         .parse_errors = counters.parse_errors,
                         .requests_by_route = counters.requests_by_route,
                         .connections_seen = {},
-                        .gateway = counters.gateway};
+                        .gateway = counters.gateway,
+                        .h2 = counters.h2};
       for (const auto& c : counters.seen) observed.connections_seen.push_back(describe(c));
       if (config.auth_flow_checks) add_client_checks(counters.seen, result);
       std::string status_line;
@@ -328,6 +388,13 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
           << (status_line.empty() ? " none" : status_line) << "\n"
           << "  bad requests " << counters.parse_errors << ", idle timeouts " << counters.idle_timeouts
           << ", refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
+      const auto& h = counters.h2;
+      if (h.connections > 0)
+        out << "  HTTP/2 (h2c): connections " << h.connections << ", streams " << h.streams << ", refused streams "
+            << h.refused_streams << " (SETTINGS_MAX_CONCURRENT_STREAMS " << config.h2.max_concurrent_streams
+            << "), reset " << h.reset_streams << ", header blocks received " << h.header_block_bytes_received
+            << " bytes (HPACK) for " << h.header_bytes_decoded << " bytes of fields, GOAWAY with an error "
+            << h.goaways_sent << "\n";
       const auto& g = counters.gateway;
       if (config.gateway.upstream || g.slow + g.garbage + g.via > 0)
         out << "  gateway" << (upstream.empty() ? "" : " to " + upstream) << ": forwarded " << g.forwarded << ", 502 "
