@@ -14,6 +14,7 @@
 //                with close the server closes first, so the TIME_WAIT is the
 //                server's: the timewait lab, seen from HTTP.
 // Without any of them, --tour, --keepalive and --close run. Verdicts come from this run's counts.
+#include "http/hol.hpp"
 #include "http/http.hpp"
 #include "io/coro.hpp"
 #include "io/net.hpp"
@@ -237,6 +238,12 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
     grade_curl(config.curl_observed, observed, result);
     co_return;
   }
+  if (!config.hol_observed.empty()) {
+    observed.hol.emplace();
+    result.add_check(hol::grade_manifest(config.hol_observed, printed, *observed.hol).check);
+    result.set_observed(observed);
+    co_return;
+  }
   if (config.tour) co_await run_tour(options, config, printed, observed);
   if (config.auth_flow) co_await run_auth_flow(options, config, printed, observed);
   result.set_observed(observed);
@@ -257,7 +264,8 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
 void print_summary(std::ostream& out, const Config& config, const std::string& tour, const Observed& o) {
   out << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.auth_flow ? " --auth-flow" : "")
       << (config.keepalive ? " --keepalive" : "") << (config.close ? " --close" : "")
-      << (config.curl_observed.empty() ? "" : " --curl-observed " + config.curl_observed) << "\n";
+      << (config.curl_observed.empty() ? "" : " --curl-observed " + config.curl_observed)
+      << (config.hol_observed.empty() ? "" : " --hol-observed " + config.hol_observed) << "\n";
   out << tour;
   if (o.curl)
     for (const auto& [condition, seen] : *o.curl) out << "  curl " << condition << ": " << seen << "\n";
@@ -286,6 +294,9 @@ int http_client(ClientProgram& program, CLI::App& app, Config& config) {
                "WWW-Authenticate, no retry of a 403, a 301 followed (graded by a server run with --auth-flow-checks)");
   app.add_option("--curl-observed", config.curl_observed,
                  "grade the status classes as curl met them (a file scripts/labs/http.sh writes); nothing else runs");
+  app.add_option("--hol-observed", config.hol_observed,
+                 "grade head-of-line blocking from h2load's runs across the lossy wire (hol.tsv, which "
+                 "scripts/labs/http.sh writes); nothing else runs");
   app.add_flag("--keepalive", config.keepalive, "--requests over one persistent connection");
   app.add_flag("--close", config.close, "--requests each with Connection: close");
   add_bounded_option(app, "--requests", config.requests, "requests for --keepalive and --close", std::size_t{1},
@@ -298,7 +309,8 @@ int http_client(ClientProgram& program, CLI::App& app, Config& config) {
       throw UsageError("--reader and --admin take USER:PASSWORD (see --help)");
     config.reader = *reader_credentials;
     config.admin = *admin_credentials;
-    if (!config.tour && !config.auth_flow && !config.keepalive && !config.close && config.curl_observed.empty())
+    if (!config.tour && !config.auth_flow && !config.keepalive && !config.close && config.curl_observed.empty() &&
+        config.hol_observed.empty())
       config.tour = config.keepalive = config.close = true;
   });
   Observed observed;  // kept here: the summary reads it after the body has returned

@@ -33,6 +33,7 @@ struct Config {
   bool close = false;
   bool auth_flow = false;
   std::string curl_observed;  // --curl-observed FILE: grade what curl met, nothing else
+  std::string hol_observed;   // --hol-observed FILE: grade h2load's runs across the lossy wire (hol.hpp), nothing else
   std::size_t requests = 200;
   Credentials reader{"alice", "wonderland"};
   Credentials admin{"admin", "secret"};
@@ -76,12 +77,14 @@ struct Observed {
   std::optional<double> keepalive_rate_ratio{};
   std::optional<std::vector<std::string>> auth_flow{};       // --auth-flow: each request and its answer
   std::optional<std::map<std::string, std::string>> curl{};  // --curl-observed: condition -> code and what arrived
+  std::optional<boost::json::object> hol{};                  // --hol-observed: the four runs' distributions
 
   friend void tag_invoke(boost::json::value_from_tag, boost::json::value& v, const Observed& o) {
     v = present_members(o);
   }
 };
-BOOST_DESCRIBE_STRUCT(Observed, (), (tour, tour_connections, keepalive, close, keepalive_rate_ratio, auth_flow, curl))
+BOOST_DESCRIBE_STRUCT(Observed, (),
+                      (tour, tour_connections, keepalive, close, keepalive_rate_ratio, auth_flow, curl, hol))
 
 // ---- session.cpp
 boost::asio::awaitable<beast::tcp_stream> open_connection(const CommonOptions& options);

@@ -2,6 +2,9 @@
 # lab-note: http code / http header
 # lab-order: 7
 # lab-port: 7080
+# lab-netns: the hol step runs h2load across netlab-wire between namespaces: without root, in a user
+#     namespace
+# lab-programs: netlab-wire
 # lab-claim: the note (http code): 401 who are you, 403 I know you and you may not; its http header
 #     section is empty. Asked next: the other codes, and keep-alive reusing one connection.
 # lab-claim-zh: 笔记（http code）：401 你是谁，403 我认识你但你不行；它的 http header 一节是空的。
@@ -300,19 +303,80 @@ cache_condition() {
   rm -f -- "$body"
 }
 
+# Head-of-line blocking across the lossy wire: netlab-http-server (HTTP/1.1 and
+# h2c on one port) in the server's namespace, h2load in the client's, the same
+# HOL_REQUESTS requests for /range (10000 bytes: 7 segments) as one HTTP/2
+# connection with 10 concurrent streams and as 10 HTTP/1.1 connections — first
+# across a wire with HOL_DELAY_MS each way and no loss, then with HOL_LOSS loss
+# in the data direction only (server to client: what is lost is response
+# data, never a request), one wire per lossy run, the same seed (the same
+# ordinal frames dropped). h2load-<run>.log has each request's start and
+# duration; the lab's client grades them (--hol-observed hol.tsv).
+readonly HOL_REQUESTS=200 HOL_DELAY_MS=10 HOL_LOSS=0.02 HOL_PATH=/range
+
+hol_skip() {
+  say "  skipped: $1"
+  printf 'skipped: %s\n' "$1" >"$NETLAB_RUN/hol.txt"
+}
+
+# hol_h2load RUN H2LOAD-OPTIONS...: one h2load run from the client's namespace
+# (h2load-RUN.log: its --log-file; h2load-RUN.txt: its report); false when h2load failed.
+hol_h2load() {
+  local run=$1 status=0
+  shift
+  rm -f -- "$NETLAB_RUN/h2load-$run.log"
+  run_child "${NETLAB_IN_CLIENT[@]}" timeout 30 h2load -n "$HOL_REQUESTS" -N 10 -H 'accept-encoding: identity' \
+    --log-file "$NETLAB_RUN/h2load-$run.log" "$@" "http://$NETLAB_SERVER_ADDR:$DEFAULT_PORT$HOL_PATH" \
+    >"$NETLAB_RUN/h2load-$run.txt" 2>&1 || status=$?
+  printf '  %-9s h2load %-20s %s\n' "$run" "$*" "$(grep -m1 '^requests:' "$NETLAB_RUN/h2load-$run.txt")"
+  ((status == 0)) || hol_skip "h2load $* exited $status (h2load-$run.txt)"
+  return "$status"
+}
+
+hol_step() {
+  local loss_percent
+  loss_percent=$(awk -v p="$HOL_LOSS" 'BEGIN { print p * 100 }')
+  say ""
+  say "--- head-of-line blocking: HTTP/2 (1 connection x 10 streams) against HTTP/1.1 (10 connections), h2load across" \
+    "netlab-wire, $HOL_DELAY_MS ms each way, then $loss_percent % loss server->client (hol.txt)"
+  command -v h2load >/dev/null || { hol_skip "h2load is not installed (apt-get install nghttp2-client)"; return 0; }
+  path_ready || { hol_skip "$PATH_BLOCKER"; return 0; }
+  printf '===== hol: h2c and HTTP/1.1 (%s, in %s) =====\n' "$(date -u +%H:%M:%SZ)" "$NETLAB_NS_SERVER" >>"$NETLAB_RUN/server.log"
+  wire_start hol-clean --delay "$HOL_DELAY_MS" --seed 1
+  start_server "$NETLAB_RUN/server.log" "$NETLAB_RUN/port.hol" "${NETLAB_IN_SERVER[@]}" "$NETLAB_BIN_DIR/$SERVER" \
+    --host "$NETLAB_SERVER_ADDR" --port "$DEFAULT_PORT" --log-level info
+  local ran=no
+  local -a h2=(-c 1 -m 10) h1=(--h1 -c 10 -m 1) lossy=(--delay "$HOL_DELAY_MS" --loss "right>left=$HOL_LOSS" --seed 1)
+  hol_h2load h2-clean "${h2[@]}" && hol_h2load h1-clean "${h1[@]}" &&
+    wire_start hol-h2 "${lossy[@]}" && hol_h2load h2-lossy "${h2[@]}" &&
+    wire_start hol-h1 "${lossy[@]}" && hol_h2load h1-lossy "${h1[@]}" && ran=yes
+  stop_server "$NETLAB_SERVER_PID"
+  wire_stop
+  [[ $ran == yes ]] || return 0
+  printf '#hol\trtt_ms\t%s\tloss\t%s\n' "$((2 * HOL_DELAY_MS))" "$HOL_LOSS" >"$NETLAB_RUN/hol.tsv"
+  printf '%s\th2load-%s.log\t%s\n' h2-clean h2-clean wire-hol-clean.json h1-clean h1-clean wire-hol-clean.json \
+    h2-lossy h2-lossy wire-hol-h2.json h1-lossy h1-lossy wire-hol-h1.json >>"$NETLAB_RUN/hol.tsv"
+  lab_client hol "$NETLAB_BIN_DIR/$CLIENT" --hol-observed "$NETLAB_RUN/hol.tsv" >"$NETLAB_RUN/hol.txt"
+  sed -n '2,/^  beyond:/p' "$NETLAB_RUN/hol.txt"
+}
+
 report() {
   local -a results=("$NETLAB_RUN/client.json" "$NETLAB_RUN/server-auth.json")
   [[ ! -f $NETLAB_RUN/client-status.json ]] || results+=("$NETLAB_RUN/client-status.json")
   [[ ! -f $NETLAB_RUN/client-cache.json ]] || results+=("$NETLAB_RUN/client-cache.json")
   [[ ! -f $NETLAB_RUN/client-gateway.json ]] || results+=("$NETLAB_RUN/client-gateway.json")
+  [[ ! -f $NETLAB_RUN/client-hol.json ]] || results+=("$NETLAB_RUN/client-hol.json")
   lab_merge "${results[@]}"
   lab_verdicts
+  # shellcheck disable=SC2016  # backquotes are Markdown
+  [[ ! -s $NETLAB_RUN/hol.txt ]] || printf '\n## Head-of-line blocking (h2load across netlab-wire)\n\n```\n%s\n```\n' \
+    "$(cat "$NETLAB_RUN/hol.txt")" >>"$NETLAB_RUN/summary.md"
   if command -v ss >/dev/null; then
     say "ss now: $(ss -Htan state time-wait "( sport = :$NETLAB_PORT )" 2>/dev/null | wc -l) TIME-WAIT sockets" \
       "on the server's side of port $NETLAB_PORT (ss -tan state time-wait '( sport = :$NETLAB_PORT )')"
   fi
   lab_run_folder "summary.md, client.json, client.txt, server-auth.json, client-auth.txt, curl.txt, curl-status.tsv," \
-    "curl-cache.tsv, curl-gateway.tsv," \
+    "curl-cache.tsv, curl-gateway.tsv, hol.txt, hol.tsv, h2load-*.log, wire-hol-*.json," \
     "server-upstream.log, ss.csv, server.log"
   [[ -n $NETLAB_CAPTURE_SKIPPED ]] ||
     say "read the exchanges: tcpdump -r $NETLAB_RUN/capture.pcap -n -A 'tcp[tcpflags] & tcp-push != 0' | less"
@@ -328,6 +392,7 @@ main() {
   lab_client_shown --requests 200
   stop_server "$NETLAB_SERVER_PID"
   gateway_step
+  hol_step
   lab_end
 }
 
