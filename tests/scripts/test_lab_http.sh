@@ -10,6 +10,9 @@
 # as root with tcpdump, capture.pcap holds the plain-text exchanges. Through a gateway (curl-gateway.tsv)
 # curl got 200 with Via, 502 (garbage, upstream down), 504 (slow), 503 with
 # Retry-After (at --max-connections), each gateway-* verdict following its row.
+# Head-of-line blocking (the hol step, which must run as root): the verdict of
+# h2-hol-blocking-on-loss follows h2load's logs and the wire's drop counts,
+# re-read here without the client.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -177,6 +180,54 @@ check_gateway() {
   done
 }
 
+# hol_beyond LOG THRESHOLD_US: the requests of an h2load log that took THRESHOLD_US or longer.
+hol_beyond() { awk -F'\t' -v t="$2" '$2 >= 0 && $3 >= t { n++ } END { print n + 0 }' "$RUN/$1"; }
+
+# hol_delayed PROTOCOL: "delayed dropped" for PROTOCOL (h2, h1): the lossy run's requests at least
+# the clean run's median (nearest rank) + half the round trip, less the clean run's; the wire's TCP drops.
+hol_delayed() {
+  local median threshold rtt_ms clean lossy dropped=0 direction
+  rtt_ms=$(awk -F'\t' 'NR == 1 { print $3 }' "$RUN/hol.tsv")
+  median=$(awk -F'\t' '$2 >= 0 { print $3 }' "$RUN/h2load-$1-clean.log" | sort -n |
+    awk '{ d[NR] = $1 } END { r = int((NR + 1) / 2); print d[r] }')
+  threshold=$((median + rtt_ms * 500))
+  clean=$(hol_beyond "h2load-$1-clean.log" "$threshold")
+  lossy=$(hol_beyond "h2load-$1-lossy.log" "$threshold")
+  for direction in 'left>right' 'right>left'; do
+    dropped=$((dropped + $("$BIN/netlab-report" get "$RUN/wire-hol-$1.json" "/directions/$direction/dropped/tcp")))
+  done
+  echo "$((lossy > clean ? lossy - clean : 0)) $dropped"
+}
+
+# The hol step ran as root (skipped, saying why, only without root), and its
+# verdict is what h2load's logs and the wire's counts say.
+check_hol() {
+  if [[ ! -s $RUN/hol.tsv ]]; then
+    if ((EUID == 0)) && command -v h2load >/dev/null; then
+      fail "the hol step did not run as root: $(cat "$RUN/hol.txt" 2>/dev/null)"
+    fi
+    echo "skipped: the hol step: $(cat "$RUN/hol.txt" 2>/dev/null)"
+    return 0
+  fi
+  local d2 x2 d1 x1 want=nuanced got
+  read -r d2 x2 <<<"$(hol_delayed h2)"
+  read -r d1 x1 <<<"$(hol_delayed h1)"
+  if ((x2 >= 10 && x1 >= 10)); then
+    if ((d2 * x1 <= d1 * x2)); then
+      want=refuted
+    elif ((2 * d2 * x1 >= 3 * d1 * x2 && d2 > d1)); then
+      want=confirmed
+    fi
+  fi
+  got=$(verdict h2-hol-blocking-on-loss)
+  [[ $got == "$want" ]] ||
+    fail "h2-hol-blocking-on-loss is $got; the logs say $want (HTTP/2 $d2 delayed by $x2 drops, HTTP/1.1 $d1 by $x1)"
+  grep -qF "(\`h2-hol-blocking-on-loss\`, hol) | **$got**" "$RUN/summary.md" || fail "summary.md does not show h2-hol-blocking-on-loss as $got"
+  grep -q 'HTTP/1.1 10x1 loss' "$TMP/out.txt" || fail "the hol table was not printed"
+  echo "ok: h2-hol-blocking-on-loss $got, as the logs say: HTTP/2 $d2 requests delayed by $x2 dropped frames," \
+    "HTTP/1.1 $d1 by $x1"
+}
+
 check_capture() {
   capture_to_check capture.pcap || return 0
   local port seen
@@ -196,6 +247,7 @@ main() {
   check_status_classes
   check_caching
   check_gateway
+  check_hol
   check_capture
   if [[ -n $SKIPPED ]]; then
     echo "skipped: $SKIPPED"
