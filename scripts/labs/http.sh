@@ -13,11 +13,13 @@
 #     the server; a tour of the routes; curl through redirects, without Host, with Content-Length and
 #     Transfer-Encoding, with Expect: 100-continue; conditional GETs, ranges and --compressed; then N
 #     requests with keep-alive and with Connection: close; then curl through a gateway to an upstream
-#     that answers, sends garbage, is slow, is down, and at the limit
+#     that answers, sends garbage, is slow, is down, and at the limit; last, h2load across a lossy
+#     wire: one HTTP/2 connection with 10 streams against 10 HTTP/1.1 connections
 # lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
 #     用 curl 走各种重定向、不带 Host、同时带 Content-Length 和 Transfer-Encoding、带 Expect: 100-continue；
 #     条件请求、Range 和 --compressed；
-#     再分别用 keep-alive 和 Connection: close 发 N 个请求；最后用 curl 经网关访问上游：正常、回乱码、太慢、挂掉、到连接上限
+#     再分别用 keep-alive 和 Connection: close 发 N 个请求；最后用 curl 经网关访问上游：正常、回乱码、太慢、挂掉、到连接上限；
+#     最后用 h2load 跨过丢包的线路：一条 HTTP/2 连接上 10 个流，对比 10 条 HTTP/1.1 连接
 # lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
 #     403); status lines and the headers that matter; connections opened; TIME-WAIT left
 # lab-look-zh: 服务端按顺序看到的请求（收到 401 之后才带凭据，403 不重试）；状态行和关键的头；
@@ -51,7 +53,9 @@ runs/<UTC time>-http/: server.log, server-auth.json (the requests the server
 saw from curl --anyauth and --auth-flow, and its verdicts), client-auth.txt,
 curl.txt, curl-status.tsv, curl-cache.tsv, curl-gateway.tsv (the gateway
 step: a second server as the upstream, server-upstream.log), client.txt,
-client.json, ss.csv,
+client.json, hol.txt, hol.tsv, h2load-*.log and wire-hol-*.json (the
+head-of-line blocking step across netlab-wire: as root, or for a normal user
+inside an unprivileged user namespace), ss.csv,
 capture.pcap (root, or a user namespace), env.txt, summary.md.
 
 $(lab_options_help "the server's port")
