@@ -1,0 +1,107 @@
+// HTTP/2 read from captured bytes (common/capture/h2_frames): the preface, the
+// frames counted by type, every way the bytes can fail to be HTTP/2, and a
+// connection's payload put back in order. grpc-is-http2 is graded on these.
+#include "capture/h2_frames.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace netlab;
+using h2::FrameType;
+
+namespace {
+
+std::string frame(FrameType type, std::string_view payload, std::uint32_t stream = 1) {
+  std::string out;
+  const auto n = payload.size();
+  out += static_cast<char>((n >> 16) & 0xff);
+  out += static_cast<char>((n >> 8) & 0xff);
+  out += static_cast<char>(n & 0xff);
+  out += static_cast<char>(type);
+  out += '\0';  // flags
+  for (int shift : {24, 16, 8, 0}) out += static_cast<char>((stream >> shift) & 0xff);
+  out += payload;
+  return out;
+}
+
+// What a gRPC client sends for one call: preface, SETTINGS, HEADERS, DATA
+// (the 5-byte prefix and a 3-byte protobuf message).
+std::string one_call() {
+  return std::string(h2::client_preface) + frame(FrameType::settings, "", 0) +
+         frame(FrameType::headers, std::string(12, 'h')) +
+         frame(FrameType::data, std::string("\0\0\0\0\x03\x0a\x01\x61", 8));
+}
+
+Packet segment(bool from_client, std::uint32_t seq, std::string payload, std::uint8_t flags = tcp_flag::ack) {
+  Packet p;
+  p.is_tcp = true;
+  p.src_ip = p.dst_ip = "127.0.0.1";
+  p.src_port = from_client ? 40000 : 7008;
+  p.dst_port = from_client ? 7008 : 40000;
+  p.seq = seq;
+  p.flags = flags;
+  p.payload_length = payload.size();
+  p.payload = std::move(payload);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("h2: a client's preface and frames are counted by type", "[h2]") {
+  const auto count = h2::count_frames(one_call(), true);
+  CHECK(count.flaw.empty());
+  CHECK(count.preface);
+  CHECK(count.frames == 3);
+  CHECK(count.of(FrameType::settings) == 1);
+  CHECK(count.of(FrameType::headers) == 1);
+  CHECK(count.of(FrameType::data) == 1);
+  CHECK(count.header_block_bytes == 12);
+  CHECK(count.data_bytes == 8);
+  CHECK(count.bytes == one_call().size());
+}
+
+TEST_CASE("h2: bytes that are not HTTP/2 are a flaw, not a count", "[h2]") {
+  SECTION("HTTP/1.1 instead of the preface") {
+    const auto count = h2::count_frames("POST /rpc/get HTTP/1.1\r\nHost: x\r\n\r\n", true);
+    CHECK_FALSE(count.preface);
+    CHECK(count.flaw.find("preface") != std::string::npos);
+  }
+  SECTION("cut inside a frame's payload, one byte short") {
+    const auto bytes = one_call();
+    const auto count = h2::count_frames(std::string_view(bytes).substr(0, bytes.size() - 1), true);
+    CHECK(count.preface);
+    CHECK(count.frames == 2);
+    CHECK(count.flaw.find("runs past the end") != std::string::npos);
+  }
+  SECTION("cut inside a frame header") {
+    const auto count = h2::count_frames(frame(FrameType::ping, "12345678").substr(0, 5), false);
+    CHECK(count.frames == 0);
+    CHECK(count.flaw.find("frame header") != std::string::npos);
+  }
+  SECTION("a server's bytes have no preface to look for") {
+    const auto count = h2::count_frames(frame(FrameType::settings, "", 0) + frame(FrameType::headers, "x"), false);
+    CHECK(count.flaw.empty());
+    CHECK(count.frames == 2);
+  }
+}
+
+TEST_CASE("h2: a connection's payload, reassembled in sequence order, each byte once", "[h2]") {
+  Flow flow;
+  flow.is_tcp = true;
+  flow.client = "127.0.0.1:40000";
+  flow.server = "127.0.0.1:7008";
+  flow.server_port = 7008;
+  flow.packets = {segment(true, 999, "", tcp_flag::syn),
+                  segment(false, 4999, "", tcp_flag::syn | tcp_flag::ack),
+                  segment(true, 1005, "fghij"),  // arrives first, out of order
+                  segment(true, 1000, "abcde"),
+                  segment(true, 1000, "abcde"),  // and a retransmitted copy
+                  segment(false, 5000, "xyz")};
+  auto streams = h2::reassemble(flow);
+  CHECK(streams.from_client == "abcdefghij");
+  CHECK(streams.from_server == "xyz");
+  CHECK(streams.gap.empty());
+  flow.packets.push_back(segment(false, 5010, "late"));  // bytes 3..10 never captured
+  streams = h2::reassemble(flow);
+  CHECK(streams.from_server == "xyz");
+  CHECK(streams.gap.find("server bytes 3..10") != std::string::npos);
+}
