@@ -29,6 +29,7 @@ FrameCount count_frames(std::string_view bytes, bool client_side) {
   while (at < bytes.size()) {
     if (bytes.size() - at < frame_header_size) {
       count.flaw = "the bytes end inside a frame header, at offset " + std::to_string(at);
+      count.ends_inside_frame = true;
       return count;
     }
     const std::size_t length = read_u24(bytes.substr(at, 3));
@@ -36,6 +37,7 @@ FrameCount count_frames(std::string_view bytes, bool client_side) {
     if (bytes.size() - at - frame_header_size < length) {
       count.flaw = "a frame of " + std::to_string(length) + " bytes at offset " + std::to_string(at) +
                    " runs past the end of the bytes";
+      count.ends_inside_frame = true;
       return count;
     }
     ++count.frames;
@@ -65,6 +67,7 @@ TcpStreams reassemble(const Flow& flow) {
       if (p.flags & tcp_flag::syn) {
         base = p.seq + 1;
         have_base = true;
+        (client ? out.client_syn : out.server_syn) = true;
         continue;
       }
       if (p.payload.empty()) continue;
@@ -80,6 +83,7 @@ TcpStreams reassemble(const Flow& flow) {
       const std::size_t end = piece.offset + piece.payload->size();
       if (end <= stream.size()) continue;  // a copy of bytes already in the stream
       if (piece.offset > stream.size()) {
+        (client ? out.client_cut : out.server_cut) = true;
         if (out.gap.empty())
           out.gap = std::string(client ? "client" : "server") + " bytes " + std::to_string(stream.size()) + ".." +
                     std::to_string(piece.offset) + " were not captured";

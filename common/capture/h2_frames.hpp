@@ -42,7 +42,8 @@ struct FrameCount {
   std::size_t header_block_bytes = 0;                    // HEADERS + CONTINUATION payloads: the HPACK blocks (RFC 7541)
   std::size_t data_bytes = 0;                            // DATA payloads: for gRPC, 5-byte prefixes + protobuf messages
   std::size_t bytes = 0;                                 // everything read, preface and frame headers included
-  std::string flaw;  // empty when every byte parsed; else the first thing that did not
+  std::string flaw;                // empty when every byte parsed; else the first thing that did not
+  bool ends_inside_frame = false;  // the flaw is only that the bytes stop inside a frame
   std::size_t of(FrameType type) const { return by_type[static_cast<std::size_t>(type)]; }
 };
 
@@ -52,10 +53,14 @@ struct FrameCount {
 FrameCount count_frames(std::string_view bytes, bool client_side);
 
 // One TCP connection's payload, each direction in sequence order, each byte
-// once (retransmitted copies dropped); `gap` says where the capture missed
-// bytes (then what follows it is not in the stream).
+// once (retransmitted copies dropped). A direction is `cut` where the capture
+// missed bytes: what follows the hole is not in the stream (`gap` says where,
+// for the first hole). `*_syn`: the capture holds that side's SYN, so its
+// stream starts at the connection's first byte.
 struct TcpStreams {
   std::string from_client, from_server;
+  bool client_syn = false, server_syn = false;
+  bool client_cut = false, server_cut = false;
   std::string gap;
 };
 TcpStreams reassemble(const Flow& flow);

@@ -100,8 +100,22 @@ TEST_CASE("h2: a connection's payload, reassembled in sequence order, each byte 
   CHECK(streams.from_client == "abcdefghij");
   CHECK(streams.from_server == "xyz");
   CHECK(streams.gap.empty());
+  CHECK(streams.client_syn);
+  CHECK_FALSE(streams.client_cut);
   flow.packets.push_back(segment(false, 5010, "late"));  // bytes 3..10 never captured
   streams = h2::reassemble(flow);
   CHECK(streams.from_server == "xyz");
   CHECK(streams.gap.find("server bytes 3..10") != std::string::npos);
+  CHECK(streams.server_cut);
+  CHECK_FALSE(streams.client_cut);
+}
+
+TEST_CASE("h2: a stream cut at a capture hole ends inside a frame, and says so", "[h2]") {
+  const auto bytes = one_call();
+  const auto cut = h2::count_frames(std::string_view(bytes).substr(0, bytes.size() - 3), true);
+  CHECK(cut.ends_inside_frame);
+  const auto whole = h2::count_frames(bytes, true);
+  CHECK_FALSE(whole.ends_inside_frame);
+  const auto no_preface = h2::count_frames(bytes.substr(h2::client_preface.size()), true);
+  CHECK_FALSE(no_preface.ends_inside_frame);  // a real flaw, not the capture's
 }
