@@ -60,6 +60,7 @@ struct Config {
   std::size_t keys = 32;
   std::uint16_t grpc_port = 7008;
   std::string grpc_capture;  // judge this capture of grpc_port instead of calling
+  std::string compare;       // with grpc_capture: the calls' own result, for the bytes of the other transports
 };
 
 // The result's "params": this run's options.
@@ -367,6 +368,8 @@ int rpc_client(ClientProgram& program, CLI::App& app, Config& config) {
   app.add_option("--grpc-port", config.grpc_port, "the server's gRPC port (its --grpc-port)")->capture_default_str();
   app.add_option("--grpc-capture", config.grpc_capture,
                  "make no calls: judge grpc-is-http2 in this capture of --grpc-port, and count gRPC's bytes there");
+  app.add_option("--compare", config.compare,
+                 "with --grpc-capture: this client's JSON of the same calls, to set gRPC's bytes beside theirs");
   add_bounded_option(app, "--calls", config.calls, "calls in each run", std::size_t{1}, std::size_t{100'000});
   add_bounded_option(app, "--pipeline", config.pipeline,
                      "calls written at once in the pipelined runs (1 = no pipelined run)", std::size_t{1},
@@ -378,7 +381,7 @@ int rpc_client(ClientProgram& program, CLI::App& app, Config& config) {
     const auto& options = lab.options();
     Result& result = lab.result();
     if (!config.grpc_capture.empty()) {
-      rpc_lab::judge_grpc_capture(config.grpc_capture, config.grpc_port, result);
+      rpc_lab::judge_grpc_capture(config.grpc_capture, config.grpc_port, config.compare, result);
       return;
     }
     const auto uses = [&](Transport t) {

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -164,8 +165,43 @@ std::string describe(const Direction& d) {
 
 }  // namespace
 
-void judge_grpc_capture(const std::string& pcap, std::uint16_t port, Result& result) {
+namespace {
+
+// "; beside the same calls over the other transports: ..." from the calls'
+// own result (this client's JSON): what each sequential run carried per call,
+// counted on its socket — the TCP payload the capture holds for gRPC.
+std::string beside_the_others(const std::string& calls_result, double grpc_bytes_per_call) {
+  if (calls_result.empty()) return "";
+  const auto result = read_json_object(calls_result, "--compare");
+  const auto* observed = result.if_contains("observed");
+  const auto* runs = observed && observed->is_object() ? observed->as_object().if_contains("runs") : nullptr;
+  if (!runs || !runs->is_array()) throw std::runtime_error("--compare " + calls_result + ": no observed.runs");
+  std::string said;
+  for (const auto& run : runs->as_array()) {
+    const auto& r = run.as_object();
+    if (r.at("window").to_number<double>() != 1 || r.at("transport") == "grpc") continue;
+    const double bytes = r.at("bytes_out_per_call").to_number<double>() + r.at("bytes_in_per_call").to_number<double>();
+    said += ", " + std::string(r.at("transport").as_string()) + " " + fixed(bytes) + " B/call";
+  }
+  if (said.empty()) return "";
+  return "; both ways gRPC carried " + fixed(grpc_bytes_per_call) + " B/call, the same calls one at a time" + said +
+         " (socket bytes, --compare)";
+}
+
+}  // namespace
+
+void judge_grpc_capture(const std::string& pcap, std::uint16_t port, const std::string& calls_result, Result& result) {
   CaptureObserved o;
+  result.set_params(boost::json::object{{"mode", "grpc-capture"}, {"pcap", pcap}, {"grpc_port", port}});
+  if (!std::filesystem::exists(pcap)) {
+    result.add_check({.id = "grpc-is-http2",
+                      .claim = "gRPC is HTTP: its calls travel as HTTP/2",
+                      .expected = "a capture of the gRPC port to read",
+                      .observed = "no capture: " + pcap + " does not exist (tcpdump did not run)",
+                      .verdict = Verdict::skipped,
+                      .evidence = "nothing read"});
+    return;
+  }
   h2::FrameCount from_clients, from_servers;
   for (const auto& flow : group_flows(read_pcap(pcap), port)) {
     if (!flow.is_tcp) continue;
@@ -194,7 +230,6 @@ void judge_grpc_capture(const std::string& pcap, std::uint16_t port, Result& res
   o.calls = from_clients.of(h2::FrameType::headers);
   o.client_to_server = per_call(from_clients, o.calls);
   o.server_to_client = per_call(from_servers, o.calls);
-  result.set_params(boost::json::object{{"mode", "grpc-capture"}, {"pcap", pcap}, {"grpc_port", port}});
   result.set_observed(o);
   // A connection without the preface is a flaw (client_flaw) unless its start was not captured.
   const bool http2 = o.connections > 0 && o.first_flaw.empty();
@@ -213,7 +248,9 @@ void judge_grpc_capture(const std::string& pcap, std::uint16_t port, Result& res
                                                       " connection(s), judged up to the hole (" + o.first_gap + ")"
                                                 : "") +
                              "; " + std::to_string(o.calls) + " calls (client HEADERS frames): client -> server " +
-                             describe(o.client_to_server) + ", server -> client " + describe(o.server_to_client),
+                             describe(o.client_to_server) + ", server -> client " + describe(o.server_to_client) +
+                             beside_the_others(calls_result,
+                                               o.client_to_server.bytes_per_call + o.server_to_client.bytes_per_call),
        .verdict = o.connections == 0 ? Verdict::skipped
                   : http2            ? Verdict::confirmed
                                      : Verdict::refuted,

@@ -46,6 +46,8 @@ void add_grpc_same_results(const std::vector<Run>& runs, const std::vector<rpc::
 // grpc-is-http2, from a capture of the gRPC port: each connection's client
 // bytes start with the HTTP/2 preface and then parse as frames, and so do the
 // server's; frames and bytes per call (a call = a HEADERS frame the client sent).
-void judge_grpc_capture(const std::string& pcap, std::uint16_t port, Result& result);
+// With `calls_result` (this client's JSON of the same calls), gRPC's bytes per
+// call are set beside the other transports' in the observed text.
+void judge_grpc_capture(const std::string& pcap, std::uint16_t port, const std::string& calls_result, Result& result);
 
 }  // namespace netlab::rpc_lab

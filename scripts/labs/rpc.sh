@@ -89,8 +89,9 @@ grpc_capture_step() {
   fi
   mv -- "$NETLAB_RUN/client.json" "$NETLAB_RUN/client-calls.json"
   say ""
-  say "--- grpc-capture: $CLIENT --grpc-capture capture-grpc.pcap --grpc-port $GRPC_PORT"
+  say "--- grpc-capture: $CLIENT --grpc-capture capture-grpc.pcap --grpc-port $GRPC_PORT --compare client-calls.json"
   run_child "$NETLAB_BIN_DIR/$CLIENT" --grpc-capture "$NETLAB_RUN/capture-grpc.pcap" --grpc-port "$GRPC_PORT" \
+    --compare "$NETLAB_RUN/client-calls.json" \
     --json "$NETLAB_RUN/client-grpc-capture.json" 2>>"$NETLAB_RUN/client.log" | sed -n 's/^      observed: /    /p' ||
     die "$CLIENT --grpc-capture failed (see $NETLAB_RUN/client.log)"
   lab_merge calls grpc-capture
