@@ -1,7 +1,9 @@
 // HTTP/2 read from captured bytes (common/capture/h2_frames): the preface, the
 // frames counted by type, every way the bytes can fail to be HTTP/2, and a
-// connection's payload put back in order. grpc-is-http2 is graded on these.
+// connection's payload put back in order. grpc-is-http2 is graded on these;
+// grpc-same-results on runs made up here.
 #include "capture/h2_frames.hpp"
+#include "rpc/grpc_runs.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -118,4 +120,37 @@ TEST_CASE("h2: a stream cut at a capture hole ends inside a frame, and says so",
   CHECK_FALSE(whole.ends_inside_frame);
   const auto no_preface = h2::count_frames(bytes.substr(h2::client_preface.size()), true);
   CHECK_FALSE(no_preface.ends_inside_frame);  // a real flaw, not the capture's
+}
+
+// ---- grpc-same-results, graded on runs made up here -------------------------------
+
+namespace {
+
+rpc_lab::Run made_run(std::string transport, std::vector<rpc::Response> results) {
+  rpc_lab::Run run;
+  run.transport = std::move(transport);
+  run.results = std::move(results);
+  return run;
+}
+
+std::string grpc_same_results(const std::vector<rpc_lab::Run>& runs) {
+  const std::vector<rpc::Request> calls{{1, rpc::Method::put, "k1", 5}, {2, rpc::Method::get, "k2", 0}};
+  Result result("rpc", "client");
+  rpc_lab::add_grpc_same_results(runs, calls, result);
+  REQUIRE(result.checks().size() == 1);
+  const auto& check = result.checks().front();
+  CHECK(check.id == "grpc-same-results");
+  return std::string(to_string(check.verdict)) + ": " + check.observed;
+}
+
+}  // namespace
+
+TEST_CASE("grpc-same-results: confirmed when equal, refuted naming the first difference, else skipped", "[grpc]") {
+  const rpc::Response put5{1, rpc::Status::ok, 5, {}}, missing{2, rpc::Status::not_found, 0, "no such key: k2"};
+  const auto http = made_run("http+json", {put5, missing});
+  CHECK(grpc_same_results({http, made_run("grpc", {put5, missing})}).starts_with("confirmed: 2 of 2"));
+  const auto differs = grpc_same_results({http, made_run("grpc", {put5, {2, rpc::Status::ok, 7, {}}})});
+  CHECK(differs.starts_with("refuted: 1 of 2"));
+  CHECK(differs.find("call 2 (get k2, window 1): gRPC ok 7, http+json not_found") != std::string::npos);
+  CHECK(grpc_same_results({made_run("grpc", {put5, missing})}).starts_with("skipped"));
 }
