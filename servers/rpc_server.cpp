@@ -212,8 +212,6 @@ int rpc_server(ServerProgram& program, CLI::App& app, Config& config) {
                      "seconds a connection may stay silent (or take for one HTTP request)", 0.01, 3600.0);
   add_bounded_option(app, "--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes",
                      std::size_t{64}, std::size_t{1} << 20);
-  // One over the limit reads "503 Service Unavailable": both kinds of client
-  // connect before saying a byte, and a person with nc or curl reads HTTP.
   app.add_option("--grpc-port", config.grpc_port,
                  "also serve the store as gRPC (kv.proto, HTTP/2) on this port (0: the kernel picks; "
                  "left out: no gRPC; the lab uses 7008)");
@@ -222,6 +220,8 @@ int rpc_server(ServerProgram& program, CLI::App& app, Config& config) {
                      "gRPC: concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS)", 1, 1000);
   add_bounded_option(app, "--grpc-max-threads", config.grpc_limits.max_threads,
                      "gRPC: threads the server may run (its ResourceQuota; each call in progress holds one)", 4, 256);
+  // One over the limit reads "503 Service Unavailable": both kinds of client
+  // connect before saying a byte, and a person with nc or curl reads HTTP.
   program.add_max_connections(Refusal::http_503);
   program.concurrency_hint(1);  // one thread runs the event loop
   Counters counters;

@@ -42,6 +42,7 @@ struct Client::Impl {
 };
 
 Client::Client(const std::string& host, std::uint16_t port) : impl_(std::make_unique<Impl>()) {
+  route_grpc_logs_to_debug();
   const bool v6 = host.find(':') != std::string::npos;
   grpc::ChannelArguments args;
   // Without it, channels to the same address share one subchannel, so one

@@ -17,6 +17,11 @@
 
 namespace netlab::grpc_kv {
 
+// gRPC core writes its own log lines to stderr (a failed bind as a long
+// "E1207 ... chttp2_server.cc" line before the program's own one-line error):
+// from the first Server or Client on, they go to spdlog at debug instead.
+void route_grpc_logs_to_debug();
+
 // Every bound a server keeps (each enforced by gRPC itself).
 struct ServerLimits {
   std::size_t max_message = rpc::max_frame;  // largest message either way, bytes (more: RESOURCE_EXHAUSTED)

@@ -4,12 +4,15 @@
 
 #include "kv.grpc.pb.h"
 
+#include <grpc/support/log.h>
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <spdlog/spdlog.h>
 #include <chrono>
+#include <mutex>
 #include <stdexcept>
 
 namespace netlab::grpc_kv {
@@ -69,7 +72,16 @@ class Service final : public kv::KeyValue::Service {
   rpc::KeyValueStore& store_;
 };
 
+void log_at_debug(gpr_log_func_args* args) {
+  spdlog::debug("grpc {}:{}: {}", args->file ? args->file : "?", args->line, args->message ? args->message : "");
+}
+
 }  // namespace
+
+void route_grpc_logs_to_debug() {
+  static std::once_flag once;
+  std::call_once(once, [] { gpr_set_log_function(log_at_debug); });
+}
 
 struct Server::Impl {
   explicit Impl(rpc::KeyValueStore& store) : service(store) {}
@@ -81,6 +93,7 @@ struct Server::Impl {
 
 Server::Server(const std::string& host, std::uint16_t port, rpc::KeyValueStore& store, const ServerLimits& limits)
     : impl_(std::make_unique<Impl>(store)) {
+  route_grpc_logs_to_debug();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address(host, port), grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(&impl_->service);

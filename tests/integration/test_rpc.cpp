@@ -356,7 +356,11 @@ TEST_CASE("rpc: port in use and usage errors", "[errors]") {
   Server first("netlab-rpc-server", {});
   expect_failure(run_on_taken_port(first, "netlab-rpc-server"), 1, {"address already in use"});
   expect_usage_errors("netlab-rpc-client", {{"--transport", "smoke-signals"}, {"--calls", "0"}, {"--pipeline", "0"}});
-  expect_usage_errors("netlab-rpc-server", {{"--max-frame", "1"}});
+  expect_usage_errors("netlab-rpc-server", {{"--max-frame", "1"}, {"--grpc-max-threads", "1"}});
+  // The gRPC port taken (SO_REUSEPORT is off): one line, ours, and exit 1.
+  const auto taken = run({bin("netlab-rpc-server"), "--port", "0", "--grpc-port", first.port_text()}, 30s);
+  expect_failure(taken, 1, {"grpc listen 127.0.0.1:" + first.port_text()});
+  CHECK(std::count(taken.err.begin(), taken.err.end(), '\n') == 1);
   CHECK(first.stop() == 0);
 }
 
