@@ -7,6 +7,10 @@
 // writes and reads (headers and length prefixes included), times every call,
 // and checks that both transports gave the same results. Verdicts on "RPC
 // carries less" and "RPC is faster" come from the ratios measured here.
+// --transport all adds gRPC (the server's --grpc-port): the same calls one at a
+// time and as concurrent streams on one HTTP/2 connection (clients/rpc/); its
+// bytes are read from the capture afterwards (--grpc-capture), since gRPC owns
+// its socket.
 #include "format.hpp"
 #include "io/net.hpp"
 #include "io/stats.hpp"
@@ -17,6 +21,7 @@
 #include "program/result.hpp"
 #include "proto/codec.hpp"
 #include "proto/rpc_protocol.hpp"
+#include "rpc/grpc_runs.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -43,42 +48,31 @@ namespace http = beast::http;
 // stays one of protocols, not of I/O styles (docs/performance.md,
 // request/response row).
 
-enum class Transport { http, binary, both };
+enum class Transport { http, binary, grpc, both, all };  // both: http and binary; all: and gRPC
 
 const ProgramInfo program_info{
-    "rpc", "The rpc lab's client: the same calls over HTTP/1.1+JSON and a binary RPC, measured.", 7007, 120};
+    "rpc", "The rpc lab's client: the same calls over HTTP/1.1+JSON, a binary RPC and gRPC, measured.", 7007, 120};
 
 struct Config {
   Transport transport = Transport::both;
   std::size_t calls = 2000;
   std::size_t pipeline = 16;
   std::size_t keys = 32;
+  std::uint16_t grpc_port = 7008;
+  std::string grpc_capture;  // judge this capture of grpc_port instead of calling
+  std::string compare;       // with grpc_capture: the calls' own result, for the bytes of the other transports
 };
 
 // The result's "params": this run's options.
 struct Params {
-  std::string transport;  // http, binary or both
+  std::string transport;  // http, binary, grpc, both or all
   std::size_t calls = 0, pipeline = 0, keys = 0;
   std::uint64_t seed = 0;
   std::string host;
 };
 BOOST_DESCRIBE_STRUCT(Params, (), (transport, calls, pipeline, keys, seed, host))
 
-// One run: one transport, one connection, sequential or pipelined.
-struct Run {
-  std::string transport;  // "http+json" | "binary"
-  std::size_t window = 1;
-  std::vector<rpc::Response> results{};
-  std::vector<double> latencies_us{};
-  std::size_t bytes_out = 0, bytes_in = 0;
-  std::size_t connections = 0;
-  std::size_t answered_out_of_order = 0;
-  double seconds = 0;
-  double rate() const { return seconds > 0 ? static_cast<double>(results.size()) / seconds : 0; }
-  double per_call(std::size_t bytes) const {
-    return results.empty() ? 0 : static_cast<double>(bytes) / static_cast<double>(results.size());
-  }
-};
+using rpc_lab::Run;
 
 // The seeded call mix; keys get a per-run prefix so every run starts from an empty store.
 std::vector<rpc::Request> plan_calls(const Config& config, std::uint64_t seed) {
@@ -228,10 +222,12 @@ struct RunRow {
   std::size_t bytes_out = 0, bytes_in = 0;
   double bytes_out_per_call = 0, bytes_in_per_call = 0;
   std::size_t answered_out_of_order = 0;
+  bool bytes_counted = true;  // false: gRPC's bytes are counted on the wire (--grpc-capture)
 };
 BOOST_DESCRIBE_STRUCT(RunRow, (),
                       (transport, window, calls, connections, seconds, calls_per_s, latency_p50_us, latency_p99_us,
-                       bytes_out, bytes_in, bytes_out_per_call, bytes_in_per_call, answered_out_of_order))
+                       bytes_out, bytes_in, bytes_out_per_call, bytes_in_per_call, answered_out_of_order,
+                       bytes_counted))
 
 RunRow row(const Run& run) {
   return {.transport = run.transport,
@@ -246,7 +242,8 @@ RunRow row(const Run& run) {
           .bytes_in = run.bytes_in,
           .bytes_out_per_call = run.per_call(run.bytes_out),
           .bytes_in_per_call = run.per_call(run.bytes_in),
-          .answered_out_of_order = run.answered_out_of_order};
+          .answered_out_of_order = run.answered_out_of_order,
+          .bytes_counted = run.bytes_counted};
 }
 
 // What the run observed (the result's "observed"); the ratios where both transports ran.
@@ -289,15 +286,16 @@ void add_checks(const std::vector<Run>& runs, Observed& o, Result& result) {
   const double bin_bytes = bin_seq->per_call(bin_seq->bytes_out + bin_seq->bytes_in);
   const double byte_ratio = bin_bytes > 0 ? http_bytes / bin_bytes : 0;
   o.byte_ratio = byte_ratio;
-  result.add_check({.id = "rpc-fewer-bytes",
-                    .claim = "RPC carries less per call than HTTP+JSON",
-                    .expected = "fewer bytes per call (both directions, headers included) over the binary RPC",
-                    .observed = "HTTP+JSON " + fixed(http_bytes) + " B/call (" +
-                                fixed(http_seq->per_call(http_seq->bytes_out)) + " out, " +
-                                fixed(http_seq->per_call(http_seq->bytes_in)) + " in), binary " + fixed(bin_bytes) +
-                                " B/call: HTTP+JSON carries x" + fixed(byte_ratio, 2),
-                    .verdict = bin_bytes < http_bytes ? Verdict::confirmed : Verdict::refuted,
-                    .evidence = "bytes written to and read from the socket by this client, counted per call"});
+  result.add_check(
+      {.id = "rpc-fewer-bytes",
+       .claim = "RPC carries less per call than HTTP+JSON",
+       .expected = "fewer bytes per call (both directions, headers included) over the binary RPC",
+       .observed = "HTTP+JSON " + fixed(http_bytes) + " B/call (" + fixed(http_seq->per_call(http_seq->bytes_out)) +
+                   " out, " + fixed(http_seq->per_call(http_seq->bytes_in)) + " in), binary " + fixed(bin_bytes) +
+                   " B/call: HTTP+JSON carries x" + fixed(byte_ratio, 2) +
+                   (find(runs, "grpc", false) ? "; gRPC's bytes are counted on the wire (grpc-is-http2)" : ""),
+       .verdict = bin_bytes < http_bytes ? Verdict::confirmed : Verdict::refuted,
+       .evidence = "bytes written to and read from the socket by this client, counted per call"});
 
   const double rate_ratio = http_seq->rate() > 0 ? bin_seq->rate() / http_seq->rate() : 0;
   o.rate_ratio = rate_ratio;
@@ -311,6 +309,25 @@ void add_checks(const std::vector<Run>& runs, Observed& o, Result& result) {
     observed += "; pipelined: binary " + fixed(bin_pipe->rate(), 0) + ", HTTP+JSON " + fixed(http_pipe->rate(), 0) +
                 " (x" + fixed(pipelined_ratio, 2) + ")";
   }
+  // gRPC is an RPC that runs over HTTP (HTTP/2): beside HTTP/1.1+JSON it
+  // changes the serialization (protobuf), the headers (HPACK) and lets calls
+  // share a connection as streams. Its rates say what that buys here.
+  std::string grpc_evidence;
+  if (const Run* grpc_seq = find(runs, "grpc", false); grpc_seq && http_seq->rate() > 0) {
+    observed += "; gRPC (HTTP/2 + protobuf): " + fixed(grpc_seq->rate(), 0) + " calls/s one at a time (x" +
+                fixed(grpc_seq->rate() / http_seq->rate(), 2) + " of HTTP+JSON)";
+    grpc_evidence =
+        "; gRPC is HTTP too (HTTP/2): against HTTP/1.1+JSON it differs in serialization, header "
+        "compression and multiplexing, and ran x" +
+        fixed(grpc_seq->rate() / http_seq->rate(), 2) + " its calls/s one at a time";
+    if (const Run* grpc_streams = find(runs, "grpc", true)) {
+      observed += ", " + fixed(grpc_streams->rate(), 0) + " with " + std::to_string(grpc_streams->window) +
+                  " concurrent streams on " + std::to_string(grpc_streams->connections) + " connection(s)";
+      if (http_pipe && http_pipe->rate() > 0)
+        grpc_evidence += ", x" + fixed(grpc_streams->rate() / http_pipe->rate(), 2) + " pipelined HTTP/1.1's with " +
+                         std::to_string(grpc_streams->window) + " concurrent streams";
+    }
+  }
   const Verdict verdict = rate_ratio >= 1.5   ? Verdict::confirmed
                           : rate_ratio >= 1.0 ? Verdict::nuanced
                                               : Verdict::refuted;
@@ -321,9 +338,10 @@ void add_checks(const std::vector<Run>& runs, Observed& o, Result& result) {
        .observed = observed,
        .verdict = verdict,
        .evidence = verdict == Verdict::confirmed
-                       ? "calls/s measured in this run; both transports kept one connection open"
+                       ? "calls/s measured in this run; both transports kept one connection open" + grpc_evidence
                        : "HTTP/1.1 keep-alive comes close: with the connection reused, what is left is parsing "
-                         "and bytes, and a round trip costs the same either way"});
+                         "and bytes, and a round trip costs the same either way" +
+                             grpc_evidence});
 }
 
 void print_summary(std::ostream& out, const Config& config, const std::vector<Run>& runs) {
@@ -333,17 +351,25 @@ void print_summary(std::ostream& out, const Config& config, const std::vector<Ru
     out << "  " << std::left << std::setw(10) << run.transport << std::right << std::setw(7) << run.window
         << std::setw(10) << fixed(run.rate(), 0) << std::setw(9) << fixed(percentile(run.latencies_us, 50), 0)
         << std::setw(9) << fixed(percentile(run.latencies_us, 99), 0) << std::setw(12)
-        << fixed(run.per_call(run.bytes_out)) << std::setw(11) << fixed(run.per_call(run.bytes_in)) << std::setw(13)
-        << run.connections << "\n";
+        << (run.bytes_counted ? fixed(run.per_call(run.bytes_out)) : "wire") << std::setw(11)
+        << (run.bytes_counted ? fixed(run.per_call(run.bytes_in)) : "wire") << std::setw(13) << run.connections << "\n";
 }
 
 }  // namespace
 
 int rpc_client(ClientProgram& program, CLI::App& app, Config& config) {
-  app.add_option("--transport", config.transport, "http | binary | both")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Transport>{
-          {"http", Transport::http}, {"binary", Transport::binary}, {"both", Transport::both}}))
+  app.add_option("--transport", config.transport, "http | binary | grpc | both (http and binary) | all")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Transport>{{"http", Transport::http},
+                                                                           {"binary", Transport::binary},
+                                                                           {"grpc", Transport::grpc},
+                                                                           {"both", Transport::both},
+                                                                           {"all", Transport::all}}))
       ->capture_default_str();
+  app.add_option("--grpc-port", config.grpc_port, "the server's gRPC port (its --grpc-port)")->capture_default_str();
+  app.add_option("--grpc-capture", config.grpc_capture,
+                 "make no calls: judge grpc-is-http2 in this capture of --grpc-port, and count gRPC's bytes there");
+  app.add_option("--compare", config.compare,
+                 "with --grpc-capture: this client's JSON of the same calls, to set gRPC's bytes beside theirs");
   add_bounded_option(app, "--calls", config.calls, "calls in each run", std::size_t{1}, std::size_t{100'000});
   add_bounded_option(app, "--pipeline", config.pipeline,
                      "calls written at once in the pipelined runs (1 = no pipelined run)", std::size_t{1},
@@ -354,9 +380,19 @@ int rpc_client(ClientProgram& program, CLI::App& app, Config& config) {
   return program.run([&](ClientRun& lab) {
     const auto& options = lab.options();
     Result& result = lab.result();
+    if (!config.grpc_capture.empty()) {
+      rpc_lab::judge_grpc_capture(config.grpc_capture, config.grpc_port, config.compare, result);
+      return;
+    }
+    const auto uses = [&](Transport t) {
+      return config.transport == t || config.transport == Transport::all ||
+             (config.transport == Transport::both && t != Transport::grpc);
+    };
     result.set_params(Params{.transport = config.transport == Transport::http     ? "http"
                                           : config.transport == Transport::binary ? "binary"
-                                                                                  : "both",
+                                          : config.transport == Transport::grpc   ? "grpc"
+                                          : config.transport == Transport::both   ? "both"
+                                                                                  : "all",
                              .calls = config.calls,
                              .pipeline = config.pipeline,
                              .keys = config.keys,
@@ -365,14 +401,24 @@ int rpc_client(ClientProgram& program, CLI::App& app, Config& config) {
     const auto calls = plan_calls(config, options.seed);
     for (std::size_t window : {std::size_t{1}, config.pipeline}) {
       if (window == 1 && !runs.empty()) break;  // --pipeline 1: sequential only
-      if (config.transport != Transport::binary) runs.push_back({.transport = "http+json", .window = window});
-      if (config.transport != Transport::http) runs.push_back({.transport = "binary", .window = window});
+      if (uses(Transport::http)) runs.push_back({.transport = "http+json", .window = window});
+      if (uses(Transport::binary)) runs.push_back({.transport = "binary", .window = window});
+    }
+    // gRPC's runs come last: one call at a time, then `pipeline` concurrent streams.
+    for (std::size_t window : {std::size_t{1}, config.pipeline}) {
+      if (window == 1 && !runs.empty() && runs.back().transport == "grpc") break;  // --pipeline 1
+      if (uses(Transport::grpc)) runs.push_back({.transport = "grpc", .window = window});
     }
     const auto deadline =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.max_seconds));
     const auto all_runs = [&]() -> awaitable<void> {
       char letter = 'a';
-      for (auto& run : runs) co_await run_one(options, deadline, calls, run, letter++);
+      for (auto& run : runs) {
+        if (run.transport == "grpc")
+          rpc_lab::run_grpc(options.host, config.grpc_port, calls, run_prefix(letter++), deadline, run);
+        else
+          co_await run_one(options, deadline, calls, run, letter++);
+      }
     };
     try {
       lab.within(all_runs());
@@ -385,6 +431,7 @@ int rpc_client(ClientProgram& program, CLI::App& app, Config& config) {
     Observed observed;
     for (const auto& run : runs) observed.runs.push_back(row(run));
     add_checks(runs, observed, result);
+    if (uses(Transport::grpc)) rpc_lab::add_grpc_same_results(runs, calls, result);
     result.set_observed(observed);
     lab.summary([&](std::ostream& out) { print_summary(out, config, runs); });
     if (result.checks().front().verdict != Verdict::confirmed) lab.fail("the transports gave different results");

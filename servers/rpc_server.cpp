@@ -13,7 +13,14 @@
 // Bad input never stops the server: an unknown method id, a bad field or
 // invalid JSON get an error answer; an oversized frame or body, a frame too
 // short to hold an id, or a stream cut inside a frame close that connection only.
+//
+// With --grpc-port, the same store is also a gRPC service (common/proto/kv.proto)
+// on a port of its own: HTTP/2, each call a stream, served by gRPC's own
+// bounded threads (common/grpc). gRPC answers a malformed message itself
+// (grpc-status in the trailers, or RST_STREAM) and keeps serving.
+#include "grpc/kv_grpc.hpp"
 #include "io/coro.hpp"
+#include "program/readiness.hpp"
 #include "program/server.hpp"
 #include "proto/codec.hpp"
 #include "proto/http_basics.hpp"
@@ -28,6 +35,7 @@
 #include <boost/beast/http.hpp>
 
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -41,7 +49,10 @@ const ProgramInfo program_info{
 
 struct Config {
   double idle_timeout = 30;
-  std::size_t max_frame = rpc::max_frame;  // binary frame and HTTP body cap
+  std::size_t max_frame = rpc::max_frame;    // binary frame and HTTP body cap
+  std::optional<std::uint16_t> grpc_port{};  // unset: no gRPC; 0: the kernel picks
+  std::string grpc_port_file;
+  grpc_kv::ServerLimits grpc_limits{};
 };
 
 struct Counters {
@@ -201,13 +212,32 @@ int rpc_server(ServerProgram& program, CLI::App& app, Config& config) {
                      "seconds a connection may stay silent (or take for one HTTP request)", 0.01, 3600.0);
   add_bounded_option(app, "--max-frame", config.max_frame, "largest binary frame and HTTP body accepted, bytes",
                      std::size_t{64}, std::size_t{1} << 20);
+  app.add_option("--grpc-port", config.grpc_port,
+                 "also serve the store as gRPC (kv.proto, HTTP/2) on this port (0: the kernel picks; "
+                 "left out: no gRPC; the lab uses 7008)");
+  app.add_option("--grpc-port-file", config.grpc_port_file, "write the gRPC port here once it listens");
+  add_bounded_option(app, "--grpc-max-streams", config.grpc_limits.max_streams,
+                     "gRPC: concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS)", 1, 1000);
+  add_bounded_option(app, "--grpc-max-threads", config.grpc_limits.max_threads,
+                     "gRPC: threads the server may run (its ResourceQuota; each call in progress holds one)", 4, 256);
   // One over the limit reads "503 Service Unavailable": both kinds of client
   // connect before saying a byte, and a person with nc or curl reads HTTP.
   program.add_max_connections(Refusal::http_503);
   program.concurrency_hint(1);  // one thread runs the event loop
   Counters counters;
   rpc::KeyValueStore store;
+  std::optional<grpc_kv::Server> grpc;
   return program.run([&](ServerRun& run) {
+    // gRPC first, so that its port file exists before --port-file says "ready".
+    if (config.grpc_port) {
+      config.grpc_limits.max_message = config.max_frame;
+      grpc.emplace(run.options().host, *config.grpc_port, store, config.grpc_limits);
+      spdlog::info("gRPC listening on {}:{} (HTTP/2, max {} streams per connection, {} threads)", run.options().host,
+                   grpc->port(), config.grpc_limits.max_streams, config.grpc_limits.max_threads);
+      if (!config.grpc_port_file.empty()) write_port_file(config.grpc_port_file, grpc->port());
+      run.on_stop([&](std::string_view) { grpc->shutdown(); });
+      run.at_exit([&] { grpc.reset(); });
+    }
     run.serve([&](tcp::socket socket) {
       ++counters.connections;
       return session(beast::tcp_stream(std::move(socket)), config, store, counters, run.registry());
@@ -217,6 +247,12 @@ int rpc_server(ServerProgram& program, CLI::App& app, Config& config) {
       result.set_params(boost::json::object{{"idle_timeout", config.idle_timeout}, {"max_frame", config.max_frame}});
       result.set_observed(counters);
       result.observed()["keys"] = store.size();
+      const auto grpc_counts = grpc ? grpc->counts() : grpc_kv::ServerCounts{};
+      if (grpc) {
+        result.params()["grpc_port"] = grpc->port();
+        result.observed()["grpc_calls"] = grpc_counts.calls;
+        result.observed()["grpc_error_answers"] = grpc_counts.error_answers;
+      }
       out << "netlab-rpc-server on " << to_string(run.bound()) << " stopped by " << run.stop_reason() << " after "
           << run.seconds() << " s\n"
           << "  connections " << counters.connections << " (binary " << counters.binary_connections << ", http "
@@ -225,6 +261,9 @@ int rpc_server(ServerProgram& program, CLI::App& app, Config& config) {
           << "  closed for bad input " << counters.closed_for_input << ", idle timeouts " << counters.idle_timeouts
           << ", keys " << store.size() << ", refused (--max-connections " << run.limit().max() << ") "
           << run.limit().refused() << "\n";
+      if (grpc)
+        out << "  gRPC on port " << grpc->port() << ": calls " << grpc_counts.calls << ", error answers "
+            << grpc_counts.error_answers << "\n";
     });
   });
 }

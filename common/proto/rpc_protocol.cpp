@@ -283,7 +283,13 @@ std::optional<std::string> parse_json_response(std::string_view body, Response& 
 
 // ---- the service ----------------------------------------------------------------
 
+std::size_t KeyValueStore::size() const {
+  const std::lock_guard lock(mutex_);
+  return values_.size();
+}
+
 Response KeyValueStore::call(const Request& request) {
+  const std::lock_guard lock(mutex_);
   Response response{request.id, Status::ok, 0, {}};
   switch (request.method) {
     case Method::put:

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,10 +92,13 @@ class KeyValueStore {
   // put sets and returns the value; get returns it or not_found; add adds the
   // delta to the value (a missing key counts as 0) and returns the sum, or
   // bad_request when the sum would overflow 64 bits.
+  // Calls may come from several threads (the gRPC transport's, beside the
+  // event loop): each is made under the store's lock.
   Response call(const Request& request);
-  std::size_t size() const { return values_.size(); }
+  std::size_t size() const;
 
  private:
+  mutable std::mutex mutex_;
   std::map<std::string, std::int64_t, std::less<>> values_;
 };
 

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 using namespace netlab::test;
@@ -355,7 +356,11 @@ TEST_CASE("rpc: port in use and usage errors", "[errors]") {
   Server first("netlab-rpc-server", {});
   expect_failure(run_on_taken_port(first, "netlab-rpc-server"), 1, {"address already in use"});
   expect_usage_errors("netlab-rpc-client", {{"--transport", "smoke-signals"}, {"--calls", "0"}, {"--pipeline", "0"}});
-  expect_usage_errors("netlab-rpc-server", {{"--max-frame", "1"}});
+  expect_usage_errors("netlab-rpc-server", {{"--max-frame", "1"}, {"--grpc-max-threads", "1"}});
+  // The gRPC port taken (SO_REUSEPORT is off): one line, ours, and exit 1.
+  const auto taken = run({bin("netlab-rpc-server"), "--port", "0", "--grpc-port", first.port_text()}, 30s);
+  expect_failure(taken, 1, {"grpc listen 127.0.0.1:" + first.port_text()});
+  CHECK(std::count(taken.err.begin(), taken.err.end(), '\n') == 1);
   CHECK(first.stop() == 0);
 }
 
@@ -366,4 +371,76 @@ TEST_CASE("rpc: SIGTERM closes open connections and the server exits 0", "[lifec
   CHECK(server.stop() == 0);
   CHECK(idle.closed_by_peer());
   CHECK(server.out().find("stopped by SIGTERM") != std::string::npos);
+}
+
+// ---- gRPC (kv.proto on its own port) ------------------------------------------
+
+namespace {
+
+std::string grpc_port_of(const TempDir& dir) {
+  std::ifstream in(dir.file("grpc-port"));
+  std::string port;
+  in >> port;
+  REQUIRE_FALSE(port.empty());
+  return port;
+}
+
+}  // namespace
+
+TEST_CASE("gRPC gives the same results as HTTP+JSON and binary, its streams share one connection", "[grpc]") {
+  TempDir dir;
+  Server server("netlab-rpc-server",
+                {"--json", dir.file("server.json"), "--grpc-port", "0", "--grpc-port-file", dir.file("grpc-port")});
+  const std::string grpc_port = grpc_port_of(dir);
+  const auto result = run_client(
+      server, {"--transport", "all", "--grpc-port", grpc_port, "--calls", "200", "--pipeline", "8", "--seed", "7"});
+  const auto& runs = result.at("observed").at("runs").as_array();
+  REQUIRE(runs.size() == 6);
+  for (std::size_t i : {4, 5}) {
+    INFO(json::serialize(runs[i]));
+    CHECK(runs[i].at("transport") == "grpc");
+    CHECK(number(runs[i].at("calls")) == 200);
+    // Counted by sock_diag: the ESTABLISHED sockets to the gRPC port the run opened.
+    CHECK(number(runs[i].at("connections")) == 1);
+    CHECK(runs[i].at("bytes_counted") == false);
+  }
+  CHECK(number(runs[5].at("window")) == 8);
+  CHECK(check(result, "same-results").at("verdict") == "confirmed");
+  CHECK(check(result, "grpc-same-results").at("verdict") == "confirmed");
+  const auto served = stop_and_read(server, dir.file("server.json"));
+  CHECK(number(served.at("grpc_calls")) == 400);
+  CHECK(number(served.at("binary_calls")) == 400);
+}
+
+TEST_CASE("gRPC bad input: a wrong length prefix gets a grpc-status, the server goes on", "[grpc][bad-input]") {
+  require_tool("curl", "scripts/setup.sh installs it");
+  TempDir dir;
+  Server server("netlab-rpc-server", {"--grpc-port", "0", "--grpc-port-file", dir.file("grpc-port")});
+  const std::string url = "http://127.0.0.1:" + grpc_port_of(dir) + "/netlab.kv.KeyValue/";
+  // One gRPC message: flag 0, a 4-byte length, then KeyRequest{key: "a"} (0a 01 61).
+  const auto grpc_call = [&](const std::string& method, std::uint8_t said_length) {
+    const std::string body = std::string("\0\0\0\0", 4) + static_cast<char>(said_length) + "\x0a\x01\x61";
+    {
+      std::ofstream out(dir.file("body"), std::ios::binary);
+      out << body;
+    }
+    const auto result = run({"/usr/bin/env", "curl", "-s", "-v", "--max-time", "10", "--http2-prior-knowledge", "-H",
+                             "content-type: application/grpc", "-H", "te: trailers", "--data-binary",
+                             "@" + dir.file("body"), "-o", "/dev/null", url + method},
+                            30s);
+    REQUIRE(result.exit_code == 0);
+    return result.err;
+  };
+  const auto lines = [](const std::string& text) { return std::count(text.begin(), text.end(), '\n'); };
+  const auto log_lines_before = lines(server.log());
+  // Says 100 bytes and sends 3; says 1 and sends 3: gRPC refuses the message itself.
+  for (const std::uint8_t said : {std::uint8_t{100}, std::uint8_t{1}}) {
+    INFO("length prefix " << int{said});
+    const auto said_back = grpc_call("Get", said);
+    CHECK(said_back.find("grpc-status: 13") != std::string::npos);  // INTERNAL, in the trailers
+  }
+  CHECK(lines(server.log()) <= log_lines_before + 2);  // at most one line for each
+  // The next call, well formed, is served: NOT_FOUND for a key nobody put.
+  CHECK(grpc_call("Get", 3).find("grpc-status: 5") != std::string::npos);
+  CHECK(server.stop() == 0);
 }

@@ -4,16 +4,21 @@
 # its run folder; the results are equal call by call, the binary RPC carries
 # fewer bytes per call; as root with tcpdump, capture.pcap holds both kinds of
 # call, each run's bytes are one connection's payload there, and the speed
-# verdict follows the rate ratio timed on the wire.
+# verdict follows the rate ratio timed on the wire. gRPC runs in every run too
+# (runs 4 and 5, one connection each): grpc-same-results is confirmed, and
+# grpc-is-http2 follows what tshark's own HTTP/2 dissector finds in
+# capture-grpc.pcap (the preface on each connection, HEADERS frames per call).
 set -euo pipefail
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-value() { "$BIN/netlab-report" get "$RUN/client.json" "$1"; }
+# The calls' own result (client.json is it merged with the grpc-capture step's).
+value() { "$BIN/netlab-report" get "$RUN/client-calls.json" "$1"; }
 
 check_files() {
-  check_run_files server.log client.json client.txt curl.txt ss.csv env.txt summary.md
+  check_run_files server.log client.json client-calls.json client-grpc-capture.json client.txt curl.txt ss.csv env.txt summary.md
+  grep -q 'grpc-is-http2' "$RUN/summary.md" || fail "summary.md lacks the gRPC capture check"
   grep -q 'rpc-fewer-bytes' "$RUN/summary.md" || fail "summary.md lacks the bytes check"
   grep -q 'B/call out' "$TMP/out.txt" || fail "the measurements were not printed"
   echo "ok: run folder files"
@@ -25,10 +30,17 @@ check_results() {
     [[ $(value "/observed/runs/$i/calls") == 300 ]] || fail "run $i made $(value "/observed/runs/$i/calls") calls"
     [[ $(value "/observed/runs/$i/connections") == 1 ]] || fail "run $i used more than one connection"
   done
-  ! value /observed/runs/4 >/dev/null 2>&1 || fail "more than 4 runs"
+  for i in 4 5; do
+    [[ $(value "/observed/runs/$i/transport") == grpc ]] || fail "run $i is not gRPC"
+    [[ $(value "/observed/runs/$i/calls") == 300 ]] || fail "gRPC run $i made $(value "/observed/runs/$i/calls") calls"
+    [[ $(value "/observed/runs/$i/connections") == 1 ]] || fail "gRPC run $i used $(value "/observed/runs/$i/connections") connections"
+  done
+  [[ $(value /observed/runs/5/window) == 8 ]] || fail "the concurrent gRPC run had $(value /observed/runs/5/window) streams, not 8"
+  ! value /observed/runs/6 >/dev/null 2>&1 || fail "more than 6 runs"
+  [[ $(verdict grpc-same-results) == confirmed ]] || fail "grpc-same-results is not confirmed"
   [[ $(value /observed/result_mismatches) == 0 ]] || fail "results differ between transports"
   [[ $(verdict same-results) == confirmed ]] || fail "same-results is not confirmed"
-  local http_bytes binary_bytes expected ratio
+  local http_bytes binary_bytes
   http_bytes=$(awk -v a="$(value /observed/runs/0/bytes_out_per_call)" -v b="$(value /observed/runs/0/bytes_in_per_call)" 'BEGIN { print a + b }')
   binary_bytes=$(awk -v a="$(value /observed/runs/1/bytes_out_per_call)" -v b="$(value /observed/runs/1/bytes_in_per_call)" 'BEGIN { print a + b }')
   [[ $(value /observed/runs/0/transport) == http+json && $(value /observed/runs/1/transport) == binary ]] ||
@@ -65,6 +77,9 @@ check_dissected() {
   for i in 0 1 2 3; do
     [[ $(value "/observed/runs/$i/transport") != binary ]] || calls=$((calls + $(value "/observed/runs/$i/calls")))
   done
+  for i in 4 5; do
+    [[ $(value "/observed/runs/$i/transport") != binary ]] || fail "run $i is binary: the dissector count expects runs 0..3 only"
+  done
   dissected "$RUN/capture.pcap" netlab_rpc.id -o "netlab_rpc.ports:$port" -Y 'netlab_rpc.kind == "request"' >"$TMP/ids.txt"
   dissected "$RUN/capture.pcap" netlab_rpc.method -o "netlab_rpc.ports:$port" >"$TMP/methods.txt"
   dissected "$RUN/capture.pcap" netlab_rpc.status -o "netlab_rpc.ports:$port" >"$TMP/statuses.txt"
@@ -81,7 +96,7 @@ check_dissected() {
 # there (tcpdump's time stamps, first to last payload) give the rate ratio
 # the rpc-faster verdict must follow, except within 25 % of a threshold.
 check_wire_bytes_and_times() {
-  local port=$1 flows i j total found http_port="" binary_port="" client_port
+  local port=$1 flows i j total found http_port="" binary_port=""
   if (($(capture_dropped) > 0)); then
     echo "not judged: tcpdump missed $(capture_dropped) packets, so the runs' bytes and times are not compared with the capture"
     return 0
@@ -133,6 +148,45 @@ check_wire_bytes_and_times() {
   echo "ok: rpc-faster is $(verdict rpc-faster); on the wire the rate ratio is x$wire ($want)"
 }
 
+# grpc-is-http2 against tshark's HTTP/2 dissector on capture-grpc.pcap: each
+# gRPC connection starts with the preface (http2.magic), nothing is malformed,
+# and the client's HEADERS frames are the calls both the check and the runs counted.
+check_grpc_capture() {
+  local port want headers prefaced malformed recorded spoke
+  if [[ ! -s $RUN/capture-grpc.pcap ]]; then
+    [[ $(verdict grpc-is-http2) == skipped ]] || fail "no capture-grpc.pcap, yet grpc-is-http2 is $(verdict grpc-is-http2)"
+    echo "skipped: no capture-grpc.pcap (grpc-is-http2 says skipped)"
+    return 0
+  fi
+  if ! command -v tshark >/dev/null; then
+    echo "skipped: the gRPC capture check needs tshark"
+    return 0
+  fi
+  if (($(capture_dropped "$RUN/tcpdump-grpc.log") > 0)); then
+    echo "not judged: tcpdump missed packets of the gRPC port"
+    return 0
+  fi
+  port=$(<"$RUN/grpc-port")
+  # One pass of tshark: per packet its connection, destination port, preface
+  # (http2.magic), frame types, any malformed mark and its TCP payload length.
+  read -r headers prefaced malformed spoke < <(tshark -r "$RUN/capture-grpc.pcap" -d "tcp.port==$port,http2" -T fields \
+    -E separator=/t -e tcp.stream -e tcp.dstport -e http2.magic -e http2.type -e _ws.malformed -e tcp.len 2>/dev/null |
+    awk -F'\t' -v p="$port" '
+      $2 == p { n = split($4, t, ","); for (i = 1; i <= n; ++i) if (t[i] == 1) h++; if ($3 != "") m[$1] = 1 }
+      $2 == p && $6 > 0 { s[$1] = 1 }
+      $5 != "" { bad++ }
+      END { print h + 0, length(m), bad + 0, length(s) }')
+  recorded=$("$BIN/netlab-report" get "$RUN/client-grpc-capture.json" /observed/calls)
+  [[ $headers == "$recorded" ]] || fail "tshark finds $headers client HEADERS frames, grpc-is-http2 counted $recorded"
+  ((headers == $(value /observed/runs/4/calls) + $(value /observed/runs/5/calls))) ||
+    fail "tshark finds $headers client HEADERS frames; the gRPC runs made $(value /observed/runs/4/calls) + $(value /observed/runs/5/calls) calls"
+  want=refuted
+  ((prefaced == spoke && spoke > 0 && malformed == 0)) && want=confirmed
+  [[ $(verdict grpc-is-http2) == "$want" ]] ||
+    fail "grpc-is-http2 is $(verdict grpc-is-http2); tshark: $prefaced of $spoke connections with the preface, $malformed malformed packets"
+  echo "ok: grpc-is-http2 is $want; tshark finds the preface on $prefaced of $spoke connections and $headers client HEADERS frames, one per call"
+}
+
 main() {
   TMP=$(mktemp -d)
   trap cleanup EXIT INT TERM
@@ -140,6 +194,7 @@ main() {
   check_files
   check_results
   check_capture
+  check_grpc_capture
 }
 
 main "$@"
