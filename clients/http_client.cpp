@@ -237,6 +237,10 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
     grade_curl(config.curl_observed, observed, result);
     co_return;
   }
+  if (!config.h2load_observed.empty()) {
+    grade_h2load(config.h2load_observed, result);
+    co_return;
+  }
   if (config.tour) co_await run_tour(options, config, printed, observed);
   if (config.auth_flow) co_await run_auth_flow(options, config, printed, observed);
   result.set_observed(observed);
@@ -257,7 +261,8 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
 void print_summary(std::ostream& out, const Config& config, const std::string& tour, const Observed& o) {
   out << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.auth_flow ? " --auth-flow" : "")
       << (config.keepalive ? " --keepalive" : "") << (config.close ? " --close" : "")
-      << (config.curl_observed.empty() ? "" : " --curl-observed " + config.curl_observed) << "\n";
+      << (config.curl_observed.empty() ? "" : " --curl-observed " + config.curl_observed)
+      << (config.h2load_observed.empty() ? "" : " --h2load-observed " + config.h2load_observed) << "\n";
   out << tour;
   if (o.curl)
     for (const auto& [condition, seen] : *o.curl) out << "  curl " << condition << ": " << seen << "\n";
@@ -286,6 +291,8 @@ int http_client(ClientProgram& program, CLI::App& app, Config& config) {
                "WWW-Authenticate, no retry of a 403, a 301 followed (graded by a server run with --auth-flow-checks)");
   app.add_option("--curl-observed", config.curl_observed,
                  "grade the status classes as curl met them (a file scripts/labs/http.sh writes); nothing else runs");
+  app.add_option("--h2load-observed", config.h2load_observed,
+                 "grade HTTP/2 as h2load and curl met it (a file scripts/labs/http.sh writes); nothing else runs");
   app.add_flag("--keepalive", config.keepalive, "--requests over one persistent connection");
   app.add_flag("--close", config.close, "--requests each with Connection: close");
   add_bounded_option(app, "--requests", config.requests, "requests for --keepalive and --close", std::size_t{1},
@@ -298,7 +305,8 @@ int http_client(ClientProgram& program, CLI::App& app, Config& config) {
       throw UsageError("--reader and --admin take USER:PASSWORD (see --help)");
     config.reader = *reader_credentials;
     config.admin = *admin_credentials;
-    if (!config.tour && !config.auth_flow && !config.keepalive && !config.close && config.curl_observed.empty())
+    if (!config.tour && !config.auth_flow && !config.keepalive && !config.close && config.curl_observed.empty() &&
+        config.h2load_observed.empty())
       config.tour = config.keepalive = config.close = true;
   });
   Observed observed;  // kept here: the summary reads it after the body has returned

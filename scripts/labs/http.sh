@@ -300,11 +300,64 @@ cache_condition() {
   rm -f -- "$body"
 }
 
+# HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) on a server of its own
+# (server-h2.log, --log-level info: one DOWN line per connection, "h2c, N
+# streams"): the same 100 requests with h2load over h2c (one connection, 10
+# streams at a time) and over HTTP/1.1 (--h1, one keep-alive connection), then
+# nghttp with 10 URLs at once (not curl: Debian 12's curl 7.88.1 fails every
+# transfer after the first on a reused h2c connection, nginx's too). h2load's
+# figures, the streams per h2c connection the server logged and nghttp's
+# answers go to h2load.tsv, which the lab's client grades (--h2load-observed).
+h2_step() {
+  local url tsv=$NETLAB_RUN/h2load.tsv pid
+  say ""
+  say "--- HTTP/2 (h2c): the same 100 requests with h2load over h2c and over HTTP/1.1, then nghttp (h2load.tsv)"
+  if ! command -v h2load >/dev/null; then
+    say "  skipped: h2load is not installed (apt-get install nghttp2-client)"
+    return 0
+  fi
+  start_server "$NETLAB_RUN/server-h2.log" "$NETLAB_RUN/port.h2" "$NETLAB_BIN_DIR/$SERVER" --port 0 --log-level info \
+    --json "$NETLAB_RUN/server-h2.json"
+  pid=$NETLAB_SERVER_PID url=http://127.0.0.1:$NETLAB_SERVER_PORT
+  : >"$tsv"
+  h2load_row h2c -n 100 -c 1 -m 10 "$url/"
+  h2load_row h1 --h1 -n 100 -c 1 "$url/"
+  if command -v nghttp >/dev/null; then
+    local urls=() out i
+    for i in $(seq 10); do urls+=("$url/headers?$i"); done
+    # -n: discard the bodies, -s: the table of streams (id, code, path) once all are done.
+    out=$(run_child timeout 20 nghttp -ns "${urls[@]}" 2>&1) || true
+    printf 'nghttp\t10\t%s\n' "$(awk '$1 ~ /^[0-9]+$/ && $5 == 200 { n++ } END { print n + 0 }' <<<"$out")" >>"$tsv"
+    say "  nghttp -ns, 10 URLs at once: $(awk -F'\t' '$1 == "nghttp" { printf "%s of %s answered 200", $3, $2 }' "$tsv")"
+  fi
+  stop_server "$pid"
+  grep -o 'h2c, [0-9]* streams' "$NETLAB_RUN/server-h2.log" | awk '{ printf "connection\t%s\n", $2 }' >>"$tsv"
+  say "  the server's h2c connections: $(awk -F'\t' '$1 == "connection" { printf "%s%s streams", sep, $2; sep = ", " }' "$tsv")"
+  lab_client h2 "$NETLAB_BIN_DIR/$CLIENT" --h2load-observed "$tsv" >"$NETLAB_RUN/client-h2.txt"
+}
+
+# h2load_row NAME H2LOAD-ARGS...: one h2load run; its "requests:" and
+# "traffic:" figures as a line of h2load.tsv (name, succeeded, header bytes, total bytes).
+h2load_row() {
+  local name=$1 out row
+  shift
+  out=$(run_child timeout 20 h2load "$@" 2>&1) || true
+  row=$(awk -v name="$name" '
+    /^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^succeeded/) ok = $i }
+    /^traffic:/ { total = $3; gsub(/[()]/, "", total); headers = $6; gsub(/[()]/, "", headers)
+      savings = $10; gsub(/[),]/, "", savings) }
+    END { printf "h2load\t%s\t%d\t%d\t%d\t%s\n", name, ok, headers, total, savings }' <<<"$out")
+  printf '%s\n' "${row%$'\t'*}" >>"$NETLAB_RUN/h2load.tsv"
+  say "$(awk -F'\t' '{ printf "  h2load %-4s %s requests succeeded, header bytes %s of %s (h2load: space savings %s)",
+    $2, $3, $4, $5, $6 }' <<<"$row")"
+}
+
 report() {
   local -a results=("$NETLAB_RUN/client.json" "$NETLAB_RUN/server-auth.json")
   [[ ! -f $NETLAB_RUN/client-status.json ]] || results+=("$NETLAB_RUN/client-status.json")
   [[ ! -f $NETLAB_RUN/client-cache.json ]] || results+=("$NETLAB_RUN/client-cache.json")
   [[ ! -f $NETLAB_RUN/client-gateway.json ]] || results+=("$NETLAB_RUN/client-gateway.json")
+  [[ ! -f $NETLAB_RUN/client-h2.json ]] || results+=("$NETLAB_RUN/client-h2.json")
   lab_merge "${results[@]}"
   lab_verdicts
   if command -v ss >/dev/null; then
@@ -312,7 +365,7 @@ report() {
       "on the server's side of port $NETLAB_PORT (ss -tan state time-wait '( sport = :$NETLAB_PORT )')"
   fi
   lab_run_folder "summary.md, client.json, client.txt, server-auth.json, client-auth.txt, curl.txt, curl-status.tsv," \
-    "curl-cache.tsv, curl-gateway.tsv," \
+    "curl-cache.tsv, curl-gateway.tsv, h2load.tsv, server-h2.log," \
     "server-upstream.log, ss.csv, server.log"
   [[ -n $NETLAB_CAPTURE_SKIPPED ]] ||
     say "read the exchanges: tcpdump -r $NETLAB_RUN/capture.pcap -n -A 'tcp[tcpflags] & tcp-push != 0' | less"
@@ -328,6 +381,7 @@ main() {
   lab_client_shown --requests 200
   stop_server "$NETLAB_SERVER_PID"
   gateway_step
+  h2_step
   lab_end
 }
 

@@ -567,6 +567,37 @@ void tls_seeds(Seeds& seeds) {
 
 }  // namespace
 
+// ---- h2: h2c connections as a client sends them (frames of RFC 9113 §4.1, HPACK of RFC 7541) ----
+
+std::string h2_frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, std::string_view payload) {
+  std::string out;
+  for (const int shift : {16, 8, 0}) out += static_cast<char>((payload.size() >> shift) & 0xff);
+  out += static_cast<char>(type);
+  out += static_cast<char>(flags);
+  for (const int shift : {24, 16, 8, 0}) out += static_cast<char>((stream >> shift) & 0xff);
+  return out + std::string(payload);
+}
+
+void h2_seeds(Seeds& seeds) {
+  const std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  const std::string settings = h2_frame(4, 0, 0, "");
+  // :method GET, :scheme http, :path /, :authority 127.0.0.1 (literal without indexing).
+  const std::string get_root = std::string("\x82\x86\x84\x01\x09", 5) + "127.0.0.1";
+  // :method POST (static 3), :path /method as a literal with the name of :path (4).
+  const std::string post_method = std::string("\x83\x86\x04\x07", 4) + "/method" + "\x01\x09" + "127.0.0.1";
+  seeds.write("h2", "get-root", preface + settings + h2_frame(1, 0x5, 1, get_root));
+  std::string many = preface + settings;
+  for (std::uint32_t id = 1; id <= 11; id += 2) many += h2_frame(1, 0x4, id, get_root);
+  for (std::uint32_t id = 1; id <= 11; id += 2) many += h2_frame(0, 0x1, id, "");
+  seeds.write("h2", "six-streams-limit-four", many);
+  seeds.write("h2", "post-with-body",
+              preface + settings + h2_frame(1, 0x4, 1, post_method) + h2_frame(0, 0, 1, "hello ") +
+                  h2_frame(0, 0x1, 1, "world") + h2_frame(6, 0, 0, "12345678") + h2_frame(7, 0, 0, std::string(8, '\0')));
+  seeds.write("h2", "settings-ack-window-update",
+              preface + settings + h2_frame(4, 0x1, 0, "") + h2_frame(8, 0, 0, std::string("\x00\x01\x00\x00", 4)) +
+                  h2_frame(1, 0x5, 1, get_root) + h2_frame(3, 0, 1, std::string("\x00\x00\x00\x08", 4)));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: netlab_fuzz_seeds FOLDER  (writes FOLDER/<target>/<seed>)\n";
@@ -581,6 +612,7 @@ int main(int argc, char** argv) {
     pcap_seeds(seeds);
     wire_seeds(seeds);
     tls_seeds(seeds);
+    h2_seeds(seeds);
     std::cout << seeds.written() << " seeds written under " << argv[1] << "\n";
   } catch (const std::exception& e) {
     std::cerr << "netlab_fuzz_seeds: " << e.what() << "\n";
