@@ -10,11 +10,13 @@
 #     the server; a tour of the routes; curl through redirects, without Host, with Content-Length and
 #     Transfer-Encoding, with Expect: 100-continue; conditional GETs, ranges and --compressed; then N
 #     requests with keep-alive and with Connection: close; then curl through a gateway to an upstream
-#     that answers, sends garbage, is slow, is down, and at the limit
+#     that answers, sends garbage, is slow, is down, and at the limit; then HTTP/2 (h2c): the same 100
+#     requests with h2load over h2c and over HTTP/1.1, and nghttp with 10 URLs at once
 # lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
 #     用 curl 走各种重定向、不带 Host、同时带 Content-Length 和 Transfer-Encoding、带 Expect: 100-continue；
 #     条件请求、Range 和 --compressed；
-#     再分别用 keep-alive 和 Connection: close 发 N 个请求；最后用 curl 经网关访问上游：正常、回乱码、太慢、挂掉、到连接上限
+#     再分别用 keep-alive 和 Connection: close 发 N 个请求；再用 curl 经网关访问上游：正常、回乱码、太慢、挂掉、到连接上限；
+#     最后是 HTTP/2（h2c）：同样 100 个请求用 h2load 分别走 h2c 和 HTTP/1.1，再用 nghttp 同时取 10 个 URL
 # lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
 #     403); status lines and the headers that matter; connections opened; TIME-WAIT left
 # lab-look-zh: 服务端按顺序看到的请求（收到 401 之后才带凭据，403 不重试）；状态行和关键的头；
