@@ -392,9 +392,9 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
       if (h.connections > 0)
         out << "  HTTP/2 (h2c): connections " << h.connections << ", streams " << h.streams << ", refused streams "
             << h.refused_streams << " (SETTINGS_MAX_CONCURRENT_STREAMS " << config.h2.max_concurrent_streams
-            << "), reset " << h.reset_streams << ", header blocks received " << h.header_block_bytes_received
-            << " bytes (HPACK) for " << h.header_bytes_decoded << " bytes of fields, GOAWAY with an error "
-            << h.goaways_sent << "\n";
+            << "), reset " << h.reset_streams << ", 413/431 " << h.too_large << ", header blocks received "
+            << h.header_block_bytes_received << " bytes (HPACK) for " << h.header_bytes_decoded
+            << " bytes of fields, GOAWAY with an error " << h.goaways_sent << "\n";
       const auto& g = counters.gateway;
       if (config.gateway.upstream || g.slow + g.garbage + g.via > 0)
         out << "  gateway" << (upstream.empty() ? "" : " to " + upstream) << ": forwarded " << g.forwarded << ", 502 "

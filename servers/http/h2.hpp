@@ -52,7 +52,8 @@ struct Counts {
   std::size_t connections = 0;
   std::size_t streams = 0;                      // requests that arrived whole and were answered
   std::size_t refused_streams = 0;              // RST_STREAM REFUSED_STREAM sent: over SETTINGS_MAX_CONCURRENT_STREAMS
-  std::size_t reset_streams = 0;                // any other RST_STREAM sent (a bad header, a body over the cap)
+  std::size_t reset_streams = 0;                // any other RST_STREAM sent (a request cut by the idle timeout)
+  std::size_t too_large = 0;                    // requests answered 431 or 413 early: over the header or body cap
   std::size_t header_block_bytes_received = 0;  // HEADERS + CONTINUATION payloads: HPACK on the wire
   std::size_t header_bytes_decoded = 0;         // the same fields decoded: name + value (+ ": " + CRLF)
   std::size_t header_block_bytes_sent = 0;      // our HEADERS payloads
@@ -60,7 +61,7 @@ struct Counts {
   std::size_t protocol_errors = 0;              // connections ended for bad frames or HPACK
 };
 BOOST_DESCRIBE_STRUCT(Counts, (),
-                      (connections, streams, refused_streams, reset_streams, header_block_bytes_received,
+                      (connections, streams, refused_streams, reset_streams, too_large, header_block_bytes_received,
                        header_bytes_decoded, header_block_bytes_sent, goaways_sent, protocol_errors))
 
 class H2Connection {

@@ -97,7 +97,8 @@ std::size_t count_lines(const std::string& log, std::string_view needle) {
 TEST_CASE("h2c: streams over SETTINGS_MAX_CONCURRENT_STREAMS get REFUSED_STREAM, the others are served",
           "[h2][limits]") {
   TempDir dir;
-  Server server("netlab-http-server", {"--h2-max-streams", "4", "--json", dir.file("server.json")});
+  Server server("netlab-http-server",
+                {"--h2-max-streams", "4", "--max-body-bytes", "10", "--json", dir.file("server.json")});
   Connection c(server.port());
   // Six requests whose bodies have not ended (no END_STREAM): all six would be
   // open at once. Then the four allowed ones end, and get their answers.
@@ -117,6 +118,15 @@ TEST_CASE("h2c: streams over SETTINGS_MAX_CONCURRENT_STREAMS get REFUSED_STREAM,
   const std::map<std::uint32_t, std::string> expected{{1, "200"}, {3, "200"},     {5, "200"},
                                                       {7, "200"}, {9, "refused"}, {11, "refused"}};
   CHECK(seen == expected);
+  // The body cap is per stream: 20 bytes on a fresh stream get 413 on that stream only.
+  REQUIRE(c.send(frame(HEADERS, END_HEADERS, 13, get_root()) + frame(DATA, END_STREAM, 13, std::string(20, 'x'))));
+  std::string answer;
+  for (int frames = 0; frames < 50 && answer.empty(); ++frames) {
+    const auto f = read_frame(c);
+    REQUIRE(f);
+    if (f->type == HEADERS && f->stream == 13) answer = f->payload;
+  }
+  CHECK(answer.find("413") != std::string::npos);  // ":status 413" is not in HPACK's static table: a literal
   c.close();
   const auto observed = stop_and_read(server, dir.file("server.json"));
   INFO(json::serialize(observed));
@@ -124,6 +134,7 @@ TEST_CASE("h2c: streams over SETTINGS_MAX_CONCURRENT_STREAMS get REFUSED_STREAM,
   CHECK(number(h2.at("connections")) == 1);
   CHECK(number(h2.at("streams")) == 4);
   CHECK(number(h2.at("refused_streams")) == 2);
+  CHECK(number(h2.at("too_large")) == 1);
   CHECK(number(observed.at("requests")) == 4);
 }
 
