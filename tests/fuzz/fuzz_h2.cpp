@@ -13,8 +13,10 @@
 #include "http/h2.hpp"
 #include "proto/http_routes.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 
 namespace {
 

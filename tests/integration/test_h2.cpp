@@ -4,6 +4,7 @@
 // a malformed frame and a bad HPACK block each end their connection with
 // GOAWAY, one log line, and the next client is served. And the client grading
 // what h2load and nghttp met (--h2load-observed), both ways.
+#include "h2_frames.hpp"
 #include "lab.hpp"
 #include "loopback.hpp"
 #include "process.hpp"
@@ -19,23 +20,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-enum : std::uint8_t { DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, GOAWAY = 7 };
-enum : std::uint8_t { END_STREAM = 0x1, END_HEADERS = 0x4 };
-
-// One frame (RFC 9113 §4.1): 24-bit length, type, flags, 31-bit stream id, payload.
-std::string frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, std::string_view payload) {
-  std::string out;
-  for (const int shift : {16, 8, 0}) out += static_cast<char>((payload.size() >> shift) & 0xff);
-  out += static_cast<char>(type);
-  out += static_cast<char>(flags);
-  for (const int shift : {24, 16, 8, 0}) out += static_cast<char>((stream >> shift) & 0xff);
-  return out + std::string(payload);
-}
-
-// GET / as an HPACK block (RFC 7541): :method GET (static 2), :scheme http (6), :path / (4),
-// :authority (name 1) as a literal without indexing.
-std::string get_root() { return std::string("\x82\x86\x84\x01\x09", 5) + "127.0.0.1"; }
+using namespace netlab::test::h2;
 
 struct Frame {
   std::uint8_t type = 0, flags = 0;
