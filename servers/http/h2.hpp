@@ -20,6 +20,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/describe/class.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -104,23 +105,29 @@ boost::asio::awaitable<std::string> serve_h2(Stream& stream, H2Connection& h2, s
                                              double idle_seconds) {
   h2.receive(first);
   std::array<std::uint8_t, 16 * 1024> buffer;
+  boost::system::error_code ec;
+  std::size_t n = 0;
+  // What nghttp2 has to send, each write within the idle deadline too: a peer
+  // that stops reading cannot hold the connection open.
+  auto flush = [&]() -> boost::asio::awaitable<void> {
+    for (auto out = h2.output(); !ec && !out.empty(); out = h2.output())
+      std::tie(ec, n) =
+          co_await boost::asio::async_write(stream, boost::asio::buffer(out.data(), out.size()), use_tuple);
+  };
+  auto read_some = [&]() -> boost::asio::awaitable<void> {
+    std::tie(ec, n) = co_await stream.async_read_some(boost::asio::buffer(buffer), use_tuple);
+  };
   // Bounded: each turn reads at least one byte or ends, within the idle deadline.
   for (;;) {
-    for (auto out = h2.output(); !out.empty(); out = h2.output()) {
-      auto [ec, n] = co_await boost::asio::async_write(stream, boost::asio::buffer(out.data(), out.size()), use_tuple);
-      if (ec) co_return "write: " + ec.message();
-    }
+    if (!co_await finish_within(flush(), idle_seconds))
+      co_return "write: not done within " + std::to_string(idle_seconds) + " s (the peer is not reading)";
+    if (ec) co_return "write: " + ec.message();
     if (!h2.failure().empty()) co_return h2.failure();
     if (!h2.alive()) co_return "HTTP/2 session done (GOAWAY)";
-    boost::system::error_code ec;
-    std::size_t n = 0;
-    auto read_some = [&]() -> boost::asio::awaitable<void> {
-      std::tie(ec, n) = co_await stream.async_read_some(boost::asio::buffer(buffer), use_tuple);
-    };
     if (!co_await finish_within(read_some(), idle_seconds)) {
       h2.go_away(0);
-      for (auto out = h2.output(); !out.empty(); out = h2.output())
-        co_await boost::asio::async_write(stream, boost::asio::buffer(out.data(), out.size()), use_tuple);
+      ec = {};  // (the cancelled read's operation_aborted)
+      co_await finish_within(flush(), idle_seconds);
       co_return "idle timeout: nothing for " + std::to_string(idle_seconds) + " s (GOAWAY sent)";
     }
     if (ec) co_return is_normal_ending(ec) ? "peer closed" : "read: " + ec.message();

@@ -123,10 +123,13 @@ TEST_CASE("h2c: streams over SETTINGS_MAX_CONCURRENT_STREAMS get REFUSED_STREAM,
   CHECK(number(observed.at("requests")) == 4);
 }
 
-TEST_CASE("malformed HTTP/2: a bad frame and a bad HPACK block get GOAWAY and one log line, the next client is served",
-          "[h2][bad-input]") {
+TEST_CASE(
+    "malformed HTTP/2: a bad frame and a bad HPACK block get GOAWAY and one log line, silence GOAWAY at the idle "
+    "timeout, the next client is served",
+    "[h2][bad-input]") {
   TempDir dir;
-  Server server("netlab-http-server", {"--json", dir.file("server.json"), "--log-level", "warn"});
+  Server server("netlab-http-server",
+                {"--json", dir.file("server.json"), "--log-level", "warn", "--idle-timeout", "1"});
   {
     // A SETTINGS frame of 5 bytes: settings come in 6s (RFC 9113 §6.5: FRAME_SIZE_ERROR, 0x6).
     Connection c(server.port());
@@ -142,13 +145,20 @@ TEST_CASE("malformed HTTP/2: a bad frame and a bad HPACK block get GOAWAY and on
     CHECK(goaway_error(c) == 0x9);
     CHECK(c.closed_by_peer());
   }
+  {
+    // A client that says nothing after its preface: at --idle-timeout, GOAWAY NO_ERROR (0x0) and the close.
+    Connection c(server.port());
+    REQUIRE(c.send(std::string(preface) + frame(SETTINGS, 0, 0, "")));
+    CHECK(goaway_error(c) == 0x0);
+    CHECK(c.closed_by_peer());
+  }
   CHECK(served(server.port()));
   const std::string log = server.log();
   CHECK(count_lines(log, "HTTP/2 connection error") == 2);
   const auto observed = stop_and_read(server, dir.file("server.json"));
   INFO(json::serialize(observed));
   CHECK(number(observed.at("h2").at("protocol_errors")) == 2);
-  CHECK(number(observed.at("h2").at("connections")) == 3);
+  CHECK(number(observed.at("h2").at("connections")) == 4);
   CHECK(number(observed.at("h2").at("streams")) == 1);
 }
 
