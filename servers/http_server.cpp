@@ -15,6 +15,9 @@
 //   HTTP/1.1 without Host: 400; Expect: 100-continue: 100 Continue before the body is read
 //   a request that does not parse: 400 (431 headers too large, 413 body too large),
 //   then the connection is closed — after a parse error the byte stream cannot be trusted.
+// HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3): a connection that opens
+// with the HTTP/2 preface is served by an nghttp2 session (servers/http/h2.cpp),
+// each stream a request for the same routes, at most --h2-max-streams at once.
 // Each request must arrive whole within --idle-timeout, so a client that sends
 // its headers one byte at a time (slowloris) is cut off, not waited for.
 // Every response says which connection and which request on it it answers
