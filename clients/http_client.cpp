@@ -244,6 +244,10 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, std:
     result.set_observed(observed);
     co_return;
   }
+  if (!config.h2load_observed.empty()) {
+    grade_h2load(config.h2load_observed, result);
+    co_return;
+  }
   if (config.tour) co_await run_tour(options, config, printed, observed);
   if (config.auth_flow) co_await run_auth_flow(options, config, printed, observed);
   result.set_observed(observed);
@@ -265,7 +269,8 @@ void print_summary(std::ostream& out, const Config& config, const std::string& t
   out << "netlab-http-client" << (config.tour ? " --tour" : "") << (config.auth_flow ? " --auth-flow" : "")
       << (config.keepalive ? " --keepalive" : "") << (config.close ? " --close" : "")
       << (config.curl_observed.empty() ? "" : " --curl-observed " + config.curl_observed)
-      << (config.hol_observed.empty() ? "" : " --hol-observed " + config.hol_observed) << "\n";
+      << (config.hol_observed.empty() ? "" : " --hol-observed " + config.hol_observed)
+      << (config.h2load_observed.empty() ? "" : " --h2load-observed " + config.h2load_observed) << "\n";
   out << tour;
   if (o.curl)
     for (const auto& [condition, seen] : *o.curl) out << "  curl " << condition << ": " << seen << "\n";
@@ -297,6 +302,8 @@ int http_client(ClientProgram& program, CLI::App& app, Config& config) {
   app.add_option("--hol-observed", config.hol_observed,
                  "grade head-of-line blocking from h2load's runs across the lossy wire (hol.tsv, which "
                  "scripts/labs/http.sh writes); nothing else runs");
+  app.add_option("--h2load-observed", config.h2load_observed,
+                 "grade HTTP/2 as h2load and curl met it (a file scripts/labs/http.sh writes); nothing else runs");
   app.add_flag("--keepalive", config.keepalive, "--requests over one persistent connection");
   app.add_flag("--close", config.close, "--requests each with Connection: close");
   add_bounded_option(app, "--requests", config.requests, "requests for --keepalive and --close", std::size_t{1},
@@ -310,7 +317,7 @@ int http_client(ClientProgram& program, CLI::App& app, Config& config) {
     config.reader = *reader_credentials;
     config.admin = *admin_credentials;
     if (!config.tour && !config.auth_flow && !config.keepalive && !config.close && config.curl_observed.empty() &&
-        config.hol_observed.empty())
+        config.hol_observed.empty() && config.h2load_observed.empty())
       config.tour = config.keepalive = config.close = true;
   });
   Observed observed;  // kept here: the summary reads it after the body has returned

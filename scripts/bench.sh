@@ -73,8 +73,8 @@ while (($#)); do
     --only)
       (($# >= 2)) || usage_error "--only needs ROWS (e.g. pcap)"
       ONLY=$2
-      [[ $2 =~ ^(timewait|http|slow|rpc|stream|udp|wire|pcap|walltime|firstrun|cleanbuild)(,(timewait|http|slow|rpc|stream|udp|wire|pcap|walltime|firstrun|cleanbuild))*$ ]] ||
-        usage_error "--only takes rows from timewait, http, slow, rpc, stream, udp, wire, pcap, walltime, firstrun, cleanbuild, not '$2'"
+      [[ $2 =~ ^(timewait|http|h2|slow|rpc|stream|udp|wire|pcap|walltime|firstrun|cleanbuild)(,(timewait|http|h2|slow|rpc|stream|udp|wire|pcap|walltime|firstrun|cleanbuild))*$ ]] ||
+        usage_error "--only takes rows from timewait, http, h2, slow, rpc, stream, udp, wire, pcap, walltime, firstrun, cleanbuild, not '$2'"
       shift
       ;;
     --json)
@@ -354,6 +354,49 @@ bench_http() {
   done
   row "HTTP keep-alive: wrk -t1 -c32 -d${DUR}s" "requests/s" \
     "netlab-http-server" "$ka" "nginx, 1 worker" "$kb" "GET / ($size-byte body), one I/O thread each$(failnote)"
+  release_pid "$npid" QUIT || true
+  stop_server "$SRV_PID"
+}
+
+# --- HTTP/2 (h2c) ---------------------------------------------------------------
+
+# h2load_rate OUT PORT REQUESTS: requests/s of h2load over h2c (prior knowledge),
+# 4 connections of 10 streams each (only when every request succeeded).
+h2load_rate() {
+  local out=$1 port=$2 requests=$3
+  bounded "$out" h2load -n "$requests" -c 4 -m 10 -t 1 "http://127.0.0.1:$port/" || return 0
+  grep -q "^requests: $requests total, $requests started, $requests done, $requests succeeded" "$out" ||
+    { warn "h2load: $(grep '^requests:' "$out")"; return 0; }
+  awk '/^finished in/ { print $4 }' "$out"
+}
+
+# h2load against netlab-http-server's h2c (servers/http/h2.cpp, nghttp2) and
+# nginx's `listen … http2` (Debian's nginx-light has the http_v2 module; over
+# plain TCP it speaks h2c with prior knowledge), the same page, one worker each.
+bench_h2() {
+  local requests
+  case $MODE in full) requests=50000 ;; quick) requests=20000 ;; smoke) requests=2000 ;; esac
+  if ! command -v h2load >/dev/null || [[ -z ${PEER_OK[nginx]-} ]]; then
+    skip_row "HTTP/2 (h2c): h2load -n $requests -c 4 -m 10" "h2load (nghttp2-client) or nginx missing"
+    return 0
+  fi
+  local nport a="" b="" i npid size
+  progress "HTTP/2: h2load against netlab-http-server and nginx (http2, one worker)"
+  start_netlab h2 "$BIN/netlab-http-server"
+  nport=$(free_port)
+  nginx_conf "$nport"
+  sed -i "s/listen 127.0.0.1:$nport;/listen 127.0.0.1:$nport http2;/" "$WORK/nginx/nginx.conf"
+  start_peer "$nport" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' ||
+    { skip_row "HTTP/2 (h2c) row" "nginx did not start (see stderr)"; stop_server "$SRV_PID"; return 0; }
+  npid=$PEER_PID
+  size=$(wc -c <"$WORK/nginx/www/index.html")
+  for ((i = 0; i < PAIRS; i++)); do
+    sample a "$(h2load_rate "$WORK/h2load.out" "$SRV_PORT" "$requests")"
+    sample b "$(h2load_rate "$WORK/h2load.out" "$nport" "$requests")"
+  done
+  row "HTTP/2 (h2c): h2load -n $requests -c 4 -m 10" "requests/s" \
+    "netlab-http-server" "$a" "nginx http2, 1 worker" "$b" \
+    "GET / ($size-byte body) over h2c with prior knowledge, one I/O thread each$(failnote)"
   release_pid "$npid" QUIT || true
   stop_server "$SRV_PID"
 }
@@ -855,6 +898,7 @@ programs
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 wanted timewait && bench_timewait
 wanted http && bench_http
+wanted h2 && bench_h2
 wanted slow && bench_slow
 wanted rpc && bench_rpc
 wanted stream && bench_stream

@@ -15,6 +15,9 @@
 //   HTTP/1.1 without Host: 400; Expect: 100-continue: 100 Continue before the body is read
 //   a request that does not parse: 400 (431 headers too large, 413 body too large),
 //   then the connection is closed — after a parse error the byte stream cannot be trusted.
+// HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3): a connection that opens
+// with the HTTP/2 preface is served by an nghttp2 session (servers/http/h2.cpp),
+// each stream a request for the same routes, at most --h2-max-streams at once.
 // Each request must arrive whole within --idle-timeout, so a client that sends
 // its headers one byte at a time (slowloris) is cut off, not waited for.
 // Every response says which connection and which request on it it answers
@@ -392,9 +395,9 @@ int http_server(ServerProgram& program, CLI::App& app, Config& config) {
       if (h.connections > 0)
         out << "  HTTP/2 (h2c): connections " << h.connections << ", streams " << h.streams << ", refused streams "
             << h.refused_streams << " (SETTINGS_MAX_CONCURRENT_STREAMS " << config.h2.max_concurrent_streams
-            << "), reset " << h.reset_streams << ", header blocks received " << h.header_block_bytes_received
-            << " bytes (HPACK) for " << h.header_bytes_decoded << " bytes of fields, GOAWAY with an error "
-            << h.goaways_sent << "\n";
+            << "), reset " << h.reset_streams << ", 413/431 " << h.too_large << ", header blocks received "
+            << h.header_block_bytes_received << " bytes (HPACK) for " << h.header_bytes_decoded
+            << " bytes of fields, GOAWAY with an error " << h.goaways_sent << "\n";
       const auto& g = counters.gateway;
       if (config.gateway.upstream || g.slow + g.garbage + g.via > 0)
         out << "  gateway" << (upstream.empty() ? "" : " to " + upstream) << ": forwarded " << g.forwarded << ", 502 "

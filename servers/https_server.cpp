@@ -10,14 +10,15 @@
 // The certificate and key come from the lab's own CA, generated at the first run
 // into --cert-dir. SNI: a ClientHello naming a.netlab.test or b.netlab.test gets
 // that name's own certificate; any other name, or none, gets localhost's. ALPN:
-// the server speaks HTTP/1.1 only and agrees to nothing else (--alpn off: it
-// ignores the extension). Each response carries the SHA-256 of keying material exported
-// from the session, so the client can prove both ends derived the same keys;
-// in 1.2-rsa, the server also decrypts the traced ClientKeyExchange with its key
-// and recomputes the master secret with the TLS 1.2 PRF (tls/prf.hpp), and the
-// response carries that recomputation's SHA-256 for the client to compare.
-// A peer that sends non-TLS bytes, leaves mid-handshake, sends nothing, or
-// rejects our certificate gets one log line; everyone else keeps being served.
+// the server prefers h2, then http/1.1 (--alpn http/1.1: that only; --alpn off:
+// it ignores the extension); on an h2 connection every stream gets the page
+// over HTTP/2 (servers/http/h2.cpp, the http server's nghttp2 session). Each response carries the SHA-256 of keying
+// material exported from the session, so the client can prove both ends derived the same keys; in 1.2-rsa, the server
+// also decrypts the traced ClientKeyExchange with its key and recomputes the master secret with the TLS 1.2 PRF
+// (tls/prf.hpp), and the response carries that recomputation's SHA-256 for the client to compare. A peer that sends
+// non-TLS bytes, leaves mid-handshake, sends nothing, or rejects our certificate gets one log line; everyone else keeps
+// being served.
+#include "http/h2.hpp"
 #include "io/coro.hpp"
 #include "program/server.hpp"
 #include "tls/tls.hpp"
@@ -56,7 +57,7 @@ struct Config {
   double step_timeout = 5;
   bool extended_master_secret = false;  // 1.2-rsa: EMS off unless asked, so the randoms enter directly
   bool no_tickets = false;              // resume by session id from our cache (1.2), stateful tickets (1.3)
-  std::string alpn{tls::served_alpn};   // "http/1.1" or "off"
+  std::string alpn{tls::served_alpn};   // "h2,http/1.1", "http/1.1" or "off"
 };
 
 struct Counters {
@@ -76,13 +77,14 @@ struct Counters {
   std::map<std::string, std::size_t> negotiated;    // "TLSv1.3 TLS_AES_256_GCM_SHA384" -> count
   std::vector<std::string> exporter_digests;        // one per handshake, capped
   std::map<std::string, std::size_t> certificates;  // "server_name a.netlab.test -> CN = a.netlab.test" -> count
-  std::map<std::string, std::size_t> alpn;          // "offered h2,http/1.1 -> http/1.1" -> count
+  std::map<std::string, std::size_t> alpn;          // "offered h2,http/1.1 -> h2" -> count
+  h2::Counts h2;                                    // connections that chose h2, and their streams
 };
 BOOST_DESCRIBE_STRUCT(Counters, (),
                       (connections, handshakes, resumed, pages_served, not_tls, left_mid_handshake, timed_out,
                        refused_by_client, other_failures, no_application_protocol, master_secret_recomputed,
                        master_secret_different, master_secret_not_recomputed, negotiated, exporter_digests,
-                       certificates, alpn))
+                       certificates, alpn, h2))
 constexpr std::size_t max_recorded_digests = 1000;
 
 constexpr std::string_view page_marker = "netlab-https-page";
@@ -108,7 +110,7 @@ std::string joined(const std::vector<std::string>& names) {
 
 // One line saying what went wrong, in the lesson's terms; the counter it belongs to.
 void report_handshake_failure(const std::string& who, const boost::system::error_code& ec, const tls::Trace& trace,
-                              Counters& counters) {
+                              const Config& config, Counters& counters) {
   if (ec == ssl::error::stream_truncated || is_normal_ending(ec)) {
     ++counters.left_mid_handshake;
     spdlog::warn("handshake {}: the client left mid-handshake ({})", who, ec.message());
@@ -128,9 +130,9 @@ void report_handshake_failure(const std::string& who, const boost::system::error
       ++counters.no_application_protocol;
       ++counters.alpn["offered " + offered + " -> no_application_protocol alert"];
       spdlog::warn(
-          "handshake {}: ALPN: the client offered {}, this server speaks {} only: fatal "
+          "handshake {}: ALPN: the client offered {}, none of this server's {}: fatal "
           "no_application_protocol alert (RFC 7301 3.2)",
-          who, offered, tls::served_alpn);
+          who, offered, config.alpn);
       return;
     }
     if (reason > SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
@@ -154,11 +156,14 @@ std::string recomputation_headers(const tls::MasterSecretRecomputation& r) {
          "\r\nX-Netlab-Master-Secret-Inputs: " + r.inputs + "\r\n";
 }
 
+std::string page_body(const std::string& version, const std::string& suite) {
+  return "<!doctype html>\n<title>netlab https</title>\n<p>" + std::string(page_marker) +
+         ": this text travelled inside TLS application_data records (" + version + ", " + suite + ").</p>\n";
+}
+
 std::string page_response(const std::string& version, const std::string& suite, const std::string& digest,
                           const std::string& extra_headers) {
-  const std::string body = "<!doctype html>\n<title>netlab https</title>\n<p>" + std::string(page_marker) +
-                           ": this text travelled inside TLS application_data records (" + version + ", " + suite +
-                           ").</p>\n";
+  const std::string body = page_body(version, suite);
   return "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
          "\r\nConnection: close\r\nX-Netlab-TLS: " + version + " " + suite + "\r\nX-Netlab-Exporter-SHA256: " + digest +
          "\r\n" + extra_headers + "\r\n" + body;
@@ -175,6 +180,31 @@ awaitable<void> send_page(ssl_stream& stream, const std::string& response, boost
   if (ec) co_return;
   // close_notify: the client learns the page is complete, not cut by an attacker.
   std::tie(ec) = co_await stream.async_shutdown(use_tuple);
+}
+
+// h2 (chosen by ALPN): the same page, on every stream the client opens, until
+// it leaves or sends nothing for --step-timeout. The headers are HPACK'd by nghttp2.
+awaitable<std::string> serve_h2_pages(ssl_stream& stream, const std::string& version, const std::string& suite,
+                                      const std::string& digest, const std::string& extra_headers, const Config& config,
+                                      Counters& counters) {
+  h2::H2Connection h2(
+      [&](h2::Request&) {
+        auto res = http_routes::make_response(boost::beast::http::status::ok, 20, true, "text/html; charset=utf-8",
+                                              page_body(version, suite));
+        res.set(boost::beast::http::field::server, "netlab-https-server");
+        res.set("X-Netlab-TLS", version + " " + suite);
+        res.set("X-Netlab-Exporter-SHA256", digest);
+        // extra_headers: "Name: value\r\n" lines.
+        for (std::size_t at = 0, end; (end = extra_headers.find("\r\n", at)) != std::string::npos; at = end + 2) {
+          const auto line = std::string_view(extra_headers).substr(at, end - at);
+          const auto colon = line.find(": ");
+          if (colon != std::string_view::npos) res.set(line.substr(0, colon), line.substr(colon + 2));
+        }
+        ++counters.pages_served;
+        return res;
+      },
+      h2::Limits{}, counters.h2);
+  co_return "h2: " + co_await h2::serve_h2(stream, h2, {}, config.step_timeout);
 }
 
 // ---- one connection --------------------------------------------------------
@@ -229,7 +259,7 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
     co_return "handshake timeout";
   }
   if (ec) {
-    report_handshake_failure(who, ec, trace, counters);
+    report_handshake_failure(who, ec, trace, config, counters);
     co_return "handshake failed";
   }
   ++counters.handshakes;
@@ -249,6 +279,11 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
   std::string extra_headers =
       config.mode == tls::Mode::tls12_rsa && !resumed ? recompute_master_secret(ssl, trace, who, counters) : "";
   extra_headers += names_chosen(ssl, trace, who, config, counters);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_length = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_length);
+  if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_length) == "h2")
+    co_return co_await serve_h2_pages(stream, version, suite, digest, extra_headers, config, counters);
 
   // 3. One request, one page, close_notify.
   std::string request;
@@ -285,6 +320,9 @@ void print_summary(std::ostream& out, const Config& config, const ServerRun& run
   for (const auto& [negotiated, count] : c.negotiated) out << "  " << negotiated << ": " << count << "\n";
   for (const auto& [sni, count] : c.certificates) out << "  SNI " << sni << ": " << count << "\n";
   for (const auto& [alpn, count] : c.alpn) out << "  ALPN " << alpn << ": " << count << "\n";
+  if (c.h2.connections > 0)
+    out << "  HTTP/2 (h2): connections " << c.h2.connections << ", streams " << c.h2.streams << ", refused streams "
+        << c.h2.refused_streams << ", GOAWAY with an error " << c.h2.goaways_sent << "\n";
 }
 
 }  // namespace
@@ -311,10 +349,10 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
                "1.2-rsa: keep Extended Master Secret (RFC 7627) on, so the master secret comes from the session "
                "hash instead of the two randoms (default off in 1.2-rsa, the handshake as the note tells it)");
   app.add_option("--alpn", config.alpn,
-                 "ALPN (RFC 7301): http/1.1 = agree to http/1.1 only, the one protocol this server speaks (a client "
-                 "offering h2,http/1.1 gets http/1.1; one offering only h2 gets the fatal no_application_protocol "
-                 "alert) | off = ignore the extension, choose nothing")
-      ->check(CLI::IsMember({std::string(tls::served_alpn), std::string("off")}))
+                 "ALPN (RFC 7301): h2,http/1.1 = HTTP/2 first, else HTTP/1.1 (a client offering h2,http/1.1 gets "
+                 "h2) | http/1.1 = agree to http/1.1 only (one offering only h2 gets the fatal "
+                 "no_application_protocol alert) | off = ignore the extension, choose nothing")
+      ->check(CLI::IsMember({std::string(tls::served_alpn), std::string("http/1.1"), std::string("off")}))
       ->capture_default_str();
   app.add_flag("--no-tickets", config.no_tickets,
                "no session tickets (SSL_OP_NO_TICKET): TLS 1.2 resumes by session id from this server's cache; "
@@ -344,7 +382,7 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
       SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
     tls::configure_resumption(*context, config.no_tickets);
     sni.emplace(*context, pki);
-    if (config.alpn != "off") tls::configure_alpn(*context);
+    if (config.alpn != "off") tls::configure_alpn(*context, config.alpn);
     keylog = tls::enable_keylog(*context, config.keylog);
     if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
     security_level = SSL_CTX_get_security_level(context->native_handle());

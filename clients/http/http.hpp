@@ -34,6 +34,7 @@ struct Config {
   bool auth_flow = false;
   std::string curl_observed;  // --curl-observed FILE: grade what curl met, nothing else
   std::string hol_observed;   // --hol-observed FILE: grade h2load's runs across the lossy wire (hol.hpp), nothing else
+  std::string h2load_observed;  // --h2load-observed FILE: grade what h2load and curl met over HTTP/2
   std::size_t requests = 200;
   Credentials reader{"alice", "wonderland"};
   Credentials admin{"admin", "secret"};
@@ -109,6 +110,11 @@ boost::asio::awaitable<void> run_tour(const CommonOptions& options, const Config
 // --auth-flow-checks grades what it saw; `printed` gets the exchanges.
 boost::asio::awaitable<void> run_auth_flow(const CommonOptions& options, const Config& config, std::string& printed,
                                            Observed& observed);
+
+// ---- h2_grades.cpp
+// --h2load-observed FILE (scripts/labs/http.sh, step "HTTP/2"): hpack-shrinks-headers and
+// h2-one-connection-many-streams, from h2load's figures, the server's log and curl's.
+void grade_h2load(const std::string& path, Result& result);
 
 // ---- curl_grades.cpp
 // --curl-observed FILE: the status classes as curl met them (scripts/labs/http.sh writes FILE), graded:

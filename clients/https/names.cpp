@@ -93,6 +93,11 @@ boost::asio::awaitable<void> probe(const std::string& host, std::uint16_t port, 
   unsigned int chosen_length = 0;
   SSL_get0_alpn_selected(ssl, &chosen, &chosen_length);
   p.alpn_chosen.assign(reinterpret_cast<const char*>(chosen), chosen_length);
+  if (p.alpn_chosen == "h2") {
+    // This client speaks HTTP/1.1 only: told h2, it must not send an HTTP/1.1 request (curl --http2 fetches it).
+    p.status_line = "(h2 chosen: no HTTP/1.1 request sent)";
+    co_return;
+  }
   const std::string host_header = p.server_name.empty() ? "localhost" : p.server_name;
   const std::string response = co_await fetch_page(stream, "/", host_header);
   const auto [head, body] = split_response(response);
@@ -111,6 +116,13 @@ NameProbe asking(std::string server_name, std::string alpn_offered) {
 
 std::string shown(const std::string& text) { return text.empty() ? "none" : text; }
 
+// The server's ALPN list as a page said it (a connection that fetched one).
+std::string server_list(const Names& names) {
+  for (const auto& p : names.alpn)
+    if (!p.server_alpn.empty()) return p.server_alpn;
+  return "";
+}
+
 }  // namespace
 
 boost::asio::awaitable<void> probe_names(const std::string& host, std::uint16_t port, ssl::context& context,
@@ -119,8 +131,10 @@ boost::asio::awaitable<void> probe_names(const std::string& host, std::uint16_t 
   names.sni.push_back(asking(std::string(unknown_name), ""));
   names.sni.push_back(asking("", ""));  // no server_name at all
   // h2 first, as a browser offers it; then h2 alone (nothing in common with an
-  // HTTP/1.1 server); then http/1.1 alone, which also shows the server still serves.
-  for (const auto* offer : {"h2,http/1.1", "h2", "http/1.1"}) names.alpn.push_back(asking(server_name, offer));
+  // HTTP/1.1-only server); then http/1.1 alone, which also shows the server
+  // still serves; then a protocol nobody here speaks (spdy/3.1: the alert).
+  for (const auto* offer : {"h2,http/1.1", "h2", "http/1.1", "spdy/3.1"})
+    names.alpn.push_back(asking(server_name, offer));
   for (auto& p : names.sni) co_await probe(host, port, context, p);
   for (auto& p : names.alpn) co_await probe(host, port, context, p);
 }
@@ -132,8 +146,7 @@ void print_names(std::ostream& out, const Names& names) {
         << (p.handshake_ok ? p.certificate_subject + (p.certificate_names_server_name ? " (names it)" : "")
                            : "handshake failed: " + p.error)
         << "\n";
-  out << "  ALPN (--names): offered -> chosen (server's list: "
-      << shown(names.alpn.empty() ? "" : names.alpn.back().server_alpn) << ")\n";
+  out << "  ALPN (--names): offered -> chosen (server's list: " << shown(server_list(names)) << ")\n";
   for (const auto& p : names.alpn)
     out << "    " << p.alpn_offered << " -> "
         << (p.handshake_ok ? shown(p.alpn_chosen) : "handshake failed: " + (p.alert.empty() ? p.error : p.alert))
@@ -175,9 +188,7 @@ Check alpn_check(const Names& names) {
               .evidence =
                   "SSL_set_alpn_protos, SSL_get0_alpn_selected, the traced alert; the server's list from "
                   "its X-Netlab-ALPN-Server header"};
-  std::string server_list;
-  for (const auto& p : names.alpn)
-    if (!p.server_alpn.empty()) server_list = p.server_alpn;
+  const std::string server_list = https::server_list(names);
   const auto servers = split_list(server_list == "off" ? "" : server_list);
   bool wrong = names.alpn.empty(), ignored = server_list.empty() || server_list == "off";
   for (const auto& p : names.alpn) {

@@ -38,7 +38,7 @@ BOOST_DESCRIBE_STRUCT(NameProbe, (),
 
 struct Names {
   std::vector<NameProbe> sni;   // a.netlab.test, b.netlab.test, a name the server has no certificate for, no name
-  std::vector<NameProbe> alpn;  // offers h2,http/1.1 then h2 then http/1.1 (with SNI `server_name`)
+  std::vector<NameProbe> alpn;  // offers h2,http/1.1, h2, http/1.1, spdy/3.1 (with SNI `server_name`)
 };
 BOOST_DESCRIBE_STRUCT(Names, (), (sni, alpn))
 

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <utility>
@@ -127,17 +128,23 @@ namespace {
 
 // RFC 7301 3.2: the server picks by its own preference among what the client offered.
 int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
-                unsigned int in_length, void* /*arg*/) {
-  std::size_t at = 0;
-  while (at < in_length) {
-    const std::size_t length = in[at];
-    if (length == 0 || at + 1 + length > in_length) break;  // OpenSSL has checked the list; never read past it
-    if (std::string_view(reinterpret_cast<const char*>(in + at + 1), length) == served_alpn) {
-      *out = in + at + 1;
-      *out_length = static_cast<unsigned char>(length);
-      return SSL_TLSEXT_ERR_OK;
+                unsigned int in_length, void* arg) {
+  const std::string_view served = *static_cast<const std::string*>(arg);
+  // Bounded: each turn moves past one name of our list (comma-separated).
+  for (std::size_t from = 0; from < served.size();) {
+    const std::size_t comma = std::min(served.find(',', from), served.size());
+    const std::string_view ours = served.substr(from, comma - from);
+    from = comma + 1;
+    for (std::size_t at = 0; at < in_length;) {
+      const std::size_t length = in[at];
+      if (length == 0 || at + 1 + length > in_length) break;  // OpenSSL has checked the list; never read past it
+      if (std::string_view(reinterpret_cast<const char*>(in + at + 1), length) == ours) {
+        *out = in + at + 1;
+        *out_length = static_cast<unsigned char>(length);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      at += 1 + length;
     }
-    at += 1 + length;
   }
   // OpenSSL answers this with the fatal no_application_protocol alert.
   return SSL_TLSEXT_ERR_ALERT_FATAL;
@@ -145,8 +152,8 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_leng
 
 }  // namespace
 
-void configure_alpn(boost::asio::ssl::context& context) {
-  SSL_CTX_set_alpn_select_cb(context.native_handle(), select_alpn, nullptr);
+void configure_alpn(boost::asio::ssl::context& context, const std::string& served) {
+  SSL_CTX_set_alpn_select_cb(context.native_handle(), select_alpn, const_cast<std::string*>(&served));
 }
 
 void configure_resumption(boost::asio::ssl::context& context, bool no_tickets) {

@@ -53,12 +53,14 @@ class SniCertificates {
 // A certificate's subject in a line ("O = netlab https lab, CN = localhost"; "" for none).
 std::string subject_of(X509* cert);
 
-// Server: ALPN (RFC 7301). The server speaks HTTP/1.1 only, so it agrees to
-// "http/1.1" and nothing else: a client offering h2 and http/1.1 gets http/1.1; a
-// client offering no protocol the server has gets the fatal no_application_protocol
-// alert (RFC 7301 section 3.2). A client without the ALPN extension gets no protocol.
-inline constexpr std::string_view served_alpn = "http/1.1";
-void configure_alpn(boost::asio::ssl::context& context);
+// Server: ALPN (RFC 7301). The server agrees, by its own preference, to the
+// first protocol of `served` ("h2,http/1.1": HTTP/2, else HTTP/1.1) that the
+// client offered: a client offering h2 and http/1.1 gets h2; a client offering
+// nothing the server has gets the fatal no_application_protocol alert (RFC 7301
+// section 3.2). A client without the ALPN extension gets no protocol. `served`
+// is read at each handshake: it must outlive the context.
+inline constexpr std::string_view served_alpn = "h2,http/1.1";
+void configure_alpn(boost::asio::ssl::context& context, const std::string& served);
 
 // Server: session resumption. OpenSSL's server session cache is on by default;
 // this names the sessions of this server (session id context) and, with

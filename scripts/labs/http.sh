@@ -13,12 +13,14 @@
 #     the server; a tour of the routes; curl through redirects, without Host, with Content-Length and
 #     Transfer-Encoding, with Expect: 100-continue; conditional GETs, ranges and --compressed; then N
 #     requests with keep-alive and with Connection: close; then curl through a gateway to an upstream
-#     that answers, sends garbage, is slow, is down, and at the limit; last, h2load across a lossy
-#     wire: one HTTP/2 connection with 10 streams against 10 HTTP/1.1 connections
+#     that answers, sends garbage, is slow, is down, and at the limit; then HTTP/2 (h2c): the same 100
+#     requests with h2load over h2c and over HTTP/1.1, and nghttp with 10 URLs at once; last, h2load
+#     across a lossy wire: one HTTP/2 connection with 10 streams against 10 HTTP/1.1 connections
 # lab-run-zh: curl --anyauth 和实验客户端像浏览器一样请求受保护的路由，由服务端计数；走一遍各个路由；
 #     用 curl 走各种重定向、不带 Host、同时带 Content-Length 和 Transfer-Encoding、带 Expect: 100-continue；
 #     条件请求、Range 和 --compressed；
-#     再分别用 keep-alive 和 Connection: close 发 N 个请求；最后用 curl 经网关访问上游：正常、回乱码、太慢、挂掉、到连接上限；
+#     再分别用 keep-alive 和 Connection: close 发 N 个请求；再用 curl 经网关访问上游：正常、回乱码、太慢、挂掉、到连接上限；
+#     然后是 HTTP/2（h2c）：同样 100 个请求用 h2load 分别走 h2c 和 HTTP/1.1，再用 nghttp 同时取 10 个 URL；
 #     最后用 h2load 跨过丢包的线路：一条 HTTP/2 连接上 10 个流，对比 10 条 HTTP/1.1 连接
 # lab-look: which requests the server saw, in order (credentials only after a 401, no retry of a
 #     403); status lines and the headers that matter; connections opened; TIME-WAIT left
@@ -364,12 +366,65 @@ hol_step() {
   sed -n '2,/^  beyond:/p' "$NETLAB_RUN/hol.txt"
 }
 
+# HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) on a server of its own
+# (server-h2.log, --log-level info: one DOWN line per connection, "h2c, N
+# streams"): the same 100 requests with h2load over h2c (one connection, 10
+# streams at a time) and over HTTP/1.1 (--h1, one keep-alive connection), then
+# nghttp with 10 URLs at once (not curl: Debian 12's curl 7.88.1 fails every
+# transfer after the first on a reused h2c connection, nginx's too). h2load's
+# figures, the streams per h2c connection the server logged and nghttp's
+# answers go to h2load.tsv, which the lab's client grades (--h2load-observed).
+h2_step() {
+  local url tsv=$NETLAB_RUN/h2load.tsv pid
+  say ""
+  say "--- HTTP/2 (h2c): the same 100 requests with h2load over h2c and over HTTP/1.1, then nghttp (h2load.tsv)"
+  if ! command -v h2load >/dev/null; then
+    say "  skipped: h2load is not installed (apt-get install nghttp2-client)"
+    return 0
+  fi
+  start_server "$NETLAB_RUN/server-h2.log" "$NETLAB_RUN/port.h2" "$NETLAB_BIN_DIR/$SERVER" --port 0 --log-level info \
+    --json "$NETLAB_RUN/server-h2.json"
+  pid=$NETLAB_SERVER_PID url=http://127.0.0.1:$NETLAB_SERVER_PORT
+  : >"$tsv"
+  h2load_row h2c -n 100 -c 1 -m 10 "$url/"
+  h2load_row h1 --h1 -n 100 -c 1 "$url/"
+  if command -v nghttp >/dev/null; then
+    local urls=() out i
+    for i in $(seq 10); do urls+=("$url/headers?$i"); done
+    # -n: discard the bodies, -s: the table of streams (id, code, path) once all are done.
+    out=$(run_child timeout 20 nghttp -ns "${urls[@]}" 2>&1) || true
+    printf 'nghttp\t10\t%s\n' "$(awk '$1 ~ /^[0-9]+$/ && $5 == 200 { n++ } END { print n + 0 }' <<<"$out")" >>"$tsv"
+    say "  nghttp -ns, 10 URLs at once: $(awk -F'\t' '$1 == "nghttp" { printf "%s of %s answered 200", $3, $2 }' "$tsv")"
+  fi
+  stop_server "$pid"
+  grep -o 'h2c, [0-9]* streams' "$NETLAB_RUN/server-h2.log" | awk '{ printf "connection\t%s\n", $2 }' >>"$tsv"
+  say "  the server's h2c connections: $(awk -F'\t' '$1 == "connection" { printf "%s%s streams", sep, $2; sep = ", " }' "$tsv")"
+  lab_client h2 "$NETLAB_BIN_DIR/$CLIENT" --h2load-observed "$tsv" >"$NETLAB_RUN/client-h2.txt"
+}
+
+# h2load_row NAME H2LOAD-ARGS...: one h2load run; its "requests:" and
+# "traffic:" figures as a line of h2load.tsv (name, succeeded, header bytes, total bytes).
+h2load_row() {
+  local name=$1 out row
+  shift
+  out=$(run_child timeout 20 h2load "$@" 2>&1) || true
+  row=$(awk -v name="$name" '
+    /^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^succeeded/) ok = $i }
+    /^traffic:/ { total = $3; gsub(/[()]/, "", total); headers = $6; gsub(/[()]/, "", headers)
+      savings = $10; gsub(/[),]/, "", savings) }
+    END { printf "h2load\t%s\t%d\t%d\t%d\t%s\n", name, ok, headers, total, savings }' <<<"$out")
+  printf '%s\n' "${row%$'\t'*}" >>"$NETLAB_RUN/h2load.tsv"
+  say "$(awk -F'\t' '{ printf "  h2load %-4s %s requests succeeded, header bytes %s of %s (h2load: space savings %s)",
+    $2, $3, $4, $5, $6 }' <<<"$row")"
+}
+
 report() {
   local -a results=("$NETLAB_RUN/client.json" "$NETLAB_RUN/server-auth.json")
   [[ ! -f $NETLAB_RUN/client-status.json ]] || results+=("$NETLAB_RUN/client-status.json")
   [[ ! -f $NETLAB_RUN/client-cache.json ]] || results+=("$NETLAB_RUN/client-cache.json")
   [[ ! -f $NETLAB_RUN/client-gateway.json ]] || results+=("$NETLAB_RUN/client-gateway.json")
   [[ ! -f $NETLAB_RUN/client-hol.json ]] || results+=("$NETLAB_RUN/client-hol.json")
+  [[ ! -f $NETLAB_RUN/client-h2.json ]] || results+=("$NETLAB_RUN/client-h2.json")
   lab_merge "${results[@]}"
   lab_verdicts
   # shellcheck disable=SC2016  # backquotes are Markdown
@@ -380,7 +435,7 @@ report() {
       "on the server's side of port $NETLAB_PORT (ss -tan state time-wait '( sport = :$NETLAB_PORT )')"
   fi
   lab_run_folder "summary.md, client.json, client.txt, server-auth.json, client-auth.txt, curl.txt, curl-status.tsv," \
-    "curl-cache.tsv, curl-gateway.tsv, hol.txt, hol.tsv, h2load-*.log, wire-hol-*.json," \
+    "curl-cache.tsv, curl-gateway.tsv, h2load.tsv, server-h2.log, hol.txt, hol.tsv, h2load-*.log, wire-hol-*.json," \
     "server-upstream.log, ss.csv, server.log"
   [[ -n $NETLAB_CAPTURE_SKIPPED ]] ||
     say "read the exchanges: tcpdump -r $NETLAB_RUN/capture.pcap -n -A 'tcp[tcpflags] & tcp-push != 0' | less"
@@ -396,6 +451,7 @@ main() {
   lab_client_shown --requests 200
   stop_server "$NETLAB_SERVER_PID"
   gateway_step
+  h2_step
   hol_step
   lab_end
 }

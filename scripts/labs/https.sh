@@ -31,8 +31,9 @@
 # session ticket (1.2-ecdhe), 1.3 by the PSK of a NewSessionTicket; openssl
 # s_client -sess_out/-sess_in resumes too. The 1.3 client also runs --names:
 # SNI (a.netlab.test and b.netlab.test each get their own certificate, another
-# name or none localhost's) and ALPN (h2,http/1.1 -> http/1.1; h2 alone -> the
-# no_application_protocol alert); openssl s_client -servername / -alpn does the same.
+# name or none localhost's) and ALPN (h2,http/1.1 -> h2; http/1.1 alone -> http/1.1;
+# spdy/3.1 -> the no_application_protocol alert); openssl s_client -servername / -alpn
+# does the same, and curl --http2 fetches the page over HTTP/2.
 # shellcheck source-path=SCRIPTDIR/../lib
 set -euo pipefail
 
@@ -283,20 +284,24 @@ openssl_sni_check() {
     "${seen[0]}; ${seen[1]}" "$verdict" "openssl s_client -servername NAME -verify_hostname NAME (subject= line)")
 }
 
-# An outside client offers ALPN h2,http/1.1 (the server speaks http/1.1), then h2 alone;
-# the protocol and the alert it recorded, in ALPN_CHECK.
+# An outside client offers ALPN h2,http/1.1 (the server prefers h2, then http/1.1),
+# then http/1.1 alone, then spdy/3.1 (nothing in common); what it printed, in ALPN_CHECK.
 openssl_alpn_check() {
-  local both alone status=0 verdict=refuted
+  local both alone none status=0 verdict=refuted
   both=$(s_client_hello -servername localhost -alpn h2,http/1.1 | grep -m1 -E '^(ALPN protocol|No ALPN)' ||
     echo "no ALPN line")
-  alone=$(s_client_hello -servername localhost -alpn h2) || status=$?
+  alone=$(s_client_hello -servername localhost -alpn http/1.1 | grep -m1 -E '^(ALPN protocol|No ALPN)' ||
+    echo "no ALPN line")
+  none=$(s_client_hello -servername localhost -alpn spdy/3.1) || status=$?
   # The first "alert <name>" of OpenSSL's error line ("... tlsv1 alert no application protocol: ... alert number 120").
-  alone=$({ grep -o 'alert [a-z ]*[a-z]' <<<"$alone" || echo "no alert"; } | head -n1)
-  say "  openssl s_client -alpn h2,http/1.1: $both; -alpn h2: exit $status, $alone"
-  [[ $both == "ALPN protocol: http/1.1" && $status != 0 && $alone == "alert no application protocol" ]] && verdict=confirmed
-  ALPN_CHECK=$(check_json openssl-alpn "an outside client gets the server's protocol, and the alert for h2 alone" \
-    "-alpn h2,http/1.1: ALPN protocol: http/1.1; -alpn h2: exit 1, alert no application protocol" \
-    "h2,http/1.1: $both; h2: exit $status, $alone" "$verdict" "openssl s_client -alpn")
+  none=$({ grep -o 'alert [a-z ]*[a-z]' <<<"$none" || echo "no alert"; } | head -n1)
+  say "  openssl s_client -alpn h2,http/1.1: $both; -alpn http/1.1: $alone; -alpn spdy/3.1: exit $status, $none"
+  [[ $both == "ALPN protocol: h2" && $alone == "ALPN protocol: http/1.1" && $status != 0 &&
+    $none == "alert no application protocol" ]] && verdict=confirmed
+  ALPN_CHECK=$(check_json openssl-alpn \
+    "an outside client gets the server's first choice among its offer, and the alert when nothing is in common" \
+    "-alpn h2,http/1.1: ALPN protocol: h2; -alpn http/1.1: ALPN protocol: http/1.1; -alpn spdy/3.1: exit 1, alert no application protocol" \
+    "h2,http/1.1: $both; http/1.1: $alone; spdy/3.1: exit $status, $none" "$verdict" "openssl s_client -alpn")
 }
 
 good_client_ok() {
@@ -340,13 +345,14 @@ run_demos() {
     checks+=("$RESUMPTION_CHECK" "$SNI_CHECK" "$ALPN_CHECK")
   fi
   if command -v curl >/dev/null; then
-    out=$(timeout 10 curl -sS --noproxy '*' --cacert "$CERT_DIR/ca.pem" "https://localhost:$NETLAB_PORT/" 2>&1) &&
-      status=0 || status=$?
+    # --http2: ALPN offers h2,http/1.1, and the server's first choice is h2 (%{http_version} says which ran).
+    out=$(timeout 10 curl -sS --noproxy '*' --http2 --cacert "$CERT_DIR/ca.pem" -w '\nHTTP/%{http_version}' \
+      "https://localhost:$NETLAB_PORT/" 2>&1) && status=0 || status=$?
     verdict=refuted
     [[ $status == 0 && $out == *"$PAGE_MARKER"* ]] && verdict=confirmed
-    say "  curl --cacert ca.pem https://localhost:$NETLAB_PORT/: exit $status"
+    say "  curl --http2 --cacert ca.pem https://localhost:$NETLAB_PORT/: exit $status, ${out##*$'\n'}"
     checks+=("$(check_json curl-interop "a browser-like client fetches the page" "curl --cacert ca.pem: exit 0 and the page" \
-      "exit $status" "$verdict" "curl")")
+      "exit $status, ${out##*$'\n'}" "$verdict" "curl --http2")")
   else
     say "  curl interop skipped: curl is not installed"
   fi

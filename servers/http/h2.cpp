@@ -100,6 +100,7 @@ struct H2Connection::Impl {
   // A request that cannot be taken whole: answered now, the rest of it ignored.
   void refuse(std::int32_t id, Stream& stream, http::status status, std::string why) {
     stream.over_limit = true;
+    ++counts.too_large;
     respond(id, stream,
             http_routes::make_response(status, 20, true, "text/plain; charset=utf-8",
                                        std::to_string(static_cast<unsigned>(status)) + " " + why + "\n"));

@@ -20,6 +20,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/describe/class.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -52,7 +53,8 @@ struct Counts {
   std::size_t connections = 0;
   std::size_t streams = 0;                      // requests that arrived whole and were answered
   std::size_t refused_streams = 0;              // RST_STREAM REFUSED_STREAM sent: over SETTINGS_MAX_CONCURRENT_STREAMS
-  std::size_t reset_streams = 0;                // any other RST_STREAM sent (a bad header, a body over the cap)
+  std::size_t reset_streams = 0;                // any other RST_STREAM sent (a request cut by the idle timeout)
+  std::size_t too_large = 0;                    // requests answered 431 or 413 early: over the header or body cap
   std::size_t header_block_bytes_received = 0;  // HEADERS + CONTINUATION payloads: HPACK on the wire
   std::size_t header_bytes_decoded = 0;         // the same fields decoded: name + value (+ ": " + CRLF)
   std::size_t header_block_bytes_sent = 0;      // our HEADERS payloads
@@ -60,7 +62,7 @@ struct Counts {
   std::size_t protocol_errors = 0;              // connections ended for bad frames or HPACK
 };
 BOOST_DESCRIBE_STRUCT(Counts, (),
-                      (connections, streams, refused_streams, reset_streams, header_block_bytes_received,
+                      (connections, streams, refused_streams, reset_streams, too_large, header_block_bytes_received,
                        header_bytes_decoded, header_block_bytes_sent, goaways_sent, protocol_errors))
 
 class H2Connection {
@@ -103,23 +105,29 @@ boost::asio::awaitable<std::string> serve_h2(Stream& stream, H2Connection& h2, s
                                              double idle_seconds) {
   h2.receive(first);
   std::array<std::uint8_t, 16 * 1024> buffer;
+  boost::system::error_code ec;
+  std::size_t n = 0;
+  // What nghttp2 has to send, each write within the idle deadline too: a peer
+  // that stops reading cannot hold the connection open.
+  auto flush = [&]() -> boost::asio::awaitable<void> {
+    for (auto out = h2.output(); !ec && !out.empty(); out = h2.output())
+      std::tie(ec, n) =
+          co_await boost::asio::async_write(stream, boost::asio::buffer(out.data(), out.size()), use_tuple);
+  };
+  auto read_some = [&]() -> boost::asio::awaitable<void> {
+    std::tie(ec, n) = co_await stream.async_read_some(boost::asio::buffer(buffer), use_tuple);
+  };
   // Bounded: each turn reads at least one byte or ends, within the idle deadline.
   for (;;) {
-    for (auto out = h2.output(); !out.empty(); out = h2.output()) {
-      auto [ec, n] = co_await boost::asio::async_write(stream, boost::asio::buffer(out.data(), out.size()), use_tuple);
-      if (ec) co_return "write: " + ec.message();
-    }
+    if (!co_await finish_within(flush(), idle_seconds))
+      co_return "write: not done within " + std::to_string(idle_seconds) + " s (the peer is not reading)";
+    if (ec) co_return "write: " + ec.message();
     if (!h2.failure().empty()) co_return h2.failure();
     if (!h2.alive()) co_return "HTTP/2 session done (GOAWAY)";
-    boost::system::error_code ec;
-    std::size_t n = 0;
-    auto read_some = [&]() -> boost::asio::awaitable<void> {
-      std::tie(ec, n) = co_await stream.async_read_some(boost::asio::buffer(buffer), use_tuple);
-    };
     if (!co_await finish_within(read_some(), idle_seconds)) {
       h2.go_away(0);
-      for (auto out = h2.output(); !out.empty(); out = h2.output())
-        co_await boost::asio::async_write(stream, boost::asio::buffer(out.data(), out.size()), use_tuple);
+      ec = {};  // (the cancelled read's operation_aborted)
+      co_await finish_within(flush(), idle_seconds);
       co_return "idle timeout: nothing for " + std::to_string(idle_seconds) + " s (GOAWAY sent)";
     }
     if (ec) co_return is_normal_ending(ec) ? "peer closed" : "read: " + ec.message();

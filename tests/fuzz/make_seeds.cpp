@@ -9,6 +9,7 @@
 // for netlab-wire, Ethernet frames of a TCP life and a UDP datagram, and rules.
 // Valid inputs take the fuzzer deep quickly; it finds the invalid ones itself.
 #include "../capture/synthetic.hpp"
+#include "../support/h2_frames.hpp"
 #include "capture/pcap.hpp"
 #include "proto/codec.hpp"
 #include "proto/http_basics.hpp"
@@ -567,6 +568,33 @@ void tls_seeds(Seeds& seeds) {
 
 }  // namespace
 
+namespace {
+
+// ---- h2: h2c connections as a client sends them (frames of RFC 9113 §4.1, HPACK of RFC 7541) ----
+
+void h2_seeds(Seeds& seeds) {
+  namespace h2 = netlab::test::h2;
+  const std::string start = std::string(h2::preface) + h2::frame(h2::SETTINGS, 0, 0, "");
+  // :method POST (static 3), :path /method as a literal with the name of :path (4).
+  const std::string post_method = std::string("\x83\x86\x04\x07", 4) + "/method" + "\x01\x09" + "127.0.0.1";
+  seeds.write("h2", "get-root", start + h2::frame(h2::HEADERS, h2::END_HEADERS | h2::END_STREAM, 1, h2::get_root()));
+  std::string many = start;
+  for (std::uint32_t id = 1; id <= 11; id += 2) many += h2::frame(h2::HEADERS, h2::END_HEADERS, id, h2::get_root());
+  for (std::uint32_t id = 1; id <= 11; id += 2) many += h2::frame(h2::DATA, h2::END_STREAM, id, "");
+  seeds.write("h2", "six-streams-limit-four", many);
+  seeds.write("h2", "post-with-body",
+              start + h2::frame(h2::HEADERS, h2::END_HEADERS, 1, post_method) + h2::frame(h2::DATA, 0, 1, "hello ") +
+                  h2::frame(h2::DATA, h2::END_STREAM, 1, "world") + h2::frame(h2::PING, 0, 0, "12345678") +
+                  h2::frame(h2::GOAWAY, 0, 0, std::string(8, '\0')));
+  seeds.write("h2", "settings-ack-window-update",
+              start + h2::frame(h2::SETTINGS, h2::ACK, 0, "") +
+                  h2::frame(h2::WINDOW_UPDATE, 0, 0, std::string("\x00\x01\x00\x00", 4)) +
+                  h2::frame(h2::HEADERS, h2::END_HEADERS | h2::END_STREAM, 1, h2::get_root()) +
+                  h2::frame(h2::RST_STREAM, 0, 1, std::string("\x00\x00\x00\x08", 4)));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: netlab_fuzz_seeds FOLDER  (writes FOLDER/<target>/<seed>)\n";
@@ -581,6 +609,7 @@ int main(int argc, char** argv) {
     pcap_seeds(seeds);
     wire_seeds(seeds);
     tls_seeds(seeds);
+    h2_seeds(seeds);
     std::cout << seeds.written() << " seeds written under " << argv[1] << "\n";
   } catch (const std::exception& e) {
     std::cerr << "netlab_fuzz_seeds: " << e.what() << "\n";

@@ -306,18 +306,24 @@ TEST_CASE("interop: openssl s_client verifies against the lab's CA and 1.2-rsa t
   CHECK(server.at("handshakes").to_number<int>() == 1);
 }
 
-TEST_CASE("interop: curl fetches the page with the lab's CA and refuses without it", "[interop]") {
+TEST_CASE("interop: curl fetches the page with the lab's CA (h2 through ALPN, and HTTP/1.1), refuses without it",
+          "[interop]") {
   const std::string curl = require_tool("curl");
   Lab lab("1.3");
   const std::string url = "https://localhost:" + lab.server.port_text() + "/";
-  auto result = run({curl, "-sS", "--noproxy", "*", "--cacert", lab.ca(), url});
+  auto result = run({curl, "-sS", "--noproxy", "*", "--http2", "--cacert", lab.ca(), "-w", "\n%{http_version}", url});
   INFO(result.err);
   CHECK(result.exit_code == 0);
   CHECK(result.out.find("netlab-https-page") != std::string::npos);
+  CHECK(result.out.ends_with("\n2"));  // the page came over HTTP/2 streams
+  result = run({curl, "-sS", "--noproxy", "*", "--http1.1", "--cacert", lab.ca(), "-w", "\n%{http_version}", url});
+  CHECK(result.out.ends_with("\n1.1"));
   result = run({curl, "-sS", "--noproxy", "*", url});
   CHECK(result.exit_code == 60);  // CURLE_PEER_FAILED_VERIFICATION
   const auto server = lab.stop_and_report();
-  CHECK(server.at("pages_served").to_number<int>() == 1);
+  CHECK(server.at("pages_served").to_number<int>() == 2);
+  CHECK(server.at("h2").at("streams").to_number<int>() == 1);
+  CHECK(server.at("alpn").at("offered h2,http/1.1 -> h2").to_number<int>() == 1);
 }
 
 TEST_CASE("errors: server not running, port in use, bad usage, missing CA", "[errors]") {
@@ -430,7 +436,7 @@ const json::object& probe(const json::object& client, const std::string& kind, s
 
 }  // namespace
 
-TEST_CASE("SNI picks the certificate, ALPN the protocol: h2 alone gets the alert, the server keeps serving",
+TEST_CASE("SNI picks the certificate, ALPN the protocol (h2 first): spdy/3.1 gets the alert, the server keeps serving",
           "[names]") {
   const std::string mode = GENERATE(as<std::string>{}, "1.3", "1.2-ecdhe");
   Lab lab(mode);
@@ -450,22 +456,25 @@ TEST_CASE("SNI picks the certificate, ALPN the protocol: h2 alone gets the alert
   CHECK(text(probe(client, "sni", 0).at("certificate_sha256")) !=
         text(probe(client, "sni", 1).at("certificate_sha256")));
   CHECK(text(check_named(client, "sni-selects-certificate").at("verdict")) == "confirmed");
-  // ALPN: h2,http/1.1 -> http/1.1 (in the ServerHello in 1.2, in EncryptedExtensions in 1.3); h2 -> the
-  // alert; http/1.1 -> http/1.1.
+  // ALPN, the server's list h2,http/1.1: h2,http/1.1 -> h2 (in the ServerHello in 1.2, in
+  // EncryptedExtensions in 1.3); h2 -> h2; http/1.1 -> http/1.1; spdy/3.1 -> the alert.
   const auto& both = probe(client, "alpn", 0);
-  CHECK(text(both.at("alpn_chosen")) == "http/1.1");
+  CHECK(text(both.at("alpn_chosen")) == "h2");
   CHECK(text(both.at("client_hello")).find("ALPN h2,http/1.1") != std::string::npos);
   CHECK(text(both.at("server_alpn_message")).rfind(mode == "1.3" ? "EncryptedExtensions" : "ServerHello", 0) == 0);
   const auto& h2 = probe(client, "alpn", 1);
   CHECK(text(h2.at("alpn_offered")) == "h2");
-  CHECK(!h2.at("handshake_ok").as_bool());
-  CHECK(text(h2.at("alert")) == "fatal no application protocol");
+  CHECK(text(h2.at("alpn_chosen")) == "h2");
   CHECK(text(probe(client, "alpn", 2).at("alpn_chosen")) == "http/1.1");
+  const auto& none = probe(client, "alpn", 3);
+  CHECK(!none.at("handshake_ok").as_bool());
+  CHECK(text(none.at("alert")) == "fatal no application protocol");
   CHECK(text(check_named(client, "alpn-negotiated").at("verdict")) == "confirmed");
   lab.good_client();  // served after the alert
   const auto server = lab.stop_and_report();
   CHECK(server.at("no_application_protocol").to_number<int>() == 1);
-  CHECK(server.at("pages_served").to_number<int>() == 8);  // 1 + 4 SNI + 2 ALPN, then the good client
+  CHECK(server.at("h2").at("connections").to_number<int>() == 2);  // the two that chose h2
+  CHECK(server.at("pages_served").to_number<int>() == 7);  // 1 + 4 SNI + 1 ALPN (http/1.1), then the good client
   CHECK(server.at("certificates").at("server_name a.netlab.test -> O = netlab https lab, CN = a.netlab.test") == 1);
   CHECK(server.at("certificates").at("no server_name -> default certificate O = netlab https lab, CN = localhost") ==
         1);
@@ -475,7 +484,7 @@ TEST_CASE("ALPN off: the server ignores the extension, h2 alone is served with n
   Lab lab("1.3", {"--alpn", "off"});
   const auto client = lab.good_client({"--names"});
   INFO(json::serialize(client.at("observed").at("names").at("alpn")));
-  for (std::size_t i = 0; i < 3; ++i) {
+  for (std::size_t i = 0; i < 4; ++i) {
     CHECK(probe(client, "alpn", i).at("handshake_ok").as_bool());
     CHECK(text(probe(client, "alpn", i).at("alpn_chosen")).empty());
   }

@@ -41,6 +41,7 @@ ran_row() { grep '^| ' "$TMP/out.txt" | grep -F "$1" | grep -vF '| skipped |' | 
 if have sockperf; then ran_row 'sockperf' || fail "sockperf is installed but its row did not run"; fi
 if have iperf3; then ran_row 'iperf3' || fail "iperf3 is installed but its rows did not run"; fi
 if have nginx && have wrk; then ran_row 'wrk' || fail "nginx and wrk are installed but the wrk rows did not run"; fi
+if have nginx && have h2load; then ran_row 'h2load' || fail "nginx and h2load are installed but the HTTP/2 row did not run"; fi
 if ((EUID == 0)) && have iperf3 && have ping; then
   ran_row 'netlab-wire: forwarding throughput' || fail "as root with iperf3 and ping, the netlab-wire rows did not run"
   ran_row 'netlab-wire: --delay' || fail "as root with iperf3 and ping, the wire's delay row did not run"

@@ -228,6 +228,31 @@ check_hol() {
     "HTTP/1.1 $d1 by $x1"
 }
 
+# HTTP/2 (the h2 step): the two verdicts follow h2load.tsv's figures, and the
+# server's own JSON counts the h2c connections and streams behind them.
+check_h2() {
+  if ! command -v h2load >/dev/null; then
+    SKIPPED+=" h2load is not installed (the HTTP/2 step);"
+    return 0
+  fi
+  local tsv=$RUN/h2load.tsv holds=0 h2c h1 streams
+  h2c=$(awk -F'\t' '$1 == "h2load" && $2 == "h2c" { print $3 " " $4 }' "$tsv")
+  h1=$(awk -F'\t' '$1 == "h2load" && $2 == "h1" { print $3 " " $4 }' "$tsv")
+  [[ ${h2c% *} == 100 && ${h1% *} == 100 ]] && ((${h2c#* } < ${h1#* })) && holds=1
+  [[ $(verdict hpack-shrinks-headers) == "$( ((holds)) && echo confirmed || echo refuted)" ]] ||
+    fail "hpack-shrinks-headers is $(verdict hpack-shrinks-headers), h2load.tsv: $(tr '\t\n' ' ;' <"$tsv")"
+  ((holds)) || fail "h2load.tsv does not show HPACK shrinking the headers: $(tr '\t\n' ' ;' <"$tsv")"
+  streams=$(awk -F'\t' '$1 == "connection" { printf "%s%s", sep, $2; sep = "," }' "$tsv")
+  [[ $streams == 100,10 ]] || fail "the server's h2c connections carried $streams streams, not 100,10"
+  [[ $(verdict h2-one-connection-many-streams) == confirmed ]] ||
+    fail "h2-one-connection-many-streams is $(verdict h2-one-connection-many-streams)"
+  [[ $("$BIN/netlab-report" get "$RUN/server-h2.json" /observed/h2/connections) == 2 &&
+    $("$BIN/netlab-report" get "$RUN/server-h2.json" /observed/h2/streams) == 110 ]] ||
+    fail "server-h2.json does not count 2 h2c connections and 110 streams"
+  echo "ok: HTTP/2: header bytes h2c ${h2c#* } < HTTP/1.1 ${h1#* } for 100 requests; 100 and 10 streams on one" \
+    "connection each (hpack-shrinks-headers, h2-one-connection-many-streams confirmed)"
+}
+
 check_capture() {
   capture_to_check capture.pcap || return 0
   local port seen
@@ -247,6 +272,7 @@ main() {
   check_status_classes
   check_caching
   check_gateway
+  check_h2
   check_hol
   check_capture
   if [[ -n $SKIPPED ]]; then
