@@ -18,6 +18,7 @@
 // response carries that recomputation's SHA-256 for the client to compare.
 // A peer that sends non-TLS bytes, leaves mid-handshake, sends nothing, or
 // rejects our certificate gets one log line; everyone else keeps being served.
+#include "https/early_data.hpp"
 #include "io/coro.hpp"
 #include "program/server.hpp"
 #include "tls/tls.hpp"
@@ -57,6 +58,8 @@ struct Config {
   bool extended_master_secret = false;  // 1.2-rsa: EMS off unless asked, so the randoms enter directly
   bool no_tickets = false;              // resume by session id from our cache (1.2), stateful tickets (1.3)
   std::string alpn{tls::served_alpn};   // "http/1.1" or "off"
+  std::size_t max_early_data = 16384;   // TLS 1.3 0-RTT: bytes a ticket lets a client send early (0 = off)
+  bool no_anti_replay = false;          // demo: reusable tickets, a replayed 0-RTT flight is accepted
 };
 
 struct Counters {
@@ -77,21 +80,18 @@ struct Counters {
   std::vector<std::string> exporter_digests;        // one per handshake, capped
   std::map<std::string, std::size_t> certificates;  // "server_name a.netlab.test -> CN = a.netlab.test" -> count
   std::map<std::string, std::size_t> alpn;          // "offered h2,http/1.1 -> http/1.1" -> count
+  https::EarlyDataCounters early_data;              // 0-RTT: offered, accepted, rejected and why
 };
 BOOST_DESCRIBE_STRUCT(Counters, (),
                       (connections, handshakes, resumed, pages_served, not_tls, left_mid_handshake, timed_out,
                        refused_by_client, other_failures, no_application_protocol, master_secret_recomputed,
                        master_secret_different, master_secret_not_recomputed, negotiated, exporter_digests,
-                       certificates, alpn))
+                       certificates, alpn, early_data))
 constexpr std::size_t max_recorded_digests = 1000;
 
 constexpr std::string_view page_marker = "netlab-https-page";
 
 // ---- the handshake ---------------------------------------------------------
-
-awaitable<void> handshake(ssl_stream& stream, boost::system::error_code& ec) {
-  std::tie(ec) = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
-}
 
 // The client's offers, as the trace decoded its ClientHello.
 const tls::Step* client_hello(const tls::Trace& trace) {
@@ -164,19 +164,6 @@ std::string page_response(const std::string& version, const std::string& suite, 
          "\r\n" + extra_headers + "\r\n" + body;
 }
 
-awaitable<void> read_request(ssl_stream& stream, std::string& request, boost::system::error_code& ec) {
-  // A request head larger than 8 KiB is not one this lab sends: the read stops there.
-  std::tie(ec, std::ignore) =
-      co_await asio::async_read_until(stream, asio::dynamic_buffer(request, 8192), "\r\n\r\n", use_tuple);
-}
-
-awaitable<void> send_page(ssl_stream& stream, const std::string& response, boost::system::error_code& ec) {
-  std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(response), use_tuple);
-  if (ec) co_return;
-  // close_notify: the client learns the page is complete, not cut by an attacker.
-  std::tie(ec) = co_await stream.async_shutdown(use_tuple);
-}
-
 // ---- one connection --------------------------------------------------------
 
 // SNI and ALPN: what the ClientHello asked for, what this server chose; logged,
@@ -217,19 +204,22 @@ std::string recompute_master_secret(SSL* ssl, const tls::Trace& trace, const std
   return recomputation_headers(r);
 }
 
-awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const Config& config, Counters& counters) {
+awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const Config& config, Counters& counters,
+                             https::EarlyData& early_data) {
   boost::system::error_code ec;
   tls::Trace trace;  // the ClientHello's server_name and ALPN; 1.2-rsa: the ClientKeyExchange to decrypt
   trace.attach(stream.native_handle());
+  // A ClientHello offering early data (TLS 1.3 0-RTT) is driven by hand (https/early_data.hpp).
+  https::Connection connection(stream, early_data, trace, who);
   // 1. The handshake, bounded: a peer that sends nothing, or half a ClientHello,
   //    cannot hold this connection open.
-  if (!co_await finish_within(handshake(stream, ec), config.step_timeout)) {
+  if (!co_await finish_within(connection.handshake(ec), config.step_timeout)) {
     ++counters.timed_out;
     spdlog::warn("handshake {}: no complete handshake within {} s — closing", who, config.step_timeout);
     co_return "handshake timeout";
   }
   if (ec) {
-    report_handshake_failure(who, ec, trace, counters);
+    if (!connection.failure_reported()) report_handshake_failure(who, ec, trace, counters);
     co_return "handshake failed";
   }
   ++counters.handshakes;
@@ -252,12 +242,12 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
 
   // 3. One request, one page, close_notify.
   std::string request;
-  if (!co_await finish_within(read_request(stream, request, ec), config.step_timeout)) co_return "request timeout";
+  if (!co_await finish_within(connection.read_request(request, ec), config.step_timeout)) co_return "request timeout";
   if (ec == asio::error::eof || ec == ssl::error::stream_truncated)
     co_return "closed after the handshake, no request";  // openssl s_client < /dev/null does this
   if (ec) co_return "read request: " + ec.message();
-  const std::string response = page_response(version, suite, digest, extra_headers);
-  if (!co_await finish_within(send_page(stream, response, ec), config.step_timeout))
+  const std::string response = page_response(version, suite, digest, extra_headers + connection.headers());
+  if (!co_await finish_within(connection.send_page(response, ec), config.step_timeout))
     co_return "page sent, close_notify not answered";
   if (ec && !is_normal_ending(ec) && ec != ssl::error::stream_truncated) co_return "send page: " + ec.message();
   ++counters.pages_served;
@@ -265,10 +255,10 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
 }
 
 awaitable<void> session(tcp::socket socket, ssl::context& context, const Config& config, Counters& counters,
-                        ConnectionRegistry& registry) {
+                        https::EarlyData& early_data, ConnectionRegistry& registry) {
   ssl_stream stream(std::move(socket), context);
   ServedConnection served(stream.next_layer(), registry);
-  served.down(co_await serve(stream, served.who(), config, counters));
+  served.down(co_await serve(stream, served.who(), config, counters, early_data));
 }
 
 void print_summary(std::ostream& out, const Config& config, const ServerRun& run, const Counters& c) {
@@ -285,6 +275,7 @@ void print_summary(std::ostream& out, const Config& config, const ServerRun& run
   for (const auto& [negotiated, count] : c.negotiated) out << "  " << negotiated << ": " << count << "\n";
   for (const auto& [sni, count] : c.certificates) out << "  SNI " << sni << ": " << count << "\n";
   for (const auto& [alpn, count] : c.alpn) out << "  ALPN " << alpn << ": " << count << "\n";
+  https::print_early_data(out, c.early_data);
 }
 
 }  // namespace
@@ -319,6 +310,13 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
   app.add_flag("--no-tickets", config.no_tickets,
                "no session tickets (SSL_OP_NO_TICKET): TLS 1.2 resumes by session id from this server's cache; "
                "TLS 1.3 still sends NewSessionTicket, its PSK then names an entry of that cache");
+  add_bounded_option(app, "--max-early-data", config.max_early_data,
+                     "TLS 1.3 0-RTT: bytes of early data a ticket lets a client send, and this server reads or skips "
+                     "before refusing the connection (0 = early data off)",
+                     std::size_t{0}, std::size_t{1} << 20);
+  app.add_flag("--no-anti-replay", config.no_anti_replay,
+               "DEMO ONLY: SSL_OP_NO_ANTI_REPLAY, tickets reusable: a replayed 0-RTT first flight is accepted and "
+               "its request served again (what single-use tickets prevent)");
   add_bounded_option(app, "--step-timeout", config.step_timeout,
                      "seconds a client gets for the handshake and for its request", 0.05, 600.0);
   // One over the limit gets a TLS alert (fatal internal_error) in plaintext,
@@ -331,6 +329,7 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
   Counters counters;
   std::optional<tls::SniCertificates> sni;  // outlives the context that calls it
   std::optional<ssl::context> context;
+  std::optional<https::EarlyData> early_data;
   std::string keylog;
   int security_level = 0;
   return program.run([&](ServerRun& run) {
@@ -344,13 +343,14 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
       SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
     tls::configure_resumption(*context, config.no_tickets);
     sni.emplace(*context, pki);
+    early_data.emplace(*context, config.mode == tls::Mode::tls13 ? config.max_early_data : 0, !config.no_anti_replay);
     if (config.alpn != "off") tls::configure_alpn(*context);
     keylog = tls::enable_keylog(*context, config.keylog);
     if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
     security_level = SSL_CTX_get_security_level(context->native_handle());
     run.serve([&](tcp::socket socket) {
       ++counters.connections;
-      return session(std::move(socket), *context, config, counters, run.registry());
+      return session(std::move(socket), *context, config, counters, *early_data, run.registry());
     });
     run.listening(fmt::format("--tls {}, certificate {}, OpenSSL security level {}", tls::mode_name(config.mode),
                               config.cert == tls::CertChoice::valid ? "valid" : "expired", security_level));
@@ -363,9 +363,12 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
                               {"extended_master_secret", config.extended_master_secret},
                               {"no_tickets", config.no_tickets},
                               {"alpn", config.alpn},
+                              {"max_early_data", early_data->counters().max_early_data},
+                              {"no_anti_replay", config.no_anti_replay},
                               {"sni_names", boost::json::array(tls::sni_names.begin(), tls::sni_names.end())},
                               {"security_level", security_level},
                               {"keylog", keylog}});
+      counters.early_data = early_data->counters();
       result.set_observed(counters);
       print_summary(out, config, run, counters);
       out << "  refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";
