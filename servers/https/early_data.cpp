@@ -82,9 +82,9 @@ Connection::Connection(ssl_stream& stream, EarlyData& early, const tls::Trace& t
 // ClientHello carry the early_data extension? A ClientHello that has not
 // arrived whole in the first read goes the Asio way (its early data is then
 // rejected, and counted so).
-asio::awaitable<bool> Connection::offers_early_data() {
+asio::awaitable<bool> Connection::offers_early_data(boost::system::error_code& wait_ec) {
   tcp::socket& socket = stream_.next_layer();
-  auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
+  std::tie(wait_ec) = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
   if (wait_ec) co_return false;
   std::array<std::uint8_t, 5 + 16384> first{};
   boost::system::error_code ec;
@@ -151,7 +151,13 @@ asio::awaitable<void> Connection::read_early_request(boost::system::error_code& 
 
 asio::awaitable<void> Connection::handshake(boost::system::error_code& ec) {
   SSL* ssl = stream_.native_handle();
-  if (!early_.enabled() || !co_await offers_early_data()) {
+  bool offered = false;
+  if (early_.enabled()) {
+    offered = co_await offers_early_data(ec);
+    // Cancelled by the handshake's deadline: any further co_await would throw.
+    if (ec) co_return;
+  }
+  if (!offered) {
     std::tie(ec) = co_await stream_.async_handshake(ssl::stream_base::server, use_tuple);
     if (ec || !early_.enabled() || SSL_version(ssl) != TLS1_3_VERSION) co_return;
     const tls::Step* hello = client_hello(trace_);

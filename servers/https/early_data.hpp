@@ -90,7 +90,7 @@ class Connection {
   bool failure_reported() const { return failure_reported_; }
 
  private:
-  boost::asio::awaitable<bool> offers_early_data();
+  boost::asio::awaitable<bool> offers_early_data(boost::system::error_code& wait_ec);
   boost::asio::awaitable<void> read_early_request(boost::system::error_code& ec);
   void classify();
   ssl_stream& stream_;
