@@ -18,6 +18,10 @@
 // response carries that recomputation's SHA-256 for the client to compare.
 // A peer that sends non-TLS bytes, leaves mid-handshake, sends nothing, or
 // rejects our certificate gets one log line; everyone else keeps being served.
+// TLS 1.3 0-RTT (https/early_data.hpp): a GET sent as early data with a
+// resumption ClientHello is answered at once; tickets are single use, so a
+// replay of that flight is refused; more early data than --max-early-data ends
+// the connection.
 #include "https/early_data.hpp"
 #include "io/coro.hpp"
 #include "program/server.hpp"
