@@ -275,11 +275,13 @@ openssl_early_data_check() {
   local out said header verdict=refuted
   printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >"$request"
   s_client_get -sess_out "$session" >/dev/null || true
-  out=$(timeout 10 openssl s_client -connect "127.0.0.1:$NETLAB_PORT" -CAfile "$CERT_DIR/ca.pem" \
+  # -ign_eof: read until the server's close_notify, so the page is printed before s_client ends.
+  out=$(timeout 10 openssl s_client -ign_eof -connect "127.0.0.1:$NETLAB_PORT" -CAfile "$CERT_DIR/ca.pem" \
     -servername localhost -verify_return_error -sess_in "$session" -early_data "$request" </dev/null 2>&1) || true
   rm -f -- "$session" "$request"  # the session holds the resumption secret
   said=$(grep -a -m1 -E '^Early data was (accepted|rejected)' <<<"$out" || echo "no early data line")
-  header=$(grep -a -m1 '^X-Netlab-Early-Data:' <<<"$out" | tr -d '\r' || echo "no X-Netlab-Early-Data header")
+  header=$(grep -a -m1 '^X-Netlab-Early-Data:' <<<"$out" || echo "no X-Netlab-Early-Data header")
+  header=${header%$'\r'}
   say "  openssl s_client -sess_in -early_data: $said; server: $header"
   [[ $said == "Early data was accepted" && $header == "X-Netlab-Early-Data: accepted" ]] && verdict=confirmed
   EARLY_DATA_CHECK=$(check_json openssl-early-data "an outside client's request sent as TLS 1.3 early data is answered" \
