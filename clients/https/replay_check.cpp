@@ -2,6 +2,8 @@
 // (unit-tested in tests/unit/test_tls_trace.cpp).
 #include "zero_rtt.hpp"
 
+#include "notes.hpp"
+
 #include <charconv>
 
 namespace netlab::https {
@@ -34,11 +36,8 @@ void print_zero_rtt(std::ostream& out, const ZeroRtt& z) {
   line("full:    ", z.full);
   line("resumed: ", z.resumed);
   line("0-RTT:   ", z.early);
-  for (const auto& step : z.trace)
-    if (step.at("message") == "ClientHello") {
-      out << "    0-RTT ClientHello: " << step.at("detail").as_string().c_str() << "\n";
-      break;
-    }
+  if (const auto hello = client_hello_detail(z.trace); !hello.empty())
+    out << "    0-RTT ClientHello: " << hello << "\n";
   if (!z.replay) {
     out << "    replay: not tried (the early data was not accepted: nothing to replay)\n";
     return;
