@@ -150,7 +150,7 @@ void decode_extensions(Reader extensions, Step& step, bool client_hello, bool he
         }
         break;
       case ext_early_data:  // RFC 8446 4.2.10: early data follows this ClientHello
-        step.early_data = true;
+        step.early_data = step.early_data || client_hello;
         break;
       default:
         break;
