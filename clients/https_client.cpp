@@ -71,6 +71,7 @@ struct Config {
   bool names = false;
   bool zero_rtt = false;
   std::size_t early_data_pad = 0;
+  std::string replay_capture;
 };
 
 // The run's parameters, typed (the result's "params").
@@ -267,6 +268,7 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   if (!config.zero_rtt) co_return;
   https::ZeroRtt& z = observed.zero_rtt.emplace();
   z.pad = config.early_data_pad;
+  z.capture = config.replay_capture;
   co_await https::zero_rtt(options.host, options.port, context, config.server_name, config.path, z);
   result.add_check(https::replay_check(z));
 }
@@ -341,6 +343,9 @@ int https_client(ClientProgram& program, CLI::App& app, Config& config) {
                      "--zero-rtt: bytes of padding header in the early GET; past the ticket's max_early_data the "
                      "client sends it anyway (bad input: the server must refuse it)",
                      std::size_t{0}, std::size_t{1} << 20);
+  app.add_option("--replay-capture", config.replay_capture,
+                 "--zero-rtt: a capture being written (tcpdump -U -w) of this client's connections: the replay "
+                 "takes the 0-RTT connection's first flight from it (default: from the client's own record)");
   app.add_option("--path", config.path, "the path to GET")->capture_default_str();
   program.check_usage([&] {
     if (config.path.empty() || config.path[0] != '/' || config.path.find_first_of("\r\n ") != std::string::npos)

@@ -43,8 +43,9 @@ void print_zero_rtt(std::ostream& out, const ZeroRtt& z) {
     return;
   }
   const Replay& r = *z.replay;
-  out << "    replay: " << r.bytes << " B (ClientHello + early data) sent again on a new connection; the server "
-      << "answered " << r.server_answer << (r.error.empty() ? "" : " — " + r.error) << "\n"
+  out << "    replay: " << r.bytes << " B (ClientHello + early data, from " << r.source
+      << ") sent again on a new connection; the server answered " << r.server_answer
+      << (r.error.empty() ? "" : " — " + r.error) << "\n"
       << "    server counts before the replay: " << z.early.server_counts << "\n"
       << "                  after the replay:  " << r.counts_after << "\n";
 }
@@ -95,9 +96,10 @@ Check replay_check(const ZeroRtt& z) {
   }
   check.observed = "original: " + std::to_string(e.early_data_bytes) + " B early data accepted, answered after " +
                    std::to_string(e.round_trips_to_answer) + " round trip(s); replay of " + std::to_string(r.bytes) +
-                   " B: server answered " + r.server_answer + "; requests answered from early data " +
-                   std::to_string(*served_before) + " -> " + std::to_string(*served_after) + ", early data accepted " +
-                   std::to_string(*accepted_before) + " -> " + std::to_string(*accepted_after) + ", replay " +
+                   " B (from " + r.source + "): server answered " + r.server_answer +
+                   "; requests answered from early data " + std::to_string(*served_before) + " -> " +
+                   std::to_string(*served_after) + ", early data accepted " + std::to_string(*accepted_before) +
+                   " -> " + std::to_string(*accepted_after) + ", replay " +
                    (rejected_as.empty() ? "not counted as rejected" : "rejected as " + rejected_as);
   if (*served_after > *served_before || *accepted_after > *accepted_before)
     check.verdict = Verdict::refuted;  // the replayed request was taken again

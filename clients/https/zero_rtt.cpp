@@ -1,5 +1,6 @@
 #include "zero_rtt.hpp"
 
+#include "capture/pcap.hpp"
 #include "https/notes.hpp"
 #include "io/coro.hpp"
 #include "program/logging.hpp"
@@ -9,11 +10,13 @@
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include <openssl/ssl.h>
 
 #include <array>
+#include <set>
 
 namespace netlab::https {
 
@@ -25,6 +28,7 @@ using SessionPtr = std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)>;
 
 constexpr std::size_t max_page = 1u << 20;
 constexpr double replay_wait_seconds = 2;  // for the server's first answer to the replayed flight
+constexpr int capture_reads = 20;          // tcpdump -U writes each packet at once; 20 x 50 ms at most
 
 std::string early_status_name(int status) {
   switch (status) {
@@ -57,6 +61,7 @@ asio::awaitable<SessionPtr> exchange(const std::string& host, std::uint16_t port
   if (session && SSL_set_session(ssl, session) != 1) tls::fail("SSL_set_session");
   if (trace) trace->attach(ssl);
   tls::MemoryBioPump pump(ssl);
+  c.client_port = socket.local_endpoint().port();
   boost::system::error_code ec;
   const auto failed = [&](const std::string& step) {
     c.error = step + ": " + ec.message();
@@ -116,6 +121,52 @@ asio::awaitable<SessionPtr> exchange(const std::string& host, std::uint16_t port
   spdlog::info("0-RTT {}: {}{}, early data {}; server: {}", who, c.resumed ? "resumed" : "full handshake",
                c.early_data_sent ? ", GET sent as early data" : "", c.early_data_status, c.server_says);
   co_return SessionPtr(SSL_get1_session(ssl), SSL_SESSION_free);
+}
+
+// The first flight as the capture holds it: what the client of the connection
+// from `client_port` sent before the server's first byte (each segment once).
+std::vector<std::uint8_t> flight_in_capture(const std::string& path, std::uint16_t client_port) {
+  std::vector<Packet> packets;
+  try {
+    packets = read_pcap(path);
+  } catch (const std::exception&) {
+    return {};  // not written yet, or cut mid-record while tcpdump writes
+  }
+  std::vector<std::uint8_t> flight;
+  std::set<std::uint32_t> seen;
+  for (const auto& p : packets) {
+    if (!p.is_tcp || p.payload.empty()) continue;
+    if (p.dst_port == client_port) return flight;  // the server's first bytes: the flight is over
+    if (p.src_port == client_port && seen.insert(p.seq).second)
+      flight.insert(flight.end(), p.payload.begin(), p.payload.end());
+  }
+  return {};  // the server's answer is not in the file yet
+}
+
+// The bytes to replay: the capture's, when it has them, else the client's own record.
+asio::awaitable<std::vector<std::uint8_t>> bytes_to_replay(const ZeroRtt& z, const std::vector<std::uint8_t>& recorded,
+                                                           Replay& r) {
+  const std::string own =
+      "the client's own record of its first flight (the bytes it wrote to the socket before the "
+      "server's first byte came back)";
+  if (z.capture.empty()) {
+    r.source = own;
+    co_return recorded;
+  }
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (int read = 0; read < capture_reads; ++read) {
+    auto flight = flight_in_capture(z.capture, z.early.client_port);
+    if (!flight.empty()) {
+      r.source = z.capture + ", the connection from port " + std::to_string(z.early.client_port) +
+                 ": its first flight (" + (flight == recorded ? "equal to" : "DIFFERENT from") +
+                 " the client's own record)";
+      co_return flight;
+    }
+    timer.expires_after(std::chrono::milliseconds(50));
+    co_await timer.async_wait(use_tuple);
+  }
+  r.source = own + "; the capture " + z.capture + " did not hold it";
+  co_return recorded;
 }
 
 // The attacker: the same bytes on a new TCP connection. It has no keys, so it
@@ -195,11 +246,9 @@ asio::awaitable<void> zero_rtt(const std::string& host, std::uint16_t port, asio
   if (z.early.early_data_status != "accepted" || !z.early.error.empty()) co_return;  // nothing to replay
   // 4. The replay, then the server's counts on a connection of its own.
   Replay& r = z.replay.emplace();
-  r.source =
-      "the client's own record of its first flight (the bytes it wrote to the socket before the server's first byte "
-      "came back)";
-  r.bytes = flight.size();
-  co_await replay_first_flight(host, port, flight, r);
+  const std::vector<std::uint8_t> replayed = co_await bytes_to_replay(z, flight, r);
+  r.bytes = replayed.size();
+  co_await replay_first_flight(host, port, replayed, r);
   EarlyConnection after;
   co_await exchange(host, port, ctx, server_name, request, nullptr, false, after, nullptr, nullptr);
   r.counts_after = after.server_counts;

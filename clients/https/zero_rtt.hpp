@@ -4,7 +4,8 @@
 // early data (max_early_data); the next connection sends its GET as early data
 // in its first flight, beside the resumption ClientHello (SSL_write_early_data,
 // RFC 8446 section 4.2.10). Then an attacker's replay: the exact bytes of that
-// first flight, sent again on a new TCP connection (RFC 8446 section 8). The
+// first flight (from the lab's capture with --replay-capture, else as the
+// client wrote them), sent again on a new TCP connection (RFC 8446 section 8). The
 // server's own counts, read back from its X-Netlab-Early-Data-Counts header,
 // say whether the replayed request was served again.
 #include "io/net.hpp"
@@ -24,6 +25,7 @@ namespace netlab::https {
 
 // One connection of the 0-RTT step, driven through memory BIOs (tls/memory_bio.hpp).
 struct EarlyConnection {
+  unsigned short client_port = 0;    // picks the connection out of a capture
   bool resumed = false;              // SSL_session_reused
   bool early_data_sent = false;      // the GET went as early data (SSL_write_early_data)
   std::size_t early_data_bytes = 0;  // ... that many bytes of it
@@ -38,8 +40,8 @@ struct EarlyConnection {
   std::string error;
 };
 BOOST_DESCRIBE_STRUCT(EarlyConnection, (),
-                      (resumed, early_data_sent, early_data_bytes, early_data_status, server_says, server_counts,
-                       round_trips_to_answer, status_line, error))
+                      (client_port, resumed, early_data_sent, early_data_bytes, early_data_status, server_says,
+                       server_counts, round_trips_to_answer, status_line, error))
 
 struct Replay {
   std::string source;          // where the replayed bytes came from
@@ -54,11 +56,12 @@ BOOST_DESCRIBE_STRUCT(Replay, (), (source, bytes, bytes_back, server_answer, cou
 struct ZeroRtt {
   std::size_t max_early_data = 0;  // what the ticket allows (SSL_SESSION_get_max_early_data)
   std::size_t pad = 0;             // --early-data-pad: bytes added to the early request
+  std::string capture;             // --replay-capture: the lab's capture, to take the replayed bytes from
   EarlyConnection full, resumed, early;
   std::optional<Replay> replay;  // only when the early data was accepted: else nothing to replay
   boost::json::array trace;      // the 0-RTT handshake, message by message
 };
-BOOST_DESCRIBE_STRUCT(ZeroRtt, (), (max_early_data, pad, full, resumed, early, replay, trace))
+BOOST_DESCRIBE_STRUCT(ZeroRtt, (), (max_early_data, pad, capture, full, resumed, early, replay, trace))
 
 // The step: full, resumed, 0-RTT, replay, and the server's counts after it.
 boost::asio::awaitable<void> zero_rtt(const std::string& host, std::uint16_t port, boost::asio::ssl::context& context,

@@ -95,6 +95,8 @@ run_mode() {
   # SNI and ALPN once, on TLS 1.3: a connection per server_name and per ALPN offer;
   # then 0-RTT: a GET as early data on a resumed connection, and its replay.
   [[ $mode == 1.3 ]] && names_args=(--names --zero-rtt)
+  # The replay takes its bytes from the capture, when tcpdump is writing one.
+  [[ $mode == 1.3 && -n ${NETLAB_CAPTURE_PID:-} ]] && names_args+=(--replay-capture "$NETLAB_RUN/capture.pcap")
   start_https_server "$mode" --tls "$mode" "${server_args[@]}"
   client_args --max-seconds 20
   say ""

@@ -162,6 +162,11 @@ check_zero_rtt() {
   grep -q '0-RTT rejected, ticket already used: 1' "$RUN/server.log" || fail "server.log does not count the replay"
   grep -q 'early data rejected: ticket already used' "$RUN/server.log" || fail "server.log has no line for the replay"
   echo "ok: --zero-rtt: early data accepted, answered after 1 round trip; replay $verdict ($before -> $after)"
+  if [[ -s $RUN/capture.pcap ]]; then
+    [[ $(value client-1.3.json /observed/zero_rtt/replay/source) == *"capture.pcap, the connection from port "*"(equal to the client's own record)" ]] ||
+      fail "the replay's bytes did not come from the capture: $(value client-1.3.json /observed/zero_rtt/replay/source)"
+    echo "ok: the replayed first flight came from capture.pcap, equal to the client's record"
+  fi
   command -v openssl >/dev/null || return 0
   at=$(demo_named openssl-early-data)
   [[ $(value demos.json "/checks/$at/verdict") == confirmed ]] ||
