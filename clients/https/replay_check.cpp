@@ -88,8 +88,8 @@ Check replay_check(const ZeroRtt& z) {
     return check;
   }
   std::string rejected_as;
-  for (const char* reason :
-       {"ticket already used", "ticket unknown", "no ticket", "too much data", "refused after resumption"}) {
+  for (const char* reason : {"ticket already used", "ticket unknown", "no ticket", "too much data",
+                             "refused after resumption", "ClientHello not in one read"}) {
     const auto before = early_data_count(e.server_counts, reason).value_or(0);
     const auto after = early_data_count(r.counts_after, reason).value_or(0);
     if (after > before) rejected_as += (rejected_as.empty() ? "" : ", ") + std::string(reason);

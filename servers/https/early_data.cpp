@@ -60,7 +60,7 @@ std::string EarlyData::counts_header() const {
   std::string text = "offered=" + std::to_string(c.offered) + "; accepted=" + std::to_string(c.accepted) +
                      "; served=" + std::to_string(c.requests_served);
   for (const char* reason :
-       {reason_ticket_used, reason_ticket_unknown, reason_no_ticket, reason_too_much, reason_other}) {
+       {reason_ticket_used, reason_ticket_unknown, reason_no_ticket, reason_too_much, reason_other, reason_not_read}) {
     const auto found = c.rejected.find(reason);
     text += "; " + std::string(reason) + "=" + std::to_string(found == c.rejected.end() ? 0 : found->second);
   }
@@ -163,8 +163,8 @@ asio::awaitable<void> Connection::handshake(boost::system::error_code& ec) {
     const tls::Step* hello = client_hello(trace_);
     if (hello && hello->early_data) {  // offered, but the ClientHello came in pieces: OpenSSL skipped it
       ++early_.counters().offered;
-      ++early_.counters().rejected[reason_other];
-      status_ = std::string("rejected: ") + reason_other;
+      ++early_.counters().rejected[reason_not_read];
+      status_ = std::string("rejected: ") + reason_not_read;
     } else {
       ++early_.counters().not_offered;
     }
@@ -173,6 +173,11 @@ asio::awaitable<void> Connection::handshake(boost::system::error_code& ec) {
   ++early_.counters().offered;
   pump_.emplace(ssl);
   co_await read_early_request(ec);
+  // Accepted, with the whole request: answer before the client's Finished.
+  // Otherwise finish the handshake now (rejected early data is skipped here).
+  if (!ec && !(status_ == "accepted" && early_request_complete_))
+    co_await pump_->call(
+        stream_.next_layer(), [](SSL* s) { return SSL_do_handshake(s); }, ec);
   if (too_much_early_data(ec)) {
     if (status_ == "accepted") --early_.counters().accepted;
     ++early_.counters().rejected[reason_too_much];
@@ -182,11 +187,7 @@ asio::awaitable<void> Connection::handshake(boost::system::error_code& ec) {
         "0-RTT {}: more early data than the {} B this server takes (max_early_data) — connection refused, "
         "unexpected_message alert (RFC 8446 4.2.10)",
         who_, early_.counters().max_early_data);
-    co_return;
   }
-  if (ec || (status_ == "accepted" && early_request_complete_)) co_return;  // accepted: answer before Finished
-  co_await pump_->call(
-      stream_.next_layer(), [](SSL* s) { return SSL_do_handshake(s); }, ec);
 }
 
 asio::awaitable<void> Connection::read_request(std::string& request, boost::system::error_code& ec) {

@@ -47,6 +47,7 @@ inline constexpr const char* reason_ticket_used = "ticket already used";
 inline constexpr const char* reason_ticket_unknown = "ticket unknown";
 inline constexpr const char* reason_too_much = "too much data";
 inline constexpr const char* reason_other = "refused after resumption";
+inline constexpr const char* reason_not_read = "ClientHello not in one read";  // went the Asio way, skipped
 
 // The summary's lines about early data (none when it is off).
 void print_early_data(std::ostream& out, const EarlyDataCounters& c);
