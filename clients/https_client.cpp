@@ -15,6 +15,7 @@
 #include "https/names.hpp"
 #include "https/notes.hpp"
 #include "https/resume.hpp"
+#include "https/zero_rtt.hpp"
 #include "io/coro.hpp"
 #include "io/net.hpp"
 #include "program/client.hpp"
@@ -68,6 +69,9 @@ struct Config {
   bool force_hrr = false;
   bool resume = false;
   bool names = false;
+  bool zero_rtt = false;
+  std::size_t early_data_pad = 0;
+  std::string replay_capture;
 };
 
 // The run's parameters, typed (the result's "params").
@@ -78,8 +82,11 @@ struct Params {
   bool resume = false;
   bool names = false;
   std::string keylog;  // the key log file used ("" = none)
+  bool zero_rtt = false;
+  std::size_t early_data_pad = 0;
 };
-BOOST_DESCRIBE_STRUCT(Params, (), (mode, ca, server_name, verify, force_hrr, resume, names, keylog))
+BOOST_DESCRIBE_STRUCT(Params, (),
+                      (mode, ca, server_name, verify, force_hrr, resume, names, keylog, zero_rtt, early_data_pad))
 
 // What this run saw, typed (the result's "observed"; the summary reads this, not the JSON).
 struct CertificateSeen {
@@ -108,13 +115,14 @@ struct Observed {
   boost::json::array trace;
   std::optional<https::Resumption> resumption;  // --resume: the second connection
   std::optional<https::Names> names;            // --names: SNI and ALPN, one connection each
+  std::optional<https::ZeroRtt> zero_rtt;       // --zero-rtt: early data and its replay
 };
 BOOST_DESCRIBE_STRUCT(Observed, (),
                       (client_port, verify_result, verify_error, handshake_ok, handshake_error, handshake_ms, version,
                        cipher_suite, group, key_exchange, hello_retry_request, exporter_digest_client,
                        exporter_digest_server, master_secret_sha256_client, master_secret_sha256_recomputed_by_server,
                        master_secret_inputs, status_line, page_bytes, page_marker_found, certificate, trace, resumption,
-                       names))
+                       names, zero_rtt))
 
 // The handshake failed: the message is the one line for stderr; the trace and
 // the verification result are still reported.
@@ -249,11 +257,20 @@ awaitable<void> run_lab(const CommonOptions& options, const Config& config, cons
   }
 
   // 5. --names: SNI picks the certificate, ALPN the protocol; one connection each.
-  if (!config.names) co_return;
-  https::Names& names = observed.names.emplace();
-  co_await https::probe_names(options.host, options.port, context, config.server_name, names);
-  result.add_check(https::sni_check(names));
-  result.add_check(https::alpn_check(names));
+  if (config.names) {
+    https::Names& names = observed.names.emplace();
+    co_await https::probe_names(options.host, options.port, context, config.server_name, names);
+    result.add_check(https::sni_check(names));
+    result.add_check(https::alpn_check(names));
+  }
+
+  // 6. --zero-rtt: a GET as early data on a resumed connection, then its replay.
+  if (!config.zero_rtt) co_return;
+  https::ZeroRtt& z = observed.zero_rtt.emplace();
+  z.pad = config.early_data_pad;
+  z.capture = config.replay_capture;
+  co_await https::zero_rtt(options.host, options.port, context, config.server_name, config.path, z);
+  result.add_check(https::replay_check(z));
 }
 
 void print_trace(std::ostream& out, const std::vector<Step>& steps, bool tls13) {
@@ -287,6 +304,7 @@ void print_summary(std::ostream& out, const Config& config, const CommonOptions&
     out << "  page: " << o.status_line << ", " << o.page_bytes << " bytes\n";
     if (o.resumption) https::print_resumption(out, *o.resumption);
     if (o.names) https::print_names(out, *o.names);
+    if (o.zero_rtt) https::print_zero_rtt(out, *o.zero_rtt);
   } else if (!o.handshake_error.empty()) {
     out << "  no session keys: " << o.handshake_error << "\n";
   }
@@ -317,10 +335,23 @@ int https_client(ClientProgram& program, CLI::App& app, Config& config) {
                "then one connection per server_name (a.netlab.test, b.netlab.test, unknown.netlab.test, none: "
                "which certificate each gets, SNI) and per ALPN offer (h2,http/1.1; h2; http/1.1: which protocol "
                "the server picks, or its alert)");
+  app.add_flag("--zero-rtt", config.zero_rtt,
+               "then TLS 1.3 0-RTT: a full and a resumed connection for a ticket, a GET sent as early data with the "
+               "resumption ClientHello, and the replay of that first flight on a new connection "
+               "(zero-rtt-replay-refused)");
+  add_bounded_option(app, "--early-data-pad", config.early_data_pad,
+                     "--zero-rtt: bytes of padding header in the early GET; past the ticket's max_early_data the "
+                     "client sends it anyway (bad input: the server must refuse it)",
+                     std::size_t{0}, std::size_t{1} << 20);
+  app.add_option("--replay-capture", config.replay_capture,
+                 "--zero-rtt: a capture being written (tcpdump -U -w) of this client's connections: the replay "
+                 "takes the 0-RTT connection's first flight from it (default: from the client's own record)");
   app.add_option("--path", config.path, "the path to GET")->capture_default_str();
   program.check_usage([&] {
     if (config.path.empty() || config.path[0] != '/' || config.path.find_first_of("\r\n ") != std::string::npos)
       throw UsageError("--path must start with / and hold no spaces or line breaks");
+    if (config.zero_rtt && config.mode && *config.mode != tls::Mode::tls13)
+      throw UsageError("--zero-rtt is TLS 1.3 early data: use it with --tls 1.3 (or no --tls)");
   });
   tls::Trace trace;  // the summary prints it after the body has returned
   Observed observed;
@@ -337,7 +368,9 @@ int https_client(ClientProgram& program, CLI::App& app, Config& config) {
                   .force_hrr = config.force_hrr,
                   .resume = config.resume,
                   .names = config.names,
-                  .keylog = ""};
+                  .keylog = "",
+                  .zero_rtt = config.zero_rtt,
+                  .early_data_pad = config.early_data_pad};
     try {
       run.within(run_lab(options, config, ca, trace, params, observed, result));
     } catch (const HandshakeFailed& e) {

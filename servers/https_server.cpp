@@ -18,7 +18,12 @@
 // (tls/prf.hpp), and the response carries that recomputation's SHA-256 for the client to compare. A peer that sends
 // non-TLS bytes, leaves mid-handshake, sends nothing, or rejects our certificate gets one log line; everyone else keeps
 // being served.
+// TLS 1.3 0-RTT (https/early_data.hpp): a GET sent as early data with a
+// resumption ClientHello is answered at once; tickets are single use, so a
+// replay of that flight is refused; more early data than --max-early-data ends
+// the connection.
 #include "http/h2.hpp"
+#include "https/early_data.hpp"
 #include "io/coro.hpp"
 #include "program/server.hpp"
 #include "tls/tls.hpp"
@@ -58,6 +63,8 @@ struct Config {
   bool extended_master_secret = false;  // 1.2-rsa: EMS off unless asked, so the randoms enter directly
   bool no_tickets = false;              // resume by session id from our cache (1.2), stateful tickets (1.3)
   std::string alpn{tls::served_alpn};   // "h2,http/1.1", "http/1.1" or "off"
+  std::size_t max_early_data = 16384;   // TLS 1.3 0-RTT: bytes a ticket lets a client send early (0 = off)
+  bool no_anti_replay = false;          // demo: reusable tickets, a replayed 0-RTT flight is accepted
 };
 
 struct Counters {
@@ -79,21 +86,18 @@ struct Counters {
   std::map<std::string, std::size_t> certificates;  // "server_name a.netlab.test -> CN = a.netlab.test" -> count
   std::map<std::string, std::size_t> alpn;          // "offered h2,http/1.1 -> h2" -> count
   h2::Counts h2;                                    // connections that chose h2, and their streams
+  https::EarlyDataCounters early_data;              // 0-RTT: offered, accepted, rejected and why
 };
 BOOST_DESCRIBE_STRUCT(Counters, (),
                       (connections, handshakes, resumed, pages_served, not_tls, left_mid_handshake, timed_out,
                        refused_by_client, other_failures, no_application_protocol, master_secret_recomputed,
                        master_secret_different, master_secret_not_recomputed, negotiated, exporter_digests,
-                       certificates, alpn, h2))
+                       certificates, alpn, h2, early_data))
 constexpr std::size_t max_recorded_digests = 1000;
 
 constexpr std::string_view page_marker = "netlab-https-page";
 
 // ---- the handshake ---------------------------------------------------------
-
-awaitable<void> handshake(ssl_stream& stream, boost::system::error_code& ec) {
-  std::tie(ec) = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
-}
 
 // The client's offers, as the trace decoded its ClientHello.
 const tls::Step* client_hello(const tls::Trace& trace) {
@@ -169,19 +173,6 @@ std::string page_response(const std::string& version, const std::string& suite, 
          "\r\n" + extra_headers + "\r\n" + body;
 }
 
-awaitable<void> read_request(ssl_stream& stream, std::string& request, boost::system::error_code& ec) {
-  // A request head larger than 8 KiB is not one this lab sends: the read stops there.
-  std::tie(ec, std::ignore) =
-      co_await asio::async_read_until(stream, asio::dynamic_buffer(request, 8192), "\r\n\r\n", use_tuple);
-}
-
-awaitable<void> send_page(ssl_stream& stream, const std::string& response, boost::system::error_code& ec) {
-  std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(response), use_tuple);
-  if (ec) co_return;
-  // close_notify: the client learns the page is complete, not cut by an attacker.
-  std::tie(ec) = co_await stream.async_shutdown(use_tuple);
-}
-
 // h2 (chosen by ALPN): the same page, on every stream the client opens, until
 // it leaves or sends nothing for --step-timeout. The headers are HPACK'd by nghttp2.
 awaitable<std::string> serve_h2_pages(ssl_stream& stream, const std::string& version, const std::string& suite,
@@ -247,19 +238,22 @@ std::string recompute_master_secret(SSL* ssl, const tls::Trace& trace, const std
   return recomputation_headers(r);
 }
 
-awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const Config& config, Counters& counters) {
+awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const Config& config, Counters& counters,
+                             https::EarlyData& early_data) {
   boost::system::error_code ec;
   tls::Trace trace;  // the ClientHello's server_name and ALPN; 1.2-rsa: the ClientKeyExchange to decrypt
   trace.attach(stream.native_handle());
+  // A ClientHello offering early data (TLS 1.3 0-RTT) is driven by hand (https/early_data.hpp).
+  https::Connection connection(stream, early_data, trace, who);
   // 1. The handshake, bounded: a peer that sends nothing, or half a ClientHello,
   //    cannot hold this connection open.
-  if (!co_await finish_within(handshake(stream, ec), config.step_timeout)) {
+  if (!co_await finish_within(connection.handshake(ec), config.step_timeout)) {
     ++counters.timed_out;
     spdlog::warn("handshake {}: no complete handshake within {} s — closing", who, config.step_timeout);
     co_return "handshake timeout";
   }
   if (ec) {
-    report_handshake_failure(who, ec, trace, config, counters);
+    if (!connection.failure_reported()) report_handshake_failure(who, ec, trace, config, counters);
     co_return "handshake failed";
   }
   ++counters.handshakes;
@@ -287,12 +281,12 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
 
   // 3. One request, one page, close_notify.
   std::string request;
-  if (!co_await finish_within(read_request(stream, request, ec), config.step_timeout)) co_return "request timeout";
+  if (!co_await finish_within(connection.read_request(request, ec), config.step_timeout)) co_return "request timeout";
   if (ec == asio::error::eof || ec == ssl::error::stream_truncated)
     co_return "closed after the handshake, no request";  // openssl s_client < /dev/null does this
   if (ec) co_return "read request: " + ec.message();
-  const std::string response = page_response(version, suite, digest, extra_headers);
-  if (!co_await finish_within(send_page(stream, response, ec), config.step_timeout))
+  const std::string response = page_response(version, suite, digest, extra_headers + connection.headers());
+  if (!co_await finish_within(connection.send_page(response, ec), config.step_timeout))
     co_return "page sent, close_notify not answered";
   if (ec && !is_normal_ending(ec) && ec != ssl::error::stream_truncated) co_return "send page: " + ec.message();
   ++counters.pages_served;
@@ -300,10 +294,10 @@ awaitable<std::string> serve(ssl_stream& stream, const std::string& who, const C
 }
 
 awaitable<void> session(tcp::socket socket, ssl::context& context, const Config& config, Counters& counters,
-                        ConnectionRegistry& registry) {
+                        https::EarlyData& early_data, ConnectionRegistry& registry) {
   ssl_stream stream(std::move(socket), context);
   ServedConnection served(stream.next_layer(), registry);
-  served.down(co_await serve(stream, served.who(), config, counters));
+  served.down(co_await serve(stream, served.who(), config, counters, early_data));
 }
 
 void print_summary(std::ostream& out, const Config& config, const ServerRun& run, const Counters& c) {
@@ -323,6 +317,7 @@ void print_summary(std::ostream& out, const Config& config, const ServerRun& run
   if (c.h2.connections > 0)
     out << "  HTTP/2 (h2): connections " << c.h2.connections << ", streams " << c.h2.streams << ", refused streams "
         << c.h2.refused_streams << ", GOAWAY with an error " << c.h2.goaways_sent << "\n";
+  https::print_early_data(out, c.early_data);
 }
 
 }  // namespace
@@ -357,6 +352,13 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
   app.add_flag("--no-tickets", config.no_tickets,
                "no session tickets (SSL_OP_NO_TICKET): TLS 1.2 resumes by session id from this server's cache; "
                "TLS 1.3 still sends NewSessionTicket, its PSK then names an entry of that cache");
+  add_bounded_option(app, "--max-early-data", config.max_early_data,
+                     "TLS 1.3 0-RTT: bytes of early data a ticket lets a client send, and this server reads or skips "
+                     "before refusing the connection (0 = early data off)",
+                     std::size_t{0}, std::size_t{1} << 20);
+  app.add_flag("--no-anti-replay", config.no_anti_replay,
+               "DEMO ONLY: SSL_OP_NO_ANTI_REPLAY, tickets reusable: a replayed 0-RTT first flight is accepted and "
+               "its request served again (what single-use tickets prevent)");
   add_bounded_option(app, "--step-timeout", config.step_timeout,
                      "seconds a client gets for the handshake and for its request", 0.05, 600.0);
   // One over the limit gets a TLS alert (fatal internal_error) in plaintext,
@@ -369,6 +371,7 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
   Counters counters;
   std::optional<tls::SniCertificates> sni;  // outlives the context that calls it
   std::optional<ssl::context> context;
+  std::optional<https::EarlyData> early_data;
   std::string keylog;
   int security_level = 0;
   return program.run([&](ServerRun& run) {
@@ -382,13 +385,14 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
       SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
     tls::configure_resumption(*context, config.no_tickets);
     sni.emplace(*context, pki);
+    early_data.emplace(*context, config.mode == tls::Mode::tls13 ? config.max_early_data : 0, !config.no_anti_replay);
     if (config.alpn != "off") tls::configure_alpn(*context, config.alpn);
     keylog = tls::enable_keylog(*context, config.keylog);
     if (!keylog.empty()) spdlog::warn("key log: session secrets are appended to {} (NSS format)", keylog);
     security_level = SSL_CTX_get_security_level(context->native_handle());
     run.serve([&](tcp::socket socket) {
       ++counters.connections;
-      return session(std::move(socket), *context, config, counters, run.registry());
+      return session(std::move(socket), *context, config, counters, *early_data, run.registry());
     });
     run.listening(fmt::format("--tls {}, certificate {}, OpenSSL security level {}", tls::mode_name(config.mode),
                               config.cert == tls::CertChoice::valid ? "valid" : "expired", security_level));
@@ -401,9 +405,12 @@ int https_server(ServerProgram& program, CLI::App& app, Config& config) {
                               {"extended_master_secret", config.extended_master_secret},
                               {"no_tickets", config.no_tickets},
                               {"alpn", config.alpn},
+                              {"max_early_data", early_data->counters().max_early_data},
+                              {"no_anti_replay", config.no_anti_replay},
                               {"sni_names", boost::json::array(tls::sni_names.begin(), tls::sni_names.end())},
                               {"security_level", security_level},
                               {"keylog", keylog}});
+      counters.early_data = early_data->counters();
       result.set_observed(counters);
       print_summary(out, config, run, counters);
       out << "  refused (--max-connections " << run.limit().max() << ") " << run.limit().refused() << "\n";

@@ -60,6 +60,12 @@ std::string header_value(const std::string& head, std::string_view name) {
   return head.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+std::string client_hello_detail(const boost::json::array& trace) {
+  for (const auto& step : trace)
+    if (step.at("message") == "ClientHello") return std::string(step.at("detail").as_string());
+  return "";
+}
+
 boost::json::array trace_json(const std::vector<Step>& steps, bool tls13) {
   boost::json::array trace;
   for (const auto& step : steps)

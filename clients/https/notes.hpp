@@ -39,6 +39,8 @@ const tls::Step* find_step(const std::vector<tls::Step>& steps, tls::Direction d
 std::string note_step(const tls::Step& step, bool tls13);
 // The trace for the result JSON.
 boost::json::array trace_json(const std::vector<tls::Step>& steps, bool tls13);
+// The first ClientHello's detail line in a trace_json trace ("" for none).
+std::string client_hello_detail(const boost::json::array& trace);
 // same-session-key: with RSA key transport, confirmed only when the master secret
 // the server recomputed from the decrypted pre-master and the two randoms equals
 // this side's OpenSSL master secret; otherwise (ECDHE, TLS 1.3: no pre-master

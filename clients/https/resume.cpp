@@ -99,11 +99,8 @@ void print_resumption(std::ostream& out, const Resumption& r) {
       << (r.reused ? "the server resumed it" : "NOT resumed") << (r.error.empty() ? "" : " — " + r.error) << "\n";
   line("full handshake:    ", r.full);
   line("second handshake:  ", r.resumed);
-  for (const auto& step : r.trace)
-    if (step.at("message") == "ClientHello") {
-      out << "    second ClientHello: " << step.at("detail").as_string().c_str() << "\n";
-      break;
-    }
+  if (const auto hello = client_hello_detail(r.trace); !hello.empty())
+    out << "    second ClientHello: " << hello << "\n";
   if (!r.status_line.empty()) out << "    page on the second connection: " << r.status_line << "\n";
 }
 

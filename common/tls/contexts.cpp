@@ -126,8 +126,14 @@ std::string subject_of(X509* cert) {
 
 namespace {
 
+// The ex_data slot marking a connection whose ALPN choice skips h2 (skip_h2).
+int skip_h2_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 // RFC 7301 3.2: the server picks by its own preference among what the client offered.
-int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
                 unsigned int in_length, void* arg) {
   const std::string_view served = *static_cast<const std::string*>(arg);
   // Bounded: each turn moves past one name of our list (comma-separated).
@@ -135,6 +141,7 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_leng
     const std::size_t comma = std::min(served.find(',', from), served.size());
     const std::string_view ours = served.substr(from, comma - from);
     from = comma + 1;
+    if (ours == "h2" && SSL_get_ex_data(ssl, skip_h2_index()) != nullptr) continue;
     for (std::size_t at = 0; at < in_length;) {
       const std::size_t length = in[at];
       if (length == 0 || at + 1 + length > in_length) break;  // OpenSSL has checked the list; never read past it
@@ -151,6 +158,11 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_leng
 }
 
 }  // namespace
+
+void skip_h2(SSL* ssl) {
+  static int marker = 1;
+  SSL_set_ex_data(ssl, skip_h2_index(), &marker);
+}
 
 void configure_alpn(boost::asio::ssl::context& context, const std::string& served) {
   SSL_CTX_set_alpn_select_cb(context.native_handle(), select_alpn, const_cast<std::string*>(&served));

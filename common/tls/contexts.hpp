@@ -61,6 +61,10 @@ std::string subject_of(X509* cert);
 // is read at each handshake: it must outlive the context.
 inline constexpr std::string_view served_alpn = "h2,http/1.1";
 void configure_alpn(boost::asio::ssl::context& context, const std::string& served);
+// This connection's ALPN choice passes over h2: the https server's 0-RTT path
+// (driven by hand through memory BIOs, servers/https/early_data.hpp) reads an
+// HTTP/1.1 request from the early data and cannot hand the stream to the h2 session.
+void skip_h2(SSL* ssl);
 
 // Server: session resumption. OpenSSL's server session cache is on by default;
 // this names the sessions of this server (session id context) and, with

@@ -69,6 +69,7 @@ enum : std::uint16_t {
   ext_alpn = 16,
   ext_session_ticket = 35,
   ext_pre_shared_key = 41,
+  ext_early_data = 42,
   ext_supported_versions = 43,
   ext_key_share = 51
 };
@@ -142,6 +143,14 @@ void decode_extensions(Reader extensions, Step& step, bool client_hello, bool he
         break;
       case ext_pre_shared_key:  // RFC 8446 4.2.11: offered identities (ClientHello), the one chosen (ServerHello)
         step.pre_shared_key = true;
+        if (client_hello) {  // the first identity: the ticket a replayed ClientHello offers again
+          Reader identities = data.vector(2);
+          const auto identity = identities.take(identities.u16());
+          if (identities.ok()) step.psk_identity.assign(identity.begin(), identity.end());
+        }
+        break;
+      case ext_early_data:  // RFC 8446 4.2.10: early data follows this ClientHello
+        step.early_data = step.early_data || client_hello;
         break;
       default:
         break;
@@ -159,7 +168,8 @@ std::string join_names(const std::vector<std::uint16_t>& values, std::string (*n
 
 // What a ClientHello offers to resume with: a PSK identity (1.3), a ticket or a session id (1.2).
 std::string resumption_offer(const Step& step) {
-  if (step.pre_shared_key) return "; offers a PSK (resumption)";
+  if (step.pre_shared_key)
+    return step.early_data ? "; offers a PSK (resumption) and early data (0-RTT)" : "; offers a PSK (resumption)";
   if (step.session_ticket_length) return "; session ticket " + std::to_string(step.session_ticket_length) + " B";
   // A 1.3 ClientHello always has a 32-byte legacy session id (middlebox compatibility, RFC 8446 D.4).
   if (step.session_id_length && step.supported_versions.empty())

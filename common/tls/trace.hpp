@@ -38,6 +38,8 @@ struct Step {
   bool session_ticket_extension = false;          // RFC 5077 session_ticket extension present
   std::size_t session_ticket_length = 0;          // ... and the ticket it carries (ClientHello)
   bool pre_shared_key = false;                    // RFC 8446 pre_shared_key: offered (ClientHello) / accepted
+  std::vector<std::uint8_t> psk_identity;         // ClientHello: the first PSK identity offered (the ticket)
+  bool early_data = false;                        // ClientHello: the early_data extension (0-RTT data follows)
   std::uint16_t legacy_version = 0;
   std::uint16_t named_group = 0;                  // ServerKeyExchange
   std::size_t public_key_length = 0;              // ServerKeyExchange / ClientKeyExchange (ECDHE)

@@ -12,9 +12,10 @@
 # lab-run-zh: 笔记里讲的 TLS 1.2 RSA 密钥传输、TLS 1.2 ECDHE 和 TLS 1.3，每种再连一次恢复会话
 # lab-look: the handshake trace step by step; the certificate in the clear (1.2) or not (1.3); the
 #     exporter digests equal on both sides; the resumed handshake without a certificate; the
-#     certificate chosen by SNI and the protocol by ALPN
+#     certificate chosen by SNI and the protocol by ALPN; the 0-RTT request answered after one
+#     round trip, and its replay refused
 # lab-look-zh: 逐步的握手记录；证书是明文（1.2）还是加密（1.3）；两端导出的密钥摘要相同；恢复会话的握手没有证书；
-#     按 SNI 选的证书、按 ALPN 选的协议
+#     按 SNI 选的证书、按 ALPN 选的协议；0-RTT 请求一个往返就得到应答，重放被拒
 #
 # The https lab: the TLS handshake step by step, as the note tells it (TLS 1.2
 # with RSA key transport: the client encrypts "random 3" with the server's public
@@ -34,6 +35,10 @@
 # name or none localhost's) and ALPN (h2,http/1.1 -> h2; http/1.1 alone -> http/1.1;
 # spdy/3.1 -> the no_application_protocol alert); openssl s_client -servername / -alpn
 # does the same, and curl --http2 fetches the page over HTTP/2.
+# And --zero-rtt: a GET sent as TLS 1.3 early data with the resumption
+# ClientHello (answered after one round trip), then that first flight replayed
+# on a new connection (zero-rtt-replay-refused, from the server's own counts);
+# openssl s_client -sess_in -early_data as the outside client.
 # shellcheck source-path=SCRIPTDIR/../lib
 set -euo pipefail
 
@@ -88,8 +93,11 @@ start_https_server() {
 run_mode() {
   local mode=$1 server_args=() names_args=()
   [[ $mode == 1.2-rsa ]] && server_args=(--no-tickets)
-  # SNI and ALPN once, on TLS 1.3: a connection per server_name and per ALPN offer.
-  [[ $mode == 1.3 ]] && names_args=(--names)
+  # SNI and ALPN once, on TLS 1.3: a connection per server_name and per ALPN offer;
+  # then 0-RTT: a GET as early data on a resumed connection, and its replay.
+  [[ $mode == 1.3 ]] && names_args=(--names --zero-rtt)
+  # The replay takes its bytes from the capture, when tcpdump is writing one.
+  [[ $mode == 1.3 && -n ${NETLAB_CAPTURE_PID:-} ]] && names_args+=(--replay-capture "$NETLAB_RUN/capture.pcap")
   start_https_server "$mode" --tls "$mode" "${server_args[@]}"
   client_args --max-seconds 20
   say ""
@@ -262,6 +270,28 @@ openssl_resumption_check() {
     "openssl s_client -sess_out/-sess_in against the --tls 1.3 server")
 }
 
+# An outside client sends its request as TLS 1.3 early data: openssl s_client
+# -sess_out (a ticket that allows early data), then -sess_in -early_data FILE; the
+# check in EARLY_DATA_CHECK, from what s_client printed and the page's header.
+openssl_early_data_check() {
+  local session=$NETLAB_RUN/s_client-early-session.pem request=$NETLAB_RUN/s_client-early-request.txt
+  local out said header verdict=refuted
+  printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >"$request"
+  s_client_get -sess_out "$session" >/dev/null || true
+  # -ign_eof: read until the server's close_notify, so the page is printed before s_client ends.
+  out=$(timeout 10 openssl s_client -ign_eof -connect "127.0.0.1:$NETLAB_PORT" -CAfile "$CERT_DIR/ca.pem" \
+    -servername localhost -verify_return_error -sess_in "$session" -early_data "$request" </dev/null 2>&1) || true
+  rm -f -- "$session" "$request"  # the session holds the resumption secret
+  said=$(grep -a -m1 -E '^Early data was (accepted|rejected)' <<<"$out" || echo "no early data line")
+  header=$(grep -a -m1 '^X-Netlab-Early-Data:' <<<"$out" || echo "no X-Netlab-Early-Data header")
+  header=${header%$'\r'}
+  say "  openssl s_client -sess_in -early_data: $said; server: $header"
+  [[ $said == "Early data was accepted" && $header == "X-Netlab-Early-Data: accepted" ]] && verdict=confirmed
+  EARLY_DATA_CHECK=$(check_json openssl-early-data "an outside client's request sent as TLS 1.3 early data is answered" \
+    "openssl s_client -sess_in F -early_data REQUEST: Early data was accepted, and the page says X-Netlab-Early-Data: accepted" \
+    "$said; $header" "$verdict" "openssl s_client -sess_out, then -sess_in -early_data against the --tls 1.3 server")
+}
+
 # s_client_hello [OPTION...]: a handshake and no request (the server logs "no request").
 s_client_hello() {
   timeout 10 openssl s_client -connect "127.0.0.1:$NETLAB_PORT" -CAfile "$CERT_DIR/ca.pem" -verify_return_error \
@@ -342,7 +372,8 @@ run_demos() {
     openssl_resumption_check
     openssl_sni_check
     openssl_alpn_check
-    checks+=("$RESUMPTION_CHECK" "$SNI_CHECK" "$ALPN_CHECK")
+    openssl_early_data_check
+    checks+=("$RESUMPTION_CHECK" "$SNI_CHECK" "$ALPN_CHECK" "$EARLY_DATA_CHECK")
   fi
   if command -v curl >/dev/null; then
     # --http2: ALPN offers h2,http/1.1, and the server's first choice is h2 (%{http_version} says which ran).

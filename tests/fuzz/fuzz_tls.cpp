@@ -70,6 +70,11 @@ void check_handshake(const tls::Step& step, tls::Direction direction, std::span<
   check(step.encrypted_premaster_length <= body);
   check(step.leaf_certificate_der.size() <= body);
   check(step.random_hex.empty() || step.random_hex.size() == 64);
+  // The PSK identity (a ClientHello's ticket, kept to recognise a replay) is bytes of the message.
+  if (type != 1) check(step.psk_identity.empty() && !step.early_data);
+  if (!step.psk_identity.empty())
+    check(std::search(message.begin(), message.end(), step.psk_identity.begin(), step.psk_identity.end()) !=
+          message.end());
 
   const bool hello = type == 1 || type == 2;
   if (!hello)

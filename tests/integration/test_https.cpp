@@ -524,3 +524,59 @@ TEST_CASE("against openssl s_server (one certificate for every name, no ALPN): S
   CHECK(probe(client, "alpn", 1).at("handshake_ok").as_bool());  // h2 alone: ignored, not refused
   CHECK(text(check_named(client, "alpn-negotiated").at("verdict")) == "nuanced");
 }
+
+TEST_CASE("0-RTT: the GET goes as early data on resumption, its replay is refused (served again without anti-replay)",
+          "[zero-rtt]") {
+  const bool anti_replay = GENERATE(true, false);
+  Lab lab("1.3", anti_replay ? std::vector<std::string>{} : std::vector<std::string>{"--no-anti-replay"});
+  const auto client = lab.good_client({"--tls", "1.3", "--zero-rtt"});
+  const auto& z = client.at("observed").at("zero_rtt").as_object();
+  INFO("anti-replay " << anti_replay << ": " << json::serialize(z));
+  const auto& early = z.at("early").as_object();
+  CHECK(z.at("max_early_data").to_number<int>() == 16384);
+  CHECK(early.at("resumed").as_bool());
+  CHECK(early.at("early_data_sent").as_bool());
+  CHECK(text(early.at("early_data_status")) == "accepted");
+  CHECK(text(early.at("server_says")) == "accepted");
+  CHECK(text(early.at("status_line")) == "HTTP/1.1 200 OK");
+  // The request rode in the first flight: its answer needs one round trip; full and resumed need two.
+  CHECK(early.at("round_trips_to_answer").to_number<int>() == 1);
+  CHECK(z.at("full").at("round_trips_to_answer").to_number<int>() == 2);
+  CHECK(z.at("resumed").at("round_trips_to_answer").to_number<int>() == 2);
+  CHECK(z.at("resumed").at("resumed").as_bool());
+  const auto& hello = z.at("trace").as_array().at(0).as_object();
+  CHECK(text(hello.at("detail")).find("early data (0-RTT)") != std::string::npos);
+  // The replay: the server answers a full handshake (anti-replay) or takes the ticket again.
+  const auto& replay = z.at("replay").as_object();
+  CHECK(text(replay.at("server_answer")).find(anti_replay ? "without pre_shared_key" : "accepting the PSK") !=
+        std::string::npos);
+  CHECK(text(check_named(client, "zero-rtt-replay-refused").at("verdict")) == (anti_replay ? "confirmed" : "refuted"));
+  const auto server = lab.stop_and_report();
+  const auto& counted = server.at("early_data").as_object();
+  INFO(json::serialize(counted));
+  CHECK(counted.at("offered").to_number<int>() == 2);
+  CHECK(counted.at("requests_served").to_number<int>() == (anti_replay ? 1 : 2));
+  CHECK(counted.at("rejected").as_object().contains("ticket already used") == anti_replay);
+}
+
+TEST_CASE("0-RTT: early data over max_early_data is refused with one log line, the next client is served",
+          "[zero-rtt][bad-input]") {
+  Lab lab("1.3", {"--max-early-data", "1024"});
+  const auto client = lab.good_client({"--tls", "1.3", "--zero-rtt", "--early-data-pad", "2000"});
+  const auto& early = client.at("observed").at("zero_rtt").at("early").as_object();
+  INFO(json::serialize(early));
+  CHECK(!text(early.at("error")).empty());
+  CHECK(text(check_named(client, "zero-rtt-replay-refused").at("verdict")) == "nuanced");
+  lab.good_client();
+  const std::string log = lab.server.log();
+  INFO(log);
+  std::size_t lines = 0;
+  for (std::size_t at = log.find("more early data than the 1024 B"); at != std::string::npos;
+       at = log.find("more early data than the 1024 B", at + 1))
+    ++lines;
+  CHECK(lines == 1);
+  const auto server = lab.stop_and_report();
+  CHECK(server.at("early_data").at("rejected").at("too much data").to_number<int>() == 1);
+  // The client's own first page, the 0-RTT step's full and resumed ones, the next client's.
+  CHECK(server.at("pages_served").to_number<int>() == 4);
+}

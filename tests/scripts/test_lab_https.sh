@@ -12,6 +12,8 @@
 # openssl s_client -sess_out/-sess_in is Reused. The 1.3 client's --names: SNI
 # gives a.netlab.test and b.netlab.test their own certificates, ALPN h2 first and
 # the alert for spdy/3.1; openssl s_client -servername / -alpn graded on what it printed.
+# Its --zero-rtt: the GET as early data accepted, zero-rtt-replay-refused as the
+# server's counts before and after the replay say; openssl s_client -early_data.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -133,6 +135,45 @@ check_names() {
   echo "ok: openssl s_client -servername / -alpn: $expected from what it printed"
 }
 
+# count COUNTS NAME: NAME's number in the server's "offered=2; accepted=1; served=1; ..." header.
+count() { sed -n "s/.*\(^\|; \)$2=\([0-9]*\).*/\2/p" <<<"$1"; }
+
+# --zero-rtt on the 1.3 client: zero-rtt-replay-refused follows the server's
+# counts recorded before and after the replay; the outside client's early data.
+check_zero_rtt() {
+  local before after expected=nuanced verdict at
+  [[ $(value client-1.3.json /checks/9/id) == zero-rtt-replay-refused ]] || fail "1.3: check 9 is not zero-rtt-replay-refused"
+  verdict=$(value client-1.3.json /checks/9/verdict)
+  [[ $(value client-1.3.json /observed/zero_rtt/early/early_data_status) == accepted ]] ||
+    fail "0-RTT: the early data was not accepted: $(value client-1.3.json /checks/9/observed)"
+  [[ $(value client-1.3.json /observed/zero_rtt/early/round_trips_to_answer) == 1 ]] ||
+    fail "0-RTT: the answer did not come after one round trip"
+  before=$(value client-1.3.json /observed/zero_rtt/early/server_counts)
+  after=$(value client-1.3.json /observed/zero_rtt/replay/counts_after)
+  if (($(count "$after" served) > $(count "$before" served) || $(count "$after" accepted) > $(count "$before" accepted))); then
+    expected=refuted
+  elif (($(count "$after" offered) > $(count "$before" offered) &&
+    $(count "$after" "ticket already used") + $(count "$after" "ticket unknown") >
+    $(count "$before" "ticket already used") + $(count "$before" "ticket unknown"))); then
+    expected=confirmed
+  fi
+  [[ $verdict == "$expected" ]] || fail "zero-rtt-replay-refused $verdict, the counts say $expected: $before -> $after"
+  [[ $verdict == confirmed ]] || fail "zero-rtt-replay-refused $verdict: $(value client-1.3.json /checks/9/observed)"
+  grep -q '0-RTT rejected, ticket already used: 1' "$RUN/server.log" || fail "server.log does not count the replay"
+  grep -q 'early data rejected: ticket already used' "$RUN/server.log" || fail "server.log has no line for the replay"
+  echo "ok: --zero-rtt: early data accepted, answered after 1 round trip; replay $verdict ($before -> $after)"
+  if [[ -s $RUN/capture.pcap ]]; then
+    [[ $(value client-1.3.json /observed/zero_rtt/replay/source) == *"capture.pcap, the connection from port "*"(equal to the client's own record)" ]] ||
+      fail "the replay's bytes did not come from the capture: $(value client-1.3.json /observed/zero_rtt/replay/source)"
+    echo "ok: the replayed first flight came from capture.pcap, equal to the client's record"
+  fi
+  command -v openssl >/dev/null || return 0
+  at=$(demo_named openssl-early-data)
+  [[ $(value demos.json "/checks/$at/verdict") == confirmed ]] ||
+    fail "openssl-early-data: $(value demos.json "/checks/$at/observed")"
+  echo "ok: openssl s_client -early_data: accepted"
+}
+
 check_capture() {
   if [[ ! -s $RUN/capture.pcap ]]; then
     ((EUID != 0)) || ! command -v tcpdump >/dev/null || fail "no capture.pcap as root with tcpdump"
@@ -162,6 +203,7 @@ main() {
   check_resumption
   check_demos
   check_names
+  check_zero_rtt
   check_capture
 }
 

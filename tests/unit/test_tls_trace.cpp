@@ -57,7 +57,8 @@ Bytes alpn(const std::vector<std::string>& names) {
   return with_length(list, 2);
 }
 
-Bytes client_hello() {
+// `more`: extensions after the others (pre_shared_key must be the last one, RFC 8446 4.2.11).
+Bytes client_hello(const Bytes& more = {}) {
   Bytes body;
   put(body, 0x0303, 2);
   body.insert(body.end(), 32, 0x11);              // random
@@ -75,6 +76,7 @@ Bytes client_hello() {
   append(share, with_length(Bytes(32, 0x33), 2));
   append(extensions, extension(51, with_length(share, 2)));
   append(extensions, extension(16, alpn({"h2", "http/1.1"})));
+  append(extensions, more);
   append(body, with_length(extensions, 2));
   return handshake(1, body);
 }
@@ -117,6 +119,27 @@ TEST_CASE("ClientHello: random, offered suites, versions, key share, SNI, ALPN",
   CHECK(step.detail.find("; SNI localhost; ALPN h2,http/1.1") != std::string::npos);
   CHECK(step.detail.find("3 suites offered: TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, AES128-GCM-SHA256") !=
         std::string::npos);
+}
+
+TEST_CASE("ClientHello with early_data and pre_shared_key: 0-RTT offered, the first identity kept", "[decode]") {
+  // pre_shared_key (RFC 8446 4.2.11): identities (2-byte list of a 2-byte identity + 4-byte obfuscated age),
+  // then binders.
+  Bytes identity = with_length({0xAA, 0xBB, 0xCC}, 2);
+  put(identity, 0x01020304, 4);
+  Bytes psk = with_length(identity, 2);
+  append(psk, with_length(with_length(Bytes(32, 0x44), 1), 2));
+  Bytes more = extension(42, {});
+  append(more, extension(41, psk));
+  const Step step = netlab::tls::decode_handshake(Direction::sent, client_hello(more), false);
+  CHECK(step.error.empty());
+  CHECK(step.early_data);
+  CHECK(step.pre_shared_key);
+  CHECK(step.psk_identity == Bytes{0xAA, 0xBB, 0xCC});
+  CHECK(step.detail.find("offers a PSK (resumption) and early data (0-RTT)") != std::string::npos);
+  // Without them: neither.
+  const Step plain = netlab::tls::decode_handshake(Direction::sent, client_hello(), false);
+  CHECK(!plain.early_data);
+  CHECK(plain.psk_identity.empty());
 }
 
 TEST_CASE("ServerHello: chosen version from supported_versions, chosen suite and key share", "[decode]") {
