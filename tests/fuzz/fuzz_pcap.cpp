@@ -4,9 +4,12 @@
 // (Ethernet / VLAN / Linux cooked v1, v2 / NULL / raw IP, down to TCP segments
 // and UDP datagrams), the flow grouping, the capture facts (handshake, close,
 // the TCP analysis' classes) both ways (vector and streamed), and the ladder
-// renderer on every flow: text, Mermaid and SVG, TLS records named.
+// renderer on every flow: text, Mermaid and SVG, TLS records named; and the
+// rpc lab's HTTP/2 reading of a flow (grpc-is-http2): each direction
+// reassembled in sequence order, then read as the preface and frames.
 // Bad input may throw std::runtime_error (the tool prints it), never crash.
 #include "capture/capture.hpp"
+#include "capture/h2_frames.hpp"
 #include "capture/ladder.hpp"
 #include "capture/pcap.hpp"
 
@@ -82,6 +85,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(!netlab::ladder_text(flow, options).empty());
       check(!netlab::ladder_mermaid(flow, options).empty());
       check(!netlab::ladder_svg(flow, options).empty());
+      if (port != 0) continue;
+      // Each payload byte at most once per direction, and no frame counted past the bytes.
+      std::size_t payload = 0;
+      for (const auto& packet : flow.packets) payload += packet.payload.size();
+      const auto streams = netlab::h2::reassemble(flow);
+      check(streams.from_client.size() + streams.from_server.size() <= payload);
+      for (const bool client : {true, false}) {
+        const std::string& bytes = client ? streams.from_client : streams.from_server;
+        const auto count = netlab::h2::count_frames(bytes, client);
+        check(count.bytes == bytes.size());
+        check(count.frames * netlab::h2::frame_header_size + count.header_block_bytes + count.data_bytes <=
+              bytes.size());
+      }
     }
     if (port == 0) check(grouped == packets.size());
     const int chosen = netlab::representative_flow(flows);
