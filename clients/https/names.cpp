@@ -161,7 +161,8 @@ Check sni_check(const Names& names) {
               .verdict = Verdict::refuted,
               .evidence =
                   "SNI set per connection (SSL_set_tlsext_host_name); the certificate received: subject, "
-                  "X509_check_host, SHA-256"};
+                  "X509_check_host, SHA-256. Which certificate a name gets is the server's own rule (ours: its "
+                  "servername callback): a fact, printed not graded; refuted when the certificates say otherwise"};
   for (const auto& p : names.sni)
     check.observed += (check.observed.empty() ? "" : "; ") +
                       (p.server_name.empty() ? std::string("no server_name") : p.server_name) + " -> " +
@@ -173,7 +174,7 @@ Check sni_check(const Names& names) {
   const auto& b = names.sni[1];
   if (a.handshake_ok && b.handshake_ok && a.certificate_names_server_name && b.certificate_names_server_name &&
       a.certificate_sha256 != b.certificate_sha256)
-    check.verdict = Verdict::confirmed;
+    check.verdict = Verdict::fact;
   return check;
 }
 
@@ -184,10 +185,11 @@ Check alpn_check(const Names& names) {
                   "the protocol chosen is in the client's offer and the server's list, the server's first; "
                   "an offer with none of the server's gets the no_application_protocol alert",
               .observed = "",
-              .verdict = Verdict::confirmed,
+              .verdict = Verdict::fact,
               .evidence =
                   "SSL_set_alpn_protos, SSL_get0_alpn_selected, the traced alert; the server's list from "
-                  "its X-Netlab-ALPN-Server header"};
+                  "its X-Netlab-ALPN-Server header. The choice is the server's own preference (ours: --alpn): "
+                  "a fact, printed not graded; refuted when the choice breaks RFC 7301 or that list"};
   const std::string server_list = https::server_list(names);
   const auto servers = split_list(server_list == "off" ? "" : server_list);
   bool wrong = names.alpn.empty(), ignored = server_list.empty() || server_list == "off";

@@ -51,10 +51,13 @@ boost::asio::awaitable<void> probe_names(const std::string& host, std::uint16_t 
 
 void print_names(std::ostream& out, const Names& names);
 
-// sni-selects-certificate: the two names got two different certificates, each naming it.
+// sni-selects-certificate: the two names got two different certificates, each
+// naming it. The server's own rule decides: a fact when it holds, refuted otherwise.
 Check sni_check(const Names& names);
 // alpn-negotiated: what was chosen is in both lists and the server's first choice;
-// an offer with nothing in common got the no_application_protocol alert.
+// an offer with nothing in common got the no_application_protocol alert. The
+// server's preference decides: a fact when it holds, refuted when broken,
+// nuanced when nothing was negotiated.
 Check alpn_check(const Names& names);
 
 }  // namespace netlab::https
