@@ -41,7 +41,7 @@ std::vector<std::string> split_tabs(const std::string& line) {
 
 std::vector<std::vector<std::string>> read_tsv(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("--curl-observed " + path + ": cannot open");
+  if (!in) throw std::runtime_error(path + ": cannot open");  // the caller's option is in the usage line
   std::vector<std::vector<std::string>> lines;
   std::string line;
   while (lines.size() < 256 && std::getline(in, line)) lines.push_back(split_tabs(line));

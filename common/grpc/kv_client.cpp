@@ -39,6 +39,7 @@ std::string_view code_name(grpc::StatusCode code) {
 struct Client::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<kv::KeyValue::Stub> stub;
+  std::string address;
 };
 
 Client::Client(const std::string& host, std::uint16_t port) : impl_(std::make_unique<Impl>()) {
@@ -50,8 +51,8 @@ Client::Client(const std::string& host, std::uint16_t port) : impl_(std::make_un
   // other transports is.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(static_cast<int>(rpc::max_frame));
-  impl_->channel = grpc::CreateCustomChannel((v6 ? "[" + host + "]" : host) + ":" + std::to_string(port),
-                                             grpc::InsecureChannelCredentials(), args);
+  impl_->address = (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  impl_->channel = grpc::CreateCustomChannel(impl_->address, grpc::InsecureChannelCredentials(), args);
   impl_->stub = kv::KeyValue::NewStub(impl_->channel);
 }
 
@@ -94,6 +95,13 @@ rpc::Response Client::call(const rpc::Request& request, double seconds_left) {
       response.status = rpc::Status::unknown_method;
       break;
     default:
+      // Never connected: say so, as the other transports' "connection refused" does.
+      if ((status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+           status.error_code() == grpc::StatusCode::UNAVAILABLE) &&
+          impl_->channel->GetState(false) != GRPC_CHANNEL_READY)
+        throw std::runtime_error("grpc " + impl_->address + ": no gRPC server answered (" +
+                                 std::string(code_name(status.error_code())) +
+                                 ") — is netlab-rpc-server running with --grpc-port?");
       throw std::runtime_error("grpc " + std::string(rpc::method_name(request.method)) + ": " +
                                std::string(code_name(status.error_code())) + " (" +
                                std::to_string(static_cast<int>(status.error_code())) + "): " + status.error_message());
